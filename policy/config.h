@@ -1,0 +1,148 @@
+/*
+ * config.h - importgate's configuration: one YAML file (libyaml), loaded and validated
+ * as a whole. Key names are the contract of DESIGN.md section 8b. A config is immutable
+ * once loaded; a reload builds a new one and swaps the pointer (the old one is freed
+ * when no connection uses it any more, see ig_config_ref/unref).
+ */
+#ifndef IMPORTGATE_CONFIG_H
+#define IMPORTGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ig_tablefilter; /* policy/tablefilter.h */
+
+typedef struct ig_hostport {
+	char *host; /* "127.0.0.1", "::1", "tidb-0.tidb" */
+	int port;
+} ig_hostport;
+
+typedef enum { IG_BTLS_OFF, IG_BTLS_VERIFY, IG_BTLS_INSECURE } ig_backend_tls_mode;
+
+typedef struct ig_tls_files {
+	char *ca, *cert, *key; /* NULL when not set */
+} ig_tls_files;
+
+typedef enum { IG_ACTION_DECIDE, IG_ACTION_DENY, IG_ACTION_PASS } ig_rule_action;
+typedef enum { IG_LB_REQUIRED, IG_LB_NOT_NEEDED, IG_LB_SNAPSHOT_AFTER_IMPORT, IG_LB_LOGICAL } ig_logbackup_req;
+typedef enum { IG_CF_REQUIRED, IG_CF_NOT_NEEDED, IG_CF_REIMPORT_DOWNSTREAM, IG_CF_LOGICAL } ig_changefeed_req;
+typedef enum { IG_MODE_ENFORCE, IG_MODE_DRY_RUN } ig_policy_mode;
+typedef enum { IG_UNAVAIL_DEFER_TO_TIDB, IG_UNAVAIL_REJECT } ig_unavailable;
+typedef enum { IG_OPAQUE_ALLOW, IG_OPAQUE_REJECT } ig_opaque_prepare;
+typedef enum { IG_FSYNC_ALWAYS, IG_FSYNC_INTERVAL, IG_FSYNC_OFF } ig_fsync;
+typedef enum { IG_LOGSTMT_NONE, IG_LOGSTMT_BULK, IG_LOGSTMT_ALL } ig_log_statements;
+typedef enum { IG_LOG_ERROR, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log_level;
+
+typedef struct ig_rule {
+	char *name;
+	int line;                     /* line in the config file, for messages */
+	char *users, *hosts;          /* pcre2 sources, anchored at both ends */
+	void *users_re, *hosts_re;    /* pcre2_code *, compiled at load */
+	char **tables;                /* table-filter strings */
+	size_t ntables;
+	struct ig_tablefilter *filter; /* compiled from tables */
+	ig_rule_action action;
+	ig_logbackup_req log_backup;
+	ig_changefeed_req changefeed;
+} ig_rule;
+
+typedef struct ig_config {
+	char *path;
+
+	ig_hostport listen;   /* listen: host:port */
+	int workers;          /* 0 = one per core */
+
+	struct {
+		ig_hostport *servers;
+		size_t nservers;
+		char *tidb_version; /* "auto" or "v8.5.0" */
+		struct {
+			ig_backend_tls_mode mode;
+			ig_tls_files files;
+		} tls;
+		int connect_timeout_ms;  /* backends.connect_timeout_ms, default 5000 */
+	} backends;
+
+	struct {
+		ig_tls_files files; /* cert and key: TLS offered to clients when both set */
+		bool require;       /* refuse clients that do not start TLS */
+	} client_tls;
+
+	struct {
+		char *name;          /* default "default" */
+		char **pd;           /* PD (etcd) client URLs; none = no cluster-state checks */
+		size_t npd;
+		ig_tls_files tls;
+		int timeout_ms;      /* default 2000 */
+	} cluster;
+
+	struct {
+		ig_policy_mode mode;
+		ig_unavailable on_state_unavailable;
+		ig_opaque_prepare opaque_prepare;
+		ig_rule *rules;
+		size_t nrules;
+	} policy;
+
+	struct {
+		char *path;          /* NULL = no audit log */
+		ig_fsync fsync;
+		ig_log_statements log_statements;
+	} audit;
+
+	struct {
+		char *file;
+		struct {
+			char *user;
+			char *password_file;
+			struct {
+				ig_backend_tls_mode mode;
+				ig_tls_files files;
+			} tls;
+		} service;
+		char *backup_uri;
+		struct {
+			ig_hostport *servers;
+			size_t nservers;
+			char *user;
+			char *password_file;
+		} downstream;
+		int poll_ms;         /* default 5000 */
+	} obligations;
+
+	struct {
+		ig_hostport listen;  /* port 0 = admin server off */
+		char *token_file;
+	} admin;
+
+	struct {
+		ig_log_level level;
+	} log;
+
+	/* Additions beyond section 8b (documented in conf/importgate.yaml). */
+	struct {
+		int handshake_ms;    /* timeouts.handshake_ms, default 10000 */
+		int idle_ms;         /* timeouts.idle_ms, default 0 = none */
+	} timeouts;
+	struct {
+		int max_connections;     /* limits.max_connections, default 0 = unlimited */
+		size_t max_inspect_bytes; /* limits.max_inspect_bytes: largest multi-packet statement
+		                             buffered for inspection, default 64 MiB */
+		size_t write_queue_bytes; /* limits.write_queue_bytes: backpressure bound, default 1 MiB */
+	} limits;
+} ig_config;
+
+/* Loads and validates `path`. On error returns -1 and writes "file:line: message" into err. */
+int ig_config_load(const char *path, ig_config **out, char *err, size_t errlen);
+/* Same, from a string in memory (tests, fuzzing); `name` is used in messages. */
+int ig_config_load_string(const char *name, const char *yaml, size_t len, ig_config **out,
+                          char *err, size_t errlen);
+void ig_config_free(ig_config *cfg);
+
+/* "host:port", "[v6]:port" -> hostport; returns -1 with a message on a bad value. */
+int ig_hostport_parse(const char *s, ig_hostport *out, char *err, size_t errlen);
+
+const char *ig_log_level_name(ig_log_level l);
+
+#endif
