@@ -1,0 +1,125 @@
+/*
+ * sqlparse.h - the public API of the statement inspector (DESIGN.md section 3).
+ * Pure functions over (const char *, size_t): no I/O, no globals, safe on any bytes.
+ * Split a COM_QUERY text into statements, classify each, parse IMPORT INTO, rewrite its
+ * DISABLE_PRECHECK option and redact credentials for the audit log.
+ */
+#ifndef IMPORTGATE_SQLPARSE_H
+#define IMPORTGATE_SQLPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Lexical modes of the server's sql_mode. The classifier is conservative about both
+ * (see sql_classify); the IMPORT INTO parser honours them. */
+#define SQL_F_NO_BACKSLASH_ESCAPES 1u
+#define SQL_F_ANSI_QUOTES 2u
+
+typedef struct sql_span {
+	size_t off, len;
+} sql_span;
+
+typedef enum sql_kind {
+	SQL_OTHER,
+	SQL_IMPORT_INTO,
+	SQL_SHOW_IMPORT_JOB,   /* SHOW IMPORT JOBS / SHOW IMPORT JOB n */
+	SQL_CANCEL_IMPORT_JOB, /* CANCEL IMPORT JOB n */
+	SQL_PREPARE_TEXT,      /* PREPARE name FROM 'text' */
+	SQL_PREPARE_VAR,       /* PREPARE name FROM @var: opaque */
+	SQL_USE,
+	SQL_LOAD_DATA,
+	SQL_BACKUP,
+	SQL_RESTORE,
+	SQL_SET_SQL_MODE, /* SET [SESSION|LOCAL|@@session.|@@] sql_mode = ... */
+	SQL_LEX_ERROR     /* unterminated string/comment/identifier */
+} sql_kind;
+
+const char *sql_kind_name(sql_kind k);
+
+/* 1 when the text certainly holds nothing of interest (plain first keyword such as
+ * SELECT/INSERT/UPDATE/BEGIN..., no ';' anywhere); 0 means: take the full path. */
+int sql_quick_reject(const char *sql, size_t len);
+
+typedef struct sql_stmt {
+	sql_kind kind;
+	sql_span span;           /* statement bytes, no trailing ';' nor surrounding blanks */
+	char *use_db;            /* SQL_USE: decoded db name */
+	char *prepare_name;      /* PREPARE: statement name (decoded) */
+	char *prepare_text;      /* PREPARE_TEXT: decoded text (NUL-terminated) */
+	size_t prepare_text_len;
+	sql_kind prepare_inner;  /* PREPARE_TEXT: kind of the inner text (IMPORT_INTO if ANY inner stmt is) */
+	bool in_exec_comment;    /* the statement's first keyword came from an executable comment */
+} sql_stmt;
+
+typedef struct sql_batch {
+	sql_stmt *stmts;
+	size_t n;
+	bool mode_dependent; /* the backslash-escape modes disagree about this text */
+} sql_batch;
+
+/* 0 ok, -1 error (allocation; err filled). Lexical errors give a SQL_LEX_ERROR statement,
+ * not a failure. The result covers every lexical mode the server could be in: a statement
+ * seen as a candidate kind under either backslash mode is reported with that kind. */
+int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, char *err, size_t errlen);
+void sql_batch_free(sql_batch *b);
+
+/* ---- IMPORT INTO ---- */
+
+typedef struct sql_import_opt {
+	char name[32];       /* upper-cased option name */
+	sql_span span;       /* name through value */
+	sql_span name_span;
+	sql_span value_span; /* len 0 when no value */
+	bool has_value;
+	char *value;         /* decoded value (string contents, number or identifier text) or NULL */
+} sql_import_opt;
+
+typedef enum { SQL_SRC_FILE, SQL_SRC_SELECT } sql_import_src;
+
+typedef struct sql_import_col {
+	char *name; /* decoded; for @var without the '@' */
+	bool is_var;
+} sql_import_col;
+
+typedef struct sql_import {
+	char *db;    /* decoded; NULL if unqualified */
+	char *table; /* decoded */
+	sql_span target_span;
+	sql_import_col *cols;
+	size_t ncols;
+	sql_span set_span; /* len 0 if none: text after SET up to FROM */
+	sql_import_src src;
+	char *location;    /* SQL_SRC_FILE: decoded string */
+	sql_span location_span; /* the literal's span */
+	char *format;      /* decoded FORMAT value or NULL */
+	sql_span select_span; /* SQL_SRC_SELECT */
+	sql_import_opt *opts;
+	size_t nopts;
+	bool has_with;
+	sql_span with_span; /* WITH keyword through the last option */
+	size_t end;         /* offset just after the statement's last token */
+	int tidb_errcode;   /* 0, or 8163/8164/8165 */
+	char tidb_errmsg[256]; /* TiDB's message for tidb_errcode */
+} sql_import;
+
+/* Parse one IMPORT INTO statement (text of one statement; a trailing ';' and comments are
+ * allowed). 0 ok, -1 + err on a syntax error. Option errors TiDB reports at execution
+ * (8163/8164/8165) are not syntax errors: they are returned in tidb_errcode. */
+int sql_import_parse(const char *sql, size_t len, unsigned flags, sql_import *out, char *err, size_t errlen);
+const sql_import_opt *sql_import_find_opt(const sql_import *imp, const char *name);
+void sql_import_free(sql_import *imp);
+
+/* Rewriter: a new malloc'd text (*out, *outlen, NUL-terminated) with DISABLE_PRECHECK
+ * added (no-op copy if present) or removed (no-op copy if absent); every other byte kept.
+ * imp must be the result of sql_import_parse on the same text. 0 ok, -1 + err. */
+int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out, size_t *outlen,
+                                    char *err, size_t errlen);
+int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out,
+                                       size_t *outlen, char *err, size_t errlen);
+
+/* Redactor: malloc'd NUL-terminated copies with credentials replaced by "redacted";
+ * NULL only on allocation failure. */
+char *sql_redact_uri(const char *uri, size_t len);
+char *sql_redact_statement(const char *sql, size_t len, unsigned flags);
+
+#endif
