@@ -1,0 +1,1 @@
+"""Integration-test harness for importgate: real MariaDB, real clients, the gateway process."""

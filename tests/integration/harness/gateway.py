@@ -1,0 +1,168 @@
+"""gateway.py - runs importgate for a test: writes its YAML config (DESIGN.md 8b keys), starts
+`importgate -c FILE`, waits until the listen port accepts, and at teardown stops it with
+SIGTERM and fails the test when it crashed or its stderr holds a sanitizer report.
+
+With IG_TEST_DIRECT=1 no process is started: the "gateway" is the backend itself, so the
+relay tests can be validated against MariaDB before the gateway exists."""
+
+import copy
+import os
+import signal
+import subprocess
+import time
+
+import yaml
+
+from . import ports
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                     "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
+
+
+def direct_mode():
+    return os.environ.get("IG_TEST_DIRECT", "") not in ("", "0")
+
+
+def binary_path():
+    return os.environ.get("IMPORTGATE_BIN", os.path.join(REPO, "build", "importgate"))
+
+
+def deep_merge(base, over):
+    """Returns base with `over` merged in (nested dicts merged, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def default_config(backend_host, backend_port, listen_port, workdir):
+    return {
+        "listen": "127.0.0.1:%d" % listen_port,
+        "workers": 2,
+        "backends": {"servers": ["%s:%d" % (backend_host, backend_port)],
+                     "tls": {"mode": "off"}},
+        "client_tls": {"require": False},
+        "cluster": {"pd": []},
+        "timeouts": {"handshake_ms": 5000},
+        "audit": {"path": os.path.join(workdir, "audit.jsonl")},
+        "obligations": {"file": os.path.join(workdir, "obligations.log")},
+        "admin": {"listen": "127.0.0.1:0"},
+        "log": {"level": "debug"},
+    }
+
+
+class GatewayError(Exception):
+    pass
+
+
+class Gateway:
+    """A running importgate (or, in direct mode, the backend's address).
+    Attributes: host, port, proc, stderr_path, config (dict), config_path, direct."""
+
+    def __init__(self, config, workdir, direct_addr=None):
+        self.config = config
+        self.workdir = workdir
+        self.config_path = os.path.join(workdir, "importgate.yaml")
+        self.stderr_path = os.path.join(workdir, "importgate.stderr")
+        self.proc = None
+        self.direct = direct_addr is not None
+        if self.direct:
+            self.host, self.port = direct_addr
+        else:
+            host, port = config["listen"].rsplit(":", 1)
+            self.host, self.port = host, int(port)
+        self._stderr = None
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            yaml.safe_dump(self.config, f, default_flow_style=False, sort_keys=False)
+
+    def start(self, timeout=15.0):
+        if self.direct:
+            return
+        exe = binary_path()
+        if not os.access(exe, os.X_OK):
+            raise GatewayError("importgate binary not found at %s: build it, set IMPORTGATE_BIN, "
+                               "or run with IG_TEST_DIRECT=1 to test MariaDB directly" % exe)
+        self.write_config()
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([exe, "-c", self.config_path], stdout=self._stderr,
+                                     stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
+        if not ports.wait_port(self.host, self.port, timeout, alive=self.alive):
+            self.stop()
+            raise GatewayError("importgate did not accept on %s:%d within %ss (exit %s):\n%s"
+                               % (self.host, self.port, timeout, self.proc.returncode,
+                                  self.stderr_text()[-4000:]))
+
+    def alive(self):
+        return self.direct or (self.proc is not None and self.proc.poll() is None)
+
+    def stderr_text(self):
+        if self.direct:
+            return ""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def reload(self, overrides=None):
+        """Rewrites the config (merged with overrides) and sends SIGHUP."""
+        if self.direct:
+            raise GatewayError("reload() has no meaning in direct mode")
+        if overrides:
+            self.config = deep_merge(self.config, overrides)
+        self.write_config()
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=15.0):
+        """Stops the process; returns a list of problems (crash, sanitizer report, hang)."""
+        if self.direct or self.proc is None:
+            return []
+        problems = []
+        rc = self.proc.poll()
+        if rc is not None:
+            problems.append("importgate exited on its own during the test (status %s)" % rc)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                problems.append("importgate did not exit within %ss of SIGTERM" % timeout)
+                self.proc.kill()
+                rc = self.proc.wait()
+            if rc not in (0, -signal.SIGTERM) and not problems:
+                problems.append("importgate exited with status %s after SIGTERM" % rc)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        text = self.stderr_text()
+        for m in SANITIZER_MARKERS:
+            if m in text:
+                problems.append("sanitizer report in importgate stderr (%r)" % m)
+        if problems:
+            problems.append("stderr tail (%s):\n%s" % (self.stderr_path, text[-6000:]))
+        return problems
+
+
+def start_gateway(mariadb, workdir, overrides=None, backend=None):
+    """Builds the config for `mariadb` (or backend=(host, port)), applies overrides and starts
+    importgate. In direct mode returns the backend's address, no process."""
+    os.makedirs(workdir, exist_ok=True)
+    bhost, bport = backend if backend else (mariadb.host, mariadb.port)
+    cfg = deep_merge(default_config(bhost, bport, ports.free_port(), workdir), overrides or {})
+    if direct_mode():
+        gw = Gateway(cfg, workdir, direct_addr=(bhost, bport))
+    else:
+        gw = Gateway(cfg, workdir)
+    start = time.monotonic()
+    gw.start()
+    gw.start_seconds = time.monotonic() - start
+    return gw
