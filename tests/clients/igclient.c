@@ -207,6 +207,22 @@ static int hexval(int c)
 	return -1;
 }
 
+/* ".5" is 500000 microseconds: the digits are a fraction, not a count. */
+static int parse_fraction(const char *s, unsigned long *us)
+{
+	unsigned long v = 0;
+	int digits = 0;
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if (digits < 6)
+			v = v * 10 + (unsigned long)(*s - '0');
+	if (*s != '\0' || digits == 0)
+		return -1;
+	for (; digits < 6; digits++)
+		v *= 10;
+	*us = v;
+	return 0;
+}
+
 static int parse_time(const char *s, MYSQL_TIME *t, bool date_only)
 {
 	unsigned int y, mo, d, h = 0, mi = 0, sec = 0;
@@ -218,8 +234,11 @@ static int parse_time(const char *s, MYSQL_TIME *t, bool date_only)
 			return -1;
 		t->time_type = MYSQL_TIMESTAMP_DATE;
 	} else {
-		int got = sscanf(s, "%u-%u-%u %u:%u:%u.%lu", &y, &mo, &d, &h, &mi, &sec, &frac);
-		if (got < 6)
+		if (sscanf(s, "%u-%u-%u %u:%u:%u%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+			return -1;
+		if (s[n] == '.' && parse_fraction(s + n + 1, &frac) != 0)
+			return -1;
+		if (s[n] != '.' && s[n] != '\0')
 			return -1;
 		t->time_type = MYSQL_TIMESTAMP_DATETIME;
 	}
