@@ -57,12 +57,13 @@ def query_all(conn, sql, args=None):
 # ---- mariadb CLI ----
 
 def cli(gw, user, password, sql=None, db=None, extra=(), stdin=None, timeout=60):
-    """Runs `mariadb` against gw in batch mode (tab-separated, no column names).
-    Returns the CompletedProcess (text)."""
+    """Runs `mariadb` against gw in batch mode (tab-separated, no column names), the SQL from
+    -e, or from stdin when sql is None. Returns the CompletedProcess (text)."""
     exe = shutil.which("mariadb") or "/usr/bin/mariadb"
     args = [exe, "--no-defaults", "--protocol=TCP", "-h", gw.host, "-P", str(gw.port),
             "-u", user, "--password=" + password, "--batch", "--skip-column-names",
-            "--connect-timeout=10"] + list(extra)
+            "--connect-timeout=10",
+            "--skip-reconnect"] + list(extra)  # a dropped connection must show, not be redone
     if db:
         args += ["-D", db]
     if sql is not None:
