@@ -1,0 +1,195 @@
+"""Session commands through the gateway: COM_CHANGE_USER (success and failure),
+COM_RESET_CONNECTION, KILL QUERY / KILL CONNECTION of another connection, and the current
+database as the client sees it after the handshake, COM_INIT_DB, USE, change user and reset."""
+
+import threading
+import time
+
+import pymysql
+import pytest
+
+from harness import clients
+from harness.mariadb import NATIVE, OTHER
+
+
+def test_change_user_to_another_user(ig):
+    r = ig(*NATIVE, ["query", "SET @v = 'before'",
+                     "query", "SELECT CONNECTION_ID(), CURRENT_USER(), DATABASE(), @v",
+                     "changeuser", OTHER[0], OTHER[1], "igtest2",
+                     "query", "SELECT CONNECTION_ID(), CURRENT_USER(), DATABASE(), @v",
+                     "query", "SELECT COUNT(*) FROM igtest.seq"],
+           db="igtest", opts=["--keep-going"])
+    before, after = r.results()[0][0], r.results()[1][0]
+    assert before[1:] == ["ignative@%", "igtest", "before"]
+    assert "ok changeuser igother" in r.lines()
+    # Same backend session, new identity, new database, session state cleared.
+    assert after == [before[0], "igother@%", "igtest2", "NULL"]
+    # igother has no grant on igtest: the new identity is really in force.
+    assert r.errors() == [1142]
+    assert r.rc == 1
+
+
+def test_change_user_without_database(ig):
+    r = ig(*NATIVE, ["changeuser", OTHER[0], OTHER[1], "",
+                     "query", "SELECT CURRENT_USER(), DATABASE()"], db="igtest")
+    assert r.rc == 0, r.out + r.err
+    assert r.rows() == [["igother@%", "NULL"]]
+
+
+def test_change_user_wrong_password(ig):
+    """A failed change user is relayed (1045) and never grants the new identity: the
+    connection either goes on as the old user (what MariaDB does) or is closed."""
+    r = ig(*NATIVE, ["query", "SELECT CONNECTION_ID()",
+                     "changeuser", OTHER[0], "wrong-password", "",
+                     "query", "SELECT CONNECTION_ID(), CURRENT_USER()"],
+           db="igtest", opts=["--keep-going"])
+    assert r.rc == 1
+    assert r.errors()[0] == 1045
+    assert "Access denied for user 'igother'" in r.out
+    sets = r.results()
+    if len(sets) == 2:
+        assert sets[1] == [[sets[0][0][0], "ignative@%"]]
+    else:
+        assert r.errors()[1] in (2006, 2013), r.out
+
+
+def test_change_user_unknown_user_then_good_user(ig):
+    r = ig(*NATIVE, ["changeuser", "nosuchuser", "x", "",
+                     "changeuser", OTHER[0], OTHER[1], "igtest2",
+                     "query", "SELECT CURRENT_USER(), DATABASE()"], opts=["--keep-going"])
+    assert r.errors()[0] == 1045
+    if r.errors() == [1045]:
+        assert r.rows() == [["igother@%", "igtest2"]]
+    else:  # the gateway closed the connection after the failure
+        assert r.errors()[1] in (2006, 2013), r.out
+
+
+def test_reset_connection(ig):
+    r = ig(*NATIVE, ["query", "SET @v = 42, @@session.sql_mode = 'ANSI_QUOTES'",
+                     "query", "CREATE TEMPORARY TABLE tmp_reset (a INT)",
+                     "query", "SELECT CONNECTION_ID(), @v, @@session.sql_mode",
+                     "reset",
+                     "query", "SELECT CONNECTION_ID(), @v, @@session.sql_mode = @@global.sql_mode,"
+                              " DATABASE()",
+                     "query", "SELECT * FROM tmp_reset"], db="igtest", opts=["--keep-going"])
+    sets = r.results()
+    assert sets[0] == [[sets[0][0][0], "42", "ANSI_QUOTES"]]
+    assert "ok reset" in r.lines()
+    # Same connection; user variable, session variable and temporary table gone; the current
+    # database is kept by COM_RESET_CONNECTION.
+    assert sets[1] == [[sets[0][0][0], "NULL", "1", "igtest"]]
+    assert r.errors() == [1146]
+
+
+def test_reset_connection_after_prepared_statement(ig):
+    r = ig(*NATIVE, ["stmt", "SELECT ? + 1", "i:41", "reset",
+                     "stmt", "SELECT ? * 2", "i:21"])
+    assert r.rc == 0, r.out + r.err
+    assert r.rows() == [["42"], ["42"]]
+
+
+# ---- KILL ----
+
+def _sleep_in_thread(conn, seconds, out):
+    def run():
+        t0 = time.monotonic()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SLEEP(%d)" % seconds)
+                out["result"] = cur.fetchall()
+        except pymysql.MySQLError as e:
+            out["error"] = e.args[0]
+        out["elapsed"] = time.monotonic() - t0
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _wait_sleeping(mariadb, conn_id, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = mariadb.admin_query("SELECT INFO FROM information_schema.PROCESSLIST WHERE ID=%s",
+                                   (conn_id,))
+        if rows and rows[0][0] and "SLEEP" in rows[0][0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("connection %s never started its SLEEP" % conn_id)
+
+
+def test_kill_query_from_another_connection(gw, mariadb):
+    a = clients.connect(gw, *NATIVE)
+    b = clients.connect(gw, *NATIVE)
+    try:
+        a_id = clients.query_one(a, "SELECT CONNECTION_ID()")[0]
+        out = {}
+        t = _sleep_in_thread(a, 30, out)
+        _wait_sleeping(mariadb, a_id)
+        clients.query_one(b, "KILL QUERY %d" % a_id)
+        t.join(10)
+        assert not t.is_alive(), "the killed query did not return"
+        assert out.get("error") == 1317, out  # query execution was interrupted
+        assert out["elapsed"] < 5
+        # Only the query was killed: the connection goes on.
+        assert clients.query_one(a, "SELECT CONNECTION_ID()") == (a_id,)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_kill_connection_from_another_connection(gw, mariadb):
+    a = clients.connect(gw, *NATIVE)
+    b = clients.connect(gw, *NATIVE)
+    try:
+        a_id = clients.query_one(a, "SELECT CONNECTION_ID()")[0]
+        out = {}
+        t = _sleep_in_thread(a, 30, out)
+        _wait_sleeping(mariadb, a_id)
+        clients.query_one(b, "KILL CONNECTION %d" % a_id)
+        t.join(10)
+        assert not t.is_alive(), "the killed connection's query did not return"
+        assert out.get("error") in (2013, 1927), out
+        assert out["elapsed"] < 5
+        with pytest.raises(pymysql.MySQLError):
+            clients.query_one(a, "SELECT 1")
+        assert mariadb.wait_thread_gone(a_id)
+        assert clients.query_one(b, "SELECT 'b lives'") == ("b lives",)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_kill_own_query_id_error(gw):
+    c = clients.connect(gw, *NATIVE)
+    try:
+        with pytest.raises(pymysql.MySQLError) as e:
+            clients.query_one(c, "KILL QUERY 999999999")
+        assert e.value.args[0] == 1094  # unknown thread id
+        assert clients.query_one(c, "SELECT 1") == (1,)
+    finally:
+        c.close()
+
+
+# ---- current database as the client sees it ----
+
+def test_current_database_through_session_changes(ig):
+    r = ig(*NATIVE, ["query", "SELECT DATABASE()",
+                     "initdb", "igtest2", "query", "SELECT DATABASE()",
+                     "query", "USE igtest", "query", "SELECT DATABASE()",
+                     "reset", "query", "SELECT DATABASE()",
+                     "changeuser", NATIVE[0], NATIVE[1], "igtest2", "query", "SELECT DATABASE()",
+                     "changeuser", NATIVE[0], NATIVE[1], "", "query", "SELECT DATABASE()"],
+           db="igtest")
+    assert r.rc == 0, r.out + r.err
+    assert [s[0][0] for s in r.results()] == ["igtest", "igtest2", "igtest", "igtest", "igtest2",
+                                              "NULL"]
+
+
+def test_current_database_use_variants(gw):
+    c = clients.connect(gw, *NATIVE)
+    try:
+        for stmt, want in (("USE igtest", "igtest"), ("use `igtest2`", "igtest2"),
+                           ("/* c */ USE igtest", "igtest"), ("USE\tigtest2 ", "igtest2")):
+            clients.query_one(c, stmt)
+            assert clients.query_one(c, "SELECT DATABASE()") == (want,), stmt
+    finally:
+        c.close()
