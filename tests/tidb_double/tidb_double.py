@@ -1,0 +1,1033 @@
+#!/usr/bin/python3
+"""TiDB test double: a small MySQL-protocol server that answers as TiDB v8.5
+does for the statements importgate cares about, for end-to-end tests.
+
+WHAT IT MODELS
+- Handshake v10 with the configured server version (default
+  8.0.11-TiDB-v8.5.0), a fresh 20-byte scramble per connection, TiDB-like
+  capabilities (PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH,
+  PLUGIN_AUTH_LENENC_CLIENT_DATA, CONNECT_WITH_DB, MULTI_STATEMENTS,
+  MULTI_RESULTS, PS_MULTI_RESULTS, DEPRECATE_EOF, LOCAL_FILES, CONNECT_ATTRS,
+  TRANSACTIONS, LONG_PASSWORD, LONG_FLAG, FOUND_ROWS, INTERACTIVE; SSL when a
+  certificate is configured), default auth plugin configurable.
+- Real authentication: mysql_native_password; caching_sha2_password fast
+  auth (0x01 0x03 once a full auth cached the user) and full auth (0x01 0x04:
+  clear password over TLS, or the RSA exchange without TLS: 0x02 -> PEM key,
+  RSA-OAEP(SHA-1) of (password+NUL) XOR scramble); AuthSwitchRequest when
+  the client's plugin is not the user's; COM_CHANGE_USER (always through an
+  AuthSwitchRequest); TLS upgrade after the SSLRequest; error 1045 on a bad
+  password. `FLUSH PRIVILEGES` empties the caching_sha2 cache.
+- COM_QUERY (multi-statements split on `;` outside quotes/comments, one
+  result per statement with SERVER_MORE_RESULTS_EXISTS), COM_STMT_PREPARE /
+  EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
+  RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
+  COM_RESET_CONNECTION, COM_SET_OPTION. Result sets end with an OK packet
+  (0xFE header) when CLIENT_DEPRECATE_EOF was negotiated, with EOF otherwise.
+- Every statement it receives is appended, flushed at once, as one JSON line
+  {"ts", "conn", "user", "db", "tls", "cmd": query|prepare|execute, "sql"} to
+  --log (execute lines also carry "prepared_sql").
+- IMPORT INTO [db.]tbl [(cols)] [SET ...] FROM 'loc' [FORMAT 'f'] [WITH ...]
+  and IMPORT INTO tbl FROM SELECT ... (v8.0+): option errors 8163/8164/8165/
+  8166/8157 exactly as TiDB's initOptions (DISABLE_PRECHECK unknown before
+  v8.0, CLOUD_STORAGE_URI before v7.4); then TiDB's CheckRequirements in its
+  order: active job on the same table (file source), empty source
+  (location containing `empty`), target table not empty, then the CDC/PiTR
+  precheck reading etcd (--etcd) unless DISABLE_PRECHECK: log backup tasks
+  under /tidb/br-stream/info/ (paused ones too) and changefeeds under
+  /tidb/cdc/ with TiDB's state rules and message texts (precheck.py).
+  Success: TiDB's 13-column row (Job_ID .. Created_By); DETACHED returns it at
+  once with Status `pending`; the job then goes running (Phase `importing`)
+  after --job-delay seconds and finished (or failed) after twice that. A
+  non-detached import waits for the end. FROM SELECT returns OK with
+  `Records: N, ID: <uuid>`. Job ids count up from --first-job-id.
+- SHOW IMPORT JOB n / SHOW IMPORT JOBS (8170 for an unknown id), CANCEL
+  IMPORT JOB n (8171 unless pending/running).
+- BACKUP TABLE/DATABASE ... TO 'uri': one row (Destination, Size, BackupTS,
+  Queue Time, Execution Time) like TiDB's BRIE executor.
+- SELECT of literals, VERSION(), DATABASE(), CONNECTION_ID(), USER(),
+  @@version, @@version_comment, ... (no FROM); USE; SET; CREATE/DROP/
+  TRUNCATE/INSERT (OK; they drive the "target table is not empty" model).
+  Anything else: OK. It forwards nothing anywhere.
+
+FAILURE INJECTION (for tests)
+- IMPORT location containing `fail`: the job ends `failed` with
+  Result_Message `injected failure for <location>`; non-detached imports get
+  error 1105 with that message.
+- IMPORT location containing `empty`: PreCheck failed: No file matched, ...
+- `rows=N` in the location sets Imported_Rows (default 100).
+- BACKUP uri containing `fail`: error 8124 `Backup failed: injected failure`.
+- A table is non-empty after INSERT INTO it or a finished import into it;
+  TRUNCATE/DROP/CREATE make it empty again (--no-empty-check disables).
+
+WHAT IT DOES NOT MODEL
+- Schemas, data, SQL semantics: any table exists; SELECT with FROM returns OK.
+- Privileges: every user sees and may cancel every job (SUPER).
+- Compression (CLIENT_COMPRESS is not advertised although TiDB does),
+  CLIENT_QUERY_ATTRIBUTES, server-side cursors (COM_STMT_FETCH), LOAD DATA
+  LOCAL file exchange, TiDB's own auth plugins (tidb_sm3_password, ...).
+- The global-sort privilege check, real file access, CSV parsing, the
+  precheck's exact behaviour when etcd is unreachable (the double answers
+  1105 `failed to read etcd ...`), non-detached cancellation errors.
+- Go's random map order: a multi-namespace CDC message lists namespaces in
+  etcd key order.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import importstmt  # noqa: E402
+import mysqlauth  # noqa: E402
+import mysqlwire as w  # noqa: E402
+import precheck  # noqa: E402
+import sqllex  # noqa: E402
+from importstmt import SQLError  # noqa: E402
+
+DEFAULT_VERSION = "8.0.11-TiDB-v8.5.0"
+VERSION_COMMENT = "TiDB Server (Apache License 2.0) Community Edition, MySQL 8.0 compatible"
+
+SERVER_CAPS = (w.CLIENT_LONG_PASSWORD | w.CLIENT_FOUND_ROWS | w.CLIENT_LONG_FLAG
+               | w.CLIENT_CONNECT_WITH_DB | w.CLIENT_LOCAL_FILES | w.CLIENT_PROTOCOL_41
+               | w.CLIENT_INTERACTIVE | w.CLIENT_TRANSACTIONS | w.CLIENT_SECURE_CONNECTION
+               | w.CLIENT_MULTI_STATEMENTS | w.CLIENT_MULTI_RESULTS
+               | w.CLIENT_PS_MULTI_RESULTS | w.CLIENT_PLUGIN_AUTH | w.CLIENT_CONNECT_ATTRS
+               | w.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | w.CLIENT_DEPRECATE_EOF)
+
+# TiDB's SHOW IMPORT JOB(S) / IMPORT INTO result (v7.2 - v8.5).
+IMPORT_COLUMNS = [
+    w.Column("Job_ID", w.TYPE_LONGLONG, 21), w.Column("Data_Source", w.TYPE_STRING, 4096),
+    w.Column("Target_Table", w.TYPE_STRING, 261), w.Column("Table_ID", w.TYPE_LONGLONG, 21),
+    w.Column("Phase", w.TYPE_STRING, 64), w.Column("Status", w.TYPE_STRING, 64),
+    w.Column("Source_File_Size", w.TYPE_STRING, 64),
+    w.Column("Imported_Rows", w.TYPE_LONGLONG, 21),
+    w.Column("Result_Message", w.TYPE_STRING, 4096),
+    w.Column("Create_Time", w.TYPE_TIMESTAMP, 26, decimals=6),
+    w.Column("Start_Time", w.TYPE_TIMESTAMP, 26, decimals=6),
+    w.Column("End_Time", w.TYPE_TIMESTAMP, 26, decimals=6),
+    w.Column("Created_By", w.TYPE_STRING, 300),
+]
+BACKUP_COLUMNS = [
+    w.Column("Destination", w.TYPE_VAR_STRING, 255), w.Column("Size", w.TYPE_LONGLONG, 20),
+    w.Column("BackupTS", w.TYPE_LONGLONG, 20), w.Column("Queue Time", w.TYPE_DATETIME, 19),
+    w.Column("Execution Time", w.TYPE_DATETIME, 19),
+]
+
+
+def bytes_size(n):
+    """go-units BytesSize: binary units, 4 significant digits ("37.25KiB")."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    size, i = float(n), 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024.0
+        i += 1
+    return "%.4g%s" % (size, units[i])
+
+
+def _dt(ts):
+    return None if ts is None else datetime.datetime.fromtimestamp(ts)
+
+
+class Job:
+    """One IMPORT INTO job; its status is a function of time (explicit
+    phases: pending -> running -> finished|failed, or cancelled)."""
+
+    def __init__(self, job_id, location, db, table, table_id, created_by, delay, rows,
+                 fail_msg, now):
+        self.id = job_id
+        self.location = location
+        self.db = db
+        self.table = table
+        self.table_id = table_id
+        self.created_by = created_by
+        self.rows = rows
+        self.fail_msg = fail_msg
+        self.created = now
+        self.start_at = now + delay
+        self.end_at = now + 2 * delay
+        self.cancelled_at = None
+
+    def status(self, now):
+        if self.cancelled_at is not None:
+            return "cancelled"
+        if now < self.start_at:
+            return "pending"
+        if now < self.end_at:
+            return "running"
+        return "failed" if self.fail_msg else "finished"
+
+    def row(self, now):
+        st = self.status(now)
+        phase, rows, msg, start, end = "", None, "", None, None
+        if st == "running":
+            phase, start = "importing", self.start_at
+        elif st == "finished":
+            rows, start, end = self.rows, self.start_at, self.end_at
+        elif st == "failed":
+            phase, rows, msg = "importing", 0, self.fail_msg
+            start, end = self.start_at, self.end_at
+        elif st == "cancelled":
+            if self.cancelled_at >= self.start_at:
+                phase, start = "importing", self.start_at
+            end = self.cancelled_at
+        return [self.id, self.location, "`%s`.`%s`" % (self.db, self.table), self.table_id,
+                phase, st, bytes_size(self.rows * 37), rows, msg, _dt(self.created),
+                _dt(start), _dt(end), self.created_by]
+
+
+class Config:
+    def __init__(self, port=0, host="127.0.0.1", version=DEFAULT_VERSION, etcd=None,
+                 log=None, tls_cert=None, tls_key=None, users=None,
+                 default_auth=mysqlauth.NATIVE, job_delay=0.3, first_job_id=1,
+                 empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
+                 etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql"):
+        self.port = port
+        self.host = host
+        self.version = version
+        self.etcd = etcd
+        self.log = log
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        # name -> (password, plugin)
+        self.users = dict(users) if users else {"root": ("", mysqlauth.NATIVE)}
+        if default_auth not in mysqlauth.PLUGINS:
+            raise ValueError("unsupported auth plugin %r" % default_auth)
+        self.default_auth = default_auth
+        self.job_delay = job_delay
+        self.first_job_id = first_job_id
+        self.empty_check = empty_check
+        self.rsa_key = rsa_key
+        self.select_rows = select_rows
+        self.etcd_timeout = etcd_timeout
+        self.etcd_ca, self.etcd_cert, self.etcd_key = etcd_ca, etcd_cert, etcd_key
+        if sha2_mode not in ("mysql", "tidb"):
+            raise ValueError("sha2_mode must be mysql or tidb")
+        self.sha2_mode = sha2_mode
+
+
+def parse_user(spec):
+    """'name:password:plugin' (plugin optional) -> (name, (password, plugin))."""
+    parts = spec.split(":")
+    if len(parts) < 2 or len(parts) > 3 or not parts[0]:
+        raise ValueError("bad user spec %r (want name:password[:plugin])" % spec)
+    plugin = parts[2] if len(parts) == 3 and parts[2] else mysqlauth.NATIVE
+    if plugin not in mysqlauth.PLUGINS:
+        raise ValueError("unsupported plugin %r" % plugin)
+    return parts[0], (parts[1], plugin)
+
+
+class State:
+    """Shared by all connections of one double."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.version = importstmt.parse_version(cfg.version)
+        self.lock = threading.Lock()
+        self.next_conn = 1
+        self.next_job = cfg.first_job_id
+        self.jobs = {}
+        self.table_ids = {}
+        self.nonempty = set()
+        self.sha2_cache = set()  # (user, password) after a full auth
+        self.statements = []
+        self.backups = []
+        self._rsa = None
+        self._log = open(cfg.log, "a", encoding="utf-8") if cfg.log else None
+        self.tls = None
+        if cfg.tls_cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.minimum_version = ssl.TLSVersion.TLSv1_2
+            self.tls.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        self.etcd = None
+        if cfg.etcd:
+            self.etcd = precheck.EtcdReader(cfg.etcd, cfg.etcd_timeout, cfg.etcd_ca,
+                                            cfg.etcd_cert, cfg.etcd_key)
+
+    def rsa(self):
+        with self.lock:
+            if self._rsa is None:
+                self._rsa = mysqlauth.RSAKeyPair(self.cfg.rsa_key)
+            return self._rsa
+
+    def conn_id(self):
+        with self.lock:
+            cid = self.next_conn
+            self.next_conn += 1
+            return cid
+
+    def record(self, entry):
+        with self.lock:
+            self.statements.append(entry)
+            if self._log is not None:
+                self._log.write(json.dumps(entry) + "\n")
+                self._log.flush()
+
+    def table_id(self, db, table):
+        key = (db.lower(), table.lower())
+        with self.lock:
+            if key not in self.table_ids:
+                self.table_ids[key] = 100 + 2 * len(self.table_ids)
+            return self.table_ids[key]
+
+    def close(self):
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class AuthFailed(Exception):
+    pass
+
+
+class Session:
+    """One client connection: handshake, authentication, command loop."""
+
+    def __init__(self, state, sock, peer):
+        self.state = state
+        self.cfg = state.cfg
+        self.sock = sock
+        self.peer = peer[0] if peer else "127.0.0.1"
+        self.io = w.PacketIO(sock)
+        self.id = state.conn_id()
+        self.scramble = mysqlauth.new_scramble()
+        self.caps = 0
+        self.user = None
+        self.db = None
+        self.tls = False
+        self.stmts = {}
+        self.next_stmt = 1
+
+    # -- helpers ----------------------------------------------------------
+
+    @property
+    def deprecate_eof(self):
+        return bool(self.caps & w.CLIENT_DEPRECATE_EOF)
+
+    def send_error(self, err):
+        self.io.write(w.err_packet(err.code, err.message, err.sqlstate))
+
+    def status(self, more=False):
+        return w.SERVER_STATUS_AUTOCOMMIT | (w.SERVER_MORE_RESULTS_EXISTS if more else 0)
+
+    # -- handshake and auth -------------------------------------------------
+
+    def greeting(self):
+        caps = SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
+        plugin = self.cfg.default_auth.encode()
+        return (b"\x0a" + self.cfg.version.encode() + b"\x00" + struct.pack("<I", self.id)
+                + self.scramble[:8] + b"\x00" + struct.pack("<H", caps & 0xFFFF)
+                + bytes([w.CHARSET_UTF8MB4_BIN]) + struct.pack("<H", w.SERVER_STATUS_AUTOCOMMIT)
+                + struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10
+                + self.scramble[8:] + b"\x00" + plugin + b"\x00")
+
+    def handshake(self):
+        self.io.write(self.greeting())
+        pkt = self.io.read()
+        r = w.Reader(pkt)
+        client_caps = r.uint(4)
+        r.uint(4)  # max packet
+        r.u8()  # charset
+        r.fixed(23)
+        server_caps = SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
+        if client_caps & w.CLIENT_SSL and r.remaining() == 0:
+            if not self.state.tls:
+                raise AuthFailed("SSL requested but not configured")
+            self.sock = self.state.tls.wrap_socket(self.sock, server_side=True)
+            self.io.set_socket(self.sock)
+            self.tls = True
+            pkt = self.io.read()
+            r = w.Reader(pkt)
+            client_caps = r.uint(4)
+            r.fixed(4 + 1 + 23)
+        self.caps = client_caps & server_caps
+        user = r.nul_str().decode(errors="replace")
+        if client_caps & w.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA:
+            resp = r.lenenc_bytes() or b""
+        elif client_caps & w.CLIENT_SECURE_CONNECTION:
+            resp = r.fixed(r.u8())
+        else:
+            resp = r.nul_str()
+        db = None
+        if client_caps & w.CLIENT_CONNECT_WITH_DB and r.remaining():
+            db = r.nul_str().decode(errors="replace") or None
+        plugin = self.cfg.default_auth
+        if client_caps & w.CLIENT_PLUGIN_AUTH and r.remaining():
+            plugin = r.nul_str().decode(errors="replace") or plugin
+        self.authenticate(user, plugin, resp)
+        self.db = db
+        self.io.write(w.ok_packet(status=self.status()))
+
+    def deny(self, user, used_password):
+        err = SQLError(1045, "Access denied for user '%s'@'%s' (using password: %s)"
+                       % (user, self.peer, "YES" if used_password else "NO"), "28000")
+        self.send_error(err)
+        raise AuthFailed(err.message)
+
+    def authenticate(self, user, client_plugin, resp, force_switch=False):
+        entry = self.cfg.users.get(user)
+        if entry is None:
+            self.deny(user, bool(resp))
+        password, plugin = entry
+        if force_switch or client_plugin != plugin:
+            self.io.write(b"\xfe" + plugin.encode() + b"\x00" + self.scramble + b"\x00")
+            resp = self.io.read()
+        if plugin == mysqlauth.NATIVE:
+            if not mysqlauth.native_verify(password, self.scramble, resp):
+                self.deny(user, bool(resp))
+        else:
+            self.caching_sha2(user, password, resp)
+        self.user = user
+
+    def caching_sha2(self, user, password, resp):
+        """MySQL 8's exchange (sha2_mode 'mysql'): fast auth when the user is
+        cached and the scramble matches, else full auth (a failed fast auth
+        also falls back to full auth, as MySQL does). sha2_mode 'tidb' is
+        what TiDB's authSha does: never cached, full auth only, and the full
+        password is read as-is (no RSA: only TLS works)."""
+        if not password:
+            if resp not in (b"", b"\x00"):
+                self.deny(user, True)
+            return
+        if not resp:
+            self.deny(user, False)
+        mysql_mode = self.cfg.sha2_mode == "mysql"
+        if mysql_mode and (user, password) in self.state.sha2_cache \
+                and mysqlauth.sha2_verify(password, self.scramble, resp):
+            self.io.write(b"\x01" + bytes([mysqlauth.FAST_AUTH_OK]))
+            return
+        self.io.write(b"\x01" + bytes([mysqlauth.PERFORM_FULL_AUTH]))
+        pkt = self.io.read()
+        if self.tls or not mysql_mode:
+            given = pkt.strip(b"\x00").decode(errors="replace")
+        else:
+            if pkt == bytes([mysqlauth.REQUEST_PUBLIC_KEY]):
+                self.io.write(b"\x01" + self.state.rsa().public_pem)
+                pkt = self.io.read()
+            try:
+                given = self.state.rsa().decrypt_password(pkt, self.scramble)
+            except ValueError:
+                self.deny(user, True)
+        if given != password:
+            self.deny(user, True)
+        with self.state.lock:
+            self.state.sha2_cache.add((user, password))
+
+    # -- command loop -----------------------------------------------------
+
+    def run(self):
+        try:
+            self.handshake()
+        except (AuthFailed, EOFError, OSError, w.ProtocolError, ssl.SSLError):
+            return
+        while True:
+            self.io.reset()
+            try:
+                pkt = self.io.read()
+            except (EOFError, OSError, ssl.SSLError):
+                return
+            if not pkt:
+                continue
+            try:
+                if not self.dispatch(pkt[0], pkt[1:]):
+                    return
+            except SQLError as e:
+                self.send_error(e)
+            except AuthFailed:
+                return
+            except (EOFError, OSError, ssl.SSLError):
+                return
+            except w.ProtocolError as e:
+                self.send_error(SQLError(1835, "Malformed communication packet: %s" % e))
+
+    def dispatch(self, cmd, body):
+        if cmd == w.COM_QUIT:
+            return False
+        if cmd == w.COM_PING:
+            self.io.write(w.ok_packet(status=self.status()))
+        elif cmd == w.COM_INIT_DB:
+            self.db = body.decode(errors="replace")
+            self.io.write(w.ok_packet(status=self.status()))
+        elif cmd == w.COM_QUERY:
+            self.com_query(body.decode("utf-8", errors="replace"))
+        elif cmd == w.COM_STMT_PREPARE:
+            self.com_prepare(body.decode("utf-8", errors="replace"))
+        elif cmd == w.COM_STMT_EXECUTE:
+            self.com_execute(body)
+        elif cmd == w.COM_STMT_CLOSE:
+            self.stmts.pop(struct.unpack("<I", body[:4])[0], None)
+        elif cmd == w.COM_STMT_SEND_LONG_DATA:
+            st = self.stmts.get(struct.unpack("<I", body[:4])[0])
+            if st is not None:
+                idx = struct.unpack("<H", body[4:6])[0]
+                st["long"][idx] = st["long"].get(idx, b"") + body[6:]
+        elif cmd == w.COM_STMT_RESET:
+            st = self.stmts.get(struct.unpack("<I", body[:4])[0])
+            if st is not None:
+                st["long"] = {}
+            self.io.write(w.ok_packet(status=self.status()))
+        elif cmd == w.COM_RESET_CONNECTION:
+            self.stmts = {}
+            self.io.write(w.ok_packet(status=self.status()))
+        elif cmd == w.COM_SET_OPTION:
+            self.io.write(w.eof_packet(self.status()))
+        elif cmd == w.COM_CHANGE_USER:
+            self.change_user(body)
+        else:
+            raise SQLError(1047, "Unknown command")
+        return True
+
+    def change_user(self, body):
+        r = w.Reader(body)
+        user = r.nul_str().decode(errors="replace")
+        if self.caps & w.CLIENT_SECURE_CONNECTION:
+            r.fixed(r.u8())
+        else:
+            r.nul_str()
+        db = r.nul_str().decode(errors="replace") or None
+        self.scramble = mysqlauth.new_scramble()
+        self.authenticate(user, "", b"", force_switch=True)
+        self.db, self.stmts = db, {}
+        self.io.write(w.ok_packet(status=self.status()))
+
+    def log(self, cmd, sql, **extra):
+        entry = {"ts": time.time(), "conn": self.id, "user": self.user, "db": self.db,
+                 "tls": self.tls, "cmd": cmd, "sql": sql}
+        entry.update(extra)
+        self.state.record(entry)
+
+    # -- results ----------------------------------------------------------
+
+    def send_result(self, result, more=False, binary=False):
+        kind = result[0]
+        if kind == "ok":
+            _, affected, info = result
+            self.io.write(w.ok_packet(affected, 0, self.status(more), 0, info))
+            return
+        _, cols, rows = result
+        self.io.write(w.lenenc_int(len(cols)))
+        for c in cols:
+            self.io.write(c.packet())
+        if not self.deprecate_eof:
+            self.io.write(w.eof_packet(self.status(more)))
+        for row in rows:
+            self.io.write(w.binary_row(cols, row) if binary else w.text_row(row))
+        if self.deprecate_eof:
+            self.io.write(w.ok_packet(status=self.status(more), header=0xFE))
+        else:
+            self.io.write(w.eof_packet(self.status(more)))
+
+    def com_query(self, text):
+        if self.caps & w.CLIENT_MULTI_STATEMENTS:
+            try:
+                stmts = sqllex.split_statements(text)
+            except sqllex.LexError as e:
+                self.log("query", text)
+                raise importstmt.syntax_error(text, e.pos)
+        else:
+            stmts = [text.strip().rstrip(";").strip()]
+        if not stmts:
+            self.log("query", text)
+            raise SQLError(1065, "Query was empty", "42000")
+        for i, sql in enumerate(stmts):
+            self.log("query", sql)
+            try:
+                result = self.execute(sql)
+            except SQLError as e:
+                self.send_error(e)
+                return
+            self.send_result(result, more=i + 1 < len(stmts))
+
+    # -- prepared statements ----------------------------------------------
+
+    def com_prepare(self, sql):
+        self.log("prepare", sql)
+        try:
+            nparams = sqllex.count_placeholders(sql)
+        except sqllex.LexError as e:
+            raise importstmt.syntax_error(sql, e.pos)
+        cols = self.result_columns(sql)
+        sid = self.next_stmt
+        self.next_stmt += 1
+        self.stmts[sid] = {"sql": sql, "nparams": nparams, "types": None, "long": {}}
+        self.io.write(b"\x00" + struct.pack("<IHHBH", sid, len(cols), nparams, 0, 0))
+        if nparams:
+            for i in range(nparams):
+                self.io.write(w.Column("?", w.TYPE_VAR_STRING, 0).packet())
+            if not self.deprecate_eof:
+                self.io.write(w.eof_packet(self.status()))
+        if cols:
+            for c in cols:
+                self.io.write(c.packet())
+            if not self.deprecate_eof:
+                self.io.write(w.eof_packet(self.status()))
+
+    def result_columns(self, sql):
+        """Columns a statement would return (COM_STMT_PREPARE metadata)."""
+        toks = self._tokens(sql)
+        if not toks:
+            return []
+        if toks[0].is_kw("IMPORT"):
+            try:
+                stmt = importstmt.parse_import(sql, self.state.version)
+            except SQLError:
+                raise
+            return [] if stmt.from_query else IMPORT_COLUMNS
+        if toks[0].is_kw("SHOW") and len(toks) > 1 and toks[1].is_kw("IMPORT"):
+            return IMPORT_COLUMNS
+        if toks[0].is_kw("BACKUP"):
+            return BACKUP_COLUMNS
+        if toks[0].is_kw("SELECT"):
+            res = self.simple_select(sql, toks, placeholders_ok=True)
+            return res[1] if res[0] == "rows" else []
+        return []
+
+    def com_execute(self, body):
+        r = w.Reader(body)
+        sid = r.uint(4)
+        r.u8()  # flags (cursor types are not modelled)
+        r.uint(4)  # iteration count
+        st = self.stmts.get(sid)
+        if st is None:
+            raise SQLError(1243, "Unknown prepared statement handler (%d) given to "
+                           "mysql_stmt_execute" % sid)
+        params = []
+        n = st["nparams"]
+        if n:
+            nulls = r.fixed((n + 7) // 8)
+            if r.u8():
+                types = []
+                for _ in range(n):
+                    t, flag = r.u8(), r.u8()
+                    types.append((t, bool(flag & 0x80)))
+                st["types"] = types
+            types = st["types"] or [(w.TYPE_VAR_STRING, False)] * n
+            for i in range(n):
+                if nulls[i // 8] & (1 << (i % 8)):
+                    params.append(None)
+                elif i in st["long"]:
+                    params.append(st["long"][i])
+                else:
+                    params.append(w.decode_binary_value(r, types[i][0], types[i][1]))
+        st["long"] = {}
+        sql = sqllex.substitute_placeholders(st["sql"], params)
+        self.log("execute", sql, prepared_sql=st["sql"])
+        self.send_result(self.execute(sql), binary=True)
+
+    # -- statements -------------------------------------------------------
+
+    @staticmethod
+    def _tokens(sql):
+        try:
+            return sqllex.tokenize(sql)
+        except sqllex.LexError as e:
+            raise importstmt.syntax_error(sql, e.pos)
+
+    def execute(self, sql):
+        toks = self._tokens(sql)
+        if not toks:
+            return ("ok", 0, "")
+        head = toks[0]
+        if head.is_kw("IMPORT"):
+            return self.do_import(sql)
+        if head.is_kw("SHOW") and len(toks) >= 3 and toks[1].is_kw("IMPORT"):
+            return self.do_show_import(sql, toks)
+        if head.is_kw("CANCEL") and len(toks) >= 4 and toks[1].is_kw("IMPORT"):
+            return self.do_cancel_import(sql, toks)
+        if head.is_kw("BACKUP"):
+            return self.do_backup(sql, toks)
+        if head.is_kw("SELECT"):
+            return self.simple_select(sql, toks)
+        if head.is_kw("USE") and len(toks) >= 2:
+            self.db = toks[1].value
+            return ("ok", 0, "")
+        if head.is_kw("FLUSH") and len(toks) >= 2 and toks[1].is_kw("PRIVILEGES"):
+            with self.state.lock:
+                self.state.sha2_cache.clear()
+            return ("ok", 0, "")
+        if head.is_kw("INSERT", "REPLACE", "TRUNCATE", "DROP", "CREATE"):
+            return self.track_table(toks)
+        return ("ok", 0, "")
+
+    def _table_after(self, toks, i):
+        """[db.]table starting at toks[i] -> (db, table) or None."""
+        if i >= len(toks) or toks[i].kind != sqllex.IDENT:
+            return None
+        if i + 2 < len(toks) and toks[i + 1].value == "." and toks[i + 1].kind == sqllex.PUNCT:
+            return toks[i].value, toks[i + 2].value
+        return self.db, toks[i].value
+
+    def track_table(self, toks):
+        """Drive the "target table is not empty" model."""
+        words = [t for t in toks[:4]]
+        i = 1
+        while i < len(words) and words[i].is_kw("INTO", "TABLE", "IGNORE", "LOW_PRIORITY",
+                                                  "TEMPORARY", "IF", "NOT", "EXISTS"):
+            i += 1
+        while i < len(toks) and toks[i].is_kw("IF", "NOT", "EXISTS"):
+            i += 1
+        target = self._table_after(toks, i)
+        if target is None or target[0] is None:
+            return ("ok", 0, "")
+        key = (target[0].lower(), target[1].lower())
+        with self.state.lock:
+            if toks[0].is_kw("INSERT", "REPLACE"):
+                self.state.nonempty.add(key)
+                return ("ok", 1, "")
+            self.state.nonempty.discard(key)
+        return ("ok", 0, "")
+
+    def do_import(self, sql):
+        state = self.state
+        stmt = importstmt.parse_import(sql, state.version)
+        db = stmt.db or self.db
+        if not db:
+            raise SQLError(1046, "No database selected", "3D000")
+        eff = importstmt.validate_options(stmt, state.version)
+        key = (db.lower(), stmt.table.lower())
+        now = time.time()
+        if not stmt.from_query:
+            with state.lock:
+                active = any((j.db.lower(), j.table.lower()) == key
+                             and j.status(now) in ("pending", "running")
+                             for j in state.jobs.values())
+            if active:
+                raise importstmt.precheck_failed("there is active job on the target table "
+                                                 "already")
+            if "empty" in stmt.location:
+                raise importstmt.precheck_failed("No file matched, or the file is empty. "
+                                                 "Please provide a valid file location.")
+        if self.cfg.empty_check:
+            with state.lock:
+                if key in state.nonempty:
+                    raise importstmt.precheck_failed("target table is not empty")
+        if not eff["disable_precheck"] and state.etcd is not None:
+            try:
+                msg = precheck.check(state.etcd)
+            except precheck.StateError as e:
+                raise SQLError(importstmt.ER_UNKNOWN, str(e))
+            if msg:
+                raise importstmt.precheck_failed(msg)
+        if stmt.from_query:
+            n = self.cfg.select_rows
+            if n:
+                with state.lock:
+                    state.nonempty.add(key)
+            return ("ok", n, "Records: %d, ID: %s" % (n, uuid.uuid4()))
+        return self.run_import_job(stmt, db, key, eff["detached"], now)
+
+    def run_import_job(self, stmt, db, key, detached, now):
+        state = self.state
+        rows = 100
+        for part in stmt.location.replace("?", "&").split("&"):
+            if part.startswith("rows=") and part[5:].isdigit():
+                rows = int(part[5:])
+        fail = "injected failure for %s" % stmt.location if "fail" in stmt.location else ""
+        table_id = state.table_id(db, stmt.table)
+        with state.lock:
+            job = Job(state.next_job, stmt.location, db, stmt.table, table_id,
+                      "%s@%%" % self.user, self.cfg.job_delay, rows, fail, now)
+            state.jobs[job.id] = job
+            state.next_job += 1
+        if not detached:
+            while True:
+                now = time.time()
+                st = job.status(now)
+                if st not in ("pending", "running"):
+                    break
+                time.sleep(min(0.01, max(0.0, job.end_at - now)))
+            if st == "failed":
+                raise SQLError(importstmt.ER_UNKNOWN, job.fail_msg)
+            if st == "cancelled":
+                raise SQLError(importstmt.ER_UNKNOWN, "import job %d cancelled" % job.id)
+        if not fail:
+            with state.lock:
+                state.nonempty.add(key)
+        with state.lock:
+            return ("rows", IMPORT_COLUMNS, [job.row(time.time())])
+
+    def _job_id(self, sql, tok):
+        if tok.kind != sqllex.NUMBER or not tok.value.isdigit():
+            raise importstmt.syntax_error(sql, tok.start)
+        return int(tok.value)
+
+    def do_show_import(self, sql, toks):
+        now = time.time()
+        if toks[2].is_kw("JOBS") and len(toks) == 3:
+            with self.state.lock:
+                rows = [j.row(now) for _, j in sorted(self.state.jobs.items())]
+            return ("rows", IMPORT_COLUMNS, rows)
+        if toks[2].is_kw("JOB") and len(toks) == 4:
+            job_id = self._job_id(sql, toks[3])
+            with self.state.lock:
+                job = self.state.jobs.get(job_id)
+                if job is None:
+                    raise SQLError(importstmt.ER_JOB_NOT_FOUND,
+                                   "Job ID %d doesn't exist" % job_id)
+                return ("rows", IMPORT_COLUMNS, [job.row(now)])
+        raise importstmt.syntax_error(sql, toks[2].start)
+
+    def do_cancel_import(self, sql, toks):
+        if not (toks[2].is_kw("JOB") and len(toks) == 4):
+            raise importstmt.syntax_error(sql, toks[2].start)
+        job_id = self._job_id(sql, toks[3])
+        now = time.time()
+        with self.state.lock:
+            job = self.state.jobs.get(job_id)
+            if job is None:
+                raise SQLError(importstmt.ER_JOB_NOT_FOUND, "Job ID %d doesn't exist" % job_id)
+            if job.status(now) not in ("pending", "running"):
+                raise SQLError(importstmt.ER_INVALID_OPERATION,
+                               "The current job status cannot perform the operation. CANCEL")
+            job.cancelled_at = now
+        return ("ok", 0, "")
+
+    def do_backup(self, sql, toks):
+        uri = None
+        for i, t in enumerate(toks[:-1]):
+            if t.is_kw("TO") and toks[i + 1].kind == sqllex.STRING:
+                uri = toks[i + 1].value
+        if uri is None or len(toks) < 3 or not toks[1].is_kw("TABLE", "DATABASE", "SCHEMA"):
+            raise importstmt.syntax_error(sql, toks[1].start if len(toks) > 1 else len(sql))
+        if "fail" in uri:
+            raise SQLError(8124, "Backup failed: injected failure")
+        now = datetime.datetime.now().replace(microsecond=0)
+        backup_ts = int(time.time() * 1000) << 18
+        with self.state.lock:
+            self.state.backups.append({"sql": sql, "uri": uri, "conn": self.id})
+        return ("rows", BACKUP_COLUMNS, [[uri, 1048576, backup_ts, now, now]])
+
+    def _select_value(self, item):
+        """Value of one select-list item made of tokens, or KeyError."""
+        texts = [t.value.upper() if t.kind == sqllex.IDENT else t.value for t in item]
+        joined = "".join(texts)
+        if len(item) == 1 and item[0].kind == sqllex.NUMBER:
+            v = item[0].value
+            return int(v) if v.lstrip("-").isdigit() else float(v)
+        if len(item) == 2 and item[0].value == "-" and item[1].kind == sqllex.NUMBER:
+            return -int(item[1].value) if item[1].value.isdigit() else -float(item[1].value)
+        if len(item) == 1 and item[0].kind == sqllex.STRING:
+            return item[0].value
+        if len(item) == 1 and item[0].is_kw("NULL"):
+            return None
+        funcs = {"VERSION()": self.cfg.version, "DATABASE()": self.db, "SCHEMA()": self.db,
+                 "CONNECTION_ID()": self.id, "USER()": "%s@%s" % (self.user, self.peer),
+                 "CURRENT_USER()": "%s@%%" % self.user, "CURRENT_USER": "%s@%%" % self.user,
+                 "TIDB_VERSION()": "Release Version: v%d.%d.%d" % self.state.version}
+        if joined in funcs:
+            return funcs[joined]
+        if len(item) == 1 and item[0].kind == sqllex.VAR:
+            var = item[0].value.lower().replace("@@session.", "@@").replace("@@global.", "@@")
+            sysvars = {"@@version": self.cfg.version, "@@version_comment": VERSION_COMMENT,
+                       "@@tidb_version": funcs["TIDB_VERSION()"],
+                       "@@max_allowed_packet": 67108864, "@@autocommit": 1,
+                       "@@auto_increment_increment": 1, "@@sql_mode": "ONLY_FULL_GROUP_BY,"
+                       "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                       "ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION",
+                       "@@character_set_client": "utf8mb4", "@@tx_isolation": "REPEATABLE-READ",
+                       "@@transaction_isolation": "REPEATABLE-READ", "@@lower_case_table_names": 2,
+                       "@@time_zone": "SYSTEM", "@@system_time_zone": "UTC"}
+            return sysvars.get(var)
+        if len(item) == 1 and item[0].kind == sqllex.PUNCT and item[0].value == "?":
+            return None
+        raise KeyError(joined)
+
+    def simple_select(self, sql, toks, placeholders_ok=False):
+        """SELECT of a list of simple expressions without FROM."""
+        body = toks[1:]
+        for i, t in enumerate(body):
+            if t.is_kw("FROM", "WHERE", "GROUP", "ORDER", "HAVING", "INTO", "FOR"):
+                return ("ok", 0, "")
+            if t.is_kw("LIMIT"):
+                body = body[:i]
+                break
+        items, cur, depth = [], [], 0
+        for t in body:
+            if t.kind == sqllex.PUNCT and t.value in "()":
+                depth += 1 if t.value == "(" else -1
+            if depth == 0 and t.kind == sqllex.PUNCT and t.value == ",":
+                items.append(cur)
+                cur = []
+            else:
+                cur.append(t)
+        if cur:
+            items.append(cur)
+        if not items:
+            raise importstmt.syntax_error(sql, len(sql))
+        cols, row = [], []
+        for item in items:
+            name = sql[item[0].start:item[-1].end]
+            if len(item) >= 3 and item[-2].is_kw("AS"):
+                name, item = item[-1].value, item[:-2]
+            elif len(item) == 2 and item[1].kind in (sqllex.IDENT, sqllex.STRING) \
+                    and item[0].kind != sqllex.IDENT:
+                name, item = item[1].value, item[:1]
+            try:
+                v = self._select_value(item)
+            except KeyError:
+                return ("ok", 0, "")
+            if isinstance(v, int):
+                cols.append(w.Column(name, w.TYPE_LONGLONG, 21, charset=w.CHARSET_BINARY))
+            elif isinstance(v, float):
+                cols.append(w.Column(name, w.TYPE_DOUBLE, 22, charset=w.CHARSET_BINARY))
+            else:
+                cols.append(w.Column(name, w.TYPE_VAR_STRING, 255))
+            row.append(v)
+        return ("rows", cols, [row])
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.server.track(self.request, True)
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sess = Session(self.server.state, self.request, self.client_address)
+            sess.run()
+            if sess.sock is not self.request:
+                try:
+                    sess.sock.close()
+                except OSError:
+                    pass
+        finally:
+            self.server.track(self.request, False)
+
+
+class DoubleServer(socketserver.ThreadingTCPServer):
+    """The double, listening; `port`, `stop()`, `state` (jobs, statements)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, cfg):
+        self.state = State(cfg)
+        self._conns = set()
+        self._conns_lock = threading.Lock()
+        self._thread = None
+        super().__init__((cfg.host, cfg.port), _Handler)
+
+    @property
+    def port(self):
+        return self.server_address[1]
+
+    @property
+    def statements(self):
+        with self.state.lock:
+            return list(self.state.statements)
+
+    def track(self, sock, add):
+        with self._conns_lock:
+            (self._conns.add if add else self._conns.discard)(sock)
+
+    def flush_auth_cache(self):
+        with self.state.lock:
+            self.state.sha2_cache.clear()
+
+    def start_thread(self):
+        self._thread = threading.Thread(target=self.serve_forever, name="tidb-double",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+        with self._conns_lock:
+            for s in list(self._conns):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.state.close()
+
+
+def start(port=0, **kwargs):
+    """Start a double in a background thread; returns the DoubleServer.
+    kwargs are Config's (version, etcd, log, tls_cert, tls_key, users,
+    default_auth, job_delay, first_job_id, empty_check, ...); users is a
+    dict name -> (password, plugin) or a list of 'name:password:plugin'."""
+    users = kwargs.pop("users", None)
+    if users is not None and not isinstance(users, dict):
+        users = dict(parse_user(u) for u in users)
+    return DoubleServer(Config(port=port, users=users, **kwargs)).start_thread()
+
+
+def load_users(path):
+    """A users file: one 'name:password[:plugin]' per line, '#' comments."""
+    users = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, entry = parse_user(line)
+                users[name] = entry
+    return users
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="TiDB behaviour test double (see module doc)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--version", default=DEFAULT_VERSION)
+    ap.add_argument("--etcd", help="PD/etcd client URL read by the CDC/PiTR precheck")
+    ap.add_argument("--etcd-ca")
+    ap.add_argument("--etcd-cert")
+    ap.add_argument("--etcd-key")
+    ap.add_argument("--log", help="JSON-lines statement log")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--users", help="file of name:password[:plugin] lines")
+    ap.add_argument("--user", action="append", default=[],
+                    help="name:password[:plugin], repeatable")
+    ap.add_argument("--default-auth", default=mysqlauth.NATIVE, choices=mysqlauth.PLUGINS)
+    ap.add_argument("--job-delay", type=float, default=0.3,
+                    help="seconds pending->running and running->finished")
+    ap.add_argument("--first-job-id", type=int, default=1)
+    ap.add_argument("--select-rows", type=int, default=1,
+                    help="rows an IMPORT INTO ... FROM SELECT reports")
+    ap.add_argument("--no-empty-check", action="store_true")
+    ap.add_argument("--rsa-key", help="PEM private key for caching_sha2 RSA exchange")
+    ap.add_argument("--sha2-mode", default="mysql", choices=("mysql", "tidb"),
+                    help="caching_sha2_password as MySQL 8 (fast auth cache, RSA) or "
+                         "as TiDB's authSha (always full auth, TLS only)")
+    args = ap.parse_args(argv)
+    users = {}
+    if args.users:
+        users.update(load_users(args.users))
+    for spec in args.user:
+        name, entry = parse_user(spec)
+        users[name] = entry
+    cfg = Config(port=args.port, host=args.host, version=args.version, etcd=args.etcd,
+                 log=args.log, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                 users=users or None, default_auth=args.default_auth,
+                 job_delay=args.job_delay, first_job_id=args.first_job_id,
+                 empty_check=not args.no_empty_check, rsa_key=args.rsa_key,
+                 select_rows=args.select_rows, etcd_ca=args.etcd_ca,
+                 etcd_cert=args.etcd_cert, etcd_key=args.etcd_key,
+                 sha2_mode=args.sha2_mode)
+    server = DoubleServer(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print("READY %d" % server.port, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        server.state.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
