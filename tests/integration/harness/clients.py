@@ -56,14 +56,17 @@ def query_all(conn, sql, args=None):
 
 # ---- mariadb CLI ----
 
-def cli(gw, user, password, sql=None, db=None, extra=(), stdin=None, timeout=60):
+def cli(gw, user, password, sql=None, db=None, extra=(), stdin=None, timeout=60, ssl_ca=None):
     """Runs `mariadb` against gw in batch mode (tab-separated, no column names), the SQL from
-    -e, or from stdin when sql is None. Returns the CompletedProcess (text)."""
+    -e, or from stdin when sql is None. Plain TCP unless ssl_ca is given (then TLS with the
+    server certificate verified); the CLI would otherwise use TLS whenever it is offered.
+    Returns the CompletedProcess (text)."""
     exe = shutil.which("mariadb") or "/usr/bin/mariadb"
     args = [exe, "--no-defaults", "--protocol=TCP", "-h", gw.host, "-P", str(gw.port),
             "-u", user, "--password=" + password, "--batch", "--skip-column-names",
             "--connect-timeout=10",
             "--skip-reconnect"] + list(extra)  # a dropped connection must show, not be redone
+    args += ["--ssl-ca=" + ssl_ca, "--ssl-verify-server-cert"] if ssl_ca else ["--skip-ssl"]
     if db:
         args += ["-D", db]
     if sql is not None:
