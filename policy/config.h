@@ -124,6 +124,7 @@ typedef struct ig_config {
 	struct {
 		int handshake_ms;    /* timeouts.handshake_ms, default 10000 */
 		int idle_ms;         /* timeouts.idle_ms, default 0 = none */
+		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
 	} timeouts;
 	struct {
 		int max_connections;     /* limits.max_connections, default 0 = unlimited */
@@ -131,6 +132,8 @@ typedef struct ig_config {
 		                             buffered for inspection, default 64 MiB */
 		size_t write_queue_bytes; /* limits.write_queue_bytes: backpressure bound, default 1 MiB */
 	} limits;
+
+	long refs;           /* reference count, see ig_config_ref/unref; 1 after a load */
 } ig_config;
 
 /* Loads and validates `path`. On error returns -1 and writes "file:line: message" into err. */
@@ -139,10 +142,18 @@ int ig_config_load(const char *path, ig_config **out, char *err, size_t errlen);
 int ig_config_load_string(const char *name, const char *yaml, size_t len, ig_config **out,
                           char *err, size_t errlen);
 void ig_config_free(ig_config *cfg);
+/* Reference counting for reloads: a connection takes a reference on the config it started
+ * with; the last unref frees it. A loaded config holds one reference. Thread-safe. */
+ig_config *ig_config_ref(ig_config *cfg);
+void ig_config_unref(ig_config *cfg);
 
 /* "host:port", "[v6]:port" -> hostport; returns -1 with a message on a bad value. */
 int ig_hostport_parse(const char *s, ig_hostport *out, char *err, size_t errlen);
 
 const char *ig_log_level_name(ig_log_level l);
+/* The YAML spelling of rule values ("decide", "snapshot-after-import", ...). */
+const char *ig_action_name(ig_rule_action a);
+const char *ig_logbackup_req_name(ig_logbackup_req r);
+const char *ig_changefeed_req_name(ig_changefeed_req r);
 
 #endif

@@ -1,0 +1,38 @@
+/*
+ * backend.c - choosing a backend for a new connection: least connections among the
+ * healthy ones, ties broken round-robin so equal backends share the load.
+ */
+#include "proxy/runtime.h"
+
+#include <limits.h>
+
+ig_runtime ig_rt;
+
+ig_backend *ig_backend_pick(void)
+{
+	static atomic_uint rr;
+	ig_backend *best = NULL;
+	int best_conns = INT_MAX;
+	size_t n = ig_rt.nbackends;
+	if (n == 0)
+		return NULL;
+	unsigned start = atomic_fetch_add(&rr, 1);
+	for (size_t i = 0; i < n; i++) {
+		ig_backend *b = &ig_rt.backends[(start + i) % n];
+		if (!atomic_load(&b->healthy))
+			continue;
+		int c = atomic_load(&b->conns);
+		if (c < best_conns) {
+			best = b;
+			best_conns = c;
+		}
+	}
+	if (best)
+		atomic_fetch_add(&best->conns, 1);
+	return best;
+}
+
+void ig_backend_release(ig_backend *b)
+{
+	atomic_fetch_sub(&b->conns, 1);
+}

@@ -1,0 +1,199 @@
+/*
+ * main.c - importgate's entry point: command line, config, TLS contexts, the worker
+ * threads, and the main thread's signal loop (SIGTERM/SIGINT: graceful shutdown).
+ */
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "policy/config.h"
+#include "proxy/auth.h"
+#include "proxy/log.h"
+#include "proxy/runtime.h"
+#include "proxy/tls.h"
+#include "proxy/worker.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: importgate -c FILE [--check-config]\n"
+	        "       importgate --version\n"
+	        "  -c, --config FILE   YAML configuration (see conf/importgate.yaml)\n"
+	        "      --check-config  load and validate the configuration, then exit\n"
+	        "  -h, --help          this text\n");
+}
+
+/* Backends given by name are resolved once, at start. */
+static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
+{
+	ig_rt.nbackends = cfg->backends.nservers;
+	ig_rt.backends = calloc(ig_rt.nbackends ? ig_rt.nbackends : 1, sizeof(ig_backend));
+	if (!ig_rt.backends) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < ig_rt.nbackends; i++) {
+		const ig_hostport *hp = &cfg->backends.servers[i];
+		ig_backend *b = &ig_rt.backends[i];
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+		char host[64];
+		int rc = getaddrinfo(hp->host, NULL, &hints, &res);
+		if (rc != 0 || !res) {
+			snprintf(err, errlen, "backend %s: %s", hp->host, gai_strerror(rc));
+			return -1;
+		}
+		rc = getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+		freeaddrinfo(res);
+		if (rc != 0) {
+			snprintf(err, errlen, "backend %s: %s", hp->host, gai_strerror(rc));
+			return -1;
+		}
+		b->host = strdup(host);
+		b->port = hp->port;
+		if (!b->host) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(b->addr, sizeof(b->addr), "%s:%d", hp->host, hp->port);
+		atomic_store(&b->healthy, true);
+	}
+	return 0;
+}
+
+static int setup_tls(const ig_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->client_tls.files.cert || cfg->client_tls.files.key) {
+		ig_rt.client_ctx = ig_tls_server_ctx(&cfg->client_tls.files, err, errlen);
+		if (!ig_rt.client_ctx)
+			return -1;
+	} else if (cfg->client_tls.require) {
+		snprintf(err, errlen, "client_tls.require is set but client_tls has no cert and key");
+		return -1;
+	}
+	if (cfg->backends.tls.mode != IG_BTLS_OFF) {
+		ig_rt.backend_ctx = ig_tls_client_ctx(cfg->backends.tls.mode, &cfg->backends.tls.files, err, errlen);
+		if (!ig_rt.backend_ctx)
+			return -1;
+		/* Plain-text clients of a TLS backend may need the gateway's RSA key (caching_sha2). */
+		ig_rt.rsa = ig_auth_keygen(err, errlen);
+		if (!ig_rt.rsa || !(ig_rt.rsa_pem = ig_auth_pubkey_pem(ig_rt.rsa, &ig_rt.rsa_pem_len)))
+			return -1;
+	}
+	return 0;
+}
+
+static ig_worker *workers;
+static int nworkers;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	if (signum == SIGHUP) {
+		LOG_INFO(0, "SIGHUP: live reload is not available in this build; configuration unchanged");
+		return;
+	}
+	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, ig_rt.cfg->timeouts.shutdown_ms);
+	atomic_store(&ig_rt.stopping, true);
+	for (int i = 0; i < nworkers; i++)
+		ig_worker_stop(&workers[i]);
+	uv_stop(h->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool check_only = false;
+	int c;
+	char err[1024];
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'V': printf("importgate %s\n", IMPORTGATE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	ig_config *cfg;
+	if (ig_config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", path);
+		ig_config_free(cfg);
+		return 0;
+	}
+	ig_rt.cfg = cfg;
+	ig_log_threshold = cfg->log.level;
+	atomic_store(&ig_rt.next_conn_id, 1);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate: %s\n", err);
+		return 1;
+	}
+	nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nworkers < 1)
+		nworkers = 1;
+	workers = calloc((size_t)nworkers, sizeof(*workers));
+	if (!workers) {
+		fprintf(stderr, "importgate: out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < nworkers; i++) {
+		if (ig_worker_start(&workers[i], i, err, sizeof(err)) < 0) {
+			fprintf(stderr, "importgate: %s\n", err);
+			return 1;
+		}
+	}
+	LOG_INFO(0, "importgate %s listening on %s:%d, %d workers, %zu backends, client TLS %s, backend TLS %s",
+	         IMPORTGATE_VERSION, cfg->listen.host, cfg->listen.port, nworkers, ig_rt.nbackends,
+	         ig_rt.client_ctx ? (cfg->client_tls.require ? "required" : "offered") : "off",
+	         ig_rt.backend_ctx ? "on" : "off");
+
+	uv_loop_t *loop = uv_default_loop();
+	uv_signal_t sigs[3];
+	int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(loop, &sigs[i]);
+		uv_signal_start(&sigs[i], on_signal, signums[i]);
+	}
+	uv_run(loop, UV_RUN_DEFAULT);
+	for (int i = 0; i < nworkers; i++)
+		ig_worker_join(&workers[i]);
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&sigs[i], NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	LOG_INFO(0, "stopped");
+
+	free(workers);
+	for (size_t i = 0; i < ig_rt.nbackends; i++)
+		free(ig_rt.backends[i].host);
+	free(ig_rt.backends);
+	SSL_CTX_free(ig_rt.client_ctx);
+	SSL_CTX_free(ig_rt.backend_ctx);
+	EVP_PKEY_free(ig_rt.rsa);
+	free(ig_rt.rsa_pem);
+	ig_config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * response.c - the response tracker (see response.h). One function per state; each
+ * returns what the packet meant for the response as a whole.
+ */
+#include "proxy/response.h"
+
+#include "proxy/mysql_proto.h"
+
+bool ig_cmd_has_response(uint8_t cmd)
+{
+	switch (cmd) {
+	case COM_QUIT:
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_CLOSE:
+		return false;
+	default:
+		return true;
+	}
+}
+
+bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps)
+{
+	*r = (ig_resp){.cmd = cmd, .caps = caps};
+	switch (cmd) {
+	case COM_STMT_PREPARE: r->state = RS_FIRST; break;
+	case COM_FIELD_LIST: r->state = RS_FIELD_LIST; break;
+	case COM_CHANGE_USER: r->state = RS_AUTH; break;
+	case COM_STATISTICS: r->state = RS_SINGLE; break;
+	case COM_BINLOG_DUMP:
+	case COM_BINLOG_DUMP_GTID:
+	case COM_TABLE_DUMP:
+	case COM_REGISTER_SLAVE: r->state = RS_OPAQUE; break;
+	default: r->state = RS_FIRST; break;
+	}
+	return ig_cmd_has_response(cmd);
+}
+
+static bool deprecate_eof(const ig_resp *r) { return (r->caps & CLIENT_DEPRECATE_EOF) != 0; }
+
+/* An EOF packet (or, under DEPRECATE_EOF, an OK packet with the 0xFE header). */
+static bool is_eof(const ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	if (hl < 1 || h[0] != 0xfe)
+		return false;
+	return deprecate_eof(r) ? plen < MY_MAX_PAYLOAD : plen < 9;
+}
+
+static uint16_t eof_status(const ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	if (plen < 9 && hl >= 5)
+		return my_u16(h + 3); /* classic EOF: 0xfe, warnings(2), status(2) */
+	my_ok ok;
+	if (my_ok_parse(h, hl, r->caps, &ok) == 0)
+		return ok.status;
+	return 0;
+}
+
+/* A result ended with `status`: more results follow, or the response is done. */
+static ig_resp_event end_result(ig_resp *r, ig_result_kind kind, uint16_t status)
+{
+	r->kind = kind;
+	r->status = status;
+	if (kind != RK_ERR && (status & SERVER_MORE_RESULTS_EXISTS)) {
+		r->result_index++;
+		r->state = RS_FIRST;
+		return RE_RESULT;
+	}
+	return RE_DONE;
+}
+
+static ig_resp_event on_error(ig_resp *r, const uint8_t *h, size_t hl)
+{
+	r->kind = RK_ERR;
+	r->err_code = hl >= 3 ? my_u16(h + 1) : 0;
+	return RE_DONE;
+}
+
+static ig_resp_event st_first(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	if (hl < 1)
+		return RE_PROTOCOL;
+	if (h[0] == 0xff)
+		return on_error(r, h, hl);
+	if (r->cmd == COM_STMT_PREPARE) {
+		if (h[0] != 0x00 || hl < 9)
+			return RE_PROTOCOL;
+		r->stmt_id = my_u32(h + 1);
+		uint16_t cols = my_u16(h + 5), params = my_u16(h + 7);
+		r->cols_after = cols;
+		r->kind = RK_OK;
+		if (params > 0) {
+			r->left = params;
+			r->state = RS_PREP_PARAMS;
+			return RE_NONE;
+		}
+		if (cols > 0) {
+			r->left = cols;
+			r->state = RS_PREP_COLS;
+			return RE_NONE;
+		}
+		return RE_DONE;
+	}
+	if (h[0] == 0x00) {
+		my_ok ok;
+		if (my_ok_parse(h, hl, r->caps, &ok) < 0) {
+			/* Truncated peek of a long OK: status sits early, read what we can. */
+			return end_result(r, RK_OK, 0);
+		}
+		return end_result(r, RK_OK, ok.status);
+	}
+	if (h[0] == 0xfb && plen >= 1)
+		return RE_INFILE; /* the final OK/ERR comes after the file: stay in RS_FIRST */
+	if (h[0] == 0xfe && plen < 9) {
+		/* COM_SET_OPTION, COM_DEBUG answer with a bare EOF. */
+		return end_result(r, RK_OK, eof_status(r, h, hl, plen));
+	}
+	size_t pos = 0;
+	uint64_t ncols;
+	if (my_lenenc_read(h, hl, &pos, &ncols) < 0 || ncols == 0)
+		return RE_PROTOCOL;
+	r->left = ncols;
+	r->state = RS_COLUMNS;
+	return RE_NONE;
+}
+
+static ig_resp_event st_columns(ig_resp *r, const uint8_t *h, size_t hl)
+{
+	if (hl >= 1 && h[0] == 0xff && r->left == 0)
+		return on_error(r, h, hl);
+	if (r->left > 0)
+		r->left--;
+	if (r->left == 0)
+		r->state = deprecate_eof(r) ? RS_ROWS : RS_COLUMNS_EOF;
+	return RE_NONE;
+}
+
+static ig_resp_event st_columns_eof(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	if (!is_eof(r, h, hl, plen) && !(hl >= 1 && h[0] == 0xfe))
+		return RE_PROTOCOL;
+	uint16_t st = eof_status(r, h, hl, plen);
+	/* A cursor was opened: rows come later, through COM_STMT_FETCH. */
+	if (r->cmd == COM_STMT_EXECUTE && (st & SERVER_STATUS_CURSOR_EXISTS))
+		return end_result(r, RK_ROWS, st);
+	r->state = RS_ROWS;
+	return RE_NONE;
+}
+
+static ig_resp_event st_rows(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	if (hl >= 1 && h[0] == 0xff && plen < MY_MAX_PAYLOAD)
+		return on_error(r, h, hl);
+	if (is_eof(r, h, hl, plen))
+		return end_result(r, RK_ROWS, eof_status(r, h, hl, plen));
+	return RE_NONE;
+}
+
+/* Definitions of a prepared statement's params or columns, then (maybe) their EOF. */
+static ig_resp_event st_prep(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	switch (r->state) {
+	case RS_PREP_PARAMS:
+		if (--r->left == 0)
+			r->state = RS_PREP_PARAMS_EOF;
+		if (r->left == 0 && deprecate_eof(r))
+			goto params_done;
+		return RE_NONE;
+	case RS_PREP_PARAMS_EOF:
+		if (!is_eof(r, h, hl, plen))
+			return RE_PROTOCOL;
+	params_done:
+		if (r->cols_after > 0) {
+			r->left = r->cols_after;
+			r->state = RS_PREP_COLS;
+			return RE_NONE;
+		}
+		return RE_DONE;
+	case RS_PREP_COLS:
+		if (--r->left == 0) {
+			if (deprecate_eof(r))
+				return RE_DONE;
+			r->state = RS_PREP_COLS_EOF;
+		}
+		return RE_NONE;
+	case RS_PREP_COLS_EOF:
+		return is_eof(r, h, hl, plen) ? RE_DONE : RE_PROTOCOL;
+	default:
+		return RE_PROTOCOL;
+	}
+}
+
+ig_resp_event ig_resp_feed(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	switch (r->state) {
+	case RS_FIRST:
+		return st_first(r, h, hl, plen);
+	case RS_COLUMNS:
+		return st_columns(r, h, hl);
+	case RS_COLUMNS_EOF:
+		return st_columns_eof(r, h, hl, plen);
+	case RS_ROWS:
+		return st_rows(r, h, hl, plen);
+	case RS_PREP_PARAMS:
+	case RS_PREP_PARAMS_EOF:
+	case RS_PREP_COLS:
+	case RS_PREP_COLS_EOF:
+		return st_prep(r, h, hl, plen);
+	case RS_FIELD_LIST:
+		if (hl >= 1 && h[0] == 0xff)
+			return on_error(r, h, hl);
+		return is_eof(r, h, hl, plen) || (hl >= 1 && h[0] == 0xfe && plen < 9) ? RE_DONE : RE_NONE;
+	case RS_AUTH:
+		if (hl >= 1 && h[0] == 0x00)
+			return end_result(r, RK_OK, 0);
+		if (hl >= 1 && h[0] == 0xff)
+			return on_error(r, h, hl);
+		return RE_NONE; /* auth switch / more data: the client answers */
+	case RS_SINGLE:
+		return RE_DONE;
+	case RS_OPAQUE:
+		return RE_NONE;
+	}
+	return RE_PROTOCOL;
+}

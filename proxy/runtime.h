@@ -1,0 +1,47 @@
+/*
+ * runtime.h - what every worker thread shares: the loaded config, TLS contexts, the
+ * backends with their connection counts, and process-wide counters. Read-mostly; the
+ * counters are atomics.
+ */
+#ifndef IMPORTGATE_RUNTIME_H
+#define IMPORTGATE_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <uv.h>
+
+#include "policy/config.h"
+
+typedef struct ig_backend {
+	char *host;
+	int port;
+	char addr[80];          /* "host:port" for messages */
+	atomic_int conns;       /* open connections to it */
+	atomic_bool healthy;
+} ig_backend;
+
+typedef struct ig_runtime {
+	ig_config *cfg;
+	SSL_CTX *client_ctx;    /* TLS offered to clients (NULL = none) */
+	SSL_CTX *backend_ctx;   /* TLS to backends (NULL = plain) */
+	EVP_PKEY *rsa;          /* for caching_sha2 full auth of plain clients of TLS backends */
+	char *rsa_pem;
+	size_t rsa_pem_len;
+	ig_backend *backends;
+	size_t nbackends;
+	atomic_uint_fast64_t next_conn_id;
+	atomic_int conns;       /* client connections open, all workers */
+	atomic_bool stopping;
+} ig_runtime;
+
+extern ig_runtime ig_rt;
+
+/* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
+ig_backend *ig_backend_pick(void);
+void ig_backend_release(ig_backend *b);
+
+#endif

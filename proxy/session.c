@@ -1,0 +1,1344 @@
+/*
+ * session.c - one client and its backend (see session.h).
+ *
+ * States, one function each:
+ *   SS_BACKEND_CONNECT   TCP connect to the chosen backend
+ *   SS_BACKEND_GREETING  the backend's HandshakeV10 is read, masked and sent to the client
+ *   SS_CLIENT_HELLO      the client's SSLRequest or HandshakeResponse
+ *   SS_CLIENT_TLS        TLS handshake with the client (after its SSLRequest)
+ *   SS_BACKEND_TLS       TLS handshake with the backend (after our SSLRequest)
+ *   SS_AUTH              the authentication exchange, relayed (sequence ids renumbered
+ *                        when the legs differ in TLS; caching_sha2 full auth bridged)
+ *   SS_COMMAND           commands: inspected, forwarded; responses relayed unbuffered
+ * The gateway keeps no user table: the backend authenticates the client.
+ *
+ * Memory: bytes are kept only while a packet is incomplete or a write is pending; an
+ * idle session owns no buffers (reads go through the worker's shared buffer).
+ */
+#include "proxy/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "proxy/auth.h"
+#include "proxy/buf.h"
+#include "proxy/framer.h"
+#include "proxy/inspect.h"
+#include "proxy/log.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/response.h"
+#include "proxy/runtime.h"
+#include "proxy/tls.h"
+
+#define HANDSHAKE_PKT_MAX (64 * 1024)  /* no handshake packet is larger */
+#define AUTH_PKT_MAX (64 * 1024)
+#define PQ_MAX 16                      /* pipelined commands followed at once */
+#define CACHING_SHA2 "caching_sha2_password"
+
+typedef enum ig_sess_state {
+	SS_BACKEND_CONNECT,
+	SS_BACKEND_GREETING,
+	SS_CLIENT_HELLO,
+	SS_CLIENT_TLS,
+	SS_BACKEND_TLS,
+	SS_AUTH,
+	SS_COMMAND,
+} ig_sess_state;
+
+static const char *const state_names[] = {
+	"backend-connect", "backend-greeting", "client-hello", "client-tls",
+	"backend-tls", "auth", "command",
+};
+
+/* Where the client's bytes stand in the command phase. */
+typedef enum ig_cin_mode {
+	CIN_COMMAND, /* packets with sequence id 0 start commands */
+	CIN_INFILE,  /* LOCAL INFILE contents until an empty packet */
+	CIN_DISCARD, /* the rest of a statement too large to inspect */
+} ig_cin_mode;
+
+/* caching_sha2_password full authentication across legs that differ in TLS. */
+typedef enum ig_auth_bridge {
+	AB_NONE,
+	AB_WANT_CLEAR_PW,    /* TLS client will send its password in clear */
+	AB_WANT_BACKEND_KEY, /* we asked the plain backend for its RSA key */
+	AB_WANT_CLIENT_RSA,  /* plain client will ask for a key / send RSA-encrypted password */
+} ig_auth_bridge;
+
+/* A command forwarded whose response has not ended yet. */
+typedef struct ig_pending {
+	uint8_t cmd;
+	char *db;                 /* COM_INIT_DB / COM_CHANGE_USER: db on success */
+	char *user;               /* COM_CHANGE_USER: user on success */
+	char *use_db[IG_MAX_USE]; /* COM_QUERY batch: USE by result index */
+	unsigned nuse;
+} ig_pending;
+
+struct ig_session;
+
+typedef struct ig_leg {
+	uv_tcp_t tcp;
+	struct ig_session *s;
+	ig_tls *tls;       /* NULL for plain text */
+	ig_buf wq;         /* bytes waiting to be written (ciphertext under TLS) */
+	ig_buf inflight;   /* bytes handed to uv_write */
+	uv_write_t wreq;
+	bool writing;
+	bool reading;
+	bool open;         /* handle initialised and not closed */
+	bool is_client;
+} ig_leg;
+
+typedef struct ig_session {
+	uint64_t id;
+	ig_worker *w;
+	struct ig_session *prev, *next;
+	ig_sess_state state;
+	ig_leg client, backend;
+	uv_timer_t timer;
+	uv_connect_t creq;
+	int handles;            /* libuv handles still open */
+	bool closing;
+	bool close_after_flush;
+	ig_backend *be;
+	char client_addr[64];
+
+	ig_buf cin;             /* client plaintext not yet processed */
+	ig_buf bin;             /* backend plaintext not yet processed (handshake) */
+
+	/* Handshake and authentication. */
+	my_greeting greeting;
+	char server_version[128];
+	uint32_t caps;          /* negotiated on both legs (CLIENT_SSL aside) */
+	ig_buf hs_out;          /* the client's HandshakeResponse, rewritten for the backend */
+	uint8_t seq_c, seq_b;   /* last sequence id on each leg */
+	char auth_plugin[64];
+	uint8_t scramble[32];
+	size_t scramble_len;
+	ig_auth_bridge ab;
+	ig_buf secret;          /* a password in flight in the bridge; cleansed after */
+	char user[256];
+	char db[256];
+	bool has_db;
+
+	/* Command phase. */
+	ig_cin_mode cin_mode;
+	uint32_t cpass;         /* bytes of the current client packet still to stream */
+	bool c_prev_full;       /* last client packet had a 16 MiB - 1 payload */
+	ig_buf big;             /* a statement of several packets being assembled */
+	bool held;              /* a statement waits for earlier responses to end */
+	bool idle_armed;        /* timer counts idleness (timeouts.idle_ms) */
+	ig_framer bframe;
+	ig_resp resp;
+	ig_pending pq[PQ_MAX];
+	unsigned pq_head, pq_len;
+} ig_session;
+
+static void session_close(ig_session *s, const char *why);
+static void drive(ig_session *s);
+static void command_client_input(ig_session *s);
+static void leg_flush(ig_leg *l);
+static void update_reading(ig_session *s);
+static void on_timer(uv_timer_t *t);
+
+/* ------------------------------------------------------------------ leg I/O */
+
+static size_t leg_queued(const ig_leg *l) { return ig_buf_avail(&l->wq) + ig_buf_avail(&l->inflight); }
+
+static int leg_send(ig_leg *l, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (l->tls) {
+		if (ig_tls_write(l->tls, p, n) < 0 || ig_tls_drain(l->tls, &l->wq) < 0)
+			return -1;
+		return 0;
+	}
+	return ig_buf_append(&l->wq, p, n);
+}
+
+/* Sends a whole packet (splitting payloads of 16 MiB and more). */
+static int leg_send_packet(ig_leg *l, uint8_t seq, const void *payload, size_t len)
+{
+	ig_buf b = {0};
+	int rc = my_write_packet(&b, seq, payload, len);
+	if (rc == 0)
+		rc = leg_send(l, b.data, b.len);
+	ig_buf_reset(&b);
+	return rc;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	ig_leg *l = req->data;
+	ig_session *s = l->s;
+	l->writing = false;
+	ig_buf_reset(&l->inflight);
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			session_close(s, uv_strerror(status));
+		return;
+	}
+	leg_flush(l);
+	if (s->close_after_flush && !s->closing && leg_queued(&s->client) == 0) {
+		session_close(s, NULL);
+		return;
+	}
+	update_reading(s);
+}
+
+static void leg_flush(ig_leg *l)
+{
+	if (l->writing || !l->open || ig_buf_avail(&l->wq) == 0)
+		return;
+	uv_buf_t b = uv_buf_init((char *)ig_buf_head(&l->wq), (unsigned)ig_buf_avail(&l->wq));
+	int n = uv_try_write((uv_stream_t *)&l->tcp, &b, 1);
+	if (n > 0)
+		ig_buf_consume(&l->wq, (size_t)n);
+	else if (n < 0 && n != UV_EAGAIN) {
+		session_close(l->s, uv_strerror(n));
+		return;
+	}
+	if (ig_buf_avail(&l->wq) == 0)
+		return;
+	/* The rest goes out asynchronously; new bytes keep queueing in wq meanwhile. */
+	ig_buf_swap(&l->wq, &l->inflight);
+	b = uv_buf_init((char *)ig_buf_head(&l->inflight), (unsigned)ig_buf_avail(&l->inflight));
+	l->wreq.data = l;
+	int rc = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_write);
+	if (rc < 0) {
+		session_close(l->s, uv_strerror(rc));
+		return;
+	}
+	l->writing = true;
+}
+
+static void send_error(ig_session *s, uint8_t seq, uint16_t code, const char *state, const char *msg)
+{
+	ig_buf b = {0};
+	if (my_write_err(&b, seq, code, state, msg) == 0)
+		leg_send(&s->client, b.data, b.len);
+	ig_buf_reset(&b);
+	leg_flush(&s->client);
+}
+
+/* Ends the session once what is queued for the client has been written. */
+static void close_when_flushed(ig_session *s)
+{
+	s->close_after_flush = true;
+	leg_flush(&s->client);
+	if (!s->closing && leg_queued(&s->client) == 0)
+		session_close(s, NULL);
+	else
+		update_reading(s);
+}
+
+/* Tells the client what went wrong (when the protocol allows it) and ends the session. */
+static void fail_client(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail_client(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	LOG_INFO(s->id, "closing in %s: %s", state_names[s->state], msg);
+	send_error(s, seq, code, code == ER_SECURE_TRANSPORT_REQUIRED ? "HY000" : "08S01", msg);
+	close_when_flushed(s);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	ig_leg *l = h->data;
+	ig_worker *w = l->s->w;
+	(void)suggested;
+	/* Each read is processed (and what must stay is copied) before libuv reads again. */
+	*buf = uv_buf_init((char *)w->rbuf, sizeof(w->rbuf));
+}
+
+static void deliver(ig_session *s, ig_leg *l, const uint8_t *p, size_t n);
+
+/* Ciphertext in: advance the handshake, then hand over whatever plaintext there is. */
+static void tls_input(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
+{
+	char err[256];
+	if (ig_tls_feed(l->tls, p, n) < 0) {
+		session_close(s, "out of memory in TLS");
+		return;
+	}
+	if (!l->tls->done) {
+		int rc = ig_tls_handshake(l->tls, err, sizeof(err));
+		ig_tls_drain(l->tls, &l->wq);
+		leg_flush(l);
+		if (rc < 0) {
+			if (l->is_client) {
+				LOG_INFO(s->id, "client %s", err);
+				session_close(s, NULL);
+			} else {
+				fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+				            "importgate: backend %s: %s", s->be->addr, err);
+			}
+			return;
+		}
+		if (rc == 0)
+			return;
+		LOG_DEBUG(s->id, "%s TLS established (%s)", l->is_client ? "client" : "backend",
+		          ig_tls_version(l->tls));
+		if (l->is_client)
+			s->state = SS_CLIENT_HELLO;
+		else {
+			/* Backend TLS up: now the client's handshake response. */
+			if (leg_send_packet(&s->backend, ++s->seq_b, s->hs_out.data, s->hs_out.len) < 0) {
+				session_close(s, "out of memory");
+				return;
+			}
+			ig_buf_reset(&s->hs_out);
+			leg_flush(&s->backend);
+			s->state = SS_AUTH;
+		}
+	}
+	for (;;) {
+		ssize_t k = ig_tls_read(l->tls, s->w->pbuf, sizeof(s->w->pbuf));
+		if (k == 0)
+			break;
+		if (k < 0) {
+			session_close(s, l->is_client ? "client closed TLS" : "backend closed TLS");
+			return;
+		}
+		deliver(s, l, s->w->pbuf, (size_t)k);
+		if (s->closing)
+			return;
+	}
+	ig_tls_drain(l->tls, &l->wq); /* e.g. TLS 1.3 session tickets, alerts */
+	leg_flush(l);
+	if (s->state != SS_COMMAND)
+		drive(s);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	ig_leg *l = st->data;
+	ig_session *s = l->s;
+	(void)buf;
+	if (nread == 0 || s->closing)
+		return;
+	if (nread < 0) {
+		if (l->is_client) {
+			LOG_DEBUG(s->id, "client closed (%s)", uv_strerror((int)nread));
+			session_close(s, NULL);
+		} else if (s->state == SS_COMMAND) {
+			LOG_INFO(s->id, "backend %s closed the connection", s->be->addr);
+			/* Relay what the backend said last, then close the client. */
+			close_when_flushed(s);
+		} else {
+			fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+			            "importgate: backend %s closed the connection during the handshake",
+			            s->be->addr);
+		}
+		return;
+	}
+	if (l->tls)
+		tls_input(s, l, (const uint8_t *)buf->base, (size_t)nread);
+	else
+		deliver(s, l, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static void leg_read(ig_leg *l, bool on)
+{
+	if (!l->open || l->reading == on)
+		return;
+	if (on) {
+		if (uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read) == 0)
+			l->reading = true;
+	} else {
+		uv_read_stop((uv_stream_t *)&l->tcp);
+		l->reading = false;
+	}
+}
+
+/*
+ * Backpressure: a side is read only while the other side's write queue is under the
+ * bound, so a slow reader never makes the gateway buffer without limit.
+ */
+static void update_reading(ig_session *s)
+{
+	if (s->closing)
+		return;
+	size_t limit = ig_rt.cfg->limits.write_queue_bytes;
+	bool client_on = !s->close_after_flush && !s->held && leg_queued(&s->backend) < limit &&
+	                 s->pq_len < PQ_MAX;
+	bool backend_on = !s->close_after_flush && s->state != SS_BACKEND_CONNECT &&
+	                  leg_queued(&s->client) < limit;
+	leg_read(&s->client, client_on);
+	leg_read(&s->backend, backend_on);
+}
+
+/* ------------------------------------------------------------------ closing */
+
+static void free_pending(ig_pending *p)
+{
+	free(p->db);
+	free(p->user);
+	for (unsigned i = 0; i < p->nuse; i++)
+		free(p->use_db[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+static void session_free(ig_session *s)
+{
+	ig_worker *w = s->w;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		w->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	w->nsessions--;
+	atomic_fetch_sub(&ig_rt.conns, 1);
+	if (s->be)
+		ig_backend_release(s->be);
+	for (ig_leg *l = &s->client; l; l = l == &s->client ? &s->backend : NULL) {
+		if (l->tls) {
+			ig_tls_free(l->tls);
+			free(l->tls);
+		}
+		ig_buf_reset(&l->wq);
+		ig_buf_reset(&l->inflight);
+	}
+	while (s->pq_len > 0) {
+		free_pending(&s->pq[s->pq_head]);
+		s->pq_head = (s->pq_head + 1) % PQ_MAX;
+		s->pq_len--;
+	}
+	if (s->secret.data)
+		OPENSSL_cleanse(s->secret.data, s->secret.cap);
+	ig_buf_reset(&s->secret);
+	ig_buf_reset(&s->cin);
+	ig_buf_reset(&s->bin);
+	ig_buf_reset(&s->hs_out);
+	ig_buf_reset(&s->big);
+	LOG_DEBUG(s->id, "session freed");
+	free(s);
+}
+
+static void on_close(uv_handle_t *h)
+{
+	ig_session *s = h->type == UV_TCP ? ((ig_leg *)h->data)->s : h->data;
+	if (--s->handles == 0)
+		session_free(s);
+}
+
+static void session_close(ig_session *s, const char *why)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	if (why)
+		LOG_INFO(s->id, "closing in %s: %s", state_names[s->state], why);
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, on_close);
+	for (ig_leg *l = &s->client; l; l = l == &s->client ? &s->backend : NULL) {
+		if (l->open && !uv_is_closing((uv_handle_t *)&l->tcp)) {
+			l->open = false;
+			uv_close((uv_handle_t *)&l->tcp, on_close);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ handshake phase */
+
+/* A complete packet at the head of b: 1, with its payload; 0 not yet; -1 over max. */
+static int take_packet(ig_buf *b, size_t max, const uint8_t **payload, uint32_t *plen, uint8_t *seq)
+{
+	if (ig_buf_avail(b) < 4)
+		return 0;
+	const uint8_t *h = ig_buf_head(b);
+	uint32_t n = my_u24(h);
+	if (n > max)
+		return -1;
+	if (ig_buf_avail(b) < 4 + (size_t)n)
+		return 0;
+	*payload = h + 4;
+	*plen = n;
+	*seq = h[3];
+	return 1;
+}
+
+static void st_backend_greeting(ig_session *s)
+{
+	const uint8_t *p;
+	uint32_t n;
+	uint8_t seq;
+	char err[256];
+	int r = take_packet(&s->bin, HANDSHAKE_PKT_MAX, &p, &n, &seq);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s sent an oversized greeting",
+		            s->be->addr);
+		return;
+	}
+	if (n > 0 && p[0] == 0xff) {
+		/* The backend refuses us (too many connections, host blocked): say so verbatim. */
+		leg_send_packet(&s->client, 0, p, n);
+		LOG_INFO(s->id, "backend %s refused the connection", s->be->addr);
+		close_when_flushed(s);
+		return;
+	}
+	if (my_greeting_parse(p, n, &s->greeting, err, sizeof(err)) < 0 ||
+	    !(s->greeting.caps & CLIENT_PROTOCOL_41) || !(s->greeting.caps & CLIENT_SECURE_CONNECTION)) {
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: unusable greeting: %s",
+		            s->be->addr, r < 0 ? err : "protocol 4.1 required");
+		return;
+	}
+	if (ig_rt.backend_ctx && !(s->greeting.caps & CLIENT_SSL)) {
+		fail_client(s, 0, ER_UNKNOWN_ERROR,
+		            "importgate: backend %s does not offer TLS, but backends.tls.mode requires it",
+		            s->be->addr);
+		return;
+	}
+	snprintf(s->server_version, sizeof(s->server_version), "%s", s->greeting.server_version);
+	memcpy(s->scramble, s->greeting.scramble, s->greeting.scramble_len);
+	s->scramble_len = s->greeting.scramble_len;
+	snprintf(s->auth_plugin, sizeof(s->auth_plugin), "%s", s->greeting.auth_plugin);
+
+	/* The client sees the backend's greeting, less what the gateway cannot relay. */
+	uint8_t *copy = malloc(n);
+	if (!copy) {
+		session_close(s, "out of memory");
+		return;
+	}
+	memcpy(copy, p, n);
+	uint32_t caps = (s->greeting.caps & ~IG_CAPS_MASKED) | (ig_rt.client_ctx ? CLIENT_SSL : 0);
+	my_greeting_set_caps(copy, &s->greeting, caps, 0);
+	s->seq_b = seq;
+	s->seq_c = 0;
+	int rc = leg_send_packet(&s->client, 0, copy, n);
+	free(copy);
+	ig_buf_consume(&s->bin, 4 + (size_t)n);
+	if (rc < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	leg_flush(&s->client);
+	LOG_DEBUG(s->id, "backend %s greeting: %s, plugin %s", s->be->addr, s->server_version,
+	          s->auth_plugin);
+	s->state = SS_CLIENT_HELLO;
+	update_reading(s);
+}
+
+static int start_tls(ig_session *s, ig_leg *l, SSL_CTX *ctx, bool server)
+{
+	l->tls = calloc(1, sizeof(*l->tls));
+	if (!l->tls || ig_tls_init(l->tls, ctx, server, server ? NULL : s->be->host) < 0) {
+		free(l->tls);
+		l->tls = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void st_client_hello(ig_session *s)
+{
+	const uint8_t *p;
+	uint32_t n;
+	uint8_t seq;
+	char err[256];
+	my_hs_response r;
+	int t = take_packet(&s->cin, HANDSHAKE_PKT_MAX, &p, &n, &seq);
+	if (t == 0)
+		return;
+	if (t < 0) {
+		fail_client(s, 2, ER_HANDSHAKE_ERROR, "importgate: handshake packet too large");
+		return;
+	}
+	if (my_hs_response_parse(p, n, &r, err, sizeof(err)) < 0) {
+		fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "importgate: bad handshake: %s", err);
+		return;
+	}
+	s->seq_c = seq;
+	if (r.ssl_request) {
+		if (!ig_rt.client_ctx || s->client.tls) {
+			fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR,
+			            "importgate: TLS is not offered on this port");
+			return;
+		}
+		ig_buf_consume(&s->cin, 4 + (size_t)n);
+		if (start_tls(s, &s->client, ig_rt.client_ctx, true) < 0) {
+			session_close(s, "cannot start TLS");
+			return;
+		}
+		s->state = SS_CLIENT_TLS;
+		/* Bytes after the SSLRequest are already the TLS ClientHello. */
+		if (ig_buf_avail(&s->cin) > 0) {
+			ig_buf rest = s->cin;
+			memset(&s->cin, 0, sizeof(s->cin));
+			tls_input(s, &s->client, ig_buf_head(&rest), ig_buf_avail(&rest));
+			ig_buf_reset(&rest);
+		}
+		return;
+	}
+	if (ig_rt.cfg->client_tls.require && !s->client.tls) {
+		fail_client(s, (uint8_t)(seq + 1), ER_SECURE_TRANSPORT_REQUIRED,
+		            "Connections using insecure transport are prohibited: importgate requires TLS "
+		            "(client_tls.require)");
+		return;
+	}
+	snprintf(s->user, sizeof(s->user), "%s", r.user);
+	if (r.has_db) {
+		snprintf(s->db, sizeof(s->db), "%s", r.db);
+		s->has_db = true;
+	}
+	if (r.auth_plugin[0])
+		snprintf(s->auth_plugin, sizeof(s->auth_plugin), "%s", r.auth_plugin);
+	s->caps = r.caps & s->greeting.caps & ~IG_CAPS_MASKED;
+	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED) | (ig_rt.backend_ctx ? CLIENT_SSL : 0);
+	if (my_hs_response_rewrite(p, n, &r, bcaps, &s->hs_out) < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	ig_buf_consume(&s->cin, 4 + (size_t)n);
+	LOG_DEBUG(s->id, "client user '%s' db '%s' plugin %s tls %s", s->user, s->has_db ? s->db : "",
+	          s->auth_plugin, s->client.tls ? "yes" : "no");
+	if (ig_rt.backend_ctx) {
+		uint8_t req[32];
+		my_ssl_request(req, bcaps, r.max_packet, r.charset);
+		if (leg_send_packet(&s->backend, ++s->seq_b, req, sizeof(req)) < 0 ||
+		    start_tls(s, &s->backend, ig_rt.backend_ctx, false) < 0) {
+			session_close(s, "cannot start backend TLS");
+			return;
+		}
+		leg_flush(&s->backend);
+		s->state = SS_BACKEND_TLS;
+		ig_tls_handshake(s->backend.tls, err, sizeof(err)); /* produces the ClientHello */
+		ig_tls_drain(s->backend.tls, &s->backend.wq);
+		leg_flush(&s->backend);
+		return;
+	}
+	if (leg_send_packet(&s->backend, ++s->seq_b, s->hs_out.data, s->hs_out.len) < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	ig_buf_reset(&s->hs_out);
+	leg_flush(&s->backend);
+	s->state = SS_AUTH;
+}
+
+static int relay_to_client(ig_session *s, const uint8_t *p, size_t n)
+{
+	s->seq_c++;
+	return leg_send_packet(&s->client, s->seq_c, p, n);
+}
+
+static int relay_to_backend(ig_session *s, const uint8_t *p, size_t n)
+{
+	s->seq_b++;
+	return leg_send_packet(&s->backend, s->seq_b, p, n);
+}
+
+static void clear_secret(ig_session *s)
+{
+	if (s->secret.data)
+		OPENSSL_cleanse(s->secret.data, s->secret.cap);
+	ig_buf_reset(&s->secret);
+}
+
+static void enter_command_phase(ig_session *s);
+
+/* One packet of the authentication exchange from the backend; true once authenticated. */
+static bool auth_from_backend(ig_session *s, const uint8_t *p, uint32_t n)
+{
+	char err[256];
+	if (n > 0 && p[0] == 0xfe && n > 1) {
+		/* AuthSwitchRequest: plugin name, then the new scramble (NUL-terminated). */
+		const uint8_t *nul = memchr(p + 1, 0, n - 1);
+		size_t nlen = nul ? (size_t)(nul - (p + 1)) : n - 1;
+		if (nlen < sizeof(s->auth_plugin)) {
+			memcpy(s->auth_plugin, p + 1, nlen);
+			s->auth_plugin[nlen] = '\0';
+		}
+		if (nul) {
+			size_t dlen = n - (size_t)(nul + 1 - p);
+			if (dlen > 0 && p[n - 1] == 0)
+				dlen--;
+			if (dlen > sizeof(s->scramble))
+				dlen = sizeof(s->scramble);
+			memcpy(s->scramble, nul + 1, dlen);
+			s->scramble_len = dlen;
+		}
+	}
+	if (s->ab == AB_WANT_BACKEND_KEY) {
+		ig_buf enc = {0};
+		if (n < 2 || p[0] != 0x01 ||
+		    ig_auth_rsa_encrypt((const char *)p + 1, n - 1, ig_buf_head(&s->secret),
+		                        ig_buf_avail(&s->secret), s->scramble, s->scramble_len, &enc, err,
+		                        sizeof(err)) < 0) {
+			clear_secret(s);
+			ig_buf_reset(&enc);
+			fail_client(s, (uint8_t)(s->seq_c + 1), ER_ACCESS_DENIED_ERROR,
+			            "importgate: caching_sha2_password full authentication with backend %s "
+			            "failed: %s",
+			            s->be->addr, n < 2 || p[0] != 0x01 ? "no public key received" : err);
+			return false;
+		}
+		clear_secret(s);
+		relay_to_backend(s, enc.data, enc.len);
+		ig_buf_reset(&enc);
+		s->ab = AB_NONE;
+		return false;
+	}
+	if (n == 2 && p[0] == 0x01 && p[1] == 0x04 && strcmp(s->auth_plugin, CACHING_SHA2) == 0) {
+		bool ctls = s->client.tls != NULL, btls = s->backend.tls != NULL;
+		if (ctls && !btls)
+			s->ab = AB_WANT_CLEAR_PW;
+		else if (!ctls && btls)
+			s->ab = ig_rt.rsa ? AB_WANT_CLIENT_RSA : AB_NONE;
+	}
+	relay_to_client(s, p, n);
+	if (n > 0 && p[0] == 0x00)
+		return true;
+	if (n > 0 && p[0] == 0xff) {
+		my_err e;
+		if (my_err_parse(p, n, &e) == 0)
+			LOG_INFO(s->id, "authentication of '%s' refused by backend: %u %.*s", s->user, e.code,
+			         (int)e.msg_len, e.msg);
+		close_when_flushed(s);
+	}
+	return false;
+}
+
+/* One packet of the authentication exchange from the client. */
+static void auth_from_client(ig_session *s, const uint8_t *p, uint32_t n)
+{
+	char err[256];
+	switch (s->ab) {
+	case AB_WANT_CLEAR_PW: {
+		/* Clear password over client TLS; the plain backend needs it RSA-encrypted. */
+		size_t len = n > 0 && p[n - 1] == 0 ? n - 1 : n;
+		if (ig_buf_append(&s->secret, p, len) < 0) {
+			session_close(s, "out of memory");
+			return;
+		}
+		uint8_t want_key = 0x02;
+		relay_to_backend(s, &want_key, 1);
+		s->ab = AB_WANT_BACKEND_KEY;
+		return;
+	}
+	case AB_WANT_CLIENT_RSA:
+		if (n == 1 && p[0] == 0x02) {
+			ig_buf k = {0};
+			uint8_t one = 0x01;
+			if (ig_buf_append(&k, &one, 1) < 0 || ig_buf_append(&k, ig_rt.rsa_pem, ig_rt.rsa_pem_len) < 0) {
+				ig_buf_reset(&k);
+				session_close(s, "out of memory");
+				return;
+			}
+			relay_to_client(s, k.data, k.len);
+			ig_buf_reset(&k);
+			return;
+		}
+		if (ig_auth_rsa_decrypt(ig_rt.rsa, p, n, s->scramble, s->scramble_len, &s->secret, err,
+		                        sizeof(err)) < 0) {
+			clear_secret(s);
+			fail_client(s, (uint8_t)(s->seq_c + 1), ER_ACCESS_DENIED_ERROR,
+			            "importgate: %s (the client must use the public key the gateway sends)", err);
+			return;
+		}
+		/* Over the backend's TLS the password goes in clear, NUL-terminated as sent. */
+		relay_to_backend(s, ig_buf_head(&s->secret), ig_buf_avail(&s->secret));
+		clear_secret(s);
+		s->ab = AB_NONE;
+		return;
+	default:
+		relay_to_backend(s, p, n);
+	}
+}
+
+static void st_auth(ig_session *s)
+{
+	const uint8_t *p;
+	uint32_t n;
+	uint8_t seq;
+	int r;
+	while (!s->closing && s->state == SS_AUTH && (r = take_packet(&s->bin, AUTH_PKT_MAX, &p, &n, &seq)) != 0) {
+		if (r < 0) {
+			fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+			            "importgate: oversized authentication packet from backend");
+			return;
+		}
+		s->seq_b = seq;
+		bool ok = auth_from_backend(s, p, n);
+		ig_buf_consume(&s->bin, 4 + (size_t)n);
+		if (ok)
+			enter_command_phase(s);
+	}
+	while (!s->closing && s->state == SS_AUTH && !s->close_after_flush &&
+	       (r = take_packet(&s->cin, AUTH_PKT_MAX, &p, &n, &seq)) != 0) {
+		if (r < 0) {
+			fail_client(s, (uint8_t)(s->seq_c + 1), ER_HANDSHAKE_ERROR,
+			            "importgate: oversized authentication packet");
+			return;
+		}
+		s->seq_c = seq;
+		auth_from_client(s, p, n);
+		ig_buf_consume(&s->cin, 4 + (size_t)n);
+	}
+	leg_flush(&s->backend);
+	leg_flush(&s->client);
+}
+
+/* ------------------------------------------------------------------ command phase */
+
+static ig_pending *pq_tail_new(ig_session *s)
+{
+	ig_pending *p = &s->pq[(s->pq_head + s->pq_len) % PQ_MAX];
+	memset(p, 0, sizeof(*p));
+	s->pq_len++;
+	return p;
+}
+
+static void start_tracking(ig_session *s)
+{
+	if (s->pq_len > 0)
+		ig_resp_begin(&s->resp, s->pq[s->pq_head].cmd, s->caps);
+}
+
+/* A command was forwarded: follow its response (the record is filled by the caller). */
+static ig_pending *expect_response(ig_session *s, uint8_t cmd)
+{
+	if (!ig_cmd_has_response(cmd))
+		return NULL;
+	ig_pending *p = pq_tail_new(s);
+	p->cmd = cmd;
+	if (s->pq_len == 1)
+		start_tracking(s);
+	return p;
+}
+
+static void set_db(ig_session *s, const char *db)
+{
+	snprintf(s->db, sizeof(s->db), "%s", db);
+	s->has_db = true;
+	LOG_DEBUG(s->id, "current database: %s", s->db);
+}
+
+/* One result of the head command ended (OK, rows or error). */
+static void result_ended(ig_session *s, unsigned index)
+{
+	ig_pending *p = &s->pq[s->pq_head];
+	if (s->resp.kind == RK_ERR)
+		return;
+	if (index < p->nuse && p->use_db[index])
+		set_db(s, p->use_db[index]);
+	if (p->cmd == COM_INIT_DB && p->db)
+		set_db(s, p->db);
+	if (p->cmd == COM_CHANGE_USER && p->user) {
+		snprintf(s->user, sizeof(s->user), "%s", p->user);
+		s->has_db = p->db != NULL;
+		if (p->db)
+			set_db(s, p->db);
+		LOG_DEBUG(s->id, "user changed to '%s'", s->user);
+	}
+}
+
+static void response_done(ig_session *s)
+{
+	free_pending(&s->pq[s->pq_head]);
+	s->pq_head = (s->pq_head + 1) % PQ_MAX;
+	s->pq_len--;
+	start_tracking(s);
+}
+
+static void on_server_packet(void *arg, const uint8_t *h, size_t hl, uint32_t plen, uint8_t seq, bool cont)
+{
+	ig_session *s = arg;
+	(void)seq;
+	if (cont)
+		return;
+	if (s->pq_len == 0) {
+		LOG_DEBUG(s->id, "unsolicited packet from backend (0x%02x)", hl ? h[0] : 0);
+		return;
+	}
+	unsigned index = s->resp.result_index;
+	switch (ig_resp_feed(&s->resp, h, hl, plen)) {
+	case RE_NONE:
+		break;
+	case RE_INFILE:
+		s->cin_mode = CIN_INFILE;
+		break;
+	case RE_RESULT:
+		result_ended(s, index);
+		break;
+	case RE_DONE:
+		result_ended(s, index);
+		response_done(s);
+		break;
+	case RE_PROTOCOL:
+		LOG_WARN(s->id, "cannot follow the backend's answer to command 0x%02x; dropping its tracking",
+		         s->pq[s->pq_head].cmd);
+		response_done(s);
+		break;
+	}
+}
+
+static void backend_command_input(ig_session *s, const uint8_t *p, size_t n)
+{
+	if (leg_send(&s->client, p, n) < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	ig_framer_feed(&s->bframe, p, n, on_server_packet, s);
+	leg_flush(&s->client);
+	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
+	if (s->held && s->pq_len == 0)
+		s->held = false;
+	if (!s->held && !s->closing && ig_buf_avail(&s->cin) > 0)
+		command_client_input(s);
+	update_reading(s);
+}
+
+/* Forwards a statement packet (COM_QUERY / COM_STMT_PREPARE) with the given text. */
+static int forward_statement(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len)
+{
+	uint8_t *payload = malloc(len + 1);
+	if (!payload)
+		return -1;
+	payload[0] = cmd;
+	memcpy(payload + 1, text, len);
+	int rc = leg_send_packet(&s->backend, 0, payload, len + 1);
+	free(payload);
+	return rc;
+}
+
+/*
+ * A whole COM_QUERY / COM_STMT_PREPARE: through the hook, then forwarded, rewritten or
+ * answered. Returns false when it must wait for earlier responses (current database).
+ */
+static bool on_statement(ig_session *s, const uint8_t *payload, size_t plen)
+{
+	uint8_t cmd = payload[0];
+	const char *sql = (const char *)payload + 1;
+	size_t len = plen - 1;
+	if (ig_inspect_quick(sql, len)) {
+		if (forward_statement(s, cmd, payload + 1, len) < 0)
+			session_close(s, "out of memory");
+		else
+			expect_response(s, cmd);
+		return true;
+	}
+	/* A statement that may depend on the current database waits for earlier answers. */
+	if (s->pq_len > 0)
+		return false;
+	ig_stmt_ctx ctx = {
+		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
+		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
+		.client_tls = s->client.tls != NULL, .cmd = cmd,
+	};
+	ig_inspect_out out;
+	ig_inspect(&ctx, sql, len, &out);
+	int rc = 0;
+	switch (out.action) {
+	case IA_REJECT:
+		LOG_INFO(s->id, "statement rejected: %u %s", out.err_code, out.err_msg);
+		send_error(s, 1, out.err_code, out.sqlstate, out.err_msg);
+		break;
+	case IA_REWRITE:
+		rc = forward_statement(s, cmd, ig_buf_head(&out.text), ig_buf_avail(&out.text));
+		if (rc == 0)
+			expect_response(s, cmd);
+		break;
+	case IA_FORWARD: {
+		rc = forward_statement(s, cmd, payload + 1, len);
+		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
+		if (p && cmd == COM_QUERY) {
+			/* The pending record takes over the USE list. */
+			memcpy(p->use_db, out.use_db, sizeof(out.use_db));
+			p->nuse = out.nuse;
+			memset(out.use_db, 0, sizeof(out.use_db));
+			out.nuse = 0;
+		}
+		break;
+	}
+	}
+	ig_inspect_out_free(&out);
+	if (rc < 0)
+		session_close(s, "out of memory");
+	return true;
+}
+
+/* A small command the session must understand before forwarding it. */
+static bool on_small_command(ig_session *s, const uint8_t *payload, size_t plen)
+{
+	uint8_t cmd = payload[0];
+	ig_pending *p;
+	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE)
+		return on_statement(s, payload, plen);
+	if (leg_send_packet(&s->backend, 0, payload, plen) < 0) {
+		session_close(s, "out of memory");
+		return true;
+	}
+	p = expect_response(s, cmd);
+	if (cmd == COM_INIT_DB && p)
+		p->db = strndup((const char *)payload + 1, plen - 1);
+	if (cmd == COM_CHANGE_USER && p) {
+		my_change_user cu;
+		if (my_change_user_parse(payload, plen, s->caps, &cu) == 0) {
+			p->user = strdup(cu.user);
+			if (cu.has_db)
+				p->db = strdup(cu.db);
+		}
+	}
+	return true;
+}
+
+static bool is_small_command(uint8_t cmd)
+{
+	return cmd == COM_QUERY || cmd == COM_STMT_PREPARE || cmd == COM_INIT_DB || cmd == COM_CHANGE_USER;
+}
+
+/*
+ * Statement of several packets (16 MiB and more): assembled up to limits.max_inspect_bytes,
+ * then treated as one; a larger one is refused with an error and discarded.
+ */
+static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool last)
+{
+	if (s->cin_mode == CIN_DISCARD) {
+		if (last)
+			s->cin_mode = CIN_COMMAND;
+		return;
+	}
+	if (ig_buf_avail(&s->big) + n > ig_rt.cfg->limits.max_inspect_bytes ||
+	    ig_buf_append(&s->big, frag, n) < 0) {
+		ig_buf_reset(&s->big);
+		LOG_WARN(s->id, "statement over limits.max_inspect_bytes (%zu): refused",
+		         ig_rt.cfg->limits.max_inspect_bytes);
+		send_error(s, 1, ER_NET_PACKET_TOO_LARGE, "08S01",
+		           "importgate: statement larger than limits.max_inspect_bytes; it cannot be "
+		           "inspected and was not sent");
+		s->cin_mode = last ? CIN_COMMAND : CIN_DISCARD;
+		return;
+	}
+	if (!last)
+		return;
+	ig_buf whole = s->big;
+	memset(&s->big, 0, sizeof(s->big));
+	on_statement(s, ig_buf_head(&whole), ig_buf_avail(&whole));
+	ig_buf_reset(&whole);
+}
+
+/*
+ * Client bytes in the command phase. Packets that start commands (sequence id 0, not a
+ * continuation, not LOCAL INFILE data) are looked at; statements are held whole until
+ * inspected; everything else streams through. Returns bytes consumed; stops early when a
+ * statement must wait (s->held) or the pending queue is full.
+ */
+static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
+{
+	size_t pos = 0;
+	while (pos < n && !s->closing && !s->held) {
+		if (s->cpass > 0) {
+			size_t k = n - pos < s->cpass ? n - pos : s->cpass;
+			if (leg_send(&s->backend, p + pos, k) < 0) {
+				session_close(s, "out of memory");
+				return n;
+			}
+			s->cpass -= (uint32_t)k;
+			pos += k;
+			continue;
+		}
+		if (n - pos < 5)
+			break; /* a header and a command byte, at least (an empty packet is 4) */
+		uint32_t plen = my_u24(p + pos);
+		uint8_t seq = p[pos + 3];
+		uint8_t cmd = p[pos + 4];
+		bool cont = s->c_prev_full;
+		bool full = plen == MY_MAX_PAYLOAD;
+		bool is_cmd = !cont && s->cin_mode == CIN_COMMAND && seq == 0 && plen > 0;
+		size_t whole = 4 + (size_t)plen;
+
+		if (s->big.len > 0 || s->cin_mode == CIN_DISCARD || (is_cmd && full && is_small_command(cmd))) {
+			/* A statement of several packets: wait for earlier answers, then assemble it. */
+			if (is_cmd && s->pq_len > 0) {
+				s->held = true;
+				break;
+			}
+			if (n - pos < whole)
+				break;
+			s->c_prev_full = full;
+			on_big_fragment(s, p + pos + 4, plen, !full);
+			pos += whole;
+			continue;
+		}
+		if (is_cmd && is_small_command(cmd)) {
+			if (n - pos < whole || s->pq_len >= PQ_MAX)
+				break;
+			if (!on_small_command(s, p + pos + 4, plen)) {
+				s->held = true; /* waits for earlier responses */
+				break;
+			}
+			s->c_prev_full = false;
+			pos += whole;
+			continue;
+		}
+		if (is_cmd) {
+			if (s->pq_len >= PQ_MAX && ig_cmd_has_response(cmd))
+				break;
+			expect_response(s, cmd);
+		} else if (s->cin_mode == CIN_INFILE && !cont && plen == 0) {
+			s->cin_mode = CIN_COMMAND; /* the empty packet ends the file */
+		}
+		s->c_prev_full = full;
+		if (leg_send(&s->backend, p + pos, 4) < 0) {
+			session_close(s, "out of memory");
+			return n;
+		}
+		s->cpass = plen;
+		pos += 4;
+	}
+	/* An empty packet (4 bytes: end of LOCAL INFILE data) at the very end of the input. */
+	if (!s->closing && !s->held && s->cpass == 0 && n - pos == 4 && my_u24(p + pos) == 0) {
+		if (s->cin_mode == CIN_INFILE && !s->c_prev_full)
+			s->cin_mode = CIN_COMMAND;
+		s->c_prev_full = false;
+		if (leg_send(&s->backend, p + pos, 4) < 0) {
+			session_close(s, "out of memory");
+			return n;
+		}
+		pos += 4;
+	}
+	return pos;
+}
+
+static void command_client_input(ig_session *s)
+{
+	size_t used = command_bytes(s, ig_buf_head(&s->cin), ig_buf_avail(&s->cin));
+	ig_buf_consume(&s->cin, used);
+	leg_flush(&s->backend);
+	leg_flush(&s->client);
+	update_reading(s);
+}
+
+static void client_command_data(ig_session *s, const uint8_t *p, size_t n)
+{
+	if (s->idle_armed)
+		uv_timer_again(&s->timer);
+	if (ig_buf_avail(&s->cin) == 0) {
+		/* Fast path: straight from the read buffer; only leftovers are copied. */
+		size_t used = command_bytes(s, p, n);
+		if (used < n && !s->closing && ig_buf_append(&s->cin, p + used, n - used) < 0) {
+			session_close(s, "out of memory");
+			return;
+		}
+		leg_flush(&s->backend);
+		leg_flush(&s->client);
+		update_reading(s);
+		return;
+	}
+	if (ig_buf_append(&s->cin, p, n) < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	command_client_input(s);
+}
+
+static void enter_command_phase(ig_session *s)
+{
+	s->state = SS_COMMAND;
+	s->cin_mode = CIN_COMMAND;
+	uv_timer_stop(&s->timer);
+	int idle = ig_rt.cfg->timeouts.idle_ms;
+	if (idle > 0) {
+		uv_timer_start(&s->timer, on_timer, (uint64_t)idle, (uint64_t)idle);
+		s->idle_armed = true;
+	}
+	LOG_INFO(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
+	         "backend TLS %s", s->user, s->client_addr, s->be->addr, s->has_db ? s->db : "",
+	         s->client.tls ? ig_tls_version(s->client.tls) : "off",
+	         s->backend.tls ? ig_tls_version(s->backend.tls) : "off");
+	/* Anything the client pipelined after its handshake is a command. */
+	if (ig_buf_avail(&s->bin) > 0) {
+		ig_buf rest = s->bin;
+		memset(&s->bin, 0, sizeof(s->bin));
+		backend_command_input(s, ig_buf_head(&rest), ig_buf_avail(&rest));
+		ig_buf_reset(&rest);
+	}
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static void deliver(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
+{
+	if (s->state == SS_COMMAND) {
+		if (l->is_client)
+			client_command_data(s, p, n);
+		else
+			backend_command_input(s, p, n);
+		return;
+	}
+	ig_buf *b = l->is_client ? &s->cin : &s->bin;
+	if (ig_buf_avail(b) + n > 4 * HANDSHAKE_PKT_MAX) {
+		fail_client(s, (uint8_t)(s->seq_c + 1), ER_HANDSHAKE_ERROR,
+		            "importgate: too much data during the handshake");
+		return;
+	}
+	if (ig_buf_append(b, p, n) < 0) {
+		session_close(s, "out of memory");
+		return;
+	}
+	if (!l->tls)
+		drive(s);
+}
+
+static void drive(ig_session *s)
+{
+	ig_sess_state before;
+	do {
+		before = s->state;
+		if (s->closing)
+			return;
+		switch (s->state) {
+		case SS_BACKEND_CONNECT:
+		case SS_CLIENT_TLS:
+		case SS_BACKEND_TLS:
+			break; /* progress comes from connect / TLS callbacks */
+		case SS_BACKEND_GREETING:
+			st_backend_greeting(s);
+			break;
+		case SS_CLIENT_HELLO:
+			st_client_hello(s);
+			break;
+		case SS_AUTH:
+			st_auth(s);
+			break;
+		case SS_COMMAND:
+			if (ig_buf_avail(&s->cin) > 0)
+				command_client_input(s);
+			return;
+		}
+	} while (s->state != before);
+	update_reading(s);
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static void on_timer(uv_timer_t *t)
+{
+	ig_session *s = t->data;
+	if (s->state == SS_BACKEND_CONNECT)
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out", s->be->addr);
+	else if (s->state != SS_COMMAND)
+		session_close(s, "handshake timed out");
+	else if (s->pq_len == 0)
+		session_close(s, "idle timeout"); /* only with no command in flight */
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	ig_session *s = req->data;
+	if (s->closing)
+		return;
+	if (status < 0) {
+		LOG_WARN(s->id, "backend %s: %s", s->be->addr, uv_strerror(status));
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s",
+		            s->be->addr, uv_strerror(status));
+		return;
+	}
+	uv_tcp_nodelay(&s->backend.tcp, 1);
+	s->state = SS_BACKEND_GREETING;
+	update_reading(s);
+}
+
+static int backend_connect(ig_session *s)
+{
+	struct sockaddr_storage sa;
+	if (uv_ip4_addr(s->be->host, s->be->port, (struct sockaddr_in *)&sa) != 0 &&
+	    uv_ip6_addr(s->be->host, s->be->port, (struct sockaddr_in6 *)&sa) != 0) {
+		/* Names are resolved at start (runtime); a literal address is expected here. */
+		return UV_EINVAL;
+	}
+	s->creq.data = s;
+	return uv_tcp_connect(&s->creq, &s->backend.tcp, (struct sockaddr *)&sa, on_connect);
+}
+
+static void leg_init(ig_session *s, ig_leg *l, bool is_client)
+{
+	l->s = s;
+	l->is_client = is_client;
+	l->tcp.data = l;
+	l->open = true;
+	s->handles++;
+}
+
+void ig_session_accept(ig_worker *w)
+{
+	ig_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		LOG_ERROR(0, "out of memory accepting a connection");
+		return;
+	}
+	s->w = w;
+	s->id = atomic_fetch_add(&ig_rt.next_conn_id, 1);
+	uv_tcp_init(&w->loop, &s->client.tcp);
+	leg_init(s, &s->client, true);
+	uv_timer_init(&w->loop, &s->timer);
+	s->timer.data = s;
+	s->handles++;
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+	w->nsessions++;
+	atomic_fetch_add(&ig_rt.conns, 1);
+
+	if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->client.tcp) != 0) {
+		session_close(s, NULL);
+		return;
+	}
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+	if (uv_tcp_getpeername(&s->client.tcp, (struct sockaddr *)&peer, &plen) == 0) {
+		if (peer.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&peer, s->client_addr, sizeof(s->client_addr));
+		else
+			uv_ip6_name((struct sockaddr_in6 *)&peer, s->client_addr, sizeof(s->client_addr));
+	}
+	uv_tcp_nodelay(&s->client.tcp, 1);
+	int maxc = ig_rt.cfg->limits.max_connections;
+	if (maxc > 0 && atomic_load(&ig_rt.conns) > maxc) {
+		fail_client(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate limits.max_connections)");
+		return;
+	}
+	s->be = ig_backend_pick();
+	if (!s->be) {
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: no healthy backend");
+		return;
+	}
+	uv_tcp_init(&w->loop, &s->backend.tcp);
+	leg_init(s, &s->backend, false);
+	s->state = SS_BACKEND_CONNECT;
+	LOG_DEBUG(s->id, "accepted %s, backend %s", s->client_addr, s->be->addr);
+	int rc = backend_connect(s);
+	if (rc < 0) {
+		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s",
+		            s->be->addr, uv_strerror(rc));
+		return;
+	}
+	int hs = ig_rt.cfg->timeouts.handshake_ms;
+	if (hs > 0)
+		uv_timer_start(&s->timer, on_timer, (uint64_t)hs, 0);
+	update_reading(s);
+}
+
+void ig_session_close_all(ig_worker *w, const char *why)
+{
+	for (ig_session *s = w->sessions; s; s = s->next)
+		session_close(s, why);
+}

@@ -1,0 +1,18 @@
+/*
+ * session.h - one client connection and its backend connection: the handshake and
+ * authentication relay, then the command phase where every statement passes the
+ * inspection hook and responses are relayed as they arrive.
+ */
+#ifndef IMPORTGATE_SESSION_H
+#define IMPORTGATE_SESSION_H
+
+#include <uv.h>
+
+#include "proxy/worker.h"
+
+/* Accepts one pending connection on the worker's listener. */
+void ig_session_accept(ig_worker *w);
+/* Shutdown: close every session of the worker now. */
+void ig_session_close_all(ig_worker *w, const char *why);
+
+#endif
