@@ -14,6 +14,11 @@
  * (see sql_classify); the IMPORT INTO parser honours them. */
 #define SQL_F_NO_BACKSLASH_ESCAPES 1u
 #define SQL_F_ANSI_QUOTES 2u
+/* Lexing variants the classifier explores on its own (sql_stmt.flags says which one saw a
+ * statement; pass them back to sql_import_parse / sql_redact_statement): */
+#define SQL_F_IN_EXEC_COMMENT 4u  /* the text starts inside an executable comment */
+#define SQL_F_EXEC_AS_COMMENT 8u  /* executable comments (/\*! /\*T!) are plain comments (server ignores them) */
+#define SQL_F_MB_PAIRS 16u        /* bytes 0x81-0xFE start a 2-byte character (GBK-like client charset) */
 
 typedef struct sql_span {
 	size_t off, len;
@@ -48,7 +53,7 @@ typedef struct sql_stmt {
 	char *prepare_text;      /* PREPARE_TEXT: decoded text (NUL-terminated) */
 	size_t prepare_text_len;
 	sql_kind prepare_inner;  /* PREPARE_TEXT: kind of the inner text (IMPORT_INTO if ANY inner stmt is) */
-	bool in_exec_comment;    /* the statement's first keyword came from an executable comment */
+	unsigned flags;          /* lexical flags (SQL_F_*) under which this statement was seen */
 } sql_stmt;
 
 typedef struct sql_batch {
@@ -65,13 +70,23 @@ void sql_batch_free(sql_batch *b);
 
 /* ---- IMPORT INTO ---- */
 
+typedef enum sql_optv_kind {
+	SQL_OPTV_NONE,   /* no value */
+	SQL_OPTV_STRING, /* 'string' (adjacent literals concatenated) */
+	SQL_OPTV_NUMBER, /* 12, -1, 1.5 (sign included in value) */
+	SQL_OPTV_WORD,   /* TRUE, FALSE, NULL, any other word, `quoted` word */
+	SQL_OPTV_OTHER   /* hex/bit literal */
+} sql_optv_kind;
+
 typedef struct sql_import_opt {
-	char name[32];       /* upper-cased option name */
+	char name[32];       /* upper-cased option name (truncated if longer: name_truncated) */
 	sql_span span;       /* name through value */
 	sql_span name_span;
 	sql_span value_span; /* len 0 when no value */
 	bool has_value;
 	char *value;         /* decoded value (string contents, number or identifier text) or NULL */
+	sql_optv_kind value_kind;
+	bool name_truncated;
 } sql_import_opt;
 
 typedef enum { SQL_SRC_FILE, SQL_SRC_SELECT } sql_import_src;
@@ -98,7 +113,9 @@ typedef struct sql_import {
 	bool has_with;
 	sql_span with_span; /* WITH keyword through the last option */
 	size_t end;         /* offset just after the statement's last token */
-	int tidb_errcode;   /* 0, or 8163/8164/8165 */
+	/* What TiDB's option check (pkg/executor/importer/import.go, initOptions) would answer:
+	 * 0, or 8163 unknown option, 8164 invalid value, 8165 duplicate, 8166 unsupported here. */
+	int tidb_errcode;
 	char tidb_errmsg[256]; /* TiDB's message for tidb_errcode */
 } sql_import;
 

@@ -1,0 +1,505 @@
+/*
+ * lexer.c - the MySQL/TiDB tokenizer. Owns the lexical rules: comments (--, #, C-style,
+ * executable and hint comments), quoting (strings, backtick and ANSI identifiers,
+ * introducers), literals and variables. Every read is bounds-checked against len.
+ */
+#include "sqlparse/lexer.h"
+#include "sqlparse/sqlparse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_ident_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '$' || c >= 0x80;
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned char at(const sql_lexer *lx, size_t i)
+{
+	return i < lx->len ? (unsigned char)lx->s[i] : 0;
+}
+
+/* GBK/Big5/SJIS-like lead byte followed by a trail byte: one character (SQL_F_MB_PAIRS). */
+static bool mb_pair(const sql_lexer *lx, size_t i)
+{
+	unsigned char c = at(lx, i), d;
+	if (!(lx->flags & SQL_F_MB_PAIRS) || c < 0x81 || c > 0xfe || i + 1 >= lx->len)
+		return false;
+	d = at(lx, i + 1);
+	return d >= 0x40 && d <= 0xfe && d != 0x7f;
+}
+
+bool sql_ieq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+	for (i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (y == 0)
+			return false;
+		if (x >= 'a' && x <= 'z')
+			x = (unsigned char)(x - 32);
+		if (y >= 'a' && y <= 'z')
+			y = (unsigned char)(y - 32);
+		if (x != y)
+			return false;
+	}
+	return b[alen] == 0;
+}
+
+bool sql_tok_is(const char *s, const sql_token *t, const char *kw)
+{
+	return t->type == SQL_TOK_IDENT && sql_ieq(s + t->off, t->len, kw);
+}
+
+void sql_lex_init(sql_lexer *lx, const char *s, size_t len, unsigned flags)
+{
+	memset(lx, 0, sizeof(*lx));
+	lx->s = s;
+	lx->len = s ? len : 0;
+	lx->flags = flags;
+	lx->in_exec = (flags & SQL_F_IN_EXEC_COMMENT) ? 1 : 0;
+}
+
+/* Skip a quoted run starting at the opening quote q; returns the index after the closing
+ * quote, or len+1 when unterminated. Backslash escapes apply to strings only. */
+static size_t skip_quoted(sql_lexer *lx, size_t i, unsigned char q, bool backslash)
+{
+	i++;
+	while (i < lx->len) {
+		unsigned char c = at(lx, i);
+		if (mb_pair(lx, i)) {
+			i += 2;
+			continue;
+		}
+		if (c == '\\' && q != '`') {
+			lx->saw_bslash = true;
+			if (backslash) {
+				i += 2;
+				continue;
+			}
+		}
+		if (c == q) {
+			if (at(lx, i + 1) == q && i + 1 < lx->len) {
+				i += 2;
+				continue;
+			}
+			return i + 1;
+		}
+		i++;
+	}
+	return lx->len + 1;
+}
+
+static bool string_backslash(const sql_lexer *lx, unsigned char q)
+{
+	(void)q;
+	return !(lx->flags & SQL_F_NO_BACKSLASH_ESCAPES);
+}
+
+static bool dq_is_ident(const sql_lexer *lx)
+{
+	return (lx->flags & SQL_F_ANSI_QUOTES) != 0;
+}
+
+/* TiDB's /\*T! (any case, conservatively) and MariaDB's /\*M! executable comments. */
+static bool is_exec_letter(unsigned char c)
+{
+	return c == 'T' || c == 't' || c == 'M' || c == 'm';
+}
+
+/* Comment starting at i (known to be a comment opener). Returns the new position, or
+ * len+1 for an unterminated C comment. Executable comments are entered, not skipped. */
+static size_t skip_comment(sql_lexer *lx, size_t i)
+{
+	unsigned char c = at(lx, i);
+	if (c == '#' || c == '-') {
+		while (i < lx->len && lx->s[i] != '\n')
+			i++;
+		return i;
+	}
+	/* slash-star */
+	if (!(lx->flags & SQL_F_EXEC_AS_COMMENT) && at(lx, i + 2) == '!' && i + 2 < lx->len) {
+		size_t d = i + 3, nd = 0;
+		while (d + nd < lx->len && is_digit(at(lx, d + nd)))
+			nd++;
+		lx->in_exec = 1;
+		lx->saw_exec = true;
+		return (nd == 5 || nd == 6) ? d + nd : d;
+	}
+	if (!(lx->flags & SQL_F_EXEC_AS_COMMENT) && is_exec_letter(at(lx, i + 2)) && at(lx, i + 3) == '!' &&
+	    i + 3 < lx->len) {
+		size_t d = i + 4;
+		lx->in_exec = 1;
+		lx->saw_exec = true;
+		if (at(lx, d) == '[' && d < lx->len) {
+			/* /\*T![feature,...]: TiDB runs the content when it knows the features;
+			 * lexing it as code is the conservative reading. */
+			while (d < lx->len && lx->s[d] != ']' && !(lx->s[d] == '*' && at(lx, d + 1) == '/'))
+				d++;
+			if (d < lx->len && lx->s[d] == ']')
+				d++;
+		} else {
+			size_t nd = 0; /* MariaDB's /\*M!100100 carries a version */
+			while (d + nd < lx->len && is_digit(at(lx, d + nd)))
+				nd++;
+			if (nd == 5 || nd == 6)
+				d += nd;
+		}
+		return d;
+	}
+	if ((at(lx, i + 2) == '!' && i + 2 < lx->len) || (is_exec_letter(at(lx, i + 2)) && at(lx, i + 3) == '!'))
+		lx->saw_exec = true;
+	for (i += 2; i + 1 < lx->len; i++)
+		if (lx->s[i] == '*' && lx->s[i + 1] == '/')
+			return i + 2;
+	return lx->len + 1;
+}
+
+/* Whitespace, comments and the end of an executable comment. Returns false when an
+ * unterminated comment was found (position set to its start). */
+static bool skip_blank(sql_lexer *lx)
+{
+	for (;;) {
+		size_t i = lx->pos;
+		unsigned char c = at(lx, i);
+		if (i >= lx->len)
+			return true;
+		if (is_space(c)) {
+			lx->pos++;
+			continue;
+		}
+		if (c == '#' || (c == '-' && at(lx, i + 1) == '-' && i + 1 < lx->len &&
+		                 (i + 2 >= lx->len || at(lx, i + 2) <= ' '))) {
+			lx->pos = skip_comment(lx, i);
+			continue;
+		}
+		if (c == '/' && at(lx, i + 1) == '*' && i + 1 < lx->len) {
+			size_t n = skip_comment(lx, i);
+			if (n > lx->len)
+				return false;
+			lx->pos = n;
+			continue;
+		}
+		if (lx->in_exec && c == '*' && at(lx, i + 1) == '/' && i + 1 < lx->len) {
+			lx->in_exec = 0;
+			lx->pos += 2;
+			continue;
+		}
+		return true;
+	}
+}
+
+static sql_tok_type emit(sql_lexer *lx, sql_token *t, sql_tok_type ty, size_t start, size_t end)
+{
+	t->type = ty;
+	t->off = start;
+	t->len = end - start;
+	if (!t->qoff)
+		t->qoff = start;
+	if (lx->in_exec)
+		t->flags |= SQL_TOKF_EXEC;
+	lx->pos = end;
+	return ty;
+}
+
+static sql_tok_type lex_error(sql_lexer *lx, sql_token *t, size_t start)
+{
+	t->type = SQL_TOK_ERROR;
+	t->off = start;
+	t->len = lx->len - start;
+	t->qoff = start;
+	lx->pos = lx->len;
+	lx->len = lx->pos; /* further calls return EOF */
+	return SQL_TOK_ERROR;
+}
+
+/* A quoted string/identifier whose opening quote is at q (prefix, if any, starts at start). */
+static sql_tok_type lex_quoted(sql_lexer *lx, sql_token *t, size_t start, size_t q)
+{
+	unsigned char qc = at(lx, q);
+	bool ident = qc == '`' || (qc == '"' && dq_is_ident(lx));
+	bool had = lx->saw_bslash;
+	size_t end;
+	lx->saw_bslash = false;
+	end = skip_quoted(lx, q, qc, !ident && string_backslash(lx, qc));
+	if (lx->saw_bslash && qc != '`')
+		t->flags |= SQL_TOKF_BSLASH;
+	lx->saw_bslash = lx->saw_bslash || had;
+	if (qc == '"')
+		t->flags |= SQL_TOKF_DQ;
+	if (q != start)
+		t->flags |= SQL_TOKF_PREFIX;
+	t->qoff = q;
+	if (end > lx->len)
+		return lex_error(lx, t, start);
+	return emit(lx, t, ident ? SQL_TOK_QIDENT : SQL_TOK_STRING, start, end);
+}
+
+static size_t scan_ident(const sql_lexer *lx, size_t i)
+{
+	while (i < lx->len && (is_ident_char(at(lx, i)) || mb_pair(lx, i)))
+		i += mb_pair(lx, i) ? 2 : 1;
+	return i;
+}
+
+static sql_tok_type lex_word(sql_lexer *lx, sql_token *t, size_t i)
+{
+	size_t end = scan_ident(lx, i), j;
+	unsigned char c0 = at(lx, i), n = at(lx, end);
+	if (end == i + 1 && end < lx->len && n == '\'') {
+		if (c0 == 'x' || c0 == 'X' || c0 == 'b' || c0 == 'B') {
+			size_t e = end + 1;
+			while (e < lx->len && lx->s[e] != '\'')
+				e++;
+			if (e >= lx->len)
+				return lex_error(lx, t, i);
+			return emit(lx, t, (c0 == 'x' || c0 == 'X') ? SQL_TOK_HEX : SQL_TOK_BIT, i, e + 1);
+		}
+		if (c0 == 'n' || c0 == 'N')
+			return lex_quoted(lx, t, i, end);
+	}
+	if (c0 == '_' && end > i + 1) {
+		/* charset introducer: _utf8mb4'x', _binary 'x' */
+		j = end;
+		while (j < lx->len && is_space(at(lx, j)))
+			j++;
+		if (j < lx->len && (at(lx, j) == '\'' || (at(lx, j) == '"' && !dq_is_ident(lx))))
+			return lex_quoted(lx, t, i, j);
+	}
+	return emit(lx, t, SQL_TOK_IDENT, i, end);
+}
+
+static sql_tok_type lex_number(sql_lexer *lx, sql_token *t, size_t i)
+{
+	size_t e = i;
+	unsigned char c1 = at(lx, i + 1);
+	if (at(lx, i) == '0' && (c1 == 'x' || c1 == 'b') && i + 2 < lx->len) {
+		e = i + 2;
+		while (e < lx->len && (c1 == 'x' ? is_hex(at(lx, e)) : (at(lx, e) == '0' || at(lx, e) == '1')))
+			e++;
+		if (e > i + 2 && !(e < lx->len && is_ident_char(at(lx, e))))
+			return emit(lx, t, c1 == 'x' ? SQL_TOK_HEX : SQL_TOK_BIT, i, e);
+		return emit(lx, t, SQL_TOK_IDENT, i, scan_ident(lx, i));
+	}
+	while (e < lx->len && is_digit(at(lx, e)))
+		e++;
+	if (e < lx->len && at(lx, e) == '.') {
+		e++;
+		while (e < lx->len && is_digit(at(lx, e)))
+			e++;
+	}
+	if ((at(lx, e) == 'e' || at(lx, e) == 'E') && e < lx->len) {
+		size_t x = e + 1;
+		if (at(lx, x) == '+' || at(lx, x) == '-')
+			x++;
+		if (x < lx->len && is_digit(at(lx, x))) {
+			e = x;
+			while (e < lx->len && is_digit(at(lx, e)))
+				e++;
+		}
+	}
+	/* MySQL identifiers may start with digits: 1abc */
+	if (e < lx->len && is_ident_char(at(lx, e)) && memchr(lx->s + i, '.', e - i) == NULL)
+		return emit(lx, t, SQL_TOK_IDENT, i, scan_ident(lx, e));
+	return emit(lx, t, SQL_TOK_NUMBER, i, e);
+}
+
+static sql_tok_type lex_var(sql_lexer *lx, sql_token *t, size_t i)
+{
+	size_t e;
+	unsigned char c = at(lx, i + 1);
+	if (c == '@' && i + 1 < lx->len) {
+		e = i + 2;
+		while (e < lx->len && (is_ident_char(at(lx, e)) || at(lx, e) == '.'))
+			e++;
+		if (e < lx->len && at(lx, e) == '`' && (e == i + 2 || at(lx, e - 1) == '.')) {
+			/* @@`name` / @@session.`name` */
+			size_t q = skip_quoted(lx, e, '`', false);
+			if (q > lx->len)
+				return lex_error(lx, t, i);
+			e = q;
+		}
+		return emit(lx, t, SQL_TOK_SYSVAR, i, e);
+	}
+	if (i + 1 < lx->len && (c == '\'' || c == '"' || c == '`')) {
+		size_t q = skip_quoted(lx, i + 1, c, c != '`' && string_backslash(lx, c));
+		t->qoff = i + 1;
+		if (q > lx->len)
+			return lex_error(lx, t, i);
+		return emit(lx, t, SQL_TOK_VAR, i, q);
+	}
+	e = i + 1;
+	while (e < lx->len && (is_ident_char(at(lx, e)) || at(lx, e) == '.'))
+		e++;
+	if (e == i + 1)
+		return emit(lx, t, SQL_TOK_OP, i, e);
+	return emit(lx, t, SQL_TOK_VAR, i, e);
+}
+
+static sql_tok_type lex_op(sql_lexer *lx, sql_token *t, size_t i)
+{
+	static const char *const ops[] = {"<=>", "->>", "<=", ">=", "<>", "!=", "||", "&&", "<<", ">>", "->", NULL};
+	unsigned char c = at(lx, i);
+	size_t k;
+	switch (c) {
+	case ';':
+		return emit(lx, t, SQL_TOK_SEMI, i, i + 1);
+	case '(':
+		return emit(lx, t, SQL_TOK_LPAREN, i, i + 1);
+	case ')':
+		return emit(lx, t, SQL_TOK_RPAREN, i, i + 1);
+	case ',':
+		return emit(lx, t, SQL_TOK_COMMA, i, i + 1);
+	case '.':
+		return emit(lx, t, SQL_TOK_DOT, i, i + 1);
+	case '=':
+		return emit(lx, t, SQL_TOK_EQ, i, i + 1);
+	case '?':
+		return emit(lx, t, SQL_TOK_PARAM, i, i + 1);
+	case ':':
+		if (at(lx, i + 1) == '=' && i + 1 < lx->len)
+			return emit(lx, t, SQL_TOK_EQ, i, i + 2);
+		break;
+	default:
+		break;
+	}
+	for (k = 0; ops[k]; k++) {
+		size_t n = strlen(ops[k]);
+		if (i + n <= lx->len && memcmp(lx->s + i, ops[k], n) == 0)
+			return emit(lx, t, SQL_TOK_OP, i, i + n);
+	}
+	return emit(lx, t, SQL_TOK_OP, i, i + 1);
+}
+
+sql_tok_type sql_lex_next(sql_lexer *lx, sql_token *t)
+{
+	size_t i;
+	unsigned char c;
+	memset(t, 0, sizeof(*t));
+	if (!skip_blank(lx))
+		return lex_error(lx, t, lx->pos);
+	i = lx->pos;
+	if (i >= lx->len) {
+		t->type = SQL_TOK_EOF;
+		t->off = t->qoff = lx->len;
+		return SQL_TOK_EOF;
+	}
+	c = at(lx, i);
+	if (c == '\'' || c == '"' || c == '`')
+		return lex_quoted(lx, t, i, i);
+	if (is_digit(c))
+		return lex_number(lx, t, i);
+	if (is_ident_char(c) || mb_pair(lx, i))
+		return lex_word(lx, t, i);
+	if (c == '@')
+		return lex_var(lx, t, i);
+	return lex_op(lx, t, i);
+}
+
+/* ---- decoding ---- */
+
+static char unescape(char c)
+{
+	switch (c) {
+	case '0':
+		return '\0';
+	case 'b':
+		return '\b';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'Z':
+		return '\032';
+	default:
+		return c;
+	}
+}
+
+/* Decode the quoted run [q, end) whose quote char is s[q]. */
+static char *decode_quoted(const char *s, size_t q, size_t end, bool backslash, unsigned flags, size_t *outlen)
+{
+	char qc = s[q];
+	size_t i = q + 1, n = 0, stop = end > q + 1 ? end - 1 : q + 1;
+	char *out = malloc(end - q + 1);
+	sql_lexer probe;
+	if (!out)
+		return NULL;
+	sql_lex_init(&probe, s, end, flags);
+	while (i < stop) {
+		if (mb_pair(&probe, i)) {
+			out[n++] = s[i];
+			out[n++] = s[i + 1];
+			i += 2;
+			continue;
+		}
+		if (backslash && s[i] == '\\' && i + 1 < stop) {
+			char e = s[i + 1];
+			if (e == '%' || e == '_')
+				out[n++] = '\\'; /* MySQL keeps \% and \_ for LIKE */
+			out[n++] = unescape(e);
+			i += 2;
+			continue;
+		}
+		if (s[i] == qc && i + 1 < stop && s[i + 1] == qc) {
+			out[n++] = qc;
+			i += 2;
+			continue;
+		}
+		out[n++] = s[i++];
+	}
+	out[n] = 0;
+	if (outlen)
+		*outlen = n;
+	return out;
+}
+
+static char *copy_raw(const char *p, size_t n, size_t *outlen)
+{
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, p, n);
+	out[n] = 0;
+	if (outlen)
+		*outlen = n;
+	return out;
+}
+
+char *sql_tok_decode(const char *s, const sql_token *t, unsigned flags, size_t *outlen)
+{
+	size_t end = t->off + t->len;
+	switch (t->type) {
+	case SQL_TOK_STRING:
+		return decode_quoted(s, t->qoff, end, !(flags & SQL_F_NO_BACKSLASH_ESCAPES), flags, outlen);
+	case SQL_TOK_QIDENT:
+		return decode_quoted(s, t->qoff, end, false, flags, outlen);
+	case SQL_TOK_VAR:
+		if (t->qoff > t->off)
+			return decode_quoted(s, t->qoff, end,
+			                     s[t->qoff] != '`' && !(flags & SQL_F_NO_BACKSLASH_ESCAPES), flags, outlen);
+		return copy_raw(s + t->off + 1, t->len - 1, outlen);
+	case SQL_TOK_SYSVAR:
+		return copy_raw(s + t->off + 2, t->len - 2, outlen);
+	default:
+		return copy_raw(s + t->off, t->len, outlen);
+	}
+}
