@@ -149,7 +149,7 @@ def stream_backup_task_info(name, table_filter, start_ts, end_ts,
     gogoproto marshals them: storage 1 (message), start_ts 2, end_ts 3
     (uint64), name 4 (string), table_filter 5 (repeated string),
     compression_type 6 (enum; ZSTD = 3)."""
-    out = storage_backend(storage)
+    out = pb_bytes(1, storage_backend(storage), keep_empty=True)
     out += pb_uint(2, start_ts) + pb_uint(3, end_ts)
     out += pb_bytes(4, name)
     for f in table_filter:

@@ -225,9 +225,8 @@ def ok_packet(affected=0, last_insert_id=0, status=SERVER_STATUS_AUTOCOMMIT, war
         info = info.encode()
     out = bytes([header]) + lenenc_int(affected) + lenenc_int(last_insert_id)
     out += struct.pack("<HH", status, warnings)
-    if info:
-        out += lenenc_str(info)
-    return out
+    # Without CLIENT_SESSION_TRACK (never negotiated here) info is string<EOF>.
+    return out + info
 
 
 def err_packet(code, message, sqlstate="HY000"):

@@ -118,6 +118,8 @@ class RawClient:
                     else:
                         self.io.write(bytes([mysqlauth.REQUEST_PUBLIC_KEY]))
                         key = self.io.read()
+                        if key[:1] == b"\xff":
+                            raise _parse_err(key)
                         self.auth_events.append("pubkey")
                         self.io.write(mysqlauth.rsa_encrypt_password(key[1:], password,
                                                                      self.scramble))
@@ -137,8 +139,7 @@ class RawClient:
             r.lenenc_int()
             res.status = r.uint(2)
             r.uint(2)
-            if r.remaining():
-                res.info = (r.lenenc_bytes() or b"").decode()
+            res.info = r.rest().decode()
             return res
         ncols = w.Reader(pkt).lenenc_int()
         res.columns = [w.parse_column(self.io.read()) for _ in range(ncols)]
