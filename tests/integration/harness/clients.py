@@ -150,3 +150,32 @@ def igclient(exe, gw, user, password, steps, db=None, opts=(), timeout=120):
     r = subprocess.run(args, capture_output=True, timeout=timeout)
     return IgResult(r.returncode, r.stdout.decode("utf-8", "replace"),
                     r.stderr.decode("utf-8", "replace"))
+
+
+_ABANDON = r"""
+import os, sys, pymysql, pymysql.cursors
+host, port, user, pw, sql, n = sys.argv[1:7]
+c = pymysql.connect(host=host, port=int(port), user=user, password=pw,
+                    cursorclass=pymysql.cursors.SSCursor, read_timeout=60)
+cur = c.cursor()
+cur.execute("SELECT CONNECTION_ID()")
+print(cur.fetchone()[0], flush=True)
+cur.execute(sql)
+for _ in range(int(n)):
+    cur.fetchone()
+print("read", n, flush=True)
+os._exit(0)  # vanish mid-result: no COM_QUIT, the result unread
+"""
+
+
+def abandon_mid_result(gw, user, password, sql, nrows, timeout=60):
+    """A PyMySQL client process that reads nrows of sql's result and exits without closing.
+    Returns the connection id it saw."""
+    import sys
+    r = subprocess.run([sys.executable, "-c", _ABANDON, gw.host, str(gw.port), user, password,
+                        sql, str(nrows)], capture_output=True, text=True, timeout=timeout)
+    lines = r.stdout.split("\n")
+    if r.returncode != 0 or len(lines) < 2 or lines[1] != "read %d" % nrows:
+        raise AssertionError("abandoning client failed (%s): %s %s" % (r.returncode, r.stdout,
+                                                                       r.stderr))
+    return int(lines[0])
