@@ -578,10 +578,7 @@ class Session:
         if not toks:
             return []
         if toks[0].is_kw("IMPORT"):
-            try:
-                stmt = importstmt.parse_import(sql, self.state.version)
-            except SQLError:
-                raise
+            stmt = importstmt.parse_import(sql, self.state.version)
             return [] if stmt.from_query else IMPORT_COLUMNS
         if toks[0].is_kw("SHOW") and len(toks) > 1 and toks[1].is_kw("IMPORT"):
             return IMPORT_COLUMNS
@@ -669,9 +666,8 @@ class Session:
 
     def track_table(self, toks):
         """Drive the "target table is not empty" model."""
-        words = [t for t in toks[:4]]
         i = 1
-        while i < len(words) and words[i].is_kw("INTO", "TABLE", "IGNORE", "LOW_PRIORITY",
+        while i < len(toks) and toks[i].is_kw("INTO", "TABLE", "IGNORE", "LOW_PRIORITY",
                                                   "TEMPORARY", "IF", "NOT", "EXISTS"):
             i += 1
         while i < len(toks) and toks[i].is_kw("IF", "NOT", "EXISTS"):
