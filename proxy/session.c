@@ -227,6 +227,12 @@ static void send_error(ig_session *s, uint8_t seq, uint16_t code, const char *st
 	leg_flush(&s->client);
 }
 
+/* The sequence id of the next packet to the client (0 until the greeting has been sent). */
+static uint8_t next_client_seq(const ig_session *s)
+{
+	return s->state <= SS_BACKEND_GREETING ? 0 : (uint8_t)(s->seq_c + 1);
+}
+
 /* Ends the session once what is queued for the client has been written. */
 static void close_when_flushed(ig_session *s)
 {
@@ -283,7 +289,7 @@ static void tls_input(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
 				LOG_INFO(s->id, "client %s", err);
 				session_close(s, NULL);
 			} else {
-				fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+				fail_client(s, next_client_seq(s), ER_UNKNOWN_ERROR,
 				            "importgate: backend %s: %s", s->be->addr, err);
 			}
 			return;
@@ -339,7 +345,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			/* Relay what the backend said last, then close the client. */
 			close_when_flushed(s);
 		} else {
-			fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+			fail_client(s, next_client_seq(s), ER_UNKNOWN_ERROR,
 			            "importgate: backend %s closed the connection during the handshake",
 			            s->be->addr);
 		}
@@ -560,6 +566,12 @@ static void st_client_hello(ig_session *s)
 		fail_client(s, 2, ER_HANDSHAKE_ERROR, "importgate: handshake packet too large");
 		return;
 	}
+	if (seq != (uint8_t)(s->seq_c + 1)) {
+		fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR,
+		            "importgate: bad handshake: packets out of order (sequence id %u, expected %u)",
+		            seq, (uint8_t)(s->seq_c + 1));
+		return;
+	}
 	if (my_hs_response_parse(p, n, &r, err, sizeof(err)) < 0) {
 		fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "importgate: bad handshake: %s", err);
 		return;
@@ -683,7 +695,7 @@ static bool auth_from_backend(ig_session *s, const uint8_t *p, uint32_t n)
 		                        sizeof(err)) < 0) {
 			clear_secret(s);
 			ig_buf_reset(&enc);
-			fail_client(s, (uint8_t)(s->seq_c + 1), ER_ACCESS_DENIED_ERROR,
+			fail_client(s, next_client_seq(s), ER_ACCESS_DENIED_ERROR,
 			            "importgate: caching_sha2_password full authentication with backend %s "
 			            "failed: %s",
 			            s->be->addr, n < 2 || p[0] != 0x01 ? "no public key received" : err);
@@ -748,7 +760,7 @@ static void auth_from_client(ig_session *s, const uint8_t *p, uint32_t n)
 		if (ig_auth_rsa_decrypt(ig_rt.rsa, p, n, s->scramble, s->scramble_len, &s->secret, err,
 		                        sizeof(err)) < 0) {
 			clear_secret(s);
-			fail_client(s, (uint8_t)(s->seq_c + 1), ER_ACCESS_DENIED_ERROR,
+			fail_client(s, next_client_seq(s), ER_ACCESS_DENIED_ERROR,
 			            "importgate: %s (the client must use the public key the gateway sends)", err);
 			return;
 		}
@@ -770,7 +782,7 @@ static void st_auth(ig_session *s)
 	int r;
 	while (!s->closing && s->state == SS_AUTH && (r = take_packet(&s->bin, AUTH_PKT_MAX, &p, &n, &seq)) != 0) {
 		if (r < 0) {
-			fail_client(s, (uint8_t)(s->seq_c + 1), ER_UNKNOWN_ERROR,
+			fail_client(s, next_client_seq(s), ER_UNKNOWN_ERROR,
 			            "importgate: oversized authentication packet from backend");
 			return;
 		}
@@ -783,8 +795,13 @@ static void st_auth(ig_session *s)
 	while (!s->closing && s->state == SS_AUTH && !s->close_after_flush &&
 	       (r = take_packet(&s->cin, AUTH_PKT_MAX, &p, &n, &seq)) != 0) {
 		if (r < 0) {
-			fail_client(s, (uint8_t)(s->seq_c + 1), ER_HANDSHAKE_ERROR,
+			fail_client(s, next_client_seq(s), ER_HANDSHAKE_ERROR,
 			            "importgate: oversized authentication packet");
+			return;
+		}
+		if (seq != (uint8_t)(s->seq_c + 1)) {
+			fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR,
+			            "importgate: authentication packets out of order");
 			return;
 		}
 		s->seq_c = seq;
@@ -1054,26 +1071,50 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 			pos += k;
 			continue;
 		}
-		if (n - pos < 5)
-			break; /* a header and a command byte, at least (an empty packet is 4) */
+		if (n - pos < 4)
+			break;
 		uint32_t plen = my_u24(p + pos);
 		uint8_t seq = p[pos + 3];
-		uint8_t cmd = p[pos + 4];
 		bool cont = s->c_prev_full;
 		bool full = plen == MY_MAX_PAYLOAD;
-		bool is_cmd = !cont && s->cin_mode == CIN_COMMAND && seq == 0 && plen > 0;
 		size_t whole = 4 + (size_t)plen;
 
-		if (s->big.len > 0 || s->cin_mode == CIN_DISCARD || (is_cmd && full && is_small_command(cmd))) {
+		if (s->big.len > 0 || s->cin_mode == CIN_DISCARD) {
+			/* The next fragment of a statement of several packets. */
+			if (n - pos < whole)
+				break;
+			s->c_prev_full = full;
+			on_big_fragment(s, p + pos + 4, plen, !full);
+			pos += whole;
+			continue;
+		}
+		if (plen == 0) {
+			/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
+			if (s->cin_mode == CIN_INFILE && !cont)
+				s->cin_mode = CIN_COMMAND;
+			s->c_prev_full = false;
+			if (leg_send(&s->backend, p + pos, 4) < 0) {
+				session_close(s, "out of memory");
+				return n;
+			}
+			pos += 4;
+			continue;
+		}
+		if (n - pos < 5)
+			break; /* a header and a command byte */
+		uint8_t cmd = p[pos + 4];
+		bool is_cmd = !cont && s->cin_mode == CIN_COMMAND && seq == 0;
+
+		if (is_cmd && full && is_small_command(cmd)) {
 			/* A statement of several packets: wait for earlier answers, then assemble it. */
-			if (is_cmd && s->pq_len > 0) {
+			if (s->pq_len > 0) {
 				s->held = true;
 				break;
 			}
 			if (n - pos < whole)
 				break;
-			s->c_prev_full = full;
-			on_big_fragment(s, p + pos + 4, plen, !full);
+			s->c_prev_full = true;
+			on_big_fragment(s, p + pos + 4, plen, false);
 			pos += whole;
 			continue;
 		}
@@ -1092,8 +1133,6 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 			if (s->pq_len >= PQ_MAX && ig_cmd_has_response(cmd))
 				break;
 			expect_response(s, cmd);
-		} else if (s->cin_mode == CIN_INFILE && !cont && plen == 0) {
-			s->cin_mode = CIN_COMMAND; /* the empty packet ends the file */
 		}
 		s->c_prev_full = full;
 		if (leg_send(&s->backend, p + pos, 4) < 0) {
@@ -1101,17 +1140,6 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 			return n;
 		}
 		s->cpass = plen;
-		pos += 4;
-	}
-	/* An empty packet (4 bytes: end of LOCAL INFILE data) at the very end of the input. */
-	if (!s->closing && !s->held && s->cpass == 0 && n - pos == 4 && my_u24(p + pos) == 0) {
-		if (s->cin_mode == CIN_INFILE && !s->c_prev_full)
-			s->cin_mode = CIN_COMMAND;
-		s->c_prev_full = false;
-		if (leg_send(&s->backend, p + pos, 4) < 0) {
-			session_close(s, "out of memory");
-			return n;
-		}
 		pos += 4;
 	}
 	return pos;
@@ -1185,7 +1213,7 @@ static void deliver(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
 	}
 	ig_buf *b = l->is_client ? &s->cin : &s->bin;
 	if (ig_buf_avail(b) + n > 4 * HANDSHAKE_PKT_MAX) {
-		fail_client(s, (uint8_t)(s->seq_c + 1), ER_HANDSHAKE_ERROR,
+		fail_client(s, next_client_seq(s), ER_HANDSHAKE_ERROR,
 		            "importgate: too much data during the handshake");
 		return;
 	}
