@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: installs what is missing, builds under
+# ASan+UBSan, runs the unit tests (cmocka), the integration tests (pytest: real MariaDB,
+# real etcd, the TiDB double, real clients) and every fuzz target for a short time.
+# The last line is "N passed, N failed". Exit status 0 only when nothing failed.
+#   FUZZ_SECONDS=N   time per fuzz target (default 15; 0 skips fuzzing)
+#   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=/usr/bin/python3   # Debian's interpreter: it sees python3-pytest and python3-pymysql
+B=$ROOT/build-asan
+F=$ROOT/build-fuzz
+OUT=$B/test-results
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+fail_now() { echo "$1" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+./deploy/install-deps.sh || fail_now "installing dependencies failed"
+
+if [ ! -f "$B/build.ninja" ]; then
+	meson setup "$B" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+		>/dev/null || fail_now "meson setup failed"
+fi
+ninja -C "$B" || fail_now "build failed"
+mkdir -p "$OUT"
+rm -f "$OUT"/*
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== unit tests (cmocka, ASan+UBSan)"
+meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 >"$OUT/meson-test.txt" 2>&1
+tail -n 12 "$OUT/meson-test.txt"
+
+echo "== integration tests (pytest)"
+IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
+	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider \
+	--junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 25
+
+if [ "$FUZZ_SECONDS" != 0 ]; then
+	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
+	if [ ! -f "$F/build.ninja" ]; then
+		CC=clang meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
+			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
+	fi
+	if [ -f "$F/build.ninja" ] && ninja -C "$F" >"$OUT/fuzz-build.txt" 2>&1; then
+		for t in $(find "$F/tests/fuzz" -maxdepth 2 -type f -executable -name 'fuzz_*' | sort); do
+			name=$(basename "$t")
+			seeds=$(find "$ROOT/tests/fuzz" -type d -path "*/seeds/$name" | head -n 1)
+			corpus=$F/corpus/$name
+			mkdir -p "$corpus"
+			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+				-artifact_prefix="$OUT/$name-" "$corpus" ${seeds:+"$seeds"} >"$OUT/fuzz-$name.txt" 2>&1; then
+				echo "ok $name" >>"$OUT/fuzz.txt"
+				echo "  $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$OUT/fuzz-$name.txt" | awk '{print $2}') runs)"
+			else
+				echo "fail $name" >>"$OUT/fuzz.txt"
+				echo "  $name: FAILED (see $OUT/fuzz-$name.txt)"
+			fi
+		done
+	else
+		echo "fail fuzz-build" >>"$OUT/fuzz.txt"
+		echo "  fuzz build FAILED (see $OUT/fuzz-build.txt)"
+	fi
+fi
+
+$PY tests/summarize.py "$B" "$OUT"
