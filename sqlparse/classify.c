@@ -232,7 +232,9 @@ static char *prepare_text(const char *sql, const sql_piece *pc, const sql_token 
 static int classify_text(const char *sql, size_t len, unsigned flags, int depth, cls_list *out, cls_ctx *cx);
 static void list_free(cls_list *l);
 
-/* Kind of a PREPARE text: IMPORT_INTO if any inner statement is (or prepares) an import. */
+/* Kind of a PREPARE text: IMPORT_INTO if any inner statement is (or prepares) an import;
+ * else PREPARE_VAR if any part is opaque (PREPARE FROM @var, nesting or budget exceeded);
+ * else the first kind that is not OTHER. */
 static int inner_kind(const char *text, size_t len, unsigned flags, int depth, sql_kind *kind, cls_ctx *cx)
 {
 	cls_list l = {0};
@@ -248,12 +250,14 @@ static int inner_kind(const char *text, size_t len, unsigned flags, int depth, s
 		return -1;
 	for (i = 0; i < l.n; i++) {
 		sql_kind k = l.v[i].st.kind;
-		if (k == SQL_IMPORT_INTO || (k == SQL_PREPARE_TEXT && l.v[i].st.prepare_inner == SQL_IMPORT_INTO)) {
+		if (k == SQL_PREPARE_TEXT) /* a prepared PREPARE: what matters is what it prepares */
+			k = l.v[i].st.prepare_inner == SQL_OTHER ? SQL_PREPARE_TEXT : l.v[i].st.prepare_inner;
+		if (k == SQL_IMPORT_INTO) {
 			best = SQL_IMPORT_INTO;
 			break;
 		}
-		if ((best == SQL_OTHER || best == SQL_LEX_ERROR) && k != SQL_OTHER)
-			best = k;
+		if (k == SQL_PREPARE_VAR || ((best == SQL_OTHER || best == SQL_LEX_ERROR) && k != SQL_OTHER))
+			best = best == SQL_PREPARE_VAR ? best : k;
 	}
 	list_free(&l);
 	if (cx->truncated && best != SQL_IMPORT_INTO)
