@@ -1,0 +1,363 @@
+/*
+ * clusterstate.c - the cluster-state model: building it from etcd key/values (tasks,
+ * pause and last-error markers, changefeeds), recording what failed to decode (fail safe:
+ * covers every table), and answering which tasks and changefeeds cover a table.
+ */
+#include "policy/clusterstate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+ig_cluster_state *ig_cluster_state_new(void)
+{
+	return calloc(1, sizeof(ig_cluster_state));
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void task_free(ig_lbtask *t)
+{
+	free(t->name);
+	free(t->pb_name);
+	free_strv(t->filters, t->nfilters);
+	ig_tablefilter_free(t->filter);
+}
+
+static void cf_free(ig_changefeed *cf)
+{
+	free(cf->cluster);
+	free(cf->ns);
+	free(cf->id);
+	free(cf->display);
+	free(cf->state_text);
+	free_strv(cf->rules, cf->nrules);
+	ig_tablefilter_free(cf->filter_cs);
+	ig_tablefilter_free(cf->filter_ci);
+}
+
+void ig_cluster_state_free(ig_cluster_state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->ntasks; i++)
+		task_free(&st->tasks[i]);
+	free(st->tasks);
+	for (size_t i = 0; i < st->ncfs; i++)
+		cf_free(&st->cfs[i]);
+	free(st->cfs);
+	free_strv(st->problems, st->nproblems);
+	free_strv(st->pending_pause, st->npending_pause);
+	free_strv(st->pending_error, st->npending_error);
+	free(st->source);
+	free(st);
+}
+
+static int push_str(char ***v, size_t *n, char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -1;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	nv[(*n)++] = s;
+	return 0;
+}
+
+int ig_cluster_state_problem(ig_cluster_state *st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return push_str(&st->problems, &st->nproblems, strdup(msg));
+}
+
+static int oom(char *err, size_t errlen)
+{
+	if (errlen)
+		snprintf(err, errlen, "out of memory while building the cluster state");
+	return -1;
+}
+
+static bool has_prefix(const char *key, size_t klen, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	return klen >= pl && memcmp(key, prefix, pl) == 0;
+}
+
+static ig_lbtask *find_task(ig_cluster_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->ntasks; i++)
+		if (strcmp(st->tasks[i].name, name) == 0)
+			return &st->tasks[i];
+	return NULL;
+}
+
+static int add_task(ig_cluster_state *st, const char *name, const unsigned char *val, size_t vlen,
+                    char *err, size_t errlen)
+{
+	ig_lbtask *v = realloc(st->tasks, (st->ntasks + 1) * sizeof(*v)), *t;
+	char e[300];
+
+	if (!v)
+		return oom(err, errlen);
+	st->tasks = v;
+	t = &v[st->ntasks];
+	memset(t, 0, sizeof(*t));
+	if (!(t->name = strdup(name)))
+		return oom(err, errlen);
+	st->ntasks++;
+	if (ig_taskinfo_decode(val, vlen, t, e, sizeof(e)) < 0) {
+		t->undecodable = true;
+		return ig_cluster_state_problem(st, "log backup task \"%s\": cannot decode its info (%s); "
+		                                "treated as covering every table", name, e) < 0 ? oom(err, errlen) : 0;
+	}
+	if (t->pb_name && strcmp(t->pb_name, name) != 0 &&
+	    ig_cluster_state_problem(st, "log backup task \"%s\": its info names it \"%.100s\"", name,
+	                             t->pb_name) < 0)
+		return oom(err, errlen);
+	if (t->nfilters == 0)
+		return 0; /* no filter: every table */
+	/* BR compiles a task's filter case-insensitively (its case-sensitive option is off). */
+	t->filter = ig_tablefilter_parse((const char *const *)t->filters, t->nfilters, false, e, sizeof(e));
+	if (!t->filter) {
+		t->undecodable = true;
+		return ig_cluster_state_problem(st, "log backup task \"%s\": cannot read its table filter "
+		                                "(%s); treated as covering every table", name, e) < 0 ? oom(err, errlen) : 0;
+	}
+	return 0;
+}
+
+static int mark(ig_cluster_state *st, const char *name, bool pause)
+{
+	ig_lbtask *t = find_task(st, name);
+
+	if (t) {
+		if (pause)
+			t->paused = true;
+		else
+			t->has_error = true;
+		return 0;
+	}
+	if (pause)
+		return push_str(&st->pending_pause, &st->npending_pause, strdup(name));
+	return push_str(&st->pending_error, &st->npending_error, strdup(name));
+}
+
+static char *display_name(const ig_changefeed *cf)
+{
+	char *s;
+	size_t n;
+
+	if (!cf->cluster)
+		return strdup(cf->id);
+	n = strlen(cf->cluster) + strlen(cf->ns) + strlen(cf->id) + 3;
+	s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s/%s", cf->cluster, cf->ns, cf->id);
+	return s;
+}
+
+static int cf_filters(ig_cluster_state *st, ig_changefeed *cf)
+{
+	char e[300];
+	const char *const *rules = (const char *const *)cf->rules;
+
+	if (cf->case_sensitive != 0)
+		cf->filter_cs = ig_tablefilter_parse(rules, cf->nrules, true, e, sizeof(e));
+	if (cf->case_sensitive == 0 || cf->filter_cs)
+		cf->filter_ci = ig_tablefilter_parse(rules, cf->nrules, false, e, sizeof(e));
+	if (cf->filter_ci)
+		return 0;
+	cf->undecodable = true;
+	return ig_cluster_state_problem(st, "changefeed \"%s\": cannot read its filter rules (%s); "
+	                                "treated as covering every table", cf->display, e);
+}
+
+static int add_changefeed(ig_cluster_state *st, char *cluster, char *ns, char *id,
+                          const unsigned char *val, size_t vlen, char *err, size_t errlen)
+{
+	ig_changefeed *v = realloc(st->cfs, (st->ncfs + 1) * sizeof(*v)), *cf;
+	char e[300];
+
+	if (!v) {
+		free(cluster);
+		free(ns);
+		free(id);
+		return oom(err, errlen);
+	}
+	st->cfs = v;
+	cf = &v[st->ncfs++];
+	memset(cf, 0, sizeof(*cf));
+	cf->cluster = cluster;
+	cf->ns = ns;
+	cf->id = id;
+	cf->state = IG_CFSTATE_UNKNOWN;
+	if (!(cf->display = display_name(cf)))
+		return oom(err, errlen);
+	if (ig_changefeed_decode((const char *)val, vlen, cf, e, sizeof(e)) < 0) {
+		cf->undecodable = true;
+		return ig_cluster_state_problem(st, "changefeed \"%s\": %s; treated as covering every table",
+		                                cf->display, e) < 0 ? oom(err, errlen) : 0;
+	}
+	if (cf->state == IG_CFSTATE_UNKNOWN &&
+	    ig_cluster_state_problem(st, "changefeed \"%s\": unknown state \"%.40s\"; treated as covering",
+	                             cf->display, cf->state_text) < 0)
+		return oom(err, errlen);
+	return cf_filters(st, cf) < 0 ? oom(err, errlen) : 0;
+}
+
+/* The name part of a br-stream key: up to the end (info, pause) or the next '/' (last-error). */
+static char *key_name(const char *key, size_t klen, const char *prefix, bool to_slash)
+{
+	const char *s = key + strlen(prefix), *e = key + klen, *sl;
+
+	if (to_slash && (sl = memchr(s, '/', (size_t)(e - s))))
+		e = sl;
+	return strndup(s, (size_t)(e - s));
+}
+
+int ig_cluster_state_add(ig_cluster_state *st, const char *key, size_t klen,
+                         const unsigned char *val, size_t vlen, char *err, size_t errlen)
+{
+	char *name, *cluster, *ns, *id;
+	int rc;
+
+	if (has_prefix(key, klen, IG_KEY_TASK_INFO) || has_prefix(key, klen, IG_KEY_TASK_PAUSE) ||
+	    has_prefix(key, klen, IG_KEY_TASK_LAST_ERROR)) {
+		bool info = has_prefix(key, klen, IG_KEY_TASK_INFO), pause = has_prefix(key, klen, IG_KEY_TASK_PAUSE);
+		name = key_name(key, klen, info ? IG_KEY_TASK_INFO : pause ? IG_KEY_TASK_PAUSE : IG_KEY_TASK_LAST_ERROR,
+		                !info && !pause);
+		if (!name)
+			return oom(err, errlen);
+		rc = info ? add_task(st, name, val, vlen, err, errlen) : mark(st, name, pause);
+		free(name);
+		return rc < 0 ? oom(err, errlen) : 0;
+	}
+	rc = ig_changefeed_key(key, klen, &cluster, &ns, &id);
+	if (rc < 0)
+		return oom(err, errlen);
+	if (rc == 0)
+		return 0;
+	return add_changefeed(st, cluster, ns, id, val, vlen, err, errlen);
+}
+
+void ig_cluster_state_finish(ig_cluster_state *st)
+{
+	for (size_t i = 0; i < st->npending_pause; i++) {
+		ig_lbtask *t = find_task(st, st->pending_pause[i]);
+		if (t)
+			t->paused = true; /* a pause key without its task is stale: ignored, as BR does */
+	}
+	for (size_t i = 0; i < st->npending_error; i++) {
+		ig_lbtask *t = find_task(st, st->pending_error[i]);
+		if (t)
+			t->has_error = true;
+	}
+	free_strv(st->pending_pause, st->npending_pause);
+	free_strv(st->pending_error, st->npending_error);
+	st->pending_pause = st->pending_error = NULL;
+	st->npending_pause = st->npending_error = 0;
+}
+
+bool ig_changefeed_tidb_counts(const ig_changefeed *cf)
+{
+	if (!cf->state_text)
+		return true; /* TiDB cannot decode it either: its precheck fails */
+	switch (cf->state) {
+	case IG_CFSTATE_NORMAL:
+	case IG_CFSTATE_WARNING:
+	case IG_CFSTATE_STOPPED:
+	case IG_CFSTATE_RUNNING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool ig_cluster_precheck_blocks(const ig_cluster_state *st)
+{
+	if (!st)
+		return false;
+	if (st->ntasks > 0)
+		return true;
+	for (size_t i = 0; i < st->ncfs; i++)
+		if (ig_changefeed_tidb_counts(&st->cfs[i]))
+			return true;
+	return false;
+}
+
+bool ig_is_system_schema(const char *db)
+{
+	static const char *const sys[] = {"mysql", "information_schema", "performance_schema",
+	                                  "metrics_schema", "inspection_schema", "sys"};
+
+	for (size_t i = 0; db && i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strcasecmp(db, sys[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool task_covers(const ig_lbtask *t, const char *db, const char *tbl)
+{
+	if (t->undecodable || t->nfilters == 0)
+		return true;
+	return ig_tablefilter_match(t->filter, db, tbl);
+}
+
+/* A case-sensitive changefeed compares the name stored in TiDB, which may differ in case
+ * from what the statement says (TiDB resolves names case-insensitively): count it as
+ * covering when either reading matches. */
+static bool cf_covers(const ig_changefeed *cf, const char *db, const char *tbl)
+{
+	if (cf->state == IG_CFSTATE_FINISHED || cf->state == IG_CFSTATE_REMOVED)
+		return false;
+	if (cf->undecodable)
+		return true;
+	return (cf->filter_cs && ig_tablefilter_match(cf->filter_cs, db, tbl)) ||
+	       ig_tablefilter_match(cf->filter_ci, db, tbl);
+}
+
+void ig_coverage_free(ig_coverage *c)
+{
+	if (!c)
+		return;
+	free(c->tasks);
+	free(c->cfs);
+	memset(c, 0, sizeof(*c));
+}
+
+int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st || !db || !tbl || ig_is_system_schema(db))
+		return 0;
+	out->tasks = calloc(st->ntasks ? st->ntasks : 1, sizeof(size_t));
+	out->cfs = calloc(st->ncfs ? st->ncfs : 1, sizeof(size_t));
+	if (!out->tasks || !out->cfs) {
+		ig_coverage_free(out);
+		return -1;
+	}
+	for (size_t i = 0; i < st->ntasks; i++)
+		if (task_covers(&st->tasks[i], db, tbl))
+			out->tasks[out->ntasks++] = i;
+	for (size_t i = 0; i < st->ncfs; i++)
+		if (cf_covers(&st->cfs[i], db, tbl))
+			out->cfs[out->ncfs++] = i;
+	return 0;
+}

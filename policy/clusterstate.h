@@ -1,0 +1,132 @@
+/*
+ * clusterstate.h - the cluster state a decision looks at: PiTR log backup tasks and TiCDC
+ * changefeeds as read from PD's etcd, with what failed to decode (fail safe: a task or
+ * changefeed that cannot be decoded covers every table). Built from raw etcd key/values
+ * (pure, no I/O: policy/etcdread.c does the reading) and asked which tasks and changefeeds
+ * cover a table.
+ */
+#ifndef IMPORTGATE_CLUSTERSTATE_H
+#define IMPORTGATE_CLUSTERSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/tablefilter.h"
+
+/* etcd key prefixes (pingcap/tidb br/pkg/streamhelper/models.go, pkg/util/cdcutil/cdc.go) */
+#define IG_KEY_TASK_INFO "/tidb/br-stream/info/"
+#define IG_KEY_TASK_PAUSE "/tidb/br-stream/pause/"
+#define IG_KEY_TASK_LAST_ERROR "/tidb/br-stream/last-error/"
+#define IG_KEY_CDC "/tidb/cdc/"
+
+typedef struct ig_lbtask {
+	char *name;          /* from the key: /tidb/br-stream/info/<name> */
+	char *pb_name;       /* StreamBackupTaskInfo.name (field 4); NULL when absent */
+	char **filters;      /* StreamBackupTaskInfo.table_filter (field 5) */
+	size_t nfilters;
+	ig_tablefilter *filter; /* NULL: no filter = every table */
+	bool paused;         /* /tidb/br-stream/pause/<name> exists (the task still counts) */
+	bool has_error;      /* /tidb/br-stream/last-error/<name>/... exists */
+	bool undecodable;    /* value or filter could not be read: covers every table */
+} ig_lbtask;
+
+/* TiCDC FeedState (pingcap/tiflow cdc/model/changefeed.go), plus the v4/v5 "error" and
+ * "running" some TiDB versions know. */
+typedef enum {
+	IG_CFSTATE_NORMAL,
+	IG_CFSTATE_PENDING,
+	IG_CFSTATE_WARNING,
+	IG_CFSTATE_ERROR,
+	IG_CFSTATE_FAILED,
+	IG_CFSTATE_STOPPED,
+	IG_CFSTATE_RUNNING,
+	IG_CFSTATE_FINISHED,
+	IG_CFSTATE_REMOVED,
+	IG_CFSTATE_UNKNOWN,  /* reported; treated as covering */
+} ig_cfstate;
+
+typedef struct ig_changefeed {
+	char *cluster;       /* NULL for the legacy (<= v6.1) layout */
+	char *ns;            /* namespace; NULL for legacy */
+	char *id;
+	char *display;       /* "cluster/namespace/id" or "id" (legacy), for messages */
+	ig_cfstate state;
+	char *state_text;    /* as stored */
+	char **rules;        /* config.filter.rules; ["*.*"] when absent or empty (TiCDC default) */
+	size_t nrules;
+	int case_sensitive;  /* config.case-sensitive: 1, 0, or -1 when absent (both ways) */
+	ig_tablefilter *filter_cs, *filter_ci; /* the case-sensitive and -insensitive builds */
+	bool undecodable;    /* value or filter could not be read: covers every table */
+} ig_changefeed;
+
+typedef struct ig_cluster_state {
+	ig_lbtask *tasks;
+	size_t ntasks;
+	ig_changefeed *cfs;
+	size_t ncfs;
+	char **problems;     /* what could not be decoded, and other warnings, for operators */
+	size_t nproblems;
+	int64_t read_at_ms;  /* CLOCK_REALTIME when read (set by the reader) */
+	char *source;        /* the PD endpoint that answered */
+	int64_t revision;    /* etcd revision of the read, 0 when unknown */
+	/* private: pause/last-error keys seen before their task */
+	char **pending_pause, **pending_error;
+	size_t npending_pause, npending_error;
+} ig_cluster_state;
+
+ig_cluster_state *ig_cluster_state_new(void);
+void ig_cluster_state_free(ig_cluster_state *st);
+
+/* Feeds one etcd key/value. Keys outside the prefixes above, and CDC keys that are not
+ * changefeed info, are ignored. Values that do not decode are recorded (problems) and the
+ * task/changefeed covers everything. Returns -1 only when out of memory. */
+int ig_cluster_state_add(ig_cluster_state *st, const char *key, size_t klen,
+                         const unsigned char *val, size_t vlen, char *err, size_t errlen);
+/* Call once after the last add: attaches pause and error markers to their tasks. */
+void ig_cluster_state_finish(ig_cluster_state *st);
+
+int ig_cluster_state_problem(ig_cluster_state *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* TiDB's own precheck (pkg/executor/importer/precheck.go checkCDCPiTRTasks) refuses an
+ * IMPORT INTO when any log backup task exists (paused too), or any changefeed whose state is
+ * normal, warning, stopped or running (cdcutil.GetRunningChangefeeds skips error, failed,
+ * pending, finished, removed and unknown states), or when it cannot decode one. */
+bool ig_changefeed_tidb_counts(const ig_changefeed *cf);
+bool ig_cluster_precheck_blocks(const ig_cluster_state *st);
+
+/* Which tasks and changefeeds cover db.tbl (indexes into st->tasks / st->cfs). */
+typedef struct ig_coverage {
+	size_t *tasks;
+	size_t ntasks;
+	size_t *cfs;
+	size_t ncfs;
+} ig_coverage;
+
+/* System schemas (mysql, information_schema, performance_schema, metrics_schema,
+ * inspection_schema, sys; any case) are never covered. Returns -1 when out of memory. */
+int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl,
+                        ig_coverage *out);
+void ig_coverage_free(ig_coverage *c);
+bool ig_is_system_schema(const char *db);
+
+const char *ig_cfstate_name(ig_cfstate s);
+
+/* ---- decoders (pure, fuzzed) ---- */
+
+/* backuppb.StreamBackupTaskInfo (pingcap/kvproto proto/brpb.proto): name = 4,
+ * table_filter = 5 (repeated); other fields skipped by wire type. Fills pb_name and filters
+ * of `t` (compiles nothing). Returns 0 or -1 with a message for malformed input. */
+int ig_taskinfo_decode(const unsigned char *buf, size_t len, ig_lbtask *t, char *err, size_t errlen);
+
+/* Splits a /tidb/cdc/ key. Returns 1 for a changefeed info key (cluster/ns NULL for the
+ * legacy layout; strings malloc'ed), 0 for any other key (status, capture, __backup__, ...),
+ * -1 when out of memory. Follows cdcutil.loadChangefeeds: cluster ids must match
+ * ^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$. */
+int ig_changefeed_key(const char *key, size_t klen, char **cluster, char **ns, char **id);
+/* The changefeed info JSON: state, config.filter.rules, config.case-sensitive. Fills those
+ * fields of `cf` (compiles nothing). Returns 0 or -1 with a message. */
+int ig_changefeed_decode(const char *json, size_t len, ig_changefeed *cf, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,449 @@
+/*
+ * etcdread.c - the cluster-state reader: range requests over etcd's JSON gateway with
+ * libcurl, pagination, one revision for the whole read, endpoint failover, TLS. Changefeed
+ * keys are listed keys-only and their info fetched one by one (as TiDB's cdcutil does), so
+ * the large per-table status values under /tidb/cdc/ are never transferred.
+ */
+#include "policy/etcdread.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/base64.h"
+
+#define PAGE_LIMIT 1000
+#define MAX_RESPONSE_BYTES (64u << 20)
+
+/* ---- request bodies and answers (pure) ---- */
+
+static char *b64(const char *s, size_t n)
+{
+	char *out = malloc(ig_b64_encoded_len(n) + 1);
+
+	if (out)
+		ig_b64_encode((const unsigned char *)s, n, out);
+	return out;
+}
+
+char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t elen, long limit,
+                         int64_t revision, bool keys_only)
+{
+	json_t *o = json_object();
+	char *k = b64(key, klen), *e = end ? b64(end, elen) : NULL, *body = NULL;
+
+	if (o && k && (!end || e) && json_object_set_new(o, "key", json_string(k)) == 0 &&
+	    (!end || json_object_set_new(o, "range_end", json_string(e)) == 0) &&
+	    (limit <= 0 || json_object_set_new(o, "limit", json_integer(limit)) == 0) &&
+	    (revision <= 0 || json_object_set_new(o, "revision", json_integer(revision)) == 0) &&
+	    (!keys_only || json_object_set_new(o, "keys_only", json_true()) == 0))
+		body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(k);
+	free(e);
+	return body;
+}
+
+static int perr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* grpc-gateway writes int64 as a JSON string; accept a number too. */
+static int int64_field(const json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		char *end;
+		long long x = strtoll(json_string_value(v), &end, 10);
+		if (*json_string_value(v) && !*end) {
+			*out = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static long decode_field(const json_t *v, unsigned char **out)
+{
+	const char *s;
+	size_t n;
+	long got;
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	*out = malloc(n / 4 * 3 + 4);
+	if (!*out)
+		return -2;
+	got = ig_b64_decode(s, n, *out);
+	if (got < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return got;
+}
+
+static int one_kv(const json_t *item, size_t i, ig_etcd_kv_fn kv, void *ud, char **last,
+                  size_t *last_len, char *err, size_t errlen)
+{
+	unsigned char *k, *v;
+	long kl, vl;
+	int rc;
+
+	if (!json_is_object(item))
+		return perr(err, errlen, "kvs[%zu] is not an object", i);
+	kl = decode_field(json_object_get(item, "key"), &k);
+	if (kl <= 0) {
+		free(k);
+		return perr(err, errlen, kl == -2 ? "out of memory" : "kvs[%zu].key is missing or not base64", i);
+	}
+	vl = decode_field(json_object_get(item, "value"), &v);
+	if (vl < 0) {
+		free(k);
+		return perr(err, errlen, vl == -2 ? "out of memory" : "kvs[%zu].value is not base64", i);
+	}
+	rc = kv(ud, (const char *)k, (size_t)kl, v, (size_t)vl);
+	free(v);
+	if (rc < 0) {
+		free(k);
+		return perr(err, errlen, "out of memory");
+	}
+	free(*last);
+	*last = (char *)k;
+	*last_len = (size_t)kl;
+	return 0;
+}
+
+int ig_etcd_range_parse(const char *text, size_t len, ig_etcd_kv_fn kv, void *ud, bool *more,
+                        int64_t *revision, char **last, size_t *last_len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text ? text : "", text ? len : 0, 0, &je);
+	const json_t *kvs, *m, *e;
+	int rc = 0;
+
+	*more = false;
+	*last = NULL;
+	*last_len = 0;
+	if (!root)
+		return perr(err, errlen, "bad JSON answer: %s", je.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return perr(err, errlen, "the answer is not a JSON object");
+	}
+	e = json_object_get(root, "error");
+	if (!e)
+		e = json_object_get(root, "message");
+	if (e && !json_object_get(root, "kvs") && !json_object_get(root, "header")) {
+		rc = perr(err, errlen, "etcd error: %.200s", json_is_string(e) ? json_string_value(e) : "(not a string)");
+		json_decref(root);
+		return rc;
+	}
+	if (int64_field(json_object_get(json_object_get(root, "header"), "revision"), revision) < 0)
+		*revision = 0;
+	m = json_object_get(root, "more");
+	*more = json_is_true(m);
+	kvs = json_object_get(root, "kvs"); /* absent when the range is empty */
+	if (kvs && !json_is_array(kvs))
+		rc = perr(err, errlen, "kvs is not an array");
+	for (size_t i = 0; rc == 0 && i < json_array_size(kvs); i++)
+		rc = one_kv(json_array_get(kvs, i), i, kv, ud, last, last_len, err, errlen);
+	if (rc == 0 && *more && !*last)
+		rc = perr(err, errlen, "the answer says more but holds no key");
+	json_decref(root);
+	if (rc < 0) {
+		free(*last);
+		*last = NULL;
+	}
+	return rc;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct body {
+	char *p;
+	size_t len;
+	bool too_big;
+} body;
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
+{
+	body *b = ud;
+	size_t n = size * nmemb;
+	char *q;
+
+	if (b->len + n > MAX_RESPONSE_BYTES) {
+		b->too_big = true;
+		return 0;
+	}
+	q = realloc(b->p, b->len + n + 1);
+	if (!q)
+		return 0;
+	memcpy(q + b->len, data, n);
+	b->p = q;
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+typedef struct reader {
+	const ig_config *cfg;
+	const char *endpoint;
+	CURL *curl;
+	struct curl_slist *headers;
+	char url[1024];
+	char curlerr[CURL_ERROR_SIZE];
+	int64_t revision;   /* pinned by the first answer */
+	char *err;
+	size_t errlen;
+} reader;
+
+static int rfail(reader *r, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return perr(r->err, r->errlen, "pd %.200s: %s", r->endpoint, msg);
+}
+
+static int setup(reader *r)
+{
+	const ig_config *cfg = r->cfg;
+	long t = cfg->cluster.timeout_ms;
+	CURLcode c = CURLE_OK;
+
+	snprintf(r->url, sizeof(r->url), "%s/v3/kv/range", r->endpoint);
+	r->curl = curl_easy_init();
+	r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (!r->curl || !r->headers)
+		return rfail(r, "out of memory");
+	c |= curl_easy_setopt(r->curl, CURLOPT_URL, r->url);
+	c |= curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+	c |= curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS */
+	c |= curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, t);
+	c |= curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, t);
+	c |= curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->curlerr);
+	c |= curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	c |= curl_easy_setopt(r->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	c |= curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_data);
+	if (cfg->cluster.tls.ca)
+		c |= curl_easy_setopt(r->curl, CURLOPT_CAINFO, cfg->cluster.tls.ca);
+	if (cfg->cluster.tls.cert)
+		c |= curl_easy_setopt(r->curl, CURLOPT_SSLCERT, cfg->cluster.tls.cert);
+	if (cfg->cluster.tls.key)
+		c |= curl_easy_setopt(r->curl, CURLOPT_SSLKEY, cfg->cluster.tls.key);
+	if (c != CURLE_OK)
+		return rfail(r, "cannot set up the HTTP client");
+	return 0;
+}
+
+static int post(reader *r, const char *json, body *b)
+{
+	CURLcode c;
+	long status = 0;
+
+	memset(b, 0, sizeof(*b));
+	r->curlerr[0] = '\0';
+	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, json);
+	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, b);
+	c = curl_easy_perform(r->curl);
+	if (c != CURLE_OK) {
+		if (b->too_big)
+			return rfail(r, "answer larger than %u bytes", MAX_RESPONSE_BYTES);
+		if (c == CURLE_OPERATION_TIMEDOUT)
+			return rfail(r, "timed out after %d ms (cluster.timeout_ms)", r->cfg->cluster.timeout_ms);
+		return rfail(r, "%s", r->curlerr[0] ? r->curlerr : curl_easy_strerror(c));
+	}
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return rfail(r, "HTTP %ld from %s: %.200s", status, r->url, b->p ? b->p : "");
+	return 0;
+}
+
+/* Ranges over [key, end) (end NULL: the single key), page by page. */
+static int range(reader *r, const char *key, size_t klen, const char *end, size_t elen,
+                 bool keys_only, ig_etcd_kv_fn kv, void *ud)
+{
+	char *from = malloc(klen + 1), *last = NULL;
+	size_t flen = klen, last_len = 0;
+	bool more = true;
+	int rc = 0;
+
+	if (!from)
+		return rfail(r, "out of memory");
+	memcpy(from, key, klen);
+	while (rc == 0 && more) {
+		char *json = ig_etcd_range_body(from, flen, end, elen, end ? PAGE_LIMIT : 0, r->revision, keys_only);
+		char e[300];
+		body b;
+		int64_t rev = 0;
+		if (!json) {
+			rc = rfail(r, "out of memory");
+			break;
+		}
+		rc = post(r, json, &b);
+		free(json);
+		if (rc == 0 && ig_etcd_range_parse(b.p, b.len, kv, ud, &more, &rev, &last, &last_len, e, sizeof(e)) < 0)
+			rc = rfail(r, "%s", e);
+		free(b.p);
+		if (rc == 0 && r->revision == 0)
+			r->revision = rev;
+		if (rc == 0 && more) { /* go on after the last key: last + "\0" */
+			char *next = realloc(last, last_len + 1);
+			if (!next) {
+				rc = rfail(r, "out of memory");
+				break;
+			}
+			next[last_len] = '\0';
+			free(from);
+			from = next;
+			flen = last_len + 1;
+			last = NULL;
+		}
+		free(last);
+		last = NULL;
+	}
+	free(from);
+	return rc;
+}
+
+static int prefix_range(reader *r, const char *prefix, bool keys_only, ig_etcd_kv_fn kv, void *ud)
+{
+	size_t n = strlen(prefix);
+	char end[64];
+
+	memcpy(end, prefix, n);
+	end[n - 1]++; /* prefixes end in '/', so no carry */
+	return range(r, prefix, n, end, n, keys_only, kv, ud);
+}
+
+typedef struct collect {
+	ig_cluster_state *st;
+	char **keys;
+	size_t *lens;
+	size_t n;
+} collect;
+
+static int add_to_state(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
+{
+	return ig_cluster_state_add(ud, key, klen, val, vlen, NULL, 0);
+}
+
+static int collect_cf_key(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
+{
+	collect *c = ud;
+	char *cl, *ns, *id, **keys;
+	size_t *lens;
+	int rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
+
+	(void)val;
+	(void)vlen;
+	free(cl);
+	free(ns);
+	free(id);
+	if (rc <= 0)
+		return rc;
+	keys = realloc(c->keys, (c->n + 1) * sizeof(*keys));
+	if (keys)
+		c->keys = keys;
+	lens = realloc(c->lens, (c->n + 1) * sizeof(*lens));
+	if (lens)
+		c->lens = lens;
+	if (!keys || !lens || !(c->keys[c->n] = malloc(klen)))
+		return -1;
+	memcpy(c->keys[c->n], key, klen);
+	c->lens[c->n++] = klen;
+	return 0;
+}
+
+static int read_endpoint(reader *r, ig_cluster_state *st)
+{
+	collect c = {.st = st};
+	int rc = setup(r);
+
+	if (rc == 0)
+		rc = prefix_range(r, IG_KEY_TASK_INFO, false, add_to_state, st);
+	if (rc == 0)
+		rc = prefix_range(r, IG_KEY_TASK_PAUSE, true, add_to_state, st);
+	if (rc == 0)
+		rc = prefix_range(r, IG_KEY_TASK_LAST_ERROR, true, add_to_state, st);
+	if (rc == 0)
+		rc = prefix_range(r, IG_KEY_CDC, true, collect_cf_key, &c);
+	for (size_t i = 0; rc == 0 && i < c.n; i++)
+		rc = range(r, c.keys[i], c.lens[i], NULL, 0, false, add_to_state, st);
+	for (size_t i = 0; i < c.n; i++)
+		free(c.keys[i]);
+	free(c.keys);
+	free(c.lens);
+	curl_slist_free_all(r->headers);
+	curl_easy_cleanup(r->curl);
+	return rc;
+}
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int ig_cluster_read(const ig_config *cfg, ig_cluster_state **out, char *err, size_t errlen)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	char all[1024] = "";
+
+	*out = NULL;
+	if (!cfg || cfg->cluster.npd == 0)
+		return perr(err, errlen, "no PD endpoints configured (cluster.pd is empty): the cluster "
+		            "state cannot be read");
+	pthread_once(&once, global_init);
+	for (size_t i = 0; i < cfg->cluster.npd; i++) {
+		ig_cluster_state *st = ig_cluster_state_new();
+		reader r = {.cfg = cfg, .endpoint = cfg->cluster.pd[i]};
+		char e[512];
+		struct timespec ts;
+		r.err = e;
+		r.errlen = sizeof(e);
+		if (!st)
+			return perr(err, errlen, "out of memory");
+		if (read_endpoint(&r, st) == 0) {
+			ig_cluster_state_finish(st);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			st->read_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			st->revision = r.revision;
+			st->source = strdup(cfg->cluster.pd[i]);
+			if (!st->source) {
+				ig_cluster_state_free(st);
+				return perr(err, errlen, "out of memory");
+			}
+			*out = st;
+			return 0;
+		}
+		ig_cluster_state_free(st);
+		{
+			size_t l = strlen(all);
+			snprintf(all + l, sizeof(all) - l, "%s%s", l ? "; " : "", e);
+		}
+	}
+	return perr(err, errlen, "cannot read the cluster state: %s", all);
+}

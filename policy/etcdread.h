@@ -1,0 +1,38 @@
+/*
+ * etcdread.h - reads the cluster state from PD's embedded etcd through its v3 JSON gateway
+ * (POST {pd}/v3/kv/range, keys and values base64). Blocking (libcurl easy API): the gateway
+ * calls it from a worker thread, off the event loop.
+ */
+#ifndef IMPORTGATE_ETCDREAD_H
+#define IMPORTGATE_ETCDREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/clusterstate.h"
+#include "policy/config.h"
+
+/* Reads log backup tasks (info, pause, last-error) and changefeed info at one etcd
+ * revision. PD endpoints (cluster.pd) are tried in turn; the first that answers every
+ * request wins. Each HTTP request is bounded by cluster.timeout_ms (connect and total);
+ * https endpoints use cluster.tls (CA, client cert and key).
+ * Returns 0 with a new state (caller frees), or -1 with a message naming each endpoint and
+ * what went wrong (also when cluster.pd is empty: nothing to read). */
+int ig_cluster_read(const ig_config *cfg, ig_cluster_state **out, char *err, size_t errlen);
+
+/* One range answer, parsed (pure; exposed for tests and fuzzing). Calls `kv` for each
+ * key/value (value NULL/0 when absent); returns 0, or -1 with a message for an error answer
+ * or malformed JSON/base64. *more and *revision are set from the answer; *last and *last_len
+ * hold a malloc'ed copy of the last key (caller frees *last), for pagination. */
+typedef int (*ig_etcd_kv_fn)(void *ud, const char *key, size_t klen, const unsigned char *val,
+                             size_t vlen);
+int ig_etcd_range_parse(const char *json, size_t len, ig_etcd_kv_fn kv, void *ud, bool *more,
+                        int64_t *revision, char **last, size_t *last_len, char *err, size_t errlen);
+
+/* The JSON body of a range request: {"key":b64(key),"range_end":b64(end)[,"limit":n]
+ * [,"revision":r][,"keys_only":true]}. end NULL = the single key. malloc'ed, NULL on OOM. */
+char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t elen, long limit,
+                         int64_t revision, bool keys_only);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * tablefilter.h - TiDB's table-filter syntax and semantics (pingcap/tidb
+ * pkg/util/table-filter), as log backup tasks, TiCDC changefeeds and importgate's own
+ * policy rules write them:
+ *   schema.table patterns; wildcards * ? [a-z] [!a-z]; "quoted" and `quoted` names;
+ *   \ escapes of non-alphanumerics; /regex/ (unanchored search); ! negation;
+ *   blank lines and # comments ignored; the LAST matching rule wins; no match = not matched.
+ * Not supported: @file imports (an error). Regexes run on pcre2 instead of Go's RE2; the
+ * RE2-incompatible lookarounds and backreferences are refused as TiDB refuses them.
+ * Case-insensitive unless case_sensitive is set (TiDB lowers names and patterns).
+ */
+#ifndef IMPORTGATE_TABLEFILTER_H
+#define IMPORTGATE_TABLEFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ig_tablefilter ig_tablefilter;
+
+/* Compiles `n` rules. NULL on error with "rule N "text": what is wrong" in err.
+ * n == 0 gives a filter that matches nothing (as TiDB's). */
+ig_tablefilter *ig_tablefilter_parse(const char *const *rules, size_t n, bool case_sensitive,
+                                     char *err, size_t errlen);
+void ig_tablefilter_free(ig_tablefilter *f);
+
+/* 1 = matched, 0 = not matched, -1 = a regex could not be evaluated (pcre2 match limit or
+ * out of memory). */
+int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl);
+/* As _ex, with an evaluation failure counted as a match: callers use it where a match is the
+ * safe answer (coverage: "this table may be in the log"). */
+bool ig_tablefilter_match(const ig_tablefilter *f, const char *db, const char *tbl);
+
+size_t ig_tablefilter_nrules(const ig_tablefilter *f);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * version.h - TiDB version numbers: the config's backends.tidb_version ("v8.5.0") and the
+ * server version a TiDB greeting carries ("8.0.11-TiDB-v8.5.0"). Pure parsing.
+ */
+#ifndef IMPORTGATE_VERSION_H
+#define IMPORTGATE_VERSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ig_tidb_version {
+	int major, minor, patch; /* major < 0: unknown / not TiDB */
+} ig_tidb_version;
+
+/* "v8.5.0" or "8.5.0", optionally followed by "-suffix" (e.g. -alpha, -nightly).
+ * Returns 0, or -1 when it is not such a version. */
+int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out);
+/* A MySQL greeting's server version: "8.0.11-TiDB-v8.5.0[-...]" -> 8.5.0.
+ * Returns 0, or -1 (out->major = -1) when the server is not TiDB. */
+int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out);
+/* a >= major.minor.0 */
+bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor);
+
+#endif
