@@ -85,8 +85,9 @@ def igclient_path(build_dir):
     env = os.environ.get("IGCLIENT_BIN")
     if env:
         return env
-    candidates = [os.path.join(os.path.dirname(binary_path()), "tests", "clients", "igclient"),
-                  os.path.join(REPO, "build", "tests", "clients", "igclient")]
+    bindir = os.path.dirname(binary_path())
+    candidates = [os.path.join(d, "tests", "clients", "igclient")
+                  for d in (bindir, os.path.dirname(bindir), os.path.join(REPO, "build"))]
     src = os.path.join(REPO, "tests", "clients", "igclient.c")
     for c in candidates:
         if os.access(c, os.X_OK) and os.path.getmtime(c) >= os.path.getmtime(src):

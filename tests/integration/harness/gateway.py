@@ -25,7 +25,16 @@ def direct_mode():
 
 
 def binary_path():
-    return os.environ.get("IMPORTGATE_BIN", os.path.join(REPO, "build", "importgate"))
+    """$IMPORTGATE_BIN, else <repo>/build/importgate, else <repo>/build/proxy/importgate (where
+    meson puts the proxy/ target)."""
+    env = os.environ.get("IMPORTGATE_BIN")
+    if env:
+        return env
+    for rel in (("build", "importgate"), ("build", "proxy", "importgate")):
+        p = os.path.join(REPO, *rel)
+        if os.access(p, os.X_OK):
+            return p
+    return os.path.join(REPO, "build", "importgate")
 
 
 def deep_merge(base, over):

@@ -1,0 +1,102 @@
+"""Self-tests of the harness's gateway runner, with a fake `importgate` (a Python script that
+listens on the configured port): a sanitizer report or a crash must fail the test, a clean
+SIGTERM exit must not, reload() must rewrite the config and send SIGHUP."""
+
+import signal
+import stat
+import sys
+import time
+
+import pytest
+import yaml
+
+from harness import gateway as gateway_mod
+from harness import ports
+
+FAKE = r'''#!PYTHON
+import signal, socket, sys, time, yaml
+cfg_path = sys.argv[2]
+cfg = yaml.safe_load(open(cfg_path))
+mode = cfg.get("fake_mode", "clean")
+host, port = cfg["listen"].rsplit(":", 1)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port))); s.listen(8)
+def term(*_):
+    if mode == "asan":
+        sys.stderr.write("==1==ERROR: AddressSanitizer: heap-use-after-free\n")
+    if mode == "ubsan":
+        sys.stderr.write("session.c:12:3: runtime error: signed integer overflow\n")
+    sys.stderr.flush()
+    sys.exit(0)
+def hup(*_):
+    sys.stderr.write("reloaded %s\n" % yaml.safe_load(open(cfg_path)).get("marker"))
+    sys.stderr.flush()
+signal.signal(signal.SIGTERM, term)
+signal.signal(signal.SIGHUP, hup)
+if mode == "crash":
+    time.sleep(0.3); import os; os.kill(os.getpid(), signal.SIGSEGV)
+while True:
+    time.sleep(0.05)
+'''
+
+
+@pytest.fixture
+def fake_bin(tmp_path, monkeypatch):
+    p = tmp_path / "fake-importgate"
+    p.write_text(FAKE.replace("PYTHON", sys.executable))
+    p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("IMPORTGATE_BIN", str(p))
+    monkeypatch.delenv("IG_TEST_DIRECT", raising=False)
+    return str(p)
+
+
+def _start(tmp_path, mode):
+    cfg = gateway_mod.default_config("127.0.0.1", 1, ports.free_port(), str(tmp_path))
+    cfg["fake_mode"] = mode
+    gw = gateway_mod.Gateway(cfg, str(tmp_path))
+    gw.start()
+    return gw
+
+
+def test_clean_exit_has_no_problems(fake_bin, tmp_path):
+    gw = _start(tmp_path, "clean")
+    assert ports.port_accepts(gw.host, gw.port)
+    with open(gw.config_path) as f:
+        assert yaml.safe_load(f)["listen"] == "127.0.0.1:%d" % gw.port
+    assert gw.stop() == []
+
+
+@pytest.mark.parametrize("mode", ["asan", "ubsan"])
+def test_sanitizer_report_is_a_problem(fake_bin, tmp_path, mode):
+    gw = _start(tmp_path, mode)
+    problems = gw.stop()
+    assert any("sanitizer report" in p for p in problems), problems
+
+
+def test_crash_is_a_problem(fake_bin, tmp_path):
+    gw = _start(tmp_path, "crash")
+    deadline = time.monotonic() + 5
+    while gw.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not gw.alive()
+    problems = gw.stop()
+    assert any("exited on its own" in p and str(-signal.SIGSEGV) in p for p in problems), problems
+
+
+def test_reload_rewrites_config_and_sends_sighup(fake_bin, tmp_path):
+    gw = _start(tmp_path, "clean")
+    gw.reload({"marker": "second"})
+    deadline = time.monotonic() + 5
+    while "reloaded second" not in gw.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "reloaded second" in gw.stderr_text()
+    assert gw.config["marker"] == "second"
+    assert gw.stop() == []
+
+
+def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPORTGATE_BIN", str(tmp_path / "nope"))
+    cfg = gateway_mod.default_config("127.0.0.1", 1, ports.free_port(), str(tmp_path))
+    with pytest.raises(gateway_mod.GatewayError) as e:
+        gateway_mod.Gateway(cfg, str(tmp_path)).start()
+    assert "IG_TEST_DIRECT" in str(e.value)
