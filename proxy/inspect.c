@@ -1,6 +1,9 @@
 /*
- * inspect.c - the statement hook (see inspect.h): sqlparse classifies, the session
- * learns what it must track (USE), and import statements go to the policy.
+ * inspect.c - the statement hook (see inspect.h). sqlparse classifies and parses; the
+ * session learns what it must track (USE); every IMPORT INTO, in whatever form it came
+ * (plain, in a batch, in PREPARE ... FROM 'text', as COM_STMT_PREPARE), is decided by
+ * policy/decide against a fresh read of the cluster state, then forwarded, rewritten or
+ * refused. A batch with one refused import is refused whole: nothing of it is sent.
  */
 #include "proxy/inspect.h"
 
@@ -9,10 +12,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/clusterstate.h"
+#include "policy/decide.h"
+#include "policy/etcdread.h"
+#include "policy/version.h"
 #include "proxy/log.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/runtime.h"
 #include "sqlparse/sqlparse.h"
 
-static atomic_uint_fast64_t st_classified, st_imports;
+#define ER_PARSE_ERROR 1064
+
+static atomic_uint_fast64_t st_classified, st_imports, st_passed, st_rewritten, st_rejected,
+	st_reads, st_read_failures;
+
+/* One import found in the text. */
+typedef struct import_item {
+	sql_span span;         /* the statement in the text */
+	bool via_prepare;      /* PREPARE name FROM 'text': text below is the inner statement */
+	char *prepare_name;
+	char *text;            /* the import statement */
+	size_t len;
+	unsigned flags;        /* lexical variant it was seen under */
+	sql_import imp;
+	bool parsed;
+	const char *db;        /* resolved: qualified, or the session's current database */
+	ig_decision dec;
+	bool decided;
+	char *new_text;        /* rewritten statement, when the verdict rewrites */
+	size_t new_len;
+} import_item;
+
+struct ig_inspection {
+	uint64_t conn_id;
+	char *user, *host, *db, *server_version;
+	uint8_t cmd;
+	const ig_config *cfg;
+	char *sql;
+	size_t len;
+	import_item *items;
+	size_t nitems;
+	char *use_db[IG_MAX_USE];
+	unsigned nuse;
+	ig_cluster_state *state;
+	char state_err[512];
+};
 
 bool ig_inspect_quick(const char *sql, size_t len)
 {
@@ -21,9 +65,13 @@ bool ig_inspect_quick(const char *sql, size_t len)
 
 void ig_inspect_stats_get(ig_inspect_stats *s)
 {
-	memset(s, 0, sizeof(*s));
 	s->classified = atomic_load(&st_classified);
 	s->imports = atomic_load(&st_imports);
+	s->passed = atomic_load(&st_passed);
+	s->rewritten = atomic_load(&st_rewritten);
+	s->rejected = atomic_load(&st_rejected);
+	s->state_reads = atomic_load(&st_reads);
+	s->state_failures = atomic_load(&st_read_failures);
 }
 
 void ig_inspect_out_free(ig_inspect_out *out)
@@ -34,15 +82,133 @@ void ig_inspect_out_free(ig_inspect_out *out)
 	out->nuse = 0;
 }
 
-static void reject(ig_inspect_out *out, uint16_t code, const char *msg)
+static void reject(ig_inspect_out *out, uint16_t code, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void reject(ig_inspect_out *out, uint16_t code, const char *sqlstate, const char *fmt, ...)
 {
+	va_list ap;
 	out->action = IA_REJECT;
 	out->err_code = code;
-	memcpy(out->sqlstate, "HY000", 6);
-	snprintf(out->err_msg, sizeof(out->err_msg), "%s", msg);
+	snprintf(out->sqlstate, sizeof(out->sqlstate), "%s", sqlstate);
+	va_start(ap, fmt);
+	vsnprintf(out->err_msg, sizeof(out->err_msg), fmt, ap);
+	va_end(ap);
 }
 
-void ig_inspect(const ig_stmt_ctx *ctx, const char *sql, size_t len, ig_inspect_out *out)
+void ig_inspection_free(ig_inspection *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nitems; i++) {
+		import_item *it = &p->items[i];
+		if (it->parsed)
+			sql_import_free(&it->imp);
+		if (it->decided)
+			ig_decision_free(&it->dec);
+		free(it->prepare_name);
+		free(it->text);
+		free(it->new_text);
+	}
+	free(p->items);
+	for (unsigned i = 0; i < p->nuse; i++)
+		free(p->use_db[i]);
+	if (p->state)
+		ig_cluster_state_free(p->state);
+	free(p->user);
+	free(p->host);
+	free(p->db);
+	free(p->server_version);
+	free(p->sql);
+	free(p);
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t len)
+{
+	ig_inspection *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->conn_id = ctx->conn_id;
+	p->cmd = ctx->cmd;
+	p->cfg = ig_rt.cfg;
+	p->user = dup_or_null(ctx->user);
+	p->host = dup_or_null(ctx->client_host);
+	p->db = dup_or_null(ctx->db);
+	p->server_version = dup_or_null(ctx->server_version);
+	p->sql = malloc(len + 1);
+	if (!p->user || !p->host || (ctx->db && !p->db) || !p->server_version || !p->sql) {
+		ig_inspection_free(p);
+		return NULL;
+	}
+	memcpy(p->sql, sql, len);
+	p->sql[len] = '\0';
+	p->len = len;
+	return p;
+}
+
+static int add_item(ig_inspection *p, const sql_stmt *st, bool via_prepare)
+{
+	import_item *items = realloc(p->items, (p->nitems + 1) * sizeof(*items));
+	if (!items)
+		return -1;
+	p->items = items;
+	import_item *it = &items[p->nitems];
+	memset(it, 0, sizeof(*it));
+	it->span = st->span;
+	it->via_prepare = via_prepare;
+	it->flags = st->flags;
+	if (via_prepare) {
+		it->text = malloc(st->prepare_text_len + 1);
+		it->prepare_name = dup_or_null(st->prepare_name);
+		if (!it->text || !it->prepare_name)
+			goto fail;
+		memcpy(it->text, st->prepare_text, st->prepare_text_len);
+		it->len = st->prepare_text_len;
+		/* The inner text is lexed from its start, whatever the outer statement's variant. */
+		it->flags &= SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES;
+	} else {
+		it->text = malloc(st->span.len + 1);
+		if (!it->text)
+			goto fail;
+		memcpy(it->text, p->sql + st->span.off, st->span.len);
+		it->len = st->span.len;
+	}
+	it->text[it->len] = '\0';
+	p->nitems++;
+	return 0;
+fail:
+	free(it->text);
+	free(it->prepare_name);
+	return -1;
+}
+
+/* Parses every import; a statement the gateway cannot read is not forwarded. */
+static bool parse_items(ig_inspection *p, ig_inspect_out *out)
+{
+	char err[256];
+	for (size_t i = 0; i < p->nitems; i++) {
+		import_item *it = &p->items[i];
+		if (sql_import_parse(it->text, it->len, it->flags, &it->imp, err, sizeof(err)) < 0) {
+			reject(out, ER_PARSE_ERROR, "42000",
+			       "importgate: this IMPORT INTO cannot be parsed (%s); it was not sent to TiDB", err);
+			LOG_WARN(p->conn_id, "bypass.suspect: unparsable IMPORT INTO from '%s'@%s: %s", p->user,
+			         p->host, err);
+			return false;
+		}
+		it->parsed = true;
+		if (it->imp.tidb_errcode) {
+			/* TiDB would refuse it with this error; answer as TiDB does. */
+			reject(out, (uint16_t)it->imp.tidb_errcode, "HY000", "%s", it->imp.tidb_errmsg);
+			return false;
+		}
+		it->db = it->imp.db ? it->imp.db : p->db;
+	}
+	return true;
+}
+
+ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t len,
+                                ig_inspect_out *out)
 {
 	sql_batch b;
 	char err[256];
@@ -50,38 +216,240 @@ void ig_inspect(const ig_stmt_ctx *ctx, const char *sql, size_t len, ig_inspect_
 	out->action = IA_FORWARD;
 	atomic_fetch_add_explicit(&st_classified, 1, memory_order_relaxed);
 	if (sql_classify(sql, len, 0, &b, err, sizeof(err)) < 0) {
-		reject(out, 1105, "importgate: out of memory inspecting the statement");
-		return;
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+		return NULL;
 	}
-	for (size_t i = 0; i < b.n; i++) {
+	ig_inspection *p = plan_new(ctx, sql, len);
+	if (!p) {
+		sql_batch_free(&b);
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+		return NULL;
+	}
+	bool oom = false, opaque = false;
+	for (size_t i = 0; i < b.n && !oom; i++) {
 		const sql_stmt *st = &b.stmts[i];
 		LOG_DEBUG(ctx->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b.n, sql_kind_name(st->kind));
 		switch (st->kind) {
 		case SQL_USE:
 			if (i < IG_MAX_USE && st->use_db) {
-				out->use_db[i] = strdup(st->use_db);
-				if (i + 1 > out->nuse)
-					out->nuse = (unsigned)i + 1;
-			} else {
-				out->uncertain_db = true;
+				if (!(p->use_db[i] = strdup(st->use_db)))
+					oom = true;
+				if (i + 1 > p->nuse)
+					p->nuse = (unsigned)i + 1;
 			}
 			break;
 		case SQL_IMPORT_INTO:
-		case SQL_PREPARE_VAR:
-			atomic_fetch_add_explicit(&st_imports, 1, memory_order_relaxed);
-			LOG_INFO(ctx->conn_id, "inspect: %s from '%s'@%s", sql_kind_name(st->kind), ctx->user,
-			         ctx->client_host);
+			oom = add_item(p, st, false) < 0;
 			break;
 		case SQL_PREPARE_TEXT:
-			if (st->prepare_inner == SQL_IMPORT_INTO) {
-				atomic_fetch_add_explicit(&st_imports, 1, memory_order_relaxed);
-				LOG_INFO(ctx->conn_id, "inspect: PREPARE of IMPORT INTO from '%s'@%s", ctx->user,
-				         ctx->client_host);
-			}
+			if (st->prepare_inner == SQL_IMPORT_INTO)
+				oom = add_item(p, st, true) < 0;
+			break;
+		case SQL_PREPARE_VAR:
+			opaque = true;
+			LOG_WARN(ctx->conn_id, "bypass.suspect: PREPARE %s FROM @variable from '%s'@%s: its text "
+			         "cannot be inspected (policy.opaque_prepare: %s)",
+			         st->prepare_name ? st->prepare_name : "?", ctx->user, ctx->client_host,
+			         p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT ? "reject" : "allow");
 			break;
 		default:
 			break;
 		}
 	}
+	bool mode_dependent = b.mode_dependent;
 	sql_batch_free(&b);
+	if (oom) {
+		ig_inspection_free(p);
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+		return NULL;
+	}
+	if (opaque && p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT) {
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: PREPARE ... FROM @variable cannot be inspected and "
+		       "policy.opaque_prepare is reject; use PREPARE ... FROM 'statement text' instead");
+		atomic_fetch_add(&st_rejected, 1);
+		ig_inspection_free(p);
+		return NULL;
+	}
+	if (p->nitems == 0) {
+		/* Nothing to decide: the session only learns the USE statements. */
+		memcpy(out->use_db, p->use_db, sizeof(p->use_db));
+		out->nuse = p->nuse;
+		p->nuse = 0;
+		ig_inspection_free(p);
+		return NULL;
+	}
+	atomic_fetch_add(&st_imports, p->nitems);
+	if (mode_dependent) {
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: this statement reads differently with and without "
+		       "sql_mode NO_BACKSLASH_ESCAPES, so the IMPORT INTO in it cannot be checked safely; "
+		       "send the IMPORT INTO as a statement of its own");
+		atomic_fetch_add(&st_rejected, 1);
+		ig_inspection_free(p);
+		return NULL;
+	}
+	if (!parse_items(p, out)) {
+		atomic_fetch_add(&st_rejected, 1);
+		ig_inspection_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void ig_inspect_read(ig_inspection *p)
+{
+	if (p->cfg->cluster.npd == 0) {
+		snprintf(p->state_err, sizeof(p->state_err), "no PD endpoint is configured (cluster.pd)");
+		return;
+	}
+	atomic_fetch_add(&st_reads, 1);
+	if (ig_cluster_read(p->cfg, &p->state, p->state_err, sizeof(p->state_err)) < 0) {
+		atomic_fetch_add(&st_read_failures, 1);
+		p->state = NULL;
+	}
+}
+
+static ig_tidb_version backend_version(const ig_inspection *p)
+{
+	ig_tidb_version v = {.major = -1};
+	const char *sv = p->server_version ? p->server_version : "";
+	if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
+		return v;
+	const char *cv = p->cfg->backends.tidb_version;
+	if (cv && strcmp(cv, "auto") != 0 && ig_tidb_version_parse(cv, strlen(cv), &v) == 0)
+		return v;
+	v.major = -1;
+	return v;
+}
+
+/* `PREPARE name FROM '<text>'` with the text quoted for either backslash mode. */
+static int prepare_statement(const import_item *it, const char *text, size_t len, char **out, size_t *outlen)
+{
+	ig_buf b = {0};
+	const char *name = it->prepare_name;
+	if (memchr(text, '\\', len))
+		return -1; /* its quoting would depend on NO_BACKSLASH_ESCAPES */
+	if (ig_buf_append(&b, "PREPARE `", 9) < 0)
+		goto oom;
+	for (const char *c = name; *c; c++)
+		if (ig_buf_append(&b, c, 1) < 0 || (*c == '`' && ig_buf_append(&b, "`", 1) < 0))
+			goto oom;
+	if (ig_buf_append(&b, "` FROM '", 8) < 0)
+		goto oom;
+	for (size_t i = 0; i < len; i++)
+		if (ig_buf_append(&b, &text[i], 1) < 0 || (text[i] == '\'' && ig_buf_append(&b, "'", 1) < 0))
+			goto oom;
+	if (ig_buf_append(&b, "'", 2) < 0) /* with the NUL */
+		goto oom;
+	*outlen = b.len - 1;
+	*out = (char *)b.data;
+	return 0;
+oom:
+	ig_buf_reset(&b);
+	return -1;
+}
+
+/* The statement with DISABLE_PRECHECK added, as it goes in the text sent to TiDB. */
+static int rewrite_item(import_item *it, ig_inspect_out *out)
+{
+	char err[256], *s = NULL;
+	size_t n = 0;
+	if (sql_import_add_disable_precheck(it->text, it->len, &it->imp, &s, &n, err, sizeof(err)) < 0) {
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot add DISABLE_PRECHECK: %s", err);
+		return -1;
+	}
+	if (!it->via_prepare) {
+		it->new_text = s;
+		it->new_len = n;
+		return 0;
+	}
+	int rc = prepare_statement(it, s, n, &it->new_text, &it->new_len);
+	free(s);
+	if (rc < 0)
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: this PREPARE needs DISABLE_PRECHECK added, but its "
+		       "text holds a backslash whose quoting depends on sql_mode; prepare it without one");
+	return rc;
+}
+
+/* The text for the backend: every rewritten statement in place, the rest byte for byte. */
+static int assemble(const ig_inspection *p, ig_buf *text)
+{
+	size_t at = 0;
+	for (size_t i = 0; i < p->nitems; i++) {
+		const import_item *it = &p->items[i];
+		if (!it->new_text)
+			continue;
+		if (it->span.off < at || ig_buf_append(text, p->sql + at, it->span.off - at) < 0 ||
+		    ig_buf_append(text, it->new_text, it->new_len) < 0)
+			return -1;
+		at = it->span.off + it->span.len;
+	}
+	return ig_buf_append(text, p->sql + at, p->len - at);
+}
+
+static const char *qual(const char *db) { return db ? db : "(no database)"; }
+
+void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
+{
+	char err[256];
+	bool rewrite = false;
+	memset(out, 0, sizeof(*out));
+	out->action = IA_FORWARD;
+	ig_tidb_version ver = backend_version(p);
+	for (size_t i = 0; i < p->nitems; i++) {
+		import_item *it = &p->items[i];
+		ig_decide_input in = {
+			.user = p->user, .host = p->host, .db = it->db, .table = it->imp.table,
+			.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
+			.version = ver, .state = p->state, .state_error = p->state_err, .cfg = p->cfg,
+		};
+		if (ig_decide(&in, &it->dec, err, sizeof(err)) < 0) {
+			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot decide: %s", err);
+			break;
+		}
+		it->decided = true;
+		LOG_INFO(p->conn_id, "import.decision: '%s'@%s %s.%s: %s%s, rule %s: %s", p->user, p->host,
+		         qual(it->db), it->imp.table, ig_verdict_name(it->dec.verdict),
+		         it->dec.dry_run ? " (dry-run: forwarded unchanged)" : "",
+		         it->dec.rule ? it->dec.rule->name : "(defaults)",
+		         it->dec.reason ? it->dec.reason : "");
+		if (it->dec.dry_run)
+			continue;
+		switch (it->dec.verdict) {
+		case IG_VERDICT_PASS:
+			break;
+		case IG_VERDICT_ADD_DISABLE_PRECHECK:
+			if (rewrite_item(it, out) < 0)
+				goto done;
+			rewrite = true;
+			break;
+		case IG_VERDICT_REJECT:
+			reject(out, (uint16_t)it->dec.err_code, it->dec.sqlstate, "%s",
+			       it->dec.message ? it->dec.message : "PreCheck failed: importgate: rejected");
+			goto done;
+		case IG_VERDICT_LOGICAL:
+			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+			       "PreCheck failed: importgate: %s.%s is covered and its rule asks for a logical "
+			       "import, which this gateway build cannot perform yet; use LOAD DATA instead",
+			       qual(it->db), it->imp.table);
+			goto done;
+		}
+	}
+	if (rewrite && out->action == IA_FORWARD) {
+		out->action = IA_REWRITE;
+		if (assemble(p, &out->text) < 0)
+			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory rewriting the statement");
+	}
+done:
+	if (out->action == IA_REJECT) {
+		atomic_fetch_add(&st_rejected, 1);
+		ig_buf_reset(&out->text);
+		return;
+	}
+	atomic_fetch_add(out->action == IA_REWRITE ? &st_rewritten : &st_passed, 1);
+	memcpy(out->use_db, p->use_db, sizeof(p->use_db));
+	out->nuse = p->nuse;
+	p->nuse = 0;
 }

@@ -1,9 +1,11 @@
 /*
  * inspect.h - the statement hook. Every COM_QUERY and COM_STMT_PREPARE text of the
- * command phase is handed to ig_inspect() before a byte of it is forwarded. The hook
- * answers: forward as is, forward a rewritten text, answer the client with an error,
- * or wait (the decision needs state that is read off the event loop). It also reports
- * what the session must learn from the statement's results (USE db).
+ * command phase is handed to it before a byte of it is forwarded. Three phases:
+ *   ig_inspect_begin   on the event loop: classify; most statements are done here
+ *   ig_inspect_read    off the loop (libuv thread pool): read the cluster state
+ *   ig_inspect_finish  on the loop: decide each import, build the text or the error
+ * The answer: forward as is, forward a rewritten text, or answer the client with an
+ * error. It also reports what the session must learn from the results (USE db).
  */
 #ifndef IMPORTGATE_INSPECT_H
 #define IMPORTGATE_INSPECT_H
@@ -34,21 +36,29 @@ typedef struct ig_inspect_out {
 	ig_buf text;               /* IA_REWRITE: new statement text */
 	uint16_t err_code;         /* IA_REJECT */
 	char sqlstate[6];
-	char err_msg[1024];
+	char err_msg[2048];
 	char *use_db[IG_MAX_USE];  /* USE at statement index i: db set when its result is OK */
 	unsigned nuse;
-	bool uncertain_db;         /* the batch may change the db in ways not tracked */
 } ig_inspect_out;
 
-/* Classifies and decides. Always fills out (action IA_FORWARD at least). */
-void ig_inspect(const ig_stmt_ctx *ctx, const char *sql, size_t len, ig_inspect_out *out);
-/* Quick test: true when the statement needs no inspection at all (hot path). */
+typedef struct ig_inspection ig_inspection;
+
+/* True when the statement needs no inspection at all (the hot path). */
 bool ig_inspect_quick(const char *sql, size_t len);
+/*
+ * Classifies. Returns NULL when `out` is final; otherwise a plan that needs the cluster
+ * state: run ig_inspect_read (blocking, off the loop), then ig_inspect_finish.
+ */
+ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t len,
+                                ig_inspect_out *out);
+void ig_inspect_read(ig_inspection *plan);
+void ig_inspect_finish(ig_inspection *plan, ig_inspect_out *out);
+void ig_inspection_free(ig_inspection *plan);
 void ig_inspect_out_free(ig_inspect_out *out);
 
 /* Process-wide counters of what the hook saw (metrics, tests). */
 typedef struct ig_inspect_stats {
-	uint64_t statements, quick, classified, imports;
+	uint64_t classified, imports, passed, rewritten, rejected, state_reads, state_failures;
 } ig_inspect_stats;
 void ig_inspect_stats_get(ig_inspect_stats *s);
 

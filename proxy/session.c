@@ -70,6 +70,12 @@ typedef enum ig_auth_bridge {
 	AB_WANT_CLIENT_RSA,  /* plain client will ask for a key / send RSA-encrypted password */
 } ig_auth_bridge;
 
+/* Client input waits: for earlier responses (current database), or for a decision. */
+typedef enum ig_hold { HOLD_NONE, HOLD_DRAIN, HOLD_DECISION } ig_hold;
+
+/* What became of a statement handed to the hook. */
+typedef enum ig_stmt_result { STMT_DONE, STMT_WAIT, STMT_ASYNC } ig_stmt_result;
+
 /* A command forwarded whose response has not ended yet. */
 typedef struct ig_pending {
 	uint8_t cmd;
@@ -131,7 +137,12 @@ typedef struct ig_session {
 	uint32_t cpass;         /* bytes of the current client packet still to stream */
 	bool c_prev_full;       /* last client packet had a 16 MiB - 1 payload */
 	ig_buf big;             /* a statement of several packets being assembled */
-	bool held;              /* a statement waits for earlier responses to end */
+	ig_hold hold;           /* why client input is not being processed */
+	ig_inspection *plan;    /* the statement being decided off the loop */
+	uv_work_t work;
+	bool working;           /* plan is in the thread pool: the session outlives its handles */
+	uint8_t plan_cmd;
+	ig_buf plan_text;       /* the statement as the client sent it */
 	bool idle_armed;        /* timer counts idleness (timeouts.idle_ms) */
 	ig_framer bframe;
 	ig_resp resp;
@@ -379,7 +390,7 @@ static void update_reading(ig_session *s)
 	if (s->closing)
 		return;
 	size_t limit = ig_rt.cfg->limits.write_queue_bytes;
-	bool client_on = !s->close_after_flush && !s->held && leg_queued(&s->backend) < limit &&
+	bool client_on = !s->close_after_flush && s->hold == HOLD_NONE && leg_queued(&s->backend) < limit &&
 	                 s->pq_len < PQ_MAX;
 	bool backend_on = !s->close_after_flush && s->state != SS_BACKEND_CONNECT &&
 	                  leg_queued(&s->client) < limit;
@@ -431,15 +442,23 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->bin);
 	ig_buf_reset(&s->hs_out);
 	ig_buf_reset(&s->big);
+	ig_buf_reset(&s->plan_text);
 	LOG_DEBUG(s->id, "session freed");
 	free(s);
+}
+
+/* Freed when its handles are closed and no decision is in the thread pool. */
+static void session_maybe_free(ig_session *s)
+{
+	if (s->handles == 0 && !s->working)
+		session_free(s);
 }
 
 static void on_close(uv_handle_t *h)
 {
 	ig_session *s = h->type == UV_TCP ? ((ig_leg *)h->data)->s : h->data;
-	if (--s->handles == 0)
-		session_free(s);
+	s->handles--;
+	session_maybe_free(s);
 }
 
 static void session_close(ig_session *s, const char *why)
@@ -915,9 +934,9 @@ static void backend_command_input(ig_session *s, const uint8_t *p, size_t n)
 	ig_framer_feed(&s->bframe, p, n, on_server_packet, s);
 	leg_flush(&s->client);
 	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
-	if (s->held && s->pq_len == 0)
-		s->held = false;
-	if (!s->held && !s->closing && ig_buf_avail(&s->cin) > 0)
+	if (s->hold == HOLD_DRAIN && s->pq_len == 0)
+		s->hold = HOLD_NONE;
+	if (s->hold == HOLD_NONE && !s->closing && ig_buf_avail(&s->cin) > 0)
 		command_client_input(s);
 	update_reading(s);
 }
@@ -935,11 +954,74 @@ static int forward_statement(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	return rc;
 }
 
+/* Carries out the hook's answer for a statement. */
+static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len, ig_inspect_out *out)
+{
+	int rc = 0;
+	switch (out->action) {
+	case IA_REJECT:
+		LOG_INFO(s->id, "statement refused: %u %s", out->err_code, out->err_msg);
+		send_error(s, 1, out->err_code, out->sqlstate, out->err_msg);
+		break;
+	case IA_REWRITE:
+		text = ig_buf_head(&out->text);
+		len = ig_buf_avail(&out->text);
+		/* fall through */
+	case IA_FORWARD: {
+		rc = forward_statement(s, cmd, text, len);
+		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
+		if (p && cmd == COM_QUERY) {
+			/* The pending record takes over the USE list. */
+			memcpy(p->use_db, out->use_db, sizeof(out->use_db));
+			p->nuse = out->nuse;
+			memset(out->use_db, 0, sizeof(out->use_db));
+			out->nuse = 0;
+		}
+		break;
+	}
+	}
+	if (rc < 0)
+		session_close(s, "out of memory");
+}
+
+static void session_maybe_free(ig_session *s);
+
+static void work_read_state(uv_work_t *req)
+{
+	ig_session *s = req->data;
+	ig_inspect_read(s->plan);
+}
+
+/* Back on the loop with the cluster state: decide, answer, and go on with the input. */
+static void work_done(uv_work_t *req, int status)
+{
+	ig_session *s = req->data;
+	ig_inspection *plan = s->plan;
+	s->plan = NULL;
+	s->working = false;
+	(void)status;
+	if (s->closing) {
+		ig_inspection_free(plan);
+		session_maybe_free(s);
+		return;
+	}
+	ig_inspect_out out;
+	ig_inspect_finish(plan, &out);
+	apply_inspection(s, s->plan_cmd, (const uint8_t *)s->plan_text.data, s->plan_text.len, &out);
+	ig_inspect_out_free(&out);
+	ig_inspection_free(plan);
+	ig_buf_reset(&s->plan_text);
+	s->hold = HOLD_NONE;
+	if (!s->closing)
+		command_client_input(s);
+}
+
 /*
  * A whole COM_QUERY / COM_STMT_PREPARE: through the hook, then forwarded, rewritten or
- * answered. Returns false when it must wait for earlier responses (current database).
+ * answered. STMT_WAIT: it must wait for earlier responses (the current database);
+ * STMT_ASYNC: consumed, decided off the loop, client input held until then.
  */
-static bool on_statement(ig_session *s, const uint8_t *payload, size_t plen)
+static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t plen)
 {
 	uint8_t cmd = payload[0];
 	const char *sql = (const char *)payload + 1;
@@ -949,50 +1031,45 @@ static bool on_statement(ig_session *s, const uint8_t *payload, size_t plen)
 			session_close(s, "out of memory");
 		else
 			expect_response(s, cmd);
-		return true;
+		return STMT_DONE;
 	}
-	/* A statement that may depend on the current database waits for earlier answers. */
 	if (s->pq_len > 0)
-		return false;
+		return STMT_WAIT;
 	ig_stmt_ctx ctx = {
 		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
 		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
 		.client_tls = s->client.tls != NULL, .cmd = cmd,
 	};
 	ig_inspect_out out;
-	ig_inspect(&ctx, sql, len, &out);
-	int rc = 0;
-	switch (out.action) {
-	case IA_REJECT:
-		LOG_INFO(s->id, "statement rejected: %u %s", out.err_code, out.err_msg);
-		send_error(s, 1, out.err_code, out.sqlstate, out.err_msg);
-		break;
-	case IA_REWRITE:
-		rc = forward_statement(s, cmd, ig_buf_head(&out.text), ig_buf_avail(&out.text));
-		if (rc == 0)
-			expect_response(s, cmd);
-		break;
-	case IA_FORWARD: {
-		rc = forward_statement(s, cmd, payload + 1, len);
-		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
-		if (p && cmd == COM_QUERY) {
-			/* The pending record takes over the USE list. */
-			memcpy(p->use_db, out.use_db, sizeof(out.use_db));
-			p->nuse = out.nuse;
-			memset(out.use_db, 0, sizeof(out.use_db));
-			out.nuse = 0;
-		}
-		break;
-	}
+	ig_inspection *plan = ig_inspect_begin(&ctx, sql, len, &out);
+	if (!plan) {
+		apply_inspection(s, cmd, payload + 1, len, &out);
+		ig_inspect_out_free(&out);
+		return STMT_DONE;
 	}
 	ig_inspect_out_free(&out);
-	if (rc < 0)
+	if (ig_buf_append(&s->plan_text, payload + 1, len) < 0) {
+		ig_inspection_free(plan);
 		session_close(s, "out of memory");
-	return true;
+		return STMT_DONE;
+	}
+	s->plan = plan;
+	s->plan_cmd = cmd;
+	s->work.data = s;
+	if (uv_queue_work(&s->w->loop, &s->work, work_read_state, work_done) != 0) {
+		s->plan = NULL;
+		ig_inspection_free(plan);
+		ig_buf_reset(&s->plan_text);
+		send_error(s, 1, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the import decision");
+		return STMT_DONE;
+	}
+	s->working = true;
+	s->hold = HOLD_DECISION;
+	return STMT_ASYNC;
 }
 
 /* A small command the session must understand before forwarding it. */
-static bool on_small_command(ig_session *s, const uint8_t *payload, size_t plen)
+static ig_stmt_result on_small_command(ig_session *s, const uint8_t *payload, size_t plen)
 {
 	uint8_t cmd = payload[0];
 	ig_pending *p;
@@ -1000,7 +1077,7 @@ static bool on_small_command(ig_session *s, const uint8_t *payload, size_t plen)
 		return on_statement(s, payload, plen);
 	if (leg_send_packet(&s->backend, 0, payload, plen) < 0) {
 		session_close(s, "out of memory");
-		return true;
+		return STMT_DONE;
 	}
 	p = expect_response(s, cmd);
 	if (cmd == COM_INIT_DB && p)
@@ -1013,7 +1090,7 @@ static bool on_small_command(ig_session *s, const uint8_t *payload, size_t plen)
 				p->db = strdup(cu.db);
 		}
 	}
-	return true;
+	return STMT_DONE;
 }
 
 static bool is_small_command(uint8_t cmd)
@@ -1047,6 +1124,7 @@ static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool
 		return;
 	ig_buf whole = s->big;
 	memset(&s->big, 0, sizeof(s->big));
+	/* The queue was drained before assembly began, so this never has to wait. */
 	on_statement(s, ig_buf_head(&whole), ig_buf_avail(&whole));
 	ig_buf_reset(&whole);
 }
@@ -1055,12 +1133,12 @@ static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool
  * Client bytes in the command phase. Packets that start commands (sequence id 0, not a
  * continuation, not LOCAL INFILE data) are looked at; statements are held whole until
  * inspected; everything else streams through. Returns bytes consumed; stops early when a
- * statement must wait (s->held) or the pending queue is full.
+ * statement must wait (s->hold) or the pending queue is full.
  */
 static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 {
 	size_t pos = 0;
-	while (pos < n && !s->closing && !s->held) {
+	while (pos < n && !s->closing && s->hold == HOLD_NONE) {
 		if (s->cpass > 0) {
 			size_t k = n - pos < s->cpass ? n - pos : s->cpass;
 			if (leg_send(&s->backend, p + pos, k) < 0) {
@@ -1108,7 +1186,7 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 		if (is_cmd && full && is_small_command(cmd)) {
 			/* A statement of several packets: wait for earlier answers, then assemble it. */
 			if (s->pq_len > 0) {
-				s->held = true;
+				s->hold = HOLD_DRAIN;
 				break;
 			}
 			if (n - pos < whole)
@@ -1121,12 +1199,15 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 		if (is_cmd && is_small_command(cmd)) {
 			if (n - pos < whole || s->pq_len >= PQ_MAX)
 				break;
-			if (!on_small_command(s, p + pos + 4, plen)) {
-				s->held = true; /* waits for earlier responses */
+			ig_stmt_result r = on_small_command(s, p + pos + 4, plen);
+			if (r == STMT_WAIT) {
+				s->hold = HOLD_DRAIN; /* waits for earlier responses */
 				break;
 			}
 			s->c_prev_full = false;
 			pos += whole;
+			if (r == STMT_ASYNC)
+				break; /* s->hold is HOLD_DECISION */
 			continue;
 		}
 		if (is_cmd) {
