@@ -118,6 +118,14 @@ static bool is_candidate(sql_kind k)
 	return k != SQL_OTHER && k != SQL_LEX_ERROR;
 }
 
+/* A string literal, or "..." read as an identifier under ANSI_QUOTES: the server would
+ * refuse the latter, but the gateway's idea of the sql_mode may be wrong, so read it as
+ * the text it would be without ANSI_QUOTES. */
+static bool is_text_tok(const sql_token *t)
+{
+	return t->type == SQL_TOK_STRING || (t->type == SQL_TOK_QIDENT && (t->flags & SQL_TOKF_DQ));
+}
+
 static sql_kind first_kind(const char *sql, const cls_state *cs)
 {
 	const sql_token *f = cs->first;
@@ -133,8 +141,7 @@ static sql_kind first_kind(const char *sql, const cls_state *cs)
 	    sql_tok_is(sql, &f[2], "JOB"))
 		return SQL_CANCEL_IMPORT_JOB;
 	if (sql_tok_is(sql, &f[0], "PREPARE")) {
-		if (n >= 4 && sql_tok_is(sql, &f[2], "FROM") &&
-		    (f[3].type == SQL_TOK_STRING || f[3].type == SQL_TOK_HEX))
+		if (n >= 4 && sql_tok_is(sql, &f[2], "FROM") && (is_text_tok(&f[3]) || f[3].type == SQL_TOK_HEX))
 			return SQL_PREPARE_TEXT;
 		return SQL_PREPARE_VAR; /* FROM @var, or anything we cannot read: opaque */
 	}
@@ -205,9 +212,11 @@ static char *prepare_text(const char *sql, const sql_piece *pc, const sql_token 
 	sql_lex_init(&lx, sql, pc->span.off + pc->span.len,
 	             (pc->flags & ~SQL_F_IN_EXEC_COMMENT) | ((lit->flags & SQL_TOKF_EXEC) ? SQL_F_IN_EXEC_COMMENT : 0));
 	lx.pos = lit->off;
-	while (sql_lex_next(&lx, &t) == SQL_TOK_STRING) {
+	while (sql_lex_next(&lx, &t) != SQL_TOK_EOF && is_text_tok(&t)) {
 		size_t m;
-		char *part = sql_tok_decode(sql, &t, pc->flags, &m), *na;
+		char *part, *na;
+		t.type = SQL_TOK_STRING;
+		part = sql_tok_decode(sql, &t, pc->flags, &m);
 		if (!part) {
 			free(acc);
 			return NULL;

@@ -22,7 +22,7 @@ typedef struct sbuf {
 
 static void sb_put(sbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0)
 		return;
 	if (b->n + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 64;
