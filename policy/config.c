@@ -614,6 +614,26 @@ static int key_line(const ig_ynode *map, const char *key)
 	return map->line;
 }
 
+/* Line of the first table-filter entry that does not compile on its own. */
+static int table_line(const ig_ynode *map, const ig_rule *r)
+{
+	const ig_ynode *list = NULL;
+
+	for (size_t i = 0; map->kind == IG_YN_MAP && i + 1 < map->n; i += 2)
+		if (strcmp(map->items[i]->str, "tables") == 0)
+			list = map->items[i + 1];
+	if (!list || list->kind != IG_YN_SEQ)
+		return key_line(map, "tables");
+	for (size_t i = 0; i < r->ntables && i < list->n; i++) {
+		const char *one[1] = {r->tables[i]};
+		ig_tablefilter *f = ig_tablefilter_parse(one, 1, false, NULL, 0);
+		if (!f)
+			return list->items[i]->line;
+		ig_tablefilter_free(f);
+	}
+	return list->line;
+}
+
 static int compile_rule(ctx *c, const char *path, const ig_ynode *n, ig_rule *r)
 {
 	char sp[300], e[300];
@@ -632,7 +652,7 @@ static int compile_rule(ctx *c, const char *path, const ig_ynode *n, ig_rule *r)
 	/* Table names in TiDB are case-insensitive (lower_case_table_names = 2). */
 	r->filter = ig_tablefilter_parse((const char *const *)r->tables, r->ntables, false, e, sizeof(e));
 	if (!r->filter)
-		return cerr(c, key_line(n, "tables"), subpath(sp, sizeof(sp), path, "tables"),
+		return cerr(c, table_line(n, r), subpath(sp, sizeof(sp), path, "tables"),
 		            "bad table filter: %s", e);
 	return 0;
 }
