@@ -1,0 +1,46 @@
+/*
+ * fuzz_classify.c - libFuzzer target for the lexer, splitter, quick reject and classifier.
+ * The first byte selects the caller flags; the rest is the SQL text. Checks: no crash or
+ * leak, spans inside the input, and the fast-path safety property: a text that
+ * sql_quick_reject() dismisses has no statement of any interesting kind.
+ */
+#include "fuzz_common.h"
+#include "sqlparse/lexer.h"
+#include "sqlparse/split.h"
+#include "sqlparse/sqlparse.h"
+
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	sql_batch b;
+	sql_piece *pieces = NULL;
+	size_t n = 0, i;
+	char err[128];
+	unsigned flags;
+	const char *sql;
+	int rejected;
+	if (size < 1)
+		return 0;
+	flags = data[0] & 31u;
+	sql = (const char *)data + 1;
+	size--;
+	rejected = sql_quick_reject(sql, size);
+	if (sql_split(sql, size, flags, &pieces, &n, err, sizeof(err)) == 0) {
+		for (i = 0; i < n; i++)
+			FUZZ_CHECK(pieces[i].span.off + pieces[i].span.len <= size);
+		free(pieces);
+	}
+	if (sql_classify(sql, size, flags, &b, err, sizeof(err)) != 0)
+		return 0;
+	for (i = 0; i < b.n; i++) {
+		const sql_stmt *st = &b.stmts[i];
+		FUZZ_CHECK(st->span.off + st->span.len <= size);
+		FUZZ_CHECK(st->kind != SQL_USE || st->use_db);
+		FUZZ_CHECK(st->kind != SQL_PREPARE_TEXT || st->prepare_text);
+		if (rejected)
+			FUZZ_CHECK(st->kind == SQL_OTHER);
+	}
+	sql_batch_free(&b);
+	return 0;
+}
