@@ -143,6 +143,7 @@ typedef struct ig_session {
 	bool working;           /* plan is in the thread pool: the session outlives its handles */
 	uint8_t plan_cmd;
 	ig_buf plan_text;       /* the statement as the client sent it */
+	ig_inspect_out plan_out; /* the decision, made in the thread pool */
 	bool idle_armed;        /* timer counts idleness (timeouts.idle_ms) */
 	ig_framer bframe;
 	ig_resp resp;
@@ -986,10 +987,12 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 
 static void session_maybe_free(ig_session *s);
 
-static void work_read_state(uv_work_t *req)
+/* Thread pool: read the cluster state, decide, and (later) audit: all the blocking parts. */
+static void work_decide(uv_work_t *req)
 {
 	ig_session *s = req->data;
 	ig_inspect_read(s->plan);
+	ig_inspect_finish(s->plan, &s->plan_out);
 }
 
 /* Back on the loop with the cluster state: decide, answer, and go on with the input. */
@@ -1001,14 +1004,14 @@ static void work_done(uv_work_t *req, int status)
 	s->working = false;
 	(void)status;
 	if (s->closing) {
+		ig_inspect_out_free(&s->plan_out);
 		ig_inspection_free(plan);
 		session_maybe_free(s);
 		return;
 	}
-	ig_inspect_out out;
-	ig_inspect_finish(plan, &out);
-	apply_inspection(s, s->plan_cmd, (const uint8_t *)s->plan_text.data, s->plan_text.len, &out);
-	ig_inspect_out_free(&out);
+	apply_inspection(s, s->plan_cmd, ig_buf_head(&s->plan_text), ig_buf_avail(&s->plan_text),
+	                 &s->plan_out);
+	ig_inspect_out_free(&s->plan_out);
 	ig_inspection_free(plan);
 	ig_buf_reset(&s->plan_text);
 	s->hold = HOLD_NONE;
@@ -1056,7 +1059,7 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	s->plan = plan;
 	s->plan_cmd = cmd;
 	s->work.data = s;
-	if (uv_queue_work(&s->w->loop, &s->work, work_read_state, work_done) != 0) {
+	if (uv_queue_work(&s->w->loop, &s->work, work_decide, work_done) != 0) {
 		s->plan = NULL;
 		ig_inspection_free(plan);
 		ig_buf_reset(&s->plan_text);
