@@ -1,0 +1,232 @@
+/*
+ * test_clusterstate.c - the cluster-state model: which tasks and changefeeds cover a table
+ * (empty task filter = every table, system schemas never, finished/removed changefeeds
+ * never, unreadable = everything, case sensitivity), pause and error markers, and what
+ * TiDB's own precheck would count.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+
+#include "state_helpers.h"
+
+/* "t:<names> c:<ids>" of what covers db.tbl, for compact assertions */
+static const char *covering(const ig_cluster_state *st, const char *db, const char *tbl)
+{
+	static char out[512];
+	ig_coverage cov;
+	size_t n = 0;
+
+	assert_int_equal(ig_cluster_covering(st, db, tbl, &cov), 0);
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "t:");
+	for (size_t i = 0; i < cov.ntasks; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->tasks[cov.tasks[i]].name);
+	n += (size_t)snprintf(out + n, sizeof(out) - n, " c:");
+	for (size_t i = 0; i < cov.ncfs; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->cfs[cov.cfs[i]].id);
+	ig_coverage_free(&cov);
+	return out;
+}
+
+static void tasks(void **state)
+{
+	static const char *const app[] = {"app.*", "!app.scratch"};
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_task(st, "all", NULL, 0); /* no filter: every table */
+	th_task(st, "apps", app, 2);
+	ig_cluster_state_finish(st);
+	assert_string_equal(covering(st, "app", "orders"), "t:all,apps c:");
+	assert_string_equal(covering(st, "APP", "Orders"), "t:all,apps c:");
+	assert_string_equal(covering(st, "app", "scratch"), "t:all c:");
+	assert_string_equal(covering(st, "other", "x"), "t:all c:");
+	/* system schemas: never, whatever the filter, any case */
+	assert_string_equal(covering(st, "mysql", "user"), "t: c:");
+	assert_string_equal(covering(st, "Information_Schema", "tables"), "t: c:");
+	assert_string_equal(covering(st, "PERFORMANCE_SCHEMA", "x"), "t: c:");
+	assert_string_equal(covering(st, "metrics_schema", "x"), "t: c:");
+	assert_string_equal(covering(st, "inspection_schema", "x"), "t: c:");
+	assert_string_equal(covering(st, "SYS", "x"), "t: c:");
+	assert_true(ig_is_system_schema("Mysql"));
+	assert_false(ig_is_system_schema("mysql2"));
+	assert_false(ig_is_system_schema(NULL));
+	assert_true(ig_cluster_precheck_blocks(st));
+	ig_cluster_state_free(st);
+}
+
+static void pause_and_errors(void **state)
+{
+	static const char *const f[] = {"*.*"};
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_adds(st, "/tidb/br-stream/pause/early", ""); /* before its task */
+	th_task(st, "early", f, 1);
+	th_task(st, "late", f, 1);
+	th_task(st, "plain", f, 1);
+	th_adds(st, "/tidb/br-stream/pause/late", "{\"severity\":\"ERROR\"}");
+	th_adds(st, "/tidb/br-stream/last-error/plain/7", "x");
+	th_adds(st, "/tidb/br-stream/pause/gone", ""); /* no task: stale, ignored */
+	th_adds(st, "/tidb/br-stream/checkpoint/plain/store/1", "12345678");
+	ig_cluster_state_finish(st);
+	assert_int_equal(st->ntasks, 3);
+	assert_true(st->tasks[0].paused);
+	assert_true(st->tasks[1].paused);
+	assert_false(st->tasks[2].paused);
+	assert_true(st->tasks[2].has_error);
+	assert_false(st->tasks[0].has_error);
+	/* paused tasks still cover: what is imported while paused never reaches the log */
+	assert_string_equal(covering(st, "a", "b"), "t:early,late,plain c:");
+	assert_int_equal(st->nproblems, 0);
+	ig_cluster_state_free(st);
+}
+
+static void task_filter_errors(void **state)
+{
+	static const char *const bad[] = {"app.*", "a.b.c"};
+	ig_cluster_state *st = ig_cluster_state_new();
+	unsigned char pb[256];
+
+	(void)state;
+	th_task(st, "bad", bad, 2);
+	/* the key names the task; the protobuf's own name differing is noted */
+	{
+		static const char *const f[] = {"x.*"};
+		size_t n = th_task_pb(pb, "other_name", f, 1);
+		th_add(st, "/tidb/br-stream/info/renamed", pb, n);
+	}
+	ig_cluster_state_finish(st);
+	assert_true(st->tasks[0].undecodable);
+	assert_string_equal(covering(st, "zzz", "t"), "t:bad c:");
+	assert_string_equal(covering(st, "x", "t"), "t:bad,renamed c:");
+	assert_int_equal(st->nproblems, 2);
+	assert_non_null(strstr(st->problems[0], "log backup task \"bad\": cannot read its table filter"));
+	assert_non_null(strstr(st->problems[1], "its info names it \"other_name\""));
+	ig_cluster_state_free(st);
+}
+
+static void changefeeds(void **state)
+{
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_cf(st, "normal", "normal", "[\"app.*\"]", 0);
+	th_cf(st, "stopped", "stopped", "[\"app.*\"]", 0);
+	th_cf(st, "failed", "failed", "[\"app.*\"]", 0);
+	th_cf(st, "error", "error", "[\"app.*\"]", 0);
+	th_cf(st, "pending", "pending", "[\"app.*\"]", 0);
+	th_cf(st, "warning", "warning", "[\"app.*\"]", 0);
+	th_cf(st, "odd", "exploded", "[\"app.*\"]", 0);
+	th_cf(st, "finished", "finished", "[\"app.*\"]", 0);
+	th_cf(st, "removed", "removed", "[\"app.*\"]", 0);
+	th_cf(st, "dflt", "normal", NULL, -1); /* no rules: *.* */
+	th_adds(st, "/tidb/cdc/default/default/changefeed/status/normal", "{\"checkpoint-ts\":1}");
+	th_adds(st, "/tidb/cdc/changefeed/info/legacy", "{\"state\":\"normal\",\"config\":{\"filter\":"
+	       "{\"rules\":[\"old.*\"]}}}");
+	ig_cluster_state_finish(st);
+	assert_int_equal(st->ncfs, 11);
+	assert_string_equal(covering(st, "app", "t"), "t: c:normal,stopped,failed,error,pending,warning,odd,dflt");
+	assert_string_equal(covering(st, "old", "t"), "t: c:dflt,legacy");
+	assert_string_equal(st->cfs[10].display, "legacy");
+	assert_string_equal(st->cfs[0].display, "default/default/normal");
+	assert_string_equal(covering(st, "mysql", "t"), "t: c:");
+	/* the unknown state is reported */
+	assert_int_equal(st->nproblems, 1);
+	assert_non_null(strstr(st->problems[0], "changefeed \"default/default/odd\": unknown state \"exploded\""));
+	ig_cluster_state_free(st);
+}
+
+static void case_sensitivity(void **state)
+{
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_cf(st, "ci", "normal", "[\"*.*\",\"!Test.*\"]", 0);
+	th_cf(st, "cs", "normal", "[\"*.*\",\"!Test.*\"]", 1);
+	th_cf(st, "cs_only", "normal", "[\"Shop.*\"]", 1);
+	ig_cluster_state_finish(st);
+	/* case-insensitive: Test excludes test */
+	assert_string_equal(covering(st, "Test", "t"), "t: c:");
+	/* case-sensitive: "test" is not excluded; a name typed in another case than the one
+	 * stored still counts (TiDB resolves names case-insensitively) */
+	assert_string_equal(covering(st, "test", "t"), "t: c:cs");
+	assert_string_equal(covering(st, "shop", "t"), "t: c:ci,cs,cs_only");
+	assert_string_equal(covering(st, "SHOP", "t"), "t: c:ci,cs,cs_only");
+	ig_cluster_state_free(st);
+}
+
+static void unreadable_changefeeds(void **state)
+{
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_adds(st, "/tidb/cdc/default/default/changefeed/info/garbage", "{not json");
+	th_adds(st, "/tidb/cdc/default/default/changefeed/info/badrule", "{\"state\":\"failed\",\"config\":"
+	       "{\"filter\":{\"rules\":[\"a%b.c\"]}}}");
+	th_adds(st, "/tidb/cdc/default/default/changefeed/info/mysqlrules", "{\"state\":\"stopped\","
+	       "\"config\":{\"filter\":{\"mysql-replication-rules\":{\"do-dbs\":[\"x\"]}}}}");
+	ig_cluster_state_finish(st);
+	assert_int_equal(st->ncfs, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(st->cfs[i].undecodable);
+	assert_string_equal(covering(st, "anything", "t"), "t: c:garbage,badrule,mysqlrules");
+	assert_int_equal(st->nproblems, 3);
+	assert_non_null(strstr(st->problems[0], "\"default/default/garbage\": changefeed info: bad JSON"));
+	assert_non_null(strstr(st->problems[1], "cannot read its filter rules"));
+	assert_non_null(strstr(st->problems[2], "mysql-replication-rules"));
+	/* TiDB: undecodable JSON fails its precheck; a decoded failed state does not count */
+	assert_true(ig_changefeed_tidb_counts(&st->cfs[0]));
+	assert_false(ig_changefeed_tidb_counts(&st->cfs[1]));
+	assert_true(ig_changefeed_tidb_counts(&st->cfs[2]));
+	ig_cluster_state_free(st);
+}
+
+static void precheck_counts(void **state)
+{
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	assert_false(ig_cluster_precheck_blocks(NULL));
+	assert_false(ig_cluster_precheck_blocks(st));
+	th_cf(st, "f", "failed", NULL, -1);
+	th_cf(st, "e", "error", NULL, -1);
+	th_cf(st, "p", "pending", NULL, -1);
+	th_cf(st, "d", "finished", NULL, -1);
+	th_cf(st, "r", "removed", NULL, -1);
+	assert_false(ig_cluster_precheck_blocks(st)); /* TiDB skips all of these */
+	th_cf(st, "s", "stopped", NULL, -1);
+	assert_true(ig_cluster_precheck_blocks(st));
+	ig_cluster_state_free(st);
+	st = ig_cluster_state_new();
+	th_adds(st, "/tidb/br-stream/pause/x", "");
+	ig_cluster_state_finish(st);
+	assert_false(ig_cluster_precheck_blocks(st)); /* a stale pause key is no task */
+	th_task(st, "x", NULL, 0);
+	assert_true(ig_cluster_precheck_blocks(st));
+	ig_cluster_state_free(st);
+	ig_cluster_state_free(NULL);
+	{
+		ig_coverage cov;
+		assert_int_equal(ig_cluster_covering(NULL, "a", "b", &cov), 0);
+		assert_int_equal(cov.ntasks + cov.ncfs, 0);
+		ig_coverage_free(&cov);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(tasks),
+		cmocka_unit_test(pause_and_errors),
+		cmocka_unit_test(task_filter_errors),
+		cmocka_unit_test(changefeeds),
+		cmocka_unit_test(case_sensitivity),
+		cmocka_unit_test(unreadable_changefeeds),
+		cmocka_unit_test(precheck_counts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
