@@ -323,54 +323,19 @@ static ig_tidb_version backend_version(const ig_inspection *p)
 	return v;
 }
 
-/* `PREPARE name FROM '<text>'` with the text quoted for either backslash mode. */
-static int prepare_statement(const import_item *it, const char *text, size_t len, char **out, size_t *outlen)
-{
-	ig_buf b = {0};
-	const char *name = it->prepare_name;
-	if (memchr(text, '\\', len))
-		return -1; /* its quoting would depend on NO_BACKSLASH_ESCAPES */
-	if (ig_buf_append(&b, "PREPARE `", 9) < 0)
-		goto oom;
-	for (const char *c = name; *c; c++)
-		if (ig_buf_append(&b, c, 1) < 0 || (*c == '`' && ig_buf_append(&b, "`", 1) < 0))
-			goto oom;
-	if (ig_buf_append(&b, "` FROM '", 8) < 0)
-		goto oom;
-	for (size_t i = 0; i < len; i++)
-		if (ig_buf_append(&b, &text[i], 1) < 0 || (text[i] == '\'' && ig_buf_append(&b, "'", 1) < 0))
-			goto oom;
-	if (ig_buf_append(&b, "'", 2) < 0) /* with the NUL */
-		goto oom;
-	*outlen = b.len - 1;
-	*out = (char *)b.data;
-	return 0;
-oom:
-	ig_buf_reset(&b);
-	return -1;
-}
-
 /* The statement with DISABLE_PRECHECK added, as it goes in the text sent to TiDB. */
 static int rewrite_item(import_item *it, ig_inspect_out *out)
 {
 	char err[256], *s = NULL;
 	size_t n = 0;
+	/* Prepared imports never get here: they are refused rather than rewritten (finish). */
 	if (sql_import_add_disable_precheck(it->text, it->len, &it->imp, &s, &n, err, sizeof(err)) < 0) {
 		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot add DISABLE_PRECHECK: %s", err);
 		return -1;
 	}
-	if (!it->via_prepare) {
-		it->new_text = s;
-		it->new_len = n;
-		return 0;
-	}
-	int rc = prepare_statement(it, s, n, &it->new_text, &it->new_len);
-	free(s);
-	if (rc < 0)
-		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
-		       "PreCheck failed: importgate: this PREPARE needs DISABLE_PRECHECK added, but its "
-		       "text holds a backslash whose quoting depends on sql_mode; prepare it without one");
-	return rc;
+	it->new_text = s;
+	it->new_len = n;
+	return 0;
 }
 
 /* The text for the backend: every rewritten statement in place, the rest byte for byte. */
@@ -390,6 +355,19 @@ static int assemble(const ig_inspection *p, ig_buf *text)
 }
 
 static const char *qual(const char *db) { return db ? db : "(no database)"; }
+
+static bool is_prepared(const ig_inspection *p, const import_item *it)
+{
+	return it->via_prepare || p->cmd == COM_STMT_PREPARE;
+}
+
+/* The import would reach TiDB carrying DISABLE_PRECHECK (added, or the user's own kept). */
+static bool runs_without_precheck(const import_item *it)
+{
+	if (it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK)
+		return true;
+	return it->dec.verdict == IG_VERDICT_PASS && sql_import_find_opt(&it->imp, "DISABLE_PRECHECK");
+}
 
 void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 {
@@ -417,6 +395,19 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 		         it->dec.reason ? it->dec.reason : "");
 		if (it->dec.dry_run)
 			continue;
+		if (is_prepared(p, it) && runs_without_precheck(it)) {
+			/*
+			 * A prepared statement runs later, maybe many times, when the cluster state may
+			 * have changed: a decision to skip TiDB's precheck cannot be kept that long.
+			 */
+			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+			       "PreCheck failed: importgate: a prepared IMPORT INTO into %s.%s would run "
+			       "without TiDB's precheck (DISABLE_PRECHECK), decided now but executed later, "
+			       "when log backup tasks or changefeeds may cover the table; send the IMPORT "
+			       "INTO as a plain statement instead",
+			       qual(it->db), it->imp.table);
+			goto done;
+		}
 		switch (it->dec.verdict) {
 		case IG_VERDICT_PASS:
 			break;

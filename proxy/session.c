@@ -1365,6 +1365,11 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	uv_tcp_nodelay(&s->backend.tcp, 1);
 	s->state = SS_BACKEND_GREETING;
+	int hs = ig_rt.cfg->timeouts.handshake_ms;
+	if (hs > 0)
+		uv_timer_start(&s->timer, on_timer, (uint64_t)hs, 0);
+	else
+		uv_timer_stop(&s->timer);
 	update_reading(s);
 }
 
@@ -1443,9 +1448,12 @@ void ig_session_accept(ig_worker *w)
 		            s->be->addr, uv_strerror(rc));
 		return;
 	}
+	/* The connect has its own bound; the handshake's starts once connected. */
+	int ct = ig_rt.cfg->backends.connect_timeout_ms;
 	int hs = ig_rt.cfg->timeouts.handshake_ms;
-	if (hs > 0)
-		uv_timer_start(&s->timer, on_timer, (uint64_t)hs, 0);
+	int first = ct > 0 && (hs <= 0 || ct < hs) ? ct : hs;
+	if (first > 0)
+		uv_timer_start(&s->timer, on_timer, (uint64_t)first, 0);
 	update_reading(s);
 }
 
