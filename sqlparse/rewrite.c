@@ -61,6 +61,9 @@ int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_impor
 	if (imp->has_with && imp->nopts > 0)
 		return copy_with_insert(sql, len, imp->with_span.off + imp->with_span.len, ", DISABLE_PRECHECK", out,
 		                        outlen, err, errlen);
+	/* "--" followed by a blank would turn into a comment: do not add the blank there */
+	if (imp->end >= 2 && sql[imp->end - 1] == '-' && sql[imp->end - 2] == '-')
+		return copy_with_insert(sql, len, imp->end, "WITH DISABLE_PRECHECK", out, outlen, err, errlen);
 	return copy_with_insert(sql, len, imp->end, " WITH DISABLE_PRECHECK", out, outlen, err, errlen);
 }
 
@@ -131,6 +134,13 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
 		}
 		if (cuts[i].end > pos)
 			pos = cuts[i].end;
+		if (n >= 2 && buf[n - 1] == '-' && buf[n - 2] == '-' && (pos >= len || (unsigned char)sql[pos] <= ' ')) {
+			/* the join would make "--" a comment start: no byte-preserving removal exists */
+			free(cuts);
+			free(buf);
+			snprintf(err, errlen, "cannot remove DISABLE_PRECHECK without changing other tokens");
+			return -1;
+		}
 	}
 	memcpy(buf + n, sql + pos, len - pos);
 	n += len - pos;

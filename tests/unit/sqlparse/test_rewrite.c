@@ -120,6 +120,24 @@ static void test_round_trips(void **st)
 	}
 }
 
+/* Found by fuzzing: a query ending in "--" must not turn the inserted blank into a
+ * comment start; a removal that would do the same is refused. */
+static void test_dash_dash_edges(void **st)
+{
+	sql_import imp;
+	char *out = NULL, err[128] = "";
+	const char *s = "IMPORT INTO t FROM SELECT 1--WITH DISABLE_PRECHECK";
+	(void)st;
+	/* "1----": the last token is the second "-" (the final "--" is a comment at the end) */
+	expect_add("IMPORT INTO t FROM SELECT 1----", "IMPORT INTO t FROM SELECT 1--WITH DISABLE_PRECHECK--");
+	expect_add("IMPORT INTO t FROM SELECT 1--", "IMPORT INTO t FROM SELECT 1 WITH DISABLE_PRECHECK--");
+	parse_ok(s, &imp);
+	assert_non_null(sql_import_find_opt(&imp, "DISABLE_PRECHECK"));
+	assert_int_equal(sql_import_remove_disable_precheck(s, strlen(s), &imp, &out, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot remove"));
+	sql_import_free(&imp);
+}
+
 static void test_mismatch(void **st)
 {
 	sql_import imp;
@@ -141,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_dash_dash_edges),
 		cmocka_unit_test(test_mismatch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
