@@ -202,8 +202,9 @@ static int reject(dctx *d, unsigned code, const char *sqlstate, msg *text)
 	d->out->err_code = code;
 	snprintf(d->out->sqlstate, sizeof(d->out->sqlstate), "%s", sqlstate);
 	if (code == IG_ER_NO_DB_ERROR) {
-		d->out->message = t;
 		d->out->reason = strdup(t);
+		d->out->message = t;
+		t = NULL;
 	} else {
 		n = strlen(t) + 64;
 		d->out->message = malloc(n);
