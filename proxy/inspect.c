@@ -28,6 +28,7 @@ static atomic_uint_fast64_t st_classified, st_imports, st_passed, st_rewritten, 
 
 /* One import found in the text. */
 typedef struct import_item {
+	size_t stmt_index;     /* position in the batch: the index of its result */
 	sql_span span;         /* the statement in the text */
 	bool via_prepare;      /* PREPARE name FROM 'text': text below is the inner statement */
 	char *prepare_name;
@@ -147,7 +148,7 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 	return p;
 }
 
-static int add_item(ig_inspection *p, const sql_stmt *st, bool via_prepare)
+static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via_prepare)
 {
 	import_item *items = realloc(p->items, (p->nitems + 1) * sizeof(*items));
 	if (!items)
@@ -155,6 +156,7 @@ static int add_item(ig_inspection *p, const sql_stmt *st, bool via_prepare)
 	p->items = items;
 	import_item *it = &items[p->nitems];
 	memset(it, 0, sizeof(*it));
+	it->stmt_index = index;
 	it->span = st->span;
 	it->via_prepare = via_prepare;
 	it->flags = st->flags;
@@ -214,6 +216,7 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	char err[256];
 	memset(out, 0, sizeof(*out));
 	out->action = IA_FORWARD;
+	out->import_index = -1;
 	atomic_fetch_add_explicit(&st_classified, 1, memory_order_relaxed);
 	if (sql_classify(sql, len, 0, &b, err, sizeof(err)) < 0) {
 		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
@@ -239,11 +242,11 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			}
 			break;
 		case SQL_IMPORT_INTO:
-			oom = add_item(p, st, false) < 0;
+			oom = add_item(p, st, i, false) < 0;
 			break;
 		case SQL_PREPARE_TEXT:
 			if (st->prepare_inner == SQL_IMPORT_INTO)
-				oom = add_item(p, st, true) < 0;
+				oom = add_item(p, st, i, true) < 0;
 			break;
 		case SQL_PREPARE_VAR:
 			opaque = true;
@@ -375,6 +378,7 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 	bool rewrite = false;
 	memset(out, 0, sizeof(*out));
 	out->action = IA_FORWARD;
+	out->import_index = -1;
 	ig_tidb_version ver = backend_version(p);
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
@@ -440,6 +444,15 @@ done:
 		return;
 	}
 	atomic_fetch_add(out->action == IA_REWRITE ? &st_rewritten : &st_passed, 1);
+	/* The session reads TiDB's answer to the first plain import (PREPAREs run later). */
+	for (size_t i = 0; i < p->nitems; i++) {
+		if (p->items[i].via_prepare || p->cmd != COM_QUERY)
+			continue;
+		out->import_index = (int)p->items[i].stmt_index;
+		snprintf(out->import_target, sizeof(out->import_target), "%s.%s", qual(p->items[i].db),
+		         p->items[i].imp.table);
+		break;
+	}
 	memcpy(out->use_db, p->use_db, sizeof(p->use_db));
 	out->nuse = p->nuse;
 	p->nuse = 0;

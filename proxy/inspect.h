@@ -39,6 +39,8 @@ typedef struct ig_inspect_out {
 	char err_msg[2048];
 	char *use_db[IG_MAX_USE];  /* USE at statement index i: db set when its result is OK */
 	unsigned nuse;
+	int import_index;          /* forwarded import: its statement index (its result's), or -1 */
+	char import_target[520];   /* "db.tbl" of that import */
 } ig_inspect_out;
 
 typedef struct ig_inspection ig_inspection;

@@ -28,6 +28,7 @@
 #include "proxy/auth.h"
 #include "proxy/buf.h"
 #include "proxy/framer.h"
+#include "proxy/importresult.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
 #include "proxy/mysql_proto.h"
@@ -39,6 +40,7 @@
 #define AUTH_PKT_MAX (64 * 1024)
 #define PQ_MAX 16                      /* pipelined commands followed at once */
 #define CACHING_SHA2 "caching_sha2_password"
+#define CAPTURE_MAX (64 * 1024)            /* enough for any IMPORT INTO answer */
 
 typedef enum ig_sess_state {
 	SS_BACKEND_CONNECT,
@@ -83,6 +85,7 @@ typedef struct ig_pending {
 	char *user;               /* COM_CHANGE_USER: user on success */
 	char *use_db[IG_MAX_USE]; /* COM_QUERY batch: USE by result index */
 	unsigned nuse;
+	bool capture;             /* an import: its answer is captured and read */
 } ig_pending;
 
 struct ig_session;
@@ -147,6 +150,10 @@ typedef struct ig_session {
 	bool idle_armed;        /* timer counts idleness (timeouts.idle_ms) */
 	ig_framer bframe;
 	ig_resp resp;
+	ig_buf capture;         /* the backend's answer to a forwarded import, from its start */
+	unsigned capture_index; /* which result of the batch is the import's */
+	char capture_target[520];
+	uint64_t capture_start; /* uv_now at forwarding */
 	ig_pending pq[PQ_MAX];
 	unsigned pq_head, pq_len;
 } ig_session;
@@ -444,6 +451,7 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->hs_out);
 	ig_buf_reset(&s->big);
 	ig_buf_reset(&s->plan_text);
+	ig_buf_reset(&s->capture);
 	LOG_DEBUG(s->id, "session freed");
 	free(s);
 }
@@ -886,8 +894,30 @@ static void result_ended(ig_session *s, unsigned index)
 	}
 }
 
+/* TiDB's answer to an import, read from the captured bytes, for the log (and the audit). */
+static void import_answered(ig_session *s)
+{
+	ig_import_result r;
+	uint64_t ms = uv_now(&s->w->loop) - s->capture_start;
+	if (ig_import_result_parse(ig_buf_head(&s->capture), ig_buf_avail(&s->capture), s->caps,
+	                           s->capture_index, &r) < 0 || r.kind == IR_UNKNOWN) {
+		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms",
+		         s->capture_target, ig_buf_avail(&s->capture), (unsigned long long)ms);
+	} else if (r.kind == IR_ERR) {
+		LOG_INFO(s->id, "import.result: %s: error %u %s, %llu ms", s->capture_target, r.err_code,
+		         r.message, (unsigned long long)ms);
+	} else {
+		LOG_INFO(s->id, "import.result: %s: job %s, status %s, rows %s, %llu ms%s%s",
+		         s->capture_target, r.job_id[0] ? r.job_id : "-", r.status[0] ? r.status : "-",
+		         r.rows[0] ? r.rows : "-", (unsigned long long)ms, r.message[0] ? ": " : "", r.message);
+	}
+	ig_buf_reset(&s->capture);
+}
+
 static void response_done(ig_session *s)
 {
+	if (s->pq[s->pq_head].capture)
+		import_answered(s);
 	free_pending(&s->pq[s->pq_head]);
 	s->pq_head = (s->pq_head + 1) % PQ_MAX;
 	s->pq_len--;
@@ -928,6 +958,10 @@ static void on_server_packet(void *arg, const uint8_t *h, size_t hl, uint32_t pl
 
 static void backend_command_input(ig_session *s, const uint8_t *p, size_t n)
 {
+	if (s->pq_len > 0 && s->pq[s->pq_head].capture && ig_buf_avail(&s->capture) < CAPTURE_MAX) {
+		size_t room = CAPTURE_MAX - ig_buf_avail(&s->capture);
+		ig_buf_append(&s->capture, p, n < room ? n : room); /* best effort: a note, not the data */
+	}
 	if (leg_send(&s->client, p, n) < 0) {
 		session_close(s, "out of memory");
 		return;
@@ -971,6 +1005,13 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	case IA_FORWARD: {
 		rc = forward_statement(s, cmd, text, len);
 		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
+		if (p && out->import_index >= 0) {
+			p->capture = true;
+			ig_buf_reset(&s->capture);
+			s->capture_index = (unsigned)out->import_index;
+			s->capture_start = uv_now(&s->w->loop);
+			snprintf(s->capture_target, sizeof(s->capture_target), "%s", out->import_target);
+		}
 		if (p && cmd == COM_QUERY) {
 			/* The pending record takes over the USE list. */
 			memcpy(p->use_db, out->use_db, sizeof(out->use_db));
