@@ -35,16 +35,21 @@ typedef enum sql_kind {
 	SQL_LOAD_DATA,
 	SQL_BACKUP,
 	SQL_RESTORE,
-	SQL_SET_SQL_MODE, /* SET [SESSION|LOCAL|@@session.|@@] sql_mode = ... */
-	SQL_LEX_ERROR     /* unterminated string/comment/identifier */
+	SQL_SET_SQL_MODE, /* SET [GLOBAL|SESSION|LOCAL] sql_mode = / @@[scope.]sql_mode := ... */
+	SQL_LEX_ERROR     /* unterminated string/comment/identifier (the server's syntax error) */
 } sql_kind;
 
 const char *sql_kind_name(sql_kind k);
 
-/* 1 when the text certainly holds nothing of interest (plain first keyword such as
- * SELECT/INSERT/UPDATE/BEGIN..., no ';' anywhere); 0 means: take the full path. */
+/* 1 when the text certainly holds nothing of interest: after blanks it starts with a plain
+ * keyword (SELECT INSERT UPDATE DELETE REPLACE BEGIN START COMMIT ROLLBACK SAVEPOINT RELEASE
+ * DO CALL EXECUTE; SET without "sql_mode" anywhere; SHOW not followed by IMPORT) directly
+ * followed by a non-word byte, and holds no ';' byte. 0 means: take the full path. */
 int sql_quick_reject(const char *sql, size_t len);
 
+/* prepare_inner/kind of PREPARE texts: "PREPARE s FROM \"...\"" is read as text even under
+ * ANSI_QUOTES (where the server refuses it), since the gateway's idea of sql_mode may be
+ * wrong. */
 typedef struct sql_stmt {
 	sql_kind kind;
 	sql_span span;           /* statement bytes, no trailing ';' nor surrounding blanks */
@@ -52,19 +57,28 @@ typedef struct sql_stmt {
 	char *prepare_name;      /* PREPARE: statement name (decoded) */
 	char *prepare_text;      /* PREPARE_TEXT: decoded text (NUL-terminated) */
 	size_t prepare_text_len;
-	sql_kind prepare_inner;  /* PREPARE_TEXT: kind of the inner text (IMPORT_INTO if ANY inner stmt is) */
-	unsigned flags;          /* lexical flags (SQL_F_*) under which this statement was seen */
+	sql_kind prepare_inner;  /* PREPARE_TEXT: kind of the inner text: IMPORT_INTO if ANY inner
+	                          * statement is (or prepares) one; PREPARE_VAR if it cannot be read
+	                          * (nested too deep, or FROM @var inside); else the first other kind */
+	unsigned flags;          /* lexical flags (SQL_F_*) under which this statement was seen: pass
+	                          * them to sql_import_parse for the span's text */
 } sql_stmt;
 
 typedef struct sql_batch {
 	sql_stmt *stmts;
 	size_t n;
-	bool mode_dependent; /* the backslash-escape modes disagree about this text */
+	bool mode_dependent; /* lexical readings disagree about a candidate statement of this text */
 } sql_batch;
 
 /* 0 ok, -1 error (allocation; err filled). Lexical errors give a SQL_LEX_ERROR statement,
- * not a failure. The result covers every lexical mode the server could be in: a statement
- * seen as a candidate kind under either backslash mode is reported with that kind. */
+ * not a failure. The statements are those of the reading under `flags`, followed by every
+ * candidate statement (kind not OTHER/LEX_ERROR) that another reading the server could
+ * make sees and this one does not: backslash escapes on/off, ANSI_QUOTES on/off (when the
+ * text has a backslash), executable comments as code or as comments (when it has one), and
+ * GBK-like two-byte characters (when a byte >= 0x81 precedes '\' or '`'). Such extra
+ * statements carry their reading in .flags; the same span may then appear twice with
+ * different flags (e.g. different options): decide each, the strictest verdict wins.
+ * mode_dependent is set when the readings disagree about any candidate statement. */
 int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, char *err, size_t errlen);
 void sql_batch_free(sql_batch *b);
 
@@ -120,15 +134,21 @@ typedef struct sql_import {
 } sql_import;
 
 /* Parse one IMPORT INTO statement (text of one statement; a trailing ';' and comments are
- * allowed). 0 ok, -1 + err on a syntax error. Option errors TiDB reports at execution
- * (8163/8164/8165) are not syntax errors: they are returned in tidb_errcode. */
+ * allowed; an EXPLAIN/DESC/DESCRIBE/TRACE prefix is skipped). Lenient where TiDB would
+ * refuse but never stricter on what TiDB runs: "db"."tbl" names (ANSI_QUOTES) and a
+ * "..." location are accepted in any mode; option values may be words. All offsets are
+ * relative to sql. 0 ok, -1 + err on a syntax error. Option errors TiDB reports at
+ * execution are not syntax errors: they are returned in tidb_errcode. */
 int sql_import_parse(const char *sql, size_t len, unsigned flags, sql_import *out, char *err, size_t errlen);
 const sql_import_opt *sql_import_find_opt(const sql_import *imp, const char *name);
 void sql_import_free(sql_import *imp);
 
 /* Rewriter: a new malloc'd text (*out, *outlen, NUL-terminated) with DISABLE_PRECHECK
- * added (no-op copy if present) or removed (no-op copy if absent); every other byte kept.
- * imp must be the result of sql_import_parse on the same text. 0 ok, -1 + err. */
+ * added (", DISABLE_PRECHECK" after the last option, or " WITH DISABLE_PRECHECK" after the
+ * last token; no-op copy if present) or removed with its separator (every occurrence;
+ * no-op copy if absent); every other byte kept, so remove(add(s)) == s. imp must be the
+ * result of sql_import_parse on the same text. 0 ok, -1 + err (mismatched imp, OOM, or a
+ * removal that would join "--" with a blank into a comment). */
 int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out, size_t *outlen,
                                     char *err, size_t errlen);
 int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out,
