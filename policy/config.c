@@ -791,6 +791,7 @@ static const spec log_specs[] = {
 static const spec timeouts_specs[] = {
 	{.key = "handshake_ms", .t = T_INT, .off = CF(timeouts.handshake_ms), .min = 1, .max = 3600000},
 	{.key = "idle_ms", .t = T_INT, .off = CF(timeouts.idle_ms), .min = 0, .max = 2147483647},
+	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
 	{0},
 };
 
@@ -843,6 +844,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->obligations.poll_ms = 5000;
 	cfg->log.level = IG_LOG_INFO;
 	cfg->timeouts.handshake_ms = 10000;
+	cfg->timeouts.shutdown_ms = 30000;
 	cfg->limits.max_inspect_bytes = 64u << 20;
 	cfg->limits.write_queue_bytes = 1u << 20;
 	cfg->refs = 1;

@@ -6,8 +6,6 @@
 
 #include <limits.h>
 
-ig_runtime ig_rt;
-
 ig_backend *ig_backend_pick(void)
 {
 	static atomic_uint rr;

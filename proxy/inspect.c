@@ -115,6 +115,7 @@ void ig_inspection_free(ig_inspection *p)
 		free(p->use_db[i]);
 	if (p->state)
 		ig_cluster_state_free(p->state);
+	ig_cfg_release((ig_config *)p->cfg);
 	free(p->user);
 	free(p->host);
 	free(p->db);
@@ -132,7 +133,7 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 		return NULL;
 	p->conn_id = ctx->conn_id;
 	p->cmd = ctx->cmd;
-	p->cfg = ig_rt.cfg;
+	p->cfg = ig_cfg_acquire();
 	p->user = dup_or_null(ctx->user);
 	p->host = dup_or_null(ctx->client_host);
 	p->db = dup_or_null(ctx->db);

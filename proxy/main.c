@@ -94,14 +94,19 @@ static int nworkers;
 
 static void on_signal(uv_signal_t *h, int signum)
 {
+	char err[1024];
 	if (signum == SIGHUP) {
-		LOG_INFO(0, "SIGHUP: live reload is not available in this build; configuration unchanged");
+		if (ig_cfg_reload(err, sizeof(err)) < 0)
+			LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
+		else
+			LOG_INFO(0, "configuration reloaded from %s", ig_rt.cfg->path);
 		return;
 	}
-	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, ig_rt.cfg->timeouts.shutdown_ms);
+	int bound = ig_rt.cfg->timeouts.shutdown_ms;
+	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, bound);
 	atomic_store(&ig_rt.stopping, true);
 	for (int i = 0; i < nworkers; i++)
-		ig_worker_stop(&workers[i]);
+		ig_worker_stop(&workers[i], bound);
 	uv_stop(h->loop);
 }
 
@@ -142,7 +147,7 @@ int main(int argc, char **argv)
 		ig_config_free(cfg);
 		return 0;
 	}
-	ig_rt.cfg = cfg;
+	ig_cfg_install(cfg);
 	ig_log_threshold = cfg->log.level;
 	atomic_store(&ig_rt.next_conn_id, 1);
 	signal(SIGPIPE, SIG_IGN);
@@ -194,6 +199,6 @@ int main(int argc, char **argv)
 	SSL_CTX_free(ig_rt.backend_ctx);
 	EVP_PKEY_free(ig_rt.rsa);
 	free(ig_rt.rsa_pem);
-	ig_config_free(cfg);
+	ig_cfg_release(ig_rt.cfg);
 	return 0;
 }

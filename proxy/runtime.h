@@ -40,6 +40,14 @@ typedef struct ig_runtime {
 
 extern ig_runtime ig_rt;
 
+/* The configuration in force: install at start; acquire/release around any use that may
+ * outlive a reload (a session, a decision); reload from the same file (0, or -1 + reason:
+ * the running configuration is kept). ig_rt.cfg is the current one, for the main thread. */
+void ig_cfg_install(ig_config *cfg);
+ig_config *ig_cfg_acquire(void);
+void ig_cfg_release(ig_config *cfg);
+int ig_cfg_reload(char *err, size_t errlen);
+
 /* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
 ig_backend *ig_backend_pick(void);
 void ig_backend_release(ig_backend *b);

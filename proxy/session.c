@@ -105,6 +105,7 @@ typedef struct ig_leg {
 
 typedef struct ig_session {
 	uint64_t id;
+	ig_config *cfg;         /* the configuration this session started with (a reference) */
 	ig_worker *w;
 	struct ig_session *prev, *next;
 	ig_sess_state state;
@@ -397,7 +398,7 @@ static void update_reading(ig_session *s)
 {
 	if (s->closing)
 		return;
-	size_t limit = ig_rt.cfg->limits.write_queue_bytes;
+	size_t limit = s->cfg->limits.write_queue_bytes;
 	bool client_on = !s->close_after_flush && s->hold == HOLD_NONE && leg_queued(&s->backend) < limit &&
 	                 s->pq_len < PQ_MAX;
 	bool backend_on = !s->close_after_flush && s->state != SS_BACKEND_CONNECT &&
@@ -453,6 +454,7 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->plan_text);
 	ig_buf_reset(&s->capture);
 	LOG_DEBUG(s->id, "session freed");
+	ig_cfg_release(s->cfg);
 	free(s);
 }
 
@@ -626,7 +628,7 @@ static void st_client_hello(ig_session *s)
 		}
 		return;
 	}
-	if (ig_rt.cfg->client_tls.require && !s->client.tls) {
+	if (s->cfg->client_tls.require && !s->client.tls) {
 		fail_client(s, (uint8_t)(seq + 1), ER_SECURE_TRANSPORT_REQUIRED,
 		            "Connections using insecure transport are prohibited: importgate requires TLS "
 		            "(client_tls.require)");
@@ -1153,11 +1155,11 @@ static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool
 			s->cin_mode = CIN_COMMAND;
 		return;
 	}
-	if (ig_buf_avail(&s->big) + n > ig_rt.cfg->limits.max_inspect_bytes ||
+	if (ig_buf_avail(&s->big) + n > s->cfg->limits.max_inspect_bytes ||
 	    ig_buf_append(&s->big, frag, n) < 0) {
 		ig_buf_reset(&s->big);
 		LOG_WARN(s->id, "statement over limits.max_inspect_bytes (%zu): refused",
-		         ig_rt.cfg->limits.max_inspect_bytes);
+		         s->cfg->limits.max_inspect_bytes);
 		send_error(s, 1, ER_NET_PACKET_TOO_LARGE, "08S01",
 		           "importgate: statement larger than limits.max_inspect_bytes; it cannot be "
 		           "inspected and was not sent");
@@ -1307,7 +1309,7 @@ static void enter_command_phase(ig_session *s)
 	s->state = SS_COMMAND;
 	s->cin_mode = CIN_COMMAND;
 	uv_timer_stop(&s->timer);
-	int idle = ig_rt.cfg->timeouts.idle_ms;
+	int idle = s->cfg->timeouts.idle_ms;
 	if (idle > 0) {
 		uv_timer_start(&s->timer, on_timer, (uint64_t)idle, (uint64_t)idle);
 		s->idle_armed = true;
@@ -1406,7 +1408,7 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	uv_tcp_nodelay(&s->backend.tcp, 1);
 	s->state = SS_BACKEND_GREETING;
-	int hs = ig_rt.cfg->timeouts.handshake_ms;
+	int hs = s->cfg->timeouts.handshake_ms;
 	if (hs > 0)
 		uv_timer_start(&s->timer, on_timer, (uint64_t)hs, 0);
 	else
@@ -1444,6 +1446,7 @@ void ig_session_accept(ig_worker *w)
 	}
 	s->w = w;
 	s->id = atomic_fetch_add(&ig_rt.next_conn_id, 1);
+	s->cfg = ig_cfg_acquire();
 	uv_tcp_init(&w->loop, &s->client.tcp);
 	leg_init(s, &s->client, true);
 	uv_timer_init(&w->loop, &s->timer);
@@ -1469,7 +1472,7 @@ void ig_session_accept(ig_worker *w)
 			uv_ip6_name((struct sockaddr_in6 *)&peer, s->client_addr, sizeof(s->client_addr));
 	}
 	uv_tcp_nodelay(&s->client.tcp, 1);
-	int maxc = ig_rt.cfg->limits.max_connections;
+	int maxc = s->cfg->limits.max_connections;
 	if (maxc > 0 && atomic_load(&ig_rt.conns) > maxc) {
 		fail_client(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate limits.max_connections)");
 		return;
@@ -1490,8 +1493,8 @@ void ig_session_accept(ig_worker *w)
 		return;
 	}
 	/* The connect has its own bound; the handshake's starts once connected. */
-	int ct = ig_rt.cfg->backends.connect_timeout_ms;
-	int hs = ig_rt.cfg->timeouts.handshake_ms;
+	int ct = s->cfg->backends.connect_timeout_ms;
+	int hs = s->cfg->timeouts.handshake_ms;
 	int first = ct > 0 && (hs <= 0 || ct < hs) ? ct : hs;
 	if (first > 0)
 		uv_timer_start(&s->timer, on_timer, (uint64_t)first, 0);

@@ -59,7 +59,7 @@ static void on_drain_tick(uv_timer_t *t)
 		uv_close((uv_handle_t *)&w->wakeup, NULL);
 		return;
 	}
-	uint64_t bound = (uint64_t)ig_rt.cfg->timeouts.shutdown_ms;
+	uint64_t bound = w->shutdown_ms;
 	if (uv_now(&w->loop) - w->stop_started >= bound)
 		ig_session_close_all(w, "gateway shutting down");
 }
@@ -118,8 +118,9 @@ int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen)
 	return 0;
 }
 
-void ig_worker_stop(ig_worker *w)
+void ig_worker_stop(ig_worker *w, int shutdown_ms)
 {
+	w->shutdown_ms = shutdown_ms > 0 ? (uint64_t)shutdown_ms : 0;
 	uv_async_send(&w->wakeup);
 }
 

@@ -22,6 +22,7 @@ typedef struct ig_worker {
 	uv_async_t wakeup;      /* shutdown requests from the main thread */
 	uv_timer_t drain_timer; /* bound on graceful shutdown */
 	uint64_t stop_started;
+	uint64_t shutdown_ms;    /* set by ig_worker_stop before the wakeup */
 	pthread_t thread;
 	bool listening;
 	bool stopping;
@@ -33,7 +34,7 @@ typedef struct ig_worker {
 } ig_worker;
 
 int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen);
-void ig_worker_stop(ig_worker *w);   /* from another thread: stop accepting, drain */
+void ig_worker_stop(ig_worker *w, int shutdown_ms); /* from another thread: stop accepting, drain */
 void ig_worker_join(ig_worker *w);
 
 #endif

@@ -1,0 +1,111 @@
+/*
+ * runtime.c - the process-wide state (see runtime.h) and the configuration in force.
+ * A configuration is immutable. Sessions and decisions hold a reference to the one they
+ * started with; a reload swaps in a new one and the old is freed with its last reference,
+ * so a reload never changes the rules under a decision already being made.
+ */
+#include "proxy/runtime.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/log.h"
+
+ig_runtime ig_rt;
+
+typedef struct cfg_holder {
+	ig_config *cfg;
+	int refs;
+	struct cfg_holder *next;
+} cfg_holder;
+
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+static cfg_holder *holders; /* the current one first */
+
+void ig_cfg_install(ig_config *cfg)
+{
+	cfg_holder *h = calloc(1, sizeof(*h));
+	if (!h)
+		abort(); /* at start only, with a few bytes: nothing sensible to do */
+	h->cfg = cfg;
+	h->refs = 1; /* the "current" reference */
+	pthread_mutex_lock(&cfg_lock);
+	h->next = holders;
+	holders = h;
+	ig_rt.cfg = cfg;
+	pthread_mutex_unlock(&cfg_lock);
+}
+
+ig_config *ig_cfg_acquire(void)
+{
+	pthread_mutex_lock(&cfg_lock);
+	cfg_holder *h = holders;
+	h->refs++;
+	pthread_mutex_unlock(&cfg_lock);
+	return h->cfg;
+}
+
+/* Drops one reference; a config no longer current and no longer used is freed. */
+static void drop(ig_config *cfg)
+{
+	cfg_holder **pp, *gone = NULL;
+	pthread_mutex_lock(&cfg_lock);
+	for (pp = &holders; *pp; pp = &(*pp)->next) {
+		if ((*pp)->cfg != cfg)
+			continue;
+		if (--(*pp)->refs == 0) {
+			gone = *pp;
+			*pp = gone->next;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&cfg_lock);
+	if (gone) {
+		ig_config_free(gone->cfg);
+		free(gone);
+	}
+}
+
+void ig_cfg_release(ig_config *cfg)
+{
+	if (cfg)
+		drop(cfg);
+}
+
+/* Keys read once at start: a reload that changes them says a restart is needed. */
+static void note_restart_keys(const ig_config *o, const ig_config *n)
+{
+	bool same_servers = o->backends.nservers == n->backends.nservers;
+	for (size_t i = 0; same_servers && i < n->backends.nservers; i++)
+		same_servers = strcmp(o->backends.servers[i].host, n->backends.servers[i].host) == 0 &&
+		               o->backends.servers[i].port == n->backends.servers[i].port;
+	if (strcmp(o->listen.host, n->listen.host) != 0 || o->listen.port != n->listen.port)
+		LOG_WARN(0, "reload: listen changed; it takes effect after a restart");
+	if (o->workers != n->workers)
+		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
+	if (!same_servers)
+		LOG_WARN(0, "reload: backends.servers changed; it takes effect after a restart");
+	if (o->backends.tls.mode != n->backends.tls.mode)
+		LOG_WARN(0, "reload: backends.tls changed; it takes effect after a restart");
+	if (!!o->client_tls.files.cert != !!n->client_tls.files.cert || o->client_tls.require != n->client_tls.require)
+		LOG_WARN(0, "reload: client_tls changed; it takes effect after a restart");
+}
+
+int ig_cfg_reload(char *err, size_t errlen)
+{
+	ig_config *fresh;
+	ig_config *old = ig_cfg_acquire();
+	int rc = ig_config_load(old->path, &fresh, err, errlen);
+	if (rc < 0) {
+		ig_cfg_release(old);
+		return -1;
+	}
+	note_restart_keys(old, fresh);
+	ig_cfg_install(fresh);
+	ig_log_threshold = fresh->log.level;
+	ig_cfg_release(old); /* ours */
+	ig_cfg_release(old); /* its "current" reference */
+	return 0;
+}
