@@ -277,8 +277,11 @@ static int post(reader *r, const char *json, body *b)
 		return rfail(r, "%s", r->curlerr[0] ? r->curlerr : curl_easy_strerror(c));
 	}
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	if (status != 200) {
+		while (b->p && b->len > 0 && (b->p[b->len - 1] == '\n' || b->p[b->len - 1] == '\r'))
+			b->p[--b->len] = '\0';
 		return rfail(r, "HTTP %ld from %s: %.200s", status, r->url, b->p ? b->p : "");
+	}
 	return 0;
 }
 
