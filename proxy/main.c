@@ -12,6 +12,12 @@
 
 #include <openssl/ssl.h>
 #include <uv.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+/* Without libsystemd the notifications are no-ops (Type=simple then). */
+static int sd_notify(int unset, const char *state) { (void)unset; (void)state; return 0; }
+#endif
 
 #include "policy/config.h"
 #include "proxy/auth.h"
@@ -96,7 +102,10 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	char err[1024];
 	if (signum == SIGHUP) {
-		if (ig_cfg_reload(err, sizeof(err)) < 0)
+		sd_notify(0, "RELOADING=1");
+		int rc = ig_cfg_reload(err, sizeof(err));
+		sd_notify(0, "READY=1");
+		if (rc < 0)
 			LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
 		else
 			LOG_INFO(0, "configuration reloaded from %s", ig_rt.cfg->path);
@@ -104,6 +113,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	int bound = ig_rt.cfg->timeouts.shutdown_ms;
 	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, bound);
+	sd_notify(0, "STOPPING=1");
 	atomic_store(&ig_rt.stopping, true);
 	for (int i = 0; i < nworkers; i++)
 		ig_worker_stop(&workers[i], bound);
@@ -175,6 +185,7 @@ int main(int argc, char **argv)
 	         ig_rt.client_ctx ? (cfg->client_tls.require ? "required" : "offered") : "off",
 	         ig_rt.backend_ctx ? "on" : "off");
 
+	sd_notify(0, "READY=1");
 	uv_loop_t *loop = uv_default_loop();
 	uv_signal_t sigs[3];
 	int signums[3] = {SIGTERM, SIGINT, SIGHUP};
