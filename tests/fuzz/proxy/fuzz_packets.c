@@ -1,0 +1,102 @@
+/*
+ * fuzz_packets.c - libFuzzer target for everything the gateway parses from the wire
+ * before it trusts it: the backend greeting, the client's handshake response (and its
+ * rewrite), COM_CHANGE_USER, OK/ERR packets, the response tracker fed through the framer
+ * (server result streams as a backend could send them), and the import-answer reader.
+ * The first input byte chooses the negotiated capabilities; the rest is the stream.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/buf.h"
+#include "proxy/framer.h"
+#include "proxy/importresult.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/response.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void on_packet(void *arg, const uint8_t *h, size_t hl, uint32_t plen, uint8_t seq, bool cont)
+{
+	ig_resp *r = arg;
+	(void)seq;
+	if (cont)
+		return;
+	if (hl > IG_RESP_PEEK || hl > plen)
+		abort(); /* the framer never hands over more than it promised */
+	ig_resp_event ev = ig_resp_feed(r, h, hl, plen);
+	if (ev == RE_DONE || ev == RE_PROTOCOL)
+		ig_resp_begin(r, (uint8_t)(plen & 0x1f), r->caps);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[256];
+	if (size < 2)
+		return 0;
+	uint32_t caps = data[0] & 1 ? CLIENT_DEPRECATE_EOF | CLIENT_PROTOCOL_41 : CLIENT_PROTOCOL_41;
+	if (data[0] & 2)
+		caps |= CLIENT_SESSION_TRACK;
+	const uint8_t *p = data + 1;
+	size_t n = size - 1;
+
+	/* Handshake packets: parse, and rewrite what parsed. */
+	my_greeting g;
+	if (my_greeting_parse(p, n, &g, err, sizeof(err)) == 0) {
+		uint8_t *copy = malloc(n);
+		if (copy) {
+			memcpy(copy, p, n);
+			my_greeting_set_caps(copy, &g, g.caps & ~IG_CAPS_MASKED, 0);
+			free(copy);
+		}
+	}
+	my_hs_response r;
+	if (my_hs_response_parse(p, n, &r, err, sizeof(err)) == 0 && !r.ssl_request) {
+		ig_buf out = {0};
+		if (r.auth_len > n || (r.auth && (r.auth < p || r.auth + r.auth_len > p + n)))
+			abort();
+		if (my_hs_response_rewrite(p, n, &r, r.caps & ~IG_CAPS_MASKED, &out) == 0 && out.len != n)
+			abort(); /* a rewrite changes bits, never the length */
+		ig_buf_reset(&out);
+	}
+	my_change_user cu;
+	my_change_user_parse(p, n, caps, &cu);
+	my_ok ok;
+	if (my_ok_parse(p, n, caps, &ok) == 0 && ok.info && (ok.info < (const char *)p ||
+	                                                     ok.info + ok.info_len > (const char *)p + n))
+		abort();
+	my_err e;
+	my_err_parse(p, n, &e);
+
+	/* A server stream, in two chunks split where the input says. */
+	ig_framer f = {0};
+	ig_resp tr;
+	ig_resp_begin(&tr, data[0] >> 2 & 1 ? COM_STMT_PREPARE : COM_QUERY, caps);
+	size_t cut = n ? (data[0] * 7u) % n : 0;
+	ig_framer_feed(&f, p, cut, on_packet, &tr);
+	ig_framer_feed(&f, p + cut, n - cut, on_packet, &tr);
+
+	ig_import_result ir;
+	ig_import_result_parse(p, n, caps, data[0] >> 4, &ir);
+	return 0;
+}
+
+#ifndef IG_LIBFUZZER
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		FILE *fp = fopen(argv[i], "rb");
+		if (!fp) {
+			perror(argv[i]);
+			return 1;
+		}
+		static uint8_t buf[1 << 20];
+		size_t n = fread(buf, 1, sizeof(buf), fp);
+		fclose(fp);
+		LLVMFuzzerTestOneInput(buf, n);
+	}
+	return 0;
+}
+#endif
