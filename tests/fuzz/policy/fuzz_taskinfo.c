@@ -1,0 +1,36 @@
+/*
+ * fuzz_taskinfo.c - StreamBackupTaskInfo protobuf values through the decoder and into a
+ * cluster state (filter compilation, coverage).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/clusterstate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char key[] = "/tidb/br-stream/info/fuzz";
+	ig_lbtask t = {0};
+	ig_cluster_state *st;
+	ig_coverage cov;
+	char err[256];
+
+	if (ig_taskinfo_decode(data, size, &t, err, sizeof(err)) == 0 && t.pb_name)
+		(void)strlen(t.pb_name);
+	free(t.pb_name);
+	for (size_t i = 0; i < t.nfilters; i++)
+		free(t.filters[i]);
+	free(t.filters);
+
+	st = ig_cluster_state_new();
+	if (!st)
+		return 0;
+	ig_cluster_state_add(st, key, sizeof(key) - 1, data, size, err, sizeof(err));
+	ig_cluster_state_finish(st);
+	if (ig_cluster_covering(st, "shop", "orders", &cov) == 0)
+		ig_coverage_free(&cov);
+	ig_cluster_state_free(st);
+	return 0;
+}
