@@ -9,17 +9,24 @@
 
 #include "policy/tablefilter.h"
 
+/* Bounds a careless regex's backtracking: a user name or address is short. */
+#define MATCH_LIMIT 1000000
+
 static bool re_match(const void *code, const char *s)
 {
 	pcre2_match_data *md;
-	int rc;
+	pcre2_match_context *mc;
+	int rc = -1;
 
 	if (!code)
 		return true;
 	md = pcre2_match_data_create(1, NULL);
-	if (!md)
-		return false;
-	rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+	mc = pcre2_match_context_create(NULL);
+	if (md && mc) {
+		pcre2_set_match_limit(mc, MATCH_LIMIT);
+		rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mc);
+	}
+	pcre2_match_context_free(mc);
 	pcre2_match_data_free(md);
 	return rc >= 0;
 }

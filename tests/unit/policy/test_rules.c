@@ -70,6 +70,22 @@ static void first_match(void **state)
 	ig_config_free(c);
 }
 
+/* A catastrophic users regex on a long name ends quickly (match limit) and does not match. */
+static void match_limit(void **state)
+{
+	static const char y[] = "policy:\n  rules:\n    - {name: slow, users: \"(a|aa)+\", action: deny}\n";
+	char err[256], user[80];
+	ig_config *c;
+
+	(void)state;
+	memset(user, 'a', 60);
+	strcpy(user + 60, "b");
+	assert_int_equal(ig_config_load_string("r.yaml", y, strlen(y), &c, err, sizeof(err)), 0);
+	assert_string_equal(rule(c, user, "h", "d", "t"), "(none)");
+	assert_string_equal(rule(c, "aaaa", "h", "d", "t"), "slow");
+	ig_config_free(c);
+}
+
 static void no_rules(void **state)
 {
 	char err[256];
@@ -85,6 +101,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(first_match),
+		cmocka_unit_test(match_limit),
 		cmocka_unit_test(no_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
