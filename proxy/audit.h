@@ -1,0 +1,70 @@
+/*
+ * audit.h - the durable audit log (DESIGN.md section 7, docs/AUDIT.md): JSON lines, one
+ * object per event. Gating events (an import about to be forwarded) are written
+ * synchronously and, with fsync=always, are on disk before ig_audit_write returns; the
+ * caller refuses the import when it fails. Informational events are queued to a writer
+ * thread and dropped (and counted) when the queue is full. One audit log per process.
+ */
+#ifndef IMPORTGATE_AUDIT_H
+#define IMPORTGATE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "policy/config.h"
+
+#define IG_AUDIT_QUEUE_DEFAULT 4096
+
+/* Opens (append, O_CLOEXEC, 0640, creates the file) the audit log; a NULL path disables
+ * auditing (every write then succeeds without writing). fsync always/interval need a
+ * regular file. Starts the writer thread. -1 + err when the file cannot be opened or the
+ * log is already open. */
+int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen);
+
+/* Bound of the queue of ig_audit_post (default IG_AUDIT_QUEUE_DEFAULT); takes effect at
+ * the next ig_audit_open. 0 restores the default. */
+void ig_audit_set_queue_limit(size_t n);
+
+/* Durable write of one event, BLOCKING (thread-pool threads; several at once). One line,
+ * one write(2) under a mutex; fdatasync before returning with fsync=always. 0, or -1 +
+ * err (the caller then refuses the import); a failed write leaves no partial line and no
+ * record of the event. Steals the reference to ev (NULL ev: -1, out of memory). */
+int ig_audit_write(json_t *ev, char *err, size_t errlen);
+
+/* Non-blocking: queues an event that gates nothing (import.result, bypass.suspect,
+ * admin.*). When the queue is full the event is dropped and counted. Steals ev. */
+void ig_audit_post(json_t *ev);
+
+/* Reopens the file at the same path (SIGHUP, log rotation). Safe from any thread. On
+ * failure the old file stays in use and -1 + err is returned. */
+int ig_audit_reopen(char *err, size_t errlen);
+
+/* Flushes the queue, joins the writer, syncs (unless fsync=off) and closes. Idempotent. */
+void ig_audit_close(void);
+
+/* A new event object with "ts" (RFC 3339 UTC, microseconds) and "event" set; NULL on OOM. */
+json_t *ig_audit_event(const char *event);
+
+/* Field helpers. All return 0, or -1 on allocation failure (ev is then unchanged).
+ * Strings from the wire may be in any charset: invalid UTF-8 bytes become U+FFFD so the
+ * line stays valid JSON. */
+int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len);
+/* "statement" = sql_redact_statement(sql, len, 0). */
+int ig_audit_set_statement(json_t *ev, const char *sql, size_t len);
+/* ev[key] = sql_redact_uri(uri). */
+int ig_audit_set_location(json_t *ev, const char *key, const char *uri);
+/* ev["options"][name] = value; value is redacted as a URI when name is CLOUD_STORAGE_URI
+ * or value contains "://". value NULL (an option without a value) is stored as true. */
+int ig_audit_set_option(json_t *ev, const char *name, const char *value, size_t len);
+/* ev["error"] = {"code": code, "message": message}. */
+int ig_audit_set_error(json_t *ev, int code, const char *message);
+
+typedef struct ig_audit_stats {
+	uint64_t written, failed, dropped, fsyncs;
+	uint64_t queued; /* events waiting in the queue now */
+} ig_audit_stats;
+void ig_audit_stats_get(ig_audit_stats *s);
+
+#endif
