@@ -374,21 +374,46 @@ static bool list_has(const cls_list *l, const cls_item *it)
 	return false;
 }
 
-/* Which lexical dimensions can change how this text reads. */
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       c >= 0x80;
+}
+
+static bool has_word(const char *s, size_t len, const char *w)
+{
+	size_t n = strlen(w);
+	return len >= n && memmem(s, len, w, n) != NULL;
+}
+
+/* Which lexical dimensions can change how this text reads (each costs passes, so only
+ * those the text can be sensitive to). */
 static unsigned variant_dims(const char *sql, size_t len)
 {
 	unsigned dims = 0;
+	bool dq = memchr(sql, '"', len) != NULL;
 	size_t i;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)sql[i];
-		if (c == '\\')
-			dims |= SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES;
-		else if (c == '/' && i + 2 < len && sql[i + 1] == '*' &&
-		         (sql[i + 2] == '!' || (i + 3 < len && sql[i + 3] == '!')))
-			dims |= SQL_F_EXEC_AS_COMMENT;
-		else if (c >= 0x81 && c <= 0xfe && i + 1 < len && (sql[i + 1] == '\\' || sql[i + 1] == '`'))
+		if (c == '\\') {
+			dims |= SQL_F_NO_BACKSLASH_ESCAPES | (dq ? SQL_F_ANSI_QUOTES : 0);
+		} else if (c == '/' && i + 3 < len && sql[i + 1] == '*') {
+			if (sql[i + 2] == '!' || (sql[i + 2] == 'T' && sql[i + 3] == '!'))
+				dims |= SQL_F_EXEC_AS_COMMENT;
+			if (sql[i + 2] == 'M' && sql[i + 3] == '!')
+				dims |= SQL_F_MARIADB_EXEC;
+		} else if ((c == 0x85 || c == 0xa0) && (i == 0 || !word_byte((unsigned char)sql[i - 1]))) {
+			dims |= SQL_F_NBSP_IS_WORD; /* can start a token: blank to TiDB, word to MySQL */
+		} else if (c >= 0x81 && c <= 0xfe && i + 1 < len && (sql[i + 1] == '\\' || sql[i + 1] == '`')) {
 			dims |= SQL_F_MB_PAIRS;
+		} else if (c == '-' && i + 2 < len && sql[i + 1] == '-' && (unsigned char)sql[i + 2] < ' ' &&
+		           !(sql[i + 2] == '\t' || sql[i + 2] == '\n' || sql[i + 2] == '\r' || sql[i + 2] == '\f' ||
+		             sql[i + 2] == '\v')) {
+			dims |= SQL_F_NBSP_IS_WORD; /* "--" + control byte: a comment to MySQL only */
+		}
 	}
+	if ((dims & SQL_F_EXEC_AS_COMMENT) && (has_word(sql, len, "global_index") || has_word(sql, len, "resource_group")))
+		dims |= SQL_F_TIDB_FEATURES_OFF;
 	return dims;
 }
 

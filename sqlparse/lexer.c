@@ -9,9 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool is_space(unsigned char c)
+static bool is_ascii_space(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Blanks between tokens. TiDB's lexer applies unicode.IsSpace to single bytes, so 0x85
+ * and 0xA0 separate tokens too (but inside a word they are word bytes, as in MySQL). */
+static bool is_space(const struct sql_lexer *lx, unsigned char c)
+{
+	return is_ascii_space(c) || (!(lx->flags & SQL_F_NBSP_IS_WORD) && (c == 0x85 || c == 0xa0));
 }
 
 static bool is_ident_char(unsigned char c)
@@ -117,58 +124,121 @@ static bool dq_is_ident(const sql_lexer *lx)
 	return (lx->flags & SQL_F_ANSI_QUOTES) != 0;
 }
 
-/* TiDB's /\*T! (any case, conservatively) and MariaDB's /\*M! executable comments. */
-static bool is_exec_letter(unsigned char c)
+/* Feature IDs of /\*T![...] comments. TiDB runs the comment's content only when it knows
+ * every listed feature (pkg/parser/tidb/features.go, CanParseFeature; the names are
+ * case-sensitive). Known to every TiDB version with IMPORT INTO (v7.2+): */
+static const char *const tidb_features[] = {"auto_rand", "auto_id_cache", "auto_rand_base", "clustered_index",
+                                            "force_inc", "placement", "ttl", NULL};
+/* Known to some supported versions only: code unless SQL_F_TIDB_FEATURES_OFF. */
+static const char *const tidb_features_newer[] = {"global_index", "resource_group", NULL};
+
+static int feature_class(const char *p, size_t n)
 {
-	return c == 'T' || c == 't' || c == 'M' || c == 'm';
+	size_t k;
+	for (k = 0; tidb_features[k]; k++)
+		if (strlen(tidb_features[k]) == n && memcmp(tidb_features[k], p, n) == 0)
+			return 0;
+	for (k = 0; tidb_features_newer[k]; k++)
+		if (strlen(tidb_features_newer[k]) == n && memcmp(tidb_features_newer[k], p, n) == 0)
+			return 1;
+	return 2;
+}
+
+/* After "/\*T!" at d: TiDB's scanFeatureIDs. Sets *end past "]" and returns true when the
+ * content is code; a malformed list is no list (code from d), as in TiDB. */
+static bool tidb_comment_is_code(const sql_lexer *lx, size_t d, size_t *end)
+{
+	size_t i = d + 1, start;
+	bool code = true;
+	*end = d;
+	if (at(lx, d) != '[' || d >= lx->len)
+		return true;
+	for (;;) {
+		start = i;
+		while (i < lx->len && is_ident_char(at(lx, i)))
+			i++;
+		if (i == start || i >= lx->len)
+			return true; /* malformed: no feature list */
+		switch (feature_class(lx->s + start, i - start)) {
+		case 1:
+			code = code && !(lx->flags & SQL_F_TIDB_FEATURES_OFF);
+			break;
+		case 2:
+			code = false;
+			break;
+		default:
+			break;
+		}
+		if (lx->s[i] == ']') {
+			*end = i + 1;
+			return code;
+		}
+		if (lx->s[i] != ',')
+			return true;
+		i++;
+	}
+}
+
+/* Digits of a version after "/\*!" or "/\*M!": 5 (MySQL, TiDB) or 6 (MySQL 8.0.34+,
+ * MariaDB). Skipping six is the conservative choice: a sixth digit TiDB would keep as code
+ * can only glue to a following word, never change where quotes or comments are. */
+static size_t skip_version(const sql_lexer *lx, size_t d)
+{
+	size_t nd = 0;
+	while (d + nd < lx->len && nd < 7 && is_digit(at(lx, d + nd)))
+		nd++;
+	return (nd == 5 || nd == 6) ? d + nd : d;
+}
+
+static size_t enter_exec(sql_lexer *lx, size_t d)
+{
+	lx->in_exec = 1;
+	return d;
 }
 
 /* Comment starting at i (known to be a comment opener). Returns the new position, or
- * len+1 for an unterminated C comment. Executable comments are entered, not skipped. */
+ * len+1 for an unterminated C comment. Executable comments are entered, not skipped:
+ * "/\*!" always (TiDB ignores the version), "/\*T!" per its features, "/\*M!" only under
+ * SQL_F_MARIADB_EXEC (TiDB and MySQL treat it as a comment). */
 static size_t skip_comment(sql_lexer *lx, size_t i)
 {
-	unsigned char c = at(lx, i);
+	unsigned char c = at(lx, i), c2 = at(lx, i + 2);
+	bool bang = c2 == '!' && i + 2 < lx->len;
+	bool tbang = c2 == 'T' && at(lx, i + 3) == '!' && i + 3 < lx->len;
+	bool mbang = c2 == 'M' && at(lx, i + 3) == '!' && i + 3 < lx->len;
+	size_t end;
 	if (c == '#' || c == '-') {
 		while (i < lx->len && lx->s[i] != '\n')
 			i++;
 		return i;
 	}
-	/* slash-star */
-	if (!(lx->flags & SQL_F_EXEC_AS_COMMENT) && at(lx, i + 2) == '!' && i + 2 < lx->len) {
-		size_t d = i + 3, nd = 0;
-		while (d + nd < lx->len && is_digit(at(lx, d + nd)))
-			nd++;
-		lx->in_exec = 1;
+	if (bang || tbang || mbang)
 		lx->saw_exec = true;
-		return (nd == 5 || nd == 6) ? d + nd : d;
-	}
-	if (!(lx->flags & SQL_F_EXEC_AS_COMMENT) && is_exec_letter(at(lx, i + 2)) && at(lx, i + 3) == '!' &&
-	    i + 3 < lx->len) {
-		size_t d = i + 4;
-		lx->in_exec = 1;
-		lx->saw_exec = true;
-		if (at(lx, d) == '[' && d < lx->len) {
-			/* /\*T![feature,...]: TiDB runs the content when it knows the features;
-			 * lexing it as code is the conservative reading. */
-			while (d < lx->len && lx->s[d] != ']' && !(lx->s[d] == '*' && at(lx, d + 1) == '/'))
-				d++;
-			if (d < lx->len && lx->s[d] == ']')
-				d++;
-		} else {
-			size_t nd = 0; /* MariaDB's /\*M!100100 carries a version */
-			while (d + nd < lx->len && is_digit(at(lx, d + nd)))
-				nd++;
-			if (nd == 5 || nd == 6)
-				d += nd;
-		}
-		return d;
-	}
-	if ((at(lx, i + 2) == '!' && i + 2 < lx->len) || (is_exec_letter(at(lx, i + 2)) && at(lx, i + 3) == '!'))
-		lx->saw_exec = true;
+	if (bang && !(lx->flags & SQL_F_EXEC_AS_COMMENT))
+		return enter_exec(lx, skip_version(lx, i + 3));
+	if (tbang && !(lx->flags & SQL_F_EXEC_AS_COMMENT) && tidb_comment_is_code(lx, i + 4, &end))
+		return enter_exec(lx, end > i + 4 ? end : i + 4);
+	if (mbang && (lx->flags & SQL_F_MARIADB_EXEC))
+		return enter_exec(lx, skip_version(lx, i + 4));
 	for (i += 2; i + 1 < lx->len; i++)
 		if (lx->s[i] == '*' && lx->s[i + 1] == '/')
 			return i + 2;
 	return lx->len + 1;
+}
+
+/* "--" starts a comment when followed by a blank or the end. TiDB: unicode.IsSpace on the
+ * byte (so also 0x85 and 0xA0, not other control bytes); MySQL: any byte <= ' '. */
+static bool dash_comment(const sql_lexer *lx, size_t i)
+{
+	unsigned char n;
+	if (!(at(lx, i) == '-' && at(lx, i + 1) == '-' && i + 1 < lx->len))
+		return false;
+	if (i + 2 >= lx->len)
+		return true;
+	n = at(lx, i + 2);
+	if (lx->flags & SQL_F_NBSP_IS_WORD)
+		return n <= ' ';
+	return is_space(lx, n);
 }
 
 /* Whitespace, comments and the end of an executable comment. Returns false when an
@@ -180,12 +250,11 @@ static bool skip_blank(sql_lexer *lx)
 		unsigned char c = at(lx, i);
 		if (i >= lx->len)
 			return true;
-		if (is_space(c)) {
+		if (is_space(lx, c)) {
 			lx->pos++;
 			continue;
 		}
-		if (c == '#' || (c == '-' && at(lx, i + 1) == '-' && i + 1 < lx->len &&
-		                 (i + 2 >= lx->len || at(lx, i + 2) <= ' '))) {
+		if (c == '#' || dash_comment(lx, i)) {
 			lx->pos = skip_comment(lx, i);
 			continue;
 		}
@@ -251,10 +320,12 @@ static sql_tok_type lex_quoted(sql_lexer *lx, sql_token *t, size_t start, size_t
 	return emit(lx, t, ident ? SQL_TOK_QIDENT : SQL_TOK_STRING, start, end);
 }
 
+/* Words are bytes; multibyte client charsets matter only inside quotes (TiDB's reader
+ * skips whole characters there only). */
 static size_t scan_ident(const sql_lexer *lx, size_t i)
 {
-	while (i < lx->len && (is_ident_char(at(lx, i)) || mb_pair(lx, i)))
-		i += mb_pair(lx, i) ? 2 : 1;
+	while (i < lx->len && is_ident_char(at(lx, i)))
+		i++;
 	return i;
 }
 
@@ -277,7 +348,7 @@ static sql_tok_type lex_word(sql_lexer *lx, sql_token *t, size_t i)
 	if (c0 == '_' && end > i + 1) {
 		/* charset introducer: _utf8mb4'x', _binary 'x' */
 		j = end;
-		while (j < lx->len && is_space(at(lx, j)))
+		while (j < lx->len && is_space(lx, at(lx, j)))
 			j++;
 		if (j < lx->len && (at(lx, j) == '\'' || (at(lx, j) == '"' && !dq_is_ident(lx))))
 			return lex_quoted(lx, t, i, j);
@@ -405,7 +476,7 @@ sql_tok_type sql_lex_next(sql_lexer *lx, sql_token *t)
 		return lex_quoted(lx, t, i, i);
 	if (is_digit(c))
 		return lex_number(lx, t, i);
-	if (is_ident_char(c) || mb_pair(lx, i))
+	if (is_ident_char(c))
 		return lex_word(lx, t, i);
 	if (c == '@')
 		return lex_var(lx, t, i);

@@ -51,7 +51,6 @@ typedef struct sql_lexer {
 	int in_exec;     /* inside an executable comment */
 	bool saw_exec;   /* an executable comment was seen */
 	bool saw_bslash; /* a quoted token contained a backslash */
-	bool saw_mb_hazard; /* a byte >= 0x81 followed by '\\' or '`' (multibyte charsets) */
 } sql_lexer;
 
 void sql_lex_init(sql_lexer *lx, const char *s, size_t len, unsigned flags);

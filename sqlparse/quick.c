@@ -96,8 +96,10 @@ static int show_is_plain(const char *s, size_t len, size_t i)
 	size_t w;
 	while (i < len && is_blank((unsigned char)s[i]))
 		i++;
-	if (i >= len || !is_word_byte((unsigned char)s[i]))
-		return i >= len; /* a comment or quote after SHOW: take the full path */
+	/* a comment or quote after SHOW, or a byte >= 0x80 (0x85/0xA0 are blanks to TiDB):
+	 * take the full path */
+	if (i >= len || !is_word_byte((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
+		return i >= len;
 	for (w = i; w < len && is_word_byte((unsigned char)s[w]); w++)
 		;
 	return !(w - i == 6 && word_is(s + i, 6, "IMPORT"));

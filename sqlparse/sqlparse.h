@@ -14,11 +14,18 @@
  * (see sql_classify); the IMPORT INTO parser honours them. */
 #define SQL_F_NO_BACKSLASH_ESCAPES 1u
 #define SQL_F_ANSI_QUOTES 2u
-/* Lexing variants the classifier explores on its own (sql_stmt.flags says which one saw a
- * statement; pass them back to sql_import_parse / sql_redact_statement): */
-#define SQL_F_IN_EXEC_COMMENT 4u  /* the text starts inside an executable comment */
-#define SQL_F_EXEC_AS_COMMENT 8u  /* executable comments (/\*! /\*T!) are plain comments (server ignores them) */
-#define SQL_F_MB_PAIRS 16u        /* bytes 0x81-0xFE start a 2-byte character (GBK-like client charset) */
+/* The default reading is TiDB's lexer (pkg/parser/lexer.go): /\*! is code whatever its
+ * version, /\*T![features] is code when TiDB knows every feature, /\*M! is a comment,
+ * bytes 0x85/0xA0 between tokens are blanks. The flags below select other readings; the
+ * classifier explores them on its own (sql_stmt.flags says which one saw a statement:
+ * pass them back to sql_import_parse / sql_redact_statement). */
+#define SQL_F_IN_EXEC_COMMENT 4u     /* the text starts inside an executable comment */
+#define SQL_F_EXEC_AS_COMMENT 8u     /* /\*! and /\*T! are plain comments (MySQL, older version) */
+#define SQL_F_MB_PAIRS 16u           /* in quotes, 0x81-0xFE + 0x40-0xFE is one character (GBK client) */
+#define SQL_F_TIDB_FEATURES_OFF 32u  /* /\*T![global_index|resource_group] are comments (older TiDB) */
+#define SQL_F_MARIADB_EXEC 64u       /* /\*M! is code (MariaDB) */
+#define SQL_F_NBSP_IS_WORD 128u      /* 0x85/0xA0 are word bytes everywhere and "--" + any byte
+                                      * <= ' ' is a comment (MySQL) */
 
 typedef struct sql_span {
 	size_t off, len;

@@ -196,9 +196,33 @@ static void test_same_span_different_reading(void **st)
 	sql_batch_free(&b);
 }
 
+/* TiDB's own reading: mixed executable comments, unknown features, 0xA0 blanks. */
+static void test_tidb_reading(void **st)
+{
+	static const char *const hidden[] = {
+		"/*T![unknown] '*/ IMPORT INTO t FROM 'x' /*'*/",
+		"/*!IMPORT*/ /*T![unknown] SELECT*/ INTO t FROM 'x'",
+		"/*M! '*/ /*! IMPORT INTO t FROM 'x' */ /*M! '*/",
+		"SELECT 1; \xa0IMPORT INTO t FROM 'x'",
+		"IMPORT \xa0\x85INTO t FROM 'x'",
+		"/*T![global_index] '*/ IMPORT INTO t FROM 'x' /*'*/",
+	};
+	size_t i, k;
+	(void)st;
+	for (i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		sql_batch b = classify_str(hidden[i], 0);
+		bool found = false;
+		for (k = 0; k < b.n; k++)
+			found = found || b.stmts[k].kind == SQL_IMPORT_INTO;
+		if (!found)
+			fail_msg("no import in <%s>", hidden[i]);
+		sql_batch_free(&b);
+	}
+}
+
 static void test_exec_comment_union(void **st)
 {
-	const char *s = "/*T![unknown] '*/ IMPORT INTO t FROM 'x' /*'*/";
+	const char *s = "/*!99999 '*/ IMPORT INTO t FROM 'x' /*'*/";
 	sql_batch b = classify_str(s, 0);
 	size_t i, nimp = 0;
 	(void)st;
@@ -245,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_use),            cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_prepare_depth_bound), cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_backslash_union), cmocka_unit_test(test_same_span_different_reading),
+		cmocka_unit_test(test_tidb_reading),
 		cmocka_unit_test(test_exec_comment_union), cmocka_unit_test(test_not_mode_dependent),
 		cmocka_unit_test(test_empty_and_null),
 	};

@@ -79,6 +79,21 @@ static void test_comments(void **st)
 	assert_int_equal(r.n, 4);
 	assert_int_equal(r.t[1].type, SQL_TOK_OP);
 	assert_int_equal(r.t[2].type, SQL_TOK_OP);
+	/* TiDB: "--" needs a following blank (0x85/0xA0 count, other control bytes do not);
+	 * MySQL: any byte <= ' ' */
+	r = lex("1 --\xa0 x\n2 --\x01 y", 0);
+	assert_int_equal(r.n, 6); /* 1 2 - - \x01 y */
+	r = lex("1 --\xa0 x\n2 --\x01 y", SQL_F_NBSP_IS_WORD);
+	assert_int_equal(r.n, 6); /* 1 - - \xa0 x 2, then a comment */
+	/* 0xA0 / 0x85 separate tokens for TiDB, inside a word they are word bytes */
+	s = "IMPORT \xa0INTO\x85t a\xa0" "b";
+	r = lex(s, 0);
+	assert_int_equal(r.n, 3);
+	assert_tok(s, &r.t[1], SQL_TOK_IDENT, "INTO\x85t");
+	assert_tok(s, &r.t[2], SQL_TOK_IDENT, "a\xa0" "b");
+	r = lex(s, SQL_F_NBSP_IS_WORD);
+	assert_int_equal(r.n, 3);
+	assert_tok(s, &r.t[1], SQL_TOK_IDENT, "\xa0INTO\x85t");
 	/* optimizer hints are comments */
 	s = "SELECT /*+ HINT(x) */ 1";
 	r = lex(s, 0);
@@ -87,7 +102,7 @@ static void test_comments(void **st)
 
 static void test_exec_comments(void **st)
 {
-	const char *s = "/*!IMPORT*/ /*!50100 INTO */ /*!800001 t */ /*T! FROM */ /*T![a,b] 'x' */";
+	const char *s = "/*!IMPORT*/ /*!50100 INTO */ /*!800001 t */ /*T! FROM */ /*T![clustered_index,ttl] 'x' */";
 	toks r = lex(s, 0);
 	(void)st;
 	assert_int_equal(r.n, 5);
@@ -106,6 +121,25 @@ static void test_exec_comments(void **st)
 	assert_int_equal(r.n, 2);
 	assert_tok(s, &r.t[0], SQL_TOK_STRING, "'a*/b'");
 	assert_tok(s, &r.t[1], SQL_TOK_IDENT, "c");
+	/* TiDB: a /\*T! comment naming a feature TiDB does not know is a plain comment, a
+	 * malformed feature list is no list (code), lower-case t is not TiDB's marker, and
+	 * /\*M! is MariaDB's (a comment to TiDB) */
+	s = "/*T![nope] a */ /*T![clustered_index,nope] b */ /*T![bad list] c */ /*t! d */ /*M! e */ /*M!100100 f */";
+	r = lex(s, 0);
+	assert_int_equal(r.n, 5); /* [ bad list ] c */
+	assert_tok(s, &r.t[0], SQL_TOK_OP, "[");
+	assert_tok(s, &r.t[3], SQL_TOK_OP, "]");
+	assert_tok(s, &r.t[4], SQL_TOK_IDENT, "c");
+	r = lex(s, SQL_F_MARIADB_EXEC);
+	assert_int_equal(r.n, 7);
+	assert_tok(s, &r.t[5], SQL_TOK_IDENT, "e");
+	assert_tok(s, &r.t[6], SQL_TOK_IDENT, "f");
+	/* features only some supported TiDB versions know */
+	s = "/*T![global_index] g */ /*T![resource_group,ttl] h */";
+	r = lex(s, 0);
+	assert_int_equal(r.n, 2);
+	r = lex(s, SQL_F_TIDB_FEATURES_OFF);
+	assert_int_equal(r.n, 0);
 	/* starting inside an executable comment */
 	s = "IMPORT INTO t*/ FROM 'x'";
 	r = lex(s, SQL_F_IN_EXEC_COMMENT);
