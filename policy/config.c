@@ -705,6 +705,9 @@ static const spec backends_specs[] = {
 	{.key = "tidb_version", .t = T_FUNC, .fn = fn_tidb_version},
 	{.key = "tls", .t = T_MAP, .sub = tls_mode_specs, .fn = post_backend_tls},
 	{.key = "connect_timeout_ms", .t = T_INT, .off = CF(backends.connect_timeout_ms), .min = 1, .max = 600000},
+	{.key = "health_interval_ms", .t = T_INT, .off = CF(backends.health_interval_ms), .min = 0, .max = 3600000},
+	{.key = "health_timeout_ms", .t = T_INT, .off = CF(backends.health_timeout_ms), .min = 1, .max = 600000},
+	{.key = "max_connections", .t = T_INT, .off = CF(backends.max_connections), .min = 0, .max = 10000000},
 	{0},
 };
 
@@ -831,6 +834,8 @@ static int set_defaults(ig_config *cfg)
 	cfg->backends.nservers = cfg->backends.servers ? 1 : 0;
 	cfg->backends.tidb_version = strdup("auto");
 	cfg->backends.connect_timeout_ms = 5000;
+	cfg->backends.health_interval_ms = 5000;
+	cfg->backends.health_timeout_ms = 2000;
 	cfg->cluster.name = strdup("default");
 	cfg->cluster.pd = calloc(1, sizeof(char *));
 	if (cfg->cluster.pd && (cfg->cluster.pd[0] = strdup("http://127.0.0.1:2379")))

@@ -62,6 +62,9 @@ typedef struct ig_config {
 			ig_tls_files files;
 		} tls;
 		int connect_timeout_ms;  /* backends.connect_timeout_ms, default 5000 */
+		int health_interval_ms;  /* backends.health_interval_ms, default 5000; 0 = no checks */
+		int health_timeout_ms;   /* backends.health_timeout_ms, default 2000 */
+		int max_connections;     /* backends.max_connections: per backend, 0 = unlimited */
 	} backends;
 
 	struct {

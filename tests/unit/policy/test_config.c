@@ -55,6 +55,9 @@ static void assert_defaults(const ig_config *c)
 	assert_null(c->backends.tls.files.cert);
 	assert_null(c->backends.tls.files.key);
 	assert_int_equal(c->backends.connect_timeout_ms, 5000);
+	assert_int_equal(c->backends.health_interval_ms, 5000);
+	assert_int_equal(c->backends.health_timeout_ms, 2000);
+	assert_int_equal(c->backends.max_connections, 0);
 	assert_null(c->client_tls.files.cert);
 	assert_null(c->client_tls.files.key);
 	assert_null(c->client_tls.files.ca);
@@ -89,6 +92,7 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->log.level, IG_LOG_INFO);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.idle_ms, 0);
+	assert_int_equal(c->timeouts.shutdown_ms, 30000);
 	assert_int_equal(c->limits.max_connections, 0);
 	assert_int_equal(c->limits.max_inspect_bytes, 64u << 20);
 	assert_int_equal(c->limits.write_queue_bytes, 1u << 20);
@@ -121,6 +125,9 @@ static const char full[] =
 	"  tidb_version: v8.5.1\n"
 	"  tls: {mode: verify, ca: /ca.pem, cert: /c.pem, key: /k.pem}\n"
 	"  connect_timeout_ms: 700\n"
+	"  health_interval_ms: 0\n"
+	"  health_timeout_ms: 900\n"
+	"  max_connections: 40\n"
 	"client_tls: {cert: /srv.pem, key: /srv.key, ca: /cli-ca.pem, require: true}\n"
 	"cluster:\n"
 	"  name: prod-east_1\n"
@@ -155,7 +162,7 @@ static const char full[] =
 	"  poll_ms: 250\n"
 	"admin: {listen: \"0.0.0.0:0\", token_file: /run/secrets/admin}\n"
 	"log: {level: debug}\n"
-	"timeouts: {handshake_ms: 3000, idle_ms: 600000}\n"
+	"timeouts: {handshake_ms: 3000, idle_ms: 600000, shutdown_ms: 0}\n"
 	"limits: {max_connections: 900, max_inspect_bytes: 2048, write_queue_bytes: 65536}\n";
 
 static void every_key(void **state)
@@ -176,6 +183,9 @@ static void every_key(void **state)
 	assert_string_equal(c->backends.tls.files.cert, "/c.pem");
 	assert_string_equal(c->backends.tls.files.key, "/k.pem");
 	assert_int_equal(c->backends.connect_timeout_ms, 700);
+	assert_int_equal(c->backends.health_interval_ms, 0);
+	assert_int_equal(c->backends.health_timeout_ms, 900);
+	assert_int_equal(c->backends.max_connections, 40);
 	assert_string_equal(c->client_tls.files.cert, "/srv.pem");
 	assert_string_equal(c->client_tls.files.key, "/srv.key");
 	assert_string_equal(c->client_tls.files.ca, "/cli-ca.pem");
@@ -194,7 +204,7 @@ static void every_key(void **state)
 	assert_int_equal(c->policy.nrules, 4);
 	r = &c->policy.rules[0];
 	assert_string_equal(r->name, "etl-staging");
-	assert_int_equal(r->line, 19);
+	assert_int_equal(r->line, 22);
 	assert_string_equal(r->users, "etl_.*");
 	assert_string_equal(r->hosts, "10\\..*");
 	assert_non_null(r->users_re);
@@ -243,6 +253,7 @@ static void every_key(void **state)
 	assert_string_equal(ig_log_level_name(c->log.level), "debug");
 	assert_int_equal(c->timeouts.handshake_ms, 3000);
 	assert_int_equal(c->timeouts.idle_ms, 600000);
+	assert_int_equal(c->timeouts.shutdown_ms, 0);
 	assert_int_equal(c->limits.max_connections, 900);
 	assert_int_equal(c->limits.max_inspect_bytes, 2048);
 	assert_int_equal(c->limits.write_queue_bytes, 65536);
@@ -261,6 +272,9 @@ static void errors_by_type(void **state)
 	load_err("workers: 99999999999999999999999\n", "out of range");
 	load_err("cluster:\n  timeout_ms: 0\n", "t.yaml:2: cluster.timeout_ms: 0 is out of range");
 	load_err("timeouts: {handshake_ms: [1]}\n", "t.yaml:1: timeouts.handshake_ms: expected an integer, got a list");
+	load_err("timeouts:\n  shutdown_ms: -5\n", "t.yaml:2: timeouts.shutdown_ms: -5 is out of range (0 to 3600000)");
+	load_err("backends:\n  health_timeout_ms: 0\n", "t.yaml:2: backends.health_timeout_ms: 0 is out of range");
+	load_err("backends:\n  max_connections: lots\n", "t.yaml:2: backends.max_connections: expected an integer");
 	/* size */
 	load_err("limits:\n  max_inspect_bytes: 10\n", "t.yaml:2: limits.max_inspect_bytes: 10 is out of range");
 	load_err("limits:\n  write_queue_bytes: 1MiB\n", "t.yaml:2: limits.write_queue_bytes: expected an integer");
