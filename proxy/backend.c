@@ -6,12 +6,13 @@
 
 #include <limits.h>
 
-ig_backend *ig_backend_pick(void)
+ig_backend *ig_backend_pick(int max_per_backend, bool *full)
 {
 	static atomic_uint rr;
 	ig_backend *best = NULL;
 	int best_conns = INT_MAX;
 	size_t n = ig_rt.nbackends;
+	*full = false;
 	if (n == 0)
 		return NULL;
 	unsigned start = atomic_fetch_add(&rr, 1);
@@ -20,6 +21,10 @@ ig_backend *ig_backend_pick(void)
 		if (!atomic_load(&b->healthy))
 			continue;
 		int c = atomic_load(&b->conns);
+		if (max_per_backend > 0 && c >= max_per_backend) {
+			*full = true;
+			continue;
+		}
 		if (c < best_conns) {
 			best = b;
 			best_conns = c;

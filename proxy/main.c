@@ -21,6 +21,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 
 #include "policy/config.h"
 #include "proxy/auth.h"
+#include "proxy/health.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
@@ -114,6 +115,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	int bound = ig_rt.cfg->timeouts.shutdown_ms;
 	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, bound);
 	sd_notify(0, "STOPPING=1");
+	ig_health_stop();
 	atomic_store(&ig_rt.stopping, true);
 	for (int i = 0; i < nworkers; i++)
 		ig_worker_stop(&workers[i], bound);
@@ -187,6 +189,7 @@ int main(int argc, char **argv)
 
 	sd_notify(0, "READY=1");
 	uv_loop_t *loop = uv_default_loop();
+	ig_health_start(loop, cfg->backends.health_interval_ms, cfg->backends.health_timeout_ms);
 	uv_signal_t sigs[3];
 	int signums[3] = {SIGTERM, SIGINT, SIGHUP};
 	for (int i = 0; i < 3; i++) {
@@ -200,6 +203,7 @@ int main(int argc, char **argv)
 		uv_close((uv_handle_t *)&sigs[i], NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	ig_health_free();
 	LOG_INFO(0, "stopped");
 
 	free(workers);

@@ -49,7 +49,8 @@ void ig_cfg_release(ig_config *cfg);
 int ig_cfg_reload(char *err, size_t errlen);
 
 /* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
-ig_backend *ig_backend_pick(void);
+/* max_per_backend 0 = no limit; *full says a healthy backend was skipped for its limit. */
+ig_backend *ig_backend_pick(int max_per_backend, bool *full);
 void ig_backend_release(ig_backend *b);
 
 #endif

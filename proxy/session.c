@@ -1477,9 +1477,15 @@ void ig_session_accept(ig_worker *w)
 		fail_client(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate limits.max_connections)");
 		return;
 	}
-	s->be = ig_backend_pick();
+	bool full;
+	s->be = ig_backend_pick(s->cfg->backends.max_connections, &full);
 	if (!s->be) {
-		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: no healthy backend");
+		if (full)
+			fail_client(s, 0, ER_CON_COUNT_ERROR,
+			            "Too many connections (importgate backends.max_connections)");
+		else
+			fail_client(s, 0, ER_UNKNOWN_ERROR,
+			            "importgate: no healthy backend (every backend failed its last health check)");
 		return;
 	}
 	uv_tcp_init(&w->loop, &s->backend.tcp);

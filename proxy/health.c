@@ -1,0 +1,179 @@
+/*
+ * health.c - backend health checks (see health.h). One probe per backend at a time: a
+ * probe connects, reads the first packet, and counts a protocol-10 greeting as healthy;
+ * a refusal (error packet), a close, a timeout or a connect error as unhealthy. Only
+ * changes are logged. The probe closes after the greeting: TiDB takes that quietly; a
+ * MySQL or MariaDB backend counts it against max_connect_errors for non-loopback hosts.
+ */
+#include "proxy/health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/buf.h"
+#include "proxy/log.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/runtime.h"
+
+typedef struct probe {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_connect_t req;
+	ig_backend *b;
+	ig_buf in;
+	int handles;
+	bool done;
+} probe;
+
+static uv_timer_t tick;
+static uv_loop_t *hloop;
+static int timeout_ms;
+static bool *busy;  /* a probe of backend i is in flight */
+static bool stopping;
+
+static void probe_closed(uv_handle_t *h)
+{
+	probe *p = h->data;
+	if (--p->handles > 0)
+		return;
+	busy[p->b - ig_rt.backends] = false;
+	ig_buf_reset(&p->in);
+	free(p);
+}
+
+static void finish(probe *p, bool ok, const char *why)
+{
+	if (p->done)
+		return;
+	p->done = true;
+	bool was = atomic_exchange(&p->b->healthy, ok);
+	if (was != ok) {
+		if (ok)
+			LOG_INFO(0, "backend %s is healthy again", p->b->addr);
+		else
+			LOG_WARN(0, "backend %s is unhealthy: %s; new connections avoid it", p->b->addr, why);
+	}
+	uv_close((uv_handle_t *)&p->tcp, probe_closed);
+	uv_close((uv_handle_t *)&p->timer, probe_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char scratch[4096];
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	probe *p = st->data;
+	char why[256];
+	if (p->done || nread == 0)
+		return;
+	if (nread < 0) {
+		finish(p, false, "closed before its greeting");
+		return;
+	}
+	if (ig_buf_append(&p->in, buf->base, (size_t)nread) < 0 || ig_buf_avail(&p->in) > 65536) {
+		finish(p, false, "greeting too large");
+		return;
+	}
+	if (ig_buf_avail(&p->in) < 4)
+		return;
+	uint32_t plen = my_u24(ig_buf_head(&p->in));
+	if (ig_buf_avail(&p->in) < 4 + (size_t)plen)
+		return;
+	const uint8_t *pl = ig_buf_head(&p->in) + 4;
+	my_greeting g;
+	if (plen > 0 && pl[0] == 0xff) {
+		my_err e;
+		if (my_err_parse(pl, plen, &e) == 0)
+			snprintf(why, sizeof(why), "it refuses connections: %u %.*s", e.code, (int)e.msg_len, e.msg);
+		else
+			snprintf(why, sizeof(why), "it refuses connections");
+		finish(p, false, why);
+	} else if (my_greeting_parse(pl, plen, &g, why, sizeof(why)) < 0) {
+		finish(p, false, why);
+	} else {
+		finish(p, true, NULL);
+	}
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	probe *p = req->data;
+	if (p->done)
+		return;
+	if (status < 0) {
+		finish(p, false, uv_strerror(status));
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
+		finish(p, false, "cannot read");
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	finish(t->data, false, "no greeting within backends.health_timeout_ms");
+}
+
+static void probe_start(ig_backend *b)
+{
+	struct sockaddr_storage sa;
+	if (uv_ip4_addr(b->host, b->port, (struct sockaddr_in *)&sa) != 0 &&
+	    uv_ip6_addr(b->host, b->port, (struct sockaddr_in6 *)&sa) != 0)
+		return;
+	probe *p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	p->b = b;
+	uv_tcp_init(hloop, &p->tcp);
+	uv_timer_init(hloop, &p->timer);
+	p->tcp.data = p->timer.data = p->req.data = p;
+	p->handles = 2;
+	busy[b - ig_rt.backends] = true;
+	uv_timer_start(&p->timer, on_timeout, (uint64_t)timeout_ms, 0);
+	int rc = uv_tcp_connect(&p->req, &p->tcp, (struct sockaddr *)&sa, on_connect);
+	if (rc < 0)
+		finish(p, false, uv_strerror(rc));
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+	for (size_t i = 0; i < ig_rt.nbackends && !stopping; i++)
+		if (!busy[i])
+			probe_start(&ig_rt.backends[i]);
+}
+
+void ig_health_start(uv_loop_t *loop, int interval_ms, int tmo_ms)
+{
+	if (interval_ms <= 0 || ig_rt.nbackends == 0)
+		return;
+	busy = calloc(ig_rt.nbackends, sizeof(*busy));
+	if (!busy) {
+		LOG_ERROR(0, "out of memory: backend health checks are off");
+		return;
+	}
+	hloop = loop;
+	timeout_ms = tmo_ms > 0 ? tmo_ms : 2000;
+	uv_timer_init(loop, &tick);
+	uv_timer_start(&tick, on_tick, 0, (uint64_t)interval_ms);
+}
+
+void ig_health_stop(void)
+{
+	if (!hloop)
+		return;
+	stopping = true;
+	uv_timer_stop(&tick);
+	uv_close((uv_handle_t *)&tick, NULL);
+}
+
+void ig_health_free(void)
+{
+	free(busy);
+	busy = NULL;
+}
