@@ -77,15 +77,16 @@ static enum qr_kw classify_word(const char *p, size_t n)
 	}
 }
 
-/* Case-insensitive search for "sql_mode" (the only way a SET can change lexing). */
+/* Case-insensitive search for "sql_mode" (the only way a SET can change lexing), driven by
+ * memchr on its '_'. */
 static int has_sql_mode(const char *s, size_t len)
 {
-	size_t i;
-	for (i = 0; i + 8 <= len; i++) {
-		if ((s[i] | 0x20) == 's' && (s[i + 1] | 0x20) == 'q' && (s[i + 2] | 0x20) == 'l' && s[i + 3] == '_' &&
-		    (s[i + 4] | 0x20) == 'm' && (s[i + 5] | 0x20) == 'o' && (s[i + 6] | 0x20) == 'd' &&
-		    (s[i + 7] | 0x20) == 'e')
+	const char *p = s, *e = s + len;
+	while ((p = memchr(p, '_', (size_t)(e - p))) != NULL) {
+		if (p - s >= 3 && e - p >= 5 && (p[-3] | 0x20) == 's' && (p[-2] | 0x20) == 'q' && (p[-1] | 0x20) == 'l' &&
+		    (p[1] | 0x20) == 'm' && (p[2] | 0x20) == 'o' && (p[3] | 0x20) == 'd' && (p[4] | 0x20) == 'e')
 			return 1;
+		p++;
 	}
 	return 0;
 }

@@ -119,7 +119,7 @@ static void test_quick_reject_interesting(void **st)
 		"BACKUP DATABASE * TO 'x'", "RESTORE DATABASE * FROM 'x'", "EXPLAIN ANALYZE IMPORT INTO t FROM 'x'",
 		"SELECTX 1", "SELECT_1", "(SELECT 1)", "", "   ", "SELECT\x80", "CANCEL IMPORT JOB 1",
 		"/*!IMPORT INTO t FROM 'x'*/", "SHOW\x80", "SHOW 'x'", "SHOW \xa0IMPORT JOBS", "\xa0IMPORT INTO t FROM 'x'",
-		"SET\xa0sql_mode=1",
+		"SET\xa0sql_mode=1", "SET a=1,sql_mode", "SET a='_',Sql_Mode=1", "SET _sql_mode_=1",
 	};
 	size_t i;
 	(void)st;
