@@ -1,0 +1,232 @@
+#!/bin/bash
+# run-sysbench.sh - sysbench OLTP through importgate vs MariaDB directly vs HAProxy (TCP mode),
+# in one run, printed as a Markdown table (docs/BENCHMARKS.md explains the numbers).
+#
+# Starts its own MariaDB in a temporary directory on a loopback port (or uses MYSQL_PORT if set),
+# prepares the sysbench tables, starts HAProxy (tests/bench/haproxy.cfg) and importgate
+# (workers: 2), then for each test and thread count runs the three targets back to back, so
+# drift on the machine affects them alike. Everything it starts is stopped on exit.
+#
+# Environment (defaults in brackets):
+#   IMPORTGATE      gateway binary [/tmp/build-bench/proxy/importgate]
+#   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
+#   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
+#   TABLES, TABLE_SIZE  sysbench data [4, 10000]
+#   PS_MODE         sysbench --db-ps-mode [disable: every statement is a COM_QUERY, so every
+#                   one goes through the gateway's classifier; "auto" uses prepared statements]
+#   CPU_CLIENT, CPU_PROXY, CPU_DB   taskset CPU lists for sysbench, the proxies and MariaDB
+#                   [empty: no pinning]
+#   MYSQL_PORT      use a running MariaDB on 127.0.0.1:MYSQL_PORT instead of starting one
+#                   (then MYSQL_USER/MYSQL_PASSWORD name a user that can create sbtest)
+#   WORKDIR         scratch directory [mktemp]      RAW_OUT  also write raw rows (TSV) here
+#   IG_COMMIT       commit the binary was built from, for the report [git HEAD of this tree]
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMPORTGATE=${IMPORTGATE:-/tmp/build-bench/proxy/importgate}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-2}
+THREADS=${THREADS:-"1 16 64"}
+TESTS=${TESTS:-"oltp_point_select oltp_read_only"}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+PS_MODE=${PS_MODE:-disable}
+CPU_CLIENT=${CPU_CLIENT:-}
+CPU_PROXY=${CPU_PROXY:-}
+CPU_DB=${CPU_DB:-}
+SB_USER=${MYSQL_USER:-sbtest}
+SB_PASS=${MYSQL_PASSWORD:-sbpass}
+WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-sysbench.XXXXXX)}
+RAW_OUT=${RAW_OUT:-}
+
+die() { echo "run-sysbench: $*" >&2; exit 1; }
+log() { echo "run-sysbench: $*" >&2; }
+
+for tool in sysbench haproxy mariadb; do
+	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y sysbench haproxy mariadb-server)"
+done
+[ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+
+# taskset prefix for a CPU list, or nothing
+pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port seconds
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# --- MariaDB -----------------------------------------------------------------------------
+if [ -n "${MYSQL_PORT:-}" ]; then
+	DB_PORT=$MYSQL_PORT
+	log "using MariaDB on 127.0.0.1:$DB_PORT"
+else
+	DB_PORT=$(free_port)
+	D=$WORKDIR/mariadb
+	mkdir -p "$D"
+	mariadb-install-db --no-defaults --datadir="$D" --auth-root-authentication-method=normal \
+		--user=root >"$WORKDIR/install-db.log" 2>&1 || die "mariadb-install-db failed: $WORKDIR/install-db.log"
+	$(pin "$CPU_DB") mariadbd --no-defaults --datadir="$D" --port="$DB_PORT" --bind-address=127.0.0.1 \
+		--socket="$D/sock" --user=root --max-connections=8000 --innodb-buffer-pool-size=512M \
+		--skip-log-bin --log-error="$WORKDIR/mariadb.err" &
+	PIDS+=($!)
+	wait_port "$DB_PORT" 60 || die "MariaDB did not start; see $WORKDIR/mariadb.err"
+	mariadb --no-defaults -S "$D/sock" -uroot <<-EOF
+		DELETE FROM mysql.global_priv WHERE User='';
+		FLUSH PRIVILEGES;
+		CREATE USER '$SB_USER'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('$SB_PASS');
+		GRANT ALL PRIVILEGES ON *.* TO '$SB_USER'@'%';
+	EOF
+	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $D)"
+fi
+DB_VERSION=$(mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -N -e 'SELECT VERSION()')
+mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \
+	-e 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
+
+SB_COMMON=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
+	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
+log "preparing $TABLES tables x $TABLE_SIZE rows"
+sysbench oltp_common "${SB_COMMON[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
+	die "sysbench prepare failed: $WORKDIR/prepare.log"
+
+# --- HAProxy -----------------------------------------------------------------------------
+HAP_PORT=$(free_port)
+HAP_LISTEN=127.0.0.1:$HAP_PORT HAP_BACKEND=127.0.0.1:$DB_PORT \
+	$(pin "$CPU_PROXY") haproxy -db -f "$HERE/haproxy.cfg" >"$WORKDIR/haproxy.log" 2>&1 &
+HAP_PID=$!
+PIDS+=($HAP_PID)
+wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log"
+
+# --- importgate --------------------------------------------------------------------------
+IG_PORT=$(free_port)
+cat >"$WORKDIR/importgate.yaml" <<EOF
+listen: 127.0.0.1:$IG_PORT
+workers: 2
+backends:
+  servers: [127.0.0.1:$DB_PORT]
+cluster:
+  pd: []
+audit:
+  path: $WORKDIR/audit.jsonl
+obligations:
+  file: $WORKDIR/obligations.log
+admin: {listen: 127.0.0.1:0}
+log: {level: warn}
+EOF
+$(pin "$CPU_PROXY") "$IMPORTGATE" -c "$WORKDIR/importgate.yaml" >"$WORKDIR/importgate.log" 2>&1 &
+IG_PID=$!
+PIDS+=($IG_PID)
+wait_port "$IG_PORT" 10 || die "importgate did not start; see $WORKDIR/importgate.log"
+
+# CPU seconds (user+system) a process has used so far
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+# --- runs --------------------------------------------------------------------------------
+# one line per run: target test threads qps tps p95_ms errors proxy_cpu_s wall_s
+# (proxy CPU over the measured run's wall time, process start included: CPU/wall is its rate)
+RESULTS=$WORKDIR/results.tsv
+: >"$RESULTS"
+run_one() { # target port pid test threads
+	local target=$1 port=$2 pid=$3 test=$4 threads=$5 out c0 c1 pcpu w0 w1
+	out=$WORKDIR/$target-$test-$threads.log
+	# sysbench 1.0.20 has no --warmup-time: a short uncounted run warms caches and pools
+	if [ "$WARMUP" -gt 0 ]; then
+		$(pin "$CPU_CLIENT") sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
+			--threads="$threads" --time="$WARMUP" --db-ps-mode="$PS_MODE" run >"$out.warmup" 2>&1 ||
+			die "sysbench warm-up $test against $target failed: $out.warmup"
+	fi
+	c0=0
+	[ "$pid" = - ] || c0=$(cpu_s "$pid")
+	w0=$(date +%s.%N)
+	$(pin "$CPU_CLIENT") sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
+		--threads="$threads" --time="$DURATION" \
+		--db-ps-mode="$PS_MODE" --report-interval=0 --percentile=95 run >"$out" 2>&1 ||
+		die "sysbench $test against $target failed: $out"
+	w1=$(date +%s.%N)
+	pcpu=-
+	if [ "$pid" != - ]; then
+		c1=$(cpu_s "$pid")
+		pcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
+	fi
+	awk -v target="$target" -v test="$test" -v threads="$threads" -v pcpu="$pcpu" -v wall="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" '
+		/transactions:/ { gsub(/[()]/, "", $3); tps = $3 }
+		/queries:/ && /per sec/ { gsub(/[()]/, "", $3); qps = $3 }
+		/ignored errors:/ { errs = $3 }
+		/95th percentile:/ { p95 = $3 }
+		END {
+			if (qps == "" || p95 == "") exit 1
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", target, test, threads, qps, tps, p95, errs + 0, pcpu, wall
+		}' "$out" >>"$RESULTS" || die "cannot parse sysbench output $out"
+	log "$(tail -1 "$RESULTS")"
+}
+
+for test in $TESTS; do
+	for threads in $THREADS; do
+		run_one direct "$DB_PORT" - "$test" "$threads"
+		run_one haproxy "$HAP_PORT" "$HAP_PID" "$test" "$threads"
+		run_one importgate "$IG_PORT" "$IG_PID" "$test" "$threads"
+	done
+done
+kill -0 "$IG_PID" 2>/dev/null || die "importgate died during the run; see $WORKDIR/importgate.log"
+[ -z "$RAW_OUT" ] || cp "$RESULTS" "$RAW_OUT"
+
+# --- report ------------------------------------------------------------------------------
+IG_COMMIT=${IG_COMMIT:-$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+cat <<EOF
+
+sysbench $(sysbench --version | awk '{print $2}'), MariaDB $DB_VERSION, $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), importgate $IG_COMMIT ($IMPORTGATE)
+${TABLES} tables x ${TABLE_SIZE} rows, ${DURATION}s per run (after a ${WARMUP}s uncounted warm-up run), --db-ps-mode=$PS_MODE, pinning: client=${CPU_CLIENT:-none} proxy=${CPU_PROXY:-none} db=${CPU_DB:-none}
+
+EOF
+awk -F'\t' '
+	{
+		k = $2 SUBSEP $3
+		qps[$1, k] = $4; p95[$1, k] = $6; err[$1, k] = $7; cpu[$1, k] = $8; tim[$1, k] = $9
+		if (!(k in seen)) { seen[k] = 1; order[n++] = k }
+	}
+	END {
+		print "| target | test | threads | QPS | p95 ms | QPS % of HAProxy | p95 added over direct, ms (HAProxy'"'"'s) | proxy CPU us/query | errors | targets |"
+		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+		split("direct haproxy importgate", tg, " ")
+		for (i = 0; i < n; i++) {
+			k = order[i]; split(k, kk, SUBSEP)
+			hq = qps["haproxy", k]; dp = p95["direct", k]; hadd = p95["haproxy", k] - dp
+			for (j = 1; j <= 3; j++) {
+				t = tg[j]
+				if (!((t, k) in qps)) continue
+				q = qps[t, k]; add = p95[t, k] - dp
+				pct = hq > 0 ? sprintf("%.1f%%", 100 * q / hq) : "-"
+				addtxt = t == "direct" ? "-" : sprintf("%+.2f", add)
+				if (t == "importgate") addtxt = addtxt sprintf(" (%+.2f)", hadd)
+				cpuq = cpu[t, k] == "-" ? "-" : sprintf("%.1f", 1e6 * cpu[t, k] / (q * tim[t, k]))
+				verdict = ""
+				if (t == "importgate") {
+					okq = q >= 0.95 * hq
+					# +20% of HAProxy'"'"'s added latency; a 0.01 ms floor for sysbench'"'"'s histogram resolution
+					lim = (hadd > 0 ? hadd * 1.2 : 0) + 0.01
+					okp = add <= lim
+					verdict = (okq ? "QPS met" : "QPS NOT met") ", " (okp ? "p95 met" : "p95 NOT met")
+				}
+				printf "| %s | %s | %s | %.0f | %.2f | %s | %s | %s | %s | %s |\n", t, kk[1], kk[2], q, p95[t, k], pct, addtxt, cpuq, err[t, k], verdict
+			}
+		}
+	}' "$RESULTS"
+echo
+echo "raw results and logs: $WORKDIR"
