@@ -619,18 +619,45 @@ static void test_open_errors(void **state)
 	ig_audit_close();
 }
 
+/* Permission denied at open. Root bypasses directory permissions, so as root the open is
+ * tried in a child that has dropped to nobody (the fixture directory is 0700 root's). */
 static void test_permission_denied(void **state)
 {
 	fixture *f = *state;
 	char ro[128], p[200], err[512] = "";
+	int fds[2], status;
+	pid_t pid;
 
-	if (geteuid() == 0)
-		skip(); /* root bypasses directory permissions; covered by test_open_errors */
-	snprintf(ro, sizeof ro, "%s/ro", f->dir);
-	assert_int_equal(mkdir(ro, 0500), 0);
-	snprintf(p, sizeof p, "%s/audit.jsonl", ro);
-	assert_int_equal(ig_audit_open(p, IG_FSYNC_ALWAYS, err, sizeof err), -1);
+	if (geteuid() != 0) {
+		snprintf(ro, sizeof ro, "%s/ro", f->dir);
+		assert_int_equal(mkdir(ro, 0500), 0);
+		snprintf(p, sizeof p, "%s/audit.jsonl", ro);
+		assert_int_equal(ig_audit_open(p, IG_FSYNC_ALWAYS, err, sizeof err), -1);
+		assert_non_null(strstr(err, "Permission denied"));
+		return;
+	}
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+		close(fds[0]);
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(3);
+		rc = ig_audit_open(f->path, IG_FSYNC_ALWAYS, err, sizeof err);
+		if (write(fds[1], err, sizeof err) != (ssize_t)sizeof err)
+			_exit(2);
+		_exit(rc == -1 ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], err, sizeof err), (ssize_t)sizeof err);
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(strstr(err, "cannot open audit log"));
 	assert_non_null(strstr(err, "Permission denied"));
+	assert_int_equal(access(f->path, F_OK), -1); /* nothing was created */
 }
 
 static void test_disabled(void **state)
