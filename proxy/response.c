@@ -26,6 +26,8 @@ bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps)
 	case COM_FIELD_LIST: r->state = RS_FIELD_LIST; break;
 	case COM_CHANGE_USER: r->state = RS_AUTH; break;
 	case COM_STATISTICS: r->state = RS_SINGLE; break;
+	/* A cursor's rows come with no column block, and binary rows start with 0x00. */
+	case COM_STMT_FETCH: r->state = RS_ROWS; break;
 	case COM_BINLOG_DUMP:
 	case COM_BINLOG_DUMP_GTID:
 	case COM_TABLE_DUMP:

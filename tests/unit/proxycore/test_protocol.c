@@ -1,0 +1,292 @@
+/*
+ * test_protocol.c - the proxy's wire parsers and builders: lenenc integers, the greeting
+ * and its capability rewrite, the handshake response (SSLRequest, auth data forms, db,
+ * plugin) and its rewrite, COM_CHANGE_USER, OK/ERR, packet splitting at 16 MiB.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pkt.h"
+#include "proxy/mysql_proto.h"
+
+static void test_lenenc_round_trip(void **state)
+{
+	static const uint64_t values[] = {0, 1, 250, 251, 0xffff, 0x10000, 0xffffff, 0x1000000,
+	                                  0xffffffffffffffffull};
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ig_buf b = {0};
+		size_t pos = 0;
+		uint64_t v;
+		assert_int_equal(my_lenenc_put(&b, values[i]), 0);
+		assert_int_equal(my_lenenc_read(b.data, b.len, &pos, &v), 0);
+		assert_true(v == values[i]);
+		assert_int_equal(pos, b.len);
+		/* Every truncation is refused, never read past. */
+		for (size_t cut = 0; cut < b.len; cut++) {
+			pos = 0;
+			assert_int_equal(my_lenenc_read(b.data, cut, &pos, &v), -1);
+		}
+		ig_buf_reset(&b);
+	}
+	uint8_t nul = 0xfb, err = 0xff;
+	size_t pos = 0;
+	uint64_t v;
+	assert_int_equal(my_lenenc_read(&nul, 1, &pos, &v), -1);
+	assert_int_equal(my_lenenc_read(&err, 1, &pos, &v), -1);
+}
+
+/* A TiDB-like greeting; mariadb_caps non-zero makes it MariaDB-like. */
+static size_t make_greeting(uint8_t *out, uint32_t caps, uint32_t mariadb_caps)
+{
+	size_t n = 0;
+	out[n++] = 10;
+	memcpy(out + n, "8.0.11-TiDB-v8.5.0", 19);
+	n += 19;
+	my_put_u32(out + n, 42);
+	n += 4;
+	memcpy(out + n, "abcdefgh", 8);
+	n += 8;
+	out[n++] = 0;
+	my_put_u16(out + n, caps & 0xffff);
+	n += 2;
+	out[n++] = 0x2d;
+	my_put_u16(out + n, SERVER_STATUS_AUTOCOMMIT);
+	n += 2;
+	my_put_u16(out + n, caps >> 16);
+	n += 2;
+	out[n++] = 21;
+	memset(out + n, 0, 10);
+	my_put_u32(out + n + 6, mariadb_caps);
+	n += 10;
+	memcpy(out + n, "ijklmnopqrst", 12);
+	n += 12;
+	out[n++] = 0;
+	memcpy(out + n, "caching_sha2_password", 22);
+	n += 22;
+	return n;
+}
+
+static void test_greeting_parse_and_mask(void **state)
+{
+	uint8_t g[128];
+	char err[128];
+	my_greeting gr;
+	(void)state;
+	uint32_t caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_SSL |
+	                CLIENT_COMPRESS | CLIENT_QUERY_ATTRIBUTES | CLIENT_DEPRECATE_EOF | CLIENT_LONG_PASSWORD;
+	size_t n = make_greeting(g, caps, 0);
+	assert_int_equal(my_greeting_parse(g, n, &gr, err, sizeof(err)), 0);
+	assert_string_equal(gr.server_version, "8.0.11-TiDB-v8.5.0");
+	assert_int_equal(gr.conn_id, 42);
+	assert_int_equal(gr.scramble_len, 20);
+	assert_memory_equal(gr.scramble, "abcdefghijklmnopqrst", 20);
+	assert_string_equal(gr.auth_plugin, "caching_sha2_password");
+	assert_true(gr.caps == caps);
+
+	my_greeting_set_caps(g, &gr, caps & ~IG_CAPS_MASKED, 0);
+	my_greeting again;
+	assert_int_equal(my_greeting_parse(g, n, &again, err, sizeof(err)), 0);
+	assert_false(again.caps & CLIENT_COMPRESS);
+	assert_false(again.caps & CLIENT_QUERY_ATTRIBUTES);
+	assert_false(again.caps & CLIENT_SSL);
+	assert_true(again.caps & CLIENT_DEPRECATE_EOF);
+	assert_memory_equal(again.scramble, gr.scramble, 20);
+
+	/* Shorter than a minimal greeting (35 bytes here) is an error; longer cuts may parse
+	 * (ASan checks that nothing is read past the cut). */
+	for (size_t cut = 0; cut < 35; cut++)
+		assert_int_equal(my_greeting_parse(g, cut, &gr, err, sizeof(err)), -1);
+	for (size_t cut = 35; cut < n; cut++)
+		(void)my_greeting_parse(g, cut, &gr, err, sizeof(err));
+	g[0] = 9;
+	assert_int_equal(my_greeting_parse(g, n, &gr, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "protocol"));
+}
+
+static void test_greeting_mariadb_caps_cleared(void **state)
+{
+	uint8_t g[128];
+	char err[128];
+	my_greeting gr;
+	(void)state;
+	/* MariaDB clears CLIENT_LONG_PASSWORD to say: extended capabilities follow. */
+	uint32_t caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	size_t n = make_greeting(g, caps, 0x1f);
+	assert_int_equal(my_greeting_parse(g, n, &gr, err, sizeof(err)), 0);
+	assert_int_equal(gr.mariadb_caps, 0x1f);
+	my_greeting_set_caps(g, &gr, caps, 0);
+	assert_int_equal(my_greeting_parse(g, n, &gr, err, sizeof(err)), 0);
+	assert_int_equal(gr.mariadb_caps, 0);
+}
+
+static size_t make_response(uint8_t *out, uint32_t caps, const char *user, const char *db)
+{
+	size_t n = 0;
+	my_put_u32(out, caps);
+	my_put_u32(out + 4, 1u << 24);
+	out[8] = 33;
+	memset(out + 9, 0, 23);
+	n = 32;
+	strcpy((char *)out + n, user);
+	n += strlen(user) + 1;
+	out[n++] = 20;
+	memset(out + n, 'x', 20);
+	n += 20;
+	if (db) {
+		strcpy((char *)out + n, db);
+		n += strlen(db) + 1;
+	}
+	strcpy((char *)out + n, "mysql_native_password");
+	n += 22;
+	return n;
+}
+
+static void test_handshake_response(void **state)
+{
+	uint8_t r[256];
+	char err[128];
+	my_hs_response hr;
+	(void)state;
+	uint32_t caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
+	                CLIENT_CONNECT_WITH_DB | CLIENT_COMPRESS | CLIENT_LONG_PASSWORD;
+	size_t n = make_response(r, caps, "etl_user", "staging");
+	assert_int_equal(my_hs_response_parse(r, n, &hr, err, sizeof(err)), 0);
+	assert_false(hr.ssl_request);
+	assert_string_equal(hr.user, "etl_user");
+	assert_true(hr.has_db);
+	assert_string_equal(hr.db, "staging");
+	assert_string_equal(hr.auth_plugin, "mysql_native_password");
+	assert_int_equal(hr.auth_len, 20);
+
+	ig_buf out = {0};
+	assert_int_equal(my_hs_response_rewrite(r, n, &hr, caps & ~IG_CAPS_MASKED, &out), 0);
+	assert_int_equal(out.len, n);
+	assert_memory_equal(out.data + 4, r + 4, n - 4); /* only the capability word changed */
+	assert_false(my_u32(out.data) & CLIENT_COMPRESS);
+	ig_buf_reset(&out);
+
+	/* The 32-byte SSLRequest. */
+	uint8_t ssl[32];
+	my_ssl_request(ssl, caps, 1u << 24, 33);
+	assert_int_equal(my_hs_response_parse(ssl, 32, &hr, err, sizeof(err)), 0);
+	assert_true(hr.ssl_request);
+
+	/* Truncated auth data, pre-4.1 clients, and every cut of a good response. */
+	for (size_t cut = 33; cut < n - 22; cut++) {
+		if (my_hs_response_parse(r, cut, &hr, err, sizeof(err)) == 0)
+			assert_true(hr.auth == NULL || hr.auth + hr.auth_len <= r + cut);
+	}
+	my_put_u32(r, caps & ~CLIENT_PROTOCOL_41);
+	assert_int_equal(my_hs_response_parse(r, n, &hr, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "4.1"));
+}
+
+static void test_change_user(void **state)
+{
+	uint8_t p[128];
+	size_t n = 0;
+	my_change_user cu;
+	(void)state;
+	p[n++] = COM_CHANGE_USER;
+	strcpy((char *)p + n, "other");
+	n += 6;
+	p[n++] = 3;
+	memcpy(p + n, "abc", 3);
+	n += 3;
+	strcpy((char *)p + n, "db2");
+	n += 4;
+	p[n++] = 33;
+	p[n++] = 0;
+	strcpy((char *)p + n, "mysql_native_password");
+	n += 22;
+	assert_int_equal(my_change_user_parse(p, n, CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH, &cu), 0);
+	assert_string_equal(cu.user, "other");
+	assert_true(cu.has_db);
+	assert_string_equal(cu.db, "db2");
+	assert_string_equal(cu.auth_plugin, "mysql_native_password");
+	p[7] = 200; /* auth length past the end */
+	assert_int_equal(my_change_user_parse(p, n, CLIENT_SECURE_CONNECTION, &cu), -1);
+}
+
+static void test_ok_err(void **state)
+{
+	ig_buf b = {0};
+	my_ok ok;
+	my_err e;
+	(void)state;
+	assert_int_equal(my_write_ok(&b, 1, 0, 300, SERVER_MORE_RESULTS_EXISTS, "Records: 3"), 0);
+	assert_int_equal(my_u24(b.data), b.len - 4);
+	assert_int_equal(my_ok_parse(b.data + 4, b.len - 4, 0, &ok), 0);
+	assert_true(ok.affected_rows == 300);
+	assert_int_equal(ok.status, SERVER_MORE_RESULTS_EXISTS);
+	assert_int_equal(ok.info_len, 10);
+	assert_memory_equal(ok.info, "Records: 3", 10);
+	ig_buf_reset(&b);
+
+	assert_int_equal(my_write_err(&b, 1, 8173, "HY000", "PreCheck failed: importgate: x"), 0);
+	assert_int_equal(b.data[3], 1);
+	assert_int_equal(my_err_parse(b.data + 4, b.len - 4, &e), 0);
+	assert_int_equal(e.code, 8173);
+	assert_string_equal(e.sqlstate, "HY000");
+	assert_int_equal(e.msg_len, strlen("PreCheck failed: importgate: x"));
+	ig_buf_reset(&b);
+
+	/* An overlong message is cut, the packet stays well-formed. */
+	char *big = malloc(10000);
+	memset(big, 'm', 9999);
+	big[9999] = 0;
+	assert_int_equal(my_write_err(&b, 0, 1105, "HY000", big), 0);
+	assert_int_equal(my_u24(b.data), b.len - 4);
+	assert_true(b.len < 5000);
+	free(big);
+	ig_buf_reset(&b);
+}
+
+static void test_packet_splitting(void **state)
+{
+	static const size_t sizes[] = {0, 1, MY_MAX_PAYLOAD - 1, MY_MAX_PAYLOAD, MY_MAX_PAYLOAD + 1,
+	                               2 * (size_t)MY_MAX_PAYLOAD};
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		uint8_t *p = calloc(1, n + 1);
+		ig_buf b = {0};
+		assert_int_equal(my_write_packet(&b, 5, p, n), 0);
+		/* Walk the fragments: 0xffffff each until a shorter one (maybe empty). */
+		size_t pos = 0, total = 0;
+		uint8_t seq = 5;
+		for (;;) {
+			uint32_t len = my_u24(b.data + pos);
+			assert_int_equal(b.data[pos + 3], seq++);
+			total += len;
+			pos += 4 + len;
+			if (len < MY_MAX_PAYLOAD)
+				break;
+		}
+		assert_int_equal(pos, b.len);
+		assert_int_equal(total, n);
+		ig_buf_reset(&b);
+		free(p);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lenenc_round_trip),
+		cmocka_unit_test(test_greeting_parse_and_mask),
+		cmocka_unit_test(test_greeting_mariadb_caps_cleared),
+		cmocka_unit_test(test_handshake_response),
+		cmocka_unit_test(test_change_user),
+		cmocka_unit_test(test_ok_err),
+		cmocka_unit_test(test_packet_splitting),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
