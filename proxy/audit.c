@@ -196,6 +196,10 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 	size_t off = 0;
 	int e = 0;
 
+	if (A.fd < 0) { /* a write racing ig_audit_close */
+		snprintf(err, errlen, "audit log is closed");
+		return -1;
+	}
 	if (fstat(A.fd, &st) < 0) {
 		snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
 		return -1;
@@ -566,7 +570,7 @@ void ig_audit_close(void)
 	A.writer_running = false;
 
 	pthread_mutex_lock(&A.qlock);
-	atomic_store(&A.state, AUDIT_CLOSED);
+	atomic_store(&A.state, AUDIT_CLOSED); /* before the fd goes: late writers see "not open" */
 	free(A.q);
 	A.q = NULL;
 	A.qcap = A.qlen = A.qhead = 0;
