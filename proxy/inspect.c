@@ -16,6 +16,7 @@
 #include "policy/decide.h"
 #include "policy/etcdread.h"
 #include "policy/version.h"
+#include "proxy/audit.h"
 #include "proxy/log.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
@@ -46,7 +47,8 @@ typedef struct import_item {
 
 struct ig_inspection {
 	uint64_t conn_id;
-	char *user, *host, *db, *server_version;
+	char *user, *host, *db, *server_version, *backend;
+	bool client_tls;
 	uint8_t cmd;
 	const ig_config *cfg;
 	char *sql;
@@ -120,6 +122,7 @@ void ig_inspection_free(ig_inspection *p)
 	free(p->host);
 	free(p->db);
 	free(p->server_version);
+	free(p->backend);
 	free(p->sql);
 	free(p);
 }
@@ -138,8 +141,10 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 	p->host = dup_or_null(ctx->client_host);
 	p->db = dup_or_null(ctx->db);
 	p->server_version = dup_or_null(ctx->server_version);
+	p->backend = dup_or_null(ctx->backend ? ctx->backend : "");
+	p->client_tls = ctx->client_tls;
 	p->sql = malloc(len + 1);
-	if (!p->user || !p->host || (ctx->db && !p->db) || !p->server_version || !p->sql) {
+	if (!p->user || !p->host || (ctx->db && !p->db) || !p->server_version || !p->backend || !p->sql) {
 		ig_inspection_free(p);
 		return NULL;
 	}
@@ -186,6 +191,141 @@ fail:
 	return -1;
 }
 
+/* ---- audit events (DESIGN.md section 7; formats in docs/AUDIT.md) ---- */
+
+/* An event with who sent what: connection, user, client, TLS, database, backend. */
+static json_t *audit_base(const ig_inspection *p, const char *event)
+{
+	json_t *ev = ig_audit_event(event);
+	if (!ev)
+		return NULL;
+	json_object_set_new(ev, "conn", json_integer((json_int_t)p->conn_id));
+	ig_audit_set_string(ev, "user", p->user, strlen(p->user));
+	ig_audit_set_string(ev, "client", p->host, strlen(p->host));
+	json_object_set_new(ev, "tls", json_boolean(p->client_tls));
+	json_object_set_new(ev, "db", p->db ? json_string(p->db) : json_null());
+	ig_audit_set_string(ev, "backend", p->backend, strlen(p->backend));
+	return ev;
+}
+
+/* An import refused before any decision (unparsable, TiDB option error, opaque, ...). */
+static void audit_refused(const ig_inspection *p, const char *event, const ig_inspect_out *out)
+{
+	json_t *ev = audit_base(p, event);
+	if (!ev)
+		return;
+	ig_audit_set_statement(ev, p->sql, p->len);
+	json_object_set_new(ev, "verdict", json_string("reject"));
+	ig_audit_set_error(ev, out->err_code, out->err_msg);
+	ig_audit_post(ev);
+}
+
+static json_t *string_array(char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *decision_event(const ig_inspection *p, const import_item *it)
+{
+	json_t *ev = audit_base(p, "import.decision");
+	char target[520];
+	if (!ev)
+		return NULL;
+	snprintf(target, sizeof(target), "%s.%s", it->db ? it->db : "", it->imp.table);
+	ig_audit_set_string(ev, "table", target, strlen(target));
+	ig_audit_set_statement(ev, it->text, it->len);
+	if (it->via_prepare && it->prepare_name)
+		ig_audit_set_string(ev, "prepare", it->prepare_name, strlen(it->prepare_name));
+	if (it->imp.src == SQL_SRC_FILE && it->imp.location)
+		ig_audit_set_location(ev, "location", it->imp.location);
+	if (it->imp.format)
+		ig_audit_set_string(ev, "format", it->imp.format, strlen(it->imp.format));
+	for (size_t i = 0; i < it->imp.nopts; i++) {
+		const sql_import_opt *o = &it->imp.opts[i];
+		ig_audit_set_option(ev, o->name, o->value, o->value ? strlen(o->value) : 0);
+	}
+	if (it->decided) {
+		json_object_set_new(ev, "verdict", json_string(ig_verdict_name(it->dec.verdict)));
+		json_object_set_new(ev, "dry_run", json_boolean(it->dec.dry_run));
+		json_object_set_new(ev, "rule", it->dec.rule ? json_string(it->dec.rule->name) : json_null());
+		json_object_set_new(ev, "tasks", string_array(it->dec.tasks, it->dec.ntasks));
+		json_object_set_new(ev, "changefeeds", string_array(it->dec.changefeeds, it->dec.nchangefeeds));
+		json_t *obl = json_array();
+		if (obl && (it->dec.obligations & IG_OBL_SNAPSHOT_AFTER_IMPORT))
+			json_array_append_new(obl, json_string("snapshot-after-import"));
+		if (obl && (it->dec.obligations & IG_OBL_REIMPORT_DOWNSTREAM))
+			json_array_append_new(obl, json_string("reimport-downstream"));
+		json_object_set_new(ev, "obligations", obl);
+		if (it->dec.reason)
+			ig_audit_set_string(ev, "reason", it->dec.reason, strlen(it->dec.reason));
+		if (it->dec.verdict == IG_VERDICT_REJECT && it->dec.message)
+			ig_audit_set_error(ev, (int)it->dec.err_code, it->dec.message);
+	}
+	json_t *cs = json_object();
+	if (cs) {
+		if (p->state) {
+			json_object_set_new(cs, "source", json_string(p->state->source ? p->state->source : ""));
+			json_object_set_new(cs, "revision", json_integer(p->state->revision));
+			json_object_set_new(cs, "tasks", json_integer((json_int_t)p->state->ntasks));
+			json_object_set_new(cs, "changefeeds", json_integer((json_int_t)p->state->ncfs));
+		} else {
+			ig_audit_set_string(cs, "error", p->state_err, strlen(p->state_err));
+		}
+		json_object_set_new(ev, "cluster_state", cs);
+	}
+	return ev;
+}
+
+/*
+ * Records every decision of the statement. When imports are about to be forwarded the
+ * records must be on disk first: if they cannot be written, nothing is sent.
+ */
+static void audit_decisions(ig_inspection *p, ig_inspect_out *out)
+{
+	char err[256];
+	bool gating = out->action != IA_REJECT;
+	for (size_t i = 0; i < p->nitems; i++) {
+		import_item *it = &p->items[i];
+		json_t *ev = decision_event(p, it);
+		if (ev && it->new_text) {
+			char *red = sql_redact_statement(it->new_text, it->new_len, it->flags);
+			if (red) {
+				ig_audit_set_string(ev, "rewritten", red, strlen(red));
+				free(red);
+			}
+		}
+		if (!gating) {
+			ig_audit_post(ev);
+			continue;
+		}
+		if (ig_audit_write(ev, err, sizeof(err)) < 0) {
+			LOG_ERROR(p->conn_id, "audit: %s: the import is refused", err);
+			reject(out, ER_UNKNOWN_ERROR, "HY000",
+			       "importgate: the audit record could not be written (%s), so the import was "
+			       "not sent; ask the DBA to check the audit log (audit.path)", err);
+			ig_buf_reset(&out->text);
+			gating = false;
+		}
+	}
+}
+
+void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t len, const char *kind)
+{
+	json_t *ev = ig_audit_event("statement");
+	if (!ev)
+		return;
+	json_object_set_new(ev, "conn", json_integer((json_int_t)ctx->conn_id));
+	ig_audit_set_string(ev, "user", ctx->user, strlen(ctx->user));
+	ig_audit_set_string(ev, "client", ctx->client_host, strlen(ctx->client_host));
+	json_object_set_new(ev, "db", ctx->db ? json_string(ctx->db) : json_null());
+	json_object_set_new(ev, "kind", json_string(kind));
+	ig_audit_set_statement(ev, sql, len);
+	ig_audit_post(ev);
+}
+
 /* Parses every import; a statement the gateway cannot read is not forwarded. */
 static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 {
@@ -197,12 +337,14 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 			       "importgate: this IMPORT INTO cannot be parsed (%s); it was not sent to TiDB", err);
 			LOG_WARN(p->conn_id, "bypass.suspect: unparsable IMPORT INTO from '%s'@%s: %s", p->user,
 			         p->host, err);
+			audit_refused(p, "bypass.suspect", out);
 			return false;
 		}
 		it->parsed = true;
 		if (it->imp.tidb_errcode) {
 			/* TiDB would refuse it with this error; answer as TiDB does. */
 			reject(out, (uint16_t)it->imp.tidb_errcode, "HY000", "%s", it->imp.tidb_errmsg);
+			audit_refused(p, "import.rejected", out);
 			return false;
 		}
 		it->db = it->imp.db ? it->imp.db : p->db;
@@ -249,6 +391,14 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			if (st->prepare_inner == SQL_IMPORT_INTO)
 				oom = add_item(p, st, i, true) < 0;
 			break;
+		case SQL_LOAD_DATA:
+		case SQL_BACKUP:
+		case SQL_RESTORE:
+		case SQL_SHOW_IMPORT_JOB:
+		case SQL_CANCEL_IMPORT_JOB:
+			if (p->cfg->audit.log_statements >= IG_LOGSTMT_BULK)
+				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
+			break;
 		case SQL_PREPARE_VAR:
 			opaque = true;
 			LOG_WARN(ctx->conn_id, "bypass.suspect: PREPARE %s FROM @variable from '%s'@%s: its text "
@@ -257,6 +407,8 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			         p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT ? "reject" : "allow");
 			break;
 		default:
+			if (p->cfg->audit.log_statements == IG_LOGSTMT_ALL)
+				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
 			break;
 		}
 	}
@@ -272,8 +424,19 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		       "PreCheck failed: importgate: PREPARE ... FROM @variable cannot be inspected and "
 		       "policy.opaque_prepare is reject; use PREPARE ... FROM 'statement text' instead");
 		atomic_fetch_add(&st_rejected, 1);
+		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
 		return NULL;
+	}
+	if (opaque) {
+		json_t *ev = audit_base(p, "bypass.suspect");
+		if (ev) {
+			ig_audit_set_statement(ev, p->sql, p->len);
+			json_object_set_new(ev, "verdict", json_string("pass"));
+			json_object_set_new(ev, "reason", json_string("PREPARE ... FROM @variable: text not inspectable, "
+			                                              "policy.opaque_prepare is allow"));
+			ig_audit_post(ev);
+		}
 	}
 	if (p->nitems == 0) {
 		/* Nothing to decide: the session only learns the USE statements. */
@@ -290,6 +453,7 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		       "sql_mode NO_BACKSLASH_ESCAPES, so the IMPORT INTO in it cannot be checked safely; "
 		       "send the IMPORT INTO as a statement of its own");
 		atomic_fetch_add(&st_rejected, 1);
+		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
 		return NULL;
 	}
@@ -439,6 +603,7 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory rewriting the statement");
 	}
 done:
+	audit_decisions(p, out);
 	if (out->action == IA_REJECT) {
 		atomic_fetch_add(&st_rejected, 1);
 		ig_buf_reset(&out->text);

@@ -28,6 +28,7 @@ typedef struct ig_stmt_ctx {
 	const char *db;           /* current database, NULL if none */
 	const char *server_version;
 	bool client_tls;
+	const char *backend;      /* "host:port" of the session's backend */
 	uint8_t cmd;              /* COM_QUERY or COM_STMT_PREPARE */
 } ig_stmt_ctx;
 
@@ -47,6 +48,8 @@ typedef struct ig_inspection ig_inspection;
 
 /* True when the statement needs no inspection at all (the hot path). */
 bool ig_inspect_quick(const char *sql, size_t len);
+/* audit.log_statements: all: a "statement" event for a statement that took the quick path. */
+void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t len, const char *kind);
 /*
  * Classifies. Returns NULL when `out` is final; otherwise a plan that needs the cluster
  * state: run ig_inspect_read (blocking, off the loop), then ig_inspect_finish.

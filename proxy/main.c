@@ -20,6 +20,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #endif
 
 #include "policy/config.h"
+#include "proxy/audit.h"
 #include "proxy/auth.h"
 #include "proxy/health.h"
 #include "proxy/log.h"
@@ -110,6 +111,15 @@ static void on_signal(uv_signal_t *h, int signum)
 			LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
 		else
 			LOG_INFO(0, "configuration reloaded from %s", ig_rt.cfg->path);
+		/* Log rotation: the audit log is reopened at its path. */
+		if (ig_audit_reopen(err, sizeof(err)) < 0)
+			LOG_ERROR(0, "audit log not reopened, still writing the old file: %s", err);
+		json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
+		if (ev) {
+			if (rc < 0)
+				ig_audit_set_error(ev, 0, err);
+			ig_audit_post(ev);
+		}
 		return;
 	}
 	int bound = ig_rt.cfg->timeouts.shutdown_ms;
@@ -164,7 +174,8 @@ int main(int argc, char **argv)
 	atomic_store(&ig_rt.next_conn_id, 1);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0) {
+	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0 ||
+	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0) {
 		fprintf(stderr, "importgate: %s\n", err);
 		return 1;
 	}
@@ -204,6 +215,7 @@ int main(int argc, char **argv)
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 	ig_health_free();
+	ig_audit_close();
 	LOG_INFO(0, "stopped");
 
 	free(workers);

@@ -91,6 +91,10 @@ static void note_restart_keys(const ig_config *o, const ig_config *n)
 		LOG_WARN(0, "reload: backends.tls changed; it takes effect after a restart");
 	if (!!o->client_tls.files.cert != !!n->client_tls.files.cert || o->client_tls.require != n->client_tls.require)
 		LOG_WARN(0, "reload: client_tls changed; it takes effect after a restart");
+	if ((o->audit.path == NULL) != (n->audit.path == NULL) ||
+	    (o->audit.path && strcmp(o->audit.path, n->audit.path) != 0) || o->audit.fsync != n->audit.fsync)
+		LOG_WARN(0, "reload: audit.path or audit.fsync changed; it takes effect after a restart "
+		         "(SIGHUP reopens the file at the path in use)");
 }
 
 int ig_cfg_reload(char *err, size_t errlen)

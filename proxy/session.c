@@ -25,6 +25,7 @@
 
 #include <openssl/crypto.h>
 
+#include "proxy/audit.h"
 #include "proxy/auth.h"
 #include "proxy/buf.h"
 #include "proxy/framer.h"
@@ -902,7 +903,9 @@ static void import_answered(ig_session *s)
 	ig_import_result r;
 	uint64_t ms = uv_now(&s->w->loop) - s->capture_start;
 	if (ig_import_result_parse(ig_buf_head(&s->capture), ig_buf_avail(&s->capture), s->caps,
-	                           s->capture_index, &r) < 0 || r.kind == IR_UNKNOWN) {
+	                           s->capture_index, &r) < 0)
+		r.kind = IR_UNKNOWN;
+	if (r.kind == IR_UNKNOWN) {
 		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms",
 		         s->capture_target, ig_buf_avail(&s->capture), (unsigned long long)ms);
 	} else if (r.kind == IR_ERR) {
@@ -912,6 +915,30 @@ static void import_answered(ig_session *s)
 		LOG_INFO(s->id, "import.result: %s: job %s, status %s, rows %s, %llu ms%s%s",
 		         s->capture_target, r.job_id[0] ? r.job_id : "-", r.status[0] ? r.status : "-",
 		         r.rows[0] ? r.rows : "-", (unsigned long long)ms, r.message[0] ? ": " : "", r.message);
+	}
+	json_t *ev = ig_audit_event("import.result");
+	if (ev) {
+		json_object_set_new(ev, "conn", json_integer((json_int_t)s->id));
+		ig_audit_set_string(ev, "user", s->user, strlen(s->user));
+		ig_audit_set_string(ev, "client", s->client_addr, strlen(s->client_addr));
+		ig_audit_set_string(ev, "table", s->capture_target, strlen(s->capture_target));
+		ig_audit_set_string(ev, "backend", s->be->addr, strlen(s->be->addr));
+		json_object_set_new(ev, "latency_ms", json_integer((json_int_t)ms));
+		if (r.kind == IR_ERR) {
+			ig_audit_set_error(ev, r.err_code, r.message);
+		} else if (r.kind != IR_UNKNOWN) {
+			if (r.job_id[0])
+				json_object_set_new(ev, "job_id", json_string(r.job_id));
+			if (r.status[0])
+				json_object_set_new(ev, "status", json_string(r.status));
+			if (r.rows[0])
+				json_object_set_new(ev, "rows", json_string(r.rows));
+			if (r.message[0])
+				ig_audit_set_string(ev, "message", r.message, strlen(r.message));
+		} else {
+			json_object_set_new(ev, "status", json_string("unreadable"));
+		}
+		ig_audit_post(ev);
 	}
 	ig_buf_reset(&s->capture);
 }
@@ -1073,6 +1100,11 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	const char *sql = (const char *)payload + 1;
 	size_t len = plen - 1;
 	if (ig_inspect_quick(sql, len)) {
+		if (s->cfg->audit.log_statements == IG_LOGSTMT_ALL) {
+			ig_stmt_ctx c = {.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
+			                 .db = s->has_db ? s->db : NULL, .cmd = cmd};
+			ig_inspect_audit_statement(&c, sql, len, "other");
+		}
 		if (forward_statement(s, cmd, payload + 1, len) < 0)
 			session_close(s, "out of memory");
 		else
@@ -1084,7 +1116,7 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	ig_stmt_ctx ctx = {
 		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
 		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
-		.client_tls = s->client.tls != NULL, .cmd = cmd,
+		.client_tls = s->client.tls != NULL, .backend = s->be->addr, .cmd = cmd,
 	};
 	ig_inspect_out out;
 	ig_inspection *plan = ig_inspect_begin(&ctx, sql, len, &out);
