@@ -1,8 +1,11 @@
 /*
- * lexer.h - MySQL/TiDB tokenizer over (const char *, size_t). Comments are skipped (the
- * content of executable comments, /\*! ... *\/ and /\*T! ... *\/, is lexed as code unless
- * SQL_F_EXEC_AS_COMMENT); strings, quoted identifiers, literals, variables and operators
- * become tokens carrying byte offsets into the input. Never reads past len.
+ * lexer.h - MySQL/TiDB tokenizer over (const char *, size_t). By default it reads text as
+ * TiDB's lexer does (pkg/parser/lexer.go): comments are skipped, the content of executable
+ * comments (/\*! always, /\*T! when TiDB knows the listed features) is lexed as code,
+ * /\*M! is a comment, bytes 0x85/0xA0 between tokens are blanks; SQL_F_* flags select the
+ * other readings (sql_mode quoting, MySQL, MariaDB, GBK client). Strings, quoted
+ * identifiers, literals, variables and operators become tokens carrying byte offsets into
+ * the input. Never reads past len.
  */
 #ifndef IMPORTGATE_SQLPARSE_LEXER_H
 #define IMPORTGATE_SQLPARSE_LEXER_H
