@@ -64,85 +64,11 @@ const char *ig_action_name(ig_rule_action a) { return enum_name(action_names, 3,
 const char *ig_logbackup_req_name(ig_logbackup_req r) { return enum_name(lb_names, 4, (int)r); }
 const char *ig_changefeed_req_name(ig_changefeed_req r) { return enum_name(cf_names, 4, (int)r); }
 
-/* ---- host:port ---- */
-
-static bool host_char(char ch)
+/* Cluster names go into etcd keys: letters, digits, '.', '-', '_'. */
+static bool name_char(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
 	       ch == '.' || ch == '-' || ch == '_';
-}
-
-static bool v6_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || (ch >= '0' && ch <= '9') ||
-	       ch == ':' || ch == '.';
-}
-
-static int hp_fail(const char *s, char *err, size_t errlen, const char *why)
-{
-	if (errlen)
-		snprintf(err, errlen, "bad host:port \"%.100s\": %s", s ? s : "", why);
-	return -1;
-}
-
-static int parse_port(const char *p, int *port)
-{
-	long v = 0;
-	size_t n = 0;
-
-	for (; p[n]; n++) {
-		if (p[n] < '0' || p[n] > '9' || n >= 5)
-			return -1;
-		v = v * 10 + (p[n] - '0');
-	}
-	if (n == 0 || v > 65535)
-		return -1;
-	*port = (int)v;
-	return 0;
-}
-
-int ig_hostport_parse(const char *s, ig_hostport *out, char *err, size_t errlen)
-{
-	const char *hs, *he, *colon;
-
-	out->host = NULL;
-	out->port = 0;
-	if (!s || !*s)
-		return hp_fail(s, err, errlen, "empty");
-	if (s[0] == '[') {
-		const char *zone;
-		hs = s + 1;
-		he = strchr(hs, ']');
-		if (!he || he == hs || he[1] != ':')
-			return hp_fail(s, err, errlen, "expected [ipv6]:port");
-		colon = he + 1;
-		zone = memchr(hs, '%', (size_t)(he - hs));
-		for (const char *q = hs; q < (zone ? zone : he); q++)
-			if (!v6_char(*q))
-				return hp_fail(s, err, errlen, "bad character in IPv6 address");
-		for (const char *q = zone ? zone + 1 : he; q < he; q++)
-			if (!host_char(*q))
-				return hp_fail(s, err, errlen, "bad character in IPv6 zone");
-	} else {
-		hs = s;
-		colon = strrchr(s, ':');
-		if (!colon)
-			return hp_fail(s, err, errlen, "missing :port");
-		if (memchr(s, ':', (size_t)(colon - s)))
-			return hp_fail(s, err, errlen, "an IPv6 address must be in brackets, e.g. [::1]:4000");
-		he = colon;
-		if (he == hs)
-			return hp_fail(s, err, errlen, "missing host (use 0.0.0.0 or [::] for all addresses)");
-		for (const char *q = hs; q < he; q++)
-			if (!host_char(*q))
-				return hp_fail(s, err, errlen, "bad character in host name");
-	}
-	if (parse_port(colon + 1, &out->port) < 0)
-		return hp_fail(s, err, errlen, "port must be a number from 0 to 65535");
-	out->host = strndup(hs, (size_t)(he - hs));
-	if (!out->host)
-		return hp_fail(s, err, errlen, "out of memory");
-	return 0;
 }
 
 /* ---- key tables ---- */
@@ -510,7 +436,7 @@ static int fn_cluster_name(ctx *c, const char *path, const ig_ynode *n, void *ba
 	if (n->len == 0 || n->len > 128)
 		return cerr(c, n->line, path, "must be 1 to 128 characters");
 	for (size_t i = 0; i < n->len; i++)
-		if (!host_char(n->str[i]))
+		if (!name_char(n->str[i]))
 			return cerr(c, n->line, path, "\"%.60s\": only letters, digits, '.', '-' and '_' "
 			            "(it is part of etcd keys)", n->str);
 	return set_str(c, path, n, &cfg->cluster.name, false, F_NONEMPTY);

@@ -278,9 +278,8 @@ static int reject_required(dctx *d, bool tasks, bool cfs)
 	return reject(d, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000", &m);
 }
 
-static void version_text(dctx *d, msg *m, const ig_tidb_version *v)
+static void version_text(msg *m, const ig_tidb_version *v)
 {
-	(void)d;
 	if (v->major < 0)
 		m_add(m, "the backend's TiDB version is unknown (counted as older than v8.0.0; set "
 		      "backends.tidb_version if the server greeting does not say it)");
@@ -297,7 +296,7 @@ static int reject_old_tidb(dctx *d, const ig_tidb_version *v)
 	m_add(&m, "TiDB's own precheck refuses IMPORT INTO while ");
 	blocker_text(d, &m);
 	m_add(&m, " exist, and ");
-	version_text(d, &m, v);
+	version_text(&m, v);
 	m_add(&m, " to skip it for %.64s.%.64s (allowed by ", d->in->db, d->in->table);
 	rule_text(d, &m);
 	m_add(&m, "); upgrade TiDB to v8.0.0 or later, or use a logical import (LOAD DATA)");
