@@ -11,7 +11,7 @@ import pytest
 
 from policy_helpers import (DB1, DB2, HERE, PRECHECK, Received, connect,  # noqa: F401
                             corpus_records, double, etcd, last_decision, policy_gw, query, raw,
-                            rawclient, rule, run, state)
+                            rawclient, run, state)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 

@@ -5,7 +5,7 @@ what reached the double (its statement log), byte for byte."""
 
 import pytest
 
-from policy_helpers import (DB1, DB2, PRECHECK, V75, Received, connect, decisions,  # noqa: F401
+from policy_helpers import (PRECHECK, V75, Received, connect,  # noqa: F401
                             double, etcd, last_decision, policy_gw, query, rule, run,
                             start_double, state)
 

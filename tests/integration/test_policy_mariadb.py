@@ -7,7 +7,7 @@ import pymysql
 import pytest
 
 from harness import mariadb as mariadb_mod
-from policy_helpers import PRECHECK, cs, etcd, state  # noqa: F401
+from policy_helpers import PRECHECK, etcd, state  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only]
 
