@@ -110,8 +110,8 @@ static void rule_text(dctx *d, msg *m)
 		m_add(m, "policy rule \"%.64s\" (log_backup: %s, changefeed: %s)", r->name,
 		      ig_logbackup_req_name(r->log_backup), ig_changefeed_req_name(r->changefeed));
 	else
-		m_add(m, "no policy rule matches '%.64s'@'%.64s' on this table, so the defaults apply "
-		      "(log_backup: required, changefeed: required)", d->in->user ? d->in->user : "",
+		m_add(m, "no policy rule matches '%.64s'@'%.64s', defaults apply (log_backup: required, "
+		      "changefeed: required)", d->in->user ? d->in->user : "",
 		      d->in->host ? d->in->host : "");
 }
 
@@ -121,7 +121,7 @@ static void task_text(msg *m, const ig_lbtask *t)
 	if (t->undecodable)
 		m_add(m, " (unreadable, counted as covering every table)");
 	else if (t->paused)
-		m_add(m, " (paused: still counts, a paused task never sees the import)");
+		m_add(m, " (paused, still counts)");
 }
 
 static void cf_text(msg *m, const ig_changefeed *cf)

@@ -215,9 +215,8 @@ static void required_task(void **state)
 	assert_int_equal(f->d.ntasks, 1);
 	assert_string_equal(f->d.tasks[0], "pitr");
 	has(f->d.message, "PreCheck failed: importgate: shop.orders is covered by log backup task \"pitr\" "
-	                  "(paused: still counts");
-	has(f->d.message, "no policy rule matches 'app'@'10.0.0.9' on this table, so the defaults apply "
-	                  "(log_backup: required, changefeed: required)");
+	                  "(paused, still counts), no policy rule matches 'app'@'10.0.0.9', defaults apply "
+	                  "(log_backup: required, changefeed: required); use a logical import");
 	has(f->d.message, "use a logical import (LOAD DATA), which log backup records, or ask the DBA for a "
 	                  "rule with log_backup: snapshot-after-import (or not-needed)");
 	lacks(f->d.message, "changefeed \"");
