@@ -38,7 +38,8 @@ typedef struct import_item {
 	unsigned flags;        /* lexical variant it was seen under */
 	sql_import imp;
 	bool parsed;
-	const char *db;        /* resolved: qualified, or the session's current database */
+	char *batch_db;        /* the database of a USE earlier in the same batch, if any */
+	const char *db;        /* resolved: qualified, else the batch's USE, else the session's */
 	ig_decision dec;
 	bool decided;
 	char *new_text;        /* rewritten statement, when the verdict rewrites */
@@ -109,6 +110,7 @@ void ig_inspection_free(ig_inspection *p)
 		if (it->decided)
 			ig_decision_free(&it->dec);
 		free(it->prepare_name);
+		free(it->batch_db);
 		free(it->text);
 		free(it->new_text);
 	}
@@ -154,7 +156,8 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 	return p;
 }
 
-static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via_prepare)
+static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via_prepare,
+                    const char *batch_db)
 {
 	import_item *items = realloc(p->items, (p->nitems + 1) * sizeof(*items));
 	if (!items)
@@ -163,6 +166,8 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 	import_item *it = &items[p->nitems];
 	memset(it, 0, sizeof(*it));
 	it->stmt_index = index;
+	if (batch_db && !(it->batch_db = strdup(batch_db)))
+		return -1;
 	it->span = st->span;
 	it->via_prepare = via_prepare;
 	it->flags = st->flags;
@@ -188,6 +193,7 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 fail:
 	free(it->text);
 	free(it->prepare_name);
+	free(it->batch_db);
 	return -1;
 }
 
@@ -347,7 +353,9 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 			audit_refused(p, "import.rejected", out);
 			return false;
 		}
-		it->db = it->imp.db ? it->imp.db : p->db;
+		/* A USE earlier in the batch decides, as it will on the server: a USE that fails
+		 * ends the batch there, so the import after it never runs. */
+		it->db = it->imp.db ? it->imp.db : it->batch_db ? it->batch_db : p->db;
 	}
 	return true;
 }
@@ -372,11 +380,14 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		return NULL;
 	}
 	bool oom = false, opaque = false;
+	const char *batch_db = NULL;
 	for (size_t i = 0; i < b.n && !oom; i++) {
 		const sql_stmt *st = &b.stmts[i];
 		LOG_DEBUG(ctx->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b.n, sql_kind_name(st->kind));
 		switch (st->kind) {
 		case SQL_USE:
+			if (st->use_db)
+				batch_db = st->use_db;
 			if (i < IG_MAX_USE && st->use_db) {
 				if (!(p->use_db[i] = strdup(st->use_db)))
 					oom = true;
@@ -385,11 +396,11 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			}
 			break;
 		case SQL_IMPORT_INTO:
-			oom = add_item(p, st, i, false) < 0;
+			oom = add_item(p, st, i, false, batch_db) < 0;
 			break;
 		case SQL_PREPARE_TEXT:
 			if (st->prepare_inner == SQL_IMPORT_INTO)
-				oom = add_item(p, st, i, true) < 0;
+				oom = add_item(p, st, i, true, batch_db) < 0;
 			break;
 		case SQL_LOAD_DATA:
 		case SQL_BACKUP:
@@ -449,9 +460,10 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	atomic_fetch_add(&st_imports, p->nitems);
 	if (mode_dependent) {
 		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
-		       "PreCheck failed: importgate: this statement reads differently with and without "
-		       "sql_mode NO_BACKSLASH_ESCAPES, so the IMPORT INTO in it cannot be checked safely; "
-		       "send the IMPORT INTO as a statement of its own");
+		       "PreCheck failed: importgate: this statement reads differently depending on how the "
+		       "server treats executable comments (/*! */, /*T! */) or backslashes (sql_mode "
+		       "NO_BACKSLASH_ESCAPES), so the IMPORT INTO in it cannot be checked safely; send "
+		       "the IMPORT INTO as a plain statement of its own");
 		atomic_fetch_add(&st_rejected, 1);
 		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
