@@ -1,0 +1,724 @@
+"""test_admin.py - the admin HTTP server and the Prometheus metrics (DESIGN.md section 8;
+proxy/admin.c, proxy/metrics.c).
+
+Two targets:
+  standalone  proxy/admin.c, metrics.c and log.c compiled (with ASan/UBSan when the compiler
+              has them) together with a small C driver whose hooks give known answers. It
+              checks the HTTP behaviour and the exposition format without a gateway, and the
+              exact values the driver put in the registry.
+  gateway     importgate itself with admin.listen on a free port and a bearer token: the same
+              HTTP behaviour, plus counters that move with real traffic (connections, a
+              rejected IMPORT INTO), /api/v1/status, /api/v1/explain and /api/v1/reload.
+HTTP protocol tests run on both targets; value tests are target-specific."""
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness import clients, ports
+from harness.gateway import REPO, direct_mode
+from harness.mariadb import NATIVE
+
+TOKEN = "s3cr3t-admin-token-\u00e9".encode("utf-8").decode("latin-1")  # bytes beyond ASCII
+REQUEST_TIMEOUT_S = 10  # IG_ADMIN_REQUEST_MS
+PRECHECK = 8173
+
+# ---------------------------------------------------------------------------------------
+# The standalone driver: the admin module with hooks that answer predictably.
+
+DRIVER_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/admin.h"
+#include "proxy/metrics.h"
+
+static const char *flagdir;
+
+static int healthy(void)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/unhealthy", flagdir);
+	return access(p, F_OK) != 0;
+}
+
+static char *status_json(void) { return strdup("{\"driver\":true}"); }
+
+static char *explain_json(const char *body, size_t len, int *st)
+{
+	if (len == 5 && memcmp(body, "sleep", 5) == 0)
+		sleep(3);
+	if (len == 4 && memcmp(body, "null", 4) == 0)
+		return NULL;
+	if (len == 3 && memcmp(body, "bad", 3) == 0)
+		*st = 422;
+	unsigned long sum = 0;
+	for (size_t i = 0; i < len; i++)
+		sum += (unsigned char)body[i];
+	char *out = malloc(96);
+	if (out)
+		snprintf(out, 96, "{\"received\":%zu,\"bytesum\":%lu}", len, sum);
+	return out;
+}
+
+static char *reload(int *st)
+{
+	(void)st;
+	ig_metric_inc(IG_M_CONFIG_RELOADS_OK);
+	return strdup("{\"ok\":true}");
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	if (argc != 4) {
+		fprintf(stderr, "usage: driver PORT TOKEN_FILE|'' FLAGDIR\n");
+		return 2;
+	}
+	flagdir = argv[3];
+	const char *addrs[] = {"127.0.0.1:4000", "tidb-\"1\"\\x\n:4000"};
+	if (ig_metrics_backends_init(addrs, 2, err, sizeof(err)) < 0 ||
+	    ig_metrics_backends_init(addrs, 1, err, sizeof(err)) == 0) {
+		fprintf(stderr, "backends_init misbehaves\n");
+		return 4;
+	}
+	ig_metric_backend_up(0, true);
+	ig_metric_backend_up(7, true); /* out of range: ignored */
+	ig_metric_add(IG_M_CONNECTIONS_TOTAL, 7);
+	ig_metric_gauge_set(IG_M_CONNECTIONS_ACTIVE, 3);
+	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
+	ig_metric_gauge_set(IG_M_CONNECTIONS_TOTAL, 1000); /* not a gauge: ignored */
+	ig_metric_inc(IG_M_IMPORTS_REJECT);
+	ig_metric_add(IG_M_BYTES_CLIENT_TO_BACKEND, 1000);
+	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 0.0005);
+	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 0.003);
+	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 1.5);
+	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 5.0);
+	ig_metric_observe_seconds(IG_M_CONNECTIONS_TOTAL, 1.0); /* not a histogram: ignored */
+
+	ig_hostport hp = {.host = "127.0.0.1", .port = atoi(argv[1])};
+	ig_admin_hooks hooks = {healthy, status_json, explain_json, reload};
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (ig_admin_start(&hp, argv[2][0] ? argv[2] : NULL, &hooks, err, sizeof(err)) < 0) {
+		fprintf(stderr, "start: %s\n", err);
+		return 3;
+	}
+	if (ig_admin_start(&hp, NULL, &hooks, err, sizeof(err)) == 0) {
+		fprintf(stderr, "a second start was accepted\n");
+		return 4;
+	}
+	printf("READY\n");
+	fflush(stdout);
+	int sig;
+	sigwait(&set, &sig);
+	ig_admin_stop();
+	ig_admin_stop(); /* a second stop is harmless */
+	ig_metrics_backends_free();
+	return 0;
+}
+"""
+
+
+def _compile(workdir):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler for the standalone admin driver")
+    src = os.path.join(workdir, "admin_driver.c")
+    with open(src, "w") as f:
+        f.write(DRIVER_C)
+    exe = os.path.join(workdir, "admin_driver")
+    base = [cc, "-std=gnu11", "-D_GNU_SOURCE", "-DIMPORTGATE_VERSION=\"test\"", "-g", "-O1",
+            "-Wall", "-Wextra", "-Werror", "-I", REPO, src,
+            os.path.join(REPO, "proxy", "admin.c"), os.path.join(REPO, "proxy", "metrics.c"),
+            os.path.join(REPO, "proxy", "log.c"), "-o", exe, "-luv", "-lhttp_parser", "-lpthread"]
+    sanitized = base[:1] + ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] + base[1:]
+    for cmd in (sanitized, base):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode == 0:
+            return exe
+    pytest.fail("cannot build the admin driver:\n" + r.stderr[-4000:])
+
+
+@pytest.fixture(scope="session")
+def admin_driver_bin(tmp_path_factory):
+    return _compile(str(tmp_path_factory.mktemp("admin_driver")))
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP helpers
+
+
+class Admin:
+    """An admin endpoint: host, port, token (None: no token configured)."""
+
+    def __init__(self, host, port, token, kind, gw=None, proc=None, workdir=None):
+        self.host, self.port, self.token, self.kind = host, port, token, kind
+        self.gw, self.proc, self.workdir = gw, proc, workdir
+
+    def request(self, method, path, body=None, headers=None, auth=True, timeout=10):
+        """-> (status, headers {lowercase: value}, body bytes)."""
+        h = dict(headers or {})
+        if auth and self.token is not None:
+            h.setdefault("Authorization", "Bearer " + self.token)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=b"", **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def raw(self, data, timeout=5):
+        """Sends raw bytes, returns everything read until the server closes."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as s:
+            s.sendall(data)
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+
+    def metrics(self):
+        """{(sample name, frozenset of labels): value} and {family name: type}."""
+        st, hdr, body = self.get("/metrics")
+        assert st == 200, (st, body)
+        assert hdr["content-type"].startswith("text/plain; version=0.0.4"), hdr
+        samples, types = {}, {}
+        for fam in text_string_to_metric_families(body.decode("utf-8")):
+            types[fam.name] = fam.type
+            for s in fam.samples:
+                samples[(s.name, frozenset(s.labels.items()))] = s.value
+        return samples, types
+
+    def value(self, name, **labels):
+        samples, _ = self.metrics()
+        return samples[(name, frozenset(labels.items()))]
+
+    def healthy(self):
+        return self.get("/healthz", auth=False)[0] == 200
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def start_driver(binary, workdir, token=True):
+    os.makedirs(workdir, exist_ok=True)
+    token_file = ""
+    if token:
+        token_file = os.path.join(workdir, "admin.token")
+        with open(token_file, "w", encoding="latin-1") as f:
+            f.write(TOKEN + "\n")  # the trailing newline is not part of the token
+    port = ports.free_port()
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    proc = subprocess.Popen([binary, str(port), token_file, workdir], stdout=subprocess.PIPE,
+                            stderr=open(os.path.join(workdir, "stderr"), "wb"), env=env)
+    line = proc.stdout.readline()
+    if line.strip() != b"READY":
+        proc.wait(5)
+        with open(os.path.join(workdir, "stderr"), "rb") as f:
+            pytest.fail("admin driver did not start: %r %s" % (line, f.read().decode()))
+    return Admin("127.0.0.1", port, TOKEN if token else None, "standalone", proc=proc,
+                 workdir=workdir)
+
+
+def stop_driver(a):
+    a.proc.send_signal(signal.SIGTERM)
+    rc = a.proc.wait(15)
+    with open(os.path.join(a.workdir, "stderr"), "rb") as f:
+        err = f.read().decode("utf-8", "replace")
+    assert rc == 0, "driver exit %s:\n%s" % (rc, err)
+    for marker in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert marker not in err, err
+
+
+def gateway_admin(gateway_factory, workdir, extra=None, token=True):
+    if direct_mode():
+        pytest.skip("IG_TEST_DIRECT=1: the admin server exists only in the gateway")
+    os.makedirs(workdir, exist_ok=True)
+    port = ports.free_port()
+    admin_cfg = {"listen": "127.0.0.1:%d" % port}
+    if token:
+        token_file = os.path.join(workdir, "admin.token")
+        with open(token_file, "w", encoding="latin-1") as f:
+            f.write(TOKEN + "\n")
+        admin_cfg["token_file"] = token_file
+    cfg = {"admin": admin_cfg}
+    cfg.update(extra or {})
+    gw = gateway_factory(cfg)
+    assert ports.wait_port("127.0.0.1", port, 10), "admin port %d does not accept" % port
+    return Admin("127.0.0.1", port, TOKEN if token else None, "gateway", gw=gw, workdir=workdir)
+
+
+@pytest.fixture(params=["standalone", "gateway"])
+def admin(request, tmp_path):
+    """The admin server of either target, with a bearer token configured."""
+    if request.param == "standalone":
+        a = start_driver(request.getfixturevalue("admin_driver_bin"), str(tmp_path / "drv"))
+        yield a
+        stop_driver(a)
+    else:
+        yield gateway_admin(request.getfixturevalue("gateway_factory"), str(tmp_path / "adm"))
+
+
+@pytest.fixture
+def driver(admin_driver_bin, tmp_path):
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    yield a
+    stop_driver(a)
+
+
+# ---------------------------------------------------------------------------------------
+# Both targets: endpoints, auth, errors, robustness
+
+EXPECTED_FAMILIES = {
+    # family name as the parser reports it (counters lose "_total") -> type
+    "importgate_connections": "counter",
+    "importgate_connections_active": "gauge",
+    "importgate_statements": "counter",
+    "importgate_imports": "counter",
+    "importgate_cluster_state_reads": "counter",
+    "importgate_cluster_state_read_seconds": "histogram",
+    "importgate_audit_writes": "counter",
+    "importgate_audit_dropped": "counter",
+    "importgate_backend_up": "gauge",
+    "importgate_bytes_relayed": "counter",
+    "importgate_obligations": "gauge",
+    "importgate_config_reloads": "counter",
+    "importgate_build_info": "gauge",
+}
+LABELLED = {
+    "importgate_statements_total": ("class", ["quick", "inspected"]),
+    "importgate_imports_total": ("verdict", ["pass", "add_disable_precheck", "reject", "logical",
+                                             "dry_run"]),
+    "importgate_cluster_state_reads_total": ("result", ["ok", "error"]),
+    "importgate_audit_writes_total": ("result", ["ok", "error"]),
+    "importgate_bytes_relayed_total": ("direction", ["client_to_backend", "backend_to_client"]),
+    "importgate_obligations": ("state", ["pending", "running", "done", "failed"]),
+    "importgate_config_reloads_total": ("result", ["ok", "error"]),
+}
+BUCKETS = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2",
+           "+Inf"]
+
+
+def test_healthz_needs_no_token(admin):
+    st, hdr, body = admin.get("/healthz", auth=False)
+    assert (st, body) == (200, b"ok\n")
+    assert hdr["connection"] == "close"
+    st, hdr, body = admin.request("HEAD", "/healthz", auth=False)
+    assert st == 200 and body == b"" and hdr["content-length"] == "3"
+
+
+def test_metrics_exposition(admin):
+    samples, types = admin.metrics()
+    for fam, typ in EXPECTED_FAMILIES.items():
+        assert types.get(fam) == typ, (fam, types.get(fam))
+    for name, (label, values) in LABELLED.items():
+        for v in values:
+            assert (name, frozenset({(label, v)})) in samples, (name, label, v)
+    for name in ("importgate_connections_total", "importgate_connections_active",
+                 "importgate_audit_dropped_total"):
+        assert (name, frozenset()) in samples, name
+    h = "importgate_cluster_state_read_seconds"
+    cum = [samples[(h + "_bucket", frozenset({("le", le)}))] for le in BUCKETS]
+    assert cum == sorted(cum), cum  # cumulative
+    assert samples[(h + "_count", frozenset())] == cum[-1]
+    assert (h + "_sum", frozenset()) in samples
+    assert all(v >= 0 for (n, _), v in samples.items() if n != "importgate_connections_active")
+
+
+def test_token_auth(admin):
+    for path in ("/metrics", "/api/v1/status", "/no/such/path"):
+        st, hdr, body = admin.get(path, auth=False)
+        assert st == 401, (path, st)
+        assert hdr["www-authenticate"].startswith("Bearer"), hdr
+        assert json.loads(body)["error"]
+    assert admin.post("/api/v1/reload", auth=False)[0] == 401
+    wrong = ["Bearer " + TOKEN[:-1], "Bearer " + TOKEN + "x", "Bearer x" + TOKEN, "Basic " + TOKEN,
+             TOKEN, "Bearer", "Bearer " + TOKEN.upper(), "Bearer " + "A" * 5000]
+    for w in wrong:
+        assert admin.get("/metrics", headers={"Authorization": w})[0] == 401, w
+    assert admin.get("/metrics", headers={"Authorization": "bearer   " + TOKEN + "  "})[0] == 200
+    assert admin.get("/metrics")[0] == 200
+    # Two Authorization headers are ambiguous: refused even when one is right.
+    req = ("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Authorization: Bearer nope\r\n\r\n" % TOKEN).encode("latin-1")
+    assert admin.raw(req).startswith(b"HTTP/1.1 401 ")
+
+
+def test_not_found_and_wrong_method(admin):
+    st, _, body = admin.get("/nope")
+    assert st == 404 and json.loads(body)["error"]
+    assert admin.get("/metricsx")[0] == 404
+    assert admin.get("/api/v1/")[0] == 404
+    st, hdr, _ = admin.post("/metrics", b"x")
+    assert st == 405 and hdr["allow"] == "GET, HEAD"
+    st, hdr, _ = admin.get("/api/v1/reload")
+    assert st == 405 and hdr["allow"] == "POST"
+    assert admin.request("DELETE", "/api/v1/explain")[0] == 405
+    assert admin.request("PUT", "/healthz", auth=False)[0] == 405
+    # The query string is not part of the path.
+    assert admin.get("/metrics?name[]=x")[0] == 200
+
+
+def test_body_over_1mib_is_413(admin):
+    big = b"{" + b"x" * (2 * 1024 * 1024) + b"}"
+    st, _, body = admin.post("/api/v1/explain", big)
+    assert st == 413, (st, body[:200])
+    # Chunked: the size is only known while reading.
+    head = ("POST /api/v1/explain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n" % TOKEN).encode("latin-1")
+    chunk = b"%x\r\n%s\r\n" % (256 * 1024, b"y" * (256 * 1024))
+    out = admin.raw(head + chunk * 8 + b"0\r\n\r\n", timeout=15)
+    assert out.startswith(b"HTTP/1.1 413 "), out[:200]
+    assert admin.healthy()
+
+
+def test_body_just_under_the_limit_is_read_whole(admin):
+    if admin.kind == "gateway":
+        pytest.skip("the gateway's explain parses the body; the byte count is checked standalone")
+    body = bytes(random.Random(7).randrange(256) for _ in range(1024 * 1024))
+    st, _, out = admin.post("/api/v1/explain", body)
+    assert st == 200, out
+    assert json.loads(out) == {"received": len(body), "bytesum": sum(body)}
+
+
+def test_garbage_is_400_and_the_server_survives(admin):
+    for junk in (b"\x00\xff\xfe garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9.9\r\n\r\n",
+                 b"GET /metrics HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                 b"GET /metrics HTTP/1.1\r\nbad header line\r\n\r\n",
+                 b"POST /api/v1/explain HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+        out = admin.raw(junk)
+        assert out.startswith(b"HTTP/1.1 400 "), (junk, out[:200])
+    # A request target over 4 KiB, and headers over http_parser's 80 KiB.
+    assert admin.raw(b"GET /" + b"a" * 8192 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 414 ")
+    hdrs = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(100))
+    assert admin.raw(b"GET /healthz HTTP/1.1\r\n" + hdrs + b"\r\n").startswith(b"HTTP/1.1 431 ")
+    rnd = random.Random(1234)
+    for _ in range(60):
+        data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 600)))
+        try:
+            out = admin.raw(data, timeout=REQUEST_TIMEOUT_S + 5)
+        except (socket.timeout, ConnectionError):
+            continue  # an incomplete request may wait for the deadline; what matters is below
+        assert out == b"" or out.startswith(b"HTTP/1.1 "), out[:100]
+    assert admin.healthy()
+    assert admin.get("/metrics")[0] == 200
+
+
+def test_pipelined_second_request_is_ignored(admin):
+    one = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    out = admin.raw(one + one)
+    assert out.count(b"HTTP/1.1 ") == 1 and out.startswith(b"HTTP/1.1 200 "), out
+
+
+def test_slow_client_is_cut(admin):
+    s = socket.create_connection((admin.host, admin.port), timeout=REQUEST_TIMEOUT_S + 10)
+    start = time.monotonic()
+    s.sendall(b"GET /healthz HTTP/1.1\r\n")
+    closed_at = None
+    try:
+        for i in range(REQUEST_TIMEOUT_S + 8):
+            # The server answers others while this client dribbles.
+            assert admin.healthy()
+            try:
+                s.sendall(b"X-Slow-%d: y\r\n" % i)
+            except (BrokenPipeError, ConnectionResetError):
+                closed_at = time.monotonic()
+                break
+            s.settimeout(1.0)
+            try:
+                if s.recv(100) == b"":
+                    closed_at = time.monotonic()
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_at = time.monotonic()
+                break
+    finally:
+        s.close()
+    assert closed_at is not None, "a request dribbled over %ss was never cut" % REQUEST_TIMEOUT_S
+    assert REQUEST_TIMEOUT_S - 1 <= closed_at - start <= REQUEST_TIMEOUT_S + 4, closed_at - start
+
+
+def test_many_connections_then_still_serving(admin):
+    socks = []
+    try:
+        for _ in range(100):  # over IG_ADMIN_MAX_CONNS: the extra ones are closed at once
+            socks.append(socket.create_connection((admin.host, admin.port), timeout=5))
+        time.sleep(0.2)
+    finally:
+        for s in socks:
+            s.close()
+    assert wait_for(admin.healthy, 5)
+    errors = []
+
+    def hammer():
+        try:
+            for _ in range(20):
+                st = admin.get("/metrics")[0]
+                if st != 200:
+                    errors.append(st)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+
+
+# ---------------------------------------------------------------------------------------
+# Standalone only: exact values, hooks, start errors
+
+
+def test_driver_values(driver):
+    s, _ = driver.metrics()
+    assert s[("importgate_connections_total", frozenset())] == 7
+    assert s[("importgate_connections_active", frozenset())] == 2
+    assert s[("importgate_imports_total", frozenset({("verdict", "reject")}))] == 1
+    assert s[("importgate_imports_total", frozenset({("verdict", "pass")}))] == 0
+    assert s[("importgate_bytes_relayed_total", frozenset({("direction", "client_to_backend")}))] == 1000
+    assert s[("importgate_build_info", frozenset({("version", "test")}))] == 1
+    h = "importgate_cluster_state_read_seconds"
+    cum = [s[(h + "_bucket", frozenset({("le", le)}))] for le in BUCKETS]
+    # 0.5 ms, 3 ms, 1.5 s, 5 s
+    assert cum == [1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 4]
+    assert s[(h + "_count", frozenset())] == 4
+    assert abs(s[(h + "_sum", frozenset())] - 6.5035) < 1e-6
+    # Label values are escaped so that the odd backend name reads back exactly.
+    assert s[("importgate_backend_up", frozenset({("backend", "127.0.0.1:4000")}))] == 1
+    assert s[("importgate_backend_up", frozenset({("backend", 'tidb-"1"\\x\n:4000')}))] == 0
+
+
+def test_driver_hooks(driver):
+    st, hdr, body = driver.get("/api/v1/status")
+    assert st == 200 and hdr["content-type"] == "application/json"
+    assert json.loads(body) == {"driver": True}
+    st, _, body = driver.post("/api/v1/explain", b"abc")
+    assert st == 200 and json.loads(body) == {"received": 3, "bytesum": 294}
+    assert driver.post("/api/v1/explain", b"bad")[0] == 422  # the hook's own status
+    st, _, body = driver.post("/api/v1/explain", b"null")  # the hook failed
+    assert st == 500 and json.loads(body)["error"]
+    before = driver.value("importgate_config_reloads_total", result="ok")
+    st, _, body = driver.post("/api/v1/reload")
+    assert st == 200 and json.loads(body) == {"ok": True}
+    assert driver.value("importgate_config_reloads_total", result="ok") == before + 1
+
+
+def test_driver_healthz_503_when_not_serving(driver):
+    assert driver.healthy()
+    open(os.path.join(driver.workdir, "unhealthy"), "w").close()
+    st, _, body = driver.get("/healthz", auth=False)
+    assert (st, body) == (503, b"shutting down\n")
+    os.unlink(os.path.join(driver.workdir, "unhealthy"))
+    assert driver.healthy()
+
+
+def test_slow_hook_blocks_neither_metrics_nor_healthz(driver):
+    result = {}
+
+    def slow():
+        result["explain"] = driver.post("/api/v1/explain", b"sleep", timeout=20)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert driver.healthy()
+    assert driver.get("/metrics")[0] == 200
+    assert time.monotonic() - t0 < 1.0
+    t.join(20)
+    assert result["explain"][0] == 200
+
+
+def test_stop_while_a_hook_runs(admin_driver_bin, tmp_path):
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    outcome = []
+
+    def slow():
+        try:
+            outcome.append(a.post("/api/v1/explain", b"sleep", timeout=20)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    t = threading.Thread(target=slow, daemon=True)
+    t.start()
+    time.sleep(0.3)
+    stop_driver(a)  # waits for the running hook, exits 0, no sanitizer report
+    t.join(10)
+    # Stopping closes the connection whose hook was running, without an answer.
+    assert outcome == ["RemoteDisconnected"], outcome
+
+
+def test_no_token_configured(admin_driver_bin, tmp_path):
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"), token=False)
+    try:
+        assert a.get("/metrics")[0] == 200
+        assert a.get("/metrics", headers={"Authorization": "Bearer anything"})[0] == 200
+    finally:
+        stop_driver(a)
+
+
+@pytest.mark.parametrize("content,needle", [("", "empty"), ("\n  \n", "empty"),
+                                            ("two\nlines", "one line"), (None, "No such file")])
+def test_driver_refuses_bad_token_file(admin_driver_bin, tmp_path, content, needle):
+    path = str(tmp_path / "tok")
+    if content is not None:
+        with open(path, "w") as f:
+            f.write(content)
+    r = subprocess.run([admin_driver_bin, str(ports.free_port()), path, str(tmp_path)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 3 and needle in r.stderr, (r.returncode, r.stderr)
+
+
+def test_driver_refuses_port_in_use(admin_driver_bin, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = subprocess.run([admin_driver_bin, str(port), "", str(tmp_path)],
+                           capture_output=True, text=True, timeout=20)
+    assert r.returncode == 3 and "address already in use" in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Gateway only: counters that move with traffic, the /api/v1 hooks
+
+DENY_ALL = {"policy": {"rules": [{"name": "no-imports", "users": ".*", "tables": ["*.*"],
+                                  "action": "deny"}]}}
+IMPORT_SQL = "IMPORT INTO igtest.t FROM 's3://bucket/t.csv'"
+
+
+@pytest.fixture
+def gw_admin(gateway_factory, tmp_path):
+    return gateway_admin(gateway_factory, str(tmp_path / "adm"), extra=DENY_ALL)
+
+
+@pytest.mark.gateway_only
+def test_connections_and_bytes_are_counted(gw_admin):
+    a = gw_admin
+    before = a.value("importgate_connections_total")
+    c2b = a.value("importgate_bytes_relayed_total", direction="client_to_backend")
+    b2c = a.value("importgate_bytes_relayed_total", direction="backend_to_client")
+    n = 5
+    conns = [clients.connect(a.gw, *NATIVE) for _ in range(n)]
+    try:
+        for c in conns:
+            assert clients.query_one(c, "SELECT 1") == (1,)
+        assert a.value("importgate_connections_total") >= before + n
+        assert a.value("importgate_connections_active") >= n
+    finally:
+        for c in conns:
+            c.close()
+    assert wait_for(lambda: a.value("importgate_connections_active") == 0, 10)
+    assert a.value("importgate_bytes_relayed_total", direction="client_to_backend") > c2b
+    assert a.value("importgate_bytes_relayed_total", direction="backend_to_client") > b2c
+    assert a.value("importgate_statements_total", **{"class": "quick"}) >= n
+
+
+@pytest.mark.gateway_only
+def test_rejected_import_is_counted(gw_admin):
+    a = gw_admin
+    before = a.value("importgate_imports_total", verdict="reject")
+    inspected = a.value("importgate_statements_total", **{"class": "inspected"})
+    c = clients.connect(a.gw, *NATIVE)
+    try:
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            clients.query_one(c, IMPORT_SQL)
+        assert ei.value.args[0] == PRECHECK, ei.value.args
+    finally:
+        c.close()
+    assert a.value("importgate_imports_total", verdict="reject") == before + 1
+    assert a.value("importgate_imports_total", verdict="pass") == 0
+    assert a.value("importgate_statements_total", **{"class": "inspected"}) >= inspected + 1
+
+
+@pytest.mark.gateway_only
+def test_backend_up(gw_admin):
+    addr = gw_admin.gw.config["backends"]["servers"][0]
+    assert wait_for(lambda: gw_admin.value("importgate_backend_up", backend=addr) == 1, 10)
+
+
+@pytest.mark.gateway_only
+def test_status_json(gw_admin):
+    st, hdr, body = gw_admin.get("/api/v1/status")
+    assert st == 200 and hdr["content-type"] == "application/json"
+    doc = json.loads(body)
+    assert isinstance(doc, dict) and "backends" in doc, doc
+
+
+@pytest.mark.gateway_only
+def test_explain_a_denied_import(gw_admin):
+    req = {"user": NATIVE[0], "host": "127.0.0.1", "db": "igtest",
+           "statement": "IMPORT INTO t FROM 's3://bucket/t.csv'"}
+    before = gw_admin.value("importgate_imports_total", verdict="reject")
+    st, _, body = gw_admin.post("/api/v1/explain", json.dumps(req).encode(),
+                                headers={"Content-Type": "application/json"})
+    assert st == 200, body
+    doc = json.loads(body)
+    assert doc["verdict"] == "reject", doc
+    # Explaining is not deciding: nothing was counted.
+    assert gw_admin.value("importgate_imports_total", verdict="reject") == before
+    st, _, body = gw_admin.post("/api/v1/explain", b"{not json")
+    assert st == 400 and "error" in json.loads(body)
+
+
+@pytest.mark.gateway_only
+def test_reload_ok_then_refused(gw_admin):
+    a = gw_admin
+    ok_before = a.value("importgate_config_reloads_total", result="ok")
+    st, _, body = a.post("/api/v1/reload")
+    assert st == 200 and json.loads(body)["ok"] is True, body
+    assert a.value("importgate_config_reloads_total", result="ok") == ok_before + 1
+    with open(a.gw.config_path, "a") as f:
+        f.write("\nworkers: [this is not a number\n")
+    err_before = a.value("importgate_config_reloads_total", result="error")
+    st, _, body = a.post("/api/v1/reload")
+    doc = json.loads(body)
+    assert st != 200 and doc["ok"] is False and doc["error"], (st, doc)
+    assert a.value("importgate_config_reloads_total", result="error") == err_before + 1
+    c = clients.connect(a.gw, *NATIVE)  # the old configuration still serves
+    try:
+        assert clients.query_one(c, "SELECT 2") == (2,)
+    finally:
+        c.close()
