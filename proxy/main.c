@@ -173,6 +173,8 @@ int main(int argc, char **argv)
 	ig_log_threshold = cfg->log.level;
 	atomic_store(&ig_rt.next_conn_id, 1);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit must fail the write (EFBIG: the import is refused), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0 ||
 	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0) {

@@ -69,9 +69,9 @@ def gateway_factory(mariadb, tmp_path):
     teardown; a crash or sanitizer report fails the test."""
     started = []
 
-    def start(overrides=None, backend=None):
+    def start(overrides=None, backend=None, wrapper=None):
         workdir = str(tmp_path / ("gw%d" % len(started)))
-        gw = gateway_mod.start_gateway(mariadb, workdir, overrides, backend)
+        gw = gateway_mod.start_gateway(mariadb, workdir, overrides, backend, wrapper)
         started.append(gw)
         return gw
 

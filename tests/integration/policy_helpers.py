@@ -78,7 +78,7 @@ def double(etcd, tmp_path_factory):
 def policy_gw(gateway_factory, double, etcd):
     """policy_gw(policy=None, cluster=None, backend=None, **top) -> Gateway in front of the
     double (or `backend`), cluster.pd = the module's etcd, the given policy section."""
-    def start(policy=None, cluster=None, backend=None, **top):
+    def start(policy=None, cluster=None, backend=None, wrapper=None, **top):
         over = {"cluster": {"pd": [etcd.url], "timeout_ms": 2000},
                 "policy": policy or {},
                 "obligations": {"downstream": {"servers": ["127.0.0.1:%d" % double.port],
@@ -86,7 +86,7 @@ def policy_gw(gateway_factory, double, etcd):
         if cluster:
             over["cluster"].update(cluster)
         over.update(top)
-        return gateway_factory(over, backend=backend or ("127.0.0.1", double.port))
+        return gateway_factory(over, backend=backend or ("127.0.0.1", double.port), wrapper=wrapper)
     return start
 
 

@@ -78,6 +78,7 @@ class Gateway:
         self.workdir = workdir
         self.config_path = os.path.join(workdir, "importgate.yaml")
         self.expected_exit = False  # a test stopped it itself (SIGTERM): exit 0 is fine
+        self.wrapper = []           # a command prefix, e.g. ["prlimit", "--fsize=4096"]
         self.stderr_path = os.path.join(workdir, "importgate.stderr")
         self.proc = None
         self.direct = direct_addr is not None
@@ -104,7 +105,7 @@ class Gateway:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([exe, "-c", self.config_path], stdout=self._stderr,
+        self.proc = subprocess.Popen(self.wrapper + [exe, "-c", self.config_path], stdout=self._stderr,
                                      stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         if not ports.wait_port(self.host, self.port, timeout, alive=self.alive):
             self.stop()
@@ -163,7 +164,7 @@ class Gateway:
         return problems
 
 
-def start_gateway(mariadb, workdir, overrides=None, backend=None):
+def start_gateway(mariadb, workdir, overrides=None, backend=None, wrapper=None):
     """Builds the config for `mariadb` (or backend=(host, port)), applies overrides and starts
     importgate. In direct mode returns the backend's address, no process."""
     os.makedirs(workdir, exist_ok=True)
@@ -173,6 +174,7 @@ def start_gateway(mariadb, workdir, overrides=None, backend=None):
         gw = Gateway(cfg, workdir, direct_addr=(bhost, bport))
     else:
         gw = Gateway(cfg, workdir)
+        gw.wrapper = list(wrapper or [])
     start = time.monotonic()
     gw.start()
     gw.start_seconds = time.monotonic() - start
