@@ -34,19 +34,28 @@ static int finish(char *buf, size_t n, char **out, size_t *outlen)
 	return 0;
 }
 
+/* A byte >= 0x80 right after the last token is a blank to TiDB (0x85, 0xA0) but would
+ * become part of an inserted word: such insertions end with a space. */
+static bool glue_hazard(const char *sql, size_t len, size_t at)
+{
+	return at < len && (unsigned char)sql[at] >= 0x80;
+}
+
 static int copy_with_insert(const char *sql, size_t len, size_t at, const char *ins, char **out, size_t *outlen,
                             char *err, size_t errlen)
 {
-	size_t il = strlen(ins);
-	char *buf = malloc(len + il + 1);
+	size_t il = strlen(ins), sep = (il && glue_hazard(sql, len, at)) ? 1 : 0;
+	char *buf = malloc(len + il + sep + 1);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(buf, sql, at);
 	memcpy(buf + at, ins, il);
-	memcpy(buf + at + il, sql + at, len - at);
-	return finish(buf, len + il, out, outlen);
+	if (sep)
+		buf[at + il] = ' ';
+	memcpy(buf + at + il + sep, sql + at, len - at);
+	return finish(buf, len + il + sep, out, outlen);
 }
 
 int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out, size_t *outlen,
@@ -126,6 +135,10 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
 		return -1;
 	}
 	ncuts = plan_cuts(sql, imp, cuts);
+	/* undo the separator copy_with_insert adds before a 0x85/0xA0 blank */
+	if (ncuts && cuts[ncuts - 1].end + 1 < len && sql[cuts[ncuts - 1].end] == ' ' &&
+	    glue_hazard(sql, len, cuts[ncuts - 1].end + 1))
+		cuts[ncuts - 1].end++;
 	for (i = 0; i < ncuts; i++) {
 		if (cuts[i].off > pos) {
 			memcpy(buf + n, sql + pos, cuts[i].off - pos);
