@@ -26,7 +26,7 @@ ninja -C "$B" || fail_now "build failed"
 mkdir -p "$OUT"
 rm -f "$OUT"/*
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 echo "== unit tests (cmocka, ASan+UBSan)"
