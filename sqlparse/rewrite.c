@@ -86,6 +86,27 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       c >= 0x80;
+}
+
+/* Would joining kept output buf[0..n) with sql[pos..] create a token that was not there:
+ * "--" + blank (comment), "/" + "*" (comment), "*" + "/" (end of an executable comment),
+ * or two word bytes (one longer word)? */
+static bool bad_join(const char *buf, size_t n, const char *sql, size_t len, size_t pos)
+{
+	unsigned char p = n ? (unsigned char)buf[n - 1] : 0, q = pos < len ? (unsigned char)sql[pos] : 0;
+	if (n == 0)
+		return false;
+	if (p == '-' && n >= 2 && buf[n - 2] == '-' && (pos >= len || q <= ' ' || q == 0x85 || q == 0xa0))
+		return true;
+	if (pos >= len)
+		return false;
+	return (p == '/' && q == '*') || (p == '*' && q == '/') || (word_byte(p) && word_byte(q));
+}
+
 /* The byte ranges to drop, in increasing order (they may touch or overlap). */
 static size_t plan_cuts(const char *sql, const sql_import *imp, cut *cuts)
 {
@@ -135,9 +156,11 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
 		return -1;
 	}
 	ncuts = plan_cuts(sql, imp, cuts);
-	/* undo the separator copy_with_insert adds before a 0x85/0xA0 blank */
+	/* undo the separator copy_with_insert adds before a 0x85/0xA0 blank (it only does so
+	 * after a token that cannot absorb that byte) */
 	if (ncuts && cuts[ncuts - 1].end + 1 < len && sql[cuts[ncuts - 1].end] == ' ' &&
-	    glue_hazard(sql, len, cuts[ncuts - 1].end + 1))
+	    glue_hazard(sql, len, cuts[ncuts - 1].end + 1) && cuts[ncuts - 1].off > 0 &&
+	    !word_byte((unsigned char)sql[cuts[ncuts - 1].off - 1]))
 		cuts[ncuts - 1].end++;
 	for (i = 0; i < ncuts; i++) {
 		if (cuts[i].off > pos) {
@@ -147,8 +170,8 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
 		}
 		if (cuts[i].end > pos)
 			pos = cuts[i].end;
-		if (n >= 2 && buf[n - 1] == '-' && buf[n - 2] == '-' && (pos >= len || (unsigned char)sql[pos] <= ' ')) {
-			/* the join would make "--" a comment start: no byte-preserving removal exists */
+		if (bad_join(buf, n, sql, len, pos)) {
+			/* the join would make new tokens: no byte-preserving removal exists */
 			free(cuts);
 			free(buf);
 			snprintf(err, errlen, "cannot remove DISABLE_PRECHECK without changing other tokens");

@@ -136,6 +136,11 @@ static void test_dash_dash_edges(void **st)
 	assert_int_equal(sql_import_remove_disable_precheck(s, strlen(s), &imp, &out, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot remove"));
 	sql_import_free(&imp);
+	/* joins that would open or close a comment are refused too */
+	s = "/*! IMPORT INTO t FROM SELECT 1/ WITH DISABLE_PRECHECK*/";
+	parse_ok(s, &imp);
+	assert_int_equal(sql_import_remove_disable_precheck(s, strlen(s), &imp, &out, NULL, err, sizeof(err)), -1);
+	sql_import_free(&imp);
 }
 
 /* Found by fuzzing: 0x85/0xA0 after the last token is a blank to TiDB but would glue to
