@@ -651,10 +651,21 @@ static int find_cols(const char *sql, const sql_import *imp, sql_span *cols)
 	return 0;
 }
 
+/* EXPLAIN / DESC / TRACE IMPORT INTO load nothing: their rewrite would load the file. */
+static bool starts_with_import(const char *sql, size_t len)
+{
+	sql_lexer lx;
+	sql_token t;
+	sql_lex_init(&lx, sql, len, 0);
+	return sql_lex_next(&lx, &t) == SQL_TOK_IDENT && sql_tok_is(sql, &t, "IMPORT");
+}
+
 static int check_shape(const char *sql, size_t len, const sql_import *imp, char *err, size_t errlen)
 {
 	if (!sql || !imp || imp->end > len || !imp->table)
 		return fail(err, errlen, "the parse does not belong to this text");
+	if (!starts_with_import(sql, len))
+		return fail(err, errlen, "the statement does not start with IMPORT (EXPLAIN/DESC/TRACE load nothing)");
 	if (imp->tidb_errcode)
 		return fail(err, errlen, "TiDB would refuse the IMPORT INTO itself (%d: %s)", imp->tidb_errcode,
 		            imp->tidb_errmsg);

@@ -146,6 +146,8 @@ static void test_refusals(void **state)
 		{"IMPORT INTO t FROM 's3://b/x.parquet' FORMAT 'parquet'", "FORMAT 'parquet'"},
 		{"IMPORT INTO t FROM 's3://b/x.sql' FORMAT 'sql'", "FORMAT 'sql'"},
 		{"IMPORT INTO t FROM SELECT * FROM s", "FROM SELECT"},
+		{"EXPLAIN IMPORT INTO t FROM 's3://b/x.csv' WITH LINES_TERMINATED_BY='\\n'", "EXPLAIN"},
+		{"TRACE IMPORT INTO t FROM 's3://b/x.csv' WITH LINES_TERMINATED_BY='\\n'", "EXPLAIN"},
 		{"IMPORT INTO t FROM 's3://b/x.csv' WITH DETACHED, LINES_TERMINATED_BY='\\n'", "DETACHED"},
 		{"IMPORT INTO t FROM 's3://b/x.csv' WITH RECORD_ERRORS=10, LINES_TERMINATED_BY='\\n'", "RECORD_ERRORS"},
 		{"IMPORT INTO t FROM 's3://b/x.csv' WITH GROUP_KEY='g', LINES_TERMINATED_BY='\\n'", "GROUP_KEY"},
@@ -334,6 +336,52 @@ static void test_round_trip(void **state)
 	sql_import_free(&in);
 }
 
+/* Every prefix and every one-byte corruption of a rich statement: whatever parses is either
+ * refused with a message or becomes text the classifier reads as one LOAD DATA only. */
+static void check_any(const char *sql, size_t len)
+{
+	sql_import imp;
+	char *out, err[512];
+	size_t n, i;
+	sql_batch b;
+	if (sql_import_parse(sql, len, 0, &imp, err, sizeof(err)) < 0)
+		return;
+	err[0] = 0;
+	if (sql_import_to_load_data(sql, len, &imp, &out, &n, err, sizeof(err)) == 0) {
+		assert_int_equal(sql_classify(out, n, 0, &b, err, sizeof(err)), 0);
+		for (i = 0; i < b.n; i++)
+			if (b.stmts[i].kind != SQL_LOAD_DATA)
+				fail_msg("<%.*s> became <%s>", (int)len, sql, out);
+		assert_true(b.n >= 1);
+		sql_batch_free(&b);
+		free(out);
+	} else {
+		assert_non_null(strstr(err, "no logical import"));
+	}
+	sql_import_free(&imp);
+}
+
+static void test_prefixes_and_corruptions(void **state)
+{
+	const char *sql = "IMPORT INTO `d`.t (a, @b) SET c = CONCAT(@b, 'x''y') FROM 's3://b/p*.csv' FORMAT 'csv' "
+	                  "WITH FIELDS_TERMINATED_BY='|', FIELDS_ENCLOSED_BY='''', SKIP_ROWS=2, "
+	                  "LINES_TERMINATED_BY='\\r\\n', THREAD=2";
+	static const char subst[] = "'\"`\\;,()@*/-# ";
+	size_t len = strlen(sql), i, k;
+	char *buf = malloc(len + 1);
+	(void)state;
+	assert_non_null(buf);
+	for (i = 0; i <= len; i++)
+		check_any(sql, i);
+	for (i = 0; i < len; i++)
+		for (k = 0; k < sizeof(subst) - 1; k++) {
+			memcpy(buf, sql, len + 1);
+			buf[i] = subst[k];
+			check_any(buf, len);
+		}
+	free(buf);
+}
+
 static void test_bad_arguments(void **state)
 {
 	const char *sql = "IMPORT INTO t FROM 's3://b/x.csv' WITH LINES_TERMINATED_BY='\\n'";
@@ -356,7 +404,7 @@ int main(void)
 		cmocka_unit_test(test_dropped_options),         cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_quoting_odd_values),      cmocka_unit_test(test_literal_copied_verbatim),
 		cmocka_unit_test(test_columns_and_set_verbatim), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_bad_arguments),           cmocka_unit_test(test_prefixes_and_corruptions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
