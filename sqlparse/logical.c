@@ -3,7 +3,7 @@
  * `logical` (DESIGN.md section 6b). Owns the option mapping, the refusals and the quoting
  * of the produced statement.
  *
- * Facts (pingcap/tidb master, checked Nov 2026; docs.pingcap.com sql-statement-load-data):
+ * Facts (read in a pingcap/tidb master snapshot; docs.pingcap.com sql-statement-load-data):
  *  - pkg/parser/parser.y LoadDataStmt: LOAD DATA [LOW_PRIORITY] [LOCAL] INFILE stringLit
  *    [FORMAT ..] [IGNORE|REPLACE] INTO TABLE t [CHARACTER SET CharsetName] [FIELDS items]
  *    [LINES [STARTING BY ..] [TERMINATED BY ..]] [IGNORE NUM LINES] [(cols/@vars)] [SET ..].
@@ -46,8 +46,8 @@
  * a duplicate key is an error), after checking its value as TiDB would.
  * Refused: FROM SELECT, FORMAT other than csv (also a csv-less auto-detected format),
  * DETACHED (the client expects a job to follow), RECORD_ERRORS (error tolerance),
- * GROUP_KEY (job grouping), test-only options (__*), '[' globs, server-disk paths are NOT
- * refused here (TiDB answers ErrLoadDataFromServerDisk itself, loudly).
+ * GROUP_KEY (job grouping), test-only options (__*), '[' globs, EXPLAIN/TRACE forms.
+ * Not refused: a server-disk path (TiDB answers ErrLoadDataFromServerDisk itself, loudly).
  */
 #include "sqlparse/logical.h"
 #include "sqlparse/lexer.h"
