@@ -10,6 +10,7 @@
  * at it under qlock alone.
  */
 #include "proxy/audit.h"
+#include "proxy/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,13 @@ static struct {
 	.qlock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
 };
+
+/* Every outcome is counted twice: for ig_audit_stats_get, and as a Prometheus metric. */
+static void count(_Atomic uint64_t *c, ig_metric_id id)
+{
+	atomic_fetch_add(c, 1);
+	ig_metric_inc(id);
+}
 
 /* ---- small helpers ---- */
 
@@ -295,15 +303,15 @@ static void write_posted(json_t *ev)
 
 	json_decref(ev);
 	if (!line) {
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", "cannot serialise an event", "");
 		return;
 	}
 	pthread_mutex_lock(&A.wlock);
 	if (append_locked(line, n, false, err, sizeof err) == 0) {
-		atomic_fetch_add(&A.written, 1);
+		count(&A.written, IG_M_AUDIT_WRITES_OK);
 	} else {
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", err, " (queued event lost)");
 	}
 	pthread_mutex_unlock(&A.wlock);
@@ -325,7 +333,7 @@ static void writer_sync(bool force, struct timespec *last)
 	if (A.dirty && A.fd >= 0) {
 		*last = now;
 		if (sync_locked(err, sizeof err) < 0) {
-			atomic_fetch_add(&A.failed, 1);
+			count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 			warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", err, "");
 		}
 	}
@@ -461,21 +469,21 @@ int ig_audit_write(json_t *ev, char *err, size_t errlen)
 	case AUDIT_CLOSED:
 		json_decref(ev);
 		snprintf(err, errlen, "audit log is not open");
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		return -1;
 	case AUDIT_OPEN:
 		break;
 	}
 	if (!ev) {
 		snprintf(err, errlen, "audit log %s: out of memory building the event", A.path);
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		return -1;
 	}
 	line = serialize(ev, &n);
 	json_decref(ev);
 	if (!line) {
 		snprintf(err, errlen, "audit log %s: cannot serialise the event (out of memory)", A.path);
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		return -1;
 	}
 	pthread_mutex_lock(&A.wlock);
@@ -483,10 +491,10 @@ int ig_audit_write(json_t *ev, char *err, size_t errlen)
 	pthread_mutex_unlock(&A.wlock);
 	free(line);
 	if (rc < 0) {
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		return -1;
 	}
-	atomic_fetch_add(&A.written, 1);
+	count(&A.written, IG_M_AUDIT_WRITES_OK);
 	/* interval: the writer sleeps untimed while nothing is dirty; tell it there is now.
 	 * dirty was set before we take qlock to signal, so the wake-up cannot be lost. */
 	if (A.mode == IG_FSYNC_INTERVAL)
@@ -515,7 +523,7 @@ void ig_audit_post(json_t *ev)
 	if (queued)
 		return;
 	json_decref(ev);
-	atomic_fetch_add(&A.dropped, 1);
+	count(&A.dropped, IG_M_AUDIT_DROPPED);
 	warn_limited(&A.last_drop_warn, "importgate: audit: queue full or log closed, informational event dropped%s%s\n",
 	             "", "");
 }
@@ -541,7 +549,7 @@ int ig_audit_reopen(char *err, size_t errlen)
 	/* what went to the old file is made durable before we let go of it */
 	if (A.dirty && A.mode != IG_FSYNC_OFF && sync_locked(sub, sizeof sub) < 0) {
 		snprintf(err, errlen, "reopened, but syncing the previous file failed: %s", sub);
-		atomic_fetch_add(&A.failed, 1);
+		count(&A.failed, IG_M_AUDIT_WRITES_ERROR);
 		rc = -1;
 	}
 	close(A.fd);

@@ -5,6 +5,27 @@
 #include "proxy/runtime.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_version[128];
+
+void ig_backend_note_version(const char *v)
+{
+	pthread_mutex_lock(&version_lock);
+	if (strcmp(last_version, v) != 0)
+		snprintf(last_version, sizeof(last_version), "%s", v);
+	pthread_mutex_unlock(&version_lock);
+}
+
+void ig_backend_last_version(char *out, size_t cap)
+{
+	pthread_mutex_lock(&version_lock);
+	snprintf(out, cap, "%s", last_version);
+	pthread_mutex_unlock(&version_lock);
+}
 
 ig_backend *ig_backend_pick(int max_per_backend, bool *full)
 {

@@ -13,6 +13,7 @@
 
 #include "proxy/buf.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
 
@@ -48,6 +49,7 @@ static void finish(probe *p, bool ok, const char *why)
 		return;
 	p->done = true;
 	bool was = atomic_exchange(&p->b->healthy, ok);
+	ig_metric_backend_up((size_t)(p->b - ig_rt.backends), ok);
 	if (was != ok) {
 		if (ok)
 			LOG_INFO(0, "backend %s is healthy again", p->b->addr);

@@ -12,20 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "policy/clusterstate.h"
 #include "policy/decide.h"
 #include "policy/etcdread.h"
 #include "policy/version.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
+#include "sqlparse/logical.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_PARSE_ERROR 1064
 
-static atomic_uint_fast64_t st_classified, st_imports, st_passed, st_rewritten, st_rejected,
-	st_reads, st_read_failures;
 
 /* One import found in the text. */
 typedef struct import_item {
@@ -50,6 +52,7 @@ struct ig_inspection {
 	uint64_t conn_id;
 	char *user, *host, *db, *server_version, *backend;
 	bool client_tls;
+	bool quiet;            /* explain: decide only; no audit, no counters, no decision log */
 	uint8_t cmd;
 	const ig_config *cfg;
 	char *sql;
@@ -65,17 +68,6 @@ struct ig_inspection {
 bool ig_inspect_quick(const char *sql, size_t len)
 {
 	return sql_quick_reject(sql, len) != 0;
-}
-
-void ig_inspect_stats_get(ig_inspect_stats *s)
-{
-	s->classified = atomic_load(&st_classified);
-	s->imports = atomic_load(&st_imports);
-	s->passed = atomic_load(&st_passed);
-	s->rewritten = atomic_load(&st_rewritten);
-	s->rejected = atomic_load(&st_rejected);
-	s->state_reads = atomic_load(&st_reads);
-	s->state_failures = atomic_load(&st_read_failures);
 }
 
 void ig_inspect_out_free(ig_inspect_out *out)
@@ -145,6 +137,7 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 	p->server_version = dup_or_null(ctx->server_version);
 	p->backend = dup_or_null(ctx->backend ? ctx->backend : "");
 	p->client_tls = ctx->client_tls;
+	p->quiet = ctx->quiet;
 	p->sql = malloc(len + 1);
 	if (!p->user || !p->host || (ctx->db && !p->db) || !p->server_version || !p->backend || !p->sql) {
 		ig_inspection_free(p);
@@ -197,6 +190,14 @@ fail:
 	return -1;
 }
 
+static void count_reject(const ig_inspection *p)
+{
+	if (!p->quiet)
+		ig_metric_inc(IG_M_IMPORTS_REJECT);
+}
+
+static const char *qual(const char *db) { return db ? db : "(no database)"; }
+
 /* ---- audit events (DESIGN.md section 7; formats in docs/AUDIT.md) ---- */
 
 /* An event with who sent what: connection, user, client, TLS, database, backend. */
@@ -217,6 +218,8 @@ static json_t *audit_base(const ig_inspection *p, const char *event)
 /* An import refused before any decision (unparsable, TiDB option error, opaque, ...). */
 static void audit_refused(const ig_inspection *p, const char *event, const ig_inspect_out *out)
 {
+	if (p->quiet)
+		return;
 	json_t *ev = audit_base(p, event);
 	if (!ev)
 		return;
@@ -368,7 +371,6 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	memset(out, 0, sizeof(*out));
 	out->action = IA_FORWARD;
 	out->import_index = -1;
-	atomic_fetch_add_explicit(&st_classified, 1, memory_order_relaxed);
 	if (sql_classify(sql, len, 0, &b, err, sizeof(err)) < 0) {
 		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
 		return NULL;
@@ -407,7 +409,7 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		case SQL_RESTORE:
 		case SQL_SHOW_IMPORT_JOB:
 		case SQL_CANCEL_IMPORT_JOB:
-			if (p->cfg->audit.log_statements >= IG_LOGSTMT_BULK)
+			if (p->cfg->audit.log_statements >= IG_LOGSTMT_BULK && !ctx->quiet)
 				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
 			break;
 		case SQL_PREPARE_VAR:
@@ -418,7 +420,7 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			         p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT ? "reject" : "allow");
 			break;
 		default:
-			if (p->cfg->audit.log_statements == IG_LOGSTMT_ALL)
+			if (p->cfg->audit.log_statements == IG_LOGSTMT_ALL && !ctx->quiet)
 				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
 			break;
 		}
@@ -434,12 +436,12 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
 		       "PreCheck failed: importgate: PREPARE ... FROM @variable cannot be inspected and "
 		       "policy.opaque_prepare is reject; use PREPARE ... FROM 'statement text' instead");
-		atomic_fetch_add(&st_rejected, 1);
+		count_reject(p);
 		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
 		return NULL;
 	}
-	if (opaque) {
+	if (opaque && !p->quiet) {
 		json_t *ev = audit_base(p, "bypass.suspect");
 		if (ev) {
 			ig_audit_set_statement(ev, p->sql, p->len);
@@ -457,20 +459,19 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		ig_inspection_free(p);
 		return NULL;
 	}
-	atomic_fetch_add(&st_imports, p->nitems);
 	if (mode_dependent) {
 		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
 		       "PreCheck failed: importgate: this statement reads differently depending on how the "
 		       "server treats executable comments (/*! */, /*T! */) or backslashes (sql_mode "
 		       "NO_BACKSLASH_ESCAPES), so the IMPORT INTO in it cannot be checked safely; send "
 		       "the IMPORT INTO as a plain statement of its own");
-		atomic_fetch_add(&st_rejected, 1);
+		count_reject(p);
 		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
 		return NULL;
 	}
 	if (!parse_items(p, out)) {
-		atomic_fetch_add(&st_rejected, 1);
+		count_reject(p);
 		ig_inspection_free(p);
 		return NULL;
 	}
@@ -483,11 +484,14 @@ void ig_inspect_read(ig_inspection *p)
 		snprintf(p->state_err, sizeof(p->state_err), "no PD endpoint is configured (cluster.pd)");
 		return;
 	}
-	atomic_fetch_add(&st_reads, 1);
-	if (ig_cluster_read(p->cfg, &p->state, p->state_err, sizeof(p->state_err)) < 0) {
-		atomic_fetch_add(&st_read_failures, 1);
-		p->state = NULL;
+	uint64_t t0 = uv_hrtime();
+	int rc = ig_cluster_read(p->cfg, &p->state, p->state_err, sizeof(p->state_err));
+	if (!p->quiet) {
+		ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, (double)(uv_hrtime() - t0) / 1e9);
+		ig_metric_inc(rc < 0 ? IG_M_STATE_READS_ERROR : IG_M_STATE_READS_OK);
 	}
+	if (rc < 0)
+		p->state = NULL;
 }
 
 static ig_tidb_version backend_version(const ig_inspection *p)
@@ -518,6 +522,40 @@ static int rewrite_item(import_item *it, ig_inspect_out *out)
 	return 0;
 }
 
+/*
+ * A covered import whose rule says `logical`: the same data through LOAD DATA, which
+ * produces change logs (DESIGN.md section 6b, docs/LOGICAL_IMPORT.md). Remote LOAD DATA
+ * exists from TiDB v7.0.0; what has no faithful counterpart is refused, never dropped.
+ */
+static int logical_item(import_item *it, const ig_tidb_version *ver, ig_inspect_out *out)
+{
+	char err[512];
+	if (it->via_prepare) {
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: %s.%s is covered and its rule asks for a logical "
+		       "import; a prepared IMPORT INTO is not rewritten, send it as a plain statement",
+		       qual(it->db), it->imp.table);
+		return -1;
+	}
+	if (!ig_tidb_version_at_least(ver, SQL_LOGICAL_MIN_TIDB_MAJOR, SQL_LOGICAL_MIN_TIDB_MINOR)) {
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: %s.%s is covered and its rule asks for a logical "
+		       "import, which needs TiDB v%d.%d.0 or later (remote LOAD DATA); the backend's "
+		       "version is older or unknown (set backends.tidb_version)",
+		       qual(it->db), it->imp.table, SQL_LOGICAL_MIN_TIDB_MAJOR, SQL_LOGICAL_MIN_TIDB_MINOR);
+		return -1;
+	}
+	if (sql_import_to_load_data(it->text, it->len, &it->imp, &it->new_text, &it->new_len, err,
+	                            sizeof(err)) < 0) {
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: %s.%s is covered and its rule asks for a logical "
+		       "import, but %s; use LOAD DATA yourself, or ask the DBA for another rule",
+		       qual(it->db), it->imp.table, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The text for the backend: every rewritten statement in place, the rest byte for byte. */
 static int assemble(const ig_inspection *p, ig_buf *text)
 {
@@ -534,7 +572,19 @@ static int assemble(const ig_inspection *p, ig_buf *text)
 	return ig_buf_append(text, p->sql + at, p->len - at);
 }
 
-static const char *qual(const char *db) { return db ? db : "(no database)"; }
+
+/* Counts and logs one decision (not for explain). */
+static void note_decision(const ig_inspection *p, const import_item *it)
+{
+	ig_metric_inc(it->dec.dry_run ? IG_M_IMPORTS_DRY_RUN :
+	              it->dec.verdict == IG_VERDICT_PASS ? IG_M_IMPORTS_PASS :
+	              it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK ? IG_M_IMPORTS_ADD_DISABLE_PRECHECK :
+	              it->dec.verdict == IG_VERDICT_LOGICAL ? IG_M_IMPORTS_LOGICAL : IG_M_IMPORTS_REJECT);
+	LOG_INFO(p->conn_id, "import.decision: '%s'@%s %s.%s: %s%s, rule %s: %s", p->user, p->host,
+	         qual(it->db), it->imp.table, ig_verdict_name(it->dec.verdict),
+	         it->dec.dry_run ? " (dry-run: forwarded unchanged)" : "",
+	         it->dec.rule ? it->dec.rule->name : "(defaults)", it->dec.reason ? it->dec.reason : "");
+}
 
 static bool is_prepared(const ig_inspection *p, const import_item *it)
 {
@@ -569,11 +619,8 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			break;
 		}
 		it->decided = true;
-		LOG_INFO(p->conn_id, "import.decision: '%s'@%s %s.%s: %s%s, rule %s: %s", p->user, p->host,
-		         qual(it->db), it->imp.table, ig_verdict_name(it->dec.verdict),
-		         it->dec.dry_run ? " (dry-run: forwarded unchanged)" : "",
-		         it->dec.rule ? it->dec.rule->name : "(defaults)",
-		         it->dec.reason ? it->dec.reason : "");
+		if (!p->quiet)
+			note_decision(p, it);
 		if (it->dec.dry_run)
 			continue;
 		if (is_prepared(p, it) && runs_without_precheck(it)) {
@@ -602,11 +649,10 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			       it->dec.message ? it->dec.message : "PreCheck failed: importgate: rejected");
 			goto done;
 		case IG_VERDICT_LOGICAL:
-			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
-			       "PreCheck failed: importgate: %s.%s is covered and its rule asks for a logical "
-			       "import, which this gateway build cannot perform yet; use LOAD DATA instead",
-			       qual(it->db), it->imp.table);
-			goto done;
+			if (logical_item(it, &ver, out) < 0)
+				goto done;
+			rewrite = true;
+			break;
 		}
 	}
 	if (rewrite && out->action == IA_FORWARD) {
@@ -615,13 +661,12 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory rewriting the statement");
 	}
 done:
-	audit_decisions(p, out);
+	if (!p->quiet)
+		audit_decisions(p, out);
 	if (out->action == IA_REJECT) {
-		atomic_fetch_add(&st_rejected, 1);
 		ig_buf_reset(&out->text);
 		return;
 	}
-	atomic_fetch_add(out->action == IA_REWRITE ? &st_rewritten : &st_passed, 1);
 	/* The session reads TiDB's answer to the first plain import (PREPAREs run later). */
 	for (size_t i = 0; i < p->nitems; i++) {
 		if (p->items[i].via_prepare || p->cmd != COM_QUERY)
@@ -634,4 +679,101 @@ done:
 	memcpy(out->use_db, p->use_db, sizeof(p->use_db));
 	out->nuse = p->nuse;
 	p->nuse = 0;
+}
+
+/* ---- /api/v1/explain ---- */
+
+static char *explain_error(int *http_status, const char *msg)
+{
+	*http_status = 400;
+	json_t *doc = json_pack("{s:s}", "error", msg);
+	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return s;
+}
+
+static json_t *explain_imports(const ig_inspection *p)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; p && a && i < p->nitems; i++) {
+		const import_item *it = &p->items[i];
+		json_t *o = json_object();
+		if (!o)
+			break;
+		char target[520];
+		snprintf(target, sizeof(target), "%s.%s", it->db ? it->db : "", it->imp.table);
+		json_object_set_new(o, "table", json_string(target));
+		if (it->decided) {
+			json_object_set_new(o, "verdict", json_string(ig_verdict_name(it->dec.verdict)));
+			json_object_set_new(o, "rule", it->dec.rule ? json_string(it->dec.rule->name) : json_null());
+			json_object_set_new(o, "tasks", string_array(it->dec.tasks, it->dec.ntasks));
+			json_object_set_new(o, "changefeeds", string_array(it->dec.changefeeds, it->dec.nchangefeeds));
+			json_object_set_new(o, "dry_run", json_boolean(it->dec.dry_run));
+			if (it->dec.reason)
+				json_object_set_new(o, "reason", json_string(it->dec.reason));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+char *ig_inspect_explain(const char *body, size_t len, int *http_status)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(body, len, 0, &jerr);
+	const char *user = NULL, *host = "", *db = NULL, *sql = NULL;
+	if (!req || json_unpack_ex(req, &jerr, 0, "{s:s, s?s, s?s, s:s}", "user", &user, "host", &host,
+	                           "db", &db, "statement", &sql) < 0) {
+		json_decref(req);
+		return explain_error(http_status, "body must be JSON {\"user\": ..., \"host\": ..., "
+		                                  "\"db\": ..., \"statement\": ...}");
+	}
+	char version[128];
+	ig_backend_last_version(version, sizeof(version));
+	ig_stmt_ctx ctx = {.user = user, .client_host = host, .db = db, .server_version = version,
+	                   .backend = ig_rt.nbackends ? ig_rt.backends[0].addr : "", .cmd = COM_QUERY,
+	                   .quiet = true};
+	ig_inspect_out out;
+	ig_inspection *plan = ig_inspect_begin(&ctx, sql, strlen(sql), &out);
+	if (plan) {
+		ig_inspect_out_free(&out);
+		ig_inspect_read(plan);
+		ig_inspect_finish(plan, &out);
+	}
+	json_t *doc = json_object();
+	if (doc) {
+		const char *action = out.action == IA_REJECT ? "reject" : out.action == IA_REWRITE ? "rewrite" : "forward";
+		const char *verdict = "pass";
+		if (out.action == IA_REJECT)
+			verdict = "reject";
+		else if (plan && plan->nitems > 0 && plan->items[0].decided)
+			verdict = ig_verdict_name(plan->items[0].dec.verdict);
+		json_object_set_new(doc, "action", json_string(action));
+		json_object_set_new(doc, "verdict", json_string(verdict));
+		json_object_set_new(doc, "imports", explain_imports(plan));
+		json_object_set_new(doc, "rule", plan && plan->nitems && plan->items[0].decided &&
+		                                         plan->items[0].dec.rule
+		                                     ? json_string(plan->items[0].dec.rule->name) : json_null());
+		if (out.action == IA_REJECT)
+			json_object_set_new(doc, "error", json_pack("{s:i, s:s}", "code", (int)out.err_code,
+			                                            "message", out.err_msg));
+		if (out.action == IA_REJECT)
+			json_object_set_new(doc, "message", json_string(out.err_msg));
+		if (out.action == IA_REWRITE) {
+			char *red = sql_redact_statement((const char *)ig_buf_head(&out.text), ig_buf_avail(&out.text), 0);
+			json_object_set_new(doc, "statement", red ? json_string(red) : json_null());
+			free(red);
+		}
+		if (plan)
+			json_object_set_new(doc, "cluster_state", plan->state
+			                        ? json_pack("{s:s, s:I}", "source", plan->state->source ? plan->state->source : "",
+			                                    "revision", (json_int_t)plan->state->revision)
+			                        : json_pack("{s:s}", "error", plan->state_err));
+	}
+	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	json_decref(req);
+	ig_inspect_out_free(&out);
+	ig_inspection_free(plan);
+	return s;
 }

@@ -29,6 +29,7 @@ typedef struct ig_stmt_ctx {
 	const char *server_version;
 	bool client_tls;
 	const char *backend;      /* "host:port" of the session's backend */
+	bool quiet;               /* explain: no audit, no counters */
 	uint8_t cmd;              /* COM_QUERY or COM_STMT_PREPARE */
 } ig_stmt_ctx;
 
@@ -61,10 +62,12 @@ void ig_inspect_finish(ig_inspection *plan, ig_inspect_out *out);
 void ig_inspection_free(ig_inspection *plan);
 void ig_inspect_out_free(ig_inspect_out *out);
 
-/* Process-wide counters of what the hook saw (metrics, tests). */
-typedef struct ig_inspect_stats {
-	uint64_t classified, imports, passed, rewritten, rejected, state_reads, state_failures;
-} ig_inspect_stats;
-void ig_inspect_stats_get(ig_inspect_stats *s);
+/*
+ * POST /api/v1/explain: the verdict a statement would get, decided against a fresh read of
+ * the cluster state, with nothing run, audited or counted. body: JSON {"user", "host", "db",
+ * "statement"}. Returns malloc'd JSON; *http_status 400 for a body that is not such JSON.
+ * Blocking (reads the cluster state): call it off any event loop.
+ */
+char *ig_inspect_explain(const char *body, size_t len, int *http_status);
 
 #endif

@@ -3,6 +3,7 @@
  * threads, and the main thread's signal loop (SIGTERM/SIGINT: graceful shutdown).
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,10 +21,13 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #endif
 
 #include "policy/config.h"
+#include "proxy/admin.h"
 #include "proxy/audit.h"
 #include "proxy/auth.h"
 #include "proxy/health.h"
+#include "proxy/inspect.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
@@ -72,6 +76,19 @@ static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 		snprintf(b->addr, sizeof(b->addr), "%s:%d", hp->host, hp->port);
 		atomic_store(&b->healthy, true);
 	}
+	const char **addrs = calloc(ig_rt.nbackends ? ig_rt.nbackends : 1, sizeof(char *));
+	if (!addrs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < ig_rt.nbackends; i++)
+		addrs[i] = ig_rt.backends[i].addr;
+	int mrc = ig_metrics_backends_init(addrs, ig_rt.nbackends, err, errlen);
+	free(addrs);
+	if (mrc < 0)
+		return -1;
+	for (size_t i = 0; i < ig_rt.nbackends; i++)
+		ig_metric_backend_up(i, true);
 	return 0;
 }
 
@@ -100,26 +117,74 @@ static int setup_tls(const ig_config *cfg, char *err, size_t errlen)
 static ig_worker *workers;
 static int nworkers;
 
+/* SIGHUP (main thread) and POST /api/v1/reload (admin thread pool) reload one at a time. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Reload: the config (kept when the new one is bad), then the audit log reopened (rotation). */
+static int reload_config(char *err, size_t errlen)
+{
+	char aerr[512];
+	pthread_mutex_lock(&reload_lock);
+	int rc = ig_cfg_reload(err, errlen);
+	pthread_mutex_unlock(&reload_lock);
+	ig_metric_inc(rc < 0 ? IG_M_CONFIG_RELOADS_ERROR : IG_M_CONFIG_RELOADS_OK);
+	if (rc < 0)
+		LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
+	else
+		LOG_INFO(0, "configuration reloaded");
+	if (ig_audit_reopen(aerr, sizeof(aerr)) < 0)
+		LOG_ERROR(0, "audit log not reopened, still writing the old file: %s", aerr);
+	json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
+	if (ev) {
+		if (rc < 0)
+			ig_audit_set_error(ev, 0, err);
+		ig_audit_post(ev);
+	}
+	return rc;
+}
+
+static int admin_healthy(void) { return !atomic_load(&ig_rt.stopping); }
+
+static char *admin_status(void)
+{
+	json_t *doc = json_object(), *bs = json_array();
+	if (!doc || !bs) {
+		json_decref(doc);
+		json_decref(bs);
+		return NULL;
+	}
+	for (size_t i = 0; i < ig_rt.nbackends; i++) {
+		ig_backend *b = &ig_rt.backends[i];
+		json_array_append_new(bs, json_pack("{s:s, s:b, s:i}", "addr", b->addr, "healthy",
+		                                    (int)atomic_load(&b->healthy), "connections",
+		                                    atomic_load(&b->conns)));
+	}
+	json_object_set_new(doc, "backends", bs);
+	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
+	char *s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return s;
+}
+
+static char *admin_reload(int *http_status)
+{
+	char err[1024];
+	int rc = reload_config(err, sizeof(err));
+	json_t *doc = rc < 0 ? json_pack("{s:b, s:s}", "ok", 0, "error", err) : json_pack("{s:b}", "ok", 1);
+	if (rc < 0)
+		*http_status = 400;
+	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return s;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	char err[1024];
 	if (signum == SIGHUP) {
 		sd_notify(0, "RELOADING=1");
-		int rc = ig_cfg_reload(err, sizeof(err));
+		reload_config(err, sizeof(err));
 		sd_notify(0, "READY=1");
-		if (rc < 0)
-			LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
-		else
-			LOG_INFO(0, "configuration reloaded from %s", ig_rt.cfg->path);
-		/* Log rotation: the audit log is reopened at its path. */
-		if (ig_audit_reopen(err, sizeof(err)) < 0)
-			LOG_ERROR(0, "audit log not reopened, still writing the old file: %s", err);
-		json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
-		if (ev) {
-			if (rc < 0)
-				ig_audit_set_error(ev, 0, err);
-			ig_audit_post(ev);
-		}
 		return;
 	}
 	int bound = ig_rt.cfg->timeouts.shutdown_ms;
@@ -200,6 +265,12 @@ int main(int argc, char **argv)
 	         ig_rt.client_ctx ? (cfg->client_tls.require ? "required" : "offered") : "off",
 	         ig_rt.backend_ctx ? "on" : "off");
 
+	ig_admin_hooks hooks = {.healthy = admin_healthy, .status_json = admin_status,
+	                        .explain_json = ig_inspect_explain, .reload = admin_reload};
+	if (ig_admin_start(&cfg->admin.listen, cfg->admin.token_file, &hooks, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate: %s\n", err);
+		return 1;
+	}
 	sd_notify(0, "READY=1");
 	uv_loop_t *loop = uv_default_loop();
 	ig_health_start(loop, cfg->backends.health_interval_ms, cfg->backends.health_timeout_ms);
@@ -216,6 +287,8 @@ int main(int argc, char **argv)
 		uv_close((uv_handle_t *)&sigs[i], NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	ig_admin_stop();
+	ig_metrics_backends_free();
 	ig_health_free();
 	ig_audit_close();
 	LOG_INFO(0, "stopped");

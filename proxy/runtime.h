@@ -48,6 +48,10 @@ ig_config *ig_cfg_acquire(void);
 void ig_cfg_release(ig_config *cfg);
 int ig_cfg_reload(char *err, size_t errlen);
 
+/* The server version of the last backend greeting seen ("" before any): for explain. */
+void ig_backend_note_version(const char *v);
+void ig_backend_last_version(char *out, size_t cap);
+
 /* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
 /* max_per_backend 0 = no limit; *full says a healthy backend was skipped for its limit. */
 ig_backend *ig_backend_pick(int max_per_backend, bool *full);

@@ -32,6 +32,7 @@
 #include "proxy/importresult.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/response.h"
 #include "proxy/runtime.h"
@@ -372,6 +373,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		}
 		return;
 	}
+	ig_metric_add(l->is_client ? IG_M_BYTES_CLIENT_TO_BACKEND : IG_M_BYTES_BACKEND_TO_CLIENT,
+	              (uint64_t)nread);
 	if (l->tls)
 		tls_input(s, l, (const uint8_t *)buf->base, (size_t)nread);
 	else
@@ -430,6 +433,7 @@ static void session_free(ig_session *s)
 		s->next->prev = s->prev;
 	w->nsessions--;
 	atomic_fetch_sub(&ig_rt.conns, 1);
+	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
 	if (s->be)
 		ig_backend_release(s->be);
 	for (ig_leg *l = &s->client; l; l = l == &s->client ? &s->backend : NULL) {
@@ -543,6 +547,7 @@ static void st_backend_greeting(ig_session *s)
 		return;
 	}
 	snprintf(s->server_version, sizeof(s->server_version), "%s", s->greeting.server_version);
+	ig_backend_note_version(s->server_version);
 	memcpy(s->scramble, s->greeting.scramble, s->greeting.scramble_len);
 	s->scramble_len = s->greeting.scramble_len;
 	snprintf(s->auth_plugin, sizeof(s->auth_plugin), "%s", s->greeting.auth_plugin);
@@ -1100,6 +1105,7 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	const char *sql = (const char *)payload + 1;
 	size_t len = plen - 1;
 	if (ig_inspect_quick(sql, len)) {
+		ig_metric_inc(IG_M_STATEMENTS_QUICK);
 		if (s->cfg->audit.log_statements == IG_LOGSTMT_ALL) {
 			ig_stmt_ctx c = {.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
 			                 .db = s->has_db ? s->db : NULL, .cmd = cmd};
@@ -1113,6 +1119,7 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	}
 	if (s->pq_len > 0)
 		return STMT_WAIT;
+	ig_metric_inc(IG_M_STATEMENTS_INSPECTED);
 	ig_stmt_ctx ctx = {
 		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
 		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
@@ -1490,6 +1497,8 @@ void ig_session_accept(ig_worker *w)
 	w->sessions = s;
 	w->nsessions++;
 	atomic_fetch_add(&ig_rt.conns, 1);
+	ig_metric_inc(IG_M_CONNECTIONS_TOTAL);
+	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, 1);
 
 	if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->client.tcp) != 0) {
 		session_close(s, NULL);
