@@ -412,6 +412,7 @@ static int parse_with(parser *p, sql_import *imp)
 {
 	if (!at_kw(p, p->i, "WITH"))
 		return 0;
+	size_t comma = 0;
 	imp->has_with = true;
 	imp->with_span.off = p->t.v[p->i].off;
 	p->i++;
@@ -424,9 +425,11 @@ static int parse_with(parser *p, sql_import *imp)
 			free(nv[imp->nopts].value);
 			return -1;
 		}
+		nv[imp->nopts].comma_off = comma;
 		imp->nopts++;
 		if (!at_type(p, p->i, SQL_TOK_COMMA))
 			break;
+		comma = p->t.v[p->i].off;
 		p->i++;
 	}
 	imp->with_span.len = tok_end(&p->t.v[p->i - 1]) - imp->with_span.off;

@@ -34,28 +34,29 @@ static int finish(char *buf, size_t n, char **out, size_t *outlen)
 	return 0;
 }
 
-/* A byte >= 0x80 right after the last token is a blank to TiDB (0x85, 0xA0) but would
- * become part of an inserted word: such insertions end with a space. */
-static bool glue_hazard(const char *sql, size_t len, size_t at)
+/* Bytes 0x85/0xA0 right after the last token are blanks to TiDB but would become part of
+ * an inserted word: insert after them instead (removal keeps them, as they precede the
+ * inserted separator). */
+static size_t past_high_blanks(const char *sql, size_t len, size_t at)
 {
-	return at < len && (unsigned char)sql[at] >= 0x80;
+	while (at < len && ((unsigned char)sql[at] == 0x85 || (unsigned char)sql[at] == 0xa0))
+		at++;
+	return at;
 }
 
 static int copy_with_insert(const char *sql, size_t len, size_t at, const char *ins, char **out, size_t *outlen,
                             char *err, size_t errlen)
 {
-	size_t il = strlen(ins), sep = (il && glue_hazard(sql, len, at)) ? 1 : 0;
-	char *buf = malloc(len + il + sep + 1);
+	size_t il = strlen(ins);
+	char *buf = malloc(len + il + 1);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(buf, sql, at);
 	memcpy(buf + at, ins, il);
-	if (sep)
-		buf[at + il] = ' ';
-	memcpy(buf + at + il + sep, sql + at, len - at);
-	return finish(buf, len + il + sep, out, outlen);
+	memcpy(buf + at + il, sql + at, len - at);
+	return finish(buf, len + il, out, outlen);
 }
 
 int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out, size_t *outlen,
@@ -68,12 +69,13 @@ int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_impor
 	if (sql_import_find_opt(imp, "DISABLE_PRECHECK"))
 		return copy_with_insert(sql, len, len, "", out, outlen, err, errlen);
 	if (imp->has_with && imp->nopts > 0)
-		return copy_with_insert(sql, len, imp->with_span.off + imp->with_span.len, ", DISABLE_PRECHECK", out,
-		                        outlen, err, errlen);
+		return copy_with_insert(sql, len, past_high_blanks(sql, len, imp->with_span.off + imp->with_span.len),
+		                        ", DISABLE_PRECHECK", out, outlen, err, errlen);
 	/* "--" followed by a blank would turn into a comment: do not add the blank there */
 	if (imp->end >= 2 && sql[imp->end - 1] == '-' && sql[imp->end - 2] == '-')
 		return copy_with_insert(sql, len, imp->end, "WITH DISABLE_PRECHECK", out, outlen, err, errlen);
-	return copy_with_insert(sql, len, imp->end, " WITH DISABLE_PRECHECK", out, outlen, err, errlen);
+	return copy_with_insert(sql, len, past_high_blanks(sql, len, imp->end), " WITH DISABLE_PRECHECK", out, outlen,
+	                        err, errlen);
 }
 
 static bool is_dp(const sql_import_opt *o)
@@ -129,7 +131,11 @@ static size_t plan_cuts(const char *sql, const sql_import *imp, cut *cuts)
 			cuts[n++].end = imp->opts[i + 1].span.off;
 		}
 	if (last_kept + 1 < imp->nopts) {
-		cuts[n].off = imp->opts[last_kept].span.off + imp->opts[last_kept].span.len;
+		/* from the ',' after the last kept option (and the blanks before it) to the end */
+		size_t off = imp->opts[last_kept + 1].comma_off;
+		while (off > imp->opts[last_kept].span.off + imp->opts[last_kept].span.len && is_blank(sql[off - 1]))
+			off--;
+		cuts[n].off = off;
 		cuts[n++].end = wend;
 	}
 	return n;
@@ -156,12 +162,6 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
 		return -1;
 	}
 	ncuts = plan_cuts(sql, imp, cuts);
-	/* undo the separator copy_with_insert adds before a 0x85/0xA0 blank (it only does so
-	 * after a token that cannot absorb that byte) */
-	if (ncuts && cuts[ncuts - 1].end + 1 < len && sql[cuts[ncuts - 1].end] == ' ' &&
-	    glue_hazard(sql, len, cuts[ncuts - 1].end + 1) && cuts[ncuts - 1].off > 0 &&
-	    !word_byte((unsigned char)sql[cuts[ncuts - 1].off - 1]))
-		cuts[ncuts - 1].end++;
 	for (i = 0; i < ncuts; i++) {
 		if (cuts[i].off > pos) {
 			memcpy(buf + n, sql + pos, cuts[i].off - pos);

@@ -108,6 +108,7 @@ typedef struct sql_import_opt {
 	char *value;         /* decoded value (string contents, number or identifier text) or NULL */
 	sql_optv_kind value_kind;
 	bool name_truncated;
+	size_t comma_off;    /* offset of the ',' before this option (0 for the first option) */
 } sql_import_opt;
 
 typedef enum { SQL_SRC_FILE, SQL_SRC_SELECT } sql_import_src;
@@ -152,7 +153,7 @@ void sql_import_free(sql_import *imp);
 
 /* Rewriter: a new malloc'd text (*out, *outlen, NUL-terminated) with DISABLE_PRECHECK
  * added (", DISABLE_PRECHECK" after the last option, or " WITH DISABLE_PRECHECK" after the
- * last token; no-op copy if present) or removed with its separator (every occurrence;
+ * last token and any 0x85/0xA0 blank bytes right after it; no-op copy if present) or removed with its separator (every occurrence;
  * no-op copy if absent); every other byte kept, so remove(add(s)) == s. imp must be the
  * result of sql_import_parse on the same text. 0 ok, -1 + err (mismatched imp, OOM, or a
  * removal that would join "--" with a blank into a comment). */

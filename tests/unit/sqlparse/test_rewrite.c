@@ -151,13 +151,23 @@ static void test_nbsp_after_last_token(void **st)
 	char *added, *back;
 	(void)st;
 	added = add_dp(s);
-	assert_string_equal(added, "IMPORT INTO t FROM 'x' WITH DISABLE_PRECHECK \xa0;");
+	assert_string_equal(added, "IMPORT INTO t FROM 'x'\xa0 WITH DISABLE_PRECHECK;");
 	back = rm_dp(added);
 	assert_string_equal(back, s);
 	free(added);
 	free(back);
 	expect_add("IMPORT INTO t FROM 'x' WITH character_set='utf8'\x85",
-	           "IMPORT INTO t FROM 'x' WITH character_set='utf8', DISABLE_PRECHECK \x85");
+	           "IMPORT INTO t FROM 'x' WITH character_set='utf8'\x85, DISABLE_PRECHECK");
+	expect_rm("IMPORT INTO t FROM 'x' WITH character_set='utf8'\x85, DISABLE_PRECHECK",
+	          "IMPORT INTO t FROM 'x' WITH character_set='utf8'\x85");
+	/* a blank the client sent before 0xA0 is kept */
+	added = add_dp("IMPORT INTO t FROM 'x' \xa0#c");
+	back = rm_dp(added);
+	assert_string_equal(back, "IMPORT INTO t FROM 'x' \xa0#c");
+	free(added);
+	free(back);
+	expect_rm("IMPORT INTO t FROM 'x' WITH thread=1 /* keep, this */ , DISABLE_PRECHECK",
+	          "IMPORT INTO t FROM 'x' WITH thread=1 /* keep, this */");
 }
 
 static void test_mismatch(void **st)
