@@ -35,6 +35,7 @@ tail -n 12 "$OUT/meson-test.txt"
 
 echo "== integration tests (pytest)"
 IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
+	IG_LOGICAL_CLI=$B/tests/unit/logical/logical_cli \
 	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider \
 	--junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 25
 
