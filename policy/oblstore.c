@@ -471,7 +471,8 @@ struct ig_oblstore {
 	long timeout_ms;
 	char *obl_prefix, *claim_prefix, *replica;
 	int ttl_s;
-	int64_t lease;
+	int64_t lease;          /* 0 until granted (PD may be down at start) */
+	pthread_mutex_t grant_mu; /* one grant at a time: a second lease would orphan claims */
 };
 
 void ig_oblstore_info_get(ig_oblstore *st, ig_oblstore_info *info)
@@ -744,6 +745,7 @@ static ig_oblstore *store_new(backend_kind kind)
 	st->kind = kind;
 	st->fd = st->lockfd = -1;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->grant_mu, NULL);
 	st->info.shared = kind == BACKEND_ETCD;
 	return st;
 }
@@ -1333,11 +1335,26 @@ static int etcd_grant(ig_oblstore *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* A lease when there is none yet: 0 already had one, 1 granted now, -1 + err. */
+static int ensure_lease(ig_oblstore *st, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&st->grant_mu);
+	if (lease_now(st) == 0)
+		rc = etcd_grant(st, err, errlen) < 0 ? -1 : 1;
+	pthread_mutex_unlock(&st->grant_mu);
+	return rc;
+}
+
 static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 {
 	json_t *out;
 	int64_t ttl;
+	int rc = ensure_lease(st, err, errlen);
 
+	if (rc != 0)
+		return rc;
 	if (post(st, "/v3/lease/keepalive", json_pack("{s:o}", "ID", lease_json(lease_now(st))), &out, err,
 	         errlen) < 0)
 		return -1;
@@ -1346,7 +1363,10 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	if (ttl > 0)
 		return 0;
 	/* expired: every claim made under it is gone; start over with a new lease */
-	return etcd_grant(st, err, errlen) < 0 ? -1 : 1;
+	pthread_mutex_lock(&st->grant_mu);
+	rc = etcd_grant(st, err, errlen) < 0 ? -1 : 1;
+	pthread_mutex_unlock(&st->grant_mu);
+	return rc;
 }
 
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
@@ -1385,11 +1405,7 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	snprintf(st->claim_prefix, plen, "/importgate/%s/claims/", name);
 	st->timeout_ms = cfg->cluster.timeout_ms > 0 ? cfg->cluster.timeout_ms : 2000;
 	st->ttl_s = ttl_s > 0 ? ttl_s : 10;
-	if (etcd_grant(st, err, errlen) < 0) {
-		ig_oblstore_close(st);
-		return -1;
-	}
-	*out = st;
+	*out = st; /* the lease is granted on first use: PD may be unreachable now */
 	return 0;
 }
 
@@ -1426,6 +1442,7 @@ void ig_oblstore_close(ig_oblstore *st)
 	free(st->claim_prefix);
 	free(st->replica);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->grant_mu);
 	free(st);
 }
 
@@ -1436,7 +1453,7 @@ int ig_oblstore_create(ig_oblstore *st, const ig_obl_record *r, char *err, size_
 	if (!valid_id(r->id))
 		return perr(err, errlen, "invalid obligation id");
 	if (st->kind == BACKEND_ETCD)
-		return etcd_create(st, r, err, errlen);
+		return ensure_lease(st, err, errlen) < 0 ? -1 : etcd_create(st, r, err, errlen);
 	pthread_mutex_lock(&st->mu);
 	rc = file_put(st, r, true, err, errlen);
 	if (rc == 0 && file_claim(st, r->id, err, errlen) < 0)
@@ -1550,7 +1567,7 @@ int ig_oblstore_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
 	if (!valid_id(id))
 		return perr(err, errlen, "invalid obligation id");
 	if (st->kind == BACKEND_ETCD)
-		return etcd_claim(st, id, err, errlen);
+		return ensure_lease(st, err, errlen) < 0 ? -1 : etcd_claim(st, id, err, errlen);
 	pthread_mutex_lock(&st->mu);
 	rc = file_claim(st, id, err, errlen);
 	pthread_mutex_unlock(&st->mu);

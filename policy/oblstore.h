@@ -116,8 +116,9 @@ typedef struct ig_oblstore_info {
  * A torn last line is cut off (warn says so); corrupt complete lines are skipped. */
 int ig_oblstore_open_file(const char *path, ig_oblstore **out, char *warn, size_t warnlen,
                           char *err, size_t errlen);
-/* The etcd store for cfg (cluster.pd, cluster.name, cluster.tls, cluster.timeout_ms):
- * grants this replica's lease (ttl seconds). `replica` names this process in claims. */
+/* The etcd store for cfg (cluster.pd, cluster.name, cluster.tls, cluster.timeout_ms). This
+ * replica's lease (ttl seconds) is granted on first use (create, claim, keepalive), so PD
+ * may be unreachable at start. `replica` names this process in claims. */
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
                           char *err, size_t errlen);
 /* Revokes the lease (etcd: our claims vanish at once), closes. Records stay. */
@@ -142,8 +143,8 @@ int ig_oblstore_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *e
 int ig_oblstore_claim(ig_oblstore *st, const char *id, char *err, size_t errlen);
 /* Drops our claim (the record ended, or we stop). */
 int ig_oblstore_release(ig_oblstore *st, const char *id, char *err, size_t errlen);
-/* Keeps the lease alive. 0 ok; 1 the lease had expired: every claim is lost and a new
- * lease was granted; -1 + err (unreachable: try again soon, claims may be lost). */
+/* Keeps the lease alive (grants the first one). 0 ok; 1 a new lease was granted (the old
+ * one had expired: every claim is lost); -1 + err (unreachable: try again soon). */
 int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen);
 
 #endif

@@ -64,7 +64,8 @@ static struct {
 	bool running, stopping;
 	pthread_t thread;
 	ig_config *cfg;
-	ig_oblstore *st;
+	ig_oblstore *st;        /* NULL: file store not opened yet (see ig_obl_start) */
+	pthread_mutex_t open_mu;
 	char replica[160];
 	obl_event *head, *tail;
 	ig_obl_record *view;    /* published snapshot (under mu) */
@@ -72,7 +73,7 @@ static struct {
 	/* the thread's own */
 	ig_obl_record *owned;
 	size_t nowned;
-} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .open_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
        .done_cv = PTHREAD_COND_INITIALIZER};
 
 static int64_t now_ms(void)
@@ -1067,8 +1068,21 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&g.mu);
 		obl_event *ev = g.head;
 		g.head = g.tail = NULL;
-		bool stop = g.stopping;
+		bool stop = g.stopping, open = g.st != NULL;
 		pthread_mutex_unlock(&g.mu);
+		if (!open) { /* nothing can be owed before the file store exists (ig_obl_create opens it) */
+			for (obl_event *n; ev; ev = n) {
+				n = ev->next;
+				event_free(ev);
+			}
+			if (stop)
+				break;
+			pthread_mutex_lock(&g.mu);
+			if (!g.head && !g.stopping && !g.st)
+				pthread_cond_wait(&g.cv, &g.mu);
+			pthread_mutex_unlock(&g.mu);
+			continue;
+		}
 		while (ev) {
 			obl_event *next = ev->next;
 			handle(ev);
@@ -1138,6 +1152,42 @@ static void push(obl_event *e)
 
 /* ---- public API ---- */
 
+/* Some rule may owe obligations (a reload may add one later: the file is opened then). */
+static bool rules_owe(const ig_config *cfg)
+{
+	for (size_t i = 0; i < cfg->policy.nrules; i++)
+		if (cfg->policy.rules[i].log_backup == IG_LB_SNAPSHOT_AFTER_IMPORT ||
+		    cfg->policy.rules[i].changefeed == IG_CF_REIMPORT_DOWNSTREAM)
+			return true;
+	return false;
+}
+
+/* The file store, opened on the first import that owes something. */
+static int open_lazily(char *err, size_t errlen)
+{
+	char warn[512];
+	ig_oblstore *st = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&g.open_mu);
+	pthread_mutex_lock(&g.mu);
+	bool open = g.st != NULL;
+	pthread_mutex_unlock(&g.mu);
+	if (!open) {
+		rc = ig_oblstore_open_file(g.cfg->obligations.file, &st, warn, sizeof(warn), err, errlen);
+		if (rc == 0) {
+			if (warn[0])
+				LOG_WARN(0, "obligations: %s", warn);
+			pthread_mutex_lock(&g.mu);
+			g.st = st;
+			pthread_cond_signal(&g.cv);
+			pthread_mutex_unlock(&g.mu);
+		}
+	}
+	pthread_mutex_unlock(&g.open_mu);
+	return rc;
+}
+
 int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 {
 	char host[64] = "localhost", warn[512];
@@ -1155,10 +1205,12 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 		return perr(err, errlen, "libmariadb cannot be initialised");
 	if (cfg->cluster.npd > 0) {
 		rc = ig_oblstore_open_etcd(cfg, g.replica, LEASE_TTL_S, &g.st, err, errlen);
-	} else {
+	} else if (access(cfg->obligations.file, F_OK) == 0 || rules_owe(cfg)) {
 		rc = ig_oblstore_open_file(cfg->obligations.file, &g.st, warn, sizeof(warn), err, errlen);
 		if (rc == 0 && warn[0])
 			LOG_WARN(0, "obligations: %s", warn);
+	} else {
+		rc = 0; /* nothing owed yet and nothing to recover: the file is created when needed */
 	}
 	if (rc < 0)
 		return -1;
@@ -1172,8 +1224,8 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 		g.st = NULL;
 		return perr(err, errlen, "cannot start the obligations thread");
 	}
-	LOG_INFO(0, "obligations: store %s, replica %s", cfg->cluster.npd ? "etcd (PD)" : cfg->obligations.file,
-	         g.replica);
+	LOG_INFO(0, "obligations: store %s%s, replica %s", cfg->cluster.npd ? "etcd (PD)" : cfg->obligations.file,
+	         g.st ? "" : " (opened when first needed)", g.replica);
 	return 0;
 }
 
@@ -1252,8 +1304,10 @@ int ig_obl_create(const ig_obl_spec *sp, char *id, size_t idlen, char *err, size
 	obl_event *e;
 	const ig_config *cfg = g.cfg;
 
-	if (!g.running || !g.st)
-		return perr(err, errlen, "the obligations store is not open");
+	if (!g.running)
+		return perr(err, errlen, "obligations are not running");
+	if (!g.st && open_lazily(err, errlen) < 0)
+		return -1;
 	if (idlen < IG_OBL_ID_LEN + 1 || !sp->statement || !sp->db || !sp->table)
 		return perr(err, errlen, "bad obligation request");
 	if ((sp->kinds & IG_OBL_SNAPSHOT_AFTER_IMPORT) && !(cfg->obligations.backup_uri && *cfg->obligations.backup_uri))
