@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bounds the backtracking of a hostile or careless regex (a name is at most 64 chars in
- * TiDB, so honest patterns stay far below). */
+/* Bounds the work of a hostile or careless regex (a name is at most 64 chars in TiDB, so
+ * honest patterns stay far below). */
 #define MATCH_LIMIT 1000000
+#define DFA_WORKSPACE 2048 /* ints, on the stack of the matching thread */
 
 typedef enum { M_ALL, M_LITERAL, M_REGEX } mkind;
 
@@ -110,7 +111,9 @@ static int compile(parser *p, const char *src, size_t len, uint32_t opts, pcre2_
 	int code;
 	PCRE2_SIZE off;
 
-	opts |= PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+	/* No PCRE2_MATCH_INVALID_UTF: DFA matching does not support it. A name that is not valid
+	 * UTF-8 (TiDB's never are) makes the match fail with -1, which callers count as a match. */
+	opts |= PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C;
 	if (!p->cs)
 		opts |= PCRE2_CASELESS;
 	*out = pcre2_compile((PCRE2_SPTR)src, len, opts, &code, &off, NULL);
@@ -137,8 +140,8 @@ static int set_literal(parser *p, matcher *m, const char *s, size_t n)
 		int code;
 		PCRE2_SIZE off;
 		m->re = pcre2_compile((PCRE2_SPTR)s, n,
-		                      PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-		                          PCRE2_ANCHORED | PCRE2_ENDANCHORED,
+		                      PCRE2_LITERAL | PCRE2_CASELESS | PCRE2_UTF | PCRE2_ANCHORED |
+		                          PCRE2_ENDANCHORED,
 		                      &code, &off, NULL);
 	}
 	return 0;
@@ -183,7 +186,7 @@ static int parse_quoted(parser *p, matcher *m)
 static const char *re2_incompatible(const char *re, size_t len)
 {
 	static const char *const groups[] = {"(?=", "(?!", "(?<=", "(?<!", "(?>", "(?|", "(?R",
-	                                     "(?&", "(?P=", "(?P>", "(?C", "(*"};
+	                                     "(?&", "(?P=", "(?P>", "(?C", "(*", "(?("};
 	bool in_class = false;
 	size_t class_body = 0;
 
@@ -216,7 +219,7 @@ static const char *re2_incompatible(const char *re, size_t len)
 		for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 			size_t gl = strlen(groups[g]);
 			if (len - i >= gl && memcmp(re + i, groups[g], gl) == 0)
-				return "lookaround, atomic, recursive and verb groups are not supported "
+				return "lookaround, atomic, conditional, recursive and verb groups are not supported "
 				       "(TiDB's regexp syntax is RE2)";
 		}
 		if (len - i >= 3 && re[i + 1] == '?' &&
@@ -458,14 +461,18 @@ static bool ascii_caseeq(const char *a, const char *b, size_t n)
 	return true;
 }
 
+/* DFA matching (pcre2_dfa_match) never backtracks, so it is polynomial like TiDB's RE2 and a
+ * pattern such as /^(a+)+$/ cannot blow up; everything it cannot evaluate (workspace, limits,
+ * memory) is reported as -1. */
 static int run_re(const ig_tablefilter *f, const pcre2_code *re, const char *s, size_t n)
 {
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int ws[DFA_WORKSPACE];
 	int rc;
 
 	if (!md)
 		return -1;
-	rc = pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, md, f->mctx);
+	rc = pcre2_dfa_match(re, (PCRE2_SPTR)s, n, 0, 0, md, f->mctx, ws, DFA_WORKSPACE);
 	pcre2_match_data_free(md);
 	if (rc >= 0)
 		return 1;

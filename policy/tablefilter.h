@@ -5,8 +5,9 @@
  *   schema.table patterns; wildcards * ? [a-z] [!a-z]; "quoted" and `quoted` names;
  *   \ escapes of non-alphanumerics; /regex/ (unanchored search); ! negation;
  *   blank lines and # comments ignored; the LAST matching rule wins; no match = not matched.
- * Not supported: @file imports (an error). Regexes run on pcre2 instead of Go's RE2; the
- * RE2-incompatible lookarounds and backreferences are refused as TiDB refuses them.
+ * Not supported: @file imports (an error). Regexes run on pcre2's DFA matcher instead of Go's
+ * RE2 (no backtracking, so no blow-up); the RE2-incompatible lookarounds, backreferences,
+ * atomic, conditional and recursive groups are refused as TiDB refuses them.
  * Case-insensitive unless case_sensitive is set (TiDB lowers names and patterns).
  */
 #ifndef IMPORTGATE_TABLEFILTER_H
@@ -23,8 +24,8 @@ ig_tablefilter *ig_tablefilter_parse(const char *const *rules, size_t n, bool ca
                                      char *err, size_t errlen);
 void ig_tablefilter_free(ig_tablefilter *f);
 
-/* 1 = matched, 0 = not matched, -1 = a regex could not be evaluated (pcre2 match limit or
- * out of memory). */
+/* 1 = matched, 0 = not matched, -1 = a regex could not be evaluated (DFA workspace or
+ * limits, a name that is not valid UTF-8, out of memory). */
 int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl);
 /* As _ex, with an evaluation failure counted as a match: callers use it where a match is the
  * safe answer (coverage: "this table may be in the log"). */
