@@ -1,0 +1,247 @@
+"""End-to-end tests of post-import obligations (DESIGN.md section 6, docs/OBLIGATIONS.md):
+a real etcd holding a log backup task and a changefeed covering shop.*, the TiDB double as
+the upstream TiDB and a second double as the downstream cluster, gateways in front of the
+upstream with rules snapshot-after-import / reimport-downstream. What is checked is what
+reached the doubles (their statement logs): BACKUP TABLE once after a finished import, a
+DETACHED job followed with SHOW IMPORT JOB first, nothing for a failed job, the re-import
+on the downstream once, and exactly once across a SIGKILL and across two replicas."""
+
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from policy_helpers import (Received, connect, etcd, query, rule, run, state,  # noqa: F401
+                            tidb_double)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+SVC_USER, SVC_PW = "svc", "svc-secret"
+DOWN_USER, DOWN_PW = "down", "down-secret"
+USERS = ["root::mysql_native_password", "%s:%s:mysql_native_password" % (SVC_USER, SVC_PW),
+         "%s:%s:mysql_native_password" % (DOWN_USER, DOWN_PW)]
+URI = "s3://backup/importgate/{db}/{table}/{job_id}"
+SNAP = [rule("snap", tables=["shop.*"], log_backup="snapshot-after-import")]
+REIMPORT = [rule("down", tables=["shop.*"], changefeed="reimport-downstream")]
+POLL_MS = 200
+LEASE_S = 10  # proxy/obligations.c LEASE_TTL_S
+
+
+def wait_for(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+@pytest.fixture
+def doubles(tmp_path):
+    """make(job_delay) -> (upstream, downstream) doubles; stopped at teardown."""
+    started = []
+
+    def make(job_delay=0.3):
+        up = tidb_double.start(log=str(tmp_path / ("up%d.jsonl" % len(started))), users=USERS,
+                               job_delay=job_delay, empty_check=False)
+        down = tidb_double.start(log=str(tmp_path / ("down%d.jsonl" % len(started))),
+                                 users=USERS, job_delay=job_delay, empty_check=False,
+                                 first_job_id=500)
+        started.extend([up, down])
+        return up, down
+
+    yield make
+    for d in started:
+        d.stop()
+
+
+@pytest.fixture
+def obl_gw(gateway_factory, etcd, tmp_path):
+    """obl_gw(up, down, rules) -> a gateway in front of `up` with obligations configured."""
+    pw = tmp_path / "svc.pw"
+    pw.write_text(SVC_PW + "\n")
+    dpw = tmp_path / "down.pw"
+    dpw.write_text(DOWN_PW + "\n")
+
+    def start(up, down, rules, cluster_name="obltest"):
+        over = {
+            "cluster": {"pd": [etcd.url], "timeout_ms": 2000, "name": cluster_name},
+            "policy": {"rules": rules},
+            "obligations": {
+                "service": {"user": SVC_USER, "password_file": str(pw), "tls": {"mode": "off"}},
+                "backup_uri": URI,
+                "downstream": {"servers": ["127.0.0.1:%d" % down.port], "user": DOWN_USER,
+                               "password_file": str(dpw)},
+                "poll_ms": POLL_MS,
+            },
+        }
+        return gateway_factory(over, backend=("127.0.0.1", up.port))
+    return start
+
+
+def backups(double, mark=0):
+    return [e for e in double.statements[mark:] if e["sql"].upper().startswith("BACKUP")]
+
+
+def sqls(double, prefix):
+    return [e for e in double.statements if e["sql"].upper().startswith(prefix.upper())]
+
+
+def audit_events(gw, prefix="obligation."):
+    path = gw.config["audit"]["path"]
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        evs = [json.loads(ln) for ln in f if ln.strip()]
+    return [e for e in evs if e["event"].startswith(prefix)]
+
+
+def kill9(gw):
+    """SIGKILL: no cleanup, the lease is not revoked. The factory then skips this process."""
+    gw.proc.send_signal(signal.SIGKILL)
+    gw.proc.wait()
+    gw.proc = None
+    if gw._stderr is not None:
+        gw._stderr.close()
+        gw._stderr = None
+
+
+def import_row(out):
+    assert out.ok, out
+    row = out.results[0][0]
+    return str(row[0]), row[5]
+
+
+def settle(seconds=1.5):
+    """Long enough for several polls (POLL_MS): a second run would show up."""
+    time.sleep(seconds)
+
+
+def test_backup_once_after_finished_import(doubles, obl_gw, state):
+    up, down = doubles(job_delay=0.1)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+    job, status = import_row(out)
+    assert status == "finished"
+    b = wait_for(lambda: backups(up), 10, "BACKUP TABLE on the upstream")
+    settle()
+    b = backups(up)
+    assert len(b) == 1, b
+    assert b[0]["sql"] == "BACKUP TABLE `shop`.`t` TO 's3://backup/importgate/shop/t/%s'" % job
+    assert b[0]["user"] == SVC_USER
+    assert backups(down) == [] and sqls(down, "IMPORT") == []
+    ev = wait_for(lambda: [e["event"] for e in audit_events(gw)
+                           if e["event"] == "obligation.done"] and audit_events(gw),
+                  5, "obligation.done in the audit log")
+    names = [e["event"] for e in ev]
+    assert names[0] == "obligation.created" and names.count("obligation.done") == 1, names
+    assert all("statement" not in e for e in ev)  # the audit never holds the credentials
+
+
+def test_detached_job_followed_then_backup(doubles, obl_gw, state):
+    up, down = doubles(job_delay=0.8)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv' WITH DETACHED")
+    job, status = import_row(out)
+    assert status == "pending"
+    wait_for(lambda: backups(up), 15, "BACKUP TABLE after the detached job finished")
+    settle()
+    log = [e["sql"] for e in up.statements]
+    shows = [i for i, s in enumerate(log) if s == "SHOW IMPORT JOB %s" % job]
+    bi = [i for i, s in enumerate(log) if s.startswith("BACKUP")]
+    assert len(bi) == 1, log
+    assert len(shows) >= 2 and shows[0] < bi[0], log  # followed while pending/running first
+    job_obj = up.state.jobs[int(job)]
+    # the BACKUP came after the job's end, not before
+    assert [e for e in up.statements if e["sql"].startswith("BACKUP")][0]["ts"] >= job_obj.end_at - 0.05
+
+
+def test_failed_job_owes_nothing(doubles, obl_gw, state):
+    up, down = doubles(job_delay=0.2)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/fail.csv' WITH DETACHED")
+    job, status = import_row(out)
+    assert status == "pending"
+    ev = wait_for(lambda: [e for e in audit_events(gw) if e["event"] == "obligation.not_owed"],
+                  10, "obligation.not_owed")
+    assert ev[0]["job_id"] == job and "failed" in ev[0]["note"]
+    # and a non-detached import that fails (error answer): nothing owed either
+    out = query(gw, "IMPORT INTO t2 FROM 's3://bucket/fail2.csv'")
+    assert out.code == 1105, out
+    wait_for(lambda: len([e for e in audit_events(gw) if e["event"] == "obligation.not_owed"]) == 2,
+             10, "second obligation.not_owed")
+    settle()
+    assert backups(up) == []
+
+
+def test_reimport_runs_on_downstream_once(doubles, obl_gw, state):
+    up, down = doubles(job_delay=0.2)
+    state.changefeed("cf1", ["shop.*"])
+    gw = obl_gw(up, down, REIMPORT)
+    sql = "IMPORT INTO t FROM 's3://bucket/t.csv' WITH DETACHED"
+    out = query(gw, sql)
+    job, status = import_row(out)
+    assert status == "pending"
+    # the upstream got it with DISABLE_PRECHECK added; the downstream gets the original text
+    assert [e["sql"] for e in sqls(up, "IMPORT")] == [sql + ", DISABLE_PRECHECK"]
+    wait_for(lambda: [e for e in audit_events(gw) if e["event"] == "obligation.done"], 15,
+             "the re-import done")
+    settle()
+    imps = sqls(down, "IMPORT")
+    assert [e["sql"] for e in imps] == [sql], imps
+    assert imps[0]["user"] == DOWN_USER and imps[0]["db"] == "shop"
+    # the downstream job (detached) was followed to its end
+    assert sqls(down, "SHOW IMPORT JOB 500"), [e["sql"] for e in down.statements]
+    assert down.state.jobs[500].status(time.time()) == "finished"
+    assert backups(up) == [] and backups(down) == []
+
+
+def test_sigkill_while_following_runs_once_after_restart(doubles, obl_gw, state):
+    up, down = doubles(job_delay=1.0)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv' WITH DETACHED")
+    job, _ = import_row(out)
+    wait_for(lambda: sqls(up, "SHOW IMPORT JOB"), 5, "the job followed")
+    kill9(gw)
+    assert backups(up) == []
+    gw2 = obl_gw(up, down, SNAP)
+    # the dead replica's claim lasts until its lease expires, then the new one takes over
+    wait_for(lambda: backups(up), LEASE_S + 15, "BACKUP by the restarted gateway")
+    settle(2)
+    b = backups(up)
+    assert len(b) == 1, b
+    assert b[0]["sql"].endswith("/%s'" % job)
+    names = [e["event"] for e in audit_events(gw2)]
+    assert "obligation.claimed" in names and names.count("obligation.done") == 1, names
+
+
+def test_two_replicas_one_dies_other_completes_once(doubles, obl_gw, state):
+    up, down = doubles(job_delay=1.0)
+    state.task("pitr", ["shop.*"])
+    state.changefeed("cf1", ["shop.*"])
+    rules = [rule("both", tables=["shop.*"], log_backup="snapshot-after-import",
+                  changefeed="reimport-downstream")]
+    gw1 = obl_gw(up, down, rules)
+    gw2 = obl_gw(up, down, rules)
+    out = query(gw1, "IMPORT INTO t FROM 's3://bucket/t.csv' WITH DETACHED")
+    job, _ = import_row(out)
+    wait_for(lambda: sqls(up, "SHOW IMPORT JOB"), 5, "the job followed by gw1")
+    time.sleep(0.5)
+    assert not [e for e in audit_events(gw2) if e["event"] == "obligation.claimed"]
+    kill9(gw1)
+    wait_for(lambda: [e for e in audit_events(gw2) if e["event"] == "obligation.done"],
+             LEASE_S + 25, "gw2 completing the obligation")
+    settle(2)
+    assert len(backups(up)) == 1, backups(up)
+    assert len(sqls(down, "IMPORT")) == 1, [e["sql"] for e in down.statements]
+    ev2 = audit_events(gw2)
+    assert [e["event"] for e in ev2].count("obligation.claimed") == 1
+    assert all(e.get("job_id") in (None, job) for e in ev2)
