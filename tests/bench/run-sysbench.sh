@@ -19,6 +19,7 @@
 #   MYSQL_PORT      use a running MariaDB on 127.0.0.1:MYSQL_PORT instead of starting one
 #                   (then MYSQL_USER/MYSQL_PASSWORD name a user that can create sbtest)
 #   WORKDIR         scratch directory [mktemp]      RAW_OUT  also write raw rows (TSV) here
+#   KEEP_DB         keep the MariaDB datadir in WORKDIR after the run [unset: removed]
 #   IG_COMMIT       commit the binary was built from, for the report [git HEAD of this tree]
 set -euo pipefail
 
@@ -68,6 +69,8 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	# the logs and results stay; the database files (~150 MB) go unless KEEP_DB=1
+	if [ -z "${MYSQL_PORT:-}" ] && [ -z "${KEEP_DB:-}" ]; then rm -rf "$WORKDIR/mariadb"; fi
 }
 trap cleanup EXIT
 
