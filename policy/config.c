@@ -657,6 +657,7 @@ static const spec cluster_specs[] = {
 	{.key = "pd", .t = T_FUNC, .fn = fn_pd},
 	{.key = "tls", .t = T_MAP, .sub = cluster_tls_specs, .fn = post_cluster_tls},
 	{.key = "timeout_ms", .t = T_INT, .off = CF(cluster.timeout_ms), .min = 1, .max = 600000},
+	{.key = "state_max_age_ms", .t = T_INT, .off = CF(cluster.state_max_age_ms), .min = 0, .max = 3600000},
 	{0},
 };
 
@@ -767,6 +768,7 @@ static int set_defaults(ig_config *cfg)
 	if (cfg->cluster.pd && (cfg->cluster.pd[0] = strdup("http://127.0.0.1:2379")))
 		cfg->cluster.npd = 1;
 	cfg->cluster.timeout_ms = 2000;
+	cfg->cluster.state_max_age_ms = 5000;
 	cfg->audit.path = strdup("/var/log/importgate/audit.jsonl");
 	cfg->audit.log_statements = IG_LOGSTMT_BULK;
 	cfg->obligations.file = strdup("/var/lib/importgate/obligations.log");

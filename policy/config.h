@@ -78,6 +78,8 @@ typedef struct ig_config {
 		size_t npd;
 		ig_tls_files tls;
 		int timeout_ms;      /* default 2000 */
+		int state_max_age_ms; /* cluster.state_max_age_ms: a cached state is re-read in full
+		                         after this long, whatever else says it is current; default 5000 */
 	} cluster;
 
 	struct {

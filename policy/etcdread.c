@@ -450,3 +450,120 @@ int ig_cluster_read(const ig_config *cfg, ig_cluster_state **out, char *err, siz
 	}
 	return perr(err, errlen, "cannot read the cluster state: %s", all);
 }
+
+/* ---- has anything changed since a revision? ---- */
+
+typedef struct since {
+	bool changed;
+} since;
+
+static int note_change(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
+{
+	since *s = ud;
+	char *cl, *ns, *id;
+	(void)val;
+	(void)vlen;
+	if (klen >= strlen(IG_KEY_CDC) && memcmp(key, IG_KEY_CDC, strlen(IG_KEY_CDC)) == 0) {
+		int rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
+		free(cl);
+		free(ns);
+		free(id);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return 0; /* status, task positions, captures: not what a decision reads */
+	}
+	s->changed = true;
+	return 0;
+}
+
+/* {"key":..,"range_end":..,"keys_only":true,"min_mod_revision":"N"} */
+static char *since_body(const char *prefix, int64_t min_mod)
+{
+	size_t n = strlen(prefix);
+	char end[64], *k, *e, *out;
+	if (n == 0 || n >= sizeof(end))
+		return NULL;
+	memcpy(end, prefix, n);
+	end[n - 1]++;
+	k = malloc(ig_b64_encoded_len(n) + 1);
+	e = malloc(ig_b64_encoded_len(n) + 1);
+	out = malloc(2 * ig_b64_encoded_len(n) + 128);
+	if (k && e && out) {
+		ig_b64_encode((const unsigned char *)prefix, n, k);
+		ig_b64_encode((const unsigned char *)end, n, e);
+		sprintf(out, "{\"key\":\"%s\",\"range_end\":\"%s\",\"keys_only\":true,"
+		             "\"min_mod_revision\":\"%lld\"}", k, e, (long long)min_mod);
+	} else {
+		free(out);
+		out = NULL;
+	}
+	free(k);
+	free(e);
+	return out;
+}
+
+/* One HTTP handle per thread, kept between decisions so the connection to PD stays open. */
+static __thread reader tl_reader;
+static __thread const ig_config *tl_cfg;
+static __thread char tl_endpoint[512];
+
+static void tl_drop(void)
+{
+	if (tl_reader.curl) {
+		curl_slist_free_all(tl_reader.headers);
+		curl_easy_cleanup(tl_reader.curl);
+	}
+	memset(&tl_reader, 0, sizeof(tl_reader));
+	tl_cfg = NULL;
+	tl_endpoint[0] = '\0';
+}
+
+int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
+                             char *err, size_t errlen)
+{
+	static const char *const prefixes[] = {IG_KEY_TASK_INFO, IG_KEY_TASK_PAUSE, IG_KEY_CDC};
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	since s = {0};
+	pthread_once(&once, global_init);
+	if (tl_cfg != cfg || strcmp(tl_endpoint, endpoint) != 0) {
+		tl_drop();
+		tl_reader.cfg = cfg;
+		tl_reader.endpoint = endpoint;
+		tl_reader.err = err;
+		tl_reader.errlen = errlen;
+		if (setup(&tl_reader) < 0) {
+			tl_drop();
+			return -1;
+		}
+		tl_cfg = cfg;
+		snprintf(tl_endpoint, sizeof(tl_endpoint), "%s", endpoint);
+	}
+	tl_reader.endpoint = tl_endpoint;
+	tl_reader.err = err;
+	tl_reader.errlen = errlen;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !s.changed; i++) {
+		char *json = since_body(prefixes[i], revision + 1);
+		body b;
+		bool more = false;
+		int64_t rev = 0;
+		char *last = NULL, e[300];
+		size_t last_len = 0;
+		if (!json)
+			return perr(err, errlen, "out of memory");
+		int rc = post(&tl_reader, json, &b);
+		free(json);
+		if (rc == 0 && ig_etcd_range_parse(b.p, b.len, note_change, &s, &more, &rev, &last, &last_len,
+		                                   e, sizeof(e)) < 0)
+			rc = rfail(&tl_reader, "%s", e);
+		free(b.p);
+		free(last);
+		if (rc < 0) {
+			tl_drop(); /* a broken connection is not kept */
+			return -1;
+		}
+		if (more)
+			s.changed = true; /* more changed keys than one page: changed, whatever they are */
+	}
+	return s.changed ? 1 : 0;
+}

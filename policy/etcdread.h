@@ -35,4 +35,15 @@ int ig_etcd_range_parse(const char *json, size_t len, ig_etcd_kv_fn kv, void *ud
 char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t elen, long limit,
                          int64_t revision, bool keys_only);
 
+/*
+ * Has anything a decision reads been created or modified at `endpoint` since `revision`?
+ * Asks for the keys with mod_revision > revision under the task prefixes and under
+ * /tidb/cdc/ (keys only: TiCDC rewrites its status keys all the time, so only changefeed
+ * info keys count). 1 = changed, 0 = not changed, -1 + err = no answer. Deletions are not
+ * seen (a deleted task or changefeed only makes a stale decision stricter; the cache bounds
+ * their age with cluster.state_max_age_ms). Each calling thread keeps its HTTP connection.
+ */
+int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
+                             char *err, size_t errlen);
+
 #endif

@@ -16,7 +16,7 @@
 
 #include "policy/clusterstate.h"
 #include "policy/decide.h"
-#include "policy/etcdread.h"
+#include "policy/statecache.h"
 #include "policy/version.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
@@ -61,7 +61,7 @@ struct ig_inspection {
 	size_t nitems;
 	char *use_db[IG_MAX_USE];
 	unsigned nuse;
-	ig_cluster_state *state;
+	const ig_cluster_state *state; /* a reference from the state cache */
 	char state_err[512];
 };
 
@@ -109,8 +109,7 @@ void ig_inspection_free(ig_inspection *p)
 	free(p->items);
 	for (unsigned i = 0; i < p->nuse; i++)
 		free(p->use_db[i]);
-	if (p->state)
-		ig_cluster_state_free(p->state);
+	ig_state_release(p->state);
 	ig_cfg_release((ig_config *)p->cfg);
 	free(p->user);
 	free(p->host);
@@ -485,7 +484,7 @@ void ig_inspect_read(ig_inspection *p)
 		return;
 	}
 	uint64_t t0 = uv_hrtime();
-	int rc = ig_cluster_read(p->cfg, &p->state, p->state_err, sizeof(p->state_err));
+	int rc = ig_state_acquire(p->cfg, &p->state, p->state_err, sizeof(p->state_err));
 	if (!p->quiet) {
 		ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, (double)(uv_hrtime() - t0) / 1e9);
 		ig_metric_inc(rc < 0 ? IG_M_STATE_READS_ERROR : IG_M_STATE_READS_OK);
