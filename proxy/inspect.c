@@ -19,6 +19,7 @@
 #include "policy/statecache.h"
 #include "policy/version.h"
 #include "proxy/audit.h"
+#include "proxy/obligations.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
@@ -606,6 +607,10 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 	out->action = IA_FORWARD;
 	out->import_index = -1;
 	ig_tidb_version ver = backend_version(p);
+	int first_plain = -1, obl_item = -1;
+	for (size_t i = 0; i < p->nitems && first_plain < 0; i++)
+		if (!p->items[i].via_prepare && p->cmd == COM_QUERY)
+			first_plain = (int)i;
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
 		ig_decide_input in = {
@@ -635,6 +640,18 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			       qual(it->db), it->imp.table);
 			goto done;
 		}
+		if (it->dec.obligations && !p->quiet &&
+		    (it->dec.verdict == IG_VERDICT_PASS || it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK)) {
+			/* Only the import whose answer the session reads can have its follow-up carried out. */
+			if ((int)i != first_plain) {
+				reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+				       "PreCheck failed: importgate: an import into %s.%s owes a follow-up (snapshot backup "
+				       "or downstream re-import); send it as a plain statement, first in its batch",
+				       qual(it->db), it->imp.table);
+				goto done;
+			}
+			obl_item = (int)i;
+		}
 		switch (it->dec.verdict) {
 		case IG_VERDICT_PASS:
 			break;
@@ -659,10 +676,27 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 		if (assemble(p, &out->text) < 0)
 			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory rewriting the statement");
 	}
+	if (obl_item >= 0 && out->action != IA_REJECT) {
+		import_item *it = &p->items[obl_item];
+		ig_obl_spec spec = {
+			.kinds = it->dec.obligations, .db = it->db, .table = it->imp.table,
+			.statement = it->text, .statement_len = it->len, .user = p->user, .client = p->host,
+			.backend = p->backend, .conn_id = p->conn_id,
+			.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
+			.from_select = it->imp.src == SQL_SRC_SELECT,
+		};
+		if (ig_obl_create(&spec, out->obl_id, sizeof(out->obl_id), err, sizeof(err)) < 0)
+			reject(out, ER_UNKNOWN_ERROR, "HY000",
+			       "importgate: the follow-up owed after this import could not be recorded (%s), so "
+			       "the import was not sent", err);
+	}
 done:
 	if (!p->quiet)
 		audit_decisions(p, out);
 	if (out->action == IA_REJECT) {
+		if (out->obl_id[0]) /* recorded, then refused (audit): nothing will be owed */
+			ig_obl_answered(out->obl_id, "", "", ER_UNKNOWN_ERROR, "refused by the gateway");
+		out->obl_id[0] = '\0';
 		ig_buf_reset(&out->text);
 		return;
 	}

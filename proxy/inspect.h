@@ -43,6 +43,7 @@ typedef struct ig_inspect_out {
 	unsigned nuse;
 	int import_index;          /* forwarded import: its statement index (its result's), or -1 */
 	char import_target[520];   /* "db.tbl" of that import */
+	char obl_id[40];           /* that import owes obligations: their record (proxy/obligations.h) */
 } ig_inspect_out;
 
 typedef struct ig_inspection ig_inspection;

@@ -25,6 +25,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "proxy/audit.h"
 #include "proxy/auth.h"
 #include "proxy/health.h"
+#include "proxy/obligations.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -161,6 +162,10 @@ static char *admin_status(void)
 	}
 	json_object_set_new(doc, "backends", bs);
 	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
+	char *obl = ig_obl_status_json();
+	json_t *oj = obl ? json_loads(obl, 0, NULL) : NULL;
+	free(obl);
+	json_object_set_new(doc, "obligations", oj ? oj : json_null());
 	char *s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return s;
@@ -242,7 +247,8 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 
 	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0 ||
-	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0) {
+	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0 ||
+	    ig_obl_start(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "importgate: %s\n", err);
 		return 1;
 	}
@@ -290,6 +296,7 @@ int main(int argc, char **argv)
 	ig_admin_stop();
 	ig_metrics_backends_free();
 	ig_health_free();
+	ig_obl_stop();
 	ig_audit_close();
 	LOG_INFO(0, "stopped");
 

@@ -31,6 +31,7 @@
 #include "proxy/framer.h"
 #include "proxy/importresult.h"
 #include "proxy/inspect.h"
+#include "proxy/obligations.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
@@ -88,6 +89,7 @@ typedef struct ig_pending {
 	char *use_db[IG_MAX_USE]; /* COM_QUERY batch: USE by result index */
 	unsigned nuse;
 	bool capture;             /* an import: its answer is captured and read */
+	char obl_id[40];          /* that import owes obligations: told its answer, or that none came */
 } ig_pending;
 
 struct ig_session;
@@ -415,6 +417,8 @@ static void update_reading(ig_session *s)
 
 static void free_pending(ig_pending *p)
 {
+	if (p->obl_id[0]) /* the answer never came (closed first) */
+		ig_obl_unanswered(p->obl_id);
 	free(p->db);
 	free(p->user);
 	for (unsigned i = 0; i < p->nuse; i++)
@@ -903,7 +907,7 @@ static void result_ended(ig_session *s, unsigned index)
 }
 
 /* TiDB's answer to an import, read from the captured bytes, for the log (and the audit). */
-static void import_answered(ig_session *s)
+static void import_answered(ig_session *s, ig_pending *p)
 {
 	ig_import_result r;
 	uint64_t ms = uv_now(&s->w->loop) - s->capture_start;
@@ -945,13 +949,22 @@ static void import_answered(ig_session *s)
 		}
 		ig_audit_post(ev);
 	}
+	if (p->obl_id[0]) {
+		if (r.kind == IR_UNKNOWN)
+			ig_obl_unanswered(p->obl_id);
+		else if (r.kind == IR_ERR)
+			ig_obl_answered(p->obl_id, "", "", r.err_code ? r.err_code : 1105, r.message);
+		else
+			ig_obl_answered(p->obl_id, r.job_id, r.status, 0, r.message);
+		p->obl_id[0] = '\0';
+	}
 	ig_buf_reset(&s->capture);
 }
 
 static void response_done(ig_session *s)
 {
 	if (s->pq[s->pq_head].capture)
-		import_answered(s);
+		import_answered(s, &s->pq[s->pq_head]);
 	free_pending(&s->pq[s->pq_head]);
 	s->pq_head = (s->pq_head + 1) % PQ_MAX;
 	s->pq_len--;
@@ -1039,6 +1052,15 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	case IA_FORWARD: {
 		rc = forward_statement(s, cmd, text, len);
 		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
+		if (out->obl_id[0]) {
+			if (p)
+				memcpy(p->obl_id, out->obl_id, sizeof(p->obl_id));
+			else if (rc < 0) /* not sent */
+				ig_obl_answered(out->obl_id, "", "", 1105, "the import could not be sent");
+			else /* not tracked: nobody will read the answer */
+				ig_obl_unanswered(out->obl_id);
+			out->obl_id[0] = '\0';
+		}
 		if (p && out->import_index >= 0) {
 			p->capture = true;
 			ig_buf_reset(&s->capture);
@@ -1079,6 +1101,8 @@ static void work_done(uv_work_t *req, int status)
 	s->working = false;
 	(void)status;
 	if (s->closing) {
+		if (s->plan_out.obl_id[0]) /* recorded, never sent: the client went away first */
+			ig_obl_answered(s->plan_out.obl_id, "", "", 1105, "the client went away before the import was sent");
 		ig_inspect_out_free(&s->plan_out);
 		ig_inspection_free(plan);
 		session_maybe_free(s);
