@@ -38,13 +38,13 @@
  *    lines as rows (AllowEmptyLine) where IMPORT INTO skips empty and blank lines, and
  *    accepts an unescaped quote inside a quoted field (UnescapedQuote) where IMPORT INTO
  *    fails.
- * Options dropped because they only tune the physical path (encode/sort/ingest) and cannot
- * change which rows end up in the table nor whether an error is reported: THREAD,
- * DISK_QUOTA, MAX_WRITE_SPEED, SPLIT_FILE, DISABLE_TIKV_IMPORT_MODE, CLOUD_STORAGE_URI
- * (global-sort scratch space), DISABLE_PRECHECK (LOAD DATA has no precheck), CHECKSUM_TABLE
- * (verifies KV pairs ingested outside transactions; LOAD DATA writes transactionally and
- * a duplicate key is an error), after checking its value as TiDB would.
- * Refused: FROM SELECT, FORMAT other than csv (also a csv-less auto-detected format),
+ * Options dropped, because they mean nothing for a transactional load: DISABLE_TIKV_IMPORT_MODE,
+ * DISABLE_PRECHECK (LOAD DATA has no precheck; the gateway has decided), CHECKSUM_TABLE
+ * (verifies KV pairs ingested outside transactions; LOAD DATA writes transactionally and a
+ * duplicate key is an error), after checking its value as TiDB would.
+ * Refused, as issue 8 and DESIGN.md section 6b ask (the user chose a physical-import knob;
+ * the gateway does not quietly ignore it): THREAD, DISK_QUOTA, MAX_WRITE_SPEED, SPLIT_FILE,
+ * CLOUD_STORAGE_URI. Also refused: FROM SELECT, FORMAT other than csv (also a csv-less auto-detected format),
  * DETACHED (the client expects a job to follow), RECORD_ERRORS (error tolerance),
  * GROUP_KEY (job grouping), test-only options (__*), '[' globs, EXPLAIN/TRACE forms.
  * Not refused: a server-disk path (TiDB answers ErrLoadDataFromServerDisk itself, loudly).
@@ -347,9 +347,10 @@ static void plan_free(plan *p)
 	lit_free(&p->lines);
 }
 
-static const char *const dropped_opts[] = {"THREAD", "DISK_QUOTA", "MAX_WRITE_SPEED", "SPLIT_FILE",
-                                           "DISABLE_TIKV_IMPORT_MODE", "CLOUD_STORAGE_URI",
-                                           "DISABLE_PRECHECK", NULL};
+static const char *const dropped_opts[] = {"DISABLE_TIKV_IMPORT_MODE", "DISABLE_PRECHECK", NULL};
+/* Physical-import knobs: no LOAD DATA counterpart, and not silently dropped. */
+static const char *const physical_opts[] = {"THREAD", "DISK_QUOTA", "MAX_WRITE_SPEED", "SPLIT_FILE",
+                                            "CLOUD_STORAGE_URI", NULL};
 
 static bool in_list(const char *name, const char *const *list)
 {
@@ -422,6 +423,9 @@ static int take_option(const char *sql, const sql_import_opt *o, plan *p, char *
 	}
 	if (in_list(o->name, dropped_opts))
 		return 0;
+	if (in_list(o->name, physical_opts))
+		return fail(err, errlen, "%s tunes the physical import and has no LOAD DATA counterpart; "
+		            "remove it to allow the logical import", o->name);
 	if (strcmp(o->name, "DETACHED") == 0)
 		return fail(err, errlen, "DETACHED: the client expects a background job to follow, LOAD DATA runs in "
 		                         "the session");

@@ -232,9 +232,9 @@ def test_crlf_and_header_skipped(cli, mariadb, filedir):
     p = write(filedir, "crlf.csv", data)
     fresh(mariadb, "lc", "id INT PRIMARY KEY, name VARCHAR(64), score INT")
     sql = ("IMPORT INTO igtest.lc FROM '%s' WITH SKIP_ROWS=1, LINES_TERMINATED_BY='\\r\\n', "
-           "THREAD=8, CHECKSUM_TABLE='required'" % p)
+           "CHECKSUM_TABLE='required'" % p)
     text = load(mariadb, cli, sql)
-    assert "IGNORE 1 LINES" in text and "THREAD" not in text
+    assert "IGNORE 1 LINES" in text and "CHECKSUM" not in text
     want = [(int(a), b, None if c is None else int(c))
             for a, b, c in import_into_rows(data, term="\r\n", skip=1)]
     assert want == [(1, "alpha", 10), (2, "be\r\nta", 20), (3, "gamma", None)]
