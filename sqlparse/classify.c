@@ -391,7 +391,7 @@ static bool has_word(const char *s, size_t len, const char *w)
 static unsigned variant_dims(const char *sql, size_t len)
 {
 	unsigned dims = 0;
-	bool dq = memchr(sql, '"', len) != NULL;
+	bool dq = len > 0 && memchr(sql, '"', len) != NULL; /* memchr(NULL, .., 0) is UB */
 	size_t i;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)sql[i];
