@@ -41,7 +41,7 @@
 
 typedef enum { AC_READING, AC_WORKING, AC_WRITING, AC_DRAINING, AC_CLOSING } conn_state;
 
-typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD } route_id;
+typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS } route_id;
 
 typedef struct admin_server admin_server;
 
@@ -278,6 +278,7 @@ static void work_run(uv_work_t *w)
 	case R_STATUS: c->json = h->status_json(); break;
 	case R_EXPLAIN: c->json = h->explain_json(c->body ? c->body : "", c->body_len, &c->json_status); break;
 	case R_RELOAD: c->json = h->reload(&c->json_status); break;
+	case R_DISMISS: c->json = h->dismiss_json(c->body ? c->body : "", c->body_len, &c->json_status); break;
 	default: break;
 	}
 }
@@ -302,7 +303,7 @@ static void run_hook(admin_conn *c, route_id r)
 {
 	const ig_admin_hooks *h = &c->srv->hooks;
 	bool have = (r == R_STATUS && h->status_json) || (r == R_EXPLAIN && h->explain_json) ||
-	            (r == R_RELOAD && h->reload);
+	            (r == R_RELOAD && h->reload) || (r == R_DISMISS && h->dismiss_json);
 	if (!have) {
 		respond_error(c, 503, "not available in this gateway", NULL);
 		return;
@@ -330,6 +331,7 @@ static const route routes[] = {
 	{"/api/v1/status", R_STATUS, false},
 	{"/api/v1/explain", R_EXPLAIN, true},
 	{"/api/v1/reload", R_RELOAD, true},
+	{"/api/v1/obligations/dismiss", R_DISMISS, true},
 };
 
 static void serve_metrics(admin_conn *c)

@@ -27,6 +27,8 @@ typedef struct ig_admin_hooks {
 	/* POST /api/v1/explain: body {"user":..,"host":..,"db":..,"statement":..} -> verdict */
 	char *(*explain_json)(const char *body, size_t len, int *http_status);
 	char *(*reload)(int *http_status);    /* POST /api/v1/reload -> {"ok":bool,"error":..} */
+	/* POST /api/v1/obligations/dismiss: body {"id": ..} -> {"ok":bool,"error":..} */
+	char *(*dismiss_json)(const char *body, size_t len, int *http_status);
 } ig_admin_hooks;
 
 /*

@@ -183,6 +183,27 @@ static char *admin_reload(int *http_status)
 	return s;
 }
 
+/* An operator gives up on a failed obligation; the audit log records it. */
+static char *admin_dismiss(const char *body, size_t len, int *http_status)
+{
+	char err[512];
+	json_t *req = json_loadb(body, len, 0, NULL), *doc;
+	const char *id = req ? json_string_value(json_object_get(req, "id")) : NULL;
+	if (!id) {
+		*http_status = 400;
+		doc = json_pack("{s:b, s:s}", "ok", 0, "error", "body must be JSON {\"id\": \"<obligation id>\"}");
+	} else if (ig_obl_dismiss(id, err, sizeof(err)) < 0) {
+		*http_status = 409;
+		doc = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+	} else {
+		doc = json_pack("{s:b}", "ok", 1);
+	}
+	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	json_decref(req);
+	return s;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	char err[1024];
@@ -272,7 +293,8 @@ int main(int argc, char **argv)
 	         ig_rt.backend_ctx ? "on" : "off");
 
 	ig_admin_hooks hooks = {.healthy = admin_healthy, .status_json = admin_status,
-	                        .explain_json = ig_inspect_explain, .reload = admin_reload};
+	                        .explain_json = ig_inspect_explain, .reload = admin_reload,
+	                        .dismiss_json = admin_dismiss};
 	if (ig_admin_start(&cfg->admin.listen, cfg->admin.token_file, &hooks, err, sizeof(err)) < 0) {
 		fprintf(stderr, "importgate: %s\n", err);
 		return 1;

@@ -10,6 +10,7 @@
  * found "started" after a crash is re-checked, not blindly re-run (see docs/OBLIGATIONS.md).
  */
 #include "proxy/obligations.h"
+#include "proxy/metrics.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -141,6 +142,38 @@ static void audit(const char *event, const ig_obl_record *r, const char *step, c
 
 /* ---- the published snapshot ---- */
 
+/* Gauges importgate_obligations{state}: waiting for the import, owed now, finished, and
+ * failing (an error on the last attempt, or an outcome only an operator can settle).
+ * Called with g.mu held. */
+static void publish_metrics(void)
+{
+	int64_t pending = 0, running = 0, done = 0, failed = 0;
+	for (size_t i = 0; i < g.nview; i++) {
+		const ig_obl_record *r = &g.view[i];
+		switch (r->state) {
+		case IG_OBLS_DONE:
+		case IG_OBLS_NOT_OWED:
+		case IG_OBLS_DISMISSED:
+			done++;
+			break;
+		case IG_OBLS_OUTCOME_UNKNOWN:
+			failed++;
+			break;
+		default:
+			if (r->last_error || r->backup.last_error || r->reimport.last_error)
+				failed++;
+			else if (r->state == IG_OBLS_DUE)
+				running++;
+			else
+				pending++;
+		}
+	}
+	ig_metric_gauge_set(IG_M_OBLIGATIONS_PENDING, pending);
+	ig_metric_gauge_set(IG_M_OBLIGATIONS_RUNNING, running);
+	ig_metric_gauge_set(IG_M_OBLIGATIONS_DONE, done);
+	ig_metric_gauge_set(IG_M_OBLIGATIONS_FAILED, failed);
+}
+
 static void view_set(const ig_obl_record *r)
 {
 	ig_obl_record c;
@@ -152,6 +185,7 @@ static void view_set(const ig_obl_record *r)
 		if (strcmp(g.view[i].id, r->id) == 0) {
 			ig_obl_record_free(&g.view[i]);
 			g.view[i] = c;
+			publish_metrics();
 			pthread_mutex_unlock(&g.mu);
 			return;
 		}
@@ -163,6 +197,7 @@ static void view_set(const ig_obl_record *r)
 	} else {
 		ig_obl_record_free(&c);
 	}
+	publish_metrics();
 	pthread_mutex_unlock(&g.mu);
 }
 
@@ -175,6 +210,7 @@ static void view_replace(ig_obl_record *recs, size_t n)
 	free(g.view);
 	g.view = recs;
 	g.nview = n;
+	publish_metrics();
 	pthread_mutex_unlock(&g.mu);
 	for (size_t i = 0; i < g.nowned; i++)
 		view_set(&g.owned[i]);

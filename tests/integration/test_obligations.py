@@ -245,3 +245,51 @@ def test_two_replicas_one_dies_other_completes_once(doubles, obl_gw, state):
     ev2 = audit_events(gw2)
     assert [e["event"] for e in ev2].count("obligation.claimed") == 1
     assert all(e.get("job_id") in (None, job) for e in ev2)
+
+
+def test_failing_obligation_visible_then_dismissed(doubles, obl_gw, state, tmp_path):
+    """The service user's password is wrong: the BACKUP step keeps failing, is visible in
+    /api/v1/status and importgate_obligations{state="failed"}, until an operator dismisses it
+    through the admin API; it never reaches the upstream."""
+    import urllib.request
+    from harness import ports
+    up, down = doubles(job_delay=0.1)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    admin = ports.free_port()
+    (tmp_path / "svc.pw").write_text("wrong-password\n")
+    gw.stop()
+    gw.config["admin"] = {"listen": "127.0.0.1:%d" % admin}
+    gw.start()
+
+    def get(path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (admin, path), timeout=5) as r:
+            return r.read().decode()
+
+    def post(path, body):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (admin, path), data=body.encode(),
+                                     method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+    import_row(out)
+
+    def failing():
+        st = json.loads(get("/api/v1/status"))["obligations"]
+        return [r for r in st["records"] if r.get("backup", {}).get("last_error")]
+    recs = wait_for(failing, 15, "a failing BACKUP step in /api/v1/status")
+    rid = recs[0]["id"]
+    assert re.search(r'importgate_obligations\{state="failed"\} 1', get("/metrics"))
+    assert post("/api/v1/obligations/dismiss", "{}")[0] == 400
+    code, doc = post("/api/v1/obligations/dismiss", json.dumps({"id": rid}))
+    assert code == 200 and doc["ok"] is True, doc
+    st = json.loads(get("/api/v1/status"))["obligations"]
+    assert [r["state"] for r in st["records"] if r["id"] == rid] == ["dismissed"]
+    assert re.search(r'importgate_obligations\{state="failed"\} 0', get("/metrics"))
+    settle()
+    assert backups(up) == []
+    assert any(e["event"] == "obligation.dismissed" for e in audit_events(gw))
