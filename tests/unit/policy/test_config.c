@@ -69,6 +69,7 @@ static void assert_defaults(const ig_config *c)
 	assert_null(c->cluster.tls.cert);
 	assert_null(c->cluster.tls.key);
 	assert_int_equal(c->cluster.timeout_ms, 2000);
+	assert_int_equal(c->cluster.state_max_age_ms, 5000);
 	assert_int_equal(c->policy.mode, IG_MODE_ENFORCE);
 	assert_int_equal(c->policy.on_state_unavailable, IG_UNAVAIL_DEFER_TO_TIDB);
 	assert_int_equal(c->policy.opaque_prepare, IG_OPAQUE_ALLOW);
@@ -134,6 +135,7 @@ static const char full[] =
 	"  pd: [\"https://pd-0:2379/\", http://pd-1:2379]\n"
 	"  tls: {ca: /pdca.pem, cert: /pdc.pem, key: /pdk.pem}\n"
 	"  timeout_ms: 1500\n"
+	"  state_max_age_ms: 0\n"
 	"policy:\n"
 	"  mode: dry-run\n"
 	"  on_state_unavailable: reject\n"
@@ -198,13 +200,14 @@ static void every_key(void **state)
 	assert_string_equal(c->cluster.tls.cert, "/pdc.pem");
 	assert_string_equal(c->cluster.tls.key, "/pdk.pem");
 	assert_int_equal(c->cluster.timeout_ms, 1500);
+	assert_int_equal(c->cluster.state_max_age_ms, 0);
 	assert_int_equal(c->policy.mode, IG_MODE_DRY_RUN);
 	assert_int_equal(c->policy.on_state_unavailable, IG_UNAVAIL_REJECT);
 	assert_int_equal(c->policy.opaque_prepare, IG_OPAQUE_REJECT);
 	assert_int_equal(c->policy.nrules, 4);
 	r = &c->policy.rules[0];
 	assert_string_equal(r->name, "etl-staging");
-	assert_int_equal(r->line, 22);
+	assert_int_equal(r->line, 23);
 	assert_string_equal(r->users, "etl_.*");
 	assert_string_equal(r->hosts, "10\\..*");
 	assert_non_null(r->users_re);
@@ -271,6 +274,7 @@ static void errors_by_type(void **state)
 	load_err("workers: -1\n", "out of range");
 	load_err("workers: 99999999999999999999999\n", "out of range");
 	load_err("cluster:\n  timeout_ms: 0\n", "t.yaml:2: cluster.timeout_ms: 0 is out of range");
+	load_err("cluster:\n  state_max_age_ms: 3600001\n", "t.yaml:2: cluster.state_max_age_ms: 3600001 is out of range");
 	load_err("timeouts: {handshake_ms: [1]}\n", "t.yaml:1: timeouts.handshake_ms: expected an integer, got a list");
 	load_err("timeouts:\n  shutdown_ms: -5\n", "t.yaml:2: timeouts.shutdown_ms: -5 is out of range (0 to 3600000)");
 	load_err("backends:\n  health_timeout_ms: 0\n", "t.yaml:2: backends.health_timeout_ms: 0 is out of range");
