@@ -1,8 +1,9 @@
 /*
  * runtime.c - the process-wide state (see runtime.h) and the configuration in force.
- * A configuration is immutable. Sessions and decisions hold a reference to the one they
- * started with; a reload swaps in a new one and the old is freed with its last reference,
- * so a reload never changes the rules under a decision already being made.
+ * A configuration is immutable and reference-counted (ig_config_ref/unref). Sessions,
+ * decisions and the obligations thread hold a reference to the one they started with; a
+ * reload swaps in a new one and the old is freed with its last reference, so a reload
+ * never changes the rules under a decision already being made.
  */
 #include "proxy/runtime.h"
 
@@ -15,63 +16,30 @@
 
 ig_runtime ig_rt;
 
-typedef struct cfg_holder {
-	ig_config *cfg;
-	int refs;
-	struct cfg_holder *next;
-} cfg_holder;
-
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
-static cfg_holder *holders; /* the current one first */
 
+/* The new configuration becomes current; it comes with the reference that "current" holds. */
 void ig_cfg_install(ig_config *cfg)
 {
-	cfg_holder *h = calloc(1, sizeof(*h));
-	if (!h)
-		abort(); /* at start only, with a few bytes: nothing sensible to do */
-	h->cfg = cfg;
-	h->refs = 1; /* the "current" reference */
 	pthread_mutex_lock(&cfg_lock);
-	h->next = holders;
-	holders = h;
+	ig_config *old = ig_rt.cfg;
 	ig_rt.cfg = cfg;
 	pthread_mutex_unlock(&cfg_lock);
+	ig_config_unref(old);
 }
 
 ig_config *ig_cfg_acquire(void)
 {
 	pthread_mutex_lock(&cfg_lock);
-	cfg_holder *h = holders;
-	h->refs++;
+	ig_config *cfg = ig_config_ref(ig_rt.cfg);
 	pthread_mutex_unlock(&cfg_lock);
-	return h->cfg;
+	return cfg;
 }
 
-/* Drops one reference; a config no longer current and no longer used is freed. */
-static void drop(ig_config *cfg)
-{
-	cfg_holder **pp, *gone = NULL;
-	pthread_mutex_lock(&cfg_lock);
-	for (pp = &holders; *pp; pp = &(*pp)->next) {
-		if ((*pp)->cfg != cfg)
-			continue;
-		if (--(*pp)->refs == 0) {
-			gone = *pp;
-			*pp = gone->next;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&cfg_lock);
-	if (gone) {
-		ig_config_free(gone->cfg);
-		free(gone);
-	}
-}
-
+/* A configuration no longer current and no longer used is freed with its last reference. */
 void ig_cfg_release(ig_config *cfg)
 {
-	if (cfg)
-		drop(cfg);
+	ig_config_unref(cfg);
 }
 
 /* Keys read once at start: a reload that changes them says a restart is needed. */
@@ -107,9 +75,8 @@ int ig_cfg_reload(char *err, size_t errlen)
 		return -1;
 	}
 	note_restart_keys(old, fresh);
-	ig_cfg_install(fresh);
+	ig_cfg_install(fresh); /* drops the "current" reference of the old one */
 	ig_log_threshold = fresh->log.level;
-	ig_cfg_release(old); /* ours */
-	ig_cfg_release(old); /* its "current" reference */
+	ig_cfg_release(old);   /* ours */
 	return 0;
 }

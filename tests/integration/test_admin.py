@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	ig_metric_observe_seconds(IG_M_CONNECTIONS_TOTAL, 1.0); /* not a histogram: ignored */
 
 	ig_hostport hp = {.host = "127.0.0.1", .port = atoi(argv[1])};
-	ig_admin_hooks hooks = {healthy, status_json, explain_json, reload};
+	ig_admin_hooks hooks = {healthy, status_json, explain_json, reload, NULL};
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
