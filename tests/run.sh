@@ -51,7 +51,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
 			seeds=$(find "$ROOT/tests/fuzz" -type d -path "*/seeds/$name" | head -n 1)
 			corpus=$F/corpus/$name
 			mkdir -p "$corpus"
-			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 				-artifact_prefix="$OUT/$name-" "$corpus" ${seeds:+"$seeds"} >"$OUT/fuzz-$name.txt" 2>&1; then
 				echo "ok $name" >>"$OUT/fuzz.txt"
 				echo "  $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$OUT/fuzz-$name.txt" | awk '{print $2}') runs)"

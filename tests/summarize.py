@@ -16,7 +16,7 @@ def unit_counts(build):
         return 0, 1
     for line in log.read_text().splitlines():
         t = json.loads(line)
-        out = t.get("stdout", "") or ""
+        out = (t.get("stdout", "") or "") + (t.get("stderr", "") or "")  # cmocka: summary on stderr
         p = sum(int(m) for m in re.findall(r"\[  PASSED  \] (\d+) test", out))
         f = sum(int(m) for m in re.findall(r"\[  FAILED  \] (\d+) test", out))
         if t.get("result") != "OK" and f == 0:
