@@ -95,23 +95,15 @@ static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 
 static int setup_tls(const ig_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->client_tls.files.cert || cfg->client_tls.files.key) {
-		ig_rt.client_ctx = ig_tls_server_ctx(&cfg->client_tls.files, err, errlen);
-		if (!ig_rt.client_ctx)
-			return -1;
-	} else if (cfg->client_tls.require) {
-		snprintf(err, errlen, "client_tls.require is set but client_tls has no cert and key");
+	SSL_CTX *client, *backend;
+	if (ig_tls_contexts_build(cfg, &client, &backend, err, errlen) < 0)
 		return -1;
-	}
-	if (cfg->backends.tls.mode != IG_BTLS_OFF) {
-		ig_rt.backend_ctx = ig_tls_client_ctx(cfg->backends.tls.mode, &cfg->backends.tls.files, err, errlen);
-		if (!ig_rt.backend_ctx)
-			return -1;
-		/* Plain-text clients of a TLS backend may need the gateway's RSA key (caching_sha2). */
-		ig_rt.rsa = ig_auth_keygen(err, errlen);
-		if (!ig_rt.rsa || !(ig_rt.rsa_pem = ig_auth_pubkey_pem(ig_rt.rsa, &ig_rt.rsa_pem_len)))
-			return -1;
-	}
+	ig_tls_contexts_install(client, backend);
+	/* Plain-text clients of a TLS backend may need the gateway's RSA key (caching_sha2);
+	 * made at start, since backend TLS can be turned on by a reload. */
+	ig_rt.rsa = ig_auth_keygen(err, errlen);
+	if (!ig_rt.rsa || !(ig_rt.rsa_pem = ig_auth_pubkey_pem(ig_rt.rsa, &ig_rt.rsa_pem_len)))
+		return -1;
 	return 0;
 }
 
@@ -326,8 +318,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ig_rt.nbackends; i++)
 		free(ig_rt.backends[i].host);
 	free(ig_rt.backends);
-	SSL_CTX_free(ig_rt.client_ctx);
-	SSL_CTX_free(ig_rt.backend_ctx);
+	ig_tls_contexts_install(NULL, NULL);
 	EVP_PKEY_free(ig_rt.rsa);
 	free(ig_rt.rsa_pem);
 	ig_cfg_release(ig_rt.cfg);

@@ -13,10 +13,55 @@
 #include <string.h>
 
 #include "proxy/log.h"
+#include "proxy/tls.h"
 
 ig_runtime ig_rt;
 
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int ig_tls_contexts_build(const ig_config *cfg, SSL_CTX **client, SSL_CTX **backend, char *err,
+                          size_t errlen)
+{
+	*client = *backend = NULL;
+	if (cfg->client_tls.files.cert || cfg->client_tls.files.key) {
+		if (!(*client = ig_tls_server_ctx(&cfg->client_tls.files, err, errlen)))
+			return -1;
+	} else if (cfg->client_tls.require) {
+		snprintf(err, errlen, "client_tls.require is set but client_tls has no cert and key");
+		return -1;
+	}
+	if (cfg->backends.tls.mode != IG_BTLS_OFF &&
+	    !(*backend = ig_tls_client_ctx(cfg->backends.tls.mode, &cfg->backends.tls.files, err, errlen))) {
+		SSL_CTX_free(*client);
+		*client = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void ig_tls_contexts_install(SSL_CTX *client, SSL_CTX *backend)
+{
+	pthread_mutex_lock(&tls_lock);
+	SSL_CTX *oc = ig_rt.client_ctx, *ob = ig_rt.backend_ctx;
+	ig_rt.client_ctx = client;
+	ig_rt.backend_ctx = backend;
+	pthread_mutex_unlock(&tls_lock);
+	SSL_CTX_free(oc); /* sessions still using them hold their own references */
+	SSL_CTX_free(ob);
+}
+
+void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend)
+{
+	pthread_mutex_lock(&tls_lock);
+	*client = ig_rt.client_ctx;
+	*backend = ig_rt.backend_ctx;
+	if (*client)
+		SSL_CTX_up_ref(*client);
+	if (*backend)
+		SSL_CTX_up_ref(*backend);
+	pthread_mutex_unlock(&tls_lock);
+}
 
 /* The new configuration becomes current; it comes with the reference that "current" holds. */
 void ig_cfg_install(ig_config *cfg)
@@ -55,10 +100,7 @@ static void note_restart_keys(const ig_config *o, const ig_config *n)
 		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
 	if (!same_servers)
 		LOG_WARN(0, "reload: backends.servers changed; it takes effect after a restart");
-	if (o->backends.tls.mode != n->backends.tls.mode)
-		LOG_WARN(0, "reload: backends.tls changed; it takes effect after a restart");
-	if (!!o->client_tls.files.cert != !!n->client_tls.files.cert || o->client_tls.require != n->client_tls.require)
-		LOG_WARN(0, "reload: client_tls changed; it takes effect after a restart");
+
 	if ((o->audit.path == NULL) != (n->audit.path == NULL) ||
 	    (o->audit.path && strcmp(o->audit.path, n->audit.path) != 0) || o->audit.fsync != n->audit.fsync)
 		LOG_WARN(0, "reload: audit.path or audit.fsync changed; it takes effect after a restart "
@@ -69,12 +111,20 @@ int ig_cfg_reload(char *err, size_t errlen)
 {
 	ig_config *fresh;
 	ig_config *old = ig_cfg_acquire();
+	SSL_CTX *client, *backend;
 	int rc = ig_config_load(old->path, &fresh, err, errlen);
 	if (rc < 0) {
 		ig_cfg_release(old);
 		return -1;
 	}
+	/* Certificates are read now: a bad one refuses the whole reload. */
+	if (ig_tls_contexts_build(fresh, &client, &backend, err, errlen) < 0) {
+		ig_config_unref(fresh);
+		ig_cfg_release(old);
+		return -1;
+	}
 	note_restart_keys(old, fresh);
+	ig_tls_contexts_install(client, backend);
 	ig_cfg_install(fresh); /* drops the "current" reference of the old one */
 	ig_log_threshold = fresh->log.level;
 	ig_cfg_release(old);   /* ours */

@@ -26,8 +26,8 @@ typedef struct ig_backend {
 
 typedef struct ig_runtime {
 	ig_config *cfg;
-	SSL_CTX *client_ctx;    /* TLS offered to clients (NULL = none) */
-	SSL_CTX *backend_ctx;   /* TLS to backends (NULL = plain) */
+	SSL_CTX *client_ctx;    /* TLS offered to clients (NULL = none): read under the TLS lock */
+	SSL_CTX *backend_ctx;   /* TLS to backends (NULL = plain): read under the TLS lock */
 	EVP_PKEY *rsa;          /* for caching_sha2 full auth of plain clients of TLS backends */
 	char *rsa_pem;
 	size_t rsa_pem_len;
@@ -47,6 +47,16 @@ void ig_cfg_install(ig_config *cfg);
 ig_config *ig_cfg_acquire(void);
 void ig_cfg_release(ig_config *cfg);
 int ig_cfg_reload(char *err, size_t errlen);
+
+/*
+ * TLS contexts in force. A reload builds new ones from the new config (bad certificates
+ * refuse the reload) and installs them with it; a session takes a reference to both when
+ * it starts and keeps them (OpenSSL's own reference counts) whatever reloads happen.
+ */
+int ig_tls_contexts_build(const ig_config *cfg, SSL_CTX **client, SSL_CTX **backend, char *err,
+                          size_t errlen);
+void ig_tls_contexts_install(SSL_CTX *client, SSL_CTX *backend); /* takes them; frees the old */
+void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend);   /* references: SSL_CTX_free */
 
 /* The server version of the last backend greeting seen ("" before any): for explain. */
 void ig_backend_note_version(const char *v);

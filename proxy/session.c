@@ -110,6 +110,7 @@ typedef struct ig_leg {
 typedef struct ig_session {
 	uint64_t id;
 	ig_config *cfg;         /* the configuration this session started with (a reference) */
+	SSL_CTX *cctx, *bctx;   /* the TLS contexts it started with (references; NULL = plain) */
 	ig_worker *w;
 	struct ig_session *prev, *next;
 	ig_sess_state state;
@@ -464,6 +465,8 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->capture);
 	LOG_DEBUG(s->id, "session freed");
 	ig_cfg_release(s->cfg);
+	SSL_CTX_free(s->cctx);
+	SSL_CTX_free(s->bctx);
 	free(s);
 }
 
@@ -544,7 +547,7 @@ static void st_backend_greeting(ig_session *s)
 		            s->be->addr, r < 0 ? err : "protocol 4.1 required");
 		return;
 	}
-	if (ig_rt.backend_ctx && !(s->greeting.caps & CLIENT_SSL)) {
+	if (s->bctx && !(s->greeting.caps & CLIENT_SSL)) {
 		fail_client(s, 0, ER_UNKNOWN_ERROR,
 		            "importgate: backend %s does not offer TLS, but backends.tls.mode requires it",
 		            s->be->addr);
@@ -563,7 +566,7 @@ static void st_backend_greeting(ig_session *s)
 		return;
 	}
 	memcpy(copy, p, n);
-	uint32_t caps = (s->greeting.caps & ~IG_CAPS_MASKED) | (ig_rt.client_ctx ? CLIENT_SSL : 0);
+	uint32_t caps = (s->greeting.caps & ~IG_CAPS_MASKED) | (s->cctx ? CLIENT_SSL : 0);
 	my_greeting_set_caps(copy, &s->greeting, caps, 0);
 	s->seq_b = seq;
 	s->seq_c = 0;
@@ -618,13 +621,13 @@ static void st_client_hello(ig_session *s)
 	}
 	s->seq_c = seq;
 	if (r.ssl_request) {
-		if (!ig_rt.client_ctx || s->client.tls) {
+		if (!s->cctx || s->client.tls) {
 			fail_client(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR,
 			            "importgate: TLS is not offered on this port");
 			return;
 		}
 		ig_buf_consume(&s->cin, 4 + (size_t)n);
-		if (start_tls(s, &s->client, ig_rt.client_ctx, true) < 0) {
+		if (start_tls(s, &s->client, s->cctx, true) < 0) {
 			session_close(s, "cannot start TLS");
 			return;
 		}
@@ -652,7 +655,7 @@ static void st_client_hello(ig_session *s)
 	if (r.auth_plugin[0])
 		snprintf(s->auth_plugin, sizeof(s->auth_plugin), "%s", r.auth_plugin);
 	s->caps = r.caps & s->greeting.caps & ~IG_CAPS_MASKED;
-	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED) | (ig_rt.backend_ctx ? CLIENT_SSL : 0);
+	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED) | (s->bctx ? CLIENT_SSL : 0);
 	if (my_hs_response_rewrite(p, n, &r, bcaps, &s->hs_out) < 0) {
 		session_close(s, "out of memory");
 		return;
@@ -660,11 +663,11 @@ static void st_client_hello(ig_session *s)
 	ig_buf_consume(&s->cin, 4 + (size_t)n);
 	LOG_DEBUG(s->id, "client user '%s' db '%s' plugin %s tls %s", s->user, s->has_db ? s->db : "",
 	          s->auth_plugin, s->client.tls ? "yes" : "no");
-	if (ig_rt.backend_ctx) {
+	if (s->bctx) {
 		uint8_t req[32];
 		my_ssl_request(req, bcaps, r.max_packet, r.charset);
 		if (leg_send_packet(&s->backend, ++s->seq_b, req, sizeof(req)) < 0 ||
-		    start_tls(s, &s->backend, ig_rt.backend_ctx, false) < 0) {
+		    start_tls(s, &s->backend, s->bctx, false) < 0) {
 			session_close(s, "cannot start backend TLS");
 			return;
 		}
@@ -1510,6 +1513,7 @@ void ig_session_accept(ig_worker *w)
 	s->w = w;
 	s->id = atomic_fetch_add(&ig_rt.next_conn_id, 1);
 	s->cfg = ig_cfg_acquire();
+	ig_tls_contexts_get(&s->cctx, &s->bctx);
 	uv_tcp_init(&w->loop, &s->client.tcp);
 	leg_init(s, &s->client, true);
 	uv_timer_init(&w->loop, &s->timer);

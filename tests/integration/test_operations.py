@@ -109,3 +109,27 @@ def test_sigterm_bound_closes_idle_connections(gateway_factory):
     assert time.monotonic() - t0 < 5
     with pytest.raises(pymysql.err.OperationalError):
         clients.query_one(c, "SELECT 1")
+
+
+def test_reload_replaces_tls_certificates_live(gateway_factory, certs, tmp_path):
+    """A reload reads new certificates: new clients get them, an open TLS session goes on,
+    and a reload naming a missing certificate is refused with the old ones kept."""
+    from harness.certs import make_certs
+    other = make_certs(str(tmp_path))
+    gw = gateway_factory({"client_tls": {"cert": certs.server_cert, "key": certs.server_key}})
+    old = clients.connect(gw, *NATIVE, ssl={"ca": certs.ca})
+    try:
+        gw.reload({"client_tls": {"cert": other.server_cert, "key": other.server_key}})
+        assert wait_for(lambda: "configuration reloaded" in gw.stderr_text())
+        new = clients.connect(gw, *NATIVE, ssl={"ca": other.ca})
+        assert clients.query_one(new, "SELECT 1") == (1,)
+        new.close()
+        with pytest.raises(pymysql.err.OperationalError):
+            clients.connect(gw, *NATIVE, ssl={"ca": certs.ca})
+        assert clients.query_one(old, "SELECT 2") == (2,)  # the open session is untouched
+        gw.reload({"client_tls": {"cert": str(tmp_path / "missing.pem")}})
+        assert wait_for(lambda: "reload refused" in gw.stderr_text())
+        again = clients.connect(gw, *NATIVE, ssl={"ca": other.ca})
+        again.close()
+    finally:
+        old.close()
