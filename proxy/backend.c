@@ -1,12 +1,19 @@
 /*
- * backend.c - choosing a backend for a new connection: least connections among the
- * healthy ones, ties broken round-robin so equal backends share the load.
+ * backend.c - the backends (TiDB servers) and the choice of one for a new connection:
+ * least connections among the healthy ones, ties broken round-robin.
+ *
+ * The list is a reference-counted set: a reload installs a new set, and a session keeps the
+ * set it picked from until it ends, so a reload never pulls a backend from under a
+ * connection. Connection counts and health belong to the address (one record per
+ * host:port for the life of the process), so they carry over from one set to the next.
  */
 #include "proxy/runtime.h"
 
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -27,18 +34,125 @@ void ig_backend_last_version(char *out, size_t cap)
 	pthread_mutex_unlock(&version_lock);
 }
 
-ig_backend *ig_backend_pick(int max_per_backend, bool *full)
+/* ---- per-address records, kept for the life of the process ---- */
+
+static pthread_mutex_t set_lock = PTHREAD_MUTEX_INITIALIZER;
+static ig_backend **known;  /* every backend address ever configured */
+static size_t nknown;
+static ig_backend_set *current;
+
+/* The record of host:port (resolved host), created healthy on first sight. */
+static ig_backend *record(const char *name, const char *host, int port)
+{
+	for (size_t i = 0; i < nknown; i++)
+		if (known[i]->port == port && strcmp(known[i]->host, host) == 0)
+			return known[i];
+	ig_backend **grown = realloc(known, (nknown + 1) * sizeof(*grown));
+	ig_backend *b = calloc(1, sizeof(*b));
+	if (grown)
+		known = grown;
+	if (!grown || !b || !(b->host = strdup(host))) {
+		free(b);
+		return NULL;
+	}
+	b->port = port;
+	snprintf(b->addr, sizeof(b->addr), "%s:%d", name, port);
+	atomic_store(&b->healthy, true);
+	known[nknown++] = b;
+	return b;
+}
+
+int ig_backends_build(const ig_config *cfg, ig_backend_set **out, char *err, size_t errlen)
+{
+	ig_backend_set *s = calloc(1, sizeof(*s));
+	size_t n = cfg->backends.nservers;
+	if (!s || !(s->v = calloc(n ? n : 1, sizeof(*s->v)))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	atomic_store(&s->refs, 1);
+	for (size_t i = 0; i < n; i++) {
+		const ig_hostport *hp = &cfg->backends.servers[i];
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+		char host[64];
+		/* Names are resolved here, at start and at each reload: never on the event loop. */
+		int rc = getaddrinfo(hp->host, NULL, &hints, &res);
+		if (rc == 0)
+			rc = getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+		if (res)
+			freeaddrinfo(res);
+		if (rc != 0) {
+			snprintf(err, errlen, "backend %s: %s", hp->host, gai_strerror(rc));
+			goto fail;
+		}
+		pthread_mutex_lock(&set_lock);
+		s->v[i] = record(hp->host, host, hp->port);
+		pthread_mutex_unlock(&set_lock);
+		if (!s->v[i]) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		s->n++;
+	}
+	*out = s;
+	return 0;
+fail:
+	free(s->v);
+	free(s);
+	return -1;
+}
+
+void ig_backends_install(ig_backend_set *s)
+{
+	pthread_mutex_lock(&set_lock);
+	ig_backend_set *old = current;
+	current = s;
+	pthread_mutex_unlock(&set_lock);
+	ig_backends_release(old);
+}
+
+ig_backend_set *ig_backends_acquire(void)
+{
+	pthread_mutex_lock(&set_lock);
+	ig_backend_set *s = current;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&set_lock);
+	return s;
+}
+
+void ig_backends_release(ig_backend_set *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1) {
+		free(s->v);
+		free(s);
+	}
+}
+
+void ig_backends_free_all(void)
+{
+	ig_backends_install(NULL);
+	for (size_t i = 0; i < nknown; i++) {
+		free(known[i]->host);
+		free(known[i]);
+	}
+	free(known);
+	known = NULL;
+	nknown = 0;
+}
+
+ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full)
 {
 	static atomic_uint rr;
 	ig_backend *best = NULL;
 	int best_conns = INT_MAX;
-	size_t n = ig_rt.nbackends;
 	*full = false;
-	if (n == 0)
+	if (!s || s->n == 0)
 		return NULL;
 	unsigned start = atomic_fetch_add(&rr, 1);
-	for (size_t i = 0; i < n; i++) {
-		ig_backend *b = &ig_rt.backends[(start + i) % n];
+	for (size_t i = 0; i < s->n; i++) {
+		ig_backend *b = s->v[(start + i) % s->n];
 		if (!atomic_load(&b->healthy))
 			continue;
 		int c = atomic_load(&b->conns);

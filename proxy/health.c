@@ -21,7 +21,7 @@ typedef struct probe {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_connect_t req;
-	ig_backend *b;
+	ig_backend *b;          /* records live for the whole process (backend.c) */
 	ig_buf in;
 	int handles;
 	bool done;
@@ -30,7 +30,6 @@ typedef struct probe {
 static uv_timer_t tick;
 static uv_loop_t *hloop;
 static int timeout_ms;
-static bool *busy;  /* a probe of backend i is in flight */
 static bool stopping;
 
 static void probe_closed(uv_handle_t *h)
@@ -38,7 +37,7 @@ static void probe_closed(uv_handle_t *h)
 	probe *p = h->data;
 	if (--p->handles > 0)
 		return;
-	busy[p->b - ig_rt.backends] = false;
+	atomic_store(&p->b->probing, false);
 	ig_buf_reset(&p->in);
 	free(p);
 }
@@ -49,7 +48,7 @@ static void finish(probe *p, bool ok, const char *why)
 		return;
 	p->done = true;
 	bool was = atomic_exchange(&p->b->healthy, ok);
-	ig_metric_backend_up((size_t)(p->b - ig_rt.backends), ok);
+	ig_metric_backend_up_addr(p->b->addr, ok);
 	if (was != ok) {
 		if (ok)
 			LOG_INFO(0, "backend %s is healthy again", p->b->addr);
@@ -135,7 +134,7 @@ static void probe_start(ig_backend *b)
 	uv_timer_init(hloop, &p->timer);
 	p->tcp.data = p->timer.data = p->req.data = p;
 	p->handles = 2;
-	busy[b - ig_rt.backends] = true;
+	atomic_store(&b->probing, true);
 	uv_timer_start(&p->timer, on_timeout, (uint64_t)timeout_ms, 0);
 	int rc = uv_tcp_connect(&p->req, &p->tcp, (struct sockaddr *)&sa, on_connect);
 	if (rc < 0)
@@ -145,20 +144,17 @@ static void probe_start(ig_backend *b)
 static void on_tick(uv_timer_t *t)
 {
 	(void)t;
-	for (size_t i = 0; i < ig_rt.nbackends && !stopping; i++)
-		if (!busy[i])
-			probe_start(&ig_rt.backends[i]);
+	ig_backend_set *set = ig_backends_acquire(); /* the set in force now (a reload may change it) */
+	for (size_t i = 0; set && i < set->n && !stopping; i++)
+		if (!atomic_load(&set->v[i]->probing))
+			probe_start(set->v[i]);
+	ig_backends_release(set);
 }
 
 void ig_health_start(uv_loop_t *loop, int interval_ms, int tmo_ms)
 {
-	if (interval_ms <= 0 || ig_rt.nbackends == 0)
+	if (interval_ms <= 0)
 		return;
-	busy = calloc(ig_rt.nbackends, sizeof(*busy));
-	if (!busy) {
-		LOG_ERROR(0, "out of memory: backend health checks are off");
-		return;
-	}
 	hloop = loop;
 	timeout_ms = tmo_ms > 0 ? tmo_ms : 2000;
 	uv_timer_init(loop, &tick);
@@ -174,8 +170,3 @@ void ig_health_stop(void)
 	uv_close((uv_handle_t *)&tick, NULL);
 }
 
-void ig_health_free(void)
-{
-	free(busy);
-	busy = NULL;
-}

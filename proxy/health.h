@@ -10,6 +10,5 @@
 
 void ig_health_start(uv_loop_t *loop, int interval_ms, int timeout_ms);
 void ig_health_stop(void);
-void ig_health_free(void); /* after the loop has closed the probes */
 
 #endif

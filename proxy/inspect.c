@@ -763,9 +763,13 @@ char *ig_inspect_explain(const char *body, size_t len, int *http_status)
 	}
 	char version[128];
 	ig_backend_last_version(version, sizeof(version));
+	char backend[80] = "";
+	ig_backend_set *set = ig_backends_acquire();
+	if (set && set->n)
+		snprintf(backend, sizeof(backend), "%s", set->v[0]->addr);
+	ig_backends_release(set);
 	ig_stmt_ctx ctx = {.user = user, .client_host = host, .db = db, .server_version = version,
-	                   .backend = ig_rt.nbackends ? ig_rt.backends[0].addr : "", .cmd = COM_QUERY,
-	                   .quiet = true};
+	                   .backend = backend, .cmd = COM_QUERY, .quiet = true};
 	ig_inspect_out out;
 	ig_inspection *plan = ig_inspect_begin(&ctx, sql, strlen(sql), &out);
 	if (plan) {

@@ -43,53 +43,29 @@ static void usage(FILE *f)
 	        "  -h, --help          this text\n");
 }
 
-/* Backends given by name are resolved once, at start. */
+/* The backends, resolved, and their backend_up series. */
 static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 {
-	ig_rt.nbackends = cfg->backends.nservers;
-	ig_rt.backends = calloc(ig_rt.nbackends ? ig_rt.nbackends : 1, sizeof(ig_backend));
-	if (!ig_rt.backends) {
-		snprintf(err, errlen, "out of memory");
+	ig_backend_set *set;
+	if (ig_backends_build(cfg, &set, err, errlen) < 0)
 		return -1;
-	}
-	for (size_t i = 0; i < ig_rt.nbackends; i++) {
-		const ig_hostport *hp = &cfg->backends.servers[i];
-		ig_backend *b = &ig_rt.backends[i];
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-		char host[64];
-		int rc = getaddrinfo(hp->host, NULL, &hints, &res);
-		if (rc != 0 || !res) {
-			snprintf(err, errlen, "backend %s: %s", hp->host, gai_strerror(rc));
-			return -1;
-		}
-		rc = getnameinfo(res->ai_addr, res->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-		freeaddrinfo(res);
-		if (rc != 0) {
-			snprintf(err, errlen, "backend %s: %s", hp->host, gai_strerror(rc));
-			return -1;
-		}
-		b->host = strdup(host);
-		b->port = hp->port;
-		if (!b->host) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-		snprintf(b->addr, sizeof(b->addr), "%s:%d", hp->host, hp->port);
-		atomic_store(&b->healthy, true);
-	}
-	const char **addrs = calloc(ig_rt.nbackends ? ig_rt.nbackends : 1, sizeof(char *));
+	const char **addrs = calloc(set->n ? set->n : 1, sizeof(char *));
 	if (!addrs) {
+		ig_backends_release(set);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < ig_rt.nbackends; i++)
-		addrs[i] = ig_rt.backends[i].addr;
-	int mrc = ig_metrics_backends_init(addrs, ig_rt.nbackends, err, errlen);
+	for (size_t i = 0; i < set->n; i++)
+		addrs[i] = set->v[i]->addr;
+	int rc = ig_metrics_backends_init(addrs, set->n, err, errlen);
 	free(addrs);
-	if (mrc < 0)
+	if (rc < 0) {
+		ig_backends_release(set);
 		return -1;
-	for (size_t i = 0; i < ig_rt.nbackends; i++)
-		ig_metric_backend_up(i, true);
+	}
+	for (size_t i = 0; i < set->n; i++)
+		ig_metric_backend_up_addr(set->v[i]->addr, atomic_load(&set->v[i]->healthy));
+	ig_backends_install(set);
 	return 0;
 }
 
@@ -146,12 +122,14 @@ static char *admin_status(void)
 		json_decref(bs);
 		return NULL;
 	}
-	for (size_t i = 0; i < ig_rt.nbackends; i++) {
-		ig_backend *b = &ig_rt.backends[i];
+	ig_backend_set *set = ig_backends_acquire();
+	for (size_t i = 0; set && i < set->n; i++) {
+		ig_backend *b = set->v[i];
 		json_array_append_new(bs, json_pack("{s:s, s:b, s:i}", "addr", b->addr, "healthy",
 		                                    (int)atomic_load(&b->healthy), "connections",
 		                                    atomic_load(&b->conns)));
 	}
+	ig_backends_release(set);
 	json_object_set_new(doc, "backends", bs);
 	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
 	char *obl = ig_obl_status_json();
@@ -280,7 +258,7 @@ int main(int argc, char **argv)
 		}
 	}
 	LOG_INFO(0, "importgate %s listening on %s:%d, %d workers, %zu backends, client TLS %s, backend TLS %s",
-	         IMPORTGATE_VERSION, cfg->listen.host, cfg->listen.port, nworkers, ig_rt.nbackends,
+	         IMPORTGATE_VERSION, cfg->listen.host, cfg->listen.port, nworkers, cfg->backends.nservers,
 	         ig_rt.client_ctx ? (cfg->client_tls.require ? "required" : "offered") : "off",
 	         ig_rt.backend_ctx ? "on" : "off");
 
@@ -309,15 +287,12 @@ int main(int argc, char **argv)
 	uv_loop_close(loop);
 	ig_admin_stop();
 	ig_metrics_backends_free();
-	ig_health_free();
 	ig_obl_stop();
 	ig_audit_close();
 	LOG_INFO(0, "stopped");
 
 	free(workers);
-	for (size_t i = 0; i < ig_rt.nbackends; i++)
-		free(ig_rt.backends[i].host);
-	free(ig_rt.backends);
+	ig_backends_free_all();
 	ig_tls_contexts_install(NULL, NULL);
 	EVP_PKEY_free(ig_rt.rsa);
 	free(ig_rt.rsa_pem);

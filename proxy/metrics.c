@@ -137,6 +137,20 @@ typedef struct backend_series {
 } backend_series;
 
 static _Atomic(backend_series *) backends;
+/* Series replaced by a reload: a render may still be reading one, so they are freed at exit. */
+static backend_series *retired[64];
+static atomic_size_t nretired;
+
+static void series_free(backend_series *bs)
+{
+	if (!bs)
+		return;
+	for (size_t i = 0; i < bs->n; i++)
+		free(bs->addrs[i]);
+	free(bs->addrs);
+	free(bs->up);
+	free(bs);
+}
 
 int ig_metrics_backends_init(const char *const *addrs, size_t n, char *err, size_t errlen)
 {
@@ -181,14 +195,34 @@ void ig_metric_backend_up(size_t idx, bool up)
 
 void ig_metrics_backends_free(void)
 {
-	backend_series *bs = atomic_exchange(&backends, NULL);
-	if (!bs)
-		return;
-	for (size_t i = 0; i < bs->n; i++)
-		free(bs->addrs[i]);
-	free(bs->addrs);
-	free(bs->up);
-	free(bs);
+	series_free(atomic_exchange(&backends, NULL));
+	size_t n = atomic_exchange(&nretired, 0);
+	for (size_t i = 0; i < n && i < sizeof(retired) / sizeof(retired[0]); i++)
+		series_free(retired[i]);
+}
+
+int ig_metrics_backends_replace(const char *const *addrs, size_t n, char *err, size_t errlen)
+{
+	backend_series *old = atomic_exchange(&backends, NULL);
+	if (ig_metrics_backends_init(addrs, n, err, errlen) < 0) {
+		backend_series *expected = NULL;
+		atomic_compare_exchange_strong(&backends, &expected, old);
+		return -1;
+	}
+	size_t k = atomic_fetch_add(&nretired, 1);
+	if (k < sizeof(retired) / sizeof(retired[0]))
+		retired[k] = old;
+	/* Past 64 reloads that change the backends, old series are kept until exit unfreed
+	 * (bounded: a few bytes each) rather than risk freeing one a render is reading. */
+	return 0;
+}
+
+void ig_metric_backend_up_addr(const char *addr, bool up)
+{
+	backend_series *bs = atomic_load(&backends);
+	for (size_t i = 0; bs && i < bs->n; i++)
+		if (strcmp(bs->addrs[i], addr) == 0)
+			atomic_store_explicit(&bs->up[i], up ? 1 : 0, memory_order_relaxed);
 }
 
 /* ---- rendering ---- */

@@ -62,6 +62,10 @@ int ig_metrics_backends_init(const char *const *addrs, size_t n, char *err, size
 void ig_metric_backend_up(size_t idx, bool up);
 /* Frees the backend series (at exit, after the admin server stopped). */
 void ig_metrics_backends_free(void);
+/* A reload changed the backends: new series (all 0 until set); the old kept until exit. */
+int ig_metrics_backends_replace(const char *const *addrs, size_t n, char *err, size_t errlen);
+/* Sets backend_up for the backend shown as addr ("name:port"), if it is in the series. */
+void ig_metric_backend_up_addr(const char *addr, bool up);
 
 /*
  * The whole registry in the Prometheus text format (version 0.0.4), NUL-terminated,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/tls.h"
 
 ig_runtime ig_rt;
@@ -87,19 +88,28 @@ void ig_cfg_release(ig_config *cfg)
 	ig_config_unref(cfg);
 }
 
+/* New connections go to the new set; sessions keep theirs. backend_up follows the set. */
+static void install_backends(ig_backend_set *set)
+{
+	char err[256];
+	const char **addrs = calloc(set->n ? set->n : 1, sizeof(char *));
+	for (size_t i = 0; addrs && i < set->n; i++)
+		addrs[i] = set->v[i]->addr;
+	if (!addrs || ig_metrics_backends_replace(addrs, set->n, err, sizeof(err)) < 0)
+		LOG_WARN(0, "reload: backend_up metrics not updated (%s)", addrs ? err : "out of memory");
+	free(addrs);
+	for (size_t i = 0; i < set->n; i++)
+		ig_metric_backend_up_addr(set->v[i]->addr, atomic_load(&set->v[i]->healthy));
+	ig_backends_install(set);
+}
+
 /* Keys read once at start: a reload that changes them says a restart is needed. */
 static void note_restart_keys(const ig_config *o, const ig_config *n)
 {
-	bool same_servers = o->backends.nservers == n->backends.nservers;
-	for (size_t i = 0; same_servers && i < n->backends.nservers; i++)
-		same_servers = strcmp(o->backends.servers[i].host, n->backends.servers[i].host) == 0 &&
-		               o->backends.servers[i].port == n->backends.servers[i].port;
 	if (strcmp(o->listen.host, n->listen.host) != 0 || o->listen.port != n->listen.port)
 		LOG_WARN(0, "reload: listen changed; it takes effect after a restart");
 	if (o->workers != n->workers)
 		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
-	if (!same_servers)
-		LOG_WARN(0, "reload: backends.servers changed; it takes effect after a restart");
 
 	if ((o->audit.path == NULL) != (n->audit.path == NULL) ||
 	    (o->audit.path && strcmp(o->audit.path, n->audit.path) != 0) || o->audit.fsync != n->audit.fsync)
@@ -117,14 +127,23 @@ int ig_cfg_reload(char *err, size_t errlen)
 		ig_cfg_release(old);
 		return -1;
 	}
-	/* Certificates are read now: a bad one refuses the whole reload. */
+	/* Certificates and backend names are read now: a bad one refuses the whole reload. */
+	ig_backend_set *set = NULL;
 	if (ig_tls_contexts_build(fresh, &client, &backend, err, errlen) < 0) {
+		ig_config_unref(fresh);
+		ig_cfg_release(old);
+		return -1;
+	}
+	if (ig_backends_build(fresh, &set, err, errlen) < 0) {
+		SSL_CTX_free(client);
+		SSL_CTX_free(backend);
 		ig_config_unref(fresh);
 		ig_cfg_release(old);
 		return -1;
 	}
 	note_restart_keys(old, fresh);
 	ig_tls_contexts_install(client, backend);
+	install_backends(set);
 	ig_cfg_install(fresh); /* drops the "current" reference of the old one */
 	ig_log_threshold = fresh->log.level;
 	ig_cfg_release(old);   /* ours */

@@ -17,12 +17,20 @@
 #include "policy/config.h"
 
 typedef struct ig_backend {
-	char *host;
+	char *host;             /* resolved address */
 	int port;
-	char addr[80];          /* "host:port" for messages */
+	char addr[80];          /* "name:port" as configured, for messages and metrics */
 	atomic_int conns;       /* open connections to it */
 	atomic_bool healthy;
+	atomic_bool probing;    /* a health probe is in flight */
 } ig_backend;
+
+/* The backends in force: a reference-counted set (see backend.c). */
+typedef struct ig_backend_set {
+	ig_backend **v;
+	size_t n;
+	atomic_int refs;
+} ig_backend_set;
 
 typedef struct ig_runtime {
 	ig_config *cfg;
@@ -31,8 +39,6 @@ typedef struct ig_runtime {
 	EVP_PKEY *rsa;          /* for caching_sha2 full auth of plain clients of TLS backends */
 	char *rsa_pem;
 	size_t rsa_pem_len;
-	ig_backend *backends;
-	size_t nbackends;
 	atomic_uint_fast64_t next_conn_id;
 	atomic_int conns;       /* client connections open, all workers */
 	atomic_bool stopping;
@@ -63,8 +69,15 @@ void ig_backend_note_version(const char *v);
 void ig_backend_last_version(char *out, size_t cap);
 
 /* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
-/* max_per_backend 0 = no limit; *full says a healthy backend was skipped for its limit. */
-ig_backend *ig_backend_pick(int max_per_backend, bool *full);
+/* Resolves cfg's backends into a new set (blocking: names are looked up); -1 + err. */
+int ig_backends_build(const ig_config *cfg, ig_backend_set **out, char *err, size_t errlen);
+void ig_backends_install(ig_backend_set *s);  /* takes it; the old set goes with its last user */
+ig_backend_set *ig_backends_acquire(void);    /* the current set, with a reference */
+void ig_backends_release(ig_backend_set *s);
+void ig_backends_free_all(void);              /* at exit */
+/* Least connections among s's healthy backends; max_per_backend 0 = no limit; *full says a
+ * healthy backend was skipped for its limit. Counts the new connection. */
+ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full);
 void ig_backend_release(ig_backend *b);
 
 #endif

@@ -121,6 +121,7 @@ typedef struct ig_session {
 	bool closing;
 	bool close_after_flush;
 	ig_backend *be;
+	ig_backend_set *bset;   /* the backend set `be` was picked from (a reference) */
 	char client_addr[64];
 
 	ig_buf cin;             /* client plaintext not yet processed */
@@ -441,6 +442,7 @@ static void session_free(ig_session *s)
 	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
 	if (s->be)
 		ig_backend_release(s->be);
+	ig_backends_release(s->bset);
 	for (ig_leg *l = &s->client; l; l = l == &s->client ? &s->backend : NULL) {
 		if (l->tls) {
 			ig_tls_free(l->tls);
@@ -1547,7 +1549,8 @@ void ig_session_accept(ig_worker *w)
 		return;
 	}
 	bool full;
-	s->be = ig_backend_pick(s->cfg->backends.max_connections, &full);
+	s->bset = ig_backends_acquire();
+	s->be = ig_backend_pick(s->bset, s->cfg->backends.max_connections, &full);
 	if (!s->be) {
 		if (full)
 			fail_client(s, 0, ER_CON_COUNT_ERROR,

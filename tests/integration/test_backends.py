@@ -136,3 +136,27 @@ def test_no_healthy_backend(gateway_factory):
         clients.connect(gw, *NATIVE, connect_timeout=5)
     assert "no healthy backend" in str(e.value)
     assert gw.alive()
+
+
+def test_reload_changes_backends_live(gateway_factory, mariadb, second):
+    """A reload with another backend list: new connections go to the new list, an open
+    connection stays on its backend and keeps working."""
+    gw = gateway_factory({"backends": {"servers": ["127.0.0.1:%d" % mariadb.port]}})
+    old = clients.connect(gw, *NATIVE)
+    try:
+        assert backend_port(old) == mariadb.port
+        gw.reload({"backends": {"servers": ["127.0.0.1:%d" % second.port]}})
+        assert wait_for(lambda: "configuration reloaded" in gw.stderr_text())
+        fresh = [clients.connect(gw, *NATIVE) for _ in range(3)]
+        assert {backend_port(c) for c in fresh} == {second.port}
+        for c in fresh:
+            c.close()
+        assert backend_port(old) == mariadb.port
+        # A name that does not resolve refuses the reload; the list in force stays.
+        gw.reload({"backends": {"servers": ["no-such-host.invalid:4000"]}})
+        assert wait_for(lambda: "reload refused" in gw.stderr_text())
+        c = clients.connect(gw, *NATIVE)
+        assert backend_port(c) == second.port
+        c.close()
+    finally:
+        old.close()
