@@ -530,7 +530,12 @@ void ig_audit_post(json_t *ev)
 
 int ig_audit_reopen(char *err, size_t errlen)
 {
-	char sub[384];
+	return ig_audit_reopen_at(NULL, err, errlen);
+}
+
+int ig_audit_reopen_at(const char *path, char *err, size_t errlen)
+{
+	char sub[384], *newpath = NULL;
 	int fd, rc = 0;
 
 	pthread_mutex_lock(&A.wlock);
@@ -541,8 +546,14 @@ int ig_audit_reopen(char *err, size_t errlen)
 		snprintf(err, errlen, "audit log is not open");
 		return -1;
 	}
-	fd = open_file(A.path, A.mode, err, errlen);
+	if (path && strcmp(path, A.path) != 0 && !(newpath = strdup(path))) {
+		pthread_mutex_unlock(&A.wlock);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	fd = open_file(newpath ? newpath : A.path, A.mode, err, errlen);
 	if (fd < 0) {
+		free(newpath);
 		pthread_mutex_unlock(&A.wlock);
 		return -1;
 	}
@@ -555,6 +566,10 @@ int ig_audit_reopen(char *err, size_t errlen)
 	close(A.fd);
 	A.fd = fd;
 	A.dirty = false;
+	if (newpath) {
+		free(A.path);
+		A.path = newpath;
+	}
 	pthread_mutex_unlock(&A.wlock);
 	return rc;
 }

@@ -40,6 +40,9 @@ void ig_audit_post(json_t *ev);
 /* Reopens the file at the same path (SIGHUP, log rotation). Safe from any thread. On
  * failure the old file stays in use and -1 + err is returned. */
 int ig_audit_reopen(char *err, size_t errlen);
+/* The same, moving to another path (a reload changed audit.path); NULL = the same path.
+ * The fsync mode, and turning the log on or off, take a restart. */
+int ig_audit_reopen_at(const char *path, char *err, size_t errlen);
 
 /* Flushes the queue, joins the writer, syncs (unless fsync=off) and closes. Idempotent. */
 void ig_audit_close(void);

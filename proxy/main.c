@@ -101,7 +101,10 @@ static int reload_config(char *err, size_t errlen)
 		LOG_ERROR(0, "reload refused, configuration unchanged: %s", err);
 	else
 		LOG_INFO(0, "configuration reloaded");
-	if (ig_audit_reopen(aerr, sizeof(aerr)) < 0)
+	ig_config *now = ig_cfg_acquire();
+	int arc = ig_audit_reopen_at(now->audit.path, aerr, sizeof(aerr));
+	ig_cfg_release(now);
+	if (arc < 0)
 		LOG_ERROR(0, "audit log not reopened, still writing the old file: %s", aerr);
 	json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
 	if (ev) {

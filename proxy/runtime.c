@@ -111,10 +111,9 @@ static void note_restart_keys(const ig_config *o, const ig_config *n)
 	if (o->workers != n->workers)
 		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
 
-	if ((o->audit.path == NULL) != (n->audit.path == NULL) ||
-	    (o->audit.path && strcmp(o->audit.path, n->audit.path) != 0) || o->audit.fsync != n->audit.fsync)
-		LOG_WARN(0, "reload: audit.path or audit.fsync changed; it takes effect after a restart "
-		         "(SIGHUP reopens the file at the path in use)");
+	if ((o->audit.path == NULL) != (n->audit.path == NULL) || o->audit.fsync != n->audit.fsync)
+		LOG_WARN(0, "reload: turning the audit log on or off, or audit.fsync, takes effect after a "
+		         "restart (a new audit.path is used at once)");
 }
 
 int ig_cfg_reload(char *err, size_t errlen)

@@ -5,6 +5,7 @@ a full disk) imports are refused, other traffic goes on, and no line is half-wri
 Real etcd, the TiDB double, PyMySQL."""
 
 import json
+import time
 
 import pytest
 
@@ -45,6 +46,10 @@ def test_events_and_fields(policy_gw, double, state):
     opt = query(gw, "IMPORT INTO stage.c FROM 's3://b/c.csv' WITH DISABLE_PRECHECK=1")
     assert opt.code == 8164
     query(gw, "SHOW IMPORT JOBS")
+    # import.result and statement events are queued to the writer thread: wait for them.
+    deadline = time.monotonic() + 10
+    while len(audit_lines(gw)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
     ev = audit_lines(gw)
     kinds = [e["event"] for e in ev]
     assert kinds == ["import.decision", "import.result", "import.decision", "import.rejected",

@@ -2,6 +2,7 @@
 load drop no connection and fail no query) and graceful shutdown on SIGTERM (stop
 accepting, let a running statement finish, then exit)."""
 
+import os
 import signal
 import threading
 import time
@@ -133,3 +134,16 @@ def test_reload_replaces_tls_certificates_live(gateway_factory, certs, tmp_path)
         again.close()
     finally:
         old.close()
+
+
+def test_reload_moves_the_audit_log(gw, tmp_path):
+    """A reload with a new audit.path: records go to the new file from then on."""
+    import json
+    new_path = str(tmp_path / "moved-audit.jsonl")
+    gw.reload({"audit": {"path": new_path}})
+    assert wait_for(lambda: "configuration reloaded" in gw.stderr_text())
+    assert wait_for(lambda: os.path.exists(new_path))
+    gw.reload()  # writes an admin.reload event into the new file
+    assert wait_for(lambda: gw.stderr_text().count("configuration reloaded") == 2)
+    assert wait_for(lambda: any(json.loads(l)["event"] == "admin.reload"
+                                for l in open(new_path) if l.strip()))
