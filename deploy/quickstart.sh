@@ -35,7 +35,7 @@ for _ in $(seq 100); do mariadb -S "$RUN/mariadb.sock" -uroot -e 'SELECT 1' >/de
 if [ "${fresh:-0}" = 1 ]; then
 	mariadb -S "$RUN/mariadb.sock" -uroot -e "DELETE FROM mysql.global_priv WHERE User='';
 		CREATE USER 'app'@'%' IDENTIFIED BY 'app'; GRANT ALL ON *.* TO 'app'@'%';
-		CREATE DATABASE test; FLUSH PRIVILEGES;"
+		CREATE DATABASE IF NOT EXISTS test; FLUSH PRIVILEGES;"
 fi
 
 # etcd: where PD keeps log backup tasks and changefeeds (empty here: nothing is covered).

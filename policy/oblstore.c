@@ -1353,8 +1353,10 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	int64_t ttl;
 	int rc = ensure_lease(st, err, errlen);
 
-	if (rc != 0)
-		return rc;
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0; /* first lease, granted just now: there were no claims to lose */
 	if (post(st, "/v3/lease/keepalive", json_pack("{s:o}", "ID", lease_json(lease_now(st))), &out, err,
 	         errlen) < 0)
 		return -1;
