@@ -12,9 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Tokens of the statement: a typical IMPORT INTO fits the parser's own array, longer
+ * ones (FROM SELECT ...) move to the heap. */
+#define TOKV_LOCAL 64
+
 typedef struct tokv {
 	sql_token *v;
 	size_t n, cap;
+	sql_token local[TOKV_LOCAL];
 } tokv;
 
 typedef struct parser {
@@ -45,6 +50,8 @@ static int tokenize(parser *p, const char *sql, size_t len)
 	sql_lexer lx;
 	sql_token tk;
 	sql_lex_init(&lx, sql, len, p->flags);
+	p->t.v = p->t.local;
+	p->t.cap = TOKV_LOCAL;
 	for (;;) {
 		sql_tok_type ty = sql_lex_next(&lx, &tk);
 		if (ty == SQL_TOK_EOF)
@@ -54,10 +61,12 @@ static int tokenize(parser *p, const char *sql, size_t len)
 			return -1;
 		}
 		if (p->t.n == p->t.cap) {
-			size_t nc = p->t.cap ? p->t.cap * 2 : 64;
-			sql_token *nv = realloc(p->t.v, nc * sizeof(*nv));
+			size_t nc = p->t.cap * 2;
+			sql_token *nv = realloc(p->t.v == p->t.local ? NULL : p->t.v, nc * sizeof(*nv));
 			if (!nv)
 				return oom(p);
+			if (p->t.v == p->t.local)
+				memcpy(nv, p->t.local, sizeof(p->t.local));
 			p->t.v = nv;
 			p->t.cap = nc;
 		}
@@ -148,14 +157,28 @@ static int parse_target(parser *p, sql_import *imp)
 	return imp->table ? 0 : oom(p);
 }
 
+/* Room for one more element in an array grown by doubling from 8 (its capacity is
+ * implied by its count, so the public structure needs no capacity field). */
+static bool grow(void **v, size_t n, size_t elem)
+{
+	void *nv;
+	if (n != 0 && (n < 8 || (n & (n - 1)) != 0))
+		return true; /* 0 < n < capacity */
+	nv = realloc(*v, (n == 0 ? 8 : n * 2) * elem);
+	if (!nv)
+		return false;
+	*v = nv;
+	return true;
+}
+
 static int push_col(parser *p, sql_import *imp, char *name, bool is_var)
 {
-	sql_import_col *nv = realloc(imp->cols, (imp->ncols + 1) * sizeof(*nv));
-	if (!nv) {
+	sql_import_col *nv;
+	if (!grow((void **)&imp->cols, imp->ncols, sizeof(*nv))) {
 		free(name);
 		return oom(p);
 	}
-	imp->cols = nv;
+	nv = imp->cols;
 	nv[imp->ncols].name = name;
 	nv[imp->ncols].is_var = is_var;
 	imp->ncols++;
@@ -243,6 +266,16 @@ static char *decode_strings(parser *p, size_t *first, sql_span *span)
 {
 	char *acc = NULL;
 	size_t n = 0, start = *first;
+	if (!is_str_tok(p->i + 1 < p->ntok ? &p->t.v[p->i + 1] : NULL)) {
+		/* one literal (the usual case): its decoded copy is the value */
+		acc = sql_tok_decode(p->sql, cur(p), p->flags, NULL);
+		if (!acc)
+			return NULL;
+		p->i++;
+		span->off = p->t.v[start].off;
+		span->len = tok_end(&p->t.v[p->i - 1]) - span->off;
+		return acc;
+	}
 	while (is_str_tok(cur(p))) {
 		size_t m;
 		char *part = sql_tok_decode(p->sql, cur(p), p->flags, &m), *na;
@@ -386,11 +419,20 @@ static int parse_option(parser *p, sql_import_opt *o)
 	memset(o, 0, sizeof(*o));
 	if (!t || (t->type != SQL_TOK_IDENT && t->type != SQL_TOK_QIDENT))
 		return perr(p, "expected an option name");
-	name = sql_tok_decode(p->sql, t, p->flags, &n);
-	if (!name)
-		return oom(p);
-	for (k = 0; k < n && k < sizeof(o->name) - 1; k++)
-		o->name[k] = (name[k] >= 'a' && name[k] <= 'z') ? (char)(name[k] - 32) : name[k];
+	if (t->type == SQL_TOK_IDENT) {
+		/* an unquoted word decodes to itself: no copy needed */
+		name = NULL;
+		n = t->len;
+	} else {
+		name = sql_tok_decode(p->sql, t, p->flags, &n);
+		if (!name)
+			return oom(p);
+	}
+	{
+		const char *src = name ? name : p->sql + t->off;
+		for (k = 0; k < n && k < sizeof(o->name) - 1; k++)
+			o->name[k] = (src[k] >= 'a' && src[k] <= 'z') ? (char)(src[k] - 32) : src[k];
+	}
 	o->name[k] = 0;
 	o->name_truncated = n >= sizeof(o->name);
 	free(name);
@@ -417,10 +459,10 @@ static int parse_with(parser *p, sql_import *imp)
 	imp->with_span.off = p->t.v[p->i].off;
 	p->i++;
 	for (;;) {
-		sql_import_opt *nv = realloc(imp->opts, (imp->nopts + 1) * sizeof(*nv));
-		if (!nv)
+		sql_import_opt *nv;
+		if (!grow((void **)&imp->opts, imp->nopts, sizeof(*nv)))
 			return oom(p);
-		imp->opts = nv;
+		nv = imp->opts;
 		if (parse_option(p, &nv[imp->nopts]) < 0) {
 			free(nv[imp->nopts].value);
 			return -1;
@@ -466,7 +508,10 @@ int sql_import_parse(const char *sql, size_t len, unsigned flags, sql_import *ou
 	parser p;
 	int rc;
 	memset(out, 0, sizeof(*out));
-	memset(&p, 0, sizeof(p));
+	/* field by field: clearing the token array (p.t.local) would cost more than parsing */
+	p.t.n = 0;
+	p.i = 0;
+	p.ntok = 0;
 	p.sql = sql;
 	p.flags = flags;
 	p.err = err;
@@ -476,7 +521,8 @@ int sql_import_parse(const char *sql, size_t len, unsigned flags, sql_import *ou
 		rc = parse_all(&p, out);
 	if (rc == 0)
 		sql_import_check_options(sql, flags, out);
-	free(p.t.v);
+	if (p.t.v != p.t.local)
+		free(p.t.v);
 	if (rc < 0)
 		sql_import_free(out);
 	return rc;

@@ -67,7 +67,7 @@ static const opt_def *find_def(const sql_import_opt *o)
 	if (o->name_truncated)
 		return NULL;
 	for (i = 0; i < N_OPT_DEFS; i++)
-		if (strcmp(opt_defs[i].name, o->name) == 0)
+		if (opt_defs[i].name[0] == o->name[0] && strcmp(opt_defs[i].name, o->name) == 0)
 			return &opt_defs[i];
 	return NULL;
 }
@@ -153,18 +153,21 @@ static bool check_presence(const char *sql, unsigned flags, sql_import *imp, con
 	char name[160];
 	for (i = 0; i < imp->nopts; i++) {
 		const sql_import_opt *o = &imp->opts[i];
-		lower_name(sql, flags, o, name, sizeof(name));
+		/* the printed name is needed only for an error: decode it then */
 		defs[i] = find_def(o);
 		if (!defs[i]) {
+			lower_name(sql, flags, o, name, sizeof(name));
 			set_err(imp, 8163, "Unknown option %s%s", name, "");
 			return false;
 		}
 		if ((defs[i]->val == OV_NONE) == o->has_value) {
+			lower_name(sql, flags, o, name, sizeof(name));
 			set_err(imp, 8164, "Invalid option value for %s%s", name, "");
 			return false;
 		}
 		for (j = 0; j < i; j++)
 			if (defs[j] == defs[i]) {
+				lower_name(sql, flags, o, name, sizeof(name));
 				set_err(imp, 8165, "Option %s specified more than once%s", name, "");
 				return false;
 			}
@@ -228,12 +231,14 @@ static void check_split_file(sql_import *imp)
 
 void sql_import_check_options(const char *sql, unsigned flags, sql_import *imp)
 {
-	const opt_def **defs;
+	const opt_def *local[32]; /* statements rarely have more options: no allocation */
+	const opt_def **defs = local;
 	imp->tidb_errcode = 0;
 	imp->tidb_errmsg[0] = 0;
 	if (imp->nopts == 0)
 		return;
-	defs = calloc(imp->nopts, sizeof(*defs));
+	if (imp->nopts > sizeof(local) / sizeof(local[0]))
+		defs = calloc(imp->nopts, sizeof(*defs));
 	if (!defs) {
 		/* cannot check: say so rather than claim the options are fine */
 		set_err(imp, 8164, "Invalid option value for %s%s", "(not checked: out of memory)", "");
@@ -242,5 +247,6 @@ void sql_import_check_options(const char *sql, unsigned flags, sql_import *imp)
 	if (check_presence(sql, flags, imp, defs) && check_context(sql, flags, imp, defs) &&
 	    check_values(sql, flags, imp, defs))
 		check_split_file(imp);
-	free(defs);
+	if (defs != local)
+		free(defs);
 }
