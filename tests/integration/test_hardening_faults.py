@@ -1,0 +1,363 @@
+"""test_hardening_faults.py - issue 7, backend faults: the backend killed mid-query,
+mid-result, mid-handshake and during a LOAD DATA LOCAL exchange (clients get an error or a
+close promptly, the gateway keeps serving and leaks no fd), and a SIGSTOPped backend (new
+connections fail within backends.connect_timeout_ms / timeouts.handshake_ms, the health check
+marks it down in /metrics, and new connections then go to the healthy backend).
+
+The "backend" that is killed or stopped is a socat relay (its own process group) in front of
+the session MariaDB, so MariaDB itself is never disturbed. There is no per-query timeout: a
+client in the middle of a query on a stopped backend waits, as with MySQL; that is not tested.
+etcd faults are in test_policy_unavailable.py (killed, hung); a PD answering garbage is here."""
+
+import http.server
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pymysql
+import pytest
+
+from harness import clients, ports, rawproto
+from harness.mariadb import ADMIN, NATIVE
+
+pytestmark = pytest.mark.gateway_only
+
+CONNECT_MS = 1000
+HANDSHAKE_MS = 2000
+CLIENT_LOCAL_FILES = 0x80
+
+
+class Relay:
+    """socat TCP relay to (host, port); kill() and stop() act on its whole process group."""
+
+    def __init__(self, host, port):
+        if shutil.which("socat") is None:
+            pytest.skip("socat not installed")
+        self.port = ports.free_port()
+        self.proc = subprocess.Popen(
+            ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr,backlog=128" % self.port,
+             "TCP:%s:%d" % (host, port)], start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not ports.wait_port("127.0.0.1", self.port, 10):
+            raise RuntimeError("socat did not listen")
+
+    def signal(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        self.signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def close(self):
+        self.signal(signal.SIGCONT)
+        self.kill()
+
+
+@pytest.fixture
+def relay(mariadb):
+    made = []
+
+    def make():
+        r = Relay(mariadb.host, mariadb.port)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+def fds(gw):
+    return len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+
+
+def settle_fds(gw, target, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while fds(gw) > target and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return fds(gw)
+
+
+def relay_gw(gateway_factory, r, **extra):
+    cfg = {"backends": {"servers": ["127.0.0.1:%d" % r.port], "connect_timeout_ms": CONNECT_MS,
+                        "health_interval_ms": 0},
+           "timeouts": {"handshake_ms": HANDSHAKE_MS}}
+    for k, v in extra.items():
+        cfg.setdefault(k, {}).update(v)
+    return gateway_factory(cfg)
+
+
+def assert_serving_direct(gateway_factory, mariadb):
+    """A fresh gateway straight to MariaDB still works (the session MariaDB is fine)."""
+    c = clients.connect(gateway_factory(), *NATIVE)
+    try:
+        assert clients.query_one(c, "SELECT 1") == (1,)
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------- backend killed
+
+
+def test_backend_killed_mid_query(gateway_factory, relay):
+    r = relay()
+    gw = relay_gw(gateway_factory, r)
+    idle = fds(gw)
+    c = clients.connect(gw, *NATIVE, read_timeout=30)
+    got = {}
+
+    def run():
+        t0 = time.monotonic()
+        try:
+            clients.query_one(c, "SELECT SLEEP(20)")
+            got["result"] = "answered"
+        except pymysql.err.MySQLError as e:
+            got["result"] = e
+        got["t"] = time.monotonic() - t0
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    r.kill()
+    t.join(30)
+    assert not t.is_alive()
+    assert isinstance(got["result"], pymysql.err.OperationalError), got
+    # Killed 0.5 s into a 20 s sleep: the error must come from the kill, not the sleep's end.
+    assert got["t"] < 5, got
+    c.close()
+    assert settle_fds(gw, idle) <= idle
+    assert gw.alive()
+
+
+def test_backend_killed_mid_result(gateway_factory, relay):
+    """A streamed result of ~400 MB: a few rows read, the backend killed, the rest ends in an
+    error (not a hang, not a silently short result)."""
+    r = relay()
+    gw = relay_gw(gateway_factory, r)
+    idle = fds(gw)
+    c = clients.connect(gw, *NATIVE, cursorclass=pymysql.cursors.SSCursor, read_timeout=20)
+    cur = c.cursor()
+    cur.execute("SET SESSION max_recursive_iterations = 10000000")  # MariaDB's default: 1000
+    cur.execute("WITH RECURSIVE q(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM q "
+                "WHERE n < 2000000) SELECT n, REPEAT('x', 200) FROM q")
+    assert cur.fetchone()[0] == 1
+    r.kill()
+    t0 = time.monotonic()
+    with pytest.raises(pymysql.err.OperationalError):
+        n = 1
+        while cur.fetchone() is not None:
+            n += 1
+        pytest.fail("result ended normally after %d rows though the backend was killed" % n)
+    assert time.monotonic() - t0 < 15
+    c.close()
+    assert settle_fds(gw, idle) <= idle
+    assert gw.alive()
+
+
+def test_backend_killed_mid_handshake(gateway_factory, relay):
+    """Greeting received (the backend leg is up), backend killed, then the client answers:
+    an error or a close within the handshake deadline."""
+    r = relay()
+    gw = relay_gw(gateway_factory, r)
+    idle = fds(gw)
+    c = rawproto.RawConn(gw.host, gw.port)
+    _, g = c.read_greeting()
+    r.kill()
+    time.sleep(0.2)
+    try:
+        c.send_packet(rawproto.handshake_response(NATIVE[0], NATIVE[1], g["salt"]), 1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    out = c.outcome(HANDSHAKE_MS / 1000.0 + 3)
+    c.close()
+    assert out == "closed" or out[0] == "error", out
+    assert settle_fds(gw, idle) <= idle
+    assert gw.alive()
+
+
+@pytest.fixture
+def load_table(mariadb):
+    c = pymysql.connect(host=mariadb.host, port=mariadb.port, user=ADMIN[0], password=ADMIN[1],
+                        database="igtest", autocommit=True)
+    with c.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS h13_load (a INT, b VARCHAR(32))")
+    yield "h13_load"
+    with c.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS h13_load")
+    c.close()
+
+
+def test_backend_killed_during_load_data_local(gateway_factory, relay, load_table):
+    """The server asked for the file; the client is sending it when the backend dies: the
+    client gets an error or a close within a bound, even while it keeps sending."""
+    r = relay()
+    gw = relay_gw(gateway_factory, r)
+    idle = fds(gw)
+    c = rawproto.RawConn(gw.host, gw.port)
+    _, g = c.read_greeting()
+    caps = (rawproto.CLIENT_LONG_PASSWORD | rawproto.CLIENT_PROTOCOL_41 |
+            rawproto.CLIENT_TRANSACTIONS | rawproto.CLIENT_SECURE_CONNECTION |
+            rawproto.CLIENT_MULTI_RESULTS | rawproto.CLIENT_PLUGIN_AUTH | CLIENT_LOCAL_FILES)
+    c.send_packet(rawproto.handshake_response(NATIVE[0], NATIVE[1], g["salt"], "igtest", caps), 1)
+    _, p = c.read_packet()
+    assert p[:1] == b"\x00", p
+    c.send_packet(b"\x03LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE %s FIELDS TERMINATED BY ','"
+                  % load_table.encode(), 0)
+    seq, p = c.read_packet()
+    assert p[:1] == b"\xfb", p  # LOCAL INFILE request
+    chunk = b"".join(b"%d,row%d\n" % (i, i) for i in range(2000))
+    seq += 1
+    c.send_packet(chunk, seq)
+    r.kill()
+    t0 = time.monotonic()
+    try:
+        for _ in range(50):
+            seq += 1
+            c.send_packet(chunk, seq)
+            time.sleep(0.01)
+        c.send_packet(b"", seq + 1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    out = c.outcome(10)
+    c.close()
+    assert out == "closed" or out[0] == "error", out
+    assert time.monotonic() - t0 < 10
+    assert settle_fds(gw, idle) <= idle
+    assert gw.alive()
+
+
+# ---------------------------------------------------------------- backend stopped
+
+
+def metrics(gw):
+    url = "http://%s/metrics" % gw.config["admin"]["listen"]
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def backend_up(gw, addr):
+    for ln in metrics(gw).splitlines():
+        if ln.startswith("importgate_backend_up{") and '"%s"' % addr in ln:
+            return int(float(ln.split()[-1]))
+    raise AssertionError("no importgate_backend_up for %s in /metrics" % addr)
+
+
+def test_stopped_backend_new_connections_fail_within_timeouts(gateway_factory, relay):
+    """Only backend SIGSTOPped: TCP still connects (the kernel's backlog) but no greeting comes.
+    A new client is refused within connect_timeout_ms + handshake_ms (plus slack), never left
+    waiting; after SIGCONT the backend serves again."""
+    r = relay()
+    gw = relay_gw(gateway_factory, r)
+    r.signal(signal.SIGSTOP)
+    bound = (CONNECT_MS + HANDSHAKE_MS) / 1000.0 + 2.0
+    for _ in range(3):
+        t0 = time.monotonic()
+        with pytest.raises(pymysql.err.OperationalError):
+            clients.connect(gw, *NATIVE, connect_timeout=30, read_timeout=30)
+        assert time.monotonic() - t0 < bound, time.monotonic() - t0
+    r.signal(signal.SIGCONT)
+    c = clients.connect(gw, *NATIVE)
+    try:
+        assert clients.query_one(c, "SELECT 'back'") == ("back",)
+    finally:
+        c.close()
+
+
+def test_stopped_backend_marked_down_and_avoided(gateway_factory, relay, mariadb):
+    """Two backends, one SIGSTOPped: the health check (interval 200 ms, timeout 500 ms) sets
+    importgate_backend_up to 0 for it within a bound, every new connection then lands on the
+    healthy one, and after SIGCONT it is marked up again."""
+    r = relay()
+    admin = "127.0.0.1:%d" % ports.free_port()
+    gw = gateway_factory({"backends": {"servers": ["127.0.0.1:%d" % r.port,
+                                                   "127.0.0.1:%d" % mariadb.port],
+                                       "connect_timeout_ms": CONNECT_MS,
+                                       "health_interval_ms": 200, "health_timeout_ms": 500},
+                          "timeouts": {"handshake_ms": HANDSHAKE_MS},
+                          "admin": {"listen": admin}})
+    stopped = "127.0.0.1:%d" % r.port
+    deadline = time.monotonic() + 5
+    while backend_up(gw, stopped) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backend_up(gw, stopped) == 1
+    r.signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    while backend_up(gw, stopped) != 0 and time.monotonic() - t0 < 5:
+        time.sleep(0.05)
+    marked = time.monotonic() - t0
+    assert backend_up(gw, stopped) == 0, "not marked down 5 s after SIGSTOP"
+    assert marked < 0.2 + 0.5 + 1.0, marked
+    conns = []
+    try:
+        for _ in range(6):
+            t1 = time.monotonic()
+            c = clients.connect(gw, *NATIVE)
+            conns.append(c)
+            assert time.monotonic() - t1 < 1.0
+            assert clients.query_one(c, "SELECT @@port")[0] == mariadb.port
+    finally:
+        for c in conns:
+            c.close()
+    r.signal(signal.SIGCONT)
+    deadline = time.monotonic() + 5
+    while backend_up(gw, stopped) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backend_up(gw, stopped) == 1, "not marked up again after SIGCONT"
+
+
+# ---------------------------------------------------------------- PD answering garbage
+
+
+class _GarbageHandler(http.server.BaseHTTPRequestHandler):
+    bodies = [b"{not json", b'{"kvs": [{"key": "!!!", "value": "%%%"}], "count": "x"}',
+              b"\x00\xff" * 64, b'{"header": {}, "kvs": "no list"}']
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.bodies[self.server.hits % len(self.bodies)]
+        self.server.hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_pd_answering_garbage_is_state_unavailable(gateway_factory, tmp_path):
+    """PD (etcd gateway) answers 200 with bodies that are not etcd range responses: the
+    decision is on_state_unavailable (reject here: error 8173) within cluster.timeout_ms, for
+    every kind of garbage, and the gateway stays up."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GarbageHandler)
+    srv.hits = 0
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        gw = gateway_factory({"cluster": {"pd": ["http://127.0.0.1:%d" % srv.server_port],
+                                          "timeout_ms": 1000},
+                              "policy": {"on_state_unavailable": "reject"}})
+        c = clients.connect(gw, *NATIVE, db="igtest")
+        try:
+            for _ in range(len(_GarbageHandler.bodies)):
+                t0 = time.monotonic()
+                with pytest.raises(pymysql.err.MySQLError) as e:
+                    clients.query_one(c, "IMPORT INTO t FROM 's3://b/t.csv'")
+                assert e.value.args[0] == 8173, e.value
+                assert time.monotonic() - t0 < 3.0
+            assert clients.query_one(c, "SELECT 'still'") == ("still",)
+        finally:
+            c.close()
+        assert srv.hits >= len(_GarbageHandler.bodies)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert gw.alive()
