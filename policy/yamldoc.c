@@ -76,8 +76,9 @@ static int attach(builder *b, ig_ynode *node)
 {
 	if (b->depth == 0) {
 		if (b->root) {
+			int line = node->line; /* read before the node is freed */
 			ig_ynode_free(node);
-			return fail(b, node->line, "more than one root node");
+			return fail(b, line, "more than one root node");
 		}
 		b->root = node;
 		return 0;
