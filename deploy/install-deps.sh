@@ -7,7 +7,8 @@ BUILD="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libuv1-dev libs
 libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libcmocka-dev
 libsystemd-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
-TEST="python3 python3-pytest python3-pymysql python3-cryptography python3-prometheus-client"
+TEST="python3 python3-pytest python3-pymysql python3-cryptography python3-prometheus-client
+cppcheck clang-tidy"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"

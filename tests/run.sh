@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: installs what is missing, builds under
 # ASan+UBSan, runs the unit tests (cmocka), the integration tests (pytest: real MariaDB,
-# real etcd, the TiDB double, real clients) and every fuzz target for a short time.
+# real etcd, the TiDB double, real clients), static analysis (tests/lint.sh) and every fuzz
+# target for a short time.
 # The last line is "N passed, N failed". Exit status 0 only when nothing failed.
 #   FUZZ_SECONDS=N   time per fuzz target (default 15; 0 skips fuzzing)
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
@@ -38,6 +39,15 @@ IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 	IG_LOGICAL_CLI=$B/tests/unit/logical/logical_cli \
 	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider \
 	--junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 25
+
+echo "== static analysis (cppcheck, clang-tidy: tests/lint.sh)"
+if bash tests/lint.sh "$B" >"$OUT/lint-output.txt" 2>&1; then
+	echo "ok lint" >"$OUT/lint.txt"
+	echo "  lint: ok"
+else
+	echo "fail lint" >"$OUT/lint.txt"
+	echo "  lint: FAILED (see $OUT/lint-output.txt)"
+fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
 	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"

@@ -42,8 +42,9 @@ def pytest_counts(out):
     return total - fails - skipped, fails, skipped
 
 
-def fuzz_counts(out):
-    f = Path(out) / "fuzz.txt"
+def word_counts(out, name):
+    """ok/fail lines written by tests/run.sh (fuzz targets, lint)."""
+    f = Path(out) / name
     if not f.exists():
         return 0, 0
     lines = f.read_text().split()
@@ -54,10 +55,11 @@ def main():
     build, out = sys.argv[1], sys.argv[2]
     up, uf = unit_counts(build)
     pp, pf, ps = pytest_counts(out)
-    fp, ff = fuzz_counts(out)
+    fp, ff = word_counts(out, "fuzz.txt")
+    lp, lf = word_counts(out, "lint.txt")
     print("unit: %d passed, %d failed; integration: %d passed, %d failed, %d skipped; "
-          "fuzz: %d passed, %d failed" % (up, uf, pp, pf, ps, fp, ff))
-    passed, failed = up + pp + fp, uf + pf + ff
+          "fuzz: %d passed, %d failed; lint: %d passed, %d failed" % (up, uf, pp, pf, ps, fp, ff, lp, lf))
+    passed, failed = up + pp + fp + lp, uf + pf + ff + lf
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed or passed == 0 else 0
 
