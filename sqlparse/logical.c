@@ -50,6 +50,7 @@
  * Not refused: a server-disk path (TiDB answers ErrLoadDataFromServerDisk itself, loudly).
  */
 #include "sqlparse/logical.h"
+#include "sqlparse/strbuf.h"
 #include "sqlparse/lexer.h"
 
 #include <stdarg.h>
@@ -60,38 +61,6 @@
 
 /* ---- output buffer ---- */
 
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 256;
-		char *np;
-		while (nc < b->n + n + 1)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -576,37 +545,37 @@ static bool plain_ok(const char *s, size_t n)
 }
 
 /* A value both backslash modes read the same: '' / 'plain' / X'hex'. */
-static void emit_bytes(sbuf *b, const char *s, size_t n)
+static void emit_bytes(sql_sbuf *b, const char *s, size_t n)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	size_t i;
 	if (plain_ok(s, n)) {
-		sb_str(b, "'");
-		sb_add(b, s, n);
-		sb_str(b, "'");
+		sql_sb_str(b, "'");
+		sql_sb_put(b, s, n);
+		sql_sb_str(b, "'");
 		return;
 	}
-	sb_str(b, "X'");
+	sql_sb_str(b, "X'");
 	for (i = 0; i < n; i++) {
 		char d[2] = {hx[(unsigned char)s[i] >> 4], hx[(unsigned char)s[i] & 15]};
-		sb_add(b, d, 2);
+		sql_sb_put(b, d, 2);
 	}
-	sb_str(b, "'");
+	sql_sb_str(b, "'");
 }
 
-static void emit_lit(sbuf *b, const char *sql, const lit *l, const char *dflt, size_t dlen)
+static void emit_lit(sql_sbuf *b, const char *sql, const lit *l, const char *dflt, size_t dlen)
 {
 	if (!l->given)
 		emit_bytes(b, dflt, dlen);
 	else if (l->raw_ok)
-		sb_add(b, sql + l->raw.off, l->raw.len);
+		sql_sb_put(b, sql + l->raw.off, l->raw.len);
 	else
 		emit_bytes(b, l->v[0], l->n[0]);
 }
 
 /* INFILE takes a plain string literal only (no hex): copy it, or quote it by doubling
  * quotes when it has no backslash. */
-static int emit_location(sbuf *b, const char *sql, const sql_import *imp, char *err, size_t errlen)
+static int emit_location(sql_sbuf *b, const char *sql, const sql_import *imp, char *err, size_t errlen)
 {
 	const char *v = imp->location;
 	size_t i, n = strlen(v);
@@ -616,16 +585,16 @@ static int emit_location(sbuf *b, const char *sql, const sql_import *imp, char *
 		sql_lex_init(&lx, sql, imp->location_span.off + imp->location_span.len, 0);
 		lx.pos = imp->location_span.off;
 		if (sql_lex_next(&lx, &t) == SQL_TOK_STRING && t.off + t.len == imp->location_span.off + imp->location_span.len) {
-			sb_add(b, sql + t.off, t.len);
+			sql_sb_put(b, sql + t.off, t.len);
 			return 0;
 		}
 	}
 	if (has_byte(v, n, '\\'))
 		return fail(err, errlen, "the file location has a backslash and is not one plain '...' literal");
-	sb_str(b, "'");
+	sql_sb_str(b, "'");
 	for (i = 0; i < n; i++)
-		sb_add(b, v[i] == '\'' ? "''" : v + i, v[i] == '\'' ? 2 : 1);
-	sb_str(b, "'");
+		sql_sb_put(b, v[i] == '\'' ? "''" : v + i, v[i] == '\'' ? 2 : 1);
+	sql_sb_str(b, "'");
 	return 0;
 }
 
@@ -727,39 +696,39 @@ static int check_locations(const char *sql, const sql_import *imp, char *err, si
 	return check_location(imp->location, strlen(imp->location), imp->format != NULL, err, errlen);
 }
 
-static void emit_all(sbuf *b, const char *sql, const sql_import *imp, const plan *p)
+static void emit_all(sql_sbuf *b, const char *sql, const sql_import *imp, const plan *p)
 {
-	sb_str(b, " INTO TABLE ");
-	sb_add(b, sql + imp->target_span.off, imp->target_span.len);
-	sb_str(b, " CHARACTER SET ");
+	sql_sb_str(b, " INTO TABLE ");
+	sql_sb_put(b, sql + imp->target_span.off, imp->target_span.len);
+	sql_sb_str(b, " CHARACTER SET ");
 	if (p->charset.given)
-		sb_add(b, p->charset.v[0], p->charset.n[0]);
+		sql_sb_put(b, p->charset.v[0], p->charset.n[0]);
 	else
-		sb_str(b, "utf8mb4");
-	sb_str(b, " FIELDS TERMINATED BY ");
+		sql_sb_str(b, "utf8mb4");
+	sql_sb_str(b, " FIELDS TERMINATED BY ");
 	emit_lit(b, sql, &p->term, ",", 1);
-	sb_str(b, " ENCLOSED BY ");
+	sql_sb_str(b, " ENCLOSED BY ");
 	emit_lit(b, sql, &p->encl, "\"", 1);
-	sb_str(b, " ESCAPED BY ");
+	sql_sb_str(b, " ESCAPED BY ");
 	emit_lit(b, sql, &p->esc, "\\", 1);
-	sb_str(b, " DEFINED NULL BY ");
+	sql_sb_str(b, " DEFINED NULL BY ");
 	emit_lit(b, sql, &p->null, "\\N", 2);
 	if (!p->encl.given || p->encl.n[0] > 0)
-		sb_str(b, " OPTIONALLY ENCLOSED");
-	sb_str(b, " LINES TERMINATED BY ");
+		sql_sb_str(b, " OPTIONALLY ENCLOSED");
+	sql_sb_str(b, " LINES TERMINATED BY ");
 	emit_lit(b, sql, &p->lines, "", 0);
 	if (p->skip && strspn(p->skip, "0") != p->skiplen) {
-		sb_str(b, " IGNORE ");
-		sb_add(b, p->skip, p->skiplen);
-		sb_str(b, " LINES");
+		sql_sb_str(b, " IGNORE ");
+		sql_sb_put(b, p->skip, p->skiplen);
+		sql_sb_str(b, " LINES");
 	}
 	if (p->cols.len) {
-		sb_str(b, " ");
-		sb_add(b, sql + p->cols.off, p->cols.len);
+		sql_sb_str(b, " ");
+		sql_sb_put(b, sql + p->cols.off, p->cols.len);
 	}
 	if (imp->set_span.len) {
-		sb_str(b, " SET ");
-		sb_add(b, sql + imp->set_span.off, imp->set_span.len);
+		sql_sb_str(b, " SET ");
+		sql_sb_put(b, sql + imp->set_span.off, imp->set_span.len);
 	}
 }
 
@@ -767,7 +736,7 @@ int sql_import_to_load_data(const char *sql, size_t len, const sql_import *imp, 
                             char *err, size_t errlen)
 {
 	plan p;
-	sbuf b = {0};
+	sql_sbuf b = {0};
 	int rc = -1;
 	memset(&p, 0, sizeof(p));
 	*out = NULL;
@@ -776,7 +745,7 @@ int sql_import_to_load_data(const char *sql, size_t len, const sql_import *imp, 
 		return -1;
 	if (build_plan(sql, imp, &p, err, errlen) < 0 || check_locations(sql, imp, err, errlen) < 0)
 		goto done;
-	sb_str(&b, "LOAD DATA INFILE ");
+	sql_sb_str(&b, "LOAD DATA INFILE ");
 	if (emit_location(&b, sql, imp, err, errlen) < 0)
 		goto done;
 	emit_all(&b, sql, imp, &p);

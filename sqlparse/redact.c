@@ -8,58 +8,13 @@
  */
 #include "sqlparse/lexer.h"
 #include "sqlparse/sqlparse.h"
+#include "sqlparse/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define REDACTED "redacted"
 
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 64;
-		char *np;
-		while (nc < b->n + n + 1)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static char *sb_done(sbuf *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (!b->p) {
-		b->p = malloc(1);
-		if (b->p)
-			b->p[0] = 0;
-	}
-	return b->p;
-}
 
 static int hexval(char c)
 {
@@ -105,7 +60,7 @@ static bool is_secret_name(const char *name)
 	return false;
 }
 
-static void redact_query(sbuf *b, const char *q, size_t n)
+static void redact_query(sql_sbuf *b, const char *q, size_t n)
 {
 	size_t i = 0;
 	while (i <= n) {
@@ -117,13 +72,13 @@ static void redact_query(sbuf *b, const char *q, size_t n)
 			;
 		decode_name(q + i, eq - i, name, sizeof(name));
 		if (eq < e && is_secret_name(name)) {
-			sb_put(b, q + i, eq + 1 - i);
-			sb_str(b, REDACTED);
+			sql_sb_put(b, q + i, eq + 1 - i);
+			sql_sb_str(b, REDACTED);
 		} else {
-			sb_put(b, q + i, e - i);
+			sql_sb_put(b, q + i, e - i);
 		}
 		if (e < n)
-			sb_put(b, "&", 1);
+			sql_sb_put(b, "&", 1);
 		i = e + 1;
 	}
 }
@@ -145,30 +100,30 @@ static size_t scheme_len(const char *u, size_t len)
 	return 0;
 }
 
-static void redact_authority(sbuf *b, const char *a, size_t n)
+static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 {
 	size_t at = n, colon;
 	while (at > 0 && a[at - 1] != '@')
 		at--;
 	if (at == 0) {
-		sb_put(b, a, n);
+		sql_sb_put(b, a, n);
 		return;
 	}
 	at--; /* index of the last '@' */
 	for (colon = 0; colon < at && a[colon] != ':'; colon++)
 		;
 	if (colon < at) {
-		sb_put(b, a, colon + 1); /* keep the user */
-		sb_str(b, REDACTED);
-		sb_put(b, a + at, n - at);
+		sql_sb_put(b, a, colon + 1); /* keep the user */
+		sql_sb_str(b, REDACTED);
+		sql_sb_put(b, a + at, n - at);
 	} else {
-		sb_put(b, a, n);
+		sql_sb_put(b, a, n);
 	}
 }
 
 char *sql_redact_uri(const char *uri, size_t len)
 {
-	sbuf b = {0};
+	sql_sbuf b = {0};
 	size_t sl, i, q, f;
 	if (!uri)
 		len = 0;
@@ -178,22 +133,22 @@ char *sql_redact_uri(const char *uri, size_t len)
 		size_t a = sl + 3, ae = a;
 		while (ae < len && uri[ae] != '/' && uri[ae] != '?' && uri[ae] != '#')
 			ae++;
-		sb_put(&b, uri, a);
+		sql_sb_put(&b, uri, a);
 		redact_authority(&b, uri + a, ae - a);
 		i = ae;
 	}
 	for (q = i; q < len && uri[q] != '?' && uri[q] != '#'; q++)
 		;
-	sb_put(&b, uri + i, q - i);
+	sql_sb_put(&b, uri + i, q - i);
 	if (q < len && uri[q] == '?') {
 		for (f = q + 1; f < len && uri[f] != '#'; f++)
 			;
-		sb_put(&b, "?", 1);
+		sql_sb_put(&b, "?", 1);
 		redact_query(&b, uri + q + 1, f - q - 1);
 		q = f;
 	}
-	sb_put(&b, uri + q, len - q);
-	return sb_done(&b);
+	sql_sb_put(&b, uri + q, len - q);
+	return sql_sb_done(&b);
 }
 
 static bool looks_like_uri(const char *s, size_t n)
@@ -206,19 +161,19 @@ static bool looks_like_uri(const char *s, size_t n)
 }
 
 /* Re-quote a redacted value with the literal's own quote char. */
-static void put_literal(sbuf *b, const char *v, size_t n, char q)
+static void put_literal(sql_sbuf *b, const char *v, size_t n, char q)
 {
 	size_t i;
-	sb_put(b, &q, 1);
+	sql_sb_put(b, &q, 1);
 	for (i = 0; i < n; i++) {
 		if (v[i] == q || v[i] == '\\')
-			sb_put(b, &v[i], 1); /* '' and \\ read back the same in both backslash modes for q */
-		sb_put(b, &v[i], 1);
+			sql_sb_put(b, &v[i], 1); /* '' and \\ read back the same in both backslash modes for q */
+		sql_sb_put(b, &v[i], 1);
 	}
-	sb_put(b, &q, 1);
+	sql_sb_put(b, &q, 1);
 }
 
-static void redact_tokens(sbuf *b, const char *sql, size_t len, unsigned flags)
+static void redact_tokens(sql_sbuf *b, const char *sql, size_t len, unsigned flags)
 {
 	sql_lexer lx;
 	sql_token t;
@@ -239,33 +194,33 @@ static void redact_tokens(sbuf *b, const char *sql, size_t len, unsigned flags)
 		}
 		r = looks_like_uri(v, n) ? sql_redact_uri(v, n) : NULL;
 		if (r && (strlen(r) != n || memcmp(r, v, n) != 0)) {
-			sb_put(b, sql + pos, t.qoff - pos); /* up to the quote (keeps _charset / N) */
+			sql_sb_put(b, sql + pos, t.qoff - pos); /* up to the quote (keeps _charset / N) */
 			put_literal(b, r, strlen(r), sql[t.qoff]);
 			pos = t.off + t.len;
 		}
 		free(r);
 		free(v);
 	}
-	sb_put(b, sql + pos, len - pos);
+	sql_sb_put(b, sql + pos, len - pos);
 }
 
 char *sql_redact_statement(const char *sql, size_t len, unsigned flags)
 {
-	sbuf b = {0};
+	sql_sbuf b = {0};
 	if (!sql)
 		len = 0;
 	redact_tokens(&b, sql, len, flags);
 	/* A secret in a literal whose end depends on the server's backslash mode must not
 	 * survive either reading: redact the result again under the other mode. */
 	if (!b.oom && len && memchr(sql, '\\', len)) {
-		sbuf b2 = {0};
+		sql_sbuf b2 = {0};
 		size_t n1 = b.n;
-		char *first = sb_done(&b);
+		char *first = sql_sb_done(&b);
 		if (!first)
 			return NULL;
 		redact_tokens(&b2, first, n1, flags ^ SQL_F_NO_BACKSLASH_ESCAPES);
 		free(first);
-		return sb_done(&b2);
+		return sql_sb_done(&b2);
 	}
-	return sb_done(&b);
+	return sql_sb_done(&b);
 }
