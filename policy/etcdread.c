@@ -519,12 +519,10 @@ static void tl_drop(void)
 	tl_endpoint[0] = '\0';
 }
 
-int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
-                             char *err, size_t errlen)
+/* Points this thread's kept-alive handle at cfg/endpoint (a new handle when they changed). */
+static int tl_use(const ig_config *cfg, const char *endpoint, char *err, size_t errlen)
 {
-	static const char *const prefixes[] = {IG_KEY_TASK_INFO, IG_KEY_TASK_PAUSE, IG_KEY_CDC};
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	since s = {0};
 	pthread_once(&once, global_init);
 	if (tl_cfg != cfg || strcmp(tl_endpoint, endpoint) != 0) {
 		tl_drop();
@@ -542,6 +540,53 @@ int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t
 	tl_reader.endpoint = tl_endpoint;
 	tl_reader.err = err;
 	tl_reader.errlen = errlen;
+	return 0;
+}
+
+static int ignore_kv(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
+{
+	(void)ud, (void)key, (void)klen, (void)val, (void)vlen;
+	return 0;
+}
+
+int ig_cluster_revision(const ig_config *cfg, const char *endpoint, int64_t *revision,
+                        char *err, size_t errlen)
+{
+	/* A key nobody writes: the answer is a header alone. Ranges are linearizable. */
+	static const char probe[] = "/tidb/importgate/revision-probe";
+	char *json, *last = NULL, e[300];
+	size_t last_len = 0;
+	bool more = false;
+	body b;
+	int rc;
+
+	*revision = 0;
+	if (tl_use(cfg, endpoint, err, errlen) < 0)
+		return -1;
+	json = ig_etcd_range_body(probe, sizeof(probe) - 1, NULL, 0, 0, 0, true);
+	if (!json)
+		return perr(err, errlen, "out of memory");
+	rc = post(&tl_reader, json, &b);
+	free(json);
+	if (rc == 0 && ig_etcd_range_parse(b.p, b.len, ignore_kv, NULL, &more, revision, &last,
+	                                   &last_len, e, sizeof(e)) < 0)
+		rc = rfail(&tl_reader, "%s", e);
+	if (rc == 0 && *revision <= 0)
+		rc = rfail(&tl_reader, "answer without a revision");
+	free(b.p);
+	free(last);
+	if (rc < 0)
+		tl_drop();
+	return rc;
+}
+
+int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
+                             char *err, size_t errlen)
+{
+	static const char *const prefixes[] = {IG_KEY_TASK_INFO, IG_KEY_TASK_PAUSE, IG_KEY_CDC};
+	since s = {0};
+	if (tl_use(cfg, endpoint, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && !s.changed; i++) {
 		char *json = since_body(prefixes[i], revision + 1);
 		body b;

@@ -46,4 +46,10 @@ char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t e
 int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
                              char *err, size_t errlen);
 
+/* The cluster's current revision, by a linearizable single-key range on a key nobody
+ * writes (one small round trip on the calling thread's kept-alive connection). 0, or -1 +
+ * err. The state cache compares it with what its watch has seen. */
+int ig_cluster_revision(const ig_config *cfg, const char *endpoint, int64_t *revision,
+                        char *err, size_t errlen);
+
 #endif

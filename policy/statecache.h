@@ -1,10 +1,10 @@
 /*
- * statecache.h - the cluster state a decision uses, verified current at decision time.
+ * statecache.h - the cluster state a decision uses, current as of the moment it asks.
  * A full read of PD's etcd is expensive with many changefeeds; imports are rare but the
- * state must never be stale. So a decision takes the last full read only after PD has
- * said, at that moment, that no task or changefeed key was created or modified since
- * that read's revision (ig_cluster_changed_since); otherwise, and at least every
- * cluster.state_max_age_ms, it reads in full. States are shared read-only by reference.
+ * state must never be stale. So the last full read is kept and a background etcd watch
+ * (started by the first acquire) says whether anything a decision reads changed since;
+ * each acquire confirms with PD's current revision that the watch is up to date (see
+ * statecache.c). States are shared read-only by reference.
  */
 #ifndef IMPORTGATE_STATECACHE_H
 #define IMPORTGATE_STATECACHE_H
@@ -19,5 +19,8 @@ int ig_state_acquire(const ig_config *cfg, const ig_cluster_state **out, char *e
 void ig_state_release(const ig_cluster_state *st);
 /* Counters for metrics and tests: decisions served from the verified cache, full reads. */
 void ig_state_cache_stats(unsigned long long *hits, unsigned long long *full_reads);
+/* Stops the watch thread and frees the last read (when unused). Call once at process exit,
+ * after the last decision; an acquire after it starts over. */
+void ig_state_cache_shutdown(void);
 
 #endif
