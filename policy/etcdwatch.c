@@ -265,7 +265,7 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 static void *run(void *arg)
 {
 	ig_watcher *w = arg;
-	char url[1100], cerr[CURL_ERROR_SIZE] = "", why[400];
+	char url[1100], cerr[CURL_ERROR_SIZE] = "", why[256];
 	char *body = ig_etcd_watch_body(w->from + 1);
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -297,7 +297,7 @@ static void *run(void *arg)
 			s |= curl_easy_setopt(c, CURLOPT_SSLKEY, w->key);
 		rc = s == CURLE_OK ? curl_easy_perform(c) : CURLE_FAILED_INIT;
 	}
-	snprintf(why, sizeof(why), "watch stream ended: %s",
+	snprintf(why, sizeof(why), "watch stream ended: %.200s",
 	         cerr[0] ? cerr : rc == CURLE_OK ? "closed by etcd" : curl_easy_strerror(rc));
 	set_broken(w, why);
 	curl_slist_free_all(h);
