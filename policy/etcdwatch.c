@@ -172,6 +172,7 @@ struct ig_watcher {
 	int64_t relevant;   /* newest revision that changed a key a decision reads */
 	bool broken;
 	atomic_bool stop;
+	atomic_int holders; /* the thread and the owner: the last one frees */
 	char *endpoint, *ca, *cert, *key;
 	int connect_timeout_ms;
 	int64_t from;
@@ -262,6 +263,17 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 	return atomic_load(&w->stop) ? 1 : 0;
 }
 
+static void free_watcher(ig_watcher *w);
+
+static void release(ig_watcher *w)
+{
+	if (atomic_fetch_sub(&w->holders, 1) == 1) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free_watcher(w);
+	}
+}
+
 static void *run(void *arg)
 {
 	ig_watcher *w = arg;
@@ -303,6 +315,7 @@ static void *run(void *arg)
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	free(body);
+	release(w);
 	return NULL;
 }
 
@@ -341,6 +354,7 @@ ig_watcher *ig_watcher_start(const ig_config *cfg, const char *endpoint, int64_t
 	w->connect_timeout_ms = cfg->cluster.timeout_ms;
 	w->from = w->seen = from;
 	atomic_init(&w->stop, false);
+	atomic_init(&w->holders, 2);
 	if (oom || !w->endpoint) {
 		free_watcher(w);
 		werr(err, errlen, "out of memory");
@@ -412,7 +426,14 @@ void ig_watcher_stop(ig_watcher *w)
 		return;
 	atomic_store(&w->stop, true);
 	pthread_join(w->thread, NULL);
-	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
-	free_watcher(w);
+	release(w);
+}
+
+void ig_watcher_abandon(ig_watcher *w)
+{
+	if (!w)
+		return;
+	atomic_store(&w->stop, true);
+	pthread_detach(w->thread);
+	release(w); /* the thread frees it when it ends, within about a second */
 }

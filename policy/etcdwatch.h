@@ -55,7 +55,10 @@ bool ig_watcher_broken(ig_watcher *w);
 /* The endpoint and TLS settings it was started with match cfg's for `endpoint`? */
 bool ig_watcher_matches(ig_watcher *w, const ig_config *cfg, const char *endpoint);
 
-/* Stops the thread (within about a second: libcurl's progress callback) and frees. */
+/* Stops the thread (within about a second: libcurl's progress callback), waits for it and
+ * frees. No ig_watcher_wait may be running. */
 void ig_watcher_stop(ig_watcher *w);
+/* The same without waiting (for a decision's thread): the watcher thread frees itself. */
+void ig_watcher_abandon(ig_watcher *w);
 
 #endif

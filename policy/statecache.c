@@ -149,15 +149,25 @@ static watch_slot *watch_take(void)
 	return s;
 }
 
-static void watch_put(watch_slot *s)
+/* Drops a reference; the last one stops the watcher, waiting for its thread only at
+ * shutdown (a decision must not wait up to a second for it). */
+static void watch_release(watch_slot *s, bool wait)
 {
 	pthread_mutex_lock(&wlock);
 	bool last = --s->refs == 0;
 	pthread_mutex_unlock(&wlock);
 	if (last) {
-		ig_watcher_stop(s->w);
+		if (wait)
+			ig_watcher_stop(s->w);
+		else
+			ig_watcher_abandon(s->w);
 		free(s);
 	}
+}
+
+static void watch_put(watch_slot *s)
+{
+	watch_release(s, false);
 }
 
 /* Makes n (may be NULL) the current watcher if `expect` still is; the old one goes. */
@@ -283,7 +293,7 @@ void ig_state_cache_shutdown(void)
 	watch = NULL;
 	pthread_mutex_unlock(&wlock);
 	if (s)
-		watch_put(s); /* stops the thread once no decision waits on it */
+		watch_release(s, true); /* stops the thread unless a decision still waits on it */
 	pthread_mutex_lock(&lock);
 	/* Free the last read when nothing else holds it; decisions still running keep theirs
 	 * (the process is exiting: what they hold is left to the exit). */

@@ -2,16 +2,24 @@
  * test_statecache.c - the pure parts of the watch-fed state cache: the watch stream's lines
  * as etcd 3.4's JSON gateway writes them (created, PUT with the type omitted, DELETE,
  * several events, compaction, cancel, error object, malformed), which keys count for a
- * decision, and the watch request body.
+ * decision, and the watch request body; and the watcher thread against a fake streaming
+ * HTTP server in this process (what "seen up to revision N" means, partial lines, a catch-up
+ * batch whose header runs ahead, compaction, an unreachable endpoint, stopping an idle
+ * stream).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "policy/base64.h"
 #include "policy/etcdwatch.h"
@@ -147,9 +155,169 @@ static void body(void **state)
 	free(b);
 }
 
+/* ---- the watcher thread against a fake etcd ---- */
+
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void send_str(int fd, const char *s)
+{
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Accepts the watcher's connection, checks its request, answers with a streaming 200. */
+static int accept_watch(int lfd, const char *expect_body)
+{
+	char req[4096] = "";
+	size_t n = 0;
+	int fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	while (!strstr(req, expect_body)) {
+		ssize_t r = read(fd, req + n, sizeof(req) - 1 - n);
+		assert_true(r > 0);
+		n += (size_t)r;
+		req[n] = '\0';
+	}
+	assert_non_null(strstr(req, "POST /v3/watch HTTP/1.1"));
+	send_str(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+	return fd;
+}
+
+static ig_config *test_config(void)
+{
+	ig_config *cfg = calloc(1, sizeof(*cfg));
+	assert_non_null(cfg);
+	cfg->cluster.timeout_ms = 1000;
+	return cfg;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void watcher_stream(void **state)
+{
+	ig_config *cfg = test_config();
+	char url[64], err[200], *line;
+	int port, lfd = listen_any(&port), fd;
+	int64_t rel = -1;
+	ig_watcher *w;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	w = ig_watcher_start(cfg, url, 10, err, sizeof(err));
+	assert_non_null(w);
+	assert_true(ig_watcher_matches(w, cfg, url));
+	assert_false(ig_watcher_matches(w, cfg, "http://127.0.0.1:1"));
+	/* the read's own revision is seen from the start */
+	assert_int_equal(ig_watcher_wait(w, 10, 0, &rel), 0);
+	assert_int_equal(rel, 0);
+	fd = accept_watch(lfd, "\"start_revision\":\"11\"}}");
+	/* nothing after 10 yet: waiting for 11 times out, the watcher is not broken */
+	assert_int_equal(ig_watcher_wait(w, 11, 100, &rel), -1);
+	assert_false(ig_watcher_broken(w));
+	send_str(fd, "{\"result\":{\"header\":{\"revision\":\"10\"},\"created\":true}}\n");
+	line = event_line("", "/pd/1/timestamp", 11);
+	send_str(fd, line);
+	send_str(fd, "\n");
+	free(line);
+	assert_int_equal(ig_watcher_wait(w, 11, 2000, &rel), 0);
+	assert_int_equal(rel, 0); /* an unrelated key moves the revision only */
+	/* a relevant DELETE at 12, its line split across two writes */
+	line = event_line("\"type\":\"DELETE\",", "/tidb/br-stream/info/t1", 12);
+	{
+		size_t half = strlen(line) / 2;
+		assert_int_equal(write(fd, line, half), (ssize_t)half);
+		assert_int_equal(ig_watcher_wait(w, 12, 100, &rel), -1);
+		send_str(fd, line + half);
+		send_str(fd, "\n");
+	}
+	free(line);
+	assert_int_equal(ig_watcher_wait(w, 12, 2000, &rel), 0);
+	assert_int_equal(rel, 12);
+	/* a catch-up batch: header says 20, events only up to 15: 16 is not seen */
+	send_str(fd, "{\"result\":{\"header\":{\"revision\":\"20\"},\"events\":[{\"kv\":"
+	             "{\"key\":\"L3g=\",\"mod_revision\":\"15\"}}]}}\n");
+	assert_int_equal(ig_watcher_wait(w, 15, 2000, &rel), 0);
+	assert_int_equal(ig_watcher_wait(w, 16, 100, &rel), -1);
+	assert_false(ig_watcher_broken(w));
+	/* compaction ends the watcher: waits fail at once */
+	send_str(fd, "{\"result\":{\"header\":{\"revision\":\"30\"},\"compact_revision\":\"25\","
+	             "\"canceled\":true}}\n");
+	{
+		double t0 = mono();
+		assert_int_equal(ig_watcher_wait(w, 100, 5000, &rel), -1);
+		assert_true(mono() - t0 < 2.0);
+	}
+	assert_true(ig_watcher_broken(w));
+	assert_int_equal(rel, 12);
+	ig_watcher_stop(w);
+	close(fd);
+	close(lfd);
+	free(cfg);
+}
+
+static void watcher_unreachable(void **state)
+{
+	ig_config *cfg = test_config();
+	char url[64], err[200];
+	int port, lfd = listen_any(&port);
+	int64_t rel;
+	ig_watcher *w;
+
+	(void)state;
+	close(lfd); /* nobody listens there any more */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	w = ig_watcher_start(cfg, url, 5, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(ig_watcher_wait(w, 6, 3000, &rel), -1);
+	assert_true(ig_watcher_broken(w));
+	ig_watcher_stop(w);
+	free(cfg);
+}
+
+static void watcher_stops_idle_stream(void **state)
+{
+	ig_config *cfg = test_config();
+	char url[64], err[200];
+	int port, lfd = listen_any(&port), fd;
+	int64_t rel;
+	ig_watcher *w;
+	double t0;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	w = ig_watcher_start(cfg, url, 7, err, sizeof(err));
+	assert_non_null(w);
+	fd = accept_watch(lfd, "\"start_revision\":\"8\"}}");
+	send_str(fd, "{\"result\":{\"header\":{\"revision\":\"7\"},\"created\":true}}\n");
+	assert_int_equal(ig_watcher_wait(w, 7, 0, &rel), 0);
+	t0 = mono();
+	ig_watcher_stop(w); /* the stream is open and silent */
+	assert_true(mono() - t0 < 3.0);
+	close(fd);
+	close(lfd);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(watcher_stream), cmocka_unit_test(watcher_unreachable),
+		cmocka_unit_test(watcher_stops_idle_stream),
 		cmocka_unit_test(created), cmocka_unit_test(events), cmocka_unit_test(several),
 		cmocka_unit_test(ends), cmocka_unit_test(malformed), cmocka_unit_test(body),
 	};
