@@ -18,7 +18,6 @@ cd "$ROOT"
 
 KNOWN='
 policy/yamldoc.c:clang-analyzer-unix.Malloc:false positive: the leak report at on_scalar (attach frees or links the node on every path)
-sqlparse/redact.c:clang-analyzer-core.NonNullParamChecker:false positive: sb_put() returns before memcpy when n == 0 and allocates b->p before the first copy
 sqlparse/redact.c:clang-analyzer-core.NullDereference:false positive: sql[t.qoff] is read only for a token the lexer found, so len > 0 and sql is not NULL
 policy/config.c:clang-analyzer-core.uninitialized.Assign:false positive: parse_int() returns -1 through cerr() on every path that does not set *out
 policy/config.c:clang-analyzer-core.NullDereference:false positive: ig_config_load_string() returning 0 always sets *out
