@@ -337,12 +337,19 @@ static void free_watcher(ig_watcher *w)
 	free(w);
 }
 
+static void curl_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* reference-counted: etcdread.c's call is fine */
+}
+
 ig_watcher *ig_watcher_start(const ig_config *cfg, const char *endpoint, int64_t from,
                              char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	ig_watcher *w = calloc(1, sizeof(*w));
 	bool oom = false;
 
+	pthread_once(&once, curl_once);
 	if (!w) {
 		werr(err, errlen, "out of memory");
 		return NULL;
