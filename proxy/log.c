@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-ig_log_level ig_log_threshold = IG_LOG_INFO;
+_Atomic ig_log_level ig_log_threshold = IG_LOG_INFO;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 

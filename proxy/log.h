@@ -5,17 +5,22 @@
 #ifndef IMPORTGATE_LOG_H
 #define IMPORTGATE_LOG_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "policy/config.h"
 
-extern ig_log_level ig_log_threshold;
+/* Written by a reload while workers log: relaxed atomic loads and stores. */
+extern _Atomic ig_log_level ig_log_threshold;
 
 void ig_log_at(ig_log_level lvl, uint64_t conn, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define ig_log(lvl, conn, ...) \
-	do { if ((lvl) <= ig_log_threshold) ig_log_at((lvl), (conn), __VA_ARGS__); } while (0)
+	do { \
+		if ((lvl) <= atomic_load_explicit(&ig_log_threshold, memory_order_relaxed)) \
+			ig_log_at((lvl), (conn), __VA_ARGS__); \
+	} while (0)
 #define LOG_ERROR(conn, ...) ig_log(IG_LOG_ERROR, conn, __VA_ARGS__)
 #define LOG_WARN(conn, ...) ig_log(IG_LOG_WARN, conn, __VA_ARGS__)
 #define LOG_INFO(conn, ...) ig_log(IG_LOG_INFO, conn, __VA_ARGS__)

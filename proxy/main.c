@@ -21,6 +21,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #endif
 
 #include "policy/config.h"
+#include "policy/statecache.h"
 #include "proxy/admin.h"
 #include "proxy/audit.h"
 #include "proxy/auth.h"
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	ig_cfg_install(cfg);
-	ig_log_threshold = cfg->log.level;
+	atomic_store_explicit(&ig_log_threshold, cfg->log.level, memory_order_relaxed);
 	atomic_store(&ig_rt.next_conn_id, 1);
 	signal(SIGPIPE, SIG_IGN);
 	/* A file-size limit must fail the write (EFBIG: the import is refused), not kill us. */
@@ -291,6 +292,7 @@ int main(int argc, char **argv)
 	ig_admin_stop();
 	ig_metrics_backends_free();
 	ig_obl_stop();
+	ig_state_cache_shutdown(); /* after the last decision: stops the etcd watcher */
 	ig_audit_close();
 	LOG_INFO(0, "stopped");
 

@@ -144,7 +144,7 @@ int ig_cfg_reload(char *err, size_t errlen)
 	ig_tls_contexts_install(client, backend);
 	install_backends(set);
 	ig_cfg_install(fresh); /* drops the "current" reference of the old one */
-	ig_log_threshold = fresh->log.level;
+	atomic_store_explicit(&ig_log_threshold, fresh->log.level, memory_order_relaxed);
 	ig_cfg_release(old);   /* ours */
 	return 0;
 }

@@ -147,6 +147,7 @@ typedef struct ig_session {
 	uint32_t cpass;         /* bytes of the current client packet still to stream */
 	bool c_prev_full;       /* last client packet had a 16 MiB - 1 payload */
 	ig_buf big;             /* a statement of several packets being assembled */
+	uint8_t big_seq;        /* the sequence id its next packet must carry */
 	ig_hold hold;           /* why client input is not being processed */
 	ig_inspection *plan;    /* the statement being decided off the loop */
 	uv_work_t work;
@@ -1275,6 +1276,12 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 			/* The next fragment of a statement of several packets. */
 			if (n - pos < whole)
 				break;
+			if (seq != s->big_seq++) {
+				/* What a server answers; the reassembled statement would hide the fault. */
+				ig_buf_reset(&s->big);
+				fail_client(s, seq, ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order");
+				return n;
+			}
 			s->c_prev_full = full;
 			on_big_fragment(s, p + pos + 4, plen, !full);
 			pos += whole;
@@ -1306,6 +1313,7 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 			if (n - pos < whole)
 				break;
 			s->c_prev_full = true;
+			s->big_seq = 1;
 			on_big_fragment(s, p + pos + 4, plen, false);
 			pos += whole;
 			continue;
