@@ -4,7 +4,7 @@
 # real etcd, the TiDB double, real clients), static analysis (tests/lint.sh) and every fuzz
 # target for a short time.
 # The last line is "N passed, N failed". Exit status 0 only when nothing failed.
-#   FUZZ_SECONDS=N   time per fuzz target (default 15; 0 skips fuzzing)
+#   FUZZ_SECONDS=N   time per fuzz target (default 8; 0 skips fuzzing)
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ PY=/usr/bin/python3   # Debian's interpreter: it sees python3-pytest and python3
 B=$ROOT/build-asan
 F=$ROOT/build-fuzz
 OUT=$B/test-results
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-8}
 
 fail_now() { echo "$1" >&2; echo "0 passed, 1 failed"; exit 1; }
 
