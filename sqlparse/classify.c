@@ -213,24 +213,9 @@ static char *prepare_text(const char *sql, const sql_piece *pc, const sql_token 
 	             (pc->flags & ~SQL_F_IN_EXEC_COMMENT) | ((lit->flags & SQL_TOKF_EXEC) ? SQL_F_IN_EXEC_COMMENT : 0));
 	lx.pos = lit->off;
 	while (sql_lex_next(&lx, &t) != SQL_TOK_EOF && is_text_tok(&t)) {
-		size_t m;
-		char *part, *na;
 		t.type = SQL_TOK_STRING;
-		part = sql_tok_decode(sql, &t, pc->flags, &m);
-		if (!part) {
-			free(acc);
+		if (sql_tok_append_decoded(&acc, &n, sql, &t, pc->flags) < 0)
 			return NULL;
-		}
-		na = realloc(acc, n + m + 1);
-		if (!na) {
-			free(part);
-			free(acc);
-			return NULL;
-		}
-		acc = na;
-		memcpy(acc + n, part, m + 1);
-		n += m;
-		free(part);
 	}
 	if (!acc)
 		acc = calloc(1, 1);

@@ -277,22 +277,8 @@ static char *decode_strings(parser *p, size_t *first, sql_span *span)
 		return acc;
 	}
 	while (is_str_tok(cur(p))) {
-		size_t m;
-		char *part = sql_tok_decode(p->sql, cur(p), p->flags, &m), *na;
-		if (!part) {
-			free(acc);
+		if (sql_tok_append_decoded(&acc, &n, p->sql, cur(p), p->flags) < 0)
 			return NULL;
-		}
-		na = realloc(acc, n + m + 1);
-		if (!na) {
-			free(part);
-			free(acc);
-			return NULL;
-		}
-		acc = na;
-		memcpy(acc + n, part, m + 1);
-		n += m;
-		free(part);
 		p->i++;
 	}
 	span->off = p->t.v[start].off;

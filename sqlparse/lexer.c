@@ -574,3 +574,22 @@ char *sql_tok_decode(const char *s, const sql_token *t, unsigned flags, size_t *
 		return copy_raw(s + t->off, t->len, outlen);
 	}
 }
+
+int sql_tok_append_decoded(char **acc, size_t *n, const char *s, const sql_token *t, unsigned flags)
+{
+	size_t m;
+	char *part = sql_tok_decode(s, t, flags, &m), *grown = NULL;
+	if (part)
+		grown = realloc(*acc, *n + m + 1);
+	if (!grown) {
+		free(part);
+		free(*acc);
+		*acc = NULL;
+		return -1;
+	}
+	*acc = grown;
+	memcpy(*acc + *n, part, m + 1);
+	*n += m;
+	free(part);
+	return 0;
+}

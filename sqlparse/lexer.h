@@ -66,6 +66,10 @@ bool sql_tok_is(const char *s, const sql_token *t, const char *kw);
 /* Decode a STRING, QIDENT or IDENT token (or the name of a VAR/SYSVAR) into a new
  * NUL-terminated buffer. flags are the lexing flags (backslash escapes). NULL on OOM. */
 char *sql_tok_decode(const char *s, const sql_token *t, unsigned flags, size_t *outlen);
+/* Appends the decoded value of string token t to *acc (length *n, kept NUL-terminated):
+ * adjacent literals concatenate ('a' 'b' is 'ab'). 0, or -1 when out of memory (then *acc
+ * is freed and set to NULL). */
+int sql_tok_append_decoded(char **acc, size_t *n, const char *s, const sql_token *t, unsigned flags);
 
 /* Internal helper shared by the modules: ASCII case-insensitive comparison. */
 bool sql_ieq(const char *a, size_t alen, const char *b);
