@@ -110,6 +110,10 @@ static void note_restart_keys(const ig_config *o, const ig_config *n)
 		LOG_WARN(0, "reload: listen changed; it takes effect after a restart");
 	if (o->workers != n->workers)
 		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
+	if (strcmp(o->admin.listen.host, n->admin.listen.host) != 0 || o->admin.listen.port != n->admin.listen.port ||
+	    (o->admin.token_file == NULL) != (n->admin.token_file == NULL) ||
+	    (o->admin.token_file && strcmp(o->admin.token_file, n->admin.token_file) != 0))
+		LOG_WARN(0, "reload: admin.listen or admin.token_file changed; it takes effect after a restart");
 
 	if ((o->audit.path == NULL) != (n->audit.path == NULL) || o->audit.fsync != n->audit.fsync)
 		LOG_WARN(0, "reload: turning the audit log on or off, or audit.fsync, takes effect after a "
