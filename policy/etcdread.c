@@ -508,6 +508,23 @@ static __thread reader tl_reader;
 static __thread const ig_config *tl_cfg;
 static __thread char tl_endpoint[512];
 
+static void tl_drop(void);
+
+/* The thread pool's threads end at exit (libuv joins them): their handle goes with them. */
+static pthread_key_t tl_key;
+static pthread_once_t tl_key_once = PTHREAD_ONCE_INIT;
+
+static void tl_key_destroy(void *unused)
+{
+	(void)unused;
+	tl_drop();
+}
+
+static void tl_key_init(void)
+{
+	(void)pthread_key_create(&tl_key, tl_key_destroy);
+}
+
 static void tl_drop(void)
 {
 	if (tl_reader.curl) {
@@ -530,6 +547,8 @@ static int tl_use(const ig_config *cfg, const char *endpoint, char *err, size_t 
 		tl_reader.endpoint = endpoint;
 		tl_reader.err = err;
 		tl_reader.errlen = errlen;
+		pthread_once(&tl_key_once, tl_key_init);
+		(void)pthread_setspecific(tl_key, &tl_reader); /* non-NULL: the destructor runs */
 		if (setup(&tl_reader) < 0) {
 			tl_drop();
 			return -1;

@@ -93,7 +93,9 @@ class Gateway:
         with open(self.config_path, "w") as f:
             yaml.safe_dump(self.config, f, default_flow_style=False, sort_keys=False)
 
-    def start(self, timeout=15.0):
+    def start(self, timeout=None):
+        # Slow runs (valgrind) may need longer: IG_GATEWAY_START_TIMEOUT seconds.
+        timeout = timeout or float(os.environ.get("IG_GATEWAY_START_TIMEOUT", "15"))
         if self.direct:
             return
         exe = binary_path()
