@@ -201,11 +201,9 @@ int my_hs_response_parse(const uint8_t *p, size_t len, my_hs_response *r, char *
 	return 0;
 }
 
-int my_hs_response_rewrite(const uint8_t *p, size_t len, const my_hs_response *r,
-                           uint32_t caps, ig_buf *out)
+int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, ig_buf *out)
 {
 	uint8_t head[32];
-	(void)r;
 	if (len < 32)
 		return -1;
 	memcpy(head, p, 32);

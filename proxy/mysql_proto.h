@@ -138,8 +138,7 @@ typedef struct my_hs_response {
 
 int my_hs_response_parse(const uint8_t *p, size_t len, my_hs_response *r, char *err, size_t errlen);
 /* A copy of the response payload with a new capability word (and MariaDB caps cleared). */
-int my_hs_response_rewrite(const uint8_t *p, size_t len, const my_hs_response *r,
-                           uint32_t caps, ig_buf *out);
+int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, ig_buf *out);
 /* The 32-byte SSLRequest payload for a backend. */
 void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t charset);
 

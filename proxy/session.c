@@ -659,7 +659,7 @@ static void st_client_hello(ig_session *s)
 		snprintf(s->auth_plugin, sizeof(s->auth_plugin), "%s", r.auth_plugin);
 	s->caps = r.caps & s->greeting.caps & ~IG_CAPS_MASKED;
 	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED) | (s->bctx ? CLIENT_SSL : 0);
-	if (my_hs_response_rewrite(p, n, &r, bcaps, &s->hs_out) < 0) {
+	if (my_hs_response_rewrite(p, n, bcaps, &s->hs_out) < 0) {
 		session_close(s, "out of memory");
 		return;
 	}
