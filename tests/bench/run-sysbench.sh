@@ -40,29 +40,12 @@ SB_PASS=${MYSQL_PASSWORD:-sbpass}
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-sysbench.XXXXXX)}
 RAW_OUT=${RAW_OUT:-}
 
-die() { echo "run-sysbench: $*" >&2; exit 1; }
-log() { echo "run-sysbench: $*" >&2; }
+. "$HERE/lib.sh"
 
 for tool in sysbench haproxy mariadb; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y sysbench haproxy mariadb-server)"
 done
 [ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
-
-# taskset prefix for a CPU list, or nothing
-pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port seconds
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
 
 PIDS=()
 cleanup() {
@@ -79,23 +62,7 @@ if [ -n "${MYSQL_PORT:-}" ]; then
 	DB_PORT=$MYSQL_PORT
 	log "using MariaDB on 127.0.0.1:$DB_PORT"
 else
-	DB_PORT=$(free_port)
-	D=$WORKDIR/mariadb
-	mkdir -p "$D"
-	mariadb-install-db --no-defaults --datadir="$D" --auth-root-authentication-method=normal \
-		--user=root >"$WORKDIR/install-db.log" 2>&1 || die "mariadb-install-db failed: $WORKDIR/install-db.log"
-	$(pin "$CPU_DB") mariadbd --no-defaults --datadir="$D" --port="$DB_PORT" --bind-address=127.0.0.1 \
-		--socket="$D/sock" --user=root --max-connections=8000 --innodb-buffer-pool-size=512M \
-		--skip-log-bin --log-error="$WORKDIR/mariadb.err" &
-	PIDS+=($!)
-	wait_port "$DB_PORT" 60 || die "MariaDB did not start; see $WORKDIR/mariadb.err"
-	mariadb --no-defaults -S "$D/sock" -uroot <<-EOF
-		DELETE FROM mysql.global_priv WHERE User='';
-		FLUSH PRIVILEGES;
-		CREATE USER '$SB_USER'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('$SB_PASS');
-		GRANT ALL PRIVILEGES ON *.* TO '$SB_USER'@'%';
-	EOF
-	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $D)"
+	start_mariadb "$CPU_DB"
 fi
 DB_VERSION=$(mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -N -e 'SELECT VERSION()')
 mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \
@@ -116,30 +83,7 @@ PIDS+=($HAP_PID)
 wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log"
 
 # --- importgate --------------------------------------------------------------------------
-IG_PORT=$(free_port)
-cat >"$WORKDIR/importgate.yaml" <<EOF
-listen: 127.0.0.1:$IG_PORT
-workers: 2
-backends:
-  servers: [127.0.0.1:$DB_PORT]
-cluster:
-  pd: []
-audit:
-  path: $WORKDIR/audit.jsonl
-obligations:
-  file: $WORKDIR/obligations.log
-admin: {listen: 127.0.0.1:0}
-log: {level: warn}
-EOF
-$(pin "$CPU_PROXY") "$IMPORTGATE" -c "$WORKDIR/importgate.yaml" >"$WORKDIR/importgate.log" 2>&1 &
-IG_PID=$!
-PIDS+=($IG_PID)
-wait_port "$IG_PORT" 10 || die "importgate did not start; see $WORKDIR/importgate.log"
-
-# CPU seconds (user+system) a process has used so far
-cpu_s() {
-	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
-}
+start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT"
 
 # --- runs --------------------------------------------------------------------------------
 # one line per run: target test threads qps tps p95_ms errors proxy_cpu_s wall_s

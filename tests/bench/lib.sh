@@ -1,0 +1,74 @@
+# lib.sh - shell helpers shared by the benchmark and soak scripts in tests/bench (sourced, not
+# run): free loopback ports, waiting for a port, a throw-away MariaDB with a sysbench user, and
+# an importgate in front of it. Callers set WORKDIR, SB_USER, SB_PASS and keep started PIDs in
+# the PIDS array (their EXIT trap stops them).
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+log() { echo "$(basename "$0"): $*" >&2; }
+
+# taskset prefix for a CPU list, or nothing
+pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port seconds
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# CPU seconds (user+system) a process has used so far
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+}
+
+# start_mariadb CPU_LIST: a fresh MariaDB in $WORKDIR/mariadb on a free port, with the user
+# $SB_USER; sets DB_PORT and appends its pid to PIDS.
+start_mariadb() {
+	local d=$WORKDIR/mariadb
+	DB_PORT=$(free_port)
+	mkdir -p "$d"
+	mariadb-install-db --no-defaults --datadir="$d" --auth-root-authentication-method=normal \
+		--user=root >"$WORKDIR/install-db.log" 2>&1 || die "mariadb-install-db failed: $WORKDIR/install-db.log"
+	$(pin "$1") mariadbd --no-defaults --datadir="$d" --port="$DB_PORT" --bind-address=127.0.0.1 \
+		--socket="$d/sock" --user=root --max-connections=8000 --innodb-buffer-pool-size=512M \
+		--skip-log-bin --log-error="$WORKDIR/mariadb.err" &
+	PIDS+=($!)
+	wait_port "$DB_PORT" 60 || die "MariaDB did not start; see $WORKDIR/mariadb.err"
+	mariadb --no-defaults -S "$d/sock" -uroot <<-SQL
+		DELETE FROM mysql.global_priv WHERE User='';
+		FLUSH PRIVILEGES;
+		CREATE USER '$SB_USER'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('$SB_PASS');
+		GRANT ALL PRIVILEGES ON *.* TO '$SB_USER'@'%';
+	SQL
+	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $d)"
+}
+
+# start_importgate BINARY CPU_LIST DB_PORT: importgate (2 workers, no PD) in front of
+# 127.0.0.1:DB_PORT; sets IG_PORT and IG_PID and appends the pid to PIDS.
+start_importgate() {
+	IG_PORT=$(free_port)
+	cat >"$WORKDIR/importgate.yaml" <<-YAML
+		listen: 127.0.0.1:$IG_PORT
+		workers: 2
+		backends:
+		  servers: [127.0.0.1:$3]
+		cluster:
+		  pd: []
+		audit:
+		  path: $WORKDIR/audit.jsonl
+		obligations:
+		  file: $WORKDIR/obligations.log
+		admin: {listen: 127.0.0.1:0}
+		log: {level: warn}
+	YAML
+	$(pin "$2") "$1" -c "$WORKDIR/importgate.yaml" >"$WORKDIR/importgate.log" 2>&1 &
+	IG_PID=$!
+	PIDS+=($IG_PID)
+	wait_port "$IG_PORT" 10 || die "importgate did not start; see $WORKDIR/importgate.log"
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# soak.sh - a long sysbench run through importgate (issue 7's 10-minute soak): QPS per
+# interval, the gateway's RSS and open fds sampled through the run, fds before and after.
+# Run by hand, never in CI; docs/RELIABILITY.md has the last result.
+#
+# Environment (defaults in brackets):
+#   IMPORTGATE  gateway binary [build/proxy/importgate of this tree]
+#   DURATION    seconds [600]      THREADS  sysbench threads [16]      INTERVAL  seconds [10]
+#   TEST        sysbench test [oltp_read_write]     TABLES, TABLE_SIZE  [4, 10000]
+#   WORKDIR     scratch directory [mktemp]
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMPORTGATE=${IMPORTGATE:-$HERE/../../build/proxy/importgate}
+DURATION=${DURATION:-600}
+THREADS=${THREADS:-16}
+INTERVAL=${INTERVAL:-10}
+TEST=${TEST:-oltp_read_write}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+SB_USER=sbtest
+SB_PASS=sbpass
+WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-soak.XXXXXX)}
+
+. "$HERE/lib.sh"
+
+[ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+command -v sysbench >/dev/null || die "sysbench not found (apt-get install -y sysbench)"
+
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORKDIR/mariadb"
+}
+trap cleanup EXIT
+
+start_mariadb ""
+mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -e 'CREATE DATABASE sbtest'
+SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
+	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
+sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
+	die "sysbench prepare failed: $WORKDIR/prepare.log"
+start_importgate "$IMPORTGATE" "" "$DB_PORT"
+
+fds() { find "/proc/$IG_PID/fd" -mindepth 1 | wc -l; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$IG_PID/status"; }
+
+sleep 1
+FD0=$(fds)
+RSS0=$(rss_kib)
+SAMPLES=$WORKDIR/samples.tsv # seconds fds rss_kib
+(
+	t=0
+	while kill -0 "$IG_PID" 2>/dev/null; do
+		printf '%s\t%s\t%s\n' "$t" "$(fds)" "$(rss_kib)"
+		sleep "$INTERVAL"
+		t=$((t + INTERVAL))
+	done
+) >"$SAMPLES" 2>/dev/null &
+SAMPLER=$!
+PIDS+=($SAMPLER)
+
+log "$TEST, $THREADS threads, ${DURATION}s through importgate (pid $IG_PID); fds $FD0, VmRSS ${RSS0} KiB"
+sysbench "$TEST" "${SB[@]}" --mysql-port="$IG_PORT" --threads="$THREADS" --time="$DURATION" \
+	--report-interval="$INTERVAL" --db-ps-mode=disable run >"$WORKDIR/sysbench.log" 2>&1 ||
+	die "sysbench failed: $WORKDIR/sysbench.log"
+sleep 2
+kill -0 "$IG_PID" 2>/dev/null || die "importgate died during the soak; see $WORKDIR/importgate.log"
+FD1=$(fds)
+RSS1=$(rss_kib)
+kill "$SAMPLER" 2>/dev/null || true
+
+# sysbench interval lines: "[ 10s ] thds: 16 tps: ... qps: 1234.56 (r/w/o: ...) ... err/s: 0.00 ..."
+awk '/^\[ [0-9]+s \]/ { for (i = 1; i <= NF; i++) { if ($i == "qps:") q = $(i + 1); if ($i == "err/s:") e = $(i + 1) }
+		n++; s += q; ss += q * q; if (n == 1 || q < lo) lo = q; if (q > hi) hi = q; es += e }
+	END { m = s / n; sd = sqrt(ss / n - m * m)
+		printf "QPS per %ss interval: %d intervals, mean %.0f, min %.0f, max %.0f, stddev %.1f%% of mean; errors/s summed over intervals %.2f\n", "'"$INTERVAL"'", n, m, lo, hi, 100 * sd / m, es }' \
+	"$WORKDIR/sysbench.log"
+awk -F'\t' 'NR == 1 { lo = hi = $3 } { if ($3 < lo) lo = $3; if ($3 > hi) hi = $3; if ($2 > fh) fh = $2; last = $3; n++ }
+	END { printf "gateway VmRSS sampled %d times: min %d KiB, max %d KiB, last %d KiB; most fds while running %d\n", n, lo, hi, last, fh }' "$SAMPLES"
+grep -E "transactions:|queries:|ignored errors:|reconnects:" "$WORKDIR/sysbench.log" | sed 's/^ */sysbench total: /'
+echo "gateway fds before $FD0, after $FD1 (clients gone); VmRSS before ${RSS0} KiB, after ${RSS1} KiB"
+echo "raw: $WORKDIR (sysbench.log, samples.tsv, importgate.log)"
+[ "$FD1" -le "$FD0" ] || { echo "fd count grew: $FD0 -> $FD1" >&2; exit 1; }
