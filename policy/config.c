@@ -722,6 +722,10 @@ static const spec timeouts_specs[] = {
 	{.key = "handshake_ms", .t = T_INT, .off = CF(timeouts.handshake_ms), .min = 1, .max = 3600000},
 	{.key = "idle_ms", .t = T_INT, .off = CF(timeouts.idle_ms), .min = 0, .max = 2147483647},
 	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
+	{.key = "tcp_keepalive_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_s), .min = 0, .max = 32767},
+	{.key = "tcp_keepalive_interval_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_interval_s), .min = 1, .max = 32767},
+	{.key = "tcp_keepalive_count", .t = T_INT, .off = CF(timeouts.tcp_keepalive_count), .min = 1, .max = 127},
+	{.key = "tcp_user_timeout_ms", .t = T_INT, .off = CF(timeouts.tcp_user_timeout_ms), .min = 0, .max = 2147483647},
 	{0},
 };
 
@@ -778,6 +782,9 @@ static int set_defaults(ig_config *cfg)
 	cfg->log.level = IG_LOG_INFO;
 	cfg->timeouts.handshake_ms = 10000;
 	cfg->timeouts.shutdown_ms = 30000;
+	cfg->timeouts.tcp_keepalive_s = 60;
+	cfg->timeouts.tcp_keepalive_interval_s = 10;
+	cfg->timeouts.tcp_keepalive_count = 6;
 	cfg->limits.max_inspect_bytes = 64u << 20;
 	cfg->limits.write_queue_bytes = 1u << 20;
 	cfg->refs = 1;

@@ -130,6 +130,14 @@ typedef struct ig_config {
 		int handshake_ms;    /* timeouts.handshake_ms, default 10000 */
 		int idle_ms;         /* timeouts.idle_ms, default 0 = none */
 		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
+		/* TCP on both legs (new connections): keepalive probes after tcp_keepalive_s idle
+		 * (0 = off), every tcp_keepalive_interval_s, tcp_keepalive_count unanswered ones
+		 * close the connection; tcp_user_timeout_ms bounds how long sent data may stay
+		 * unacknowledged (TCP_USER_TIMEOUT; 0 = the kernel's default). */
+		int tcp_keepalive_s;          /* default 60 */
+		int tcp_keepalive_interval_s; /* default 10 */
+		int tcp_keepalive_count;      /* default 6 */
+		int tcp_user_timeout_ms;      /* default 0 */
 	} timeouts;
 	struct {
 		int max_connections;     /* limits.max_connections, default 0 = unlimited */

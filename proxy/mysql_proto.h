@@ -86,6 +86,7 @@ enum my_command {
 #define ER_UNKNOWN_ERROR 1105
 #define ER_HANDSHAKE_ERROR 1043
 #define ER_SECURE_TRANSPORT_REQUIRED 3159
+#define CR_SERVER_LOST 2013 /* a client library's code, also sent by proxies that lose the server */
 
 /* Little-endian readers and lenenc integers. */
 static inline uint32_t my_u24(const uint8_t *p) { return p[0] | (p[1] << 8) | ((uint32_t)p[2] << 16); }

@@ -37,6 +37,7 @@
 #include "proxy/mysql_proto.h"
 #include "proxy/response.h"
 #include "proxy/runtime.h"
+#include "proxy/tcpopts.h"
 #include "proxy/tls.h"
 
 #define HANDSHAKE_PKT_MAX (64 * 1024)  /* no handshake packet is larger */
@@ -89,6 +90,7 @@ typedef struct ig_pending {
 	char *use_db[IG_MAX_USE]; /* COM_QUERY batch: USE by result index */
 	unsigned nuse;
 	bool capture;             /* an import: its answer is captured and read */
+	uint8_t resp_seq;         /* sequence id the answer starts with; 0 = not known */
 	char obl_id[40];          /* that import owes obligations: told its answer, or that none came */
 } ig_pending;
 
@@ -356,6 +358,32 @@ static void tls_input(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
 		drive(s);
 }
 
+/* Nothing of the head command's answer has reached the client yet (not even part of a packet). */
+static bool answer_untouched(const ig_session *s)
+{
+	return s->pq_len > 0 && s->pq[s->pq_head].resp_seq != 0 && s->cin_mode == CIN_COMMAND &&
+	       s->resp.state == RS_FIRST && s->resp.result_index == 0 && s->bframe.have == 0 &&
+	       s->bframe.skip == 0 && !s->bframe.prev_full;
+}
+
+/*
+ * The backend leg ended (closed, reset, or timed out by TCP keepalive / TCP_USER_TIMEOUT) in
+ * the command phase. A client waiting for an answer of which nothing has been relayed gets an
+ * error that says what happened (2013, as its library would say for a lost server); otherwise
+ * what the backend sent last is relayed and the client is closed.
+ */
+static void backend_lost(ig_session *s, int status)
+{
+	const char *why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
+	if (answer_untouched(s)) {
+		fail_client(s, s->pq[s->pq_head].resp_seq, CR_SERVER_LOST,
+		            "importgate: lost the backend %s during the command: %s", s->be->addr, why);
+		return;
+	}
+	LOG_INFO(s->id, "backend %s: %s", s->be->addr, why);
+	close_when_flushed(s);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	ig_leg *l = st->data;
@@ -368,9 +396,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			LOG_DEBUG(s->id, "client closed (%s)", uv_strerror((int)nread));
 			session_close(s, NULL);
 		} else if (s->state == SS_COMMAND) {
-			LOG_INFO(s->id, "backend %s closed the connection", s->be->addr);
-			/* Relay what the backend said last, then close the client. */
-			close_when_flushed(s);
+			backend_lost(s, (int)nread);
 		} else {
 			fail_client(s, next_client_seq(s), ER_UNKNOWN_ERROR,
 			            "importgate: backend %s closed the connection during the handshake",
@@ -881,6 +907,7 @@ static ig_pending *expect_response(ig_session *s, uint8_t cmd)
 		return NULL;
 	ig_pending *p = pq_tail_new(s);
 	p->cmd = cmd;
+	p->resp_seq = 1; /* a one-packet command; callers correct it for longer ones */
 	if (s->pq_len == 1)
 		start_tracking(s);
 	return p;
@@ -1046,6 +1073,9 @@ static int forward_statement(ig_session *s, uint8_t cmd, const uint8_t *text, si
 static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len, ig_inspect_out *out)
 {
 	int rc = 0;
+	/* The client sent one packet per 16 MiB - 1 bytes (and an empty one after an exact fit):
+	 * its answer starts at the sequence id after those, whatever was forwarded. */
+	uint8_t resp_seq = (uint8_t)((len + 1) / MY_MAX_PAYLOAD + 1);
 	switch (out->action) {
 	case IA_REJECT:
 		LOG_INFO(s->id, "statement refused: %u %s", out->err_code, out->err_msg);
@@ -1058,6 +1088,8 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	case IA_FORWARD: {
 		rc = forward_statement(s, cmd, text, len);
 		ig_pending *p = rc == 0 ? expect_response(s, cmd) : NULL;
+		if (p)
+			p->resp_seq = resp_seq;
 		if (out->obl_id[0]) {
 			if (p)
 				memcpy(p->obl_id, out->obl_id, sizeof(p->obl_id));
@@ -1335,7 +1367,9 @@ static size_t command_bytes(ig_session *s, const uint8_t *p, size_t n)
 		if (is_cmd) {
 			if (s->pq_len >= PQ_MAX && ig_cmd_has_response(cmd))
 				break;
-			expect_response(s, cmd);
+			ig_pending *pend = expect_response(s, cmd);
+			if (pend && full)
+				pend->resp_seq = 0; /* continued in packets not counted here */
 		}
 		s->c_prev_full = full;
 		if (leg_send(&s->backend, p + pos, 4) < 0) {
@@ -1471,6 +1505,14 @@ static void on_timer(uv_timer_t *t)
 		session_close(s, "idle timeout"); /* only with no command in flight */
 }
 
+/* Socket options (proxy/tcpopts.c); a failure costs the probes, not the session. */
+static void tune_leg(ig_session *s, ig_leg *l)
+{
+	char err[160];
+	if (ig_tcp_tune(&l->tcp, s->cfg, err, sizeof(err)) < 0)
+		LOG_WARN(s->id, "%s leg: %s", l->is_client ? "client" : "backend", err);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
 	ig_session *s = req->data;
@@ -1482,7 +1524,7 @@ static void on_connect(uv_connect_t *req, int status)
 		            s->be->addr, uv_strerror(status));
 		return;
 	}
-	uv_tcp_nodelay(&s->backend.tcp, 1);
+	tune_leg(s, &s->backend);
 	s->state = SS_BACKEND_GREETING;
 	int hs = s->cfg->timeouts.handshake_ms;
 	if (hs > 0)
@@ -1550,7 +1592,7 @@ void ig_session_accept(ig_worker *w)
 		else
 			uv_ip6_name((struct sockaddr_in6 *)&peer, s->client_addr, sizeof(s->client_addr));
 	}
-	uv_tcp_nodelay(&s->client.tcp, 1);
+	tune_leg(s, &s->client);
 	int maxc = s->cfg->limits.max_connections;
 	if (maxc > 0 && atomic_load(&ig_rt.conns) > maxc) {
 		fail_client(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate limits.max_connections)");

@@ -348,8 +348,12 @@ class Etcd:
     """Start Debian's etcd on free loopback ports; stop, kill -9, SIGSTOP it."""
 
     def __init__(self, binary="etcd", client_port=None, peer_port=None, data_dir=None,
-                 log_path=None):
+                 log_path=None, host="127.0.0.1", prefix=()):
+        """host: the address it listens on and is reached at; prefix: a command prefix for
+        etcd (e.g. a network namespace's)."""
         self.binary = binary
+        self.host = host
+        self.prefix = list(prefix)
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
         self._own_dir = data_dir is None
@@ -360,16 +364,16 @@ class Etcd:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.client_port
+        return "http://%s:%d" % (self.host, self.client_port)
 
     def start(self, timeout=15.0):
-        peer = "http://127.0.0.1:%d" % self.peer_port
+        peer = "http://%s:%d" % (self.host, self.peer_port)
         cmd = [self.binary, "--data-dir", os.path.join(self.data_dir, "data"),
                "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                "--name", "n1", "--initial-cluster", "n1=" + peer]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.prefix + cmd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self.wait_healthy(timeout)
         return self

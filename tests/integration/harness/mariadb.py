@@ -43,14 +43,19 @@ class MariaDB:
     """A running mariadbd. Attributes: host, port, datadir, socket, general_log, err_log,
     certs (or None), tls (bool)."""
 
-    def __init__(self, basedir, certs=None, max_connections=600, connect_timeout=3):
+    def __init__(self, basedir, certs=None, max_connections=600, connect_timeout=3,
+                 prefix=(), host="127.0.0.1", bind="127.0.0.1"):
+        """prefix: a command prefix for mariadbd (e.g. a network namespace's); host: where
+        tests reach it; bind: its --bind-address."""
         self.basedir = basedir
         self.datadir = os.path.join(basedir, "data")
         self.socket = os.path.join(basedir, "mysqld.sock")
         self.general_log = os.path.join(basedir, "general.log")
         self.err_log = os.path.join(basedir, "error.log")
         self.pid_file = os.path.join(basedir, "mysqld.pid")
-        self.host = "127.0.0.1"
+        self.host = host
+        self.bind = bind
+        self.prefix = list(prefix)
         self.port = None
         self.certs = certs
         self.tls = certs is not None
@@ -67,7 +72,7 @@ class MariaDB:
         os.makedirs(self.basedir, exist_ok=True)
         self._install_db()
         self.port = ports.free_port()
-        self.proc = subprocess.Popen(self._server_args(), stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + self._server_args(), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         self._wait_ready(60)
         self._setup()
@@ -82,7 +87,7 @@ class MariaDB:
     def _server_args(self):
         exe = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         args = [exe, "--no-defaults", "--user=root", "--datadir=" + self.datadir,
-                "--port=%d" % self.port, "--bind-address=127.0.0.1", "--socket=" + self.socket,
+                "--port=%d" % self.port, "--bind-address=" + self.bind, "--socket=" + self.socket,
                 "--pid-file=" + self.pid_file, "--log-error=" + self.err_log,
                 "--general-log=1", "--general-log-file=" + self.general_log,
                 "--max-allowed-packet=1G", "--local-infile=1", "--skip-name-resolve",

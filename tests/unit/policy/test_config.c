@@ -93,6 +93,10 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->log.level, IG_LOG_INFO);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
 	assert_int_equal(c->timeouts.idle_ms, 0);
+	assert_int_equal(c->timeouts.tcp_keepalive_s, 60);
+	assert_int_equal(c->timeouts.tcp_keepalive_interval_s, 10);
+	assert_int_equal(c->timeouts.tcp_keepalive_count, 6);
+	assert_int_equal(c->timeouts.tcp_user_timeout_ms, 0);
 	assert_int_equal(c->timeouts.shutdown_ms, 30000);
 	assert_int_equal(c->limits.max_connections, 0);
 	assert_int_equal(c->limits.max_inspect_bytes, 64u << 20);
@@ -164,7 +168,8 @@ static const char full[] =
 	"  poll_ms: 250\n"
 	"admin: {listen: \"0.0.0.0:0\", token_file: /run/secrets/admin}\n"
 	"log: {level: debug}\n"
-	"timeouts: {handshake_ms: 3000, idle_ms: 600000, shutdown_ms: 0}\n"
+	"timeouts: {handshake_ms: 3000, idle_ms: 600000, shutdown_ms: 0, tcp_keepalive_s: 0,\n"
+	"           tcp_keepalive_interval_s: 3, tcp_keepalive_count: 2, tcp_user_timeout_ms: 4000}\n"
 	"limits: {max_connections: 900, max_inspect_bytes: 2048, write_queue_bytes: 65536}\n";
 
 static void every_key(void **state)
@@ -256,6 +261,10 @@ static void every_key(void **state)
 	assert_string_equal(ig_log_level_name(c->log.level), "debug");
 	assert_int_equal(c->timeouts.handshake_ms, 3000);
 	assert_int_equal(c->timeouts.idle_ms, 600000);
+	assert_int_equal(c->timeouts.tcp_keepalive_s, 0);
+	assert_int_equal(c->timeouts.tcp_keepalive_interval_s, 3);
+	assert_int_equal(c->timeouts.tcp_keepalive_count, 2);
+	assert_int_equal(c->timeouts.tcp_user_timeout_ms, 4000);
 	assert_int_equal(c->timeouts.shutdown_ms, 0);
 	assert_int_equal(c->limits.max_connections, 900);
 	assert_int_equal(c->limits.max_inspect_bytes, 2048);
@@ -276,6 +285,8 @@ static void errors_by_type(void **state)
 	load_err("cluster:\n  timeout_ms: 0\n", "t.yaml:2: cluster.timeout_ms: 0 is out of range");
 	load_err("cluster:\n  state_max_age_ms: 3600001\n", "t.yaml:2: cluster.state_max_age_ms: 3600001 is out of range");
 	load_err("timeouts: {handshake_ms: [1]}\n", "t.yaml:1: timeouts.handshake_ms: expected an integer, got a list");
+	load_err("timeouts: {tcp_keepalive_count: 0}\n", "t.yaml:1: timeouts.tcp_keepalive_count");
+	load_err("timeouts: {tcp_user_timeout_ms: -1}\n", "t.yaml:1: timeouts.tcp_user_timeout_ms");
 	load_err("timeouts:\n  shutdown_ms: -5\n", "t.yaml:2: timeouts.shutdown_ms: -5 is out of range (0 to 3600000)");
 	load_err("backends:\n  health_timeout_ms: 0\n", "t.yaml:2: backends.health_timeout_ms: 0 is out of range");
 	load_err("backends:\n  max_connections: lots\n", "t.yaml:2: backends.max_connections: expected an integer");
