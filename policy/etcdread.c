@@ -6,7 +6,6 @@
  */
 #include "policy/etcdread.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
+#include "policy/pdhttp.h"
 
 #define PAGE_LIMIT 1000
 #define MAX_RESPONSE_BYTES (64u << 20)
@@ -182,36 +182,12 @@ int ig_etcd_range_parse(const char *text, size_t len, ig_etcd_kv_fn kv, void *ud
 typedef struct body {
 	char *p;
 	size_t len;
-	bool too_big;
 } body;
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-	body *b = ud;
-	size_t n = size * nmemb;
-	char *q;
-
-	if (b->len + n > MAX_RESPONSE_BYTES) {
-		b->too_big = true;
-		return 0;
-	}
-	q = realloc(b->p, b->len + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + b->len, data, n);
-	b->p = q;
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
 
 typedef struct reader {
 	const ig_config *cfg;
 	const char *endpoint;
-	CURL *curl;
-	struct curl_slist *headers;
-	char url[1024];
-	char curlerr[CURL_ERROR_SIZE];
+	ig_pdhttp http;
 	int64_t revision;   /* pinned by the first answer */
 	char *err;
 	size_t errlen;
@@ -230,59 +206,13 @@ static int rfail(reader *r, const char *fmt, ...)
 
 static int setup(reader *r)
 {
-	const ig_config *cfg = r->cfg;
-	long t = cfg->cluster.timeout_ms;
-	CURLcode c = CURLE_OK;
-
-	snprintf(r->url, sizeof(r->url), "%s/v3/kv/range", r->endpoint);
-	r->curl = curl_easy_init();
-	r->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!r->curl || !r->headers)
-		return rfail(r, "out of memory");
-	c |= curl_easy_setopt(r->curl, CURLOPT_URL, r->url);
-	c |= curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
-	c |= curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS */
-	c |= curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, t);
-	c |= curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, t);
-	c |= curl_easy_setopt(r->curl, CURLOPT_ERRORBUFFER, r->curlerr);
-	c |= curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	c |= curl_easy_setopt(r->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	c |= curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_data);
-	if (cfg->cluster.tls.ca)
-		c |= curl_easy_setopt(r->curl, CURLOPT_CAINFO, cfg->cluster.tls.ca);
-	if (cfg->cluster.tls.cert)
-		c |= curl_easy_setopt(r->curl, CURLOPT_SSLCERT, cfg->cluster.tls.cert);
-	if (cfg->cluster.tls.key)
-		c |= curl_easy_setopt(r->curl, CURLOPT_SSLKEY, cfg->cluster.tls.key);
-	if (c != CURLE_OK)
-		return rfail(r, "cannot set up the HTTP client");
-	return 0;
+	return ig_pdhttp_init(&r->http, r->endpoint, r->cfg->cluster.timeout_ms, "cluster.timeout_ms",
+	                      MAX_RESPONSE_BYTES, &r->cfg->cluster.tls, r->err, r->errlen);
 }
 
 static int post(reader *r, const char *json, body *b)
 {
-	CURLcode c;
-	long status = 0;
-
-	memset(b, 0, sizeof(*b));
-	r->curlerr[0] = '\0';
-	curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, b);
-	c = curl_easy_perform(r->curl);
-	if (c != CURLE_OK) {
-		if (b->too_big)
-			return rfail(r, "answer larger than %u bytes", MAX_RESPONSE_BYTES);
-		if (c == CURLE_OPERATION_TIMEDOUT)
-			return rfail(r, "timed out after %d ms (cluster.timeout_ms)", r->cfg->cluster.timeout_ms);
-		return rfail(r, "%s", r->curlerr[0] ? r->curlerr : curl_easy_strerror(c));
-	}
-	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		while (b->p && b->len > 0 && (b->p[b->len - 1] == '\n' || b->p[b->len - 1] == '\r'))
-			b->p[--b->len] = '\0';
-		return rfail(r, "HTTP %ld from %s: %.200s", status, r->url, b->p ? b->p : "");
-	}
-	return 0;
+	return ig_pdhttp_post(&r->http, "/v3/kv/range", json, &b->p, &b->len, r->err, r->errlen);
 }
 
 /* Ranges over [key, end) (end NULL: the single key), page by page. */
@@ -400,26 +330,18 @@ static int read_endpoint(reader *r, ig_cluster_state *st)
 		free(c.keys[i]);
 	free(c.keys);
 	free(c.lens);
-	curl_slist_free_all(r->headers);
-	curl_easy_cleanup(r->curl);
+	ig_pdhttp_free(&r->http);
 	return rc;
-}
-
-static void global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 int ig_cluster_read(const ig_config *cfg, ig_cluster_state **out, char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	char all[1024] = "";
 
 	*out = NULL;
 	if (!cfg || cfg->cluster.npd == 0)
 		return perr(err, errlen, "no PD endpoints configured (cluster.pd is empty): the cluster "
 		            "state cannot be read");
-	pthread_once(&once, global_init);
 	for (size_t i = 0; i < cfg->cluster.npd; i++) {
 		ig_cluster_state *st = ig_cluster_state_new();
 		reader r = {.cfg = cfg, .endpoint = cfg->cluster.pd[i]};
@@ -527,10 +449,7 @@ static void tl_key_init(void)
 
 static void tl_drop(void)
 {
-	if (tl_reader.curl) {
-		curl_slist_free_all(tl_reader.headers);
-		curl_easy_cleanup(tl_reader.curl);
-	}
+	ig_pdhttp_free(&tl_reader.http);
 	memset(&tl_reader, 0, sizeof(tl_reader));
 	tl_cfg = NULL;
 	tl_endpoint[0] = '\0';
@@ -539,8 +458,6 @@ static void tl_drop(void)
 /* Points this thread's kept-alive handle at cfg/endpoint (a new handle when they changed). */
 static int tl_use(const ig_config *cfg, const char *endpoint, char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, global_init);
 	if (tl_cfg != cfg || strcmp(tl_endpoint, endpoint) != 0) {
 		tl_drop();
 		tl_reader.cfg = cfg;

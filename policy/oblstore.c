@@ -6,7 +6,6 @@
  */
 #include "policy/oblstore.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,6 +22,7 @@
 #include "policy/base64.h"
 #include "policy/decide.h"
 #include "policy/etcdread.h"
+#include "policy/pdhttp.h"
 
 #define MAX_RESPONSE_BYTES (16u << 20)
 
@@ -895,86 +895,33 @@ static int file_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err
 
 /* ---- etcd backend: HTTP ---- */
 
-typedef struct body {
-	char *p;
-	size_t len;
-} body;
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-	body *b = ud;
-	size_t n = size * nmemb;
-	char *q;
-
-	if (b->len + n > MAX_RESPONSE_BYTES)
-		return 0;
-	q = realloc(b->p, b->len + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + b->len, data, n);
-	b->p = q;
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
+/* One request on its own connection: the store is used from several threads, and rarely. */
 static int post_one(ig_oblstore *st, const char *ep, const char *path, const char *json, json_t **out,
                     char *err, size_t errlen)
 {
-	char url[1024], cerr[CURL_ERROR_SIZE] = "";
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	body b = {0};
-	long status = 0;
-	CURLcode rc = CURLE_OK;
-	int ret = -1;
+	ig_pdhttp h;
+	char *body;
+	size_t len;
+	int rc;
 
 	*out = NULL;
-	if (!c || !h) {
-		perr(err, errlen, "out of memory");
-		goto done;
-	}
-	snprintf(url, sizeof(url), "%s%s", ep, path);
-	rc |= curl_easy_setopt(c, CURLOPT_URL, url);
-	rc |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, st->timeout_ms);
-	rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, st->timeout_ms);
-	rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	rc |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	if (st->tls.ca)
-		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, st->tls.ca);
-	if (st->tls.cert)
-		rc |= curl_easy_setopt(c, CURLOPT_SSLCERT, st->tls.cert);
-	if (st->tls.key)
-		rc |= curl_easy_setopt(c, CURLOPT_SSLKEY, st->tls.key);
-	if (rc != CURLE_OK) {
-		perr(err, errlen, "pd %s: cannot set up the HTTP client", ep);
-		goto done;
-	}
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		perr(err, errlen, "pd %s: %s", ep, cerr[0] ? cerr : curl_easy_strerror(rc));
-		goto done;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	json_t *o = b.p ? json_loadb(b.p, b.len, 0, NULL) : NULL;
-	if (status != 200 || !json_is_object(o)) {
-		const char *m = json_string_value(json_object_get(o, "message"));
-		perr(err, errlen, "pd %s%s: HTTP %ld: %.200s", ep, path, status, m ? m : b.p ? b.p : "");
+	if (ig_pdhttp_init(&h, ep, st->timeout_ms, "cluster.timeout_ms", MAX_RESPONSE_BYTES, &st->tls,
+	                   err, errlen) < 0)
+		return -1;
+	rc = ig_pdhttp_post(&h, path, json, &body, &len, err, errlen);
+	ig_pdhttp_free(&h);
+	if (rc < 0)
+		return -1;
+	json_t *o = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(o)) {
+		perr(err, errlen, "pd %s%s: not a JSON object: %.200s", ep, path, body);
 		json_decref(o);
-		goto done;
+		free(body);
+		return -1;
 	}
+	free(body);
 	*out = o;
-	ret = 0;
-done:
-	free(b.p);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return ret;
+	return 0;
 }
 
 /*

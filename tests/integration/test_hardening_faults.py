@@ -320,14 +320,15 @@ def test_stopped_backend_marked_down_and_avoided(gateway_factory, relay, mariadb
 
 
 class _GarbageHandler(http.server.BaseHTTPRequestHandler):
-    bodies = [b"{not json", b'{"kvs": [{"key": "!!!", "value": "%%%"}], "count": "x"}',
-              b"\x00\xff" * 64, b'{"header": {}, "kvs": "no list"}']
+    bodies = [(200, b"{not json"), (200, b'{"kvs": [{"key": "!!!", "value": "%%%"}], "count": "x"}'),
+              (200, b"\x00\xff" * 64), (200, b'{"header": {}, "kvs": "no list"}'),
+              (503, b'{"error": "etcdserver: leader changed", "code": 14}'), (404, b"")]
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = self.bodies[self.server.hits % len(self.bodies)]
+        status, body = self.bodies[self.server.hits % len(self.bodies)]
         self.server.hits += 1
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -338,8 +339,8 @@ class _GarbageHandler(http.server.BaseHTTPRequestHandler):
 
 
 def test_pd_answering_garbage_is_state_unavailable(gateway_factory, tmp_path):
-    """PD (etcd gateway) answers 200 with bodies that are not etcd range responses: the
-    decision is on_state_unavailable (reject here: error 8173) within cluster.timeout_ms, for
+    """PD (etcd gateway) answers 200 with bodies that are not etcd range responses, or an
+    error status: the decision is on_state_unavailable (reject here: error 8173) within cluster.timeout_ms, for
     every kind of garbage, and the gateway stays up."""
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GarbageHandler)
     srv.hits = 0
@@ -350,6 +351,7 @@ def test_pd_answering_garbage_is_state_unavailable(gateway_factory, tmp_path):
                                           "timeout_ms": 1000},
                               "policy": {"on_state_unavailable": "reject"}})
         c = clients.connect(gw, *NATIVE, db="igtest")
+        messages = []
         try:
             for _ in range(len(_GarbageHandler.bodies)):
                 t0 = time.monotonic()
@@ -357,6 +359,10 @@ def test_pd_answering_garbage_is_state_unavailable(gateway_factory, tmp_path):
                     clients.query_one(c, "IMPORT INTO t FROM 's3://b/t.csv'")
                 assert e.value.args[0] == 8173, e.value
                 assert time.monotonic() - t0 < 3.0
+                messages.append(e.value.args[1])
+            # an error status is quoted with its text (the order of answers is the server's)
+            assert any("HTTP 503" in m and "leader changed" in m for m in messages) or \
+                "HTTP 503" in gw.stderr_text(), messages
             assert clients.query_one(c, "SELECT 'still'") == ("still",)
         finally:
             c.close()
