@@ -8,7 +8,7 @@ libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libc
 libsystemd-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
 TEST="python3 python3-pytest python3-pymysql python3-cryptography python3-prometheus-client
-cppcheck clang-tidy"
+cppcheck clang-tidy socat iproute2"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"

@@ -721,6 +721,7 @@ static const spec log_specs[] = {
 static const spec timeouts_specs[] = {
 	{.key = "handshake_ms", .t = T_INT, .off = CF(timeouts.handshake_ms), .min = 1, .max = 3600000},
 	{.key = "idle_ms", .t = T_INT, .off = CF(timeouts.idle_ms), .min = 0, .max = 2147483647},
+	{.key = "response_ms", .t = T_INT, .off = CF(timeouts.response_ms), .min = 0, .max = 2147483647},
 	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
 	{.key = "tcp_keepalive_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_s), .min = 0, .max = 32767},
 	{.key = "tcp_keepalive_interval_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_interval_s), .min = 1, .max = 32767},

@@ -129,6 +129,8 @@ typedef struct ig_config {
 	struct {
 		int handshake_ms;    /* timeouts.handshake_ms, default 10000 */
 		int idle_ms;         /* timeouts.idle_ms, default 0 = none */
+		int response_ms;     /* timeouts.response_ms: silent backend while a command waits
+		                        (imports exempt), default 0 = none */
 		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
 		/* TCP on both legs (new connections): keepalive probes after tcp_keepalive_s idle
 		 * (0 = off), every tcp_keepalive_interval_s, tcp_keepalive_count unanswered ones

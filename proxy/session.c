@@ -157,7 +157,8 @@ typedef struct ig_session {
 	uint8_t plan_cmd;
 	ig_buf plan_text;       /* the statement as the client sent it */
 	ig_inspect_out plan_out; /* the decision, made in the thread pool */
-	bool idle_armed;        /* timer counts idleness (timeouts.idle_ms) */
+	bool cmd_tick;          /* the timer ticks for timeouts.idle_ms / response_ms */
+	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
 	ig_framer bframe;
 	ig_resp resp;
 	ig_buf capture;         /* the backend's answer to a forwarded import, from its start */
@@ -213,6 +214,7 @@ static void on_write(uv_write_t *req, int status)
 			session_close(s, uv_strerror(status));
 		return;
 	}
+	s->last_io_ms = uv_now(&s->w->loop); /* a slow reader is progress, not a silent backend */
 	leg_flush(l);
 	if (s->close_after_flush && !s->closing && leg_queued(&s->client) == 0) {
 		session_close(s, NULL);
@@ -367,14 +369,14 @@ static bool answer_untouched(const ig_session *s)
 }
 
 /*
- * The backend leg ended (closed, reset, or timed out by TCP keepalive / TCP_USER_TIMEOUT) in
- * the command phase. A client waiting for an answer of which nothing has been relayed gets an
- * error that says what happened (2013, as its library would say for a lost server); otherwise
- * what the backend sent last is relayed and the client is closed.
+ * The backend leg is given up in the command phase: it ended (closed, reset, or timed out by
+ * TCP keepalive / TCP_USER_TIMEOUT), or stayed silent past timeouts.response_ms. A client
+ * waiting for an answer of which nothing has been relayed gets an error that says what
+ * happened (2013, as its library would say for a lost server); otherwise what the backend
+ * sent last is relayed and the client is closed.
  */
-static void backend_lost(ig_session *s, int status)
+static void backend_lost(ig_session *s, const char *why)
 {
-	const char *why = status == UV_EOF ? "closed the connection" : uv_strerror(status);
 	if (answer_untouched(s)) {
 		fail_client(s, s->pq[s->pq_head].resp_seq, CR_SERVER_LOST,
 		            "importgate: lost the backend %s during the command: %s", s->be->addr, why);
@@ -396,7 +398,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			LOG_DEBUG(s->id, "client closed (%s)", uv_strerror((int)nread));
 			session_close(s, NULL);
 		} else if (s->state == SS_COMMAND) {
-			backend_lost(s, (int)nread);
+			backend_lost(s, nread == UV_EOF ? "closed the connection" : uv_strerror((int)nread));
 		} else {
 			fail_client(s, next_client_seq(s), ER_UNKNOWN_ERROR,
 			            "importgate: backend %s closed the connection during the handshake",
@@ -907,6 +909,8 @@ static ig_pending *expect_response(ig_session *s, uint8_t cmd)
 		return NULL;
 	ig_pending *p = pq_tail_new(s);
 	p->cmd = cmd;
+	if (s->pq_len == 1)
+		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
 	p->resp_seq = 1; /* a one-packet command; callers correct it for longer ones */
 	if (s->pq_len == 1)
 		start_tracking(s);
@@ -1020,6 +1024,7 @@ static void on_server_packet(void *arg, const uint8_t *h, size_t hl, uint32_t pl
 		break;
 	case RE_INFILE:
 		s->cin_mode = CIN_INFILE;
+		s->pq[s->pq_head].resp_seq = 0; /* the answer's sequence now follows the file's packets */
 		break;
 	case RE_RESULT:
 		result_ended(s, index);
@@ -1038,6 +1043,7 @@ static void on_server_packet(void *arg, const uint8_t *h, size_t hl, uint32_t pl
 
 static void backend_command_input(ig_session *s, const uint8_t *p, size_t n)
 {
+	s->last_io_ms = uv_now(&s->w->loop);
 	if (s->pq_len > 0 && s->pq[s->pq_head].capture && ig_buf_avail(&s->capture) < CAPTURE_MAX) {
 		size_t room = CAPTURE_MAX - ig_buf_avail(&s->capture);
 		ig_buf_append(&s->capture, p, n < room ? n : room); /* best effort: a note, not the data */
@@ -1393,8 +1399,7 @@ static void command_client_input(ig_session *s)
 
 static void client_command_data(ig_session *s, const uint8_t *p, size_t n)
 {
-	if (s->idle_armed)
-		uv_timer_again(&s->timer);
+	s->last_io_ms = uv_now(&s->w->loop);
 	if (ig_buf_avail(&s->cin) == 0) {
 		/* Fast path: straight from the read buffer; only leftovers are copied. */
 		size_t used = command_bytes(s, p, n);
@@ -1419,10 +1424,15 @@ static void enter_command_phase(ig_session *s)
 	s->state = SS_COMMAND;
 	s->cin_mode = CIN_COMMAND;
 	uv_timer_stop(&s->timer);
-	int idle = s->cfg->timeouts.idle_ms;
-	if (idle > 0) {
-		uv_timer_start(&s->timer, on_timer, (uint64_t)idle, (uint64_t)idle);
-		s->idle_armed = true;
+	/* One repeating tick at a quarter of the shorter timeout checks both: cheaper than
+	 * re-arming a timer on every packet, and a deadline is late by at most a quarter. */
+	int idle = s->cfg->timeouts.idle_ms, resp = s->cfg->timeouts.response_ms;
+	int shorter = idle > 0 && (resp <= 0 || idle < resp) ? idle : resp;
+	if (shorter > 0) {
+		uint64_t tick = shorter / 4 > 50 ? (uint64_t)shorter / 4 : 50;
+		s->last_io_ms = uv_now(&s->w->loop);
+		uv_timer_start(&s->timer, on_timer, tick, tick);
+		s->cmd_tick = true;
 	}
 	LOG_INFO(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
 	         "backend TLS %s", s->user, s->client_addr, s->be->addr, s->has_db ? s->db : "",
@@ -1494,6 +1504,32 @@ static void drive(ig_session *s)
 
 /* ------------------------------------------------------------------ setup */
 
+/*
+ * The command phase's deadlines. idle_ms: no command in flight, none being decided, and no
+ * byte either way for that long. response_ms: a command waits for its answer and nothing
+ * has moved either way for that long (a stopped or hung backend whose kernel still
+ * acknowledges); imports are exempt, since TiDB says nothing until a synchronous import ends.
+ */
+static void command_tick(ig_session *s)
+{
+	const ig_config *c = s->cfg;
+	uint64_t quiet = uv_now(&s->w->loop) - s->last_io_ms;
+
+	if (s->closing || s->close_after_flush)
+		return;
+	if (s->pq_len == 0) {
+		if (c->timeouts.idle_ms > 0 && s->hold == HOLD_NONE && quiet >= (uint64_t)c->timeouts.idle_ms)
+			session_close(s, "idle timeout");
+		return;
+	}
+	if (c->timeouts.response_ms > 0 && quiet >= (uint64_t)c->timeouts.response_ms &&
+	    !s->pq[s->pq_head].capture) {
+		char why[120];
+		snprintf(why, sizeof(why), "no answer for %d ms (timeouts.response_ms)", c->timeouts.response_ms);
+		backend_lost(s, why);
+	}
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	ig_session *s = t->data;
@@ -1501,8 +1537,8 @@ static void on_timer(uv_timer_t *t)
 		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out", s->be->addr);
 	else if (s->state != SS_COMMAND)
 		session_close(s, "handshake timed out");
-	else if (s->pq_len == 0)
-		session_close(s, "idle timeout"); /* only with no command in flight */
+	else
+		command_tick(s);
 }
 
 /* Socket options (proxy/tcpopts.c); a failure costs the probes, not the session. */

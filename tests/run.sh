@@ -2,16 +2,20 @@
 # The whole test suite, from a clean clone: installs what is missing, builds under
 # ASan+UBSan, runs the unit tests (cmocka), the integration tests (pytest: real MariaDB,
 # real etcd, the TiDB double, real clients), static analysis (tests/lint.sh) and every fuzz
-# target for a short time.
+# target for a short time; then a ThreadSanitizer build of the gateway under the integration
+# tests that exercise its threads (workers, decision pool and PD watch, admin, audit writer,
+# obligations).
 # The last line is "N passed, N failed". Exit status 0 only when nothing failed.
 #   FUZZ_SECONDS=N   time per fuzz target (default 8; 0 skips fuzzing)
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
+#   TSAN=0           skips the ThreadSanitizer step
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=/usr/bin/python3   # Debian's interpreter: it sees python3-pytest and python3-pymysql
 B=$ROOT/build-asan
 F=$ROOT/build-fuzz
+T=$ROOT/build-tsan
 OUT=$B/test-results
 FUZZ_SECONDS=${FUZZ_SECONDS:-8}
 
@@ -73,6 +77,26 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
 	else
 		echo "fail fuzz-build" >>"$OUT/fuzz.txt"
 		echo "  fuzz build FAILED (see $OUT/fuzz-build.txt)"
+	fi
+fi
+
+if [ "${TSAN:-1}" != 0 ]; then
+	echo "== ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
+	if [ ! -f "$T/build.ninja" ]; then
+		meson setup "$T" -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtests=false \
+			>"$OUT/tsan-setup.txt" 2>&1 || echo "fail tsan-setup" >"$OUT/tsan.txt"
+	fi
+	if [ -f "$T/build.ninja" ] && ninja -C "$T" proxy/importgate >"$OUT/tsan-build.txt" 2>&1; then
+		# The harness fails a test on a "ThreadSanitizer" report in the gateway's stderr, or
+		# on its exit status (TSan's is 66 after a report).
+		(cd tests/integration && IMPORTGATE_BIN=$T/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
+			IG_HARDENING_SCALE=300 IG_CHURN_SECONDS=3 TSAN_OPTIONS="second_deadlock_stack=1" \
+			$PY -m pytest -q -p no:cacheprovider --junitxml="$OUT/pytest-tsan.xml" \
+			test_relay_many.py test_relay_session.py test_backends.py test_operations.py \
+			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py) 2>&1 | tail -n 6
+	else
+		echo "fail tsan-build" >"$OUT/tsan.txt"
+		echo "  TSan build FAILED (see $OUT/tsan-build.txt)"
 	fi
 fi
 

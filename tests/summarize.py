@@ -28,10 +28,10 @@ def unit_counts(build):
     return passed, failed
 
 
-def pytest_counts(out):
-    xml = Path(out) / "pytest.xml"
+def pytest_counts(out, name="pytest.xml", required=True):
+    xml = Path(out) / name
     if not xml.exists():
-        return 0, 1, 0
+        return (0, 1, 0) if required else (0, 0, 0)
     root = ET.parse(xml).getroot()
     suites = [root] if root.tag == "testsuite" else list(root)
     total = fails = skipped = 0
@@ -57,9 +57,14 @@ def main():
     pp, pf, ps = pytest_counts(out)
     fp, ff = word_counts(out, "fuzz.txt")
     lp, lf = word_counts(out, "lint.txt")
+    # ThreadSanitizer: absent when skipped (TSAN=0); a failed build is written to tsan.txt
+    tp, tf, ts = pytest_counts(out, "pytest-tsan.xml", required=False)
+    tf += word_counts(out, "tsan.txt")[1]
     print("unit: %d passed, %d failed; integration: %d passed, %d failed, %d skipped; "
-          "fuzz: %d passed, %d failed; lint: %d passed, %d failed" % (up, uf, pp, pf, ps, fp, ff, lp, lf))
-    passed, failed = up + pp + fp + lp, uf + pf + ff + lf
+          "fuzz: %d passed, %d failed; lint: %d passed, %d failed; "
+          "tsan: %d passed, %d failed, %d skipped"
+          % (up, uf, pp, pf, ps, fp, ff, lp, lf, tp, tf, ts))
+    passed, failed = up + pp + fp + lp + tp, uf + pf + ff + lf + tf
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed or passed == 0 else 0
 

@@ -5,6 +5,7 @@ a full disk) imports are refused, other traffic goes on, and no line is half-wri
 Real etcd, the TiDB double, PyMySQL."""
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -123,4 +124,92 @@ def test_full_disk_refuses_imports_keeps_traffic(policy_gw, double, state):
     decided = [e["table"] for e in lines if e["event"] == "import.decision"]
     sent = [s for s in rx.imports()]
     assert len(decided) == forwarded == len(sent)
+    assert gw.alive()
+
+
+# ---------------------------------------------------------------- a real full or read-only disk
+
+
+@pytest.fixture
+def mounts(tmp_path):
+    """mount(kind, dir): a 64 KiB tmpfs ("tmpfs") or a read-only bind of dir onto itself
+    ("ro"); unmounted at teardown. Skips where this process may not mount (not root)."""
+    made = []
+
+    def mount(kind, d):
+        d.mkdir(parents=True, exist_ok=True)
+        if kind == "tmpfs":
+            cmds = [["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "igaudit", str(d)]]
+        else:
+            cmds = [["mount", "--bind", str(d), str(d)],
+                    ["mount", "-o", "remount,ro,bind", str(d)]]
+        for i, cmd in enumerate(cmds):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                if i > 0:
+                    subprocess.run(["umount", str(d)])
+                pytest.skip("cannot mount here (%s): %s" % (" ".join(cmd), r.stderr.strip()))
+        made.append(d)
+        return d
+    yield mount
+    for d in reversed(made):
+        subprocess.run(["umount", "-l", str(d)])
+
+
+def test_full_filesystem_refuses_imports_then_recovers(policy_gw, double, state, mounts, tmp_path):
+    """The audit file on a 64 KiB tmpfs that fills up (ENOSPC, not a file-size limit): imports
+    are refused with the reason while other traffic goes on, and once space is freed the next
+    imports are audited and forwarded again; every line in the file is whole."""
+    d = mounts("tmpfs", tmp_path / "small")
+    filler = d / "filler"
+    filler.write_bytes(b"x" * (60 * 1024))  # leaves ~4 KiB for the audit file
+    gw = policy_gw(policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]},
+                   audit={"path": str(d / "audit.jsonl")}, log={"level": "warn"})
+    rx = Received(double)
+    c = connect(gw)
+    refused = forwarded = 0
+    try:
+        for i in range(40):
+            out = run(c, "IMPORT INTO stage.f%d FROM 's3://b/%s.csv'" % (i, "x" * 200))
+            if out.code == 1105:
+                assert "audit record could not be written" in out.message, out
+                refused += 1
+            else:
+                assert out.ok, out
+                forwarded += 1
+            assert run(c, "SELECT 1").ok
+        assert forwarded > 0 and refused > 0, (forwarded, refused)
+        filler.unlink()  # the DBA frees space
+        out = run(c, "IMPORT INTO stage.after FROM 's3://b/after.csv'")
+        assert out.ok, out
+    finally:
+        c.close()
+    lines = audit_lines(gw)
+    decided = [e["table"] for e in lines if e["event"] == "import.decision"]
+    assert decided[-1] == "stage.after", decided[-3:]
+    assert len(decided) == forwarded + 1 == len(rx.imports())
+    assert gw.alive()
+
+
+def test_read_only_audit_directory(policy_gw, double, state, mounts, tmp_path):
+    """An audit path on a read-only filesystem: the gateway refuses to start, saying why; a
+    reload that moves the audit log there keeps writing the old file (and says so), and
+    imports go on being audited."""
+    ro = mounts("ro", tmp_path / "ro")
+    with pytest.raises(Exception) as e:
+        policy_gw(audit={"path": str(ro / "audit.jsonl")})
+    assert "audit" in str(e.value).lower() and "read-only" in str(e.value).lower(), e.value
+    gw = policy_gw(policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]})
+    old = gw.config["audit"]["path"]
+    gw.reload({"audit": {"path": str(ro / "audit.jsonl")}})
+    deadline = time.monotonic() + 5
+    while "audit log not reopened" not in gw.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "audit log not reopened" in gw.stderr_text()
+    assert "read-only" in gw.stderr_text().lower()
+    rx = Received(double)
+    assert query(gw, "IMPORT INTO stage.ro FROM 's3://b/ro.csv'").ok
+    assert rx.imports() == ["IMPORT INTO stage.ro FROM 's3://b/ro.csv'"]
+    with open(old) as f:
+        assert any(json.loads(ln).get("table") == "stage.ro" for ln in f), "not in the old file"
     assert gw.alive()

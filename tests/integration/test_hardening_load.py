@@ -7,6 +7,8 @@ Sized for the suite (2 cores, ~90 s for all hardening tests). Long runs:
   IG_HARDENING_SCALE=10000       concurrent connections (suite: 2000)
   IG_CHURN_SECONDS=60            churn duration (suite: 10)
   IG_CHURN_RATE=1000             connects+disconnects per second (suite: 1000)
+  IG_HARDENING_PROCESSES=2       gateway processes sharing the listen address (SO_REUSEPORT;
+                                 suite: 1), for more sessions than one process's fd limit holds
 Numbers are printed (run with -s) and written to $IG_HARDENING_REPORT when set; the last
 results are in docs/RELIABILITY.md.
 
@@ -19,6 +21,7 @@ import json
 import os
 import resource
 import struct
+import subprocess
 import time
 
 import pytest
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.gateway_only
 SCALE = int(os.environ.get("IG_HARDENING_SCALE", "2000"))
 CHURN_SECONDS = float(os.environ.get("IG_CHURN_SECONDS", "10"))
 CHURN_RATE = int(os.environ.get("IG_CHURN_RATE", "1000"))
+PROCESSES = int(os.environ.get("IG_HARDENING_PROCESSES", "1"))
 ROUNDS = 3
 # Bound on the gateway's resident memory per open session (client + backend leg, buffers,
 # no TLS). Measured ~12 KiB under ASan (small quarantine); the bound leaves room for noise.
@@ -47,6 +51,13 @@ def _raise_nofile(n):
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def listening(pid, port):
+    """Process pid has a listening socket on port (ss -ltnp)."""
+    out = subprocess.run(["ss", "-Hltnp", "sport = :%d" % port], capture_output=True,
+                         text=True).stdout
+    return "pid=%d," % pid in out
 
 
 def report(name, values):
@@ -188,12 +199,21 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
     small_quarantine(monkeypatch)
     # The gateway needs two fds per session: a hard RLIMIT_NOFILE this process cannot raise
     # (no CAP_SYS_RESOURCE, e.g. 20000 in the CI container) caps the count; reported.
+    # Several processes on one address (IG_HARDENING_PROCESSES) share the sessions.
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    n = min(SCALE, (hard - 200) // 2)
-    gw = gateway_factory({"log": {"level": "warn"}, "timeouts": {"handshake_ms": 60000}},
-                         backend=(bigdb.host, bigdb.port))
-    pid = gw.proc.pid
-    base_rss = proc_status(pid, "VmRSS")
+    n = min(SCALE, PROCESSES * (hard - 200) // 2, hard - 200)  # the clients: one fd each
+    over = {"log": {"level": "warn"}, "timeouts": {"handshake_ms": 60000}}
+    gw = gateway_factory(over, backend=(bigdb.host, bigdb.port))
+    gws = [gw]
+    for _ in range(1, PROCESSES):
+        g = gateway_factory(dict(over, listen=gw.config["listen"]), backend=(bigdb.host, bigdb.port))
+        deadline = time.monotonic() + 10
+        while not listening(g.proc.pid, gw.port) and g.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert g.alive() and listening(g.proc.pid, gw.port), g.stderr_text()[-2000:]
+        gws.append(g)
+    pids = [g.proc.pid for g in gws]
+    base_rss = sum(proc_status(pid, "VmRSS") for pid in pids)
     failures = []
     conns = {}
 
@@ -216,13 +236,13 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
         res = await asyncio.gather(*(one(k, sem) for k in range(n)), return_exceptions=True)
         connect_s = time.monotonic() - t0
         failures.extend("connect %d: %r" % (k, e) for k, e in enumerate(res) if e is not None)
-        held_rss = proc_status(pid, "VmRSS")
-        held_fds = fd_count(pid)
+        held_rss = sum(proc_status(pid, "VmRSS") for pid in pids)
+        held_fds = sum(fd_count(pid) for pid in pids)
         t0 = time.monotonic()
         res = await asyncio.gather(*(work(k) for k in conns), return_exceptions=True)
         query_s = time.monotonic() - t0
         failures.extend("query: %r" % e for e in res if e is not None)
-        all_rss = proc_status(pid, "VmRSS")
+        all_rss = sum(proc_status(pid, "VmRSS") for pid in pids)
         for r, w, _ in conns.values():
             await aquit(w)
         return connect_s, query_s, held_rss, held_fds, all_rss
@@ -233,6 +253,7 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
     assert len({c[2] for c in conns.values()}) == n, "backend sessions shared"
     per_conn = (max(held_rss, all_rss) - base_rss) / n
     report("concurrent", {"connections": n, "requested": SCALE, "nofile_hard": hard,
+                          "gateway_processes": PROCESSES,
                           "connect_s": round(connect_s, 2),
                           "queries": n * (ROUNDS + 1), "query_s": round(query_s, 2),
                           "rss_base_kib": base_rss, "rss_held_kib": held_rss,
@@ -241,7 +262,7 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
     # Two fds per session (client and backend leg) once they are all open.
     assert held_fds >= 2 * n, held_fds
     assert per_conn < RSS_PER_CONN_BOUND_KIB, per_conn
-    assert gw.alive()
+    assert all(g.alive() for g in gws)
 
 
 # ---------------------------------------------------------------- churn

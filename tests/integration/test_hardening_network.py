@@ -107,6 +107,7 @@ def test_cut_link_fails_the_query_within_tcp_user_timeout(gateway_factory, host,
         direct.close()
     assert isinstance(err, pymysql.err.OperationalError), err
     code, msg = err.args[0], err.args[1]
+    print("\n[network] query on a cut link failed after %.2f s: %s %s" % (took, code, msg))
     assert code == 2013, err
     assert "lost the backend %s:%d" % (remote_db.host, remote_db.port) in msg, msg
     # the kernel's reason: "timed out", or "host is unreachable" once ARP for the dark host

@@ -3,9 +3,11 @@
  * byte selects the lexical flags. When the text parses, adding DISABLE_PRECHECK and
  * removing it must agree with a re-parse: the added text parses with the option and one
  * more option (or is unchanged if it had it), removal gives a text without it, and
- * remove(add(s)) == s byte for byte when s lacked it. Any disagreement aborts.
+ * remove(add(s)) == s byte for byte when s lacked it; a logical rewrite (LOAD DATA) is one
+ * LOAD DATA statement. Any disagreement aborts.
  */
 #include "fuzz_common.h"
+#include "sqlparse/logical.h"
 #include "sqlparse/sqlparse.h"
 
 #include <string.h>
@@ -57,6 +59,30 @@ static void check_removed(const char *sql, size_t len, unsigned flags, const sql
 	free(out);
 }
 
+/*
+ * The logical rewrite (sqlparse/logical.c) must never smuggle anything in: when it succeeds,
+ * its text, read under the same flags, is exactly one statement and that is a LOAD DATA.
+ */
+static void check_logical(const char *sql, size_t len, unsigned flags, const sql_import *imp)
+{
+	char *out = NULL, err[256];
+	size_t olen = 0, mine = 0;
+	sql_batch b;
+	if (sql_import_to_load_data(sql, len, imp, &out, &olen, err, sizeof(err)) != 0) {
+		FUZZ_CHECK(err[0] != 0);
+		return;
+	}
+	FUZZ_CHECK(out != NULL && strlen(out) == olen);
+	if (sql_classify(out, olen, flags, &b, err, sizeof(err)) == 0) {
+		for (size_t i = 0; i < b.n; i++)
+			mine += b.stmts[i].flags == flags;
+		FUZZ_CHECK(b.n >= 1 && b.stmts[0].kind == SQL_LOAD_DATA);
+		FUZZ_CHECK(mine == 1);
+		sql_batch_free(&b);
+	}
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	sql_import imp;
@@ -78,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(imp.src != SQL_SRC_FILE || imp.location != NULL);
 	check_added(sql, size, flags, &imp);
 	check_removed(sql, size, flags, &imp);
+	check_logical(sql, size, flags, &imp);
 	sql_import_free(&imp);
 	return 0;
 }

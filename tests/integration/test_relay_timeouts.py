@@ -1,0 +1,93 @@
+"""The command phase's timeouts: timeouts.idle_ms closes a session with nothing in flight and
+nothing moving for that long, never one whose command is still running; timeouts.response_ms
+fails a command whose backend stopped answering (SIGSTOP: its kernel still acknowledges, so
+TCP alone never notices) with 2013 naming the backend, and leaves IMPORT INTO alone, which
+TiDB answers only when a synchronous import ends."""
+
+import signal
+import time
+
+import pymysql
+import pytest
+
+from harness import clients
+from harness.mariadb import NATIVE
+from policy_helpers import Received, connect, etcd, run, tidb_double  # noqa: F401
+from test_hardening_faults import fds, relay, relay_gw, settle_fds  # noqa: F401
+
+pytestmark = pytest.mark.gateway_only
+
+
+def test_idle_timeout_spares_running_commands(gateway_factory):
+    gw = gateway_factory({"timeouts": {"idle_ms": 800}})
+    c = clients.connect(gw, *NATIVE)
+    try:
+        # a command running longer than idle_ms is not idleness
+        assert clients.query_one(c, "SELECT SLEEP(1.5)") == (0,)
+        # nor is the moment right after its answer: idleness counts from the last byte
+        assert clients.query_one(c, "SELECT 'right after'") == ("right after",)
+        time.sleep(0.4)
+        assert clients.query_one(c, "SELECT 'still here'") == ("still here",)
+        time.sleep(1.5)  # idle_ms plus up to a quarter of it
+        with pytest.raises(pymysql.err.OperationalError):
+            c.ping(reconnect=False)
+    finally:
+        c.close()
+    assert "idle timeout" in gw.stderr_text()
+    assert gw.alive()
+
+
+def test_stopped_backend_fails_the_waiting_command_within_response_ms(gateway_factory, relay):
+    r = relay()
+    gw = relay_gw(gateway_factory, r, timeouts={"response_ms": 1000})
+    idle = fds(gw)
+    c = clients.connect(gw, *NATIVE, read_timeout=60)
+    try:
+        assert clients.query_one(c, "SELECT SLEEP(0.5)") == (0,)  # shorter than the bound
+        r.signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        with pytest.raises(pymysql.err.OperationalError) as e:
+            clients.query_one(c, "SELECT 2")
+        took = time.monotonic() - t0
+    finally:
+        c.close()
+        r.signal(signal.SIGCONT)
+    assert e.value.args[0] == 2013, e.value
+    assert "lost the backend 127.0.0.1:%d" % r.port in e.value.args[1], e.value
+    assert "no answer for 1000 ms (timeouts.response_ms)" in e.value.args[1], e.value
+    assert 0.9 <= took < 1.0 + 0.25 + 1.5, took
+    c = clients.connect(gw, *NATIVE)
+    try:
+        assert clients.query_one(c, "SELECT 'after'") == ("after",)
+    finally:
+        c.close()
+    assert settle_fds(gw, idle) <= idle
+
+
+@pytest.fixture(scope="module")
+def slow_double(etcd, tmp_path_factory):
+    """A TiDB double whose imports take 2.5 s (nothing in etcd: every import passes)."""
+    srv = tidb_double.start(etcd=etcd.url, log=str(tmp_path_factory.mktemp("slow") / "s.jsonl"),
+                            job_delay=2.5, empty_check=False,
+                            users=["root::mysql_native_password"])
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.tidb_double
+def test_imports_are_exempt_from_response_ms(gateway_factory, slow_double, etcd):
+    gw = gateway_factory({"timeouts": {"response_ms": 1000}, "cluster": {"pd": [etcd.url]}},
+                         backend=("127.0.0.1", slow_double.port))
+    rx = Received(slow_double)
+    c = connect(gw)
+    try:
+        t0 = time.monotonic()
+        out = run(c, "IMPORT INTO shop.orders FROM 's3://bucket/orders.csv'")
+        took = time.monotonic() - t0
+        assert out.ok and out.results[0][0][5] == "finished", out
+        assert took >= 2.4, took  # it really waited longer than response_ms
+        assert run(c, "SELECT 1").ok  # the session goes on
+    finally:
+        c.close()
+    assert rx.imports() == ["IMPORT INTO shop.orders FROM 's3://bucket/orders.csv'"]
+    assert gw.alive()
