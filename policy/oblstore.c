@@ -433,7 +433,7 @@ long ig_obl_unframe(const char *p, size_t n, const char **json, size_t *jlen)
 	if (!nl)
 		return 0;
 	line = (size_t)(nl - p) + 1;
-	if (line < 11 || p[8] != ' ')
+	if (line < 10 || p[8] != ' ') /* "crc8 " + payload + "\n"; ig_obl_frame makes empty payloads too */
 		return -1;
 	for (int i = 0; i < 8; i++) {
 		int h = hexval(p[i]);

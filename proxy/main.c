@@ -241,6 +241,17 @@ int main(int argc, char **argv)
 	/* A file-size limit must fail the write (EFBIG: the import is refused), not kill us. */
 	signal(SIGXFSZ, SIG_IGN);
 
+	/* Handlers before the listeners: a SIGHUP (a reload) or SIGTERM that comes as soon as
+	 * the port accepts must be handled, not kill the process with the default action. The
+	 * signals are queued and handled once the main loop runs. */
+	uv_loop_t *loop = uv_default_loop();
+	uv_signal_t sigs[3];
+	int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(loop, &sigs[i]);
+		uv_signal_start(&sigs[i], on_signal, signums[i]);
+	}
+
 	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0 ||
 	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0 ||
 	    ig_obl_start(cfg, err, sizeof(err)) < 0) {
@@ -274,14 +285,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sd_notify(0, "READY=1");
-	uv_loop_t *loop = uv_default_loop();
 	ig_health_start(loop, cfg->backends.health_interval_ms, cfg->backends.health_timeout_ms);
-	uv_signal_t sigs[3];
-	int signums[3] = {SIGTERM, SIGINT, SIGHUP};
-	for (int i = 0; i < 3; i++) {
-		uv_signal_init(loop, &sigs[i]);
-		uv_signal_start(&sigs[i], on_signal, signums[i]);
-	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	for (int i = 0; i < nworkers; i++)
 		ig_worker_join(&workers[i]);

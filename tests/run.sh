@@ -93,7 +93,8 @@ if [ "${TSAN:-1}" != 0 ]; then
 			IG_HARDENING_SCALE=300 IG_CHURN_SECONDS=3 TSAN_OPTIONS="second_deadlock_stack=1" \
 			$PY -m pytest -q -p no:cacheprovider --junitxml="$OUT/pytest-tsan.xml" \
 			test_relay_many.py test_relay_session.py test_backends.py test_operations.py \
-			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py) 2>&1 | tail -n 6
+			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py \
+			test_relay_timeouts.py) 2>&1 | tail -n 6
 	else
 		echo "fail tsan-build" >"$OUT/tsan.txt"
 		echo "  TSan build FAILED (see $OUT/tsan-build.txt)"
