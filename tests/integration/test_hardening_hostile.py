@@ -406,3 +406,27 @@ def test_tls_downgrade_refused_when_required(tls_gw, ssl_bit):
     assert ended(out), out
     if not ssl_bit:
         assert isinstance(out, tuple) and out[1] == ER_SECURE_TRANSPORT_REQUIRED, out
+
+
+def test_scramble_and_password_never_logged(gateway_factory):
+    """A login and a COM_CHANGE_USER at log level debug: the gateway's stderr holds neither
+    password nor the scrambles that went through it (raw, hex or base64)."""
+    import base64
+    gw = gateway_factory({"log": {"level": "debug"}})
+    c, g = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest")
+    try:
+        scrambles = [rawproto.native_scramble(NATIVE[1], g["salt"])]
+        p = _change_user(c, OTHER[0], OTHER[1], g["salt"])
+        assert p[:1] == b"\x00", p
+        scrambles.append(rawproto.native_scramble(OTHER[1], g["salt"]))
+    finally:
+        c.close()
+    time.sleep(0.2)
+    raw = open(gw.stderr_path, "rb").read()
+    text = raw.decode("utf-8", errors="replace")
+    assert "session established" in text  # the debug log was written
+    for pw in (NATIVE[1], OTHER[1]):
+        assert pw not in text, pw
+    for sc in scrambles:
+        for form in (sc, sc.hex().encode(), sc.hex().upper().encode(), base64.b64encode(sc)):
+            assert form not in raw, form
