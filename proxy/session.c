@@ -157,7 +157,6 @@ typedef struct ig_session {
 	uint8_t plan_cmd;
 	ig_buf plan_text;       /* the statement as the client sent it */
 	ig_inspect_out plan_out; /* the decision, made in the thread pool */
-	bool cmd_tick;          /* the timer ticks for timeouts.idle_ms / response_ms */
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
 	ig_framer bframe;
 	ig_resp resp;
@@ -909,11 +908,11 @@ static ig_pending *expect_response(ig_session *s, uint8_t cmd)
 		return NULL;
 	ig_pending *p = pq_tail_new(s);
 	p->cmd = cmd;
-	if (s->pq_len == 1)
-		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
 	p->resp_seq = 1; /* a one-packet command; callers correct it for longer ones */
-	if (s->pq_len == 1)
+	if (s->pq_len == 1) {
+		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
 		start_tracking(s);
+	}
 	return p;
 }
 
@@ -1432,7 +1431,6 @@ static void enter_command_phase(ig_session *s)
 		uint64_t tick = shorter / 4 > 50 ? (uint64_t)shorter / 4 : 50;
 		s->last_io_ms = uv_now(&s->w->loop);
 		uv_timer_start(&s->timer, on_timer, tick, tick);
-		s->cmd_tick = true;
 	}
 	LOG_INFO(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
 	         "backend TLS %s", s->user, s->client_addr, s->be->addr, s->has_db ? s->db : "",
