@@ -174,6 +174,7 @@ static void command_client_input(ig_session *s);
 static void leg_flush(ig_leg *l);
 static void update_reading(ig_session *s);
 static void on_timer(uv_timer_t *t);
+static void backend_lost(ig_session *s, const char *why);
 
 /* ------------------------------------------------------------------ leg I/O */
 
@@ -209,7 +210,11 @@ static void on_write(uv_write_t *req, int status)
 	l->writing = false;
 	ig_buf_reset(&l->inflight);
 	if (status < 0) {
-		if (status != UV_ECANCELED)
+		if (status == UV_ECANCELED)
+			return;
+		if (!l->is_client && s->state == SS_COMMAND && !s->closing)
+			backend_lost(s, uv_strerror(status)); /* e.g. TCP_USER_TIMEOUT during an upload */
+		else
 			session_close(s, uv_strerror(status));
 		return;
 	}
@@ -263,15 +268,22 @@ static uint8_t next_client_seq(const ig_session *s)
 	return s->state <= SS_BACKEND_GREETING ? 0 : (uint8_t)(s->seq_c + 1);
 }
 
-/* Ends the session once what is queued for the client has been written. */
+/*
+ * Ends the session once what is queued for the client has been written, or after
+ * timeouts.handshake_ms (10 s if unset) if the client does not take it: a session on its way
+ * out holds two fds and must not wait for ever on a client that stopped reading.
+ */
 static void close_when_flushed(ig_session *s)
 {
 	s->close_after_flush = true;
 	leg_flush(&s->client);
-	if (!s->closing && leg_queued(&s->client) == 0)
+	if (!s->closing && leg_queued(&s->client) == 0) {
 		session_close(s, NULL);
-	else
-		update_reading(s);
+		return;
+	}
+	int hs = s->cfg->timeouts.handshake_ms;
+	uv_timer_start(&s->timer, on_timer, hs > 0 ? (uint64_t)hs : 10000, 0);
+	update_reading(s);
 }
 
 /* Tells the client what went wrong (when the protocol allows it) and ends the session. */
@@ -346,7 +358,10 @@ static void tls_input(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
 		if (k == 0)
 			break;
 		if (k < 0) {
-			session_close(s, l->is_client ? "client closed TLS" : "backend closed TLS");
+			if (!l->is_client && s->state == SS_COMMAND)
+				backend_lost(s, "closed the TLS connection");
+			else
+				session_close(s, l->is_client ? "client closed TLS" : "backend closed TLS");
 			return;
 		}
 		deliver(s, l, s->w->pbuf, (size_t)k);
@@ -357,6 +372,15 @@ static void tls_input(ig_session *s, ig_leg *l, const uint8_t *p, size_t n)
 	leg_flush(l);
 	if (s->state != SS_COMMAND)
 		drive(s);
+}
+
+/*
+ * The sequence id that answers a command whose payload (command byte included) is plen bytes:
+ * the client sent it as one packet per 16 MiB - 1 bytes, and an empty one after an exact fit.
+ */
+static uint8_t answer_seq(size_t plen)
+{
+	return (uint8_t)(plen / MY_MAX_PAYLOAD + 1);
 }
 
 /* Nothing of the head command's answer has reached the client yet (not even part of a packet). */
@@ -376,6 +400,8 @@ static bool answer_untouched(const ig_session *s)
  */
 static void backend_lost(ig_session *s, const char *why)
 {
+	if (s->close_after_flush)
+		return; /* already on its way out, the client already told */
 	if (answer_untouched(s)) {
 		fail_client(s, s->pq[s->pq_head].resp_seq, CR_SERVER_LOST,
 		            "importgate: lost the backend %s during the command: %s", s->be->addr, why);
@@ -1078,13 +1104,11 @@ static int forward_statement(ig_session *s, uint8_t cmd, const uint8_t *text, si
 static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len, ig_inspect_out *out)
 {
 	int rc = 0;
-	/* The client sent one packet per 16 MiB - 1 bytes (and an empty one after an exact fit):
-	 * its answer starts at the sequence id after those, whatever was forwarded. */
-	uint8_t resp_seq = (uint8_t)((len + 1) / MY_MAX_PAYLOAD + 1);
+	uint8_t resp_seq = answer_seq(len + 1); /* what the client sent, whatever is forwarded */
 	switch (out->action) {
 	case IA_REJECT:
 		LOG_INFO(s->id, "statement refused: %u %s", out->err_code, out->err_msg);
-		send_error(s, 1, out->err_code, out->sqlstate, out->err_msg);
+		send_error(s, resp_seq, out->err_code, out->sqlstate, out->err_msg);
 		break;
 	case IA_REWRITE:
 		text = ig_buf_head(&out->text);
@@ -1178,10 +1202,13 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 			                 .db = s->has_db ? s->db : NULL, .cmd = cmd};
 			ig_inspect_audit_statement(&c, sql, len, "other");
 		}
-		if (forward_statement(s, cmd, payload + 1, len) < 0)
+		if (forward_statement(s, cmd, payload + 1, len) < 0) {
 			session_close(s, "out of memory");
-		else
-			expect_response(s, cmd);
+		} else {
+			ig_pending *p = expect_response(s, cmd);
+			if (p)
+				p->resp_seq = answer_seq(plen);
+		}
 		return STMT_DONE;
 	}
 	if (s->pq_len > 0)
@@ -1212,7 +1239,8 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 		s->plan = NULL;
 		ig_inspection_free(plan);
 		ig_buf_reset(&s->plan_text);
-		send_error(s, 1, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the import decision");
+		send_error(s, answer_seq(plen), ER_UNKNOWN_ERROR, "HY000",
+		           "importgate: cannot schedule the import decision");
 		return STMT_DONE;
 	}
 	s->working = true;
@@ -1254,11 +1282,21 @@ static bool is_small_command(uint8_t cmd)
  * Statement of several packets (16 MiB and more): assembled up to limits.max_inspect_bytes,
  * then treated as one; a larger one is refused with an error and discarded.
  */
+/* The client has sent the last packet of a statement too large to inspect: its answer. */
+static void refuse_oversized(ig_session *s)
+{
+	s->cin_mode = CIN_COMMAND;
+	send_error(s, s->big_seq, ER_NET_PACKET_TOO_LARGE, "08S01",
+	           "importgate: statement larger than limits.max_inspect_bytes; it cannot be "
+	           "inspected and was not sent");
+}
+
+/* s->big_seq is the sequence id after this fragment: the answer's when it is the last. */
 static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool last)
 {
 	if (s->cin_mode == CIN_DISCARD) {
 		if (last)
-			s->cin_mode = CIN_COMMAND;
+			refuse_oversized(s);
 		return;
 	}
 	if (ig_buf_avail(&s->big) + n > s->cfg->limits.max_inspect_bytes ||
@@ -1266,10 +1304,10 @@ static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool
 		ig_buf_reset(&s->big);
 		LOG_WARN(s->id, "statement over limits.max_inspect_bytes (%zu): refused",
 		         s->cfg->limits.max_inspect_bytes);
-		send_error(s, 1, ER_NET_PACKET_TOO_LARGE, "08S01",
-		           "importgate: statement larger than limits.max_inspect_bytes; it cannot be "
-		           "inspected and was not sent");
-		s->cin_mode = last ? CIN_COMMAND : CIN_DISCARD;
+		if (last)
+			refuse_oversized(s);
+		else
+			s->cin_mode = CIN_DISCARD; /* the rest is read and dropped, then answered */
 		return;
 	}
 	if (!last)
@@ -1513,15 +1551,17 @@ static void command_tick(ig_session *s)
 	const ig_config *c = s->cfg;
 	uint64_t quiet = uv_now(&s->w->loop) - s->last_io_ms;
 
-	if (s->closing || s->close_after_flush)
+	if (s->closing)
 		return;
 	if (s->pq_len == 0) {
 		if (c->timeouts.idle_ms > 0 && s->hold == HOLD_NONE && quiet >= (uint64_t)c->timeouts.idle_ms)
 			session_close(s, "idle timeout");
 		return;
 	}
+	/* Not while the client holds things up: bytes for it not yet taken (backpressure has
+	 * stopped reading the backend), or LOCAL INFILE data still to come from it. */
 	if (c->timeouts.response_ms > 0 && quiet >= (uint64_t)c->timeouts.response_ms &&
-	    !s->pq[s->pq_head].capture) {
+	    !s->pq[s->pq_head].capture && leg_queued(&s->client) == 0 && s->cin_mode == CIN_COMMAND) {
 		char why[120];
 		snprintf(why, sizeof(why), "no answer for %d ms (timeouts.response_ms)", c->timeouts.response_ms);
 		backend_lost(s, why);
@@ -1531,7 +1571,9 @@ static void command_tick(ig_session *s)
 static void on_timer(uv_timer_t *t)
 {
 	ig_session *s = t->data;
-	if (s->state == SS_BACKEND_CONNECT)
+	if (s->close_after_flush)
+		session_close(s, "the client did not take its last bytes in time");
+	else if (s->state == SS_BACKEND_CONNECT)
 		fail_client(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out", s->be->addr);
 	else if (s->state != SS_COMMAND)
 		session_close(s, "handshake timed out");

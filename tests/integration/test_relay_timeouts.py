@@ -10,7 +10,7 @@ import time
 import pymysql
 import pytest
 
-from harness import clients
+from harness import clients, rawproto
 from harness.mariadb import NATIVE
 from policy_helpers import Received, connect, etcd, run, tidb_double  # noqa: F401
 from test_hardening_faults import fds, relay, relay_gw, settle_fds  # noqa: F401
@@ -91,3 +91,30 @@ def test_imports_are_exempt_from_response_ms(gateway_factory, slow_double, etcd)
         c.close()
     assert rx.imports() == ["IMPORT INTO shop.orders FROM 's3://bucket/orders.csv'"]
     assert gw.alive()
+
+
+def test_slow_reader_is_not_a_silent_backend(gateway_factory):
+    """response_ms counts a silent backend, not a client that stops reading: a 20 MiB result
+    left unread for 3 s (backpressure stops the gateway reading the backend) then read whole,
+    with response_ms 1000."""
+    gw = gateway_factory({"timeouts": {"response_ms": 1000}})
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
+    try:
+        c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= 20 ORDER BY n", 0)
+        time.sleep(3.0)
+        _, p = c.read_packet()
+        assert p[0] == 2, p[:50]  # two columns
+        for _ in range(3):  # their definitions and the EOF
+            c.read_packet()
+        rows = []
+        while True:
+            _, p = c.read_packet()
+            if p[:1] == b"\xfe" and len(p) < 9:
+                break
+            assert p[:1] != b"\xff", p
+            rows.append(p[1:1 + p[0]].decode())
+            assert len(p) > 1048576
+    finally:
+        c.close()
+    assert rows == [str(n) for n in range(1, 21)]
+    assert "timeouts.response_ms" not in gw.stderr_text()
