@@ -371,3 +371,31 @@ def test_pd_answering_garbage_is_state_unavailable(gateway_factory, tmp_path):
         srv.shutdown()
         srv.server_close()
     assert gw.alive()
+
+
+def test_closing_session_bounded_when_client_stops_reading(gateway_factory, relay):
+    """The backend ends (here: killed) after sending a large result that the client has
+    stopped reading: the gateway gives the client timeouts.handshake_ms to take what is queued
+    for it, then frees the session (two fds), although the client keeps its socket open. (A
+    write queue large enough for the whole result keeps the gateway reading the backend, so it
+    sees the end.)"""
+    r = relay()
+    gw = relay_gw(gateway_factory, r, timeouts={"handshake_ms": 1500},
+                  limits={"write_queue_bytes": 64 << 20})
+    time.sleep(0.5)  # the harness's port probe has been freed
+    idle = fds(gw)
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
+    try:
+        c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= 30", 0)
+        time.sleep(2.0)  # the whole answer is in: kernel buffers full, the rest queued
+        r.kill()
+        deadline = time.monotonic() + 5
+        while "closed the connection" not in gw.stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "closed the connection" in gw.stderr_text()
+        assert fds(gw) > idle  # still holding the session: the client has not read
+        assert settle_fds(gw, idle, timeout=6.0) <= idle, "the closing session was never freed"
+        assert "did not take its last bytes" in gw.stderr_text()
+    finally:
+        c.close()
+    assert gw.alive()
