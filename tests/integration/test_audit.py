@@ -96,6 +96,23 @@ def test_planted_secrets_never_logged(policy_gw, double, state):
         assert s not in err, s
 
 
+def import_until_full(c, n):
+    """n imports (200-byte locations) on c, each followed by a SELECT that must work: an
+    import is either forwarded or refused because its audit record could not be written.
+    Returns (forwarded, refused)."""
+    forwarded = refused = 0
+    for i in range(n):
+        out = run(c, "IMPORT INTO stage.f%d FROM 's3://b/%s.csv'" % (i, "x" * 200))
+        if out.code == 1105:
+            assert "audit record could not be written" in out.message, out
+            refused += 1
+        else:
+            assert out.ok, out
+            forwarded += 1
+        assert run(c, "SELECT 1").ok  # other traffic is fine
+    return forwarded, refused
+
+
 def test_full_disk_refuses_imports_keeps_traffic(policy_gw, double, state):
     state.task("elsewhere", filters=["other.*"])
     # A 4 KiB file-size limit on the gateway: the audit file fills up after a few records.
@@ -104,18 +121,8 @@ def test_full_disk_refuses_imports_keeps_traffic(policy_gw, double, state):
                    log={"level": "warn"})
     rx = Received(double)
     c = connect(gw)
-    refused = forwarded = 0
     try:
-        for i in range(30):
-            out = run(c, "IMPORT INTO stage.f%d FROM 's3://b/%s.csv'" % (i, "x" * 200))
-            if out.code == 1105:
-                assert "audit record could not be written" in out.message
-                refused += 1
-            else:
-                assert out.ok, out
-                forwarded += 1
-            # Other traffic is fine.
-            assert run(c, "SELECT 1").ok
+        forwarded, refused = import_until_full(c, 30)
     finally:
         c.close()
     assert forwarded > 0 and refused > 0
@@ -167,17 +174,8 @@ def test_full_filesystem_refuses_imports_then_recovers(policy_gw, double, state,
                    audit={"path": str(d / "audit.jsonl")}, log={"level": "warn"})
     rx = Received(double)
     c = connect(gw)
-    refused = forwarded = 0
     try:
-        for i in range(40):
-            out = run(c, "IMPORT INTO stage.f%d FROM 's3://b/%s.csv'" % (i, "x" * 200))
-            if out.code == 1105:
-                assert "audit record could not be written" in out.message, out
-                refused += 1
-            else:
-                assert out.ok, out
-                forwarded += 1
-            assert run(c, "SELECT 1").ok
+        forwarded, refused = import_until_full(c, 40)
         assert forwarded > 0 and refused > 0, (forwarded, refused)
         filler.unlink()  # the DBA frees space
         out = run(c, "IMPORT INTO stage.after FROM 's3://b/after.csv'")
