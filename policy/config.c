@@ -722,6 +722,7 @@ static const spec timeouts_specs[] = {
 	{.key = "handshake_ms", .t = T_INT, .off = CF(timeouts.handshake_ms), .min = 1, .max = 3600000},
 	{.key = "idle_ms", .t = T_INT, .off = CF(timeouts.idle_ms), .min = 0, .max = 2147483647},
 	{.key = "response_ms", .t = T_INT, .off = CF(timeouts.response_ms), .min = 0, .max = 2147483647},
+	{.key = "client_write_ms", .t = T_INT, .off = CF(timeouts.client_write_ms), .min = 0, .max = 2147483647},
 	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
 	{.key = "tcp_keepalive_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_s), .min = 0, .max = 32767},
 	{.key = "tcp_keepalive_interval_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_interval_s), .min = 1, .max = 32767},
@@ -783,6 +784,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->log.level = IG_LOG_INFO;
 	cfg->timeouts.handshake_ms = 10000;
 	cfg->timeouts.shutdown_ms = 30000;
+	cfg->timeouts.client_write_ms = 60000;
 	cfg->timeouts.tcp_keepalive_s = 60;
 	cfg->timeouts.tcp_keepalive_interval_s = 10;
 	cfg->timeouts.tcp_keepalive_count = 6;

@@ -131,6 +131,8 @@ typedef struct ig_config {
 		int idle_ms;         /* timeouts.idle_ms, default 0 = none */
 		int response_ms;     /* timeouts.response_ms: silent backend while a command waits
 		                        (imports exempt), default 0 = none */
+		int client_write_ms; /* timeouts.client_write_ms: a client taking none of what is
+		                        queued for it, default 60000 (MySQL's net_write_timeout) */
 		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
 		/* TCP on both legs (new connections): keepalive probes after tcp_keepalive_s idle
 		 * (0 = off), every tcp_keepalive_interval_s, tcp_keepalive_count unanswered ones

@@ -19,9 +19,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <openssl/crypto.h>
 
@@ -158,6 +160,8 @@ typedef struct ig_session {
 	ig_buf plan_text;       /* the statement as the client sent it */
 	ig_inspect_out plan_out; /* the decision, made in the thread pool */
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
+	uint64_t out_since_ms;  /* since when the client has taken nothing queued for it */
+	int out_unsent;         /* the client socket's unsent bytes (SIOCOUTQ) at the last look */
 	ig_framer bframe;
 	ig_resp resp;
 	ig_buf capture;         /* the backend's answer to a forwarded import, from its start */
@@ -219,6 +223,8 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	}
 	s->last_io_ms = uv_now(&s->w->loop); /* a slow reader is progress, not a silent backend */
+	if (l->is_client)
+		s->out_since_ms = s->last_io_ms;
 	leg_flush(l);
 	if (s->close_after_flush && !s->closing && leg_queued(&s->client) == 0) {
 		session_close(s, NULL);
@@ -1461,13 +1467,18 @@ static void enter_command_phase(ig_session *s)
 	s->state = SS_COMMAND;
 	s->cin_mode = CIN_COMMAND;
 	uv_timer_stop(&s->timer);
-	/* One repeating tick at a quarter of the shorter timeout checks both: cheaper than
+	/* One repeating tick at a quarter of the shortest timeout checks them all: cheaper than
 	 * re-arming a timer on every packet, and a deadline is late by at most a quarter. */
-	int idle = s->cfg->timeouts.idle_ms, resp = s->cfg->timeouts.response_ms;
-	int shorter = idle > 0 && (resp <= 0 || idle < resp) ? idle : resp;
-	if (shorter > 0) {
-		uint64_t tick = shorter / 4 > 50 ? (uint64_t)shorter / 4 : 50;
-		s->last_io_ms = uv_now(&s->w->loop);
+	const int t[] = {s->cfg->timeouts.idle_ms, s->cfg->timeouts.response_ms,
+	                 s->cfg->timeouts.client_write_ms};
+	int shortest = 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] > 0 && (shortest == 0 || t[i] < shortest))
+			shortest = t[i];
+	s->last_io_ms = s->out_since_ms = uv_now(&s->w->loop);
+	s->out_unsent = -1;
+	if (shortest > 0) {
+		uint64_t tick = shortest / 4 > 50 ? (uint64_t)shortest / 4 : 50;
 		uv_timer_start(&s->timer, on_timer, tick, tick);
 	}
 	LOG_INFO(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
@@ -1546,13 +1557,41 @@ static void drive(ig_session *s)
  * has moved either way for that long (a stopped or hung backend whose kernel still
  * acknowledges); imports are exempt, since TiDB says nothing until a synchronous import ends.
  */
+/*
+ * Has the client taken nothing queued for it for timeouts.client_write_ms? Progress is a
+ * write completed, or fewer bytes waiting in the socket's send queue than at the last look
+ * (a slow reader takes some; libuv reports a queued write only when all of it is written).
+ */
+static bool client_stalled(ig_session *s, uint64_t now)
+{
+	int unsent = -1;
+	uv_os_fd_t fd;
+
+	if (leg_queued(&s->client) == 0) {
+		s->out_since_ms = now;
+		return false;
+	}
+	if (uv_fileno((const uv_handle_t *)&s->client.tcp, &fd) == 0)
+		(void)ioctl(fd, SIOCOUTQ, &unsent);
+	if (unsent != s->out_unsent) {
+		s->out_unsent = unsent;
+		s->out_since_ms = now;
+		return false;
+	}
+	return now - s->out_since_ms >= (uint64_t)s->cfg->timeouts.client_write_ms;
+}
+
 static void command_tick(ig_session *s)
 {
 	const ig_config *c = s->cfg;
-	uint64_t quiet = uv_now(&s->w->loop) - s->last_io_ms;
+	uint64_t now = uv_now(&s->w->loop), quiet = now - s->last_io_ms;
 
 	if (s->closing)
 		return;
+	if (c->timeouts.client_write_ms > 0 && client_stalled(s, now)) {
+		session_close(s, "the client took nothing of its answer for timeouts.client_write_ms");
+		return;
+	}
 	if (s->pq_len == 0) {
 		if (c->timeouts.idle_ms > 0 && s->hold == HOLD_NONE && quiet >= (uint64_t)c->timeouts.idle_ms)
 			session_close(s, "idle timeout");

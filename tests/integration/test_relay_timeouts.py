@@ -118,3 +118,54 @@ def test_slow_reader_is_not_a_silent_backend(gateway_factory):
         c.close()
     assert rows == [str(n) for n in range(1, 21)]
     assert "timeouts.response_ms" not in gw.stderr_text()
+
+
+def _start_big_answer(gw, rows):
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
+    c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= %d ORDER BY n" % rows, 0)
+    return c
+
+
+def test_client_that_stops_reading_is_disconnected(gateway_factory):
+    """timeouts.client_write_ms: a client that takes none of its 30 MiB answer is
+    disconnected after the bound (MySQL's net_write_timeout; the server behind the gateway
+    cannot see this client), and its session's fds are freed."""
+    gw = gateway_factory({"timeouts": {"client_write_ms": 1500}})
+    time.sleep(0.5)
+    idle = fds(gw)
+    c = _start_big_answer(gw, 30)
+    try:
+        t0 = time.monotonic()
+        while "took nothing of its answer" not in gw.stderr_text() and time.monotonic() - t0 < 10:
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        assert "took nothing of its answer" in gw.stderr_text()
+        assert 1.4 <= took < 1.5 + 0.375 + 2.0, took
+        assert settle_fds(gw, idle) <= idle
+    finally:
+        c.close()
+    assert gw.alive()
+
+
+def test_client_reading_slowly_is_not_disconnected(gateway_factory):
+    """A client that reads one 1 MiB row every 0.6 s (each read lets the kernel take more)
+    with client_write_ms 1000 gets its whole answer."""
+    gw = gateway_factory({"timeouts": {"client_write_ms": 1000}})
+    c = _start_big_answer(gw, 12)
+    rows = []
+    try:
+        _, p = c.read_packet()
+        assert p[0] == 2, p[:50]
+        for _ in range(3):
+            c.read_packet()
+        while True:
+            time.sleep(0.6)
+            _, p = c.read_packet()
+            if p[:1] == b"\xfe" and len(p) < 9:
+                break
+            assert p[:1] != b"\xff", p
+            rows.append(p[1:1 + p[0]].decode())
+    finally:
+        c.close()
+    assert rows == [str(n) for n in range(1, 13)]
+    assert "took nothing of its answer" not in gw.stderr_text()
