@@ -8,6 +8,7 @@
 #   DURATION    seconds [600]      THREADS  sysbench threads [16]      INTERVAL  seconds [10]
 #   TEST        sysbench test [oltp_read_write]     TABLES, TABLE_SIZE  [4, 10000]
 #   WORKDIR     scratch directory [mktemp]
+#   TARGET      importgate | direct (sysbench straight to MariaDB, for comparison) [importgate]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,7 @@ TABLE_SIZE=${TABLE_SIZE:-10000}
 SB_USER=sbtest
 SB_PASS=sbpass
 WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-soak.XXXXXX)}
+TARGET=${TARGET:-importgate}
 
 . "$HERE/lib.sh"
 
@@ -62,8 +64,10 @@ SAMPLES=$WORKDIR/samples.tsv # seconds fds rss_kib
 SAMPLER=$!
 PIDS+=($SAMPLER)
 
-log "$TEST, $THREADS threads, ${DURATION}s through importgate (pid $IG_PID); fds $FD0, VmRSS ${RSS0} KiB"
-sysbench "$TEST" "${SB[@]}" --mysql-port="$IG_PORT" --threads="$THREADS" --time="$DURATION" \
+PORT=$IG_PORT
+[ "$TARGET" = direct ] && PORT=$DB_PORT
+log "$TEST, $THREADS threads, ${DURATION}s to $TARGET (gateway pid $IG_PID); fds $FD0, VmRSS ${RSS0} KiB"
+sysbench "$TEST" "${SB[@]}" --mysql-port="$PORT" --threads="$THREADS" --time="$DURATION" \
 	--report-interval="$INTERVAL" --db-ps-mode=disable run >"$WORKDIR/sysbench.log" 2>&1 ||
 	die "sysbench failed: $WORKDIR/sysbench.log"
 sleep 2
@@ -74,9 +78,10 @@ kill "$SAMPLER" 2>/dev/null || true
 
 # sysbench interval lines: "[ 10s ] thds: 16 tps: ... qps: 1234.56 (r/w/o: ...) ... err/s: 0.00 ..."
 awk '/^\[ [0-9]+s \]/ { for (i = 1; i <= NF; i++) { if ($i == "qps:") q = $(i + 1); if ($i == "err/s:") e = $(i + 1) }
-		n++; s += q; ss += q * q; if (n == 1 || q < lo) lo = q; if (q > hi) hi = q; es += e }
-	END { m = s / n; sd = sqrt(ss / n - m * m)
-		printf "QPS per %ss interval: %d intervals, mean %.0f, min %.0f, max %.0f, stddev %.1f%% of mean; errors/s summed over intervals %.2f\n", "'"$INTERVAL"'", n, m, lo, hi, 100 * sd / m, es }' \
+		qs[++n] = q; s += q; ss += q * q; if (n == 1 || q < lo) lo = q; if (q > hi) hi = q; es += e }
+	END { m = s / n; sd = sqrt(ss / n - m * m); h = int(n / 2)
+		for (i = 1; i <= n; i++) { if (i <= h) a += qs[i]; else b += qs[i] }
+		printf "QPS per %ss interval: %d intervals, mean %.0f, min %.0f, max %.0f, stddev %.1f%% of mean; first half %.0f, second half %.0f; errors/s summed over intervals %.2f\n", "'"$INTERVAL"'", n, m, lo, hi, 100 * sd / m, a / h, b / (n - h), es }' \
 	"$WORKDIR/sysbench.log"
 awk -F'\t' 'NR == 1 { lo = hi = $3 } { if ($3 < lo) lo = $3; if ($3 > hi) hi = $3; if ($2 > fh) fh = $2; last = $3; n++ }
 	END { printf "gateway VmRSS sampled %d times: min %d KiB, max %d KiB, last %d KiB; most fds while running %d\n", n, lo, hi, last, fh }' "$SAMPLES"
