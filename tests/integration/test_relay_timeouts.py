@@ -93,37 +93,44 @@ def test_imports_are_exempt_from_response_ms(gateway_factory, slow_double, etcd)
     assert gw.alive()
 
 
+def _start_big_answer(gw, rows):
+    """A raw session on gw that asks for `rows` rows of 1 MiB each and reads nothing yet."""
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
+    c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= %d ORDER BY n" % rows, 0)
+    return c
+
+
+def _read_big_answer(c, pause=0.0):
+    """Reads that answer (no DEPRECATE_EOF), sleeping `pause` before each row; returns the
+    first column of every row, each row checked to be over 1 MiB."""
+    _, p = c.read_packet()
+    assert p[0] == 2, p[:50]  # two columns
+    for _ in range(3):  # their definitions and the EOF
+        c.read_packet()
+    rows = []
+    while True:
+        time.sleep(pause)
+        _, p = c.read_packet()
+        if p[:1] == b"\xfe" and len(p) < 9:
+            return rows
+        assert p[:1] != b"\xff", p
+        assert len(p) > 1048576
+        rows.append(p[1:1 + p[0]].decode())
+
+
 def test_slow_reader_is_not_a_silent_backend(gateway_factory):
     """response_ms counts a silent backend, not a client that stops reading: a 20 MiB result
     left unread for 3 s (backpressure stops the gateway reading the backend) then read whole,
     with response_ms 1000."""
     gw = gateway_factory({"timeouts": {"response_ms": 1000}})
-    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
+    c = _start_big_answer(gw, 20)
     try:
-        c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= 20 ORDER BY n", 0)
         time.sleep(3.0)
-        _, p = c.read_packet()
-        assert p[0] == 2, p[:50]  # two columns
-        for _ in range(3):  # their definitions and the EOF
-            c.read_packet()
-        rows = []
-        while True:
-            _, p = c.read_packet()
-            if p[:1] == b"\xfe" and len(p) < 9:
-                break
-            assert p[:1] != b"\xff", p
-            rows.append(p[1:1 + p[0]].decode())
-            assert len(p) > 1048576
+        rows = _read_big_answer(c)
     finally:
         c.close()
     assert rows == [str(n) for n in range(1, 21)]
     assert "timeouts.response_ms" not in gw.stderr_text()
-
-
-def _start_big_answer(gw, rows):
-    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, db="igtest", timeout=30)
-    c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= %d ORDER BY n" % rows, 0)
-    return c
 
 
 def test_client_that_stops_reading_is_disconnected(gateway_factory):
@@ -152,19 +159,8 @@ def test_client_reading_slowly_is_not_disconnected(gateway_factory):
     with client_write_ms 1000 gets its whole answer."""
     gw = gateway_factory({"timeouts": {"client_write_ms": 1000}})
     c = _start_big_answer(gw, 12)
-    rows = []
     try:
-        _, p = c.read_packet()
-        assert p[0] == 2, p[:50]
-        for _ in range(3):
-            c.read_packet()
-        while True:
-            time.sleep(0.6)
-            _, p = c.read_packet()
-            if p[:1] == b"\xfe" and len(p) < 9:
-                break
-            assert p[:1] != b"\xff", p
-            rows.append(p[1:1 + p[0]].decode())
+        rows = _read_big_answer(c, pause=0.6)
     finally:
         c.close()
     assert rows == [str(n) for n in range(1, 13)]
