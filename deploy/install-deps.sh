@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libuv1-dev libssl-dev
 libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libcmocka-dev
-libsystemd-dev"
+libsystemd-dev libhttp-parser-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
 TEST="python3 python3-pytest python3-pymysql python3-cryptography python3-prometheus-client
 cppcheck clang-tidy socat iproute2"

@@ -766,6 +766,9 @@ static int set_defaults(ig_config *cfg)
 	bad |= !cfg->backends.servers || ig_hostport_parse("127.0.0.1:4001", cfg->backends.servers, NULL, 0);
 	cfg->backends.nservers = cfg->backends.servers ? 1 : 0;
 	cfg->backends.tidb_version = strdup("auto");
+	/* Only a PREPARE FROM @var whose variable cannot be read is opaque; never let it through
+	 * by default (the text may be a covered import). */
+	cfg->policy.opaque_prepare = IG_OPAQUE_REJECT;
 	cfg->backends.connect_timeout_ms = 5000;
 	cfg->backends.health_interval_ms = 5000;
 	cfg->backends.health_timeout_ms = 2000;

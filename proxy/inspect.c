@@ -25,9 +25,15 @@
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
 #include "sqlparse/logical.h"
+#include "sqlparse/prepvar.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_PARSE_ERROR 1064
+
+/* Until the classifier knows exact modes, explore every reading (stricter, never looser). */
+#ifndef SQL_F_EXACT_MODES
+#define SQL_F_EXACT_MODES 0u
+#endif
 
 
 /* One import found in the text. */
@@ -64,6 +70,16 @@ struct ig_inspection {
 	unsigned nuse;
 	const ig_cluster_state *state; /* a reference from the state cache */
 	char state_err[512];
+	/* The session's state as the server reported it (probe.h); without it, the plan only
+	 * says whether it needs it and which user variables to read. */
+	ig_session_facts facts;
+	bool have_facts;
+	bool needs_probe;
+	char *probe_vars[IG_PROBE_MAX_VARS];
+	size_t nprobe_vars;
+	bool opaque;           /* a PREPARE ... FROM @var whose text cannot be known */
+	const char *opaque_why;
+	bool mode_dependent;   /* the readings that stay possible disagree about a candidate */
 };
 
 bool ig_inspect_quick(const char *sql, size_t len)
@@ -112,6 +128,9 @@ void ig_inspection_free(ig_inspection *p)
 		free(p->use_db[i]);
 	ig_state_release(p->state);
 	ig_cfg_release((ig_config *)p->cfg);
+	ig_session_facts_free(&p->facts);
+	for (size_t i = 0; i < p->nprobe_vars; i++)
+		free(p->probe_vars[i]);
 	free(p->user);
 	free(p->host);
 	free(p->db);
@@ -131,15 +150,25 @@ static ig_inspection *plan_new(const ig_stmt_ctx *ctx, const char *sql, size_t l
 	p->conn_id = ctx->conn_id;
 	p->cmd = ctx->cmd;
 	p->cfg = ig_cfg_acquire();
-	p->user = dup_or_null(ctx->user);
+	if (ctx->facts) {
+		/* Decisions use what the server said, never what the session tracked. */
+		if (ig_session_facts_copy(&p->facts, ctx->facts) < 0) {
+			ig_inspection_free(p);
+			return NULL;
+		}
+		p->have_facts = true;
+	}
+	const char *user = p->have_facts && p->facts.user ? p->facts.user : ctx->user;
+	const char *db = p->have_facts ? p->facts.db : ctx->db;
+	p->user = dup_or_null(user);
 	p->host = dup_or_null(ctx->client_host);
-	p->db = dup_or_null(ctx->db);
+	p->db = dup_or_null(db);
 	p->server_version = dup_or_null(ctx->server_version);
 	p->backend = dup_or_null(ctx->backend ? ctx->backend : "");
 	p->client_tls = ctx->client_tls;
 	p->quiet = ctx->quiet;
 	p->sql = malloc(len + 1);
-	if (!p->user || !p->host || (ctx->db && !p->db) || !p->server_version || !p->backend || !p->sql) {
+	if (!p->user || !p->host || (db && !p->db) || !p->server_version || !p->backend || !p->sql) {
 		ig_inspection_free(p);
 		return NULL;
 	}
@@ -167,7 +196,7 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 	if (via_prepare) {
 		it->text = malloc(st->prepare_text_len + 1);
 		it->prepare_name = dup_or_null(st->prepare_name);
-		if (!it->text || !it->prepare_name)
+		if (!it->text || (st->prepare_name && !it->prepare_name))
 			goto fail;
 		memcpy(it->text, st->prepare_text, st->prepare_text_len);
 		it->len = st->prepare_text_len;
@@ -363,6 +392,186 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 	return true;
 }
 
+/* The lexical reading to classify under: the server's own when it said, else every reading. */
+static unsigned classify_flags(const ig_inspection *p)
+{
+	if (!p->have_facts)
+		return 0;
+	return p->facts.lex_flags | (p->facts.charset_known ? SQL_F_EXACT_MODES : 0);
+}
+
+static int note_probe_var(ig_inspection *p, const char *name)
+{
+	for (size_t i = 0; i < p->nprobe_vars; i++)
+		if (strcmp(p->probe_vars[i], name) == 0)
+			return 0;
+	if (p->nprobe_vars == IG_PROBE_MAX_VARS)
+		return 1; /* more than one probe reads: treat the rest as opaque */
+	if (!(p->probe_vars[p->nprobe_vars] = strdup(name)))
+		return -1;
+	p->nprobe_vars++;
+	return 0;
+}
+
+static const ig_probe_var *fact_var(const ig_inspection *p, const char *name)
+{
+	for (size_t i = 0; i < p->facts.nvars; i++)
+		if (p->facts.vars[i].name && strcmp(p->facts.vars[i].name, name) == 0)
+			return &p->facts.vars[i];
+	return NULL;
+}
+
+static void set_opaque(ig_inspection *p, const char *why)
+{
+	if (!p->opaque)
+		p->opaque_why = why;
+	p->opaque = true;
+}
+
+/*
+ * The text a PREPARE ... FROM @var would prepare, as the server holds it: its imports become
+ * items, as for PREPARE ... FROM 'text'. The value is classified under every reading that
+ * stays possible (the variable's bytes were converted when it was set).
+ */
+static int prepared_from_value(ig_inspection *p, const ig_probe_var *v, const sql_stmt *outer, size_t index,
+                               const char *batch_db)
+{
+	sql_batch in;
+	char err[256];
+	if (!v->value)
+		return 0; /* NULL: the server prepares the text "NULL", a syntax error */
+	if (sql_classify(v->value, v->len, p->facts.lex_flags & (SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES),
+	                 &in, err, sizeof(err)) < 0)
+		return -1;
+	int rc = 0;
+	if (in.mode_dependent)
+		p->mode_dependent = true;
+	for (size_t j = 0; j < in.n && rc == 0; j++) {
+		const sql_stmt *st = &in.stmts[j];
+		if (st->kind == SQL_PREPARE_TEXT || st->kind == SQL_PREPARE_VAR)
+			set_opaque(p, "the variable holds a PREPARE");
+		if (st->kind != SQL_IMPORT_INTO)
+			continue;
+		sql_stmt as_prepare = *outer;
+		as_prepare.prepare_text = v->value + st->span.off;
+		as_prepare.prepare_text_len = st->span.len;
+		as_prepare.flags = st->flags;
+		rc = add_item(p, &as_prepare, index, true, batch_db);
+	}
+	sql_batch_free(&in);
+	return rc;
+}
+
+/* PREPARE name FROM @var: ask for the variable (no facts yet) or read its value (facts). */
+static int prepare_var(ig_inspection *p, const sql_stmt *st, size_t index, const char *batch_db)
+{
+	char *name = NULL;
+	int rc = sql_prepare_var_name(p->sql + st->span.off, st->span.len, st->flags, &name);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		set_opaque(p, "the PREPARE does not name a single user variable");
+		return 0;
+	}
+	if (!p->have_facts) {
+		rc = note_probe_var(p, name);
+		if (rc > 0)
+			set_opaque(p, "too many user variables in one statement");
+		free(name);
+		return rc < 0 ? -1 : 0;
+	}
+	/* The probe ran before the batch: a statement before this one may have set the variable. */
+	const ig_probe_var *v = index == 0 ? fact_var(p, name) : NULL;
+	free(name);
+	if (!v) {
+		set_opaque(p, index == 0 ? "the variable's value could not be read"
+		                         : "another statement of the same batch runs before it and may set the variable");
+		return 0;
+	}
+	return prepared_from_value(p, v, st, index, batch_db);
+}
+
+/* audit.log_statements: the statements of a batch that needed no probe (or had one). */
+static void audit_statements(const ig_inspection *p, const ig_stmt_ctx *ctx, const sql_batch *b)
+{
+	if (ctx->quiet)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		const sql_stmt *st = &b->stmts[i];
+		bool bulk = st->kind == SQL_LOAD_DATA || st->kind == SQL_BACKUP || st->kind == SQL_RESTORE ||
+		            st->kind == SQL_SHOW_IMPORT_JOB || st->kind == SQL_CANCEL_IMPORT_JOB;
+		bool other = st->kind != SQL_IMPORT_INTO && st->kind != SQL_PREPARE_TEXT && st->kind != SQL_PREPARE_VAR &&
+		             st->kind != SQL_USE && !bulk;
+		if ((bulk && p->cfg->audit.log_statements >= IG_LOGSTMT_BULK) ||
+		    (other && p->cfg->audit.log_statements == IG_LOGSTMT_ALL))
+			ig_inspect_audit_statement(ctx, p->sql + st->span.off, st->span.len, sql_kind_name(st->kind));
+	}
+}
+
+/* Walks the batch: USE targets, imports (plain and prepared), PREPARE ... FROM @var. */
+static bool collect(ig_inspection *p, const sql_batch *b)
+{
+	const char *batch_db = NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		const sql_stmt *st = &b->stmts[i];
+		LOG_DEBUG(p->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b->n, sql_kind_name(st->kind));
+		switch (st->kind) {
+		case SQL_USE:
+			if (st->use_db)
+				batch_db = st->use_db;
+			if (i < IG_MAX_USE && st->use_db) {
+				if (!(p->use_db[i] = strdup(st->use_db)))
+					return false;
+				if (i + 1 > p->nuse)
+					p->nuse = (unsigned)i + 1;
+			}
+			break;
+		case SQL_IMPORT_INTO:
+			if (add_item(p, st, i, false, batch_db) < 0)
+				return false;
+			break;
+		case SQL_PREPARE_TEXT:
+			if (st->prepare_inner == SQL_IMPORT_INTO && add_item(p, st, i, true, batch_db) < 0)
+				return false;
+			if (st->prepare_inner == SQL_PREPARE_VAR)
+				set_opaque(p, "a PREPARE ... FROM @var inside a PREPARE text runs later, with a value unknown now");
+			break;
+		case SQL_PREPARE_VAR:
+			if (prepare_var(p, st, i, batch_db) < 0)
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+static void refuse_opaque(ig_inspection *p, ig_inspect_out *out)
+{
+	reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+	       "PreCheck failed: importgate: the text of this PREPARE ... FROM @variable cannot be known "
+	       "before it runs (%s) and policy.opaque_prepare is reject; send the PREPARE as a statement "
+	       "of its own, or use PREPARE ... FROM 'statement text'", p->opaque_why);
+	count_reject(p);
+	audit_refused(p, "bypass.suspect", out);
+}
+
+static void note_opaque_allowed(const ig_inspection *p)
+{
+	LOG_WARN(p->conn_id, "bypass.suspect: PREPARE ... FROM @variable from '%s'@%s: %s; forwarded "
+	         "(policy.opaque_prepare: allow)", p->user, p->host, p->opaque_why);
+	if (p->quiet)
+		return;
+	json_t *ev = audit_base(p, "bypass.suspect");
+	if (ev) {
+		ig_audit_set_statement(ev, p->sql, p->len);
+		json_object_set_new(ev, "verdict", json_string("pass"));
+		json_object_set_new(ev, "reason", json_string(p->opaque_why));
+		ig_audit_post(ev);
+	}
+}
+
 ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t len,
                                 ig_inspect_out *out)
 {
@@ -371,86 +580,39 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	memset(out, 0, sizeof(*out));
 	out->action = IA_FORWARD;
 	out->import_index = -1;
-	if (sql_classify(sql, len, 0, &b, err, sizeof(err)) < 0) {
-		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
-		return NULL;
-	}
 	ig_inspection *p = plan_new(ctx, sql, len);
 	if (!p) {
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+		return NULL;
+	}
+	if (sql_classify(sql, len, classify_flags(p), &b, err, sizeof(err)) < 0) {
+		ig_inspection_free(p);
+		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+		return NULL;
+	}
+	bool ok = collect(p, &b);
+	p->mode_dependent |= b.mode_dependent;
+	if (ok && !p->have_facts && (p->nitems > 0 || p->nprobe_vars > 0 || p->opaque)) {
+		/* Something to decide: nothing is judged before the server has said how it reads it. */
 		sql_batch_free(&b);
-		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
-		return NULL;
+		p->needs_probe = true;
+		return p;
 	}
-	bool oom = false, opaque = false;
-	const char *batch_db = NULL;
-	for (size_t i = 0; i < b.n && !oom; i++) {
-		const sql_stmt *st = &b.stmts[i];
-		LOG_DEBUG(ctx->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b.n, sql_kind_name(st->kind));
-		switch (st->kind) {
-		case SQL_USE:
-			if (st->use_db)
-				batch_db = st->use_db;
-			if (i < IG_MAX_USE && st->use_db) {
-				if (!(p->use_db[i] = strdup(st->use_db)))
-					oom = true;
-				if (i + 1 > p->nuse)
-					p->nuse = (unsigned)i + 1;
-			}
-			break;
-		case SQL_IMPORT_INTO:
-			oom = add_item(p, st, i, false, batch_db) < 0;
-			break;
-		case SQL_PREPARE_TEXT:
-			if (st->prepare_inner == SQL_IMPORT_INTO)
-				oom = add_item(p, st, i, true, batch_db) < 0;
-			break;
-		case SQL_LOAD_DATA:
-		case SQL_BACKUP:
-		case SQL_RESTORE:
-		case SQL_SHOW_IMPORT_JOB:
-		case SQL_CANCEL_IMPORT_JOB:
-			if (p->cfg->audit.log_statements >= IG_LOGSTMT_BULK && !ctx->quiet)
-				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
-			break;
-		case SQL_PREPARE_VAR:
-			opaque = true;
-			LOG_WARN(ctx->conn_id, "bypass.suspect: PREPARE %s FROM @variable from '%s'@%s: its text "
-			         "cannot be inspected (policy.opaque_prepare: %s)",
-			         st->prepare_name ? st->prepare_name : "?", ctx->user, ctx->client_host,
-			         p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT ? "reject" : "allow");
-			break;
-		default:
-			if (p->cfg->audit.log_statements == IG_LOGSTMT_ALL && !ctx->quiet)
-				ig_inspect_audit_statement(ctx, sql + st->span.off, st->span.len, sql_kind_name(st->kind));
-			break;
-		}
-	}
-	bool mode_dependent = b.mode_dependent;
+	if (ok)
+		audit_statements(p, ctx, &b);
 	sql_batch_free(&b);
-	if (oom) {
+	if (!ok) {
 		ig_inspection_free(p);
 		reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
 		return NULL;
 	}
-	if (opaque && p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT) {
-		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
-		       "PreCheck failed: importgate: PREPARE ... FROM @variable cannot be inspected and "
-		       "policy.opaque_prepare is reject; use PREPARE ... FROM 'statement text' instead");
-		count_reject(p);
-		audit_refused(p, "bypass.suspect", out);
+	if (p->opaque && p->cfg->policy.opaque_prepare == IG_OPAQUE_REJECT) {
+		refuse_opaque(p, out);
 		ig_inspection_free(p);
 		return NULL;
 	}
-	if (opaque && !p->quiet) {
-		json_t *ev = audit_base(p, "bypass.suspect");
-		if (ev) {
-			ig_audit_set_statement(ev, p->sql, p->len);
-			json_object_set_new(ev, "verdict", json_string("pass"));
-			json_object_set_new(ev, "reason", json_string("PREPARE ... FROM @variable: text not inspectable, "
-			                                              "policy.opaque_prepare is allow"));
-			ig_audit_post(ev);
-		}
-	}
+	if (p->opaque)
+		note_opaque_allowed(p);
 	if (p->nitems == 0) {
 		/* Nothing to decide: the session only learns the USE statements. */
 		memcpy(out->use_db, p->use_db, sizeof(p->use_db));
@@ -459,12 +621,13 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		ig_inspection_free(p);
 		return NULL;
 	}
-	if (mode_dependent) {
+	if (p->mode_dependent) {
 		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
-		       "PreCheck failed: importgate: this statement reads differently depending on how the "
-		       "server treats executable comments (/*! */, /*T! */) or backslashes (sql_mode "
-		       "NO_BACKSLASH_ESCAPES), so the IMPORT INTO in it cannot be checked safely; send "
-		       "the IMPORT INTO as a plain statement of its own");
+		       "PreCheck failed: importgate: this statement reads differently depending on session "
+		       "state the gateway cannot know before it runs (an executable comment /*! */ or /*T! */ "
+		       "with a feature it does not know, or a statement earlier in the batch that changes "
+		       "sql_mode or the character set), so the IMPORT INTO in it cannot be checked safely; "
+		       "send the IMPORT INTO as a plain statement of its own");
 		count_reject(p);
 		audit_refused(p, "bypass.suspect", out);
 		ig_inspection_free(p);
@@ -476,6 +639,15 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		return NULL;
 	}
 	return p;
+}
+
+bool ig_inspect_needs_probe(const ig_inspection *p, const char *const **vars, size_t *nvars)
+{
+	if (!p->needs_probe)
+		return false;
+	*vars = (const char *const *)p->probe_vars;
+	*nvars = p->nprobe_vars;
+	return true;
 }
 
 void ig_inspect_read(ig_inspection *p)
@@ -599,15 +771,18 @@ static bool runs_without_precheck(const import_item *it)
 	return it->dec.verdict == IG_VERDICT_PASS && sql_import_find_opt(&it->imp, "DISABLE_PRECHECK");
 }
 
-void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
+/*
+ * Decides every import and builds the answer: the text to forward or the error. No side
+ * effect (no metric, log line, obligation or audit record), so that explain and the live
+ * path cannot disagree. *obl_item: the import whose follow-up must be recorded, or -1.
+ */
+static void evaluate(ig_inspection *p, ig_inspect_out *out, int *obl_item)
 {
 	char err[256];
 	bool rewrite = false;
-	memset(out, 0, sizeof(*out));
-	out->action = IA_FORWARD;
-	out->import_index = -1;
 	ig_tidb_version ver = backend_version(p);
-	int first_plain = -1, obl_item = -1;
+	int first_plain = -1;
+	*obl_item = -1;
 	for (size_t i = 0; i < p->nitems && first_plain < 0; i++)
 		if (!p->items[i].via_prepare && p->cmd == COM_QUERY)
 			first_plain = (int)i;
@@ -620,11 +795,9 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 		};
 		if (ig_decide(&in, &it->dec, err, sizeof(err)) < 0) {
 			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot decide: %s", err);
-			break;
+			return;
 		}
 		it->decided = true;
-		if (!p->quiet)
-			note_decision(p, it);
 		if (it->dec.dry_run)
 			continue;
 		if (is_prepared(p, it) && runs_without_precheck(it)) {
@@ -638,9 +811,9 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 			       "when log backup tasks or changefeeds may cover the table; send the IMPORT "
 			       "INTO as a plain statement instead",
 			       qual(it->db), it->imp.table);
-			goto done;
+			return;
 		}
-		if (it->dec.obligations && !p->quiet &&
+		if (it->dec.obligations &&
 		    (it->dec.verdict == IG_VERDICT_PASS || it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK)) {
 			/* Only the import whose answer the session reads can have its follow-up carried out. */
 			if ((int)i != first_plain) {
@@ -648,66 +821,85 @@ void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
 				       "PreCheck failed: importgate: an import into %s.%s owes a follow-up (snapshot backup "
 				       "or downstream re-import); send it as a plain statement, first in its batch",
 				       qual(it->db), it->imp.table);
-				goto done;
+				return;
 			}
-			obl_item = (int)i;
+			*obl_item = (int)i;
 		}
 		switch (it->dec.verdict) {
 		case IG_VERDICT_PASS:
 			break;
 		case IG_VERDICT_ADD_DISABLE_PRECHECK:
 			if (rewrite_item(it, out) < 0)
-				goto done;
+				return;
 			rewrite = true;
 			break;
 		case IG_VERDICT_REJECT:
 			reject(out, (uint16_t)it->dec.err_code, it->dec.sqlstate, "%s",
 			       it->dec.message ? it->dec.message : "PreCheck failed: importgate: rejected");
-			goto done;
+			return;
 		case IG_VERDICT_LOGICAL:
 			if (logical_item(it, &ver, out) < 0)
-				goto done;
+				return;
 			rewrite = true;
 			break;
 		}
 	}
-	if (rewrite && out->action == IA_FORWARD) {
+	if (rewrite) {
 		out->action = IA_REWRITE;
-		if (assemble(p, &out->text) < 0)
+		if (assemble(p, &out->text) < 0) {
 			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory rewriting the statement");
+			return;
+		}
 	}
-	if (obl_item >= 0 && out->action != IA_REJECT) {
-		import_item *it = &p->items[obl_item];
-		ig_obl_spec spec = {
-			.kinds = it->dec.obligations, .db = it->db, .table = it->imp.table,
-			.statement = it->text, .statement_len = it->len, .user = p->user, .client = p->host,
-			.backend = p->backend, .conn_id = p->conn_id,
-			.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
-			.from_select = it->imp.src == SQL_SRC_SELECT,
-		};
-		if (ig_obl_create(&spec, out->obl_id, sizeof(out->obl_id), err, sizeof(err)) < 0)
-			reject(out, ER_UNKNOWN_ERROR, "HY000",
-			       "importgate: the follow-up owed after this import could not be recorded (%s), so "
-			       "the import was not sent", err);
+	/* The session reads TiDB's answer to the first plain import (PREPAREs run later). */
+	if (first_plain >= 0) {
+		const import_item *it = &p->items[first_plain];
+		out->import_index = (int)it->stmt_index;
+		snprintf(out->import_target, sizeof(out->import_target), "%s.%s", qual(it->db), it->imp.table);
 	}
-done:
-	if (!p->quiet)
+}
+
+/* The follow-up an allowed import owes, recorded before it is sent (proxy/obligations.h). */
+static void record_obligation(const ig_inspection *p, const import_item *it, ig_inspect_out *out)
+{
+	char err[256];
+	ig_obl_spec spec = {
+		.kinds = it->dec.obligations, .db = it->db, .table = it->imp.table,
+		.statement = it->text, .statement_len = it->len, .user = p->user, .client = p->host,
+		.backend = p->backend, .conn_id = p->conn_id,
+		.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
+		.from_select = it->imp.src == SQL_SRC_SELECT,
+	};
+	if (ig_obl_create(&spec, out->obl_id, sizeof(out->obl_id), err, sizeof(err)) < 0)
+		reject(out, ER_UNKNOWN_ERROR, "HY000",
+		       "importgate: the follow-up owed after this import could not be recorded (%s), so "
+		       "the import was not sent", err);
+}
+
+void ig_inspect_finish(ig_inspection *p, ig_inspect_out *out)
+{
+	int obl_item;
+	memset(out, 0, sizeof(*out));
+	out->action = IA_FORWARD;
+	out->import_index = -1;
+	evaluate(p, out, &obl_item);
+	if (!p->quiet) {
+		/* The effects: counted and logged, the follow-up recorded, then audited (fsynced when
+		 * the import is about to be forwarded). */
+		for (size_t i = 0; i < p->nitems; i++)
+			if (p->items[i].decided)
+				note_decision(p, &p->items[i]);
+		if (obl_item >= 0 && out->action != IA_REJECT)
+			record_obligation(p, &p->items[obl_item], out);
 		audit_decisions(p, out);
+	}
 	if (out->action == IA_REJECT) {
 		if (out->obl_id[0]) /* recorded, then refused (audit): nothing will be owed */
 			ig_obl_answered(out->obl_id, "", "", ER_UNKNOWN_ERROR, "refused by the gateway");
 		out->obl_id[0] = '\0';
+		out->import_index = -1;
 		ig_buf_reset(&out->text);
 		return;
-	}
-	/* The session reads TiDB's answer to the first plain import (PREPAREs run later). */
-	for (size_t i = 0; i < p->nitems; i++) {
-		if (p->items[i].via_prepare || p->cmd != COM_QUERY)
-			continue;
-		out->import_index = (int)p->items[i].stmt_index;
-		snprintf(out->import_target, sizeof(out->import_target), "%s.%s", qual(p->items[i].db),
-		         p->items[i].imp.table);
-		break;
 	}
 	memcpy(out->use_db, p->use_db, sizeof(p->use_db));
 	out->nuse = p->nuse;
@@ -754,13 +946,22 @@ char *ig_inspect_explain(const char *body, size_t len, int *http_status)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(body, len, 0, &jerr);
-	const char *user = NULL, *host = "", *db = NULL, *sql = NULL;
-	if (!req || json_unpack_ex(req, &jerr, 0, "{s:s, s?s, s?s, s:s}", "user", &user, "host", &host,
-	                           "db", &db, "statement", &sql) < 0) {
+	const char *user = NULL, *host = "", *db = NULL, *sql = NULL, *mode = "", *charset = "utf8mb4";
+	if (!req || json_unpack_ex(req, &jerr, 0, "{s:s, s?s, s?s, s:s, s?s, s?s}", "user", &user, "host", &host,
+	                           "db", &db, "statement", &sql, "sql_mode", &mode, "charset", &charset) < 0) {
 		json_decref(req);
 		return explain_error(http_status, "body must be JSON {\"user\": ..., \"host\": ..., "
-		                                  "\"db\": ..., \"statement\": ...}");
+		                                  "\"db\": ..., \"statement\": ..., \"sql_mode\": ..., "
+		                                  "\"charset\": ...} (sql_mode and charset optional)");
 	}
+	/* The session state the request describes stands in for the probe's answer: explain
+	 * then takes exactly the live path's steps. */
+	int cs_kind = ig_charset_kind(charset);
+	ig_session_facts facts = {
+		.db = (char *)db, .user = (char *)user, .sql_mode = (char *)mode, .charset = (char *)charset,
+		.lex_flags = ig_sql_mode_lex_flags(mode) | (cs_kind == 1 ? SQL_F_MB_PAIRS : 0),
+		.charset_known = cs_kind >= 0,
+	};
 	char version[128];
 	ig_backend_last_version(version, sizeof(version));
 	char backend[80] = "";
@@ -769,7 +970,7 @@ char *ig_inspect_explain(const char *body, size_t len, int *http_status)
 		snprintf(backend, sizeof(backend), "%s", set->v[0]->addr);
 	ig_backends_release(set);
 	ig_stmt_ctx ctx = {.user = user, .client_host = host, .db = db, .server_version = version,
-	                   .backend = backend, .cmd = COM_QUERY, .quiet = true};
+	                   .backend = backend, .cmd = COM_QUERY, .quiet = true, .facts = &facts};
 	ig_inspect_out out;
 	ig_inspection *plan = ig_inspect_begin(&ctx, sql, strlen(sql), &out);
 	if (plan) {

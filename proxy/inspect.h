@@ -1,9 +1,15 @@
 /*
  * inspect.h - the statement hook. Every COM_QUERY and COM_STMT_PREPARE text of the
- * command phase is handed to it before a byte of it is forwarded. Three phases:
- *   ig_inspect_begin   on the event loop: classify; most statements are done here
+ * command phase is handed to it before a byte of it is forwarded. Phases:
+ *   ig_inspect_begin   on the event loop: classify; most statements are done here. A
+ *                      statement that may hold an import (or a PREPARE FROM @var) first
+ *                      needs the session's state from the server: ig_inspect_needs_probe
+ *                      says so; the session asks (proxy/probe.h) and calls begin again
+ *                      with the facts. Decisions are made only with facts.
  *   ig_inspect_read    off the loop (libuv thread pool): read the cluster state
- *   ig_inspect_finish  on the loop: decide each import, build the text or the error
+ *   ig_inspect_finish  decide each import, build the text or the error; then, unless
+ *                      quiet (explain), carry out the effects: metrics, log, obligation
+ *                      record, audit. Explain and the live path share every step before.
  * The answer: forward as is, forward a rewritten text, or answer the client with an
  * error. It also reports what the session must learn from the results (USE db).
  */
@@ -15,6 +21,7 @@
 #include <stdint.h>
 
 #include "proxy/buf.h"
+#include "proxy/probe.h"
 
 #define IG_MAX_USE 8 /* USE statements tracked per multi-statement batch */
 
@@ -31,6 +38,7 @@ typedef struct ig_stmt_ctx {
 	const char *backend;      /* "host:port" of the session's backend */
 	bool quiet;               /* explain: no audit, no counters */
 	uint8_t cmd;              /* COM_QUERY or COM_STMT_PREPARE */
+	const ig_session_facts *facts; /* what the server said (probe.h); NULL: not asked yet */
 } ig_stmt_ctx;
 
 typedef struct ig_inspect_out {
@@ -58,6 +66,12 @@ void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t 
  */
 ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t len,
                                 ig_inspect_out *out);
+/*
+ * The plan cannot be decided before the server has been asked about the session: true, with
+ * the user variables the probe must read (PREPARE ... FROM @var). Call begin again with
+ * ctx.facts set, and free this plan.
+ */
+bool ig_inspect_needs_probe(const ig_inspection *plan, const char *const **vars, size_t *nvars);
 void ig_inspect_read(ig_inspection *plan);
 void ig_inspect_finish(ig_inspection *plan, ig_inspect_out *out);
 void ig_inspection_free(ig_inspection *plan);

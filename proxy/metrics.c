@@ -35,6 +35,11 @@ static const metric_def defs[IG_M__COUNT] = {
 		"Statements seen, by path: quick (first keyword only) or inspected (parsed).",
 		MT_COUNTER, "class", "quick"},
 	[IG_M_STATEMENTS_INSPECTED] = {"statements_total", NULL, MT_COUNTER, "class", "inspected"},
+	[IG_M_PROBES] = {"session_probes_total",
+		"Queries the gateway sent for the session's state before deciding a statement, and "
+		"those whose answer could not be read (the statement was refused).",
+		MT_COUNTER, "result", "sent"},
+	[IG_M_PROBE_FAILURES] = {"session_probes_total", NULL, MT_COUNTER, "result", "failed"},
 	[IG_M_IMPORTS_PASS] = {"imports_total", "IMPORT INTO statements decided, by verdict.",
 		MT_COUNTER, "verdict", "pass"},
 	[IG_M_IMPORTS_ADD_DISABLE_PRECHECK] = {"imports_total", NULL, MT_COUNTER, "verdict", "add_disable_precheck"},

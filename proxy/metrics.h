@@ -20,6 +20,8 @@ typedef enum ig_metric_id {
 	IG_M_CONNECTIONS_ACTIVE,           /* gauge: client connections open */
 	IG_M_STATEMENTS_QUICK,             /* counter: statements{class="quick"} (hot path) */
 	IG_M_STATEMENTS_INSPECTED,         /* counter: statements{class="inspected"} */
+	IG_M_PROBES,                       /* counter: session_probes{result="sent"} (proxy/probe.h) */
+	IG_M_PROBE_FAILURES,               /* counter: session_probes{result="failed"} */
 	IG_M_IMPORTS_PASS,                 /* counter: imports{verdict="pass"} */
 	IG_M_IMPORTS_ADD_DISABLE_PRECHECK, /* counter: imports{verdict="add_disable_precheck"} */
 	IG_M_IMPORTS_REJECT,               /* counter: imports{verdict="reject"} */

@@ -37,6 +37,8 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
+#include "policy/decide.h"
+#include "proxy/probe.h"
 #include "proxy/response.h"
 #include "proxy/runtime.h"
 #include "proxy/tcpopts.h"
@@ -47,6 +49,7 @@
 #define PQ_MAX 16                      /* pipelined commands followed at once */
 #define CACHING_SHA2 "caching_sha2_password"
 #define CAPTURE_MAX (64 * 1024)            /* enough for any IMPORT INTO answer */
+#define IG_PROBE_TIMEOUT_MS 30000          /* the probe's bound when timeouts.response_ms is 0 */
 
 typedef enum ig_sess_state {
 	SS_BACKEND_CONNECT,
@@ -78,8 +81,12 @@ typedef enum ig_auth_bridge {
 	AB_WANT_CLIENT_RSA,  /* plain client will ask for a key / send RSA-encrypted password */
 } ig_auth_bridge;
 
-/* Client input waits: for earlier responses (current database), or for a decision. */
-typedef enum ig_hold { HOLD_NONE, HOLD_DRAIN, HOLD_DECISION } ig_hold;
+/*
+ * Client input waits: for earlier responses (a statement to inspect goes alone), for the
+ * answer to the gateway's own probe of the session's state (proxy/probe.h), or for a
+ * decision made in the thread pool.
+ */
+typedef enum ig_hold { HOLD_NONE, HOLD_DRAIN, HOLD_PROBE, HOLD_DECISION } ig_hold;
 
 /* What became of a statement handed to the hook. */
 typedef enum ig_stmt_result { STMT_DONE, STMT_WAIT, STMT_ASYNC } ig_stmt_result;
@@ -153,7 +160,10 @@ typedef struct ig_session {
 	ig_buf big;             /* a statement of several packets being assembled */
 	uint8_t big_seq;        /* the sequence id its next packet must carry */
 	ig_hold hold;           /* why client input is not being processed */
-	ig_inspection *plan;    /* the statement being decided off the loop */
+	ig_inspection *plan;    /* the statement being probed for, or decided off the loop */
+	ig_buf probe_in;        /* HOLD_PROBE: the backend's answer to the probe so far */
+	uint64_t probe_since;   /* HOLD_PROBE: loop time the probe was sent */
+	uint8_t plan_seq;       /* the sequence id that answers the held statement */
 	uv_work_t work;
 	bool working;           /* plan is in the thread pool: the session outlives its handles */
 	uint8_t plan_cmd;
@@ -179,6 +189,7 @@ static void leg_flush(ig_leg *l);
 static void update_reading(ig_session *s);
 static void on_timer(uv_timer_t *t);
 static void backend_lost(ig_session *s, const char *why);
+static void resume_input(ig_session *s);
 
 /* ------------------------------------------------------------------ leg I/O */
 
@@ -408,6 +419,12 @@ static void backend_lost(ig_session *s, const char *why)
 {
 	if (s->close_after_flush)
 		return; /* already on its way out, the client already told */
+	if (s->hold == HOLD_PROBE) {
+		/* The client's statement was held, not sent: it is told it did not run. */
+		fail_client(s, s->plan_seq, CR_SERVER_LOST,
+		            "importgate: lost the backend %s before the statement was sent: %s", s->be->addr, why);
+		return;
+	}
 	if (answer_untouched(s)) {
 		fail_client(s, s->pq[s->pq_head].resp_seq, CR_SERVER_LOST,
 		            "importgate: lost the backend %s during the command: %s", s->be->addr, why);
@@ -524,6 +541,8 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->hs_out);
 	ig_buf_reset(&s->big);
 	ig_buf_reset(&s->plan_text);
+	ig_buf_reset(&s->probe_in);
+	ig_inspection_free(s->plan); /* a probe's plan (a decision's is freed by work_done) */
 	ig_buf_reset(&s->capture);
 	LOG_DEBUG(s->id, "session freed");
 	ig_cfg_release(s->cfg);
@@ -1072,9 +1091,15 @@ static void on_server_packet(void *arg, const uint8_t *h, size_t hl, uint32_t pl
 	}
 }
 
+static void probe_input(ig_session *s, const uint8_t *p, size_t n);
+
 static void backend_command_input(ig_session *s, const uint8_t *p, size_t n)
 {
 	s->last_io_ms = uv_now(&s->w->loop);
+	if (s->hold == HOLD_PROBE) {
+		probe_input(s, p, n); /* the gateway's own query: never relayed */
+		return;
+	}
 	if (s->pq_len > 0 && s->pq[s->pq_head].capture && ig_buf_avail(&s->capture) < CAPTURE_MAX) {
 		size_t room = CAPTURE_MAX - ig_buf_avail(&s->capture);
 		ig_buf_append(&s->capture, p, n < room ? n : room); /* best effort: a note, not the data */
@@ -1185,6 +1210,89 @@ static void work_done(uv_work_t *req, int status)
 	                 &s->plan_out);
 	ig_inspect_out_free(&s->plan_out);
 	ig_inspection_free(plan);
+	resume_input(s);
+}
+
+/* Hands a plan that has the session's facts to the thread pool: cluster state, decision. */
+static ig_stmt_result queue_decision(ig_session *s, ig_inspection *plan)
+{
+	s->plan = plan;
+	s->work.data = s;
+	if (uv_queue_work(&s->w->loop, &s->work, work_decide, work_done) != 0) {
+		s->plan = NULL;
+		ig_inspection_free(plan);
+		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the import decision");
+		return STMT_DONE;
+	}
+	s->working = true;
+	s->hold = HOLD_DECISION;
+	return STMT_ASYNC;
+}
+
+/*
+ * Sends the gateway's own query for the session's state (proxy/probe.h). Nothing is pending
+ * (a statement to inspect waits for earlier answers), so every byte the backend sends until
+ * the probe's answer ends belongs to it; the client's input is held meanwhile.
+ */
+static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const char *const *vars, size_t nvars)
+{
+	ig_buf q = {0};
+	uint8_t c = COM_QUERY;
+	int rc = ig_buf_append(&q, &c, 1);
+	if (rc == 0)
+		rc = ig_probe_build(&q, vars, nvars);
+	if (rc == 0)
+		rc = leg_send_packet(&s->backend, 0, ig_buf_head(&q), ig_buf_avail(&q));
+	ig_buf_reset(&q);
+	if (rc < 0) {
+		ig_inspection_free(plan);
+		session_close(s, "out of memory");
+		return STMT_DONE;
+	}
+	ig_metric_inc(IG_M_PROBES);
+	s->plan = plan;
+	s->hold = HOLD_PROBE;
+	s->probe_since = uv_now(&s->w->loop);
+	ig_buf_reset(&s->probe_in);
+	return STMT_ASYNC;
+}
+
+/*
+ * Through the hook: STMT_DONE when the statement was forwarded, rewritten or answered;
+ * STMT_ASYNC when it waits for the probe or the decision (the caller keeps its text in
+ * plan_text). facts: the server's answer to the probe, or NULL before it was asked.
+ */
+static ig_stmt_result inspect_statement(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len,
+                                        const ig_session_facts *facts)
+{
+	ig_stmt_ctx ctx = {
+		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
+		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
+		.client_tls = s->client.tls != NULL, .backend = s->be->addr, .cmd = cmd, .facts = facts,
+	};
+	ig_inspect_out out;
+	ig_inspection *plan = ig_inspect_begin(&ctx, (const char *)text, len, &out);
+	if (!plan) {
+		apply_inspection(s, cmd, text, len, &out);
+		ig_inspect_out_free(&out);
+		return STMT_DONE;
+	}
+	ig_inspect_out_free(&out);
+	const char *const *vars;
+	size_t nvars;
+	if (!ig_inspect_needs_probe(plan, &vars, &nvars))
+		return queue_decision(s, plan);
+	if (facts) { /* begin never asks twice; refuse rather than loop */
+		ig_inspection_free(plan);
+		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: internal error: probe asked twice");
+		return STMT_DONE;
+	}
+	return start_probe(s, plan, vars, nvars);
+}
+
+/* The statement held for the probe or the decision is done with: take client input again. */
+static void resume_input(ig_session *s)
+{
 	ig_buf_reset(&s->plan_text);
 	s->hold = HOLD_NONE;
 	if (!s->closing)
@@ -1192,9 +1300,63 @@ static void work_done(uv_work_t *req, int status)
 }
 
 /*
+ * Bytes of the answer to the probe. A failed probe is never guessed around: the held
+ * statement is refused and, since the rest of an answer that could not be read cannot be
+ * told apart from what follows it, the session is closed.
+ */
+static void probe_input(ig_session *s, const uint8_t *p, size_t n)
+{
+	char err[400];
+	ig_session_facts facts;
+	const char *const *vars = NULL;
+	size_t nvars = 0, used = 0;
+	/* HEX() doubles a variable's bytes; the rest of the answer is small. */
+	size_t bound = 2 * s->cfg->limits.max_inspect_bytes + 64 * 1024;
+	if (ig_buf_avail(&s->probe_in) + n > bound || ig_buf_append(&s->probe_in, p, n) < 0) {
+		fail_client(s, s->plan_seq, IG_ER_LOAD_DATA_PRECHECK_FAILED,
+		            "PreCheck failed: importgate: the server's answer about the session's state is larger "
+		            "than limits.max_inspect_bytes allows (a user variable read for PREPARE ... FROM @var); "
+		            "the statement was not sent");
+		return;
+	}
+	ig_inspect_needs_probe(s->plan, &vars, &nvars);
+	int rc = ig_probe_parse(ig_buf_head(&s->probe_in), ig_buf_avail(&s->probe_in), s->caps, vars, nvars, &facts,
+	                        &used, err, sizeof(err));
+	if (rc > 0)
+		return;
+	if (rc == 0 && used != ig_buf_avail(&s->probe_in)) {
+		ig_session_facts_free(&facts);
+		rc = -1;
+		snprintf(err, sizeof(err), "the server sent more than the answer");
+	}
+	ig_buf_reset(&s->probe_in);
+	ig_inspection_free(s->plan);
+	s->plan = NULL;
+	if (rc < 0) {
+		LOG_WARN(s->id, "probe of the session's state failed: %s", err);
+		ig_metric_inc(IG_M_PROBE_FAILURES);
+		fail_client(s, s->plan_seq, IG_ER_LOAD_DATA_PRECHECK_FAILED,
+		            "PreCheck failed: importgate: could not read the session's state from the server "
+		            "(%s), so the statement was not sent", err);
+		return;
+	}
+	LOG_DEBUG(s->id, "probe: db %s, user '%s', sql_mode '%s', charset %s", facts.db ? facts.db : "(none)",
+	          facts.user, facts.sql_mode, facts.charset);
+	s->hold = HOLD_NONE;
+	ig_stmt_result r = inspect_statement(s, s->plan_cmd, ig_buf_head(&s->plan_text), ig_buf_avail(&s->plan_text),
+	                                     &facts);
+	ig_session_facts_free(&facts);
+	if (r == STMT_DONE)
+		resume_input(s);
+	else
+		update_reading(s);
+}
+
+/*
  * A whole COM_QUERY / COM_STMT_PREPARE: through the hook, then forwarded, rewritten or
- * answered. STMT_WAIT: it must wait for earlier responses (the current database);
- * STMT_ASYNC: consumed, decided off the loop, client input held until then.
+ * answered. STMT_WAIT: it must wait for earlier responses (the probe and the decision see
+ * the session as the statement will); STMT_ASYNC: consumed, waiting for the probe or the
+ * decision, client input held until then.
  */
 static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t plen)
 {
@@ -1220,38 +1382,12 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	if (s->pq_len > 0)
 		return STMT_WAIT;
 	ig_metric_inc(IG_M_STATEMENTS_INSPECTED);
-	ig_stmt_ctx ctx = {
-		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
-		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
-		.client_tls = s->client.tls != NULL, .backend = s->be->addr, .cmd = cmd,
-	};
-	ig_inspect_out out;
-	ig_inspection *plan = ig_inspect_begin(&ctx, sql, len, &out);
-	if (!plan) {
-		apply_inspection(s, cmd, payload + 1, len, &out);
-		ig_inspect_out_free(&out);
-		return STMT_DONE;
-	}
-	ig_inspect_out_free(&out);
-	if (ig_buf_append(&s->plan_text, payload + 1, len) < 0) {
-		ig_inspection_free(plan);
-		session_close(s, "out of memory");
-		return STMT_DONE;
-	}
-	s->plan = plan;
 	s->plan_cmd = cmd;
-	s->work.data = s;
-	if (uv_queue_work(&s->w->loop, &s->work, work_decide, work_done) != 0) {
-		s->plan = NULL;
-		ig_inspection_free(plan);
-		ig_buf_reset(&s->plan_text);
-		send_error(s, answer_seq(plen), ER_UNKNOWN_ERROR, "HY000",
-		           "importgate: cannot schedule the import decision");
-		return STMT_DONE;
-	}
-	s->working = true;
-	s->hold = HOLD_DECISION;
-	return STMT_ASYNC;
+	s->plan_seq = answer_seq(plen);
+	ig_stmt_result r = inspect_statement(s, cmd, payload + 1, len, NULL);
+	if (r == STMT_ASYNC && ig_buf_append(&s->plan_text, payload + 1, len) < 0)
+		session_close(s, "out of memory"); /* a plan in the pool is freed by work_done */
+	return r;
 }
 
 /* A small command the session must understand before forwarding it. */
@@ -1266,6 +1402,8 @@ static ig_stmt_result on_small_command(ig_session *s, const uint8_t *payload, si
 		return STMT_DONE;
 	}
 	p = expect_response(s, cmd);
+	if (p)
+		p->resp_seq = answer_seq(plen);
 	if (cmd == COM_INIT_DB && p)
 		p->db = strndup((const char *)payload + 1, plen - 1);
 	if (cmd == COM_CHANGE_USER && p) {
@@ -1320,8 +1458,9 @@ static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool
 		return;
 	ig_buf whole = s->big;
 	memset(&s->big, 0, sizeof(s->big));
-	/* The queue was drained before assembly began, so this never has to wait. */
-	on_statement(s, ig_buf_head(&whole), ig_buf_avail(&whole));
+	/* The queue was drained before assembly began, so this never has to wait. Dispatched by
+	 * its command byte: a COM_CHANGE_USER of 16 MiB or more is a session command, not SQL. */
+	on_small_command(s, ig_buf_head(&whole), ig_buf_avail(&whole));
 	ig_buf_reset(&whole);
 }
 
@@ -1470,7 +1609,7 @@ static void enter_command_phase(ig_session *s)
 	/* One repeating tick at a quarter of the shortest timeout checks them all: cheaper than
 	 * re-arming a timer on every packet, and a deadline is late by at most a quarter. */
 	const int t[] = {s->cfg->timeouts.idle_ms, s->cfg->timeouts.response_ms,
-	                 s->cfg->timeouts.client_write_ms};
+	                 s->cfg->timeouts.client_write_ms, IG_PROBE_TIMEOUT_MS};
 	int shortest = 0;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (t[i] > 0 && (shortest == 0 || t[i] < shortest))
@@ -1588,6 +1727,13 @@ static void command_tick(ig_session *s)
 
 	if (s->closing)
 		return;
+	if (s->hold == HOLD_PROBE) {
+		/* The gateway's own query: bounded even where no response timeout is set. */
+		uint64_t bound = c->timeouts.response_ms > 0 ? (uint64_t)c->timeouts.response_ms : IG_PROBE_TIMEOUT_MS;
+		if (now - s->probe_since >= bound)
+			backend_lost(s, "no answer to the gateway's query of the session's state");
+		return;
+	}
 	if (c->timeouts.client_write_ms > 0 && client_stalled(s, now)) {
 		session_close(s, "the client took nothing of its answer for timeouts.client_write_ms");
 		return;

@@ -2,7 +2,8 @@
  * fuzz_packets.c - libFuzzer target for everything the gateway parses from the wire
  * before it trusts it: the backend greeting, the client's handshake response (and its
  * rewrite), COM_CHANGE_USER, OK/ERR packets, the response tracker fed through the framer
- * (server result streams as a backend could send them), and the import-answer reader.
+ * (server result streams as a backend could send them), the import-answer reader, and the
+ * reader of the answer to the gateway's probe of the session's state (proxy/probe.h).
  * The first input byte chooses the negotiated capabilities; the rest is the stream.
  */
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "proxy/framer.h"
 #include "proxy/importresult.h"
 #include "proxy/mysql_proto.h"
+#include "proxy/probe.h"
 #include "proxy/response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,6 +82,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ig_import_result ir;
 	ig_import_result_parse(p, n, caps, data[0] >> 4, &ir);
+
+	/* The probe's answer: a result is final (no prefix of the answer gives one) and names
+	 * only bytes it was given. */
+	static const char *const vars[] = {"a", "b"};
+	size_t nvars = data[0] >> 6 & 1 ? 2 : 0, used = 0, used2 = 0;
+	ig_session_facts facts, again;
+	if (ig_probe_parse(p, n, caps, vars, nvars, &facts, &used, err, sizeof(err)) == 0) {
+		if (used > n || !facts.user || !facts.sql_mode || !facts.charset || facts.nvars != nvars)
+			abort();
+		if (used > 0 && ig_probe_parse(p, used - 1, caps, vars, nvars, &again, &used2, err, sizeof(err)) == 0)
+			abort();
+		ig_session_facts_free(&facts);
+	}
 	return 0;
 }
 

@@ -1,0 +1,50 @@
+/*
+ * prepvar.c - reads `PREPARE name FROM @var` (prepvar.h). Anything else of the PREPARE
+ * shape (a user variable in an expression, a system variable, nesting) is not read: the
+ * caller treats it as opaque.
+ */
+#include "sqlparse/prepvar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlparse/lexer.h"
+
+int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var)
+{
+	sql_lexer lx;
+	sql_token t[5];
+	size_t n = 0;
+	*var = NULL;
+	sql_lex_init(&lx, sql, len, flags);
+	while (n < 5) {
+		sql_tok_type ty = sql_lex_next(&lx, &t[n]);
+		if (ty == SQL_TOK_EOF)
+			break;
+		if (ty == SQL_TOK_ERROR)
+			return 1;
+		n++;
+	}
+	/* PREPARE name FROM @var, optionally followed by the statement's ';'. */
+	if (n < 4 || (n == 5 && t[4].type != SQL_TOK_SEMI))
+		return 1;
+	if (!sql_tok_is(sql, &t[0], "PREPARE") || (t[1].type != SQL_TOK_IDENT && t[1].type != SQL_TOK_QIDENT) ||
+	    !sql_tok_is(sql, &t[2], "FROM") || t[3].type != SQL_TOK_VAR)
+		return 1;
+	if (n == 5) {
+		sql_token extra;
+		if (sql_lex_next(&lx, &extra) != SQL_TOK_EOF)
+			return 1;
+	}
+	size_t n_name;
+	*var = sql_tok_decode(sql, &t[3], flags, &n_name);
+	if (!*var)
+		return -1;
+	if (n_name == 0 || memchr(*var, '\0', n_name)) {
+		/* No name the probe could ask for faithfully. */
+		free(*var);
+		*var = NULL;
+		return 1;
+	}
+	return 0;
+}

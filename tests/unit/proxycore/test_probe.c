@@ -1,0 +1,295 @@
+/*
+ * test_probe.c - the query the gateway asks the server before a decision, and the reading
+ * of its answer (proxy/probe.c): well-formed answers in both EOF styles, values that only
+ * HEX() keeps intact, NULLs, user variables, and every way an answer can fail to be the
+ * one row asked for (each must fail, never guess).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pkt.h"
+#include "proxy/probe.h"
+#include "sqlparse/sqlparse.h"
+
+static const char *const NOVARS[] = {NULL};
+
+static void hex_of(const char *s, size_t n, char *out)
+{
+	static const char d[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[(unsigned char)s[i] >> 4];
+		out[2 * i + 1] = d[(unsigned char)s[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* A value as the row carries it: NULL (0xfb) or a lenenc string. */
+static void put_val(ig_buf *row, const char *v, size_t n, bool hex)
+{
+	if (!v) {
+		uint8_t null = 0xfb;
+		ig_buf_append(row, &null, 1);
+		return;
+	}
+	if (!hex) {
+		my_lenenc_put(row, n);
+		ig_buf_append(row, v, n);
+		return;
+	}
+	char *h = malloc(2 * n + 1);
+	hex_of(v, n, h);
+	put_lenenc_str(row, h);
+	free(h);
+}
+
+typedef struct answer {
+	const char *db, *mode, *cs, *user;
+	const char *vals[4];
+	size_t nvals;
+	uint32_t caps;
+	int rows;           /* rows to send (1 normally) */
+	uint16_t end_status;
+} answer;
+
+static void build(ig_buf *out, const answer *a)
+{
+	uint8_t seq = 1;
+	ig_buf p = {0};
+	size_t ncols = 4 + a->nvals;
+	my_lenenc_put(&p, ncols);
+	put_pkt(out, seq++, p.data, p.len);
+	ig_buf_reset(&p);
+	for (size_t i = 0; i < ncols; i++)
+		put_coldef(out, seq++, "c");
+	if (!(a->caps & CLIENT_DEPRECATE_EOF))
+		put_eof(out, seq++, 0);
+	for (int r = 0; r < a->rows; r++) {
+		put_val(&p, a->db, a->db ? strlen(a->db) : 0, true);
+		put_val(&p, a->mode, a->mode ? strlen(a->mode) : 0, false);
+		put_val(&p, a->cs, a->cs ? strlen(a->cs) : 0, false);
+		put_val(&p, a->user, a->user ? strlen(a->user) : 0, true);
+		for (size_t i = 0; i < a->nvals; i++)
+			put_val(&p, a->vals[i], a->vals[i] ? strlen(a->vals[i]) : 0, true);
+		put_pkt(out, seq++, p.data, p.len);
+		ig_buf_reset(&p);
+	}
+	if (a->caps & CLIENT_DEPRECATE_EOF)
+		put_ok(out, seq++, 0xfe, 0, a->end_status, NULL);
+	else
+		put_eof(out, seq++, a->end_status);
+}
+
+static int parse(const ig_buf *b, const answer *a, const char *const *vars, ig_session_facts *f, size_t *used)
+{
+	char err[256];
+	return ig_probe_parse(b->data, b->len, a->caps, vars, a->nvals, f, used, err, sizeof(err));
+}
+
+static void test_build_text(void **st)
+{
+	(void)st;
+	ig_buf b = {0};
+	const char *vars[] = {"s", "we`ird"};
+	assert_int_equal(ig_probe_build(&b, vars, 2), 0);
+	char *t = strndup((const char *)b.data, b.len);
+	assert_non_null(strstr(t, "HEX(DATABASE())"));
+	assert_non_null(strstr(t, "@@session.sql_mode"));
+	assert_non_null(strstr(t, "@@session.character_set_client"));
+	assert_non_null(strstr(t, "HEX(USER())"));
+	assert_non_null(strstr(t, "HEX(@`s`)"));
+	assert_non_null(strstr(t, "HEX(@`we``ird`)")); /* backquote doubled */
+	assert_non_null(strstr(t, " LIMIT 1"));       /* sql_select_limit cannot hide the row */
+	free(t);
+	ig_buf_reset(&b);
+}
+
+static void test_answer_both_eof_styles(void **st)
+{
+	(void)st;
+	for (int dep = 0; dep < 2; dep++) {
+		answer a = {.db = "shop", .mode = "STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES", .cs = "utf8mb4",
+		            .user = "etl@10.0.0.7", .rows = 1, .caps = CLIENT_PROTOCOL_41 | (dep ? CLIENT_DEPRECATE_EOF : 0)};
+		ig_buf b = {0};
+		build(&b, &a);
+		ig_session_facts f;
+		size_t used = 0;
+		assert_int_equal(parse(&b, &a, NOVARS, &f, &used), 0);
+		assert_int_equal(used, b.len);
+		assert_string_equal(f.db, "shop");
+		assert_string_equal(f.user, "etl");
+		assert_string_equal(f.charset, "utf8mb4");
+		assert_int_equal(f.lex_flags, SQL_F_NO_BACKSLASH_ESCAPES);
+		assert_true(f.charset_known);
+		/* Every strict prefix is "not yet": never a result from half an answer. */
+		for (size_t cut = 0; cut < b.len; cut++) {
+			ig_session_facts g;
+			char err[256];
+			assert_int_equal(ig_probe_parse(b.data, cut, a.caps, NOVARS, 0, &g, &used, err, sizeof(err)), 1);
+		}
+		ig_session_facts_free(&f);
+		ig_buf_reset(&b);
+	}
+}
+
+static void test_values_hex_and_null(void **st)
+{
+	(void)st;
+	/* A database name with a backquote and bytes that are not UTF-8; no database; a user
+	 * name holding '@'. */
+	answer a = {.db = "sh`o\xf6p#", .mode = "ANSI", .cs = "gbk", .user = "a@b@host", .rows = 1,
+	            .caps = CLIENT_PROTOCOL_41};
+	ig_buf b = {0};
+	build(&b, &a);
+	ig_session_facts f;
+	size_t used;
+	assert_int_equal(parse(&b, &a, NOVARS, &f, &used), 0);
+	assert_string_equal(f.db, "sh`o\xf6p#");
+	assert_string_equal(f.user, "a@b");
+	assert_int_equal(f.lex_flags, SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS);
+	ig_session_facts_free(&f);
+	ig_buf_reset(&b);
+
+	answer n = {.db = NULL, .mode = "", .cs = "big5", .user = "u@h", .rows = 1, .caps = CLIENT_PROTOCOL_41};
+	build(&b, &n);
+	assert_int_equal(parse(&b, &n, NOVARS, &f, &used), 0);
+	assert_null(f.db);
+	assert_false(f.charset_known); /* not modelled: the caller explores every reading */
+	ig_session_facts_free(&f);
+	ig_buf_reset(&b);
+}
+
+static void test_user_variables(void **st)
+{
+	(void)st;
+	const char *vars[] = {"s", "t"};
+	answer a = {.db = "shop", .mode = "", .cs = "utf8mb4", .user = "u@h", .rows = 1, .caps = CLIENT_PROTOCOL_41,
+	            .vals = {"IMPORT INTO orders FROM 's3://b/x.csv'", NULL}, .nvals = 2};
+	ig_buf b = {0};
+	build(&b, &a);
+	ig_session_facts f;
+	size_t used;
+	assert_int_equal(parse(&b, &a, vars, &f, &used), 0);
+	assert_int_equal(f.nvars, 2);
+	assert_string_equal(f.vars[0].name, "s");
+	assert_string_equal(f.vars[0].value, "IMPORT INTO orders FROM 's3://b/x.csv'");
+	assert_string_equal(f.vars[1].name, "t");
+	assert_null(f.vars[1].value);
+	ig_session_facts copy;
+	assert_int_equal(ig_session_facts_copy(&copy, &f), 0);
+	assert_string_equal(copy.vars[0].value, f.vars[0].value);
+	assert_string_equal(copy.db, "shop");
+	ig_session_facts_free(&copy);
+	ig_session_facts_free(&f);
+	ig_buf_reset(&b);
+}
+
+static int expect_fail(const ig_buf *b, uint32_t caps, size_t nvars)
+{
+	const char *vars[] = {"a", "b", "c"};
+	ig_session_facts f;
+	size_t used;
+	char err[256];
+	int rc = ig_probe_parse(b->data, b->len, caps, vars, nvars, &f, &used, err, sizeof(err));
+	if (rc == -1)
+		assert_true(err[0] != '\0');
+	return rc;
+}
+
+static void test_failures(void **st)
+{
+	(void)st;
+	ig_buf b = {0};
+	/* An error answer (a killed query, say). */
+	my_write_err(&b, 1, 1317, "70100", "Query execution was interrupted");
+	assert_int_equal(expect_fail(&b, CLIENT_PROTOCOL_41, 0), -1);
+	ig_buf_reset(&b);
+	/* An OK instead of a result set. */
+	put_ok(&b, 1, 0x00, 0, 0, NULL);
+	assert_int_equal(expect_fail(&b, CLIENT_PROTOCOL_41, 0), -1);
+	ig_buf_reset(&b);
+	/* No row (e.g. what sql_select_limit=0 would do without LIMIT 1). */
+	answer none = {.db = "x", .mode = "", .cs = "utf8", .user = "u@h", .rows = 0, .caps = CLIENT_PROTOCOL_41};
+	build(&b, &none);
+	assert_int_equal(expect_fail(&b, none.caps, 0), -1);
+	ig_buf_reset(&b);
+	/* Two rows. */
+	answer two = none;
+	two.rows = 2;
+	build(&b, &two);
+	assert_int_equal(expect_fail(&b, two.caps, 0), -1);
+	ig_buf_reset(&b);
+	/* More results announced after it. */
+	answer more = none;
+	more.rows = 1;
+	more.end_status = SERVER_MORE_RESULTS_EXISTS;
+	build(&b, &more);
+	assert_int_equal(expect_fail(&b, more.caps, 0), -1);
+	ig_buf_reset(&b);
+	/* Wrong column count: an answer for another probe. */
+	answer one = none;
+	one.rows = 1;
+	build(&b, &one);
+	assert_int_equal(expect_fail(&b, one.caps, 1), -1);
+	ig_buf_reset(&b);
+	/* A database value that is not hex. */
+	ig_buf p = {0};
+	uint8_t seq = 1;
+	my_lenenc_put(&p, 4);
+	put_pkt(&b, seq++, p.data, p.len);
+	ig_buf_reset(&p);
+	for (int i = 0; i < 4; i++)
+		put_coldef(&b, seq++, "c");
+	put_eof(&b, seq++, 0);
+	put_lenenc_str(&p, "shop");
+	put_lenenc_str(&p, "");
+	put_lenenc_str(&p, "utf8");
+	put_lenenc_str(&p, "7540");
+	put_pkt(&b, seq++, p.data, p.len);
+	put_eof(&b, seq++, 0);
+	assert_int_equal(expect_fail(&b, CLIENT_PROTOCOL_41, 0), -1);
+	ig_buf_reset(&p);
+	ig_buf_reset(&b);
+	/* NULL sql_mode. */
+	answer nm = one;
+	nm.mode = NULL;
+	build(&b, &nm);
+	assert_int_equal(expect_fail(&b, nm.caps, 0), -1);
+	ig_buf_reset(&b);
+}
+
+static void test_mode_and_charset(void **st)
+{
+	(void)st;
+	assert_int_equal(ig_sql_mode_lex_flags(""), 0);
+	assert_int_equal(ig_sql_mode_lex_flags("no_backslash_escapes"), SQL_F_NO_BACKSLASH_ESCAPES);
+	assert_int_equal(ig_sql_mode_lex_flags("REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ANSI"),
+	                 SQL_F_ANSI_QUOTES);
+	/* Names that merely contain the words do not count. */
+	assert_int_equal(ig_sql_mode_lex_flags("XNO_BACKSLASH_ESCAPES,ANSI_QUOTESX"), 0);
+	assert_int_equal(ig_charset_kind("UTF8MB4"), 0);
+	assert_int_equal(ig_charset_kind("latin1"), 0);
+	assert_int_equal(ig_charset_kind("gbk"), 1);
+	assert_int_equal(ig_charset_kind("gb18030"), 1);
+	assert_int_equal(ig_charset_kind("sjis"), -1);
+	assert_int_equal(ig_charset_kind(NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build_text),
+		cmocka_unit_test(test_answer_both_eof_styles),
+		cmocka_unit_test(test_values_hex_and_null),
+		cmocka_unit_test(test_user_variables),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_mode_and_charset),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
