@@ -50,6 +50,9 @@
 #define CACHING_SHA2 "caching_sha2_password"
 #define CAPTURE_MAX (64 * 1024)            /* enough for any IMPORT INTO answer */
 #define IG_PROBE_TIMEOUT_MS 30000          /* the probe's bound when timeouts.response_ms is 0 */
+/* Statements longer than this are classified in the thread pool, so that no statement (a
+ * 16 MiB batch of tiny statements, say) holds a worker's loop and its other sessions. */
+#define IG_INSPECT_INLINE_MAX (64 * 1024)
 
 typedef enum ig_sess_state {
 	SS_BACKEND_CONNECT,
@@ -83,10 +86,10 @@ typedef enum ig_auth_bridge {
 
 /*
  * Client input waits: for earlier responses (a statement to inspect goes alone), for the
- * answer to the gateway's own probe of the session's state (proxy/probe.h), or for a
- * decision made in the thread pool.
+ * classification of a large statement in the thread pool, for the answer to the gateway's
+ * own probe of the session's state (proxy/probe.h), or for a decision made in the pool.
  */
-typedef enum ig_hold { HOLD_NONE, HOLD_DRAIN, HOLD_PROBE, HOLD_DECISION } ig_hold;
+typedef enum ig_hold { HOLD_NONE, HOLD_DRAIN, HOLD_CLASSIFY, HOLD_PROBE, HOLD_DECISION } ig_hold;
 
 /* What became of a statement handed to the hook. */
 typedef enum ig_stmt_result { STMT_DONE, STMT_WAIT, STMT_ASYNC } ig_stmt_result;
@@ -164,6 +167,8 @@ typedef struct ig_session {
 	ig_buf probe_in;        /* HOLD_PROBE: the backend's answer to the probe so far */
 	uint64_t probe_since;   /* HOLD_PROBE: loop time the probe was sent */
 	uint8_t plan_seq;       /* the sequence id that answers the held statement */
+	ig_session_facts facts; /* HOLD_CLASSIFY after a probe: its answer, for the pool */
+	bool have_facts;
 	uv_work_t work;
 	bool working;           /* plan is in the thread pool: the session outlives its handles */
 	uint8_t plan_cmd;
@@ -543,6 +548,7 @@ static void session_free(ig_session *s)
 	ig_buf_reset(&s->plan_text);
 	ig_buf_reset(&s->probe_in);
 	ig_inspection_free(s->plan); /* a probe's plan (a decision's is freed by work_done) */
+	ig_session_facts_free(&s->facts);
 	ig_buf_reset(&s->capture);
 	LOG_DEBUG(s->id, "session freed");
 	ig_cfg_release(s->cfg);
@@ -1190,14 +1196,57 @@ static void work_decide(uv_work_t *req)
 	ig_inspect_finish(s->plan, &s->plan_out);
 }
 
-/* Back on the loop with the cluster state: decide, answer, and go on with the input. */
+static ig_stmt_result begun(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len, bool had_facts,
+                            ig_inspection *plan, ig_inspect_out *out);
+
+static ig_stmt_ctx stmt_ctx(const ig_session *s, uint8_t cmd, const ig_session_facts *facts)
+{
+	ig_stmt_ctx ctx = {
+		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
+		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
+		.client_tls = s->client.tls != NULL, .backend = s->be->addr, .cmd = cmd, .facts = facts,
+	};
+	return ctx;
+}
+
+/* Thread pool: classify a large statement (the session is held; nothing it reads changes). */
+static void work_classify(uv_work_t *req)
+{
+	ig_session *s = req->data;
+	ig_stmt_ctx ctx = stmt_ctx(s, s->plan_cmd, s->have_facts ? &s->facts : NULL);
+	s->plan = ig_inspect_begin(&ctx, (const char *)ig_buf_head(&s->plan_text), ig_buf_avail(&s->plan_text),
+	                           &s->plan_out);
+}
+
+/* Back on the loop after a classification in the pool: go on as inline classification does. */
+static void classified(ig_session *s)
+{
+	ig_inspection *plan = s->plan;
+	bool had_facts = s->have_facts;
+	s->plan = NULL;
+	ig_session_facts_free(&s->facts);
+	s->have_facts = false;
+	s->hold = HOLD_NONE;
+	ig_stmt_result r = begun(s, s->plan_cmd, ig_buf_head(&s->plan_text), ig_buf_avail(&s->plan_text), had_facts,
+	                         plan, &s->plan_out);
+	if (r == STMT_DONE)
+		resume_input(s);
+	else
+		update_reading(s);
+}
+
+/* Back on the loop with a classification or a decision: answer, and go on with the input. */
 static void work_done(uv_work_t *req, int status)
 {
 	ig_session *s = req->data;
 	ig_inspection *plan = s->plan;
-	s->plan = NULL;
 	s->working = false;
 	(void)status;
+	if (!s->closing && s->hold == HOLD_CLASSIFY) {
+		classified(s);
+		return;
+	}
+	s->plan = NULL;
 	if (s->closing) {
 		if (s->plan_out.obl_id[0]) /* recorded, never sent: the client went away first */
 			ig_obl_answered(s->plan_out.obl_id, "", "", 1105, "the client went away before the import was sent");
@@ -1257,37 +1306,63 @@ static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const char
 	return STMT_ASYNC;
 }
 
-/*
- * Through the hook: STMT_DONE when the statement was forwarded, rewritten or answered;
- * STMT_ASYNC when it waits for the probe or the decision (the caller keeps its text in
- * plan_text). facts: the server's answer to the probe, or NULL before it was asked.
- */
-static ig_stmt_result inspect_statement(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len,
-                                        const ig_session_facts *facts)
+/* Hands a large statement to the thread pool for classification (its text is in plan_text). */
+static ig_stmt_result queue_classify(ig_session *s, const ig_session_facts *facts)
 {
-	ig_stmt_ctx ctx = {
-		.conn_id = s->id, .user = s->user, .client_host = s->client_addr,
-		.db = s->has_db ? s->db : NULL, .server_version = s->server_version,
-		.client_tls = s->client.tls != NULL, .backend = s->be->addr, .cmd = cmd, .facts = facts,
-	};
-	ig_inspect_out out;
-	ig_inspection *plan = ig_inspect_begin(&ctx, (const char *)text, len, &out);
-	if (!plan) {
-		apply_inspection(s, cmd, text, len, &out);
-		ig_inspect_out_free(&out);
+	if (facts && ig_session_facts_copy(&s->facts, facts) < 0) {
+		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
 		return STMT_DONE;
 	}
-	ig_inspect_out_free(&out);
+	s->have_facts = facts != NULL;
+	s->work.data = s;
+	if (uv_queue_work(&s->w->loop, &s->work, work_classify, work_done) != 0) {
+		ig_session_facts_free(&s->facts);
+		s->have_facts = false;
+		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the inspection");
+		return STMT_DONE;
+	}
+	s->working = true;
+	s->hold = HOLD_CLASSIFY;
+	return STMT_ASYNC;
+}
+
+/* What follows the classification: the answer, the probe, or the decision. */
+static ig_stmt_result begun(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len, bool had_facts,
+                            ig_inspection *plan, ig_inspect_out *out)
+{
+	if (!plan) {
+		apply_inspection(s, cmd, text, len, out);
+		ig_inspect_out_free(out);
+		return STMT_DONE;
+	}
+	ig_inspect_out_free(out);
 	const char *const *vars;
 	size_t nvars;
 	if (!ig_inspect_needs_probe(plan, &vars, &nvars))
 		return queue_decision(s, plan);
-	if (facts) { /* begin never asks twice; refuse rather than loop */
+	if (had_facts) { /* begin never asks twice; refuse rather than loop */
 		ig_inspection_free(plan);
 		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: internal error: probe asked twice");
 		return STMT_DONE;
 	}
 	return start_probe(s, plan, vars, nvars);
+}
+
+/*
+ * Through the hook: STMT_DONE when the statement was forwarded, rewritten or answered;
+ * STMT_ASYNC when it waits for the pool, the probe or the decision. A statement longer than
+ * IG_INSPECT_INLINE_MAX must already be in plan_text (the pool reads it there). facts: the
+ * server's answer to the probe, or NULL before it was asked.
+ */
+static ig_stmt_result inspect_statement(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len,
+                                        const ig_session_facts *facts)
+{
+	if (len > IG_INSPECT_INLINE_MAX)
+		return queue_classify(s, facts);
+	ig_stmt_ctx ctx = stmt_ctx(s, cmd, facts);
+	ig_inspect_out out;
+	ig_inspection *plan = ig_inspect_begin(&ctx, (const char *)text, len, &out);
+	return begun(s, cmd, text, len, facts != NULL, plan, &out);
 }
 
 /* The statement held for the probe or the decision is done with: take client input again. */
@@ -1384,8 +1459,17 @@ static ig_stmt_result on_statement(ig_session *s, const uint8_t *payload, size_t
 	ig_metric_inc(IG_M_STATEMENTS_INSPECTED);
 	s->plan_cmd = cmd;
 	s->plan_seq = answer_seq(plen);
-	ig_stmt_result r = inspect_statement(s, cmd, payload + 1, len, NULL);
-	if (r == STMT_ASYNC && ig_buf_append(&s->plan_text, payload + 1, len) < 0)
+	/* The text stays in the client's read buffer unless it must outlive this call. */
+	bool kept = len > IG_INSPECT_INLINE_MAX;
+	if (kept && ig_buf_append(&s->plan_text, payload + 1, len) < 0) {
+		session_close(s, "out of memory");
+		return STMT_DONE;
+	}
+	const uint8_t *text = kept ? ig_buf_head(&s->plan_text) : payload + 1;
+	ig_stmt_result r = inspect_statement(s, cmd, text, len, NULL);
+	if (r == STMT_DONE && kept)
+		ig_buf_reset(&s->plan_text);
+	if (r == STMT_ASYNC && !kept && ig_buf_append(&s->plan_text, payload + 1, len) < 0)
 		session_close(s, "out of memory"); /* a plan in the pool is freed by work_done */
 	return r;
 }

@@ -197,12 +197,26 @@ class Received:
     def entries(self):
         return self.double.statements[self.mark:]
 
-    def sqls(self, cmd=None):
-        return [e["sql"] for e in self.entries() if cmd is None or e["cmd"] == cmd]
+    def sqls(self, cmd=None, probes=False):
+        """What the client's statements became at the backend; the gateway's own probes of
+        the session's state (docs/TROUBLESHOOTING.md) only with probes=True."""
+        return [e["sql"] for e in self.entries()
+                if (cmd is None or e["cmd"] == cmd) and (probes or not is_probe(e["sql"]))]
+
+    def probes(self):
+        return [e["sql"] for e in self.entries() if is_probe(e["sql"])]
 
     def imports(self):
         """Statements that reached the double and that it would read as an import."""
         return [s for s in self.sqls() if re.search(r"(?i)\bIMPORT\b", s)]
+
+
+PROBE_MARK = "/* importgate: session state for an import decision */"
+
+
+def is_probe(sql):
+    """The gateway's own query for the session's state before a decision (proxy/probe.c)."""
+    return PROBE_MARK in (sql if isinstance(sql, str) else sql.decode("utf-8", "replace"))
 
 
 def decisions(gw):
