@@ -25,7 +25,7 @@
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
 #include "sqlparse/logical.h"
-#include "sqlparse/prepvar.h"
+#include "sqlparse/shape.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_PARSE_ERROR 1064
@@ -48,6 +48,7 @@ typedef struct import_item {
 	sql_import imp;
 	bool parsed;
 	char *batch_db;        /* the database of a USE earlier in the same batch, if any */
+	bool db_unknown;       /* a statement before it may have changed the database unseen */
 	const char *db;        /* resolved: qualified, else the batch's USE, else the session's */
 	ig_decision dec;
 	bool decided;
@@ -80,6 +81,8 @@ struct ig_inspection {
 	bool opaque;           /* a PREPARE ... FROM @var whose text cannot be known */
 	const char *opaque_why;
 	bool mode_dependent;   /* the readings that stay possible disagree about a candidate */
+	bool unseen_change;    /* a statement before a candidate may change the session unseen */
+	bool explored;         /* classified under every reading (not only the server's) */
 };
 
 bool ig_inspect_quick(const char *sql, size_t len)
@@ -108,10 +111,8 @@ static void reject(ig_inspect_out *out, uint16_t code, const char *sqlstate, con
 	va_end(ap);
 }
 
-void ig_inspection_free(ig_inspection *p)
+static void free_items(ig_inspection *p)
 {
-	if (!p)
-		return;
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
 		if (it->parsed)
@@ -124,8 +125,19 @@ void ig_inspection_free(ig_inspection *p)
 		free(it->new_text);
 	}
 	free(p->items);
+	p->items = NULL;
+	p->nitems = 0;
 	for (unsigned i = 0; i < p->nuse; i++)
 		free(p->use_db[i]);
+	memset(p->use_db, 0, sizeof(p->use_db));
+	p->nuse = 0;
+}
+
+void ig_inspection_free(ig_inspection *p)
+{
+	if (!p)
+		return;
+	free_items(p);
 	ig_state_release(p->state);
 	ig_cfg_release((ig_config *)p->cfg);
 	ig_session_facts_free(&p->facts);
@@ -388,6 +400,16 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 		/* A USE earlier in the batch decides, as it will on the server: a USE that fails
 		 * ends the batch there, so the import after it never runs. */
 		it->db = it->imp.db ? it->imp.db : it->batch_db ? it->batch_db : p->db;
+		if (!it->imp.db && it->db_unknown) {
+			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+			       "PreCheck failed: importgate: the IMPORT INTO into %s has no database name and "
+			       "follows, in the same batch, a statement that may change the current database "
+			       "where the gateway cannot see it (EXECUTE, CALL, SET SESSION_STATES); name the "
+			       "database (IMPORT INTO db.%s) or send the import as a statement of its own",
+			       it->imp.table, it->imp.table);
+			audit_refused(p, "bypass.suspect", out);
+			return false;
+		}
 	}
 	return true;
 }
@@ -397,6 +419,8 @@ static unsigned classify_flags(const ig_inspection *p)
 {
 	if (!p->have_facts)
 		return 0;
+	if (p->explored) /* the server's answer may no longer hold for the whole batch */
+		return p->facts.lex_flags;
 	return p->facts.lex_flags | (p->facts.charset_known ? SQL_F_EXACT_MODES : 0);
 }
 
@@ -512,9 +536,13 @@ static void audit_statements(const ig_inspection *p, const ig_stmt_ctx *ctx, con
 static bool collect(ig_inspection *p, const sql_batch *b)
 {
 	const char *batch_db = NULL;
+	bool unseen = false;
 	for (size_t i = 0; i < b->n; i++) {
 		const sql_stmt *st = &b->stmts[i];
+		size_t first_item = p->nitems;
 		LOG_DEBUG(p->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b->n, sql_kind_name(st->kind));
+		if (unseen && st->kind != SQL_OTHER && st->kind != SQL_LEX_ERROR)
+			p->unseen_change = true;
 		switch (st->kind) {
 		case SQL_USE:
 			if (st->use_db)
@@ -543,6 +571,11 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 		default:
 			break;
 		}
+		for (size_t k = first_item; k < p->nitems; k++)
+			p->items[k].db_unknown = unseen && !batch_db;
+		/* EXECUTE, CALL, SET SESSION_STATES: what follows them cannot rely on the probe. */
+		if (st->kind == SQL_OTHER || st->kind == SQL_LEX_ERROR)
+			unseen |= sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags);
 	}
 	return true;
 }
@@ -591,6 +624,20 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		return NULL;
 	}
 	bool ok = collect(p, &b);
+	if (ok && p->have_facts && p->unseen_change && !p->explored) {
+		/* The server's sql_mode and character set may not hold past such a statement:
+		 * read the batch again under every reading; disagreement refuses the import. */
+		sql_batch_free(&b);
+		free_items(p);
+		p->explored = true;
+		p->unseen_change = false;
+		if (sql_classify(sql, len, classify_flags(p), &b, err, sizeof(err)) < 0) {
+			ig_inspection_free(p);
+			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
+			return NULL;
+		}
+		ok = collect(p, &b);
+	}
 	p->mode_dependent |= b.mode_dependent;
 	if (ok && !p->have_facts && (p->nitems > 0 || p->nprobe_vars > 0 || p->opaque)) {
 		/* Something to decide: nothing is judged before the server has said how it reads it. */

@@ -170,3 +170,34 @@ def test_opaque_allowed_by_config_is_forwarded_and_audited(gw, mariadb, state):
         assert "bypass.suspect" in g.stderr_text()
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------- batches the probe cannot see into
+
+UNSEEN = ["EXECUTE s", "EXECUTE s USING @a", "CALL p()", "SET SESSION_STATES '{}'",
+          "/*!EXECUTE s */", "execute\ts"]
+
+
+@pytest.mark.parametrize("first", UNSEEN)
+def test_unqualified_import_after_unseen_session_change_refused(gw, mariadb, state, first):
+    # A prepared USE (TiDB can prepare it), a procedure, or restored session states may switch
+    # the database between the probe and the import: an unqualified target cannot be known.
+    state.task("pitr_other", ["igtest2.*"])
+    c = connect(gw(), multi=True)
+    try:
+        off = mariadb.general_log_offset()
+        err = execute(c, "%s; %s" % (first, COVERED))
+        assert err is not None and err[0] == PRECHECK and "has no database name" in err[1], err
+        assert queries_since(mariadb, off) == []
+    finally:
+        c.close()
+
+
+def test_qualified_import_after_execute_is_decided(gw, mariadb, state):
+    state.task("pitr_igtest", ["igtest.*"])
+    c = connect(gw(), multi=True)
+    try:
+        err = execute(c, "EXECUTE s; IMPORT INTO igtest.t FROM 's3://b/t.csv'")
+        assert err is not None and err[0] == PRECHECK and "igtest.t is covered" in err[1], err
+    finally:
+        c.close()

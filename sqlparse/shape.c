@@ -1,9 +1,10 @@
 /*
- * prepvar.c - reads `PREPARE name FROM @var` (prepvar.h). Anything else of the PREPARE
- * shape (a user variable in an expression, a system variable, nesting) is not read: the
- * caller treats it as opaque.
+ * shape.c - statement shapes the inspector needs beyond the classifier's kinds (shape.h).
+ * `PREPARE name FROM @var` is read exactly; anything else of the PREPARE shape (a user
+ * variable in an expression, a system variable, nesting) is not: the caller treats it as
+ * opaque.
  */
-#include "sqlparse/prepvar.h"
+#include "sqlparse/shape.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,4 +48,30 @@ int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var
 		return 1;
 	}
 	return 0;
+}
+
+bool sql_may_change_session_unseen(const char *sql, size_t len, unsigned flags)
+{
+	sql_lexer lx;
+	sql_token t;
+	bool first = true, set = false;
+	sql_lex_init(&lx, sql, len, flags);
+	for (;;) {
+		sql_tok_type ty = sql_lex_next(&lx, &t);
+		if (ty == SQL_TOK_ERROR)
+			return true;
+		if (ty == SQL_TOK_EOF)
+			return false;
+		if (first) {
+			if (sql_tok_is(sql, &t, "EXECUTE") || sql_tok_is(sql, &t, "CALL"))
+				return true;
+			set = sql_tok_is(sql, &t, "SET");
+			first = false;
+			if (!set)
+				return false;
+			continue;
+		}
+		if (set && sql_tok_is(sql, &t, "SESSION_STATES"))
+			return true;
+	}
 }
