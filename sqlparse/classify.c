@@ -2,8 +2,34 @@
  * classify.c - statement classification (DESIGN.md section 3). Owns: the kind of each
  * statement of a COM_QUERY text, the decoded USE database and PREPARE text (classified
  * recursively), and the exploration of the lexical modes the server could be in
- * (backslash escapes, ANSI_QUOTES, executable comments ignored, multibyte client
- * charsets): a candidate statement seen under any of them is reported.
+ * (backslash escapes, ANSI_QUOTES, executable comments ignored, version digits, TiDB
+ * feature ids, multibyte client charsets): a candidate statement seen under any of them
+ * is reported. Work is linear in the text: statements are compared through hash sets and
+ * nested PREPARE texts share a byte budget.
+ *
+ * Statements that carry or run another statement (TiDB pkg/parser/parser.y; the
+ * versions read: the stored master parser.y and its ExplainableStmt / TraceableStmt /
+ * BindableStmt / ShardableStmt productions; TiDB docs sql-statement-explain,
+ * -trace, -plan-replayer, -non-transactional-dml, -create-binding):
+ *   EXPLAIN | DESC | DESCRIBE [ANALYZE] [FORMAT = 'x'] ExplainableStmt (ANALYZE runs it;
+ *     ExplainableStmt includes ImportIntoStmt in master, as the IMPORT INTO docs show
+ *     "EXPLAIN ANALYZE IMPORT INTO"); EXPLAIN FOR CONNECTION n carries none;
+ *     EXPLAIN tbl [col] is SHOW COLUMNS.
+ *   TRACE [FORMAT = 'x'] TraceableStmt, TRACE PLAN [TARGET = 'x'] TraceableStmt (runs it:
+ *     DML, SELECT, LOAD DATA, BEGIN/COMMIT/ROLLBACK, SET, ANALYZE).
+ *   PLAN REPLAYER DUMP [WITH STATS AS OF TIMESTAMP expr] EXPLAIN [ANALYZE] <statement>,
+ *     ... EXPLAIN [ANALYZE] 'file' / ('sql', 'sql', ...) (the statements are string
+ *     literals: their text is run as EXPLAIN [ANALYZE] <text>), ... EXPLAIN SLOW QUERY.
+ *   CREATE | DROP [GLOBAL | SESSION] BINDING FOR BindableStmt [USING BindableStmt],
+ *     SET BINDING ENABLED|DISABLED FOR ...: SELECT/UPDATE/DELETE/INSERT/REPLACE only.
+ *   BATCH [ON col] LIMIT n [DRY RUN [QUERY]] ShardableStmt (DELETE/UPDATE/INSERT/REPLACE).
+ *   PREPARE name FROM 'text' | @var, EXECUTE name: handled as PREPARE kinds.
+ *   CREATE VIEW ... AS SELECT, INSERT ... SELECT, WITH ... : queries only.
+ * The rule does not depend on this list: an IMPORT INTO keyword pair anywhere in a
+ * statement makes it an import candidate, whatever wraps it (import_span); a PLAN
+ * REPLAYER DUMP statement whose string literal after EXPLAIN mentions IMPORT (or holds a
+ * backslash, or is joined to another literal) is a candidate whose import_span is that
+ * literal, which does not parse: the caller refuses it.
  */
 #include "sqlparse/lexer.h"
 #include "sqlparse/split.h"
@@ -16,7 +42,14 @@
 
 #define CLS_FIRST 6       /* leading tokens kept per statement */
 #define CLS_MAX_DEPTH 4   /* PREPARE ... FROM 'PREPARE ... FROM ...' nesting bound */
-#define CLS_MAX_PASSES 256 /* lexical passes per sql_classify call, over all nesting levels */
+/* Nested PREPARE texts are classified within a budget of bytes lexed (over all nesting
+ * levels and readings of one sql_classify call), so the work stays linear in the text:
+ * past it a nested text is opaque (SQL_PREPARE_VAR), never harmless. */
+#define CLS_NESTED_MIN (1u << 20)
+#define CLS_NESTED_FACTOR 32
+#define CLS_PASS_COST 64 /* bytes charged per nested pass on top of its length */
+/* Lexical dimensions that SQL_F_EXACT_MODES fixes to the caller's values. */
+#define CLS_MODE_DIMS (SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS)
 
 const char *sql_kind_name(sql_kind k)
 {
@@ -51,12 +84,18 @@ const char *sql_kind_name(sql_kind k)
 
 /* Per-statement streaming state filled by the splitter's token callback. */
 typedef struct cls_state {
+	const char *sql;
 	sql_token first[CLS_FIRST];
 	size_t nfirst;
 	sql_token prev;
 	bool have_prev;
 	bool sql_mode_assign; /* <sql_mode name> followed by = or := */
 	bool import_into;     /* IMPORT followed by INTO anywhere */
+	sql_token import_tok; /* the IMPORT of the first such pair */
+	bool replayer_lit;    /* PLAN REPLAYER DUMP ... EXPLAIN ... 'text' that may be an import */
+	sql_token replayer_tok;
+	bool replayer_explain; /* PLAN REPLAYER DUMP statement, EXPLAIN seen */
+	bool mode_word;       /* a SET naming sql_mode / names / charset / character / session_states */
 } cls_state;
 
 typedef struct cls_item {
@@ -65,15 +104,29 @@ typedef struct cls_item {
 } cls_item;
 
 typedef struct cls_ctx {
-	unsigned passes;
+	size_t nested_bytes, nested_budget;
 	bool mode_dep;
-	bool truncated; /* a nested reading was skipped for the pass budget */
+	bool truncated; /* a nested reading was skipped for the budget */
 } cls_ctx;
 
 typedef struct cls_list {
 	cls_item *v;
 	size_t n, cap;
 } cls_list;
+
+/* Open-addressing set of list indexes (candidates), keyed like same_item(). */
+typedef struct cls_set {
+	size_t *slot; /* index + 1, 0 = empty */
+	size_t cap, n;
+} cls_set;
+
+/* Where the first statement that may change sql_mode or the client charset ended in a
+ * pass: the tail after it is read again under every sql_mode/charset reading. */
+typedef struct cls_change {
+	bool found;
+	size_t off;     /* lexer position after the statement (and its ';') */
+	unsigned flags; /* the pass's flags, with SQL_F_IN_EXEC_COMMENT as the lexer was there */
+} cls_change;
 
 /* Is this token the name sql_mode (sql_mode, `sql_mode`, @@sql_mode, @@session.sql_mode)? */
 static bool names_sql_mode(const char *sql, const sql_token *t)
@@ -98,6 +151,56 @@ static bool names_sql_mode(const char *sql, const sql_token *t)
 	return sql_ieq(p, n, "SQL_MODE");
 }
 
+/* Case-insensitive search of an ASCII word (lower case) in [p, p+n). */
+static bool has_ci(const char *p, size_t n, const char *w)
+{
+	size_t k = strlen(w), i, j;
+	for (i = 0; i + k <= n; i++) {
+		for (j = 0; j < k; j++) {
+			char c = p[i + j];
+			if ((c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c) != w[j])
+				break;
+		}
+		if (j == k)
+			return true;
+	}
+	return false;
+}
+
+/* A token of a SET that may change how later statements lex: sql_mode, NAMES, CHARACTER
+ * SET, CHARSET, character_set_client (any character_set_*), SESSION_STATES. Conservative:
+ * any word, quoted name or variable containing one of these. */
+static bool names_mode_setting(const char *sql, const sql_token *t)
+{
+	const char *p = sql + t->off;
+	if (t->type != SQL_TOK_IDENT && t->type != SQL_TOK_QIDENT && t->type != SQL_TOK_SYSVAR &&
+	    !(t->type == SQL_TOK_STRING && (t->flags & SQL_TOKF_DQ)))
+		return false;
+	return has_ci(p, t->len, "sql_mode") || has_ci(p, t->len, "names") || has_ci(p, t->len, "charset") ||
+	       has_ci(p, t->len, "character") || has_ci(p, t->len, "session_states");
+}
+
+static bool is_text_tok(const sql_token *t);
+
+/* PLAN REPLAYER DUMP ... EXPLAIN [ANALYZE] 'sql' / ('sql', ...): the literals are run. */
+static void replayer_tok(cls_state *cs, const char *sql, const sql_token *t, size_t i)
+{
+	if (i < 3 || !sql_tok_is(sql, &cs->first[0], "PLAN") || !sql_tok_is(sql, &cs->first[1], "REPLAYER") ||
+	    !sql_tok_is(sql, &cs->first[2], "DUMP"))
+		return;
+	if (sql_tok_is(sql, t, "EXPLAIN")) {
+		cs->replayer_explain = true;
+		return;
+	}
+	if (!cs->replayer_explain || cs->replayer_lit || !is_text_tok(t))
+		return;
+	if (has_ci(sql + t->off, t->len, "import") || (t->flags & SQL_TOKF_BSLASH) ||
+	    (cs->have_prev && is_text_tok(&cs->prev))) {
+		cs->replayer_lit = true;
+		cs->replayer_tok = *t;
+	}
+}
+
 static void cls_tok(void *ud, const char *sql, const sql_token *t, size_t i)
 {
 	cls_state *cs = ud;
@@ -106,9 +209,14 @@ static void cls_tok(void *ud, const char *sql, const sql_token *t, size_t i)
 	if (cs->have_prev) {
 		if (t->type == SQL_TOK_EQ && names_sql_mode(sql, &cs->prev))
 			cs->sql_mode_assign = true;
-		if (sql_tok_is(sql, &cs->prev, "IMPORT") && sql_tok_is(sql, t, "INTO"))
+		if (!cs->import_into && sql_tok_is(sql, &cs->prev, "IMPORT") && sql_tok_is(sql, t, "INTO")) {
 			cs->import_into = true;
+			cs->import_tok = cs->prev;
+		}
 	}
+	if (i > 0 && !cs->mode_word && sql_tok_is(sql, &cs->first[0], "SET") && names_mode_setting(sql, t))
+		cs->mode_word = true;
+	replayer_tok(cs, sql, t, i);
 	cs->prev = *t;
 	cs->have_prev = true;
 }
@@ -126,13 +234,28 @@ static bool is_text_tok(const sql_token *t)
 	return t->type == SQL_TOK_STRING || (t->type == SQL_TOK_QIDENT && (t->flags & SQL_TOKF_DQ));
 }
 
+/* May this statement change sql_mode or the client character set for what follows? */
+static bool may_change_modes(const char *sql, const sql_piece *pc, const cls_state *cs)
+{
+	const sql_token *f = cs->first;
+	if (pc->lex_error)
+		return true;
+	if (cs->nfirst == 0)
+		return false;
+	if (sql_tok_is(sql, &f[0], "EXECUTE") || sql_tok_is(sql, &f[0], "CALL"))
+		return true; /* a prepared SET, a procedure's body */
+	return sql_tok_is(sql, &f[0], "SET") && (cs->mode_word || cs->sql_mode_assign);
+}
+
 static sql_kind first_kind(const char *sql, const cls_state *cs)
 {
 	const sql_token *f = cs->first;
 	size_t n = cs->nfirst;
 	if (n == 0)
 		return SQL_OTHER;
-	if (n >= 2 && sql_tok_is(sql, &f[0], "IMPORT") && sql_tok_is(sql, &f[1], "INTO"))
+	/* An IMPORT INTO keyword pair anywhere: an import, whatever wraps it (EXPLAIN
+	 * ANALYZE, TRACE, PLAN REPLAYER DUMP EXPLAIN ANALYZE, or a form not listed above). */
+	if (cs->import_into || cs->replayer_lit)
 		return SQL_IMPORT_INTO;
 	if (n >= 3 && sql_tok_is(sql, &f[0], "SHOW") && sql_tok_is(sql, &f[1], "IMPORT") &&
 	    (sql_tok_is(sql, &f[2], "JOB") || sql_tok_is(sql, &f[2], "JOBS")))
@@ -155,11 +278,6 @@ static sql_kind first_kind(const char *sql, const cls_state *cs)
 		return SQL_RESTORE;
 	if (sql_tok_is(sql, &f[0], "SET") && cs->sql_mode_assign)
 		return SQL_SET_SQL_MODE;
-	/* EXPLAIN ANALYZE runs the statement it explains; TRACE too. */
-	if ((sql_tok_is(sql, &f[0], "EXPLAIN") || sql_tok_is(sql, &f[0], "DESC") ||
-	     sql_tok_is(sql, &f[0], "DESCRIBE") || sql_tok_is(sql, &f[0], "TRACE")) &&
-	    cs->import_into)
-		return SQL_IMPORT_INTO;
 	return SQL_OTHER;
 }
 
@@ -223,25 +341,30 @@ static char *prepare_text(const char *sql, const sql_piece *pc, const sql_token 
 	return acc;
 }
 
-static int classify_text(const char *sql, size_t len, unsigned flags, int depth, cls_list *out, cls_ctx *cx);
+static int classify_text(const char *sql, size_t len, unsigned flags, bool exact, int depth, cls_list *out,
+                         cls_ctx *cx);
 static void list_free(cls_list *l);
 
 /* Kind of a PREPARE text: IMPORT_INTO if any inner statement is (or prepares) an import;
  * else PREPARE_VAR if any part is opaque (PREPARE FROM @var, nesting or budget exceeded);
  * else the first kind that is not OTHER. */
-static int inner_kind(const char *text, size_t len, unsigned flags, int depth, sql_kind *kind, cls_ctx *cx)
+static int inner_kind(const char *text, size_t len, unsigned flags, bool exact, int depth, sql_kind *kind,
+                      cls_ctx *cx)
 {
 	cls_list l = {0};
 	size_t i;
 	sql_kind best = SQL_OTHER;
-	if (depth >= CLS_MAX_DEPTH || cx->passes >= CLS_MAX_PASSES) {
+	bool was_truncated;
+	if (depth >= CLS_MAX_DEPTH || cx->nested_bytes >= cx->nested_budget) {
 		*kind = SQL_PREPARE_VAR; /* too deep or too costly to read: opaque */
 		return 0;
 	}
-	bool was_truncated = cx->truncated;
+	was_truncated = cx->truncated;
 	cx->truncated = false;
-	if (classify_text(text, len, flags, depth + 1, &l, cx) < 0)
+	if (classify_text(text, len, flags, exact, depth + 1, &l, cx) < 0) {
+		list_free(&l);
 		return -1;
+	}
 	for (i = 0; i < l.n; i++) {
 		sql_kind k = l.v[i].st.kind;
 		if (k == SQL_PREPARE_TEXT) /* a prepared PREPARE: what matters is what it prepares */
@@ -261,7 +384,7 @@ static int inner_kind(const char *text, size_t len, unsigned flags, int depth, s
 	return 0;
 }
 
-static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, int depth, sql_stmt *st,
+static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, bool exact, int depth, sql_stmt *st,
                      cls_ctx *cx)
 {
 	const sql_token *f = cs->first;
@@ -269,6 +392,15 @@ static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, 
 	st->span = pc->span;
 	st->flags = pc->flags;
 	st->kind = pc->lex_error ? SQL_LEX_ERROR : first_kind(sql, cs);
+	if (st->kind == SQL_IMPORT_INTO) {
+		const sql_token *k = cs->import_into ? &cs->import_tok : &cs->replayer_tok;
+		st->import_span.off = k->off;
+		st->import_span.len = pc->span.off + pc->span.len - k->off;
+		if (!cs->import_into)
+			st->import_span.len = k->len;
+		st->import_flags = (pc->flags & ~SQL_F_IN_EXEC_COMMENT) | ((k->flags & SQL_TOKF_EXEC) ? SQL_F_IN_EXEC_COMMENT : 0);
+		return 0;
+	}
 	if (st->kind == SQL_USE) {
 		st->use_db = sql_tok_decode(sql, &f[1], pc->flags, NULL);
 		if (!st->use_db)
@@ -284,8 +416,7 @@ static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, 
 		st->prepare_text = prepare_text(sql, pc, &f[3], &st->prepare_text_len);
 		if (!st->prepare_text)
 			return -1;
-		if (inner_kind(st->prepare_text, st->prepare_text_len,
-		               pc->flags & (SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS), depth,
+		if (inner_kind(st->prepare_text, st->prepare_text_len, pc->flags & CLS_MODE_DIMS, exact, depth,
 		               &st->prepare_inner, cx) < 0)
 			return -1;
 	}
@@ -323,23 +454,36 @@ static int list_push(cls_list *l, const cls_item *it)
 	return 0;
 }
 
-/* One lexical reading of the text. */
-static int classify_pass(const char *sql, size_t len, unsigned flags, int depth, cls_list *out, cls_ctx *cx)
+/* One lexical reading of the text from byte `start`. exact: nested PREPARE texts before
+ * a statement that may change the modes are read under the caller's exact modes. *chg
+ * (if not NULL) receives the end of the first statement that may change them. */
+static int classify_pass(const char *sql, size_t len, unsigned flags, size_t start, bool exact, int depth,
+                         cls_list *out, cls_ctx *cx, cls_change *chg)
 {
 	sql_splitter sp;
 	sql_piece pc;
 	cls_state cs;
-	cx->passes++;
-	sql_splitter_init(&sp, sql, len, flags);
+	bool changed = false;
+	if (depth > 0)
+		cx->nested_bytes += len - start + CLS_PASS_COST;
+	sql_splitter_init_at(&sp, sql, len, flags, start);
 	for (;;) {
 		cls_item it;
 		memset(&cs, 0, sizeof(cs));
 		if (!sql_splitter_next(&sp, &pc, cls_tok, &cs))
 			return 0;
 		it.sig = pc.sig;
-		if (fill_stmt(sql, &pc, &cs, depth, &it.st, cx) < 0 || list_push(out, &it) < 0) {
+		if (fill_stmt(sql, &pc, &cs, exact && !changed, depth, &it.st, cx) < 0 || list_push(out, &it) < 0) {
 			stmt_free(&it.st);
 			return -1;
+		}
+		if (!changed && may_change_modes(sql, &pc, &cs)) {
+			changed = true;
+			if (chg && !chg->found) {
+				chg->found = true;
+				chg->off = sp.lx.pos;
+				chg->flags = (flags & ~SQL_F_IN_EXEC_COMMENT) | (sp.lx.in_exec ? SQL_F_IN_EXEC_COMMENT : 0);
+			}
 		}
 	}
 }
@@ -350,13 +494,67 @@ static bool same_item(const cls_item *a, const cls_item *b)
 	       a->sig == b->sig && a->st.prepare_inner == b->st.prepare_inner;
 }
 
-static bool list_has(const cls_list *l, const cls_item *it)
+static size_t item_hash(const cls_item *it)
+{
+	uint64_t h = it->sig ^ 0x9e3779b97f4a7c15ull;
+	h = (h ^ it->st.span.off) * 0x100000001b3ull;
+	h = (h ^ it->st.span.len) * 0x100000001b3ull;
+	h = (h ^ ((uint64_t)it->st.kind << 8 | (uint64_t)it->st.prepare_inner)) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static void set_free(cls_set *s)
+{
+	free(s->slot);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool set_has(const cls_set *s, const cls_list *l, const cls_item *it)
 {
 	size_t i;
-	for (i = 0; i < l->n; i++)
-		if (same_item(&l->v[i], it))
+	if (!s->cap)
+		return false;
+	for (i = item_hash(it) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (same_item(&l->v[s->slot[i] - 1], it))
 			return true;
 	return false;
+}
+
+static void set_put(cls_set *s, const cls_list *l, size_t idx)
+{
+	size_t i = item_hash(&l->v[idx]) & (s->cap - 1);
+	while (s->slot[i])
+		i = (i + 1) & (s->cap - 1);
+	s->slot[i] = idx + 1;
+	s->n++;
+}
+
+/* Adds list index idx (load factor kept under 1/2). */
+static int set_add(cls_set *s, const cls_list *l, size_t idx)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		cls_set g = {calloc(s->cap ? s->cap * 2 : 16, sizeof(size_t)), s->cap ? s->cap * 2 : 16, 0};
+		size_t i;
+		if (!g.slot)
+			return -1;
+		for (i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				set_put(&g, l, s->slot[i] - 1);
+		free(s->slot);
+		*s = g;
+	}
+	set_put(s, l, idx);
+	return 0;
+}
+
+/* The candidates of l from index `from`, at or after byte `off`. */
+static int set_build(cls_set *s, const cls_list *l, size_t from, size_t off)
+{
+	size_t i;
+	for (i = from; i < l->n; i++)
+		if (is_candidate(l->v[i].st.kind) && l->v[i].st.span.off >= off && set_add(s, l, i) < 0)
+			return -1;
+	return 0;
 }
 
 static bool word_byte(unsigned char c)
@@ -365,10 +563,30 @@ static bool word_byte(unsigned char c)
 	       c >= 0x80;
 }
 
-static bool has_word(const char *s, size_t len, const char *w)
+static size_t digits_at(const char *s, size_t len, size_t i)
 {
-	size_t n = strlen(w);
-	return len >= n && memmem(s, len, w, n) != NULL;
+	size_t n = 0;
+	while (i + n < len && n < 6 && s[i + n] >= '0' && s[i + n] <= '9')
+		n++;
+	return n;
+}
+
+/* Executable-comment dimensions of the comment opener at i ("/\*" known). */
+static unsigned comment_dims(const char *sql, size_t len, size_t i)
+{
+	unsigned dims = 0;
+	char c2 = sql[i + 2];
+	bool t = c2 == 'T' && i + 3 < len && sql[i + 3] == '!';
+	bool m = c2 == 'M' && i + 3 < len && sql[i + 3] == '!';
+	if (c2 == '!' || t)
+		dims |= SQL_F_EXEC_AS_COMMENT;
+	if (m)
+		dims |= SQL_F_MARIADB_EXEC;
+	if ((c2 == '!' && digits_at(sql, len, i + 3) >= 6) || (m && digits_at(sql, len, i + 4) >= 6))
+		dims |= SQL_F_VERSION6;
+	if (t)
+		dims |= sql_lex_feature_dims(sql, len, i + 4);
+	return dims;
 }
 
 /* Which lexical dimensions can change how this text reads (each costs passes, so only
@@ -382,11 +600,8 @@ static unsigned variant_dims(const char *sql, size_t len)
 		unsigned char c = (unsigned char)sql[i];
 		if (c == '\\') {
 			dims |= SQL_F_NO_BACKSLASH_ESCAPES | (dq ? SQL_F_ANSI_QUOTES : 0);
-		} else if (c == '/' && i + 3 < len && sql[i + 1] == '*') {
-			if (sql[i + 2] == '!' || (sql[i + 2] == 'T' && sql[i + 3] == '!'))
-				dims |= SQL_F_EXEC_AS_COMMENT;
-			if (sql[i + 2] == 'M' && sql[i + 3] == '!')
-				dims |= SQL_F_MARIADB_EXEC;
+		} else if (c == '/' && i + 2 < len && sql[i + 1] == '*') {
+			dims |= comment_dims(sql, len, i);
 		} else if ((c == 0x85 || c == 0xa0) && (i == 0 || !word_byte((unsigned char)sql[i - 1]))) {
 			dims |= SQL_F_NBSP_IS_WORD; /* can start a token: blank to TiDB, word to MySQL */
 		} else if (c >= 0x81 && c <= 0xfe && i + 1 < len && (sql[i + 1] == '\\' || sql[i + 1] == '`')) {
@@ -397,66 +612,121 @@ static unsigned variant_dims(const char *sql, size_t len)
 			dims |= SQL_F_NBSP_IS_WORD; /* "--" + control byte: a comment to MySQL only */
 		}
 	}
-	if ((dims & SQL_F_EXEC_AS_COMMENT) && (has_word(sql, len, "global_index") || has_word(sql, len, "resource_group")))
-		dims |= SQL_F_TIDB_FEATURES_OFF;
 	return dims;
 }
 
-/* Merge reading `alt` into `res` (the primary reading): candidates that res lacks are
- * moved over; any candidate difference marks the text mode dependent. */
-static int merge(cls_list *res, size_t nprimary, cls_list *alt, cls_ctx *cx)
+/* Readings that cannot differ from another one explored anyway: both feature readings at
+ * once, or feature/version readings where those comments are plain comments. */
+static bool redundant(unsigned f)
 {
+	bool exec_comment = (f & SQL_F_EXEC_AS_COMMENT) != 0;
+	if ((f & SQL_F_TIDB_FEATURES_OFF) && (f & SQL_F_TIDB_FEATURES_ON))
+		return true;
+	if (exec_comment && (f & (SQL_F_TIDB_FEATURES_OFF | SQL_F_TIDB_FEATURES_ON)))
+		return true;
+	return exec_comment && (f & SQL_F_VERSION6) && !(f & SQL_F_MARIADB_EXEC);
+}
+
+/* Merge reading `alt` (of the text from byte off) into `res`, whose first nprimary items
+ * are the primary reading: candidates res lacks are moved over; any candidate difference
+ * at or after off marks the text mode dependent. */
+static int merge(cls_list *res, cls_set *rset, size_t nprimary, cls_list *alt, size_t off, cls_ctx *cx)
+{
+	cls_set aset = {0};
 	size_t i;
+	if (set_build(&aset, alt, 0, off) < 0)
+		return -1;
 	for (i = 0; i < nprimary; i++)
-		if (is_candidate(res->v[i].st.kind) && !list_has(alt, &res->v[i]))
+		if (is_candidate(res->v[i].st.kind) && res->v[i].st.span.off >= off && !set_has(&aset, alt, &res->v[i]))
 			cx->mode_dep = true;
+	set_free(&aset);
 	for (i = 0; i < alt->n; i++) {
-		if (!is_candidate(alt->v[i].st.kind) || list_has(res, &alt->v[i]))
+		if (!is_candidate(alt->v[i].st.kind) || alt->v[i].st.span.off < off || set_has(rset, res, &alt->v[i]))
 			continue;
 		cx->mode_dep = true;
-		if (list_push(res, &alt->v[i]) < 0)
+		if (list_push(res, &alt->v[i]) < 0 || set_add(rset, res, res->n - 1) < 0)
 			return -1;
 		memset(&alt->v[i].st, 0, sizeof(alt->v[i].st)); /* ownership moved */
 	}
 	return 0;
 }
 
-static int classify_text(const char *sql, size_t len, unsigned flags, int depth, cls_list *out, cls_ctx *cx)
+/* One alternative reading from byte start, merged into res. */
+static int alt_pass(const char *sql, size_t len, unsigned flags, size_t start, bool exact, int depth, cls_list *res,
+                    cls_set *rset, size_t nprimary, cls_ctx *cx, cls_change *chg)
 {
-	unsigned dims, combo;
-	size_t nprimary;
-	if (classify_pass(sql, len, flags, depth, out, cx) < 0)
-		return -1;
-	nprimary = out->n;
-	dims = variant_dims(sql, len);
+	cls_list alt = {0};
+	int rc;
+	if (depth > 0 && cx->nested_bytes >= cx->nested_budget) {
+		/* the top level always explores every reading; nested texts share a budget */
+		cx->truncated = true;
+		cx->mode_dep = true;
+		return 1;
+	}
+	rc = classify_pass(sql, len, flags, start, exact, depth, &alt, cx, chg);
+	if (rc == 0)
+		rc = merge(res, rset, nprimary, &alt, start, cx);
+	list_free(&alt);
+	return rc;
+}
+
+/* SQL_F_EXACT_MODES: after a statement that may change sql_mode or the client charset
+ * (ending at chg->off, under chg->flags), read the rest under every such reading. */
+static int explore_tail(const char *sql, size_t len, const cls_change *chg, int depth, cls_list *res, cls_set *rset,
+                        size_t nprimary, cls_ctx *cx)
+{
+	unsigned dims = variant_dims(sql + chg->off, len - chg->off) & CLS_MODE_DIMS, combo;
 	for (combo = 1; combo <= dims; combo++) {
-		cls_list alt = {0};
 		int rc;
 		if ((combo & ~dims) != 0)
 			continue;
-		if (depth > 0 && cx->passes >= CLS_MAX_PASSES) {
-			/* the top level always explores every reading; nested PREPARE texts share a budget */
-			cx->truncated = true;
-			cx->mode_dep = true;
-			break;
-		}
-		rc = classify_pass(sql, len, flags ^ combo, depth, &alt, cx);
-		if (rc == 0)
-			rc = merge(out, nprimary, &alt, cx);
-		list_free(&alt);
-		if (rc < 0)
-			return -1;
+		rc = alt_pass(sql, len, chg->flags ^ combo, chg->off, false, depth, res, rset, nprimary, cx, NULL);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
+}
+
+static int classify_text(const char *sql, size_t len, unsigned flags, bool exact, int depth, cls_list *out,
+                         cls_ctx *cx)
+{
+	unsigned dims, combo;
+	size_t nprimary;
+	cls_set rset = {0};
+	cls_change chg = {false, 0, 0};
+	int rc = 0;
+	if (classify_pass(sql, len, flags, 0, exact, depth, out, cx, &chg) < 0)
+		return -1;
+	nprimary = out->n;
+	if (set_build(&rset, out, 0, 0) < 0)
+		return -1;
+	dims = variant_dims(sql, len) & ~(exact ? CLS_MODE_DIMS : 0u);
+	if (exact && chg.found)
+		rc = explore_tail(sql, len, &chg, depth, out, &rset, nprimary, cx);
+	for (combo = 1; combo <= dims && rc == 0; combo++) {
+		cls_change c2 = {false, 0, 0};
+		if ((combo & ~dims) != 0 || redundant(flags ^ combo))
+			continue;
+		rc = alt_pass(sql, len, flags ^ combo, 0, exact, depth, out, &rset, nprimary, cx, exact ? &c2 : NULL);
+		if (rc == 0 && exact && c2.found)
+			rc = explore_tail(sql, len, &c2, depth, out, &rset, nprimary, cx);
+	}
+	set_free(&rset);
+	return rc < 0 ? -1 : 0;
 }
 
 int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, char *err, size_t errlen)
 {
 	cls_list l = {0};
 	size_t i;
-	cls_ctx cx = {0, false, false};
+	bool exact = (flags & SQL_F_EXACT_MODES) != 0;
+	cls_ctx cx;
+	memset(&cx, 0, sizeof(cx));
 	memset(out, 0, sizeof(*out));
-	if (classify_text(sql, sql ? len : 0, flags, 0, &l, &cx) < 0) {
+	if (!sql)
+		len = 0;
+	cx.nested_budget = len > CLS_NESTED_MIN / CLS_NESTED_FACTOR ? len * CLS_NESTED_FACTOR : CLS_NESTED_MIN;
+	if (classify_text(sql, len, flags & ~SQL_F_EXACT_MODES, exact, 0, &l, &cx) < 0) {
 		list_free(&l);
 		snprintf(err, errlen, "out of memory");
 		return -1;

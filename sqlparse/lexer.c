@@ -124,24 +124,46 @@ static bool dq_is_ident(const sql_lexer *lx)
 	return (lx->flags & SQL_F_ANSI_QUOTES) != 0;
 }
 
-/* Feature IDs of /\*T![...] comments. TiDB runs the comment's content only when it knows
- * every listed feature (pkg/parser/tidb/features.go, CanParseFeature; the names are
- * case-sensitive). Known to every TiDB version with IMPORT INTO (v7.2+): */
+/* Feature IDs of /\*T![...] comments. TiDB runs the comment's content only when its build
+ * knows EVERY listed id (pkg/parser/tidb/features.go, CanParseFeature loops over all ids
+ * and fails on the first unknown one; names are case-sensitive); otherwise the whole
+ * comment is a plain comment. A malformed list (pkg/parser/lexer.go, scanFeatureIDs: no
+ * '[', an empty id, a blank or any byte other than an identifier byte, ',' or ']', or
+ * the end of the text) is no list: CanParseFeature() of nothing is true, so the content
+ * is code from right after "/\*T!" (the bracket text included).
+ * Ids in features.go of every TiDB with IMPORT INTO (v7.2+; ttl since v6.5): */
 static const char *const tidb_features[] = {"auto_rand", "auto_id_cache", "auto_rand_base", "clustered_index",
                                             "force_inc", "placement", "ttl", NULL};
-/* Known to some supported versions only: code unless SQL_F_TIDB_FEATURES_OFF. */
-static const char *const tidb_features_newer[] = {"global_index", "resource_group", NULL};
+/* Ids only some builds know: global_index (in the map of the stored v8 features.go),
+ * pre_split (added later, master). resource_group is declared there but absent from the
+ * map, so TiDB reads it as a comment. The default reading treats global_index and
+ * pre_split as known, any other id as unknown; SQL_F_TIDB_FEATURES_OFF reads every id of
+ * this list as unknown and SQL_F_TIDB_FEATURES_ON reads every id as known (a build the
+ * gateway does not know): the classifier explores both when a list has such an id. */
+static const char *const tidb_features_newer[] = {"global_index", "pre_split", NULL};
 
-static int feature_class(const char *p, size_t n)
+static bool in_list(const char *const *l, const char *p, size_t n)
 {
 	size_t k;
-	for (k = 0; tidb_features[k]; k++)
-		if (strlen(tidb_features[k]) == n && memcmp(tidb_features[k], p, n) == 0)
-			return 0;
-	for (k = 0; tidb_features_newer[k]; k++)
-		if (strlen(tidb_features_newer[k]) == n && memcmp(tidb_features_newer[k], p, n) == 0)
-			return 1;
-	return 2;
+	for (k = 0; l[k]; k++)
+		if (strlen(l[k]) == n && memcmp(l[k], p, n) == 0)
+			return true;
+	return false;
+}
+
+/* 0 known to every build, 1 known to some, 2 unknown to the gateway. */
+static int feature_class(const char *p, size_t n)
+{
+	if (in_list(tidb_features, p, n))
+		return 0;
+	return in_list(tidb_features_newer, p, n) ? 1 : 2;
+}
+
+/* TiDB's isIdentChar: letters, digits, '_', '$' and every byte >= 0x80. */
+static bool feature_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       c >= 0x80;
 }
 
 /* After "/\*T!" at d: TiDB's scanFeatureIDs. Sets *end past "]" and returns true when the
@@ -151,11 +173,11 @@ static bool tidb_comment_is_code(const sql_lexer *lx, size_t d, size_t *end)
 	size_t i = d + 1, start;
 	bool code = true;
 	*end = d;
-	if (at(lx, d) != '[' || d >= lx->len)
+	if (d >= lx->len || at(lx, d) != '[')
 		return true;
 	for (;;) {
 		start = i;
-		while (i < lx->len && is_ident_char(at(lx, i)))
+		while (i < lx->len && feature_byte(at(lx, i)))
 			i++;
 		if (i == start || i >= lx->len)
 			return true; /* malformed: no feature list */
@@ -164,7 +186,7 @@ static bool tidb_comment_is_code(const sql_lexer *lx, size_t d, size_t *end)
 			code = code && !(lx->flags & SQL_F_TIDB_FEATURES_OFF);
 			break;
 		case 2:
-			code = false;
+			code = code && (lx->flags & SQL_F_TIDB_FEATURES_ON);
 			break;
 		default:
 			break;
@@ -179,15 +201,50 @@ static bool tidb_comment_is_code(const sql_lexer *lx, size_t d, size_t *end)
 	}
 }
 
-/* Digits of a version after "/\*!" or "/\*M!": 5 (MySQL, TiDB) or 6 (MySQL 8.0.34+,
- * MariaDB). Skipping six is the conservative choice: a sixth digit TiDB would keep as code
- * can only glue to a following word, never change where quotes or comments are. */
+/* Version digits after "/\*!" (or "/\*M!" under SQL_F_MARIADB_EXEC). TiDB
+ * (pkg/parser/lexer.go, startWithSlash: scanVersionDigits(5, 5)) consumes exactly five
+ * digits when five are there and none otherwise: "/\*!123456" is version 12345 then the
+ * number 6, "/\*!1234" is the number 1234. SQL_F_VERSION6 is the other servers' reading
+ * (MySQL 8.0.34+ and MariaDB accept a six-digit version): six digits when six are there,
+ * else five, else none. */
 static size_t skip_version(const sql_lexer *lx, size_t d)
 {
 	size_t nd = 0;
-	while (d + nd < lx->len && nd < 7 && is_digit(at(lx, d + nd)))
+	while (d + nd < lx->len && nd < 6 && is_digit(at(lx, d + nd)))
 		nd++;
-	return (nd == 5 || nd == 6) ? d + nd : d;
+	if (nd == 6 && !(lx->flags & SQL_F_VERSION6))
+		nd = 5;
+	return nd >= 5 ? d + nd : d;
+}
+
+unsigned sql_lex_feature_dims(const char *s, size_t len, size_t d)
+{
+	size_t i = d + 1, start;
+	unsigned dims = 0;
+	if (d >= len || s[d] != '[')
+		return 0;
+	for (;;) {
+		start = i;
+		while (i < len && feature_byte((unsigned char)s[i]))
+			i++;
+		if (i == start || i >= len)
+			return 0; /* malformed: code in every reading */
+		switch (feature_class(s + start, i - start)) {
+		case 1:
+			dims |= SQL_F_TIDB_FEATURES_OFF;
+			break;
+		case 2:
+			dims |= SQL_F_TIDB_FEATURES_ON;
+			break;
+		default:
+			break;
+		}
+		if (s[i] == ']')
+			return dims;
+		if (s[i] != ',')
+			return 0;
+		i++;
+	}
 }
 
 static size_t enter_exec(sql_lexer *lx, size_t d)
@@ -575,13 +632,23 @@ char *sql_tok_decode(const char *s, const sql_token *t, unsigned flags, size_t *
 	}
 }
 
+/* Capacity of an accumulator holding n bytes (+ NUL): a power of two, so appends cost
+ * amortised O(1) per byte without a capacity field (the buffer is only ever grown here). */
+static size_t acc_cap(size_t n)
+{
+	size_t c = 16;
+	while (c < n + 1)
+		c *= 2;
+	return c;
+}
+
 int sql_tok_append_decoded(char **acc, size_t *n, const char *s, const sql_token *t, unsigned flags)
 {
 	size_t m;
-	char *part = sql_tok_decode(s, t, flags, &m), *grown = NULL;
-	if (part)
-		grown = realloc(*acc, *n + m + 1);
-	if (!grown) {
+	char *part = sql_tok_decode(s, t, flags, &m), *grown = *acc;
+	if (part && (!*acc || *n + m + 1 > acc_cap(*n)))
+		grown = realloc(*acc, acc_cap(*n + m));
+	if (!part || !grown) {
 		free(part);
 		free(*acc);
 		*acc = NULL;

@@ -71,6 +71,11 @@ char *sql_tok_decode(const char *s, const sql_token *t, unsigned flags, size_t *
  * is freed and set to NULL). */
 int sql_tok_append_decoded(char **acc, size_t *n, const char *s, const sql_token *t, unsigned flags);
 
+/* Which of SQL_F_TIDB_FEATURES_OFF / _ON can change how the /\*T! comment whose "[" (or
+ * other byte after "/\*T!") is at s[d] reads: OFF when it lists an id only some TiDB
+ * builds know, ON when it lists an id the gateway does not know; 0 for a malformed list. */
+unsigned sql_lex_feature_dims(const char *s, size_t len, size_t d);
+
 /* Internal helper shared by the modules: ASCII case-insensitive comparison. */
 bool sql_ieq(const char *a, size_t alen, const char *b);
 

@@ -5,6 +5,9 @@
  * (after whitespace) with a plain keyword followed by a byte that cannot continue a word,
  * that keyword is the first token under every lexical mode, and without a ';' byte there
  * is no second statement anywhere (strings, comments or executable comments included).
+ * The classifier calls any statement with an IMPORT INTO keyword pair an import, whatever
+ * its first keyword (none of these can run one, but the rule is fail-closed), so a text
+ * holding the letters "import" anywhere takes the full path too.
  */
 #include "sqlparse/sqlparse.h"
 
@@ -106,6 +109,20 @@ static int show_is_plain(const char *s, size_t len, size_t i)
 	return !(w - i == 6 && word_is(s + i, 6, "IMPORT"));
 }
 
+/* Case-insensitive "import" anywhere: one pass, testing each byte for p/P first. */
+static int has_import(const char *s, size_t len)
+{
+	size_t i;
+	for (i = 2; i + 3 < len; i++) {
+		if ((s[i] | 0x20) != 'p')
+			continue;
+		if ((s[i - 2] | 0x20) == 'i' && (s[i - 1] | 0x20) == 'm' && (s[i + 1] | 0x20) == 'o' &&
+		    (s[i + 2] | 0x20) == 'r' && (s[i + 3] | 0x20) == 't')
+			return 1;
+	}
+	return 0;
+}
+
 int sql_quick_reject(const char *sql, size_t len)
 {
 	size_t i = 0, w;
@@ -124,6 +141,8 @@ int sql_quick_reject(const char *sql, size_t len)
 	if (memchr(sql + w, ';', len - w) != NULL)
 		return 0;
 	if (k == QR_SET && has_sql_mode(sql + w, len - w))
+		return 0;
+	if (has_import(sql + w, len - w))
 		return 0;
 	if (k == QR_SHOW && !show_is_plain(sql, len, w))
 		return 0;

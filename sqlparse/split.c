@@ -16,6 +16,12 @@ void sql_splitter_init(sql_splitter *sp, const char *sql, size_t len, unsigned f
 	sp->flags = flags;
 }
 
+void sql_splitter_init_at(sql_splitter *sp, const char *sql, size_t len, unsigned flags, size_t start)
+{
+	sql_splitter_init(sp, sql, len, flags);
+	sp->lx.pos = start < sp->lx.len ? start : sp->lx.len;
+}
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);

@@ -30,6 +30,9 @@ typedef struct sql_splitter {
 } sql_splitter;
 
 void sql_splitter_init(sql_splitter *sp, const char *sql, size_t len, unsigned flags);
+/* The same, starting at byte `start` of sql (offsets stay relative to sql); flags may hold
+ * SQL_F_IN_EXEC_COMMENT when start is inside an executable comment. */
+void sql_splitter_init_at(sql_splitter *sp, const char *sql, size_t len, unsigned flags, size_t start);
 /* 1 and *out filled for the next non-empty statement, 0 at the end. */
 int sql_splitter_next(sql_splitter *sp, sql_piece *out, sql_tok_cb cb, void *ud);
 

@@ -15,17 +15,32 @@
 #define SQL_F_NO_BACKSLASH_ESCAPES 1u
 #define SQL_F_ANSI_QUOTES 2u
 /* The default reading is TiDB's lexer (pkg/parser/lexer.go): /\*! is code whatever its
- * version, /\*T![features] is code when TiDB knows every feature, /\*M! is a comment,
- * bytes 0x85/0xA0 between tokens are blanks. The flags below select other readings; the
- * classifier explores them on its own (sql_stmt.flags says which one saw a statement:
- * pass them back to sql_import_parse / sql_redact_statement). */
+ * version and exactly five version digits are skipped when five are there, /\*T![ids] is
+ * code when TiDB knows every id, /\*M! is a comment, bytes 0x85/0xA0 between tokens are
+ * blanks. The flags below select other readings; the classifier explores them on its own
+ * (sql_stmt.flags says which one saw a statement: pass them back to sql_import_parse /
+ * sql_redact_statement). */
 #define SQL_F_IN_EXEC_COMMENT 4u     /* the text starts inside an executable comment */
 #define SQL_F_EXEC_AS_COMMENT 8u     /* /\*! and /\*T! are plain comments (MySQL, older version) */
-#define SQL_F_MB_PAIRS 16u           /* in quotes, 0x81-0xFE + 0x40-0xFE is one character (GBK client) */
-#define SQL_F_TIDB_FEATURES_OFF 32u  /* /\*T![global_index|resource_group] are comments (older TiDB) */
+#define SQL_F_MB_PAIRS 16u           /* in quotes, 0x81-0xFE + 0x40-0xFE (not 0x7F) is one character
+                                      * (client charset gbk or gb18030, see lexer.c) */
+#define SQL_F_TIDB_FEATURES_OFF 32u  /* /\*T![ids]: only ids every TiDB with IMPORT INTO knows are
+                                      * known (global_index, pre_split are not: older TiDB) */
 #define SQL_F_MARIADB_EXEC 64u       /* /\*M! is code (MariaDB) */
 #define SQL_F_NBSP_IS_WORD 128u      /* 0x85/0xA0 are word bytes everywhere and "--" + any byte
                                       * <= ' ' is a comment (MySQL) */
+/* sql_classify only: the caller's SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_ANSI_QUOTES and
+ * SQL_F_MB_PAIRS are the server's own values (asked at decision time), so those three are
+ * not explored, except after a statement of the batch that may change sql_mode or the
+ * client character set (SET sql_mode/NAMES/CHARACTER SET/CHARSET/character_set_*, any SET
+ * naming them, SET SESSION_STATES, EXECUTE, CALL, a lexical error): every later statement
+ * is read under every reading again. Unknown /\*T! ids and the other servers' readings
+ * are still explored. Never set in sql_stmt.flags. */
+#define SQL_F_EXACT_MODES 256u
+#define SQL_F_VERSION6 512u          /* /\*! and /\*M! take a six-digit version when six digits
+                                      * follow (MySQL 8.0.34+, MariaDB) */
+#define SQL_F_TIDB_FEATURES_ON 1024u /* /\*T![ids] with a well-formed list is code whatever the ids
+                                      * (a TiDB build that knows ids the gateway does not) */
 
 typedef struct sql_span {
 	size_t off, len;
@@ -51,7 +66,8 @@ const char *sql_kind_name(sql_kind k);
 /* 1 when the text certainly holds nothing of interest: after blanks it starts with a plain
  * keyword (SELECT INSERT UPDATE DELETE REPLACE BEGIN START COMMIT ROLLBACK SAVEPOINT RELEASE
  * DO CALL EXECUTE; SET without "sql_mode" anywhere; SHOW not followed by IMPORT) directly
- * followed by a non-word byte, and holds no ';' byte. 0 means: take the full path. */
+ * followed by a non-word byte, and holds no ';' byte and no "import" (any case) after the
+ * keyword. 0 means: take the full path. */
 int sql_quick_reject(const char *sql, size_t len);
 
 /* prepare_inner/kind of PREPARE texts: "PREPARE s FROM \"...\"" is read as text even under
@@ -69,6 +85,16 @@ typedef struct sql_stmt {
 	                          * (nested too deep, or FROM @var inside); else the first other kind */
 	unsigned flags;          /* lexical flags (SQL_F_*) under which this statement was seen: pass
 	                          * them to sql_import_parse for the span's text */
+	sql_span import_span;    /* SQL_IMPORT_INTO: from the IMPORT keyword of the first IMPORT INTO
+	                          * token pair to the end of the statement (the statement minus any
+	                          * wrapper before it: EXPLAIN, TRACE, PLAN REPLAYER DUMP ..., BATCH
+	                          * ..., or a shape the gateway does not know); parse THIS with
+	                          * sql_import_parse(import_flags). For an import found only in a
+	                          * string literal of PLAN REPLAYER DUMP EXPLAIN ('...'), the
+	                          * literal's span (it does not parse: the caller refuses). len 0
+	                          * for other kinds. */
+	unsigned import_flags;   /* flags for import_span: .flags, with SQL_F_IN_EXEC_COMMENT as the
+	                          * lexer was at the IMPORT keyword */
 } sql_stmt;
 
 typedef struct sql_batch {
@@ -81,11 +107,16 @@ typedef struct sql_batch {
  * not a failure. The statements are those of the reading under `flags`, followed by every
  * candidate statement (kind not OTHER/LEX_ERROR) that another reading the server could
  * make sees and this one does not: backslash escapes on/off, ANSI_QUOTES on/off (when the
- * text has a backslash), executable comments as code or as comments (when it has one), and
- * GBK-like two-byte characters (when a byte >= 0x81 precedes '\' or '`'). Such extra
- * statements carry their reading in .flags; the same span may then appear twice with
- * different flags (e.g. different options): decide each, the strictest verdict wins.
- * mode_dependent is set when the readings disagree about any candidate statement. */
+ * text has a backslash), executable comments as code or as comments (when it has one),
+ * five or six version digits, /\*T! ids the gateway does not know as code and as comment,
+ * MariaDB's /\*M!, MySQL's blanks, and GBK-like two-byte characters (when a byte >= 0x81
+ * precedes '\' or '`'); with SQL_F_EXACT_MODES the sql_mode/charset readings only after
+ * a statement that may change them. Such extra statements carry their reading in .flags;
+ * the same span may then appear twice with different flags (e.g. different options):
+ * decide each, the strictest verdict wins. mode_dependent is set when the readings
+ * disagree about any candidate statement. An IMPORT INTO keyword pair anywhere in a
+ * statement (outside strings and comments of that reading) makes it SQL_IMPORT_INTO
+ * whatever wraps it (see import_span). Time and memory are linear in len. */
 int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, char *err, size_t errlen);
 void sql_batch_free(sql_batch *b);
 

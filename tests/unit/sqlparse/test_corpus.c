@@ -133,7 +133,11 @@ static bool finds_import(const char *sql, size_t len, unsigned flags, const char
 		sql_stmt *st = &b.stmts[i];
 		if (st->kind == SQL_IMPORT_INTO) {
 			sql_import imp;
-			if (sql_import_parse(sql + st->span.off, st->span.len, st->flags, &imp, err, sizeof(err)) == 0) {
+			if (st->import_span.off < st->span.off ||
+			    st->import_span.off + st->import_span.len > st->span.off + st->span.len)
+				fail_msg("import_span outside the statement in <%s>", sql);
+			if (sql_import_parse(sql + st->import_span.off, st->import_span.len, st->import_flags, &imp, err,
+			                     sizeof(err)) == 0) {
 				found = same(imp.db, db) && same(imp.table, table);
 				sql_import_free(&imp);
 			}
