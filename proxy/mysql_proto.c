@@ -224,38 +224,63 @@ void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t
 	out[8] = charset;
 }
 
-int my_change_user_parse(const uint8_t *p, size_t len, uint32_t caps, my_change_user *c)
+/* TiDB's ParseNullTermString: up to the first NUL and past it; with no NUL an empty string
+ * and nothing consumed (the bytes are then read again as the next field). */
+static void tidb_nul_term(const uint8_t *p, size_t len, size_t *pos, const uint8_t **s, size_t *n)
+{
+	const uint8_t *nul = memchr(p + *pos, 0, len - *pos);
+	*s = p + *pos;
+	*n = 0;
+	if (nul) {
+		*n = (size_t)(nul - (p + *pos));
+		*pos += *n + 1;
+	}
+}
+
+int my_change_user_read(const uint8_t *p, size_t len, uint32_t caps, my_change_user_view *v)
 {
 	size_t pos = 1; /* command byte */
-	memset(c, 0, sizeof(*c));
-	if (len < 2)
+	memset(v, 0, sizeof(*v));
+	if (len < 1)
 		return -1;
-	if (read_cstr(p, len, &pos, c->user, sizeof(c->user)) < 0)
+	tidb_nul_term(p, len, &pos, &v->user, &v->user_len);
+	/* One length byte, whatever CLIENT_SECURE_CONNECTION or LENENC_CLIENT_DATA say. */
+	if (pos >= len)
 		return -1;
-	if (caps & CLIENT_SECURE_CONNECTION) {
-		if (pos >= len)
-			return -1;
-		size_t n = p[pos++];
-		if (n > len - pos)
-			return -1;
-		pos += n;
-	} else {
-		const uint8_t *nul = memchr(p + pos, 0, len - pos);
-		if (!nul)
-			return -1;
-		pos = (size_t)(nul - p) + 1;
-	}
+	v->auth_len = p[pos++];
+	if (v->auth_len > len - pos)
+		return -1;
+	v->auth = p + pos;
+	pos += v->auth_len;
+	tidb_nul_term(p, len, &pos, &v->db, &v->db_len);
+	v->plugin = p + pos;
 	if (pos < len) {
-		if (read_cstr(p, len, &pos, c->db, sizeof(c->db)) < 0)
-			return -1;
-		c->has_db = c->db[0] != '\0';
+		if ((caps & CLIENT_PROTOCOL_41) && len - pos >= 2)
+			pos += 2; /* character set: skipped, the session keeps the handshake's */
+		if ((caps & CLIENT_PLUGIN_AUTH) && pos < len)
+			tidb_nul_term(p, len, &pos, &v->plugin, &v->plugin_len);
 	}
-	if (len - pos >= 2)
-		pos += 2; /* charset */
-	if ((caps & CLIENT_PLUGIN_AUTH) && pos < len) {
-		if (read_cstr(p, len, &pos, c->auth_plugin, sizeof(c->auth_plugin)) < 0)
-			return -1;
-	}
+	return 0;
+}
+
+static int copy_name(char *out, size_t outlen, const uint8_t *s, size_t n)
+{
+	if (n >= outlen)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int my_change_user_parse(const uint8_t *p, size_t len, uint32_t caps, my_change_user *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (my_change_user_read(p, len, caps, &c->v) < 0)
+		return -1;
+	if (copy_name(c->user, sizeof(c->user), c->v.user, c->v.user_len) < 0 ||
+	    copy_name(c->db, sizeof(c->db), c->v.db, c->v.db_len) < 0)
+		return -2;
+	c->has_db = c->v.db_len > 0;
 	return 0;
 }
 

@@ -143,11 +143,34 @@ int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, ig_buf *
 /* The 32-byte SSLRequest payload for a backend. */
 void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t charset);
 
-/* COM_CHANGE_USER payload: user, auth data, db, charset, plugin (attrs ignored). */
+/*
+ * COM_CHANGE_USER, read exactly as TiDB's handleChangeUser reads it (pkg/server/conn.go;
+ * tests/tidb_double/FACTS.md section 8): the user up to a NUL (no NUL: the user is empty and
+ * nothing is consumed), then ALWAYS a one-byte auth length and that many bytes, whatever the
+ * capabilities (TiDB never reads NUL-terminated or lenenc auth data here), then the database
+ * up to a NUL (no NUL: empty, nothing consumed); if bytes remain: two charset bytes skipped
+ * when CLIENT_PROTOCOL_41 and at least two remain (TiDB does not apply them), then with
+ * CLIENT_PLUGIN_AUTH the plugin name up to a NUL (no NUL: empty). Connection attributes and
+ * anything after are ignored, as TiDB ignores them. No length limit on any field.
+ * `p` is the whole payload (command byte first), already put back together when it came in
+ * several 16 MiB packets; `caps` is the capability word both sides negotiated (TiDB's
+ * cc.capability = the client's & the server's).
+ */
+typedef struct my_change_user_view {
+	const uint8_t *user; size_t user_len;      /* views into the payload */
+	const uint8_t *auth; size_t auth_len;
+	const uint8_t *db; size_t db_len;          /* db_len 0: the new session has no database */
+	const uint8_t *plugin; size_t plugin_len;  /* plugin_len 0: TiDB skips its plugin check */
+} my_change_user_view;
+/* 0, or -1 where TiDB answers ErrMalformPacket (no auth length byte, auth past the end). */
+int my_change_user_read(const uint8_t *p, size_t len, uint32_t caps, my_change_user_view *v);
+
+/* The same, with NUL-terminated copies of the user and the database for callers that keep
+ * strings: -1 as above, -2 when a name does not fit the copy (it is then not guessed at). */
 typedef struct my_change_user {
+	my_change_user_view v;
 	char user[256];
 	char db[256]; bool has_db;
-	char auth_plugin[64];
 } my_change_user;
 int my_change_user_parse(const uint8_t *p, size_t len, uint32_t caps, my_change_user *c);
 

@@ -1,7 +1,7 @@
 /*
  * test_protocol.c - the proxy's wire parsers and builders: lenenc integers, the greeting
  * and its capability rewrite, the handshake response (SSLRequest, auth data forms, db,
- * plugin) and its rewrite, COM_CHANGE_USER, OK/ERR, packet splitting at 16 MiB.
+ * plugin) and its rewrite, COM_CHANGE_USER read as TiDB reads it (every shape), OK/ERR, packet splitting at 16 MiB.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,31 +188,224 @@ static void test_handshake_response(void **state)
 	assert_non_null(strstr(err, "4.1"));
 }
 
-static void test_change_user(void **state)
+static bool view_is(const uint8_t *s, size_t n, const char *want)
 {
+	return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+#define CAPS41 (CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH)
+
+/* The shape every 4.1 client sends: user, length-prefixed auth, db, charset, plugin, attrs. */
+static void test_change_user_usual(void **state)
+{
+	static const char pkt[] = "other\0\3abcdb2\0\x21\0mysql_native_password\0\x05\x01k\x01v";
 	uint8_t p[128];
+	my_change_user cu;
+	(void)state;
+	p[0] = COM_CHANGE_USER;
+	memcpy(p + 1, pkt, sizeof(pkt) - 1);
+	size_t n = sizeof(pkt);
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), 0);
+	assert_string_equal(cu.user, "other");
+	assert_true(view_is(cu.v.auth, cu.v.auth_len, "abc"));
+	assert_true(cu.has_db);
+	assert_string_equal(cu.db, "db2");
+	assert_true(view_is(cu.v.plugin, cu.v.plugin_len, "mysql_native_password"));
+	/* An auth length past the end is TiDB's ErrMalformPacket. */
+	p[7] = 200;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), -1);
+	/* Every truncation: either refused or read inside the bytes given. */
+	p[7] = 3;
+	for (size_t cut = 0; cut < n; cut++) {
+		my_change_user_view v;
+		if (my_change_user_read(p, cut, CAPS41, &v) == 0) {
+			assert_true(v.user + v.user_len <= p + cut && v.auth + v.auth_len <= p + cut);
+			assert_true(v.db + v.db_len <= p + cut && v.plugin + v.plugin_len <= p + cut);
+		}
+	}
+}
+
+/*
+ * A client without CLIENT_SECURE_CONNECTION sends its auth data NUL-terminated; TiDB reads a
+ * length byte all the same. Here that byte is 5: TiDB takes "stage" as auth, finds the NUL
+ * right after it as an empty database, and the new session has no database; read up to a
+ * NUL the auth would be "\5stage" and the database "shop".
+ */
+static void test_change_user_without_secure_connection(void **state)
+{
+	static const char pkt[] = "u\0\5stage\0shop\0";
+	uint8_t p[64];
+	my_change_user cu;
+	uint32_t caps = CLIENT_PROTOCOL_41 | CLIENT_PLUGIN_AUTH; /* no SECURE_CONNECTION */
+	(void)state;
+	p[0] = COM_CHANGE_USER;
+	memcpy(p + 1, pkt, sizeof(pkt) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(pkt), caps, &cu), 0);
+	assert_string_equal(cu.user, "u");
+	assert_true(view_is(cu.v.auth, cu.v.auth_len, "stage"));
+	assert_false(cu.has_db);
+	assert_int_equal(cu.v.db_len, 0);
+	/* "shop\0" remains: "sh" is the charset, "op" the plugin. */
+	assert_true(view_is(cu.v.plugin, cu.v.plugin_len, "op"));
+	/* The same bytes with the capability: identical reading (TiDB ignores the flag). */
+	my_change_user cu2;
+	assert_int_equal(my_change_user_parse(p, sizeof(pkt), caps | CLIENT_SECURE_CONNECTION, &cu2), 0);
+	assert_int_equal(cu2.v.db_len, 0);
+	assert_true(view_is(cu2.v.auth, cu2.v.auth_len, "stage"));
+
+	/* An old client's empty password ("\0"): length 0, then the database. */
+	static const char empty[] = "u\0\0shop\0";
+	memcpy(p + 1, empty, sizeof(empty) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(empty), caps, &cu), 0);
+	assert_string_equal(cu.db, "shop");
+	assert_int_equal(cu.v.auth_len, 0);
+
+	/* Scramble bytes whose first byte is a length past the end: refused, as TiDB does. */
+	static const char scr[] = "u\0\x7fzzzzzzzz\0shop\0";
+	memcpy(p + 1, scr, sizeof(scr) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(scr), caps, &cu), -1);
+}
+
+/* LENENC_CLIENT_DATA does not change it either: one length byte (a 0xfc prefix is a length). */
+static void test_change_user_lenenc_flag_ignored(void **state)
+{
+	uint8_t p[600];
 	size_t n = 0;
 	my_change_user cu;
 	(void)state;
 	p[n++] = COM_CHANGE_USER;
-	strcpy((char *)p + n, "other");
-	n += 6;
-	p[n++] = 3;
-	memcpy(p + n, "abc", 3);
-	n += 3;
-	strcpy((char *)p + n, "db2");
-	n += 4;
-	p[n++] = 33;
+	p[n++] = 'u';
 	p[n++] = 0;
-	strcpy((char *)p + n, "mysql_native_password");
-	n += 22;
-	assert_int_equal(my_change_user_parse(p, n, CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH, &cu), 0);
-	assert_string_equal(cu.user, "other");
-	assert_true(cu.has_db);
-	assert_string_equal(cu.db, "db2");
-	assert_string_equal(cu.auth_plugin, "mysql_native_password");
-	p[7] = 200; /* auth length past the end */
-	assert_int_equal(my_change_user_parse(p, n, CLIENT_SECURE_CONNECTION, &cu), -1);
+	p[n++] = 0xfc; /* lenenc 300 for a client, 252 bytes of auth for TiDB */
+	p[n++] = 0x2c;
+	p[n++] = 0x01;
+	memset(p + n, 'a', 248);
+	n += 248;
+	memcpy(p + n, "shop\0", 5);
+	n += 5;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41 | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA, &cu), 0);
+	assert_int_equal(cu.v.auth_len, 252);
+	/* TiDB's 252 bytes swallow "sh"; the database is "op". */
+	assert_string_equal(cu.db, "op");
+}
+
+/* Plugin names of any length; missing optional fields. */
+static void test_change_user_plugin_and_optional_fields(void **state)
+{
+	uint8_t p[400];
+	size_t n = 0;
+	my_change_user cu;
+	(void)state;
+	p[n++] = COM_CHANGE_USER;
+	memcpy(p + n, "u\0\0shop\0\x21\0", 10);
+	n += 10;
+	memset(p + n, 'p', 300);
+	n += 300;
+	p[n++] = 0;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), 0);
+	assert_string_equal(cu.db, "shop");
+	assert_int_equal(cu.v.plugin_len, 300);
+	/* A plugin name without its NUL: TiDB reads an empty name. */
+	assert_int_equal(my_change_user_parse(p, n - 1, CAPS41, &cu), 0);
+	assert_int_equal(cu.v.plugin_len, 0);
+	assert_string_equal(cu.db, "shop");
+	/* Without CLIENT_PLUGIN_AUTH no plugin is read. */
+	assert_int_equal(my_change_user_parse(p, n, CAPS41 & ~CLIENT_PLUGIN_AUTH, &cu), 0);
+	assert_int_equal(cu.v.plugin_len, 0);
+	/* Without CLIENT_PROTOCOL_41 the charset is not skipped: the plugin starts right away. */
+	static const char no41[] = "u\0\0shop\0plug\0";
+	memcpy(p + 1, no41, sizeof(no41) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(no41), CAPS41 & ~CLIENT_PROTOCOL_41, &cu), 0);
+	assert_true(view_is(cu.v.plugin, cu.v.plugin_len, "plug"));
+	assert_int_equal(my_change_user_parse(p, sizeof(no41), CAPS41, &cu), 0);
+	assert_true(view_is(cu.v.plugin, cu.v.plugin_len, "ug"));
+	/* One byte after the database: not skipped as a charset (fewer than 2), read as plugin. */
+	static const char one[] = "u\0\0shop\0x";
+	memcpy(p + 1, one, sizeof(one) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(one), CAPS41, &cu), 0);
+	assert_int_equal(cu.v.plugin_len, 0); /* no NUL: empty */
+	/* User and auth length only: no database, no plugin. */
+	static const char bare[] = "u\0\0";
+	memcpy(p + 1, bare, sizeof(bare) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(bare), CAPS41, &cu), 0);
+	assert_false(cu.has_db);
+	assert_string_equal(cu.user, "u");
+	/* A database without its NUL: empty (the bytes go on to charset and plugin). */
+	static const char dbnonul[] = "u\0\0shop";
+	memcpy(p + 1, dbnonul, sizeof(dbnonul) - 1);
+	assert_int_equal(my_change_user_parse(p, sizeof(dbnonul), CAPS41, &cu), 0);
+	assert_false(cu.has_db);
+}
+
+/* Malformed for TiDB: nothing after the user, or no NUL anywhere and a bad length. */
+static void test_change_user_malformed(void **state)
+{
+	uint8_t p[32] = {COM_CHANGE_USER};
+	my_change_user cu;
+	(void)state;
+	assert_int_equal(my_change_user_parse(p, 0, CAPS41, &cu), -1);
+	assert_int_equal(my_change_user_parse(p, 1, CAPS41, &cu), -1);
+	memcpy(p + 1, "root", 5); /* user and its NUL, then nothing */
+	assert_int_equal(my_change_user_parse(p, 6, CAPS41, &cu), -1);
+	/* No NUL at all: the user is empty and its first byte is the auth length ('r' = 114). */
+	assert_int_equal(my_change_user_parse(p, 5, CAPS41, &cu), -1);
+	/* ... which fits here: user "", auth "xy". */
+	memcpy(p + 1, "\2xy", 3);
+	assert_int_equal(my_change_user_parse(p, 4, CAPS41, &cu), 0);
+	assert_string_equal(cu.user, "");
+	assert_true(view_is(cu.v.auth, cu.v.auth_len, "xy"));
+}
+
+/* Names longer than the copies: the views are exact, the copying parse says -2. */
+static void test_change_user_long_names(void **state)
+{
+	uint8_t p[1024];
+	size_t n = 0;
+	my_change_user cu;
+	(void)state;
+	p[n++] = COM_CHANGE_USER;
+	memset(p + n, 'u', 300);
+	n += 300;
+	p[n++] = 0;
+	p[n++] = 0;
+	memcpy(p + n, "shop\0", 5);
+	n += 5;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), -2);
+	assert_int_equal(cu.v.user_len, 300);
+	assert_true(view_is(cu.v.db, cu.v.db_len, "shop"));
+}
+
+/* Over 16 MiB (it came in several packets; the caller joined them): read like any other. */
+static void test_change_user_big(void **state)
+{
+	size_t big = (size_t)MY_MAX_PAYLOAD + 4096, n = 0;
+	uint8_t *p = malloc(big + 64);
+	my_change_user cu;
+	(void)state;
+	assert_non_null(p);
+	p[n++] = COM_CHANGE_USER;
+	memcpy(p + n, "u\0\0shop\0\x21\0", 10);
+	n += 10;
+	memset(p + n, 'q', big); /* an enormous plugin name */
+	n += big;
+	p[n++] = 0;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), 0);
+	assert_string_equal(cu.db, "shop");
+	assert_int_equal(cu.v.plugin_len, big);
+	/* And a database that starts only after the first 16 MiB (a huge user name). */
+	n = 0;
+	p[n++] = COM_CHANGE_USER;
+	memset(p + n, 'u', big);
+	n += big;
+	p[n++] = 0;
+	p[n++] = 0;
+	memcpy(p + n, "stage\0", 6);
+	n += 6;
+	my_change_user_view v;
+	assert_int_equal(my_change_user_read(p, n, CAPS41, &v), 0);
+	assert_true(view_is(v.db, v.db_len, "stage"));
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), -2);
+	free(p);
 }
 
 static void test_ok_err(void **state)
@@ -284,7 +477,13 @@ int main(void)
 		cmocka_unit_test(test_greeting_parse_and_mask),
 		cmocka_unit_test(test_greeting_mariadb_caps_cleared),
 		cmocka_unit_test(test_handshake_response),
-		cmocka_unit_test(test_change_user),
+		cmocka_unit_test(test_change_user_usual),
+		cmocka_unit_test(test_change_user_without_secure_connection),
+		cmocka_unit_test(test_change_user_lenenc_flag_ignored),
+		cmocka_unit_test(test_change_user_plugin_and_optional_fields),
+		cmocka_unit_test(test_change_user_malformed),
+		cmocka_unit_test(test_change_user_long_names),
+		cmocka_unit_test(test_change_user_big),
 		cmocka_unit_test(test_ok_err),
 		cmocka_unit_test(test_packet_splitting),
 	};
