@@ -98,10 +98,6 @@ typedef struct cls_state {
 	bool mode_word;       /* a SET naming sql_mode / names / charset / character / session_states */
 } cls_state;
 
-typedef struct cls_item {
-	sql_stmt st;
-	uint64_t sig;
-} cls_item;
 
 typedef struct cls_ctx {
 	size_t nested_bytes, nested_budget;
@@ -109,8 +105,11 @@ typedef struct cls_ctx {
 	bool truncated; /* a nested reading was skipped for the budget */
 } cls_ctx;
 
+/* Statements of one or more readings; sig[i] is v[i]'s tokenization signature (kept
+ * apart so that v becomes the caller's array without a copy). */
 typedef struct cls_list {
-	cls_item *v;
+	sql_stmt *v;
+	uint64_t *sig;
 	size_t n, cap;
 } cls_list;
 
@@ -234,7 +233,11 @@ static bool is_text_tok(const sql_token *t)
 	return t->type == SQL_TOK_STRING || (t->type == SQL_TOK_QIDENT && (t->flags & SQL_TOKF_DQ));
 }
 
-/* May this statement change sql_mode or the client character set for what follows? */
+/* May this statement change sql_mode or the client character set for what follows?
+ * TiDB itself parses the whole COM_QUERY text before running any of it (pkg/server/conn.go
+ * handleQuery: cc.ctx.Parse(ctx, sql), then handleStmt per statement), so a SET in the
+ * batch does not change how TiDB lexes the rest; reading the rest under every mode anyway
+ * is the conservative choice (another server, or a TiDB that changes this). */
 static bool may_change_modes(const char *sql, const sql_piece *pc, const cls_state *cs)
 {
 	const sql_token *f = cs->first;
@@ -366,9 +369,9 @@ static int inner_kind(const char *text, size_t len, unsigned flags, bool exact, 
 		return -1;
 	}
 	for (i = 0; i < l.n; i++) {
-		sql_kind k = l.v[i].st.kind;
+		sql_kind k = l.v[i].kind;
 		if (k == SQL_PREPARE_TEXT) /* a prepared PREPARE: what matters is what it prepares */
-			k = l.v[i].st.prepare_inner == SQL_OTHER ? SQL_PREPARE_TEXT : l.v[i].st.prepare_inner;
+			k = l.v[i].prepare_inner == SQL_OTHER ? SQL_PREPARE_TEXT : l.v[i].prepare_inner;
 		if (k == SQL_IMPORT_INTO) {
 			best = SQL_IMPORT_INTO;
 			break;
@@ -435,22 +438,29 @@ static void list_free(cls_list *l)
 {
 	size_t i;
 	for (i = 0; i < l->n; i++)
-		stmt_free(&l->v[i].st);
+		stmt_free(&l->v[i]);
 	free(l->v);
+	free(l->sig);
 	memset(l, 0, sizeof(*l));
 }
 
-static int list_push(cls_list *l, const cls_item *it)
+static int list_push(cls_list *l, const sql_stmt *st, uint64_t sig)
 {
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 4;
-		cls_item *nv = realloc(l->v, nc * sizeof(*nv));
+		sql_stmt *nv = realloc(l->v, nc * sizeof(*nv));
+		uint64_t *ns;
 		if (!nv)
 			return -1;
 		l->v = nv;
+		ns = realloc(l->sig, nc * sizeof(*ns));
+		if (!ns)
+			return -1;
+		l->sig = ns;
 		l->cap = nc;
 	}
-	l->v[l->n++] = *it;
+	l->v[l->n] = *st;
+	l->sig[l->n++] = sig;
 	return 0;
 }
 
@@ -468,13 +478,12 @@ static int classify_pass(const char *sql, size_t len, unsigned flags, size_t sta
 		cx->nested_bytes += len - start + CLS_PASS_COST;
 	sql_splitter_init_at(&sp, sql, len, flags, start);
 	for (;;) {
-		cls_item it;
+		sql_stmt it;
 		memset(&cs, 0, sizeof(cs));
 		if (!sql_splitter_next(&sp, &pc, cls_tok, &cs))
 			return 0;
-		it.sig = pc.sig;
-		if (fill_stmt(sql, &pc, &cs, exact && !changed, depth, &it.st, cx) < 0 || list_push(out, &it) < 0) {
-			stmt_free(&it.st);
+		if (fill_stmt(sql, &pc, &cs, exact && !changed, depth, &it, cx) < 0 || list_push(out, &it, pc.sig) < 0) {
+			stmt_free(&it);
 			return -1;
 		}
 		if (!changed && may_change_modes(sql, &pc, &cs)) {
@@ -488,18 +497,21 @@ static int classify_pass(const char *sql, size_t len, unsigned flags, size_t sta
 	}
 }
 
-static bool same_item(const cls_item *a, const cls_item *b)
+/* Same statement of two readings: kind, span, tokenization and prepared kind. */
+static bool same_item(const cls_list *la, size_t a, const cls_list *lb, size_t b)
 {
-	return a->st.kind == b->st.kind && a->st.span.off == b->st.span.off && a->st.span.len == b->st.span.len &&
-	       a->sig == b->sig && a->st.prepare_inner == b->st.prepare_inner;
+	const sql_stmt *x = &la->v[a], *y = &lb->v[b];
+	return x->kind == y->kind && x->span.off == y->span.off && x->span.len == y->span.len &&
+	       la->sig[a] == lb->sig[b] && x->prepare_inner == y->prepare_inner;
 }
 
-static size_t item_hash(const cls_item *it)
+static size_t item_hash(const cls_list *l, size_t i)
 {
-	uint64_t h = it->sig ^ 0x9e3779b97f4a7c15ull;
-	h = (h ^ it->st.span.off) * 0x100000001b3ull;
-	h = (h ^ it->st.span.len) * 0x100000001b3ull;
-	h = (h ^ ((uint64_t)it->st.kind << 8 | (uint64_t)it->st.prepare_inner)) * 0x100000001b3ull;
+	const sql_stmt *st = &l->v[i];
+	uint64_t h = l->sig[i] ^ 0x9e3779b97f4a7c15ull;
+	h = (h ^ st->span.off) * 0x100000001b3ull;
+	h = (h ^ st->span.len) * 0x100000001b3ull;
+	h = (h ^ ((uint64_t)st->kind << 8 | (uint64_t)st->prepare_inner)) * 0x100000001b3ull;
 	return (size_t)(h ^ (h >> 29));
 }
 
@@ -509,20 +521,21 @@ static void set_free(cls_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static bool set_has(const cls_set *s, const cls_list *l, const cls_item *it)
+/* Does set s (over list l) hold the statement oi of list ol? */
+static bool set_has(const cls_set *s, const cls_list *l, const cls_list *ol, size_t oi)
 {
 	size_t i;
 	if (!s->cap)
 		return false;
-	for (i = item_hash(it) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (same_item(&l->v[s->slot[i] - 1], it))
+	for (i = item_hash(ol, oi) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (same_item(l, s->slot[i] - 1, ol, oi))
 			return true;
 	return false;
 }
 
 static void set_put(cls_set *s, const cls_list *l, size_t idx)
 {
-	size_t i = item_hash(&l->v[idx]) & (s->cap - 1);
+	size_t i = item_hash(l, idx) & (s->cap - 1);
 	while (s->slot[i])
 		i = (i + 1) & (s->cap - 1);
 	s->slot[i] = idx + 1;
@@ -552,7 +565,7 @@ static int set_build(cls_set *s, const cls_list *l, size_t from, size_t off)
 {
 	size_t i;
 	for (i = from; i < l->n; i++)
-		if (is_candidate(l->v[i].st.kind) && l->v[i].st.span.off >= off && set_add(s, l, i) < 0)
+		if (is_candidate(l->v[i].kind) && l->v[i].span.off >= off && set_add(s, l, i) < 0)
 			return -1;
 	return 0;
 }
@@ -615,16 +628,18 @@ static unsigned variant_dims(const char *sql, size_t len)
 	return dims;
 }
 
-/* Readings that cannot differ from another one explored anyway: both feature readings at
- * once, or feature/version readings where those comments are plain comments. */
+/* Readings no server makes, or that cannot differ from one explored anyway: both feature
+ * readings at once; the TiDB feature readings (only TiDB knows /\*T!) combined with
+ * another server's reading (MySQL/MariaDB blanks, /\*M! code, six-digit versions,
+ * executable comments ignored); six-digit versions where /\*! and /\*M! are comments.
+ * This keeps the passes per text at most 16 x 8 (sql_mode/charset readings). */
 static bool redundant(unsigned f)
 {
-	bool exec_comment = (f & SQL_F_EXEC_AS_COMMENT) != 0;
-	if ((f & SQL_F_TIDB_FEATURES_OFF) && (f & SQL_F_TIDB_FEATURES_ON))
+	unsigned other = SQL_F_NBSP_IS_WORD | SQL_F_MARIADB_EXEC | SQL_F_VERSION6 | SQL_F_EXEC_AS_COMMENT;
+	unsigned feat = SQL_F_TIDB_FEATURES_OFF | SQL_F_TIDB_FEATURES_ON;
+	if ((f & feat) == feat || ((f & feat) && (f & other)))
 		return true;
-	if (exec_comment && (f & (SQL_F_TIDB_FEATURES_OFF | SQL_F_TIDB_FEATURES_ON)))
-		return true;
-	return exec_comment && (f & SQL_F_VERSION6) && !(f & SQL_F_MARIADB_EXEC);
+	return (f & SQL_F_EXEC_AS_COMMENT) && (f & SQL_F_VERSION6) && !(f & SQL_F_MARIADB_EXEC);
 }
 
 /* Merge reading `alt` (of the text from byte off) into `res`, whose first nprimary items
@@ -637,16 +652,16 @@ static int merge(cls_list *res, cls_set *rset, size_t nprimary, cls_list *alt, s
 	if (set_build(&aset, alt, 0, off) < 0)
 		return -1;
 	for (i = 0; i < nprimary; i++)
-		if (is_candidate(res->v[i].st.kind) && res->v[i].st.span.off >= off && !set_has(&aset, alt, &res->v[i]))
+		if (is_candidate(res->v[i].kind) && res->v[i].span.off >= off && !set_has(&aset, alt, res, i))
 			cx->mode_dep = true;
 	set_free(&aset);
 	for (i = 0; i < alt->n; i++) {
-		if (!is_candidate(alt->v[i].st.kind) || alt->v[i].st.span.off < off || set_has(rset, res, &alt->v[i]))
+		if (!is_candidate(alt->v[i].kind) || alt->v[i].span.off < off || set_has(rset, res, alt, i))
 			continue;
 		cx->mode_dep = true;
-		if (list_push(res, &alt->v[i]) < 0 || set_add(rset, res, res->n - 1) < 0)
+		if (list_push(res, &alt->v[i], alt->sig[i]) < 0 || set_add(rset, res, res->n - 1) < 0)
 			return -1;
-		memset(&alt->v[i].st, 0, sizeof(alt->v[i].st)); /* ownership moved */
+		memset(&alt->v[i], 0, sizeof(alt->v[i])); /* ownership moved */
 	}
 	return 0;
 }
@@ -718,7 +733,6 @@ static int classify_text(const char *sql, size_t len, unsigned flags, bool exact
 int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, char *err, size_t errlen)
 {
 	cls_list l = {0};
-	size_t i;
 	bool exact = (flags & SQL_F_EXACT_MODES) != 0;
 	cls_ctx cx;
 	memset(&cx, 0, sizeof(cx));
@@ -731,19 +745,17 @@ int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, ch
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (l.n) {
-		out->stmts = calloc(l.n, sizeof(*out->stmts));
-		if (!out->stmts) {
-			list_free(&l);
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
+	free(l.sig);
+	if (l.n && l.n < l.cap) { /* give back the unused tail; keep the array if that fails */
+		sql_stmt *shrunk = realloc(l.v, l.n * sizeof(*l.v));
+		if (shrunk)
+			l.v = shrunk;
 	}
-	for (i = 0; i < l.n; i++)
-		out->stmts[i] = l.v[i].st;
+	out->stmts = l.n ? l.v : NULL;
+	if (!l.n)
+		free(l.v);
 	out->n = l.n;
 	out->mode_dependent = cx.mode_dep;
-	free(l.v);
 	return 0;
 }
 

@@ -42,7 +42,17 @@ static unsigned char at(const sql_lexer *lx, size_t i)
 	return i < lx->len ? (unsigned char)lx->s[i] : 0;
 }
 
-/* GBK/Big5/SJIS-like lead byte followed by a trail byte: one character (SQL_F_MB_PAIRS). */
+/* GBK lead byte followed by a trail byte: one character (SQL_F_MB_PAIRS). TiDB lexes the
+ * client's bytes as sent, in character_set_client: session GetParseParams passes
+ * parser.CharsetClient(character_set_client) and the scanner, inside '...', "..." and
+ * `...` only, skips whole characters with client.MbLen (pkg/parser/lexer.go scanString,
+ * scanQuotedIdent, reader.skipRune; bytes < 0x80 are never skipped). MbLen is 0 (byte by
+ * byte) for utf8/latin1/ascii/binary (utf8 skips only valid sequences, whose bytes are all
+ * >= 0x80); for gbk (pkg/parser/charset/encoding_gbk.go) it is 2 for 0x81-0xFE followed
+ * by 0x40-0x7E or 0x80-0xFE, which swallows a '\\' (0x5C), '`' (0x60) or quote-free ASCII
+ * byte; gb18030 (encoding_gb18030.go, newer TiDB) adds 4-byte 0x81-0xFE 0x30-0x39
+ * 0x81-0xFE 0x30-0x39 characters, whose 2nd and 4th bytes are digits that are never a
+ * pair's trail byte here either, so this 2-byte model reads gb18030 the same way. */
 static bool mb_pair(const sql_lexer *lx, size_t i)
 {
 	unsigned char c = at(lx, i), d;

@@ -3,6 +3,8 @@
  * sysbench-like OLTP statements (the fast path every COM_QUERY takes), the full
  * classifier on texts the fast path passes on, and IMPORT INTO parse + rewrite and
  * redaction (the slow path). Prints ns/op and ops/s. Build with buildtype=release.
+ * Also classifies 16 MiB batches of tiny statements once each (the work must be linear in
+ * the text: a quadratic classifier took seconds on a few hundred KiB) and prints the time.
  * Usage: classify_bench [seconds-per-case, default 1]
  */
 #include "sqlparse/sqlparse.h"
@@ -211,6 +213,46 @@ static void bench_redact(double budget)
 	report("sql_redact_statement (IMPORT INTO)", t, ops);
 }
 
+/* A text of `size` bytes made of `unit` repeated, then an import at the end. */
+static char *big_batch(const char *unit, size_t size, size_t *len)
+{
+	const char *tail = "IMPORT INTO t FROM 'x'";
+	size_t ul = strlen(unit), n = size / ul, i;
+	char *s = malloc(n * ul + strlen(tail) + 1);
+	if (!s) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	for (i = 0; i < n; i++)
+		memcpy(s + i * ul, unit, ul);
+	strcpy(s + n * ul, tail);
+	*len = n * ul + strlen(tail);
+	return s;
+}
+
+/* One sql_classify call on a 16 MiB batch; prints seconds and MiB/s. */
+static void bench_big(const char *name, const char *unit, unsigned flags)
+{
+	size_t len, nimp = 0, i;
+	char *s = big_batch(unit, 16u << 20, &len), err[128];
+	sql_batch b;
+	double t0 = now_s(), t;
+	if (sql_classify(s, len, flags, &b, err, sizeof(err)) != 0) {
+		fprintf(stderr, "classify failed: %s\n", err);
+		exit(1);
+	}
+	t = now_s() - t0;
+	for (i = 0; i < b.n; i++)
+		nimp += b.stmts[i].kind == SQL_IMPORT_INTO;
+	if (nimp == 0) {
+		fprintf(stderr, "%s: the import at the end was not found\n", name);
+		exit(1);
+	}
+	printf("%-44s %10.3f s     %8.1f MiB/s (%zu statements)\n", name, t, (double)len / (1 << 20) / t, b.n);
+	sql_batch_free(&b);
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	double budget = argc > 1 ? atof(argv[1]) : 1.0;
@@ -230,6 +272,14 @@ int main(int argc, char **argv)
 	bench_import_parse_rewrite("IMPORT INTO parse + add option (minimal)",
 	                           "IMPORT INTO t FROM '/d/t.csv'", budget);
 	bench_redact(budget);
+	bench_big("16 MiB batch: SELECT 1;", "SELECT 1;", 0);
+	bench_big("16 MiB batch: DO 1;", "DO 1;", 0);
+	bench_big("16 MiB batch: USE x; + comments", "USE x; /* c */ SELECT 1; -- c\n", 0);
+	bench_big("16 MiB batch: USE/SET/comments, exact modes", "USE x; SET @a = 1; /* c */ DO 1;",
+	          SQL_F_EXACT_MODES);
+	bench_big("16 MiB batch: SET NAMES gbk; USE x; (exact)", "SET NAMES gbk; USE x;", SQL_F_EXACT_MODES);
+	bench_big("16 MiB batch: /*!40101 USE x*/; 'a\\\\';", "/*!40101 USE x*/; SELECT 'a\\\\';", 0);
+	bench_big("16 MiB batch: PREPARE s FROM 'SELECT 1';", "PREPARE s FROM 'SELECT 1';", 0);
 	free(o);
 	free(sl);
 	return sink == 42 ? 1 : 0;

@@ -1,9 +1,12 @@
 /*
  * fuzz_classify.c - libFuzzer target for the lexer, splitter, quick reject and classifier.
- * The first byte selects the caller flags; the rest is the SQL text. Checks: no crash or
- * leak, spans inside the input, and the fast-path safety property: a text that
- * sql_quick_reject() dismisses has no statement of any interesting kind (only OTHER, or a
- * lexical error the server would refuse as a syntax error).
+ * The first byte selects the caller flags (its bit 5 adds SQL_F_EXACT_MODES, bits 6-7 the
+ * version/feature readings); the rest is the SQL text. Checks: no crash or leak, spans
+ * inside the input, import_span inside its statement and starting with IMPORT (or a
+ * PLAN REPLAYER literal), no SQL_F_EXACT_MODES in a statement's flags, and the fast-path
+ * safety property: a text that sql_quick_reject() dismisses has no statement of any
+ * interesting kind (only OTHER, or a lexical error the server would refuse as a syntax
+ * error).
  */
 #include "fuzz_common.h"
 #include "sqlparse/lexer.h"
@@ -23,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rejected;
 	if (size < 1)
 		return 0;
-	flags = data[0] & 31u;
+	flags = (data[0] & 31u) | ((data[0] & 32u) ? SQL_F_EXACT_MODES : 0) | ((data[0] & 64u) ? SQL_F_VERSION6 : 0) |
+	        ((data[0] & 128u) ? SQL_F_TIDB_FEATURES_ON : 0);
 	sql = (const char *)data + 1;
 	size--;
 	rejected = sql_quick_reject(sql, size);
@@ -39,6 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(st->span.off + st->span.len <= size);
 		FUZZ_CHECK(st->kind != SQL_USE || st->use_db);
 		FUZZ_CHECK(st->kind != SQL_PREPARE_TEXT || st->prepare_text);
+		FUZZ_CHECK(!(st->flags & SQL_F_EXACT_MODES));
+		if (st->kind == SQL_IMPORT_INTO) {
+			FUZZ_CHECK(st->import_span.off >= st->span.off && st->import_span.len > 0);
+			FUZZ_CHECK(st->import_span.off + st->import_span.len <= st->span.off + st->span.len);
+			FUZZ_CHECK(sql[st->import_span.off] == 'i' || sql[st->import_span.off] == 'I' ||
+			           sql[st->import_span.off] == '\'' || sql[st->import_span.off] == '"' ||
+			           sql[st->import_span.off] == '_' || sql[st->import_span.off] == 'n' ||
+			           sql[st->import_span.off] == 'N');
+		} else {
+			FUZZ_CHECK(st->import_span.len == 0);
+		}
 		/* a lexical error is a syntax error at the server: nothing runs */
 		if (rejected)
 			FUZZ_CHECK(st->kind == SQL_OTHER || st->kind == SQL_LEX_ERROR);
