@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: installs what is missing, builds under
-# ASan+UBSan, runs the unit tests (cmocka), the integration tests (pytest: real MariaDB,
-# real etcd, the TiDB double, real clients), static analysis (tests/lint.sh) and every fuzz
+# ASan+UBSan, checks that deploy/install-deps.sh installs every dependency the meson files
+# and the tests name (tests/check-deps.sh), runs the unit tests (cmocka), the integration
+# tests (pytest: real MariaDB, real etcd, the TiDB double, real clients), static analysis
+# (tests/lint.sh) and every fuzz
 # target for a short time; then a ThreadSanitizer build of the gateway under the integration
 # tests that exercise its threads (workers, decision pool and PD watch, admin, audit writer,
 # obligations).
-# The last line is "N passed, N failed". Exit status 0 only when nothing failed.
+# The last line is "N passed, N failed". Exit status 0 only when nothing failed. A failed
+# install, setup or build stops it with that step's output and what failed.
 #   FUZZ_SECONDS=N   time per fuzz target (default 8; 0 skips fuzzing)
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
 #   TSAN=0           skips the ThreadSanitizer step
@@ -19,17 +22,37 @@ T=$ROOT/build-tsan
 OUT=$B/test-results
 FUZZ_SECONDS=${FUZZ_SECONDS:-8}
 
-fail_now() { echo "$1" >&2; echo "0 passed, 1 failed"; exit 1; }
+fail_now() { echo "tests/run.sh: $1" >&2; echo "0 passed, 1 failed"; exit 1; }
+# A failed setup or build: its output, then which package install-deps.sh lacks, if any.
+fail_build() {
+	cat "$2" >&2
+	echo "== dependency check (tests/check-deps.sh)" >&2
+	bash tests/check-deps.sh 2>&1 | grep -v '^ok ' >&2
+	fail_now "$1 (its output is above, also in $2)"
+}
 
-./deploy/install-deps.sh || fail_now "installing dependencies failed"
+./deploy/install-deps.sh || fail_now "installing dependencies failed: deploy/install-deps.sh (output above)"
 
+log=$(mktemp /tmp/importgate-build.XXXXXX)
 if [ ! -f "$B/build.ninja" ]; then
 	meson setup "$B" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
-		>/dev/null || fail_now "meson setup failed"
+		>"$log" 2>&1 || fail_build "meson setup $B failed" "$log"
 fi
-ninja -C "$B" || fail_now "build failed"
+ninja -C "$B" >"$log" 2>&1 || fail_build "build failed: ninja -C $B" "$log"
+tail -n 1 "$log"
+rm -f "$log"
 mkdir -p "$OUT"
 rm -f "$OUT"/*
+
+echo "== dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
+if bash tests/check-deps.sh >"$OUT/deps-output.txt" 2>&1; then
+	echo "ok deps" >"$OUT/deps.txt"
+	echo "  deps: ok"
+else
+	echo "fail deps" >"$OUT/deps.txt"
+	grep -v '^ok ' "$OUT/deps-output.txt" | sed 's/^/  /'
+	echo "  deps: FAILED (see $OUT/deps-output.txt)"
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

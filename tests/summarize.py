@@ -1,6 +1,6 @@
 """Adds up the suite's results: cmocka cases (from meson's test log), pytest cases (JUnit
-XML) and fuzz targets, and prints the closing line "N passed, N failed". Exit status 1
-when anything failed or nothing ran."""
+XML), fuzz targets, lint and the dependency check (tests/check-deps.sh), and prints the
+closing line "N passed, N failed". Exit status 1 when anything failed or nothing ran."""
 
 import json
 import re
@@ -57,14 +57,17 @@ def main():
     pp, pf, ps = pytest_counts(out)
     fp, ff = word_counts(out, "fuzz.txt")
     lp, lf = word_counts(out, "lint.txt")
+    dp, df = word_counts(out, "deps.txt")  # tests/check-deps.sh
+    if dp + df == 0:
+        df = 1  # the step always runs: no result means it did not
     # ThreadSanitizer: absent when skipped (TSAN=0); a failed build is written to tsan.txt
     tp, tf, ts = pytest_counts(out, "pytest-tsan.xml", required=False)
     tf += word_counts(out, "tsan.txt")[1]
     print("unit: %d passed, %d failed; integration: %d passed, %d failed, %d skipped; "
-          "fuzz: %d passed, %d failed; lint: %d passed, %d failed; "
+          "fuzz: %d passed, %d failed; lint: %d passed, %d failed; deps: %d passed, %d failed; "
           "tsan: %d passed, %d failed, %d skipped"
-          % (up, uf, pp, pf, ps, fp, ff, lp, lf, tp, tf, ts))
-    passed, failed = up + pp + fp + lp + tp, uf + pf + ff + lf + tf
+          % (up, uf, pp, pf, ps, fp, ff, lp, lf, dp, df, tp, tf, ts))
+    passed, failed = up + pp + fp + lp + dp + tp, uf + pf + ff + lf + df + tf
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed or passed == 0 else 0
 
