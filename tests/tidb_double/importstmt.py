@@ -141,10 +141,10 @@ class ImportStmt:
 
 
 class _Parser:
-    def __init__(self, sql):
+    def __init__(self, sql, modes=sqllex.STANDARD):
         self.sql = sql
         try:
-            self.toks = sqllex.tokenize(sql)
+            self.toks = sqllex.tokenize(sql, modes)
         except sqllex.LexError as e:
             raise syntax_error(sql, e.pos)
         self.i = 0
@@ -220,9 +220,10 @@ class _Parser:
             self.fail()
 
 
-def parse_import(sql, version=(8, 5, 0)):
-    """Parse an IMPORT INTO statement; SQLError 1064 when it is malformed."""
-    p = _Parser(sql)
+def parse_import(sql, version=(8, 5, 0), modes=sqllex.STANDARD):
+    """Parse an IMPORT INTO statement (lexed under `modes`, the session's sql_mode);
+    SQLError 1064 when it is malformed."""
+    p = _Parser(sql, modes)
     stmt = ImportStmt()
     p.expect_kw("IMPORT")
     p.expect_kw("INTO")

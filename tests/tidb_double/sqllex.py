@@ -5,6 +5,12 @@ multi-statement COM_QUERY on `;` outside quotes and comments.
 
 It is a double's lexer: good enough to find statement kinds, IMPORT INTO
 parts and literals, not a full TiDB grammar.
+
+sql_mode matters to it as to TiDB's lexer: NO_BACKSLASH_ESCAPES makes a
+backslash an ordinary character inside quotes, ANSI_QUOTES (also part of
+ANSI) makes "..." an identifier. TiDB parses a whole COM_QUERY with the
+sql_mode the session has when it arrives (session.Parse, then the statements
+run), so callers pass the Modes of that moment (Modes.of(sql_mode)).
 """
 
 import re
@@ -28,6 +34,24 @@ class Token:
 
     def __repr__(self):
         return "Token(%s,%r)" % (self.kind, self.value)
+
+
+class Modes:
+    """The lexical parts of sql_mode."""
+
+    __slots__ = ("no_backslash", "ansi_quotes")
+
+    def __init__(self, no_backslash=False, ansi_quotes=False):
+        self.no_backslash = no_backslash
+        self.ansi_quotes = ansi_quotes
+
+    @classmethod
+    def of(cls, sql_mode):
+        parts = {p.strip().upper() for p in (sql_mode or "").split(",")}
+        return cls("NO_BACKSLASH_ESCAPES" in parts, bool(parts & {"ANSI_QUOTES", "ANSI"}))
+
+
+STANDARD = Modes()
 
 
 class LexError(Exception):
@@ -59,14 +83,15 @@ def _skip_comment(sql, i):
     return -1
 
 
-def _read_quoted(sql, i, quote):
+def _read_quoted(sql, i, quote, modes=STANDARD):
     """Read a quoted string/identifier starting at i; return (value, end)."""
     n = len(sql)
     j = i + 1
     out = []
+    escapes = quote != "`" and not modes.no_backslash and not (quote == '"' and modes.ansi_quotes)
     while j < n:
         c = sql[j]
-        if c == "\\" and quote != "`" and j + 1 < n:
+        if c == "\\" and escapes and j + 1 < n:
             out.append(_ESCAPES.get(sql[j + 1], sql[j + 1]))
             j += 2
             continue
@@ -81,7 +106,7 @@ def _read_quoted(sql, i, quote):
     raise LexError("unterminated quoted text", i)
 
 
-def tokenize(sql):
+def tokenize(sql, modes=STANDARD):
     """Tokens of one statement (or of a whole multi-statement text)."""
     toks = []
     i, n = 0, len(sql)
@@ -101,19 +126,24 @@ def tokenize(sql):
         if sql.startswith("*/", i):  # end of an executable comment
             i += 2
             continue
+        if c == '"' and modes.ansi_quotes:
+            value, end = _read_quoted(sql, i, c, modes)
+            toks.append(Token(IDENT, sql[i:end], value, i, end, quoted=True))
+            i = end
+            continue
         if c in "'\"":
-            value, end = _read_quoted(sql, i, c)
+            value, end = _read_quoted(sql, i, c, modes)
             toks.append(Token(STRING, sql[i:end], value, i, end))
             i = end
             continue
         if c == "`":
-            value, end = _read_quoted(sql, i, c)
+            value, end = _read_quoted(sql, i, c, modes)
             toks.append(Token(IDENT, sql[i:end], value, i, end, quoted=True))
             i = end
             continue
         if c == "_" and re.match(r"_[A-Za-z0-9]+'", sql[i:]):  # charset introducer
             j = sql.index("'", i)
-            value, end = _read_quoted(sql, j, "'")
+            value, end = _read_quoted(sql, j, "'", modes)
             toks.append(Token(STRING, sql[i:end], value, i, end))
             i = end
             continue
@@ -143,7 +173,7 @@ def tokenize(sql):
     return toks
 
 
-def split_statements(sql):
+def split_statements(sql, modes=STANDARD):
     """Split on ';' outside quotes and comments; drop empty statements.
     Returns the statement texts, each as the client sent it (trimmed)."""
     out = []
@@ -156,7 +186,7 @@ def split_statements(sql):
             i = end
             continue
         if c in "'\"`":
-            _, i = _read_quoted(sql, i, c)
+            _, i = _read_quoted(sql, i, c, modes)
             continue
         if c == ";":
             piece = sql[start:i].strip()
@@ -170,8 +200,8 @@ def split_statements(sql):
     return out
 
 
-def count_placeholders(sql):
-    return sum(1 for t in tokenize(sql) if t.kind == PUNCT and t.value == "?")
+def count_placeholders(sql, modes=STANDARD):
+    return sum(1 for t in tokenize(sql, modes) if t.kind == PUNCT and t.value == "?")
 
 
 def quote_literal(value):
@@ -185,8 +215,8 @@ def quote_literal(value):
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def substitute_placeholders(sql, params):
-    toks = [t for t in tokenize(sql) if t.kind == PUNCT and t.value == "?"]
+def substitute_placeholders(sql, params, modes=STANDARD):
+    toks = [t for t in tokenize(sql, modes) if t.kind == PUNCT and t.value == "?"]
     out, last = [], 0
     for tok, val in zip(toks, params):
         out.append(sql[last:tok.start])

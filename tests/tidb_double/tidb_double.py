@@ -96,6 +96,14 @@ import sqllex  # noqa: E402
 from importstmt import SQLError  # noqa: E402
 
 DEFAULT_VERSION = "8.0.11-TiDB-v8.5.0"
+# TiDB's default (global) sql_mode.
+DEFAULT_SQL_MODE = ("ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+                    "ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION")
+# Collation ids a handshake may carry -> character_set_client of the session TiDB opens
+# (OpenCtx -> SetCollation; an unknown id keeps the default utf8mb4).
+COLLATION_CHARSETS = {8: "latin1", 47: "latin1", 11: "ascii", 65: "ascii", 33: "utf8", 83: "utf8",
+                      45: "utf8mb4", 46: "utf8mb4", 224: "utf8mb4", 255: "utf8mb4", 63: "binary",
+                      28: "gbk", 87: "gbk", 248: "gb18030", 249: "gb18030"}
 VERSION_COMMENT = "TiDB Server (Apache License 2.0) Community Edition, MySQL 8.0 compatible"
 
 SERVER_CAPS = (w.CLIENT_LONG_PASSWORD | w.CLIENT_FOUND_ROWS | w.CLIENT_LONG_FLAG
@@ -241,6 +249,8 @@ class State:
         self.nonempty = set()
         self.sha2_cache = set()  # (user, password) after a full auth
         self.statements = []
+        self.commands = []  # session commands: init_db, reset_connection, change_user
+        self.global_sql_mode = DEFAULT_SQL_MODE
         self.backups = []
         self._rsa = None
         self._log = open(cfg.log, "a", encoding="utf-8") if cfg.log else None
@@ -272,6 +282,10 @@ class State:
             if self._log is not None:
                 self._log.write(json.dumps(entry) + "\n")
                 self._log.flush()
+
+    def record_command(self, entry):
+        with self.lock:
+            self.commands.append(entry)
 
     def table_id(self, db, table):
         key = (db.lower(), table.lower())
@@ -307,6 +321,45 @@ class Session:
         self.tls = False
         self.stmts = {}
         self.next_stmt = 1
+        # TiDB's clientConn: the handshake's collation, the last database given by the
+        # handshake, COM_INIT_DB or COM_CHANGE_USER as sent (cc.dbname, re-run by
+        # COM_RESET_CONNECTION), the plugin of the last auth exchange (cc.authPlugin).
+        self.collation = w.CHARSET_UTF8MB4_BIN
+        self.cur_modes = sqllex.STANDARD  # sql_mode of the statement being parsed
+        self.init_db = ""
+        self.auth_plugin = self.cfg.default_auth
+        self.new_session_vars()
+
+    # -- the session TiDB opens (OpenCtx): fresh variables ------------------
+
+    def new_session_vars(self):
+        """A new TiDB session: sql_mode from the global value, character set from the
+        handshake's collation, no user variables, no prepared statements, no database."""
+        with self.state.lock:
+            self.sql_mode = self.state.global_sql_mode
+        self.charset_client = COLLATION_CHARSETS.get(self.collation, "utf8mb4")
+        self.user_vars = {}
+        self.stmts = {}
+        self.db = None
+
+    def modes(self):
+        return sqllex.Modes.of(self.sql_mode)
+
+    def use_db(self, name):
+        """TiDB's useDB: the name is pasted into "use `" + name + "`", parsed under the
+        session's sql_mode, and only the first statement runs; cc.dbname keeps the name as
+        sent. A backquote in the name ends the identifier early ("shop`#" selects shop)."""
+        text = "use `" + name + "`"
+        modes = self.modes()
+        try:
+            stmts = sqllex.split_statements(text, modes)
+            toks = sqllex.tokenize(stmts[0], modes) if stmts else []
+        except sqllex.LexError as e:
+            raise importstmt.syntax_error(text, e.pos)
+        if len(toks) != 2 or not toks[0].is_kw("USE") or toks[1].kind != sqllex.IDENT:
+            raise importstmt.syntax_error(text, toks[2].start if len(toks) > 2 else len(text))
+        self.db = toks[1].value
+        self.init_db = name
 
     # -- helpers ----------------------------------------------------------
 
@@ -337,7 +390,7 @@ class Session:
         r = w.Reader(pkt)
         client_caps = r.uint(4)
         r.uint(4)  # max packet
-        r.u8()  # charset
+        collation = r.u8()
         r.fixed(23)
         server_caps = SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
         if client_caps & w.CLIENT_SSL and r.remaining() == 0:
@@ -349,7 +402,9 @@ class Session:
             pkt = self.io.read()
             r = w.Reader(pkt)
             client_caps = r.uint(4)
-            r.fixed(4 + 1 + 23)
+            r.uint(4)
+            collation = r.u8()
+            r.fixed(23)
         self.caps = client_caps & server_caps
         user = r.nul_str().decode(errors="replace")
         if client_caps & w.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA:
@@ -365,7 +420,14 @@ class Session:
         if client_caps & w.CLIENT_PLUGIN_AUTH and r.remaining():
             plugin = r.nul_str().decode(errors="replace") or plugin
         self.authenticate(user, plugin, resp)
-        self.db = db
+        self.collation = collation
+        self.new_session_vars()
+        if db:
+            try:
+                self.use_db(db)
+            except SQLError as e:
+                self.send_error(e)
+                raise AuthFailed(e.message)
         self.io.write(w.ok_packet(status=self.status()))
 
     def deny(self, user, used_password):
@@ -382,6 +444,7 @@ class Session:
         if force_switch or client_plugin != plugin:
             self.io.write(b"\xfe" + plugin.encode() + b"\x00" + self.scramble + b"\x00")
             resp = self.io.read()
+            self.auth_plugin = plugin
         if plugin == mysqlauth.NATIVE:
             if not mysqlauth.native_verify(password, self.scramble, resp):
                 self.deny(user, bool(resp))
@@ -456,7 +519,10 @@ class Session:
         if cmd == w.COM_PING:
             self.io.write(w.ok_packet(status=self.status()))
         elif cmd == w.COM_INIT_DB:
-            self.db = body.decode(errors="replace")
+            name = body.decode(errors="replace")
+            self.use_db(name)
+            self.state.record_command({"conn": self.id, "cmd": "init_db", "arg": name,
+                                       "db": self.db})
             self.io.write(w.ok_packet(status=self.status()))
         elif cmd == w.COM_QUERY:
             self.com_query(body.decode("utf-8", errors="replace"))
@@ -477,8 +543,7 @@ class Session:
                 st["long"] = {}
             self.io.write(w.ok_packet(status=self.status()))
         elif cmd == w.COM_RESET_CONNECTION:
-            self.stmts = {}
-            self.io.write(w.ok_packet(status=self.status()))
+            self.reset_connection()
         elif cmd == w.COM_SET_OPTION:
             self.io.write(w.eof_packet(self.status()))
         elif cmd == w.COM_CHANGE_USER:
@@ -487,17 +552,63 @@ class Session:
             raise SQLError(1047, "Unknown command")
         return True
 
+    def reset_connection(self):
+        """TiDB's handleResetConnection: a new session for the same user (sql_mode, user
+        variables, prepared statements, character set all fresh), then useDB(cc.dbname):
+        the database of the handshake / last COM_INIT_DB / COM_CHANGE_USER, NOT one chosen
+        by a USE statement, re-parsed as "use `name`"."""
+        self.new_session_vars()
+        if self.init_db:
+            self.use_db(self.init_db)
+        self.state.record_command({"conn": self.id, "cmd": "reset_connection",
+                                   "arg": self.init_db, "db": self.db})
+        self.io.write(w.ok_packet(status=self.status()))
+
+    @staticmethod
+    def parse_change_user(body, caps):
+        """COM_CHANGE_USER as TiDB's handleChangeUser reads it: user up to a NUL (none: empty,
+        nothing consumed); ALWAYS a one-byte auth length, whatever the capabilities
+        (ErrMalformPacket if it is missing or too long); database up to a NUL (none: empty);
+        if bytes remain, 2 charset bytes skipped with CLIENT_PROTOCOL_41 (not applied), then
+        with CLIENT_PLUGIN_AUTH the plugin up to a NUL (none: empty). Attributes ignored."""
+        def nul_term(data):
+            i = data.find(b"\x00")
+            return (b"", data) if i < 0 else (data[:i], data[i + 1:])
+        user, data = nul_term(body)
+        if len(data) < 1 or data[0] > len(data) - 1:
+            raise SQLError(1105, "malformed packet")  # mysql.ErrMalformPacket
+        auth, data = data[1:1 + data[0]], data[1 + data[0]:]
+        db, data = nul_term(data)
+        plugin = b""
+        if data:
+            if caps & w.CLIENT_PROTOCOL_41 and len(data) >= 2:
+                data = data[2:]
+            if caps & w.CLIENT_PLUGIN_AUTH and data:
+                plugin, _ = nul_term(data)
+        return user, auth, db, plugin
+
     def change_user(self, body):
-        r = w.Reader(body)
-        user = r.nul_str().decode(errors="replace")
-        if self.caps & w.CLIENT_SECURE_CONNECTION:
-            r.fixed(r.u8())
+        """TiDB's handleChangeUser: a new session (as COM_RESET_CONNECTION), authenticated
+        with the auth data against the handshake's scramble; an AuthSwitchRequest (same
+        scramble) only when a plugin name was read and it or the last exchange's plugin
+        differs from the user's; then useDB(db) when the packet named one (else no
+        database). The charset bytes are skipped: the handshake's collation stays."""
+        user, auth, db, plugin = self.parse_change_user(body, self.caps)
+        user, db, plugin = (x.decode(errors="replace") for x in (user, db, plugin))
+        entry = self.cfg.users.get(user)
+        if entry is None:
+            self.deny(user, bool(auth))
+        user_plugin = entry[1]
+        if plugin and (self.auth_plugin != user_plugin or plugin != user_plugin):
+            self.authenticate(user, plugin, auth, force_switch=True)
         else:
-            r.nul_str()
-        db = r.nul_str().decode(errors="replace") or None
-        self.scramble = mysqlauth.new_scramble()
-        self.authenticate(user, "", b"", force_switch=True)
-        self.db, self.stmts = db, {}
+            self.authenticate(user, user_plugin, auth)
+        self.init_db = db
+        self.new_session_vars()
+        if db:
+            self.use_db(db)
+        self.state.record_command({"conn": self.id, "cmd": "change_user", "arg": db,
+                                   "user": user, "db": self.db})
         self.io.write(w.ok_packet(status=self.status()))
 
     def log(self, cmd, sql, **extra):
@@ -528,9 +639,11 @@ class Session:
             self.io.write(w.eof_packet(self.status(more)))
 
     def com_query(self, text):
+        # TiDB parses the whole query with the sql_mode of this moment, then runs it.
+        self.cur_modes = self.modes()
         if self.caps & w.CLIENT_MULTI_STATEMENTS:
             try:
-                stmts = sqllex.split_statements(text)
+                stmts = sqllex.split_statements(text, self.cur_modes)
             except sqllex.LexError as e:
                 self.log("query", text)
                 raise importstmt.syntax_error(text, e.pos)
@@ -552,14 +665,16 @@ class Session:
 
     def com_prepare(self, sql):
         self.log("prepare", sql)
+        self.cur_modes = self.modes()
         try:
-            nparams = sqllex.count_placeholders(sql)
+            nparams = sqllex.count_placeholders(sql, self.cur_modes)
         except sqllex.LexError as e:
             raise importstmt.syntax_error(sql, e.pos)
         cols = self.result_columns(sql)
         sid = self.next_stmt
         self.next_stmt += 1
-        self.stmts[sid] = {"sql": sql, "nparams": nparams, "types": None, "long": {}}
+        self.stmts[sid] = {"sql": sql, "nparams": nparams, "types": None, "long": {},
+                           "modes": self.cur_modes}
         self.io.write(b"\x00" + struct.pack("<IHHBH", sid, len(cols), nparams, 0, 0))
         if nparams:
             for i in range(nparams):
@@ -578,7 +693,7 @@ class Session:
         if not toks:
             return []
         if toks[0].is_kw("IMPORT"):
-            stmt = importstmt.parse_import(sql, self.state.version)
+            stmt = importstmt.parse_import(sql, self.state.version, self.cur_modes)
             return [] if stmt.from_query else IMPORT_COLUMNS
         if toks[0].is_kw("SHOW") and len(toks) > 1 and toks[1].is_kw("IMPORT"):
             return IMPORT_COLUMNS
@@ -617,16 +732,16 @@ class Session:
                 else:
                     params.append(w.decode_binary_value(r, types[i][0], types[i][1]))
         st["long"] = {}
-        sql = sqllex.substitute_placeholders(st["sql"], params)
+        self.cur_modes = st["modes"]
+        sql = sqllex.substitute_placeholders(st["sql"], params, self.cur_modes)
         self.log("execute", sql, prepared_sql=st["sql"])
         self.send_result(self.execute(sql), binary=True)
 
     # -- statements -------------------------------------------------------
 
-    @staticmethod
-    def _tokens(sql):
+    def _tokens(self, sql):
         try:
-            return sqllex.tokenize(sql)
+            return sqllex.tokenize(sql, self.cur_modes)
         except sqllex.LexError as e:
             raise importstmt.syntax_error(sql, e.pos)
 
@@ -648,6 +763,8 @@ class Session:
         if head.is_kw("USE") and len(toks) >= 2:
             self.db = toks[1].value
             return ("ok", 0, "")
+        if head.is_kw("SET") and len(toks) >= 2:
+            return self.do_set(sql, toks)
         if head.is_kw("FLUSH") and len(toks) >= 2 and toks[1].is_kw("PRIVILEGES"):
             with self.state.lock:
                 self.state.sha2_cache.clear()
@@ -685,7 +802,7 @@ class Session:
 
     def do_import(self, sql):
         state = self.state
-        stmt = importstmt.parse_import(sql, state.version)
+        stmt = importstmt.parse_import(sql, state.version, self.cur_modes)
         db = stmt.db or self.db
         if not db:
             raise SQLError(1046, "No database selected", "3D000")
@@ -803,40 +920,179 @@ class Session:
             self.state.backups.append({"sql": sql, "uri": uri, "conn": self.id})
         return ("rows", BACKUP_COLUMNS, [[uri, 1048576, backup_ts, now, now]])
 
-    def _select_value(self, item):
-        """Value of one select-list item made of tokens, or KeyError."""
-        texts = [t.value.upper() if t.kind == sqllex.IDENT else t.value for t in item]
-        joined = "".join(texts)
+    # -- expressions: what SELECT without FROM and SET need -------------------
+
+    @staticmethod
+    def _split_commas(toks):
+        """Top-level comma-separated parts of a token list."""
+        parts, cur, depth = [], [], 0
+        for t in toks:
+            if t.kind == sqllex.PUNCT and t.value in "()":
+                depth += 1 if t.value == "(" else -1
+            if depth == 0 and t.kind == sqllex.PUNCT and t.value == ",":
+                parts.append(cur)
+                cur = []
+            else:
+                cur.append(t)
+        parts.append(cur)
+        return parts
+
+    @staticmethod
+    def _user_var(item):
+        """The (lower-case) name of a user variable reference @x, @`x`, @'x', @"x", or None."""
+        if len(item) == 1 and item[0].kind == sqllex.VAR and not item[0].value.startswith("@@"):
+            name = item[0].value[1:]
+            if name.startswith("`") and name.endswith("`") and len(name) >= 2:
+                name = name[1:-1].replace("``", "`")
+            return name.lower()
+        if (len(item) == 2 and item[0].kind == sqllex.PUNCT and item[0].value == "@"
+                and item[1].kind in (sqllex.STRING, sqllex.IDENT) and item[0].end == item[1].start):
+            return item[1].value.lower()
+        return None
+
+    def _sysvar(self, name):
+        """@@[session.|global.|local.]name -> value; KeyError for one the double lacks."""
+        var = name.lower()
+        scope = "session"
+        for prefix, sc in (("@@session.", "session"), ("@@local.", "session"),
+                           ("@@global.", "global"), ("@@", "session")):
+            if var.startswith(prefix):
+                var, scope = var[len(prefix):], sc
+                break
+        if var == "sql_mode":
+            if scope == "global":
+                with self.state.lock:
+                    return self.state.global_sql_mode
+            return self.sql_mode
+        if var == "character_set_client":
+            return self.charset_client
+        sysvars = {"version": self.cfg.version, "version_comment": VERSION_COMMENT,
+                   "tidb_version": "Release Version: v%d.%d.%d" % self.state.version,
+                   "max_allowed_packet": 67108864, "autocommit": 1,
+                   "auto_increment_increment": 1, "tx_isolation": "REPEATABLE-READ",
+                   "transaction_isolation": "REPEATABLE-READ", "lower_case_table_names": 2,
+                   "time_zone": "SYSTEM", "system_time_zone": "UTC"}
+        if var not in sysvars:
+            raise KeyError(name)
+        return sysvars[var]
+
+    def _call(self, name, args):
+        if name == "HEX" and len(args) == 1:
+            v = self._eval(args[0])
+            if v is None:
+                return None
+            if isinstance(v, int):
+                return "%X" % v if v >= 0 else "%X" % (v & 0xFFFFFFFFFFFFFFFF)
+            if isinstance(v, float):
+                return "%X" % int(round(v))
+            raw = v if isinstance(v, bytes) else str(v).encode("utf-8")
+            return raw.hex().upper()
+        if name == "CONCAT" and args:
+            vals = [self._eval(a) for a in args]
+            if any(v is None for v in vals):
+                return None
+            return "".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                           for v in vals)
+        if args == [[]]:
+            funcs = {"VERSION": self.cfg.version, "DATABASE": self.db, "SCHEMA": self.db,
+                     "CONNECTION_ID": self.id, "USER": "%s@%s" % (self.user, self.peer),
+                     "CURRENT_USER": "%s@%%" % self.user,
+                     "TIDB_VERSION": "Release Version: v%d.%d.%d" % self.state.version}
+            if name in funcs:
+                return funcs[name]
+        raise KeyError(name)
+
+    def _eval(self, item):
+        """Value of an expression made of tokens; KeyError for one the double cannot
+        evaluate (literals, NULL, @user and @@system variables, DATABASE(), USER(), HEX(),
+        CONCAT(), ...)."""
         if len(item) == 1 and item[0].kind == sqllex.NUMBER:
             v = item[0].value
+            if v.lower().startswith("0x"):
+                return bytes.fromhex(v[2:] if len(v) % 2 == 0 else "0" + v[2:])
             return int(v) if v.lstrip("-").isdigit() else float(v)
         if len(item) == 2 and item[0].value == "-" and item[1].kind == sqllex.NUMBER:
-            return -int(item[1].value) if item[1].value.isdigit() else -float(item[1].value)
+            v = self._eval(item[1:])
+            return -v
         if len(item) == 1 and item[0].kind == sqllex.STRING:
             return item[0].value
         if len(item) == 1 and item[0].is_kw("NULL"):
             return None
-        funcs = {"VERSION()": self.cfg.version, "DATABASE()": self.db, "SCHEMA()": self.db,
-                 "CONNECTION_ID()": self.id, "USER()": "%s@%s" % (self.user, self.peer),
-                 "CURRENT_USER()": "%s@%%" % self.user, "CURRENT_USER": "%s@%%" % self.user,
-                 "TIDB_VERSION()": "Release Version: v%d.%d.%d" % self.state.version}
-        if joined in funcs:
-            return funcs[joined]
+        if len(item) == 1 and item[0].is_kw("CURRENT_USER"):
+            return "%s@%%" % self.user
+        name = self._user_var(item)
+        if name is not None:
+            return self.user_vars.get(name)
         if len(item) == 1 and item[0].kind == sqllex.VAR:
-            var = item[0].value.lower().replace("@@session.", "@@").replace("@@global.", "@@")
-            sysvars = {"@@version": self.cfg.version, "@@version_comment": VERSION_COMMENT,
-                       "@@tidb_version": funcs["TIDB_VERSION()"],
-                       "@@max_allowed_packet": 67108864, "@@autocommit": 1,
-                       "@@auto_increment_increment": 1, "@@sql_mode": "ONLY_FULL_GROUP_BY,"
-                       "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-                       "ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION",
-                       "@@character_set_client": "utf8mb4", "@@tx_isolation": "REPEATABLE-READ",
-                       "@@transaction_isolation": "REPEATABLE-READ", "@@lower_case_table_names": 2,
-                       "@@time_zone": "SYSTEM", "@@system_time_zone": "UTC"}
-            return sysvars.get(var)
+            return self._sysvar(item[0].value)
+        if (len(item) >= 3 and item[0].kind == sqllex.IDENT and not item[0].quoted
+                and item[1].kind == sqllex.PUNCT and item[1].value == "("
+                and item[-1].kind == sqllex.PUNCT and item[-1].value == ")"):
+            return self._call(item[0].value.upper(), self._split_commas(item[2:-1]))
         if len(item) == 1 and item[0].kind == sqllex.PUNCT and item[0].value == "?":
             return None
-        raise KeyError(joined)
+        raise KeyError(" ".join(t.value for t in item))
+
+    def _select_value(self, item):
+        return self._eval(item)
+
+    def do_set(self, sql, toks):
+        """SET of user variables, sql_mode, the client character set (NAMES, CHARACTER
+        SET, character_set_client); other system variables are accepted and ignored. A
+        value the double cannot evaluate is an error (1105), never a silent guess."""
+        for part in self._split_commas(toks[1:]):
+            if not part:
+                raise importstmt.syntax_error(sql, len(sql))
+            if part[0].is_kw("NAMES") and len(part) >= 2:
+                self.charset_client = str(self._eval(part[1:2]) if part[1].kind == sqllex.STRING
+                                          else part[1].value).lower()
+                continue
+            if part[0].is_kw("CHARSET") or (part[0].is_kw("CHARACTER") and len(part) >= 3
+                                             and part[1].is_kw("SET")):
+                val = part[-1]
+                self.charset_client = (val.value if val.kind != sqllex.STRING else val.value).lower()
+                continue
+            eq = next((i for i, t in enumerate(part)
+                       if t.kind == sqllex.PUNCT and t.value in ("=", ":=")), None)
+            if eq is None or eq == 0 or eq == len(part) - 1:
+                raise importstmt.syntax_error(sql, part[0].start)
+            target, expr = part[:eq], part[eq + 1:]
+            uvar = self._user_var(target)
+            try:
+                if uvar is not None:
+                    self.user_vars[uvar] = self._eval(expr)
+                    continue
+                scope, name = "session", None
+                if len(target) == 2 and target[0].is_kw("SESSION", "LOCAL", "GLOBAL"):
+                    scope = "global" if target[0].is_kw("GLOBAL") else "session"
+                    name = target[1].value.lower()
+                elif len(target) == 1 and target[0].kind == sqllex.VAR:
+                    v = target[0].value.lower()
+                    scope = "global" if v.startswith("@@global.") else "session"
+                    name = v.split(".", 1)[1] if "." in v else v[2:]
+                elif len(target) == 1 and target[0].kind == sqllex.IDENT:
+                    name = target[0].value.lower()
+                if name is None:
+                    raise importstmt.syntax_error(sql, target[0].start)
+                if name == "sql_mode":
+                    if len(expr) == 1 and expr[0].is_kw("DEFAULT"):
+                        with self.state.lock:
+                            value = self.state.global_sql_mode
+                    else:
+                        value = self._eval(expr)
+                    mode = ",".join(p.strip().upper() for p in str(value or "").split(",")
+                                    if p.strip())
+                    if scope == "global":
+                        with self.state.lock:
+                            self.state.global_sql_mode = mode
+                    else:
+                        self.sql_mode = mode
+                elif name == "character_set_client" and scope == "session":
+                    self.charset_client = str(self._eval(expr)).lower()
+            except KeyError as e:
+                raise SQLError(importstmt.ER_UNKNOWN,
+                               "tidb double: cannot evaluate %s in %r" % (e, sql))
+        return ("ok", 0, "")
 
     def simple_select(self, sql, toks, placeholders_ok=False):
         """SELECT of a list of simple expressions without FROM."""
@@ -866,7 +1122,7 @@ class Session:
             if len(item) >= 3 and item[-2].is_kw("AS"):
                 name, item = item[-1].value, item[:-2]
             elif len(item) == 2 and item[1].kind in (sqllex.IDENT, sqllex.STRING) \
-                    and item[0].kind != sqllex.IDENT:
+                    and item[0].kind != sqllex.IDENT and self._user_var(item) is None:
                 name, item = item[1].value, item[:1]
             try:
                 v = self._select_value(item)
