@@ -585,6 +585,25 @@ static void test_large_batches(void **st)
 		sql_batch_free(&b);
 		free(s);
 	}
+	/* 16 MiB of tiny statements with USE, SET and comments, exact modes (a quadratic
+	 * classifier takes hours here) */
+	{
+		const char *unit = "USE x; /* c */ SET @a = 1; -- c\n";
+		size_t ul = strlen(unit), n = (16u << 20) / ul, i;
+		char *s = malloc(n * ul + 32);
+		sql_batch b;
+		char err[64];
+		assert_non_null(s);
+		for (i = 0; i < n; i++)
+			memcpy(s + i * ul, unit, ul);
+		strcpy(s + n * ul, "IMPORT INTO t FROM 'x'");
+		assert_int_equal(sql_classify(s, strlen(s), SQL_F_EXACT_MODES, &b, err, sizeof(err)), 0);
+		assert_int_equal(b.n, 2 * n + 1);
+		assert_int_equal(b.stmts[2 * n].kind, SQL_IMPORT_INTO);
+		assert_false(b.mode_dependent);
+		sql_batch_free(&b);
+		free(s);
+	}
 }
 
 /* Many adjacent literals in a PREPARE text: joined in linear time. */

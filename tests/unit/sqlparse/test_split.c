@@ -92,6 +92,28 @@ static void test_split_signature(void **st)
 	free(q);
 }
 
+/* Splitting from an offset (the classifier's re-reading of a batch's tail): offsets stay
+ * relative to the whole text; SQL_F_IN_EXEC_COMMENT says the start is inside /\*! */
+static void test_split_from_offset(void **st)
+{
+	const char *s = "SELECT 1; /*!SET NAMES gbk; SELECT 2*/; SELECT 3";
+	sql_splitter sp;
+	sql_piece p;
+	size_t start = (size_t)(strstr(s, " SELECT 2") - s);
+	(void)st;
+	sql_splitter_init_at(&sp, s, strlen(s), SQL_F_IN_EXEC_COMMENT, start);
+	assert_int_equal(sql_splitter_next(&sp, &p, NULL, NULL), 1);
+	assert_span_text(s, p.span, "SELECT 2");
+	assert_true(p.flags & SQL_F_IN_EXEC_COMMENT);
+	assert_int_equal(sql_splitter_next(&sp, &p, NULL, NULL), 1);
+	assert_span_text(s, p.span, "SELECT 3");
+	assert_false(p.flags & SQL_F_IN_EXEC_COMMENT);
+	assert_int_equal(sql_splitter_next(&sp, &p, NULL, NULL), 0);
+	/* past the end: nothing */
+	sql_splitter_init_at(&sp, s, strlen(s), 0, strlen(s) + 10);
+	assert_int_equal(sql_splitter_next(&sp, &p, NULL, NULL), 0);
+}
+
 static void test_quick_reject_plain(void **st)
 {
 	static const char *const yes[] = {
@@ -171,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_split_exec_state),
 		cmocka_unit_test(test_split_backslash_modes),
 		cmocka_unit_test(test_split_signature),
+		cmocka_unit_test(test_split_from_offset),
 		cmocka_unit_test(test_quick_reject_plain),
 		cmocka_unit_test(test_quick_reject_interesting),
 		cmocka_unit_test(test_quick_reject_agrees_with_classifier),
