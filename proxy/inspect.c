@@ -30,11 +30,6 @@
 
 #define ER_PARSE_ERROR 1064
 
-/* Until the classifier knows exact modes, explore every reading (stricter, never looser). */
-#ifndef SQL_F_EXACT_MODES
-#define SQL_F_EXACT_MODES 0u
-#endif
-
 
 /* One import found in the text. */
 typedef struct import_item {
@@ -202,9 +197,11 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 	it->stmt_index = index;
 	if (batch_db && !(it->batch_db = strdup(batch_db)))
 		return -1;
-	it->span = st->span;
+	/* Only the import is parsed and rewritten; a statement wrapped around it (EXPLAIN
+	 * ANALYZE, TRACE, PLAN REPLAYER DUMP, ...) stays byte for byte. */
+	it->span = via_prepare ? st->span : st->import_span;
 	it->via_prepare = via_prepare;
-	it->flags = st->flags;
+	it->flags = via_prepare ? st->flags : st->import_flags;
 	if (via_prepare) {
 		it->text = malloc(st->prepare_text_len + 1);
 		it->prepare_name = dup_or_null(st->prepare_name);
@@ -212,14 +209,16 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 			goto fail;
 		memcpy(it->text, st->prepare_text, st->prepare_text_len);
 		it->len = st->prepare_text_len;
-		/* The inner text is lexed from its start, whatever the outer statement's variant. */
-		it->flags &= SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES;
+		/* The inner text of PREPARE ... FROM 'text' is lexed from its start, whatever the
+		 * outer statement's variant (a variable's value comes with its own reading). */
+		if (st->kind == SQL_PREPARE_TEXT)
+			it->flags &= SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES;
 	} else {
-		it->text = malloc(st->span.len + 1);
+		it->text = malloc(it->span.len + 1);
 		if (!it->text)
 			goto fail;
-		memcpy(it->text, p->sql + st->span.off, st->span.len);
-		it->len = st->span.len;
+		memcpy(it->text, p->sql + it->span.off, it->span.len);
+		it->len = it->span.len;
 	}
 	it->text[it->len] = '\0';
 	p->nitems++;
@@ -477,9 +476,9 @@ static int prepared_from_value(ig_inspection *p, const ig_probe_var *v, const sq
 		if (st->kind != SQL_IMPORT_INTO)
 			continue;
 		sql_stmt as_prepare = *outer;
-		as_prepare.prepare_text = v->value + st->span.off;
-		as_prepare.prepare_text_len = st->span.len;
-		as_prepare.flags = st->flags;
+		as_prepare.prepare_text = v->value + st->import_span.off;
+		as_prepare.prepare_text_len = st->import_span.len;
+		as_prepare.flags = st->import_flags;
 		rc = add_item(p, &as_prepare, index, true, batch_db);
 	}
 	sql_batch_free(&in);

@@ -72,7 +72,7 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->cluster.state_max_age_ms, 5000);
 	assert_int_equal(c->policy.mode, IG_MODE_ENFORCE);
 	assert_int_equal(c->policy.on_state_unavailable, IG_UNAVAIL_DEFER_TO_TIDB);
-	assert_int_equal(c->policy.opaque_prepare, IG_OPAQUE_ALLOW);
+	assert_int_equal(c->policy.opaque_prepare, IG_OPAQUE_REJECT);
 	assert_int_equal(c->policy.nrules, 0);
 	assert_string_equal(c->audit.path, "/var/log/importgate/audit.jsonl");
 	assert_int_equal(c->audit.fsync, IG_FSYNC_ALWAYS);
