@@ -7,29 +7,33 @@
  * is reported. Work is linear in the text: statements are compared through hash sets and
  * nested PREPARE texts share a byte budget.
  *
- * Statements that carry or run another statement (TiDB pkg/parser/parser.y; the
- * versions read: the stored master parser.y and its ExplainableStmt / TraceableStmt /
- * BindableStmt / ShardableStmt productions; TiDB docs sql-statement-explain,
- * -trace, -plan-replayer, -non-transactional-dml, -create-binding):
- *   EXPLAIN | DESC | DESCRIBE [ANALYZE] [FORMAT = 'x'] ExplainableStmt (ANALYZE runs it;
- *     ExplainableStmt includes ImportIntoStmt in master, as the IMPORT INTO docs show
- *     "EXPLAIN ANALYZE IMPORT INTO"); EXPLAIN FOR CONNECTION n carries none;
- *     EXPLAIN tbl [col] is SHOW COLUMNS.
+ * Statements that carry or run another statement, from TiDB's grammar (pkg/parser/parser.y
+ * productions ExplainStmt/ExplainableStmt, TraceStmt/TraceableStmt, PlanReplayerStmt,
+ * Create/DropBindingStmt/BindableStmt, NonTransactionalDMLStmt/ShardableStmt; read through
+ * excerpts that quote them, not per release tag: a stored BNF extract of an older parser.y,
+ * a Go re-implementation whose functions cite each production (ExplainableStmt there has
+ * ImportIntoStmt and AlterTableStmt), and the TiDB docs of EXPLAIN ANALYZE, TRACE,
+ * PLAN REPLAYER, BATCH and CREATE BINDING):
+ *   EXPLAIN | DESC | DESCRIBE [ANALYZE] [FORMAT = 'x'] ExplainableStmt (ANALYZE runs it);
+ *     EXPLAIN [ANALYZE] 'plan digest', EXPLAIN FOR CONNECTION n and EXPLAIN tbl [col]
+ *     (SHOW COLUMNS) carry none.
  *   TRACE [FORMAT = 'x'] TraceableStmt, TRACE PLAN [TARGET = 'x'] TraceableStmt (runs it:
  *     DML, SELECT, LOAD DATA, BEGIN/COMMIT/ROLLBACK, SET, ANALYZE).
  *   PLAN REPLAYER DUMP [WITH STATS AS OF TIMESTAMP expr] EXPLAIN [ANALYZE] <statement>,
- *     ... EXPLAIN [ANALYZE] 'file' / ('sql', 'sql', ...) (the statements are string
- *     literals: their text is run as EXPLAIN [ANALYZE] <text>), ... EXPLAIN SLOW QUERY.
+ *     ... EXPLAIN [ANALYZE] ('sql', 'sql', ...) (string literals whose text is explained,
+ *     and run with ANALYZE), ... EXPLAIN [ANALYZE] 'file' (statements read from a file on
+ *     the server: unknown to the gateway), ... EXPLAIN SLOW QUERY.
  *   CREATE | DROP [GLOBAL | SESSION] BINDING FOR BindableStmt [USING BindableStmt],
  *     SET BINDING ENABLED|DISABLED FOR ...: SELECT/UPDATE/DELETE/INSERT/REPLACE only.
  *   BATCH [ON col] LIMIT n [DRY RUN [QUERY]] ShardableStmt (DELETE/UPDATE/INSERT/REPLACE).
  *   PREPARE name FROM 'text' | @var, EXECUTE name: handled as PREPARE kinds.
  *   CREATE VIEW ... AS SELECT, INSERT ... SELECT, WITH ... : queries only.
  * The rule does not depend on this list: an IMPORT INTO keyword pair anywhere in a
- * statement makes it an import candidate, whatever wraps it (import_span); a PLAN
- * REPLAYER DUMP statement whose string literal after EXPLAIN mentions IMPORT (or holds a
- * backslash, or is joined to another literal) is a candidate whose import_span is that
- * literal, which does not parse: the caller refuses it.
+ * statement makes it an import candidate, whatever wraps it (import_span). A PLAN
+ * REPLAYER DUMP statement with a string literal right after EXPLAIN [ANALYZE] (a file),
+ * or one after EXPLAIN that mentions IMPORT, holds a backslash or is joined to another
+ * literal, is a candidate whose import_span is that literal, which does not parse: the
+ * caller refuses it.
  */
 #include "sqlparse/lexer.h"
 #include "sqlparse/split.h"
@@ -194,7 +198,8 @@ static void replayer_tok(cls_state *cs, const char *sql, const sql_token *t, siz
 	if (!cs->replayer_explain || cs->replayer_lit || !is_text_tok(t))
 		return;
 	if (has_ci(sql + t->off, t->len, "import") || (t->flags & SQL_TOKF_BSLASH) ||
-	    (cs->have_prev && is_text_tok(&cs->prev))) {
+	    (cs->have_prev && (is_text_tok(&cs->prev) || sql_tok_is(sql, &cs->prev, "EXPLAIN") ||
+	                       sql_tok_is(sql, &cs->prev, "ANALYZE")))) {
 		cs->replayer_lit = true;
 		cs->replayer_tok = *t;
 	}

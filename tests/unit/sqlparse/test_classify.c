@@ -354,6 +354,12 @@ static void test_nesting_forms(void **st)
 	                  false);
 	check_import_span("PLAN REPLAYER DUMP EXPLAIN ('\\x49MPORT INTO t FROM ''x''')", "'\\x49MPORT INTO t FROM ''x'''",
 	                  false);
+	/* ... EXPLAIN [ANALYZE] 'file': statements the gateway cannot see */
+	check_import_span("PLAN REPLAYER DUMP EXPLAIN 'sqls.txt'", "'sqls.txt'", false);
+	check_import_span("PLAN REPLAYER DUMP EXPLAIN ANALYZE \"/tmp/s.sql\"", "\"/tmp/s.sql\"", false);
+	assert_int_equal(kind1("PLAN REPLAYER DUMP EXPLAIN ('SELECT 1', 'SELECT 2')", 0), SQL_OTHER);
+	assert_int_equal(kind1("PLAN REPLAYER DUMP WITH STATS AS OF TIMESTAMP '2024-01-01' EXPLAIN SELECT 1", 0),
+	                 SQL_OTHER);
 	/* EXPLAIN FOR CONNECTION, PLAN REPLAYER LOAD, string mentions: not imports */
 	assert_int_equal(kind1("EXPLAIN FOR CONNECTION 12", 0), SQL_OTHER);
 	assert_int_equal(kind1("PLAN REPLAYER LOAD 'import into.zip'", 0), SQL_OTHER);
