@@ -350,7 +350,8 @@ static void test_nesting_forms(void **st)
 	/* PLAN REPLAYER DUMP EXPLAIN ('sql', ...): the literal runs, so it is the span */
 	check_import_span("PLAN REPLAYER DUMP EXPLAIN ANALYZE ('SELECT 1', 'IMPORT INTO t FROM ''x''')",
 	                  "'IMPORT INTO t FROM ''x'''", false);
-	check_import_span("PLAN REPLAYER DUMP EXPLAIN ANALYZE 'imp' 'ort into t from ''x'''", "'ort into t from ''x'''",
+	check_import_span("PLAN REPLAYER DUMP EXPLAIN ANALYZE 'imp' 'ort into t from ''x'''", "'imp'", false);
+	check_import_span("PLAN REPLAYER DUMP EXPLAIN ANALYZE ('imp' 'ort into t from ''x''')", "'ort into t from ''x'''",
 	                  false);
 	check_import_span("PLAN REPLAYER DUMP EXPLAIN ('\\x49MPORT INTO t FROM ''x''')", "'\\x49MPORT INTO t FROM ''x'''",
 	                  false);
