@@ -1,0 +1,2 @@
+
+backup"	pitr-shop€€â‚ù×ü·ÿÿÿÿÿÿÿÿ"	pitr-shop*shop.*0
