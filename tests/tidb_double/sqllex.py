@@ -190,14 +190,22 @@ def split_statements(sql, modes=STANDARD):
             continue
         if c == ";":
             piece = sql[start:i].strip()
-            if piece:
+            if piece and not _only_comments(piece, modes):
                 out.append(piece)
             start = i + 1
         i += 1
     piece = sql[start:].strip()
-    if piece:
+    if piece and not _only_comments(piece, modes):
         out.append(piece)
     return out
+
+
+def _only_comments(piece, modes):
+    """A piece with nothing but comments is no statement (TiDB's parser returns none)."""
+    try:
+        return not tokenize(piece, modes)
+    except LexError:
+        return False
 
 
 def count_placeholders(sql, modes=STANDARD):
