@@ -49,7 +49,7 @@
 /* Nested PREPARE texts are classified within a budget of bytes lexed (over all nesting
  * levels and readings of one sql_classify call), so the work stays linear in the text:
  * past it a nested text is opaque (SQL_PREPARE_VAR), never harmless. */
-#define CLS_NESTED_MIN (1u << 20)
+#define CLS_NESTED_MIN (64u << 10)
 #define CLS_NESTED_FACTOR 32
 #define CLS_PASS_COST 64 /* bytes charged per nested pass on top of its length */
 /* Lexical dimensions that SQL_F_EXACT_MODES fixes to the caller's values. */
@@ -103,10 +103,24 @@ typedef struct cls_state {
 } cls_state;
 
 
+/* The kind of a PREPARE text already classified, by statement: the readings of one text
+ * mostly split it the same way, and each would otherwise classify the same PREPARE text
+ * under all its own readings again. */
+typedef struct cls_memo_ent {
+	const char *sql; /* NULL: empty slot */
+	size_t off, len;
+	uint64_t sig;
+	unsigned key;    /* decoding flags, exactness */
+	sql_kind kind;
+	bool truncated;
+} cls_memo_ent;
+
 typedef struct cls_ctx {
 	size_t nested_bytes, nested_budget;
 	bool mode_dep;
 	bool truncated; /* a nested reading was skipped for the budget */
+	cls_memo_ent *memo;
+	size_t memo_cap, memo_n;
 } cls_ctx;
 
 /* Statements of one or more readings; sig[i] is v[i]'s tokenization signature (kept
@@ -392,6 +406,87 @@ static int inner_kind(const char *text, size_t len, unsigned flags, bool exact, 
 	return 0;
 }
 
+static size_t memo_slot(const cls_ctx *cx, const char *sql, const sql_piece *pc, unsigned key)
+{
+	uint64_t h = (pc->sig ^ (uint64_t)(uintptr_t)sql) * 0x100000001b3ull;
+	size_t i;
+	h = (h ^ pc->span.off ^ ((uint64_t)pc->span.len << 20) ^ ((uint64_t)key << 52)) * 0x9e3779b97f4a7c15ull;
+	for (i = (size_t)(h >> 17) & (cx->memo_cap - 1);; i = (i + 1) & (cx->memo_cap - 1)) {
+		const cls_memo_ent *e = &cx->memo[i];
+		if (!e->sql || (e->sql == sql && e->off == pc->span.off && e->len == pc->span.len && e->sig == pc->sig &&
+		                e->key == key))
+			return i;
+	}
+}
+
+static const cls_memo_ent *memo_get(const cls_ctx *cx, const char *sql, const sql_piece *pc, unsigned key)
+{
+	const cls_memo_ent *e;
+	if (!cx->memo_cap)
+		return NULL;
+	e = &cx->memo[memo_slot(cx, sql, pc, key)];
+	return e->sql ? e : NULL;
+}
+
+/* Records a result (load kept under 1/2; a failed growth only loses the shortcut). */
+static void memo_put(cls_ctx *cx, const char *sql, const sql_piece *pc, unsigned key, sql_kind kind, bool truncated)
+{
+	cls_memo_ent *e;
+	if ((cx->memo_n + 1) * 2 > cx->memo_cap) {
+		cls_ctx g = *cx;
+		size_t i;
+		g.memo_cap = cx->memo_cap ? cx->memo_cap * 2 : 64;
+		g.memo = calloc(g.memo_cap, sizeof(*g.memo));
+		if (!g.memo)
+			return;
+		for (i = 0; i < cx->memo_cap; i++) {
+			sql_piece q;
+			if (!cx->memo[i].sql)
+				continue;
+			q.span.off = cx->memo[i].off;
+			q.span.len = cx->memo[i].len;
+			q.sig = cx->memo[i].sig;
+			g.memo[memo_slot(&g, cx->memo[i].sql, &q, cx->memo[i].key)] = cx->memo[i];
+		}
+		free(cx->memo);
+		cx->memo = g.memo;
+		cx->memo_cap = g.memo_cap;
+	}
+	e = &cx->memo[memo_slot(cx, sql, pc, key)];
+	if (!e->sql)
+		cx->memo_n++;
+	e->sql = sql;
+	e->off = pc->span.off;
+	e->len = pc->span.len;
+	e->sig = pc->sig;
+	e->key = key;
+	e->kind = kind;
+	e->truncated = truncated;
+}
+
+/* inner_kind of the PREPARE statement pc, through the memo. Only for the caller's text
+ * (depth 0): nested texts are buffers freed and reallocated during the call, so their
+ * addresses do not identify them. */
+static int prepare_kind(const char *sql, const sql_piece *pc, sql_stmt *st, bool exact, int depth, cls_ctx *cx)
+{
+	unsigned key = (pc->flags & CLS_MODE_DIMS) | (exact ? 0x10000u : 0);
+	const cls_memo_ent *e = depth == 0 ? memo_get(cx, sql, pc, key) : NULL;
+	bool was_truncated = cx->truncated;
+	if (e) {
+		st->prepare_inner = e->kind;
+		cx->truncated = cx->truncated || e->truncated;
+		return 0;
+	}
+	cx->truncated = false;
+	if (inner_kind(st->prepare_text, st->prepare_text_len, pc->flags & CLS_MODE_DIMS, exact, depth,
+	               &st->prepare_inner, cx) < 0)
+		return -1;
+	if (depth == 0)
+		memo_put(cx, sql, pc, key, st->prepare_inner, cx->truncated);
+	cx->truncated = cx->truncated || was_truncated;
+	return 0;
+}
+
 static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, bool exact, int depth, sql_stmt *st,
                      cls_ctx *cx)
 {
@@ -424,8 +519,7 @@ static int fill_stmt(const char *sql, const sql_piece *pc, const cls_state *cs, 
 		st->prepare_text = prepare_text(sql, pc, &f[3], &st->prepare_text_len);
 		if (!st->prepare_text)
 			return -1;
-		if (inner_kind(st->prepare_text, st->prepare_text_len, pc->flags & CLS_MODE_DIMS, exact, depth,
-		               &st->prepare_inner, cx) < 0)
+		if (prepare_kind(sql, pc, st, exact, depth, cx) < 0)
 			return -1;
 	}
 	return 0;
@@ -739,13 +833,16 @@ int sql_classify(const char *sql, size_t len, unsigned flags, sql_batch *out, ch
 {
 	cls_list l = {0};
 	bool exact = (flags & SQL_F_EXACT_MODES) != 0;
+	int rc;
 	cls_ctx cx;
 	memset(&cx, 0, sizeof(cx));
 	memset(out, 0, sizeof(*out));
 	if (!sql)
 		len = 0;
 	cx.nested_budget = len > CLS_NESTED_MIN / CLS_NESTED_FACTOR ? len * CLS_NESTED_FACTOR : CLS_NESTED_MIN;
-	if (classify_text(sql, len, flags & ~SQL_F_EXACT_MODES, exact, 0, &l, &cx) < 0) {
+	rc = classify_text(sql, len, flags & ~SQL_F_EXACT_MODES, exact, 0, &l, &cx);
+	free(cx.memo);
+	if (rc < 0) {
 		list_free(&l);
 		snprintf(err, errlen, "out of memory");
 		return -1;
