@@ -98,6 +98,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	} else if (my_greeting_parse(pl, plen, &g, why, sizeof(why)) < 0) {
 		finish(p, false, why);
 	} else {
+		/* The version explain decides with before any session has connected. */
+		ig_backend_note_version(g.server_version);
 		finish(p, true, NULL);
 	}
 }

@@ -194,17 +194,17 @@ class Received:
         self.double = double
         self.mark = len(double.statements)
 
-    def entries(self):
-        return self.double.statements[self.mark:]
+    def entries(self, probes=False):
+        """The statement log since the mark; the gateway's probes only with probes=True."""
+        return [e for e in self.double.statements[self.mark:] if probes or not is_probe(e["sql"])]
 
     def sqls(self, cmd=None, probes=False):
         """What the client's statements became at the backend; the gateway's own probes of
         the session's state (docs/TROUBLESHOOTING.md) only with probes=True."""
-        return [e["sql"] for e in self.entries()
-                if (cmd is None or e["cmd"] == cmd) and (probes or not is_probe(e["sql"]))]
+        return [e["sql"] for e in self.entries(probes) if cmd is None or e["cmd"] == cmd]
 
     def probes(self):
-        return [e["sql"] for e in self.entries() if is_probe(e["sql"])]
+        return [e["sql"] for e in self.entries(probes=True) if is_probe(e["sql"])]
 
     def imports(self):
         """Statements that reached the double and that it would read as an import."""
