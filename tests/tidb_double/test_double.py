@@ -527,3 +527,197 @@ def test_misc_statements_and_mariadb_cli(double):
                   "SELECT @@version_comment; SHOW TABLES; USE db3; SELECT DATABASE()")
     assert out.returncode == 0, out.stderr
     assert "TiDB Server" in out.stdout and "db3" in out.stdout
+
+
+# ---------------------------------------------------------------------------
+# session state: the gateway's probe, sql_mode lexing, databases, resets (FACTS.md 8)
+# ---------------------------------------------------------------------------
+
+PROBE = ("SELECT /* importgate: session state for an import decision */ HEX(DATABASE()), "
+         "@@session.sql_mode, @@session.character_set_client, HEX(USER()), HEX(@`v`), "
+         "HEX(@`unset`) LIMIT 1")
+
+
+def hexs(s):
+    return s.encode().hex().upper()
+
+
+def one_value(c, sql):
+    return c.query(sql)[-1].rows[0][0]
+
+
+def command(c, payload):
+    """A session command; the answer packet's first byte and the packet."""
+    c.io.reset()
+    c.io.write(payload)
+    pkt = c.io.read()
+    return pkt
+
+
+def test_probe_answer(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "bob", "bobpw", db="db1")
+    try:
+        c.query("SET @v = 'IMPORT INTO t FROM ''x'''")
+        res = c.query(PROBE)
+        assert len(res) == 1 and len(res[0].rows) == 1
+        assert res[0].rows[0] == [hexs("db1"), td.DEFAULT_SQL_MODE, "utf8mb4",
+                                  hexs("bob@127.0.0.1"), hexs("IMPORT INTO t FROM 'x'"), None]
+        # The import after the probe is accepted as ever.
+        res = c.query("IMPORT INTO t FROM 's3://b/x.csv'")
+        assert res[0].rows[0][2] == "`db1`.`t`"
+    finally:
+        c.close()
+
+
+def test_user_variables_and_set_forms(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        c.query("SET @a = 4, @`b c` := 'x', @'d' = NULL, @e = CONCAT('p', @a)")
+        assert c.query("SELECT @a, @`b c`, @d, @E, HEX(@a)")[0].rows == [["4", "x", None, "p4", "4"]]
+        c.query("SET NAMES gbk")
+        assert one_value(c, "SELECT @@character_set_client") == "gbk"
+        c.query("SET @@session.sql_mode = CONCAT(@@sql_mode, ',ansi_quotes')")
+        assert one_value(c, "SELECT @@session.sql_mode").endswith(",ANSI_QUOTES")
+        with pytest.raises(rawclient.ServerError) as ei:
+            c.query("SET @x = (SELECT 1)")  # the double cannot evaluate it: an error
+        assert ei.value.code == 1105
+    finally:
+        c.close()
+
+
+def test_sql_mode_lexing_and_whole_batch_parse(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        # Escapes on: one string literal.
+        assert len(c.query("SELECT 'a\\'; SELECT 2; -- '")) == 1
+        # Set in the same batch: the batch was parsed before the SET ran (TiDB).
+        res = c.query("SET sql_mode='NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; SELECT 2; -- '")
+        assert len(res) == 2
+        # From the next query on: two statements (the comment-only rest is none).
+        res = c.query("SELECT 'a\\'; SELECT 2; -- '")
+        assert [r.rows for r in res] == [[["a\\"]], [["2"]]]
+        c.query("SET sql_mode='ANSI_QUOTES'")
+        res = c.query('IMPORT INTO "db2"."t" FROM \'s3://b/x.csv\'')
+        assert res[0].rows[0][2] == "`db2`.`t`"
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("name,want", [("db2`#", "db2"), ("db2` -- x", "db2"),
+                                       ("db2`;use `db3", "db2"), ("a``b", "a`b"),
+                                       ("db2`/* x */#", "db2")])
+def test_init_db_and_handshake_db_as_use(double, name, want):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        assert command(c, b"\x02" + name.encode())[:1] == b"\x00"
+        assert one_value(c, "SELECT DATABASE()") == want
+        assert double.state.commands[-1] == {"conn": c.conn_id, "cmd": "init_db", "arg": name,
+                                             "db": want}
+    finally:
+        c.close()
+    c = connect(double, db=name)
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT DATABASE()")
+        assert cur.fetchone()[0] == want
+    finally:
+        c.close()
+
+
+def test_init_db_unterminated_backquote_is_a_syntax_error(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        pkt = command(c, b"\x02x`y")
+        assert pkt[:1] == b"\xff" and struct_code(pkt) == 1064
+        assert one_value(c, "SELECT DATABASE()") == "db1"
+    finally:
+        c.close()
+
+
+def struct_code(pkt):
+    return pkt[1] | pkt[2] << 8
+
+
+def test_reset_connection_returns_to_last_init_db_and_clears_state(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        assert command(c, b"\x02db2`#")[:1] == b"\x00"
+        c.query("USE db3")
+        c.query("SET @v = 1, sql_mode = 'ANSI_QUOTES', NAMES latin1")
+        sid, _, _ = c.prepare("SELECT ?")
+        assert command(c, b"\x1f")[:1] == b"\x00"
+        assert c.query("SELECT DATABASE(), @v, @@sql_mode, @@character_set_client")[0].rows == \
+            [["db2", None, td.DEFAULT_SQL_MODE, "utf8mb4"]]
+        with pytest.raises(rawclient.ServerError) as ei:
+            c.execute(sid, [1])
+        assert ei.value.code == 1243
+    finally:
+        c.close()
+
+
+def test_reset_connection_returns_to_handshake_db_not_use(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        c.query("USE db3")
+        assert command(c, b"\x1f")[:1] == b"\x00"
+        assert one_value(c, "SELECT DATABASE()") == "db1"
+    finally:
+        c.close()
+    c = rawclient.RawClient("127.0.0.1", double.port, "root")  # no database
+    try:
+        c.query("USE db3")
+        assert command(c, b"\x1f")[:1] == b"\x00"
+        assert one_value(c, "SELECT DATABASE()") is None
+    finally:
+        c.close()
+
+
+def change_user(c, body, password=""):
+    c.io.reset()
+    c.io.write(body)
+    c.password = password
+    c._auth_loop("mysql_native_password", password)
+
+
+def test_change_user_as_tidb_reads_it(double):
+    c = rawclient.RawClient("127.0.0.1", double.port, "root", db="db1")
+    try:
+        c.query("SET @v = 1")
+        # Length byte always: "\x05" then "stage" is the auth, "db2" the database, "st" the
+        # charset, "age" the plugin (so TiDB switches auth, root's password is empty).
+        change_user(c, b"\x11root\x00\x05stagedb2\x00stage\x00")
+        assert c.query("SELECT DATABASE(), @v")[0].rows == [["db2", None]]
+        assert double.state.commands[-1]["db"] == "db2"
+        # A 300-byte plugin name; bob with his password against the handshake's scramble.
+        auth = __import__("mysqlauth").scramble_for("mysql_native_password", "bobpw", c.scramble)
+        change_user(c, b"\x11bob\x00" + bytes([len(auth)]) + auth + b"db3\x00\x2d\x00"
+                    + b"p" * 300 + b"\x00", "bobpw")
+        assert c.query("SELECT DATABASE(), USER()")[0].rows == [["db3", "bob@127.0.0.1"]]
+        # No database: the new session has none (not the old one).
+        change_user(c, b"\x11root\x00\x00\x00\x2d\x00mysql_native_password\x00")
+        assert one_value(c, "SELECT DATABASE()") is None
+        # Over 16 MiB (attributes TiDB ignores), in two packets.
+        big = b"\xfe" + (0xFFFFFF + 10).to_bytes(8, "little") + b"a" * (0xFFFFFF + 10)
+        change_user(c, b"\x11root\x00\x00db1\x00\x2d\x00mysql_native_password\x00" + big)
+        assert one_value(c, "SELECT DATABASE()") == "db1"
+        # Malformed (auth length past the end): an error, the session stays as it was.
+        with pytest.raises(rawclient.ServerError) as ei:
+            change_user(c, b"\x11root\x00\x7fabc")
+        assert ei.value.code == 1835
+        assert one_value(c, "SELECT DATABASE()") == "db1"
+    finally:
+        c.close()
+
+
+def test_parse_change_user_shapes():
+    P = td.Session.parse_change_user
+    caps = 0x200 | 0x80000  # PROTOCOL_41 | PLUGIN_AUTH
+    assert P(b"u\x00\x03abcdb\x00\x21\x00plug\x00", caps) == (b"u", b"abc", b"db", b"plug")
+    assert P(b"u\x00\x05stage\x00shop\x00", caps) == (b"u", b"stage", b"", b"op")
+    assert P(b"u\x00\x00shop\x00plug\x00", 0x80000) == (b"u", b"", b"shop", b"plug")
+    assert P(b"u\x00\x00shop\x00\x21\x00plug\x00", 0x200) == (b"u", b"", b"shop", b"")
+    assert P(b"\x02xy", caps) == (b"", b"xy", b"", b"")  # no NUL: empty user
+    assert P(b"u\x00\x00shop", caps) == (b"u", b"", b"", b"")  # db without NUL: empty
+    for bad in (b"", b"u\x00", b"u\x00\x05abc", b"root"):
+        with pytest.raises(td.SQLError):
+            P(bad, caps)

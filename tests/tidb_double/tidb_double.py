@@ -14,14 +14,15 @@ WHAT IT MODELS
   auth (0x01 0x03 once a full auth cached the user) and full auth (0x01 0x04:
   clear password over TLS, or the RSA exchange without TLS: 0x02 -> PEM key,
   RSA-OAEP(SHA-1) of (password+NUL) XOR scramble); AuthSwitchRequest when
-  the client's plugin is not the user's; COM_CHANGE_USER (always through an
-  AuthSwitchRequest); TLS upgrade after the SSLRequest; error 1045 on a bad
+  the client's plugin is not the user's; COM_CHANGE_USER (an AuthSwitchRequest
+  with the handshake's scramble only as TiDB's checkAuthPlugin sends one, see
+  below); TLS upgrade after the SSLRequest; error 1045 on a bad
   password. `FLUSH PRIVILEGES` empties the caching_sha2 cache.
 - COM_QUERY (multi-statements split on `;` outside quotes/comments, one
   result per statement with SERVER_MORE_RESULTS_EXISTS), COM_STMT_PREPARE /
   EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
   RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
-  COM_RESET_CONNECTION, COM_SET_OPTION. Result sets end with an OK packet
+  COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER. Result sets end with an OK packet
   (0xFE header) when CLIENT_DEPRECATE_EOF was negotiated, with EOF otherwise.
 - Every statement it receives is appended, flushed at once, as one JSON line
   {"ts", "conn", "user", "db", "tls", "cmd": query|prepare|execute, "sql"} to
@@ -44,10 +45,31 @@ WHAT IT MODELS
   IMPORT JOB n (8171 unless pending/running).
 - BACKUP TABLE/DATABASE ... TO 'uri': one row (Destination, Size, BackupTS,
   Queue Time, Execution Time) like TiDB's BRIE executor.
-- SELECT of literals, VERSION(), DATABASE(), CONNECTION_ID(), USER(),
-  @@version, @@version_comment, ... (no FROM); USE; SET; CREATE/DROP/
-  TRUNCATE/INSERT (OK; they drive the "target table is not empty" model).
-  Anything else: OK. It forwards nothing anywhere.
+- SELECT without FROM of literals, NULL, VERSION(), DATABASE(), SCHEMA(),
+  CONNECTION_ID(), USER(), CURRENT_USER(), HEX(x), CONCAT(...), @user
+  variables (@v, @`v`, @'v', @"v"; unset: NULL), @@[session.|global.]
+  sql_mode / character_set_client / version / ...; LIMIT is ignored. So the
+  gateway's probe `SELECT /* ... */ HEX(DATABASE()), @@session.sql_mode,
+  @@session.character_set_client, HEX(USER())[, HEX(@`v`) ...] LIMIT 1` is
+  answered with one row, as TiDB answers it.
+- Session state as TiDB keeps it (FACTS.md section 8): sql_mode (SET
+  [SESSION|GLOBAL] sql_mode, @@[session.|global.]sql_mode, DEFAULT, CONCAT;
+  a COM_QUERY is lexed whole with the mode of its start: NO_BACKSLASH_ESCAPES,
+  ANSI_QUOTES); character_set_client (SET NAMES, CHARACTER SET, from the
+  handshake's collation); user variables (SET @v = / := expr); USE. COM_INIT_DB
+  and the handshake database run TiDB's useDB ("use `" + name + "`", first
+  statement only: "shop`#" selects shop), and the name as sent is kept for
+  COM_RESET_CONNECTION, which opens a fresh session (global sql_mode, no user
+  variables, no prepared statements, the handshake's character set) and
+  re-runs that database (not the last USE). COM_CHANGE_USER is read as
+  handleChangeUser reads it (one auth length byte always; plugin name of any
+  length; attributes ignored), switches auth only when a plugin name was read
+  and differs, and opens a fresh session in the packet's database (none if
+  empty). Session commands are recorded in `state.commands` ({"conn", "cmd":
+  init_db|reset_connection|change_user, "arg", "db"[, "user"]}), not in the
+  statement log.
+- CREATE/DROP/TRUNCATE/INSERT (OK; they drive the "target table is not empty"
+  model). Anything else: OK. It forwards nothing anywhere.
 
 FAILURE INJECTION (for tests)
 - IMPORT location containing `fail`: the job ends `failed` with
@@ -60,7 +82,10 @@ FAILURE INJECTION (for tests)
   TRUNCATE/DROP/CREATE make it empty again (--no-empty-check disables).
 
 WHAT IT DOES NOT MODEL
-- Schemas, data, SQL semantics: any table exists; SELECT with FROM returns OK.
+- Schemas, data, SQL semantics: any table and database exists; SELECT with
+  FROM returns OK. A SET whose value it cannot evaluate (subqueries, most
+  functions) is answered 1105 `tidb double: cannot evaluate ...`; useDB does
+  not check that the statements after the first in "use `name`" parse.
 - Privileges: every user sees and may cancel every job (SUPER).
 - Compression (CLIENT_COMPRESS is not advertised although TiDB does),
   CLIENT_QUERY_ATTRIBUTES, server-side cursors (COM_STMT_FETCH), LOAD DATA
@@ -576,7 +601,7 @@ class Session:
             return (b"", data) if i < 0 else (data[:i], data[i + 1:])
         user, data = nul_term(body)
         if len(data) < 1 or data[0] > len(data) - 1:
-            raise SQLError(1105, "malformed packet")  # mysql.ErrMalformPacket
+            raise SQLError(1835, "Malformed communication packet.")  # ErrMalformPacket
         auth, data = data[1:1 + data[0]], data[1 + data[0]:]
         db, data = nul_term(data)
         plugin = b""
