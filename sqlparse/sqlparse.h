@@ -38,7 +38,8 @@
  * are still explored. Never set in sql_stmt.flags. */
 #define SQL_F_EXACT_MODES 256u
 #define SQL_F_VERSION6 512u          /* /\*! and /\*M! take a six-digit version when six digits
-                                      * follow (MySQL 8.0.34+, MariaDB) */
+                                      * follow (MariaDB's and newer MySQL's versions may have six
+                                      * digits; TiDB always takes five) */
 #define SQL_F_TIDB_FEATURES_ON 1024u /* /\*T![ids] with a well-formed list is code whatever the ids
                                       * (a TiDB build that knows ids the gateway does not) */
 
@@ -89,10 +90,10 @@ typedef struct sql_stmt {
 	                          * token pair to the end of the statement (the statement minus any
 	                          * wrapper before it: EXPLAIN, TRACE, PLAN REPLAYER DUMP ..., BATCH
 	                          * ..., or a shape the gateway does not know); parse THIS with
-	                          * sql_import_parse(import_flags). For an import found only in a
-	                          * string literal of PLAN REPLAYER DUMP EXPLAIN ('...'), the
-	                          * literal's span (it does not parse: the caller refuses). len 0
-	                          * for other kinds. */
+	                          * sql_import_parse(import_flags). For PLAN REPLAYER DUMP EXPLAIN
+	                          * [ANALYZE] 'file' or ('...') whose literal may hold an import,
+	                          * the literal's span (it does not parse: the caller refuses).
+	                          * len 0 for other kinds. */
 	unsigned import_flags;   /* flags for import_span: .flags, with SQL_F_IN_EXEC_COMMENT as the
 	                          * lexer was at the IMPORT keyword */
 } sql_stmt;
