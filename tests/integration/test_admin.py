@@ -563,10 +563,10 @@ def test_slow_hook_blocks_neither_metrics_nor_healthz(driver):
     t = threading.Thread(target=slow)
     t.start()
     time.sleep(0.3)
-    t0 = time.monotonic()
     assert driver.healthy()
     assert driver.get("/metrics")[0] == 200
-    assert time.monotonic() - t0 < 1.0
+    # answered while the 3 s hook still runs: an event order, not a wall-clock window
+    assert t.is_alive(), "the slow hook finished before /healthz and /metrics answered"
     t.join(20)
     assert result["explain"][0] == 200
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import (PRECHECK, Received, SilentServer, closed_port_url, cs,  # noqa: F401
                             double, etcd, last_decision, policy_gw, query, start_double, state)
 
@@ -122,7 +123,8 @@ def test_hung_pd_answered_within_timeout(policy_gw, double, state, mode):
         t0 = time.monotonic()
         out = query(gw, SQL)
         elapsed = time.monotonic() - t0
-        assert 0.5 <= elapsed < 2.5, elapsed  # waited for PD, gave up at about timeout_ms
+        # waited for PD (never less than timeout_ms), then gave up: not hung
+        assert 0.5 <= elapsed < 0.6 + timing.bound(10), elapsed
         if mode == "reject":
             assert_rejected(out, "cannot be read")
             assert rx.sqls() == []
@@ -136,7 +138,8 @@ def test_hung_pd_answered_within_timeout(policy_gw, double, state, mode):
 def test_hung_pd_does_not_block_other_sessions(policy_gw, double, state):
     silent = SilentServer()
     try:
-        gw = policy_gw(down("reject"), cluster={"pd": [silent.url], "timeout_ms": 1500})
+        pd_ms = int(1500 * timing.scale())  # the import waits this long for PD
+        gw = policy_gw(down("reject"), cluster={"pd": [silent.url], "timeout_ms": pd_ms})
         res = {}
         t = threading.Thread(target=lambda: res.setdefault("imp", query(gw, SQL)))
         t0 = time.monotonic()
@@ -144,9 +147,12 @@ def test_hung_pd_does_not_block_other_sessions(policy_gw, double, state):
         time.sleep(0.2)
         sel = query(gw, "SELECT 42")  # another client, while the import waits for PD
         sel_elapsed = time.monotonic() - t0
-        t.join(10)
+        import_waiting = t.is_alive()
+        t.join(10 + pd_ms / 1000)
         assert sel.ok and sel.results == [((42,),)], sel
-        assert sel_elapsed < 1.2, sel_elapsed
+        # answered while the import still waited for PD: an event order, not a window
+        assert import_waiting, "the SELECT was answered only after the import gave up on PD"
+        assert sel_elapsed < pd_ms / 1000, sel_elapsed
         assert_rejected(res["imp"], "cannot be read")
     finally:
         silent.close()

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import (PRECHECK, Received, cs, double, etcd, last_decision,  # noqa: F401
                             policy_gw, query, start_double, state)
 
@@ -127,7 +128,8 @@ def test_etcd_restart_recovers_the_watch(policy_gw, tmp_path):
         e.kill9()  # the watch connection dies with it
         t0 = time.monotonic()
         out = query(gw, SQL)
-        assert time.monotonic() - t0 < 2.5
+        # answered, not hung: a generous bound (issue 14), far below the client's own timeout
+        assert time.monotonic() - t0 < 1.0 + timing.bound(10)
         assert_rejected(out, "cannot be read")
         e.restart()
         cs.put_log_backup_task(e.url, "pitr_after")  # written while no watch could see it
@@ -156,7 +158,8 @@ def test_hung_etcd_after_warm_cache_answers_within_timeout(policy_gw, double, et
         t0 = time.monotonic()
         out = query(gw, SQL_DP)  # DISABLE_PRECHECK needs the state: refused either way
         elapsed = time.monotonic() - t0
-        assert 0.5 <= elapsed < 2.5, elapsed
+        # waited for PD (never less than the timeout), then gave up: not hung
+        assert 0.5 <= elapsed < 0.6 + timing.bound(10), elapsed
         assert_rejected(out, "cannot be read", "DISABLE_PRECHECK")
     finally:
         etcd.resume()
