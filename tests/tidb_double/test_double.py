@@ -718,6 +718,8 @@ def test_parse_change_user_shapes():
     assert P(b"u\x00\x00shop\x00\x21\x00plug\x00", 0x200) == (b"u", b"", b"shop", b"")
     assert P(b"\x02xy", caps) == (b"", b"xy", b"", b"")  # no NUL: empty user
     assert P(b"u\x00\x00shop", caps) == (b"u", b"", b"", b"")  # db without NUL: empty
+    # Before v6.5 nothing after the database is read.
+    assert P(b"u\x00\x00shop\x00\x21\x00plug\x00", caps, (6, 1, 0)) == (b"u", b"", b"shop", b"")
     for bad in (b"", b"u\x00", b"u\x00\x05abc", b"root"):
         with pytest.raises(td.SQLError):
             P(bad, caps)

@@ -590,7 +590,7 @@ class Session:
         self.io.write(w.ok_packet(status=self.status()))
 
     @staticmethod
-    def parse_change_user(body, caps):
+    def parse_change_user(body, caps, version=(8, 5, 0)):
         """COM_CHANGE_USER as TiDB's handleChangeUser reads it: user up to a NUL (none: empty,
         nothing consumed); ALWAYS a one-byte auth length, whatever the capabilities
         (ErrMalformPacket if it is missing or too long); database up to a NUL (none: empty);
@@ -605,7 +605,9 @@ class Session:
         auth, data = data[1:1 + data[0]], data[1 + data[0]:]
         db, data = nul_term(data)
         plugin = b""
-        if data:
+        # The charset and plugin came with pingcap/tidb#38830 (v6.5); before, nothing after
+        # the database was read.
+        if data and version >= (6, 5, 0):
             if caps & w.CLIENT_PROTOCOL_41 and len(data) >= 2:
                 data = data[2:]
             if caps & w.CLIENT_PLUGIN_AUTH and data:
@@ -618,7 +620,7 @@ class Session:
         scramble) only when a plugin name was read and it or the last exchange's plugin
         differs from the user's; then useDB(db) when the packet named one (else no
         database). The charset bytes are skipped: the handshake's collation stays."""
-        user, auth, db, plugin = self.parse_change_user(body, self.caps)
+        user, auth, db, plugin = self.parse_change_user(body, self.caps, self.state.version)
         user, db, plugin = (x.decode(errors="replace") for x in (user, db, plugin))
         entry = self.cfg.users.get(user)
         if entry is None:
