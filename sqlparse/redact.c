@@ -1,20 +1,39 @@
 /*
- * redact.c - credential redaction for the audit log. sql_redact_uri parses a storage URI
- * (scheme://[user[:password]@]host/path?query#fragment) and replaces secrets with
- * "redacted": the password of the userinfo and the value of every query parameter whose
- * (percent-decoded, case-folded) name is a known credential or looks like one.
- * sql_redact_statement applies it to every string literal of a statement that looks like
- * a URI. Parsing, not pattern guessing: the query is split on '&' and '=' as a URI is.
+ * redact.c - credential redaction for the audit log and the gateway log.
+ *
+ * sql_redact_uri parses a storage URI the way BR does and replaces secrets with
+ * "redacted": the password of user:password@, and the value of every query parameter whose
+ * name, folded exactly as BR folds it, is a credential (or is named like one).
+ * sql_redact_statement redacts the string literals of a statement, joined as the server
+ * joins adjacent literals, and fails closed: when the server's possible readings of the
+ * text (sql_mode quoting, client charset, executable comments) disagree about where the
+ * literals are, or a literal does not end, everything from there on is withheld.
+ * sql_redact_text redacts free text (backend error messages that may echo a statement).
+ *
+ * How BR reads a location (pingcap/tidb br/pkg/storage/parse.go, v7.5.0 .. master):
+ * ParseRawURL replaces every '+' by "%2B" and calls Go's url.Parse (the fragment is cut
+ * at the first '#', the query at the first '?'); ExtractQueryParameters reads u.Query()
+ * (net/url ParseQuery: pairs split on '&', name and value QueryUnescape'd; Go < 1.17
+ * also split on ';', later Go drops a pair holding ';') and normalises each name with
+ * strings.ToLower(strings.ReplaceAll(name, "_", "-")) before looking it up among the
+ * option structs' json tags. Go's ToLower maps runes by unicode.ToLower (simple case
+ * mapping, unicode/tables.go _CaseRanges): besides A-Z exactly two runes lower-case to
+ * ASCII, U+0130 (-> 'i', delta -199) and U+212A KELVIN SIGN (-> 'k', delta -8383).
  */
 #include "sqlparse/lexer.h"
 #include "sqlparse/sqlparse.h"
 #include "sqlparse/strbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REDACTED "redacted"
+/* A literal group longer than this (raw bytes) is withheld whole instead of decoded: no
+ * location is that long, and it bounds the memory one record can take. */
+#define MAX_GROUP_BYTES 65536
 
+/* ---- names ---- */
 
 static int hexval(char c)
 {
@@ -24,32 +43,57 @@ static int hexval(char c)
 	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Percent-decode and lower-case a parameter name into buf (truncated to bufsize-1). */
-static void decode_name(const char *s, size_t n, char *buf, size_t bufsize)
+/* Percent-decodes name bytes (a bad escape is kept as it is: Go would drop the pair, and
+ * keeping it cannot make a credential look harmless). plus_space: '+' reads as ' ' (Go's
+ * QueryUnescape; BR itself turns '+' into "%2B" first, so both readings are checked). */
+static size_t pct_decode(const char *s, size_t n, char *out, size_t cap, bool plus_space)
 {
 	size_t i, k = 0;
-	for (i = 0; i < n && k + 1 < bufsize; i++) {
+	for (i = 0; i < n && k < cap; i++) {
 		char c = s[i];
 		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
 			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
-		} else if (c == '+') {
+		} else if (c == '+' && plus_space) {
 			c = ' ';
 		}
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		buf[k++] = c;
+		out[k++] = c;
 	}
-	buf[k] = 0;
+	return k;
 }
 
-/* Credential parameter names (exact) and name fragments that mark one. */
-static bool is_secret_name(const char *name)
+/* strings.ToLower(strings.ReplaceAll(name, "_", "-")) for the runes that matter: ASCII,
+ * U+0130 (C4 B0) and U+212A (E2 84 AA); other bytes are kept (they never fold to ASCII). */
+static void go_fold(const char *s, size_t n, char *out, size_t cap)
 {
-	static const char *const exact[] = {"access-key", "access_key", "secret-access-key", "secret_access_key",
-	                                    "session-token", "sas-token", "account-key", "credentials-file", NULL};
+	size_t i, k = 0;
+	for (i = 0; i < n && k + 1 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0xc4 && i + 1 < n && (unsigned char)s[i + 1] == 0xb0) {
+			out[k++] = 'i';
+			i++;
+		} else if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x84 && (unsigned char)s[i + 2] == 0xaa) {
+			out[k++] = 'k';
+			i += 2;
+		} else if (c == '_') {
+			out[k++] = '-';
+		} else {
+			out[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+	}
+	out[k] = 0;
+}
+
+/* Folded names of every parameter that carries a credential in BR's option structs
+ * (br/pkg/storage s3.go S3BackendOptions, gcs.go GCSBackendOptions, azblob.go
+ * AzblobBackendOptions; ks3 reads the s3 options), and name fragments that mark one. */
+static bool folded_is_secret(const char *name)
+{
+	static const char *const exact[] = {"access-key", "secret-access-key", "session-token", "external-id",
+	                                    "credentials-file", "account-key", "sas-token", "encryption-key",
+	                                    "sse-kms-key-id", "sse-customer-key", "credentials-blob", NULL};
 	static const char *const parts[] = {"key", "token", "secret", "password", "passwd", "pwd",
-	                                    "credential", "signature", "sig", NULL};
+	                                    "credential", "signature", "sig", "auth", NULL};
 	size_t i;
 	for (i = 0; exact[i]; i++)
 		if (strcmp(name, exact[i]) == 0)
@@ -60,28 +104,87 @@ static bool is_secret_name(const char *name)
 	return false;
 }
 
-static void redact_query(sql_sbuf *b, const char *q, size_t n)
+bool sql_redact_is_secret_name(const char *name, size_t len)
 {
-	size_t i = 0;
-	while (i <= n) {
-		size_t e = i, eq;
-		char name[128];
-		while (e < n && q[e] != '&')
-			e++;
-		for (eq = i; eq < e && q[eq] != '='; eq++)
-			;
-		decode_name(q + i, eq - i, name, sizeof(name));
-		if (eq < e && is_secret_name(name)) {
-			sql_sb_put(b, q + i, eq + 1 - i);
-			sql_sb_str(b, REDACTED);
-		} else {
-			sql_sb_put(b, q + i, e - i);
-		}
-		if (e < n)
-			sql_sb_put(b, "&", 1);
-		i = e + 1;
+	char dec[256], fold[256];
+	int plus;
+	if (!name)
+		return false;
+	for (plus = 0; plus < 2; plus++) {
+		size_t k = pct_decode(name, len, dec, sizeof(dec), plus == 1);
+		go_fold(dec, k, fold, sizeof(fold));
+		if (folded_is_secret(fold))
+			return true;
+		/* a name longer than the buffer: judge its start too (fail closed on the tail) */
 	}
+	return false;
 }
+
+/* ---- free text: name=value pairs anywhere ---- */
+
+static bool name_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+	       c == '%' || c == '+' || c == '.' || c >= 0x80;
+}
+
+static bool is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_quote(unsigned char c)
+{
+	return c == '\'' || c == '"' || c == '`';
+}
+
+/* End of a value starting at v: up to '&', a blank, a quote or the end; a value that opens
+ * with a quote runs to the matching quote (or the end). */
+static size_t value_end(const char *s, size_t n, size_t v)
+{
+	if (v < n && is_quote((unsigned char)s[v])) {
+		char q = s[v];
+		size_t e = v + 1;
+		while (e < n && s[e] != q)
+			e++;
+		return e < n ? e + 1 : n;
+	}
+	while (v < n && s[v] != '&' && !is_blank((unsigned char)s[v]) && !is_quote((unsigned char)s[v]))
+		v++;
+	return v;
+}
+
+/* Copies s to b with the value of every credential name=value (and, when colon, name:value
+ * and name: value, as protobuf text and logs print them) replaced by "redacted". */
+static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
+{
+	size_t i = 0, out = 0;
+	while (i < n) {
+		size_t ns, ne, v;
+		if (!name_byte((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		ns = i;
+		while (i < n && name_byte((unsigned char)s[i]))
+			i++;
+		ne = i;
+		if (i >= n || !(s[i] == '=' || (colon && s[i] == ':' && !(i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/'))))
+			continue;
+		if (!sql_redact_is_secret_name(s + ns, ne - ns))
+			continue;
+		v = i + 1;
+		if (colon && s[i] == ':')
+			while (v < n && (s[v] == ' ' || s[v] == '\t'))
+				v++;
+		sql_sb_put(b, s + out, v - out);
+		sql_sb_str(b, REDACTED);
+		i = out = value_end(s, n, v);
+	}
+	sql_sb_put(b, s + out, n - out);
+}
+
+/* ---- URIs ---- */
 
 /* Scheme per RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by "://". */
 static size_t scheme_len(const char *u, size_t len)
@@ -100,6 +203,8 @@ static size_t scheme_len(const char *u, size_t len)
 	return 0;
 }
 
+/* user:password@ -> user:redacted@ (Go's url.Parse: the last '@' of the authority, the
+ * first ':' of the userinfo). */
 static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 {
 	size_t at = n, colon;
@@ -109,11 +214,11 @@ static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 		sql_sb_put(b, a, n);
 		return;
 	}
-	at--; /* index of the last '@' */
+	at--;
 	for (colon = 0; colon < at && a[colon] != ':'; colon++)
 		;
 	if (colon < at) {
-		sql_sb_put(b, a, colon + 1); /* keep the user */
+		sql_sb_put(b, a, colon + 1);
 		sql_sb_str(b, REDACTED);
 		sql_sb_put(b, a + at, n - at);
 	} else {
@@ -121,14 +226,52 @@ static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 	}
 }
 
-char *sql_redact_uri(const char *uri, size_t len)
+/* One '&'-separated pair. Within it, Go < 1.17 also split on ';': when any ';'-piece is
+ * named like a credential, everything after that piece's '=' up to the '&' goes (newer Go
+ * drops the whole pair, so BR then uses none of it, but the bytes are still a secret). */
+static bool redact_pair(sql_sbuf *b, const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i <= n) {
+		size_t e = i, eq;
+		while (e < n && p[e] != ';')
+			e++;
+		for (eq = i; eq < e && p[eq] != '='; eq++)
+			;
+		if (eq < e && sql_redact_is_secret_name(p + i, eq - i)) {
+			sql_sb_put(b, p, eq + 1);
+			sql_sb_str(b, REDACTED);
+			return true;
+		}
+		i = e + 1;
+	}
+	sql_sb_put(b, p, n);
+	return false;
+}
+
+static bool redact_query(sql_sbuf *b, const char *q, size_t n)
+{
+	size_t i = 0;
+	bool any = false;
+	while (i <= n) {
+		size_t e = i;
+		while (e < n && q[e] != '&')
+			e++;
+		any |= redact_pair(b, q + i, e - i);
+		if (e < n)
+			sql_sb_put(b, "&", 1);
+		i = e + 1;
+	}
+	return any;
+}
+
+static void redact_uri_into(sql_sbuf *out, const char *uri, size_t len)
 {
 	sql_sbuf b = {0};
-	size_t sl, i, q, f;
-	if (!uri)
-		len = 0;
+	size_t sl, i = 0, q;
+	bool any = false;
+	char *mid;
 	sl = scheme_len(uri, len);
-	i = 0;
 	if (sl) {
 		size_t a = sl + 3, ae = a;
 		while (ae < len && uri[ae] != '/' && uri[ae] != '?' && uri[ae] != '#')
@@ -141,86 +284,312 @@ char *sql_redact_uri(const char *uri, size_t len)
 		;
 	sql_sb_put(&b, uri + i, q - i);
 	if (q < len && uri[q] == '?') {
+		size_t f;
 		for (f = q + 1; f < len && uri[f] != '#'; f++)
 			;
 		sql_sb_put(&b, "?", 1);
-		redact_query(&b, uri + q + 1, f - q - 1);
+		any = redact_query(&b, uri + q + 1, f - q - 1);
 		q = f;
 	}
+	if (q < len && any) {
+		/* '#' inside a secret cuts it (url.Parse): the fragment may be the secret's tail */
+		sql_sb_str(&b, "#" REDACTED);
+		q = len;
+	}
 	sql_sb_put(&b, uri + q, len - q);
+	if (b.oom) {
+		free(b.p);
+		out->oom = true;
+		return;
+	}
+	/* Then name=value anywhere (a credential in the path or the fragment, a query after a
+	 * second '?'): not a parameter to BR, but still the credential's bytes. */
+	mid = b.p ? b.p : (char *)"";
+	redact_pairs(out, mid, b.n, false);
+	free(b.p);
+}
+
+char *sql_redact_uri(const char *uri, size_t len)
+{
+	sql_sbuf b = {0};
+	if (!uri)
+		len = 0;
+	redact_uri_into(&b, uri ? uri : "", len);
 	return sql_sb_done(&b);
 }
 
-static bool looks_like_uri(const char *s, size_t n)
+/* ---- free text ---- */
+
+static bool scheme_byte(unsigned char c)
 {
-	const char *qm;
-	if (n >= 3 && memmem(s, n, "://", 3))
-		return true;
-	qm = memchr(s, '?', n);
-	return qm && memchr(qm, '=', n - (size_t)(qm - s)) != NULL;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+	       c == '.';
 }
 
-/* Re-quote a redacted value with the literal's own quote char. */
-static void put_literal(sql_sbuf *b, const char *v, size_t n, char q)
+static bool uri_end_byte(unsigned char c)
 {
-	size_t i;
-	sql_sb_put(b, &q, 1);
-	for (i = 0; i < n; i++) {
-		if (v[i] == q || v[i] == '\\')
-			sql_sb_put(b, &v[i], 1); /* '' and \\ read back the same in both backslash modes for q */
-		sql_sb_put(b, &v[i], 1);
+	return is_blank(c) || is_quote(c) || c < 0x20 || c == 0x7f;
+}
+
+char *sql_redact_text(const char *text, size_t len)
+{
+	sql_sbuf mid = {0}, b = {0};
+	size_t i = 0, out = 0;
+	if (!text)
+		len = 0;
+	/* 1. every scheme://... up to a blank or a quote: the password of its userinfo and its
+	 *    whole query and fragment go (free text may be cut or escaped, so the query is not
+	 *    parsed: fail closed). */
+	while (i + 3 <= len) {
+		const char *p = len - i >= 3 ? memmem(text + i, len - i, "://", 3) : NULL;
+		size_t s, e, ae, qs;
+		if (!p)
+			break;
+		s = (size_t)(p - text);
+		while (s > out && scheme_byte((unsigned char)text[s - 1]))
+			s--;
+		for (e = (size_t)(p - text) + 3; e < len && !uri_end_byte((unsigned char)text[e]); e++)
+			;
+		ae = (size_t)(p - text) + 3;
+		while (ae < e && text[ae] != '/' && text[ae] != '?' && text[ae] != '#')
+			ae++;
+		sql_sb_put(&mid, text + out, (size_t)(p - text) + 3 - out);
+		redact_authority(&mid, p + 3, ae - ((size_t)(p - text) + 3));
+		for (qs = ae; qs < e && text[qs] != '?' && text[qs] != '#'; qs++)
+			;
+		sql_sb_put(&mid, text + ae, qs - ae);
+		if (qs < e) {
+			sql_sb_put(&mid, text + qs, 1);
+			sql_sb_str(&mid, REDACTED);
+		}
+		i = out = e;
+		(void)s;
 	}
-	sql_sb_put(b, &q, 1);
+	sql_sb_put(&mid, text + out, len - out);
+	if (mid.oom) {
+		free(mid.p);
+		return NULL;
+	}
+	/* 2. name=value / name: value with a credential name, anywhere. */
+	redact_pairs(&b, mid.p ? mid.p : "", mid.n, true);
+	free(mid.p);
+	return sql_sb_done(&b);
 }
 
-static void redact_tokens(sql_sbuf *b, const char *sql, size_t len, unsigned flags)
+/* ---- statements ---- */
+
+typedef struct out_t {
+	sql_redact_sink fn;
+	void *ctx;
+	bool oom;
+} out_t;
+
+static void emit(out_t *o, const char *p, size_t n)
+{
+	if (n && !o->oom)
+		o->fn(o->ctx, p, n);
+}
+
+static void emit_str(out_t *o, const char *s)
+{
+	emit(o, s, strlen(s));
+}
+
+/* Re-quotes a value with the literal's own quote char; '' and \\ read back the same in
+ * both backslash modes. */
+static void emit_literal(out_t *o, const char *v, size_t n, char q)
+{
+	size_t i, s = 0;
+	emit(o, &q, 1);
+	for (i = 0; i < n; i++) {
+		if (v[i] == q || v[i] == '\\') {
+			emit(o, v + s, i + 1 - s);
+			s = i;
+		}
+	}
+	emit(o, v + s, n - s);
+	emit(o, &q, 1);
+}
+
+/* Readings the server could make of the text (SQL_F_* bits that move literal bounds). */
+static const unsigned dims[] = {SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_ANSI_QUOTES, SQL_F_MB_PAIRS,
+                                SQL_F_EXEC_AS_COMMENT, SQL_F_MARIADB_EXEC, SQL_F_NBSP_IS_WORD,
+                                SQL_F_VERSION6, SQL_F_TIDB_FEATURES_OFF, SQL_F_TIDB_FEATURES_ON,
+                                SQL_F_IN_EXEC_COMMENT};
+#define NDIMS (sizeof(dims) / sizeof(dims[0]))
+/* the primary reading, each dimension flipped alone, and every combination of the three
+ * quoting dimensions (backslashes, ANSI quotes, two-byte charsets) */
+#define NREADINGS (1 + NDIMS + 4)
+
+static size_t readings(unsigned flags, unsigned *r)
+{
+	const unsigned q = SQL_F_NO_BACKSLASH_ESCAPES, a = SQL_F_ANSI_QUOTES, m = SQL_F_MB_PAIRS;
+	size_t n = 0, i;
+	flags &= ~SQL_F_EXACT_MODES;
+	r[n++] = flags;
+	for (i = 0; i < NDIMS; i++)
+		r[n++] = flags ^ dims[i];
+	r[n++] = flags ^ q ^ a;
+	r[n++] = flags ^ q ^ m;
+	r[n++] = flags ^ a ^ m;
+	r[n++] = flags ^ q ^ a ^ m;
+	return n;
+}
+
+static bool quoted_tok(sql_tok_type t)
+{
+	return t == SQL_TOK_STRING || t == SQL_TOK_QIDENT || t == SQL_TOK_VAR || t == SQL_TOK_ERROR ||
+	       t == SQL_TOK_EOF;
+}
+
+/* Next token that quotes something (or ERROR/EOF); a VAR without quotes is skipped. */
+static void next_quoted(sql_lexer *lx, sql_token *t)
+{
+	for (;;) {
+		sql_tok_type ty = sql_lex_next(lx, t);
+		if (ty == SQL_TOK_VAR && t->qoff == t->off)
+			continue;
+		if (quoted_tok(ty))
+			return;
+	}
+}
+
+/* Offset from which the readings disagree about quoted tokens, or where one fails to end
+ * a literal/comment (len: none). All readings are lexed in lockstep: linear, no memory. */
+static size_t divergence(const char *sql, size_t len, unsigned flags)
+{
+	unsigned r[NREADINGS];
+	sql_lexer lx[NREADINGS];
+	sql_token t[NREADINGS];
+	size_t n = readings(flags, r), i;
+	for (i = 0; i < n; i++)
+		sql_lex_init(&lx[i], sql, len, r[i]);
+	for (;;) {
+		bool same = true, eof = true;
+		size_t lo = len;
+		for (i = 0; i < n; i++) {
+			next_quoted(&lx[i], &t[i]);
+			if (t[i].off < lo)
+				lo = t[i].off;
+			if (t[i].type == SQL_TOK_ERROR)
+				same = false;
+			if (t[i].type != SQL_TOK_EOF)
+				eof = false;
+			/* "..." is a string or (ANSI_QUOTES) an identifier: both are redacted alike,
+			 * so only where quoting starts and ends matters */
+			if ((t[i].type == SQL_TOK_EOF) != (t[0].type == SQL_TOK_EOF) || t[i].off != t[0].off ||
+			    t[i].len != t[0].len)
+				same = false;
+		}
+		if (!same)
+			return lo;
+		if (eof)
+			return len;
+	}
+}
+
+/* A run of adjacent literals [first..last]: redacted on the joined value (what the server
+ * sees), the result in the first literal, the others emptied. 0, or -1 out of memory. */
+static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, size_t *pos)
+{
+	size_t raw = g[ng - 1].off + g[ng - 1].len - g[0].off, n = 0, i;
+	char *joined = NULL, *r;
+	bool changed;
+	if (raw > MAX_GROUP_BYTES) {
+		emit(o, sql + *pos, g[0].qoff - *pos);
+		emit_str(o, "'<redacted: long literal>'");
+		*pos = g[ng - 1].off + g[ng - 1].len;
+		return 0;
+	}
+	for (i = 0; i < ng; i++)
+		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
+			return -1;
+	r = sql_redact_uri(joined, n);
+	if (!r) {
+		free(joined);
+		return -1;
+	}
+	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
+	if (changed) {
+		for (i = 0; i < ng; i++) {
+			char q = sql[g[i].qoff];
+			emit(o, sql + *pos, g[i].qoff - *pos); /* up to the quote: keeps _charset / N */
+			if (i == 0)
+				emit_literal(o, r, strlen(r), q);
+			else
+				emit_literal(o, "", 0, q);
+			*pos = g[i].off + g[i].len;
+		}
+	}
+	free(r);
+	free(joined);
+	return 0;
+}
+
+/* Literals the server joins: strings; "..." too when read as an identifier (ANSI_QUOTES),
+ * since the gateway's idea of sql_mode may be wrong. */
+static bool groupable(const char *sql, const sql_token *t)
+{
+	return t->type == SQL_TOK_STRING || (t->type == SQL_TOK_QIDENT && sql[t->qoff] == '"');
+}
+
+/* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
+static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 {
 	sql_lexer lx;
-	sql_token t;
-	size_t pos = 0;
-	sql_lex_init(&lx, sql, len, flags);
-	while (!b->oom) {
-		sql_tok_type ty = sql_lex_next(&lx, &t);
-		size_t n;
-		char *v, *r;
+	sql_token tok, g[64];
+	size_t ng = 0, pos = 0;
+	sql_lex_init(&lx, sql, end, flags);
+	for (;;) {
+		sql_tok_type ty = sql_lex_next(&lx, &tok);
+		bool flush = ng > 0 && (!groupable(sql, &tok) || ng == sizeof(g) / sizeof(g[0]));
+		if (flush) {
+			if (redact_group(o, sql, g, ng, flags, &pos) < 0)
+				return -1;
+			ng = 0;
+		}
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
-		if (ty != SQL_TOK_STRING)
-			continue;
-		v = sql_tok_decode(sql, &t, flags, &n);
-		if (!v) {
-			b->oom = true;
-			break;
+		if (groupable(sql, &tok)) {
+			g[ng++] = tok;
+		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
+			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
+				return -1;
 		}
-		r = looks_like_uri(v, n) ? sql_redact_uri(v, n) : NULL;
-		if (r && (strlen(r) != n || memcmp(r, v, n) != 0)) {
-			sql_sb_put(b, sql + pos, t.qoff - pos); /* up to the quote (keeps _charset / N) */
-			put_literal(b, r, strlen(r), sql[t.qoff]);
-			pos = t.off + t.len;
-		}
-		free(r);
-		free(v);
 	}
-	sql_sb_put(b, sql + pos, len - pos);
+	emit(o, sql + pos, end - pos);
+	return 0;
+}
+
+int sql_redact_statement_to(const char *sql, size_t len, unsigned flags, sql_redact_sink fn, void *ctx)
+{
+	out_t o = {fn, ctx, false};
+	size_t d;
+	if (!sql)
+		len = 0;
+	d = divergence(sql ? sql : "", len, flags);
+	if (redact_agreed(&o, sql ? sql : "", d, flags) < 0)
+		return -1;
+	if (d < len) {
+		char note[96];
+		snprintf(note, sizeof(note), "/* importgate: %zu bytes redacted (quoting ambiguous or unterminated) */",
+		         len - d);
+		emit_str(&o, note);
+	}
+	return 0;
+}
+
+static void sb_sink(void *ctx, const char *p, size_t n)
+{
+	sql_sb_put(ctx, p, n);
 }
 
 char *sql_redact_statement(const char *sql, size_t len, unsigned flags)
 {
 	sql_sbuf b = {0};
-	if (!sql)
-		len = 0;
-	redact_tokens(&b, sql, len, flags);
-	/* A secret in a literal whose end depends on the server's backslash mode must not
-	 * survive either reading: redact the result again under the other mode. */
-	if (!b.oom && len && memchr(sql, '\\', len)) {
-		sql_sbuf b2 = {0};
-		size_t n1 = b.n;
-		char *first = sql_sb_done(&b);
-		if (!first)
-			return NULL;
-		redact_tokens(&b2, first, n1, flags ^ SQL_F_NO_BACKSLASH_ESCAPES);
-		free(first);
-		return sql_sb_done(&b2);
+	if (sql_redact_statement_to(sql, len, flags, sb_sink, &b) < 0) {
+		free(b.p);
+		return NULL;
 	}
 	return sql_sb_done(&b);
 }

@@ -194,9 +194,37 @@ int sql_import_add_disable_precheck(const char *sql, size_t len, const sql_impor
 int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_import *imp, char **out,
                                        size_t *outlen, char *err, size_t errlen);
 
-/* Redactor: malloc'd NUL-terminated copies with credentials replaced by "redacted";
- * NULL only on allocation failure. */
+/* Redactor (redact.c): malloc'd NUL-terminated copies with credentials replaced by
+ * "redacted"; NULL only on allocation failure.
+ * sql_redact_uri: a location as BR parses it: user:PASSWORD@, the value of every query
+ * parameter whose name, percent-decoded and folded as Go's strings.ToLower after '_' ->
+ * '-' (so U+212A and U+0130 count as 'k' and 'i'), is a credential (access-key,
+ * secret-access-key, session-token, external-id, credentials-file, account-key, sas-token,
+ * encryption-key, ...) or contains key/token/secret/password/credential/signature/sig/auth
+ * (';' also separates, as in Go < 1.17); the fragment after a redacted query; then any
+ * credential name=value elsewhere in it.
+ * sql_redact_statement: every string literal (and quoted identifier) of the text, adjacent
+ * literals joined as the server joins them (the redacted value in the first, the others
+ * emptied). Fail closed: the text is lexed under every reading the server could make
+ * (flags as given, each SQL_F_* reading bit flipped, every combination of backslash/ANSI
+ * quotes/two-byte charset); from the first offset where the readings disagree about a
+ * literal, or where a literal or comment does not end, the rest is replaced by a comment
+ * saying how many bytes were withheld. flags: the reading the caller saw (any value is
+ * safe: the output is the same whenever the readings agree). */
 char *sql_redact_uri(const char *uri, size_t len);
 char *sql_redact_statement(const char *sql, size_t len, unsigned flags);
+/* The same, streamed: fn gets the output in pieces (nothing is buffered beyond one literal
+ * group of at most 64 KiB; longer groups are withheld whole). 0, or -1 out of memory (fn
+ * may have had part of the output). */
+typedef void (*sql_redact_sink)(void *ctx, const char *p, size_t n);
+int sql_redact_statement_to(const char *sql, size_t len, unsigned flags, sql_redact_sink fn, void *ctx);
+/* Free text (a backend's error message, which may quote the statement): in every
+ * scheme://... (up to a blank, a quote or a control byte) the userinfo password and the
+ * whole query and fragment; then the value of every name=value, name:value and
+ * name: value whose name is a credential name as above (value up to '&', a blank, a quote
+ * or the end; a quoted value to its closing quote). */
+char *sql_redact_text(const char *text, size_t len);
+/* Whether a raw (percent-encoded, unfolded) parameter name is a credential name. */
+bool sql_redact_is_secret_name(const char *name, size_t len);
 
 #endif
