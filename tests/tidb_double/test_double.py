@@ -590,6 +590,10 @@ def test_sql_mode_lexing_and_whole_batch_parse(double):
     try:
         # Escapes on: one string literal.
         assert len(c.query("SELECT 'a\\'; SELECT 2; -- '")) == 1
+        # ... and where the literal ends early, the rest is a syntax error, as in TiDB.
+        with pytest.raises(rawclient.ServerError) as ei:
+            c.query("SELECT 'a\\'; IMPORT INTO t FROM 's3://b/x.csv'; -- '")
+        assert ei.value.code == 1064
         # Set in the same batch: the batch was parsed before the SET ran (TiDB).
         res = c.query("SET sql_mode='NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; SELECT 2; -- '")
         assert len(res) == 2
