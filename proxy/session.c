@@ -43,6 +43,7 @@
 #include "proxy/runtime.h"
 #include "proxy/tcpopts.h"
 #include "proxy/tls.h"
+#include "sqlparse/sqlparse.h"
 
 #define HANDSHAKE_PKT_MAX (64 * 1024)  /* no handshake packet is larger */
 #define AUTH_PKT_MAX (64 * 1024)
@@ -1007,6 +1008,11 @@ static void import_answered(ig_session *s, ig_pending *p)
 	if (ig_import_result_parse(ig_buf_head(&s->capture), ig_buf_avail(&s->capture), s->caps,
 	                           s->capture_index, &r) < 0)
 		r.kind = IR_UNKNOWN;
+	/* TiDB's messages may quote the statement (1064 "near '...'", a location in 8xxx): only
+	 * a redacted copy is logged or audited. */
+	char *red = r.message[0] ? sql_redact_text(r.message, strlen(r.message)) : NULL;
+	snprintf(r.message, sizeof(r.message), "%s", red ? red : r.message[0] ? "(message withheld: out of memory)" : "");
+	free(red);
 	if (r.kind == IR_UNKNOWN) {
 		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms",
 		         s->capture_target, ig_buf_avail(&s->capture), (unsigned long long)ms);
@@ -1144,7 +1150,11 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	uint8_t resp_seq = answer_seq(len + 1); /* what the client sent, whatever is forwarded */
 	switch (out->action) {
 	case IA_REJECT:
-		LOG_INFO(s->id, "statement refused: %u %s", out->err_code, out->err_msg);
+		if (IG_LOG_INFO <= atomic_load_explicit(&ig_log_threshold, memory_order_relaxed)) {
+			char *red = sql_redact_text(out->err_msg, strlen(out->err_msg));
+			LOG_INFO(s->id, "statement refused: %u %s", out->err_code, red ? red : "(message withheld)");
+			free(red);
+		}
 		send_error(s, resp_seq, out->err_code, out->sqlstate, out->err_msg);
 		break;
 	case IA_REWRITE:
