@@ -673,6 +673,9 @@ static const spec audit_specs[] = {
 	{.key = "path", .t = T_OPTSTR, .off = CF(audit.path)},
 	{.key = "fsync", .t = T_ENUM, .off = CF(audit.fsync), .names = fsync_names},
 	{.key = "log_statements", .t = T_ENUM, .off = CF(audit.log_statements), .names = logstmt_names},
+	{.key = "max_statement_bytes", .t = T_SIZE, .off = CF(audit.max_statement_bytes), .min = 256, .max = 1ll << 24},
+	{.key = "max_file_bytes", .t = T_SIZE, .off = CF(audit.max_file_bytes), .min = 0, .max = 1ll << 40},
+	{.key = "keep_files", .t = T_INT, .off = CF(audit.keep_files), .min = 0, .max = 1000},
 	{0},
 };
 
@@ -780,6 +783,9 @@ static int set_defaults(ig_config *cfg)
 	cfg->cluster.state_max_age_ms = 5000;
 	cfg->audit.path = strdup("/var/log/importgate/audit.jsonl");
 	cfg->audit.log_statements = IG_LOGSTMT_BULK;
+	cfg->audit.max_statement_bytes = 8192;
+	cfg->audit.max_file_bytes = 100u << 20;
+	cfg->audit.keep_files = 5;
 	cfg->obligations.file = strdup("/var/lib/importgate/obligations.log");
 	cfg->obligations.service.user = strdup("importgate");
 	cfg->obligations.backup_uri = strdup("s3://backup/importgate/{db}/{table}/{job_id}");

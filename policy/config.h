@@ -94,6 +94,9 @@ typedef struct ig_config {
 		char *path;          /* NULL = no audit log */
 		ig_fsync fsync;
 		ig_log_statements log_statements;
+		size_t max_statement_bytes; /* statement text kept in a record, JSON-escaped bytes (8 KiB) */
+		size_t max_file_bytes;      /* rotate the file past this size; 0 = never (100 MiB) */
+		int keep_files;             /* rotated files kept: path.1 .. path.N (5) */
 	} audit;
 
 	struct {

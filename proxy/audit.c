@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "sqlparse/sqlparse.h"
 
 #define WRITER_BATCH 64
@@ -47,6 +49,12 @@ static struct {
 	bool stop, writer_running;
 	pthread_t writer;
 
+	/* bounds (ig_audit_set_limits; live) */
+	_Atomic size_t max_field;     /* audit.max_statement_bytes */
+	_Atomic uint64_t max_file;    /* audit.max_file_bytes, 0 = never rotate */
+	_Atomic int keep_files;       /* audit.keep_files */
+	_Atomic uint64_t rotations, bytes;
+
 	_Atomic int state;       /* audit_state; changed only by open/close */
 	_Atomic size_t qlimit;   /* for the next open */
 	_Atomic uint64_t written, failed, dropped, fsyncs;
@@ -55,6 +63,9 @@ static struct {
 	.wlock = PTHREAD_MUTEX_INITIALIZER,
 	.qlock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.max_field = IG_AUDIT_MAX_FIELD_DEFAULT,
+	.max_file = IG_AUDIT_MAX_FILE_DEFAULT,
+	.keep_files = IG_AUDIT_KEEP_FILES_DEFAULT,
 };
 
 /* Every outcome is counted twice: for ig_audit_stats_get, and as a Prometheus metric. */
@@ -192,6 +203,66 @@ static int recreate_locked(char *err, size_t errlen)
 	return 0;
 }
 
+/* wlock held. path.N is the oldest kept file, path.1 the newest. Renames path.(k-1) to
+ * path.k from the oldest down (the oldest is overwritten by the rename: removed), path to
+ * path.1 (or unlinks path when no file is kept), then opens a new path. The old file is
+ * synced first (unless fsync: off) so rotation never loses what was acknowledged. -1 + err
+ * when the new file cannot be opened (the old one then stays in use). */
+static int rotate_locked(char *err, size_t errlen)
+{
+	char from[4200], to[4200], sub[384];
+	int keep = atomic_load(&A.keep_files), fd;
+
+	if (A.dirty && A.mode != IG_FSYNC_OFF && sync_locked(sub, sizeof sub) < 0)
+		warn_limited(&A.last_fail_warn, "importgate: audit: rotating: %s%s\n", sub, "");
+	if (keep <= 0) {
+		if (unlink(A.path) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "audit log %s: cannot remove it to rotate: %s", A.path, strerror(errno));
+			return -1;
+		}
+	} else {
+		for (int k = keep; k >= 2; k--) {
+			snprintf(from, sizeof from, "%s.%d", A.path, k - 1);
+			snprintf(to, sizeof to, "%s.%d", A.path, k);
+			if (rename(from, to) < 0 && errno != ENOENT) {
+				snprintf(err, errlen, "audit log: cannot rename %s to %s: %s", from, to, strerror(errno));
+				return -1;
+			}
+		}
+		snprintf(to, sizeof to, "%s.1", A.path);
+		if (rename(A.path, to) < 0 && errno != ENOENT) {
+			snprintf(err, errlen, "audit log: cannot rename %s to %s: %s", A.path, to, strerror(errno));
+			return -1;
+		}
+	}
+	fd = open_file(A.path, A.mode, err, errlen);
+	if (fd < 0)
+		return -1;
+	close(A.fd);
+	A.fd = fd;
+	A.dirty = false;
+	count(&A.rotations, IG_M_AUDIT_ROTATIONS);
+	return 0;
+}
+
+/* wlock held. Rotates when appending n bytes to a non-empty regular file of `size` bytes
+ * would pass audit.max_file_bytes. A failed rotation is warned about and the record goes to
+ * the current file (refusing every import for a rename that failed would be worse); the
+ * next record tries again. 1 when the file changed (the caller fstats again). */
+static int maybe_rotate_locked(off_t size, size_t n)
+{
+	uint64_t max = atomic_load(&A.max_file);
+	char err[512];
+
+	if (max == 0 || size <= 0 || (uint64_t)size + n <= max)
+		return 0;
+	if (rotate_locked(err, sizeof err) < 0) {
+		warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", err, " (still writing the current file)");
+		return 0;
+	}
+	return 1;
+}
+
 /* wlock held. Appends one complete line (handling short writes). On failure the file is
  * cut back to its size before the write, so it still ends with a complete line; with
  * `durable` and fsync=always the line is also synced, and a failed sync removes it too
@@ -220,6 +291,10 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 			return -1;
 		}
 	}
+	if (S_ISREG(st.st_mode) && maybe_rotate_locked(st.st_size, n) == 1 && fstat(A.fd, &st) < 0) {
+		snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
+		return -1;
+	}
 	if (S_ISREG(st.st_mode))
 		before = st.st_size;
 
@@ -239,8 +314,11 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 	}
 	if (e == 0 && durable && A.mode == IG_FSYNC_ALWAYS) {
 		A.dirty = true;
-		if (sync_locked(err, errlen) == 0)
+		if (sync_locked(err, errlen) == 0) {
+			atomic_fetch_add(&A.bytes, n);
+			ig_metric_add(IG_M_AUDIT_BYTES, n);
 			return 0;
+		}
 		if (before >= 0 && ftruncate(A.fd, before) == 0)
 			return -1;
 		if (before >= 0) {
@@ -251,6 +329,8 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 	}
 	if (e == 0) {
 		A.dirty = true;
+		atomic_fetch_add(&A.bytes, n);
+		ig_metric_add(IG_M_AUDIT_BYTES, n);
 		return 0;
 	}
 	if (before >= 0 && off > 0 && ftruncate(A.fd, before) < 0) {
@@ -399,6 +479,13 @@ static void *writer_main(void *arg)
 void ig_audit_set_queue_limit(size_t n)
 {
 	atomic_store(&A.qlimit, n);
+}
+
+void ig_audit_set_limits(size_t max_statement_bytes, uint64_t max_file_bytes, int keep_files)
+{
+	atomic_store(&A.max_field, max_statement_bytes ? max_statement_bytes : IG_AUDIT_MAX_FIELD_DEFAULT);
+	atomic_store(&A.max_file, max_file_bytes);
+	atomic_store(&A.keep_files, keep_files < 0 ? 0 : keep_files);
 }
 
 int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen)
@@ -696,31 +783,215 @@ static json_t *json_sanitized(const char *s, size_t len)
 	return v;
 }
 
-int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len)
+/* ---- bounded fields ----
+ * Every text field is kept up to audit.max_statement_bytes bytes of JSON output: a byte
+ * is counted as what it can cost once escaped (a control byte 6, '"' and '\' 2, a byte
+ * >= 0x80 3, as U+FFFD if it is not valid UTF-8), so no input can multiply the record. The
+ * text arrives in pieces (the redactor streams); only the kept prefix is held in memory,
+ * the rest is counted and hashed. */
+
+#define TRUNC_MARK "...[truncated]"
+
+typedef struct bounded {
+	char *buf;
+	size_t n, cost, max;
+	uint64_t total;    /* bytes offered */
+	bool truncated, oom;
+	EVP_MD_CTX *md;    /* SHA-256 of everything offered, or NULL */
+} bounded;
+
+static size_t esc_cost(unsigned char c)
 {
+	if (c < 0x20)
+		return 6;
+	if (c == '"' || c == '\\')
+		return 2;
+	return c >= 0x80 ? 3 : 1;
+}
+
+static int bounded_init(bounded *b, bool hash)
+{
+	size_t max = atomic_load(&A.max_field);
+
+	memset(b, 0, sizeof *b);
+	b->max = max > sizeof TRUNC_MARK + 8 ? max - sizeof TRUNC_MARK - 8 : 16;
+	b->buf = malloc(b->max + 1);
+	if (!b->buf)
+		return -1;
+	if (hash) {
+		b->md = EVP_MD_CTX_new();
+		if (!b->md || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+			EVP_MD_CTX_free(b->md);
+			free(b->buf);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void bounded_put(void *ctx, const char *p, size_t n)
+{
+	bounded *b = ctx;
+
+	b->total += n;
+	if (b->md && EVP_DigestUpdate(b->md, p, n) != 1)
+		b->oom = true;
+	for (size_t i = 0; i < n && !b->truncated; i++) {
+		size_t c = esc_cost((unsigned char)p[i]);
+		if (b->cost + c > b->max) {
+			b->truncated = true;
+			break;
+		}
+		b->cost += c;
+		b->buf[b->n++] = p[i];
+	}
+}
+
+/* The kept text as a json string (with the truncation mark when cut); NULL on OOM. */
+static json_t *bounded_json(bounded *b)
+{
+	if (b->truncated) {
+		/* do not end inside a UTF-8 sequence: it would become U+FFFD */
+		size_t k = b->n, back = 0;
+		while (k > 0 && back < 3 && ((unsigned char)b->buf[k - 1] & 0xc0) == 0x80)
+			k--, back++;
+		if (k > 0 && (unsigned char)b->buf[k - 1] >= 0xc0)
+			b->n = k - 1;
+		char *g = realloc(b->buf, b->n + sizeof TRUNC_MARK);
+		if (!g)
+			return NULL;
+		b->buf = g;
+		memcpy(b->buf + b->n, TRUNC_MARK, sizeof TRUNC_MARK - 1);
+		b->n += sizeof TRUNC_MARK - 1;
+	}
+	return json_sanitized(b->buf, b->n);
+}
+
+static void bounded_free(bounded *b)
+{
+	free(b->buf);
+	EVP_MD_CTX_free(b->md);
+	b->buf = NULL;
+	b->md = NULL;
+}
+
+static int set_bounded(json_t *ev, const char *key, const char *s, size_t len)
+{
+	bounded b;
 	json_t *v;
 
-	if (!ev || !key || (!s && len))
+	if (bounded_init(&b, false) < 0)
 		return -1;
-	v = json_sanitized(s ? s : "", len);
+	bounded_put(&b, s, len);
+	v = bounded_json(&b);
+	bounded_free(&b);
 	if (!v)
 		return -1;
 	return json_object_set_new(ev, key, v);
 }
 
-int ig_audit_set_statement(json_t *ev, const char *sql, size_t len)
+int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len)
+{
+	if (!ev || !key || (!s && len))
+		return -1;
+	return set_bounded(ev, key, s ? s : "", len);
+}
+
+int ig_audit_set_text(json_t *ev, const char *key, const char *s, size_t len)
 {
 	char *r;
 	int rc;
 
-	if (!ev || (!sql && len))
+	if (!ev || !key || (!s && len))
 		return -1;
-	r = sql_redact_statement(sql ? sql : "", len, 0);
+	r = sql_redact_text(s ? s : "", len);
 	if (!r)
 		return -1;
-	rc = ig_audit_set_string(ev, "statement", r, strlen(r));
+	rc = set_bounded(ev, key, r, strlen(r));
 	free(r);
 	return rc;
+}
+
+/* The redacted statement streamed into a bounded field: key (kept prefix), key_bytes
+ * (original length), key_sha256 (SHA-256 of the whole redacted text: a hash of the raw
+ * text would let whoever reads the log confirm a guessed credential) and key_truncated. */
+static int set_statement_field(json_t *ev, const char *key, const char *sql, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], k2[64];
+	bounded b;
+	json_t *v;
+	int rc = -1;
+
+	if (bounded_init(&b, true) < 0)
+		return -1;
+	if (sql_redact_statement_to(sql, len, 0, bounded_put, &b) < 0 || b.oom ||
+	    EVP_DigestFinal_ex(b.md, md, &mdlen) != 1)
+		goto out;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[2 * mdlen] = 0;
+	if (!(v = bounded_json(&b)) || json_object_set_new(ev, key, v) < 0)
+		goto out;
+	snprintf(k2, sizeof k2, "%s_bytes", key);
+	if (json_object_set_new(ev, k2, json_integer((json_int_t)len)) < 0)
+		goto out;
+	snprintf(k2, sizeof k2, "%s_sha256", key);
+	if (json_object_set_new(ev, k2, json_string(hex)) < 0)
+		goto out;
+	snprintf(k2, sizeof k2, "%s_truncated", key);
+	if (b.truncated && json_object_set_new(ev, k2, json_true()) < 0)
+		goto out;
+	rc = 0;
+out:
+	bounded_free(&b);
+	return rc;
+}
+
+int ig_audit_set_statement(json_t *ev, const char *sql, size_t len)
+{
+	if (!ev || (!sql && len))
+		return -1;
+	return set_statement_field(ev, "statement", sql ? sql : "", len);
+}
+
+int ig_audit_set_rewrite(json_t *ev, const char *orig, size_t olen, const char *text, size_t tlen)
+{
+	size_t p = 0, sfx = 0;
+	json_t *rw;
+	bounded b;
+	json_t *v;
+
+	if (!ev || (!orig && olen) || (!text && tlen))
+		return -1;
+	while (p < olen && p < tlen && orig[p] == text[p])
+		p++;
+	while (sfx < olen - p && sfx < tlen - p && orig[olen - 1 - sfx] == text[tlen - 1 - sfx])
+		sfx++;
+	if (bounded_init(&b, false) < 0)
+		return -1;
+	/* the inserted bytes may hold literals of the original (a logical rewrite): redacted as
+	 * a statement, which withholds a piece that starts or ends inside a literal */
+	if (sql_redact_statement_to(text + p, tlen - p - sfx, 0, bounded_put, &b) < 0 || !(v = bounded_json(&b))) {
+		bounded_free(&b);
+		return -1;
+	}
+	rw = json_object();
+	if (!rw || json_object_set_new(rw, "offset", json_integer((json_int_t)p)) < 0 ||
+	    json_object_set_new(rw, "removed", json_integer((json_int_t)(olen - p - sfx))) < 0 ||
+	    json_object_set_new(rw, "inserted", v) < 0 ||
+	    json_object_set_new(rw, "new_bytes", json_integer((json_int_t)tlen)) < 0) {
+		if (!rw)
+			json_decref(v);
+		json_decref(rw);
+		bounded_free(&b);
+		return -1;
+	}
+	if (b.truncated)
+		json_object_set_new(rw, "inserted_truncated", json_true());
+	bounded_free(&b);
+	return json_object_set_new(ev, "rewrite", rw);
 }
 
 int ig_audit_set_location(json_t *ev, const char *key, const char *uri)
@@ -733,23 +1004,16 @@ int ig_audit_set_location(json_t *ev, const char *key, const char *uri)
 	r = sql_redact_uri(uri, strlen(uri));
 	if (!r)
 		return -1;
-	rc = ig_audit_set_string(ev, key, r, strlen(r));
+	rc = set_bounded(ev, key, r, strlen(r));
 	free(r);
 	return rc;
-}
-
-static bool looks_like_uri(const char *v, size_t len)
-{
-	for (size_t i = 0; i + 3 <= len; i++)
-		if (v[i] == ':' && v[i + 1] == '/' && v[i + 2] == '/')
-			return true;
-	return false;
 }
 
 int ig_audit_set_option(json_t *ev, const char *name, const char *value, size_t len)
 {
 	json_t *opts, *v;
 	char *r = NULL;
+	bounded b;
 
 	if (!ev || !name)
 		return -1;
@@ -762,14 +1026,16 @@ int ig_audit_set_option(json_t *ev, const char *name, const char *value, size_t 
 	if (!value) {
 		v = json_true();
 	} else {
-		if (strcasecmp(name, "CLOUD_STORAGE_URI") == 0 || looks_like_uri(value, len)) {
-			r = sql_redact_uri(value, len);
-			if (!r)
-				return -1;
-			value = r;
-			len = strlen(r);
+		/* a URI option is parsed as BR parses it; any other value is redacted as free text
+		 * (a credential name=value or scheme:// anywhere in it) */
+		r = strcasecmp(name, "CLOUD_STORAGE_URI") == 0 ? sql_redact_uri(value, len) : sql_redact_text(value, len);
+		if (!r || bounded_init(&b, false) < 0) {
+			free(r);
+			return -1;
 		}
-		v = json_sanitized(value, len);
+		bounded_put(&b, r, strlen(r));
+		v = bounded_json(&b);
+		bounded_free(&b);
 		free(r);
 	}
 	if (!v)
@@ -785,8 +1051,10 @@ int ig_audit_set_error(json_t *ev, int code, const char *message)
 		json_decref(e);
 		return -1;
 	}
+	/* a backend's message may echo the statement (1064 "near '...'", 8xxx quoting the
+	 * location): redacted as free text, and bounded */
 	if (json_object_set_new(e, "code", json_integer(code)) < 0 ||
-	    json_object_set_new(e, "message", json_sanitized(message ? message : "", message ? strlen(message) : 0)) < 0) {
+	    ig_audit_set_text(e, "message", message ? message : "", message ? strlen(message) : 0) < 0) {
 		json_decref(e);
 		return -1;
 	}
@@ -799,6 +1067,8 @@ void ig_audit_stats_get(ig_audit_stats *s)
 	s->failed = atomic_load(&A.failed);
 	s->dropped = atomic_load(&A.dropped);
 	s->fsyncs = atomic_load(&A.fsyncs);
+	s->rotations = atomic_load(&A.rotations);
+	s->bytes = atomic_load(&A.bytes);
 	pthread_mutex_lock(&A.qlock);
 	s->queued = A.qlen;
 	pthread_mutex_unlock(&A.qlock);

@@ -16,6 +16,10 @@
 #include "policy/config.h"
 
 #define IG_AUDIT_QUEUE_DEFAULT 4096
+/* Defaults of audit.max_statement_bytes, audit.max_file_bytes, audit.keep_files. */
+#define IG_AUDIT_MAX_FIELD_DEFAULT 8192
+#define IG_AUDIT_MAX_FILE_DEFAULT (100ull << 20)
+#define IG_AUDIT_KEEP_FILES_DEFAULT 5
 
 /* Opens (append, O_CLOEXEC, 0640, creates the file) the audit log; a NULL path disables
  * auditing (every write then succeeds without writing). fsync always/interval need a
@@ -26,6 +30,14 @@ int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen);
 /* Bound of the queue of ig_audit_post (default IG_AUDIT_QUEUE_DEFAULT); takes effect at
  * the next ig_audit_open. 0 restores the default. */
 void ig_audit_set_queue_limit(size_t n);
+
+/* Bounds, live (the next record / the next write): every text field of a record is kept up
+ * to max_statement_bytes bytes of JSON output (0 = the default); the file is rotated
+ * before a write would take it past max_file_bytes (0 = never): path -> path.1 -> ... ->
+ * path.keep_files, the oldest removed, so the log never takes more than
+ * max_file_bytes * (keep_files + 1) bytes (a single record larger than max_file_bytes,
+ * impossible with the field bound, would be written to a fresh file anyway). */
+void ig_audit_set_limits(size_t max_statement_bytes, uint64_t max_file_bytes, int keep_files);
 
 /* Durable write of one event, BLOCKING (thread-pool threads; several at once). One line,
  * one write(2) under a mutex; fdatasync before returning with fsync=always. 0, or -1 +
@@ -52,20 +64,33 @@ json_t *ig_audit_event(const char *event);
 
 /* Field helpers. All return 0, or -1 on allocation failure (ev is then unchanged).
  * Strings from the wire may be in any charset: invalid UTF-8 bytes become U+FFFD so the
- * line stays valid JSON. */
+ * line stays valid JSON. Every text is bounded (ig_audit_set_limits): a longer one is cut
+ * and ends with "...[truncated]". Memory used is bounded the same way (plus one literal
+ * group of the redactor, at most 64 KiB), whatever the input's length. */
 int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len);
-/* "statement" = sql_redact_statement(sql, len, 0). */
+/* ev[key] = sql_redact_text(s): for text from the backend (error messages, result
+ * messages) or anything else that may quote a statement or a location. */
+int ig_audit_set_text(json_t *ev, const char *key, const char *s, size_t len);
+/* "statement" = sql_redact_statement(sql, len) (bounded), "statement_bytes" = len,
+ * "statement_sha256" = SHA-256 (hex) of the whole redacted text, "statement_truncated" =
+ * true when cut. */
 int ig_audit_set_statement(json_t *ev, const char *sql, size_t len);
+/* "rewrite" = {"offset": o, "removed": r, "inserted": "...", "new_bytes": n}: the text
+ * forwarded is the statement with r bytes at offset o replaced by the inserted text
+ * (redacted as a statement, bounded; "inserted_truncated": true when cut). Not a second
+ * copy of the statement. */
+int ig_audit_set_rewrite(json_t *ev, const char *orig, size_t olen, const char *text, size_t tlen);
 /* ev[key] = sql_redact_uri(uri). */
 int ig_audit_set_location(json_t *ev, const char *key, const char *uri);
-/* ev["options"][name] = value; value is redacted as a URI when name is CLOUD_STORAGE_URI
- * or value contains "://". value NULL (an option without a value) is stored as true. */
+/* ev["options"][name] = value; CLOUD_STORAGE_URI is redacted as a URI, any other value as
+ * free text (sql_redact_text). value NULL (an option without a value) is stored as true. */
 int ig_audit_set_option(json_t *ev, const char *name, const char *value, size_t len);
-/* ev["error"] = {"code": code, "message": message}. */
+/* ev["error"] = {"code": code, "message": sql_redact_text(message)}. */
 int ig_audit_set_error(json_t *ev, int code, const char *message);
 
 typedef struct ig_audit_stats {
 	uint64_t written, failed, dropped, fsyncs;
+	uint64_t rotations, bytes; /* files rotated, bytes appended */
 	uint64_t queued; /* events waiting in the queue now */
 } ig_audit_stats;
 void ig_audit_stats_get(ig_audit_stats *s);

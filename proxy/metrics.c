@@ -68,6 +68,10 @@ static const metric_def defs[IG_M__COUNT] = {
 	[IG_M_CONFIG_RELOADS_OK] = {"config_reloads_total", "Configuration reloads, by result.",
 		MT_COUNTER, "result", "ok"},
 	[IG_M_CONFIG_RELOADS_ERROR] = {"config_reloads_total", NULL, MT_COUNTER, "result", "error"},
+	[IG_M_AUDIT_ROTATIONS] = {"audit_rotations_total",
+		"Audit log files rotated because audit.max_file_bytes was reached.", MT_COUNTER, NULL, NULL},
+	[IG_M_AUDIT_BYTES] = {"audit_bytes_written_total", "Bytes appended to the audit log (all files).",
+		MT_COUNTER, NULL, NULL},
 };
 
 /* Upper bounds in seconds, 1 ms .. 2 s (cluster.timeout_ms defaults to 2000); +Inf implied. */

@@ -41,6 +41,8 @@ typedef enum ig_metric_id {
 	IG_M_OBLIGATIONS_FAILED,           /* gauge: obligations{state="failed"} */
 	IG_M_CONFIG_RELOADS_OK,            /* counter: config_reloads{result="ok"} */
 	IG_M_CONFIG_RELOADS_ERROR,         /* counter: config_reloads{result="error"} */
+	IG_M_AUDIT_ROTATIONS,              /* counter: audit_rotations (audit.max_file_bytes reached) */
+	IG_M_AUDIT_BYTES,                  /* counter: audit_bytes_written (bytes appended to the audit log) */
 	IG_M__COUNT
 } ig_metric_id;
 

@@ -834,8 +834,254 @@ static void test_redaction_helpers(void **state)
 	assert_string_equal(field(opts, "THREAD"), "8");
 	assert_string_equal(field(opts, "CLOUD_STORAGE_URI"), "s3://sort/x?secret-access-key=redacted");
 	assert_true(json_is_true(json_object_get(opts, "DETACHED")));
-	assert_string_equal(field(opts, "SOME_URI_OPTION"), "s3://b/k?access-key=redacted&secret-access-key=redacted");
+	/* any other option is free text: a URI in it loses its whole query */
+	assert_string_equal(field(opts, "SOME_URI_OPTION"), "s3://b/k?redacted");
 	json_decref(l);
+}
+
+
+/* JSON-escaped length of a string value as jansson writes it (the line's bytes for it). */
+static size_t dumped_len(json_t *v)
+{
+	char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	size_t n;
+	assert_non_null(d);
+	n = strlen(d) - 2; /* the quotes */
+	free(d);
+	return n;
+}
+
+/* A hostile statement (a comment of control bytes, 4 MiB) makes a record of bounded size
+ * whatever the bytes, with the original length and a hash of the redacted text. */
+static void test_statement_bounded(void **state)
+{
+	fixture *f = *state;
+	static const size_t sizes[] = {4u << 20, 64u << 10, 8192, 100};
+	static const size_t limits[] = {256, 8192, 65536};
+	(void)f;
+	for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+		ig_audit_set_limits(limits[li], 0, 0);
+		for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+			for (int kind = 0; kind < 4; kind++) {
+				size_t n = sizes[si];
+				char *sql = malloc(n);
+				json_t *ev = ig_audit_event("import.decision"), *v;
+				const char *head = "IMPORT INTO t FROM 's3://b/x?secret-access-key=PLANTED' /*";
+				assert_non_null(sql);
+				for (size_t i = 0; i < n; i++) /* control bytes, quotes, backslashes, invalid UTF-8 */
+					sql[i] = kind == 0 ? (char)(i % 31 + 1) : kind == 1 ? '"' : kind == 2 ? '\\' : (char)0xff;
+				memcpy(sql, head, n > strlen(head) ? strlen(head) : n);
+				assert_int_equal(ig_audit_set_statement(ev, sql, n), 0);
+				v = json_object_get(ev, "statement");
+				assert_non_null(v);
+				if (dumped_len(v) > limits[li])
+					fail_msg("limit %zu, %zu bytes of kind %d: statement takes %zu bytes", limits[li], n, kind,
+					         dumped_len(v));
+				assert_null(strstr(json_string_value(v), "PLANTED"));
+				assert_int_equal(json_integer_value(json_object_get(ev, "statement_bytes")), (json_int_t)n);
+				assert_int_equal(strlen(field(ev, "statement_sha256")), 64);
+				if (n * 6 > limits[li])
+					assert_true(json_is_true(json_object_get(ev, "statement_truncated")) ||
+					            dumped_len(v) <= limits[li]);
+				json_decref(ev);
+				free(sql);
+			}
+		}
+	}
+	ig_audit_set_limits(0, IG_AUDIT_MAX_FILE_DEFAULT, IG_AUDIT_KEEP_FILES_DEFAULT);
+}
+
+/* Short statements are kept whole; the hash is of the redacted text (no secret in it can
+ * be confirmed by hashing a guess). */
+static void test_statement_hash(void **state)
+{
+	static const char a[] = "IMPORT INTO t FROM 's3://b/x?secret-access-key=ONE'";
+	static const char b[] = "IMPORT INTO t FROM 's3://b/x?secret-access-key=TWO'";
+	json_t *ea = ig_audit_event("x"), *eb = ig_audit_event("x");
+	(void)state;
+	assert_int_equal(ig_audit_set_statement(ea, a, strlen(a)), 0);
+	assert_int_equal(ig_audit_set_statement(eb, b, strlen(b)), 0);
+	assert_string_equal(field(ea, "statement"), "IMPORT INTO t FROM 's3://b/x?secret-access-key=redacted'");
+	assert_string_equal(field(ea, "statement_sha256"), field(eb, "statement_sha256"));
+	/* sha256("IMPORT INTO t FROM 's3://b/x?secret-access-key=redacted'") */
+	assert_string_equal(field(ea, "statement_sha256"),
+	                    "a4df84400def99879b080d0e11322f611cc42bafddd361fcc18cc86b9f4cffb0");
+	assert_null(json_object_get(ea, "statement_truncated"));
+	json_decref(ea);
+	json_decref(eb);
+}
+
+/* The rewrite is recorded as an edit, not a second copy. */
+static void test_rewrite_recorded_as_edit(void **state)
+{
+	static const char o[] = "IMPORT INTO t FROM 's3://b/x?access-key=AK' WITH THREAD=1";
+	static const char n[] = "IMPORT INTO t FROM 's3://b/x?access-key=AK' WITH THREAD=1, DISABLE_PRECHECK";
+	json_t *ev = ig_audit_event("x"), *rw;
+	char *big;
+	size_t bn = 1u << 20;
+	(void)state;
+	assert_int_equal(ig_audit_set_rewrite(ev, o, strlen(o), n, strlen(n)), 0);
+	rw = json_object_get(ev, "rewrite");
+	assert_int_equal(json_integer_value(json_object_get(rw, "offset")), (json_int_t)strlen(o));
+	assert_int_equal(json_integer_value(json_object_get(rw, "removed")), 0);
+	assert_string_equal(field(rw, "inserted"), ", DISABLE_PRECHECK");
+	assert_int_equal(json_integer_value(json_object_get(rw, "new_bytes")), (json_int_t)strlen(n));
+	/* removal */
+	assert_int_equal(ig_audit_set_rewrite(ev, n, strlen(n), o, strlen(o)), 0);
+	rw = json_object_get(ev, "rewrite");
+	assert_int_equal(json_integer_value(json_object_get(rw, "removed")), (json_int_t)(strlen(n) - strlen(o)));
+	assert_string_equal(field(rw, "inserted"), "");
+	/* a whole new text holding the location (logical rewrite): redacted and bounded */
+	big = malloc(bn);
+	assert_non_null(big);
+	memset(big, '\x01', bn);
+	memcpy(big, "LOAD DATA INFILE 's3://b/x?secret-access-key=PLANTED' INTO TABLE t /*", 70);
+	assert_int_equal(ig_audit_set_rewrite(ev, o, strlen(o), big, bn), 0);
+	rw = json_object_get(ev, "rewrite");
+	assert_null(strstr(field(rw, "inserted"), "PLANTED"));
+	assert_true(dumped_len(json_object_get(rw, "inserted")) <= IG_AUDIT_MAX_FIELD_DEFAULT);
+	free(big);
+	json_decref(ev);
+}
+
+/* Backend text (error messages, result messages) is redacted as free text and bounded. */
+static void test_backend_text_redacted(void **state)
+{
+	static const char *const msgs[] = {
+		"You have an error in your SQL syntax; check the manual that corresponds to your TiDB version for the "
+		"right syntax to use line 1 column 60 near \"'s3://b/x?access-key=AKPLANTED&secret-access-key=SKPLANTED'\"",
+		"[8155]failed to read s3://u:PWPLANTED@b/x?session-token=TKPLANTED: access denied",
+		"s3:<bucket:\"b\" access_key:\"AKPLANTED\" secret_access_key:\"SKPLANTED\">",
+		"near 'secret_access_\xe2\x84\xaa" "ey=SKPLANTED&region=r'",
+		"azure://c/p?account-key=AKPLANTED",
+		"account-key=AKPLANTED sas-token=TKPLANTED",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		json_t *ev = ig_audit_event("import.result");
+		char *d;
+		assert_int_equal(ig_audit_set_error(ev, 1064, msgs[i]), 0);
+		assert_int_equal(ig_audit_set_text(ev, "message", msgs[i], strlen(msgs[i])), 0);
+		d = json_dumps(ev, JSON_COMPACT);
+		assert_non_null(d);
+		if (strstr(d, "PLANTED"))
+			fail_msg("secret survived: %s", d);
+		free(d);
+		json_decref(ev);
+	}
+}
+
+static int count_lines(const char *path, size_t *bytes)
+{
+	size_t len = 0;
+	char *t = slurp(path, &len);
+	int n = 0;
+	if (!t)
+		return -1;
+	json_decref(parse_lines(t, len));
+	for (size_t i = 0; i < len; i++)
+		n += t[i] == '\n';
+	free(t);
+	*bytes = len;
+	return n;
+}
+
+/* Size-based rotation: path, path.1 .. path.keep, each at most max_file_bytes, the oldest
+ * removed; every record kept in order until it ages out; counters. */
+static void test_rotation(void **state)
+{
+	fixture *f = *state;
+	const uint64_t max = 4096;
+	ig_audit_stats s0, s1;
+	char p[256];
+	int total = 0, first_n = -1;
+
+	for (int keep = 0; keep <= 3; keep++) {
+		char cmd[300];
+		snprintf(cmd, sizeof cmd, "rm -f '%s'/audit.jsonl*", f->dir);
+		assert_int_equal(system(cmd), 0);
+		ig_audit_set_limits(0, max, keep);
+		ig_audit_stats_get(&s0);
+		open_ok(f->path, IG_FSYNC_ALWAYS);
+		for (int i = 0; i < 200; i++) {
+			json_t *ev = event_n("import.decision", i);
+			char pad[200];
+			memset(pad, 'x', sizeof pad - 1);
+			pad[sizeof pad - 1] = 0;
+			ig_audit_set_string(ev, "pad", pad, strlen(pad));
+			write_ok(ev);
+		}
+		ig_audit_close();
+		ig_audit_stats_get(&s1);
+		assert_true(s1.rotations > s0.rotations);
+		assert_true(s1.bytes - s0.bytes > 200 * 200);
+		total = 0;
+		for (int k = 0; k <= keep + 1; k++) {
+			size_t bytes = 0;
+			int n;
+			if (k == 0)
+				snprintf(p, sizeof p, "%s", f->path);
+			else
+				snprintf(p, sizeof p, "%s.%d", f->path, k);
+			n = count_lines(p, &bytes);
+			if (k == keep + 1) {
+				assert_int_equal(n, -1); /* no file beyond keep */
+				break;
+			}
+			assert_true(n > 0);
+			assert_true(bytes <= max);
+			total += n;
+		}
+		/* the newest records are the last ones written, in order */
+		{
+			json_t *l = read_log(f->path);
+			size_t m = json_array_size(l);
+			assert_int_equal(json_integer_value(json_object_get(json_array_get(l, m - 1), "n")), 199);
+			json_decref(l);
+		}
+		if (keep > 0) {
+			snprintf(p, sizeof p, "%s.1", f->path);
+			json_t *l = read_log(p);
+			json_t *cur = read_log(f->path);
+			first_n = (int)json_integer_value(json_object_get(json_array_get(cur, 0), "n"));
+			assert_int_equal(json_integer_value(json_object_get(json_array_get(l, json_array_size(l) - 1), "n")),
+			                 first_n - 1);
+			json_decref(l);
+			json_decref(cur);
+		}
+		assert_true(total < 200);
+	}
+	ig_audit_set_limits(0, IG_AUDIT_MAX_FILE_DEFAULT, IG_AUDIT_KEEP_FILES_DEFAULT);
+}
+
+/* SIGHUP-style reopen still works with rotation on, and a rotation after it goes on from
+ * the reopened file. */
+static void test_rotation_and_reopen(void **state)
+{
+	fixture *f = *state;
+	char moved[256], err[256];
+	ig_audit_set_limits(0, 2048, 2);
+	open_ok(f->path, IG_FSYNC_OFF);
+	write_ok(event_n("a", 1));
+	snprintf(moved, sizeof moved, "%s.moved", f->path);
+	assert_int_equal(rename(f->path, moved), 0);
+	assert_int_equal(ig_audit_reopen(err, sizeof err), 0);
+	for (int i = 0; i < 100; i++)
+		write_ok(event_n("b", i));
+	ig_audit_close();
+	{
+		json_t *l = read_log(moved);
+		assert_int_equal(json_array_size(l), 1);
+		json_decref(l);
+	}
+	{
+		size_t bytes;
+		char p1[256];
+		snprintf(p1, sizeof p1, "%s.1", f->path);
+		assert_true(count_lines(f->path, &bytes) > 0 && bytes <= 2048);
+		assert_true(count_lines(p1, &bytes) > 0 && bytes <= 2048);
+	}
+	ig_audit_set_limits(0, IG_AUDIT_MAX_FILE_DEFAULT, IG_AUDIT_KEEP_FILES_DEFAULT);
 }
 
 static void test_helper_errors(void **state)
@@ -886,6 +1132,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_full_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redaction_helpers, setup, teardown),
 		cmocka_unit_test(test_helper_errors),
+		cmocka_unit_test_setup_teardown(test_statement_bounded, setup, teardown),
+		cmocka_unit_test(test_statement_hash),
+		cmocka_unit_test(test_rewrite_recorded_as_edit),
+		cmocka_unit_test(test_backend_text_redacted),
+		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_null_event_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
