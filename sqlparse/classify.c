@@ -4,8 +4,8 @@
  * recursively), and the exploration of the lexical modes the server could be in
  * (backslash escapes, ANSI_QUOTES, executable comments ignored, version digits, TiDB
  * feature ids, multibyte client charsets): a candidate statement seen under any of them
- * is reported. Work is linear in the text: statements are compared through hash sets and
- * nested PREPARE texts share a byte budget.
+ * is reported. Work is linear in the text: readings are compared in one walk over their
+ * statements (in text order), and nested PREPARE texts share a byte budget.
  *
  * Statements that carry or run another statement, from TiDB's grammar (pkg/parser/parser.y
  * productions ExplainStmt/ExplainableStmt, TraceStmt/TraceableStmt, PlanReplayerStmt,
@@ -659,16 +659,6 @@ static int set_add(cls_set *s, const cls_list *l, size_t idx)
 	return 0;
 }
 
-/* The candidates of l from index `from`, at or after byte `off`. */
-static int set_build(cls_set *s, const cls_list *l, size_t from, size_t off)
-{
-	size_t i;
-	for (i = from; i < l->n; i++)
-		if (is_candidate(l->v[i].kind) && l->v[i].span.off >= off && set_add(s, l, i) < 0)
-			return -1;
-	return 0;
-}
-
 static bool word_byte(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
@@ -741,35 +731,77 @@ static bool redundant(unsigned f)
 	return (f & SQL_F_EXEC_AS_COMMENT) && (f & SQL_F_VERSION6) && !(f & SQL_F_MARIADB_EXEC);
 }
 
-/* Merge reading `alt` (of the text from byte off) into `res`, whose first nprimary items
- * are the primary reading: candidates res lacks are moved over; any candidate difference
- * at or after off marks the text mode dependent. */
-static int merge(cls_list *res, cls_set *rset, size_t nprimary, cls_list *alt, size_t off, cls_ctx *cx)
+/* First index of the primary reading (res->v[0..n), in text order) at or after byte off. */
+static size_t first_at(const cls_list *res, size_t n, size_t off)
 {
-	cls_set aset = {0};
-	size_t i;
-	if (set_build(&aset, alt, 0, off) < 0)
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (res->v[mid].span.off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Alternative statement j that the primary reading lacks: a candidate is moved into res
+ * (unless an earlier reading added it already) and makes the text mode dependent. */
+static int add_extra(cls_list *res, cls_set *extra, cls_list *alt, size_t j, cls_ctx *cx)
+{
+	if (!is_candidate(alt->v[j].kind) || set_has(extra, res, alt, j))
+		return 0;
+	cx->mode_dep = true;
+	if (list_push(res, &alt->v[j], alt->sig[j]) < 0 || set_add(extra, res, res->n - 1) < 0)
 		return -1;
-	for (i = 0; i < nprimary; i++)
-		if (is_candidate(res->v[i].kind) && res->v[i].span.off >= off && !set_has(&aset, alt, res, i))
-			cx->mode_dep = true;
-	set_free(&aset);
-	for (i = 0; i < alt->n; i++) {
-		if (!is_candidate(alt->v[i].kind) || alt->v[i].span.off < off || set_has(rset, res, alt, i))
+	memset(&alt->v[j], 0, sizeof(alt->v[j])); /* ownership moved */
+	return 0;
+}
+
+/* Merge reading `alt` (of the text from byte off) into `res`, whose first nprimary items
+ * are the primary reading. Both readings list statements in text order, so they are
+ * compared in one walk; `extra` holds the statements other readings added. Any candidate
+ * difference at or after off marks the text mode dependent. */
+static int merge(cls_list *res, cls_set *extra, size_t nprimary, cls_list *alt, size_t off, cls_ctx *cx)
+{
+	size_t i = first_at(res, nprimary, off), j = 0;
+	while (j < alt->n && alt->v[j].span.off < off)
+		j++;
+	while (i < nprimary || j < alt->n) {
+		bool p_first = j >= alt->n || (i < nprimary && res->v[i].span.off < alt->v[j].span.off);
+		bool a_first = i >= nprimary || (j < alt->n && alt->v[j].span.off < res->v[i].span.off);
+		if (!p_first && !a_first && same_item(res, i, alt, j)) {
+			i++;
+			j++;
 			continue;
-		cx->mode_dep = true;
-		if (list_push(res, &alt->v[i], alt->sig[i]) < 0 || set_add(rset, res, res->n - 1) < 0)
-			return -1;
-		memset(&alt->v[i], 0, sizeof(alt->v[i])); /* ownership moved */
+		}
+		if (!a_first) { /* the primary statement has no equal in alt */
+			if (is_candidate(res->v[i].kind))
+				cx->mode_dep = true;
+			i++;
+		}
+		if (!p_first) {
+			if (add_extra(res, extra, alt, j, cx) < 0)
+				return -1;
+			j++;
+		}
 	}
 	return 0;
 }
 
-/* One alternative reading from byte start, merged into res. */
-static int alt_pass(const char *sql, size_t len, unsigned flags, size_t start, bool exact, int depth, cls_list *res,
-                    cls_set *rset, size_t nprimary, cls_ctx *cx, cls_change *chg)
+/* Frees the statements of l and empties it, keeping its arrays for the next reading. */
+static void list_clear(cls_list *l)
 {
-	cls_list alt = {0};
+	size_t i;
+	for (i = 0; i < l->n; i++)
+		stmt_free(&l->v[i]);
+	l->n = 0;
+}
+
+/* One alternative reading from byte start (into the scratch list alt), merged into res. */
+static int alt_pass(const char *sql, size_t len, unsigned flags, size_t start, bool exact, int depth, cls_list *res,
+                    cls_set *extra, size_t nprimary, cls_list *alt, cls_ctx *cx, cls_change *chg)
+{
 	int rc;
 	if (depth > 0 && cx->nested_bytes >= cx->nested_budget) {
 		/* the top level always explores every reading; nested texts share a budget */
@@ -777,24 +809,24 @@ static int alt_pass(const char *sql, size_t len, unsigned flags, size_t start, b
 		cx->mode_dep = true;
 		return 1;
 	}
-	rc = classify_pass(sql, len, flags, start, exact, depth, &alt, cx, chg);
+	rc = classify_pass(sql, len, flags, start, exact, depth, alt, cx, chg);
 	if (rc == 0)
-		rc = merge(res, rset, nprimary, &alt, start, cx);
-	list_free(&alt);
+		rc = merge(res, extra, nprimary, alt, start, cx);
+	list_clear(alt);
 	return rc;
 }
 
 /* SQL_F_EXACT_MODES: after a statement that may change sql_mode or the client charset
  * (ending at chg->off, under chg->flags), read the rest under every such reading. */
-static int explore_tail(const char *sql, size_t len, const cls_change *chg, int depth, cls_list *res, cls_set *rset,
-                        size_t nprimary, cls_ctx *cx)
+static int explore_tail(const char *sql, size_t len, const cls_change *chg, int depth, cls_list *res, cls_set *extra,
+                        size_t nprimary, cls_list *alt, cls_ctx *cx)
 {
 	unsigned dims = variant_dims(sql + chg->off, len - chg->off) & CLS_MODE_DIMS, combo;
 	for (combo = 1; combo <= dims; combo++) {
 		int rc;
 		if ((combo & ~dims) != 0)
 			continue;
-		rc = alt_pass(sql, len, chg->flags ^ combo, chg->off, false, depth, res, rset, nprimary, cx, NULL);
+		rc = alt_pass(sql, len, chg->flags ^ combo, chg->off, false, depth, res, extra, nprimary, alt, cx, NULL);
 		if (rc != 0)
 			return rc;
 	}
@@ -806,26 +838,26 @@ static int classify_text(const char *sql, size_t len, unsigned flags, bool exact
 {
 	unsigned dims, combo;
 	size_t nprimary;
-	cls_set rset = {0};
+	cls_set extra = {0};
+	cls_list alt = {0};
 	cls_change chg = {false, 0, 0};
 	int rc = 0;
 	if (classify_pass(sql, len, flags, 0, exact, depth, out, cx, &chg) < 0)
 		return -1;
 	nprimary = out->n;
-	if (set_build(&rset, out, 0, 0) < 0)
-		return -1;
 	dims = variant_dims(sql, len) & ~(exact ? CLS_MODE_DIMS : 0u);
 	if (exact && chg.found)
-		rc = explore_tail(sql, len, &chg, depth, out, &rset, nprimary, cx);
+		rc = explore_tail(sql, len, &chg, depth, out, &extra, nprimary, &alt, cx);
 	for (combo = 1; combo <= dims && rc == 0; combo++) {
 		cls_change c2 = {false, 0, 0};
 		if ((combo & ~dims) != 0 || redundant(flags ^ combo))
 			continue;
-		rc = alt_pass(sql, len, flags ^ combo, 0, exact, depth, out, &rset, nprimary, cx, exact ? &c2 : NULL);
+		rc = alt_pass(sql, len, flags ^ combo, 0, exact, depth, out, &extra, nprimary, &alt, cx, exact ? &c2 : NULL);
 		if (rc == 0 && exact && c2.found)
-			rc = explore_tail(sql, len, &c2, depth, out, &rset, nprimary, cx);
+			rc = explore_tail(sql, len, &c2, depth, out, &extra, nprimary, &alt, cx);
 	}
-	set_free(&rset);
+	list_free(&alt);
+	set_free(&extra);
 	return rc < 0 ? -1 : 0;
 }
 
