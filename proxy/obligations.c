@@ -10,6 +10,7 @@
  * found "started" after a crash is re-checked, not blindly re-run (see docs/OBLIGATIONS.md).
  */
 #include "proxy/obligations.h"
+#include "proxy/backupuri.h"
 #include "proxy/metrics.h"
 
 #include <errno.h>
@@ -531,43 +532,19 @@ static int append_string(char **buf, size_t *len, const char *s)
 }
 
 /* obligations.backup_uri with {db} {table} {job_id} {date} {id} filled in. {job_id} is the
- * obligation id for IMPORT INTO ... FROM SELECT (no job). {date}: the import's, UTC. */
+ * obligation id for IMPORT INTO ... FROM SELECT (no job). {date}: the import's, UTC. The
+ * names are percent-encoded (ig_backup_uri says why: BR's url.Parse would otherwise read
+ * '?', '#', '%' in a name as the query, the fragment or an escape, and '/' as a level). */
 static char *backup_uri(const ig_obl_record *r)
 {
-	const char *t = g.cfg->obligations.backup_uri;
-	char *out = NULL, date[16];
-	size_t len = 0;
+	char date[16];
 	time_t secs = (time_t)(r->created_ms / 1000);
 	struct tm tm;
-	int rc = append(&out, &len, "");
 
 	gmtime_r(&secs, &tm);
 	strftime(date, sizeof(date), "%Y%m%d", &tm);
-	while (rc == 0 && t && *t) {
-		const char *v = NULL;
-		size_t skip = 0;
-		if (strncmp(t, "{db}", 4) == 0)
-			v = r->db, skip = 4;
-		else if (strncmp(t, "{table}", 7) == 0)
-			v = r->table, skip = 7;
-		else if (strncmp(t, "{job_id}", 8) == 0)
-			v = r->job_id && *r->job_id ? r->job_id : r->id, skip = 8;
-		else if (strncmp(t, "{date}", 6) == 0)
-			v = date, skip = 6;
-		else if (strncmp(t, "{id}", 4) == 0)
-			v = r->id, skip = 4;
-		if (skip) {
-			rc = append(&out, &len, v ? v : "");
-			t += skip;
-		} else {
-			rc = append(&out, &len, (char[]){*t++, 0});
-		}
-	}
-	if (rc) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return ig_backup_uri(g.cfg->obligations.backup_uri, r->db, r->table,
+	                     r->job_id && *r->job_id ? r->job_id : r->id, r->id, date);
 }
 
 /* ---- the steps ---- */
