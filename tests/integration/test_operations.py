@@ -10,7 +10,7 @@ import time
 import pymysql
 import pytest
 
-from harness import clients
+from harness import clients, timing
 from harness.mariadb import NATIVE
 
 pytestmark = pytest.mark.gateway_only
@@ -106,8 +106,10 @@ def test_sigterm_bound_closes_idle_connections(gateway_factory):
     t0 = time.monotonic()
     gw.expected_exit = True
     gw.proc.send_signal(signal.SIGTERM)
-    assert gw.proc.wait(10) == 0
-    assert time.monotonic() - t0 < 5
+    assert gw.proc.wait(30) == 0
+    # far below the default 30 s bound that an ignored shutdown_ms would wait; generous for
+    # slow builds (a wall-clock window of 5 s was missed on a busy machine: issue 14)
+    assert time.monotonic() - t0 < min(timing.bound(5), 20)
     with pytest.raises(pymysql.err.OperationalError):
         clients.query_one(c, "SELECT 1")
 

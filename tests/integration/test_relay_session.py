@@ -8,7 +8,7 @@ import time
 import pymysql
 import pytest
 
-from harness import clients
+from harness import clients, timing
 from harness.mariadb import NATIVE, OTHER
 
 
@@ -128,7 +128,7 @@ def test_kill_query_from_another_connection(gw, mariadb):
         t.join(10)
         assert not t.is_alive(), "the killed query did not return"
         assert out.get("error") == 1317, out  # query execution was interrupted
-        assert out["elapsed"] < 5
+        assert out["elapsed"] < min(timing.bound(5), 25), out  # long before SLEEP(30) ends
         # Only the query was killed: the connection goes on.
         assert clients.query_one(a, "SELECT CONNECTION_ID()") == (a_id,)
     finally:
@@ -148,7 +148,7 @@ def test_kill_connection_from_another_connection(gw, mariadb):
         t.join(10)
         assert not t.is_alive(), "the killed connection's query did not return"
         assert out.get("error") in (2013, 1927), out
-        assert out["elapsed"] < 5
+        assert out["elapsed"] < min(timing.bound(5), 25), out  # long before SLEEP(30) ends
         with pytest.raises(pymysql.MySQLError):
             clients.query_one(a, "SELECT 1")
         assert mariadb.wait_thread_gone(a_id)

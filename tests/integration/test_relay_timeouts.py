@@ -9,6 +9,7 @@ log line) with a generous bound, and the timeouts that must not fire are scaled 
 builds (harness/timing.py: ThreadSanitizer, ASan). A timer must never fire early, so lower
 bounds stay exact."""
 
+import os
 import signal
 import time
 
@@ -52,7 +53,7 @@ def test_stopped_backend_fails_the_waiting_command_within_response_ms(gateway_fa
     response_ms = int(1000 * timing.scale())  # a slow build's answers stay well inside it
     limit = response_ms / 1000 + timing.bound(10)
     gw = relay_gw(gateway_factory, r, timeouts={"response_ms": response_ms})
-    idle = fds(gw)
+    idle = idle_fds(gw)
     c = clients.connect(gw, *NATIVE, read_timeout=int(limit) + 60)
     try:
         assert clients.query_one(c, "SELECT SLEEP(%.2f)" % (response_ms / 2000)) == (0,)  # inside
@@ -73,7 +74,28 @@ def test_stopped_backend_fails_the_waiting_command_within_response_ms(gateway_fa
         assert clients.query_one(c, "SELECT 'after'") == ("after",)
     finally:
         c.close()
-    assert settle_fds(gw, idle) <= idle
+    assert settle_fds(gw, idle) <= idle, fd_targets(gw)
+
+
+def idle_fds(gw):
+    """The gateway's fd count once it has started: its port accepts as soon as the first
+    worker listens, the other workers' loops (epoll, pipes, eventfd, listener) come after;
+    main.c logs "listening on" when all of them are up. Counting earlier made the count
+    after the test look like a leak under ThreadSanitizer (issue 14)."""
+    assert timing.wait_for(lambda: " listening on " in gw.stderr_text(), 30), gw.stderr_text()[-2000:]
+    return fds(gw)
+
+
+def fd_targets(gw):
+    """What the gateway's open fds point at, for a failure message."""
+    d = "/proc/%d/fd" % gw.proc.pid
+    out = []
+    for n in sorted(os.listdir(d), key=int):
+        try:
+            out.append("%s->%s" % (n, os.readlink(os.path.join(d, n))))
+        except OSError:
+            pass
+    return " ".join(out)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +173,7 @@ def test_client_that_stops_reading_is_disconnected(gateway_factory):
     disconnected after the bound (MySQL's net_write_timeout; the server behind the gateway
     cannot see this client), and its session's fds are freed."""
     gw = gateway_factory({"timeouts": {"client_write_ms": 1500}})
-    time.sleep(0.5)
-    idle = fds(gw)
+    idle = idle_fds(gw)
     c = _start_big_answer(gw, 30)
     try:
         t0 = time.monotonic()
