@@ -331,39 +331,95 @@ static bool uri_end_byte(unsigned char c)
 	return is_blank(c) || is_quote(c) || c < 0x20 || c == 0x7f;
 }
 
+/* After a quote at q: blanks and SQL comments, then another quote? Returns the offset of
+ * that next opening quote, or 0 (an echoed statement that split a literal: 'a' 'b'). */
+static size_t next_adjacent_quote(const char *t, size_t len, size_t q)
+{
+	size_t i = q + 1;
+	for (;;) {
+		while (i < len && is_blank((unsigned char)t[i]))
+			i++;
+		if (i + 1 < len && t[i] == '/' && t[i + 1] == '*') {
+			const char *e = memmem(t + i + 2, len - i - 2, "*/", 2);
+			if (!e)
+				return 0;
+			i = (size_t)(e - t) + 2;
+		} else if ((i < len && t[i] == '#') || (i + 1 < len && t[i] == '-' && t[i + 1] == '-')) {
+			while (i < len && t[i] != '\n')
+				i++;
+		} else {
+			break;
+		}
+	}
+	return i < len && is_quote((unsigned char)t[i]) ? i : 0;
+}
+
+/* A URI of free text, joined (the pieces' contents concatenated) and redacted: userinfo
+ * password, and everything from the first '?' or '#' on. */
+static void redact_text_uri(sql_sbuf *b, const char *u, size_t n, size_t sep)
+{
+	size_t ae = sep + 3, qs;
+	sql_sb_put(b, u, sep + 3);
+	while (ae < n && u[ae] != '/' && u[ae] != '?' && u[ae] != '#')
+		ae++;
+	redact_authority(b, u + sep + 3, ae - (sep + 3));
+	for (qs = ae; qs < n && u[qs] != '?' && u[qs] != '#'; qs++)
+		;
+	sql_sb_put(b, u + ae, qs - ae);
+	if (qs < n) {
+		sql_sb_put(b, u + qs, 1);
+		sql_sb_str(b, REDACTED);
+	}
+}
+
 char *sql_redact_text(const char *text, size_t len)
 {
 	sql_sbuf mid = {0}, b = {0};
 	size_t i = 0, out = 0;
 	if (!text)
 		len = 0;
-	/* 1. every scheme://... up to a blank or a quote: the password of its userinfo and its
-	 *    whole query and fragment go (free text may be cut or escaped, so the query is not
-	 *    parsed: fail closed). */
+	/* 1. every scheme://... up to a blank, a quote or a control byte: the password of its
+	 *    userinfo and its whole query and fragment go (free text may be cut or escaped, so
+	 *    the query is not parsed: fail closed). An echoed statement may have split the
+	 *    literal ('s3://b/x?secret-acc' 'ess-key=...'): when the URI ends at a quote followed
+	 *    (after blanks and comments) by another quoted piece, the pieces are joined as the
+	 *    server joins them, the result goes in the first and the others are emptied. */
 	while (i + 3 <= len) {
-		const char *p = len - i >= 3 ? memmem(text + i, len - i, "://", 3) : NULL;
-		size_t s, e, ae, qs;
+		const char *p = memmem(text + i, len - i, "://", 3);
+		size_t s, e, sep, k;
+		sql_sbuf j = {0};
+		size_t gaps[64][2], ng = 0;
 		if (!p)
 			break;
-		s = (size_t)(p - text);
+		sep = (size_t)(p - text);
+		s = sep;
 		while (s > out && scheme_byte((unsigned char)text[s - 1]))
 			s--;
-		for (e = (size_t)(p - text) + 3; e < len && !uri_end_byte((unsigned char)text[e]); e++)
+		for (e = sep + 3; e < len && !uri_end_byte((unsigned char)text[e]); e++)
 			;
-		ae = (size_t)(p - text) + 3;
-		while (ae < e && text[ae] != '/' && text[ae] != '?' && text[ae] != '#')
-			ae++;
-		sql_sb_put(&mid, text + out, (size_t)(p - text) + 3 - out);
-		redact_authority(&mid, p + 3, ae - ((size_t)(p - text) + 3));
-		for (qs = ae; qs < e && text[qs] != '?' && text[qs] != '#'; qs++)
-			;
-		sql_sb_put(&mid, text + ae, qs - ae);
-		if (qs < e) {
-			sql_sb_put(&mid, text + qs, 1);
-			sql_sb_str(&mid, REDACTED);
+		sql_sb_put(&j, text + s, e - s);
+		while (e < len && is_quote((unsigned char)text[e]) && ng < 64) {
+			size_t nq = next_adjacent_quote(text, len, e), ce;
+			if (!nq)
+				break;
+			for (ce = nq + 1; ce < len && !is_quote((unsigned char)text[ce]); ce++)
+				;
+			gaps[ng][0] = e;
+			gaps[ng][1] = nq + 1;
+			ng++;
+			sql_sb_put(&j, text + nq + 1, ce - nq - 1);
+			e = ce;
 		}
+		sql_sb_put(&mid, text + out, s - out);
+		if (j.oom) {
+			mid.oom = true;
+		} else {
+			redact_text_uri(&mid, j.p, j.n, sep - s);
+		}
+		free(j.p);
+		for (k = 0; k < ng; k++) /* the separators between the pieces, the pieces emptied */
+			sql_sb_put(&mid, text + gaps[k][0], gaps[k][1] - gaps[k][0]);
 		i = out = e;
-		(void)s;
 	}
 	sql_sb_put(&mid, text + out, len - out);
 	if (mid.oom) {
