@@ -12,11 +12,12 @@
 #   FUZZ_SECONDS=N   time per fuzz target (default 8; 0 skips fuzzing)
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
 #   TSAN=0           skips the ThreadSanitizer step
+#   IG_BUILD_DIR=DIR the ASan+UBSan build directory (default build-asan)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=/usr/bin/python3   # Debian's interpreter: it sees python3-pytest and python3-pymysql
-B=$ROOT/build-asan
+B=${IG_BUILD_DIR:-$ROOT/build-asan}   # an ASan+UBSan build dir of one's own, to run beside others
 F=$ROOT/build-fuzz
 T=$ROOT/build-tsan
 OUT=$B/test-results
