@@ -6,7 +6,8 @@ checked: explain for an uncovered table (DISABLE_PRECHECK, naming the sample tas
 changefeed), the refusal with 8173 and the reason, the logical import loading the CSV's rows
 into MariaDB, the audit lines. With --no-demo it starts with an empty etcd. The sample
 cluster state under deploy/demo/ is checked to be what the suite's own writer
-(tests/tidb_double/clusterstate.py) produces."""
+(tests/tidb_double/clusterstate.py) produces. And tests/check-deps.sh, the suite step that
+keeps deploy/install-deps.sh complete, is checked to name a package left out of it."""
 
 import json
 import os
@@ -194,3 +195,27 @@ def test_sample_state_is_in_tidbs_encodings():
     assert json.loads(read(keys[info_key])) == cs.changefeed_info(
         "cf-dw", rules=["dw.*"], start_ts=START_TS, sink_uri="mysql://downstream:3306/")
     assert json.loads(read(keys[status_key]))["checkpoint-ts"] == START_TS
+
+
+def test_check_deps_fails_on_a_missing_install_step(tmp_path):
+    """tests/check-deps.sh (a suite step) passes with install-deps.sh's list and names what
+    is missing when a package the build or the tests need is left out of it: the issue-14
+    case (libhttp-parser-dev, present here but installed by hand on the machines where the
+    suite passed), and python3-pymysql for a test import."""
+    script = os.path.join(REPO, "tests", "check-deps.sh")
+    r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    listed = subprocess.run([os.path.join(REPO, "deploy", "install-deps.sh"), "--list"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert "libhttp-parser-dev" in listed and "python3-pymysql" in listed, listed
+    short = tmp_path / "packages"
+    short.write_text("\n".join(p for p in listed if p not in ("libhttp-parser-dev", "python3-pymysql")))
+    r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, IG_DEPS_LIST=str(short)))
+    assert r.returncode == 1, r.stdout
+    missing = [ln for ln in r.stdout.splitlines() if ln.startswith("MISSING")]
+    assert any(ln.startswith("MISSING find_library http_parser:") and "libhttp-parser-dev" in ln
+               for ln in missing), r.stdout
+    assert any(ln.startswith("MISSING python-module pymysql:") and "python3-pymysql" in ln
+               for ln in missing), r.stdout
+    assert "check-deps: FAILED" in r.stdout
