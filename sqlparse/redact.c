@@ -354,74 +354,73 @@ static size_t next_adjacent_quote(const char *t, size_t len, size_t q)
 	return i < len && is_quote((unsigned char)t[i]) ? i : 0;
 }
 
-/* A URI of free text, joined (the pieces' contents concatenated) and redacted: userinfo
- * password, and everything from the first '?' or '#' on. */
-static void redact_text_uri(sql_sbuf *b, const char *u, size_t n, size_t sep)
+/* Copies text with every junction of adjacent quoted pieces removed: a quote, blanks or
+ * SQL comments (at least one byte), another quote ('s3:' '//b' reads 's3://b'), as the
+ * server joins adjacent literals; an echoed statement may have split a secret that way. */
+static void join_adjacent(sql_sbuf *b, const char *t, size_t len)
 {
-	size_t ae = sep + 3, qs;
-	sql_sb_put(b, u, sep + 3);
-	while (ae < n && u[ae] != '/' && u[ae] != '?' && u[ae] != '#')
-		ae++;
-	redact_authority(b, u + sep + 3, ae - (sep + 3));
-	for (qs = ae; qs < n && u[qs] != '?' && u[qs] != '#'; qs++)
-		;
-	sql_sb_put(b, u + ae, qs - ae);
-	if (qs < n) {
-		sql_sb_put(b, u + qs, 1);
-		sql_sb_str(b, REDACTED);
+	size_t i = 0, out = 0;
+	while (i < len) {
+		size_t nq;
+		if (!is_quote((unsigned char)t[i]) || i + 1 >= len || is_quote((unsigned char)t[i + 1])) {
+			i++;
+			continue;
+		}
+		nq = next_adjacent_quote(t, len, i);
+		if (!nq) {
+			i++;
+			continue;
+		}
+		sql_sb_put(b, t + out, i - out); /* drop the closing quote, the gap, the opening quote */
+		i = out = nq + 1;
 	}
+	sql_sb_put(b, t + out, len - out);
 }
 
 char *sql_redact_text(const char *text, size_t len)
 {
-	sql_sbuf mid = {0}, b = {0};
+	sql_sbuf j = {0}, mid = {0}, b = {0};
 	size_t i = 0, out = 0;
+	const char *t;
 	if (!text)
 		len = 0;
+	/* 0. adjacent quoted pieces joined (the output shows them joined) */
+	join_adjacent(&j, text ? text : "", len);
+	if (j.oom) {
+		free(j.p);
+		return NULL;
+	}
+	t = j.p ? j.p : "";
+	len = j.n;
 	/* 1. every scheme://... up to a blank, a quote or a control byte: the password of its
 	 *    userinfo and its whole query and fragment go (free text may be cut or escaped, so
-	 *    the query is not parsed: fail closed). An echoed statement may have split the
-	 *    literal ('s3://b/x?secret-acc' 'ess-key=...'): when the URI ends at a quote followed
-	 *    (after blanks and comments) by another quoted piece, the pieces are joined as the
-	 *    server joins them, the result goes in the first and the others are emptied. */
+	 *    the query is not parsed: fail closed). */
 	while (i + 3 <= len) {
-		const char *p = memmem(text + i, len - i, "://", 3);
-		size_t s, e, sep, k;
-		sql_sbuf j = {0};
-		size_t gaps[64][2], ng = 0;
+		const char *p = memmem(t + i, len - i, "://", 3);
+		size_t s, e, sep, ae, qs;
 		if (!p)
 			break;
-		sep = (size_t)(p - text);
+		sep = (size_t)(p - t);
 		s = sep;
-		while (s > out && scheme_byte((unsigned char)text[s - 1]))
+		while (s > out && scheme_byte((unsigned char)t[s - 1]))
 			s--;
-		for (e = sep + 3; e < len && !uri_end_byte((unsigned char)text[e]); e++)
+		for (e = sep + 3; e < len && !uri_end_byte((unsigned char)t[e]); e++)
 			;
-		sql_sb_put(&j, text + s, e - s);
-		while (e < len && is_quote((unsigned char)text[e]) && ng < 64) {
-			size_t nq = next_adjacent_quote(text, len, e), ce;
-			if (!nq)
-				break;
-			for (ce = nq + 1; ce < len && !is_quote((unsigned char)text[ce]); ce++)
-				;
-			gaps[ng][0] = e;
-			gaps[ng][1] = nq + 1;
-			ng++;
-			sql_sb_put(&j, text + nq + 1, ce - nq - 1);
-			e = ce;
+		sql_sb_put(&mid, t + out, sep + 3 - out);
+		for (ae = sep + 3; ae < e && t[ae] != '/' && t[ae] != '?' && t[ae] != '#'; ae++)
+			;
+		redact_authority(&mid, t + sep + 3, ae - (sep + 3));
+		for (qs = ae; qs < e && t[qs] != '?' && t[qs] != '#'; qs++)
+			;
+		sql_sb_put(&mid, t + ae, qs - ae);
+		if (qs < e) {
+			sql_sb_put(&mid, t + qs, 1);
+			sql_sb_str(&mid, REDACTED);
 		}
-		sql_sb_put(&mid, text + out, s - out);
-		if (j.oom) {
-			mid.oom = true;
-		} else {
-			redact_text_uri(&mid, j.p, j.n, sep - s);
-		}
-		free(j.p);
-		for (k = 0; k < ng; k++) /* the separators between the pieces, the pieces emptied */
-			sql_sb_put(&mid, text + gaps[k][0], gaps[k][1] - gaps[k][0]);
 		i = out = e;
 	}
-	sql_sb_put(&mid, text + out, len - out);
+	sql_sb_put(&mid, t + out, len - out);
+	free(j.p);
 	if (mid.oom) {
 		free(mid.p);
 		return NULL;

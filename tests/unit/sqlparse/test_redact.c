@@ -326,9 +326,12 @@ static void test_text(void **st)
 	expect_text("near 'secret-access-key=SK&region=r'", "near 'secret-access-key=redacted&region=r'");
 	expect_text("sas-token: abc def", "sas-token: redacted def");
 	/* an echoed statement whose literal was split: the pieces after the query go too */
+	/* an echoed statement whose literal was split: shown joined, then redacted */
 	expect_text("near ''s3://b/x?region=r&session-tok' /* c */ 'en=TK' 'MORE' WITH THREAD=1'",
-	            "near ''s3://b/x?redacted' /* c */ '' '' WITH THREAD=1'");
-	expect_text("near ''s3://b/' -- c\n'x/p?cre' 'dentials-file=K'", "near ''s3://b/x/p?redacted' -- c\n'' ''");
+	            "near ''s3://b/x?redacted' WITH THREAD=1'");
+	expect_text("near ''s3://b/' -- c\n'x/p?cre' 'dentials-file=K'", "near ''s3://b/x/p?redacted'");
+	expect_text("near ''s3:'\n'//'#c\n'b/?e' 'xternal_id=K&x'", "near ''s3://b/?redacted'");
+	expect_text("near 'secret-acc' 'ess-key=K'", "near 'secret-access-key=redacted'");
 	expect_text("access-\xe2\x84\xaa" "ey=AK", "access-\xe2\x84\xaa" "ey=redacted");
 	expect_text("1062 Duplicate entry '1' for key 'PRIMARY'", "1062 Duplicate entry '1' for key 'PRIMARY'");
 	expect_text("", "");
