@@ -55,6 +55,8 @@ def main():
     build, out = sys.argv[1], sys.argv[2]
     up, uf = unit_counts(build)
     pp, pf, ps = pytest_counts(out)
+    if pp + pf + ps == 0:
+        pf = 1  # pytest collected nothing (a usage error, a PYTEST_ARGS that matches nothing)
     fp, ff = word_counts(out, "fuzz.txt")
     lp, lf = word_counts(out, "lint.txt")
     dp, df = word_counts(out, "deps.txt")  # tests/check-deps.sh
