@@ -42,14 +42,14 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 # On failure apt's own output says why (a package name, a mirror, no sudo): keep it.
 log=$(mktemp)
-cleanup="rm -f '$log'"
+remove=("$log")
 # Package scripts must not start services on the host (MariaDB is started per test run).
 if [ "$(id -u)" -eq 0 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
-	cleanup="$cleanup /usr/sbin/policy-rc.d"
+	remove+=(/usr/sbin/policy-rc.d)
 fi
-trap 'eval "$cleanup"' EXIT
+trap 'rm -f "${remove[@]}"' EXIT
 if ! $SUDO apt-get update -qq >"$log" 2>&1 ||
    ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
 	cat "$log" >&2

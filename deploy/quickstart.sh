@@ -129,7 +129,7 @@ fi
 	fail "the config $RUN/importgate.yaml" "$RUN/check-config.log"
 "$BIN" -c "$RUN/importgate.yaml" 2> >(tee "$RUN/importgate.log" >&2) &
 gw=$!
-pids+=($gw)
+pids+=("$gw")
 for _ in $(seq 150); do
 	kill -0 $gw 2>/dev/null || fail "importgate exited at start (its log is above)"
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

@@ -13,7 +13,7 @@
 # present only because someone installed it by hand is reported.
 # Prints one line per item ("ok" or "MISSING ... why") and exits 1 when anything is missing.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 
 # Programs run by deploy/quickstart.sh, tests/run.sh, tests/lint.sh and tests/integration/harness.

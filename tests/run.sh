@@ -14,7 +14,7 @@
 #   TSAN=0           skips the ThreadSanitizer step
 #   IG_BUILD_DIR=DIR the ASan+UBSan build directory (default build-asan)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 PY=/usr/bin/python3   # Debian's interpreter: it sees python3-pytest and python3-pymysql
 B=${IG_BUILD_DIR:-$ROOT/build-asan}   # an ASan+UBSan build dir of one's own, to run beside others
