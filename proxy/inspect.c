@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uv.h>
 
@@ -71,7 +72,9 @@ struct ig_inspection {
 	ig_session_facts facts;
 	bool have_facts;
 	bool needs_probe;
-	char *probe_vars[IG_PROBE_MAX_VARS];
+	char *probe_vars[IG_PROBE_MAX_VARS];  /* decoded names */
+	char *probe_toks[IG_PROBE_MAX_VARS];  /* the references as written (probe.h) */
+	size_t probe_tok_lens[IG_PROBE_MAX_VARS];
 	size_t nprobe_vars;
 	bool opaque;           /* a PREPARE ... FROM @var whose text cannot be known */
 	const char *opaque_why;
@@ -136,8 +139,10 @@ void ig_inspection_free(ig_inspection *p)
 	ig_state_release(p->state);
 	ig_cfg_release((ig_config *)p->cfg);
 	ig_session_facts_free(&p->facts);
-	for (size_t i = 0; i < p->nprobe_vars; i++)
+	for (size_t i = 0; i < p->nprobe_vars; i++) {
 		free(p->probe_vars[i]);
+		free(p->probe_toks[i]);
+	}
 	free(p->user);
 	free(p->host);
 	free(p->db);
@@ -375,6 +380,14 @@ void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	ig_audit_post(ev);
 }
 
+static bool has_high_byte(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
 /* Parses every import; a statement the gateway cannot read is not forwarded. */
 static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 {
@@ -399,6 +412,17 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 		/* A USE earlier in the batch decides, as it will on the server: a USE that fails
 		 * ends the batch there, so the import after it never runs. */
 		it->db = it->imp.db ? it->imp.db : it->batch_db ? it->batch_db : p->db;
+		if (p->have_facts && !ig_charset_is_utf8(p->facts.charset) &&
+		    (has_high_byte(it->imp.db) || has_high_byte(it->imp.table) || (!it->imp.db && has_high_byte(it->batch_db)))) {
+			/* The server decodes names from the client's character set; the rules and the
+			 * cluster state name tables in UTF-8. */
+			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+			       "PreCheck failed: importgate: the IMPORT INTO names a database or table with "
+			       "non-ASCII characters while the client's character set is %s; the gateway matches "
+			       "names in UTF-8: use SET NAMES utf8mb4 for the import", p->facts.charset);
+			audit_refused(p, "bypass.suspect", out);
+			return false;
+		}
 		if (!it->imp.db && it->db_unknown) {
 			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
 			       "PreCheck failed: importgate: the IMPORT INTO into %s has no database name and "
@@ -423,17 +447,19 @@ static unsigned classify_flags(const ig_inspection *p)
 	return p->facts.lex_flags | (p->facts.charset_known ? SQL_F_EXACT_MODES : 0);
 }
 
-static int note_probe_var(ig_inspection *p, const char *name)
+static int note_probe_var(ig_inspection *p, const char *name, const char *tok, size_t tok_len)
 {
 	for (size_t i = 0; i < p->nprobe_vars; i++)
 		if (strcmp(p->probe_vars[i], name) == 0)
 			return 0;
 	if (p->nprobe_vars == IG_PROBE_MAX_VARS)
 		return 1; /* more than one probe reads: treat the rest as opaque */
-	if (!(p->probe_vars[p->nprobe_vars] = strdup(name)))
-		return -1;
+	size_t i = p->nprobe_vars;
+	p->probe_vars[i] = strdup(name);
+	p->probe_toks[i] = strndup(tok, tok_len);
+	p->probe_tok_lens[i] = tok_len;
 	p->nprobe_vars++;
-	return 0;
+	return p->probe_vars[i] && p->probe_toks[i] ? 0 : -1;
 }
 
 static const ig_probe_var *fact_var(const ig_inspection *p, const char *name)
@@ -489,7 +515,8 @@ static int prepared_from_value(ig_inspection *p, const ig_probe_var *v, const sq
 static int prepare_var(ig_inspection *p, const sql_stmt *st, size_t index, const char *batch_db)
 {
 	char *name = NULL;
-	int rc = sql_prepare_var_name(p->sql + st->span.off, st->span.len, st->flags, &name);
+	size_t tok_off = 0, tok_len = 0;
+	int rc = sql_prepare_var_name(p->sql + st->span.off, st->span.len, st->flags, &name, &tok_off, &tok_len);
 	if (rc < 0)
 		return -1;
 	if (rc > 0) {
@@ -497,7 +524,7 @@ static int prepare_var(ig_inspection *p, const sql_stmt *st, size_t index, const
 		return 0;
 	}
 	if (!p->have_facts) {
-		rc = note_probe_var(p, name);
+		rc = note_probe_var(p, name, p->sql + st->span.off + tok_off, tok_len);
 		if (rc > 0)
 			set_opaque(p, "too many user variables in one statement");
 		free(name);
@@ -509,6 +536,20 @@ static int prepare_var(ig_inspection *p, const sql_stmt *st, size_t index, const
 	if (!v) {
 		set_opaque(p, index == 0 ? "the variable's value could not be read"
 		                         : "another statement of the same batch runs before it and may set the variable");
+		return 0;
+	}
+	if (v->too_long) {
+		set_opaque(p, "the variable's value is longer than the gateway reads (1 MiB)");
+		return 0;
+	}
+	/* The probe reads the value's own bytes; TiDB prepares it as UTF-8 and MySQL-family
+	 * servers convert it to the connection's character set: only where all of them are
+	 * UTF-8 (or ASCII/binary) are those the same text. */
+	if (v->value && (!ig_charset_is_utf8(p->facts.charset) || !ig_charset_is_utf8(p->facts.conn_charset) ||
+	                 !(ig_charset_is_utf8(v->charset) || (v->charset && (strcasecmp(v->charset, "ascii") == 0 ||
+	                                                                     strcasecmp(v->charset, "binary") == 0))))) {
+		set_opaque(p, "the variable or the session uses a character set other than UTF-8, so the text the "
+		              "server prepares cannot be known byte for byte");
 		return 0;
 	}
 	return prepared_from_value(p, v, st, index, batch_db);
@@ -535,7 +576,8 @@ static void audit_statements(const ig_inspection *p, const ig_stmt_ctx *ctx, con
 static bool collect(ig_inspection *p, const sql_batch *b)
 {
 	const char *batch_db = NULL;
-	bool unseen = false;
+	bool unseen = false;    /* a statement so far may have changed the session unseen */
+	bool db_unseen = false; /* ... after the last USE: the database is not known */
 	for (size_t i = 0; i < b->n; i++) {
 		const sql_stmt *st = &b->stmts[i];
 		size_t first_item = p->nitems;
@@ -544,8 +586,10 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 			p->unseen_change = true;
 		switch (st->kind) {
 		case SQL_USE:
-			if (st->use_db)
+			if (st->use_db) {
 				batch_db = st->use_db;
+				db_unseen = false;
+			}
 			if (i < IG_MAX_USE && st->use_db) {
 				if (!(p->use_db[i] = strdup(st->use_db)))
 					return false;
@@ -571,10 +615,14 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 			break;
 		}
 		for (size_t k = first_item; k < p->nitems; k++)
-			p->items[k].db_unknown = unseen && !batch_db;
-		/* EXECUTE, CALL, SET SESSION_STATES: what follows them cannot rely on the probe. */
-		if (st->kind == SQL_OTHER || st->kind == SQL_LEX_ERROR)
-			unseen |= sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags);
+			p->items[k].db_unknown = db_unseen;
+		/* EXECUTE, CALL, SET SESSION_STATES: what follows them cannot rely on the probe, nor
+		 * on a USE before them (EXECUTE may run a prepared USE). */
+		if ((st->kind == SQL_OTHER || st->kind == SQL_LEX_ERROR) &&
+		    sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags)) {
+			unseen = db_unseen = true;
+			batch_db = NULL;
+		}
 	}
 	return true;
 }
@@ -687,12 +735,17 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	return p;
 }
 
-bool ig_inspect_needs_probe(const ig_inspection *p, const char *const **vars, size_t *nvars)
+bool ig_inspect_needs_probe(const ig_inspection *p, ig_probe_request *req)
 {
 	if (!p->needs_probe)
 		return false;
-	*vars = (const char *const *)p->probe_vars;
-	*nvars = p->nprobe_vars;
+	memset(req, 0, sizeof(*req));
+	req->nvars = p->nprobe_vars;
+	for (size_t i = 0; i < p->nprobe_vars; i++) {
+		req->names[i] = p->probe_vars[i];
+		req->toks[i] = p->probe_toks[i];
+		req->tok_lens[i] = p->probe_tok_lens[i];
+	}
 	return true;
 }
 

@@ -68,10 +68,10 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
                                 ig_inspect_out *out);
 /*
  * The plan cannot be decided before the server has been asked about the session: true, with
- * the user variables the probe must read (PREPARE ... FROM @var). Call begin again with
- * ctx.facts set, and free this plan.
+ * what the probe must read besides the fixed columns (the variables of PREPARE ... FROM @var;
+ * req points into the plan). Call begin again with ctx.facts set, and free this plan.
  */
-bool ig_inspect_needs_probe(const ig_inspection *plan, const char *const **vars, size_t *nvars);
+bool ig_inspect_needs_probe(const ig_inspection *plan, ig_probe_request *req);
 void ig_inspect_read(ig_inspection *plan);
 void ig_inspect_finish(ig_inspection *plan, ig_inspect_out *out);
 void ig_inspection_free(ig_inspection *plan);

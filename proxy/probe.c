@@ -14,31 +14,55 @@
 #include "proxy/mysql_proto.h"
 #include "sqlparse/sqlparse.h"
 
-#define PROBE_FIXED_COLS 4 /* database, sql_mode, character_set_client, user */
+#define PROBE_FIXED_COLS 5 /* database, sql_mode, character_set_client, _connection, user */
+#define PROBE_VAR_COLS 3   /* per variable: value, charset, length */
+
+static const char fixed_tags[PROBE_FIXED_COLS] = {'d', 'm', 'c', 'n', 'u'};
+static const char var_tags[PROBE_VAR_COLS] = {'v', 's', 'l'};
 
 static int append_str(ig_buf *b, const char *s) { return ig_buf_append(b, s, strlen(s)); }
 
-/* @`name` with backquotes doubled: readable under every sql_mode. */
-static int append_var(ig_buf *b, const char *name)
+/* The alias of a column: ig<nonce>_<tag>[<index>]. */
+static void alias(char *out, size_t cap, const char *nonce, char tag, int index)
 {
-	if (append_str(b, "@`") < 0)
-		return -1;
-	for (const char *c = name; *c; c++)
-		if (ig_buf_append(b, c, 1) < 0 || (*c == '`' && ig_buf_append(b, c, 1) < 0))
-			return -1;
-	return append_str(b, "`");
+	if (index < 0)
+		snprintf(out, cap, "ig%.*s_%c", IG_PROBE_NONCE_LEN, nonce, tag);
+	else
+		snprintf(out, cap, "ig%.*s_%c%d", IG_PROBE_NONCE_LEN, nonce, tag, index);
 }
 
-int ig_probe_build(ig_buf *out, const char *const *vars, size_t nvars)
+static int append_col(ig_buf *b, const char *expr_head, const char *tok, size_t tok_len, const char *expr_tail,
+                      const char *nonce, char tag, int index)
 {
-	/* A comment names the gateway in the server's logs and processlist. */
-	if (append_str(out, "SELECT /* importgate: session state for an import decision */ "
-	                    "HEX(DATABASE()), @@session.sql_mode, @@session.character_set_client, "
-	                    "HEX(USER())") < 0)
+	char a[64];
+	alias(a, sizeof(a), nonce, tag, index);
+	if (append_str(b, expr_head) < 0 || (tok && ig_buf_append(b, tok, tok_len) < 0) ||
+	    append_str(b, expr_tail) < 0 || append_str(b, " AS ") < 0 || append_str(b, a) < 0)
 		return -1;
-	for (size_t i = 0; i < nvars; i++)
-		if (append_str(out, ", HEX(") < 0 || append_var(out, vars[i]) < 0 || append_str(out, ")") < 0)
+	return 0;
+}
+
+int ig_probe_build(ig_buf *out, const char *nonce, const ig_probe_request *req)
+{
+	char lim[48];
+	/* A comment names the gateway in the server's logs and processlist. */
+	if (append_str(out, "SELECT /* importgate: session state for an import decision */ ") < 0 ||
+	    append_col(out, "HEX(DATABASE())", NULL, 0, "", nonce, 'd', -1) < 0 ||
+	    append_col(out, ", @@session.sql_mode", NULL, 0, "", nonce, 'm', -1) < 0 ||
+	    append_col(out, ", @@session.character_set_client", NULL, 0, "", nonce, 'c', -1) < 0 ||
+	    append_col(out, ", @@session.character_set_connection", NULL, 0, "", nonce, 'n', -1) < 0 ||
+	    append_col(out, ", HEX(USER())", NULL, 0, "", nonce, 'u', -1) < 0)
+		return -1;
+	snprintf(lim, sizeof(lim), " , %u))", IG_PROBE_VAR_MAX);
+	for (size_t i = 0; i < req->nvars; i++) {
+		const char *t = req->toks[i];
+		size_t n = req->tok_lens[i];
+		/* Blanks around the reference: it stays one token whatever its neighbours. */
+		if (append_col(out, ", HEX(LEFT( ", t, n, lim, nonce, 'v', (int)i) < 0 ||
+		    append_col(out, ", CHARSET( ", t, n, " )", nonce, 's', (int)i) < 0 ||
+		    append_col(out, ", LENGTH( ", t, n, " )", nonce, 'l', (int)i) < 0)
 			return -1;
+	}
 	return append_str(out, " LIMIT 1");
 }
 
@@ -162,6 +186,11 @@ unsigned ig_sql_mode_lex_flags(const char *mode)
 	return f;
 }
 
+bool ig_charset_is_utf8(const char *cs)
+{
+	return cs && (strcasecmp(cs, "utf8mb4") == 0 || strcasecmp(cs, "utf8") == 0 || strcasecmp(cs, "utf8mb3") == 0);
+}
+
 int ig_charset_kind(const char *cs)
 {
 	static const char *const plain[] = {"utf8mb4", "utf8", "utf8mb3", "latin1", "ascii", "binary"};
@@ -187,10 +216,10 @@ static int login_name(const char *user_at_host, char **out)
 }
 
 /* One row of lenenc values into the facts. */
-static int read_row(const uint8_t *pl, size_t n, const char *const *vars, size_t nvars, ig_session_facts *f,
-                    char *err, size_t errlen)
+static int read_row(const uint8_t *pl, size_t n, const ig_probe_request *req, ig_session_facts *f, char *err,
+                    size_t errlen)
 {
-	size_t pos = 0, ncols = PROBE_FIXED_COLS + nvars;
+	size_t pos = 0, ncols = PROBE_FIXED_COLS + PROBE_VAR_COLS * req->nvars;
 	char *user_at_host = NULL;
 	for (size_t c = 0; c < ncols; c++) {
 		const uint8_t *v = NULL;
@@ -208,7 +237,9 @@ static int read_row(const uint8_t *pl, size_t n, const char *const *vars, size_t
 		}
 		char *text = NULL;
 		size_t tl = 0;
-		bool hex = c == 0 || c == 3 || c >= PROBE_FIXED_COLS;
+		size_t vi = c >= PROBE_FIXED_COLS ? (c - PROBE_FIXED_COLS) / PROBE_VAR_COLS : 0;
+		size_t vk = c >= PROBE_FIXED_COLS ? (c - PROBE_FIXED_COLS) % PROBE_VAR_COLS : 0;
+		bool hex = c == 0 || c == 4 || (c >= PROBE_FIXED_COLS && vk == 0);
 		if (!null && hex && unhex(v, (size_t)vl, &text, &tl) < 0) {
 			set_err(err, errlen, "%sa HEX() value is not hexadecimal", NULL);
 			goto fail;
@@ -217,29 +248,39 @@ static int read_row(const uint8_t *pl, size_t n, const char *const *vars, size_t
 			set_err(err, errlen, "%sout of memory", NULL);
 			goto fail;
 		}
-		switch (c) {
-		case 0: f->db = text; break;
-		case 1: f->sql_mode = text; break;
-		case 2: f->charset = text; break;
-		case 3: user_at_host = text; break;
-		default: {
-			ig_probe_var *pv = &f->vars[c - PROBE_FIXED_COLS];
+		if (c < PROBE_FIXED_COLS) {
+			char **slot[PROBE_FIXED_COLS] = {&f->db, &f->sql_mode, &f->charset, &f->conn_charset, &user_at_host};
+			*slot[c] = text;
+			continue;
+		}
+		ig_probe_var *pv = &f->vars[vi];
+		f->nvars = vi + 1;
+		if (vk == 0) {
 			pv->value = text;
 			pv->len = tl;
-			if (!(pv->name = strdup(vars[c - PROBE_FIXED_COLS]))) {
+		} else if (vk == 1) {
+			pv->charset = text;
+		} else {
+			/* LENGTH(): bytes; over the limit the value above is only its first part. */
+			pv->too_long = text && strtoull(text, NULL, 10) > IG_PROBE_VAR_MAX;
+			free(text);
+			if (pv->too_long) {
+				free(pv->value);
+				pv->value = NULL;
+				pv->len = 0;
+			}
+			if (!(pv->name = strdup(req->names[vi]))) {
 				set_err(err, errlen, "%sout of memory", NULL);
 				goto fail;
 			}
-			f->nvars = c - PROBE_FIXED_COLS + 1;
-		}
 		}
 	}
 	if (pos != n) {
 		set_err(err, errlen, "%sthe row has more values than asked for", NULL);
 		goto fail;
 	}
-	if (!f->sql_mode || !f->charset || !user_at_host) {
-		set_err(err, errlen, "%sthe server answered NULL for sql_mode, character set or user", NULL);
+	if (!f->sql_mode || !f->charset || !f->conn_charset || !user_at_host) {
+		set_err(err, errlen, "%sthe server answered NULL for sql_mode, a character set or the user", NULL);
 		goto fail;
 	}
 	if (login_name(user_at_host, &f->user) < 0) {
@@ -256,9 +297,30 @@ fail:
 	return -1;
 }
 
-int ig_probe_parse(const uint8_t *p, size_t len, uint32_t caps, const char *const *vars, size_t nvars,
+/* Column definition i names the alias the probe gave it (the nonce proves it is our probe's). */
+static bool column_is(const uint8_t *pl, size_t n, size_t i, const char *nonce)
+{
+	size_t pos = 0;
+	uint64_t l = 0;
+	char want[64];
+	if (i < PROBE_FIXED_COLS)
+		alias(want, sizeof(want), nonce, fixed_tags[i], -1);
+	else
+		alias(want, sizeof(want), nonce, var_tags[(i - PROBE_FIXED_COLS) % PROBE_VAR_COLS],
+		      (int)((i - PROBE_FIXED_COLS) / PROBE_VAR_COLS));
+	for (int f = 0; f < 5; f++) { /* catalog, schema, table, org_table, name */
+		if (my_lenenc_read(pl, n, &pos, &l) < 0 || n - pos < l)
+			return false;
+		if (f < 4)
+			pos += (size_t)l;
+	}
+	return l == strlen(want) && strncasecmp((const char *)pl + pos, want, (size_t)l) == 0;
+}
+
+int ig_probe_parse(const uint8_t *p, size_t len, uint32_t caps, const char *nonce, const ig_probe_request *req,
                    ig_session_facts *facts, size_t *used, char *err, size_t errlen)
 {
+	size_t nvars = req->nvars;
 	pkt_reader r = {.p = p, .len = len};
 	const uint8_t *pl;
 	size_t n, pos = 0;
@@ -284,7 +346,7 @@ int ig_probe_parse(const uint8_t *p, size_t len, uint32_t caps, const char *cons
 				goto fail;
 			}
 			if (n == 0 || pl[0] == 0x00 || pl[0] == 0xfb || my_lenenc_read(pl, n, &pos, &ncols) < 0 ||
-			    ncols != PROBE_FIXED_COLS + nvars) {
+			    ncols != PROBE_FIXED_COLS + PROBE_VAR_COLS * nvars) {
 				set_err(err, errlen, "%sthe answer is not the result set asked for", NULL);
 				goto fail;
 			}
@@ -292,6 +354,10 @@ int ig_probe_parse(const uint8_t *p, size_t len, uint32_t caps, const char *cons
 			continue;
 		}
 		if ((uint64_t)step <= ncols) {
+			if (!column_is(pl, n, (size_t)step - 1, nonce)) {
+				set_err(err, errlen, "%sa column is not the one the probe asked for", NULL);
+				goto fail;
+			}
 			step++;
 			continue;
 		}
@@ -324,7 +390,7 @@ int ig_probe_parse(const uint8_t *p, size_t len, uint32_t caps, const char *cons
 			set_err(err, errlen, "%sthe server sent more than one row", NULL);
 			goto fail;
 		}
-		if (read_row(pl, n, vars, nvars, facts, err, errlen) < 0)
+		if (read_row(pl, n, req, facts, err, errlen) < 0)
 			goto fail;
 		have_row = true;
 	}
@@ -348,9 +414,11 @@ void ig_session_facts_free(ig_session_facts *f)
 	free(f->user);
 	free(f->sql_mode);
 	free(f->charset);
+	free(f->conn_charset);
 	for (size_t i = 0; i < IG_PROBE_MAX_VARS; i++) {
 		free(f->vars[i].name);
 		free(f->vars[i].value);
+		free(f->vars[i].charset);
 	}
 	memset(f, 0, sizeof(*f));
 }
@@ -367,13 +435,15 @@ int ig_session_facts_copy(ig_session_facts *dst, const ig_session_facts *src)
 	dst->lex_flags = src->lex_flags;
 	dst->charset_known = src->charset_known;
 	if (dup_field(&dst->db, src->db) < 0 || dup_field(&dst->user, src->user) < 0 ||
-	    dup_field(&dst->sql_mode, src->sql_mode) < 0 || dup_field(&dst->charset, src->charset) < 0)
+	    dup_field(&dst->sql_mode, src->sql_mode) < 0 || dup_field(&dst->charset, src->charset) < 0 ||
+	    dup_field(&dst->conn_charset, src->conn_charset) < 0)
 		goto fail;
 	for (size_t i = 0; i < src->nvars; i++) {
 		const ig_probe_var *s = &src->vars[i];
 		ig_probe_var *d = &dst->vars[i];
-		if (dup_field(&d->name, s->name) < 0)
+		if (dup_field(&d->name, s->name) < 0 || dup_field(&d->charset, s->charset) < 0)
 			goto fail;
+		d->too_long = s->too_long;
 		if (s->value) {
 			if (!(d->value = malloc(s->len + 1)))
 				goto fail;
@@ -386,4 +456,19 @@ int ig_session_facts_copy(ig_session_facts *dst, const ig_session_facts *src)
 fail:
 	ig_session_facts_free(dst);
 	return -1;
+}
+
+bool ig_probe_may_be_complete(const uint8_t *p, size_t len, size_t *scan)
+{
+	bool maybe = false;
+	while (len - *scan >= MY_HDR_LEN) {
+		uint32_t n = my_u24(p + *scan);
+		if (len - *scan - MY_HDR_LEN < n)
+			break;
+		const uint8_t *body = p + *scan + MY_HDR_LEN;
+		if (n < MY_MAX_PAYLOAD && n > 0 && (body[0] == 0xfe || body[0] == 0xff))
+			maybe = true;
+		*scan += MY_HDR_LEN + n;
+	}
+	return maybe;
 }

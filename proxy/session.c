@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "proxy/audit.h"
 #include "proxy/auth.h"
@@ -166,6 +167,8 @@ typedef struct ig_session {
 	ig_hold hold;           /* why client input is not being processed */
 	ig_inspection *plan;    /* the statement being probed for, or decided off the loop */
 	ig_buf probe_in;        /* HOLD_PROBE: the backend's answer to the probe so far */
+	size_t probe_scan;      /* HOLD_PROBE: packets of probe_in already walked */
+	char probe_nonce[IG_PROBE_NONCE_LEN + 1]; /* HOLD_PROBE: in the probe's column aliases */
 	uint64_t probe_since;   /* HOLD_PROBE: loop time the probe was sent */
 	uint8_t plan_seq;       /* the sequence id that answers the held statement */
 	ig_session_facts facts; /* HOLD_CLASSIFY after a probe: its answer, for the pool */
@@ -1293,13 +1296,18 @@ static ig_stmt_result queue_decision(ig_session *s, ig_inspection *plan)
  * (a statement to inspect waits for earlier answers), so every byte the backend sends until
  * the probe's answer ends belongs to it; the client's input is held meanwhile.
  */
-static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const char *const *vars, size_t nvars)
+static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const ig_probe_request *req)
 {
 	ig_buf q = {0};
-	uint8_t c = COM_QUERY;
-	int rc = ig_buf_append(&q, &c, 1);
+	uint8_t c = COM_QUERY, rnd[IG_PROBE_NONCE_LEN / 2];
+	/* Unpredictable per probe: an answer can only carry it if our text produced it. */
+	int rc = RAND_bytes(rnd, sizeof(rnd)) == 1 ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < sizeof(rnd); i++)
+		snprintf(s->probe_nonce + 2 * i, 3, "%02x", rnd[i]);
 	if (rc == 0)
-		rc = ig_probe_build(&q, vars, nvars);
+		rc = ig_buf_append(&q, &c, 1);
+	if (rc == 0)
+		rc = ig_probe_build(&q, s->probe_nonce, req);
 	if (rc == 0)
 		rc = leg_send_packet(&s->backend, 0, ig_buf_head(&q), ig_buf_avail(&q));
 	ig_buf_reset(&q);
@@ -1313,6 +1321,7 @@ static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const char
 	s->hold = HOLD_PROBE;
 	s->probe_since = uv_now(&s->w->loop);
 	ig_buf_reset(&s->probe_in);
+	s->probe_scan = 0;
 	return STMT_ASYNC;
 }
 
@@ -1346,16 +1355,15 @@ static ig_stmt_result begun(ig_session *s, uint8_t cmd, const uint8_t *text, siz
 		return STMT_DONE;
 	}
 	ig_inspect_out_free(out);
-	const char *const *vars;
-	size_t nvars;
-	if (!ig_inspect_needs_probe(plan, &vars, &nvars))
+	ig_probe_request req;
+	if (!ig_inspect_needs_probe(plan, &req))
 		return queue_decision(s, plan);
 	if (had_facts) { /* begin never asks twice; refuse rather than loop */
 		ig_inspection_free(plan);
 		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: internal error: probe asked twice");
 		return STMT_DONE;
 	}
-	return start_probe(s, plan, vars, nvars);
+	return start_probe(s, plan, &req);
 }
 
 /*
@@ -1367,7 +1375,10 @@ static ig_stmt_result begun(ig_session *s, uint8_t cmd, const uint8_t *text, siz
 static ig_stmt_result inspect_statement(ig_session *s, uint8_t cmd, const uint8_t *text, size_t len,
                                         const ig_session_facts *facts)
 {
-	if (len > IG_INSPECT_INLINE_MAX)
+	size_t cost = len; /* what classification reads: the text and any variable's value */
+	for (size_t i = 0; facts && i < facts->nvars; i++)
+		cost += facts->vars[i].len;
+	if (cost > IG_INSPECT_INLINE_MAX)
 		return queue_classify(s, facts);
 	ig_stmt_ctx ctx = stmt_ctx(s, cmd, facts);
 	ig_inspect_out out;
@@ -1393,10 +1404,10 @@ static void probe_input(ig_session *s, const uint8_t *p, size_t n)
 {
 	char err[400];
 	ig_session_facts facts;
-	const char *const *vars = NULL;
-	size_t nvars = 0, used = 0;
-	/* HEX() doubles a variable's bytes; the rest of the answer is small. */
-	size_t bound = 2 * s->cfg->limits.max_inspect_bytes + 64 * 1024;
+	ig_probe_request req;
+	size_t used = 0;
+	/* HEX() doubles a variable's bytes (LEFT() counts characters: up to 4 bytes each). */
+	size_t bound = (size_t)IG_PROBE_MAX_VARS * 8 * IG_PROBE_VAR_MAX + 64 * 1024;
 	if (ig_buf_avail(&s->probe_in) + n > bound || ig_buf_append(&s->probe_in, p, n) < 0) {
 		fail_client(s, s->plan_seq, IG_ER_LOAD_DATA_PRECHECK_FAILED,
 		            "PreCheck failed: importgate: the server's answer about the session's state is larger "
@@ -1404,9 +1415,12 @@ static void probe_input(ig_session *s, const uint8_t *p, size_t n)
 		            "the statement was not sent");
 		return;
 	}
-	ig_inspect_needs_probe(s->plan, &vars, &nvars);
-	int rc = ig_probe_parse(ig_buf_head(&s->probe_in), ig_buf_avail(&s->probe_in), s->caps, vars, nvars, &facts,
-	                        &used, err, sizeof(err));
+	/* Parsed only when a packet that can end the answer has come: linear in its size. */
+	if (!ig_probe_may_be_complete(ig_buf_head(&s->probe_in), ig_buf_avail(&s->probe_in), &s->probe_scan))
+		return;
+	ig_inspect_needs_probe(s->plan, &req);
+	int rc = ig_probe_parse(ig_buf_head(&s->probe_in), ig_buf_avail(&s->probe_in), s->caps, s->probe_nonce, &req,
+	                        &facts, &used, err, sizeof(err));
 	if (rc > 0)
 		return;
 	if (rc == 0 && used != ig_buf_avail(&s->probe_in)) {

@@ -11,7 +11,8 @@
 
 #include "sqlparse/lexer.h"
 
-int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var)
+int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var, size_t *tok_off,
+                         size_t *tok_len)
 {
 	sql_lexer lx;
 	sql_token t[5];
@@ -47,6 +48,8 @@ int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var
 		*var = NULL;
 		return 1;
 	}
+	*tok_off = t[3].off;
+	*tok_len = t[3].len;
 	return 0;
 }
 

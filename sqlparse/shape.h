@@ -13,10 +13,12 @@
 
 /*
  * sql is one statement (as a SQL_PREPARE_VAR span), flags its lexical reading (SQL_F_*).
- * 0: *var is the decoded variable name (malloc'd); 1: the statement is not exactly
- * PREPARE name FROM @var (then its text cannot be known: opaque); -1: out of memory.
+ * 0: *var is the decoded variable name (malloc'd) and *tok_off, *tok_len the variable
+ * reference's bytes in sql; 1: the statement is not exactly PREPARE name FROM @var (then
+ * its text cannot be known: opaque); -1: out of memory.
  */
-int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var);
+int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var, size_t *tok_off,
+                         size_t *tok_len);
 
 /*
  * True when the statement may change the current database, sql_mode or the character set

@@ -991,7 +991,7 @@ class Session:
                 with self.state.lock:
                     return self.state.global_sql_mode
             return self.sql_mode
-        if var == "character_set_client":
+        if var in ("character_set_client", "character_set_connection"):
             return self.charset_client
         sysvars = {"version": self.cfg.version, "version_comment": VERSION_COMMENT,
                    "tidb_version": "Release Version: v%d.%d.%d" % self.state.version,
@@ -1014,6 +1014,21 @@ class Session:
                 return "%X" % int(round(v))
             raw = v if isinstance(v, bytes) else str(v).encode("utf-8")
             return raw.hex().upper()
+        if name == "LENGTH" and len(args) == 1:
+            v = self._eval(args[0])
+            if v is None:
+                return None
+            return len(v if isinstance(v, bytes) else str(v).encode("utf-8"))
+        if name == "LEFT" and len(args) == 2:
+            v, n = self._eval(args[0]), self._eval(args[1])
+            if v is None or n is None:
+                return None
+            return v[:max(int(n), 0)] if isinstance(v, (bytes, str)) else str(v)[:max(int(n), 0)]
+        if name == "CHARSET" and len(args) == 1:
+            # TiDB: a string's own charset (the connection's for literals and the user
+            # variables set from them), binary for NULL, numbers and bytes.
+            v = self._eval(args[0])
+            return "utf8mb4" if isinstance(v, str) else "binary"
         if name == "CONCAT" and args:
             vals = [self._eval(a) for a in args]
             if any(v is None for v in vals):

@@ -85,13 +85,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The probe's answer: a result is final (no prefix of the answer gives one) and names
 	 * only bytes it was given. */
-	static const char *const vars[] = {"a", "b"};
-	size_t nvars = data[0] >> 6 & 1 ? 2 : 0, used = 0, used2 = 0;
+	ig_probe_request req = {.nvars = data[0] >> 6 & 1 ? 2 : 0, .names = {"a", "b"}, .toks = {"@a", "@b"},
+	                        .tok_lens = {2, 2}};
+	size_t used = 0, used2 = 0, scan = 0;
 	ig_session_facts facts, again;
-	if (ig_probe_parse(p, n, caps, vars, nvars, &facts, &used, err, sizeof(err)) == 0) {
-		if (used > n || !facts.user || !facts.sql_mode || !facts.charset || facts.nvars != nvars)
+	(void)ig_probe_may_be_complete(p, n, &scan);
+	if (scan > n)
+		abort();
+	if (ig_probe_parse(p, n, caps, "0123456789abcdef", &req, &facts, &used, err, sizeof(err)) == 0) {
+		if (used > n || !facts.user || !facts.sql_mode || !facts.charset || facts.nvars != req.nvars)
 			abort();
-		if (used > 0 && ig_probe_parse(p, used - 1, caps, vars, nvars, &again, &used2, err, sizeof(err)) == 0)
+		if (used > 0 && ig_probe_parse(p, used - 1, caps, "0123456789abcdef", &req, &again, &used2, err,
+		                               sizeof(err)) == 0)
 			abort();
 		ig_session_facts_free(&facts);
 	}

@@ -18,7 +18,18 @@
 #include "proxy/probe.h"
 #include "sqlparse/sqlparse.h"
 
-static const char *const NOVARS[] = {NULL};
+static const char NONCE[] = "0123456789abcdef";
+static const ig_probe_request NOREQ = {0};
+
+/* The alias the probe gives column i (see probe.c). */
+static void alias_of(char *out, size_t cap, size_t i, const char *nonce)
+{
+	static const char fixed[] = "dmcnu", per_var[] = "vsl";
+	if (i < 5)
+		snprintf(out, cap, "ig%s_%c", nonce, fixed[i]);
+	else
+		snprintf(out, cap, "ig%s_%c%zu", nonce, per_var[(i - 5) % 3], (i - 5) / 3);
+}
 
 static void hex_of(const char *s, size_t n, char *out)
 {
@@ -52,7 +63,9 @@ static void put_val(ig_buf *row, const char *v, size_t n, bool hex)
 typedef struct answer {
 	const char *db, *mode, *cs, *user;
 	const char *vals[4];
+	const char *var_cs[4];
 	size_t nvals;
+	const char *nonce;   /* NULL: NONCE */
 	uint32_t caps;
 	int rows;           /* rows to send (1 normally) */
 	uint16_t end_status;
@@ -62,21 +75,31 @@ static void build(ig_buf *out, const answer *a)
 {
 	uint8_t seq = 1;
 	ig_buf p = {0};
-	size_t ncols = 4 + a->nvals;
+	size_t ncols = 5 + 3 * a->nvals;
+	char name[64];
 	my_lenenc_put(&p, ncols);
 	put_pkt(out, seq++, p.data, p.len);
 	ig_buf_reset(&p);
-	for (size_t i = 0; i < ncols; i++)
-		put_coldef(out, seq++, "c");
+	for (size_t i = 0; i < ncols; i++) {
+		alias_of(name, sizeof(name), i, a->nonce ? a->nonce : NONCE);
+		put_coldef(out, seq++, name);
+	}
 	if (!(a->caps & CLIENT_DEPRECATE_EOF))
 		put_eof(out, seq++, 0);
 	for (int r = 0; r < a->rows; r++) {
 		put_val(&p, a->db, a->db ? strlen(a->db) : 0, true);
 		put_val(&p, a->mode, a->mode ? strlen(a->mode) : 0, false);
 		put_val(&p, a->cs, a->cs ? strlen(a->cs) : 0, false);
+		put_val(&p, a->cs, a->cs ? strlen(a->cs) : 0, false); /* connection charset */
 		put_val(&p, a->user, a->user ? strlen(a->user) : 0, true);
-		for (size_t i = 0; i < a->nvals; i++)
+		for (size_t i = 0; i < a->nvals; i++) {
+			char len[24];
+			const char *vcs = a->var_cs[i] ? a->var_cs[i] : a->vals[i] ? "utf8mb4" : "binary";
 			put_val(&p, a->vals[i], a->vals[i] ? strlen(a->vals[i]) : 0, true);
+			put_val(&p, vcs, strlen(vcs), false);
+			snprintf(len, sizeof(len), "%zu", a->vals[i] ? strlen(a->vals[i]) : 0);
+			put_val(&p, a->vals[i] ? len : NULL, strlen(len), false);
+		}
 		put_pkt(out, seq++, p.data, p.len);
 		ig_buf_reset(&p);
 	}
@@ -86,25 +109,28 @@ static void build(ig_buf *out, const answer *a)
 		put_eof(out, seq++, a->end_status);
 }
 
-static int parse(const ig_buf *b, const answer *a, const char *const *vars, ig_session_facts *f, size_t *used)
+static int parse(const ig_buf *b, const answer *a, const ig_probe_request *req, ig_session_facts *f, size_t *used)
 {
 	char err[256];
-	return ig_probe_parse(b->data, b->len, a->caps, vars, a->nvals, f, used, err, sizeof(err));
+	return ig_probe_parse(b->data, b->len, a->caps, NONCE, req, f, used, err, sizeof(err));
 }
 
 static void test_build_text(void **st)
 {
 	(void)st;
 	ig_buf b = {0};
-	const char *vars[] = {"s", "we`ird"};
-	assert_int_equal(ig_probe_build(&b, vars, 2), 0);
+	/* References are copied as written (never re-spelled), between blanks. */
+	ig_probe_request req = {.nvars = 2, .names = {"s", "we`ird"}, .toks = {"@s", "@'we`ird'"}, .tok_lens = {2, 9}};
+	assert_int_equal(ig_probe_build(&b, NONCE, &req), 0);
 	char *t = strndup((const char *)b.data, b.len);
-	assert_non_null(strstr(t, "HEX(DATABASE())"));
-	assert_non_null(strstr(t, "@@session.sql_mode"));
-	assert_non_null(strstr(t, "@@session.character_set_client"));
-	assert_non_null(strstr(t, "HEX(USER())"));
-	assert_non_null(strstr(t, "HEX(@`s`)"));
-	assert_non_null(strstr(t, "HEX(@`we``ird`)")); /* backquote doubled */
+	assert_non_null(strstr(t, "HEX(DATABASE()) AS ig0123456789abcdef_d"));
+	assert_non_null(strstr(t, "@@session.sql_mode AS ig0123456789abcdef_m"));
+	assert_non_null(strstr(t, "@@session.character_set_client AS ig0123456789abcdef_c"));
+	assert_non_null(strstr(t, "@@session.character_set_connection AS ig0123456789abcdef_n"));
+	assert_non_null(strstr(t, "HEX(USER()) AS ig0123456789abcdef_u"));
+	assert_non_null(strstr(t, "HEX(LEFT( @s , 1048576)) AS ig0123456789abcdef_v0"));
+	assert_non_null(strstr(t, "CHARSET( @'we`ird' ) AS ig0123456789abcdef_s1"));
+	assert_non_null(strstr(t, "LENGTH( @'we`ird' ) AS ig0123456789abcdef_l1"));
 	assert_non_null(strstr(t, " LIMIT 1"));       /* sql_select_limit cannot hide the row */
 	free(t);
 	ig_buf_reset(&b);
@@ -120,7 +146,7 @@ static void test_answer_both_eof_styles(void **st)
 		build(&b, &a);
 		ig_session_facts f;
 		size_t used = 0;
-		assert_int_equal(parse(&b, &a, NOVARS, &f, &used), 0);
+		assert_int_equal(parse(&b, &a, &NOREQ, &f, &used), 0);
 		assert_int_equal(used, b.len);
 		assert_string_equal(f.db, "shop");
 		assert_string_equal(f.user, "etl");
@@ -131,7 +157,7 @@ static void test_answer_both_eof_styles(void **st)
 		for (size_t cut = 0; cut < b.len; cut++) {
 			ig_session_facts g;
 			char err[256];
-			assert_int_equal(ig_probe_parse(b.data, cut, a.caps, NOVARS, 0, &g, &used, err, sizeof(err)), 1);
+			assert_int_equal(ig_probe_parse(b.data, cut, a.caps, NONCE, &NOREQ, &g, &used, err, sizeof(err)), 1);
 		}
 		ig_session_facts_free(&f);
 		ig_buf_reset(&b);
@@ -149,7 +175,7 @@ static void test_values_hex_and_null(void **st)
 	build(&b, &a);
 	ig_session_facts f;
 	size_t used;
-	assert_int_equal(parse(&b, &a, NOVARS, &f, &used), 0);
+	assert_int_equal(parse(&b, &a, &NOREQ, &f, &used), 0);
 	assert_string_equal(f.db, "sh`o\xf6p#");
 	assert_string_equal(f.user, "a@b");
 	assert_int_equal(f.lex_flags, SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS);
@@ -158,7 +184,7 @@ static void test_values_hex_and_null(void **st)
 
 	answer n = {.db = NULL, .mode = "", .cs = "big5", .user = "u@h", .rows = 1, .caps = CLIENT_PROTOCOL_41};
 	build(&b, &n);
-	assert_int_equal(parse(&b, &n, NOVARS, &f, &used), 0);
+	assert_int_equal(parse(&b, &n, &NOREQ, &f, &used), 0);
 	assert_null(f.db);
 	assert_false(f.charset_known); /* not modelled: the caller explores every reading */
 	ig_session_facts_free(&f);
@@ -168,14 +194,17 @@ static void test_values_hex_and_null(void **st)
 static void test_user_variables(void **st)
 {
 	(void)st;
-	const char *vars[] = {"s", "t"};
+	ig_probe_request req = {.nvars = 2, .names = {"s", "t"}, .toks = {"@s", "@t"}, .tok_lens = {2, 2}};
 	answer a = {.db = "shop", .mode = "", .cs = "utf8mb4", .user = "u@h", .rows = 1, .caps = CLIENT_PROTOCOL_41,
 	            .vals = {"IMPORT INTO orders FROM 's3://b/x.csv'", NULL}, .nvals = 2};
 	ig_buf b = {0};
 	build(&b, &a);
 	ig_session_facts f;
 	size_t used;
-	assert_int_equal(parse(&b, &a, vars, &f, &used), 0);
+	assert_int_equal(parse(&b, &a, &req, &f, &used), 0);
+	assert_string_equal(f.vars[0].charset, "utf8mb4");
+	assert_false(f.vars[0].too_long);
+	assert_false(f.vars[1].too_long);
 	assert_int_equal(f.nvars, 2);
 	assert_string_equal(f.vars[0].name, "s");
 	assert_string_equal(f.vars[0].value, "IMPORT INTO orders FROM 's3://b/x.csv'");
@@ -192,11 +221,11 @@ static void test_user_variables(void **st)
 
 static int expect_fail(const ig_buf *b, uint32_t caps, size_t nvars)
 {
-	const char *vars[] = {"a", "b", "c"};
+	ig_probe_request req = {.nvars = nvars, .names = {"a", "b", "c"}, .toks = {"@a", "@b", "@c"}, .tok_lens = {2, 2, 2}};
 	ig_session_facts f;
 	size_t used;
 	char err[256];
-	int rc = ig_probe_parse(b->data, b->len, caps, vars, nvars, &f, &used, err, sizeof(err));
+	int rc = ig_probe_parse(b->data, b->len, caps, NONCE, &req, &f, &used, err, sizeof(err));
 	if (rc == -1)
 		assert_true(err[0] != '\0');
 	return rc;
@@ -241,14 +270,18 @@ static void test_failures(void **st)
 	/* A database value that is not hex. */
 	ig_buf p = {0};
 	uint8_t seq = 1;
-	my_lenenc_put(&p, 4);
+	char name[64];
+	my_lenenc_put(&p, 5);
 	put_pkt(&b, seq++, p.data, p.len);
 	ig_buf_reset(&p);
-	for (int i = 0; i < 4; i++)
-		put_coldef(&b, seq++, "c");
+	for (size_t i = 0; i < 5; i++) {
+		alias_of(name, sizeof(name), i, NONCE);
+		put_coldef(&b, seq++, name);
+	}
 	put_eof(&b, seq++, 0);
 	put_lenenc_str(&p, "shop");
 	put_lenenc_str(&p, "");
+	put_lenenc_str(&p, "utf8");
 	put_lenenc_str(&p, "utf8");
 	put_lenenc_str(&p, "7540");
 	put_pkt(&b, seq++, p.data, p.len);
@@ -261,6 +294,13 @@ static void test_failures(void **st)
 	nm.mode = NULL;
 	build(&b, &nm);
 	assert_int_equal(expect_fail(&b, nm.caps, 0), -1);
+	ig_buf_reset(&b);
+	/* Columns named by another nonce: the server read a text other than ours (an
+	 * injection that forged a row), or an answer to another probe. */
+	answer forged = one;
+	forged.nonce = "ffffffffffffffff";
+	build(&b, &forged);
+	assert_int_equal(expect_fail(&b, forged.caps, 0), -1);
 	ig_buf_reset(&b);
 }
 
