@@ -225,13 +225,13 @@ static int rotate_locked(char *err, size_t errlen)
 			snprintf(from, sizeof from, "%s.%d", A.path, k - 1);
 			snprintf(to, sizeof to, "%s.%d", A.path, k);
 			if (rename(from, to) < 0 && errno != ENOENT) {
-				snprintf(err, errlen, "audit log: cannot rename %s to %s: %s", from, to, strerror(errno));
+				snprintf(err, errlen, "audit log: cannot rename %.200s to %.200s: %s", from, to, strerror(errno));
 				return -1;
 			}
 		}
 		snprintf(to, sizeof to, "%s.1", A.path);
 		if (rename(A.path, to) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "audit log: cannot rename %s to %s: %s", A.path, to, strerror(errno));
+			snprintf(err, errlen, "audit log: cannot rename %.200s to %.200s: %s", A.path, to, strerror(errno));
 			return -1;
 		}
 	}
