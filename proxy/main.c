@@ -103,6 +103,7 @@ static int reload_config(char *err, size_t errlen)
 	else
 		LOG_INFO(0, "configuration reloaded");
 	ig_config *now = ig_cfg_acquire();
+	ig_audit_set_limits(now->audit.max_statement_bytes, now->audit.max_file_bytes, now->audit.keep_files);
 	int arc = ig_audit_reopen_at(now->audit.path, aerr, sizeof(aerr));
 	ig_cfg_release(now);
 	if (arc < 0)
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 		uv_signal_start(&sigs[i], on_signal, signums[i]);
 	}
 
+	ig_audit_set_limits(cfg->audit.max_statement_bytes, cfg->audit.max_file_bytes, cfg->audit.keep_files);
 	if (setup_backends(cfg, err, sizeof(err)) < 0 || setup_tls(cfg, err, sizeof(err)) < 0 ||
 	    ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0 ||
 	    ig_obl_start(cfg, err, sizeof(err)) < 0) {
