@@ -179,7 +179,13 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 				v++;
 		sql_sb_put(b, s + out, v - out);
 		sql_sb_str(b, REDACTED);
-		i = out = value_end(s, n, v);
+		if (colon) {
+			i = out = value_end(s, n, v);
+		} else { /* in a URI a value runs to the next '&' (blanks and quotes included) */
+			for (i = v; i < n && s[i] != '&'; i++)
+				;
+			out = i;
+		}
 	}
 	sql_sb_put(b, s + out, n - out);
 }
