@@ -55,6 +55,14 @@
 /* Statements longer than this are classified in the thread pool, so that no statement (a
  * 16 MiB batch of tiny statements, say) holds a worker's loop and its other sessions. */
 #define IG_INSPECT_INLINE_MAX (64 * 1024)
+/*
+ * Classifying holds about 100 bytes per statement of a batch (a 16 MiB batch of "DO 1;" is
+ * ~330 MB), so the bytes of large statements under classification at once, in the whole
+ * process, are bounded by twice limits.max_inspect_bytes: past that a large statement is
+ * refused (1105, retry) rather than let several clients multiply the gateway's memory.
+ */
+#define IG_INSPECT_BIG (1024 * 1024)
+static _Atomic size_t inspect_big_bytes;
 
 typedef enum ig_sess_state {
 	SS_BACKEND_CONNECT,
@@ -171,6 +179,7 @@ typedef struct ig_session {
 	char probe_nonce[IG_PROBE_NONCE_LEN + 1]; /* HOLD_PROBE: in the probe's column aliases */
 	uint64_t probe_since;   /* HOLD_PROBE: loop time the probe was sent */
 	uint8_t plan_seq;       /* the sequence id that answers the held statement */
+	size_t big_charge;      /* HOLD_CLASSIFY: bytes counted in inspect_big_bytes */
 	ig_session_facts facts; /* HOLD_CLASSIFY after a probe: its answer, for the pool */
 	bool have_facts;
 	uv_work_t work;
@@ -1232,8 +1241,16 @@ static void work_classify(uv_work_t *req)
 }
 
 /* Back on the loop after a classification in the pool: go on as inline classification does. */
+static void uncharge(ig_session *s)
+{
+	if (s->big_charge)
+		atomic_fetch_sub(&inspect_big_bytes, s->big_charge);
+	s->big_charge = 0;
+}
+
 static void classified(ig_session *s)
 {
+	uncharge(s);
 	ig_inspection *plan = s->plan;
 	bool had_facts = s->have_facts;
 	s->plan = NULL;
@@ -1260,6 +1277,7 @@ static void work_done(uv_work_t *req, int status)
 		return;
 	}
 	s->plan = NULL;
+	uncharge(s);
 	if (s->closing) {
 		if (s->plan_out.obl_id[0]) /* recorded, never sent: the client went away first */
 			ig_obl_answered(s->plan_out.obl_id, "", "", 1105, "the client went away before the import was sent");
@@ -1326,15 +1344,29 @@ static ig_stmt_result start_probe(ig_session *s, ig_inspection *plan, const ig_p
 }
 
 /* Hands a large statement to the thread pool for classification (its text is in plan_text). */
-static ig_stmt_result queue_classify(ig_session *s, const ig_session_facts *facts)
+static ig_stmt_result queue_classify(ig_session *s, const ig_session_facts *facts, size_t cost)
 {
+	if (cost >= IG_INSPECT_BIG) {
+		size_t budget = 2 * s->cfg->limits.max_inspect_bytes;
+		size_t now = atomic_fetch_add(&inspect_big_bytes, cost);
+		s->big_charge = cost;
+		if (now + cost > budget && now > 0) { /* one alone is always allowed */
+			uncharge(s);
+			send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000",
+			           "importgate: too many large statements are being inspected at once "
+			           "(limits.max_inspect_bytes); the statement was not sent, retry it");
+			return STMT_DONE;
+		}
+	}
 	if (facts && ig_session_facts_copy(&s->facts, facts) < 0) {
+		uncharge(s);
 		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
 		return STMT_DONE;
 	}
 	s->have_facts = facts != NULL;
 	s->work.data = s;
 	if (uv_queue_work(&s->w->loop, &s->work, work_classify, work_done) != 0) {
+		uncharge(s);
 		ig_session_facts_free(&s->facts);
 		s->have_facts = false;
 		send_error(s, s->plan_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the inspection");
@@ -1379,7 +1411,7 @@ static ig_stmt_result inspect_statement(ig_session *s, uint8_t cmd, const uint8_
 	for (size_t i = 0; facts && i < facts->nvars; i++)
 		cost += facts->vars[i].len;
 	if (cost > IG_INSPECT_INLINE_MAX)
-		return queue_classify(s, facts);
+		return queue_classify(s, facts, cost);
 	ig_stmt_ctx ctx = stmt_ctx(s, cmd, facts);
 	ig_inspect_out out;
 	ig_inspection *plan = ig_inspect_begin(&ctx, (const char *)text, len, &out);
