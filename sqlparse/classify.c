@@ -443,6 +443,7 @@ static void memo_put(cls_ctx *cx, const char *sql, const sql_piece *pc, unsigned
 			sql_piece q;
 			if (!cx->memo[i].sql)
 				continue;
+			memset(&q, 0, sizeof(q));
 			q.span.off = cx->memo[i].off;
 			q.span.len = cx->memo[i].len;
 			q.sig = cx->memo[i].sig;
