@@ -639,10 +639,10 @@ static void refuse_opaque(ig_inspection *p, ig_inspect_out *out)
 
 static void note_opaque_allowed(const ig_inspection *p)
 {
-	LOG_WARN(p->conn_id, "bypass.suspect: PREPARE ... FROM @variable from '%s'@%s: %s; forwarded "
-	         "(policy.opaque_prepare: allow)", p->user, p->host, p->opaque_why);
 	if (p->quiet)
 		return;
+	LOG_WARN(p->conn_id, "bypass.suspect: PREPARE ... FROM @variable from '%s'@%s: %s; forwarded "
+	         "(policy.opaque_prepare: allow)", p->user, p->host, p->opaque_why);
 	json_t *ev = audit_base(p, "bypass.suspect");
 	if (ev) {
 		ig_audit_set_statement(ev, p->sql, p->len);
