@@ -11,6 +11,7 @@
  */
 #include "proxy/obligations.h"
 #include "proxy/backupuri.h"
+#include "sqlparse/sqlparse.h"
 #include "proxy/metrics.h"
 
 #include <errno.h>
@@ -549,23 +550,34 @@ static char *backup_uri(const ig_obl_record *r)
 
 /* ---- the steps ---- */
 
+/* msg may be TiDB's answer to BACKUP TABLE or to the downstream IMPORT INTO, which can
+ * quote the target or the location with its credentials: it is kept, logged and audited
+ * only redacted (sql_redact_text). */
 static void step_failed(ig_obl_record *r, ig_obl_step *s, const char *name, const char *msg)
 {
+	char *red = sql_redact_text(msg ? msg : "", msg ? strlen(msg) : 0);
+	const char *m = red ? red : "(message withheld: out of memory)";
+
 	s->attempts++;
-	ig_obl_set_str(&s->last_error, msg);
+	ig_obl_set_str(&s->last_error, m);
 	r->next_try_ms = now_ms() + backoff_ms(s->attempts);
 	LOG_WARN(r->conn_id, "obligation %s: %s failed (attempt %u, next in %lld ms): %s", r->id, name,
-	         s->attempts, (long long)backoff_ms(s->attempts), msg);
-	audit("obligation.failed", r, name, msg);
+	         s->attempts, (long long)backoff_ms(s->attempts), m);
+	audit("obligation.failed", r, name, m);
+	free(red);
 }
 
 static void step_done(ig_obl_record *r, ig_obl_step *s, const char *name)
 {
+	/* the target (obligations.backup_uri filled in) may carry credentials in its query */
+	char *red = s->target ? sql_redact_uri(s->target, strlen(s->target)) : NULL;
+
 	s->state = IG_STEP_DONE;
 	ig_obl_set_str(&s->last_error, NULL);
 	r->next_try_ms = 0;
-	LOG_INFO(r->conn_id, "obligation %s: %s done (%s)", r->id, name, s->target ? s->target : "");
+	LOG_INFO(r->conn_id, "obligation %s: %s done (%s)", r->id, name, red ? red : "");
 	audit("obligation.step", r, name, NULL);
+	free(red);
 }
 
 /*
@@ -736,13 +748,18 @@ static int do_reimport(ig_obl_record *r)
 
 /* ---- the upstream job ---- */
 
+/* why may quote TiDB's answer to the import (see step_failed): kept redacted */
 static void not_owed(ig_obl_record *r, const char *why)
 {
+	char *red = sql_redact_text(why ? why : "", why ? strlen(why) : 0);
+	const char *w = red ? red : "(reason withheld: out of memory)";
+
 	r->state = IG_OBLS_NOT_OWED;
-	ig_obl_set_str(&r->note, why);
+	ig_obl_set_str(&r->note, w);
 	r->next_try_ms = 0;
-	LOG_INFO(r->conn_id, "obligation %s: nothing owed: %s", r->id, why);
+	LOG_INFO(r->conn_id, "obligation %s: nothing owed: %s", r->id, w);
 	audit("obligation.not_owed", r, NULL, NULL);
+	free(red);
 }
 
 static void due(ig_obl_record *r)
@@ -756,19 +773,27 @@ static void due(ig_obl_record *r)
 
 static void unknown(ig_obl_record *r, const char *why)
 {
+	char *red = sql_redact_text(why ? why : "", why ? strlen(why) : 0);
+	const char *w = red ? red : "(reason withheld: out of memory)";
+
 	r->state = IG_OBLS_OUTCOME_UNKNOWN;
-	ig_obl_set_str(&r->note, why);
+	ig_obl_set_str(&r->note, w);
 	r->next_try_ms = NEVER;
-	LOG_WARN(r->conn_id, "obligation %s: outcome unknown, an operator must decide: %s", r->id, why);
-	audit("obligation.failed", r, "outcome", why);
+	LOG_WARN(r->conn_id, "obligation %s: outcome unknown, an operator must decide: %s", r->id, w);
+	audit("obligation.failed", r, "outcome", w);
+	free(red);
 }
 
 static void failed_attempt(ig_obl_record *r, const char *what, const char *msg)
 {
 	r->attempts++;
-	ig_obl_set_str(&r->last_error, msg);
+	char *red = sql_redact_text(msg ? msg : "", msg ? strlen(msg) : 0);
+	const char *m = red ? red : "(message withheld: out of memory)";
+
+	ig_obl_set_str(&r->last_error, m);
 	r->next_try_ms = now_ms() + backoff_ms(r->attempts);
-	LOG_WARN(r->conn_id, "obligation %s: %s failed (attempt %u): %s", r->id, what, r->attempts, msg);
+	LOG_WARN(r->conn_id, "obligation %s: %s failed (attempt %u): %s", r->id, what, r->attempts, m);
+	free(red);
 }
 
 /* Applies a job's status; false when the job is still going. */
