@@ -594,25 +594,39 @@ static bool groupable(const char *sql, const sql_token *t)
 	return t->type == SQL_TOK_STRING || (t->type == SQL_TOK_QIDENT && sql[t->qoff] == '"');
 }
 
+/* A run of more adjacent literals than redact_group takes: withheld whole (the server joins
+ * them all; redacting a part could leave a secret's tail in the rest). */
+static void withhold_group(out_t *o, const char *sql, const sql_token *first, const sql_token *last, size_t *pos)
+{
+	emit(o, sql + *pos, first->qoff - *pos);
+	emit_str(o, "'<redacted: too many adjacent literals>'");
+	*pos = last->off + last->len;
+}
+
 /* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
 static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 {
 	sql_lexer lx;
-	sql_token tok, g[64];
-	size_t ng = 0, pos = 0;
+	sql_token tok, last, g[64];
+	size_t ng = 0, total = 0, pos = 0;
+	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
-		bool flush = ng > 0 && (!groupable(sql, &tok) || ng == sizeof(g) / sizeof(g[0]));
-		if (flush) {
-			if (redact_group(o, sql, g, ng, flags, &pos) < 0)
+		if (total > 0 && !groupable(sql, &tok)) {
+			if (total > ng)
+				withhold_group(o, sql, &g[0], &last, &pos);
+			else if (redact_group(o, sql, g, ng, flags, &pos) < 0)
 				return -1;
-			ng = 0;
+			ng = total = 0;
 		}
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
-			g[ng++] = tok;
+			if (ng < sizeof(g) / sizeof(g[0]))
+				g[ng++] = tok;
+			last = tok;
+			total++;
 		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
 			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
 				return -1;

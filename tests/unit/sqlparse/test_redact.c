@@ -201,7 +201,7 @@ static void test_every_backend_param_folded(void **st)
 		char v[8][192];
 		size_t nv = variants(backend_params[b][1], v);
 		for (size_t i = 0; i < nv; i++) {
-			char in[512];
+			char in[4096];
 			snprintf(in, sizeof(in), "%s://bucket/p/x.csv?region=r&%s=PLANTED_S3CRET&x=1", backend_params[b][0], v[i]);
 			check_hidden(in, "PLANTED_S3CRET");
 			/* first, last, only, duplicated, after ';' (Go < 1.17), value with '#', '+', '%' */
@@ -345,7 +345,7 @@ static void test_text(void **st)
 		char v[8][192];
 		size_t nv = variants(backend_params[b][1], v);
 		for (size_t i = 0; i < nv; i++) {
-			char in[512], *o;
+			char in[8192], *o;
 			snprintf(in, sizeof(in), "error near '%s=PLANTED_S3CRET' and %s://b/?%s=PLANTED_S3CRET", v[i],
 			         backend_params[b][0], v[i]);
 			o = sql_redact_text(in, strlen(in));
