@@ -5,8 +5,11 @@
  *   state unreadable (4) -> with DISABLE_PRECHECK REJECT; else PASS (defer-to-tidb) or REJECT
  *   (1) a covering task/changefeed whose requirement is `required` -> REJECT naming each
  *       (a covering one under `logical` -> LOGICAL)
- *   (2) else, TiDB's own precheck would refuse (a task or a counted changefeed exists):
- *       TiDB >= v8.0 -> ADD_DISABLE_PRECHECK (PASS when the user has it), older -> REJECT
+ *   (2) else, TiDB's own precheck would refuse (a task, or a changefeed the backend's
+ *       version counts: policy/precheck_model.c): TiDB >= v8.0 -> ADD_DISABLE_PRECHECK (PASS
+ *       when the user has it), older -> REJECT
+ *   (2b) else, it may refuse (the version's releases differ): >= v8.0 -> ADD_DISABLE_PRECHECK
+ *       (harmless when TiDB would not have refused), older -> PASS (TiDB's precheck decides)
  *   (3) else PASS. Obligations follow the covering ones' requirements.
  */
 #include "policy/decide.h"
@@ -98,6 +101,8 @@ typedef struct dctx {
 	ig_coverage cov;
 	ig_logbackup_req lb;
 	ig_changefeed_req cf;
+	ig_tidb_version version;         /* the backend's, config's when the greeting has none */
+	const ig_precheck_model *model;  /* what that version's precheck counts */
 	char *err;
 	size_t errlen;
 } dctx;
@@ -152,8 +157,9 @@ static void cover_text(dctx *d, msg *m, bool with_tasks, bool with_cfs)
 		m_add(m, " and %zu more", total - shown);
 }
 
-/* What TiDB's own precheck counts (all tasks; changefeeds per ig_changefeed_tidb_counts). */
-static void blocker_text(dctx *d, msg *m)
+/* What TiDB's own precheck counts: every task, and the changefeeds the backend's version
+ * counts `at_least` (COUNTED, or MAYBE too). */
+static void blocker_text(dctx *d, msg *m, ig_pc_count at_least)
 {
 	const ig_cluster_state *st = d->in->state;
 	size_t shown = 0, total = 0;
@@ -164,7 +170,7 @@ static void blocker_text(dctx *d, msg *m)
 			task_text(m, &st->tasks[i]);
 		}
 	for (size_t i = 0; i < st->ncfs; i++) {
-		if (!ig_changefeed_tidb_counts(&st->cfs[i]))
+		if (ig_precheck_model_counts(d->model, &st->cfs[i]) < at_least)
 			continue;
 		total++;
 		if (shown < MAX_LISTED) {
@@ -294,7 +300,7 @@ static int reject_old_tidb(dctx *d, const ig_tidb_version *v)
 
 	m_open(&m);
 	m_add(&m, "TiDB's own precheck refuses IMPORT INTO while ");
-	blocker_text(d, &m);
+	blocker_text(d, &m, IG_PC_COUNTED);
 	m_add(&m, " exist, and ");
 	version_text(&m, v);
 	m_add(&m, " to skip it for %.64s.%.64s (allowed by ", d->in->db, d->in->table);
@@ -330,12 +336,26 @@ static int list_names(dctx *d)
 	return 0;
 }
 
+/* Would TiDB's own precheck refuse: COUNTED (a task, or a changefeed the version counts),
+ * MAYBE (only changefeeds the version's releases count differently), NOT_COUNTED. */
+static ig_pc_count precheck_outcome(const dctx *d)
+{
+	const ig_cluster_state *st = d->in->state;
+	ig_pc_count worst = IG_PC_NOT_COUNTED, c;
+
+	if (st->ntasks > 0)
+		return IG_PC_COUNTED; /* GetAllTasks: every task, paused too, on every version */
+	for (size_t i = 0; i < st->ncfs; i++)
+		if ((c = ig_precheck_model_counts(d->model, &st->cfs[i])) > worst)
+			worst = c;
+	return worst;
+}
+
 /* Rows (1)-(3), with the cluster state in hand. */
 static int decide_state(dctx *d)
 {
 	bool req_tasks = d->cov.ntasks && d->lb == IG_LB_REQUIRED;
 	bool req_cfs = d->cov.ncfs && d->cf == IG_CF_REQUIRED;
-	ig_tidb_version v;
 	msg m;
 
 	if (req_tasks || req_cfs)
@@ -353,8 +373,12 @@ static int decide_state(dctx *d)
 		d->out->obligations |= IG_OBL_SNAPSHOT_AFTER_IMPORT;
 	if (d->cov.ncfs && d->cf == IG_CF_REIMPORT_DOWNSTREAM)
 		d->out->obligations |= IG_OBL_REIMPORT_DOWNSTREAM;
-	if (!ig_cluster_precheck_blocks(d->in->state)) {
-		m_add(&m, "no log backup task or changefeed that TiDB's precheck counts exists");
+	ig_pc_count outcome = precheck_outcome(d);
+
+	switch (outcome) {
+	case IG_PC_NOT_COUNTED:
+		m_add(&m, "no log backup task or changefeed that TiDB's precheck counts exists (%s)",
+		      d->model->name);
 		if (d->cov.ntasks + d->cov.ncfs) {
 			m_add(&m, "; covered by ");
 			cover_text(d, &m, true, true);
@@ -362,14 +386,23 @@ static int decide_state(dctx *d)
 			rule_text(d, &m);
 		}
 		return finish(d, IG_VERDICT_PASS, &m);
-	}
-	v = backend_version(d->in);
-	if (!ig_tidb_version_at_least(&v, 8, 0)) {
+	case IG_PC_MAYBE:
+		if (d->model->disable_precheck)
+			break;
+		m_add(&m, "TiDB's precheck (%s) may stop on ", d->model->name);
+		blocker_text(d, &m, IG_PC_MAYBE);
+		m_add(&m, " (its releases differ); %.64s.%.64s is allowed by ", d->in->db, d->in->table);
+		rule_text(d, &m);
+		m_add(&m, "; forwarded unchanged, TiDB's own precheck decides");
+		return finish(d, IG_VERDICT_PASS, &m);
+	case IG_PC_COUNTED:
+		if (d->model->disable_precheck)
+			break;
 		free(m_close(&m));
-		return reject_old_tidb(d, &v);
+		return reject_old_tidb(d, &d->version);
 	}
-	m_add(&m, "TiDB's precheck would stop on ");
-	blocker_text(d, &m);
+	m_add(&m, "TiDB's precheck %s stop on ", outcome == IG_PC_MAYBE ? "may" : "would");
+	blocker_text(d, &m, IG_PC_MAYBE);
 	m_add(&m, "; %.64s.%.64s is allowed by ", d->in->db, d->in->table);
 	rule_text(d, &m);
 	m_add(&m, d->in->disable_precheck ? "; the statement's own DISABLE_PRECHECK is kept"
@@ -382,6 +415,9 @@ static int decide(dctx *d)
 	const ig_decide_input *in = d->in;
 	msg m;
 
+	d->version = backend_version(in);
+	d->model = ig_precheck_model_for(&d->version, &d->out->precheck_model_newer);
+	d->out->precheck_model = d->model->name;
 	if (!in->db || !*in->db) {
 		m_open(&m);
 		m_add(&m, "No database selected");

@@ -12,6 +12,7 @@
 
 #include "policy/clusterstate.h"
 #include "policy/config.h"
+#include "policy/precheck_model.h"
 #include "policy/version.h"
 
 typedef enum {
@@ -49,6 +50,10 @@ typedef struct ig_decision {
 	char **changefeeds;    /* changefeeds covering the table ("cluster/namespace/id") */
 	size_t nchangefeeds;
 	bool dry_run;          /* policy.mode dry-run: log the verdict, forward unchanged */
+	/* the precheck model used (policy/precheck_model.h; static text), and whether the
+	 * backend is newer than the newest modelled release: the caller logs that once */
+	const char *precheck_model;
+	bool precheck_model_newer;
 	bool state_unavailable;
 	/* on REJECT: the MySQL error (8173/HY000, or 1046/3D000 when no database) */
 	unsigned err_code;

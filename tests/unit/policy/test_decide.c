@@ -375,15 +375,61 @@ static void exists_old_tidb(void **state)
 {
 	fx *f = *state;
 
-	th_cf(f->st, "cf1", "warning", "[\"x.*\"]", -1);
+	/* legacy layout, normal: every pre-v8.0 variant counts it */
+	th_adds(f->st, "/tidb/cdc/changefeed/info/cf1", "{\"state\":\"normal\",\"config\":{\"filter\":"
+	        "{\"rules\":[\"x.*\"]}}}");
 	f->in.version = (ig_tidb_version){7, 5, 1};
 	run(f);
 	expect_reject(f);
-	has(f->d.message, "TiDB's own precheck refuses IMPORT INTO while changefeed \"default/default/cf1\" "
-	                  "(warning) exist, and the backend runs TiDB v7.5.1, which has no DISABLE_PRECHECK "
+	has(f->d.message, "TiDB's own precheck refuses IMPORT INTO while changefeed \"cf1\" "
+	                  "exist, and the backend runs TiDB v7.5.1, which has no DISABLE_PRECHECK "
 	                  "(it came in v8.0.0)");
 	has(f->d.message, "(allowed by no policy rule matches");
 	has(f->d.message, "upgrade TiDB to v8.0.0 or later, or use a logical import (LOAD DATA)");
+	assert_false(f->d.precheck_model_newer);
+	has(f->d.precheck_model, "before v8.0");
+}
+
+/* v7.5 counts normal, stopped, error only (br/pkg/utils/cdc.go): a warning changefeed
+ * elsewhere does not stop TiDB, so the import is forwarded as sent. */
+static void warning_changefeed_on_v75(void **state)
+{
+	fx *f = *state;
+
+	th_cf(f->st, "cf1", "warning", "[\"x.*\"]", -1);
+	f->in.version = (ig_tidb_version){7, 5, 1};
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
+	has(f->d.reason, "no log backup task or changefeed that TiDB's precheck counts exists "
+	                 "(before v8.0");
+	/* v8.5 counts it: DISABLE_PRECHECK added */
+	f->in.version = (ig_tidb_version){8, 5, 0};
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
+	has(f->d.reason, "TiDB's precheck would stop on changefeed \"default/default/cf1\" (warning)");
+}
+
+/* A "default" cluster changefeed in a counted state: one pre-v8.0 variant (pingcap/tidb
+ * #47322) keeps only numeric cluster ids, so TiDB may or may not count it: forwarded
+ * unchanged, TiDB's own precheck decides (it cannot be skipped there anyway). */
+static void old_tidb_maybe_forwards(void **state)
+{
+	fx *f = *state;
+
+	th_cf(f->st, "cf1", "normal", "[\"x.*\"]", -1);
+	f->in.version = (ig_tidb_version){7, 5, 1};
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
+	has(f->d.reason, "TiDB's precheck (before v8.0 (br/pkg/utils/cdc.go)) may stop on changefeed "
+	                 "\"default/default/cf1\" (its releases differ)");
+	has(f->d.reason, "forwarded unchanged, TiDB's own precheck decides");
+	/* a numeric cluster id is counted by every variant */
+	th_adds(f->st, "/tidb/cdc/7345/default/changefeed/info/cf2",
+	        "{\"state\":\"stopped\",\"config\":{\"filter\":{\"rules\":[\"x.*\"]}}}");
+	run(f);
+	expect_reject(f);
+	has(f->d.message, "changefeed \"7345/default/cf2\" (stopped) exist");
+	lacks(f->d.message, "cf1");
 }
 
 static void exists_unknown_version(void **state)
@@ -430,11 +476,17 @@ static void obligations(void **state)
 	add_pitr(f);
 	run(f);
 	assert_int_equal(f->d.obligations, IG_OBL_SNAPSHOT_AFTER_IMPORT);
-	/* a failed changefeed covers (it may resume) but TiDB's precheck ignores it: PASS, owed */
+	/* a failed changefeed covers (it may resume); v8.5 counts it too (pingcap/tidb#53482) */
 	ig_cluster_state_free(f->st);
 	f->st = ig_cluster_state_new();
 	f->in.state = f->st;
 	th_cf(f->st, "broken", "failed", NULL, -1);
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
+	assert_int_equal(f->d.obligations, IG_OBL_REIMPORT_DOWNSTREAM);
+	has(f->d.reason, "TiDB's precheck would stop on changefeed \"default/default/broken\" (failed)");
+	/* v7.5 does not count a failed changefeed: PASS, still owed */
+	f->in.version = (ig_tidb_version){7, 5, 0};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	assert_int_equal(f->d.obligations, IG_OBL_REIMPORT_DOWNSTREAM);
@@ -512,6 +564,7 @@ int main(void)
 		T(required_only_the_required_part), T(required_many_names_cut), T(unreadable_covers),
 		T(logical),
 		T(exists_add_disable_precheck), T(exists_elsewhere), T(exists_old_tidb),
+		T(warning_changefeed_on_v75), T(old_tidb_maybe_forwards),
 		T(exists_unknown_version), T(obligations),
 		T(nothing_exists), T(dry_run), T(bad_input),
 	};
