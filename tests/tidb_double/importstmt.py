@@ -94,12 +94,16 @@ _FORMATS = ("csv", "sql", "parquet")
 
 def supported_options(version):
     """Options TiDB `version` knows: CLOUD_STORAGE_URI from v7.4,
-    DISABLE_PRECHECK from v8.0 (import.go supportedOptions)."""
+    DISABLE_PRECHECK from v8.0 (pingcap/tidb#51077), GROUP_KEY on master (the
+    stored master import.go supportedOptions; the double gives it to v9.0 and
+    later, the release that first has it is not pinned: docs/TIDB_VERSIONS.md)."""
     opts = dict(_BASE_OPTIONS)
     if version >= (7, 4, 0):
         opts["cloud_storage_uri"] = "str"
     if version >= (8, 0, 0):
         opts["disable_precheck"] = None
+    if version >= (9, 0, 0):
+        opts["group_key"] = "str"
     return opts
 
 

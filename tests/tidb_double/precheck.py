@@ -1,6 +1,16 @@
-"""TiDB v8.5's CDC/PiTR precheck for IMPORT INTO, reproduced for the test
-double: it reads the same etcd keys TiDB reads (through etcd's v3 JSON
+"""TiDB's CDC/PiTR precheck for IMPORT INTO, per TiDB version, reproduced for
+the test double: it reads the same etcd keys TiDB reads (through etcd's v3 JSON
 gateway instead of the gRPC client) and returns TiDB's message text.
+
+Versions (docs/TIDB_VERSIONS.md, the gateway's policy/precheck_model.c):
+- before v8.2 (v7.x, v8.0, v8.1): br/pkg/utils/cdc.go GetCDCChangefeedNameSet:
+  every key under /tidb/cdc/ whose rest contains /changefeed/info/ (any cluster
+  id, __backup__ too), value read in the same range; state normal, stopped or
+  error counts; a value that is not {"state": string} JSON is skipped; the
+  legacy /tidb/cdc/changefeed/info/<id> keys only when nothing else counted;
+  message groups joined by ", ", then ",". cdc_cluster_ids="numeric" gives the
+  pingcap/tidb#47322 variant (only numeric cluster ids).
+- v8.2 and later (v8.5, master): the pkg/util/cdcutil/cdc.go code below.
 
 Sources (see FACTS.md): pkg/executor/importer/precheck.go checkCDCPiTRTasks,
 br/pkg/streamhelper (GetAllTasks: every key under /tidb/br-stream/info/,
@@ -143,15 +153,60 @@ def running_changefeeds(reader):
     return groups
 
 
+_OLD_COUNTED = ("normal", "stopped", "error")
+_NUMERIC_RE = re.compile(rb"^[0-9]+$")
+
+
+def _old_active(value):
+    try:
+        state = json.loads(value).get("state", "")
+    except (ValueError, AttributeError):
+        return False  # "maybe a compatible issue, skip this key"
+    return isinstance(state, str) and state in _OLD_COUNTED
+
+
+def old_changefeeds(reader, cluster_ids="any"):
+    """[(group, [ids])] as br/pkg/utils GetCDCChangefeedNameSet (before v8.2) finds them."""
+    groups = {}
+    for key, value in reader.prefix(CDC_PREFIX):
+        k = key[len(CDC_PREFIX):]
+        idx = k.find(CHANGEFEED_PATH)
+        if idx < 0:
+            continue
+        group, cf_id = k[:idx], k[idx + len(CHANGEFEED_PATH):]
+        if cluster_ids == "numeric":
+            cluster, sep, _ = group.partition(b"/")
+            if not sep or not _NUMERIC_RE.match(cluster):
+                continue
+        if _old_active(value):
+            groups.setdefault(group.decode(), []).append(cf_id.decode())
+    if not groups:
+        legacy = CDC_PREFIX + b"changefeed/info/"
+        for key, value in reader.prefix(legacy):
+            cf_id = key[len(legacy):]
+            if cf_id and _old_active(value):
+                groups.setdefault("<nil>", []).append(cf_id.decode())
+    return groups
+
+
+def _old_message(groups):
+    return "found CDC changefeed(s): " + ", ".join(
+        "cluster/namespace: %s changefeed(s): %s" % (g, _go_list(ids))
+        for g, ids in groups.items()) + ","
+
+
 def _go_list(items):
     return "[" + " ".join(items) + "]"
 
 
-def check(reader):
-    """None if the import may go on, else TiDB's message after 'PreCheck failed: '."""
+def check(reader, version=(8, 5, 0), cdc_cluster_ids="any"):
+    """None if the import may go on, else TiDB `version`'s message after 'PreCheck failed: '."""
     tasks = pitr_tasks(reader)
     if tasks:
         return "found PiTR log streaming task(s): %s," % _go_list(tasks)
+    if version < (8, 2, 0):
+        groups = old_changefeeds(reader, cdc_cluster_ids)
+        return _old_message(groups) if groups else None
     groups = running_changefeeds(reader)
     if groups:
         msg = "found CDC changefeed(s): "

@@ -853,7 +853,7 @@ class Session:
                     raise importstmt.precheck_failed("target table is not empty")
         if not eff["disable_precheck"] and state.etcd is not None:
             try:
-                msg = precheck.check(state.etcd)
+                msg = precheck.check(state.etcd, state.version)
             except precheck.StateError as e:
                 raise SQLError(importstmt.ER_UNKNOWN, str(e))
             if msg:

@@ -1,0 +1,174 @@
+"""End-to-end policy tests per TiDB version (issue 13, docs/TIDB_VERSIONS.md): the gateway in
+front of a TiDB double that pretends to be v7.5, v8.1, v8.5 or a master-like v9.0 (its
+--version drives which changefeed states its own precheck counts, and which options exist),
+tasks and changefeeds written to a real etcd as BR and TiCDC write them. Each test checks
+what the client got and what reached the double; where the gateway forwards unchanged, the
+double's own precheck is what the client sees."""
+
+import pytest
+
+from policy_helpers import (PRECHECK, Received, double, etcd, last_decision,  # noqa: F401
+                            policy_gw, query, rule, start_double, state)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+SQL = "IMPORT INTO shop.t FROM 's3://bucket/data/t.*.csv'"
+ADDED = " WITH DISABLE_PRECHECK"
+
+V75, V81, V85, MASTER = ("8.0.11-TiDB-v7.5.1", "8.0.11-TiDB-v8.1.0", "8.0.11-TiDB-v8.5.0",
+                         "8.0.11-TiDB-v9.0.0-alpha")
+VERSIONS = [V75, V81, V85, MASTER]
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=["v7.5", "v8.1", "v8.5", "master"])
+def vdouble(request, etcd, tmp_path_factory):
+    srv = start_double(etcd.url, str(tmp_path_factory.mktemp("vdouble") / "statements.jsonl"),
+                       version=request.param)
+    srv.server_version = request.param
+    yield srv
+    srv.stop()
+
+
+def gw_for(policy_gw, vdouble, policy=None):
+    return policy_gw(policy, backend=("127.0.0.1", vdouble.port))
+
+
+def is_v75(vdouble):
+    return vdouble.server_version == V75
+
+
+def assert_finished(out):
+    assert out.ok, out
+    row = out.results[0][0]
+    assert row[2] == "`shop`.`t`" and row[5] == "finished", row
+
+
+def assert_rejected(out, *needles):
+    assert out.code == PRECHECK, out
+    assert out.message.startswith("PreCheck failed: importgate: "), out.message
+    for n in needles:
+        assert n in out.message, (n, out.message)
+
+
+def test_nothing_forwarded_unchanged(policy_gw, vdouble, state):
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_finished(query(gw, SQL))
+    assert rx.sqls() == [SQL]
+    assert ": pass, rule (defaults)" in last_decision(gw)
+
+
+def test_covering_task_refused_on_every_version(policy_gw, vdouble, state):
+    state.task("pitr_shop", ["shop.*"])
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_rejected(query(gw, SQL), 'shop.t is covered by log backup task "pitr_shop"')
+    assert rx.sqls() == []
+
+
+def test_task_elsewhere(policy_gw, vdouble, state):
+    # every version's precheck counts every task: v7.5 cannot skip it, v8.0+ can
+    state.task("pitr_stage", ["stage.*"])
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, SQL)
+    if is_v75(vdouble):
+        assert_rejected(out, 'log backup task "pitr_stage"', "no DISABLE_PRECHECK")
+        assert rx.sqls() == []
+    else:
+        assert_finished(out)
+        assert rx.sqls() == [SQL + ADDED]
+
+
+def test_failed_changefeed_not_covering(policy_gw, vdouble, state):
+    # v8.2+ counts a failed changefeed (pingcap/tidb#53482), v7.5 and v8.1 do not; the
+    # gateway adds DISABLE_PRECHECK from v8.0 (on v8.1 its patch releases differ: harmless)
+    state.changefeed("cf-stage", ["stage.*"], state="failed")
+    direct = query(vdouble.port, SQL)
+    if vdouble.server_version in (V85, MASTER):
+        assert direct.code == PRECHECK and "cf-stage" in direct.message, direct
+    else:
+        assert_finished(direct)
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_finished(query(gw, SQL))
+    assert rx.sqls() == [SQL if is_v75(vdouble) else SQL + ADDED]
+
+
+def test_failed_changefeed_covering_with_allowing_rule(policy_gw, vdouble, state):
+    state.changefeed("cf-shop", ["shop.*"], state="failed")
+    gw = gw_for(policy_gw, vdouble, {"rules": [rule("reimport", changefeed="reimport-downstream")]})
+    rx = Received(vdouble)
+    assert_finished(query(gw, SQL))
+    line = last_decision(gw)
+    if is_v75(vdouble):
+        assert rx.sqls() == [SQL]
+        assert ": pass, rule reimport" in line, line
+    else:
+        assert rx.sqls() == [SQL + ADDED]
+        assert ": add-disable-precheck, rule reimport" in line, line
+    assert "changefeed: reimport-downstream" in line, line
+
+
+def test_failed_changefeed_covering_required_refused(policy_gw, vdouble, state):
+    # coverage does not depend on what TiDB counts: a failed changefeed may resume
+    state.changefeed("cf-shop", ["shop.*"], state="failed")
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_rejected(query(gw, SQL), 'changefeed "default/default/cf-shop" (failed)')
+    assert rx.sqls() == []
+
+
+def test_warning_changefeed_elsewhere(policy_gw, vdouble, state):
+    # v7.5 counts normal, stopped, error only: a warning changefeed does not stop it
+    state.changefeed("cf-stage", ["stage.*"], state="warning")
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_finished(query(gw, SQL))
+    assert rx.sqls() == [SQL if is_v75(vdouble) else SQL + ADDED]
+
+
+def test_normal_changefeed_elsewhere(policy_gw, vdouble, state):
+    # before v8.0 one variant ignores non-numeric cluster ids (pingcap/tidb#47322): the
+    # gateway cannot know, forwards unchanged, and TiDB's own precheck answers
+    state.changefeed("cf-stage", ["stage.*"])
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, SQL)
+    if is_v75(vdouble):
+        assert out.code == PRECHECK, out
+        assert out.message == ("PreCheck failed: found CDC changefeed(s): cluster/namespace: "
+                               "default/default changefeed(s): [cf-stage],"), out.message
+        assert rx.sqls() == [SQL]
+        assert "forwarded unchanged, TiDB's own precheck decides" in last_decision(gw)
+    else:
+        assert_finished(out)
+        assert rx.sqls() == [SQL + ADDED]
+
+
+def test_legacy_changefeed_elsewhere(policy_gw, vdouble, state):
+    # the legacy layout is counted by every pre-v8.0 variant: refused with the reason
+    state.changefeed("old-cf", ["stage.*"], legacy=True)
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, SQL)
+    if is_v75(vdouble):
+        assert_rejected(out, 'changefeed "old-cf"', "no DISABLE_PRECHECK")
+        assert rx.sqls() == []
+    else:
+        assert_finished(out)
+        assert rx.sqls() == [SQL + ADDED]
+
+
+def test_double_options_per_version(vdouble, state):
+    # the double's option matrix: GROUP_KEY only master-like, DISABLE_PRECHECK from v8.0
+    out = query(vdouble.port, SQL + " WITH group_key='g1'")
+    if vdouble.server_version == MASTER:
+        assert_finished(out)
+    else:
+        assert (out.code, out.message) == (8163, "Unknown option group_key"), out
+    out = query(vdouble.port, SQL + ADDED)
+    if is_v75(vdouble):
+        assert (out.code, out.message) == (8163, "Unknown option disable_precheck"), out
+    else:
+        assert_finished(out)
