@@ -35,7 +35,8 @@
 /* One import found in the text. */
 typedef struct import_item {
 	size_t stmt_index;     /* position in the batch: the index of its result */
-	sql_span span;         /* the statement in the text */
+	sql_span span;         /* the import in the text (inside any statement wrapped around it) */
+	sql_span whole;        /* the whole statement in the text, as audited */
 	bool via_prepare;      /* PREPARE name FROM 'text': text below is the inner statement */
 	char *prepare_name;
 	char *text;            /* the import statement */
@@ -80,6 +81,7 @@ struct ig_inspection {
 	const char *opaque_why;
 	bool mode_dependent;   /* the readings that stay possible disagree about a candidate */
 	bool unseen_change;    /* a statement before a candidate may change the session unseen */
+	bool session_states;   /* SET SESSION_STATES somewhere (also in a PREPARE text or variable) */
 	bool explored;         /* classified under every reading (not only the server's) */
 };
 
@@ -205,6 +207,7 @@ static int add_item(ig_inspection *p, const sql_stmt *st, size_t index, bool via
 	/* Only the import is parsed and rewritten; a statement wrapped around it (EXPLAIN
 	 * ANALYZE, TRACE, PLAN REPLAYER DUMP, ...) stays byte for byte. */
 	it->span = via_prepare ? st->span : st->import_span;
+	it->whole = st->span;
 	it->via_prepare = via_prepare;
 	it->flags = via_prepare ? st->flags : st->import_flags;
 	if (via_prepare) {
@@ -290,7 +293,10 @@ static json_t *decision_event(const ig_inspection *p, const import_item *it)
 		return NULL;
 	snprintf(target, sizeof(target), "%s.%s", it->db ? it->db : "", it->imp.table);
 	ig_audit_set_string(ev, "table", target, strlen(target));
-	ig_audit_set_statement(ev, it->text, it->len);
+	if (it->via_prepare) /* the text that will be prepared */
+		ig_audit_set_statement(ev, it->text, it->len);
+	else /* the statement as the client sent it, wrapper included */
+		ig_audit_set_statement(ev, p->sql + it->whole.off, it->whole.len);
 	if (it->via_prepare && it->prepare_name)
 		ig_audit_set_string(ev, "prepare", it->prepare_name, strlen(it->prepare_name));
 	if (it->imp.src == SQL_SRC_FILE && it->imp.location)
@@ -344,12 +350,16 @@ static void audit_decisions(ig_inspection *p, ig_inspect_out *out)
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
 		json_t *ev = decision_event(p, it);
-		if (ev && it->new_text) {
-			char *red = sql_redact_statement(it->new_text, it->new_len, it->flags);
-			if (red) {
-				ig_audit_set_string(ev, "rewritten", red, strlen(red));
-				free(red);
-			}
+		if (ev && it->new_text && /* the edit, not a second copy of the statement */
+		    ig_audit_set_rewrite(ev, it->text, it->len, it->new_text, it->new_len) == 0 && !it->via_prepare) {
+			/* offsets in the audited statement, which starts before a wrapped import */
+			json_t *rw = json_object_get(ev, "rewrite");
+			json_t *off = rw ? json_object_get(rw, "offset") : NULL;
+			size_t delta = it->span.off - it->whole.off;
+			if (off)
+				json_integer_set(off, json_integer_value(off) + (json_int_t)delta);
+			if (rw)
+				json_object_set_new(rw, "new_bytes", json_integer((json_int_t)(it->whole.len - it->len + it->new_len)));
 		}
 		if (!gating) {
 			ig_audit_post(ev);
@@ -380,6 +390,31 @@ void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t 
 	ig_audit_post(ev);
 }
 
+/*
+ * TiDB looks schema and table names up by their Go strings.ToLower form, and BR's and
+ * TiCDC's filters match that way too; Go lower-cases two non-ASCII letters to ASCII: U+0130
+ * (dotted capital I) to 'i' and U+212A (Kelvin sign) to 'k', which a Unicode caseless match
+ * does not equate with 'i' and 'k'. So `İnventory` is decided as `inventory`, as TiDB loads
+ * it (found by the second adversarial round). In place: the text only gets shorter.
+ */
+static void go_ascii_fold(char *s)
+{
+	char *w = s;
+	for (const char *r = s; s && *r;) {
+		if ((unsigned char)r[0] == 0xc4 && (unsigned char)r[1] == 0xb0) {
+			*w++ = 'i';
+			r += 2;
+		} else if ((unsigned char)r[0] == 0xe2 && (unsigned char)r[1] == 0x84 && (unsigned char)r[2] == 0xaa) {
+			*w++ = 'k';
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	if (s)
+		*w = '\0';
+}
+
 static bool has_high_byte(const char *s)
 {
 	for (; s && *s; s++)
@@ -392,6 +427,7 @@ static bool has_high_byte(const char *s)
 static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 {
 	char err[256];
+	go_ascii_fold(p->db);
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
 		if (sql_import_parse(it->text, it->len, it->flags, &it->imp, err, sizeof(err)) < 0) {
@@ -423,6 +459,10 @@ static bool parse_items(ig_inspection *p, ig_inspect_out *out)
 			audit_refused(p, "bypass.suspect", out);
 			return false;
 		}
+		/* Names in UTF-8 from here on (checked just above): as TiDB folds them. */
+		go_ascii_fold(it->imp.db);
+		go_ascii_fold(it->imp.table);
+		go_ascii_fold(it->batch_db);
 		if (!it->imp.db && it->db_unknown) {
 			reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
 			       "PreCheck failed: importgate: the IMPORT INTO into %s has no database name and "
@@ -495,6 +535,8 @@ static int prepared_from_value(ig_inspection *p, const ig_probe_var *v, const sq
 	int rc = 0;
 	if (in.mode_dependent)
 		p->mode_dependent = true;
+	if (sql_mentions_session_states(v->value, v->len))
+		p->session_states = true;
 	for (size_t j = 0; j < in.n && rc == 0; j++) {
 		const sql_stmt *st = &in.stmts[j];
 		if (st->kind == SQL_PREPARE_TEXT || st->kind == SQL_PREPARE_VAR)
@@ -604,6 +646,8 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 		case SQL_PREPARE_TEXT:
 			if (st->prepare_inner == SQL_IMPORT_INTO && add_item(p, st, i, true, batch_db) < 0)
 				return false;
+			if (sql_mentions_session_states(st->prepare_text, st->prepare_text_len))
+				p->session_states = true;
 			if (st->prepare_inner == SQL_PREPARE_VAR)
 				set_opaque(p, "a PREPARE ... FROM @var inside a PREPARE text runs later, with a value unknown now");
 			break;
@@ -618,8 +662,11 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 			p->items[k].db_unknown = db_unseen;
 		/* EXECUTE, CALL, SET SESSION_STATES: what follows them cannot rely on the probe, nor
 		 * on a USE before them (EXECUTE may run a prepared USE). */
-		if ((st->kind == SQL_OTHER || st->kind == SQL_LEX_ERROR) &&
-		    sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags)) {
+		bool plain = st->kind != SQL_IMPORT_INTO && st->kind != SQL_PREPARE_TEXT && st->kind != SQL_PREPARE_VAR &&
+		             st->kind != SQL_USE;
+		if (plain && sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags)) {
+			if (sql_mentions_session_states(p->sql + st->span.off, st->span.len))
+				p->session_states = true;
 			unseen = db_unseen = true;
 			batch_db = NULL;
 		}
@@ -684,6 +731,17 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 			return NULL;
 		}
 		ok = collect(p, &b);
+	}
+	if (ok && p->session_states) {
+		sql_batch_free(&b);
+		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+		       "PreCheck failed: importgate: SET SESSION_STATES is refused: it restores prepared "
+		       "statements and the current database that the gateway cannot inspect (session "
+		       "migration belongs between TiProxy and TiDB, not through the gateway)");
+		count_reject(p);
+		audit_refused(p, "bypass.suspect", out);
+		ig_inspection_free(p);
+		return NULL;
 	}
 	p->mode_dependent |= b.mode_dependent;
 	if (ok && !p->have_facts && (p->nitems > 0 || p->nprobe_vars > 0 || p->opaque)) {
@@ -955,6 +1013,10 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *obl_item)
 		const import_item *it = &p->items[first_plain];
 		out->import_index = (int)it->stmt_index;
 		snprintf(out->import_target, sizeof(out->import_target), "%s.%s", qual(it->db), it->imp.table);
+		/* Free-text redaction of an echo cannot recognise a lone piece of a split secret. */
+		char *red = sql_redact_statement(it->text, it->len, it->flags);
+		out->import_secret = !red || strlen(red) != it->len || memcmp(red, it->text, it->len) != 0;
+		free(red);
 	}
 }
 

@@ -51,6 +51,8 @@ typedef struct ig_inspect_out {
 	unsigned nuse;
 	int import_index;          /* forwarded import: its statement index (its result's), or -1 */
 	char import_target[520];   /* "db.tbl" of that import */
+	bool import_secret;        /* that import's text holds a credential: TiDB's messages about it
+	                            * (which may quote any piece of it) are not logged or audited */
 	char obl_id[40];           /* that import owes obligations: their record (proxy/obligations.h) */
 } ig_inspect_out;
 

@@ -195,6 +195,7 @@ typedef struct ig_session {
 	ig_buf capture;         /* the backend's answer to a forwarded import, from its start */
 	unsigned capture_index; /* which result of the batch is the import's */
 	char capture_target[520];
+	bool capture_secret;    /* the import held a credential: TiDB's free text is withheld */
 	uint64_t capture_start; /* uv_now at forwarding */
 	ig_pending pq[PQ_MAX];
 	unsigned pq_head, pq_len;
@@ -1022,8 +1023,10 @@ static void import_answered(ig_session *s, ig_pending *p)
 		r.kind = IR_UNKNOWN;
 	/* TiDB's messages may quote the statement (1064 "near '...'", a location in 8xxx): only
 	 * a redacted copy is logged or audited. */
-	char *red = r.message[0] ? sql_redact_text(r.message, strlen(r.message)) : NULL;
-	snprintf(r.message, sizeof(r.message), "%s", red ? red : r.message[0] ? "(message withheld: out of memory)" : "");
+	char *red = r.message[0] && !s->capture_secret ? sql_redact_text(r.message, strlen(r.message)) : NULL;
+	snprintf(r.message, sizeof(r.message), "%s",
+	         red ? red : !r.message[0] ? "" : s->capture_secret ? "(withheld: the statement carried a credential)"
+	                                                             : "(withheld: out of memory)");
 	free(red);
 	if (r.kind == IR_UNKNOWN) {
 		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms",
@@ -1193,6 +1196,7 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 			s->capture_index = (unsigned)out->import_index;
 			s->capture_start = uv_now(&s->w->loop);
 			snprintf(s->capture_target, sizeof(s->capture_target), "%s", out->import_target);
+			s->capture_secret = out->import_secret;
 		}
 		if (p && cmd == COM_QUERY) {
 			/* The pending record takes over the USE list. */
@@ -1259,10 +1263,13 @@ static void classified(ig_session *s)
 	s->hold = HOLD_NONE;
 	ig_stmt_result r = begun(s, s->plan_cmd, ig_buf_head(&s->plan_text), ig_buf_avail(&s->plan_text), had_facts,
 	                         plan, &s->plan_out);
-	if (r == STMT_DONE)
+	if (r == STMT_DONE) {
 		resume_input(s);
-	else
-		update_reading(s);
+		return;
+	}
+	/* Outside the input path nothing else flushes: the probe must go out now. */
+	leg_flush(&s->backend);
+	update_reading(s);
 }
 
 /* Back on the loop with a classification or a decision: answer, and go on with the input. */

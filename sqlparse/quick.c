@@ -94,6 +94,19 @@ static int has_sql_mode(const char *s, size_t len)
 	return 0;
 }
 
+/* Case-insensitive "session_states" (TiDB's SET SESSION_STATES restores prepared statements
+ * and the current database: never plain), driven by memchr on its '_'. */
+static int has_session_states(const char *s, size_t len)
+{
+	const char *p = s, *e = s + len;
+	while ((p = memchr(p, '_', (size_t)(e - p))) != NULL) {
+		if (p - s >= 7 && e - p >= 7 && word_is(p - 7, 7, "SESSION") && word_is(p + 1, 6, "STATES"))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
 /* SHOW is plain unless its next word is IMPORT (or anything we cannot read cheaply). */
 static int show_is_plain(const char *s, size_t len, size_t i)
 {
@@ -150,7 +163,7 @@ int sql_quick_reject(const char *sql, size_t len)
 		return 0;
 	if (memchr(sql + w, ';', len - w) != NULL)
 		return 0;
-	if (k == QR_SET && has_sql_mode(sql + w, len - w))
+	if (k == QR_SET && (has_sql_mode(sql + w, len - w) || has_session_states(sql + w, len - w)))
 		return 0;
 	if (has_import(sql + w, len - w))
 		return 0;

@@ -78,3 +78,17 @@ bool sql_may_change_session_unseen(const char *sql, size_t len, unsigned flags)
 			return true;
 	}
 }
+
+bool sql_mentions_session_states(const char *text, size_t len)
+{
+	static const char word[] = "session_states";
+	size_t n = sizeof(word) - 1;
+	for (size_t i = 0; text && i + n <= len; i++) {
+		size_t k = 0;
+		while (k < n && (word[k] == '_' ? text[i + k] == '_' : (text[i + k] | 0x20) == word[k]))
+			k++;
+		if (k == n)
+			return true;
+	}
+	return false;
+}

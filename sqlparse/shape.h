@@ -29,4 +29,12 @@ int sql_prepare_var_name(const char *sql, size_t len, unsigned flags, char **var
  */
 bool sql_may_change_session_unseen(const char *sql, size_t len, unsigned flags);
 
+/*
+ * True when the text mentions TiDB's SESSION_STATES (any case). SET SESSION_STATES restores
+ * a whole session, prepared statements included (their texts in its JSON, which Go's
+ * decoder may spell with \u escapes), for a later EXECUTE: the gateway cannot inspect them,
+ * so it refuses the statement, also inside a PREPARE text or a user variable.
+ */
+bool sql_mentions_session_states(const char *text, size_t len);
+
 #endif

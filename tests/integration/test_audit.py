@@ -58,11 +58,11 @@ def test_events_and_fields(policy_gw, double, state):
     d = ev[0]
     for field in ("ts", "conn", "user", "client", "tls", "db", "table", "statement", "options",
                   "verdict", "rule", "tasks", "changefeeds", "obligations", "backend", "reason",
-                  "rewritten", "cluster_state"):
+                  "rewrite", "cluster_state"):
         assert field in d, field
     assert d["table"] == "stage.a" and d["verdict"] == "add-disable-precheck" and d["rule"] == "stage"
     assert d["options"] == {"THREAD": "2"}
-    assert d["rewritten"].endswith("WITH THREAD=2, DISABLE_PRECHECK")
+    assert d["rewrite"]["inserted"] == ", DISABLE_PRECHECK", d["rewrite"]
     assert d["ts"].endswith("Z") and len(d["ts"].split(".")[1]) == 7  # microseconds + Z
     r = ev[1]
     assert r["table"] == "stage.a" and r["status"] == "finished" and r["job_id"]

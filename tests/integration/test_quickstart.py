@@ -147,8 +147,8 @@ def test_walkthrough_commands_answer_as_described(demo):
     assert decisions == [("app", "reject"), ("loader", "logical")], recs
     rewrite = [r for r in recs if r["event"] == "import.decision" and r["verdict"] == "logical"][0]
     assert rewrite["rule"] == "shop-loader-logical", rewrite
-    assert rewrite["rewritten"].startswith("LOAD DATA INFILE '%s/demo/orders.csv' INTO TABLE orders"
-                                           % demo.run_dir), rewrite
+    assert rewrite["rewrite"]["inserted"].startswith("LOAD DATA INFILE '%s/demo/orders.csv' INTO TABLE orders"
+                                                     % demo.run_dir), rewrite
     results = [r for r in recs if r["event"] == "import.result"]
     assert len(results) == 1 and results[0]["rows"] == str(len(csv_rows())), recs
 
