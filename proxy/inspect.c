@@ -905,6 +905,11 @@ static int assemble(const ig_inspection *p, ig_buf *text)
 /* Counts and logs one decision (not for explain). */
 static void note_decision(const ig_inspection *p, const import_item *it)
 {
+	static atomic_bool newer_said;
+	if (it->dec.precheck_model_newer && !atomic_exchange(&newer_said, true))
+		LOG_WARN(p->conn_id, "the backend runs %s, newer than every TiDB version the gateway models; "
+		         "deciding with the newest model (%s): check docs/TIDB_VERSIONS.md for an update",
+		         p->server_version, it->dec.precheck_model ? it->dec.precheck_model : "?");
 	ig_metric_inc(it->dec.dry_run ? IG_M_IMPORTS_DRY_RUN :
 	              it->dec.verdict == IG_VERDICT_PASS ? IG_M_IMPORTS_PASS :
 	              it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK ? IG_M_IMPORTS_ADD_DISABLE_PRECHECK :

@@ -178,3 +178,13 @@ def test_double_options_per_version(vdouble, state):
         assert (out.code, out.message) == (8163, "Unknown option disable_precheck"), out
     else:
         assert_finished(out)
+
+
+def test_newer_than_known_version_said_once(policy_gw, vdouble, state):
+    # A TiDB newer than every modelled version is decided with the newest model, and the
+    # gateway says so once in its log (not per import).
+    gw = gw_for(policy_gw, vdouble)
+    for _ in range(3):
+        assert_finished(query(gw, SQL))
+    said = gw.stderr_text().count("newer than every TiDB version the gateway models")
+    assert said == (1 if vdouble.server_version == MASTER else 0), gw.stderr_text()[-2000:]
