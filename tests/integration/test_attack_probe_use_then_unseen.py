@@ -17,7 +17,8 @@ import pymysql
 import pytest
 
 from harness import mariadb as mariadb_mod
-from policy_helpers import PRECHECK, etcd, is_probe, state  # noqa: F401
+from policy_helpers import PRECHECK, etcd, state  # noqa: F401
+from mariadb_verdict import queries_since  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -37,19 +38,6 @@ def free_db(mariadb):
     mariadb.admin_query("CREATE TABLE IF NOT EXISTS %s.t (a INT)" % FREE)
     mariadb.admin_query("GRANT ALL ON %s.* TO '%s'@'%%'" % (FREE, USER))
     return FREE
-
-
-def queries_since(mariadb, off):
-    out = []
-    for ln in mariadb.general_log_since(off).splitlines():
-        parts = ln.split("\t")
-        for i, p in enumerate(parts):
-            if p.strip().endswith("Query") and i + 1 < len(parts):
-                q = "\t".join(parts[i + 1:])
-                if not is_probe(q):
-                    out.append(q)
-                break
-    return out
 
 
 def test_unseen_database_switch_after_use_in_batch_is_refused(gw, mariadb, state, free_db):

@@ -16,7 +16,8 @@ import pymysql
 import pytest
 
 from harness import mariadb as mariadb_mod
-from policy_helpers import PRECHECK, etcd, is_probe, state  # noqa: F401
+from policy_helpers import PRECHECK, etcd, state  # noqa: F401
+from mariadb_verdict import queries_since  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -29,19 +30,6 @@ BYPASS = "IMPORT INTO t FROM 's3://bucket/t.csv' WITH DISABLE_PRECHECK"
 def gw(gateway_factory, etcd):
     return gateway_factory({"cluster": {"pd": [etcd.url], "timeout_ms": 2000},
                             "backends": {"tidb_version": "v8.5.0"}})
-
-
-def queries_since(mariadb, off):
-    out = []
-    for ln in mariadb.general_log_since(off).splitlines():
-        parts = ln.split("\t")
-        for i, p in enumerate(parts):
-            if p.strip().endswith("Query") and i + 1 < len(parts):
-                q = "\t".join(parts[i + 1:])
-                if not is_probe(q):
-                    out.append(q)
-                break
-    return out
 
 
 @pytest.mark.parametrize("ref", ["@'%s'" % NAME, '@"%s"' % NAME], ids=["single-quoted", "double-quoted"])

@@ -12,7 +12,8 @@ import pymysql
 import pytest
 
 from harness import mariadb as mariadb_mod
-from policy_helpers import PRECHECK, etcd, is_probe, state  # noqa: F401
+from policy_helpers import PRECHECK, etcd, state  # noqa: F401
+from mariadb_verdict import execute, queries_since  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -33,30 +34,6 @@ def connect(g, multi=False):
     flag = pymysql.constants.CLIENT.MULTI_STATEMENTS if multi else 0
     return pymysql.connect(host=g.host, port=g.port, user=USER, password=PASSWORD, database="igtest",
                            autocommit=True, connect_timeout=10, read_timeout=30, client_flag=flag)
-
-
-def execute(conn, sql):
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            while cur.nextset():
-                pass
-        return None
-    except pymysql.err.MySQLError as e:
-        return e.args
-
-
-def queries_since(mariadb, off):
-    out = []
-    for ln in mariadb.general_log_since(off).splitlines():
-        parts = ln.split("\t")
-        for i, p in enumerate(parts):
-            if p.strip().endswith("Query") and i + 1 < len(parts):
-                q = "\t".join(parts[i + 1:])
-                if not is_probe(q):
-                    out.append(q)
-                break
-    return out
 
 
 def sql_literal(text):
