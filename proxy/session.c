@@ -1244,7 +1244,7 @@ static void work_classify(uv_work_t *req)
 	                           &s->plan_out);
 }
 
-/* Back on the loop after a classification in the pool: go on as inline classification does. */
+/* The session's share of the large statements under classification, given back. */
 static void uncharge(ig_session *s)
 {
 	if (s->big_charge)
@@ -1252,6 +1252,7 @@ static void uncharge(ig_session *s)
 	s->big_charge = 0;
 }
 
+/* Back on the loop after a classification in the pool: go on as inline classification does. */
 static void classified(ig_session *s)
 {
 	uncharge(s);
@@ -1450,8 +1451,8 @@ static void probe_input(ig_session *s, const uint8_t *p, size_t n)
 	if (ig_buf_avail(&s->probe_in) + n > bound || ig_buf_append(&s->probe_in, p, n) < 0) {
 		fail_client(s, s->plan_seq, IG_ER_LOAD_DATA_PRECHECK_FAILED,
 		            "PreCheck failed: importgate: the server's answer about the session's state is larger "
-		            "than limits.max_inspect_bytes allows (a user variable read for PREPARE ... FROM @var); "
-		            "the statement was not sent");
+		            "than the probe can ask for (user variables are read up to 1 MiB each); the "
+		            "statement was not sent");
 		return;
 	}
 	/* Parsed only when a packet that can end the answer has come: linear in its size. */
