@@ -359,7 +359,7 @@ static void audit_decisions(ig_inspection *p, ig_inspect_out *out)
 			if (off)
 				json_integer_set(off, json_integer_value(off) + (json_int_t)delta);
 			if (rw)
-				json_object_set_new(rw, "new_bytes", json_integer((json_int_t)(it->whole.len - it->len + it->new_len)));
+				json_object_set_new(rw, "new_bytes", json_integer((json_int_t)it->whole.len - (json_int_t)it->len + (json_int_t)it->new_len));
 		}
 		if (!gating) {
 			ig_audit_post(ev);
