@@ -8,6 +8,7 @@ import pytest
 
 from harness import mariadb as mariadb_mod
 from policy_helpers import PRECHECK, etcd, state  # noqa: F401
+from mariadb_verdict import queries_since  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -35,18 +36,6 @@ def execute(conn, sql):
         return e.args
 
 
-def general_log_queries(mariadb, offset):
-    """The Query lines of the general log written since `offset`: their statement texts."""
-    out = []
-    for ln in mariadb.general_log_since(offset).splitlines():
-        parts = ln.split("\t")
-        for i, p in enumerate(parts):
-            if p.strip().endswith("Query") and i + 1 < len(parts):
-                out.append("\t".join(parts[i + 1:]))
-                break
-    return out
-
-
 def test_uncovered_import_rewritten_text_in_general_log(gw_mariadb, mariadb, state):
     state.task("pitr_other", ["igtest2.*"])
     c = connect(gw_mariadb)
@@ -54,7 +43,7 @@ def test_uncovered_import_rewritten_text_in_general_log(gw_mariadb, mariadb, sta
         off = mariadb.general_log_offset()
         err = execute(c, SQL)
         assert err is not None and err[0] == 1064, err  # MariaDB: syntax error, expected
-        queries = general_log_queries(mariadb, off)
+        queries = queries_since(mariadb, off)
         assert SQL + ", DISABLE_PRECHECK" in queries, queries
         assert SQL not in queries
     finally:
@@ -72,7 +61,7 @@ def test_covered_import_never_reaches_mariadb(gw_mariadb, mariadb, state):
         with c.cursor() as cur:  # the session goes on
             cur.execute("SELECT 7")
             assert cur.fetchone() == (7,)
-        queries = general_log_queries(mariadb, off)
+        queries = queries_since(mariadb, off)
         assert not any("IMPORT" in q for q in queries), queries
         assert "SELECT 7" in queries
     finally:
@@ -89,6 +78,6 @@ def test_refused_use_keeps_the_current_database(gw_mariadb, mariadb, state):
         off = mariadb.general_log_offset()
         err = execute(c, "IMPORT INTO t FROM 's3://bucket/t.csv'")
         assert err is not None and err[0] == PRECHECK and "igtest2.t is covered" in err[1], err
-        assert not any("IMPORT" in q for q in general_log_queries(mariadb, off))
+        assert not any("IMPORT" in q for q in queries_since(mariadb, off))
     finally:
         c.close()

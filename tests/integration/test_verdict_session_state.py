@@ -30,8 +30,9 @@ import pytest
 
 from harness import mariadb as mariadb_mod
 from harness import rawproto
-from policy_helpers import (PRECHECK, USERS, Received, double, etcd, is_probe,  # noqa: F401
+from policy_helpers import (PRECHECK, USERS, Received, double, etcd,  # noqa: F401
                             policy_gw, rule, state)
+from mariadb_verdict import queries_since  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -295,19 +296,6 @@ def test_use_under_no_backslash_escapes_control(policy_gw, double, covered):
 
 # MariaDB reads a USE under NO_BACKSLASH_ESCAPES as TiDB does: the same attack, real server.
 
-def general_log_queries(mariadb, off):
-    out = []
-    for ln in mariadb.general_log_since(off).splitlines():
-        parts = ln.split("\t")
-        for i, p in enumerate(parts):
-            if p.strip().endswith("Query") and i + 1 < len(parts):
-                q = "\t".join(parts[i + 1:])
-                if not is_probe(q):
-                    out.append(q)
-                break
-    return out
-
-
 @pytest.fixture
 def mgw(gateway_factory, etcd):
     return gateway_factory({"cluster": {"pd": [etcd.url], "timeout_ms": 2000},
@@ -335,7 +323,7 @@ def test_use_under_no_backslash_escapes_mariadb(mgw, mariadb, state, target, ref
         with pytest.raises(pymysql.err.MySQLError) as ei:
             with c.cursor() as cur:
                 cur.execute("IMPORT INTO seq FROM 's3://b/x.csv'")
-        reached = [q for q in general_log_queries(mariadb, off) if "IMPORT" in q.upper()]
+        reached = [q for q in queries_since(mariadb, off) if "IMPORT" in q.upper()]
         if refused:
             assert ei.value.args[0] == PRECHECK, ei.value.args
             assert reached == [], reached
