@@ -80,9 +80,7 @@ struct ig_inspection {
 	bool opaque;           /* a PREPARE ... FROM @var whose text cannot be known */
 	const char *opaque_why;
 	bool mode_dependent;   /* the readings that stay possible disagree about a candidate */
-	bool unseen_change;    /* a statement before a candidate may change the session unseen */
 	bool session_states;   /* SET SESSION_STATES somewhere (also in a PREPARE text or variable) */
-	bool explored;         /* classified under every reading (not only the server's) */
 };
 
 bool ig_inspect_quick(const char *sql, size_t len)
@@ -482,8 +480,6 @@ static unsigned classify_flags(const ig_inspection *p)
 {
 	if (!p->have_facts)
 		return 0;
-	if (p->explored) /* the server's answer may no longer hold for the whole batch */
-		return p->facts.lex_flags;
 	return p->facts.lex_flags | (p->facts.charset_known ? SQL_F_EXACT_MODES : 0);
 }
 
@@ -618,14 +614,11 @@ static void audit_statements(const ig_inspection *p, const ig_stmt_ctx *ctx, con
 static bool collect(ig_inspection *p, const sql_batch *b)
 {
 	const char *batch_db = NULL;
-	bool unseen = false;    /* a statement so far may have changed the session unseen */
-	bool db_unseen = false; /* ... after the last USE: the database is not known */
+	bool db_unseen = false; /* a statement after the last USE may have changed the database unseen */
 	for (size_t i = 0; i < b->n; i++) {
 		const sql_stmt *st = &b->stmts[i];
 		size_t first_item = p->nitems;
 		LOG_DEBUG(p->conn_id, "inspect: statement %zu/%zu: %s", i + 1, b->n, sql_kind_name(st->kind));
-		if (unseen && st->kind != SQL_OTHER && st->kind != SQL_LEX_ERROR)
-			p->unseen_change = true;
 		switch (st->kind) {
 		case SQL_USE:
 			if (st->use_db) {
@@ -660,14 +653,16 @@ static bool collect(ig_inspection *p, const sql_batch *b)
 		}
 		for (size_t k = first_item; k < p->nitems; k++)
 			p->items[k].db_unknown = db_unseen;
-		/* EXECUTE, CALL, SET SESSION_STATES: what follows them cannot rely on the probe, nor
-		 * on a USE before them (EXECUTE may run a prepared USE). */
+		/* EXECUTE, CALL, SET SESSION_STATES: the database after them is known neither from
+		 * the probe nor from a USE before them (EXECUTE may run a prepared USE). Their effect
+		 * on sql_mode and the character set is the classifier's: under SQL_F_EXACT_MODES it
+		 * reads every later statement under every reading. */
 		bool plain = st->kind != SQL_IMPORT_INTO && st->kind != SQL_PREPARE_TEXT && st->kind != SQL_PREPARE_VAR &&
 		             st->kind != SQL_USE;
 		if (plain && sql_may_change_session_unseen(p->sql + st->span.off, st->span.len, st->flags)) {
 			if (sql_mentions_session_states(p->sql + st->span.off, st->span.len))
 				p->session_states = true;
-			unseen = db_unseen = true;
+			db_unseen = true;
 			batch_db = NULL;
 		}
 	}
@@ -718,20 +713,6 @@ ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t 
 		return NULL;
 	}
 	bool ok = collect(p, &b);
-	if (ok && p->have_facts && p->unseen_change && !p->explored) {
-		/* The server's sql_mode and character set may not hold past such a statement:
-		 * read the batch again under every reading; disagreement refuses the import. */
-		sql_batch_free(&b);
-		free_items(p);
-		p->explored = true;
-		p->unseen_change = false;
-		if (sql_classify(sql, len, classify_flags(p), &b, err, sizeof(err)) < 0) {
-			ig_inspection_free(p);
-			reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory inspecting the statement");
-			return NULL;
-		}
-		ok = collect(p, &b);
-	}
 	if (ok && p->session_states) {
 		sql_batch_free(&b);
 		reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
