@@ -2,7 +2,8 @@
  * test_clusterstate.c - the cluster-state model: which tasks and changefeeds cover a table
  * (empty task filter = every table, system schemas never, finished/removed changefeeds
  * never, unreadable = everything, case sensitivity), pause and error markers, and what
- * TiDB's own precheck would count.
+ * TiDB's own precheck counts of such a state per version (policy/precheck_model.c: the
+ * fixed-state ig_changefeed_tidb_counts it replaced was right for one version range only).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include "policy/precheck_model.h"
 #include "state_helpers.h"
 
 /* "t:<names> c:<ids>" of what covers db.tbl, for compact assertions */
@@ -54,7 +56,7 @@ static void tasks(void **state)
 	assert_true(ig_is_system_schema("Mysql"));
 	assert_false(ig_is_system_schema("mysql2"));
 	assert_false(ig_is_system_schema(NULL));
-	assert_true(ig_cluster_precheck_blocks(st));
+	assert_int_equal(st->ntasks, 2); /* every task counts for TiDB, on every version */
 	ig_cluster_state_free(st);
 }
 
@@ -178,10 +180,19 @@ static void unreadable_changefeeds(void **state)
 	assert_non_null(strstr(st->problems[0], "\"default/default/garbage\": changefeed info: bad JSON"));
 	assert_non_null(strstr(st->problems[1], "cannot read its filter rules"));
 	assert_non_null(strstr(st->problems[2], "mysql-replication-rules"));
-	/* TiDB: undecodable JSON fails its precheck; a decoded failed state does not count */
-	assert_true(ig_changefeed_tidb_counts(&st->cfs[0]));
-	assert_false(ig_changefeed_tidb_counts(&st->cfs[1]));
-	assert_true(ig_changefeed_tidb_counts(&st->cfs[2]));
+	/* v8.5: undecodable JSON fails TiDB's precheck; failed and stopped count (#53482).
+	 * v7.5: undecodable info is skipped, failed does not count, stopped does. */
+	{
+		ig_tidb_version v85 = {8, 5, 0}, v75 = {7, 5, 1};
+		const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
+		const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[0]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[1]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[2]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[0]), IG_PC_NOT_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[1]), IG_PC_NOT_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[2]), IG_PC_MAYBE); /* "default" cluster */
+	}
 	ig_cluster_state_free(st);
 }
 
@@ -189,24 +200,41 @@ static void precheck_counts(void **state)
 {
 	ig_cluster_state *st = ig_cluster_state_new();
 
+	ig_tidb_version v85 = {8, 5, 0}, v75 = {7, 5, 1};
+	const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
+	const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
+	/* name, state, counted by v8.5, by v7.5 (legacy layout: no cluster-id question) */
+	static const struct {
+		const char *id, *state;
+		ig_pc_count v85, v75;
+	} cases[] = {
+		{"f", "failed", IG_PC_COUNTED, IG_PC_NOT_COUNTED},
+		{"e", "error", IG_PC_COUNTED, IG_PC_COUNTED},
+		{"w", "warning", IG_PC_COUNTED, IG_PC_NOT_COUNTED},
+		{"p", "pending", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"d", "finished", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"r", "removed", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"s", "stopped", IG_PC_COUNTED, IG_PC_COUNTED},
+		{"n", "normal", IG_PC_COUNTED, IG_PC_COUNTED},
+	};
+
 	(void)state;
-	assert_false(ig_cluster_precheck_blocks(NULL));
-	assert_false(ig_cluster_precheck_blocks(st));
-	th_cf(st, "f", "failed", NULL, -1);
-	th_cf(st, "e", "error", NULL, -1);
-	th_cf(st, "p", "pending", NULL, -1);
-	th_cf(st, "d", "finished", NULL, -1);
-	th_cf(st, "r", "removed", NULL, -1);
-	assert_false(ig_cluster_precheck_blocks(st)); /* TiDB skips all of these */
-	th_cf(st, "s", "stopped", NULL, -1);
-	assert_true(ig_cluster_precheck_blocks(st));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char key[64], val[64];
+		snprintf(key, sizeof(key), "/tidb/cdc/changefeed/info/%s", cases[i].id);
+		snprintf(val, sizeof(val), "{\"state\":\"%s\"}", cases[i].state);
+		th_adds(st, key, val);
+		assert_int_equal(st->ncfs, i + 1);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[i]), cases[i].v85);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[i]), cases[i].v75);
+	}
 	ig_cluster_state_free(st);
 	st = ig_cluster_state_new();
 	th_adds(st, "/tidb/br-stream/pause/x", "");
 	ig_cluster_state_finish(st);
-	assert_false(ig_cluster_precheck_blocks(st)); /* a stale pause key is no task */
+	assert_int_equal(st->ntasks, 0); /* a stale pause key is no task */
 	th_task(st, "x", NULL, 0);
-	assert_true(ig_cluster_precheck_blocks(st));
+	assert_int_equal(st->ntasks, 1);
 	ig_cluster_state_free(st);
 	ig_cluster_state_free(NULL);
 	{
