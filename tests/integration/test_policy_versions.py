@@ -188,3 +188,112 @@ def test_newer_than_known_version_said_once(policy_gw, vdouble, state):
         assert_finished(query(gw, SQL))
     said = gw.stderr_text().count("newer than every TiDB version the gateway models")
     assert said == (1 if vdouble.server_version == MASTER else 0), gw.stderr_text()[-2000:]
+
+
+# ---- IMPORT INTO options and grammar per version (policy/import_grammar.c, the double's
+# importstmt.supported_options; docs/TIDB_VERSIONS.md "IMPORT INTO options and grammar per
+# version"). A TiDB that does not know an option or form refuses the import itself; the
+# gateway forwards it when no task or changefeed exists, and refuses it with 8173 while any
+# does.
+
+GROUP_KEY = SQL + " WITH group_key='g1'"
+FROM_SELECT = "IMPORT INTO shop.t FROM SELECT * FROM shop.src"
+# What needs the session code: proxy/inspect.c must hand the statement's options and form
+# (and an unparsed import) to the decision as ig_decide_input.usage. Until it does, the
+# gateway forwards and TiDB refuses; strict, so the marker goes when the wiring lands.
+NOT_WIRED = ("proxy/inspect.c does not pass ig_decide_input.usage yet: the gateway forwards "
+             "what the backend's version does not know and TiDB refuses it")
+
+
+def is_master(vdouble):
+    return vdouble.server_version == MASTER
+
+
+def tidb_version(vdouble):
+    return "TiDB " + vdouble.server_version.split("-TiDB-")[1].split("-")[0]
+
+
+def test_group_key_nothing_anywhere(policy_gw, vdouble, state):
+    # forwarded as sent; a TiDB without GROUP_KEY (pingcap/tidb#62369) answers 8163 itself
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, GROUP_KEY)
+    assert rx.sqls() == [GROUP_KEY]
+    if is_master(vdouble):
+        assert_finished(out)
+    else:
+        assert (out.code, out.message) == (8163, "Unknown option group_key"), out
+
+
+def test_group_key_while_a_changefeed_exists(request, policy_gw, vdouble, state):
+    # a changefeed on another schema: nothing covers shop.t, but something covers something
+    state.changefeed("cf-stage", ["stage.*"])
+    if not is_master(vdouble):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_WIRED))
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, GROUP_KEY)
+    if is_master(vdouble):
+        assert_finished(out)
+        assert rx.sqls() == [GROUP_KEY + ", DISABLE_PRECHECK"]
+    else:
+        assert_rejected(out, tidb_version(vdouble) + " does not know the IMPORT INTO option group_key",
+                        'changefeed "default/default/cf-stage"', "remove the option group_key")
+        assert rx.sqls() == []
+
+
+def test_users_disable_precheck_per_version(policy_gw, vdouble, state):
+    # DISABLE_PRECHECK exists from v8.0.0 (pingcap/tidb#51077): on v7.5 a task anywhere makes
+    # the gateway refuse (TiDB's precheck cannot be skipped there); from v8.0 the user's own
+    # option is kept for a task elsewhere
+    state.task("pitr_stage", ["stage.*"])
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, SQL + ADDED)
+    if is_v75(vdouble):
+        assert out.code == PRECHECK, out
+        assert out.message.startswith("PreCheck failed: importgate: "), out.message
+        assert "disable_precheck" in out.message.lower(), out.message
+        assert rx.sqls() == []
+    else:
+        assert_finished(out)
+        assert rx.sqls() == [SQL + ADDED]
+
+
+def test_from_select_nothing_anywhere(policy_gw, vdouble, state):
+    # FROM SELECT exists from v8.0 (pingcap/tidb#49976): v7.5 answers a syntax error itself
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, FROM_SELECT)
+    assert rx.sqls() == [FROM_SELECT]
+    if is_v75(vdouble):
+        assert out.code == 1064, out
+    else:
+        assert out.ok, out
+
+
+def test_from_select_while_a_changefeed_exists(request, policy_gw, vdouble, state):
+    state.changefeed("cf-stage", ["stage.*"])
+    if is_v75(vdouble):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_WIRED))
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, FROM_SELECT)
+    if is_v75(vdouble):
+        assert_rejected(out, "TiDB v7.5.1 does not know the IMPORT INTO IMPORT INTO ... FROM SELECT")
+        assert rx.sqls() == []
+    else:
+        assert out.ok, out
+        assert rx.sqls() == [FROM_SELECT + ADDED]
+
+
+def test_partition_clause_not_forwarded_while_a_task_exists(policy_gw, vdouble, state):
+    # no TiDB source read has a PARTITION clause in ImportIntoStmt (stored master parser.y);
+    # the gateway cannot parse one and, while anything could be covered, does not forward it
+    state.task("pitr_stage", ["stage.*"])
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, "IMPORT INTO shop.t PARTITION (p0) FROM 's3://bucket/data/t.*.csv'")
+    assert out.code in (1064, PRECHECK), out
+    assert "importgate" in out.message and "cannot" in out.message and "pars" in out.message, out
+    assert rx.sqls() == []

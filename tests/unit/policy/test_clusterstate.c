@@ -1,7 +1,8 @@
 /*
  * test_clusterstate.c - the cluster-state model: which tasks and changefeeds cover a table
- * (empty task filter = every table, system schemas never, finished/removed changefeeds
- * never, unreadable = everything, case sensitivity), pause and error markers, and what
+ * (empty task filter = every table, system schemas per filter for log backup and never for
+ * changefeeds, per TiCDC version, finished/removed changefeeds never, unreadable =
+ * everything, case sensitivity), pause and error markers, and what
  * TiDB's own precheck counts of such a state per version (policy/precheck_model.c: the
  * fixed-state ig_changefeed_tidb_counts it replaced was right for one version range only).
  */
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy/precheck_model.h"
 #include "state_helpers.h"
@@ -46,17 +48,89 @@ static void tasks(void **state)
 	assert_string_equal(covering(st, "APP", "Orders"), "t:all,apps c:");
 	assert_string_equal(covering(st, "app", "scratch"), "t:all c:");
 	assert_string_equal(covering(st, "other", "x"), "t:all c:");
-	/* system schemas: never, whatever the filter, any case */
-	assert_string_equal(covering(st, "mysql", "user"), "t: c:");
+	/* log backup observes system schemas its filter matches (br/pkg/stream
+	 * BuildObserveDataRanges), the memory schemas never, any case */
+	assert_string_equal(covering(st, "mysql", "user"), "t:all c:");
+	assert_string_equal(covering(st, "SYS", "x"), "t:all c:");
+	assert_string_equal(covering(st, "inspection_schema", "x"), "t:all c:");
 	assert_string_equal(covering(st, "Information_Schema", "tables"), "t: c:");
 	assert_string_equal(covering(st, "PERFORMANCE_SCHEMA", "x"), "t: c:");
 	assert_string_equal(covering(st, "metrics_schema", "x"), "t: c:");
-	assert_string_equal(covering(st, "inspection_schema", "x"), "t: c:");
-	assert_string_equal(covering(st, "SYS", "x"), "t: c:");
+	assert_true(ig_logbackup_ignores_schema("Metrics_Schema"));
+	assert_false(ig_logbackup_ignores_schema("mysql"));
+	assert_false(ig_logbackup_ignores_schema(NULL));
 	assert_true(ig_is_system_schema("Mysql"));
+	assert_true(ig_is_system_schema("DM_HEARTBEAT"));
 	assert_false(ig_is_system_schema("mysql2"));
 	assert_false(ig_is_system_schema(NULL));
 	assert_int_equal(st->ntasks, 2); /* every task counts for TiDB, on every version */
+	ig_cluster_state_free(st);
+}
+
+/* "c:<ids>" of the changefeeds covering db.t on TiDB version v */
+static const char *cf_covering_at(const ig_cluster_state *st, const ig_tidb_version *v, const char *db)
+{
+	static char out[256];
+	ig_coverage cov;
+	size_t n = 0;
+
+	assert_int_equal(ig_cluster_covering_at(st, v, db, "t", &cov), 0);
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "c:");
+	for (size_t i = 0; i < cov.ncfs; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->cfs[cov.cfs[i]].id);
+	ig_coverage_free(&cov);
+	return out;
+}
+
+/* Schemas TiCDC ignores whatever the filter, per TiCDC release (tiflow pkg/filter isSysSchema
+ * at each tag): "C" covered by a *.* changefeed, "-" ignored. */
+static void cdc_system_schemas_per_version(void **state)
+{
+	enum { NV = 10 };
+	static const ig_tidb_version v[NV] = {
+		{-1, -1, -1}, {7, 1, 3}, {7, 1, 4}, {7, 4, 0}, {7, 5, 0}, {7, 5, 1},
+		{8, 1, 0}, {8, 2, 0}, {8, 5, 4}, {26, 3, 0},
+	};
+	static const struct {
+		const char *db;
+		const char want[NV + 1]; /* unknown 7.1.3 7.1.4 7.4.0 7.5.0 7.5.1 8.1 8.2 8.5.4 26.3 */
+	} cases[] = {
+		{"mysql", "----------"},
+		{"Mysql", "----------"},
+		{"information_schema", "----------"},
+		{"PERFORMANCE_SCHEMA", "----------"},
+		{"metrics_schema", "----------"},
+		{"inspection_schema", "----------"},
+		{"sys", "----------"},
+		{"dm_heartbeat", "----------"},
+		{"DM_HEARTBEAT", "----------"},
+		{"tidb_cdc", "CC-CC-----"},
+		{"TIDB_CDC", "CCCCCCCCC-"},
+		{"lightning_task_info", "CCCCCCC---"},
+		{"Lightning_Task_Info", "CCCCCCCCC-"},
+		{"workload_schema", "CCCCCCCCC-"},
+		{"WORKLOAD_SCHEMA", "CCCCCCCCC-"},
+		{"shop", "CCCCCCCCCC"},
+		{"mysql2", "CCCCCCCCCC"},
+	};
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_cf(st, "all", "normal", "[\"*.*\"]", -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int k = 0; k < NV; k++) {
+			const char *got = cf_covering_at(st, &v[k], cases[i].db);
+			bool covered = strcmp(got, "c:all") == 0;
+
+			if (covered != (cases[i].want[k] == 'C'))
+				fail_msg("%s on v%d.%d.%d: %s, want %c", cases[i].db, v[k].major, v[k].minor,
+				         v[k].patch, got, cases[i].want[k]);
+			assert_int_equal(ig_cdc_ignores_schema(&v[k], cases[i].db), !covered);
+		}
+	/* the version-less call is the unknown-version answer */
+	assert_string_equal(covering(st, "tidb_cdc", "t"), "t: c:all");
+	assert_string_equal(covering(st, "dm_heartbeat", "t"), "t: c:");
+	assert_false(ig_cdc_ignores_schema(&v[9], NULL));
 	ig_cluster_state_free(st);
 }
 
@@ -249,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tasks),
+		cmocka_unit_test(cdc_system_schemas_per_version),
 		cmocka_unit_test(pause_and_errors),
 		cmocka_unit_test(task_filter_errors),
 		cmocka_unit_test(changefeeds),

@@ -49,6 +49,8 @@ static void s_warning_elsewhere(ig_cluster_state *st) { th_cf(st, "cf", "warning
 static void s_error_elsewhere(ig_cluster_state *st) { th_cf(st, "cf", "error", "[\"other.*\"]", -1); }
 static void s_running_elsewhere(ig_cluster_state *st) { th_cf(st, "cf", "running", "[\"other.*\"]", -1); }
 static void s_pending_elsewhere(ig_cluster_state *st) { th_cf(st, "cf", "pending", "[\"other.*\"]", -1); }
+static void s_cf_everything(ig_cluster_state *st) { th_cf(st, "cf", "normal", "[\"*.*\"]", -1); }
+static void s_task_everything(ig_cluster_state *st) { task_all(st, "*.*"); }
 static void s_finished_shop(ig_cluster_state *st) { th_cf(st, "cf", "finished", "[\"shop.*\"]", -1); }
 
 static void s_legacy_normal_elsewhere(ig_cluster_state *st)
@@ -113,6 +115,15 @@ static const scenario scenarios[] = {
 	{"legacy normal changefeed elsewhere", s_legacy_normal_elsewhere, "shop", "RAAA", 0},
 	{"legacy warning changefeed elsewhere", s_legacy_warning_elsewhere, "shop", "PPAA", 0},
 	{"undecodable changefeed, allowed", s_undecodable, "scratch", "PPAA", 0},
+	/* system schemas: TiCDC skips some whatever its filter (per TiCDC release), log backup
+	 * with *.* observes them */
+	{"*.* changefeed, lightning_task_info (skipped by TiCDC v8.2+)", s_cf_everything,
+	 "lightning_task_info", "RRAA", 0},
+	{"*.* changefeed, tidb_cdc (skipped by TiCDC v7.5.1+, v8.0+)", s_cf_everything, "tidb_cdc",
+	 "PAAA", 0},
+	{"*.* changefeed, dm_heartbeat (skipped by every TiCDC)", s_cf_everything, "dm_heartbeat",
+	 "PAAA", 0},
+	{"*.* log backup, mysql table", s_task_everything, "mysql", "RRRR", 0},
 };
 
 static ig_verdict verdict_of(char c)
