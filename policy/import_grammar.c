@@ -1,14 +1,16 @@
 /*
  * import_grammar.c - the per-version table of IMPORT INTO's options and forms. Rows, oldest
  * first (sources and what is not pinned to a release tag: docs/TIDB_VERSIONS.md):
- *   v7.2-v7.3  pkg/executor/importer/import.go supportedOptions: the CSV options, split_file,
+ *   v7.2-v7.3  importer/import.go (executor/, pkg/executor/ after the pkg/ move) supportedOptions
+ *              as read in the stored master copy: the CSV options, split_file,
  *              disk_quota, thread, max_write_speed, checksum_table, record_errors, detached,
  *              disable_tikv_import_mode, __max_engine_size (a test option); FROM 'file' only.
- *   v7.4-v7.6  + cloud_storage_uri (global sort, pingcap/docs#14920 "add doc for 7.4").
+ *   v7.4-v7.6  + cloud_storage_uri (global sort: pingcap/tidb#46998, pingcap/docs#14920).
  *   v8.0-v8.5  + disable_precheck (pingcap/tidb#51077), FROM SELECT (pingcap/tidb#49976,
  *              issue #49883; only thread and disable_precheck with it).
  *   v9.0 on    the stored master import.go: + group_key (pingcap/tidb#62369, 2025-07, after
- *   (master)   v8.5.0), __force_merge_step, __manual_recovery (test options); FORMAT omitted
+ *   (master)   v8.5.0), __manual_recovery (#59640, 2025), __force_merge_step (test options,
+ *              first release not pinned); FORMAT omitted
  *              is detected from the file suffix (DataFormatAuto). The parser.y of the stored
  *              master has no PARTITION clause in ImportIntoStmt.
  * An unknown version and versions newer than every row get the newest row.
