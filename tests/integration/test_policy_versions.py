@@ -303,3 +303,32 @@ def test_partition_clause_not_forwarded_while_a_task_exists(policy_gw, vdouble, 
     assert out.code in (1064, PRECHECK), out
     assert "importgate" in out.message and "cannot" in out.message and "pars" in out.message, out
     assert rx.sqls() == []
+
+
+def test_changefeed_everything_skips_lightning_task_info_from_v82(policy_gw, vdouble, state):
+    # TiCDC v8.2+ never replicates lightning_task_info (tiflow pkg/filter isSysSchema): a *.*
+    # changefeed covers it on v7.5 and v8.1 (refused, required), not from v8.2, where TiDB's
+    # precheck still counts the changefeed, so DISABLE_PRECHECK is added
+    state.changefeed("cf-all", ["*.*"])
+    sql = "IMPORT INTO lightning_task_info.t FROM 's3://bucket/data/t.*.csv'"
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    out = query(gw, sql)
+    if counts_old_states(vdouble):
+        assert out.code == PRECHECK, out
+        assert 'lightning_task_info.t is covered by changefeed "default/default/cf-all"' in out.message
+        assert rx.sqls() == []
+    else:
+        assert out.ok, out
+        assert rx.sqls() == [sql + ADDED]
+
+
+def test_log_backup_everything_covers_mysql_tables(policy_gw, vdouble, state):
+    # a *.* log backup task observes the whole table key space (br/pkg/stream
+    # BuildObserveDataRanges), system tables too: covered, refused under the default rule
+    state.task("pitr_all", ["*.*"])
+    sql = "IMPORT INTO mysql.t FROM 's3://bucket/data/t.*.csv'"
+    gw = gw_for(policy_gw, vdouble)
+    rx = Received(vdouble)
+    assert_rejected(query(gw, sql), 'mysql.t is covered by log backup task "pitr_all"')
+    assert rx.sqls() == []
