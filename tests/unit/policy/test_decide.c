@@ -365,7 +365,7 @@ static void exists_elsewhere(void **state)
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 	assert_null(f->d.rule);
 	assert_int_equal(f->d.ntasks, 0);
-	/* system schemas are never covered, but the task still exists */
+	/* a system schema its filter does not match: not covered, but the task still exists */
 	f->in.db = "mysql";
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
