@@ -349,3 +349,21 @@ def test_lost_answer_with_two_matching_jobs_fails_visibly(doubles, obl_gw, state
     assert ev[0]["state"] == "outcome-unknown" and "several" in ev[0]["note"], ev
     settle()
     assert backups(up) == []
+
+
+def test_backup_longer_than_the_lease_is_not_taken_over(doubles, obl_gw, state):
+    """Issue 20, 3: the BACKUP takes longer than a lease TTL (the double's slow_backup, for a
+    target URI containing "slow"); the lease is kept alive by its own thread meanwhile, so
+    the second replica never claims the record and the BACKUP runs once."""
+    up, down = doubles(job_delay=0.1, slow_backup=LEASE_S + 4)
+    state.task("pitr", ["shop.*"])
+    gw1 = obl_gw(up, down, SNAP)
+    gw2 = obl_gw(up, down, SNAP)
+    job, status = import_row(query(gw1, "IMPORT INTO slowt FROM 's3://bucket/t.csv'"))
+    assert status == "finished"
+    wait_for(lambda: [e for e in audit_events(gw1) if e["event"] == "obligation.done"], LEASE_S + 25,
+             "the slow backup done by gw1")
+    settle(2)
+    b = backups(up)
+    assert len(b) == 1 and b[0]["sql"].endswith("/slowt/%s'" % job), b
+    assert not [e for e in audit_events(gw2) if e["event"] == "obligation.claimed"]
