@@ -50,13 +50,17 @@ NAME = "chaos"
 POLL_MS = 200
 LEASE_S = 10          # proxy/obligations.c LEASE_TTL_S
 SLOW = LEASE_S + 2.0  # a slow BACKUP / downstream import outlives the lease
-WORKERS = 3
+WORKERS = 2
+THINK = (0.2, 1.2)    # seconds a client waits between imports
 MIN_UP = 3.0          # a replica runs at least this long between kills
 KILL_MEAN = 9.0       # mean seconds between purely random kills
 SETTLE_MAX = 300.0    # generous bound for everything to settle after the workload
 # Operation mix: name -> weight.
-OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 5,
-       "slow_backup": 5, "backup_fails": 3}
+OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 4,
+       "slow_backup": 4, "backup_fails": 3}
+# At most this many of the kinds that hold a replica's executor for SLOW seconds or retry
+# for ever, per 30 s of workload (the default run is short).
+CAPPED = {"slow_reimport": 2, "slow_backup": 2, "backup_fails": 2}
 LOC_RE = re.compile(r"(?is)\bFROM\s+'([^']*)'")
 URI_RE = re.compile(r"^s3://backup/importgate/([^/]+)/([^/]+)/(\d+)$")
 
@@ -86,7 +90,7 @@ class Chaos:
         self.restarters = []
         self.last_kill = 0.0
         self.kills_by_reason = {}
-        self.backups_failing = 0
+        self.capped = {}
 
     # -- ids ------------------------------------------------------------------
 
@@ -240,8 +244,13 @@ class Chaos:
     def worker(self, i, deadline):
         rng = random.Random("%d-worker-%d" % (self.seed, i))
         names, weights = zip(*OPS.items())
-        while time.monotonic() < deadline and not self.stop.is_set():
+        while not self.stop.wait(rng.uniform(*THINK)) and time.monotonic() < deadline:
             kind = rng.choices(names, weights)[0]
+            if kind in CAPPED:
+                with self.lock:
+                    if self.capped.get(kind, 0) >= CAPPED[kind] * max(1, SECONDS / 30):
+                        continue
+                    self.capped[kind] = self.capped.get(kind, 0) + 1
             n = self.next_n()
             uid = "s%d-%d" % (self.seed, n)
             kill = "TiDB received the import" if rng.random() < 0.12 else None
@@ -259,10 +268,6 @@ class Chaos:
             elif kind == "slow_backup":
                 self.send(rng, "slowb%d" % n, "s3://bucket/%s.csv" % uid, det, kill)
             elif kind == "backup_fails":
-                with self.lock:
-                    if self.backups_failing >= 3:
-                        continue
-                    self.backups_failing += 1
                 self.send(rng, "bfail%d" % n, "s3://bucket/%s.csv" % uid, det, kill)
             elif kind == "pair":
                 self.pair(rng, n, uid)
@@ -363,10 +368,6 @@ def check_backups(f, events, jobs, backups, bfail):
                                  job and (job.table, job.location, job.status(time.time()))))
             continue
         runs.sort(key=lambda b: b["start"])
-        if not bfail(job.table) and sum(1 for b in runs if b["ok"]) > 1:
-            f.add("backup-twice", "job %d (%s): %d successful BACKUPs to %s by pids %s"
-                  % (job.id, job.location, sum(1 for b in runs if b["ok"]), uri,
-                     [b.get("pid") for b in runs]))
         for prev, cur in zip(runs, runs[1:]):
             k = kill_of(events, prev.get("pid"))
             died_before = k is not None and k["t"] <= cur["start"]
@@ -570,9 +571,12 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
     while time.monotonic() < end and not settled(recs, up, down):
         if time.monotonic() - shown > 20:
             shown = time.monotonic()
-            print("CHAOS settling (%.0fs): %s" % (shown - t0, sorted(
-                "%s %s %s" % (r.get("table"), r.get("state"), (r.get("backup") or {}).get("state"))
-                for r in recs.values() if r.get("state") not in TERMINAL)[:12]), flush=True)
+            counts = {}
+            for r in recs.values():
+                k = "%s/%s/%s" % (r.get("state"), (r.get("backup") or {}).get("state"),
+                                  (r.get("reimport") or {}).get("state"))
+                counts[k] = counts.get(k, 0) + 1
+            print("CHAOS settling (%.0fs): %s" % (shown - t0, counts), flush=True)
         time.sleep(0.5)
         recs = store.records()
     print("CHAOS settled after %.0fs: %s" % (time.monotonic() - t0, settled(recs, up, down)),
