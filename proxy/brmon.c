@@ -6,7 +6,10 @@
  * (policy/brieimport.c). Only keys with a lease count, as for BR and TiCDC
  * (br/pkg/utils/register.go GetImportTasksFrom skips a key whose lease has no TTL left; a
  * key without a lease has none). A failed read keeps the last known set: an import is never
- * said to have ended because PD did not answer.
+ * said to have ended because PD did not answer. An etcd watch on the prefix
+ * (policy/prefixwatch.c) starts a round as soon as a key changes; the reads every
+ * IG_BRMON_INTERVAL_MS are what is trusted (and what sees a new log backup task or
+ * changefeed while an import runs).
  */
 #include "proxy/brmon.h"
 
@@ -19,6 +22,7 @@
 #include <time.h>
 
 #include "policy/brieread.h"
+#include "policy/prefixwatch.h"
 #include "policy/statecache.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
@@ -36,7 +40,7 @@ typedef struct tracked {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static bool stopping, running;
+static bool stopping, running, woken;
 static pthread_t thread;
 static json_t *snapshot; /* the last round's status, under lock */
 
@@ -45,6 +49,7 @@ static tracked *trk;
 static size_t ntrk;
 static bool read_once;
 static char read_err[1024], state_err[512];
+static ig_prefix_watch *pw; /* the wake-up watch on the prefix, NULL when none */
 
 static int64_t now_ms(void)
 {
@@ -408,6 +413,9 @@ static void publish(const char *source, const ig_brie_list *l, int64_t read_at)
 	}
 	json_object_set_new(o, "imports", imps);
 	json_object_set_new(o, "ignored", ign);
+	json_object_set_new(o, "watch", pw ? json_pack("{s:b, s:I}", "streaming", ig_prefix_watch_streaming(pw),
+	                                               "event_responses", (json_int_t)ig_prefix_watch_events(pw))
+	                                   : json_null());
 	pthread_mutex_lock(&lock);
 	json_decref(snapshot);
 	snapshot = o;
@@ -418,13 +426,38 @@ json_t *ig_brmon_status(void)
 {
 	json_t *o;
 	pthread_mutex_lock(&lock);
-	o = snapshot ? json_deep_copy(snapshot) : json_pack("{s:n, s:n, s:n, s:n, s:[], s:[]}", "pd",
-	    "read_at_ms", "error", "state_error", "imports", "ignored");
+	o = snapshot ? json_deep_copy(snapshot) : json_pack("{s:n, s:n, s:n, s:n, s:[], s:[], s:n}", "pd",
+	    "read_at_ms", "error", "state_error", "imports", "ignored", "watch");
 	pthread_mutex_unlock(&lock);
 	return o;
 }
 
 /* ---- the thread ---- */
+
+/* Runs on the watch's thread: a key under the prefix changed, start a round now. */
+static void on_watch_event(void *ud)
+{
+	(void)ud;
+	pthread_mutex_lock(&lock);
+	woken = true;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Keeps the watch on the endpoint that answered the last read (NULL: none wanted). */
+static void watch_on(const ig_config *cfg, const char *endpoint)
+{
+	char e[256];
+
+	if (pw && endpoint && strcmp(ig_prefix_watch_endpoint(pw), endpoint) == 0)
+		return;
+	ig_prefix_watch_stop(pw);
+	pw = NULL;
+	if (endpoint && !(pw = ig_prefix_watch_start(cfg, endpoint, IG_KEY_BRIE_IMPORT, on_watch_event,
+	                                             NULL, e, sizeof(e))))
+		LOG_WARN(0, "running imports: no watch on /tidb/brie/import/ (%s); read every %d ms only",
+		         e, IG_BRMON_INTERVAL_MS);
+}
 
 static void one_round(const ig_config *cfg)
 {
@@ -433,6 +466,7 @@ static void one_round(const ig_config *cfg)
 	char e[1024];
 
 	if (cfg->cluster.npd == 0) {
+		watch_on(cfg, NULL);
 		publish(NULL, NULL, 0);
 		return;
 	}
@@ -448,6 +482,7 @@ static void one_round(const ig_config *cfg)
 	if (read_err[0])
 		LOG_INFO(0, "running imports: /tidb/brie/import/ readable again");
 	read_err[0] = '\0';
+	watch_on(cfg, source);
 	drop_ended(&l);
 	add_started(&l, source);
 	read_once = true;
@@ -475,8 +510,10 @@ static void *run(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&lock);
-		if (!stopping)
-			pthread_cond_timedwait(&wake, &lock, &ts);
+		while (!stopping && !woken)
+			if (pthread_cond_timedwait(&wake, &lock, &ts) != 0)
+				break; /* the interval is over */
+		woken = false;
 	}
 	pthread_mutex_unlock(&lock);
 	return NULL;
@@ -505,6 +542,8 @@ void ig_brmon_stop(void)
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	running = false;
+	ig_prefix_watch_stop(pw); /* the monitor thread is gone: nobody else uses it */
+	pw = NULL;
 	for (size_t i = 0; i < ntrk; i++)
 		tracked_free(&trk[i]);
 	free(trk);

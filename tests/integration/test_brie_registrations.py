@@ -130,6 +130,9 @@ def test_registration_shown_audited_and_ended_by_revoke(views, etcd, state):
     v = views()
     assert v.status()["imports"] == []
     assert v.metric(running("lightning")) == 0
+    # the wake-up watch on the prefix (policy/prefixwatch.c) is open before the key comes
+    wait_for(lambda: (v.status()["watch"] or {}).get("streaming"), "the prefix watch")
+    assert v.status()["watch"]["event_responses"] == 0
     lease = register(etcd.url, "lightning", "lightning-5d0c")
     key = PREFIX + "lightning/lightning-5d0c"
     imp = wait_for(lambda: v.imports().get(key), "the registration in /api/v1/status")
@@ -143,6 +146,8 @@ def test_registration_shown_audited_and_ended_by_revoke(views, etcd, state):
     assert v.metric(running("restore")) == 0
     assert v.metric("importgate_brie_import_conflicts") == 0
     assert v.status()["pd"] == etcd.url and v.status()["error"] is None
+    # the put reached the monitor as a watch event (the reads every second would find it too)
+    wait_for(lambda: v.status()["watch"]["event_responses"] >= 1, "a watch event")
     started = wait_for(lambda: v.events("brie.import.started"), "brie.import.started")
     assert len(started) == 1
     assert (started[0]["kind"], started[0]["task"], started[0]["key"]) == \
