@@ -204,11 +204,6 @@ def test_newer_than_known_version_said_once(policy_gw, vdouble, state):
 
 GROUP_KEY = SQL + " WITH group_key='g1'"
 FROM_SELECT = "IMPORT INTO shop.t FROM SELECT * FROM shop.src"
-# What needs the session code: proxy/inspect.c must hand the statement's options and form
-# (and an unparsed import) to the decision as ig_decide_input.usage. Until it does, the
-# gateway forwards and TiDB refuses; strict, so the marker goes when the wiring lands.
-NOT_WIRED = ("proxy/inspect.c does not pass ig_decide_input.usage yet: the gateway forwards "
-             "what the backend's version does not know and TiDB refuses it")
 
 
 def is_master(vdouble):
@@ -231,11 +226,9 @@ def test_group_key_nothing_anywhere(policy_gw, vdouble, state):
         assert (out.code, out.message) == (8163, "Unknown option group_key"), out
 
 
-def test_group_key_while_a_changefeed_exists(request, policy_gw, vdouble, state):
+def test_group_key_while_a_changefeed_exists(policy_gw, vdouble, state):
     # a changefeed on another schema: nothing covers shop.t, but something covers something
     state.changefeed("cf-stage", ["stage.*"])
-    if not is_master(vdouble):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_WIRED))
     gw = gw_for(policy_gw, vdouble)
     rx = Received(vdouble)
     out = query(gw, GROUP_KEY)
@@ -278,10 +271,8 @@ def test_from_select_nothing_anywhere(policy_gw, vdouble, state):
         assert out.ok, out
 
 
-def test_from_select_while_a_changefeed_exists(request, policy_gw, vdouble, state):
+def test_from_select_while_a_changefeed_exists(policy_gw, vdouble, state):
     state.changefeed("cf-stage", ["stage.*"])
-    if is_v75(vdouble):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_WIRED))
     gw = gw_for(policy_gw, vdouble)
     rx = Received(vdouble)
     out = query(gw, FROM_SELECT)
