@@ -83,7 +83,15 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
 		CC=clang meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
 			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
 	fi
-	if [ -f "$F/build.ninja" ] && ninja -C "$F" >"$OUT/fuzz-build.txt" 2>&1; then
+	# Only the fuzz targets: the rest of that tree (gateway, unit tests, clients) is the ASan
+	# tree's again, a second build of the same sources for nothing (issue 14).
+	mapfile -t fuzz_targets < <(meson introspect "$F" --targets 2>"$OUT/fuzz-introspect.txt" | $PY -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["name"].startswith("fuzz_"):
+        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$F")
+	if [ -f "$F/build.ninja" ] && [ "${#fuzz_targets[@]}" -gt 0 ] &&
+		ninja -C "$F" "${fuzz_targets[@]}" >"$OUT/fuzz-build.txt" 2>&1; then
 		for t in $(find "$F/tests/fuzz" -maxdepth 2 -type f -executable -name 'fuzz_*' | sort); do
 			name=$(basename "$t")
 			seeds=$(find "$ROOT/tests/fuzz" -type d -path "*/seeds/$name" | head -n 1)
