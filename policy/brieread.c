@@ -25,7 +25,7 @@ static int read_one(const ig_config *cfg, const char *endpoint, ig_brie_list *ou
 	ig_pdhttp h;
 	int rc;
 
-	memcpy(end, p, n);
+	memcpy(end, p, n + 1);
 	end[n - 1]++; /* the prefix ends in '/': no carry */
 	if (ig_pdhttp_init(&h, endpoint, cfg->cluster.timeout_ms, "cluster.timeout_ms", MAX_ANSWER_BYTES,
 	                   &cfg->cluster.tls, err, errlen) < 0)

@@ -42,7 +42,7 @@ char *ig_prefix_watch_body(const char *prefix)
 	char *e = malloc(ig_b64_encoded_len(n) + 1), *out = NULL;
 
 	if (end && k && e && n > 0) {
-		memcpy(end, prefix, n);
+		memcpy(end, prefix, n + 1);
 		end[n - 1]++; /* prefixes here end in '/': no carry */
 		ig_b64_encode((const unsigned char *)prefix, n, k);
 		ig_b64_encode((const unsigned char *)end, n, e);
