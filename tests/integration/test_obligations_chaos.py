@@ -29,6 +29,7 @@ import json
 import os
 import random
 import re
+import shutil
 import threading
 import time
 
@@ -54,7 +55,8 @@ WORKERS = 2
 THINK = (0.2, 1.2)    # seconds a client waits between imports
 MIN_UP = 3.0          # a replica runs at least this long between kills
 KILL_MEAN = 9.0       # mean seconds between purely random kills
-SETTLE_MAX = 300.0    # generous bound for everything to settle after the workload
+SETTLE_MAX = 180.0    # generous bound for everything to settle after the workload
+DISMISS_MAX = 90.0    # bound for the dismissals to be done
 # Operation mix: name -> weight.
 OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 4,
        "slow_backup": 4, "backup_fails": 3}
@@ -335,6 +337,7 @@ def chaos_setup(gateway_factory, etcd, state, tmp_path):  # noqa: F811
 class Findings:
     def __init__(self):
         self.items = []
+        self.info = []
 
     def add(self, kind, text):
         self.items.append((kind, text))
@@ -416,14 +419,20 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
 
     check_backups(f, events, jobs, backups, bfail)
 
-    # per finished job: the right record, re-imported once with its own source
+    # every record names the job of its own data source (or none)
+    for rid, rec in recs.items():
+        loc, jid = location(rec.get("statement") or ""), rec.get("job_id")
+        job = jobs.get(int(jid)) if jid and jid.isdigit() else None
+        if jid and (job is None or job.location != loc):
+            own = finished.get(loc) or failed.get(loc)
+            f.add("wrong-job", "record %s (import of %s, %s) names job %s, which imported %s"
+                  % (rid, loc, "its job is %d" % own.id if own else "TiDB never ran it", jid,
+                     job and job.location))
+
+    # per finished job: backed up and re-imported once with its own source
     for loc, job in sorted(finished.items(), key=lambda kv: kv[1].id):
         rs = by_loc.get(loc, [])
         rid, rec = rs[0] if rs else (None, {})
-        if rec and rec.get("job_id") not in (None, str(job.id)):
-            other = next((j for j in jobs.values() if str(j.id) == rec.get("job_id")), None)
-            f.add("wrong-job", "record %s (import of %s, job %d) names job %s (%s)"
-                  % (rid, loc, job.id, rec.get("job_id"), other and other.location))
         dj = down_jobs.get(loc, [])
         if bfail(job.table):
             if dj:
@@ -479,11 +488,15 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
             if ev["create_rev"] == ev["rev"] and a and a != b:
                 k = kill_of(events, replica_pid(a))
                 if k is None or (k["rev"] is not None and k["rev"] > ev["rev"]):
-                    f.add("claimed-finished" if last_state.get(ev["id"]) in TERMINAL
-                          else "takeover-live",
-                          "record %s (state %s) claimed at revision %d by %s while %s was alive "
-                          "(killed at revision %s)" % (ev["id"], last_state.get(ev["id"]),
-                                                       ev["rev"], b, a, k and k["rev"]))
+                    text = ("record %s (state %s) claimed at revision %d by %s while %s was "
+                            "alive (killed at revision %s)" % (ev["id"], last_state.get(ev["id"]),
+                                                               ev["rev"], b, a, k and k["rev"]))
+                    if last_state.get(ev["id"]) in TERMINAL:
+                        # harmless alone (a step on it would show as "reopened" or as work
+                        # at the doubles): reported, not a violation
+                        f.info.append("claimed-finished: " + text)
+                    else:
+                        f.add("takeover-live", text)
             holder[ev["id"]] = b
 
     # durable audit: obligation.created for every import that reached TiDB
@@ -519,9 +532,8 @@ def settled(recs, up, down):
         st = r.get("state")
         if st in TERMINAL or st == "outcome-unknown":
             continue
-        if r.get("table", "").startswith("bfail") and st == "due" \
-                and (r.get("backup") or {}).get("last_error"):
-            continue
+        if r.get("table", "").startswith("bfail") and st == "due":
+            continue  # fails for ever; visible is checked after
         return False
     return True
 
@@ -596,24 +608,21 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
     to_dismiss = [rid for rid, r in recs.items()
                   if r.get("state") not in TERMINAL
                   and (r.get("state") == "outcome-unknown" or r.get("table", "").startswith("bfail"))]
-    for rid in to_dismiss:
-        codes = []
-        for r in chaos.replicas:
-            codes.append(r.dismiss(rid))
-            if codes[-1][0] == 200:
-                break
-        if not any(c == 200 for c, _ in codes):
-            f.add("dismiss-failed", "record %s: dismiss answered %s" % (rid, codes))
-    end = time.monotonic() + 60
+    codes = {}
+    end = time.monotonic() + DISMISS_MAX
     while time.monotonic() < end:
         recs = store.records()
-        if all(recs.get(rid, {}).get("state") == "dismissed" for rid in to_dismiss):
+        left = [rid for rid in to_dismiss if recs.get(rid, {}).get("state") != "dismissed"]
+        if not left:
             break
-        time.sleep(0.5)
+        for rid in left:  # a replica dismisses only a record it can claim: try both
+            codes[rid] = [r.dismiss(rid)[0] for r in chaos.replicas]
+        time.sleep(1)
     for rid in to_dismiss:
         if recs.get(rid, {}).get("state") != "dismissed":
-            f.add("dismiss-failed", "record %s still %s after dismissal"
-                  % (rid, recs.get(rid, {}).get("state")))
+            f.add("dismiss-failed", "record %s (%s) still %s after %.0fs of dismissals (last "
+                  "answers %s)" % (rid, recs.get(rid, {}).get("table"),
+                                   recs.get(rid, {}).get("state"), DISMISS_MAX, codes.get(rid)))
     mark = len(up.state.backups)
     time.sleep(3 * POLL_MS / 1000.0 + 1)
     after = [b["uri"] for b in up.state.backups[mark:]]
@@ -635,9 +644,14 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
                              and e["reason"].startswith("during start-up")),
         "violations": f.kinds(),
     }
+    summary["notes"] = len(f.info)
     report = {"summary": summary, "violations": [{"kind": k, "detail": d} for k, d in f.items],
-              "events": chaos.events, "ops": chaos.ops}
+              "notes": f.info, "events": chaos.events, "ops": chaos.ops}
     path = os.environ.get("IG_CHAOS_REPORT") or str(tmp_path / "chaos-report.json")
+    if os.environ.get("IG_CHAOS_REPORT"):
+        keep = path + ".d"  # the gateways' stderr (every incarnation) and audit logs, the doubles' logs
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(str(tmp_path), keep, ignore=shutil.ignore_patterns("*.pw", "*.yaml"))
     with open(path, "w") as fp:
         json.dump(report, fp, indent=1, default=str)
     print("CHAOS summary %s\nCHAOS report %s" % (json.dumps(summary), path), flush=True)
