@@ -80,7 +80,9 @@ def fds(gw):
 
 
 def settle_fds(gw, target, timeout=10.0):
-    deadline = time.monotonic() + timeout
+    """Waits (up to `timeout` s, scaled for sanitizer builds) for the gateway's fd count to
+    drop to `target`; returns the count."""
+    deadline = time.monotonic() + timing.bound(timeout)
     while fds(gw) > target and time.monotonic() < deadline:
         time.sleep(0.1)
     return fds(gw)
