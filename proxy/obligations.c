@@ -62,6 +62,7 @@ typedef struct obl_event {
 	ig_obl_record rec;     /* EV_CREATED */
 	char *job_id, *status, *message;
 	int err_code;
+	bool redacted;         /* message already redacted (a deferred answer) */
 	dismiss_wait *wait;    /* EV_DISMISS */
 } obl_event;
 
@@ -82,8 +83,10 @@ static struct {
 	/* the thread's own */
 	ig_obl_record *owned;
 	size_t nowned;
-	unsigned epoch;         /* the lease epoch our owned records were claimed under */
+	unsigned epoch;         /* the lease epoch our owned records were claimed in */
 	bool rescan;            /* a step met a stale copy: re-read the store soon */
+	obl_event *deferred;    /* answers the store did not take yet: handled again at deferred_at */
+	int64_t deferred_at;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .open_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
        .done_cv = PTHREAD_COND_INITIALIZER, .lease_cv = PTHREAD_COND_INITIALIZER};
 
@@ -579,27 +582,57 @@ static ig_obl_event answer_event(const obl_event *e)
 	return ev;
 }
 
-static void handle(obl_event *e)
+/* An answer the store could not take now (unreachable): kept and delivered again in a
+ * second, so the answer is not lost while the record waits for it. */
+static void defer(obl_event *e)
+{
+	e->next = g.deferred;
+	g.deferred = e;
+	g.deferred_at = now_ms() + 1000;
+}
+
+/* Handles one event; false when it kept it (deferred), else the caller frees it. */
+static bool handle(obl_event *e)
 {
 	if (e->kind == EV_DISMISS) {
 		on_dismiss(e);
-		return;
+		return false;
 	}
 	if (e->kind == EV_CREATED) {
 		if (!owned_find(e->rec.id) && own(&e->rec))
 			memset(&e->rec, 0, sizeof(e->rec));
-		return;
+		return false;
 	}
-	/* the message may quote a location with its credentials: kept redacted */
-	char *red = e->message ? sql_redact_text(e->message, strlen(e->message)) : NULL;
-	free(e->message);
-	e->message = red;
+	if (!e->redacted) { /* the message may quote a location with its credentials */
+		char *red = e->message ? sql_redact_text(e->message, strlen(e->message)) : NULL;
+		free(e->message);
+		e->message = red;
+		e->redacted = true;
+	}
 	ig_obl_event ev = answer_event(e);
 	bool gone;
-	deliver(e->id, &ev, &gone);
+	if (deliver(e->id, &ev, &gone) == STEP_ERROR) {
+		defer(e);
+		return true;
+	}
 	if (gone)
 		LOG_WARN(0, "obligation %s: the import's answer arrived but the record is held elsewhere or "
 		         "finished; its holder looks for the job", e->id);
+	return false;
+}
+
+/* The deferred answers, when their time has come, before the new events. */
+static obl_event *take_deferred(obl_event *ev)
+{
+	obl_event *d = g.deferred, *last;
+
+	if (!d || now_ms() < g.deferred_at)
+		return ev;
+	g.deferred = NULL;
+	for (last = d; last->next; last = last->next)
+		;
+	last->next = ev;
+	return d;
 }
 
 /* ---- the threads ---- */
@@ -729,10 +762,11 @@ static void *thread_main(void *arg)
 			pthread_mutex_unlock(&g.mu);
 			continue;
 		}
+		ev = take_deferred(ev);
 		for (obl_event *n; ev; ev = n) {
 			n = ev->next;
-			handle(ev);
-			event_free(ev);
+			if (!handle(ev))
+				event_free(ev);
 		}
 		if (stop)
 			break;
@@ -743,6 +777,8 @@ static void *thread_main(void *arg)
 		int64_t wake = work_due(next_scan);
 		if (g.rescan)
 			wake = now_ms();
+		if (g.deferred)
+			wake = min64(wake, g.deferred_at);
 		pthread_mutex_lock(&g.mu);
 		if (!g.head && !g.stopping && wake > now_ms()) {
 			struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
@@ -890,6 +926,11 @@ void ig_obl_stop(void)
 		event_free(e);
 	}
 	g.head = g.tail = NULL;
+	for (obl_event *e = g.deferred, *n; e; e = n) { /* answers never stored: their records stay awaiting */
+		n = e->next;
+		event_free(e);
+	}
+	g.deferred = NULL;
 	for (size_t i = 0; i < g.nview; i++)
 		ig_obl_record_free(&g.view[i]);
 	free(g.view);
