@@ -59,7 +59,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 echo "== unit tests (cmocka, ASan+UBSan)"
-meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 >"$OUT/meson-test.txt" 2>&1
+meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 --timeout-multiplier 6 >"$OUT/meson-test.txt" 2>&1
 tail -n 12 "$OUT/meson-test.txt"
 
 echo "== integration tests (pytest)"
