@@ -332,7 +332,11 @@ static int on_due(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
 			break;
 		s->state = IG_STEP_STARTED;
 		s->started_ms = e->now_ms;
-		return set(&s->target, e->target);
+		if (set(&s->target, e->target) < 0)
+			return -1;
+		/* audited before the statement is sent: a BACKUP that ran shows in the log even if
+		 * the gateway dies before it can say it is done */
+		return audit_as(fx, "obligation.step", s == &r->backup ? "backup-started" : "reimport-started", NULL);
 	case IG_OEV_STEP_OK:
 		if (s->state == IG_STEP_PENDING)
 			break; /* a step is done only after it was recorded as started */

@@ -471,6 +471,7 @@ typedef struct store_ops {
 	int (*release)(ig_oblstore *st, const char *id, char *err, size_t errlen);
 	int (*remove)(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen);
 	int (*keepalive)(ig_oblstore *st, char *err, size_t errlen);
+	int64_t (*lease_left)(ig_oblstore *st); /* mu held */
 } store_ops;
 
 struct ig_oblstore {
@@ -1022,9 +1023,17 @@ static int file_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* One process: its claims cannot be taken by anyone. */
+static int64_t file_lease_left(ig_oblstore *st)
+{
+	(void)st;
+	return INT64_MAX;
+}
+
 static const store_ops file_ops = {
 	.name = "file", .create = file_create, .get = file_get, .list = file_list, .claim = file_claim,
 	.write = file_write, .release = file_release, .remove = file_remove, .keepalive = file_keepalive,
+	.lease_left = file_lease_left,
 };
 
 /* ---- etcd backend: HTTP ---- */
@@ -1403,7 +1412,9 @@ static int etcd_write(ig_oblstore *st, ig_obl_record *r, bool release, char *err
 	int64_t rev = 0;
 	int rc = -1;
 
-	if (rk && ck && val && ops) {
+	if (lease_now(st) == 0) { /* no lease, no claim (and LEASE == 0 would match an absent key) */
+		rc = 1;
+	} else if (rk && ck && val && ops) {
 		json_array_append_new(ops, op_put(rk, val, 0));
 		if (release)
 			json_array_append_new(ops, op_delete(ck));
@@ -1533,9 +1544,15 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	return rc;
 }
 
+static int64_t etcd_lease_left(ig_oblstore *st)
+{
+	return st->lease ? st->lease_until - mono_ms() : 0;
+}
+
 static const store_ops etcd_ops = {
 	.name = "etcd", .create = etcd_create, .get = etcd_get, .list = etcd_list, .claim = etcd_claim,
 	.write = etcd_write, .release = etcd_release, .remove = etcd_remove, .keepalive = etcd_keepalive,
+	.lease_left = etcd_lease_left,
 };
 
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
@@ -1685,10 +1702,7 @@ int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen)
 void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch)
 {
 	pthread_mutex_lock(&st->mu);
-	if (st->ops != &etcd_ops)
-		*left_ms = INT64_MAX; /* one process: its claims cannot be taken */
-	else
-		*left_ms = st->lease ? st->lease_until - mono_ms() : 0;
+	*left_ms = st->ops->lease_left(st);
 	*epoch = st->lease_epoch;
 	pthread_mutex_unlock(&st->mu);
 }

@@ -198,6 +198,7 @@ static void test_steps(void **state)
 	e.target = "s3://bk/shop/t/17";
 	fx = go(&r, e);
 	assert_true(fx.applied);
+	assert_string_equal(fx.step, "backup-started"); /* audited before the BACKUP is sent */
 	assert_int_equal(r.backup.state, IG_STEP_STARTED);
 	assert_string_equal(r.backup.target, "s3://bk/shop/t/17");
 	assert_int_equal(r.backup.started_ms, e.now_ms);
