@@ -292,11 +292,11 @@ class Replica:
         req = urllib.request.Request(self.admin_url() + "/api/v1/obligations/dismiss",
                                      data=json.dumps({"id": rid}).encode(), method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            with urllib.request.urlopen(req, timeout=45) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"{}")
-        except OSError as e:  # the replica died (a sanitizer report) or hung
+        except OSError as e:  # the replica died (a sanitizer report) or hung (it waits 30 s at most)
             return None, {"error": str(e)}
 
     def audit_events(self):

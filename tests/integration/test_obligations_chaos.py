@@ -55,8 +55,8 @@ WORKERS = 2
 THINK = (0.2, 1.2)    # seconds a client waits between imports
 MIN_UP = 3.0          # a replica runs at least this long between kills
 KILL_MEAN = 9.0       # mean seconds between purely random kills
-SETTLE_MAX = 180.0    # generous bound for everything to settle after the workload
-DISMISS_MAX = 90.0    # bound for the dismissals to be done
+SETTLE_MAX = 150.0    # generous bound for everything to settle after the workload
+DISMISS_MAX = 60.0    # bound for the dismissals to be done
 # Operation mix: name -> weight.
 OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 4,
        "slow_backup": 4, "backup_fails": 3}
@@ -473,11 +473,22 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
                       "/api/v1/status" % (rid, loc, st))
 
     # history: nothing reopened, no claim taken from a live replica
-    last_state, holder = {}, {}
+    last_state, holder, writer, taken = {}, {}, {}, set()
     for ev in history:
         if ev["kind"] == "obligation" and ev["type"] == "put" and ev["value"]:
             prev = last_state.get(ev["id"])
             cur = ev["value"].get("state")
+            # the record's writer changes only when the previous one died (independent of
+            # how claims are kept: "replica" is the record's last writer)
+            a, b = writer.get(ev["id"]), ev["value"].get("replica")
+            if a and b and a != b and prev not in TERMINAL and (ev["id"], b) not in taken:
+                k = kill_of(events, replica_pid(a))
+                if k is None or (k["rev"] is not None and k["rev"] > ev["rev"]):
+                    taken.add((ev["id"], b))
+                    f.add("takeover-live", "record %s (state %s -> %s) written at revision %d by "
+                          "%s while its previous writer %s was alive (killed at revision %s)"
+                          % (ev["id"], prev, cur, ev["rev"], b, a, k and k["rev"]))
+            writer[ev["id"]] = b
             if prev in TERMINAL and cur != prev and not (prev != "dismissed" and cur == "dismissed"):
                 f.add("reopened", "record %s went %s -> %s at revision %d (written by %s)"
                       % (ev["id"], prev, cur, ev["rev"], ev["value"].get("replica")))
@@ -495,7 +506,8 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
                         # harmless alone (a step on it would show as "reopened" or as work
                         # at the doubles): reported, not a violation
                         f.info.append("claimed-finished: " + text)
-                    else:
+                    elif (ev["id"], b) not in taken:
+                        taken.add((ev["id"], b))
                         f.add("takeover-live", text)
             holder[ev["id"]] = b
 
@@ -536,6 +548,40 @@ def settled(recs, up, down):
             continue  # fails for ever; visible is checked after
         return False
     return True
+
+
+def write_report(chaos, f, recs, tmp_path, stage):
+    """The summary, every violation and note, every start/kill and import sent: JSON at
+    IG_CHAOS_REPORT (with the run's logs in <report>.d/) or in the test's tmp dir."""
+    up, down = chaos.up, chaos.down
+    summary = {
+        "seed": SEED, "seconds": SECONDS, "stage": stage,
+        "imports_sent": len(chaos.ops),
+        "imports_at_tidb": len([e for e in up.statements if e["sql"].upper().startswith("IMPORT")]),
+        "jobs_finished": sum(1 for j in list(up.state.jobs.values())
+                             if j.status(time.time()) == "finished"),
+        "backups": len(up.state.backups),
+        "reimports": len([e for e in down.statements if e["sql"].upper().startswith("IMPORT")]),
+        "records": len(recs),
+        "record_states": {s: sum(1 for r in recs.values() if r.get("state") == s)
+                          for s in {r.get("state") for r in recs.values()}},
+        "kills": dict(chaos.kills_by_reason),
+        "startup_kills": sum(1 for e in chaos.events if e["what"] == "kill"
+                             and e["reason"].startswith("during start-up")),
+        "violations": f.kinds(),
+        "notes": len(f.info),
+    }
+    report = {"summary": summary, "violations": [{"kind": k, "detail": d} for k, d in f.items],
+              "notes": f.info, "events": chaos.events, "ops": chaos.ops}
+    path = os.environ.get("IG_CHAOS_REPORT") or str(tmp_path / "chaos-report.json")
+    if os.environ.get("IG_CHAOS_REPORT"):
+        keep = path + ".d"  # the gateways' stderr (every incarnation) and audit logs, the doubles' logs
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(str(tmp_path), keep, ignore=shutil.ignore_patterns("*.pw", "*.yaml"))
+    with open(path, "w") as fp:
+        json.dump(report, fp, indent=1, default=str)
+    print("CHAOS summary (%s) %s\nCHAOS report %s" % (stage, json.dumps(summary), path), flush=True)
+    return summary
 
 
 def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
@@ -605,6 +651,7 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
     f = Findings()
     history = store.history(start_rev)
     check_run(chaos, f, recs, history, start_rev, visible)
+    write_report(chaos, f, recs, tmp_path, "before dismissals")
     to_dismiss = [rid for rid, r in recs.items()
                   if r.get("state") not in TERMINAL
                   and (r.get("state") == "outcome-unknown" or r.get("table", "").startswith("bfail"))]
@@ -616,7 +663,8 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
         if not left:
             break
         for rid in left:  # a replica dismisses only a record it can claim: try both
-            codes[rid] = [r.dismiss(rid)[0] for r in chaos.replicas]
+            if time.monotonic() < end:
+                codes[rid] = [r.dismiss(rid)[0] for r in chaos.replicas]
         time.sleep(1)
     for rid in to_dismiss:
         if recs.get(rid, {}).get("state") != "dismissed":
@@ -629,32 +677,7 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
     if after:
         f.add("work-after-dismiss", "BACKUPs after every record ended or was dismissed: %s" % after)
 
-    summary = {
-        "seed": SEED, "seconds": SECONDS,
-        "imports_sent": len(chaos.ops),
-        "imports_at_tidb": len([e for e in up.statements if e["sql"].upper().startswith("IMPORT")]),
-        "jobs_finished": sum(1 for j in up.state.jobs.values() if j.status(time.time()) == "finished"),
-        "backups": len(up.state.backups),
-        "reimports": len([e for e in down.statements if e["sql"].upper().startswith("IMPORT")]),
-        "records": len(recs),
-        "record_states": {s: sum(1 for r in recs.values() if r.get("state") == s)
-                          for s in {r.get("state") for r in recs.values()}},
-        "kills": dict(chaos.kills_by_reason),
-        "startup_kills": sum(1 for e in chaos.events if e["what"] == "kill"
-                             and e["reason"].startswith("during start-up")),
-        "violations": f.kinds(),
-    }
-    summary["notes"] = len(f.info)
-    report = {"summary": summary, "violations": [{"kind": k, "detail": d} for k, d in f.items],
-              "notes": f.info, "events": chaos.events, "ops": chaos.ops}
-    path = os.environ.get("IG_CHAOS_REPORT") or str(tmp_path / "chaos-report.json")
-    if os.environ.get("IG_CHAOS_REPORT"):
-        keep = path + ".d"  # the gateways' stderr (every incarnation) and audit logs, the doubles' logs
-        shutil.rmtree(keep, ignore_errors=True)
-        shutil.copytree(str(tmp_path), keep, ignore=shutil.ignore_patterns("*.pw", "*.yaml"))
-    with open(path, "w") as fp:
-        json.dump(report, fp, indent=1, default=str)
-    print("CHAOS summary %s\nCHAOS report %s" % (json.dumps(summary), path), flush=True)
+    summary = write_report(chaos, f, recs, tmp_path, "final")
     assert summary["jobs_finished"] > 0, "%s: the workload ran no import at all: %s" % (tag, summary)
     lines = ["%s: %s" % (k, d) for k, d in f.items]
     assert not lines, "%s: %d violations %s\n%s" % (tag, len(lines), f.kinds(),
