@@ -356,7 +356,7 @@ def kill_of(events, pid):
     return None
 
 
-def check_backups(f, events, jobs, backups, bfail):
+def check_backups(f, events, jobs, backups, bfail):  # noqa: C901
     """Exactly once per finished job (a repeat only after the previous runner was killed
     while or after it ran), never overlapping a live runner's, none for anything else."""
     by_uri = {}
@@ -376,6 +376,12 @@ def check_backups(f, events, jobs, backups, bfail):
             died_before = k is not None and k["t"] <= cur["start"]
             if bfail(job.table) and not prev["ok"] and prev["end"] and prev["end"] <= cur["start"]:
                 continue  # a retry of a failed BACKUP
+            if prev.get("pid") is None:
+                # its sender could not be read from /proc (it died as the statement came)
+                f.info.append("job %d: BACKUP %s at %.3f by an unknown process, again at %.3f "
+                              "by pid %s" % (job.id, uri, prev["start"], cur["start"],
+                                             cur.get("pid")))
+                continue
             if not died_before:
                 overl = prev["end"] is None or prev["end"] > cur["start"]
                 f.add("backup-overlap" if overl else "backup-rerun-live",
