@@ -1023,6 +1023,8 @@ static void record_obligation(const ig_inspection *p, const import_item *it, ig_
 		.backend = p->backend, .conn_id = p->conn_id,
 		.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
 		.from_select = it->imp.src == SQL_SRC_SELECT,
+		/* the FROM location as the session's modes read it, for the job search */
+		.source = it->imp.src == SQL_SRC_FILE ? it->imp.location : NULL,
 	};
 	if (ig_obl_create(&spec, out->obl_id, sizeof(out->obl_id), err, sizeof(err)) < 0)
 		reject(out, ER_UNKNOWN_ERROR, "HY000",
