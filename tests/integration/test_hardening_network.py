@@ -114,7 +114,9 @@ def test_cut_link_fails_the_query_within_tcp_user_timeout(gateway_factory, host,
     # has failed (the same segment)
     assert "timed out" in msg.lower() or "unreachable" in msg.lower(), msg
     # the kernel aborts at the first retransmission timer after the bound: ~1.5-3.5 s
-    assert USER_TIMEOUT_MS / 1000.0 - 0.2 <= took < 10, took
+    # (lower bound exact: never early; upper generous for a busy machine, far below the
+    # client's 120 s read_timeout)
+    assert USER_TIMEOUT_MS / 1000.0 - 0.2 <= took < 4 + timing.bound(10), took
     host.heal()
     c = clients.connect(gw, *NATIVE)
     try:
