@@ -186,7 +186,7 @@ def test_dark_host_taken_out_of_rotation(gateway_factory, host, remote_db, maria
                                        "connect_timeout_ms": CONNECT_MS,
                                        "health_interval_ms": 200, "health_timeout_ms": 500},
                           "admin": {"listen": admin}})
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + timing.bound(5)
     while backend_up(gw, remote) != 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert backend_up(gw, remote) == 1
@@ -204,7 +204,7 @@ def test_dark_host_taken_out_of_rotation(gateway_factory, host, remote_db, maria
         finally:
             c.close()
     host.heal()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + timing.bound(5)
     while backend_up(gw, remote) != 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert backend_up(gw, remote) == 1
