@@ -31,6 +31,8 @@ XDIST=()
 [ "$WORKERS" -gt 1 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 
 fail_now() { echo "tests/run.sh: $1" >&2; echo "0 passed, 1 failed"; exit 1; }
+# A step's header with the seconds since the start: where the suite's time goes.
+hdr() { echo "== $1 [${SECONDS}s]"; }
 # A failed setup or build: its output, then which package install-deps.sh lacks, if any.
 fail_build() {
 	cat "$2" >&2
@@ -52,7 +54,7 @@ rm -f "$log"
 mkdir -p "$OUT"
 rm -f "$OUT"/*
 
-echo "== dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
+hdr "dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
 if bash tests/check-deps.sh >"$OUT/deps-output.txt" 2>&1; then
 	echo "ok deps" >"$OUT/deps.txt"
 	echo "  deps: ok"
@@ -65,17 +67,17 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-echo "== unit tests (cmocka, ASan+UBSan)"
+hdr "unit tests (cmocka, ASan+UBSan)"
 meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 --timeout-multiplier 6 >"$OUT/meson-test.txt" 2>&1
 tail -n 12 "$OUT/meson-test.txt"
 
-echo "== integration tests (pytest)"
+hdr "integration tests (pytest)"
 IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 	IG_LOGICAL_CLI=$B/tests/unit/logical/logical_cli \
 	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider "${XDIST[@]}" \
 	--durations=15 --junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 42
 
-echo "== static analysis (cppcheck, clang-tidy: tests/lint.sh)"
+hdr "static analysis (cppcheck, clang-tidy: tests/lint.sh)"
 if bash tests/lint.sh "$B" >"$OUT/lint-output.txt" 2>&1; then
 	echo "ok lint" >"$OUT/lint.txt"
 	echo "  lint: ok"
@@ -85,7 +87,7 @@ else
 fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
-	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
+	hdr "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
 	if [ ! -f "$F/build.ninja" ]; then
 		CC=clang meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
 			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
@@ -134,7 +136,7 @@ for t in json.load(sys.stdin):
 fi
 
 if [ "${TSAN:-1}" != 0 ]; then
-	echo "== ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
+	hdr "ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
 	if [ ! -f "$T/build.ninja" ]; then
 		meson setup "$T" -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtests=false \
 			>"$OUT/tsan-setup.txt" 2>&1 || echo "fail tsan-setup" >"$OUT/tsan.txt"
@@ -154,4 +156,5 @@ if [ "${TSAN:-1}" != 0 ]; then
 	fi
 fi
 
+echo "== done [${SECONDS}s]"
 $PY tests/summarize.py "$B" "$OUT"
