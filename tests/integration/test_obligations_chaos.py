@@ -55,7 +55,9 @@ WORKERS = 2
 THINK = (0.2, 1.2)    # seconds a client waits between imports
 MIN_UP = 3.0          # a replica runs at least this long between kills
 KILL_MEAN = 9.0       # mean seconds between purely random kills
-SETTLE_MAX = 150.0    # generous bound for everything to settle after the workload
+# Generous bound for everything to settle after the workload: the backlog a replica's
+# executor has at the end grows with the workload's length.
+SETTLE_MAX = 150.0 + SECONDS
 DISMISS_MAX = 60.0    # bound for the dismissals to be done
 # Operation mix: name -> weight.
 OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 4,
