@@ -57,14 +57,15 @@ MIN_UP = 3.0          # a replica runs at least this long between kills
 KILL_MEAN = 9.0       # mean seconds between purely random kills
 # Generous bound for everything to settle after the workload: the backlog a replica's
 # executor has at the end grows with the workload's length.
-SETTLE_MAX = 150.0 + SECONDS
+SETTLE_MAX = 150.0 + 3 * SECONDS
 DISMISS_MAX = 60.0    # bound for the dismissals to be done
 # Operation mix: name -> weight.
 OPS = {"plain": 24, "detached": 20, "fail": 9, "refused": 8, "pair": 14, "slow_reimport": 4,
        "slow_backup": 4, "backup_fails": 3}
 # At most this many of the kinds that hold a replica's executor for SLOW seconds or retry
-# for ever, per 30 s of workload (the default run is short).
-CAPPED = {"slow_reimport": 2, "slow_backup": 2, "backup_fails": 2}
+# for ever, per 30 s of workload: each slow one holds a replica's executor SLOW seconds, and
+# more than this builds a backlog that long runs never drain.
+CAPPED = {"slow_reimport": 1, "slow_backup": 1, "backup_fails": 2}
 LOC_RE = re.compile(r"(?is)\bFROM\s+'([^']*)'")
 URI_RE = re.compile(r"^s3://backup/importgate/([^/]+)/([^/]+)/(\d+)$")
 
