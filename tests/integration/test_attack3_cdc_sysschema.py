@@ -16,7 +16,8 @@ replicates being forwarded WITH DISABLE_PRECHECK (TiDB v8.5 counts the changefee
 
 2. TiCDC's version is not TiDB's. The skip lists are per *TiCDC* release, but decide.c feeds
    ig_cluster_covering_at the *TiDB* backend's version (greeting). TiCDC is a separate
-   component, upgraded after TiDB (TiUP's rolling order) and deployable at another version:
+   component, upgraded on its own (its place in a rolling upgrade's order was not verified
+   from a source here) and deployable at another version:
    a v8.1 TiCDC (its changefeed written with creator-version v8.1.0, its capture saying
    v8.1.0) replicates lightning_task_info (isSysSchema at v8.1.0 has no
    LightningTaskInfoSchema case), yet behind a v8.5 TiDB the gateway says it is skipped.
