@@ -282,26 +282,12 @@ void ig_cluster_state_finish(ig_cluster_state *st)
  *                   information_schema, performance_schema, metrics_schema, inspection_schema
  *   tidb_cdc        v7.1.4+ on 7.1, v7.5.1+ on 7.5, v8.0.0+ (not v7.2-v7.4, v7.6)
  *   lightning_task_info  v8.2.0+ (tiflow#11359)
- *   workload_schema v26.3+ (tiflow v26.3.0; classic TiCDC v8.5.x replicates it, only the
- *                   new-architecture pingcap/ticdc v8.5.4+ skips it, so on v8.5 it is coverable)
- * The last three are compared as written (lower case) before v26.3, where isSysSchema first
- * lower-cases the name; from v26.3 any case. Unknown version: the every-version list only.
+ *   workload_schema v26.3+ (tiflow v26.3.0; classic TiCDC v8.5.x replicates it)
+ * Only the first row is trusted here. The other three depend on TiCDC's release, which is
+ * not TiDB's (TiCDC is upgraded on its own, and the greeting names TiDB's), and before v26.3
+ * they are compared with the schema's name as stored, whose case a statement does not show
+ * (TiDB resolves names in any case): a changefeed is taken to cover them.
  */
-static bool tiflow_extra(const ig_tidb_version *v, const char *db)
-{
-	bool fold = ig_tidb_version_at_least(v, 26, 3);
-	int (*cmp)(const char *, const char *) = fold ? strcasecmp : strcmp;
-	bool tidb_cdc = ig_tidb_version_at_least(v, 8, 0) ||
-	                (v->major == 7 && v->minor == 1 && v->patch >= 4) ||
-	                (v->major == 7 && v->minor == 5 && v->patch >= 1);
-
-	if (tidb_cdc && cmp(db, "tidb_cdc") == 0)
-		return true;
-	if (ig_tidb_version_at_least(v, 8, 2) && cmp(db, "lightning_task_info") == 0)
-		return true;
-	return fold && cmp(db, "workload_schema") == 0;
-}
-
 bool ig_is_system_schema(const char *db)
 {
 	static const char *const sys[] = {"mysql", "information_schema", "performance_schema",
@@ -314,14 +300,7 @@ bool ig_is_system_schema(const char *db)
 	return false;
 }
 
-bool ig_cdc_ignores_schema(const ig_tidb_version *v, const char *db)
-{
-	if (!db)
-		return false;
-	if (ig_is_system_schema(db))
-		return true;
-	return v && v->major >= 0 && tiflow_extra(v, db);
-}
+
 
 /* Log backup observes what its filter matches, system schemas too: a filter of exactly
  * "*.*" observes the whole table key space, any other the matching tables of every schema
@@ -366,8 +345,7 @@ void ig_coverage_free(ig_coverage *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int ig_cluster_covering_at(const ig_cluster_state *st, const ig_tidb_version *v, const char *db,
-                           const char *tbl, ig_coverage *out)
+int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
 {
 	bool tasks_see, cfs_see;
 
@@ -375,7 +353,7 @@ int ig_cluster_covering_at(const ig_cluster_state *st, const ig_tidb_version *v,
 	if (!st || !db || !tbl)
 		return 0;
 	tasks_see = !ig_logbackup_ignores_schema(db);
-	cfs_see = !ig_cdc_ignores_schema(v, db);
+	cfs_see = !ig_is_system_schema(db);
 	out->tasks = calloc(st->ntasks ? st->ntasks : 1, sizeof(size_t));
 	out->cfs = calloc(st->ncfs ? st->ncfs : 1, sizeof(size_t));
 	if (!out->tasks || !out->cfs) {
@@ -389,11 +367,4 @@ int ig_cluster_covering_at(const ig_cluster_state *st, const ig_tidb_version *v,
 		if (cf_covers(&st->cfs[i], db, tbl))
 			out->cfs[out->ncfs++] = i;
 	return 0;
-}
-
-int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
-{
-	static const ig_tidb_version unknown = {-1, -1, -1};
-
-	return ig_cluster_covering_at(st, &unknown, db, tbl, out);
 }

@@ -100,22 +100,15 @@ typedef struct ig_coverage {
 	size_t ncfs;
 } ig_coverage;
 
-/* Which tasks and changefeeds cover db.tbl on TiDB version v (major < 0: unknown). A
- * changefeed never covers a schema TiCDC of that version always ignores
- * (ig_cdc_ignores_schema); a task covers system schemas as its filter says, memory schemas
- * never (ig_logbackup_ignores_schema). Returns -1 when out of memory. */
-int ig_cluster_covering_at(const ig_cluster_state *st, const ig_tidb_version *v, const char *db,
-                           const char *tbl, ig_coverage *out);
-/* The same for an unknown version: changefeeds skip only what every TiCDC version ignores. */
+/* Which tasks and changefeeds cover db.tbl. A changefeed never covers a schema TiCDC of
+ * every version ignores (ig_is_system_schema); a task covers system schemas as its filter
+ * says, memory schemas never (ig_logbackup_ignores_schema). Returns -1 when out of memory. */
 int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl,
                         ig_coverage *out);
 void ig_coverage_free(ig_coverage *c);
 /* Ignored by TiCDC of every version (TiDB's filter.IsSystemSchema, any case): mysql, sys,
  * dm_heartbeat, information_schema, performance_schema, metrics_schema, inspection_schema. */
 bool ig_is_system_schema(const char *db);
-/* Ignored by TiCDC of version v: the above, plus tidb_cdc, lightning_task_info and
- * workload_schema from the releases that skip them (clusterstate.c). */
-bool ig_cdc_ignores_schema(const ig_tidb_version *v, const char *db);
 /* Never observed by log backup: the memory schemas (information_schema, performance_schema,
  * metrics_schema, any case). */
 bool ig_logbackup_ignores_schema(const char *db);

@@ -516,7 +516,7 @@ static int decide(dctx *d)
 		return undecidable(d, false, what);
 	if (!in->state)
 		return unavailable(d);
-	if (ig_cluster_covering_at(in->state, &d->version, in->db, in->table, &d->cov) < 0 ||
+	if (ig_cluster_covering(in->state, in->db, in->table, &d->cov) < 0 ||
 	    list_names(d) < 0)
 		return oom(d);
 	return decide_state(d);

@@ -1,6 +1,6 @@
 """Attack 3 (coverage by system schema): the gateway treats a table as not covered by any
 changefeed when TiCDC "never replicates" its schema (policy/clusterstate.c
-ig_cdc_ignores_schema / tiflow_extra). Two ways the gateway's reading differs from what
+ig_cdc_ignores_schema / tiflow_extra, since removed: only schemas every TiCDC release skips are skipped now). Two ways the gateway's reading differs from what
 the running TiCDC does, both ending in an import into a table a `*.*` changefeed
 replicates being forwarded WITH DISABLE_PRECHECK (TiDB v8.5 counts the changefeed):
 
@@ -49,9 +49,6 @@ def test_positive_control_covered_table_refused(policy_gw, double, state):
     assert rx.sqls() == []
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: a case-sensitive TiCDC system-schema skip "
-                   "(tidb_cdc, lightning_task_info before v26.3) is matched against the "
-                   "statement's spelling, not the stored schema name TiCDC compares")
 @pytest.mark.parametrize("target", ["lightning_task_info.t", "tidb_cdc.t"])
 def test_cdc_case_sensitive_skip_is_not_a_skip(policy_gw, double, state, target):
     # TiDB holds the schema as LIGHTNING_TASK_INFO / TIDB_CDC (created so); the statement
@@ -75,8 +72,6 @@ def _old_cdc_changefeed(url, cf_id, version):
            json.dumps({"id": capture, "address": "127.0.0.1:8300", "version": version}))
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: TiCDC's skip list is taken from the TiDB "
-                   "backend's version; an older TiCDC (v8.1) replicates lightning_task_info")
 def test_older_ticdc_replicates_lightning_task_info(policy_gw, double, etcd, state):
     _old_cdc_changefeed(etcd.url, "cf-old", "v8.1.0")
     gw = policy_gw()

@@ -42,8 +42,6 @@ def test_positive_control_covered_table_refused(policy_gw, double, state):
     assert rx.imports() == []
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: a vX.Y.0-alpha greeting is read as vX.Y.0; "
-                   "the v8.2.0-alpha TiCDC still replicates lightning_task_info")
 def test_alpha_build_replicates_lightning_task_info(policy_gw, double, state):
     state.changefeed("cf-all", ["*.*"])
     gw = policy_gw()

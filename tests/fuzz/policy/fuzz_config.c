@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ig_import_usage u = {.options = names[0], .option_stride = sizeof(names[0]), .noptions = 2,
 		                     .from_select = true};
 		in.usage = &u;
-		in.version = (ig_tidb_version){7, 5, 1};
+		in.version = (ig_tidb_version){7, 5, 1, false};
 		in.state = st;
 		if (st && ig_decide(&in, &d, err, sizeof(err)) == 0)
 			ig_decision_free(&d);

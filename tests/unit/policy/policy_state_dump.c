@@ -84,7 +84,7 @@ static json_t *tidb_counts(const ig_changefeed *cf)
 	static const struct {
 		const char *label;
 		ig_tidb_version v;
-	} rel[] = {{"v7.5", {7, 5, 0}}, {"v8.1", {8, 1, 0}}, {"v8.5", {8, 5, 0}}};
+	} rel[] = {{"v7.5", {7, 5, 0, false}}, {"v8.1", {8, 1, 0, false}}, {"v8.5", {8, 5, 0, false}}};
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && i < sizeof(rel) / sizeof(rel[0]); i++) {
