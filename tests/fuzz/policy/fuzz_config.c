@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	ig_cluster_state *st;
 	ig_decide_input in = {.user = "etl_a", .host = "10.0.0.1", .db = "staging", .table = "t",
-	                      .version = {8, 5, 0}};
+	                      .version = {8, 5, 0, false}};
 	ig_decision d;
 
 	if (ig_config_load_string("fuzz.yaml", (const char *)data, size, &cfg, err, sizeof(err)) < 0)

@@ -51,7 +51,7 @@ static int setup(void **state)
 	f->cfg = cfg_from(rules_yaml);
 	f->st = ig_cluster_state_new();
 	f->in = (ig_decide_input){.user = "app", .host = "10.0.0.9", .db = "shop", .table = "orders",
-	                          .version = {8, 5, 0}, .state = f->st, .cfg = f->cfg};
+	                          .version = {8, 5, 0, false}, .state = f->st, .cfg = f->cfg};
 	*state = f;
 	return 0;
 }
