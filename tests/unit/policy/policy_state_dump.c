@@ -142,7 +142,7 @@ static json_t *decide_json(const opts *o, const ig_config *cfg, const ig_cluster
                            const char *state_err)
 {
 	ig_decide_input in = {.user = o->user, .host = o->host, .db = o->db, .table = o->tbl,
-	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1},
+	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1, false},
 	                      .state = st, .state_error = state_err, .cfg = cfg};
 	ig_decision d;
 	char err[256];
