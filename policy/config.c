@@ -6,6 +6,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "policy/config.h"
+#include "sqlparse/sqlparse.h"
 
 #include <errno.h>
 #include <pcre2.h>
@@ -466,6 +467,25 @@ static int fn_pd(ctx *c, const char *path, const ig_ynode *n, void *base)
 	return 0;
 }
 
+/* The URI is written into every obligation record (the shared store, the status API, the
+ * audit log) and sent in BACKUP TABLE: a credential in it would be in all of them. BR takes
+ * its credentials from the TiKV nodes' environment or instance role instead. */
+static int backup_uri_without_secret(ctx *c, const char *path, const ig_ynode *n, const char *uri)
+{
+	char *red = sql_redact_uri(uri, strlen(uri));
+	bool secret;
+
+	if (!red)
+		return cerr(c, n->line, path, "out of memory");
+	secret = strcmp(red, uri) != 0;
+	if (secret)
+		cerr(c, n->line, path, "the URI holds a credential (%.120s): secrets are never written in "
+		     "the config; give BR its storage credentials on the TiKV nodes (environment or "
+		     "instance role)", red);
+	free(red);
+	return secret ? -1 : 0;
+}
+
 static int fn_backup_uri(ctx *c, const char *path, const ig_ynode *n, void *base)
 {
 	static const char *const ph[] = {"{db}", "{table}", "{job_id}"};
@@ -483,7 +503,7 @@ static int fn_backup_uri(ctx *c, const char *path, const ig_ynode *n, void *base
 			return cerr(c, n->line, path, "unknown placeholder at \"%.30s\" (known: {db}, {table}, "
 			            "{job_id})", p);
 	}
-	return 0;
+	return backup_uri_without_secret(c, path, n, cfg->obligations.backup_uri);
 }
 
 /* ---- policy rules ---- */

@@ -1129,8 +1129,8 @@ static json_t *step_json(const ig_obl_step *s)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "state", json_string(ig_obl_step_name(s->state)));
-	if (s->target)
-		json_object_set_new(o, "target", json_string(s->target));
+	if (s->target) /* the config refuses a backup URI with a credential; shown redacted anyway */
+		ig_audit_set_location(o, "target", s->target);
 	if (s->job_id)
 		json_object_set_new(o, "job_id", json_string(s->job_id));
 	json_object_set_new(o, "attempts", json_integer(s->attempts));

@@ -209,6 +209,34 @@ static size_t scheme_len(const char *u, size_t len)
 	return 0;
 }
 
+/*
+ * Where the authority of the URI t[start, end) ends. url.Parse ends it at the first '/',
+ * '?' or '#', but a user name or password may hold those bytes ("AKID:wJal/rXUt@bucket";
+ * AWS secret keys often hold '/'): when an '@' comes after that cut and a ':' before the
+ * '@', the authority is taken to run to the host after the last '@', so that everything
+ * from that ':' to the '@' is redacted (fail closed: a port, or a ':' in the path, followed
+ * by an '@' further on loses the bytes between them to the redaction).
+ */
+static size_t authority_end(const char *t, size_t start, size_t end)
+{
+	size_t ae = start, at = end, colon = start;
+
+	while (ae < end && t[ae] != '/' && t[ae] != '?' && t[ae] != '#')
+		ae++;
+	for (size_t i = start; i < end; i++)
+		if (t[i] == '@')
+			at = i;
+	if (at == end || at < ae)
+		return ae;
+	while (colon < at && t[colon] != ':')
+		colon++;
+	if (colon == at)
+		return ae;
+	for (ae = at + 1; ae < end && t[ae] != '/' && t[ae] != '?' && t[ae] != '#'; ae++)
+		;
+	return ae;
+}
+
 /* user:password@ -> user:redacted@ (Go's url.Parse: the last '@' of the authority, the
  * first ':' of the userinfo). */
 static void redact_authority(sql_sbuf *b, const char *a, size_t n)
@@ -279,9 +307,7 @@ static void redact_uri_into(sql_sbuf *out, const char *uri, size_t len)
 	char *mid;
 	sl = scheme_len(uri, len);
 	if (sl) {
-		size_t a = sl + 3, ae = a;
-		while (ae < len && uri[ae] != '/' && uri[ae] != '?' && uri[ae] != '#')
-			ae++;
+		size_t a = sl + 3, ae = authority_end(uri, a, len);
 		sql_sb_put(&b, uri, a);
 		redact_authority(&b, uri + a, ae - a);
 		i = ae;
@@ -413,8 +439,7 @@ char *sql_redact_text(const char *text, size_t len)
 		for (e = sep + 3; e < len && !uri_end_byte((unsigned char)t[e]); e++)
 			;
 		sql_sb_put(&mid, t + out, sep + 3 - out);
-		for (ae = sep + 3; ae < e && t[ae] != '/' && t[ae] != '?' && t[ae] != '#'; ae++)
-			;
+		ae = authority_end(t, sep + 3, e);
 		redact_authority(&mid, t + sep + 3, ae - (sep + 3));
 		for (qs = ae; qs < e && t[qs] != '?' && t[qs] != '#'; qs++)
 			;

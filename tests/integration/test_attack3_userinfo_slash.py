@@ -40,8 +40,6 @@ def test_positive_control_plain_userinfo_redacted(policy_gw, double, state):
     assert SECRET_TAIL not in json.dumps(evs), evs
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: a userinfo password holding '/' is not "
-                   "redacted (the authority is cut at the first '/')")
 def test_userinfo_password_with_slash_not_in_audit_or_log(policy_gw, double, state):
     gw = policy_gw()
     query(gw, "IMPORT INTO t FROM '%s'" % LOCATION)

@@ -391,6 +391,11 @@ static void errors_structure(void **state)
 	load_err("backends: {tidb_version: latest}\n", "bad TiDB version");
 	load_err("cluster: {name: \"a/b\"}\n", "t.yaml:1: cluster.name: \"a/b\": only letters");
 	load_err("obligations: {backup_uri: \"s3://b/{tbl}\"}\n", "obligations.backup_uri: unknown placeholder at \"{tbl}\"");
+	/* a credential in the backup URI would be in every record, the status and the audit */
+	load_err("obligations: {backup_uri: \"s3://b/{job_id}?access-key=AK&secret-access-key=SK\"}\n",
+	         "obligations.backup_uri: the URI holds a credential (s3://b/{job_id}?access-key=redacted");
+	load_err("obligations: {backup_uri: \"s3://AKID:wJal/rXUt@b/{job_id}\"}\n",
+	         "obligations.backup_uri: the URI holds a credential (s3://AKID:redacted@b/{job_id})");
 }
 
 static void hostile_input(void **state)
