@@ -164,9 +164,14 @@ def test_connect_to_a_dark_host_fails_within_connect_timeout(gateway_factory, ho
         _, err, took = timed(lambda: clients.connect(gw, *NATIVE, connect_timeout=30,
                                                      read_timeout=30))
         assert isinstance(err, pymysql.err.OperationalError), err
-        assert "connect timed out" in str(err), err
-        # never before the timeout; then refused, not hung (a generous bound, issue 14)
-        assert CONNECT_MS / 1000.0 - 0.2 <= took < CONNECT_MS / 1000.0 + timing.bound(10), took
+        # The gateway's connect timer, or the kernel's "host is unreachable" once ARP for the
+        # dark host has failed (same segment: ~3 s, or at once while the failure is cached).
+        # Which comes first depends on the machine's load (issue 14): either is a refusal.
+        assert "connect timed out" in str(err) or "host is unreachable" in str(err), err
+        if "connect timed out" in str(err):
+            assert took >= CONNECT_MS / 1000.0 - 0.2, took  # the timer never fires early
+        # refused, not hung (a generous bound, issue 14)
+        assert took < CONNECT_MS / 1000.0 + timing.bound(10), took
     host.heal()
     c = clients.connect(gw, *NATIVE)
     try:

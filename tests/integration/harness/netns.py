@@ -87,10 +87,17 @@ class NetNS:
         self._qdisc(["netem"] + list(words))
 
     def heal(self):
+        """The link is back: the far end's interface up, its queues restored, and both ends'
+        neighbour caches flushed. While the link was cut, ARP for the far end failed; the
+        kernel keeps that failure for a while and answers "host is unreachable" at once, so
+        a connect right after the heal failed or not depending on how long the cut lasted
+        (issue 14)."""
         if self.is_cut:
             _run(["ip", "-n", self.name, "link", "set", self.peer_if, "up"])
             self.is_cut = False
         self._qdisc(None)
+        _run(["ip", "neigh", "flush", "dev", self.host_if], check=False)
+        _run(["ip", "-n", self.name, "neigh", "flush", "dev", self.peer_if], check=False)
 
 
 def _probe(kind_words):
