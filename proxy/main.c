@@ -137,6 +137,11 @@ static char *admin_status(void)
 	}
 	ig_backends_release(set);
 	json_object_set_new(doc, "backends", bs);
+	/* what the decisions and /api/v1/explain take the backend's version from ("" until a
+	 * greeting or a health check has been read) */
+	char version[128];
+	ig_backend_last_version(version, sizeof(version));
+	json_object_set_new(doc, "server_version", json_string(version));
 	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
 	char *obl = ig_obl_status_json();
 	json_t *oj = obl ? json_loads(obl, 0, NULL) : NULL;

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from harness import ports
+from harness import ports, timing
 from policy_helpers import (  # noqa: F401  (fixtures)
     DB1, DB2, PRECHECK, Received, double, etcd, policy_gw, query, rule, state,
 )
@@ -62,6 +62,16 @@ def explain(port, user, db, sql):
     return json.loads(body)
 
 
+def status(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    c.request("GET", "/api/v1/status")
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, body
+    return json.loads(body)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_explain_and_live_agree(case, policy_gw, double, state):
     _, tasks, feeds, policy, user, db, sql, multi = case
@@ -72,6 +82,9 @@ def test_explain_and_live_agree(case, policy_gw, double, state):
     admin_port = ports.free_port()
     gw = policy_gw(policy=policy, admin={"listen": "127.0.0.1:%d" % admin_port})
     assert ports.wait_port("127.0.0.1", admin_port, 10)
+    # explain takes the backend's version from the last greeting or health check; the live
+    # session has it from its own greeting: wait until the gateway has read one
+    assert timing.wait_for(lambda: status(admin_port)["server_version"], 30), status(admin_port)
 
     ex = explain(admin_port, user, db, sql)
     rx = Received(double)
