@@ -1,5 +1,5 @@
-"""Obligations exactly once under chaos (issue 20, docs/RELIABILITY.md "Obligations chaos
-test"). Two gateway replicas share a real etcd as the obligation store (cluster.pd); the
+"""Obligations exactly once under chaos (issue 20; docs/RELIABILITY.md, "Obligations under
+chaos"). Two gateway replicas share a real etcd as the obligation store (cluster.pd); the
 TiDB double is the upstream, a second double the downstream; one rule owes both
 snapshot-after-import and reimport-downstream on shop.*. Client threads send mixed imports
 (plain, DETACHED, failing jobs, imports TiDB refuses, two into one table with different
@@ -17,7 +17,8 @@ statement) and what the store holds and held (its etcd history):
 - nothing for imports refused by TiDB or whose job failed; none lost;
 - each import reached TiDB after its decision record was in the store;
 - failures (failing BACKUP, unknown outcome) visible in /api/v1/status until dismissed;
-- no record reopened after it ended, no claim taken from a replica that was alive;
+- no record reopened after it ended, no claim taken from (and no record written over) a
+  replica that was alive;
 - obligation.created in the creating replica's audit log for every import that reached TiDB.
 
 Short by default (IG_CHAOS_SECONDS of workload, 30); IG_CHAOS_SEED=N replays a run's
