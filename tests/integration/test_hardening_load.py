@@ -26,6 +26,7 @@ import time
 
 import pytest
 
+from harness import gateway as gateway_mod
 from harness import rawproto, timing
 from harness.mariadb import NATIVE, MariaDB
 
@@ -39,6 +40,15 @@ ROUNDS = 3
 # Bound on the gateway's resident memory per open session (client + backend leg, buffers,
 # no TLS). Measured ~12 KiB under ASan (small quarantine); the bound leaves room for noise.
 RSS_PER_CONN_BOUND_KIB = 64
+
+
+def rss_per_conn_bound_kib():
+    """RSS_PER_CONN_BOUND_KIB, four times that for a ThreadSanitizer build: its shadow memory
+    is several times the application's, and the TSan step opens only 300 sessions, so fixed
+    costs weigh more per session (68 KiB measured there with two pytest workers, issue 14)."""
+    with open(gateway_mod.binary_path(), "rb") as f:
+        tsan = b"__tsan_init" in f.read()
+    return RSS_PER_CONN_BOUND_KIB * (4 if tsan else 1)
 
 
 def _raise_nofile(n):
@@ -261,7 +271,7 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
                           "rss_per_conn_kib": round(per_conn, 1)})
     # Two fds per session (client and backend leg) once they are all open.
     assert held_fds >= 2 * n, held_fds
-    assert per_conn < RSS_PER_CONN_BOUND_KIB, per_conn
+    assert per_conn < rss_per_conn_bound_kib(), per_conn
     assert all(g.alive() for g in gws)
 
 
