@@ -396,10 +396,9 @@ int ig_obl_transition(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx
 int64_t ig_obl_parse_utc_ms(const char *s)
 {
 	struct tm tm;
-	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
-	if (!s || !(end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm)))
+	if (!s || !strptime(s, "%Y-%m-%d %H:%M:%S", &tm))
 		return 0;
 	return (int64_t)timegm(&tm) * 1000;
 }

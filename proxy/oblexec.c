@@ -264,6 +264,7 @@ void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblex
 {
 	answer a;
 
+	memset(&a, 0, sizeof(a)); /* show_job fills it only when it could ask */
 	memset(o, 0, sizeof(*o));
 	show_job(c, SVC_UPSTREAM, r->job_id, &a, o, IG_OEV_ATTEMPT_FAILED);
 	if (!o->acted || o->ev.kind == IG_OEV_ATTEMPT_FAILED)
@@ -448,6 +449,7 @@ void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r,
 {
 	answer a;
 
+	memset(&a, 0, sizeof(a)); /* show_job fills it only when it could ask */
 	memset(o, 0, sizeof(*o));
 	show_job(c, SVC_DOWNSTREAM, r->reimport.job_id, &a, o, IG_OEV_STEP_FAILED);
 	if (!o->acted || o->ev.kind == IG_OEV_STEP_FAILED)
