@@ -1,15 +1,13 @@
-"""Attack 3 (version confusion, -alpha builds): policy/version.c reads the greeting
+"""Attack 3 (version confusion, -alpha builds): the greeting
 "8.0.11-TiDB-v8.2.0-alpha-92-g1c2d3e4" (a nightly/master build: TiDB's version is
-`git describe`, and the vX.Y.0-alpha tag is cut on master when the previous release
-branches off) as 8.2.0, and policy/clusterstate.c tiflow_extra then says TiCDC skips
-lightning_task_info (ig_tidb_version_at_least(v, 8, 2)). But an -alpha build is the
-*previous* release's code plus whatever master has gained since: tiflow's
-v8.2.0-alpha tag (2024-04-19) has no LightningTaskInfoSchema in pkg/filter/utils.go
-isSysSchema (it came with tiflow#11359, merged 2024-06-27, first tagged v8.3.0-alpha /
-v8.2.0), and v8.0.0-alpha has no TiCDCSystemSchema either. So a nightly TiCDC of that
-build replicates lightning_task_info, and the gateway forwards an import into it WITH
-DISABLE_PRECHECK. A -alpha (pre-release) version is at most the release before it for any
-"from version X" fact that makes the gateway more permissive."""
+`git describe`, and the vX.Y.0-alpha tag is cut on master when the previous release branches
+off) is read as 8.2.0. Coverage once took TiCDC's system-schema skips from that version
+(lightning_task_info from v8.2), but tiflow's v8.2.0-alpha tag (2024-04-19) has no
+LightningTaskInfoSchema in isSysSchema (tiflow#11359, merged 2024-06-27), so a nightly TiCDC
+of that build replicates lightning_task_info and the import was forwarded WITH
+DISABLE_PRECHECK. Fixed at the root: which schemas a changefeed covers no longer depends on
+a version (policy/clusterstate.c ig_is_system_schema); a version's other facts only change
+availability."""
 
 import pytest
 

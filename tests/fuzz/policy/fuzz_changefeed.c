@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *val = nl ? nl + 1 : data;
 	size_t vlen = size - (size_t)(val - data);
 	char *cl, *ns, *id, err[256];
-	const ig_tidb_version v85 = {8, 5, 0, false};
+	const ig_tidb_version v85 = {8, 5, 0};
 	ig_cluster_state *st;
 	ig_coverage cov;
 

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	ig_cluster_state *st;
 	ig_decide_input in = {.user = "etl_a", .host = "10.0.0.1", .db = "staging", .table = "t",
-	                      .version = {8, 5, 0, false}};
+	                      .version = {8, 5, 0}};
 	ig_decision d;
 
 	if (ig_config_load_string("fuzz.yaml", (const char *)data, size, &cfg, err, sizeof(err)) < 0)
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ig_import_usage u = {.options = names[0], .option_stride = sizeof(names[0]), .noptions = 2,
 		                     .from_select = true};
 		in.usage = &u;
-		in.version = (ig_tidb_version){7, 5, 1, false};
+		in.version = (ig_tidb_version){7, 5, 1};
 		in.state = st;
 		if (st && ig_decide(&in, &d, err, sizeof(err)) == 0)
 			ig_decision_free(&d);

@@ -84,7 +84,7 @@ static json_t *tidb_counts(const ig_changefeed *cf)
 	static const struct {
 		const char *label;
 		ig_tidb_version v;
-	} rel[] = {{"v7.5", {7, 5, 0, false}}, {"v8.1", {8, 1, 0, false}}, {"v8.5", {8, 5, 0, false}}};
+	} rel[] = {{"v7.5", {7, 5, 0}}, {"v8.1", {8, 1, 0}}, {"v8.5", {8, 5, 0}}};
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && i < sizeof(rel) / sizeof(rel[0]); i++) {
@@ -142,7 +142,7 @@ static json_t *decide_json(const opts *o, const ig_config *cfg, const ig_cluster
                            const char *state_err)
 {
 	ig_decide_input in = {.user = o->user, .host = o->host, .db = o->db, .table = o->tbl,
-	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1, false},
+	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1},
 	                      .state = st, .state_error = state_err, .cfg = cfg};
 	ig_decision d;
 	char err[256];

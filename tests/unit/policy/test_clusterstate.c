@@ -235,7 +235,7 @@ static void unreadable_changefeeds(void **state)
 	/* v8.5: undecodable JSON fails TiDB's precheck; failed and stopped count (#53482).
 	 * v7.5: undecodable info is skipped, failed does not count, stopped does. */
 	{
-		ig_tidb_version v85 = {8, 5, 0, false}, v75 = {7, 5, 1, false};
+		ig_tidb_version v85 = {8, 5, 0}, v75 = {7, 5, 1};
 		const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
 		const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
 		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[0]), IG_PC_COUNTED);
@@ -252,7 +252,7 @@ static void precheck_counts(void **state)
 {
 	ig_cluster_state *st = ig_cluster_state_new();
 
-	ig_tidb_version v85 = {8, 5, 0, false}, v75 = {7, 5, 1, false};
+	ig_tidb_version v85 = {8, 5, 0}, v75 = {7, 5, 1};
 	const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
 	const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
 	/* name, state, counted by v8.5, by v7.5 (legacy layout: no cluster-id question) */

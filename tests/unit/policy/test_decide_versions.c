@@ -26,7 +26,7 @@ static const char rules_yaml[] =
 	"    - {name: reimport, tables: [\"dw.*\"], changefeed: reimport-downstream}\n";
 
 enum { V75, V81, V85, V90, NV };
-static const ig_tidb_version versions[NV] = {{7, 5, 1, false}, {8, 1, 0, false}, {8, 5, 0, false}, {9, 0, 0, false}};
+static const ig_tidb_version versions[NV] = {{7, 5, 1}, {8, 1, 0}, {8, 5, 0}, {9, 0, 0}};
 static const char *const vnames[NV] = {"v7.5.1", "v8.1.0", "v8.5.0", "v9.0.0"};
 
 static void task_all(ig_cluster_state *st, const char *filter)
@@ -177,7 +177,7 @@ static void guide_scenarios_per_version(void **state)
 /* A newer-than-known TiDB decides with the newest model and says so. */
 static void newer_version_uses_newest_model(void **state)
 {
-	const ig_tidb_version v85 = {8, 5, 3, false}, v86 = {8, 6, 0, false}, v2603 = {26, 3, 0, false};
+	const ig_tidb_version v85 = {8, 5, 3}, v86 = {8, 6, 0}, v2603 = {26, 3, 0};
 	bool newer = true;
 	const ig_precheck_model *m85 = ig_precheck_model_for(&v85, &newer);
 
@@ -249,7 +249,7 @@ static void states_per_version(void **state)
 /* DISABLE_PRECHECK from v8.0.0; an unknown version has none and counts nothing for certain */
 static void disable_precheck_availability(void **state)
 {
-	const ig_tidb_version v74 = {7, 6, 0, false}, v80 = {8, 0, 0, false}, unknown = {-1, -1, -1, false};
+	const ig_tidb_version v74 = {7, 6, 0}, v80 = {8, 0, 0}, unknown = {-1, -1, -1};
 	bool newer = true;
 	const ig_precheck_model *m;
 

@@ -19,7 +19,7 @@
 #include "state_helpers.h"
 
 enum { V73, V75, V81, V85, V90, VUNK, NV };
-static const ig_tidb_version versions[NV] = {{7, 3, 0, false}, {7, 5, 1, false}, {8, 1, 0, false}, {8, 5, 0, false}, {9, 0, 0, false}, {-1, -1, -1, false}};
+static const ig_tidb_version versions[NV] = {{7, 3, 0}, {7, 5, 1}, {8, 1, 0}, {8, 5, 0}, {9, 0, 0}, {-1, -1, -1}};
 static const char *const vnames[NV] = {"v7.3.0", "v7.5.1", "v8.1.0", "v8.5.0", "v9.0.0", "unknown"};
 
 /* K known, - unknown; per version v7.3 v7.5 v8.1 v8.5 v9.0 unknown */
@@ -79,8 +79,8 @@ static void forms_per_version(void **state)
 		assert_int_equal(g->format_auto, format_auto[v] == 'K');
 	}
 	/* the row boundaries: v7.4.0, v8.0.0, v9.0.0; newer versions get the newest row */
-	const ig_tidb_version v74 = {7, 4, 0, false}, v76 = {7, 6, 0, false}, v80 = {8, 0, 0, false}, v86 = {8, 6, 0, false},
-	                      v2603 = {26, 3, 0, false};
+	const ig_tidb_version v74 = {7, 4, 0}, v76 = {7, 6, 0}, v80 = {8, 0, 0}, v86 = {8, 6, 0},
+	                      v2603 = {26, 3, 0};
 	assert_string_equal(ig_import_grammar_for(&v74)->name, "v7.4 to v7.6");
 	assert_string_equal(ig_import_grammar_for(&v76)->name, "v7.4 to v7.6");
 	assert_string_equal(ig_import_grammar_for(&v80)->name, "v8.0 to v8.5");
