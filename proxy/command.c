@@ -22,7 +22,7 @@
 
 #define CAPTURE_MAX (64 * 1024) /* enough for any IMPORT INTO answer */
 
-_Static_assert(IG_CONN_PEEK >= IG_RESP_PEEK, "the response tracker needs its peek in every packet");
+_Static_assert(IG_FRAME_PEEK >= IG_RESP_PEEK, "the response tracker needs its peek in every packet");
 
 /* ------------------------------------------------------------------ the input state */
 
@@ -294,7 +294,7 @@ ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
 	if (c->input == IN_PROBE)
-		return ig_stmt_probe_packet(s, pk, s->backend.run_left); /* the gateway's own query: never relayed */
+		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
 	if (c->pq_len > 0 && c->pq[c->pq_head].capture && !capture_packet(s, pk))
 		return IG_PKT_WAIT;
 	track_answer(s, pk);

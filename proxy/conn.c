@@ -38,7 +38,7 @@ void ig_conn_free(ig_conn *c)
 	}
 	ig_buf_reset(&c->wq);
 	ig_buf_reset(&c->inflight);
-	ig_buf_reset(&c->carry);
+	ig_framer_reset(&c->in);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -153,10 +153,16 @@ static void conn_on_write(uv_write_t *req, int status)
 
 /* ------------------------------------------------------------------ framing */
 
-/* Relayed bytes: appended to the destination's span while they follow on from it. */
-static int relay_bytes(ig_conn *c, const uint8_t *p, size_t n)
+static ig_pkt_verdict on_packet(void *arg, const ig_packet *pk)
 {
-	ig_conn *d = c->relay;
+	ig_conn *c = arg;
+	return c->ops->packet(c->owner, c, pk);
+}
+
+/* Relayed bytes: appended to the destination's span while they follow on from it. */
+static int on_relay(void *arg, const uint8_t *p, size_t n)
+{
+	ig_conn *d = ((ig_conn *)arg)->relay;
 	if (d->span_len > 0 && d->span + d->span_len == p) {
 		d->span_len += n;
 		return 0;
@@ -168,165 +174,54 @@ static int relay_bytes(ig_conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Why framing stopped short of the end of its input. */
-typedef enum frame_stop { FS_END, FS_HEAD, FS_WAIT, FS_DISCARD, FS_TLS, FS_CLOSED } frame_stop;
-
-/* Hands over the packets at the head of p; returns the bytes used, and why it stopped. */
-static size_t frame(ig_conn *c, const uint8_t *p, size_t n, frame_stop *stop)
+static int on_run_end(void *arg)
 {
-	size_t pos = 0;
-	bool plain = c->tls == NULL;
-	*stop = FS_END;
-	while (pos < n) {
-		if (c->relay_left > 0) {
-			size_t k = n - pos < c->relay_left ? n - pos : c->relay_left;
-			if (relay_bytes(c, p + pos, k) < 0)
-				goto oom;
-			c->relay_left -= (uint32_t)k;
-			pos += k;
-			continue;
-		}
-		size_t avail = n - pos;
-		uint32_t len = avail >= 4 ? my_u24(p + pos) : 0;
-		uint32_t have = avail - 4 < len ? (uint32_t)(avail - 4) : len;
-		if (avail < 4 || have < (len < IG_CONN_PEEK ? len : IG_CONN_PEEK)) {
-			*stop = FS_HEAD;
-			break;
-		}
-		ig_packet pk = {.data = p + pos + 4, .len = len, .have = have, .seq = p[pos + 3],
-		                .cont = c->prev_full};
-		c->run_left = avail - 4 - have;
-		ig_pkt_verdict v = c->ops->packet(c->owner, c, &pk);
-		if (v == IG_PKT_WAIT) {
-			*stop = FS_WAIT;
-			break;
-		}
-		if (v == IG_PKT_DISCARD) {
-			*stop = FS_DISCARD;
-			pos = n;
-			break;
-		}
-		c->prev_full = len == MY_MAX_PAYLOAD;
-		if (v == IG_PKT_RELAY) {
-			if (relay_bytes(c, p + pos, 4 + (size_t)have) < 0)
-				goto oom;
-			c->relay_left = len - have;
-		}
-		pos += 4 + (size_t)have;
-		if (!c->open) {
-			*stop = FS_CLOSED;
-			break;
-		}
-		if (plain && c->tls) {
-			*stop = FS_TLS; /* what follows is ciphertext */
-			break;
-		}
-	}
-	if (c->relay && span_out(c->relay) < 0)
-		goto oom;
-	return pos;
-oom:
-	*stop = FS_CLOSED;
-	c->ops->broken(c->owner, c, UV_ENOMEM);
-	return n;
+	ig_conn *c = arg;
+	return c->relay ? span_out(c->relay) : 0;
 }
+
+/* Framing stops when the connection closed, or when TLS started under plaintext. */
+static bool on_stop(void *arg)
+{
+	ig_conn *c = arg;
+	return !c->open || (c->plain_in && c->tls);
+}
+
+static const ig_framer_ops framer_ops = {
+	.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop,
+};
 
 static void tls_input(ig_conn *c, const uint8_t *p, size_t n);
 
-/* Frames the kept input; FS_TLS hands the rest of it to TLS. */
-static frame_stop frame_carry(ig_conn *c)
+/* What ended a feed: input that became ciphertext goes to TLS. */
+static void framed(ig_conn *c, ig_frame_end e, ig_buf *rest)
 {
-	frame_stop stop;
-	size_t used = frame(c, ig_buf_head(&c->carry), ig_buf_avail(&c->carry), &stop);
-	if (stop == FS_DISCARD || stop == FS_CLOSED) {
-		ig_buf_reset(&c->carry);
-		return stop;
-	}
-	ig_buf_consume(&c->carry, used);
-	if (stop == FS_TLS && ig_buf_avail(&c->carry) > 0) {
-		ig_buf rest = c->carry;
-		memset(&c->carry, 0, sizeof(c->carry));
-		tls_input(c, ig_buf_head(&rest), ig_buf_avail(&rest));
-		ig_buf_reset(&rest);
-	}
-	return stop;
-}
-
-/* Copies only what the kept packet's head lacks, so a split header costs a few bytes. */
-static void top_up_head(ig_conn *c, const uint8_t **p, size_t *n)
-{
-	for (;;) {
-		size_t avail = ig_buf_avail(&c->carry), want = 4;
-		if (avail >= 4) {
-			uint32_t len = my_u24(ig_buf_head(&c->carry));
-			want = 4 + (len < IG_CONN_PEEK ? len : IG_CONN_PEEK);
-		}
-		if (avail >= want || *n == 0)
-			return;
-		size_t k = want - avail < *n ? want - avail : *n;
-		if (ig_buf_append(&c->carry, *p, k) < 0)
-			return; /* the caller's append fails the same way */
-		*p += k;
-		*n -= k;
-	}
-}
-
-static int keep(ig_conn *c, const uint8_t *p, size_t n)
-{
-	if (n > 0 && ig_buf_append(&c->carry, p, n) < 0) {
+	if (e == IG_FRAME_FAILED)
 		c->ops->broken(c->owner, c, UV_ENOMEM);
-		return -1;
-	}
-	return 0;
+	else if (e == IG_FRAME_STOPPED && c->open && c->tls && ig_buf_avail(rest) > 0)
+		tls_input(c, ig_buf_head(rest), ig_buf_avail(rest));
+	ig_buf_reset(rest);
 }
 
 /* Plaintext in: framed from where it lies; only what must wait is copied. */
-static void feed(ig_conn *c, const uint8_t *p, size_t n)
+static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 {
-	frame_stop stop;
-	if (c->carry_max && ig_buf_avail(&c->carry) + n > c->carry_max) {
+	ig_buf rest = {0};
+	if (c->carry_max && ig_conn_kept(c) + n > c->carry_max) {
 		c->ops->overflow(c->owner, c);
 		return;
 	}
-	c->framing = true;
-	if (ig_buf_avail(&c->carry) > 0) {
-		/* A split head is completed first; a packet waited for gets the whole read. */
-		top_up_head(c, &p, &n);
-		stop = frame_carry(c);
-		if (stop == FS_WAIT || stop == FS_HEAD) {
-			if (keep(c, p, n) == 0 && n > 0)
-				frame_carry(c); /* the packet waited for, with this read's bytes */
-			goto out;
-		}
-		if (stop == FS_TLS) {
-			if (n > 0)
-				tls_input(c, p, n);
-			goto out;
-		}
-		if (stop != FS_END)
-			goto out;
-	}
-	size_t used = frame(c, p, n, &stop);
-	if (stop == FS_TLS)
-		tls_input(c, p + used, n - used);
-	else if (stop == FS_HEAD || stop == FS_WAIT)
-		keep(c, p + used, n - used);
-out:
-	c->framing = false;
+	c->plain_in = plain;
+	framed(c, ig_framer_feed(&c->in, p, n, &framer_ops, c, &rest), &rest);
 }
 
 void ig_conn_resume(ig_conn *c)
 {
-	if (c->framing || !c->open || ig_buf_avail(&c->carry) == 0)
+	ig_buf rest = {0};
+	if (!c->open)
 		return;
-	c->framing = true;
-	frame_carry(c);
-	c->framing = false;
-}
-
-bool ig_conn_at_boundary(const ig_conn *c)
-{
-	return ig_buf_avail(&c->carry) == 0 && c->relay_left == 0 && !c->prev_full;
+	c->plain_in = c->tls == NULL;
+	framed(c, ig_framer_resume(&c->in, &framer_ops, c, &rest), &rest);
 }
 
 /* ------------------------------------------------------------------ TLS and reading */
@@ -374,7 +269,7 @@ static void tls_input(ig_conn *c, const uint8_t *p, size_t n)
 			c->ops->lost(c->owner, c, IG_CONN_TLS_CLOSED);
 			return;
 		}
-		feed(c, c->w->pbuf, (size_t)k);
+		feed(c, c->w->pbuf, (size_t)k, false);
 		if (!c->open)
 			return;
 	}
@@ -403,7 +298,7 @@ static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (c->tls)
 		tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
 	else
-		feed(c, (const uint8_t *)buf->base, (size_t)nread);
+		feed(c, (const uint8_t *)buf->base, (size_t)nread, true);
 	if (c->open)
 		c->ops->input_done(c->owner, c);
 }

@@ -2,11 +2,11 @@
  * conn.h - one TCP connection of a session (the client's or the backend's): reading with
  * backpressure, a write queue, TLS behind it (proxy/tls.c), and MySQL packet framing.
  *
- * Input is framed here, once. The owner is handed each packet (its header and at least
- * the first IG_CONN_PEEK bytes of its payload) and answers what becomes of it: taken whole,
- * relayed verbatim to another connection as its bytes arrive, or kept until later. Bytes
- * are copied only when a packet must wait; everything else is read from the worker's shared
- * read buffer, and consecutive relayed packets leave in one copy.
+ * Input is framed once (proxy/framer.h): the owner is handed each packet and answers what
+ * becomes of it: taken whole, relayed verbatim to the relay connection as its bytes arrive,
+ * or kept until later. Bytes are copied only when a packet must wait; everything else is
+ * read from the worker's shared read buffer, and consecutive relayed packets are queued on
+ * the relay connection in one copy.
  */
 #ifndef IMPORTGATE_CONN_H
 #define IMPORTGATE_CONN_H
@@ -18,31 +18,13 @@
 #include <uv.h>
 
 #include "proxy/buf.h"
+#include "proxy/framer.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
 
-#define IG_CONN_PEEK 64 /* payload bytes every packet is handed over with, at least */
 #define IG_CONN_TLS_CLOSED 1 /* lost(): the peer closed TLS, or TLS failed after its handshake */
 
 typedef struct ig_conn ig_conn;
-
-/* What becomes of the packet handed over. */
-typedef enum ig_pkt_verdict {
-	IG_PKT_WAIT,    /* not now: kept, handed over again with more bytes or on ig_conn_resume */
-	IG_PKT_TAKEN,   /* used (only a whole packet can be) */
-	IG_PKT_RELAY,   /* sent verbatim to the relay connection, the rest as it arrives */
-	IG_PKT_DISCARD, /* dropped, with everything read after it */
-} ig_pkt_verdict;
-
-typedef struct ig_packet {
-	const uint8_t *data; /* the payload bytes received so far: have of len */
-	uint32_t len;
-	uint32_t have;
-	uint8_t seq;
-	bool cont; /* continues the previous packet (whose payload was 16 MiB - 1) */
-} ig_packet;
-
-static inline bool ig_packet_whole(const ig_packet *pk) { return pk->have == pk->len; }
 
 typedef struct ig_conn_ops {
 	ig_pkt_verdict (*packet)(void *owner, ig_conn *c, const ig_packet *pk);
@@ -64,19 +46,16 @@ struct ig_conn {
 	ig_buf wq;           /* bytes waiting to be written (ciphertext under TLS) */
 	ig_buf inflight;     /* bytes handed to uv_write */
 	uv_write_t wreq;
-	ig_buf carry;        /* plaintext input kept: a packet not yet whole, or held */
+	ig_framer in;        /* plaintext input, framed */
 	size_t carry_max;    /* 0: unbounded; else overflow() when kept input would pass it */
 	ig_conn *relay;      /* where IG_PKT_RELAY sends */
-	uint32_t relay_left; /* payload bytes of the relayed packet still to come */
 	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
 	size_t span_len;
-	size_t run_left;     /* bytes after the current packet in the input being framed */
 	int metric;          /* counter of bytes read */
-	bool prev_full;      /* the last packet framed had a 16 MiB - 1 payload */
+	bool plain_in;       /* the input being framed is not from TLS */
 	bool writing;
 	bool reading;
 	bool open;           /* handle initialised and not closed */
-	bool framing;        /* inside the framing loop (ig_conn_resume waits for it) */
 };
 
 void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric);
@@ -95,9 +74,11 @@ void ig_conn_read(ig_conn *c, bool on);
 /* Frames the kept input again (after a hold ends). */
 void ig_conn_resume(ig_conn *c);
 /* Plaintext input kept, not yet handed over or not yet taken. */
-static inline size_t ig_conn_kept(const ig_conn *c) { return ig_buf_avail(&c->carry); }
+static inline size_t ig_conn_kept(const ig_conn *c) { return ig_buf_avail(&c->in.carry); }
 /* The input stands between packets (nothing of one is pending or kept). */
-bool ig_conn_at_boundary(const ig_conn *c);
+static inline bool ig_conn_at_boundary(const ig_conn *c) { return ig_framer_at_boundary(&c->in); }
+/* During packet(): bytes after the packet in the input at hand. */
+static inline size_t ig_conn_input_after(const ig_conn *c) { return c->in.run_left; }
 
 /* TLS from now on: server side for a client, client side (peer_host) for a backend. */
 int ig_conn_start_tls(ig_conn *c, SSL_CTX *ctx, bool server, const char *peer_host);
