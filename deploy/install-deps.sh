@@ -12,8 +12,8 @@ BUILD="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libuv1-dev libs
 libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libcmocka-dev
 libsystemd-dev libhttp-parser-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
-TEST="python3 python3-pytest python3-pymysql python3-cryptography python3-prometheus-client
-python3-yaml cppcheck clang-tidy socat iproute2"
+TEST="python3 python3-pytest python3-pytest-xdist python3-pymysql python3-cryptography
+python3-prometheus-client python3-yaml cppcheck clang-tidy socat iproute2"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"

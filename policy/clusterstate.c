@@ -275,40 +275,43 @@ void ig_cluster_state_finish(ig_cluster_state *st)
 	st->npending_pause = st->npending_error = 0;
 }
 
-bool ig_changefeed_tidb_counts(const ig_changefeed *cf)
+/*
+ * Schemas TiCDC never replicates, whatever a changefeed's filter: tiflow pkg/filter/utils.go
+ * isSysSchema (filter.ShouldIgnoreTable), read per release tag:
+ *   every version   TiDB's pkg/util/filter IsSystemSchema, any case: mysql, sys, dm_heartbeat,
+ *                   information_schema, performance_schema, metrics_schema, inspection_schema
+ *   tidb_cdc        v7.1.4+ on 7.1, v7.5.1+ on 7.5, v8.0.0+ (not v7.2-v7.4, v7.6)
+ *   lightning_task_info  v8.2.0+ (tiflow#11359)
+ *   workload_schema v26.3+ (tiflow v26.3.0; classic TiCDC v8.5.x replicates it)
+ * Only the first row is trusted here. The other three depend on TiCDC's release, which is
+ * not TiDB's (TiCDC is upgraded on its own, and the greeting names TiDB's), and before v26.3
+ * they are compared with the schema's name as stored, whose case a statement does not show
+ * (TiDB resolves names in any case): a changefeed is taken to cover them.
+ */
+bool ig_is_system_schema(const char *db)
 {
-	if (!cf->state_text)
-		return true; /* TiDB cannot decode it either: its precheck fails */
-	switch (cf->state) {
-	case IG_CFSTATE_NORMAL:
-	case IG_CFSTATE_WARNING:
-	case IG_CFSTATE_STOPPED:
-	case IG_CFSTATE_RUNNING:
-		return true;
-	default:
-		return false;
-	}
-}
+	static const char *const sys[] = {"mysql", "information_schema", "performance_schema",
+	                                  "metrics_schema", "inspection_schema", "sys",
+	                                  "dm_heartbeat"};
 
-bool ig_cluster_precheck_blocks(const ig_cluster_state *st)
-{
-	if (!st)
-		return false;
-	if (st->ntasks > 0)
-		return true;
-	for (size_t i = 0; i < st->ncfs; i++)
-		if (ig_changefeed_tidb_counts(&st->cfs[i]))
+	for (size_t i = 0; db && i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strcasecmp(db, sys[i]) == 0)
 			return true;
 	return false;
 }
 
-bool ig_is_system_schema(const char *db)
-{
-	static const char *const sys[] = {"mysql", "information_schema", "performance_schema",
-	                                  "metrics_schema", "inspection_schema", "sys"};
 
-	for (size_t i = 0; db && i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strcasecmp(db, sys[i]) == 0)
+
+/* Log backup observes what its filter matches, system schemas too: a filter of exactly
+ * "*.*" observes the whole table key space, any other the matching tables of every schema
+ * but the memory ones (br/pkg/stream BuildObserveDataRanges, util.IsMemDB on the lower-case
+ * name). Memory schemas hold no keys either way. */
+bool ig_logbackup_ignores_schema(const char *db)
+{
+	static const char *const mem[] = {"information_schema", "performance_schema", "metrics_schema"};
+
+	for (size_t i = 0; db && i < sizeof(mem) / sizeof(mem[0]); i++)
+		if (strcasecmp(db, mem[i]) == 0)
 			return true;
 	return false;
 }
@@ -344,19 +347,23 @@ void ig_coverage_free(ig_coverage *c)
 
 int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
 {
+	bool tasks_see, cfs_see;
+
 	memset(out, 0, sizeof(*out));
-	if (!st || !db || !tbl || ig_is_system_schema(db))
+	if (!st || !db || !tbl)
 		return 0;
+	tasks_see = !ig_logbackup_ignores_schema(db);
+	cfs_see = !ig_is_system_schema(db);
 	out->tasks = calloc(st->ntasks ? st->ntasks : 1, sizeof(size_t));
 	out->cfs = calloc(st->ncfs ? st->ncfs : 1, sizeof(size_t));
 	if (!out->tasks || !out->cfs) {
 		ig_coverage_free(out);
 		return -1;
 	}
-	for (size_t i = 0; i < st->ntasks; i++)
+	for (size_t i = 0; tasks_see && i < st->ntasks; i++)
 		if (task_covers(&st->tasks[i], db, tbl))
 			out->tasks[out->ntasks++] = i;
-	for (size_t i = 0; i < st->ncfs; i++)
+	for (size_t i = 0; cfs_see && i < st->ncfs; i++)
 		if (cf_covers(&st->cfs[i], db, tbl))
 			out->cfs[out->ncfs++] = i;
 	return 0;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "policy/tablefilter.h"
+#include "policy/version.h"
 
 /* etcd key prefixes (pingcap/tidb br/pkg/streamhelper/models.go, pkg/util/cdcutil/cdc.go) */
 #define IG_KEY_TASK_INFO "/tidb/br-stream/info/"
@@ -89,12 +90,7 @@ void ig_cluster_state_finish(ig_cluster_state *st);
 int ig_cluster_state_problem(ig_cluster_state *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* TiDB's own precheck (pkg/executor/importer/precheck.go checkCDCPiTRTasks) refuses an
- * IMPORT INTO when any log backup task exists (paused too), or any changefeed whose state is
- * normal, warning, stopped or running (cdcutil.GetRunningChangefeeds skips error, failed,
- * pending, finished, removed and unknown states), or when it cannot decode one. */
-bool ig_changefeed_tidb_counts(const ig_changefeed *cf);
-bool ig_cluster_precheck_blocks(const ig_cluster_state *st);
+/* What TiDB's own precheck counts depends on its version: policy/precheck_model.h. */
 
 /* Which tasks and changefeeds cover db.tbl (indexes into st->tasks / st->cfs). */
 typedef struct ig_coverage {
@@ -104,12 +100,18 @@ typedef struct ig_coverage {
 	size_t ncfs;
 } ig_coverage;
 
-/* System schemas (mysql, information_schema, performance_schema, metrics_schema,
- * inspection_schema, sys; any case) are never covered. Returns -1 when out of memory. */
+/* Which tasks and changefeeds cover db.tbl. A changefeed never covers a schema TiCDC of
+ * every version ignores (ig_is_system_schema); a task covers system schemas as its filter
+ * says, memory schemas never (ig_logbackup_ignores_schema). Returns -1 when out of memory. */
 int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl,
                         ig_coverage *out);
 void ig_coverage_free(ig_coverage *c);
+/* Ignored by TiCDC of every version (TiDB's filter.IsSystemSchema, any case): mysql, sys,
+ * dm_heartbeat, information_schema, performance_schema, metrics_schema, inspection_schema. */
 bool ig_is_system_schema(const char *db);
+/* Never observed by log backup: the memory schemas (information_schema, performance_schema,
+ * metrics_schema, any case). */
+bool ig_logbackup_ignores_schema(const char *db);
 
 const char *ig_cfstate_name(ig_cfstate s);
 

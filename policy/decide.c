@@ -1,7 +1,12 @@
 /*
  * decide.c - the verdict table of DESIGN.md section 5 and the rejection messages. Rows:
+ *   unparsed import      -> REJECT while anything covers anything (or the state is
+ *                           unreadable), else PASS (TiDB answers it)
  *   no database          -> REJECT 1046 (as TiDB)
  *   rule action deny     -> REJECT;  action pass -> PASS
+ *   an option or form the backend's version does not know (policy/import_grammar.c)
+ *                        -> REJECT while anything covers anything (or the state is
+ *                           unreadable), else PASS (TiDB refuses it itself)
  *   state unreadable (4) -> with DISABLE_PRECHECK REJECT; else PASS (defer-to-tidb) or REJECT
  *   (1) a covering task/changefeed whose requirement is `required` -> REJECT naming each
  *       (a covering one under `logical` -> LOGICAL)
@@ -103,6 +108,7 @@ typedef struct dctx {
 	ig_changefeed_req cf;
 	ig_tidb_version version;         /* the backend's, config's when the greeting has none */
 	const ig_precheck_model *model;  /* what that version's precheck counts */
+	const ig_import_grammar *grammar; /* what that version's IMPORT INTO accepts */
 	char *err;
 	size_t errlen;
 } dctx;
@@ -309,6 +315,73 @@ static int reject_old_tidb(dctx *d, const ig_tidb_version *v)
 	return reject(d, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000", &m);
 }
 
+/* Every task and changefeed of the cluster: what "anything covers anything" found. */
+static void anything_text(dctx *d, msg *m)
+{
+	const ig_cluster_state *st = d->in->state;
+	size_t shown = 0, total = st->ntasks + st->ncfs;
+
+	for (size_t i = 0; i < st->ntasks && shown < MAX_LISTED; i++, shown++) {
+		m_add(m, "%s", shown ? ", " : "");
+		task_text(m, &st->tasks[i]);
+	}
+	for (size_t i = 0; i < st->ncfs && shown < MAX_LISTED; i++, shown++) {
+		m_add(m, "%s", shown ? ", " : "");
+		cf_text(m, &st->cfs[i]);
+	}
+	if (total > shown)
+		m_add(m, " and %zu more", total - shown);
+}
+
+static void backend_text(msg *m, const ig_tidb_version *v)
+{
+	if (v->major < 0)
+		m_add(m, "the backend (TiDB version unknown)");
+	else
+		m_add(m, "TiDB v%d.%d.%d", v->major, v->minor, v->patch);
+}
+
+/*
+ * An import the gateway cannot read as the backend reads it (`what`: it could not parse
+ * it, or the backend's version does not know a part of it). Forwarding it is safe only
+ * when nothing could be covered: no task, no changefeed anywhere. Otherwise refuse and say
+ * why, rather than forward what was not decided.
+ */
+static int undecidable(dctx *d, bool unparsed, const char *what)
+{
+	const ig_cluster_state *st = d->in->state;
+	msg m;
+
+	m_open(&m);
+	if (unparsed)
+		m_add(&m, "the gateway cannot parse this IMPORT INTO (%.200s)", what);
+	else {
+		backend_text(&m, &d->version);
+		m_add(&m, " does not know the IMPORT INTO %.80s (the gateway models the grammar of TiDB %s)",
+		      what, d->grammar->name);
+	}
+	if (st && st->ntasks + st->ncfs == 0) {
+		m_add(&m, "; no log backup task or changefeed exists, so it is forwarded and TiDB answers it");
+		return finish(d, IG_VERDICT_PASS, &m);
+	}
+	if (!st) {
+		d->out->state_unavailable = true;
+		m_add(&m, ", and the cluster state (log backup tasks, changefeeds) cannot be read (%.200s)",
+		      d->in->state_error ? d->in->state_error : "unknown error");
+	} else {
+		m_add(&m, ", and ");
+		anything_text(d, &m);
+		m_add(&m, " exist%s", st->ntasks + st->ncfs == 1 ? "s" : "");
+	}
+	m_add(&m, "; the gateway forwards only imports it can decide while log backup or changefeeds "
+	      "may cover a table: ");
+	if (unparsed)
+		m_add(&m, "write the statement in the IMPORT INTO grammar of the TiDB behind the gateway");
+	else
+		m_add(&m, "remove the %.80s, which this TiDB version does not have", what);
+	return reject(d, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000", &m);
+}
+
 static ig_tidb_version backend_version(const ig_decide_input *in)
 {
 	ig_tidb_version v = in->version;
@@ -415,9 +488,15 @@ static int decide(dctx *d)
 	const ig_decide_input *in = d->in;
 	msg m;
 
+	char what[128];
+
 	d->version = backend_version(in);
 	d->model = ig_precheck_model_for(&d->version, &d->out->precheck_model_newer);
 	d->out->precheck_model = d->model->name;
+	d->grammar = ig_import_grammar_for(&d->version);
+	d->out->import_grammar = d->grammar->name;
+	if (in->usage && in->usage->unparsed)
+		return undecidable(d, true, in->usage->unparsed); /* no table: no rule applies */
 	if (!in->db || !*in->db) {
 		m_open(&m);
 		m_add(&m, "No database selected");
@@ -433,9 +512,12 @@ static int decide(dctx *d)
 		m_add(&m, "policy rule \"%.64s\" (action: pass) forwards the statement as is", d->out->rule->name);
 		return finish(d, IG_VERDICT_PASS, &m);
 	}
+	if (ig_import_grammar_unknown(d->grammar, in->usage, what, sizeof(what)))
+		return undecidable(d, false, what);
 	if (!in->state)
 		return unavailable(d);
-	if (ig_cluster_covering(in->state, in->db, in->table, &d->cov) < 0 || list_names(d) < 0)
+	if (ig_cluster_covering(in->state, in->db, in->table, &d->cov) < 0 ||
+	    list_names(d) < 0)
 		return oom(d);
 	return decide_state(d);
 }
@@ -446,7 +528,7 @@ int ig_decide(const ig_decide_input *in, ig_decision *out, char *err, size_t err
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!in || !in->cfg || !in->table) {
+	if (!in || !in->cfg || (!in->table && !(in->usage && in->usage->unparsed))) {
 		if (errlen)
 			snprintf(err, errlen, "ig_decide: missing config or table");
 		return -1;

@@ -12,6 +12,7 @@
 
 #include "policy/clusterstate.h"
 #include "policy/config.h"
+#include "policy/import_grammar.h"
 #include "policy/precheck_model.h"
 #include "policy/version.h"
 
@@ -33,8 +34,11 @@ typedef struct ig_decide_input {
 	const char *user;              /* the authenticated user */
 	const char *host;              /* the client address */
 	const char *db;                /* resolved database; NULL: unqualified and none selected */
-	const char *table;
+	const char *table;             /* may be NULL only when usage->unparsed */
 	bool disable_precheck;         /* the statement carries WITH DISABLE_PRECHECK */
+	/* What the statement uses of IMPORT INTO's grammar (policy/import_grammar.h), or that
+	 * the gateway could not parse it. NULL: not checked. */
+	const ig_import_usage *usage;
 	ig_tidb_version version;       /* the backend's; major < 0 = unknown or not TiDB */
 	const ig_cluster_state *state; /* NULL = could not be read */
 	const char *state_error;       /* why not (for messages) */
@@ -54,6 +58,7 @@ typedef struct ig_decision {
 	 * backend is newer than the newest modelled release: the caller logs that once */
 	const char *precheck_model;
 	bool precheck_model_newer;
+	const char *import_grammar; /* the grammar row used (static text) */
 	bool state_unavailable;
 	/* on REJECT: the MySQL error (8173/HY000, or 1046/3D000 when no database) */
 	unsigned err_code;

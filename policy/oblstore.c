@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "policy/base64.h"
@@ -122,6 +123,8 @@ void ig_obl_record_free(ig_obl_record *r)
 	free(r->note);
 	free(r->last_error);
 	free(r->replica);
+	free(r->source);
+	free(r->reason);
 	step_free(&r->backup);
 	step_free(&r->reimport);
 	memset(r, 0, sizeof(*r));
@@ -147,7 +150,7 @@ int ig_obl_record_copy(ig_obl_record *d, const ig_obl_record *s)
 
 	*d = *s;
 	d->db = d->table = d->statement = d->user = d->client = d->backend = NULL;
-	d->job_id = d->note = d->last_error = d->replica = NULL;
+	d->job_id = d->note = d->last_error = d->replica = d->source = d->reason = NULL;
 	memset(&d->backup, 0, sizeof(d->backup));
 	memset(&d->reimport, 0, sizeof(d->reimport));
 	rc |= dup_field(&d->db, s->db) | dup_field(&d->table, s->table);
@@ -155,6 +158,7 @@ int ig_obl_record_copy(ig_obl_record *d, const ig_obl_record *s)
 	rc |= dup_field(&d->client, s->client) | dup_field(&d->backend, s->backend);
 	rc |= dup_field(&d->job_id, s->job_id) | dup_field(&d->note, s->note);
 	rc |= dup_field(&d->last_error, s->last_error) | dup_field(&d->replica, s->replica);
+	rc |= dup_field(&d->source, s->source) | dup_field(&d->reason, s->reason);
 	rc |= step_copy(&d->backup, &s->backup) | step_copy(&d->reimport, &s->reimport);
 	if (rc) {
 		ig_obl_record_free(d);
@@ -317,6 +321,7 @@ char *ig_obl_record_encode(const ig_obl_record *r)
 		rc |= json_object_set_new(o, "reimport", step_encode(&r->reimport));
 	rc |= put_int(o, "attempts", r->attempts) | put_str(o, "last_error", r->last_error);
 	rc |= put_int(o, "next_try_ms", r->next_try_ms) | put_str(o, "replica", r->replica);
+	rc |= put_str(o, "source", r->source) | put_str(o, "reason", r->reason);
 	if (rc == 0)
 		out = json_dumps(o, JSON_COMPACT); /* compact JSON never holds a raw newline */
 	json_decref(o);
@@ -350,7 +355,8 @@ static int decode_fields(const json_t *o, ig_obl_record *r, char *err, size_t er
 	    get_str(o, "statement", &r->statement) | get_str(o, "user", &r->user) |
 	    get_str(o, "client", &r->client) | get_str(o, "backend", &r->backend) |
 	    get_str(o, "job_id", &r->job_id) | get_str(o, "note", &r->note) |
-	    get_str(o, "last_error", &r->last_error) | get_str(o, "replica", &r->replica))
+	    get_str(o, "last_error", &r->last_error) | get_str(o, "replica", &r->replica) |
+	    get_str(o, "source", &r->source) | get_str(o, "reason", &r->reason))
 		return perr(err, errlen, "record %s: a string field is malformed (or out of memory)", id);
 	r->conn_id = (uint64_t)get_int(o, "conn_id");
 	v = json_object_get(o, "disable_precheck");
@@ -450,10 +456,26 @@ long ig_obl_unframe(const char *p, size_t n, const char **json, size_t *jlen)
 
 /* ---- the store object ---- */
 
-typedef enum { BACKEND_FILE, BACKEND_ETCD } backend_kind;
+/*
+ * The store's interface: one table of operations per backend, so callers never ask which
+ * one they have. Every write of a record is a compare-and-swap on its revision, fenced by
+ * the writer's claim (see oblstore.h).
+ */
+typedef struct store_ops {
+	const char *name;
+	int (*create)(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen);
+	int (*get)(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen);
+	int (*list)(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen);
+	int (*claim)(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen);
+	int (*write)(ig_oblstore *st, ig_obl_record *r, bool release, char *err, size_t errlen);
+	int (*release)(ig_oblstore *st, const char *id, char *err, size_t errlen);
+	int (*remove)(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen);
+	int (*keepalive)(ig_oblstore *st, char *err, size_t errlen);
+	int64_t (*lease_left)(ig_oblstore *st); /* mu held */
+} store_ops;
 
 struct ig_oblstore {
-	backend_kind kind;
+	const store_ops *ops;
 	pthread_mutex_t mu;
 	ig_oblstore_info info;
 	/* file */
@@ -464,6 +486,7 @@ struct ig_oblstore {
 	char **claims;       /* in memory: one process */
 	size_t nclaims;
 	off_t size;
+	int64_t revision;    /* file: the last revision given (a counter, like etcd's) */
 	/* etcd */
 	char **eps;
 	size_t neps, cur;
@@ -472,8 +495,18 @@ struct ig_oblstore {
 	char *obl_prefix, *claim_prefix, *replica;
 	int ttl_s;
 	int64_t lease;          /* 0 until granted (PD may be down at start) */
+	int64_t lease_until;    /* CLOCK_MONOTONIC ms: the lease cannot have expired before this */
+	unsigned lease_epoch;   /* +1 per grant: claims of an older lease are gone */
 	pthread_mutex_t grant_mu; /* one grant at a time: a second lease would orphan claims */
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void ig_oblstore_info_get(ig_oblstore *st, ig_oblstore_info *info)
 {
@@ -651,6 +684,7 @@ static int replay_line(ig_oblstore *st, const char *json, size_t jlen)
 	json_decref(o);
 	if (ig_obl_record_decode(json, jlen, &r, NULL, 0) < 0)
 		return 1; /* framed correctly but not a record: skipped */
+	r.rev = ++st->revision;
 	if (file_remember(st, &r) < 0) {
 		ig_obl_record_free(&r);
 		return -1;
@@ -736,17 +770,19 @@ static int file_replay(ig_oblstore *st, char *warn, size_t warnlen, char *err, s
 	return 0;
 }
 
-static ig_oblstore *store_new(backend_kind kind)
+static const store_ops file_ops, etcd_ops;
+
+static ig_oblstore *store_new(const store_ops *ops)
 {
 	ig_oblstore *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return NULL;
-	st->kind = kind;
+	st->ops = ops;
 	st->fd = st->lockfd = -1;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_mutex_init(&st->grant_mu, NULL);
-	st->info.shared = kind == BACKEND_ETCD;
+	st->info.shared = ops == &etcd_ops;
 	return st;
 }
 
@@ -762,7 +798,7 @@ int ig_oblstore_open_file(const char *path, ig_oblstore **out, char *warn, size_
 		warn[0] = '\0';
 	if (!path || !*path)
 		return perr(err, errlen, "obligations.file is not set (and cluster.pd is empty)");
-	if (!(st = store_new(BACKEND_FILE)) || !(st->path = strdup(path))) {
+	if (!(st = store_new(&file_ops)) || !(st->path = strdup(path))) {
 		ig_oblstore_close(st);
 		return perr(err, errlen, "out of memory");
 	}
@@ -799,40 +835,29 @@ int ig_oblstore_open_file(const char *path, ig_oblstore **out, char *warn, size_
 	return 0;
 }
 
-static int file_put(ig_oblstore *st, const ig_obl_record *r, bool must_be_new, char *err, size_t errlen)
+/* Appends r as the next version (revision st->revision + 1) and remembers it. mu held. */
+static int file_put(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
 {
 	ig_obl_record copy;
 	char *json;
 	int rc;
 
-	if (must_be_new && file_find(st, r->id))
-		return perr(err, errlen, "obligation %s exists already", r->id);
 	if (!(json = ig_obl_record_encode(r)) || ig_obl_record_copy(&copy, r) < 0) {
 		free(json);
 		return perr(err, errlen, "out of memory");
 	}
 	rc = file_append(st, json, err, errlen);
 	free(json);
-	if (rc == 0 && file_remember(st, &copy) == 0) {
-		file_maybe_compact(st);
-		return 0;
+	if (rc == 0) {
+		copy.rev = ++st->revision;
+		if (file_remember(st, &copy) == 0) {
+			r->rev = st->revision;
+			file_maybe_compact(st);
+			return 0;
+		}
 	}
 	ig_obl_record_free(&copy);
 	return rc < 0 ? -1 : perr(err, errlen, "out of memory");
-}
-
-static int file_delete(ig_oblstore *st, const char *id, char *err, size_t errlen)
-{
-	char json[96];
-
-	if (!file_find(st, id))
-		return 0;
-	snprintf(json, sizeof(json), "{\"id\":\"%s\",\"deleted\":true}", id);
-	if (file_append(st, json, err, errlen) < 0)
-		return -1;
-	file_forget(st, id);
-	file_maybe_compact(st);
-	return 0;
 }
 
 static bool file_claimed(ig_oblstore *st, const char *id, size_t *at)
@@ -847,12 +872,12 @@ static bool file_claimed(ig_oblstore *st, const char *id, size_t *at)
 	return false;
 }
 
-static int file_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
+static int file_add_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
 {
 	char **g;
 
 	if (file_claimed(st, id, NULL))
-		return 1;
+		return 0;
 	g = realloc(st->claims, (st->nclaims + 1) * sizeof(*g));
 	if (!g || !(g[st->nclaims] = strdup(id))) {
 		if (g)
@@ -861,10 +886,10 @@ static int file_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
 	}
 	st->claims = g;
 	st->nclaims++;
-	return 1;
+	return 0;
 }
 
-static void file_release(ig_oblstore *st, const char *id)
+static void file_drop_claim(ig_oblstore *st, const char *id)
 {
 	size_t at;
 
@@ -874,24 +899,142 @@ static void file_release(ig_oblstore *st, const char *id)
 	}
 }
 
+/* The compare of every write: the stored version is still rev. mu held. */
+static bool file_at(ig_oblstore *st, const char *id, int64_t rev)
+{
+	const ig_obl_record *cur = file_find(st, id);
+
+	return cur && cur->rev == rev;
+}
+
+static int file_create(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	if (file_find(st, r->id))
+		rc = perr(err, errlen, "obligation %s exists already", r->id);
+	else if ((rc = file_add_claim(st, r->id, err, errlen)) == 0 && (rc = file_put(st, r, err, errlen)) < 0)
+		file_drop_claim(st, r->id);
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int file_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	const ig_obl_record *r = file_find(st, id);
+	if (r)
+		rc = ig_obl_record_copy(out, r) < 0 ? perr(err, errlen, "out of memory") : 1;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
 static int file_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen)
 {
-	ig_obl_record *out = calloc(st->nrecs ? st->nrecs : 1, sizeof(*out));
+	int rc = 0;
 
-	if (!out)
-		return perr(err, errlen, "out of memory");
-	for (size_t i = 0; i < st->nrecs; i++) {
+	pthread_mutex_lock(&st->mu);
+	ig_obl_record *out = calloc(st->nrecs ? st->nrecs : 1, sizeof(*out));
+	for (size_t i = 0; out && i < st->nrecs; i++) {
 		if (ig_obl_record_copy(&out[i], &st->recs[i]) < 0) {
 			for (size_t j = 0; j < i; j++)
 				ig_obl_record_free(&out[j]);
 			free(out);
-			return perr(err, errlen, "out of memory");
+			out = NULL;
 		}
 	}
-	*recs = out;
-	*n = st->nrecs;
+	if (out) {
+		*recs = out;
+		*n = st->nrecs;
+	} else {
+		rc = perr(err, errlen, "out of memory");
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+/* One process: a claim is ours or absent. It needs the record still at rev. */
+static int file_claim(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	rc = file_at(st, id, rev) ? file_add_claim(st, id, err, errlen) : 1;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int file_write(ig_oblstore *st, ig_obl_record *r, bool release, char *err, size_t errlen)
+{
+	int rc = 1;
+
+	pthread_mutex_lock(&st->mu);
+	if (file_at(st, r->id, r->rev) && file_claimed(st, r->id, NULL)) {
+		rc = file_put(st, r, err, errlen);
+		if (rc == 0 && release)
+			file_drop_claim(st, r->id);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int file_release(ig_oblstore *st, const char *id, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	pthread_mutex_lock(&st->mu);
+	file_drop_claim(st, id);
+	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
+
+static int file_remove(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen)
+{
+	char json[96];
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	if (!file_find(st, id)) {
+		rc = 0;
+	} else if (!file_at(st, id, rev)) {
+		rc = 1;
+	} else {
+		snprintf(json, sizeof(json), "{\"id\":\"%s\",\"deleted\":true}", id);
+		rc = file_append(st, json, err, errlen);
+		if (rc == 0) {
+			st->revision++;
+			file_forget(st, id);
+			file_drop_claim(st, id);
+			file_maybe_compact(st);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+static int file_keepalive(ig_oblstore *st, char *err, size_t errlen)
+{
+	(void)st;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+/* One process: its claims cannot be taken by anyone. */
+static int64_t file_lease_left(ig_oblstore *st)
+{
+	(void)st;
+	return INT64_MAX;
+}
+
+static const store_ops file_ops = {
+	.name = "file", .create = file_create, .get = file_get, .list = file_list, .claim = file_claim,
+	.write = file_write, .release = file_release, .remove = file_remove, .keepalive = file_keepalive,
+	.lease_left = file_lease_left,
+};
 
 /* ---- etcd backend: HTTP ---- */
 
@@ -1039,16 +1182,25 @@ static json_t *cmp_lease(const char *key, int64_t lease)
 	                 "LEASE", "lease", lease_json(lease));
 }
 
-/* One transaction; *ok = the comparisons held. Steals cmp and ops. */
-static int txn(ig_oblstore *st, json_t *cmp, json_t *ops, bool *ok, char *err, size_t errlen)
+static json_t *cmp_mod(const char *key, int64_t rev)
 {
-	json_t *req = json_pack("{s:[o],s:o}", "compare", cmp, "success", ops), *out;
+	return json_pack("{s:o,s:s,s:s,s:o}", "key", b64s(key, strlen(key)), "result", "EQUAL", "target",
+	                 "MOD", "mod_revision", lease_json(rev));
+}
+
+/* One transaction: *ok = every comparison held, *rev = its revision (the new mod_revision of
+ * what it put). Steals cmps (an array) and ops. */
+static int txn(ig_oblstore *st, json_t *cmps, json_t *ops, bool *ok, int64_t *rev, char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:o,s:o}", "compare", cmps, "success", ops), *out;
 
 	if (!req)
 		return perr(err, errlen, "out of memory");
 	if (post(st, "/v3/kv/txn", req, &out, err, errlen) < 0)
 		return -1;
 	*ok = json_is_true(json_object_get(out, "succeeded"));
+	if (rev)
+		*rev = int64_of(json_object_get(json_object_get(out, "header"), "revision"));
 	json_decref(out);
 	return 0;
 }
@@ -1067,22 +1219,29 @@ static char *claim_value(ig_oblstore *st)
 typedef struct range_acc {
 	ig_obl_record *recs;
 	size_t n;
-	bool oom;
 } range_acc;
 
-static int on_kv(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
+/* One kv of a range answer: a record with its mod_revision; other values are skipped. */
+static int range_kv(range_acc *a, const json_t *kv)
 {
-	range_acc *a = ud;
+	const char *v = json_string_value(json_object_get(kv, "value"));
+	size_t n = v ? strlen(v) : 0;
+	unsigned char *buf = malloc(n / 4 * 3 + 4);
+	long got;
 	ig_obl_record r, *g;
 
-	(void)key;
-	(void)klen;
-	if (!val || ig_obl_record_decode((const char *)val, vlen, &r, NULL, 0) < 0)
-		return 0; /* not a record of ours: ignored */
+	if (!buf)
+		return -1;
+	got = v ? ig_b64_decode(v, n, buf) : -1;
+	if (got < 0 || ig_obl_record_decode((const char *)buf, (size_t)got, &r, NULL, 0) < 0) {
+		free(buf);
+		return 0; /* not a record of ours */
+	}
+	free(buf);
+	r.rev = int64_of(json_object_get(kv, "mod_revision"));
 	g = realloc(a->recs, (a->n + 1) * sizeof(*g));
 	if (!g) {
 		ig_obl_record_free(&r);
-		a->oom = true;
 		return -1;
 	}
 	a->recs = g;
@@ -1090,15 +1249,21 @@ static int on_kv(void *ud, const char *key, size_t klen, const unsigned char *va
 	return 0;
 }
 
+static void range_free(range_acc *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		ig_obl_record_free(&a->recs[i]);
+	free(a->recs);
+	a->recs = NULL;
+	a->n = 0;
+}
+
+/* The records at key (or under the prefix key), each with its mod_revision. */
 static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *acc, char *err, size_t errlen)
 {
-	size_t n = strlen(key);
-	char *end = NULL, *last = NULL, *json;
-	size_t last_len = 0;
-	bool more = false;
-	int64_t rev = 0;
-	json_t *req, *out;
-	int rc;
+	size_t n = strlen(key), i;
+	char *end = NULL, *json;
+	json_t *req, *out, *kv;
 
 	if (prefix) {
 		if (!(end = strdup(key)))
@@ -1114,42 +1279,85 @@ static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *
 	free(json);
 	if (post(st, "/v3/kv/range", req, &out, err, errlen) < 0)
 		return -1;
-	json = json_dumps(out, JSON_COMPACT);
+	json_array_foreach(json_object_get(out, "kvs"), i, kv) {
+		if (range_kv(acc, kv) < 0) {
+			json_decref(out);
+			range_free(acc);
+			return perr(err, errlen, "out of memory");
+		}
+	}
 	json_decref(out);
-	if (!json)
+	return 0;
+}
+
+static int etcd_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen)
+{
+	range_acc a = {0};
+	char *rk = key_of(st->obl_prefix, id);
+	int rc;
+
+	if (!rk)
 		return perr(err, errlen, "out of memory");
-	rc = ig_etcd_range_parse(json, strlen(json), on_kv, acc, &more, &rev, &last, &last_len, err, errlen);
-	free(json);
-	free(last);
+	rc = etcd_range(st, rk, false, &a, err, errlen);
+	free(rk);
+	if (rc == 0 && a.n == 1) {
+		*out = a.recs[0];
+		a.n = 0;
+		rc = 1;
+	}
+	range_free(&a);
 	return rc;
 }
 
-static int etcd_create(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
+static int etcd_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen)
+{
+	range_acc a = {0};
+
+	if (etcd_range(st, st->obl_prefix, true, &a, err, errlen) < 0)
+		return -1;
+	*recs = a.recs;
+	*n = a.n;
+	return 0;
+}
+
+/* A lease when there is none yet: 0 already had one, 1 granted now, -1 + err. */
+static int ensure_lease(ig_oblstore *st, char *err, size_t errlen);
+
+static int etcd_create(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
 {
 	char *rk = key_of(st->obl_prefix, r->id), *ck = key_of(st->claim_prefix, r->id);
-	char *val = ig_obl_record_encode(r), *cv = claim_value(st);
+	char *val = ig_obl_record_encode(r), *cv = NULL;
 	json_t *ops = json_array();
 	bool ok = false;
-	int rc = -1;
+	int64_t rev = 0;
+	int rc = ensure_lease(st, err, errlen);
 
-	if (!rk || !ck || !val || !cv || !ops) {
+	if (rc < 0)
+		goto done;
+	rc = -1;
+	if (!rk || !ck || !val || !(cv = claim_value(st)) || !ops) {
 		perr(err, errlen, "out of memory");
-		json_decref(ops);
 		goto done;
 	}
 	json_array_append_new(ops, op_put(rk, val, 0));
 	json_array_append_new(ops, op_put(ck, cv, lease_now(st)));
-	rc = txn(st, cmp_absent(rk), ops, &ok, err, errlen);
-	if (rc == 0 && !ok) {
+	rc = txn(st, json_pack("[o]", cmp_absent(rk)), ops, &ok, &rev, err, errlen);
+	ops = NULL;
+	if (rc == 0 && ok) {
+		r->rev = rev;
+	} else if (rc == 0) {
 		/* A retry on another endpoint may find our own first write: the same record. */
 		ig_obl_record cur;
-		int got = ig_oblstore_get(st, r->id, &cur, err, errlen);
+		int got = etcd_get(st, r->id, &cur, err, errlen);
 		bool ours = got == 1 && cur.created_ms == r->created_ms && cur.conn_id == r->conn_id;
+		if (ours)
+			r->rev = cur.rev;
 		if (got == 1)
 			ig_obl_record_free(&cur);
 		rc = ours ? 0 : perr(err, errlen, "obligation %s exists already", r->id);
 	}
 done:
+	json_decref(ops);
 	free(rk);
 	free(ck);
 	free(val);
@@ -1157,91 +1365,96 @@ done:
 	return rc;
 }
 
-/* Put guarded by our claim: 1 when the claim is not ours (nothing written). */
-static int etcd_update(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
+/*
+ * Claims a record still at rev: the claim key is created (bound to our lease) only if it is
+ * absent and the record has not changed since it was read. A claim that is ours already
+ * counts (same compare on the record). 0 ours, 1 held elsewhere or the record moved on.
+ */
+static int etcd_claim(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen)
+{
+	char *rk = key_of(st->obl_prefix, id), *ck = key_of(st->claim_prefix, id), *cv = NULL;
+	json_t *ops = json_array();
+	bool ok = false;
+	int rc = ensure_lease(st, err, errlen);
+
+	if (rc < 0)
+		goto done;
+	rc = -1;
+	if (!rk || !ck || !ops || !(cv = claim_value(st))) {
+		perr(err, errlen, "out of memory");
+		goto done;
+	}
+	json_array_append_new(ops, op_put(ck, cv, lease_now(st)));
+	rc = txn(st, json_pack("[o,o]", cmp_absent(ck), cmp_mod(rk, rev)), ops, &ok, NULL, err, errlen);
+	ops = NULL;
+	if (rc == 0 && !ok) /* held: by us already? */
+		rc = txn(st, json_pack("[o,o]", cmp_lease(ck, lease_now(st)), cmp_mod(rk, rev)), json_array(), &ok,
+		         NULL, err, errlen);
+	if (rc == 0)
+		rc = ok ? 0 : 1;
+done:
+	json_decref(ops);
+	free(rk);
+	free(ck);
+	free(cv);
+	return rc;
+}
+
+/* Writes r if the stored record is still at r->rev and the claim is ours (bound to our
+ * lease: a replica whose lease expired cannot write); with release, drops the claim in the
+ * same transaction. 0 written (r->rev updated), 1 not (stale copy, or not ours). */
+static int etcd_write(ig_oblstore *st, ig_obl_record *r, bool release, char *err, size_t errlen)
 {
 	char *rk = key_of(st->obl_prefix, r->id), *ck = key_of(st->claim_prefix, r->id);
 	char *val = ig_obl_record_encode(r);
 	json_t *ops = json_array();
 	bool ok = false;
+	int64_t rev = 0;
 	int rc = -1;
 
-	if (rk && ck && val && ops) {
+	if (lease_now(st) == 0) { /* no lease, no claim (and LEASE == 0 would match an absent key) */
+		rc = 1;
+	} else if (rk && ck && val && ops) {
 		json_array_append_new(ops, op_put(rk, val, 0));
-		rc = txn(st, cmp_lease(ck, lease_now(st)), ops, &ok, err, errlen);
-		if (rc == 0 && !ok)
-			rc = 1;
-	} else {
-		json_decref(ops);
-		perr(err, errlen, "out of memory");
-	}
-	free(rk);
-	free(ck);
-	free(val);
-	return rc;
-}
-
-static int etcd_put(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
-{
-	char *rk = key_of(st->obl_prefix, r->id), *val = ig_obl_record_encode(r);
-	json_t *req = rk && val ? put_body(rk, val, 0) : NULL, *out;
-
-	free(rk);
-	free(val);
-	if (!req)
-		return perr(err, errlen, "out of memory");
-	if (post(st, "/v3/kv/put", req, &out, err, errlen) < 0)
-		return -1;
-	json_decref(out);
-	return 0;
-}
-
-static int etcd_delete(ig_oblstore *st, const char *id, char *err, size_t errlen)
-{
-	char *rk = key_of(st->obl_prefix, id), *ck = key_of(st->claim_prefix, id);
-	json_t *ops = json_array(), *out;
-	int rc = -1;
-
-	if (rk && ck && ops) {
-		json_array_append_new(ops, op_delete(rk));
-		json_array_append_new(ops, op_delete(ck));
-		json_t *req = json_pack("{s:o}", "success", ops);
+		if (release)
+			json_array_append_new(ops, op_delete(ck));
+		rc = txn(st, json_pack("[o,o]", cmp_mod(rk, r->rev), cmp_lease(ck, lease_now(st))), ops, &ok, &rev,
+		         err, errlen);
 		ops = NULL;
-		if (req && post(st, "/v3/kv/txn", req, &out, err, errlen) == 0) {
-			json_decref(out);
-			rc = 0;
-		} else if (!req) {
-			perr(err, errlen, "out of memory");
-		}
+		if (rc == 0 && ok)
+			r->rev = rev;
+		else if (rc == 0)
+			rc = 1;
 	} else {
 		perr(err, errlen, "out of memory");
 	}
 	json_decref(ops);
 	free(rk);
 	free(ck);
+	free(val);
 	return rc;
 }
 
-static int etcd_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
+static int etcd_remove(ig_oblstore *st, const char *id, int64_t rev, char *err, size_t errlen)
 {
-	char *ck = key_of(st->claim_prefix, id), *cv = claim_value(st);
+	char *rk = key_of(st->obl_prefix, id), *ck = key_of(st->claim_prefix, id);
 	json_t *ops = json_array();
 	bool ok = false;
 	int rc = -1;
 
-	if (!ck || !cv || !ops) {
-		json_decref(ops);
-		perr(err, errlen, "out of memory");
+	if (rk && ck && ops) {
+		json_array_append_new(ops, op_delete(rk));
+		json_array_append_new(ops, op_delete(ck));
+		rc = txn(st, json_pack("[o]", cmp_mod(rk, rev)), ops, &ok, NULL, err, errlen);
+		ops = NULL;
+		if (rc == 0 && !ok)
+			rc = 1;
 	} else {
-		json_array_append_new(ops, op_put(ck, cv, lease_now(st)));
-		rc = txn(st, cmp_absent(ck), ops, &ok, err, errlen);
-		if (rc == 0 && !ok) /* held: by us already? */
-			rc = txn(st, cmp_lease(ck, lease_now(st)), json_array(), &ok, err, errlen);
-		if (rc == 0)
-			rc = ok ? 1 : 0;
+		perr(err, errlen, "out of memory");
 	}
+	json_decref(ops);
+	free(rk);
 	free(ck);
-	free(cv);
 	return rc;
 }
 
@@ -1258,31 +1471,42 @@ static int etcd_release(ig_oblstore *st, const char *id, char *err, size_t errle
 		return perr(err, errlen, "out of memory");
 	}
 	json_array_append_new(ops, op_delete(ck));
-	rc = txn(st, cmp_lease(ck, lease_now(st)), ops, &ok, err, errlen);
+	rc = txn(st, json_pack("[o]", cmp_lease(ck, lease_now(st))), ops, &ok, NULL, err, errlen);
 	free(ck);
 	return rc;
+}
+
+/* The lease is known alive until sent + TTL: etcd counts the TTL from when it received
+ * the request, which is not before we sent it. */
+static void lease_alive(ig_oblstore *st, int64_t sent_ms, int64_t ttl_s, int64_t id)
+{
+	pthread_mutex_lock(&st->mu);
+	if (id && id != st->lease) {
+		st->lease = id;
+		st->lease_epoch++;
+	}
+	st->lease_until = sent_ms + ttl_s * 1000;
+	pthread_mutex_unlock(&st->mu);
 }
 
 static int etcd_grant(ig_oblstore *st, char *err, size_t errlen)
 {
 	char ttl[16];
 	json_t *out;
-	int64_t id;
+	int64_t id, granted, sent = mono_ms();
 
 	snprintf(ttl, sizeof(ttl), "%d", st->ttl_s);
 	if (post(st, "/v3/lease/grant", json_pack("{s:s}", "TTL", ttl), &out, err, errlen) < 0)
 		return -1;
 	id = int64_of(json_object_get(out, "ID"));
+	granted = int64_of(json_object_get(out, "TTL"));
 	json_decref(out);
 	if (id == 0)
 		return perr(err, errlen, "pd: lease grant answered no lease id");
-	pthread_mutex_lock(&st->mu);
-	st->lease = id;
-	pthread_mutex_unlock(&st->mu);
+	lease_alive(st, sent, granted > 0 ? granted : st->ttl_s, id);
 	return 0;
 }
 
-/* A lease when there is none yet: 0 already had one, 1 granted now, -1 + err. */
 static int ensure_lease(ig_oblstore *st, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -1297,7 +1521,7 @@ static int ensure_lease(ig_oblstore *st, char *err, size_t errlen)
 static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 {
 	json_t *out;
-	int64_t ttl;
+	int64_t ttl, sent = mono_ms();
 	int rc = ensure_lease(st, err, errlen);
 
 	if (rc < 0)
@@ -1309,8 +1533,10 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 		return -1;
 	ttl = int64_of(json_object_get(json_object_get(out, "result"), "TTL"));
 	json_decref(out);
-	if (ttl > 0)
+	if (ttl > 0) {
+		lease_alive(st, sent, ttl, 0);
 		return 0;
+	}
 	/* expired: every claim made under it is gone; start over with a new lease */
 	pthread_mutex_lock(&st->grant_mu);
 	rc = etcd_grant(st, err, errlen) < 0 ? -1 : 1;
@@ -1318,10 +1544,21 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	return rc;
 }
 
+static int64_t etcd_lease_left(ig_oblstore *st)
+{
+	return st->lease ? st->lease_until - mono_ms() : 0;
+}
+
+static const store_ops etcd_ops = {
+	.name = "etcd", .create = etcd_create, .get = etcd_get, .list = etcd_list, .claim = etcd_claim,
+	.write = etcd_write, .release = etcd_release, .remove = etcd_remove, .keepalive = etcd_keepalive,
+	.lease_left = etcd_lease_left,
+};
+
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
                           char *err, size_t errlen)
 {
-	ig_oblstore *st = store_new(BACKEND_ETCD);
+	ig_oblstore *st = store_new(&etcd_ops);
 	const char *name = cfg->cluster.name ? cfg->cluster.name : "default";
 	size_t plen = strlen(name) + 40;
 	int bad = 0;
@@ -1358,7 +1595,7 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	return 0;
 }
 
-/* ---- dispatch ---- */
+/* ---- the interface ---- */
 
 void ig_oblstore_close(ig_oblstore *st)
 {
@@ -1367,7 +1604,7 @@ void ig_oblstore_close(ig_oblstore *st)
 
 	if (!st)
 		return;
-	if (st->kind == BACKEND_ETCD && st->lease &&
+	if (st->ops == &etcd_ops && st->lease &&
 	    post(st, "/v3/lease/revoke", json_pack("{s:o}", "ID", lease_json(st->lease)), &out, e, sizeof(e)) == 0)
 		json_decref(out);
 	for (size_t i = 0; i < st->nrecs; i++)
@@ -1395,147 +1632,77 @@ void ig_oblstore_close(ig_oblstore *st)
 	free(st);
 }
 
-int ig_oblstore_create(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
+const char *ig_oblstore_kind(const ig_oblstore *st)
 {
-	int rc;
+	return st ? st->ops->name : "none";
+}
 
+int ig_oblstore_create(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
+{
 	if (!valid_id(r->id))
 		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD)
-		return ensure_lease(st, err, errlen) < 0 ? -1 : etcd_create(st, r, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	rc = file_put(st, r, true, err, errlen);
-	if (rc == 0 && file_claim(st, r->id, err, errlen) < 0)
-		rc = -1;
-	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int ig_oblstore_update(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
-{
-	int rc;
-
-	if (st->kind == BACKEND_ETCD)
-		return etcd_update(st, r, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	rc = file_claimed(st, r->id, NULL) ? file_put(st, r, false, err, errlen) : 1;
-	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int ig_oblstore_put(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
-{
-	int rc;
-
-	if (!valid_id(r->id))
-		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD)
-		return etcd_put(st, r, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	rc = file_put(st, r, false, err, errlen);
-	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int ig_oblstore_delete(ig_oblstore *st, const char *id, char *err, size_t errlen)
-{
-	int rc;
-
-	if (!valid_id(id))
-		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD)
-		return etcd_delete(st, id, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	file_release(st, id);
-	rc = file_delete(st, id, err, errlen);
-	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int ig_oblstore_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen)
-{
-	int rc;
-
-	*recs = NULL;
-	*n = 0;
-	if (st->kind == BACKEND_ETCD) {
-		range_acc a = {0};
-		rc = etcd_range(st, st->obl_prefix, true, &a, err, errlen);
-		if (rc < 0 || a.oom) {
-			for (size_t i = 0; i < a.n; i++)
-				ig_obl_record_free(&a.recs[i]);
-			free(a.recs);
-			return rc < 0 ? -1 : perr(err, errlen, "out of memory");
-		}
-		*recs = a.recs;
-		*n = a.n;
-		return 0;
-	}
-	pthread_mutex_lock(&st->mu);
-	rc = file_list(st, recs, n, err, errlen);
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return st->ops->create(st, r, err, errlen);
 }
 
 int ig_oblstore_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen)
 {
-	int rc = 0;
-
 	memset(out, 0, sizeof(*out));
 	if (!valid_id(id))
 		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD) {
-		range_acc a = {0};
-		char *rk = key_of(st->obl_prefix, id);
-		if (!rk)
-			return perr(err, errlen, "out of memory");
-		rc = etcd_range(st, rk, false, &a, err, errlen);
-		free(rk);
-		if (rc == 0 && a.n == 1) {
-			*out = a.recs[0];
-			rc = 1;
-		} else {
-			for (size_t i = 0; i < a.n; i++)
-				ig_obl_record_free(&a.recs[i]);
-		}
-		free(a.recs);
-		return rc;
-	}
-	pthread_mutex_lock(&st->mu);
-	const ig_obl_record *r = file_find(st, id);
-	if (r)
-		rc = ig_obl_record_copy(out, r) < 0 ? perr(err, errlen, "out of memory") : 1;
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return st->ops->get(st, id, out, err, errlen);
 }
 
-int ig_oblstore_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
+int ig_oblstore_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen)
 {
-	int rc;
+	*recs = NULL;
+	*n = 0;
+	return st->ops->list(st, recs, n, err, errlen);
+}
 
-	if (!valid_id(id))
+int ig_oblstore_claim(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
+{
+	if (!valid_id(r->id))
 		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD)
-		return ensure_lease(st, err, errlen) < 0 ? -1 : etcd_claim(st, id, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	rc = file_claim(st, id, err, errlen);
-	pthread_mutex_unlock(&st->mu);
-	return rc;
+	return st->ops->claim(st, r->id, r->rev, err, errlen);
+}
+
+int ig_oblstore_advance(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
+{
+	if (!valid_id(r->id))
+		return perr(err, errlen, "invalid obligation id");
+	return st->ops->write(st, r, false, err, errlen);
+}
+
+int ig_oblstore_finish(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen)
+{
+	if (!valid_id(r->id))
+		return perr(err, errlen, "invalid obligation id");
+	return st->ops->write(st, r, true, err, errlen);
 }
 
 int ig_oblstore_release(ig_oblstore *st, const char *id, char *err, size_t errlen)
 {
 	if (!valid_id(id))
 		return perr(err, errlen, "invalid obligation id");
-	if (st->kind == BACKEND_ETCD)
-		return etcd_release(st, id, err, errlen);
-	pthread_mutex_lock(&st->mu);
-	file_release(st, id);
-	pthread_mutex_unlock(&st->mu);
-	return 0;
+	return st->ops->release(st, id, err, errlen);
+}
+
+int ig_oblstore_delete(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen)
+{
+	if (!valid_id(r->id))
+		return perr(err, errlen, "invalid obligation id");
+	return st->ops->remove(st, r->id, r->rev, err, errlen);
 }
 
 int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen)
 {
-	return st->kind == BACKEND_ETCD ? etcd_keepalive(st, err, errlen) : 0;
+	return st->ops->keepalive(st, err, errlen);
+}
+
+void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch)
+{
+	pthread_mutex_lock(&st->mu);
+	*left_ms = st->ops->lease_left(st);
+	*epoch = st->lease_epoch;
+	pthread_mutex_unlock(&st->mu);
 }

@@ -4,10 +4,12 @@
  * backends behind one interface:
  *   - etcd (PD's) through the v3 JSON gateway: records under
  *     /importgate/<cluster>/obligations/<id>, claims under /importgate/<cluster>/claims/<id>
- *     bound to this replica's lease, created only if absent (txn on create_revision == 0);
+ *     bound to this replica's lease; every write is a txn comparing the record's
+ *     mod_revision (and the claim's lease);
  *   - a local append-only file (no PD): one line per transition "<crc32 hex8> <json>\n",
  *     fsync per write, replay keeps the last good line per id, compaction when mostly dead.
- *     Single process (flock); claims are in memory.
+ *     Single process (flock); claims are in memory; revisions are a counter checked under
+ *     the store's lock.
  * Every function is blocking and thread-safe (the store is shared by thread-pool threads
  * creating records and the obligations thread running them).
  */
@@ -25,7 +27,7 @@
 /* The record's state machine (docs/OBLIGATIONS.md has the diagram). */
 typedef enum {
 	IG_OBLS_AWAITING_ANSWER, /* created before forwarding; TiDB has not answered yet */
-	IG_OBLS_SEARCHING,       /* the answer was lost: looking for the job by table and time */
+	IG_OBLS_SEARCHING,       /* the answer was lost: looking for the job (source, table, time, user) */
 	IG_OBLS_FOLLOWING,       /* job pending/running upstream: SHOW IMPORT JOB until it ends */
 	IG_OBLS_DUE,             /* the import finished: steps are owed */
 	IG_OBLS_DONE,            /* every step done (terminal) */
@@ -70,6 +72,11 @@ typedef struct ig_obl_record {
 	char *last_error;
 	int64_t next_try_ms;        /* not before (backoff); 0 = now */
 	char *replica;              /* the replica that wrote this version */
+	char *source;               /* the import's FROM location (SHOW IMPORT JOBS Data_Source), NULL for
+	                             * FROM SELECT or a record from an older gateway */
+	char *reason;               /* outcome-unknown: why, as a fixed word (policy/obllife.h IG_OBL_R_*) */
+	int64_t rev;                /* the store's revision of this version (etcd mod_revision, file:
+	                             * a counter); not part of the JSON. Every write compares it. */
 } ig_obl_record;
 
 const char *ig_obl_state_name(ig_obl_state s);
@@ -125,26 +132,39 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 void ig_oblstore_close(ig_oblstore *st);
 void ig_oblstore_info_get(ig_oblstore *st, ig_oblstore_info *info);
 
-/* Creates a new record and claims it for this replica, atomically; durable on return.
- * -1 + err (also when the id exists). */
-int ig_oblstore_create(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);
-/* Writes a new version of a record this replica has claimed. Returns 0; 1 when the claim
- * was lost (etcd: the claim key is not ours any more; nothing written); -1 + err. */
-int ig_oblstore_update(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);
-/* Writes a record without holding its claim (an operator's dismissal). */
-int ig_oblstore_put(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);
-/* Removes a record (terminal ones past their retention). */
-int ig_oblstore_delete(ig_oblstore *st, const char *id, char *err, size_t errlen);
-/* Every record (caller frees each and the array). */
-int ig_oblstore_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen);
-/* One record: 1 found, 0 absent, -1 + err. */
+/*
+ * The interface (one implementation per backend behind it; callers never ask which).
+ * Every step of a record is a compare-and-swap on its revision (r->rev, as read):
+ *   claim   - take a record nobody holds, only if it is still at r->rev;
+ *   advance - write a new version of a record we hold, only if it is still at r->rev;
+ *   finish  - the same, and let the claim go in the same write (terminal, or parked).
+ * A step on a stale copy (the record moved on since it was read) or on a record that is not
+ * ours (etcd: the claim key is absent or bound to another lease, e.g. ours expired) writes
+ * nothing and returns 1: the caller re-reads. On success r->rev is the new revision.
+ */
+const char *ig_oblstore_kind(const ig_oblstore *st); /* "etcd", "file" */
+/* Creates a new record and claims it for this replica, atomically; durable on return
+ * (r->rev set). -1 + err (also when the id exists). */
+int ig_oblstore_create(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen);
+/* One record: 1 found (out->rev set), 0 absent, -1 + err. */
 int ig_oblstore_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen);
-/* Claims a record: 1 claimed (or already ours), 0 held by another replica, -1 + err. */
-int ig_oblstore_claim(ig_oblstore *st, const char *id, char *err, size_t errlen);
-/* Drops our claim (the record ended, or we stop). */
+/* Every record, each with its rev (caller frees each and the array). */
+int ig_oblstore_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen);
+/* 0 claimed (or ours already, at that revision), 1 held elsewhere or stale, -1 + err. */
+int ig_oblstore_claim(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);
+/* 0 written (r->rev updated), 1 stale or not ours (nothing written), -1 + err. */
+int ig_oblstore_advance(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen);
+int ig_oblstore_finish(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen);
+/* Drops our claim without writing the record (we stop). */
 int ig_oblstore_release(ig_oblstore *st, const char *id, char *err, size_t errlen);
+/* Removes a record still at r->rev (terminal ones past their retention): 0, 1 stale, -1. */
+int ig_oblstore_delete(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);
 /* Keeps the lease alive (grants the first one). 0 ok; 1 a new lease was granted (the old
  * one had expired: every claim is lost); -1 + err (unreachable: try again soon). */
 int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen);
+/* How long the lease is known to live from now (ms; <= 0: possibly expired; INT64_MAX for
+ * the file store, whose claims no other process can take) and its epoch (+1 per grant:
+ * claims taken under an older epoch are gone). */
+void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch);
 
 #endif

@@ -6,8 +6,11 @@
  *            (pingcap/tidb#47322) keeps only numeric cluster ids, so a "default" cluster's
  *            changefeed is counted for certain only through the legacy layout or a numeric id;
  *            an undecodable info is skipped. No DISABLE_PRECHECK.
- *   v8.0-8.1 the same code at v8.0.0; patch releases may carry #53121 (running, warning,
- *            normal, stopped) or #53482: states outside the common set are MAYBE.
+ *   v8.0-8.1 the same code and variants, with DISABLE_PRECHECK (pingcap/tidb#51077).
+ *            #53121 and #53482 (issue #53131) first ship in v8.2.0: the v8.2.0 release
+ *            notes say "starting from v8.2.0", no 8.1.x release note names #53131, and
+ *            neither PR carries a cherry-pick label. So warning, running and failed are not
+ *            counted, and an undecodable info is skipped.
  *   >= v8.2  pkg/util/cdcutil/cdc.go after #53482 (merged 2024-05-22): failed, running,
  *            warning, normal, stopped, error; finished and unknown states skipped; cluster ids
  *            per TiCDC's rule (policy/changefeed.c drops the others); an undecodable info
@@ -30,13 +33,12 @@ static const ig_precheck_model models[] = {
 		.disable_precheck = false,
 	},
 	{
-		.name = "v8.0-v8.1 (br/pkg/utils/cdc.go, later patches pkg/util/cdcutil)",
+		.name = "v8.0-v8.1 (br/pkg/utils/cdc.go)",
 		.from_major = 8, .from_minor = 0,
-		.counted = B(IG_CFSTATE_NORMAL) | B(IG_CFSTATE_STOPPED),
-		.maybe = B(IG_CFSTATE_ERROR) | B(IG_CFSTATE_RUNNING) | B(IG_CFSTATE_WARNING) |
-		         B(IG_CFSTATE_FAILED),
+		.counted = B(IG_CFSTATE_NORMAL) | B(IG_CFSTATE_STOPPED) | B(IG_CFSTATE_ERROR),
+		.maybe = 0,
 		.cluster = IG_PC_CLUSTER_NUMERIC,
-		.undecodable = IG_PC_MAYBE,
+		.undecodable = IG_PC_NOT_COUNTED,
 		.disable_precheck = true,
 	},
 	{

@@ -4,6 +4,7 @@
 #include "policy/version.h"
 
 #include <string.h>
+#include <strings.h>
 
 static int num(const char *s, size_t len, size_t *i, int *out)
 {
@@ -37,12 +38,29 @@ static bool suffix_ok(const char *s, size_t len, size_t i)
 	return true;
 }
 
+/* s[i] starts a suffix ("-alpha", "-beta.1", "-rc-3-g1c2d"): whether it names a
+ * pre-release. "-nightly" and build metadata do not: a nightly is named after its base. */
+static bool prerelease_suffix(const char *s, size_t len, size_t i)
+{
+	static const char *const tags[] = {"alpha", "beta", "rc"};
+
+	if (i >= len || s[i] != '-')
+		return false;
+	for (size_t k = 0; k < sizeof(tags) / sizeof(tags[0]); k++) {
+		size_t n = strlen(tags[k]);
+		if (len - i - 1 >= n && strncasecmp(s + i + 1, tags[k], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out)
 {
 	size_t i = 0;
-	ig_tidb_version v;
+	ig_tidb_version v = {.prerelease = false};
 
 	out->major = out->minor = out->patch = -1;
+	out->prerelease = false;
 	if (!s)
 		return -1;
 	if (i < len && (s[i] == 'v' || s[i] == 'V'))
@@ -51,6 +69,7 @@ int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out)
 	    num(s, len, &i, &v.minor) < 0 || i >= len || s[i++] != '.' ||
 	    num(s, len, &i, &v.patch) < 0 || !suffix_ok(s, len, i))
 		return -1;
+	v.prerelease = prerelease_suffix(s, len, i);
 	*out = v;
 	return 0;
 }
@@ -62,6 +81,7 @@ int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 	size_t i, end;
 
 	out->major = out->minor = out->patch = -1;
+	out->prerelease = false;
 	if (!s)
 		return -1;
 	p = memmem(s, len, marker, sizeof(marker) - 1);
@@ -81,12 +101,17 @@ int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 			}
 		}
 	}
-	return ig_tidb_version_parse(s + i, end - i, out);
+	if (ig_tidb_version_parse(s + i, end - i, out) < 0)
+		return -1;
+	out->prerelease = prerelease_suffix(s, len, end);
+	return 0;
 }
 
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor)
 {
 	if (!v || v->major < 0)
+		return false;
+	if (v->major == major && v->minor == minor && v->patch == 0 && v->prerelease)
 		return false;
 	return v->major > major || (v->major == major && v->minor >= minor);
 }

@@ -10,6 +10,9 @@
 
 typedef struct ig_tidb_version {
 	int major, minor, patch; /* major < 0: unknown / not TiDB */
+	/* a pre-release (-alpha, -beta, -rc): TiDB cuts vX.Y.0-alpha on master when the release
+	 * before branches off, so such a build may lack what X.Y.0 ships: it orders before it */
+	bool prerelease;
 } ig_tidb_version;
 
 /* "v8.5.0" or "8.5.0", optionally followed by "-suffix" (e.g. -alpha, -nightly).
@@ -18,7 +21,7 @@ int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out);
 /* A MySQL greeting's server version: "8.0.11-TiDB-v8.5.0[-...]" -> 8.5.0.
  * Returns 0, or -1 (out->major = -1) when the server is not TiDB. */
 int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out);
-/* a >= major.minor.0 */
+/* a >= major.minor.0; a pre-release of major.minor.0 is not (semantic versioning order) */
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor);
 
 #endif

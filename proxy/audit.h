@@ -62,6 +62,10 @@ void ig_audit_close(void);
 /* A new event object with "ts" (RFC 3339 UTC, microseconds) and "event" set; NULL on OOM. */
 json_t *ig_audit_event(const char *event);
 
+/* brie.import.started / .ended / .conflict: ig_audit_event plus "kind", "task" and "key" of
+ * the running-import registration (proxy/brmon.c). NULL on OOM. */
+json_t *ig_audit_brie_event(const char *event, const char *kind, const char *task, const char *key);
+
 /* Field helpers. All return 0, or -1 on allocation failure (ev is then unchanged).
  * Strings from the wire may be in any charset: invalid UTF-8 bytes become U+FFFD so the
  * line stays valid JSON. Every text is bounded (ig_audit_set_limits): a longer one is cut

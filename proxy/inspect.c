@@ -931,9 +931,16 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *obl_item)
 			first_plain = (int)i;
 	for (size_t i = 0; i < p->nitems; i++) {
 		import_item *it = &p->items[i];
+		/* What of IMPORT INTO's grammar it uses: the backend's version must know all of it. */
+		ig_import_usage usage = {
+			.options = it->imp.nopts ? it->imp.opts[0].name : NULL,
+			.option_stride = sizeof(sql_import_opt), .noptions = it->imp.nopts,
+			.from_select = it->imp.src == SQL_SRC_SELECT,
+		};
 		ig_decide_input in = {
 			.user = p->user, .host = p->host, .db = it->db, .table = it->imp.table,
 			.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
+			.usage = &usage,
 			.version = ver, .state = p->state, .state_error = p->state_err, .cfg = p->cfg,
 		};
 		if (ig_decide(&in, &it->dec, err, sizeof(err)) < 0) {
@@ -1016,6 +1023,8 @@ static void record_obligation(const ig_inspection *p, const import_item *it, ig_
 		.backend = p->backend, .conn_id = p->conn_id,
 		.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
 		.from_select = it->imp.src == SQL_SRC_SELECT,
+		/* the FROM location as the session's modes read it, for the job search */
+		.source = it->imp.src == SQL_SRC_FILE ? it->imp.location : NULL,
 	};
 	if (ig_obl_create(&spec, out->obl_id, sizeof(out->obl_id), err, sizeof(err)) < 0)
 		reject(out, ER_UNKNOWN_ERROR, "HY000",

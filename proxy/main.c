@@ -25,6 +25,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "proxy/admin.h"
 #include "proxy/audit.h"
 #include "proxy/auth.h"
+#include "proxy/brmon.h"
 #include "proxy/health.h"
 #include "proxy/obligations.h"
 #include "proxy/inspect.h"
@@ -141,6 +142,8 @@ static char *admin_status(void)
 	json_t *oj = obl ? json_loads(obl, 0, NULL) : NULL;
 	free(obl);
 	json_object_set_new(doc, "obligations", oj ? oj : json_null());
+	json_t *ri = ig_brmon_status();
+	json_object_set_new(doc, "running_imports", ri ? ri : json_null());
 	char *s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	return s;
@@ -286,6 +289,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "importgate: %s\n", err);
 		return 1;
 	}
+	if (ig_brmon_start(err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate: %s\n", err);
+		return 1;
+	}
 	sd_notify(0, "READY=1");
 	ig_health_start(loop, cfg->backends.health_interval_ms, cfg->backends.health_timeout_ms);
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -298,6 +305,7 @@ int main(int argc, char **argv)
 	ig_admin_stop();
 	ig_metrics_backends_free();
 	ig_obl_stop();
+	ig_brmon_stop(); /* before the state cache and the audit log it uses */
 	ig_state_cache_shutdown(); /* after the last decision: stops the etcd watcher */
 	ig_audit_close();
 	LOG_INFO(0, "stopped");

@@ -72,6 +72,21 @@ static const metric_def defs[IG_M__COUNT] = {
 		"Audit log files rotated because audit.max_file_bytes was reached.", MT_COUNTER, NULL, NULL},
 	[IG_M_AUDIT_BYTES] = {"audit_bytes_written_total", "Bytes appended to the audit log (all files).",
 		MT_COUNTER, NULL, NULL},
+	[IG_M_BRIE_RESTORE] = {"brie_imports_running",
+		"Physical imports and restores registered under /tidb/brie/import/ with a lease, by kind.",
+		MT_GAUGE, "kind", "restore"},
+	[IG_M_BRIE_LIGHTNING] = {"brie_imports_running", NULL, MT_GAUGE, "kind", "lightning"},
+	[IG_M_BRIE_IMPORT_INTO] = {"brie_imports_running", NULL, MT_GAUGE, "kind", "import-into"},
+	[IG_M_BRIE_OTHER] = {"brie_imports_running", NULL, MT_GAUGE, "kind", "other"},
+	[IG_M_BRIE_CONFLICTS] = {"brie_import_conflicts",
+		"Running physical imports or restores while a log backup task or changefeed may cover their "
+		"tables (the registration names no table).", MT_GAUGE, NULL, NULL},
+	[IG_M_BRIE_CONFLICT_EVENTS] = {"brie_import_conflict_events_total",
+		"brie.import.conflict events: an import's set of conflicting tasks and changefeeds became "
+		"non-empty or changed.", MT_COUNTER, NULL, NULL},
+	[IG_M_BRIE_READS_OK] = {"brie_registration_reads_total",
+		"Reads of /tidb/brie/import/ from PD, by result.", MT_COUNTER, "result", "ok"},
+	[IG_M_BRIE_READS_ERROR] = {"brie_registration_reads_total", NULL, MT_COUNTER, "result", "error"},
 };
 
 /* Upper bounds in seconds, 1 ms .. 2 s (cluster.timeout_ms defaults to 2000); +Inf implied. */

@@ -43,6 +43,14 @@ typedef enum ig_metric_id {
 	IG_M_CONFIG_RELOADS_ERROR,         /* counter: config_reloads{result="error"} */
 	IG_M_AUDIT_ROTATIONS,              /* counter: audit_rotations (audit.max_file_bytes reached) */
 	IG_M_AUDIT_BYTES,                  /* counter: audit_bytes_written (bytes appended to the audit log) */
+	IG_M_BRIE_RESTORE,                 /* gauge: brie_imports_running{kind="restore"} (proxy/brmon.c) */
+	IG_M_BRIE_LIGHTNING,               /* gauge: brie_imports_running{kind="lightning"} */
+	IG_M_BRIE_IMPORT_INTO,             /* gauge: brie_imports_running{kind="import-into"} */
+	IG_M_BRIE_OTHER,                   /* gauge: brie_imports_running{kind="other"} */
+	IG_M_BRIE_CONFLICTS,               /* gauge: running imports a log backup task or changefeed may cover */
+	IG_M_BRIE_CONFLICT_EVENTS,         /* counter: brie.import.conflict events */
+	IG_M_BRIE_READS_OK,                /* counter: brie_registration_reads{result="ok"} */
+	IG_M_BRIE_READS_ERROR,             /* counter: brie_registration_reads{result="error"} */
 	IG_M__COUNT
 } ig_metric_id;
 

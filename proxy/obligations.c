@@ -1,18 +1,20 @@
 /*
  * obligations.c - the obligations thread: owns the records this replica has claimed and
- * moves each through its state machine (policy/oblstore.h), running SHOW IMPORT JOB(S),
- * BACKUP TABLE and the downstream re-import on libmariadb service connections, never on
- * an event loop. Other threads talk to it through a queue of events (created, answered,
+ * moves each through its life (policy/obllife.h), one step at a time: the action a record
+ * calls for is carried out (proxy/oblexec.c), what happened becomes an event, the
+ * transition function gives the record's next version, and the store takes it only by a
+ * compare-and-swap on the revision this copy was read at (policy/oblstore.h). A step on a
+ * stale copy writes nothing: the record is dropped and re-read (a terminal record is never
+ * reopened). Other threads talk to this one through a queue of events (created, answered,
  * unanswered, dismiss) and read a published snapshot for the admin API.
  *
- * Exactly once: a step's state is written to the store (guarded by our claim) before the
- * step runs and after it ends; a record whose claim is lost is dropped at once. A step
- * found "started" after a crash is re-checked, not blindly re-run (see docs/OBLIGATIONS.md).
+ * Leases: a second thread keeps this replica's lease alive, whatever the obligations
+ * thread is running (a BACKUP can take minutes). Before each step, and again right before
+ * a statement that acts is sent, the lease must be known alive for LEASE_GUARD_MS more;
+ * when it is not, every record is dropped from memory (nothing written) until the lease is
+ * healthy again, so no step starts after the point where another replica could claim.
  */
 #include "proxy/obligations.h"
-#include "proxy/backupuri.h"
-#include "sqlparse/sqlparse.h"
-#include "proxy/metrics.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -27,14 +29,17 @@
 #include <unistd.h>
 
 #include "policy/decide.h"
+#include "policy/obllife.h"
 #include "policy/oblstore.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
+#include "proxy/oblexec.h"
+#include "sqlparse/sqlparse.h"
 
 #define LEASE_TTL_S 10
-#define BACKOFF_MAX_MS 60000
-#define SEARCH_WINDOW_MS 30000    /* a lost answer: how long to look for its job */
-#define CLOCK_SLACK_MS 5000       /* job Create_Time vs our clock */
+#define LEASE_GUARD_MS (LEASE_TTL_S * 1000 / 2) /* stop acting when less of the lease is left */
+#define KEEPALIVE_MS (LEASE_TTL_S * 1000 / 4)
 #define RETENTION_MS (7 * 86400000LL) /* terminal records kept this long for the status */
 #define NEVER INT64_MAX
 #define DISMISS_WAIT_MS 30000
@@ -57,6 +62,7 @@ typedef struct obl_event {
 	ig_obl_record rec;     /* EV_CREATED */
 	char *job_id, *status, *message;
 	int err_code;
+	bool redacted;         /* message already redacted (a deferred answer) */
 	dismiss_wait *wait;    /* EV_DISMISS */
 } obl_event;
 
@@ -64,8 +70,9 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;      /* events for the thread */
 	pthread_cond_t done_cv; /* dismissals answered */
+	pthread_cond_t lease_cv;/* wakes the lease thread (stop) */
 	bool running, stopping;
-	pthread_t thread;
+	pthread_t thread, lease_thread;
 	ig_config *cfg;
 	ig_oblstore *st;        /* NULL: file store not opened yet (see ig_obl_start) */
 	pthread_mutex_t open_mu;
@@ -76,8 +83,12 @@ static struct {
 	/* the thread's own */
 	ig_obl_record *owned;
 	size_t nowned;
+	unsigned epoch;         /* the lease epoch our owned records were claimed in */
+	bool rescan;            /* a step met a stale copy: re-read the store soon */
+	obl_event *deferred;    /* answers the store did not take yet: handled again at deferred_at */
+	int64_t deferred_at;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .open_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-       .done_cv = PTHREAD_COND_INITIALIZER};
+       .done_cv = PTHREAD_COND_INITIALIZER, .lease_cv = PTHREAD_COND_INITIALIZER};
 
 static int64_t now_ms(void)
 {
@@ -98,25 +109,28 @@ static int perr(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static int64_t backoff_ms(unsigned attempts)
+static int poll_ms(void)
 {
-	int64_t ms = 1000;
-
-	for (unsigned i = 1; i < attempts && ms < BACKOFF_MAX_MS; i++)
-		ms *= 2;
-	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+	return g.cfg->obligations.poll_ms > 0 ? g.cfg->obligations.poll_ms : 5000;
 }
 
 /* ---- audit ---- */
 
+/*
+ * Durable (ig_audit_write: one write, fdatasync with audit.fsync: always), on the thread
+ * that takes the step, after the store took the transition and before the action that
+ * follows it runs. A failed write is logged and counted; it does not hold the obligation
+ * back (an owed backup is not withheld because the audit disk is full).
+ */
 static void audit(const char *event, const ig_obl_record *r, const char *step, const char *error)
 {
 	json_t *ev = ig_audit_event(event), *k = json_array();
-	char table[600];
+	char table[600], err[512];
 
 	if (!ev || !k) {
 		json_decref(ev);
 		json_decref(k);
+		LOG_ERROR(r->conn_id, "obligation %s: %s not audited: out of memory", r->id, event);
 		return;
 	}
 	json_object_set_new(ev, "obligation", json_string(r->id));
@@ -136,10 +150,14 @@ static void audit(const char *event, const ig_obl_record *r, const char *step, c
 		json_object_set_new(ev, "step", json_string(step));
 	if (r->note)
 		ig_audit_set_string(ev, "note", r->note, strlen(r->note));
+	if (r->reason)
+		json_object_set_new(ev, "reason", json_string(r->reason));
 	if (error)
 		ig_audit_set_error(ev, 0, error);
+	json_object_set_new(ev, "rev", json_integer((json_int_t)r->rev));
 	ig_audit_set_string(ev, "replica", g.replica, strlen(g.replica));
-	ig_audit_post(ev);
+	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+		LOG_ERROR(r->conn_id, "obligation %s: %s not audited: %s", r->id, event, err);
 }
 
 /* ---- the published snapshot ---- */
@@ -242,6 +260,7 @@ static ig_obl_record *own(ig_obl_record *r)
 	return &g.owned[g.nowned++];
 }
 
+/* Forgets a record (its claim, if any, stays until released or its lease ends). */
 static void disown(ig_obl_record *r)
 {
 	size_t i = (size_t)(r - g.owned);
@@ -250,202 +269,44 @@ static void disown(ig_obl_record *r)
 	g.owned[i] = g.owned[--g.nowned];
 }
 
-/*
- * Writes the record's new version. Returns 0; -1 when it could not be written (retry
- * later: the in-memory version is kept and written again); 1 when our claim is gone: the
- * record is dropped (another replica has it now).
- */
-static int save(ig_obl_record *r)
+/* Our lease may be gone: forget every record, write nothing. The claims are still ours if
+ * the lease lives; the next scan claims them back (at their current revision). */
+static void drop_all(const char *why)
 {
-	char err[512];
-	int rc;
-
-	r->updated_ms = now_ms();
-	if (ig_obl_set_str(&r->replica, g.replica) < 0)
-		return -1;
-	rc = ig_oblstore_update(g.st, r, err, sizeof(err));
-	if (rc < 0) {
-		LOG_WARN(r->conn_id, "obligation %s: cannot write its state (%s); retrying", r->id, err);
-		return -1;
-	}
-	if (rc == 1) {
-		LOG_WARN(r->conn_id, "obligation %s: our claim is gone (lease expired?): another replica "
-		         "carries it on", r->id);
-		return 1;
-	}
-	view_set(r);
-	return 0;
+	if (g.nowned)
+		LOG_WARN(0, "obligations: %s; stopping work on %zu record(s) until the lease is healthy", why,
+		         g.nowned);
+	while (g.nowned)
+		disown(&g.owned[0]);
 }
 
-static void finish(ig_obl_record *r)
+/* The lease is known alive for LEASE_GUARD_MS more, under the epoch our records were
+ * claimed in. Pure check (no side effects): also what the executor asks before it acts. */
+static bool lease_fresh(void)
 {
-	char err[256];
+	int64_t left;
+	unsigned epoch;
 
-	if (ig_oblstore_release(g.st, r->id, err, sizeof(err)) < 0)
-		LOG_WARN(r->conn_id, "obligation %s: claim not released (%s); it expires with the lease",
-		         r->id, err);
-	disown(r);
+	ig_oblstore_lease(g.st, &left, &epoch);
+	return left > LEASE_GUARD_MS && (epoch == g.epoch || g.epoch == 0);
 }
 
-/* ---- service connections ---- */
-
-static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+/* Before each step: when the lease is not fresh, every record is dropped. */
+static bool lease_ok(void)
 {
-	FILE *f;
-	size_t n;
+	int64_t left;
+	unsigned epoch;
 
-	out[0] = '\0';
-	if (!path || !*path)
-		return 0;
-	f = fopen(path, "re");
-	if (!f)
-		return perr(err, errlen, "password file %s: %s", path, strerror(errno));
-	n = fread(out, 1, outlen - 1, f);
-	fclose(f);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	return 0;
-}
-
-static void set_tls(MYSQL *m, const ig_config *cfg)
-{
-	my_bool on = 1, off = 0;
-	int mode = cfg->obligations.service.tls.mode;
-	const ig_tls_files *f = &cfg->obligations.service.tls.files;
-
-	if (mode == IG_BTLS_OFF) {
-		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-		return;
+	ig_oblstore_lease(g.st, &left, &epoch);
+	if (epoch != g.epoch) {
+		if (g.epoch != 0) /* a new lease: whatever was claimed under the old one is gone */
+			drop_all("the lease was lost and granted again");
+		g.epoch = epoch;
 	}
-	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
-	mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
-	if (f->ca)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CA, f->ca);
-	if (f->cert)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, f->cert);
-	if (f->key)
-		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, f->key);
-	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, mode == IG_BTLS_VERIFY ? &on : &off);
-}
-
-typedef enum { SVC_UPSTREAM, SVC_DOWNSTREAM } svc_target;
-
-/*
- * A service connection to the first server that answers: backends.servers (upstream) or
- * obligations.downstream.servers. read_s bounds each answer (0: none, for statements that
- * run as long as the import or backup does). `where` gets "host:port".
- */
-static MYSQL *svc_connect(svc_target t, const char *db, unsigned read_s, char *where, size_t wlen,
-                          char *err, size_t errlen)
-{
-	const ig_config *cfg = g.cfg;
-	const ig_hostport *sv = t == SVC_UPSTREAM ? cfg->backends.servers : cfg->obligations.downstream.servers;
-	size_t n = t == SVC_UPSTREAM ? cfg->backends.nservers : cfg->obligations.downstream.nservers;
-	const char *user = cfg->obligations.service.user, *pwf = cfg->obligations.service.password_file;
-	char pw[512];
-	unsigned ct = 5, wt = 30;
-
-	if (t == SVC_DOWNSTREAM && cfg->obligations.downstream.user && *cfg->obligations.downstream.user) {
-		user = cfg->obligations.downstream.user;
-		pwf = cfg->obligations.downstream.password_file;
-	}
-	if (n == 0)
-		return perr(err, errlen, "no %s servers configured", t == SVC_UPSTREAM ? "backend" : "downstream"), NULL;
-	if (read_password(pwf, pw, sizeof(pw), err, errlen) < 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		MYSQL *m = mysql_init(NULL);
-		if (!m)
-			return perr(err, errlen, "out of memory"), NULL;
-		mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-		mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
-		if (read_s)
-			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
-		set_tls(m, cfg);
-		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
-		if (mysql_real_connect(m, sv[i].host, user ? user : "", pw, db, (unsigned)sv[i].port, NULL, 0)) {
-			memset(pw, 0, sizeof(pw));
-			return m;
-		}
-		perr(err, errlen, "%s: %s", where, mysql_error(m));
-		mysql_close(m);
-	}
-	memset(pw, 0, sizeof(pw));
-	return NULL;
-}
-
-/* What a statement answered: an error, an OK, or the first row of a result set. */
-typedef struct answer {
-	unsigned err_code;    /* 0 = no error */
-	char message[512];    /* error text or OK info */
-	bool lost;            /* the connection broke: the statement may or may not have run */
-	bool has_row;
-	char job_id[32], status[32], result_msg[256];
-} answer;
-
-static int col_index(MYSQL_RES *res, const char *name)
-{
-	unsigned n = mysql_num_fields(res);
-	MYSQL_FIELD *f = mysql_fetch_fields(res);
-
-	for (unsigned i = 0; i < n; i++)
-		if (strcasecmp(f[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static void copy_col(MYSQL_ROW row, int i, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "%s", i >= 0 && row[i] ? row[i] : "");
-}
-
-static void run(MYSQL *m, const char *sql, answer *a)
-{
-	MYSQL_RES *res;
-
-	memset(a, 0, sizeof(*a));
-	if (mysql_real_query(m, sql, strlen(sql)) != 0) {
-		unsigned e = mysql_errno(m);
-		a->err_code = e;
-		a->lost = e == 2006 || e == 2013 || e == 2055; /* CR_SERVER_GONE/LOST, CR_SERVER_LOST_EXTENDED */
-		snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
-		return;
-	}
-	res = mysql_store_result(m);
-	if (!res) {
-		if (mysql_field_count(m) != 0) {
-			a->err_code = mysql_errno(m) ? mysql_errno(m) : 2000;
-			a->lost = true;
-			snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
-		} else {
-			snprintf(a->message, sizeof(a->message), "%s", mysql_info(m) ? mysql_info(m) : "");
-		}
-		return;
-	}
-	MYSQL_ROW row = mysql_fetch_row(res);
-	if (row) {
-		a->has_row = true;
-		copy_col(row, col_index(res, "Job_ID"), a->job_id, sizeof(a->job_id));
-		copy_col(row, col_index(res, "Status"), a->status, sizeof(a->status));
-		copy_col(row, col_index(res, "Result_Message"), a->result_msg, sizeof(a->result_msg));
-	}
-	mysql_free_result(res);
-	while (mysql_next_result(m) == 0) { /* drain: the connection is closed right after */
-		res = mysql_store_result(m);
-		if (res)
-			mysql_free_result(res);
-	}
-}
-
-/* ---- job search (a lost answer, or a re-import that may have been sent) ---- */
-
-static int64_t parse_utc(const char *s)
-{
-	struct tm tm = {0};
-	const char *end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-
-	return end ? (int64_t)timegm(&tm) * 1000 : 0;
+	if (left > LEASE_GUARD_MS)
+		return true;
+	drop_all("the lease is not known to be alive long enough (keepalive failing?)");
+	return false;
 }
 
 static bool job_taken(const char *job_id, const char *self_id)
@@ -454,511 +315,214 @@ static bool job_taken(const char *job_id, const char *self_id)
 
 	pthread_mutex_lock(&g.mu);
 	for (size_t i = 0; i < g.nview && !taken; i++)
-		taken = strcmp(g.view[i].id, self_id) != 0 && g.view[i].job_id &&
-		        strcmp(g.view[i].job_id, job_id) == 0;
+		taken = strcmp(g.view[i].id, self_id) != 0 && g.view[i].job_id && strcmp(g.view[i].job_id, job_id) == 0;
 	pthread_mutex_unlock(&g.mu);
 	return taken;
 }
 
-/*
- * Jobs on `db`.`tbl` created since `since_ms`: 0 none, 1 exactly one (its id in job_id),
- * 2 several, -1 + err when SHOW IMPORT JOBS could not be read. Create_Time is read in UTC
- * (the session's time_zone is set to +00:00).
- */
-static int search_job(svc_target t, const ig_obl_record *r, int64_t since_ms, char *job_id, size_t jlen,
-                      char *err, size_t errlen)
+static ig_oblexec_ctx exec_ctx(void)
 {
-	char where[300], want[600];
-	MYSQL *m = svc_connect(t, NULL, 30, where, sizeof(where), err, errlen);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int found = 0;
-
-	if (!m)
-		return -1;
-	snprintf(want, sizeof(want), "`%s`.`%s`", r->db ? r->db : "", r->table ? r->table : "");
-	if (mysql_query(m, "SET time_zone = '+00:00'") != 0 || mysql_query(m, "SHOW IMPORT JOBS") != 0 ||
-	    !(res = mysql_store_result(m))) {
-		perr(err, errlen, "%s: SHOW IMPORT JOBS: %s", where, mysql_error(m));
-		mysql_close(m);
-		return -1;
-	}
-	int ci = col_index(res, "Job_ID"), ct = col_index(res, "Target_Table"), cc = col_index(res, "Create_Time");
-	while (ci >= 0 && ct >= 0 && cc >= 0 && (row = mysql_fetch_row(res))) {
-		if (!row[ci] || !row[ct] || !row[cc] || strcasecmp(row[ct], want) != 0)
-			continue;
-		if (parse_utc(row[cc]) < since_ms - CLOCK_SLACK_MS || job_taken(row[ci], r->id))
-			continue;
-		if (found++ == 0)
-			snprintf(job_id, jlen, "%s", row[ci]);
-	}
-	mysql_free_result(res);
-	mysql_close(m);
-	return found > 1 ? 2 : found;
+	return (ig_oblexec_ctx){.cfg = g.cfg, .may_act = lease_fresh, .job_taken = job_taken};
 }
 
-/* ---- SQL text ---- */
+/* ---- one step: the transition, then a compare-and-swap ---- */
 
-static int append(char **buf, size_t *len, const char *s)
+typedef enum { STEP_TAKEN, STEP_IGNORED, STEP_STALE, STEP_ERROR } step_rc;
+
+static void log_effect(const ig_obl_record *r, const ig_obl_effect *fx)
 {
-	size_t n = strlen(s);
-	char *g2 = realloc(*buf, *len + n + 1);
-
-	if (!g2)
-		return -1;
-	memcpy(g2 + *len, s, n + 1);
-	*buf = g2;
-	*len += n;
-	return 0;
-}
-
-/* `name` with backticks doubled. */
-static int append_ident(char **buf, size_t *len, const char *name)
-{
-	int rc = append(buf, len, "`");
-
-	for (const char *p = name; rc == 0 && *p; p++)
-		rc = append(buf, len, *p == '`' ? "``" : (char[]){*p, 0});
-	return rc ? rc : append(buf, len, "`");
-}
-
-/* 'text' with quotes and backslashes escaped. */
-static int append_string(char **buf, size_t *len, const char *s)
-{
-	int rc = append(buf, len, "'");
-
-	for (const char *p = s; rc == 0 && *p; p++)
-		rc = append(buf, len, *p == '\'' ? "''" : *p == '\\' ? "\\\\" : (char[]){*p, 0});
-	return rc ? rc : append(buf, len, "'");
-}
-
-/* obligations.backup_uri with {db} {table} {job_id} {date} {id} filled in. {job_id} is the
- * obligation id for IMPORT INTO ... FROM SELECT (no job). {date}: the import's, UTC. The
- * names are percent-encoded (ig_backup_uri says why: BR's url.Parse would otherwise read
- * '?', '#', '%' in a name as the query, the fragment or an escape, and '/' as a level). */
-static char *backup_uri(const ig_obl_record *r)
-{
-	char date[16];
-	time_t secs = (time_t)(r->created_ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof(date), "%Y%m%d", &tm);
-	return ig_backup_uri(g.cfg->obligations.backup_uri, r->db, r->table,
-	                     r->job_id && *r->job_id ? r->job_id : r->id, r->id, date);
-}
-
-/* ---- the steps ---- */
-
-/* msg may be TiDB's answer to BACKUP TABLE or to the downstream IMPORT INTO, which can
- * quote the target or the location with its credentials: it is kept, logged and audited
- * only redacted (sql_redact_text). */
-static void step_failed(ig_obl_record *r, ig_obl_step *s, const char *name, const char *msg)
-{
-	char *red = sql_redact_text(msg ? msg : "", msg ? strlen(msg) : 0);
-	const char *m = red ? red : "(message withheld: out of memory)";
-
-	s->attempts++;
-	ig_obl_set_str(&s->last_error, m);
-	r->next_try_ms = now_ms() + backoff_ms(s->attempts);
-	LOG_WARN(r->conn_id, "obligation %s: %s failed (attempt %u, next in %lld ms): %s", r->id, name,
-	         s->attempts, (long long)backoff_ms(s->attempts), m);
-	audit("obligation.failed", r, name, m);
-	free(red);
-}
-
-static void step_done(ig_obl_record *r, ig_obl_step *s, const char *name)
-{
-	/* the target (obligations.backup_uri filled in) may carry credentials in its query */
-	char *red = s->target ? sql_redact_uri(s->target, strlen(s->target)) : NULL;
-
-	s->state = IG_STEP_DONE;
-	ig_obl_set_str(&s->last_error, NULL);
-	r->next_try_ms = 0;
-	LOG_INFO(r->conn_id, "obligation %s: %s done (%s)", r->id, name, red ? red : "");
-	audit("obligation.step", r, name, NULL);
-	free(red);
+	if (fx->error)
+		LOG_WARN(r->conn_id, "obligation %s: %s %s: %s", r->id, ig_obl_state_name(r->state),
+		         fx->step ? fx->step : "", fx->error);
+	else if (fx->audit)
+		LOG_INFO(r->conn_id, "obligation %s: %s %s", r->id, ig_obl_state_name(r->state), fx->step ? fx->step : "");
 }
 
 /*
- * BACKUP TABLE. "started" is written before it runs. A backup found "started" (the replica
- * died while it ran) is run again to the same URI: BR resumes from its checkpoint, and when
- * the first run had completed BR refuses with "backup meta file exists", which then means
- * done. A first run that meets that error is a failure (another backup is in the way).
+ * Applies e to our copy *o and writes the result, compared with the revision *o was read
+ * at. Terminal or parked results are written with the claim let go (finish). Only when the
+ * store took it does *o become the new version, and then its audit event is written.
  */
-static int do_backup(ig_obl_record *r)
+static step_rc apply(ig_obl_record *o, const ig_obl_event *e)
 {
-	ig_obl_step *s = &r->backup;
-	bool rerun = s->state == IG_STEP_STARTED;
-	char *uri = s->target ? strdup(s->target) : backup_uri(r), *sql = NULL, where[300], err[512];
-	size_t len = 0;
-	answer a;
+	ig_obl_record next;
+	ig_obl_effect fx;
+	char err[512];
 	int rc;
 
-	if (!uri || append(&sql, &len, "BACKUP TABLE ") || append_ident(&sql, &len, r->db ? r->db : "") ||
-	    append(&sql, &len, ".") || append_ident(&sql, &len, r->table ? r->table : "") ||
-	    append(&sql, &len, " TO ") || append_string(&sql, &len, uri)) {
-		free(uri);
-		free(sql);
-		return -1;
+	if (ig_obl_record_copy(&next, o) < 0)
+		return STEP_ERROR;
+	if (ig_obl_transition(&next, e, &fx) < 0 || ig_obl_set_str(&next.replica, g.replica) < 0) {
+		ig_obl_record_free(&next);
+		return STEP_ERROR;
 	}
-	if (!rerun) {
-		s->state = IG_STEP_STARTED;
-		s->started_ms = now_ms();
-		ig_obl_set_str(&s->target, uri);
-		if ((rc = save(r)) != 0) {
-			free(uri);
-			free(sql);
-			return rc;
-		}
+	if (!fx.applied) {
+		ig_obl_record_free(&next);
+		return STEP_IGNORED;
 	}
-	free(uri);
-	MYSQL *m = svc_connect(SVC_UPSTREAM, NULL, 0, where, sizeof(where), err, sizeof(err));
-	if (!m) {
-		step_failed(r, s, "backup", err);
-	} else {
-		run(m, sql, &a);
-		mysql_close(m);
-		if (a.err_code == 0 || (rerun && strstr(a.message, "backup meta file exists")))
-			step_done(r, s, "backup");
+	next.updated_ms = now_ms();
+	if (ig_obl_action_of(&next) == IG_OACT_RELEASE)
+		rc = ig_oblstore_finish(g.st, &next, err, sizeof(err));
+	else
+		rc = ig_oblstore_advance(g.st, &next, err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			LOG_WARN(o->conn_id, "obligation %s: cannot write its state (%s); retrying", o->id, err);
 		else
-			step_failed(r, s, "backup", a.message);
+			LOG_WARN(o->conn_id, "obligation %s: our copy (revision %lld) is stale or no longer ours; "
+			         "re-reading it", o->id, (long long)o->rev);
+		ig_obl_record_free(&next);
+		return rc < 0 ? STEP_ERROR : STEP_STALE;
 	}
-	free(sql);
-	return save(r);
+	ig_obl_record_free(o);
+	*o = next;
+	log_effect(o, &fx);
+	if (fx.audit)
+		audit(fx.audit, o, fx.step, fx.error);
+	view_set(o);
+	return STEP_TAKEN;
 }
 
-/* The downstream job ended: finished -> done, else the re-import is owed again. */
-static void reimport_job_ended(ig_obl_record *r, ig_obl_step *s, const answer *a)
+/* After apply: 1 when the record left our hands (done, parked, or stale: re-read). */
+static int settle(ig_obl_record *o, step_rc rc)
 {
-	char msg[600];
-
-	if (strcmp(a->status, "finished") == 0) {
-		step_done(r, s, "reimport");
-		return;
-	}
-	snprintf(msg, sizeof(msg), "downstream job %s %s: %s", s->job_id ? s->job_id : "?", a->status,
-	         a->result_msg);
-	s->state = IG_STEP_PENDING;
-	ig_obl_set_str(&s->job_id, NULL);
-	step_failed(r, s, "reimport", msg);
-}
-
-static void reimport_follow(ig_obl_record *r, ig_obl_step *s)
-{
-	char sql[64], where[300], err[512];
-	MYSQL *m = svc_connect(SVC_DOWNSTREAM, NULL, 30, where, sizeof(where), err, sizeof(err));
-	answer a;
-
-	if (!m) {
-		step_failed(r, s, "reimport", err);
-		return;
-	}
-	snprintf(sql, sizeof(sql), "SHOW IMPORT JOB %lld", atoll(s->job_id ? s->job_id : "0"));
-	run(m, sql, &a);
-	mysql_close(m);
-	if (a.err_code == 8170) { /* the job is gone: it cannot be confirmed, run it again */
-		s->state = IG_STEP_PENDING;
-		step_failed(r, s, "reimport", a.message);
-	} else if (a.err_code || !a.has_row) {
-		step_failed(r, s, "reimport", a.err_code ? a.message : "SHOW IMPORT JOB returned no row");
-	} else if (strcmp(a.status, "pending") == 0 || strcmp(a.status, "running") == 0) {
-		r->next_try_ms = now_ms() + g.cfg->obligations.poll_ms;
-	} else {
-		reimport_job_ended(r, s, &a);
-	}
-}
-
-/* Sends the original statement downstream (in the record's database). */
-static void reimport_send(ig_obl_record *r, ig_obl_step *s)
-{
-	char where[300], err[512];
-	MYSQL *m = svc_connect(SVC_DOWNSTREAM, r->db, 0, where, sizeof(where), err, sizeof(err));
-	answer a;
-
-	if (!m) {
-		s->state = IG_STEP_PENDING; /* nothing was sent */
-		step_failed(r, s, "reimport", err);
-		return;
-	}
-	ig_obl_set_str(&s->target, where);
-	run(m, r->statement ? r->statement : "", &a);
-	mysql_close(m);
-	if (a.lost) { /* may have run: stays "started", the next attempt looks for its job */
-		step_failed(r, s, "reimport", a.message);
-	} else if (a.err_code) {
-		s->state = IG_STEP_PENDING;
-		step_failed(r, s, "reimport", a.message);
-	} else if (!a.has_row || !a.job_id[0]) { /* FROM SELECT: OK, done */
-		step_done(r, s, "reimport");
-	} else if (strcmp(a.status, "pending") == 0 || strcmp(a.status, "running") == 0) {
-		s->state = IG_STEP_FOLLOWING;
-		ig_obl_set_str(&s->job_id, a.job_id);
-		r->next_try_ms = now_ms() + g.cfg->obligations.poll_ms;
-		audit("obligation.step", r, "reimport-sent", NULL);
-	} else {
-		ig_obl_set_str(&s->job_id, a.job_id);
-		reimport_job_ended(r, s, &a);
-	}
-}
-
-/*
- * The downstream re-import. "started" (with its time) is written before the statement is
- * sent; a detached job's id is written as soon as it is known and followed. A re-import
- * found "started" without a job id is looked for by table and time on the downstream
- * before it is sent again.
- */
-static int do_reimport(ig_obl_record *r)
-{
-	ig_obl_step *s = &r->reimport;
-	char job[32] = "", err[512];
-	int rc;
-
-	if (s->state == IG_STEP_FOLLOWING) {
-		reimport_follow(r, s);
-		return save(r);
-	}
-	if (s->state == IG_STEP_STARTED) {
-		if (r->from_select) {
-			r->state = IG_OBLS_OUTCOME_UNKNOWN;
-			ig_obl_set_str(&r->note, "the downstream IMPORT INTO ... FROM SELECT may have run before a "
-			               "restart and has no job to look for; check the downstream table, then dismiss");
-			audit("obligation.failed", r, "reimport", r->note);
-			return save(r);
-		}
-		rc = search_job(SVC_DOWNSTREAM, r, s->started_ms, job, sizeof(job), err, sizeof(err));
-		if (rc < 0) {
-			step_failed(r, s, "reimport", err);
-			return save(r);
-		}
-		if (rc >= 1) {
-			s->state = IG_STEP_FOLLOWING;
-			ig_obl_set_str(&s->job_id, job);
-			audit("obligation.step", r, "reimport-found", NULL);
-			return save(r);
-		}
-	}
-	s->state = IG_STEP_STARTED;
-	s->started_ms = now_ms();
-	if ((rc = save(r)) != 0)
-		return rc;
-	reimport_send(r, s);
-	return save(r);
-}
-
-/* ---- the upstream job ---- */
-
-/* why may quote TiDB's answer to the import (see step_failed): kept redacted */
-static void not_owed(ig_obl_record *r, const char *why)
-{
-	char *red = sql_redact_text(why ? why : "", why ? strlen(why) : 0);
-	const char *w = red ? red : "(reason withheld: out of memory)";
-
-	r->state = IG_OBLS_NOT_OWED;
-	ig_obl_set_str(&r->note, w);
-	r->next_try_ms = 0;
-	LOG_INFO(r->conn_id, "obligation %s: nothing owed: %s", r->id, w);
-	audit("obligation.not_owed", r, NULL, NULL);
-	free(red);
-}
-
-static void due(ig_obl_record *r)
-{
-	r->state = IG_OBLS_DUE;
-	r->next_try_ms = 0;
-	r->attempts = 0;
-	ig_obl_set_str(&r->last_error, NULL);
-	audit("obligation.step", r, "import-finished", NULL);
-}
-
-static void unknown(ig_obl_record *r, const char *why)
-{
-	char *red = sql_redact_text(why ? why : "", why ? strlen(why) : 0);
-	const char *w = red ? red : "(reason withheld: out of memory)";
-
-	r->state = IG_OBLS_OUTCOME_UNKNOWN;
-	ig_obl_set_str(&r->note, w);
-	r->next_try_ms = NEVER;
-	LOG_WARN(r->conn_id, "obligation %s: outcome unknown, an operator must decide: %s", r->id, w);
-	audit("obligation.failed", r, "outcome", w);
-	free(red);
-}
-
-static void failed_attempt(ig_obl_record *r, const char *what, const char *msg)
-{
-	r->attempts++;
-	char *red = sql_redact_text(msg ? msg : "", msg ? strlen(msg) : 0);
-	const char *m = red ? red : "(message withheld: out of memory)";
-
-	ig_obl_set_str(&r->last_error, m);
-	r->next_try_ms = now_ms() + backoff_ms(r->attempts);
-	LOG_WARN(r->conn_id, "obligation %s: %s failed (attempt %u): %s", r->id, what, r->attempts, m);
-	free(red);
-}
-
-/* Applies a job's status; false when the job is still going. */
-static bool job_status(ig_obl_record *r, const char *status, const char *msg)
-{
-	char why[400];
-
-	if (strcmp(status, "finished") == 0) {
-		due(r);
-		return true;
-	}
-	if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
-		snprintf(why, sizeof(why), "job %s %s%s%s", r->job_id ? r->job_id : "?", status, msg && *msg ? ": " : "",
-		         msg ? msg : "");
-		not_owed(r, why);
-		return true;
-	}
-	return false;
-}
-
-static int do_follow(ig_obl_record *r)
-{
-	char sql[64], where[300], err[512];
-	MYSQL *m = svc_connect(SVC_UPSTREAM, NULL, 30, where, sizeof(where), err, sizeof(err));
-	answer a;
-
-	if (!m) {
-		failed_attempt(r, "following the job", err);
-		return save(r);
-	}
-	snprintf(sql, sizeof(sql), "SHOW IMPORT JOB %lld", atoll(r->job_id ? r->job_id : "0"));
-	run(m, sql, &a);
-	mysql_close(m);
-	if (a.err_code == 8170)
-		unknown(r, a.message);
-	else if (a.err_code || !a.has_row)
-		failed_attempt(r, "following the job", a.err_code ? a.message : "SHOW IMPORT JOB returned no row");
-	else if (!job_status(r, a.status, a.result_msg)) {
-		r->attempts = 0;
-		r->next_try_ms = now_ms() + g.cfg->obligations.poll_ms;
-	}
-	return save(r);
-}
-
-static int do_search(ig_obl_record *r)
-{
-	char job[32] = "", err[512];
-	int rc;
-
-	if (r->from_select) {
-		unknown(r, "the answer to IMPORT INTO ... FROM SELECT was lost (no job to look for); check "
-		        "the table, then dismiss or carry the obligation out by hand");
-		return save(r);
-	}
-	rc = search_job(SVC_UPSTREAM, r, r->created_ms, job, sizeof(job), err, sizeof(err));
-	if (rc < 0) {
-		failed_attempt(r, "looking for the job", err);
-	} else if (rc == 1) {
-		r->state = IG_OBLS_FOLLOWING;
-		r->next_try_ms = 0;
-		ig_obl_set_str(&r->job_id, job);
-		audit("obligation.step", r, "job-found", NULL);
-	} else if (rc == 2) {
-		unknown(r, "the answer was lost and several import jobs on the table started since");
-	} else if (now_ms() - r->created_ms > SEARCH_WINDOW_MS) {
-		unknown(r, "the answer was lost and no import job on the table was found");
-	} else {
-		r->next_try_ms = now_ms() + (g.cfg->obligations.poll_ms < 2000 ? g.cfg->obligations.poll_ms : 2000);
-	}
-	return save(r);
-}
-
-/* One step of one owned record. Returns 1 when the record left our hands. */
-static int work(ig_obl_record *r)
-{
-	int rc = 0;
-
-	switch (r->state) {
-	case IG_OBLS_AWAITING_ANSWER:
-	case IG_OBLS_OUTCOME_UNKNOWN:
-		r->next_try_ms = NEVER; /* an event (or an operator) moves it */
-		break;
-	case IG_OBLS_SEARCHING:
-		rc = do_search(r);
-		break;
-	case IG_OBLS_FOLLOWING:
-		rc = do_follow(r);
-		break;
-	case IG_OBLS_DUE:
-		if (r->backup.state != IG_STEP_NONE && r->backup.state != IG_STEP_DONE)
-			rc = do_backup(r);
-		else if (r->reimport.state != IG_STEP_NONE && r->reimport.state != IG_STEP_DONE)
-			rc = do_reimport(r);
-		else {
-			r->state = IG_OBLS_DONE;
-			rc = save(r);
-			if (rc == 0) {
-				LOG_INFO(r->conn_id, "obligation %s: done", r->id);
-				audit("obligation.done", r, NULL, NULL);
-			}
-		}
-		break;
-	case IG_OBLS_DONE:
-	case IG_OBLS_NOT_OWED:
-	case IG_OBLS_DISMISSED:
-		break;
-	}
-	if (rc < 0 && r->next_try_ms < now_ms() + 1000)
-		r->next_try_ms = now_ms() + 1000; /* the store did not take it: retry soon */
-	if (rc == 1) {
-		disown(r);
+	switch (rc) {
+	case STEP_TAKEN:
+		if (ig_obl_action_of(o) != IG_OACT_RELEASE)
+			return 0;
+		disown(o); /* written with its claim let go */
 		return 1;
-	}
-	/* Terminal, or parked for an operator: nothing more for us; other replicas skip it. */
-	if (rc == 0 && (ig_obl_state_terminal(r->state) || r->state == IG_OBLS_OUTCOME_UNKNOWN)) {
-		finish(r);
+	case STEP_STALE:
+		disown(o);
+		g.rescan = true;
 		return 1;
+	case STEP_ERROR:
+		o->next_try_ms = now_ms() + 1000; /* the store did not take it: retry soon */
+		return 0;
+	case STEP_IGNORED:
+		return 0;
 	}
 	return 0;
+}
+
+static ig_obl_event event_now(ig_obl_ev_kind k)
+{
+	return (ig_obl_event){.kind = k, .now_ms = now_ms(), .poll_ms = poll_ms()};
+}
+
+/* ---- the work of one record ---- */
+
+/* Records the current step as started (with its target) before it runs. */
+static step_rc begin_step(ig_obl_record *o, const char *target)
+{
+	ig_obl_event e = event_now(IG_OEV_STEP_BEGIN);
+
+	e.target = target;
+	return apply(o, &e);
+}
+
+/* The action o calls for, carried out; 0 kept, 1 o left our hands, 2 every record dropped. */
+static int work(ig_obl_record *o)
+{
+	ig_oblexec_ctx c = exec_ctx();
+	ig_oblexec_out x;
+	step_rc rc;
+	char name[300];
+
+	if (!lease_ok())
+		return 2;
+	switch (ig_obl_action_of(o)) {
+	case IG_OACT_WAIT:
+		o->next_try_ms = NEVER; /* an event moves it */
+		return 0;
+	case IG_OACT_RELEASE: /* not expected here: terminal and parked records are let go when written */
+		ig_oblstore_release(g.st, o->id, name, sizeof(name));
+		disown(o);
+		return 1;
+	case IG_OACT_COMPLETE: {
+		ig_obl_event e = event_now(IG_OEV_COMPLETE);
+		return settle(o, apply(o, &e));
+	}
+	case IG_OACT_SEARCH_JOB:
+		ig_oblexec_search(&c, o, &x);
+		break;
+	case IG_OACT_FOLLOW_JOB:
+		ig_oblexec_follow(&c, o, &x);
+		break;
+	case IG_OACT_BACKUP: {
+		bool rerun = o->backup.state == IG_STEP_STARTED; /* found started: it may have run */
+		if (!rerun) {
+			char *uri = ig_oblexec_backup_uri(g.cfg, o);
+			rc = uri ? begin_step(o, uri) : STEP_ERROR;
+			free(uri);
+			if (rc != STEP_TAKEN)
+				return settle(o, rc);
+		}
+		ig_oblexec_backup(&c, o, rerun, &x);
+		break;
+	}
+	case IG_OACT_REIMPORT_SEND:
+		ig_oblexec_downstream_name(g.cfg, name, sizeof(name));
+		if ((rc = begin_step(o, name)) != STEP_TAKEN)
+			return settle(o, rc);
+		ig_oblexec_reimport_send(&c, o, &x);
+		break;
+	case IG_OACT_REIMPORT_SEARCH:
+		ig_oblexec_reimport_search(&c, o, &x);
+		break;
+	case IG_OACT_REIMPORT_FOLLOW:
+		ig_oblexec_reimport_follow(&c, o, &x);
+		break;
+	}
+	if (!x.acted) { /* the lease went stale between the check and the statement */
+		drop_all("the lease went stale before a statement was sent");
+		return 2;
+	}
+	return settle(o, apply(o, &x.ev));
 }
 
 /* ---- events ---- */
 
-static void on_answered(ig_obl_record *r, obl_event *e)
-{
-	char why[700];
-
-	if (r->state != IG_OBLS_AWAITING_ANSWER)
-		return;
-	ig_obl_set_str(&r->job_id, e->job_id && *e->job_id ? e->job_id : NULL);
-	if (e->err_code) {
-		snprintf(why, sizeof(why), "the import failed: %d %s", e->err_code, e->message ? e->message : "");
-		not_owed(r, why);
-	} else if (!r->job_id) {
-		due(r); /* IMPORT INTO ... FROM SELECT: finished when the OK arrives */
-	} else if (!job_status(r, e->status ? e->status : "", e->message)) {
-		r->state = IG_OBLS_FOLLOWING;
-		r->next_try_ms = now_ms() + g.cfg->obligations.poll_ms;
-		audit("obligation.step", r, "following-job", NULL);
-	}
-}
-
-static void on_unanswered(ig_obl_record *r)
-{
-	if (r->state != IG_OBLS_AWAITING_ANSWER)
-		return;
-	r->state = IG_OBLS_SEARCHING;
-	r->next_try_ms = 0;
-	audit("obligation.step", r, "answer-lost", NULL);
-}
-
-/* A record not in our hands (lease lost, or an operator's dismissal): claim it first. */
+/* A record not in our hands: read it afresh and claim it at that revision. NULL when it
+ * is absent, terminal, or held by another replica. */
 static ig_obl_record *claim_one(const char *id)
 {
 	char err[512];
 	ig_obl_record r;
-	int rc = ig_oblstore_claim(g.st, id, err, sizeof(err));
 
-	if (rc <= 0)
+	if (ig_oblstore_get(g.st, id, &r, err, sizeof(err)) != 1)
 		return NULL;
-	if (ig_oblstore_get(g.st, id, &r, err, sizeof(err)) != 1) {
-		ig_oblstore_release(g.st, id, err, sizeof(err));
+	if (ig_obl_state_terminal(r.state) || ig_oblstore_claim(g.st, &r, err, sizeof(err)) != 0) {
+		ig_obl_record_free(&r);
 		return NULL;
 	}
 	return own(&r);
+}
+
+/*
+ * Applies an event from outside (an answer, a dismissal) to record id, claiming it first
+ * when it is not ours; a stale copy is re-read and the event applied to the fresh one (once).
+ * Returns the step's result; *gone: the record could not be had.
+ */
+static step_rc deliver(const char *id, const ig_obl_event *e, bool *gone)
+{
+	*gone = false;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ig_obl_record *r = owned_find(id);
+		if (!r)
+			r = claim_one(id);
+		if (!r) {
+			*gone = true;
+			return STEP_IGNORED;
+		}
+		step_rc rc = apply(r, e);
+		if (rc != STEP_STALE) {
+			settle(r, rc);
+			return rc;
+		}
+		disown(r);
+	}
+	return STEP_STALE;
 }
 
 /* Answers a waiting dismissal; caller holds g.mu. */
@@ -974,35 +538,22 @@ static void dismiss_complete(dismiss_wait *w, int rc, const char *msg)
 
 static void on_dismiss(obl_event *e)
 {
-	ig_obl_record *r = owned_find(e->id);
+	ig_obl_event ev = event_now(IG_OEV_DISMISS);
 	char msg[256] = "";
-	int rc = -1;
+	bool gone;
+	step_rc rc;
 
-	if (!r)
-		r = claim_one(e->id);
-	if (!r) {
-		snprintf(msg, sizeof(msg), "obligation %s: not found, or held by another replica "
+	ev.message = "dismissed by an operator";
+	rc = deliver(e->id, &ev, &gone);
+	if (gone)
+		snprintf(msg, sizeof(msg), "obligation %s: not found, finished, or held by another replica "
 		         "(try again there or when it is idle)", e->id);
-	} else if (ig_obl_state_terminal(r->state) || r->state == IG_OBLS_AWAITING_ANSWER) {
-		snprintf(msg, sizeof(msg), "obligation %s is %s: nothing to dismiss", e->id,
-		         ig_obl_state_name(r->state));
-		if (ig_obl_state_terminal(r->state))
-			finish(r);
-	} else {
-		ig_obl_state before = r->state;
-		r->state = IG_OBLS_DISMISSED;
-		ig_obl_set_str(&r->note, "dismissed by an operator");
-		if (save(r) == 0) {
-			rc = 0;
-			audit("obligation.dismissed", r, NULL, NULL);
-			finish(r);
-		} else {
-			r->state = before;
-			snprintf(msg, sizeof(msg), "obligation %s: the store did not take the dismissal", e->id);
-		}
-	}
+	else if (rc == STEP_IGNORED)
+		snprintf(msg, sizeof(msg), "obligation %s: nothing to dismiss (it waits for the import's answer)", e->id);
+	else if (rc != STEP_TAKEN)
+		snprintf(msg, sizeof(msg), "obligation %s: the store did not take the dismissal", e->id);
 	pthread_mutex_lock(&g.mu);
-	dismiss_complete(e->wait, rc, msg);
+	dismiss_complete(e->wait, rc == STEP_TAKEN ? 0 : -1, msg);
 	e->wait = NULL;
 	pthread_mutex_unlock(&g.mu);
 }
@@ -1016,38 +567,95 @@ static void event_free(obl_event *e)
 	free(e);
 }
 
-static void handle(obl_event *e)
+/* The session's news about the import, as an event of the record's life. */
+static ig_obl_event answer_event(const obl_event *e)
 {
-	ig_obl_record *r;
+	ig_obl_event ev = event_now(IG_OEV_ANSWER_LOST);
 
+	if (e->kind == EV_UNANSWERED)
+		return ev;
+	ev.kind = e->err_code ? IG_OEV_ANSWER_ERROR : IG_OEV_ANSWER_JOB;
+	ev.err_code = e->err_code;
+	ev.job_id = e->job_id;
+	ev.status = e->status;
+	ev.message = e->message;
+	return ev;
+}
+
+/* An answer the store could not take now (unreachable): kept and delivered again in a
+ * second, so the answer is not lost while the record waits for it. */
+static void defer(obl_event *e)
+{
+	e->next = g.deferred;
+	g.deferred = e;
+	g.deferred_at = now_ms() + 1000;
+}
+
+/* Handles one event; false when it kept it (deferred), else the caller frees it. */
+static bool handle(obl_event *e)
+{
 	if (e->kind == EV_DISMISS) {
 		on_dismiss(e);
-		return;
+		return false;
 	}
 	if (e->kind == EV_CREATED) {
 		if (!owned_find(e->rec.id) && own(&e->rec))
 			memset(&e->rec, 0, sizeof(e->rec));
-		return;
+		return false;
 	}
-	r = owned_find(e->id);
-	if (!r)
-		r = claim_one(e->id);
-	if (!r) {
-		LOG_WARN(0, "obligation %s: the import's answer arrived but the record is held elsewhere; "
-		         "its holder looks for the job", e->id);
-		return;
+	if (!e->redacted) { /* the message may quote a location with its credentials */
+		char *red = e->message ? sql_redact_text(e->message, strlen(e->message)) : NULL;
+		free(e->message);
+		e->message = red;
+		e->redacted = true;
 	}
-	if (e->kind == EV_ANSWERED)
-		on_answered(r, e);
-	else
-		on_unanswered(r);
-	if (save(r) == 1)
-		disown(r);
+	ig_obl_event ev = answer_event(e);
+	bool gone;
+	if (deliver(e->id, &ev, &gone) == STEP_ERROR) {
+		defer(e);
+		return true;
+	}
+	if (gone)
+		LOG_WARN(0, "obligation %s: the import's answer arrived but the record is held elsewhere or "
+		         "finished; its holder looks for the job", e->id);
+	return false;
 }
 
-/* ---- the thread ---- */
+/* The deferred answers, when their time has come, before the new events. */
+static obl_event *take_deferred(obl_event *ev)
+{
+	obl_event *d = g.deferred, *last;
 
-/* Claims what nobody carries (a dead replica's, or a previous run's), drops old records. */
+	if (!d || now_ms() < g.deferred_at)
+		return ev;
+	g.deferred = NULL;
+	for (last = d; last->next; last = last->next)
+		;
+	last->next = ev;
+	return d;
+}
+
+/* ---- the threads ---- */
+
+/* A record we just claimed from the store (its copy is current at its revision). */
+static void adopt(ig_obl_record *o)
+{
+	/* Ours from this process (its created event or answer is on its way): keep waiting. */
+	if (o->state == IG_OBLS_AWAITING_ANSWER && o->replica && strcmp(o->replica, g.replica) == 0)
+		return;
+	LOG_INFO(o->conn_id, "obligation %s: claimed (%s, revision %lld, last written by %s)", o->id,
+	         ig_obl_state_name(o->state), (long long)o->rev, o->replica ? o->replica : "?");
+	audit("obligation.claimed", o, NULL, NULL);
+	o->next_try_ms = 0;
+	o->attempts = 0;
+	if (o->state == IG_OBLS_AWAITING_ANSWER) { /* its gateway died before the answer */
+		ig_obl_event e = event_now(IG_OEV_ANSWER_LOST);
+		settle(o, apply(o, &e));
+	}
+}
+
+/* Claims what nobody carries (a dead replica's, a previous run's, or ours after the lease
+ * wobbled), each at the revision listed: one that moved on since is not claimed. */
 static void scan(void)
 {
 	char err[512];
@@ -1055,50 +663,83 @@ static void scan(void)
 	size_t n;
 	int64_t now = now_ms();
 
+	g.rescan = false;
 	if (ig_oblstore_list(g.st, &recs, &n, err, sizeof(err)) < 0) {
 		LOG_WARN(0, "obligations: cannot list the store: %s", err);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ig_obl_record *r = &recs[i];
+		ig_obl_record *r = &recs[i], c;
 		if (ig_obl_state_terminal(r->state)) {
 			if (now - r->updated_ms > RETENTION_MS)
-				ig_oblstore_delete(g.st, r->id, err, sizeof(err));
+				ig_oblstore_delete(g.st, r, err, sizeof(err));
 			continue;
 		}
 		if (r->state == IG_OBLS_OUTCOME_UNKNOWN || owned_find(r->id))
 			continue;
-		if (ig_oblstore_claim(g.st, r->id, err, sizeof(err)) != 1)
+		if (!lease_ok())
+			break;
+		if (ig_oblstore_claim(g.st, r, err, sizeof(err)) != 0 || ig_obl_record_copy(&c, r) < 0)
 			continue;
-		ig_obl_record c;
-		if (ig_obl_record_copy(&c, r) < 0) {
-			ig_oblstore_release(g.st, r->id, err, sizeof(err));
-			continue;
-		}
 		ig_obl_record *o = own(&c);
-		if (!o)
-			continue;
-		/* Ours from this process (its created event is on its way): keep waiting. */
-		if (o->state == IG_OBLS_AWAITING_ANSWER && o->replica && strcmp(o->replica, g.replica) == 0)
-			continue;
-		LOG_INFO(o->conn_id, "obligation %s: claimed (%s, last written by %s)", o->id,
-		         ig_obl_state_name(o->state), o->replica ? o->replica : "?");
-		audit("obligation.claimed", o, NULL, NULL);
-		o->next_try_ms = 0;
-		o->attempts = 0;
-		if (o->state == IG_OBLS_AWAITING_ANSWER) /* its gateway died before the answer */
-			on_unanswered(o);
+		if (o)
+			adopt(o);
 	}
 	view_replace(recs, n);
 }
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* Keeps the lease alive, on its own: the obligations thread may be in a BACKUP for minutes. */
+static void *lease_main(void *arg)
+{
+	char err[512];
+
+	(void)arg;
+	pthread_mutex_lock(&g.mu);
+	while (!g.stopping) {
+		ig_oblstore *st = g.st;
+		int rc = 0;
+		pthread_mutex_unlock(&g.mu);
+		if (st && (rc = ig_oblstore_keepalive(st, err, sizeof(err))) < 0)
+			LOG_WARN(0, "obligations: lease keepalive failed: %s", err);
+		if (rc == 1)
+			LOG_WARN(0, "obligations: our lease had expired; a new one was granted (claims dropped)");
+		int64_t wake = now_ms() + (rc < 0 ? 1000 : KEEPALIVE_MS);
+		struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
+		pthread_mutex_lock(&g.mu);
+		if (!g.stopping)
+			pthread_cond_timedwait(&g.lease_cv, &g.mu, &ts);
+	}
+	pthread_mutex_unlock(&g.mu);
+	return NULL;
+}
+
+/* Runs the owned records that are due; stops early for queued events. */
+static int64_t work_due(int64_t wake)
+{
+	for (size_t i = 0; i < g.nowned;) {
+		if (g.owned[i].next_try_ms <= now_ms()) {
+			int rc = work(&g.owned[i]);
+			if (rc == 2)
+				return now_ms() + 1000; /* everything dropped: look at the lease again soon */
+			if (rc == 1)
+				continue; /* removed: index i holds another record now */
+			pthread_mutex_lock(&g.mu);
+			bool stop = g.stopping || g.head;
+			pthread_mutex_unlock(&g.mu);
+			if (stop)
+				return now_ms(); /* events first (an answer waits on the loop's side) */
+		}
+		wake = min64(wake, g.owned[i].next_try_ms);
+		i++;
+	}
+	return wake;
+}
+
 static void *thread_main(void *arg)
 {
-	int64_t next_scan = 0, next_keepalive = now_ms() + LEASE_TTL_S * 1000 / 3;
-	int poll = g.cfg->obligations.poll_ms > 0 ? g.cfg->obligations.poll_ms : 5000;
-	char err[512];
+	int64_t next_scan = 0;
 
 	(void)arg;
 	mysql_thread_init();
@@ -1121,45 +762,23 @@ static void *thread_main(void *arg)
 			pthread_mutex_unlock(&g.mu);
 			continue;
 		}
-		while (ev) {
-			obl_event *next = ev->next;
-			handle(ev);
-			event_free(ev);
-			ev = next;
+		ev = take_deferred(ev);
+		for (obl_event *n; ev; ev = n) {
+			n = ev->next;
+			if (!handle(ev))
+				event_free(ev);
 		}
 		if (stop)
 			break;
-		int64_t now = now_ms();
-		if (now >= next_keepalive) {
-			int rc = ig_oblstore_keepalive(g.st, err, sizeof(err));
-			if (rc < 0)
-				LOG_WARN(0, "obligations: lease keepalive failed: %s", err);
-			if (rc == 1) { /* every claim is gone: others may run them now; rescan */
-				LOG_WARN(0, "obligations: our lease had expired; claims dropped");
-				while (g.nowned)
-					disown(&g.owned[0]);
-				next_scan = 0;
-			}
-			next_keepalive = now + (rc < 0 ? 1000 : LEASE_TTL_S * 1000 / 3);
-		}
-		if (now >= next_scan) {
+		if (now_ms() >= next_scan || g.rescan) {
 			scan();
-			next_scan = now + poll;
+			next_scan = now_ms() + poll_ms();
 		}
-		int64_t wake = min64(next_scan, next_keepalive);
-		for (size_t i = 0; i < g.nowned;) {
-			if (g.owned[i].next_try_ms <= now_ms()) {
-				if (work(&g.owned[i]) == 1)
-					continue; /* removed: index i holds another record now */
-				pthread_mutex_lock(&g.mu);
-				stop = g.stopping || g.head;
-				pthread_mutex_unlock(&g.mu);
-				if (stop)
-					break; /* events first (an answer waits on the loop's side) */
-			}
-			wake = min64(wake, g.owned[i].next_try_ms);
-			i++;
-		}
+		int64_t wake = work_due(next_scan);
+		if (g.rescan)
+			wake = now_ms();
+		if (g.deferred)
+			wake = min64(wake, g.deferred_at);
 		pthread_mutex_lock(&g.mu);
 		if (!g.head && !g.stopping && wake > now_ms()) {
 			struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
@@ -1226,6 +845,18 @@ static int open_lazily(char *err, size_t errlen)
 	return rc;
 }
 
+/* Stops the obligations thread (after the statement it is running) and wakes the lease
+ * thread, which then ends. */
+static void stop_threads(void)
+{
+	pthread_mutex_lock(&g.mu);
+	g.stopping = true;
+	pthread_cond_signal(&g.cv);
+	pthread_cond_signal(&g.lease_cv);
+	pthread_mutex_unlock(&g.mu);
+	pthread_join(g.thread, NULL);
+}
+
 int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 {
 	char host[64] = "localhost", warn[512];
@@ -1255,12 +886,21 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 	g.cfg = ig_config_ref(cfg);
 	g.stopping = false;
 	g.running = true;
+	g.epoch = 0;
 	if (pthread_create(&g.thread, NULL, thread_main, NULL) != 0) {
 		g.running = false;
 		ig_config_unref(g.cfg);
 		ig_oblstore_close(g.st);
 		g.st = NULL;
 		return perr(err, errlen, "cannot start the obligations thread");
+	}
+	if (pthread_create(&g.lease_thread, NULL, lease_main, NULL) != 0) {
+		stop_threads();
+		g.running = false;
+		ig_config_unref(g.cfg);
+		ig_oblstore_close(g.st);
+		g.st = NULL;
+		return perr(err, errlen, "cannot start the lease thread");
 	}
 	LOG_INFO(0, "obligations: store %s%s, replica %s", cfg->cluster.npd ? "etcd (PD)" : cfg->obligations.file,
 	         g.st ? "" : " (opened when first needed)", g.replica);
@@ -1274,10 +914,9 @@ void ig_obl_stop(void)
 		pthread_mutex_unlock(&g.mu);
 		return;
 	}
-	g.stopping = true;
-	pthread_cond_signal(&g.cv);
 	pthread_mutex_unlock(&g.mu);
-	pthread_join(g.thread, NULL);
+	stop_threads();
+	pthread_join(g.lease_thread, NULL);
 	pthread_mutex_lock(&g.mu);
 	g.running = false;
 	for (obl_event *e = g.head, *n; e; e = n) {
@@ -1287,6 +926,11 @@ void ig_obl_stop(void)
 		event_free(e);
 	}
 	g.head = g.tail = NULL;
+	for (obl_event *e = g.deferred, *n; e; e = n) { /* answers never stored: their records stay awaiting */
+		n = e->next;
+		event_free(e);
+	}
+	g.deferred = NULL;
 	for (size_t i = 0; i < g.nview; i++)
 		ig_obl_record_free(&g.view[i]);
 	free(g.view);
@@ -1314,6 +958,29 @@ static int new_id(char *out)
 	return 0;
 }
 
+/*
+ * The import's data source as SHOW IMPORT JOBS will show it (Data_Source): the FROM
+ * location, kept redacted (the record is shown by the status API; the statement, which the
+ * re-import needs whole, is not). NULL for FROM SELECT, or when the text cannot be read
+ * under TiDB's default lexing (then the job search does not compare the source).
+ */
+static char *source_of(const ig_obl_spec *sp, size_t n)
+{
+	sql_import imp;
+	char err[128], *out = NULL;
+
+	if (sp->from_select)
+		return NULL;
+	if (sp->source)
+		return sql_redact_uri(sp->source, strlen(sp->source));
+	if (sql_import_parse(sp->statement, n, 0, &imp, err, sizeof(err)) < 0)
+		return NULL;
+	if (imp.src == SQL_SRC_FILE && imp.location)
+		out = sql_redact_uri(imp.location, strlen(imp.location));
+	sql_import_free(&imp);
+	return out;
+}
+
 static int fill_record(ig_obl_record *r, const ig_obl_spec *sp)
 {
 	size_t n = sp->statement_len ? sp->statement_len : strlen(sp->statement);
@@ -1332,6 +999,7 @@ static int fill_record(ig_obl_record *r, const ig_obl_spec *sp)
 	r->next_try_ms = NEVER;
 	if (!(r->statement = strndup(sp->statement, n)))
 		return -1;
+	r->source = source_of(sp, n);
 	return ig_obl_set_str(&r->db, sp->db) | ig_obl_set_str(&r->table, sp->table) |
 	       ig_obl_set_str(&r->user, sp->user) | ig_obl_set_str(&r->client, sp->client) |
 	       ig_obl_set_str(&r->backend, sp->backend) | ig_obl_set_str(&r->replica, g.replica);
@@ -1490,6 +1158,11 @@ static json_t *record_json(const ig_obl_record *r)
 		json_object_set_new(o, "replica", json_string(r->replica));
 	if (r->note)
 		json_object_set_new(o, "note", json_string(r->note));
+	if (r->reason)
+		json_object_set_new(o, "reason", json_string(r->reason));
+	if (r->source)
+		ig_audit_set_string(o, "source", r->source, strlen(r->source));
+	json_object_set_new(o, "rev", json_integer((json_int_t)r->rev));
 	if (r->last_error)
 		json_object_set_new(o, "last_error", json_string(r->last_error));
 	if (r->backup.state != IG_STEP_NONE)
@@ -1516,6 +1189,7 @@ char *ig_obl_status_json(void)
 	json_object_set_new(root, "running", json_boolean(g.running));
 	json_object_set_new(root, "replica", json_string(g.replica));
 	json_object_set_new(root, "store", json_string(!g.cfg ? "none" : g.cfg->cluster.npd ? "etcd" : "file"));
+	json_object_set_new(root, "lease_guard_ms", json_integer(LEASE_GUARD_MS));
 	for (size_t i = 0; i < g.nview; i++) {
 		const char *s = ig_obl_state_name(g.view[i].state);
 		json_object_set_new(counts, s, json_integer(json_integer_value(json_object_get(counts, s)) + 1));

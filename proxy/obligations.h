@@ -5,7 +5,8 @@
  * rule says reimport-downstream. Each obligation is a record in the store
  * (policy/oblstore.h) written before the import is forwarded, carried out by the
  * obligations thread on service connections (libmariadb), exactly once across crashes and
- * gateway replicas (claims bound to an etcd lease).
+ * gateway replicas: every step is a compare-and-swap on the record's revision, claims are
+ * bound to an etcd lease kept alive by its own thread.
  */
 #ifndef IMPORTGATE_OBLIGATIONS_H
 #define IMPORTGATE_OBLIGATIONS_H
@@ -34,6 +35,8 @@ typedef struct ig_obl_spec {
 	uint64_t conn_id;
 	bool disable_precheck;        /* the original carried WITH DISABLE_PRECHECK */
 	bool from_select;             /* IMPORT INTO ... FROM SELECT */
+	const char *source;           /* the FROM location, decoded (sql_import.location); NULL: read
+	                               * from the statement under TiDB's default lexing */
 } ig_obl_spec;
 
 /* BLOCKING (thread pool), before the import is forwarded: the record, durably (etcd put +
@@ -49,8 +52,9 @@ int ig_obl_create(const ig_obl_spec *spec, char *id, size_t idlen, char *err, si
 void ig_obl_answered(const char *id, const char *job_id, const char *status, int err_code,
                      const char *message);
 /* Non-blocking: the answer never came (client or backend went away first, or it was not
- * readable). The thread looks for the job by target table and creation time; when it
- * cannot tell, the record becomes outcome-unknown for an operator. */
+ * readable). The thread looks for the job by everything SHOW IMPORT JOBS shows of it (data
+ * source, target table, creation time, creator: spec.user); when no job or several match,
+ * the record becomes outcome-unknown (with a reason) for an operator. */
 void ig_obl_unanswered(const char *id);
 
 /* For the admin API: {"replica", "store", "counts": {state: n}, "records": [...]}, the

@@ -15,6 +15,8 @@
  *    "Unsupported option %s for %s".
  * Not modelled: charset names, byte sizes (DISK_QUOTA, MAX_WRITE_SPEED), CHECKSUM_TABLE
  * levels and CLOUD_STORAGE_URI schemes are not validated; those errors come from TiDB.
+ * The table is the union of every TiDB version's options: which version has which is a
+ * per-version fact, decided with the backend's version in policy/import_grammar.c.
  */
 #include "sqlparse/import_internal.h"
 #include "sqlparse/lexer.h"
@@ -30,11 +32,13 @@ typedef struct opt_def {
 	opt_val val;
 	bool csv_only;
 	long long min;   /* OV_INT: smallest allowed */
-	int str_rule;    /* OV_STR: 0 any, 1 non-empty, 2 at most one byte */
+	int str_rule;    /* OV_STR: 0 any, 1 non-empty, 2 at most one byte, 3 a group key:
+	                  * 1 to 256 of [A-Za-z0-9_-] (master import_options.go,
+	                  * naming.CheckWithMaxLen) */
 } opt_def;
 
-/* Order = the order of TiDB's per-option value checks. Options marked "newer" or "test"
- * exist in recent TiDB sources and are accepted as TiDB accepts them. */
+/* Order = the order of TiDB's per-option value checks. The version that first has each
+ * option: policy/import_grammar.c (docs/TIDB_VERSIONS.md). */
 static const opt_def opt_defs[] = {
 	{"CHARACTER_SET", OV_STR, true, 0, 1},
 	{"FIELDS_TERMINATED_BY", OV_STR, true, 0, 1},
@@ -48,7 +52,7 @@ static const opt_def opt_defs[] = {
 	{"THREAD", OV_INT, false, 1, 0},
 	{"MAX_WRITE_SPEED", OV_STR, false, 0, 0},
 	{"CHECKSUM_TABLE", OV_STR, false, 0, 0},
-	{"GROUP_KEY", OV_STR, false, 0, 1}, /* newer */
+	{"GROUP_KEY", OV_STR, false, 0, 3}, /* master */
 	{"RECORD_ERRORS", OV_INT, false, -1, 0},
 	{"DETACHED", OV_NONE, false, 0, 0},
 	{"DISABLE_TIKV_IMPORT_MODE", OV_NONE, false, 0, 0},
@@ -124,6 +128,8 @@ static bool int_value(const sql_import_opt *o, long long *v)
 	return digits > 0;
 }
 
+#define GROUP_KEY_BYTES "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
 static bool value_ok(const opt_def *d, const sql_import_opt *o)
 {
 	long long v;
@@ -139,6 +145,10 @@ static bool value_ok(const opt_def *d, const sql_import_opt *o)
 		return false;
 	if (d->str_rule == 2 && n > 1)
 		return false;
+	if (d->str_rule == 3 && o->value_kind == SQL_OPTV_STRING) /* a hex literal: TiDB decodes it */
+		return n >= 1 && n <= 256 && strspn(o->value, GROUP_KEY_BYTES) == n;
+	if (d->str_rule == 3)
+		return n >= 1;
 	return true;
 }
 

@@ -6,7 +6,8 @@
 #   - every find_library('x'): the lib<x>.so the compiler finds, likewise;
 #   - every find_program('x'): the program on PATH, likewise;
 #   - every third-party Python module the tests import (not stdlib, not a file of the
-#     repository): the module's file, likewise, as /usr/bin/python3 sees it;
+#     repository) and the pytest plugins tests/run.sh uses (xdist): the module's file,
+#     likewise, as /usr/bin/python3 sees it;
 #   - the programs the quick start, the harness and tests/run.sh run (listed below).
 # Counted as installed by it: the packages it names and what they depend on (Depends and
 # Pre-Depends, followed through virtual packages; it installs without Recommends). A package
@@ -117,6 +118,8 @@ for n in sorted(names - set(sys.stdlib_module_names) - local):
     print(n)
 EOF
 )
+# and the pytest plugins tests/run.sh loads by option (-n: pytest-xdist), not by import
+mods="$mods xdist"
 for m in $mods; do
 	file=$($PY -c "import $m, sys; sys.stdout.write(getattr($m, '__file__', '') or '')" 2>/dev/null)
 	owner python-module "$m" "$file"

@@ -13,6 +13,10 @@
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
 #   TSAN=0           skips the ThreadSanitizer step
 #   IG_BUILD_DIR=DIR the ASan+UBSan build directory (default build-asan)
+#   IG_TEST_WORKERS=N pytest processes for the integration and TSan steps (default 2, one a
+#                    core; 1 runs them in one process). pytest-xdist hands out whole test
+#                    files (--dist loadfile), so a file's module fixtures (etcd, TiDB double)
+#                    live in one worker; each worker has its own MariaDB.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -22,8 +26,13 @@ F=$ROOT/build-fuzz
 T=$ROOT/build-tsan
 OUT=$B/test-results
 FUZZ_SECONDS=${FUZZ_SECONDS:-8}
+WORKERS=${IG_TEST_WORKERS:-2}
+XDIST=()
+[ "$WORKERS" -gt 1 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 
 fail_now() { echo "tests/run.sh: $1" >&2; echo "0 passed, 1 failed"; exit 1; }
+# A step's header with the seconds since the start: where the suite's time goes.
+hdr() { echo "== $1 [${SECONDS}s]"; }
 # A failed setup or build: its output, then which package install-deps.sh lacks, if any.
 fail_build() {
 	cat "$2" >&2
@@ -45,7 +54,7 @@ rm -f "$log"
 mkdir -p "$OUT"
 rm -f "$OUT"/*
 
-echo "== dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
+hdr "dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
 if bash tests/check-deps.sh >"$OUT/deps-output.txt" 2>&1; then
 	echo "ok deps" >"$OUT/deps.txt"
 	echo "  deps: ok"
@@ -58,17 +67,17 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-echo "== unit tests (cmocka, ASan+UBSan)"
-meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 >"$OUT/meson-test.txt" 2>&1
+hdr "unit tests (cmocka, ASan+UBSan)"
+meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 --timeout-multiplier 6 >"$OUT/meson-test.txt" 2>&1
 tail -n 12 "$OUT/meson-test.txt"
 
-echo "== integration tests (pytest)"
+hdr "integration tests (pytest)"
 IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 	IG_LOGICAL_CLI=$B/tests/unit/logical/logical_cli \
-	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider \
-	--junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 25
+	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider "${XDIST[@]}" \
+	--durations=15 --junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 42
 
-echo "== static analysis (cppcheck, clang-tidy: tests/lint.sh)"
+hdr "static analysis (cppcheck, clang-tidy: tests/lint.sh)"
 if bash tests/lint.sh "$B" >"$OUT/lint-output.txt" 2>&1; then
 	echo "ok lint" >"$OUT/lint.txt"
 	echo "  lint: ok"
@@ -78,19 +87,41 @@ else
 fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
-	echo "== fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
+	hdr "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
 	if [ ! -f "$F/build.ninja" ]; then
 		CC=clang meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
 			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
 	fi
-	if [ -f "$F/build.ninja" ] && ninja -C "$F" >"$OUT/fuzz-build.txt" 2>&1; then
-		for t in $(find "$F/tests/fuzz" -maxdepth 2 -type f -executable -name 'fuzz_*' | sort); do
+	# Only the fuzz targets: the rest of that tree (gateway, unit tests, clients) is the ASan
+	# tree's again, a second build of the same sources for nothing (issue 14).
+	mapfile -t fuzz_targets < <(meson introspect "$F" --targets 2>"$OUT/fuzz-introspect.txt" | $PY -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["name"].startswith("fuzz_"):
+        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$F")
+	if [ -f "$F/build.ninja" ] && [ "${#fuzz_targets[@]}" -gt 0 ] &&
+		ninja -C "$F" "${fuzz_targets[@]}" >"$OUT/fuzz-build.txt" 2>&1; then
+		# Two targets at a time (libFuzzer uses one core each): each still runs FUZZ_SECONDS.
+		targets=$(find "$F/tests/fuzz" -maxdepth 2 -type f -executable -name 'fuzz_*' | sort)
+		for t in $targets; do
 			name=$(basename "$t")
 			seeds=$(find "$ROOT/tests/fuzz" -type d -path "*/seeds/$name" | head -n 1)
 			corpus=$F/corpus/$name
 			mkdir -p "$corpus"
-			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-				-artifact_prefix="$OUT/$name-" "$corpus" ${seeds:+"$seeds"} >"$OUT/fuzz-$name.txt" 2>&1; then
+			{
+				if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+					-artifact_prefix="$OUT/$name-" "$corpus" ${seeds:+"$seeds"} >"$OUT/fuzz-$name.txt" 2>&1; then
+					echo ok >"$OUT/fuzz-$name.status"
+				else
+					echo fail >"$OUT/fuzz-$name.status"
+				fi
+			} &
+			while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+		done
+		wait
+		for t in $targets; do
+			name=$(basename "$t")
+			if [ "$(cat "$OUT/fuzz-$name.status" 2>/dev/null)" = ok ]; then
 				echo "ok $name" >>"$OUT/fuzz.txt"
 				echo "  $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$OUT/fuzz-$name.txt" | awk '{print $2}') runs)"
 			else
@@ -105,7 +136,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
 fi
 
 if [ "${TSAN:-1}" != 0 ]; then
-	echo "== ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
+	hdr "ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
 	if [ ! -f "$T/build.ninja" ]; then
 		meson setup "$T" -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtests=false \
 			>"$OUT/tsan-setup.txt" 2>&1 || echo "fail tsan-setup" >"$OUT/tsan.txt"
@@ -115,7 +146,7 @@ if [ "${TSAN:-1}" != 0 ]; then
 		# on its exit status (TSan's is 66 after a report).
 		(cd tests/integration && IMPORTGATE_BIN=$T/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 			IG_HARDENING_SCALE=300 IG_CHURN_SECONDS=3 IG_CHURN_RATE=300 TSAN_OPTIONS="second_deadlock_stack=1" \
-			$PY -m pytest -q -p no:cacheprovider --junitxml="$OUT/pytest-tsan.xml" \
+			$PY -m pytest -q -p no:cacheprovider "${XDIST[@]}" --junitxml="$OUT/pytest-tsan.xml" \
 			test_relay_many.py test_relay_session.py test_backends.py test_operations.py \
 			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py \
 			test_relay_timeouts.py) 2>&1 | tail -n 6
@@ -125,4 +156,5 @@ if [ "${TSAN:-1}" != 0 ]; then
 	fi
 fi
 
+echo "== done [${SECONDS}s]"
 $PY tests/summarize.py "$B" "$OUT"

@@ -26,7 +26,7 @@ import pymysql
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import clients, ports
+from harness import clients, ports, timing
 from harness.gateway import REPO, direct_mode
 from harness.mariadb import NATIVE
 
@@ -38,16 +38,57 @@ PRECHECK = 8173
 # The standalone driver: the admin module with hooks that answer predictably.
 
 DRIVER_C = r"""
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/admin.h"
 #include "proxy/metrics.h"
 
 static const char *flagdir;
+static int port;
+
+static int flag(const char *name)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/%s", flagdir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* The admin server stopped listening: its stop began (on_stop closes the listener after
+ * marking the server stopping), so a hook returning now gets no answer written. */
+static int listener_closed(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	int refused = connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == ECONNREFUSED;
+	close(fd);
+	return refused;
+}
+
+/* "block": says it runs (the file hook-running), then waits for the test's hook-release
+ * file or for the server's stop, at most 60 s: the tests wait for events, not a sleep. */
+static void block(void)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/hook-running", flagdir);
+	int fd = open(p, O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+	struct timespec tick = {0, 20 * 1000 * 1000};
+	for (int i = 0; i < 3000 && !flag("hook-release") && !listener_closed(); i++)
+		nanosleep(&tick, NULL);
+}
 
 static int healthy(void)
 {
@@ -60,8 +101,8 @@ static char *status_json(void) { return strdup("{\"driver\":true}"); }
 
 static char *explain_json(const char *body, size_t len, int *st)
 {
-	if (len == 5 && memcmp(body, "sleep", 5) == 0)
-		sleep(3);
+	if (len == 5 && memcmp(body, "block", 5) == 0)
+		block();
 	if (len == 4 && memcmp(body, "null", 4) == 0)
 		return NULL;
 	if (len == 3 && memcmp(body, "bad", 3) == 0)
@@ -90,6 +131,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	flagdir = argv[3];
+	port = atoi(argv[1]);
 	const char *addrs[] = {"127.0.0.1:4000", "tidb-\"1\"\\x\n:4000"};
 	if (ig_metrics_backends_init(addrs, 2, err, sizeof(err)) < 0 ||
 	    ig_metrics_backends_init(addrs, 1, err, sizeof(err)) == 0) {
@@ -229,9 +271,18 @@ class Admin:
 
 
 def wait_for(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
+    """Polls pred() for up to `timeout` seconds, scaled for sanitizer builds. A refused or
+    reset connection counts as "not yet": after a burst of connections over the limit the
+    server closes the extras as it gets to them (issue 14: asserting health at once raced
+    those closes)."""
+    def ok():
+        try:
+            return pred()
+        except (OSError, http.client.HTTPException):
+            return False
+    deadline = time.monotonic() + timing.bound(timeout)
     while time.monotonic() < deadline:
-        if pred():
+        if ok():
             return True
         time.sleep(step)
     return pred()
@@ -453,8 +504,11 @@ def test_slow_client_is_cut(admin):
     start = time.monotonic()
     s.sendall(b"GET /healthz HTTP/1.1\r\n")
     closed_at = None
+    limit = REQUEST_TIMEOUT_S + timing.bound(10)  # generous: a busy machine is late, never early
     try:
-        for i in range(REQUEST_TIMEOUT_S + 8):
+        i = 0
+        while time.monotonic() - start < limit + 2:
+            i += 1
             # The server answers others while this client dribbles.
             assert admin.healthy()
             try:
@@ -475,7 +529,7 @@ def test_slow_client_is_cut(admin):
     finally:
         s.close()
     assert closed_at is not None, "a request dribbled over %ss was never cut" % REQUEST_TIMEOUT_S
-    assert REQUEST_TIMEOUT_S - 1 <= closed_at - start <= REQUEST_TIMEOUT_S + 4, closed_at - start
+    assert REQUEST_TIMEOUT_S - 1 <= closed_at - start <= limit, closed_at - start
 
 
 def test_many_connections_then_still_serving(admin):
@@ -555,19 +609,23 @@ def test_driver_healthz_503_when_not_serving(driver):
 
 
 def test_slow_hook_blocks_neither_metrics_nor_healthz(driver):
+    """/healthz and /metrics answer while a hook runs: the hook blocks until the test
+    releases it (event order, no wall-clock window)."""
     result = {}
 
     def slow():
-        result["explain"] = driver.post("/api/v1/explain", b"sleep", timeout=20)
+        result["explain"] = driver.post("/api/v1/explain", b"block", timeout=90)
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.3)
-    assert driver.healthy()
-    assert driver.get("/metrics")[0] == 200
-    # answered while the 3 s hook still runs: an event order, not a wall-clock window
-    assert t.is_alive(), "the slow hook finished before /healthz and /metrics answered"
-    t.join(20)
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(driver.workdir, "hook-running")), 30)
+        assert driver.healthy()
+        assert driver.get("/metrics")[0] == 200
+        assert t.is_alive(), "the blocked hook answered before it was released"
+    finally:
+        open(os.path.join(driver.workdir, "hook-release"), "w").close()
+        t.join(90)
     assert result["explain"][0] == 200
 
 
@@ -577,15 +635,16 @@ def test_stop_while_a_hook_runs(admin_driver_bin, tmp_path):
 
     def slow():
         try:
-            outcome.append(a.post("/api/v1/explain", b"sleep", timeout=20)[0])
+            outcome.append(a.post("/api/v1/explain", b"block", timeout=90)[0])
         except (http.client.HTTPException, ConnectionError) as e:
             outcome.append(type(e).__name__)
 
     t = threading.Thread(target=slow, daemon=True)
     t.start()
-    time.sleep(0.3)
+    # the hook runs (an event, not a sleep); it returns once the stop closed the listener
+    assert wait_for(lambda: os.path.exists(os.path.join(a.workdir, "hook-running")), 30)
     stop_driver(a)  # waits for the running hook, exits 0, no sanitizer report
-    t.join(10)
+    t.join(30)
     # Stopping closes the connection whose hook was running, without an answer.
     assert outcome == ["RemoteDisconnected"], outcome
 

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import connect, double, etcd, policy_gw, rule, run, state  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -36,7 +37,7 @@ def test_secret_echoed_by_backend_error_is_logged(policy_gw, double, state):
     finally:
         c.close()
     assert out.code == 1064, out  # the server refused it, quoting the statement
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timing.bound(10)
     while "import.result" not in _audit_text(gw) and time.monotonic() < deadline:
         time.sleep(0.05)
     text = _audit_text(gw)

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import connect, double, etcd, policy_gw, rule, run, state  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -37,7 +38,7 @@ def test_secret_after_64_adjacent_literals_reaches_audit(policy_gw, double, stat
         run(c, sql)
     finally:
         c.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timing.bound(10)
     while "import.decision" not in _audit_text(gw) and time.monotonic() < deadline:
         time.sleep(0.05)
     text = _audit_text(gw)

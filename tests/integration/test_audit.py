@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import (PRECHECK, Received, connect, double, etcd, policy_gw,  # noqa: F401
                             query, rule, run, state)
 
@@ -48,7 +49,7 @@ def test_events_and_fields(policy_gw, double, state):
     assert opt.code == 8164
     query(gw, "SHOW IMPORT JOBS")
     # import.result and statement events are queued to the writer thread: wait for them.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + timing.bound(10)
     while len(audit_lines(gw)) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     ev = audit_lines(gw)
@@ -200,7 +201,7 @@ def test_read_only_audit_directory(policy_gw, double, state, mounts, tmp_path):
     gw = policy_gw(policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]})
     old = gw.config["audit"]["path"]
     gw.reload({"audit": {"path": str(ro / "audit.jsonl")}})
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + timing.bound(5)
     while "audit log not reopened" not in gw.stderr_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "audit log not reopened" in gw.stderr_text()

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from harness import timing
 from policy_helpers import connect, double, etcd, policy_gw, rule, run, state  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -56,14 +57,14 @@ def test_hostile_import_record_bounded(policy_gw, double, state, size):
     c = connect(gw, max_allowed_packet=64 * MiB, read_timeout=300, write_timeout=300)
     try:
         assert run(c, "IMPORT INTO stage.warm FROM 's3://b/w.csv'").code == 8173  # warm up every path
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timing.bound(30)
         while not decision_of(path, "stage.warm")[1] and time.monotonic() < deadline:
             time.sleep(0.05)
         before = os.path.getsize(path)
         hwm0, rss0 = proc_kib(gw, "VmHWM"), proc_kib(gw, "VmRSS")
         out = run(c, hostile(size))
         assert out.code == 8173, out
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timing.bound(60)
         while not decision_of(path, "stage.h")[1] and time.monotonic() < deadline:
             time.sleep(0.05)
         grown = os.path.getsize(path) - before
@@ -99,7 +100,7 @@ def test_rotation_bounds_the_log(policy_gw, double, state):
     files = [path, path + ".1", path + ".2"]
     # The last record posted (the result of the last import) is written after the client's
     # answer: wait for it, so that no record is still being written while the files are read.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timing.bound(30)
     while time.monotonic() < deadline:
         text = "".join(open(p).read() for p in files if os.path.exists(p))
         if '"import.result"' in text and any('"stage.r59"' in ln and '"import.result"' in ln

@@ -10,7 +10,7 @@ import time
 import pymysql
 import pytest
 
-from harness import clients
+from harness import clients, timing
 from harness.mariadb import NATIVE, MariaDB
 
 pytestmark = pytest.mark.gateway_only
@@ -29,7 +29,8 @@ def backend_port(conn):
 
 
 def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
+    """Polls pred() for up to `timeout` seconds, scaled for sanitizer builds."""
+    deadline = time.monotonic() + timing.bound(timeout)
     while time.monotonic() < deadline:
         if pred():
             return True

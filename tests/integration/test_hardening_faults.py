@@ -80,7 +80,9 @@ def fds(gw):
 
 
 def settle_fds(gw, target, timeout=10.0):
-    deadline = time.monotonic() + timeout
+    """Waits (up to `timeout` s, scaled for sanitizer builds) for the gateway's fd count to
+    drop to `target`; returns the count."""
+    deadline = time.monotonic() + timing.bound(timeout)
     while fds(gw) > target and time.monotonic() < deadline:
         time.sleep(0.1)
     return fds(gw)
@@ -107,38 +109,42 @@ def assert_serving_direct(gateway_factory, mariadb):
 # ---------------------------------------------------------------- backend killed
 
 
-def test_backend_killed_mid_query(gateway_factory, relay):
+def test_backend_killed_mid_query(gateway_factory, relay, mariadb):
     r = relay()
     gw = relay_gw(gateway_factory, r)
     idle = fds(gw)
-    c = clients.connect(gw, *NATIVE, read_timeout=30)
+    c = clients.connect(gw, *NATIVE, read_timeout=180)
+    conn_id = clients.query_one(c, "SELECT CONNECTION_ID()")[0]
     got = {}
 
     def run():
-        t0 = time.monotonic()
         try:
-            clients.query_one(c, "SELECT SLEEP(20)")
+            clients.query_one(c, "SELECT SLEEP(120)")
             got["result"] = "answered"
         except pymysql.err.MySQLError as e:
             got["result"] = e
-        got["t"] = time.monotonic() - t0
+        got["end"] = time.monotonic()
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.5)
+    # the SLEEP runs at the backend (an event, not a guess), then the backend dies
+    assert timing.wait_for(lambda: "SLEEP" in str(mariadb.admin_query(
+        "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID=%s", (conn_id,))), 30)
     r.kill()
-    t.join(30)
+    killed = time.monotonic()
+    t.join(150)
     assert not t.is_alive()
     assert isinstance(got["result"], pymysql.err.OperationalError), got
-    # Killed 0.5 s into a 20 s sleep: the error must come from the kill, not the sleep's end.
-    assert got["t"] < 5, got
+    # The error comes from the kill, not the 120 s sleep's end: a generous bound after it.
+    assert got["end"] - killed < timing.bound(15), got["end"] - killed
     c.close()
     assert settle_fds(gw, idle) <= idle
     assert gw.alive()
 
 
 def test_backend_killed_mid_result(gateway_factory, relay):
-    """A streamed result of ~400 MB: a few rows read, the backend killed, the rest ends in an
-    error (not a hang, not a silently short result)."""
+    """A streamed result of ~100 MB (many times what the socket buffers between backend and
+    client hold; 400 MB took most of this test's time to materialise): a few rows read, the
+    backend killed, the rest ends in an error (not a hang, not a silently short result)."""
     r = relay()
     gw = relay_gw(gateway_factory, r)
     idle = fds(gw)
@@ -149,7 +155,7 @@ def test_backend_killed_mid_result(gateway_factory, relay):
     cur = c.cursor()
     cur.execute("SET SESSION max_recursive_iterations = 10000000")  # MariaDB's default: 1000
     cur.execute("WITH RECURSIVE q(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM q "
-                "WHERE n < 2000000) SELECT n, REPEAT('x', 200) FROM q")
+                "WHERE n < 500000) SELECT n, REPEAT('x', 200) FROM q")
     assert cur.fetchone()[0] == 1
     r.kill()
     t0 = time.monotonic()
@@ -182,7 +188,7 @@ def test_backend_killed_mid_handshake(gateway_factory, relay):
         c.send_packet(rawproto.handshake_response(NATIVE[0], NATIVE[1], g["salt"]), 1)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    out = c.outcome(HANDSHAKE_MS / 1000.0 + 3)
+    out = c.outcome(HANDSHAKE_MS / 1000.0 + timing.bound(10))  # generous: late, not hung
     c.close()
     assert out == "closed" or out[0] == "error", out
     assert settle_fds(gw, idle) <= idle
@@ -223,7 +229,6 @@ def test_backend_killed_during_load_data_local(gateway_factory, relay, load_tabl
     seq += 1
     c.send_packet(chunk, seq)
     r.kill()
-    t0 = time.monotonic()
     try:
         for _ in range(50):
             seq += 1
@@ -232,10 +237,9 @@ def test_backend_killed_during_load_data_local(gateway_factory, relay, load_tabl
         c.send_packet(b"", seq + 1)
     except (BrokenPipeError, ConnectionResetError):
         pass
-    out = c.outcome(10)
+    out = c.outcome(timing.bound(10))  # "timeout" when the gateway hung: a failure below
     c.close()
     assert out == "closed" or out[0] == "error", out
-    assert time.monotonic() - t0 < 10
     assert settle_fds(gw, idle) <= idle
     assert gw.alive()
 
@@ -263,11 +267,13 @@ def test_stopped_backend_new_connections_fail_within_timeouts(gateway_factory, r
     r = relay()
     gw = relay_gw(gateway_factory, r)
     r.signal(signal.SIGSTOP)
-    bound = (CONNECT_MS + HANDSHAKE_MS) / 1000.0 + 2.0
+    # refused after connect_timeout_ms + handshake_ms; generous for a busy machine (issue 14)
+    bound = (CONNECT_MS + HANDSHAKE_MS) / 1000.0 + timing.bound(10)
     for _ in range(3):
         t0 = time.monotonic()
         with pytest.raises(pymysql.err.OperationalError):
-            clients.connect(gw, *NATIVE, connect_timeout=30, read_timeout=30)
+            # the client would wait far longer than the bound: a missing refusal is a failure
+            clients.connect(gw, *NATIVE, connect_timeout=300, read_timeout=300)
         assert time.monotonic() - t0 < bound, time.monotonic() - t0
     r.signal(signal.SIGCONT)
     c = clients.connect(gw, *NATIVE)
@@ -282,18 +288,21 @@ def test_stopped_backend_marked_down_and_avoided(gateway_factory, relay, mariadb
     importgate_backend_up to 0 for it within a bound, every new connection then lands on the
     healthy one, and after SIGCONT it is marked up again."""
     r = relay()
-    admin = "127.0.0.1:%d" % ports.free_port()
+    admin_port = ports.free_port()
+    # A new connection sent to the stopped backend would wait handshake_ms for its greeting:
+    # long here, so that one that does not wait is told apart from it by far (issue 14: a
+    # 1 s window for "did not wait" was a wall-clock window).
+    handshake_s = timing.bound(10)
     gw = gateway_factory({"backends": {"servers": ["127.0.0.1:%d" % r.port,
                                                    "127.0.0.1:%d" % mariadb.port],
                                        "connect_timeout_ms": CONNECT_MS,
                                        "health_interval_ms": 200, "health_timeout_ms": 500},
-                          "timeouts": {"handshake_ms": HANDSHAKE_MS},
-                          "admin": {"listen": admin}})
+                          "timeouts": {"handshake_ms": int(handshake_s * 1000)},
+                          "admin": {"listen": "127.0.0.1:%d" % admin_port}})
+    # the admin listener is opened by its own thread: waited for, not assumed
+    assert ports.wait_port("127.0.0.1", admin_port, timing.bound(10)), "admin port never accepted"
     stopped = "127.0.0.1:%d" % r.port
-    deadline = time.monotonic() + 5
-    while backend_up(gw, stopped) != 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert backend_up(gw, stopped) == 1
+    assert timing.wait_for(lambda: backend_up(gw, stopped) == 1, 10), "never marked up"
     r.signal(signal.SIGSTOP)
     t0 = time.monotonic()
     # waited for with a generous bound (issue 14), not asserted inside a window
@@ -304,18 +313,16 @@ def test_stopped_backend_marked_down_and_avoided(gateway_factory, relay, mariadb
     try:
         for _ in range(6):
             t1 = time.monotonic()
-            c = clients.connect(gw, *NATIVE)
+            c = clients.connect(gw, *NATIVE, connect_timeout=300, read_timeout=300)
             conns.append(c)
-            assert time.monotonic() - t1 < 1.0
+            assert time.monotonic() - t1 < handshake_s / 2, "waited for the stopped backend"
             assert clients.query_one(c, "SELECT @@port")[0] == mariadb.port
     finally:
         for c in conns:
             c.close()
     r.signal(signal.SIGCONT)
-    deadline = time.monotonic() + 5
-    while backend_up(gw, stopped) != 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert backend_up(gw, stopped) == 1, "not marked up again after SIGCONT"
+    assert timing.wait_for(lambda: backend_up(gw, stopped) == 1, 10), \
+        "not marked up again after SIGCONT"
 
 
 # ---------------------------------------------------------------- PD answering garbage
@@ -391,7 +398,7 @@ def test_closing_session_bounded_when_client_stops_reading(gateway_factory, rela
         c.send_packet(b"\x03SELECT n, REPEAT('x', 1048576) FROM seq WHERE n <= 30", 0)
         time.sleep(2.0)  # the whole answer is in: kernel buffers full, the rest queued
         r.kill()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + timing.bound(5)
         while "closed the connection" not in gw.stderr_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "closed the connection" in gw.stderr_text()

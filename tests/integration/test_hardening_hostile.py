@@ -15,12 +15,15 @@ import time
 
 import pytest
 
-from harness import clients, rawproto
+from harness import clients, rawproto, timing
 from harness.mariadb import NATIVE, OTHER
 
 pytestmark = pytest.mark.gateway_only
 
 HANDSHAKE_MS = 1500
+# How much later than handshake_ms a cut may come on a slow build or a busy machine: an upper
+# bound that tells "cut" from "never cut", not a window (issue 14).
+LATE_S = timing.bound(10)
 CLIENT_COMPRESS = 0x20
 CLIENT_CONNECT_ATTRS = 0x100000
 CLIENT_PLUGIN_AUTH_LENENC = 0x200000
@@ -97,17 +100,22 @@ def test_slowloris_one_byte_per_second_closed_by_handshake_deadline(hgw):
             closed_after = time.monotonic() - t0
             break
         time.sleep(0.5)  # with the recv wait above: one byte a second
-        if time.monotonic() - t0 > 15:
+        if time.monotonic() - t0 > HANDSHAKE_MS / 1000.0 + LATE_S + 2:
             break
     c.close()
-    assert closed_after is not None, "a byte-a-second client was still connected after 15 s"
-    assert closed_after < HANDSHAKE_MS / 1000.0 + 2.0, closed_after
+    assert closed_after is not None, "a byte-a-second client was never cut"
+    assert closed_after < HANDSHAKE_MS / 1000.0 + LATE_S, closed_after
     assert_still_serving(hgw)
 
 
-def test_many_slowloris_do_not_block_logins(hgw):
-    """50 slow clients at once; normal logins meanwhile take well under the deadline, and the
-    gateway's fd count returns to its idle count once the slow ones are cut."""
+def test_many_slowloris_do_not_block_logins(gateway_factory):
+    """50 slow clients at once; a normal login meanwhile is served while they are still held
+    (their handshake_ms is long here, so that order does not hang on a busy machine's
+    pauses), and the gateway's fd count returns to its idle count once the slow ones are
+    cut."""
+    handshake_s = 3.0 * timing.scale()
+    hgw = gateway_factory({"timeouts": {"handshake_ms": int(handshake_s * 1000)},
+                           "log": {"level": "info"}})
     idle_fds = fds(hgw)
     conns = []
     for _ in range(50):
@@ -117,15 +125,13 @@ def test_many_slowloris_do_not_block_logins(hgw):
         conns.append(c)
     t0 = time.monotonic()
     assert_still_serving(hgw)
-    assert time.monotonic() - t0 < 1.0
-    outs = [c.outcome(HANDSHAKE_MS / 1000.0 + 3) for c in conns]
+    # served long before the slow ones are cut: not queued behind them
+    assert time.monotonic() - t0 < handshake_s / 2, time.monotonic() - t0
+    outs = [c.outcome(handshake_s + LATE_S) for c in conns]
     for c in conns:
         c.close()
     assert all(ended(o) for o in outs), outs
-    deadline = time.monotonic() + 5
-    while fds(hgw) > idle_fds and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert fds(hgw) <= idle_fds, (idle_fds, fds(hgw))
+    assert timing.wait_for(lambda: fds(hgw) <= idle_fds, 10), (idle_fds, fds(hgw))
 
 
 @pytest.fixture
@@ -154,11 +160,11 @@ def test_tls_started_never_finished(tls_gw, after):
     elif after == "garbage":
         c.send_raw(os.urandom(64))
     t0 = time.monotonic()
-    out = c.outcome(HANDSHAKE_MS / 1000.0 + 5)
+    out = c.outcome(HANDSHAKE_MS / 1000.0 + LATE_S + 5)
     elapsed = time.monotonic() - t0
     c.close()
     assert out == "closed", out  # no MySQL error can be sent in the clear mid-TLS
-    assert elapsed < HANDSHAKE_MS / 1000.0 + 2.0, elapsed
+    assert elapsed < HANDSHAKE_MS / 1000.0 + LATE_S, elapsed
     assert_still_serving(gw)
 
 
@@ -190,10 +196,10 @@ def test_oversized_lenenc_in_handshake_response(hgw, case):
     c.read_greeting()
     c.send_packet(_fixed_part(DEFAULT_CAPS | extra_caps) + body(), 1)
     t0 = time.monotonic()
-    out = c.outcome(HANDSHAKE_MS / 1000.0 + 5)
+    out = c.outcome(HANDSHAKE_MS / 1000.0 + LATE_S + 5)
     c.close()
     assert ended(out), out
-    assert time.monotonic() - t0 < HANDSHAKE_MS / 1000.0 + 2.0
+    assert time.monotonic() - t0 < HANDSHAKE_MS / 1000.0 + LATE_S
     assert_still_serving(hgw)
 
 
@@ -217,10 +223,7 @@ def test_max_length_packet_never_completed_after_login(hgw):
     for c in stalled:
         c.close()
     assert grown < 64 * 1024, "RSS grew %d KiB for 10 MiB of stalled input" % grown
-    deadline = time.monotonic() + 10
-    while fds(hgw) > idle_fds and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert fds(hgw) <= idle_fds, (idle_fds, fds(hgw))
+    assert timing.wait_for(lambda: fds(hgw) <= idle_fds, 10), (idle_fds, fds(hgw))
     assert_still_serving(hgw)
 
 
@@ -401,7 +404,7 @@ def test_tls_downgrade_refused_when_required(tls_gw, ssl_bit):
     _, g = c.read_greeting()
     caps = DEFAULT_CAPS | (rawproto.CLIENT_SSL if ssl_bit else 0)
     c.send_packet(good_response(g, caps=caps), 1)
-    out = c.outcome(HANDSHAKE_MS / 1000.0 + 3)
+    out = c.outcome(HANDSHAKE_MS / 1000.0 + LATE_S)
     c.close()
     assert ended(out), out
     if not ssl_bit:

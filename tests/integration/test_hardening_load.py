@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from harness import rawproto
+from harness import rawproto, timing
 from harness.mariadb import NATIVE, MariaDB
 
 pytestmark = pytest.mark.gateway_only
@@ -207,7 +207,7 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
     gws = [gw]
     for _ in range(1, PROCESSES):
         g = gateway_factory(dict(over, listen=gw.config["listen"]), backend=(bigdb.host, bigdb.port))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timing.bound(10)
         while not listening(g.proc.pid, gw.port) and g.alive() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert g.alive() and listening(g.proc.pid, gw.port), g.stderr_text()[-2000:]
@@ -269,11 +269,28 @@ def test_many_concurrent_connections(gateway_factory, bigdb, monkeypatch):
 
 
 def wait_fds(pid, target, timeout=10.0):
-    deadline = time.monotonic() + timeout
+    """Waits (up to `timeout` s, scaled for sanitizer builds) for the fd count of `pid` to
+    drop to `target`; returns the count."""
+    deadline = time.monotonic() + timing.bound(timeout)
     n = fd_count(pid)
     while n > target and time.monotonic() < deadline:
         time.sleep(0.2)
         n = fd_count(pid)
+    return n
+
+
+def settled_fds(pid, quiet=1.0, timeout=10.0):
+    """The fd count of `pid` once it has not changed for `quiet` seconds (at most `timeout`
+    s, scaled): the idle count, taken after the workers' loops are up and a closed session's
+    fds are gone (issue 14: a count taken 2 s after a login, whatever it was then, differed
+    by one from the count after the run)."""
+    deadline = time.monotonic() + timing.bound(timeout)
+    n, since = fd_count(pid), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        m = fd_count(pid)
+        if m != n:
+            n, since = m, time.monotonic()
     return n
 
 
@@ -283,12 +300,14 @@ def test_connection_churn_leaks_nothing(gateway_factory, bigdb, monkeypatch):
     No error; afterwards the gateway's fd count is back to its idle count and its RSS did not
     keep growing (second half of the run vs the end of a warm-up)."""
     small_quarantine(monkeypatch)
-    gw = gateway_factory({"log": {"level": "warn"}}, backend=(bigdb.host, bigdb.port))
+    # no health checks: their connections would come and go in both fd counts
+    gw = gateway_factory({"log": {"level": "warn"}, "backends": {"health_interval_ms": 0}},
+                         backend=(bigdb.host, bigdb.port))
     pid = gw.proc.pid
     # One login first so lazily created state (TLS contexts, caches) exists before counting.
     c, _ = rawproto.login(gw.host, gw.port, *NATIVE)
     c.close()
-    fds_before = wait_fds(pid, 0, 2.0)
+    fds_before = settled_fds(pid)
     failures, done = [], [0]
     samples = []
 
@@ -340,8 +359,9 @@ def test_connection_churn_leaks_nothing(gateway_factory, bigdb, monkeypatch):
                      "rss_samples_kib": samples})
     assert failures == [], "%d failures, first: %s" % (len(failures), failures[:5])
     assert fds_after == fds_before, "fd leak: %d before, %d after" % (fds_before, fds_after)
-    # The gateway kept up with at least half the target rate (the client paces itself).
-    assert rate >= CHURN_RATE * 0.5, rate
+    # The gateway kept up with at least half the target rate (the client paces itself),
+    # scaled for sanitizer builds: a floor against stalls, generous for a busy machine.
+    assert rate >= CHURN_RATE * 0.5 / timing.scale(), rate
     # Memory: no growth proportional to the connections made (allow 16 MiB allocator slack).
     assert end_rss - warm < 16 * 1024, (warm, end_rss)
     c, _ = rawproto.login(gw.host, gw.port, *NATIVE)

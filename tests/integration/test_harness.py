@@ -21,6 +21,8 @@ mode = cfg.get("fake_mode", "clean")
 host, port = cfg["listen"].rsplit(":", 1)
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((host, int(port))); s.listen(8)
+# what main.c logs once every worker is up: the harness waits for it (harness/gateway.py)
+sys.stderr.write("importgate: listening on %s\n" % cfg["listen"]); sys.stderr.flush()
 def term(*_):
     if mode == "asan":
         sys.stderr.write("==1==ERROR: AddressSanitizer: heap-use-after-free\n")

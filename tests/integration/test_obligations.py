@@ -4,7 +4,9 @@ the upstream TiDB and a second double as the downstream cluster, gateways in fro
 upstream with rules snapshot-after-import / reimport-downstream. What is checked is what
 reached the doubles (their statement logs): BACKUP TABLE once after a finished import, a
 DETACHED job followed with SHOW IMPORT JOB first, nothing for a failed job, the re-import
-on the downstream once, and exactly once across a SIGKILL and across two replicas."""
+on the downstream once, exactly once across a SIGKILL and across two replicas, and after a
+lost answer the import's own job found by its source (or, when that is ambiguous, the
+record failed and visible, nothing run)."""
 
 import json
 import os
@@ -12,6 +14,7 @@ import re
 import signal
 import time
 
+import pymysql
 import pytest
 
 from policy_helpers import (Received, connect, etcd, query, rule, run, state,  # noqa: F401
@@ -45,9 +48,9 @@ def doubles(tmp_path):
     """make(job_delay) -> (upstream, downstream) doubles; stopped at teardown."""
     started = []
 
-    def make(job_delay=0.3):
+    def make(job_delay=0.3, **kw):
         up = tidb_double.start(log=str(tmp_path / ("up%d.jsonl" % len(started))), users=USERS,
-                               job_delay=job_delay, empty_check=False)
+                               job_delay=job_delay, empty_check=False, **kw)
         down = tidb_double.start(log=str(tmp_path / ("down%d.jsonl" % len(started))),
                                  users=USERS, job_delay=job_delay, empty_check=False,
                                  first_job_id=500)
@@ -293,3 +296,74 @@ def test_failing_obligation_visible_then_dismissed(doubles, obl_gw, state, tmp_p
     settle()
     assert backups(up) == []
     assert any(e["event"] == "obligation.dismissed" for e in audit_events(gw))
+
+
+def send_and_vanish(gw, up, sql, marker):
+    """Sends `sql` through the gateway and closes the client's socket as soon as TiDB (the
+    double) has received it, long before its answer (the import is slow): the answer is lost."""
+    c = connect(gw)
+    c._execute_command(pymysql.constants.COMMAND.COM_QUERY, sql)
+    wait_for(lambda: [e for e in up.statements if marker in e["sql"] and e["sql"].startswith("IMPORT")],
+             10, "the import at TiDB")
+    c._sock.close()
+
+
+def test_lost_answer_follows_the_job_of_its_own_source(doubles, obl_gw, state):
+    """Issue 20, 2: another import into the same table by the same user, from another file,
+    finished just before; the answer to ours is lost. The record finds its job by source,
+    table, creator and time, and the BACKUP is for that job, never the other one."""
+    up, down = doubles(job_delay=0.1, slow_import=3.0)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    other, status = import_row(query(up.port, "IMPORT INTO t FROM 's3://bucket/other.csv'"))
+    assert status == "finished"
+    send_and_vanish(gw, up, "IMPORT INTO t FROM 's3://bucket/slow-mine.csv'", "slow-mine")
+    mine = [j for j in up.state.jobs.values() if "slow-mine" in j.location]
+    assert len(mine) == 1 and str(mine[0].id) != other
+    wait_for(lambda: backups(up), 20, "BACKUP after the lost answer")
+    settle()
+    b = backups(up)
+    assert [e["sql"] for e in b] == ["BACKUP TABLE `shop`.`t` TO 's3://backup/importgate/shop/t/%d'"
+                                     % mine[0].id], b
+    ev = audit_events(gw)
+    steps = [e.get("step") for e in ev if e["event"] == "obligation.step"]
+    assert "answer-lost" in steps and "job-found" in steps, ev
+    assert [e["job_id"] for e in ev if e.get("step") == "job-found"] == [str(mine[0].id)]
+
+
+def test_lost_answer_with_two_matching_jobs_fails_visibly(doubles, obl_gw, state):
+    """Issue 20, 2: a job from the same file, by the same user, on the same table was created
+    (and cancelled) just before ours; ours loses its answer. Two jobs match everything SHOW
+    IMPORT JOBS shows: the record becomes outcome-unknown with reason job-ambiguous (an
+    obligation.failed event), and no BACKUP is run for either."""
+    up, down = doubles(job_delay=5.0, slow_import=3.0)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    sql = "IMPORT INTO t FROM 's3://bucket/slow-same.csv'"
+    first, status = import_row(query(up.port, sql + " WITH DETACHED"))
+    assert status == "pending"
+    assert query(up.port, "CANCEL IMPORT JOB %s" % first).ok
+    send_and_vanish(gw, up, sql, "slow-same")
+    ev = wait_for(lambda: [e for e in audit_events(gw) if e["event"] == "obligation.failed"
+                           and e.get("reason") == "job-ambiguous"], 20, "obligation.failed job-ambiguous")
+    assert ev[0]["state"] == "outcome-unknown" and "several" in ev[0]["note"], ev
+    settle()
+    assert backups(up) == []
+
+
+def test_backup_longer_than_the_lease_is_not_taken_over(doubles, obl_gw, state):
+    """Issue 20, 3: the BACKUP takes longer than a lease TTL (the double's slow_backup, for a
+    target URI containing "slow"); the lease is kept alive by its own thread meanwhile, so
+    the second replica never claims the record and the BACKUP runs once."""
+    up, down = doubles(job_delay=0.1, slow_backup=LEASE_S + 4)
+    state.task("pitr", ["shop.*"])
+    gw1 = obl_gw(up, down, SNAP)
+    gw2 = obl_gw(up, down, SNAP)
+    job, status = import_row(query(gw1, "IMPORT INTO slowt FROM 's3://bucket/t.csv'"))
+    assert status == "finished"
+    wait_for(lambda: [e for e in audit_events(gw1) if e["event"] == "obligation.done"], LEASE_S + 25,
+             "the slow backup done by gw1")
+    settle(2)
+    b = backups(up)
+    assert len(b) == 1 and b[0]["sql"].endswith("/slowt/%s'" % job), b
+    assert not [e for e in audit_events(gw2) if e["event"] == "obligation.claimed"]

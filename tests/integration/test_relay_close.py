@@ -10,7 +10,7 @@ import time
 import pymysql
 import pytest
 
-from harness import clients, ports, rawproto
+from harness import clients, ports, rawproto, timing
 from harness.mariadb import NATIVE
 
 BIG_RESULT = ("SELECT a.n, b.n, REPEAT('x', 200) FROM igtest.seq a, igtest.seq b, "
@@ -74,28 +74,25 @@ def test_backend_session_killed_mid_query(gw, mariadb):
     out = {}
 
     def run():
-        t0 = time.monotonic()
         try:
-            clients.query_one(c, "SELECT SLEEP(30)")
+            clients.query_one(c, "SELECT SLEEP(120)")
             out["result"] = "returned"
         except pymysql.MySQLError as e:
             out["error"] = e.args[0]
-        out["elapsed"] = time.monotonic() - t0
+        out["end"] = time.monotonic()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        info = mariadb.admin_query("SELECT INFO FROM information_schema.PROCESSLIST WHERE ID=%s",
-                                   (conn_id,))
-        if info and info[0][0] and "SLEEP" in info[0][0]:
-            break
-        time.sleep(0.05)
+    # the SLEEP runs at the backend (waited for), then its session is killed there
+    assert timing.wait_for(lambda: "SLEEP" in str(mariadb.admin_query(
+        "SELECT INFO FROM information_schema.PROCESSLIST WHERE ID=%s", (conn_id,))), 10)
     mariadb.admin_query("KILL CONNECTION %d" % conn_id)  # directly on the server
-    t.join(10)
-    assert not t.is_alive(), "client still waiting 10 s after its backend session was killed"
+    killed = time.monotonic()
+    t.join(90)
+    assert not t.is_alive(), "client still waiting 90 s after its backend session was killed"
     assert out.get("error") in (2013, 2006, 1927), out
-    assert out["elapsed"] < 5
+    # from the kill, not the 120 s SLEEP's end (nor the client's 60 s read_timeout): generous
+    assert out["end"] - killed < timing.bound(10), out["end"] - killed
     with pytest.raises(pymysql.MySQLError) as e:
         clients.query_one(c, "SELECT 1")
     assert e.value.args[0] in (0, 2006, 2013)  # 0: PyMySQL's "connection already closed"
@@ -114,7 +111,7 @@ def test_backend_session_killed_while_idle(gw, mariadb, igclient_bin):
     with pytest.raises(pymysql.MySQLError) as e:
         clients.query_one(c, "SELECT 1")
     assert e.value.args[0] in (2006, 2013, 1927, 4031), e.value
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < timing.bound(10)  # answered, not left to read_timeout (60 s)
     c.close()
 
 
@@ -125,8 +122,8 @@ def test_backend_unreachable(gateway_factory, igclient_bin):
     for _ in range(3):
         t0 = time.monotonic()
         with pytest.raises(pymysql.err.OperationalError) as e:
-            clients.connect(gw, *NATIVE, connect_timeout=20)
-        assert time.monotonic() - t0 < 10
+            clients.connect(gw, *NATIVE, connect_timeout=120, read_timeout=120)
+        assert time.monotonic() - t0 < 1 + timing.bound(10)  # refused, generous for slow builds
         assert e.value.args[0] in (2013, 1105, 2003, 2002, 1040, 1045, 1129, 1130), e.value
     r = clients.igclient(igclient_bin, gw, *NATIVE, ["query", "SELECT 1"])
     assert r.rc == 3 and r.errors(), r.out + r.err
@@ -146,8 +143,8 @@ def test_backend_never_greets(gateway_factory):
                              backend=silent.getsockname())
         t0 = time.monotonic()
         with pytest.raises(pymysql.err.OperationalError):
-            clients.connect(gw, *NATIVE, connect_timeout=30, read_timeout=30)
-        assert time.monotonic() - t0 < 10
+            clients.connect(gw, *NATIVE, connect_timeout=120, read_timeout=120)
+        assert time.monotonic() - t0 < 2 + timing.bound(10)  # the timeouts, generous, not the client's
         assert gw.alive()
     finally:
         silent.close()
@@ -176,8 +173,8 @@ def test_backend_closes_during_greeting(gateway_factory):
         gw = gateway_factory(backend=srv.getsockname())
         t0 = time.monotonic()
         with pytest.raises(pymysql.err.OperationalError):
-            clients.connect(gw, *NATIVE, connect_timeout=20, read_timeout=20)
-        assert time.monotonic() - t0 < 10
+            clients.connect(gw, *NATIVE, connect_timeout=120, read_timeout=120)
+        assert time.monotonic() - t0 < timing.bound(10)  # refused, not left to the client's timeouts
         assert gw.alive()
     finally:
         stop.set()

@@ -92,19 +92,51 @@ _CHARSETS = ("binary", "utf8", "utf8mb4", "latin1", "ascii", "gbk", "gb18030")
 _FORMATS = ("csv", "sql", "parquet")
 
 
+# The same rows as the gateway's policy/import_grammar.c (sources per row in
+# docs/TIDB_VERSIONS.md, "IMPORT INTO options and grammar per version").
+MASTER_LIKE = (9, 0, 0)
+
+
 def supported_options(version):
     """Options TiDB `version` knows: CLOUD_STORAGE_URI from v7.4,
-    DISABLE_PRECHECK from v8.0 (pingcap/tidb#51077), GROUP_KEY on master (the
-    stored master import.go supportedOptions; the double gives it to v9.0 and
-    later, the release that first has it is not pinned: docs/TIDB_VERSIONS.md)."""
+    DISABLE_PRECHECK from v8.0 (pingcap/tidb#51077), GROUP_KEY
+    (pingcap/tidb#62369, merged after v8.5.0) and the test options
+    __force_merge_step / __manual_recovery on master (the stored master
+    import.go supportedOptions; the double gives them to v9.0 and later, the
+    release that first has them is not pinned)."""
     opts = dict(_BASE_OPTIONS)
     if version >= (7, 4, 0):
         opts["cloud_storage_uri"] = "str"
     if version >= (8, 0, 0):
         opts["disable_precheck"] = None
-    if version >= (9, 0, 0):
+    if version >= MASTER_LIKE:
         opts["group_key"] = "str"
+        opts["__force_merge_step"] = None
+        opts["__manual_recovery"] = None
     return opts
+
+
+_COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zstd", ".zst", ".snappy")
+
+
+def effective_format(stmt, version):
+    """The data format TiDB `version` imports: FORMAT when given; without it
+    CSV, except on master (DataFormatAuto in the stored master import.go), which
+    detects it from the file suffix (case-insensitive, after a compression
+    suffix; anything else is CSV)."""
+    if stmt.format is not None or stmt.from_query:
+        return stmt.format
+    if version < MASTER_LIKE:
+        return "csv"
+    name = stmt.location.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[:-len(suffix)]
+            break
+    for fmt in ("csv", "sql", "parquet"):
+        if name.endswith("." + fmt):
+            return fmt
+    return "csv"
 
 
 class Option:
@@ -316,7 +348,7 @@ def validate_options(stmt, version=(8, 5, 0)):
         if opt.name in seen:
             raise duplicate_option(opt.name)
         seen[opt.name] = opt
-    fmt = stmt.format
+    fmt = effective_format(stmt, version)
     if not stmt.from_query and fmt is not None and fmt != "csv":
         for name in _CSV_ONLY:
             if name in seen:
@@ -338,7 +370,8 @@ def validate_options(stmt, version=(8, 5, 0)):
             raise invalid_option(name)
         return int(tok.value)
 
-    eff = {"detached": "detached" in seen, "disable_precheck": "disable_precheck" in seen,
+    eff = {"format": fmt,
+           "detached": "detached" in seen, "disable_precheck": "disable_precheck" in seen,
            "split_file": "split_file" in seen, "skip_rows": 0, "lines_terminated_by": ""}
     if "character_set" in seen:
         v = as_str("character_set")
@@ -374,6 +407,10 @@ def validate_options(stmt, version=(8, 5, 0)):
     if "checksum_table" in seen and as_str("checksum_table").lower() not in (
             "off", "false", "optional", "required", "true"):
         raise invalid_option("checksum_table")
+    if "group_key" in seen:
+        # non-empty, at most 256 of [A-Za-z0-9_-] (master: naming.CheckWithMaxLen)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", as_str("group_key")):
+            raise invalid_option("group_key")
     if "record_errors" in seen and as_int("record_errors") < -1:
         raise invalid_option("record_errors")
     if "cloud_storage_uri" in seen:

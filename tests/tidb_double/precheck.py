@@ -9,7 +9,9 @@ Versions (docs/TIDB_VERSIONS.md, the gateway's policy/precheck_model.c):
   error counts; a value that is not {"state": string} JSON is skipped; the
   legacy /tidb/cdc/changefeed/info/<id> keys only when nothing else counted;
   message groups joined by ", ", then ",". cdc_cluster_ids="numeric" gives the
-  pingcap/tidb#47322 variant (only numeric cluster ids).
+  pingcap/tidb#47322 variant (only numeric cluster ids). v8.0 and v8.1 are here:
+  #53121 and #53482 (issue #53131) are first released in v8.2.0 (pingcap/docs
+  releases/release-8.2.0.md), so failed, warning and running do not count.
 - v8.2 and later (v8.5, master): the pkg/util/cdcutil/cdc.go code below.
 
 Sources (see FACTS.md): pkg/executor/importer/precheck.go checkCDCPiTRTasks,

@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import clusterstate as cs  # noqa: E402
+import importstmt  # noqa: E402
 import precheck  # noqa: E402
 import rawclient  # noqa: E402
 import tidb_double as td  # noqa: E402
@@ -348,6 +349,81 @@ def test_disable_precheck_unknown_on_v7(make_double, etcd):
     assert code == 1064  # FROM SELECT exists from v8.0
     cs.put_log_backup_task(etcd.url, "pitr1")
     assert error_of(srv, "IMPORT INTO t FROM 's3://b/a.csv'")[0] == 8173
+
+
+# The option matrix per version (the gateway's policy/import_grammar.c has the same rows):
+# K known, - 8163 Unknown option; per version v7.3 v7.5 v8.1 v8.5 master-like v9.0.
+OPTION_MATRIX = [
+    ("thread=2", "KKKKK"),
+    ("__max_engine_size='1GiB'", "KKKKK"),
+    ("cloud_storage_uri='s3://b/sort'", "-KKKK"),
+    ("disable_precheck", "--KKK"),
+    ("group_key='g-1'", "----K"),
+    ("__force_merge_step", "----K"),
+    ("__manual_recovery", "----K"),
+]
+MATRIX_VERSIONS = ["v7.3.0", "v7.5.1", "v8.1.0", "v8.5.0", "v9.0.0-alpha"]
+
+
+@pytest.mark.parametrize("option,want", OPTION_MATRIX)
+def test_option_matrix_per_version(option, want):
+    sql = "IMPORT INTO t FROM 's3://b/a.csv' WITH " + option
+    name = option.split("=")[0]
+    for v, w in zip(MATRIX_VERSIONS, want):
+        version = importstmt.parse_version("8.0.11-TiDB-" + v)
+        stmt = importstmt.parse_import(sql, version)
+        if w == "K":
+            importstmt.validate_options(stmt, version)
+        else:
+            with pytest.raises(importstmt.SQLError) as ei:
+                importstmt.validate_options(stmt, version)
+            assert (ei.value.code, ei.value.message) == (8163, "Unknown option " + name), v
+
+
+def test_group_key_values_on_master_like():
+    v = (9, 0, 0)
+    for bad in ("''", "'a b'", "'" + "k" * 257 + "'", "1"):
+        stmt = importstmt.parse_import("IMPORT INTO t FROM 's3://b/a.csv' WITH group_key=" + bad, v)
+        with pytest.raises(importstmt.SQLError) as ei:
+            importstmt.validate_options(stmt, v)
+        assert (ei.value.code, ei.value.message) == (8164, "Invalid option value for group_key"), bad
+    stmt = importstmt.parse_import("IMPORT INTO t FROM 's3://b/a.csv' WITH group_key='" + "k" * 256 + "'", v)
+    importstmt.validate_options(stmt, v)
+
+
+@pytest.mark.parametrize("location,before,master", [
+    ("s3://b/a.csv", "csv", "csv"),
+    ("s3://b/a.PARQUET", "csv", "parquet"),
+    ("s3://b/a.sql.gz", "csv", "sql"),
+    ("s3://b/a.parquet.snappy", "csv", "parquet"),
+    ("s3://b/a.txt", "csv", "csv"),
+    ("s3://b/*", "csv", "csv"),
+])
+def test_format_without_format_clause(location, before, master):
+    # v8.5 and older: no FORMAT is CSV; master detects it from the suffix (DataFormatAuto)
+    sql = "IMPORT INTO t FROM '%s'" % location
+    for version, want in (((8, 5, 0), before), ((9, 0, 0), master)):
+        stmt = importstmt.parse_import(sql, version)
+        assert importstmt.validate_options(stmt, version)["format"] == want, version
+    # a CSV-only option then fails on master only
+    sql += " WITH skip_rows=1"
+    importstmt.validate_options(importstmt.parse_import(sql, (8, 5, 0)), (8, 5, 0))
+    stmt = importstmt.parse_import(sql, (9, 0, 0))
+    if master == "csv":
+        importstmt.validate_options(stmt, (9, 0, 0))
+    else:
+        with pytest.raises(importstmt.SQLError) as ei:
+            importstmt.validate_options(stmt, (9, 0, 0))
+        assert (ei.value.code, ei.value.message) == (
+            8166, "Unsupported option skip_rows for non-CSV format")
+
+
+def test_group_key_over_the_wire_per_version(make_double):
+    # what the issue saw: a v8.5 TiDB answers 8163, a master-like one runs it
+    sql = "IMPORT INTO test.t FROM 's3://b/a.csv' WITH group_key='g1'"
+    assert error_of(make_double(version="8.0.11-TiDB-v8.5.0"), sql) == (8163, "Unknown option group_key")
+    cols, rows = run(make_double(version="8.0.11-TiDB-v9.0.0-alpha"), sql)
+    assert rows and rows[0][5] == "finished", rows
 
 
 def test_no_database_selected(double):

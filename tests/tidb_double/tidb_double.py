@@ -78,6 +78,14 @@ FAILURE INJECTION (for tests)
 - IMPORT location containing `empty`: PreCheck failed: No file matched, ...
 - `rows=N` in the location sets Imported_Rows (default 100).
 - BACKUP uri containing `fail`: error 8124 `Backup failed: injected failure`.
+- Slow work, for tests of work longer than a lease (Config only, not on the command
+  line): `slow_backup` seconds, a BACKUP whose uri contains `slow` takes that long;
+  `slow_import` seconds, an import whose location contains `slow` runs that long in
+  total (pending half, running half). 0 (the default) turns either off.
+- `on_statement(entry)` (Config only): called in the session's thread after a statement
+  is logged and before it runs (a test can act at that moment, e.g. kill the client).
+  Log entries carry the client's TCP port as `peer`; `state.backups` keeps each BACKUP
+  with its `start` and `end` times and whether it succeeded (`ok`).
 - A table is non-empty after INSERT INTO it or a finished import into it;
   TRUNCATE/DROP/CREATE make it empty again (--no-empty-check disables).
 
@@ -224,7 +232,8 @@ class Config:
                  log=None, tls_cert=None, tls_key=None, users=None,
                  default_auth=mysqlauth.NATIVE, job_delay=0.3, first_job_id=1,
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
-                 etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql"):
+                 etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
+                 slow_backup=0.0, slow_import=0.0, on_statement=None):
         self.port = port
         self.host = host
         self.version = version
@@ -247,6 +256,9 @@ class Config:
         if sha2_mode not in ("mysql", "tidb"):
             raise ValueError("sha2_mode must be mysql or tidb")
         self.sha2_mode = sha2_mode
+        self.slow_backup = slow_backup
+        self.slow_import = slow_import
+        self.on_statement = on_statement
 
 
 def parse_user(spec):
@@ -337,6 +349,7 @@ class Session:
         self.cfg = state.cfg
         self.sock = sock
         self.peer = peer[0] if peer else "127.0.0.1"
+        self.peer_port = peer[1] if peer and len(peer) > 1 else 0
         self.io = w.PacketIO(sock)
         self.id = state.conn_id()
         self.scramble = mysqlauth.new_scramble()
@@ -640,9 +653,11 @@ class Session:
 
     def log(self, cmd, sql, **extra):
         entry = {"ts": time.time(), "conn": self.id, "user": self.user, "db": self.db,
-                 "tls": self.tls, "cmd": cmd, "sql": sql}
+                 "tls": self.tls, "cmd": cmd, "sql": sql, "peer": self.peer_port}
         entry.update(extra)
         self.state.record(entry)
+        if self.cfg.on_statement is not None:
+            self.cfg.on_statement(entry)
 
     # -- results ----------------------------------------------------------
 
@@ -874,9 +889,12 @@ class Session:
                 rows = int(part[5:])
         fail = "injected failure for %s" % stmt.location if "fail" in stmt.location else ""
         table_id = state.table_id(db, stmt.table)
+        delay = self.cfg.job_delay
+        if self.cfg.slow_import and "slow" in stmt.location:
+            delay = self.cfg.slow_import / 2.0
         with state.lock:
             job = Job(state.next_job, stmt.location, db, stmt.table, table_id,
-                      "%s@%%" % self.user, self.cfg.job_delay, rows, fail, now)
+                      "%s@%%" % self.user, delay, rows, fail, now)
             state.jobs[job.id] = job
             state.next_job += 1
         if not detached:
@@ -939,12 +957,18 @@ class Session:
                 uri = toks[i + 1].value
         if uri is None or len(toks) < 3 or not toks[1].is_kw("TABLE", "DATABASE", "SCHEMA"):
             raise importstmt.syntax_error(sql, toks[1].start if len(toks) > 1 else len(sql))
+        entry = {"sql": sql, "uri": uri, "conn": self.id, "peer": self.peer_port,
+                 "start": time.time(), "end": None, "ok": False}
+        with self.state.lock:
+            self.state.backups.append(entry)
+        if self.cfg.slow_backup and "slow" in uri:
+            time.sleep(self.cfg.slow_backup)
         if "fail" in uri:
+            entry["end"] = time.time()
             raise SQLError(8124, "Backup failed: injected failure")
         now = datetime.datetime.now().replace(microsecond=0)
         backup_ts = int(time.time() * 1000) << 18
-        with self.state.lock:
-            self.state.backups.append({"sql": sql, "uri": uri, "conn": self.id})
+        entry["end"], entry["ok"] = time.time(), True
         return ("rows", BACKUP_COLUMNS, [[uri, 1048576, backup_ts, now, now]])
 
     # -- expressions: what SELECT without FROM and SET need -------------------

@@ -1,6 +1,6 @@
 /*
  * fuzz_changefeed.c - input = "<etcd key>\n<changefeed info JSON>": the key splitter, the
- * JSON decoder, filter compilation (both case modes) and coverage.
+ * JSON decoder, filter compilation (both case modes), coverage and what v8.5's precheck counts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "policy/clusterstate.h"
+#include "policy/precheck_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *val = nl ? nl + 1 : data;
 	size_t vlen = size - (size_t)(val - data);
 	char *cl, *ns, *id, err[256];
+	const ig_tidb_version v85 = {8, 5, 0, false};
 	ig_cluster_state *st;
 	ig_coverage cov;
 
@@ -33,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ig_cluster_state_finish(st);
 	if (ig_cluster_covering(st, "Shop", "orders", &cov) == 0)
 		ig_coverage_free(&cov);
-	(void)ig_cluster_precheck_blocks(st);
+	for (size_t i = 0; i < st->ncfs; i++)
+		(void)ig_precheck_model_counts(ig_precheck_model_for(&v85, NULL), &st->cfs[i]);
 	ig_cluster_state_free(st);
 	return 0;
 }

@@ -78,9 +78,14 @@ class MariaDB:
         self._setup()
 
     def _install_db(self):
+        # --tmpdir (passed on to the bootstrap mariadbd): its own, not /tmp. A mariadbd
+        # starting with tmpdir /tmp deletes every #sql* file there, so two bootstraps at once
+        # (two pytest workers, two runs on one machine) deleted each other's temporary tables
+        # ("Unknown table 'mysql.tmp_user_sys'", issue 14).
         r = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + self.datadir,
                             "--auth-root-authentication-method=normal", "--user=root",
-                            "--skip-test-db"], capture_output=True, text=True)
+                            "--skip-test-db", "--tmpdir=" + self.basedir],
+                           capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("mariadb-install-db failed:\n" + r.stdout + r.stderr)
 

@@ -12,24 +12,23 @@ import time
 
 from . import gateway
 
-_scale = None
+_scales = {}  # per binary: a test may point IMPORTGATE_BIN elsewhere (test_harness's fake)
 
 
 def scale():
     """IG_TIME_SCALE, else 4 for a ThreadSanitizer build of the gateway, 2 for ASan, else 1."""
-    global _scale
-    if _scale is None:
-        env = os.environ.get("IG_TIME_SCALE")
-        if env:
-            _scale = float(env)
-        else:
-            try:
-                with open(gateway.binary_path(), "rb") as f:
-                    exe = f.read()
-            except OSError:
-                exe = b""
-            _scale = 4.0 if b"__tsan_init" in exe else 2.0 if b"__asan_init" in exe else 1.0
-    return _scale
+    env = os.environ.get("IG_TIME_SCALE")
+    if env:
+        return float(env)
+    path = gateway.binary_path()
+    if path not in _scales:
+        try:
+            with open(path, "rb") as f:
+                exe = f.read()
+        except OSError:
+            exe = b""
+        _scales[path] = 4.0 if b"__tsan_init" in exe else 2.0 if b"__asan_init" in exe else 1.0
+    return _scales[path]
 
 
 def bound(seconds):

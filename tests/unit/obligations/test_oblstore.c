@@ -78,6 +78,8 @@ static void make(ig_obl_record *r, int n, ig_obl_state st)
 	r->reimport.job_id = strdup("3");
 	r->reimport.target = strdup("127.0.0.1:4002");
 	r->attempts = 1;
+	r->source = strdup("s3://b/k?access-key=redacted");
+	r->reason = strdup("job-ambiguous");
 	r->last_error = strdup("gone");
 	r->next_try_ms = 123;
 	r->replica = strdup("host:1:abcd");
@@ -111,6 +113,8 @@ static void assert_same(const ig_obl_record *a, const ig_obl_record *b)
 	assert_string_equal(a->last_error, b->last_error);
 	assert_int_equal(a->next_try_ms, b->next_try_ms);
 	assert_string_equal(a->replica, b->replica);
+	assert_string_equal(a->source, b->source);
+	assert_string_equal(a->reason, b->reason);
 }
 
 static void test_roundtrip(void **state)
@@ -262,9 +266,9 @@ static void test_file_replay(void **state)
 	assert_int_equal(ig_oblstore_create(st, &b, err, sizeof(err)), 0);
 	assert_int_equal(ig_oblstore_create(st, &a, err, sizeof(err)), -1); /* exists */
 	a.state = IG_OBLS_FOLLOWING;
-	assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
 	a.state = IG_OBLS_DUE;
-	assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
 	ig_oblstore_close(st);
 
 	st = open_ok(&info);
@@ -276,19 +280,28 @@ static void test_file_replay(void **state)
 	assert_same(&recs[0], &a);
 	assert_same(&recs[1], &b);
 	free_list(recs, n);
-	/* claims are per process: a new process must claim before it updates */
-	a.state = IG_OBLS_DONE;
-	assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 1);
-	assert_int_equal(ig_oblstore_claim(st, a.id, err, sizeof(err)), 1);
-	assert_int_equal(ig_oblstore_claim(st, a.id, err, sizeof(err)), 1);
-	assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 0);
-	assert_int_equal(ig_oblstore_release(st, a.id, err, sizeof(err)), 0);
-	assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 1);
+	/* claims are per process: a new process must claim (at the revision it read) before it
+	 * writes */
 	ig_obl_record got;
+	assert_int_equal(ig_oblstore_get(st, a.id, &got, err, sizeof(err)), 1);
+	a.rev = got.rev;
+	ig_obl_record_free(&got);
+	a.state = IG_OBLS_DONE;
+	assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 1);
+	assert_int_equal(ig_oblstore_claim(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_claim(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_release(st, a.id, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 1);
 	assert_int_equal(ig_oblstore_get(st, a.id, &got, err, sizeof(err)), 1);
 	assert_int_equal(got.state, IG_OBLS_DONE);
 	ig_obl_record_free(&got);
-	assert_int_equal(ig_oblstore_delete(st, b.id, err, sizeof(err)), 0);
+	assert_int_equal(ig_oblstore_get(st, b.id, &got, err, sizeof(err)), 1);
+	b.rev = got.rev - 1;
+	assert_int_equal(ig_oblstore_delete(st, &b, err, sizeof(err)), 1); /* stale: kept */
+	b.rev = got.rev;
+	ig_obl_record_free(&got);
+	assert_int_equal(ig_oblstore_delete(st, &b, err, sizeof(err)), 0);
 	assert_int_equal(ig_oblstore_get(st, b.id, &got, err, sizeof(err)), 0);
 	ig_oblstore_close(st);
 
@@ -351,7 +364,7 @@ static void torn_tail_case(bool last_is_update)
 	free(slurp(&before));
 	if (last_is_update) {
 		b.state = IG_OBLS_DUE;
-		assert_int_equal(ig_oblstore_update(st, &b, err, sizeof(err)), 0);
+		assert_int_equal(ig_oblstore_advance(st, &b, err, sizeof(err)), 0);
 	} else {
 		assert_int_equal(ig_oblstore_create(st, &c, err, sizeof(err)), 0);
 	}
@@ -376,9 +389,13 @@ static void torn_tail_case(bool last_is_update)
 		assert_int_equal((size_t)sb.st_size, before); /* repaired */
 
 		/* A write after the repair, then a replay: each record once, latest version. */
-		assert_int_equal(ig_oblstore_claim(st, a.id, err, sizeof(err)), 1);
+		ig_obl_record cur;
+		assert_int_equal(ig_oblstore_get(st, a.id, &cur, err, sizeof(err)), 1);
+		a.rev = cur.rev;
+		ig_obl_record_free(&cur);
+		assert_int_equal(ig_oblstore_claim(st, &a, err, sizeof(err)), 0);
 		a.state = IG_OBLS_SEARCHING;
-		assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 0);
+		assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
 		a.state = IG_OBLS_AWAITING_ANSWER;
 		ig_oblstore_close(st);
 		st = open_ok(&info);
@@ -467,7 +484,7 @@ static void test_compaction(void **state)
 	assert_int_equal(ig_oblstore_create(st, &b, err, sizeof(err)), 0);
 	for (int i = 0; i < 300; i++) {
 		a.attempts = (unsigned)i;
-		assert_int_equal(ig_oblstore_update(st, &a, err, sizeof(err)), 0);
+		assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
 	}
 	ig_oblstore_info_get(st, &info);
 	assert_true(info.compactions >= 1);

@@ -18,6 +18,7 @@
 #include "policy/config.h"
 #include "policy/decide.h"
 #include "policy/etcdread.h"
+#include "policy/precheck_model.h"
 
 typedef struct opts {
 	const char *config;
@@ -76,6 +77,23 @@ static json_t *strv(char *const *v, size_t n)
 	return a;
 }
 
+/* Whether TiDB's precheck counts cf, per modelled release (policy/precheck_model.c). */
+static json_t *tidb_counts(const ig_changefeed *cf)
+{
+	static const char *const names[] = {"not_counted", "maybe", "counted"};
+	static const struct {
+		const char *label;
+		ig_tidb_version v;
+	} rel[] = {{"v7.5", {7, 5, 0, false}}, {"v8.1", {8, 1, 0, false}}, {"v8.5", {8, 5, 0, false}}};
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < sizeof(rel) / sizeof(rel[0]); i++) {
+		ig_pc_count c = ig_precheck_model_counts(ig_precheck_model_for(&rel[i].v, NULL), cf);
+		json_object_set_new(o, rel[i].label, json_string(names[c]));
+	}
+	return o;
+}
+
 static json_t *state_json(const ig_cluster_state *st)
 {
 	json_t *o = json_object(), *tasks = json_array(), *cfs = json_array();
@@ -94,7 +112,7 @@ static json_t *state_json(const ig_cluster_state *st)
 		                                     "display", c->display, "state", ig_cfstate_name(c->state),
 		                                     "state_text", c->state_text, "rules", strv(c->rules, c->nrules),
 		                                     "case_sensitive", c->case_sensitive < 0 ? json_null() : json_boolean(c->case_sensitive),
-		                                     "undecodable", c->undecodable, "tidb_counts", ig_changefeed_tidb_counts(c)));
+		                                     "undecodable", c->undecodable, "tidb_counts", tidb_counts(c)));
 	}
 	json_object_set_new(o, "source", json_string(st->source));
 	json_object_set_new(o, "revision", json_integer(st->revision));
@@ -102,7 +120,6 @@ static json_t *state_json(const ig_cluster_state *st)
 	json_object_set_new(o, "tasks", tasks);
 	json_object_set_new(o, "changefeeds", cfs);
 	json_object_set_new(o, "problems", strv(st->problems, st->nproblems));
-	json_object_set_new(o, "precheck_blocks", json_boolean(ig_cluster_precheck_blocks(st)));
 	return o;
 }
 
@@ -125,7 +142,7 @@ static json_t *decide_json(const opts *o, const ig_config *cfg, const ig_cluster
                            const char *state_err)
 {
 	ig_decide_input in = {.user = o->user, .host = o->host, .db = o->db, .table = o->tbl,
-	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1},
+	                      .disable_precheck = o->disable_precheck, .version = {-1, -1, -1, false},
 	                      .state = st, .state_error = state_err, .cfg = cfg};
 	ig_decision d;
 	char err[256];

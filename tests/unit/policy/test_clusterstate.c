@@ -1,8 +1,10 @@
 /*
  * test_clusterstate.c - the cluster-state model: which tasks and changefeeds cover a table
- * (empty task filter = every table, system schemas never, finished/removed changefeeds
- * never, unreadable = everything, case sensitivity), pause and error markers, and what
- * TiDB's own precheck would count.
+ * (empty task filter = every table, system schemas per filter for log backup and never for
+ * changefeeds, per TiCDC version, finished/removed changefeeds never, unreadable =
+ * everything, case sensitivity), pause and error markers, and what
+ * TiDB's own precheck counts of such a state per version (policy/precheck_model.c: the
+ * fixed-state ig_changefeed_tidb_counts it replaced was right for one version range only).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "policy/precheck_model.h"
 #include "state_helpers.h"
 
 /* "t:<names> c:<ids>" of what covers db.tbl, for compact assertions */
@@ -44,17 +48,67 @@ static void tasks(void **state)
 	assert_string_equal(covering(st, "APP", "Orders"), "t:all,apps c:");
 	assert_string_equal(covering(st, "app", "scratch"), "t:all c:");
 	assert_string_equal(covering(st, "other", "x"), "t:all c:");
-	/* system schemas: never, whatever the filter, any case */
-	assert_string_equal(covering(st, "mysql", "user"), "t: c:");
+	/* log backup observes system schemas its filter matches (br/pkg/stream
+	 * BuildObserveDataRanges), the memory schemas never, any case */
+	assert_string_equal(covering(st, "mysql", "user"), "t:all c:");
+	assert_string_equal(covering(st, "SYS", "x"), "t:all c:");
+	assert_string_equal(covering(st, "inspection_schema", "x"), "t:all c:");
 	assert_string_equal(covering(st, "Information_Schema", "tables"), "t: c:");
 	assert_string_equal(covering(st, "PERFORMANCE_SCHEMA", "x"), "t: c:");
 	assert_string_equal(covering(st, "metrics_schema", "x"), "t: c:");
-	assert_string_equal(covering(st, "inspection_schema", "x"), "t: c:");
-	assert_string_equal(covering(st, "SYS", "x"), "t: c:");
+	assert_true(ig_logbackup_ignores_schema("Metrics_Schema"));
+	assert_false(ig_logbackup_ignores_schema("mysql"));
+	assert_false(ig_logbackup_ignores_schema(NULL));
 	assert_true(ig_is_system_schema("Mysql"));
+	assert_true(ig_is_system_schema("DM_HEARTBEAT"));
 	assert_false(ig_is_system_schema("mysql2"));
 	assert_false(ig_is_system_schema(NULL));
-	assert_true(ig_cluster_precheck_blocks(st));
+	assert_int_equal(st->ntasks, 2); /* every task counts for TiDB, on every version */
+	ig_cluster_state_free(st);
+}
+
+/* "c:<ids>" of the changefeeds covering db.t */
+static const char *cf_covering(const ig_cluster_state *st, const char *db)
+{
+	static char out[256];
+	ig_coverage cov;
+	size_t n = 0;
+
+	assert_int_equal(ig_cluster_covering(st, db, "t", &cov), 0);
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "c:");
+	for (size_t i = 0; i < cov.ncfs; i++)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->cfs[cov.cfs[i]].id);
+	ig_coverage_free(&cov);
+	return out;
+}
+
+/* Schemas a *.* changefeed never covers: only those TiCDC of every release ignores, in any
+ * case. tidb_cdc, lightning_task_info and workload_schema are skipped by some TiCDC releases
+ * only, compared as stored before v26.3: the gateway knows neither TiCDC's release nor the
+ * stored case, so they count as covered (attack3: test_attack3_cdc_sysschema.py). */
+static void cdc_system_schemas(void **state)
+{
+	static const struct {
+		const char *db;
+		bool covered;
+	} cases[] = {
+		{"mysql", false}, {"Mysql", false}, {"information_schema", false},
+		{"PERFORMANCE_SCHEMA", false}, {"metrics_schema", false}, {"inspection_schema", false},
+		{"sys", false}, {"dm_heartbeat", false}, {"DM_HEARTBEAT", false},
+		{"tidb_cdc", true}, {"TIDB_CDC", true}, {"lightning_task_info", true},
+		{"Lightning_Task_Info", true}, {"workload_schema", true}, {"WORKLOAD_SCHEMA", true},
+		{"shop", true}, {"mysql2", true},
+	};
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_cf(st, "all", "normal", "[\"*.*\"]", -1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = cf_covering(st, cases[i].db);
+		if ((strcmp(got, "c:all") == 0) != cases[i].covered)
+			fail_msg("%s: %s, want %s", cases[i].db, got, cases[i].covered ? "covered" : "ignored");
+		assert_int_equal(ig_is_system_schema(cases[i].db), !cases[i].covered);
+	}
 	ig_cluster_state_free(st);
 }
 
@@ -178,10 +232,19 @@ static void unreadable_changefeeds(void **state)
 	assert_non_null(strstr(st->problems[0], "\"default/default/garbage\": changefeed info: bad JSON"));
 	assert_non_null(strstr(st->problems[1], "cannot read its filter rules"));
 	assert_non_null(strstr(st->problems[2], "mysql-replication-rules"));
-	/* TiDB: undecodable JSON fails its precheck; a decoded failed state does not count */
-	assert_true(ig_changefeed_tidb_counts(&st->cfs[0]));
-	assert_false(ig_changefeed_tidb_counts(&st->cfs[1]));
-	assert_true(ig_changefeed_tidb_counts(&st->cfs[2]));
+	/* v8.5: undecodable JSON fails TiDB's precheck; failed and stopped count (#53482).
+	 * v7.5: undecodable info is skipped, failed does not count, stopped does. */
+	{
+		ig_tidb_version v85 = {8, 5, 0, false}, v75 = {7, 5, 1, false};
+		const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
+		const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[0]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[1]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[2]), IG_PC_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[0]), IG_PC_NOT_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[1]), IG_PC_NOT_COUNTED);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[2]), IG_PC_MAYBE); /* "default" cluster */
+	}
 	ig_cluster_state_free(st);
 }
 
@@ -189,24 +252,41 @@ static void precheck_counts(void **state)
 {
 	ig_cluster_state *st = ig_cluster_state_new();
 
+	ig_tidb_version v85 = {8, 5, 0, false}, v75 = {7, 5, 1, false};
+	const ig_precheck_model *m85 = ig_precheck_model_for(&v85, NULL);
+	const ig_precheck_model *m75 = ig_precheck_model_for(&v75, NULL);
+	/* name, state, counted by v8.5, by v7.5 (legacy layout: no cluster-id question) */
+	static const struct {
+		const char *id, *state;
+		ig_pc_count v85, v75;
+	} cases[] = {
+		{"f", "failed", IG_PC_COUNTED, IG_PC_NOT_COUNTED},
+		{"e", "error", IG_PC_COUNTED, IG_PC_COUNTED},
+		{"w", "warning", IG_PC_COUNTED, IG_PC_NOT_COUNTED},
+		{"p", "pending", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"d", "finished", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"r", "removed", IG_PC_NOT_COUNTED, IG_PC_NOT_COUNTED},
+		{"s", "stopped", IG_PC_COUNTED, IG_PC_COUNTED},
+		{"n", "normal", IG_PC_COUNTED, IG_PC_COUNTED},
+	};
+
 	(void)state;
-	assert_false(ig_cluster_precheck_blocks(NULL));
-	assert_false(ig_cluster_precheck_blocks(st));
-	th_cf(st, "f", "failed", NULL, -1);
-	th_cf(st, "e", "error", NULL, -1);
-	th_cf(st, "p", "pending", NULL, -1);
-	th_cf(st, "d", "finished", NULL, -1);
-	th_cf(st, "r", "removed", NULL, -1);
-	assert_false(ig_cluster_precheck_blocks(st)); /* TiDB skips all of these */
-	th_cf(st, "s", "stopped", NULL, -1);
-	assert_true(ig_cluster_precheck_blocks(st));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char key[64], val[64];
+		snprintf(key, sizeof(key), "/tidb/cdc/changefeed/info/%s", cases[i].id);
+		snprintf(val, sizeof(val), "{\"state\":\"%s\"}", cases[i].state);
+		th_adds(st, key, val);
+		assert_int_equal(st->ncfs, i + 1);
+		assert_int_equal(ig_precheck_model_counts(m85, &st->cfs[i]), cases[i].v85);
+		assert_int_equal(ig_precheck_model_counts(m75, &st->cfs[i]), cases[i].v75);
+	}
 	ig_cluster_state_free(st);
 	st = ig_cluster_state_new();
 	th_adds(st, "/tidb/br-stream/pause/x", "");
 	ig_cluster_state_finish(st);
-	assert_false(ig_cluster_precheck_blocks(st)); /* a stale pause key is no task */
+	assert_int_equal(st->ntasks, 0); /* a stale pause key is no task */
 	th_task(st, "x", NULL, 0);
-	assert_true(ig_cluster_precheck_blocks(st));
+	assert_int_equal(st->ntasks, 1);
 	ig_cluster_state_free(st);
 	ig_cluster_state_free(NULL);
 	{
@@ -221,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tasks),
+		cmocka_unit_test(cdc_system_schemas),
 		cmocka_unit_test(pause_and_errors),
 		cmocka_unit_test(task_filter_errors),
 		cmocka_unit_test(changefeeds),

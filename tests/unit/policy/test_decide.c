@@ -51,7 +51,7 @@ static int setup(void **state)
 	f->cfg = cfg_from(rules_yaml);
 	f->st = ig_cluster_state_new();
 	f->in = (ig_decide_input){.user = "app", .host = "10.0.0.9", .db = "shop", .table = "orders",
-	                          .version = {8, 5, 0}, .state = f->st, .cfg = f->cfg};
+	                          .version = {8, 5, 0, false}, .state = f->st, .cfg = f->cfg};
 	*state = f;
 	return 0;
 }
@@ -140,7 +140,7 @@ static void action_pass(void **state)
 
 	add_pitr(f);
 	f->in.user = "dba";
-	f->in.version = (ig_tidb_version){7, 5, 0};
+	f->in.version = (ig_tidb_version){7, 5, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	assert_string_equal(f->d.rule->name, "raw");
@@ -349,7 +349,7 @@ static void exists_add_disable_precheck(void **state)
 	has(f->d.reason, "the statement's own DISABLE_PRECHECK is kept");
 	/* v8.0.0 exactly */
 	f->in.disable_precheck = false;
-	f->in.version = (ig_tidb_version){8, 0, 0};
+	f->in.version = (ig_tidb_version){8, 0, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 }
@@ -365,7 +365,7 @@ static void exists_elsewhere(void **state)
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 	assert_null(f->d.rule);
 	assert_int_equal(f->d.ntasks, 0);
-	/* system schemas are never covered, but the task still exists */
+	/* a system schema its filter does not match: not covered, but the task still exists */
 	f->in.db = "mysql";
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
@@ -378,7 +378,7 @@ static void exists_old_tidb(void **state)
 	/* legacy layout, normal: every pre-v8.0 variant counts it */
 	th_adds(f->st, "/tidb/cdc/changefeed/info/cf1", "{\"state\":\"normal\",\"config\":{\"filter\":"
 	        "{\"rules\":[\"x.*\"]}}}");
-	f->in.version = (ig_tidb_version){7, 5, 1};
+	f->in.version = (ig_tidb_version){7, 5, 1, false};
 	run(f);
 	expect_reject(f);
 	has(f->d.message, "TiDB's own precheck refuses IMPORT INTO while changefeed \"cf1\" "
@@ -397,13 +397,13 @@ static void warning_changefeed_on_v75(void **state)
 	fx *f = *state;
 
 	th_cf(f->st, "cf1", "warning", "[\"x.*\"]", -1);
-	f->in.version = (ig_tidb_version){7, 5, 1};
+	f->in.version = (ig_tidb_version){7, 5, 1, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	has(f->d.reason, "no log backup task or changefeed that TiDB's precheck counts exists "
 	                 "(before v8.0");
 	/* v8.5 counts it: DISABLE_PRECHECK added */
-	f->in.version = (ig_tidb_version){8, 5, 0};
+	f->in.version = (ig_tidb_version){8, 5, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 	has(f->d.reason, "TiDB's precheck would stop on changefeed \"default/default/cf1\" (warning)");
@@ -417,7 +417,7 @@ static void old_tidb_maybe_forwards(void **state)
 	fx *f = *state;
 
 	th_cf(f->st, "cf1", "normal", "[\"x.*\"]", -1);
-	f->in.version = (ig_tidb_version){7, 5, 1};
+	f->in.version = (ig_tidb_version){7, 5, 1, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	has(f->d.reason, "TiDB's precheck (before v8.0 (br/pkg/utils/cdc.go)) may stop on changefeed "
@@ -438,7 +438,7 @@ static void exists_unknown_version(void **state)
 
 	add_pitr(f);
 	f->in.db = "scratch";
-	f->in.version = (ig_tidb_version){-1, -1, -1};
+	f->in.version = (ig_tidb_version){-1, -1, -1, false};
 	run(f);
 	expect_reject(f);
 	has(f->d.message, "the backend's TiDB version is unknown (counted as older than v8.0.0; set "
@@ -452,7 +452,7 @@ static void exists_unknown_version(void **state)
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 	/* a greeting's version wins over the config's */
-	f->in.version = (ig_tidb_version){7, 1, 0};
+	f->in.version = (ig_tidb_version){7, 1, 0, false};
 	run(f);
 	expect_reject(f);
 	has(f->d.message, "TiDB v7.1.0");
@@ -486,7 +486,7 @@ static void obligations(void **state)
 	assert_int_equal(f->d.obligations, IG_OBL_REIMPORT_DOWNSTREAM);
 	has(f->d.reason, "TiDB's precheck would stop on changefeed \"default/default/broken\" (failed)");
 	/* v7.5 does not count a failed changefeed: PASS, still owed */
-	f->in.version = (ig_tidb_version){7, 5, 0};
+	f->in.version = (ig_tidb_version){7, 5, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	assert_int_equal(f->d.obligations, IG_OBL_REIMPORT_DOWNSTREAM);
@@ -512,13 +512,13 @@ static void nothing_exists(void **state)
 	/* finished and removed changefeeds neither cover nor count */
 	th_cf(f->st, "done", "finished", NULL, -1);
 	th_cf(f->st, "gone", "removed", NULL, -1);
-	f->in.version = (ig_tidb_version){6, 5, 0};
+	f->in.version = (ig_tidb_version){6, 5, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 	assert_int_equal(f->d.nchangefeeds, 0);
 	/* DISABLE_PRECHECK with nothing there: passes as sent */
 	f->in.disable_precheck = true;
-	f->in.version = (ig_tidb_version){8, 5, 0};
+	f->in.version = (ig_tidb_version){8, 5, 0, false};
 	run(f);
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 }

@@ -203,15 +203,33 @@ static void versions(void **state)
 	assert_int_equal(ig_tidb_version_from_server("10.11.6-MariaDB-0+deb12u1", 25, &v), -1);
 	assert_int_equal(v.major, -1);
 	assert_int_equal(ig_tidb_version_from_server("8.0.36", 6, &v), -1);
-	v = (ig_tidb_version){8, 0, 0};
+	v = (ig_tidb_version){8, 0, 0, false};
 	assert_true(ig_tidb_version_at_least(&v, 8, 0));
-	v = (ig_tidb_version){7, 6, 9};
+	v = (ig_tidb_version){7, 6, 9, false};
 	assert_false(ig_tidb_version_at_least(&v, 8, 0));
-	v = (ig_tidb_version){9, 0, 0};
+	v = (ig_tidb_version){9, 0, 0, false};
 	assert_true(ig_tidb_version_at_least(&v, 8, 0));
-	v = (ig_tidb_version){-1, 0, 0};
+	v = (ig_tidb_version){-1, 0, 0, false};
 	assert_false(ig_tidb_version_at_least(&v, 8, 0));
 	assert_false(ig_tidb_version_at_least(NULL, 8, 0));
+	/* a pre-release of X.Y.0 orders before X.Y.0 (attack3: test_attack3_nightly_version.py) */
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-v8.2.0-alpha-92-g1c2d3e4", 35, &v), 0);
+	assert_true(v.major == 8 && v.minor == 2 && v.patch == 0 && v.prerelease);
+	assert_false(ig_tidb_version_at_least(&v, 8, 2));
+	assert_true(ig_tidb_version_at_least(&v, 8, 1));
+	assert_int_equal(ig_tidb_version_parse("v9.0.0-beta.1", 13, &v), 0);
+	assert_true(v.prerelease);
+	assert_false(ig_tidb_version_at_least(&v, 9, 0));
+	assert_int_equal(ig_tidb_version_parse("v8.5.0-RC", 9, &v), 0);
+	assert_true(v.prerelease);
+	assert_int_equal(ig_tidb_version_parse("7.1.3-alpha", 11, &v), 0);
+	assert_true(v.prerelease);
+	assert_true(ig_tidb_version_at_least(&v, 7, 1)); /* only X.Y.0 has pre-releases before it */
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-v8.5.0-nightly", 26, &v), 0);
+	assert_false(v.prerelease);
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-v8.5.0", 18, &v), 0);
+	assert_false(v.prerelease);
+	assert_true(ig_tidb_version_at_least(&v, 8, 5));
 }
 
 int main(void)

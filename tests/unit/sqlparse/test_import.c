@@ -175,6 +175,36 @@ static void expect_err(const char *sql, int code, const char *msg)
 	sql_import_free(&imp);
 }
 
+/* The parser knows every version's options (the union); which version has which is
+ * policy/import_grammar.c's. GROUP_KEY's value: 1 to 256 of [A-Za-z0-9_-] (master). */
+static void test_option_union_and_group_key(void **st)
+{
+	static const char *const every[] = {"CLOUD_STORAGE_URI='s3://b/s'", "DISABLE_PRECHECK",
+	                                    "GROUP_KEY='g-1_A'", "__MAX_ENGINE_SIZE='1GiB'",
+	                                    "__FORCE_MERGE_STEP", "__MANUAL_RECOVERY"};
+	char sql[400];
+	sql_import imp;
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++) {
+		snprintf(sql, sizeof(sql), "IMPORT INTO t FROM 'x' WITH %s", every[i]);
+		parse_ok(sql, &imp);
+		if (imp.tidb_errcode)
+			fail_msg("<%s>: %d %s", sql, imp.tidb_errcode, imp.tidb_errmsg);
+		sql_import_free(&imp);
+	}
+	expect_err("IMPORT INTO t FROM 'x' WITH group_key=''", 8164, "Invalid option value for group_key");
+	expect_err("IMPORT INTO t FROM 'x' WITH group_key='a b'", 8164, "Invalid option value for group_key");
+	expect_err("IMPORT INTO t FROM 'x' WITH group_key='a.b'", 8164, "Invalid option value for group_key");
+	expect_err("IMPORT INTO t FROM 'x' WITH group_key=1", 8164, "Invalid option value for group_key");
+	snprintf(sql, sizeof(sql), "IMPORT INTO t FROM 'x' WITH group_key='%0256d'", 0);
+	parse_ok(sql, &imp);
+	assert_int_equal(imp.tidb_errcode, 0);
+	sql_import_free(&imp);
+	snprintf(sql, sizeof(sql), "IMPORT INTO t FROM 'x' WITH group_key='%0257d'", 0);
+	expect_err(sql, 8164, "Invalid option value for group_key");
+}
+
 static void test_option_errors(void **st)
 {
 	(void)st;
@@ -320,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_basic_file),      cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_columns),         cmocka_unit_test(test_set_with_from_inside),
 		cmocka_unit_test(test_locations),       cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_option_union_and_group_key),
 		cmocka_unit_test(test_option_errors),   cmocka_unit_test(test_from_select),
 		cmocka_unit_test(test_trailing_and_exec), cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_long_statement),

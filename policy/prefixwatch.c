@@ -1,0 +1,256 @@
+/*
+ * prefixwatch.c - a watch stream on one key prefix that wakes its user up (see
+ * prefixwatch.h). Each stream line is parsed with etcdwatch.c's parser; a line with events
+ * calls the user's function. When the stream ends (etcd gone, canceled, compacted), it is
+ * reopened from the current revision a second later: what happened in between is found by
+ * the user's own read, so nothing is resumed from a revision.
+ */
+#include "policy/prefixwatch.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/base64.h"
+#include "policy/etcdwatch.h"
+
+#define RETRY_MS 1000
+#define MAX_LINE_BYTES (1u << 20) /* a response on a prefix of a few leased keys is small */
+
+struct ig_prefix_watch {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop, streaming;
+	atomic_uint_fast64_t events;
+	char *endpoint, *ca, *cert, *key, *body;
+	int connect_timeout_ms;
+	ig_prefix_watch_fn fn;
+	void *ud;
+	char *line;
+	size_t len;
+};
+
+char *ig_prefix_watch_body(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end = malloc(n + 1), *k = malloc(ig_b64_encoded_len(n) + 1);
+	char *e = malloc(ig_b64_encoded_len(n) + 1), *out = NULL;
+
+	if (end && k && e && n > 0) {
+		memcpy(end, prefix, n + 1);
+		end[n - 1]++; /* prefixes here end in '/': no carry */
+		ig_b64_encode((const unsigned char *)prefix, n, k);
+		ig_b64_encode((const unsigned char *)end, n, e);
+		size_t cap = strlen(k) + strlen(e) + 80;
+		if ((out = malloc(cap)))
+			snprintf(out, cap, "{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\"}}", k, e);
+	}
+	free(end);
+	free(k);
+	free(e);
+	return out;
+}
+
+/* One complete line: created -> streaming; events -> the user's function. -1 ends the
+ * stream (an error object, canceled, compacted, or a line that is not a watch response). */
+static int apply_line(ig_prefix_watch *w, const char *p, size_t n)
+{
+	ig_watch_msg m;
+	char e[200];
+
+	if (n == 0)
+		return 0;
+	if (ig_etcd_watch_parse(p, n, &m, e, sizeof(e)) < 0 || m.canceled || m.compact_revision > 0)
+		return -1;
+	if (m.created)
+		atomic_store(&w->streaming, true);
+	if (m.nevents > 0) {
+		atomic_fetch_add(&w->events, 1);
+		w->fn(w->ud);
+	}
+	return 0;
+}
+
+static size_t on_stream(char *data, size_t size, size_t nmemb, void *ud)
+{
+	ig_prefix_watch *w = ud;
+	size_t n = size * nmemb, start = 0;
+	char *q;
+
+	if (w->len + n > MAX_LINE_BYTES || !(q = realloc(w->line, w->len + n + 1)))
+		return 0; /* ends the transfer: reopened later */
+	w->line = q;
+	memcpy(w->line + w->len, data, n);
+	w->len += n;
+	for (size_t i = 0; i < w->len; i++)
+		if (w->line[i] == '\n') {
+			if (apply_line(w, w->line + start, i - start) < 0)
+				return 0;
+			start = i + 1;
+		}
+	memmove(w->line, w->line + start, w->len - start);
+	w->len -= start;
+	return n;
+}
+
+static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	ig_prefix_watch *w = ud;
+	(void)a, (void)b, (void)c, (void)d;
+	return atomic_load(&w->stop) ? 1 : 0;
+}
+
+/* One stream, until it ends or stop is set. */
+static void stream_once(ig_prefix_watch *w)
+{
+	char url[1100];
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	CURLcode s = CURLE_OK;
+
+	snprintf(url, sizeof(url), "%s/v3/watch", w->endpoint);
+	w->len = 0;
+	if (c && h) {
+		s |= curl_easy_setopt(c, CURLOPT_URL, url);
+		s |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		s |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, w->body);
+		s |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		s |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)w->connect_timeout_ms);
+		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
+		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
+		s |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		s |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+		s |= curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+		s |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		s |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		s |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
+		if (w->ca)
+			s |= curl_easy_setopt(c, CURLOPT_CAINFO, w->ca);
+		if (w->cert)
+			s |= curl_easy_setopt(c, CURLOPT_SSLCERT, w->cert);
+		if (w->key)
+			s |= curl_easy_setopt(c, CURLOPT_SSLKEY, w->key);
+		if (s == CURLE_OK)
+			(void)curl_easy_perform(c); /* returns when the stream ends */
+	}
+	atomic_store(&w->streaming, false);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+static void *run(void *arg)
+{
+	ig_prefix_watch *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		struct timespec ts;
+		stream_once(w);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += RETRY_MS / 1000;
+		pthread_mutex_lock(&w->lock);
+		if (!atomic_load(&w->stop))
+			pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+		pthread_mutex_unlock(&w->lock);
+	}
+	return NULL;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*oom = true;
+	return d;
+}
+
+static void free_watch(ig_prefix_watch *w)
+{
+	free(w->endpoint);
+	free(w->ca);
+	free(w->cert);
+	free(w->key);
+	free(w->body);
+	free(w->line);
+	free(w);
+}
+
+static void curl_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* reference-counted: the other readers' calls are fine */
+}
+
+ig_prefix_watch *ig_prefix_watch_start(const ig_config *cfg, const char *endpoint,
+                                       const char *prefix, ig_prefix_watch_fn fn, void *ud,
+                                       char *err, size_t errlen)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	ig_prefix_watch *w = calloc(1, sizeof(*w));
+	bool oom = false;
+
+	pthread_once(&once, curl_once);
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->endpoint = dup_or_null(endpoint, &oom);
+	w->ca = dup_or_null(cfg->cluster.tls.ca, &oom);
+	w->cert = dup_or_null(cfg->cluster.tls.cert, &oom);
+	w->key = dup_or_null(cfg->cluster.tls.key, &oom);
+	w->body = ig_prefix_watch_body(prefix);
+	w->connect_timeout_ms = cfg->cluster.timeout_ms;
+	w->fn = fn;
+	w->ud = ud;
+	atomic_init(&w->stop, false);
+	atomic_init(&w->streaming, false);
+	atomic_init(&w->events, 0);
+	if (oom || !w->endpoint || !w->body) {
+		free_watch(w);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, run, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free_watch(w);
+		snprintf(err, errlen, "cannot start the watch thread");
+		return NULL;
+	}
+	return w;
+}
+
+bool ig_prefix_watch_streaming(ig_prefix_watch *w)
+{
+	return w && atomic_load(&w->streaming);
+}
+
+uint64_t ig_prefix_watch_events(ig_prefix_watch *w)
+{
+	return w ? atomic_load(&w->events) : 0;
+}
+
+const char *ig_prefix_watch_endpoint(const ig_prefix_watch *w)
+{
+	return w ? w->endpoint : NULL;
+}
+
+void ig_prefix_watch_stop(ig_prefix_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	atomic_store(&w->stop, true);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free_watch(w);
+}

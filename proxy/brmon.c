@@ -1,0 +1,556 @@
+/*
+ * brmon.c - the running-import monitor (see brmon.h). One thread; each round reads
+ * /tidb/brie/import/ (policy/brieread.c), compares it with what it saw before (started,
+ * ended), and while anything runs, takes the current cluster state from the state cache
+ * and lists the log backup tasks and changefeeds each import conflicts with
+ * (policy/brieimport.c). Only keys with a lease count, as for BR and TiCDC
+ * (br/pkg/utils/register.go GetImportTasksFrom skips a key whose lease has no TTL left; a
+ * key without a lease has none). A failed read keeps the last known set: an import is never
+ * said to have ended because PD did not answer. An etcd watch on the prefix
+ * (policy/prefixwatch.c) starts a round as soon as a key changes; the reads every
+ * IG_BRMON_INTERVAL_MS are what is trusted (and what sees a new log backup task or
+ * changefeed while an import runs).
+ */
+#include "proxy/brmon.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/brieread.h"
+#include "policy/prefixwatch.h"
+#include "policy/statecache.h"
+#include "proxy/audit.h"
+#include "proxy/log.h"
+#include "proxy/metrics.h"
+#include "proxy/runtime.h"
+
+typedef struct tracked {
+	ig_brie_import reg;   /* a copy of the registration */
+	int64_t since_ms;     /* CLOCK_REALTIME when first seen */
+	bool at_start;        /* already there at the gateway's first read: started earlier */
+	bool conflicted;      /* a conflict was reported while it ran */
+	char *sig;            /* what it conflicts with now ("" none, NULL unknown) */
+	json_t *conflict;     /* the same for the status (NULL when unknown) */
+} tracked;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static bool stopping, running, woken;
+static pthread_t thread;
+static json_t *snapshot; /* the last round's status, under lock */
+
+/* Thread-private. */
+static tracked *trk;
+static size_t ntrk;
+static bool read_once;
+static char read_err[1024], state_err[512];
+static ig_prefix_watch *pw; /* the wake-up watch on the prefix, NULL when none */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Text from etcd in a log line: printable ASCII only, so a key cannot forge a line. */
+static const char *clean(const char *s, char *out, size_t n)
+{
+	size_t i = 0;
+	for (; s && *s && i + 1 < n; s++)
+		out[i++] = (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') ? '?' : *s;
+	out[i] = '\0';
+	return out;
+}
+
+static int set_str(json_t *o, const char *k, const char *v)
+{
+	return v ? ig_audit_set_string(o, k, v, strlen(v)) : json_object_set_new(o, k, json_null());
+}
+
+static json_t *lease_json(int64_t lease)
+{
+	char hex[24];
+	snprintf(hex, sizeof(hex), "%" PRIx64, (uint64_t)lease); /* as BR prints it */
+	return json_string(hex);
+}
+
+/* The fields every brie.import.* event and status entry carry beyond kind/task/key. */
+static void add_common(json_t *o, const tracked *t)
+{
+	json_object_set_new(o, "lease", lease_json(t->reg.lease));
+	json_object_set_new(o, "value_bytes", json_integer((json_int_t)t->reg.value_bytes));
+	json_object_set_new(o, "tables", json_null());
+	json_object_set_new(o, "tables_known", json_false());
+	json_object_set_new(o, "seen_at_start", json_boolean(t->at_start));
+}
+
+static json_t *event(const char *name, const tracked *t)
+{
+	json_t *ev = ig_audit_brie_event(name, t->reg.kind_text, t->reg.task, t->reg.key);
+	if (ev)
+		add_common(ev, t);
+	return ev;
+}
+
+static void tracked_free(tracked *t)
+{
+	ig_brie_import_clear(&t->reg);
+	free(t->sig);
+	json_decref(t->conflict);
+}
+
+static int copy_reg(ig_brie_import *d, const ig_brie_import *s)
+{
+	*d = *s;
+	d->kind_text = strdup(s->kind_text);
+	d->task = strdup(s->task);
+	d->key = strdup(s->key);
+	if (d->kind_text && d->task && d->key)
+		return 0;
+	ig_brie_import_clear(d);
+	return -1;
+}
+
+/* ---- started and ended ---- */
+
+static void on_ended(tracked *t)
+{
+	char k[128], task[128];
+	json_t *ev = event("brie.import.ended", t);
+
+	if (ev) {
+		json_object_set_new(ev, "duration_ms", json_integer(now_ms() - t->since_ms));
+		json_object_set_new(ev, "conflicted", json_boolean(t->conflicted));
+		json_object_set_new(ev, "reason", json_string("its key is gone: finished, lease revoked, "
+		                                              "or lease expired"));
+		ig_audit_post(ev);
+	}
+	LOG_INFO(0, "running import ended: %s \"%s\" (its /tidb/brie/import/ key is gone)",
+	         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)));
+}
+
+static void on_started(tracked *t, const char *source)
+{
+	char k[128], task[128];
+	json_t *ev = event("brie.import.started", t);
+
+	if (ev) {
+		set_str(ev, "pd", source);
+		ig_audit_post(ev);
+	}
+	LOG_WARN(0, "running import %s: %s \"%s\" (lease %" PRIx64 "); its registration does not "
+	         "name the tables it writes", t->at_start ? "found at start" : "started",
+	         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)),
+	         (uint64_t)t->reg.lease);
+}
+
+static void drop_ended(const ig_brie_list *l)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < ntrk; i++) {
+		const ig_brie_import *b = ig_brie_list_find(l, trk[i].reg.key);
+		if (b && b->lease != 0) {
+			trk[i].reg.lease = b->lease; /* IMPORT INTO's new owner may re-put it */
+			trk[w++] = trk[i];
+			continue;
+		}
+		on_ended(&trk[i]);
+		tracked_free(&trk[i]);
+	}
+	ntrk = w;
+}
+
+static void add_started(const ig_brie_list *l, const char *source)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		bool known = false;
+		tracked *v;
+		if (l->v[i].lease == 0)
+			continue;
+		for (size_t j = 0; j < ntrk && !known; j++)
+			known = strcmp(trk[j].reg.key, l->v[i].key) == 0;
+		if (known || !(v = realloc(trk, (ntrk + 1) * sizeof(*v))))
+			continue;
+		trk = v;
+		memset(&trk[ntrk], 0, sizeof(*trk));
+		if (copy_reg(&trk[ntrk].reg, &l->v[i]) < 0)
+			continue;
+		trk[ntrk].since_ms = now_ms();
+		trk[ntrk].at_start = !read_once;
+		on_started(&trk[ntrk++], source);
+	}
+}
+
+/* ---- conflicts ---- */
+
+typedef struct sbuf {
+	char *p;
+	size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return; /* the signature is then shorter: at worst one event too many */
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n + 1);
+	b->len += n;
+}
+
+/* The status/audit object for c and its signature (names and reach only, so a state
+ * change of a changefeed does not make a new event). */
+static json_t *conflict_json(const ig_cluster_state *st, const ig_brie_conflict *c, sbuf *sig)
+{
+	json_t *o = json_object(), *ts = json_array(), *cs = json_array();
+
+	if (!o || !ts || !cs) {
+		json_decref(o);
+		json_decref(ts);
+		json_decref(cs);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->ntasks; i++) {
+		const ig_lbtask *t = &st->tasks[c->tasks[i]];
+		json_t *e = json_object();
+		set_str(e, "name", t->name);
+		json_object_set_new(e, "reach", json_string(ig_brie_reach_name(c->task_reach[i])));
+		json_object_set_new(e, "paused", json_boolean(t->paused));
+		json_array_append_new(ts, e);
+		sb_add(sig, "t:");
+		sb_add(sig, t->name);
+		sb_add(sig, ig_brie_reach_name(c->task_reach[i]));
+		sb_add(sig, "\x1e");
+	}
+	for (size_t i = 0; i < c->ncfs; i++) {
+		const ig_changefeed *cf = &st->cfs[c->cfs[i]];
+		json_t *e = json_object();
+		set_str(e, "id", cf->display);
+		set_str(e, "state", cf->state_text ? cf->state_text : ig_cfstate_name(cf->state));
+		json_object_set_new(e, "reach", json_string(ig_brie_reach_name(c->cf_reach[i])));
+		json_array_append_new(cs, e);
+		sb_add(sig, "c:");
+		sb_add(sig, cf->display);
+		sb_add(sig, ig_brie_reach_name(c->cf_reach[i]));
+		sb_add(sig, "\x1e");
+	}
+	json_object_set_new(o, "every_table", json_boolean(c->every));
+	json_object_set_new(o, "log_backup_tasks", ts);
+	json_object_set_new(o, "changefeeds", cs);
+	return o;
+}
+
+/* "log backup task "a" (every table), changefeed "x/y/z" (some tables)" for the log. */
+static void conflict_text(const ig_cluster_state *st, const ig_brie_conflict *c, char *out, size_t n)
+{
+	size_t l = 0;
+	char name[160];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < c->ntasks + c->ncfs && l < n; i++) {
+		bool task = i < c->ntasks;
+		size_t j = task ? i : i - c->ntasks;
+		const char *nm = task ? st->tasks[c->tasks[j]].name : st->cfs[c->cfs[j]].display;
+		ig_brie_reach r = task ? c->task_reach[j] : c->cf_reach[j];
+		int w = snprintf(out + l, n - l, "%s%s \"%s\" (%s)", i ? ", " : "",
+		                 task ? "log backup task" : "changefeed", clean(nm, name, sizeof(name)),
+		                 r == IG_BRIE_COVERS_EVERY ? "every table" : "some tables");
+		if (w < 0)
+			break;
+		l += (size_t)w;
+	}
+}
+
+static void report_conflict(tracked *t, const ig_cluster_state *st, const ig_brie_conflict *c)
+{
+	char what[1024], k[128], task[128], msg[1400];
+	json_t *ev = event("brie.import.conflict", t);
+
+	conflict_text(st, c, what, sizeof(what));
+	snprintf(msg, sizeof(msg), "a physical %s is running (%s \"%s\") while %s: %s. The "
+	         "registration does not name the tables it writes; what it writes is in no log backup "
+	         "and reaches no changefeed (TiDB's compatibility guide, physical import with log "
+	         "backup and TiCDC)",
+	         t->reg.kind == IG_BRIE_RESTORE ? "restore" : "import",
+	         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)),
+	         c->every ? "a log backup task or changefeed covers every table, so its tables too"
+	                  : "log backup tasks or changefeeds cover some tables, possibly its tables",
+	         what);
+	if (ev) {
+		json_t *cj = json_deep_copy(t->conflict);
+		if (cj)
+			json_object_update(ev, cj);
+		json_decref(cj);
+		ig_audit_set_string(ev, "message", msg, strlen(msg));
+		ig_audit_post(ev);
+	}
+	ig_metric_inc(IG_M_BRIE_CONFLICT_EVENTS);
+	LOG_ERROR(0, "CONFLICT: %s", msg);
+}
+
+static void check_one(tracked *t, const ig_cluster_state *st)
+{
+	ig_brie_conflict c;
+	sbuf sig = {0};
+	json_t *cj;
+	char k[128], task[128];
+	bool was = t->sig && t->sig[0];
+
+	if (ig_brie_conflicts(&t->reg, st, &c) < 0)
+		return;
+	sb_add(&sig, "");
+	cj = conflict_json(st, &c, &sig);
+	if (!cj || !sig.p) {
+		json_decref(cj);
+		free(sig.p);
+		ig_brie_conflict_free(&c);
+		return;
+	}
+	json_decref(t->conflict);
+	t->conflict = cj;
+	if (sig.p[0] && (!t->sig || strcmp(sig.p, t->sig) != 0)) {
+		t->conflicted = true;
+		report_conflict(t, st, &c);
+	} else if (!sig.p[0] && was) {
+		LOG_INFO(0, "running import %s \"%s\": no log backup task or changefeed left to conflict with",
+		         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)));
+	}
+	free(t->sig);
+	t->sig = sig.p;
+	ig_brie_conflict_free(&c);
+}
+
+static void check_conflicts(const ig_config *cfg)
+{
+	const ig_cluster_state *st = NULL;
+	char e[512];
+
+	if (ntrk == 0) {
+		state_err[0] = '\0';
+		return;
+	}
+	if (ig_state_acquire(cfg, &st, e, sizeof(e)) < 0) {
+		if (strcmp(e, state_err) != 0)
+			LOG_WARN(0, "running imports: cannot check them against log backup tasks and "
+			         "changefeeds: %s", e);
+		snprintf(state_err, sizeof(state_err), "%s", e);
+		return; /* what was known stays (status says state_error) */
+	}
+	state_err[0] = '\0';
+	for (size_t i = 0; i < ntrk; i++)
+		check_one(&trk[i], st);
+	ig_state_release(st);
+}
+
+/* ---- metrics and status ---- */
+
+static void set_gauges(void)
+{
+	int64_t per[IG_BRIE_NKINDS] = {0}, conflicts = 0;
+	static const ig_metric_id ids[IG_BRIE_NKINDS] = {
+		[IG_BRIE_RESTORE] = IG_M_BRIE_RESTORE, [IG_BRIE_LIGHTNING] = IG_M_BRIE_LIGHTNING,
+		[IG_BRIE_IMPORT_INTO] = IG_M_BRIE_IMPORT_INTO, [IG_BRIE_OTHER] = IG_M_BRIE_OTHER,
+	};
+	for (size_t i = 0; i < ntrk; i++) {
+		per[trk[i].reg.kind]++;
+		conflicts += trk[i].sig && trk[i].sig[0];
+	}
+	for (int k = 0; k < IG_BRIE_NKINDS; k++)
+		ig_metric_gauge_set(ids[k], per[k]);
+	ig_metric_gauge_set(IG_M_BRIE_CONFLICTS, conflicts);
+}
+
+static json_t *import_json(const tracked *t)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	set_str(o, "kind", t->reg.kind_text);
+	set_str(o, "task", t->reg.task);
+	set_str(o, "key", t->reg.key);
+	add_common(o, t);
+	json_object_set_new(o, "since_ms", json_integer(t->since_ms));
+	json_object_set_new(o, "conflict", t->conflict ? json_deep_copy(t->conflict) : json_null());
+	return o;
+}
+
+static void publish(const char *source, const ig_brie_list *l, int64_t read_at)
+{
+	json_t *o = json_object(), *imps = json_array(), *ign = json_array();
+
+	if (!o || !imps || !ign) {
+		json_decref(o);
+		json_decref(imps);
+		json_decref(ign);
+		return;
+	}
+	set_str(o, "pd", source);
+	json_object_set_new(o, "read_at_ms", read_at ? json_integer(read_at) : json_null());
+	set_str(o, "error", read_err[0] ? read_err : NULL);
+	set_str(o, "state_error", state_err[0] ? state_err : NULL);
+	for (size_t i = 0; i < ntrk; i++)
+		json_array_append_new(imps, import_json(&trk[i]));
+	for (size_t i = 0; l && i < l->n; i++) {
+		json_t *e = json_object();
+		if (l->v[i].lease != 0 || !e) {
+			json_decref(e);
+			continue;
+		}
+		set_str(e, "key", l->v[i].key);
+		json_object_set_new(e, "reason", json_string("no lease: BR and TiCDC ignore it"));
+		json_array_append_new(ign, e);
+	}
+	json_object_set_new(o, "imports", imps);
+	json_object_set_new(o, "ignored", ign);
+	json_object_set_new(o, "watch", pw ? json_pack("{s:b, s:I}", "streaming", ig_prefix_watch_streaming(pw),
+	                                               "event_responses", (json_int_t)ig_prefix_watch_events(pw))
+	                                   : json_null());
+	pthread_mutex_lock(&lock);
+	json_decref(snapshot);
+	snapshot = o;
+	pthread_mutex_unlock(&lock);
+}
+
+json_t *ig_brmon_status(void)
+{
+	json_t *o;
+	pthread_mutex_lock(&lock);
+	o = snapshot ? json_deep_copy(snapshot) : json_pack("{s:n, s:n, s:n, s:n, s:[], s:[], s:n}", "pd",
+	    "read_at_ms", "error", "state_error", "imports", "ignored", "watch");
+	pthread_mutex_unlock(&lock);
+	return o;
+}
+
+/* ---- the thread ---- */
+
+/* Runs on the watch's thread: a key under the prefix changed, start a round now. */
+static void on_watch_event(void *ud)
+{
+	(void)ud;
+	pthread_mutex_lock(&lock);
+	woken = true;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Keeps the watch on the endpoint that answered the last read (NULL: none wanted). */
+static void watch_on(const ig_config *cfg, const char *endpoint)
+{
+	char e[256];
+
+	if (pw && endpoint && strcmp(ig_prefix_watch_endpoint(pw), endpoint) == 0)
+		return;
+	ig_prefix_watch_stop(pw);
+	pw = NULL;
+	if (endpoint && !(pw = ig_prefix_watch_start(cfg, endpoint, IG_KEY_BRIE_IMPORT, on_watch_event,
+	                                             NULL, e, sizeof(e))))
+		LOG_WARN(0, "running imports: no watch on /tidb/brie/import/ (%s); read every %d ms only",
+		         e, IG_BRMON_INTERVAL_MS);
+}
+
+static void one_round(const ig_config *cfg)
+{
+	ig_brie_list l;
+	const char *source = NULL;
+	char e[1024];
+
+	if (cfg->cluster.npd == 0) {
+		watch_on(cfg, NULL);
+		publish(NULL, NULL, 0);
+		return;
+	}
+	if (ig_brie_read(cfg, &l, &source, e, sizeof(e)) < 0) {
+		ig_metric_inc(IG_M_BRIE_READS_ERROR);
+		if (strcmp(e, read_err) != 0)
+			LOG_WARN(0, "running imports: %s (the last known ones are kept)", e);
+		snprintf(read_err, sizeof(read_err), "%s", e);
+		publish(NULL, NULL, 0);
+		return;
+	}
+	ig_metric_inc(IG_M_BRIE_READS_OK);
+	if (read_err[0])
+		LOG_INFO(0, "running imports: /tidb/brie/import/ readable again");
+	read_err[0] = '\0';
+	watch_on(cfg, source);
+	drop_ended(&l);
+	add_started(&l, source);
+	read_once = true;
+	check_conflicts(cfg);
+	set_gauges();
+	publish(source, &l, now_ms());
+	ig_brie_list_clear(&l);
+}
+
+static void *run(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	while (!stopping) {
+		struct timespec ts;
+		pthread_mutex_unlock(&lock);
+		ig_config *cfg = ig_cfg_acquire();
+		one_round(cfg);
+		ig_cfg_release(cfg);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += IG_BRMON_INTERVAL_MS / 1000;
+		ts.tv_nsec += (IG_BRMON_INTERVAL_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&lock);
+		while (!stopping && !woken)
+			if (pthread_cond_timedwait(&wake, &lock, &ts) != 0)
+				break; /* the interval is over */
+		woken = false;
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+int ig_brmon_start(char *err, size_t errlen)
+{
+	if (running)
+		return 0;
+	stopping = false;
+	if (pthread_create(&thread, NULL, run, NULL) != 0) {
+		snprintf(err, errlen, "cannot start the running-import monitor thread");
+		return -1;
+	}
+	running = true;
+	return 0;
+}
+
+void ig_brmon_stop(void)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	running = false;
+	ig_prefix_watch_stop(pw); /* the monitor thread is gone: nobody else uses it */
+	pw = NULL;
+	for (size_t i = 0; i < ntrk; i++)
+		tracked_free(&trk[i]);
+	free(trk);
+	trk = NULL;
+	ntrk = 0;
+	pthread_mutex_lock(&lock);
+	json_decref(snapshot);
+	snapshot = NULL;
+	pthread_mutex_unlock(&lock);
+}

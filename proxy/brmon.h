@@ -1,0 +1,26 @@
+/*
+ * brmon.h - the running-import monitor: a thread that reads the /tidb/brie/import/
+ * registrations of BR restore, TiDB Lightning (physical mode) and IMPORT INTO from PD every
+ * IG_BRMON_INTERVAL_MS, audits when one starts and ends (its key appears, or disappears:
+ * finished, lease revoked or expired), and, while one runs, checks it against the log backup
+ * tasks and changefeeds of the cluster state: a conflict is audited (brie.import.conflict),
+ * logged at error level and counted. Metrics: importgate_brie_*. Status: running_imports.
+ */
+#ifndef IMPORTGATE_BRMON_H
+#define IMPORTGATE_BRMON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define IG_BRMON_INTERVAL_MS 1000
+
+/* Starts the thread (it idles while cluster.pd is empty; the config is re-read each round,
+ * so a reload takes effect). 0, or -1 + err. */
+int ig_brmon_start(char *err, size_t errlen);
+/* Stops and joins the thread (within one PD request's cluster.timeout_ms). Idempotent. */
+void ig_brmon_stop(void);
+/* The running_imports object of /api/v1/status (a new reference), NULL on OOM. */
+json_t *ig_brmon_status(void);
+
+#endif

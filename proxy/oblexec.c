@@ -1,0 +1,487 @@
+/*
+ * oblexec.c - the obligations' executor: service connections (libmariadb), the statements
+ * an obligation runs, and what their answers mean as events (see oblexec.h). Messages from
+ * TiDB can quote a location with its credentials: they are redacted before they leave here.
+ */
+#include "proxy/oblexec.h"
+
+#include <errno.h>
+#include <mysql.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "proxy/backupuri.h"
+#include "sqlparse/sqlparse.h"
+
+#define ER_IMPORT_JOB_NOT_FOUND 8170 /* "Job ID %d doesn't exist" (pkg/errno, TiDB) */
+
+typedef enum { SVC_UPSTREAM, SVC_DOWNSTREAM } svc_target;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void perr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* out = text redacted (it may quote a location or a statement with credentials) */
+static void set_message(ig_oblexec_out *o, const char *text)
+{
+	char *red = sql_redact_text(text ? text : "", text ? strlen(text) : 0);
+
+	snprintf(o->message, sizeof(o->message), "%s", red ? red : "(message withheld: out of memory)");
+	free(red);
+	o->ev.message = o->message;
+}
+
+static void begin(const ig_oblexec_ctx *c, ig_oblexec_out *o, ig_obl_ev_kind k)
+{
+	memset(o, 0, sizeof(*o));
+	o->acted = true;
+	o->ev.kind = k;
+	o->ev.now_ms = now_ms();
+	o->ev.poll_ms = c->cfg->obligations.poll_ms > 0 ? c->cfg->obligations.poll_ms : 5000;
+}
+
+static void fail(const ig_oblexec_ctx *c, ig_oblexec_out *o, ig_obl_ev_kind k, bool reset, const char *msg)
+{
+	begin(c, o, k);
+	o->ev.reset = reset;
+	set_message(o, msg);
+}
+
+/* ---- service connections ---- */
+
+static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	FILE *f;
+	size_t n;
+
+	out[0] = '\0';
+	if (!path || !*path)
+		return 0;
+	f = fopen(path, "re");
+	if (!f) {
+		perr(err, errlen, "password file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(out, 1, outlen - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		out[--n] = '\0';
+	return 0;
+}
+
+static void set_tls(MYSQL *m, const ig_config *cfg)
+{
+	my_bool on = 1, off = 0;
+	int mode = cfg->obligations.service.tls.mode;
+	const ig_tls_files *f = &cfg->obligations.service.tls.files;
+
+	if (mode == IG_BTLS_OFF) {
+		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
+		return;
+	}
+	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
+	mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
+	if (f->ca)
+		mysql_optionsv(m, MYSQL_OPT_SSL_CA, f->ca);
+	if (f->cert)
+		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, f->cert);
+	if (f->key)
+		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, f->key);
+	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, mode == IG_BTLS_VERIFY ? &on : &off);
+}
+
+static const char *svc_user(const ig_config *cfg, svc_target t, const char **pwf)
+{
+	*pwf = cfg->obligations.service.password_file;
+	if (t == SVC_DOWNSTREAM && cfg->obligations.downstream.user && *cfg->obligations.downstream.user) {
+		*pwf = cfg->obligations.downstream.password_file;
+		return cfg->obligations.downstream.user;
+	}
+	return cfg->obligations.service.user ? cfg->obligations.service.user : "";
+}
+
+/*
+ * A service connection to the first server that answers: backends.servers (upstream) or
+ * obligations.downstream.servers. read_s bounds each answer (0: none, for statements that
+ * run as long as the import or backup does). `where` gets "host:port".
+ */
+static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, unsigned read_s, char *where,
+                          size_t wlen, char *err, size_t errlen)
+{
+	const ig_hostport *sv = t == SVC_UPSTREAM ? cfg->backends.servers : cfg->obligations.downstream.servers;
+	size_t n = t == SVC_UPSTREAM ? cfg->backends.nservers : cfg->obligations.downstream.nservers;
+	const char *pwf, *user = svc_user(cfg, t, &pwf);
+	char pw[512];
+	unsigned ct = 5, wt = 30;
+
+	if (n == 0) {
+		perr(err, errlen, "no %s servers configured", t == SVC_UPSTREAM ? "backend" : "downstream");
+		return NULL;
+	}
+	if (read_password(pwf, pw, sizeof(pw), err, errlen) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		MYSQL *m = mysql_init(NULL);
+		if (!m) {
+			perr(err, errlen, "out of memory");
+			break;
+		}
+		mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+		mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+		if (read_s)
+			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
+		set_tls(m, cfg);
+		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
+		if (mysql_real_connect(m, sv[i].host, user, pw, db, (unsigned)sv[i].port, NULL, 0)) {
+			memset(pw, 0, sizeof(pw));
+			return m;
+		}
+		perr(err, errlen, "%s: %s", where, mysql_error(m));
+		mysql_close(m);
+	}
+	memset(pw, 0, sizeof(pw));
+	return NULL;
+}
+
+/* What a statement answered: an error, an OK, or the first row of a result set. */
+typedef struct answer {
+	unsigned err_code;    /* 0 = no error */
+	char message[512];    /* error text or OK info */
+	bool lost;            /* the connection broke: the statement may or may not have run */
+	bool has_row;
+	char job_id[32], status[32], result_msg[256];
+} answer;
+
+static int col_index(MYSQL_RES *res, const char *name)
+{
+	unsigned n = mysql_num_fields(res);
+	MYSQL_FIELD *f = mysql_fetch_fields(res);
+
+	for (unsigned i = 0; i < n; i++)
+		if (strcasecmp(f[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void copy_col(MYSQL_ROW row, int i, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s", i >= 0 && row[i] ? row[i] : "");
+}
+
+static void run(MYSQL *m, const char *sql, answer *a)
+{
+	MYSQL_RES *res;
+
+	memset(a, 0, sizeof(*a));
+	if (mysql_real_query(m, sql, strlen(sql)) != 0) {
+		unsigned e = mysql_errno(m);
+		a->err_code = e;
+		a->lost = e == 2006 || e == 2013 || e == 2055; /* CR_SERVER_GONE/LOST, CR_SERVER_LOST_EXTENDED */
+		snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
+		return;
+	}
+	res = mysql_store_result(m);
+	if (!res) {
+		if (mysql_field_count(m) != 0) {
+			a->err_code = mysql_errno(m) ? mysql_errno(m) : 2000;
+			a->lost = true;
+			snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
+		} else {
+			snprintf(a->message, sizeof(a->message), "%s", mysql_info(m) ? mysql_info(m) : "");
+		}
+		return;
+	}
+	MYSQL_ROW row = mysql_fetch_row(res);
+	if (row) {
+		a->has_row = true;
+		copy_col(row, col_index(res, "Job_ID"), a->job_id, sizeof(a->job_id));
+		copy_col(row, col_index(res, "Status"), a->status, sizeof(a->status));
+		copy_col(row, col_index(res, "Result_Message"), a->result_msg, sizeof(a->result_msg));
+	}
+	mysql_free_result(res);
+	while (mysql_next_result(m) == 0) { /* drain: the connection is closed right after */
+		res = mysql_store_result(m);
+		if (res)
+			mysql_free_result(res);
+	}
+}
+
+/* Connects, checks may_act when the statement acts, runs it. false: nothing was sent (o
+ * says why: a failure event - reset: the step is owed from scratch -, or acted = false
+ * when may_act said no). */
+static bool run_on(const ig_oblexec_ctx *c, svc_target t, const char *db, unsigned read_s, bool acts,
+                   const char *sql, answer *a, ig_oblexec_out *o, ig_obl_ev_kind fail_kind, bool reset)
+{
+	char where[300], err[512];
+	MYSQL *m = svc_connect(c->cfg, t, db, read_s, where, sizeof(where), err, sizeof(err));
+
+	if (!m) {
+		fail(c, o, fail_kind, reset, err);
+		return false;
+	}
+	if (acts && c->may_act && !c->may_act()) {
+		mysql_close(m);
+		memset(o, 0, sizeof(*o)); /* acted = false */
+		return false;
+	}
+	snprintf(o->target, sizeof(o->target), "%s", where);
+	run(m, sql, a);
+	mysql_close(m);
+	return true;
+}
+
+/* ---- upstream job ---- */
+
+static void show_job(const ig_oblexec_ctx *c, svc_target t, const char *job_id, answer *a, ig_oblexec_out *o,
+                     ig_obl_ev_kind fail_kind)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SHOW IMPORT JOB %lld", atoll(job_id ? job_id : "0"));
+	if (run_on(c, t, NULL, 30, false, sql, a, o, fail_kind, false))
+		o->acted = true;
+}
+
+void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+{
+	answer a;
+
+	memset(o, 0, sizeof(*o));
+	show_job(c, SVC_UPSTREAM, r->job_id, &a, o, IG_OEV_ATTEMPT_FAILED);
+	if (!o->acted || o->ev.kind == IG_OEV_ATTEMPT_FAILED)
+		return;
+	if (a.err_code == ER_IMPORT_JOB_NOT_FOUND) {
+		fail(c, o, IG_OEV_JOB_GONE, false, a.message);
+	} else if (a.err_code || !a.has_row) {
+		fail(c, o, IG_OEV_ATTEMPT_FAILED, false, a.err_code ? a.message : "SHOW IMPORT JOB returned no row");
+	} else {
+		begin(c, o, IG_OEV_JOB_STATUS);
+		snprintf(o->status, sizeof(o->status), "%s", a.status);
+		o->ev.status = o->status;
+		set_message(o, a.result_msg);
+	}
+}
+
+/*
+ * SHOW IMPORT JOBS, read in UTC (time_zone +00:00): the jobs that are this import's by
+ * everything SHOW IMPORT JOBS gives (policy/obllife.h ig_obl_job_matches). Counts them:
+ * 0, 1 (its id in job_id), 2 several; -1 + err when it could not be read.
+ */
+static int search_jobs(const ig_oblexec_ctx *c, svc_target t, const ig_obl_record *r, const char *user,
+                       int64_t since_ms, bool skip_taken, char *job_id, size_t jlen, char *err, size_t errlen)
+{
+	char where[300];
+	MYSQL *m = svc_connect(c->cfg, t, NULL, 30, where, sizeof(where), err, errlen);
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int found = 0;
+
+	if (!m)
+		return -1;
+	if (mysql_query(m, "SET time_zone = '+00:00'") != 0 || mysql_query(m, "SHOW IMPORT JOBS") != 0 ||
+	    !(res = mysql_store_result(m))) {
+		perr(err, errlen, "%s: SHOW IMPORT JOBS: %s", where, mysql_error(m));
+		mysql_close(m);
+		return -1;
+	}
+	int ci = col_index(res, "Job_ID"), cs = col_index(res, "Data_Source"), ct = col_index(res, "Target_Table");
+	int cc = col_index(res, "Create_Time"), cu = col_index(res, "Created_By");
+	while (ci >= 0 && ct >= 0 && cc >= 0 && (row = mysql_fetch_row(res))) {
+		ig_obl_job_row jr = {
+			.job_id = row[ci], .data_source = cs >= 0 ? row[cs] : NULL, .target_table = row[ct],
+			.create_time = row[cc], .created_by = cu >= 0 ? row[cu] : NULL,
+		};
+		if (!ig_obl_job_matches(&jr, r->db, r->table, r->source, user, since_ms))
+			continue;
+		if (skip_taken && c->job_taken && c->job_taken(row[ci], r->id))
+			continue;
+		if (found++ == 0)
+			snprintf(job_id, jlen, "%s", row[ci]);
+	}
+	mysql_free_result(res);
+	mysql_close(m);
+	return found > 1 ? 2 : found;
+}
+
+void ig_oblexec_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+{
+	char job[32] = "", err[512];
+	int n = search_jobs(c, SVC_UPSTREAM, r, r->user, r->created_ms, true, job, sizeof(job), err, sizeof(err));
+
+	if (n < 0) {
+		fail(c, o, IG_OEV_ATTEMPT_FAILED, false, err);
+		return;
+	}
+	begin(c, o, IG_OEV_SEARCH);
+	o->ev.matches = n;
+	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
+	o->ev.job_id = o->job_id;
+	o->ev.window_over = o->ev.now_ms - r->created_ms > IG_OBL_SEARCH_WINDOW_MS;
+}
+
+/* ---- SQL text ---- */
+
+static int append(char **buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+	char *g = realloc(*buf, *len + n + 1);
+
+	if (!g)
+		return -1;
+	memcpy(g + *len, s, n + 1);
+	*buf = g;
+	*len += n;
+	return 0;
+}
+
+/* `name` with backticks doubled. */
+static int append_ident(char **buf, size_t *len, const char *name)
+{
+	int rc = append(buf, len, "`");
+
+	for (const char *p = name; rc == 0 && *p; p++)
+		rc = append(buf, len, *p == '`' ? "``" : (char[]){*p, 0});
+	return rc ? rc : append(buf, len, "`");
+}
+
+/* 'text' with quotes and backslashes escaped. */
+static int append_string(char **buf, size_t *len, const char *s)
+{
+	int rc = append(buf, len, "'");
+
+	for (const char *p = s; rc == 0 && *p; p++)
+		rc = append(buf, len, *p == '\'' ? "''" : *p == '\\' ? "\\\\" : (char[]){*p, 0});
+	return rc ? rc : append(buf, len, "'");
+}
+
+char *ig_oblexec_backup_uri(const ig_config *cfg, const ig_obl_record *r)
+{
+	char date[16];
+	time_t secs = (time_t)(r->created_ms / 1000);
+	struct tm tm;
+
+	/* {job_id} is the obligation id for FROM SELECT (no job); {date}: the import's, UTC. */
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%Y%m%d", &tm);
+	return ig_backup_uri(cfg->obligations.backup_uri, r->db, r->table,
+	                     r->job_id && *r->job_id ? r->job_id : r->id, r->id, date);
+}
+
+void ig_oblexec_downstream_name(const ig_config *cfg, char *out, size_t outlen)
+{
+	const ig_hostport *sv = cfg->obligations.downstream.servers;
+
+	if (cfg->obligations.downstream.nservers)
+		snprintf(out, outlen, "%s:%d", sv[0].host, sv[0].port);
+	else
+		snprintf(out, outlen, "?");
+}
+
+/* ---- the steps ---- */
+
+void ig_oblexec_backup(const ig_oblexec_ctx *c, const ig_obl_record *r, bool rerun, ig_oblexec_out *o)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	answer a;
+
+	memset(o, 0, sizeof(*o));
+	if (!r->backup.target || append(&sql, &len, "BACKUP TABLE ") || append_ident(&sql, &len, r->db ? r->db : "") ||
+	    append(&sql, &len, ".") || append_ident(&sql, &len, r->table ? r->table : "") ||
+	    append(&sql, &len, " TO ") || append_string(&sql, &len, r->backup.target)) {
+		free(sql);
+		fail(c, o, IG_OEV_STEP_FAILED, false, r->backup.target ? "out of memory" : "no backup target recorded");
+		return;
+	}
+	if (run_on(c, SVC_UPSTREAM, NULL, 0, true, sql, &a, o, IG_OEV_STEP_FAILED, false)) {
+		/* BR writes backupmeta last: a completed earlier run makes it refuse with "backup
+		 * meta file exists" (br/pkg/backup client.go), which is done only for our own rerun. */
+		if (a.err_code == 0 || (rerun && strstr(a.message, "backup meta file exists")))
+			begin(c, o, IG_OEV_STEP_OK);
+		else
+			fail(c, o, IG_OEV_STEP_FAILED, false, a.message);
+	}
+	free(sql);
+}
+
+void ig_oblexec_reimport_send(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+{
+	answer a;
+
+	memset(o, 0, sizeof(*o));
+	if (!run_on(c, SVC_DOWNSTREAM, r->db, 0, true, r->statement ? r->statement : "", &a, o, IG_OEV_STEP_FAILED,
+	            true))
+		return; /* nothing was sent: the failure resets the step (reset = true) */
+	if (a.lost) { /* may have run: stays started, the next attempt looks for its job */
+		fail(c, o, IG_OEV_STEP_FAILED, false, a.message);
+	} else if (a.err_code) {
+		fail(c, o, IG_OEV_STEP_FAILED, true, a.message);
+	} else {
+		begin(c, o, IG_OEV_REIMPORT_JOB);
+		snprintf(o->job_id, sizeof(o->job_id), "%s", a.has_row ? a.job_id : "");
+		snprintf(o->status, sizeof(o->status), "%s", a.status);
+		o->ev.job_id = o->job_id;
+		o->ev.status = o->status;
+		set_message(o, a.result_msg);
+	}
+}
+
+void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+{
+	answer a;
+
+	memset(o, 0, sizeof(*o));
+	show_job(c, SVC_DOWNSTREAM, r->reimport.job_id, &a, o, IG_OEV_STEP_FAILED);
+	if (!o->acted || o->ev.kind == IG_OEV_STEP_FAILED)
+		return; /* could not look: still following */
+	if (a.err_code == ER_IMPORT_JOB_NOT_FOUND) { /* gone: it cannot be confirmed, run it again */
+		fail(c, o, IG_OEV_STEP_FAILED, true, a.message);
+	} else if (a.err_code || !a.has_row) {
+		fail(c, o, IG_OEV_STEP_FAILED, false, a.err_code ? a.message : "SHOW IMPORT JOB returned no row");
+	} else {
+		begin(c, o, IG_OEV_REIMPORT_JOB);
+		snprintf(o->job_id, sizeof(o->job_id), "%s", r->reimport.job_id ? r->reimport.job_id : "");
+		snprintf(o->status, sizeof(o->status), "%s", a.status);
+		o->ev.job_id = o->job_id;
+		o->ev.status = o->status;
+		set_message(o, a.result_msg);
+	}
+}
+
+void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+{
+	char job[32] = "", err[512];
+	const char *pwf, *user = svc_user(c->cfg, SVC_DOWNSTREAM, &pwf);
+	int n = 0;
+
+	if (!r->from_select) { /* a FROM SELECT re-import has no job: the transition parks it */
+		n = search_jobs(c, SVC_DOWNSTREAM, r, user, r->reimport.started_ms, false, job, sizeof(job), err,
+		                sizeof(err));
+		if (n < 0) {
+			fail(c, o, IG_OEV_STEP_FAILED, false, err);
+			return;
+		}
+	}
+	begin(c, o, IG_OEV_REIMPORT_SEARCH);
+	o->ev.matches = n;
+	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
+	o->ev.job_id = o->job_id;
+}

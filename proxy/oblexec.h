@@ -1,0 +1,48 @@
+/*
+ * oblexec.h - the obligations' executor (docs/OBLIGATIONS.md): carries out one action of a
+ * record (policy/obllife.h) on a libmariadb service connection - SHOW IMPORT JOB(S), BACKUP
+ * TABLE, the downstream re-import - and says what happened as an event for the transition
+ * function. Never touches the store; blocking (the obligations thread only).
+ */
+#ifndef IMPORTGATE_OBLEXEC_H
+#define IMPORTGATE_OBLEXEC_H
+
+#include <stdbool.h>
+
+#include "policy/config.h"
+#include "policy/obllife.h"
+#include "policy/oblstore.h"
+
+typedef struct ig_oblexec_ctx {
+	const ig_config *cfg;
+	/* Asked right before a statement that acts (BACKUP, the downstream IMPORT INTO) is sent,
+	 * after the connection is up: false = our lease may be gone, send nothing. */
+	bool (*may_act)(void);
+	/* Is this upstream job some other record's already (a job found for a lost answer)? */
+	bool (*job_taken)(const char *job_id, const char *self_id);
+} ig_oblexec_ctx;
+
+/* What an action led to: ev (its strings point into this struct). acted false: nothing
+ * was done (may_act said no): there is no event to apply. */
+typedef struct ig_oblexec_out {
+	bool acted;
+	ig_obl_event ev;
+	char job_id[32], status[32], message[600], target[300];
+} ig_oblexec_out;
+
+void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+void ig_oblexec_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+/* BACKUP TABLE to r->backup.target; a rerun (the step was found started, not begun by this
+ * owner just now) takes BR's
+ * "backup meta file exists" as done. */
+void ig_oblexec_backup(const ig_oblexec_ctx *c, const ig_obl_record *r, bool rerun, ig_oblexec_out *o);
+void ig_oblexec_reimport_send(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+
+/* obligations.backup_uri filled in for r (malloc'd, NULL on OOM). */
+char *ig_oblexec_backup_uri(const ig_config *cfg, const ig_obl_record *r);
+/* The first downstream server, "host:port" (the target a re-import is begun with). */
+void ig_oblexec_downstream_name(const ig_config *cfg, char *out, size_t outlen);
+
+#endif
