@@ -20,18 +20,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void on_packet(void *arg, const uint8_t *h, size_t hl, uint32_t plen, uint8_t seq, bool cont)
+static ig_pkt_verdict on_packet(void *arg, const ig_packet *pk)
 {
 	ig_resp *r = arg;
-	(void)seq;
-	if (cont)
-		return;
-	if (hl > IG_RESP_PEEK || hl > plen)
-		abort(); /* the framer never hands over more than it promised */
-	ig_resp_event ev = ig_resp_feed(r, h, hl, plen);
+	if (pk->have > pk->len || pk->have < (pk->len < IG_FRAME_PEEK ? pk->len : IG_FRAME_PEEK))
+		abort(); /* the framer hands over what it promised, never more than the packet */
+	if (pk->cont)
+		return IG_PKT_RELAY;
+	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
+	ig_resp_event ev = ig_resp_feed(r, pk->data, peek, pk->len);
 	if (ev == RE_DONE || ev == RE_PROTOCOL)
-		ig_resp_begin(r, (uint8_t)(plen & 0x1f), r->caps);
+		ig_resp_begin(r, (uint8_t)(pk->len & 0x1f), r->caps);
+	/* Some packets are waited for whole, as the capture of an import's answer does. */
+	return pk->len < 256 && !ig_packet_whole(pk) ? IG_PKT_WAIT : IG_PKT_RELAY;
 }
+
+static int on_relay(void *arg, const uint8_t *p, size_t n) { (void)arg; (void)p; (void)n; return 0; }
+static int on_run_end(void *arg) { (void)arg; return 0; }
+static bool on_stop(void *arg) { (void)arg; return false; }
+
+static const ig_framer_ops ops = {.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -77,8 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ig_resp tr;
 	ig_resp_begin(&tr, data[0] >> 2 & 1 ? COM_STMT_PREPARE : COM_QUERY, caps);
 	size_t cut = n ? (data[0] * 7u) % n : 0;
-	ig_framer_feed(&f, p, cut, on_packet, &tr);
-	ig_framer_feed(&f, p + cut, n - cut, on_packet, &tr);
+	ig_buf rest = {0};
+	if (ig_framer_feed(&f, p, cut, &ops, &tr, &rest) != IG_FRAME_OK ||
+	    ig_framer_feed(&f, p + cut, n - cut, &ops, &tr, &rest) != IG_FRAME_OK)
+		abort();
+	ig_framer_reset(&f);
 
 	ig_import_result ir;
 	ig_import_result_parse(p, n, caps, data[0] >> 4, &ir);

@@ -22,29 +22,47 @@ typedef struct run {
 	ig_resp r;
 	int events[64];
 	int nevents;
+	size_t relayed;
 } run;
 
-static void on_packet(void *arg, const uint8_t *h, size_t hl, uint32_t plen, uint8_t seq, bool cont)
+static ig_pkt_verdict on_packet(void *arg, const ig_packet *pk)
 {
 	run *x = arg;
-	(void)seq;
-	if (cont)
-		return;
-	ig_resp_event ev = ig_resp_feed(&x->r, h, hl, plen);
+	if (pk->cont)
+		return IG_PKT_RELAY;
+	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
+	ig_resp_event ev = ig_resp_feed(&x->r, pk->data, peek, pk->len);
 	if (ev != RE_NONE && x->nevents < 64)
 		x->events[x->nevents++] = ev;
+	return IG_PKT_RELAY;
 }
 
-/* Feeds the stream in chunks of `step` bytes; returns the events in order. */
+static int on_relay(void *arg, const uint8_t *p, size_t n)
+{
+	run *x = arg;
+	x->relayed += n;
+	(void)p;
+	return 0;
+}
+
+static int on_run_end(void *arg) { (void)arg; return 0; }
+static bool on_stop(void *arg) { (void)arg; return false; }
+
+static const ig_framer_ops ops = {.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop};
+
+/* Feeds the stream in chunks of `step` bytes; returns the events in order. Every byte is relayed. */
 static run track(uint8_t cmd, uint32_t caps, const ig_buf *stream, size_t step)
 {
 	run x = {0};
 	ig_framer f = {0};
+	ig_buf rest = {0};
 	ig_resp_begin(&x.r, cmd, caps);
 	for (size_t off = 0; off < stream->len; off += step) {
 		size_t n = stream->len - off < step ? stream->len - off : step;
-		ig_framer_feed(&f, stream->data + off, n, on_packet, &x);
+		assert_int_equal(ig_framer_feed(&f, stream->data + off, n, &ops, &x, &rest), IG_FRAME_OK);
 	}
+	assert_int_equal(x.relayed + ig_buf_avail(&f.carry), stream->len);
+	ig_framer_reset(&f);
 	return x;
 }
 

@@ -1,0 +1,585 @@
+/*
+ * command.c - the command phase. Client packets that start commands are looked at:
+ * statements go through the hook (statement.c), held whole; everything else is relayed as
+ * it arrives. The backend's answers are relayed as they arrive and followed packet by
+ * packet (proxy/response.h) for the session's database and user and for an import's answer.
+ * The client's input has one state (ig_input in session_int.h), moved only by input_event.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
+#include "proxy/audit.h"
+#include "proxy/importresult.h"
+#include "proxy/log.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/obligations.h"
+#include "proxy/session_int.h"
+#include "sqlparse/sqlparse.h"
+
+#define CAPTURE_MAX (64 * 1024) /* enough for any IMPORT INTO answer */
+
+_Static_assert(IG_FRAME_PEEK >= IG_RESP_PEEK, "the response tracker needs its peek in every packet");
+
+/* ------------------------------------------------------------------ the input state */
+
+static bool held(ig_input in)
+{
+	return in == IN_DRAIN || in == IN_CLASSIFY || in == IN_PROBE || in == IN_DECISION;
+}
+
+/* The transition function: an event that does not apply leaves the state as it is. */
+static ig_input next_input(ig_input in, ig_input_event ev)
+{
+	switch (ev) {
+	case EV_WAIT_ANSWERS: return in == IN_COMMAND ? IN_DRAIN : in;
+	case EV_ANSWERED: return in == IN_DRAIN ? IN_COMMAND : in;
+	case EV_BIG_START: return in == IN_COMMAND ? IN_ASSEMBLE : in;
+	case EV_BIG_TOO_LARGE: return in == IN_ASSEMBLE ? IN_DISCARD : in;
+	case EV_BIG_END: return in == IN_ASSEMBLE || in == IN_DISCARD ? IN_COMMAND : in;
+	case EV_INFILE: return in == IN_COMMAND ? IN_INFILE : in;
+	case EV_INFILE_END: return in == IN_INFILE ? IN_COMMAND : in;
+	case EV_CLASSIFY: return in == IN_COMMAND ? IN_CLASSIFY : in;
+	case EV_PROBE: return in == IN_COMMAND ? IN_PROBE : in;
+	case EV_DECIDE: return in == IN_COMMAND ? IN_DECISION : in;
+	case EV_RESUME: return held(in) ? IN_COMMAND : in;
+	}
+	return in;
+}
+
+void ig_cmd_input_event(ig_session *s, ig_input_event ev)
+{
+	s->cmd.input = next_input(s->cmd.input, ev);
+}
+
+bool ig_cmd_takes_input(const ig_session *s) { return !held(s->cmd.input); }
+
+/* Classification or the decision runs in the thread pool: the session outlives its handles. */
+bool ig_cmd_in_pool(const ig_session *s) { return s->cmd.input == IN_CLASSIFY || s->cmd.input == IN_DECISION; }
+
+/* The client is in the middle of data: LOCAL INFILE contents, or an oversized statement. */
+bool ig_cmd_client_sending(const ig_session *s) { return s->cmd.input == IN_INFILE || s->cmd.input == IN_DISCARD; }
+
+/* ------------------------------------------------------------------ pending commands */
+
+static void free_pending(ig_pending *p)
+{
+	if (p->obl_id[0]) /* the answer never came (closed first) */
+		ig_obl_unanswered(p->obl_id);
+	free(p->db);
+	free(p->user);
+	for (unsigned i = 0; i < p->nuse; i++)
+		free(p->use_db[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+static void start_tracking(ig_session *s)
+{
+	if (s->cmd.pq_len > 0)
+		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps);
+}
+
+/* A command was forwarded: follow its response (the record is filled by the caller). */
+ig_pending *ig_cmd_expect(ig_session *s, uint8_t cmd)
+{
+	ig_command *c = &s->cmd;
+	if (!ig_cmd_has_response(cmd))
+		return NULL;
+	ig_pending *p = &c->pq[(c->pq_head + c->pq_len) % PQ_MAX];
+	memset(p, 0, sizeof(*p));
+	c->pq_len++;
+	p->cmd = cmd;
+	p->resp_seq = 1; /* a one-packet command; callers correct it for longer ones */
+	if (c->pq_len == 1) {
+		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
+		start_tracking(s);
+	}
+	return p;
+}
+
+void ig_cmd_start(ig_session *s)
+{
+	s->cmd.input = IN_COMMAND;
+	s->cmd.out_since_ms = s->last_io_ms;
+	s->cmd.out_unsent = -1;
+}
+
+void ig_cmd_free(ig_session *s)
+{
+	ig_command *c = &s->cmd;
+	while (c->pq_len > 0) {
+		free_pending(&c->pq[c->pq_head]);
+		c->pq_head = (c->pq_head + 1) % PQ_MAX;
+		c->pq_len--;
+	}
+	ig_buf_reset(&c->big);
+	ig_buf_reset(&c->capture.bytes);
+	ig_stmt_free(s);
+}
+
+/* ------------------------------------------------------------------ answers */
+
+static void set_db(ig_session *s, const char *db)
+{
+	snprintf(s->db, sizeof(s->db), "%s", db);
+	s->has_db = true;
+	LOG_DEBUG(s->id, "current database: %s", s->db);
+}
+
+/* One result of the head command ended (OK, rows or error). */
+static void result_ended(ig_session *s, unsigned index)
+{
+	ig_pending *p = &s->cmd.pq[s->cmd.pq_head];
+	if (s->cmd.resp.kind == RK_ERR)
+		return;
+	if (index < p->nuse && p->use_db[index])
+		set_db(s, p->use_db[index]);
+	if (p->cmd == COM_INIT_DB && p->db)
+		set_db(s, p->db);
+	if (p->cmd == COM_CHANGE_USER && p->user) {
+		snprintf(s->user, sizeof(s->user), "%s", p->user);
+		s->has_db = p->db != NULL;
+		if (p->db)
+			set_db(s, p->db);
+		LOG_DEBUG(s->id, "user changed to '%s'", s->user);
+	}
+}
+
+/* TiDB's answer to an import, in the log. */
+static void log_import_result(ig_session *s, const ig_import_result *r, uint64_t ms)
+{
+	const ig_capture *cap = &s->cmd.capture;
+	if (r->kind == IR_UNKNOWN) {
+		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms", cap->target,
+		         ig_buf_avail(&cap->bytes), (unsigned long long)ms);
+	} else if (r->kind == IR_ERR) {
+		LOG_INFO(s->id, "import.result: %s: error %u %s, %llu ms", cap->target, r->err_code, r->message,
+		         (unsigned long long)ms);
+	} else {
+		LOG_INFO(s->id, "import.result: %s: job %s, status %s, rows %s, %llu ms%s%s", cap->target,
+		         r->job_id[0] ? r->job_id : "-", r->status[0] ? r->status : "-", r->rows[0] ? r->rows : "-",
+		         (unsigned long long)ms, r->message[0] ? ": " : "", r->message);
+	}
+}
+
+/* TiDB's answer to an import, in the audit. */
+static void audit_import_result(ig_session *s, const ig_import_result *r, uint64_t ms)
+{
+	const ig_capture *cap = &s->cmd.capture;
+	json_t *ev = ig_audit_event("import.result");
+	if (!ev)
+		return;
+	json_object_set_new(ev, "conn", json_integer((json_int_t)s->id));
+	ig_audit_set_string(ev, "user", s->user, strlen(s->user));
+	ig_audit_set_string(ev, "client", s->client_addr, strlen(s->client_addr));
+	ig_audit_set_string(ev, "table", cap->target, strlen(cap->target));
+	ig_audit_set_string(ev, "backend", s->be->addr, strlen(s->be->addr));
+	json_object_set_new(ev, "latency_ms", json_integer((json_int_t)ms));
+	if (r->kind == IR_ERR) {
+		ig_audit_set_error(ev, r->err_code, r->message);
+	} else if (r->kind != IR_UNKNOWN) {
+		if (r->job_id[0])
+			json_object_set_new(ev, "job_id", json_string(r->job_id));
+		if (r->status[0])
+			json_object_set_new(ev, "status", json_string(r->status));
+		if (r->rows[0])
+			json_object_set_new(ev, "rows", json_string(r->rows));
+		if (r->message[0])
+			ig_audit_set_string(ev, "message", r->message, strlen(r->message));
+	} else {
+		json_object_set_new(ev, "status", json_string("unreadable"));
+	}
+	ig_audit_post(ev);
+}
+
+/* TiDB's answer to an import, read from the captured bytes: logged, audited, and told to
+ * the import's obligations. */
+static void import_answered(ig_session *s, ig_pending *p)
+{
+	ig_capture *cap = &s->cmd.capture;
+	ig_import_result r;
+	uint64_t ms = uv_now(&s->w->loop) - cap->start;
+	if (ig_import_result_parse(ig_buf_head(&cap->bytes), ig_buf_avail(&cap->bytes), s->caps, cap->index, &r) < 0)
+		r.kind = IR_UNKNOWN;
+	/* TiDB's messages may quote the statement (1064 "near '...'", a location in 8xxx): only
+	 * a redacted copy is logged or audited. */
+	char *red = r.message[0] && !cap->secret ? sql_redact_text(r.message, strlen(r.message)) : NULL;
+	snprintf(r.message, sizeof(r.message), "%s",
+	         red ? red : !r.message[0] ? "" : cap->secret ? "(withheld: the statement carried a credential)"
+	                                                       : "(withheld: out of memory)");
+	free(red);
+	log_import_result(s, &r, ms);
+	audit_import_result(s, &r, ms);
+	if (p->obl_id[0]) {
+		if (r.kind == IR_UNKNOWN)
+			ig_obl_unanswered(p->obl_id);
+		else if (r.kind == IR_ERR)
+			ig_obl_answered(p->obl_id, "", "", r.err_code ? r.err_code : 1105, r.message);
+		else
+			ig_obl_answered(p->obl_id, r.job_id, r.status, 0, r.message);
+		p->obl_id[0] = '\0';
+	}
+	ig_buf_reset(&cap->bytes);
+}
+
+static void response_done(ig_session *s)
+{
+	ig_command *c = &s->cmd;
+	if (c->pq[c->pq_head].capture)
+		import_answered(s, &c->pq[c->pq_head]);
+	free_pending(&c->pq[c->pq_head]);
+	c->pq_head = (c->pq_head + 1) % PQ_MAX;
+	c->pq_len--;
+	start_tracking(s);
+}
+
+/* A packet of the backend's answers, followed (its first bytes suffice). */
+static void track_answer(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	if (pk->cont)
+		return;
+	if (c->pq_len == 0) {
+		LOG_DEBUG(s->id, "unsolicited packet from backend (0x%02x)", pk->have ? pk->data[0] : 0);
+		return;
+	}
+	unsigned index = c->resp.result_index;
+	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
+	switch (ig_resp_feed(&c->resp, pk->data, peek, pk->len)) {
+	case RE_NONE:
+		break;
+	case RE_INFILE:
+		ig_cmd_input_event(s, EV_INFILE);
+		c->pq[c->pq_head].resp_seq = 0; /* the answer's sequence now follows the file's packets */
+		break;
+	case RE_RESULT:
+		result_ended(s, index);
+		break;
+	case RE_DONE:
+		result_ended(s, index);
+		response_done(s);
+		break;
+	case RE_PROTOCOL:
+		LOG_WARN(s->id, "cannot follow the backend's answer to command 0x%02x; dropping its tracking",
+		         c->pq[c->pq_head].cmd);
+		response_done(s);
+		break;
+	}
+}
+
+/*
+ * The import's answer is kept from its start, up to CAPTURE_MAX, for the log and the audit (a
+ * note, not the data: best effort). A packet that fits is waited for whole; one that does not
+ * ends the capture (what was kept is read up to it). false: wait for the rest of the packet.
+ */
+static bool capture_packet(ig_session *s, const ig_packet *pk)
+{
+	ig_capture *cap = &s->cmd.capture;
+	size_t have = ig_buf_avail(&cap->bytes);
+	if (cap->full || have >= CAPTURE_MAX)
+		return true;
+	size_t room = CAPTURE_MAX - have, whole = 4 + (size_t)pk->len;
+	if (whole <= room && !ig_packet_whole(pk))
+		return false;
+	size_t k = 4 + (size_t)pk->have < room ? 4 + (size_t)pk->have : room;
+	ig_buf_append(&cap->bytes, pk->data - 4, k); /* the header precedes the payload */
+	cap->full = whole > room;
+	return true;
+}
+
+ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	if (c->input == IN_PROBE)
+		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
+	if (c->pq_len > 0 && c->pq[c->pq_head].capture && !capture_packet(s, pk))
+		return IG_PKT_WAIT;
+	track_answer(s, pk);
+	return IG_PKT_RELAY;
+}
+
+void ig_cmd_resume(ig_session *s)
+{
+	ig_conn_resume(&s->client);
+	ig_conn_flush(&s->backend);
+	ig_conn_flush(&s->client);
+	ig_sess_update_reading(s);
+}
+
+void ig_cmd_backend_input_done(ig_session *s)
+{
+	s->last_io_ms = uv_now(&s->w->loop);
+	ig_conn_flush(&s->client);
+	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
+	if (s->cmd.pq_len == 0)
+		ig_cmd_input_event(s, EV_ANSWERED);
+	if (ig_cmd_takes_input(s) && !s->closing && ig_conn_kept(&s->client) > 0)
+		ig_cmd_resume(s);
+	ig_sess_update_reading(s);
+}
+
+/* ------------------------------------------------------------------ client commands */
+
+static bool is_small_command(uint8_t cmd)
+{
+	return cmd == COM_QUERY || cmd == COM_STMT_PREPARE || cmd == COM_INIT_DB || cmd == COM_CHANGE_USER;
+}
+
+/* A small command the session must understand before forwarding it. raw: the payload is the
+ * client's own packet, relayed as it is (STMT_RELAY); else it is sent from here. */
+ig_stmt_result ig_cmd_small(ig_session *s, const uint8_t *payload, size_t plen, bool raw)
+{
+	uint8_t cmd = payload[0];
+	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE)
+		return ig_stmt_on_statement(s, payload, plen, raw);
+	if (!raw && ig_conn_send_packet(&s->backend, 0, payload, plen) < 0) {
+		ig_sess_close(s, "out of memory");
+		return STMT_DONE;
+	}
+	ig_pending *p = ig_cmd_expect(s, cmd);
+	if (p)
+		p->resp_seq = ig_stmt_answer_seq(plen);
+	if (cmd == COM_INIT_DB && p)
+		p->db = strndup((const char *)payload + 1, plen - 1);
+	if (cmd == COM_CHANGE_USER && p) {
+		my_change_user cu;
+		if (my_change_user_parse(payload, plen, s->caps, &cu) == 0) {
+			p->user = strdup(cu.user);
+			if (cu.has_db)
+				p->db = strdup(cu.db);
+		}
+	}
+	return raw ? STMT_RELAY : STMT_DONE;
+}
+
+/* The client has sent the last packet of a statement too large to inspect: its answer. */
+static void refuse_oversized(ig_session *s)
+{
+	ig_cmd_input_event(s, EV_BIG_END);
+	ig_sess_send_error(s, s->cmd.big_seq, ER_NET_PACKET_TOO_LARGE, "08S01",
+	                   "importgate: statement larger than limits.max_inspect_bytes; it cannot be "
+	                   "inspected and was not sent");
+}
+
+/*
+ * Statement of several packets (16 MiB and more): assembled up to limits.max_inspect_bytes,
+ * then treated as one; a larger one is refused with an error and discarded. big_seq is the
+ * sequence id after this fragment: the answer's when it is the last.
+ */
+static void on_big_fragment(ig_session *s, const uint8_t *frag, uint32_t n, bool last)
+{
+	ig_command *c = &s->cmd;
+	if (c->input == IN_DISCARD) {
+		if (last)
+			refuse_oversized(s);
+		return;
+	}
+	if (ig_buf_avail(&c->big) + n > s->cfg->limits.max_inspect_bytes || ig_buf_append(&c->big, frag, n) < 0) {
+		ig_buf_reset(&c->big);
+		LOG_WARN(s->id, "statement over limits.max_inspect_bytes (%zu): refused", s->cfg->limits.max_inspect_bytes);
+		if (last)
+			refuse_oversized(s);
+		else
+			ig_cmd_input_event(s, EV_BIG_TOO_LARGE); /* the rest is read and dropped, then answered */
+		return;
+	}
+	if (!last)
+		return;
+	ig_buf whole = c->big;
+	memset(&c->big, 0, sizeof(c->big));
+	ig_cmd_input_event(s, EV_BIG_END);
+	/* The queue was drained before assembly began, so this never has to wait. Dispatched by
+	 * its command byte: a COM_CHANGE_USER of 16 MiB or more is a session command, not SQL. */
+	ig_cmd_small(s, ig_buf_head(&whole), ig_buf_avail(&whole), false);
+	ig_buf_reset(&whole);
+}
+
+/* The next fragment of a statement of several packets (IN_ASSEMBLE or IN_DISCARD). */
+static ig_pkt_verdict big_next_packet(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	if (!ig_packet_whole(pk))
+		return IG_PKT_WAIT;
+	if (pk->seq != c->big_seq++) {
+		/* What a server answers; the reassembled statement would hide the fault. */
+		ig_buf_reset(&c->big);
+		if (c->input == IN_ASSEMBLE)
+			ig_cmd_input_event(s, EV_BIG_END);
+		ig_sess_fail(s, pk->seq, ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order");
+		return IG_PKT_DISCARD;
+	}
+	on_big_fragment(s, pk->data, pk->len, pk->len != MY_MAX_PAYLOAD);
+	return IG_PKT_TAKEN;
+}
+
+/* The first packet of a statement of several: wait for earlier answers, then assemble it. */
+static ig_pkt_verdict big_first_packet(ig_session *s, const ig_packet *pk)
+{
+	if (s->cmd.pq_len > 0) {
+		ig_cmd_input_event(s, EV_WAIT_ANSWERS);
+		return IG_PKT_WAIT;
+	}
+	if (!ig_packet_whole(pk))
+		return IG_PKT_WAIT;
+	s->cmd.big_seq = 1;
+	ig_cmd_input_event(s, EV_BIG_START);
+	on_big_fragment(s, pk->data, pk->len, false);
+	return IG_PKT_TAKEN;
+}
+
+static ig_pkt_verdict small_command_packet(ig_session *s, const ig_packet *pk)
+{
+	if (!ig_packet_whole(pk) || s->cmd.pq_len >= PQ_MAX)
+		return IG_PKT_WAIT;
+	ig_stmt_result r = ig_cmd_small(s, pk->data, pk->len, true);
+	if (r == STMT_WAIT) {
+		ig_cmd_input_event(s, EV_WAIT_ANSWERS);
+		return IG_PKT_WAIT;
+	}
+	return r == STMT_RELAY ? IG_PKT_RELAY : IG_PKT_TAKEN;
+}
+
+/*
+ * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
+ * INFILE data) are looked at; statements are held whole until inspected; everything else is
+ * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
+ */
+ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	if (s->closing || held(c->input))
+		return IG_PKT_WAIT;
+	if (c->input == IN_ASSEMBLE || c->input == IN_DISCARD)
+		return big_next_packet(s, pk);
+	if (pk->len == 0) {
+		/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
+		if (!pk->cont)
+			ig_cmd_input_event(s, EV_INFILE_END);
+		return IG_PKT_RELAY;
+	}
+	uint8_t cmd = pk->data[0];
+	bool full = pk->len == MY_MAX_PAYLOAD;
+	bool is_cmd = !pk->cont && c->input == IN_COMMAND && pk->seq == 0;
+	if (is_cmd && is_small_command(cmd))
+		return full ? big_first_packet(s, pk) : small_command_packet(s, pk);
+	if (is_cmd) {
+		if (c->pq_len >= PQ_MAX && ig_cmd_has_response(cmd))
+			return IG_PKT_WAIT;
+		ig_pending *pend = ig_cmd_expect(s, cmd);
+		if (pend && full)
+			pend->resp_seq = 0; /* continued in packets not counted here */
+	}
+	return IG_PKT_RELAY;
+}
+
+void ig_cmd_client_input_done(ig_session *s)
+{
+	s->last_io_ms = uv_now(&s->w->loop);
+	ig_conn_flush(&s->backend);
+	ig_conn_flush(&s->client);
+	ig_sess_update_reading(s);
+}
+
+/* ------------------------------------------------------------------ the backend lost, deadlines */
+
+/* Nothing of the head command's answer has reached the client yet (not even part of a packet). */
+static bool answer_untouched(const ig_session *s)
+{
+	const ig_command *c = &s->cmd;
+	return c->pq_len > 0 && c->pq[c->pq_head].resp_seq != 0 && !ig_cmd_client_sending(s) &&
+	       c->resp.state == RS_FIRST && c->resp.result_index == 0 && ig_conn_at_boundary(&s->backend);
+}
+
+/*
+ * The backend leg is given up in the command phase: it ended (closed, reset, or timed out by
+ * TCP keepalive / TCP_USER_TIMEOUT), or stayed silent past timeouts.response_ms. A client
+ * waiting for an answer of which nothing has been relayed gets an error that says what
+ * happened (2013, as its library would say for a lost server); otherwise what the backend
+ * sent last is relayed and the client is closed.
+ */
+void ig_cmd_backend_lost(ig_session *s, const char *why)
+{
+	if (s->close_after_flush)
+		return; /* already on its way out, the client already told */
+	if (s->cmd.input == IN_PROBE) {
+		/* The client's statement was held, not sent: it is told it did not run. */
+		ig_sess_fail(s, s->cmd.held.answer_seq, CR_SERVER_LOST,
+		             "importgate: lost the backend %s before the statement was sent: %s", s->be->addr, why);
+		return;
+	}
+	if (answer_untouched(s)) {
+		ig_sess_fail(s, s->cmd.pq[s->cmd.pq_head].resp_seq, CR_SERVER_LOST,
+		             "importgate: lost the backend %s during the command: %s", s->be->addr, why);
+		return;
+	}
+	LOG_INFO(s->id, "backend %s: %s", s->be->addr, why);
+	ig_sess_close_when_flushed(s);
+}
+
+/*
+ * Has the client taken nothing queued for it for timeouts.client_write_ms? Progress is a
+ * write completed, or fewer bytes waiting in the socket's send queue than at the last look
+ * (a slow reader takes some; libuv reports a queued write only when all of it is written).
+ */
+static bool client_stalled(ig_session *s, uint64_t now)
+{
+	ig_command *c = &s->cmd;
+	int unsent = -1;
+	uv_os_fd_t fd;
+
+	if (ig_conn_queued(&s->client) == 0) {
+		c->out_since_ms = now;
+		return false;
+	}
+	if (uv_fileno((const uv_handle_t *)&s->client.tcp, &fd) == 0)
+		(void)ioctl(fd, SIOCOUTQ, &unsent);
+	if (unsent != c->out_unsent) {
+		c->out_unsent = unsent;
+		c->out_since_ms = now;
+		return false;
+	}
+	return now - c->out_since_ms >= (uint64_t)s->cfg->timeouts.client_write_ms;
+}
+
+/*
+ * The command phase's deadlines. idle_ms: no command in flight, none being decided, and no
+ * byte either way for that long. response_ms: a command waits for its answer and nothing
+ * has moved either way for that long (a stopped or hung backend whose kernel still
+ * acknowledges); imports are exempt, since TiDB says nothing until a synchronous import ends.
+ */
+void ig_cmd_tick(ig_session *s)
+{
+	const ig_config *cfg = s->cfg;
+	ig_command *c = &s->cmd;
+	uint64_t now = uv_now(&s->w->loop), quiet = now - s->last_io_ms;
+
+	if (s->closing)
+		return;
+	if (c->input == IN_PROBE) {
+		/* The gateway's own query: bounded even where no response timeout is set. */
+		uint64_t bound = cfg->timeouts.response_ms > 0 ? (uint64_t)cfg->timeouts.response_ms : IG_PROBE_TIMEOUT_MS;
+		if (now - c->probe.since >= bound)
+			ig_cmd_backend_lost(s, "no answer to the gateway's query of the session's state");
+		return;
+	}
+	if (cfg->timeouts.client_write_ms > 0 && client_stalled(s, now)) {
+		ig_sess_close(s, "the client took nothing of its answer for timeouts.client_write_ms");
+		return;
+	}
+	if (c->pq_len == 0) {
+		if (cfg->timeouts.idle_ms > 0 && !held(c->input) && quiet >= (uint64_t)cfg->timeouts.idle_ms)
+			ig_sess_close(s, "idle timeout");
+		return;
+	}
+	/* Not while the client holds things up: bytes for it not yet taken (backpressure has
+	 * stopped reading the backend), or LOCAL INFILE data still to come from it. */
+	if (cfg->timeouts.response_ms > 0 && quiet >= (uint64_t)cfg->timeouts.response_ms &&
+	    !c->pq[c->pq_head].capture && ig_conn_queued(&s->client) == 0 && !ig_cmd_client_sending(s)) {
+		char why[120];
+		snprintf(why, sizeof(why), "no answer for %d ms (timeouts.response_ms)", cfg->timeouts.response_ms);
+		ig_cmd_backend_lost(s, why);
+	}
+}

@@ -1,0 +1,317 @@
+/*
+ * conn.c - a session's connection: socket, TLS, write queue and packet framing (see conn.h).
+ */
+#include "proxy/conn.h"
+
+#include <string.h>
+
+#include "proxy/metrics.h"
+#include "proxy/mysql_proto.h"
+
+static void conn_on_write(uv_write_t *req, int status);
+
+void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric)
+{
+	uv_tcp_init(&w->loop, &c->tcp);
+	c->tcp.data = c;
+	c->w = w;
+	c->ops = ops;
+	c->owner = owner;
+	c->metric = metric;
+	c->open = true;
+}
+
+void ig_conn_close(ig_conn *c, uv_close_cb cb)
+{
+	if (c->open && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+		c->open = false;
+		uv_close((uv_handle_t *)&c->tcp, cb);
+	}
+}
+
+void ig_conn_free(ig_conn *c)
+{
+	if (c->tls) {
+		ig_tls_free(c->tls);
+		free(c->tls);
+		c->tls = NULL;
+	}
+	ig_buf_reset(&c->wq);
+	ig_buf_reset(&c->inflight);
+	ig_framer_reset(&c->in);
+}
+
+/* ------------------------------------------------------------------ writing */
+
+static int conn_queue(ig_conn *c, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (c->tls) {
+		if (ig_tls_write(c->tls, p, n) < 0 || ig_tls_drain(c->tls, &c->wq) < 0)
+			return -1;
+		return 0;
+	}
+	return ig_buf_append(&c->wq, p, n);
+}
+
+/* Relayed bytes still pointing into the sender's input go to the queue first. */
+static int span_out(ig_conn *c)
+{
+	if (c->span_len == 0)
+		return 0;
+	int rc = conn_queue(c, c->span, c->span_len);
+	c->span = NULL;
+	c->span_len = 0;
+	return rc;
+}
+
+size_t ig_conn_queued(ig_conn *c)
+{
+	return ig_buf_avail(&c->wq) + ig_buf_avail(&c->inflight) + c->span_len;
+}
+
+int ig_conn_send(ig_conn *c, const void *p, size_t n)
+{
+	if (span_out(c) < 0)
+		return -1;
+	return conn_queue(c, p, n);
+}
+
+int ig_conn_send_packet(ig_conn *c, uint8_t seq, const void *payload, size_t len)
+{
+	ig_buf b = {0};
+	int rc = my_write_packet(&b, seq, payload, len);
+	if (rc == 0)
+		rc = ig_conn_send(c, b.data, b.len);
+	ig_buf_reset(&b);
+	return rc;
+}
+
+int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len)
+{
+	if (c->tls || len + 1 >= MY_MAX_PAYLOAD || span_out(c) < 0) {
+		/* One piece for TLS (one record), or split in packets of 16 MiB - 1. */
+		ig_buf b = {0};
+		int rc = ig_buf_append(&b, &cmd, 1) < 0 || ig_buf_append(&b, text, len) < 0
+		         ? -1 : ig_conn_send_packet(c, 0, b.data, b.len);
+		ig_buf_reset(&b);
+		return rc;
+	}
+	/* Plain text: straight into the queue, the text copied once. */
+	uint8_t hdr[5];
+	my_put_u24(hdr, (uint32_t)(len + 1));
+	hdr[3] = 0;
+	hdr[4] = cmd;
+	if (ig_buf_reserve(&c->wq, sizeof(hdr) + len) < 0)
+		return -1;
+	ig_buf_append(&c->wq, hdr, sizeof(hdr));
+	return ig_buf_append(&c->wq, text, len);
+}
+
+void ig_conn_flush(ig_conn *c)
+{
+	if (span_out(c) < 0) {
+		c->ops->broken(c->owner, c, UV_ENOMEM);
+		return;
+	}
+	if (c->writing || !c->open || ig_buf_avail(&c->wq) == 0)
+		return;
+	uv_buf_t b = uv_buf_init((char *)ig_buf_head(&c->wq), (unsigned)ig_buf_avail(&c->wq));
+	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	if (n > 0)
+		ig_buf_consume(&c->wq, (size_t)n);
+	else if (n < 0 && n != UV_EAGAIN) {
+		c->ops->broken(c->owner, c, n);
+		return;
+	}
+	if (ig_buf_avail(&c->wq) == 0)
+		return;
+	/* The rest goes out asynchronously; new bytes keep queueing in wq meanwhile. */
+	ig_buf_swap(&c->wq, &c->inflight);
+	b = uv_buf_init((char *)ig_buf_head(&c->inflight), (unsigned)ig_buf_avail(&c->inflight));
+	c->wreq.data = c;
+	int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_on_write);
+	if (rc < 0) {
+		c->ops->broken(c->owner, c, rc);
+		return;
+	}
+	c->writing = true;
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+	ig_conn *c = req->data;
+	c->writing = false;
+	ig_buf_reset(&c->inflight);
+	if (status == UV_ECANCELED)
+		return;
+	if (status == 0)
+		ig_conn_flush(c);
+	c->ops->written(c->owner, c, status);
+}
+
+/* ------------------------------------------------------------------ framing */
+
+static ig_pkt_verdict on_packet(void *arg, const ig_packet *pk)
+{
+	ig_conn *c = arg;
+	return c->ops->packet(c->owner, c, pk);
+}
+
+/* Relayed bytes: appended to the destination's span while they follow on from it. */
+static int on_relay(void *arg, const uint8_t *p, size_t n)
+{
+	ig_conn *d = ((ig_conn *)arg)->relay;
+	if (d->span_len > 0 && d->span + d->span_len == p) {
+		d->span_len += n;
+		return 0;
+	}
+	if (span_out(d) < 0)
+		return -1;
+	d->span = p;
+	d->span_len = n;
+	return 0;
+}
+
+static int on_run_end(void *arg)
+{
+	ig_conn *c = arg;
+	return c->relay ? span_out(c->relay) : 0;
+}
+
+/* Framing stops when the connection closed, or when TLS started under plaintext. */
+static bool on_stop(void *arg)
+{
+	ig_conn *c = arg;
+	return !c->open || (c->plain_in && c->tls);
+}
+
+static const ig_framer_ops framer_ops = {
+	.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop,
+};
+
+static void tls_input(ig_conn *c, const uint8_t *p, size_t n);
+
+/* What ended a feed: input that became ciphertext goes to TLS. */
+static void framed(ig_conn *c, ig_frame_end e, ig_buf *rest)
+{
+	if (e == IG_FRAME_FAILED)
+		c->ops->broken(c->owner, c, UV_ENOMEM);
+	else if (e == IG_FRAME_STOPPED && c->open && c->tls && ig_buf_avail(rest) > 0)
+		tls_input(c, ig_buf_head(rest), ig_buf_avail(rest));
+	ig_buf_reset(rest);
+}
+
+/* Plaintext in: framed from where it lies; only what must wait is copied. */
+static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
+{
+	ig_buf rest = {0};
+	if (c->carry_max && ig_conn_kept(c) + n > c->carry_max) {
+		c->ops->overflow(c->owner, c);
+		return;
+	}
+	c->plain_in = plain;
+	framed(c, ig_framer_feed(&c->in, p, n, &framer_ops, c, &rest), &rest);
+}
+
+void ig_conn_resume(ig_conn *c)
+{
+	ig_buf rest = {0};
+	if (!c->open)
+		return;
+	c->plain_in = c->tls == NULL;
+	framed(c, ig_framer_resume(&c->in, &framer_ops, c, &rest), &rest);
+}
+
+/* ------------------------------------------------------------------ TLS and reading */
+
+int ig_conn_start_tls(ig_conn *c, SSL_CTX *ctx, bool server, const char *peer_host)
+{
+	char err[256];
+	c->tls = calloc(1, sizeof(*c->tls));
+	if (!c->tls || ig_tls_init(c->tls, ctx, server, peer_host) < 0) {
+		free(c->tls);
+		c->tls = NULL;
+		return -1;
+	}
+	if (!server) {
+		ig_tls_handshake(c->tls, err, sizeof(err)); /* produces the ClientHello */
+		ig_tls_drain(c->tls, &c->wq);
+		ig_conn_flush(c);
+	}
+	return 0;
+}
+
+/* Ciphertext in: advance the handshake, then frame whatever plaintext there is. */
+static void tls_input(ig_conn *c, const uint8_t *p, size_t n)
+{
+	char err[256];
+	if (ig_tls_feed(c->tls, p, n) < 0) {
+		c->ops->broken(c->owner, c, UV_ENOMEM);
+		return;
+	}
+	if (!c->tls->done) {
+		int rc = ig_tls_handshake(c->tls, err, sizeof(err));
+		ig_tls_drain(c->tls, &c->wq);
+		ig_conn_flush(c);
+		if (rc == 0)
+			return;
+		c->ops->tls_done(c->owner, c, rc < 0 ? -1 : 1, err);
+		if (rc < 0 || !c->open)
+			return;
+	}
+	for (;;) {
+		ssize_t k = ig_tls_read(c->tls, c->w->pbuf, sizeof(c->w->pbuf));
+		if (k == 0)
+			break;
+		if (k < 0) {
+			c->ops->lost(c->owner, c, IG_CONN_TLS_CLOSED);
+			return;
+		}
+		feed(c, c->w->pbuf, (size_t)k, false);
+		if (!c->open)
+			return;
+	}
+	ig_tls_drain(c->tls, &c->wq); /* e.g. TLS 1.3 session tickets, alerts */
+	ig_conn_flush(c);
+}
+
+static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	ig_conn *c = h->data;
+	(void)suggested;
+	/* Each read is framed (and what must stay is copied) before libuv reads again. */
+	*buf = uv_buf_init((char *)c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	ig_conn *c = st->data;
+	if (nread == 0 || !c->open)
+		return;
+	if (nread < 0) {
+		c->ops->lost(c->owner, c, (int)nread);
+		return;
+	}
+	ig_metric_add(c->metric, (uint64_t)nread);
+	if (c->tls)
+		tls_input(c, (const uint8_t *)buf->base, (size_t)nread);
+	else
+		feed(c, (const uint8_t *)buf->base, (size_t)nread, true);
+	if (c->open)
+		c->ops->input_done(c->owner, c);
+}
+
+void ig_conn_read(ig_conn *c, bool on)
+{
+	if (!c->open || c->reading == on)
+		return;
+	if (on) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) == 0)
+			c->reading = true;
+	} else {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}

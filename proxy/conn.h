@@ -1,0 +1,86 @@
+/*
+ * conn.h - one TCP connection of a session (the client's or the backend's): reading with
+ * backpressure, a write queue, TLS behind it (proxy/tls.c), and MySQL packet framing.
+ *
+ * Input is framed once (proxy/framer.h): the owner is handed each packet and answers what
+ * becomes of it: taken whole, relayed verbatim to the relay connection as its bytes arrive,
+ * or kept until later. Bytes are copied only when a packet must wait; everything else is
+ * read from the worker's shared read buffer, and consecutive relayed packets are queued on
+ * the relay connection in one copy.
+ */
+#ifndef IMPORTGATE_CONN_H
+#define IMPORTGATE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "proxy/buf.h"
+#include "proxy/framer.h"
+#include "proxy/tls.h"
+#include "proxy/worker.h"
+
+#define IG_CONN_TLS_CLOSED 1 /* lost(): the peer closed TLS, or TLS failed after its handshake */
+
+typedef struct ig_conn ig_conn;
+
+typedef struct ig_conn_ops {
+	ig_pkt_verdict (*packet)(void *owner, ig_conn *c, const ig_packet *pk);
+	void (*input_done)(void *owner, ig_conn *c);          /* after the packets of one read */
+	void (*lost)(void *owner, ig_conn *c, int status);    /* EOF/error reading; or IG_CONN_TLS_CLOSED */
+	void (*written)(void *owner, ig_conn *c, int status); /* an asynchronous write ended */
+	void (*broken)(void *owner, ig_conn *c, int status);  /* a write could not be started */
+	/* The TLS handshake: rc 1 done, -1 failed (err says why). */
+	void (*tls_done)(void *owner, ig_conn *c, int rc, const char *err);
+	void (*overflow)(void *owner, ig_conn *c);            /* more kept input than carry_max */
+} ig_conn_ops;
+
+struct ig_conn {
+	uv_tcp_t tcp;
+	ig_worker *w;
+	const ig_conn_ops *ops;
+	void *owner;
+	ig_tls *tls;         /* NULL for plain text */
+	ig_buf wq;           /* bytes waiting to be written (ciphertext under TLS) */
+	ig_buf inflight;     /* bytes handed to uv_write */
+	uv_write_t wreq;
+	ig_framer in;        /* plaintext input, framed */
+	size_t carry_max;    /* 0: unbounded; else overflow() when kept input would pass it */
+	ig_conn *relay;      /* where IG_PKT_RELAY sends */
+	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
+	size_t span_len;
+	int metric;          /* counter of bytes read */
+	bool plain_in;       /* the input being framed is not from TLS */
+	bool writing;
+	bool reading;
+	bool open;           /* handle initialised and not closed */
+};
+
+void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric);
+void ig_conn_close(ig_conn *c, uv_close_cb cb);
+void ig_conn_free(ig_conn *c); /* buffers and TLS, once the handle is closed */
+
+size_t ig_conn_queued(ig_conn *c);
+int ig_conn_send(ig_conn *c, const void *p, size_t n);
+/* A whole packet (payloads of 16 MiB and more are split). */
+int ig_conn_send_packet(ig_conn *c, uint8_t seq, const void *payload, size_t len);
+/* A command packet, sequence id 0: its command byte, then text. */
+int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len);
+void ig_conn_flush(ig_conn *c);
+void ig_conn_read(ig_conn *c, bool on);
+
+/* Frames the kept input again (after a hold ends). */
+void ig_conn_resume(ig_conn *c);
+/* Plaintext input kept, not yet handed over or not yet taken. */
+static inline size_t ig_conn_kept(const ig_conn *c) { return ig_buf_avail(&c->in.carry); }
+/* The input stands between packets (nothing of one is pending or kept). */
+static inline bool ig_conn_at_boundary(const ig_conn *c) { return ig_framer_at_boundary(&c->in); }
+/* During packet(): bytes after the packet in the input at hand. */
+static inline size_t ig_conn_input_after(const ig_conn *c) { return c->in.run_left; }
+
+/* TLS from now on: server side for a client, client side (peer_host) for a backend. */
+int ig_conn_start_tls(ig_conn *c, SSL_CTX *ctx, bool server, const char *peer_host);
+
+#endif
