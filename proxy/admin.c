@@ -311,6 +311,9 @@ static void run_hook(admin_conn *c, route_id r)
 	c->route = r;
 	c->work.data = c;
 	c->state = AC_WORKING;
+	/* Not reading while the hook runs: an EOF would close, and free, the connection the
+	 * hook writes its answer into. A client that left meets a failed write afterwards. */
+	uv_read_stop((uv_stream_t *)&c->tcp);
 	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
 		c->state = AC_READING;
 		respond_error(c, 500, "cannot schedule the request", NULL);
