@@ -1,0 +1,127 @@
+"""Attack 4 (session split, response tracking): TiDB answers a COM_STMT_SEND_LONG_DATA that
+fails (unknown statement id: handleStmtSendLongData returns ErrUnknownStmtHandler, or a body
+under 6 bytes: ErrMalformPacket) with an ERR packet - clientConn.Run writes every dispatch
+error (server/conn.go, server/conn_stmt.go) - while proxy/response.c:ig_cmd_has_response()
+says COM_STMT_SEND_LONG_DATA is never answered. The unexpected ERR is taken as the answer of
+the next pending command, and every answer after it is read one command early: with two
+COM_STATISTICS (RS_SINGLE: one packet each, whatever it is) and a COM_PING pipelined behind a
+"SELECT NULL", the tracker reaches RS_FIRST of a following COM_QUERY exactly on the row
+packet of SELECT NULL, whose first byte is 0xFB (a NULL column). st_first() reads that as
+a LOCAL INFILE request: RE_INFILE -> EV_INFILE -> IN_INFILE (proxy/command.c), while the
+server is in its command phase. In IN_INFILE every client packet is relayed verbatim: the
+next COM_QUERY, a covered IMPORT INTO, reaches the backend without being held or decided.
+
+The double ignores a SEND_LONG_DATA for an unknown statement; this test makes it answer as
+TiDB does (ERR 1243), for this test only."""
+
+import struct
+
+import pytest
+
+from harness import rawproto
+from policy_helpers import DB1, PRECHECK, USERS, Received, double, etcd, policy_gw, state  # noqa: F401
+
+import tidb_double  # noqa: E402  (on the path policy_helpers sets)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+IMP = "IMPORT INTO shop.orders FROM 's3://b/o.csv'"
+COM_PING, COM_STATISTICS, COM_STMT_SEND_LONG_DATA = 0x0E, 0x09, 0x18
+
+
+@pytest.fixture
+def tidb_long_data_errors(monkeypatch):
+    """SEND_LONG_DATA as TiDB's handleStmtSendLongData: an unknown statement is an error,
+    which clientConn.Run writes to the client."""
+    orig = tidb_double.Session.dispatch
+
+    def dispatch(self, cmd, body):
+        if cmd == COM_STMT_SEND_LONG_DATA:
+            if len(body) < 6:
+                raise tidb_double.SQLError(1105, "Malformed communication packet.")
+            sid = struct.unpack("<I", body[:4])[0]
+            if sid not in self.stmts:
+                raise tidb_double.SQLError(1243, "Unknown prepared statement handler (%d) given to "
+                                           "stmt_send_longdata" % sid)
+        return orig(self, cmd, body)
+
+    monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)
+
+
+def _pkt(payload, seq=0):
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def _query(sql):
+    return _pkt(b"\x03" + sql.encode())
+
+
+def _read_answers(c, n):
+    """Reads n command answers (OK, ERR, or a text result set without DEPRECATE_EOF)."""
+    out = []
+    for _ in range(n):
+        _, p = c.read_packet()
+        if p[:1] in (b"\x00", b"\xff") or (p[:1] == b"\xfe" and len(p) < 9):
+            out.append(p[:1])
+            continue
+        eofs = 0
+        while eofs < 2:
+            _, q = c.read_packet()
+            if q[:1] == b"\xff":
+                break
+            if q[:1] == b"\xfe" and len(q) < 9:
+                eofs += 1
+        out.append(b"rows")
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="attack4: TiDB answers a failed COM_STMT_SEND_LONG_DATA with ERR; "
+                   "the tracker expects no answer, reads later answers one command early, takes a "
+                   "NULL row (0xFB) for a LOCAL INFILE request and relays the next COM_QUERY uninspected")
+def test_long_data_error_shifts_tracking_into_infile(policy_gw, double, state, tidb_long_data_errors):
+    state.task("pitr_shop", ["shop.*"])
+    gw = policy_gw()
+    c, _ = rawproto.login(gw.host, gw.port, "root", USERS["root"], DB1)
+    try:
+        # Positive control: the covered import is refused on this very connection.
+        c.send_packet(b"\x03" + IMP.encode(), 0)
+        out = c.outcome(20)
+        assert out[:2] == ("error", PRECHECK), out
+        rx = Received(double)
+        c.send_raw(_pkt(bytes([COM_STMT_SEND_LONG_DATA]) + struct.pack("<IH", 0x7EADBEEF, 0) + b"x")
+                   + _query("SELECT NULL")
+                   + _pkt(bytes([COM_STATISTICS])) + _pkt(bytes([COM_STATISTICS]))
+                   + _pkt(bytes([COM_PING]))
+                   + _query("SELECT 1"))
+        # ERR(long data), SELECT NULL's rows, ERR, ERR (no COM_STATISTICS), OK, SELECT 1's rows
+        got = _read_answers(c, 6)
+        assert got == [b"\xff", b"rows", b"\xff", b"\xff", b"\x00", b"rows"], got
+        c.send_packet(b"\x03" + IMP.encode(), 0)
+        out = c.outcome(20)
+        reached = rx.imports()
+    finally:
+        c.close()
+    # The covered import must be refused by the gateway and never reach TiDB.
+    assert reached == [], reached
+    assert out[:2] == ("error", PRECHECK), out
+
+
+def test_same_pipeline_without_the_long_data_error_is_refused(policy_gw, double, state, tidb_long_data_errors):
+    """Control: the same pipelined commands without the failing SEND_LONG_DATA leave the
+    tracker in step, and the import after them is decided (refused)."""
+    state.task("pitr_shop", ["shop.*"])
+    gw = policy_gw()
+    c, _ = rawproto.login(gw.host, gw.port, "root", USERS["root"], DB1)
+    try:
+        rx = Received(double)
+        c.send_raw(_query("SELECT NULL") + _pkt(bytes([COM_STATISTICS])) + _pkt(bytes([COM_STATISTICS]))
+                   + _pkt(bytes([COM_PING])) + _query("SELECT 1"))
+        got = _read_answers(c, 5)
+        assert got == [b"rows", b"\xff", b"\xff", b"\x00", b"rows"], got
+        c.send_packet(b"\x03" + IMP.encode(), 0)
+        out = c.outcome(20)
+        reached = rx.imports()
+    finally:
+        c.close()
+    assert reached == [], reached
+    assert out[:2] == ("error", PRECHECK), out
