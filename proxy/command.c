@@ -443,6 +443,22 @@ static ig_pkt_verdict small_command_packet(ig_session *s, const ig_packet *pk)
 }
 
 /*
+ * A packet that starts no command (empty, or a sequence id other than 0) while nothing of the
+ * head command's answer has come: LOCAL INFILE data sent before the server asked for it.
+ * Only the answer's first packet says what it is (0xFB: the file), so it waits for that.
+ * Taken now, it was relayed as nothing in particular, and the file request met afterwards
+ * made the gateway read the client's next commands as file data, uninspected (attack4:
+ * test_attack4_infile_early_end.py). Once the answer has begun it is relayed as before
+ * (an authentication exchange of COM_CHANGE_USER continues that way).
+ */
+static bool early_file_data(const ig_session *s, const ig_packet *pk)
+{
+	const ig_command *c = &s->cmd;
+	return c->input == IN_COMMAND && !pk->cont && (pk->len == 0 || pk->seq != 0) && c->pq_len > 0 &&
+	       c->resp.state == RS_FIRST && c->resp.result_index == 0;
+}
+
+/*
  * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
  * INFILE data) are looked at; statements are held whole until inspected; everything else is
  * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
@@ -454,6 +470,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		return IG_PKT_WAIT;
 	if (c->input == IN_ASSEMBLE || c->input == IN_DISCARD)
 		return big_next_packet(s, pk);
+	if (early_file_data(s, pk))
+		return IG_PKT_WAIT;
 	if (pk->len == 0) {
 		/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
 		if (!pk->cont)

@@ -66,9 +66,6 @@ def _answer(c):
             return ("err", struct.unpack_from("<H", p, 1)[0], p)
 
 
-@pytest.mark.xfail(strict=True, reason="attack4: an empty LOCAL INFILE terminator pipelined behind "
-                   "LOAD DATA LOCAL is framed in IN_COMMAND and ignored; the gateway then stays in "
-                   "IN_INFILE and relays the next COM_QUERY (a covered IMPORT INTO) uninspected")
 def test_infile_terminator_pipelined_then_import(gw_mariadb, mariadb, state):
     state.task("pitr_igtest", ["igtest.*"])
     # Positive control: the same import, sent plainly, is refused by the gateway.
