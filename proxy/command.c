@@ -78,8 +78,34 @@ static void free_pending(ig_pending *p)
 
 static void start_tracking(ig_session *s)
 {
+	s->cmd.answer_begun = false;
 	if (s->cmd.pq_len > 0)
 		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps);
+}
+
+/*
+ * The backend's packets carry the sequence ids the gateway expects: the head's answer
+ * starts with the id after its request, and goes on one by one. Anything else means the
+ * gateway no longer knows which answer a packet belongs to (TiDB answers an ERR to a
+ * COM_STMT_SEND_LONG_DATA it rejects, which MySQL never does), and then a row could be read
+ * as a file request, the one state in which client packets pass uninspected (attack4:
+ * test_attack4_longdata_error_desync.py). A COM_CHANGE_USER's authentication exchange and
+ * the answer after LOCAL INFILE data interleave the client's packets: only their start is
+ * checked.
+ */
+static bool answer_in_sequence(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	const ig_pending *h = &c->pq[c->pq_head];
+	bool ok;
+
+	if (!c->answer_begun)
+		ok = h->backend_seq == 0 || pk->seq == h->backend_seq;
+	else
+		ok = h->cmd == COM_CHANGE_USER || pk->seq == c->answer_next_seq;
+	c->answer_begun = true;
+	c->answer_next_seq = (uint8_t)(pk->seq + 1);
+	return ok;
 }
 
 /* A command was forwarded: follow its response (the record is filled by the caller). */
@@ -92,7 +118,7 @@ ig_pending *ig_cmd_expect(ig_session *s, uint8_t cmd)
 	memset(p, 0, sizeof(*p));
 	c->pq_len++;
 	p->cmd = cmd;
-	p->resp_seq = 1; /* a one-packet command; callers correct it for longer ones */
+	p->resp_seq = p->backend_seq = 1; /* a one-packet command; callers correct it for longer ones */
 	if (c->pq_len == 1) {
 		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
 		start_tracking(s);
@@ -236,15 +262,23 @@ static void response_done(ig_session *s)
 	start_tracking(s);
 }
 
-/* A packet of the backend's answers, followed (its first bytes suffice). */
-static void track_answer(ig_session *s, const ig_packet *pk)
+/* A packet of the backend's answers, followed (its first bytes suffice). false: the session
+ * is closed, the packet not to be relayed. */
+static bool track_answer(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
+	if (c->pq_len > 0 && !answer_in_sequence(s, pk)) {
+		LOG_WARN(s->id, "bypass.suspect: the backend's packet carries sequence id %u where the "
+		         "answer to command 0x%02x was due; the gateway cannot follow the answers: "
+		         "closing the session", pk->seq, c->pq[c->pq_head].cmd);
+		ig_sess_close(s, "backend answers out of sequence");
+		return false;
+	}
 	if (pk->cont)
-		return;
+		return true;
 	if (c->pq_len == 0) {
 		LOG_DEBUG(s->id, "unsolicited packet from backend (0x%02x)", pk->have ? pk->data[0] : 0);
-		return;
+		return true;
 	}
 	unsigned index = c->resp.result_index;
 	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
@@ -254,6 +288,8 @@ static void track_answer(ig_session *s, const ig_packet *pk)
 	case RE_INFILE:
 		ig_cmd_input_event(s, EV_INFILE);
 		c->pq[c->pq_head].resp_seq = 0; /* the answer's sequence now follows the file's packets */
+		c->pq[c->pq_head].backend_seq = 0;
+		c->answer_begun = false;
 		break;
 	case RE_RESULT:
 		result_ended(s, index);
@@ -262,12 +298,13 @@ static void track_answer(ig_session *s, const ig_packet *pk)
 		result_ended(s, index);
 		response_done(s);
 		break;
-	case RE_PROTOCOL:
-		LOG_WARN(s->id, "cannot follow the backend's answer to command 0x%02x; dropping its tracking",
-		         c->pq[c->pq_head].cmd);
-		response_done(s);
-		break;
+	case RE_PROTOCOL: /* not knowing where the answers are is how a row becomes a file request */
+		LOG_WARN(s->id, "bypass.suspect: cannot follow the backend's answer to command 0x%02x; "
+		         "closing the session", c->pq[c->pq_head].cmd);
+		ig_sess_close(s, "backend answer not understood");
+		return false;
 	}
+	return true;
 }
 
 /*
@@ -297,8 +334,7 @@ ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
 	if (c->pq_len > 0 && c->pq[c->pq_head].capture && !capture_packet(s, pk))
 		return IG_PKT_WAIT;
-	track_answer(s, pk);
-	return IG_PKT_RELAY;
+	return track_answer(s, pk) ? IG_PKT_RELAY : IG_PKT_DISCARD;
 }
 
 void ig_cmd_resume(ig_session *s)
@@ -488,7 +524,7 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 			return IG_PKT_WAIT;
 		ig_pending *pend = ig_cmd_expect(s, cmd);
 		if (pend && full)
-			pend->resp_seq = 0; /* continued in packets not counted here */
+			pend->resp_seq = pend->backend_seq = 0; /* continued in packets not counted here */
 	}
 	return IG_PKT_RELAY;
 }

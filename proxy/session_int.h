@@ -83,6 +83,9 @@ typedef struct ig_pending {
 	unsigned nuse;
 	bool capture;             /* an import: its answer is captured and read */
 	uint8_t resp_seq;         /* sequence id the answer starts with; 0 = not known */
+	/* the one the backend's answer starts with: resp_seq, unless what was forwarded took
+	 * another number of packets than what the client sent; 0 = not known */
+	uint8_t backend_seq;
 	char obl_id[40];          /* that import owes obligations: told its answer, or that none came */
 } ig_pending;
 
@@ -125,6 +128,8 @@ typedef struct ig_command {
 	ig_probe_wait probe;
 	ig_capture capture;
 	ig_resp resp;                /* the head command's answer, followed */
+	bool answer_begun;           /* a packet of the head's answer has come */
+	uint8_t answer_next_seq;     /* the sequence id its next packet must carry */
 	ig_pending pq[PQ_MAX];
 	unsigned pq_head, pq_len;
 	uint64_t out_since_ms;       /* since when the client has taken nothing queued for it */

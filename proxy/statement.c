@@ -106,8 +106,10 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	}
 	int rc = ig_conn_send_command(&s->backend, cmd, text, len);
 	ig_pending *p = rc == 0 ? ig_cmd_expect(s, cmd) : NULL;
-	if (p)
+	if (p) {
 		p->resp_seq = resp_seq;
+		p->backend_seq = ig_stmt_answer_seq(len + 1);
+	}
 	hand_over_obligations(out, p, rc);
 	follow_forwarded(s, cmd, out, p);
 	if (rc < 0)
@@ -436,7 +438,7 @@ static ig_stmt_result quick_statement(ig_session *s, const uint8_t *payload, siz
 	}
 	ig_pending *p = ig_cmd_expect(s, cmd);
 	if (p)
-		p->resp_seq = ig_stmt_answer_seq(plen);
+		p->resp_seq = p->backend_seq = ig_stmt_answer_seq(plen);
 	return raw ? STMT_RELAY : STMT_DONE;
 }
 

@@ -75,9 +75,6 @@ def _read_answers(c, n):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="attack4: TiDB answers a failed COM_STMT_SEND_LONG_DATA with ERR; "
-                   "the tracker expects no answer, reads later answers one command early, takes a "
-                   "NULL row (0xFB) for a LOCAL INFILE request and relays the next COM_QUERY uninspected")
 def test_long_data_error_shifts_tracking_into_infile(policy_gw, double, state, tidb_long_data_errors):
     state.task("pitr_shop", ["shop.*"])
     gw = policy_gw()
@@ -93,17 +90,25 @@ def test_long_data_error_shifts_tracking_into_infile(policy_gw, double, state, t
                    + _pkt(bytes([COM_STATISTICS])) + _pkt(bytes([COM_STATISTICS]))
                    + _pkt(bytes([COM_PING]))
                    + _query("SELECT 1"))
-        # ERR(long data), SELECT NULL's rows, ERR, ERR (no COM_STATISTICS), OK, SELECT 1's rows
-        got = _read_answers(c, 6)
-        assert got == [b"\xff", b"rows", b"\xff", b"\xff", b"\x00", b"rows"], got
-        c.send_packet(b"\x03" + IMP.encode(), 0)
-        out = c.outcome(20)
+        # ERR(long data), SELECT NULL's rows, ERR, ERR (no COM_STATISTICS), OK, SELECT 1's rows.
+        # The gateway sees the answers go out of sequence (it does not expect the ERR to the
+        # SEND_LONG_DATA) and closes the session: that, or a refusal, is a defence.
+        try:
+            _read_answers(c, 6)
+            c.send_packet(b"\x03" + IMP.encode(), 0)
+            out = c.outcome(20)
+        except (rawproto.Closed, OSError):
+            out = "closed"
         reached = rx.imports()
     finally:
         c.close()
-    # The covered import must be refused by the gateway and never reach TiDB.
+    # The covered import must never reach TiDB: refused, or the session closed before it.
     assert reached == [], reached
-    assert out[:2] == ("error", PRECHECK), out
+    if out == "closed":
+        assert "bypass.suspect: the backend's packet carries sequence id" in gw.stderr_text(), \
+            gw.stderr_text()[-2000:]
+    else:
+        assert out[:2] == ("error", PRECHECK), out
 
 
 def test_same_pipeline_without_the_long_data_error_is_refused(policy_gw, double, state, tidb_long_data_errors):
