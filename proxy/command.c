@@ -377,7 +377,7 @@ ig_stmt_result ig_cmd_small(ig_session *s, const uint8_t *payload, size_t plen, 
 	}
 	ig_pending *p = ig_cmd_expect(s, cmd);
 	if (p)
-		p->resp_seq = ig_stmt_answer_seq(plen);
+		p->resp_seq = p->backend_seq = ig_stmt_answer_seq(plen);
 	if (cmd == COM_INIT_DB && p)
 		p->db = strndup((const char *)payload + 1, plen - 1);
 	if (cmd == COM_CHANGE_USER && p) {

@@ -26,7 +26,7 @@ policy/taskinfo.c:clang-analyzer-core.UndefinedBinaryOperatorResult:false positi
 policy/taskinfo.c:clang-analyzer-core.NonNullParamChecker:false positive: string_field() is reached only after bytes_field() set s to a position inside the value
 policy/oblstore.c:clang-analyzer-core.CallAndMessage:false positive: post() returns 0 only after post_one() set *out (it sets it to NULL first)
 policy/tablefilter.c:clang-analyzer-core.NonNullParamChecker:false positive: buf_put(&lit, "", 0) allocates lit.p, so set_literal() never copies from NULL
-proxy/session.c:clang-analyzer-optin.portability.UnixAPI:false positive: the greeting copy is never 0 bytes (a parsed greeting has at least its protocol byte)
+proxy/handshake.c:clang-analyzer-optin.portability.UnixAPI:false positive: the greeting copy is never 0 bytes (a parsed greeting has at least its protocol byte)
 proxy/log.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf
 proxy/metrics.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf, inside the retry loop
 proxy/audit.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
