@@ -7,13 +7,13 @@
  */
 #include "policy/brieimport.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/base64.h"
+#include "policy/etcdjson.h"
 
 static const struct {
 	const char *name;
@@ -106,29 +106,6 @@ const ig_brie_import *ig_brie_list_find(const ig_brie_list *l, const char *key)
 	return NULL;
 }
 
-/* grpc-gateway writes int64 as a JSON string; absent = 0. */
-static int i64(const json_t *v, int64_t *out)
-{
-	char *end;
-	long long x;
-
-	*out = 0;
-	if (!v)
-		return 0;
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	if (!json_is_string(v) || !*json_string_value(v))
-		return -1;
-	errno = 0;
-	x = strtoll(json_string_value(v), &end, 10);
-	if (*end || errno)
-		return -1;
-	*out = x;
-	return 0;
-}
-
 /* Decodes a base64 field; -1 bad, -2 out of memory, else the length (0 when absent). */
 static long b64_field(const json_t *v, unsigned char **out)
 {
@@ -189,8 +166,8 @@ static int one_kv(const json_t *item, size_t i, ig_brie_list *out, char *err, si
 	free(v);
 	if (rc <= 0)
 		return rc; /* 0: another key under a prefix range that is not exactly ours */
-	if (i64(json_object_get(item, "lease"), &b.lease) < 0 ||
-	    i64(json_object_get(item, "create_revision"), &b.create_revision) < 0) {
+	if (ig_etcd_json_i64(json_object_get(item, "lease"), &b.lease) < 0 ||
+	    ig_etcd_json_i64(json_object_get(item, "create_revision"), &b.create_revision) < 0) {
 		ig_brie_import_clear(&b);
 		snprintf(msg, sizeof(msg), "kvs[%zu].lease or create_revision is not a number", i);
 		return fail(err, errlen, msg);
@@ -218,7 +195,7 @@ int ig_brie_range_parse(const char *text, size_t len, ig_brie_list *out, bool *m
 		json_decref(root);
 		return fail(err, errlen, "etcd answered an error, not a range");
 	}
-	if (i64(json_object_get(json_object_get(root, "header"), "revision"), &out->revision) < 0)
+	if (ig_etcd_json_i64(json_object_get(json_object_get(root, "header"), "revision"), &out->revision) < 0)
 		out->revision = 0;
 	*more = json_is_true(json_object_get(root, "more"));
 	kvs = json_object_get(root, "kvs"); /* absent when the range is empty */

@@ -5,7 +5,6 @@
 #include "policy/etcdwatch.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
+#include "policy/etcdjson.h"
 #include "policy/clusterstate.h"
 
 #define MAX_LINE_BYTES (64u << 20) /* one response can batch many revisions while catching up */
@@ -56,27 +56,6 @@ bool ig_etcd_key_relevant(const char *key, size_t klen)
 	return rc != 0; /* out of memory (-1) counts as relevant: the safe side */
 }
 
-/* grpc-gateway writes int64 as a JSON string; absent = 0. */
-static int i64(const json_t *v, int64_t *out)
-{
-	char *end;
-	*out = 0;
-	if (!v)
-		return 0;
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	if (!json_is_string(v) || !*json_string_value(v))
-		return -1;
-	errno = 0;
-	long long x = strtoll(json_string_value(v), &end, 10);
-	if (*end || errno)
-		return -1;
-	*out = x;
-	return 0;
-}
-
 static int one_event(const json_t *ev, size_t i, ig_watch_msg *m, char *err, size_t errlen)
 {
 	const json_t *kv = json_object_get(ev, "kv"), *k;
@@ -86,7 +65,7 @@ static int one_event(const json_t *ev, size_t i, ig_watch_msg *m, char *err, siz
 
 	if (!json_is_object(ev) || !json_is_object(kv))
 		return werr(err, errlen, "events[%zu] has no kv object", i);
-	if (i64(json_object_get(kv, "mod_revision"), &rev) < 0 || rev <= 0)
+	if (ig_etcd_json_i64(json_object_get(kv, "mod_revision"), &rev) < 0 || rev <= 0)
 		return werr(err, errlen, "events[%zu].kv.mod_revision is missing or not a number", i);
 	k = json_object_get(kv, "key");
 	if (!json_is_string(k) || json_string_length(k) == 0)
@@ -112,11 +91,11 @@ static int parse_result(const json_t *res, ig_watch_msg *m, char *err, size_t er
 	const json_t *evs = json_object_get(res, "events");
 	const json_t *h = json_object_get(res, "header");
 
-	if (!json_is_object(h) || i64(json_object_get(h, "revision"), &m->header_revision) < 0)
+	if (!json_is_object(h) || ig_etcd_json_i64(json_object_get(h, "revision"), &m->header_revision) < 0)
 		return werr(err, errlen, "watch response without a header revision");
 	m->created = json_is_true(json_object_get(res, "created"));
 	m->canceled = json_is_true(json_object_get(res, "canceled"));
-	if (i64(json_object_get(res, "compact_revision"), &m->compact_revision) < 0)
+	if (ig_etcd_json_i64(json_object_get(res, "compact_revision"), &m->compact_revision) < 0)
 		return werr(err, errlen, "compact_revision is not a number");
 	if (evs && !json_is_array(evs))
 		return werr(err, errlen, "events is not an array");
