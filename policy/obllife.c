@@ -219,7 +219,8 @@ static int on_search(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
 		return unknown(r, IG_OBL_R_JOB_NOT_FOUND, "the answer was lost and no import job matching its "
 		               "source, table, creator and time was found", "job-search", fx);
 	r->next_try_ms = e->now_ms + (e->poll_ms < 2000 ? e->poll_ms : 2000);
-	return 0; /* looked, nothing yet: a new version only to record when to look again */
+	fx->quiet = true; /* looked, nothing yet: only when to look again changed */
+	return 0;
 }
 
 static int on_follow(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
@@ -233,6 +234,7 @@ static int on_follow(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
 	case IG_OEV_JOB_STATUS:
 		if (e->status && ended(e->status))
 			return job_ended(r, e, fx);
+		fx->quiet = r->attempts == 0 && !r->last_error; /* still running, nothing to clear */
 		return following(r, e);
 	default:
 		fx->applied = false;
@@ -283,6 +285,7 @@ static int reimport_job(ig_obl_record *r, ig_obl_step *s, const ig_obl_event *e,
 		return step_failed(r, s, "reimport", &x, true, fx);
 	}
 	bool first = s->state != IG_STEP_FOLLOWING;
+	fx->quiet = !first && s->job_id && strcmp(s->job_id, e->job_id) == 0; /* still running */
 	s->state = IG_STEP_FOLLOWING;
 	r->next_try_ms = e->now_ms + e->poll_ms;
 	if (set(&s->job_id, e->job_id) < 0)

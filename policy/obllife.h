@@ -71,10 +71,13 @@ typedef enum {
 } ig_obl_action;
 
 /* What a transition did: applied false = the event does not apply to the record as it is
- * (a terminal record, a stale or repeated event): nothing changed, nothing to write.
+ * (a terminal record, a stale or repeated event): nothing changed, nothing to write. A poll
+ * that learns nothing new is quiet: writing it would cost a store write per record per poll.
  * audit/step: the audit event to write once the new version is stored (NULL: none). */
 typedef struct ig_obl_effect {
 	bool applied;
+	bool quiet;         /* applied, but only when to look again changed (a running job polled,
+	                     * a search that found nothing yet): kept in memory, nothing to write */
 	const char *audit;  /* "obligation.step", ".not_owed", ".failed", ".done", ".dismissed" */
 	const char *step;   /* its "step" field */
 	const char *error;  /* its "error" (points into the record or the event) */

@@ -944,6 +944,8 @@ static int file_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err
 				ig_obl_record_free(&out[j]);
 			free(out);
 			out = NULL;
+		} else {
+			out[i].held = file_claimed(st, out[i].id, NULL) ? IG_OBL_HELD_US : IG_OBL_HELD_NONE;
 		}
 	}
 	if (out) {
@@ -1309,12 +1311,82 @@ static int etcd_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *e
 	return rc;
 }
 
+/* The claims under the claim prefix: id -> the lease each is bound to (a sorted array). */
+typedef struct claim_ent {
+	char id[IG_OBL_ID_LEN + 1];
+	int64_t lease;
+} claim_ent;
+
+static int claim_cmp(const void *a, const void *b)
+{
+	return strcmp(((const claim_ent *)a)->id, ((const claim_ent *)b)->id);
+}
+
+static int etcd_claims(ig_oblstore *st, claim_ent **out, size_t *n, char *err, size_t errlen)
+{
+	size_t plen = strlen(st->claim_prefix), i;
+	char *end = strdup(st->claim_prefix), *body;
+	json_t *req = NULL, *ans, *kv;
+
+	*out = NULL;
+	*n = 0;
+	if (!end)
+		return perr(err, errlen, "out of memory");
+	end[plen - 1]++; /* prefixes end in '/': no carry */
+	body = ig_etcd_range_body(st->claim_prefix, plen, end, plen, 0, 0, true);
+	free(end);
+	if (!body || !(req = json_loads(body, 0, NULL))) {
+		free(body);
+		return perr(err, errlen, "out of memory");
+	}
+	free(body);
+	if (post(st, "/v3/kv/range", req, &ans, err, errlen) < 0)
+		return -1;
+	json_t *kvs = json_object_get(ans, "kvs");
+	claim_ent *c = calloc(json_array_size(kvs) + 1, sizeof(*c));
+	if (!c) {
+		json_decref(ans);
+		return perr(err, errlen, "out of memory");
+	}
+	json_array_foreach(kvs, i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		unsigned char key[512];
+		long kl = k && strlen(k) < 600 ? ig_b64_decode(k, strlen(k), key) : -1;
+		if (kl <= (long)plen || kl - (long)plen > IG_OBL_ID_LEN)
+			continue;
+		memcpy(c[*n].id, key + plen, (size_t)kl - plen);
+		c[*n].id[kl - (long)plen] = '\0';
+		c[*n].lease = int64_of(json_object_get(kv, "lease"));
+		(*n)++;
+	}
+	json_decref(ans);
+	qsort(c, *n, sizeof(*c), claim_cmp);
+	*out = c;
+	return 0;
+}
+
+/* Claims first, then records: a claim taken after the first read only makes a claim fail;
+ * one let go after it makes a record look held until the next scan. */
 static int etcd_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen)
 {
 	range_acc a = {0};
+	claim_ent *claims;
+	size_t nclaims;
+	int64_t ours = lease_now(st);
 
-	if (etcd_range(st, st->obl_prefix, true, &a, err, errlen) < 0)
+	if (etcd_claims(st, &claims, &nclaims, err, errlen) < 0)
 		return -1;
+	if (etcd_range(st, st->obl_prefix, true, &a, err, errlen) < 0) {
+		free(claims);
+		return -1;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		claim_ent key, *c;
+		snprintf(key.id, sizeof(key.id), "%s", a.recs[i].id);
+		c = bsearch(&key, claims, nclaims, sizeof(*claims), claim_cmp);
+		a.recs[i].held = !c ? IG_OBL_HELD_NONE : ours != 0 && c->lease == ours ? IG_OBL_HELD_US : IG_OBL_HELD_OTHER;
+	}
+	free(claims);
 	*recs = a.recs;
 	*n = a.n;
 	return 0;

@@ -24,6 +24,13 @@
 
 #define IG_OBL_ID_LEN 32 /* hex characters of an obligation id (128 random bits) */
 
+/* Who held a record's claim when it was listed (ig_oblstore_list; not part of the JSON). */
+typedef enum {
+	IG_OBL_HELD_NONE,  /* nobody: it may be claimed */
+	IG_OBL_HELD_US,    /* this replica (its lease) */
+	IG_OBL_HELD_OTHER, /* another replica's live lease: leave it alone */
+} ig_obl_held;
+
 /* The record's state machine (docs/OBLIGATIONS.md has the diagram). */
 typedef enum {
 	IG_OBLS_AWAITING_ANSWER, /* created before forwarding; TiDB has not answered yet */
@@ -77,6 +84,7 @@ typedef struct ig_obl_record {
 	char *reason;               /* outcome-unknown: why, as a fixed word (policy/obllife.h IG_OBL_R_*) */
 	int64_t rev;                /* the store's revision of this version (etcd mod_revision, file:
 	                             * a counter); not part of the JSON. Every write compares it. */
+	ig_obl_held held;           /* as listed (ig_oblstore_list only; NONE otherwise) */
 } ig_obl_record;
 
 const char *ig_obl_state_name(ig_obl_state s);
@@ -148,7 +156,8 @@ const char *ig_oblstore_kind(const ig_oblstore *st); /* "etcd", "file" */
 int ig_oblstore_create(ig_oblstore *st, ig_obl_record *r, char *err, size_t errlen);
 /* One record: 1 found (out->rev set), 0 absent, -1 + err. */
 int ig_oblstore_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen);
-/* Every record, each with its rev (caller frees each and the array). */
+/* Every record, each with its rev and who held its claim when listed (caller frees each
+ * and the array). `held` only spares claims bound to fail: a claim still compares. */
 int ig_oblstore_list(ig_oblstore *st, ig_obl_record **recs, size_t *n, char *err, size_t errlen);
 /* 0 claimed (or ours already, at that revision), 1 held elsewhere or stale, -1 + err. */
 int ig_oblstore_claim(ig_oblstore *st, const ig_obl_record *r, char *err, size_t errlen);

@@ -360,6 +360,11 @@ static step_rc apply(ig_obl_record *o, const ig_obl_event *e)
 		ig_obl_record_free(&next);
 		return STEP_IGNORED;
 	}
+	if (fx.quiet) { /* only when to look again: the stored version stays as it is */
+		o->next_try_ms = next.next_try_ms;
+		ig_obl_record_free(&next);
+		return STEP_TAKEN;
+	}
 	next.updated_ms = now_ms();
 	if (ig_obl_action_of(&next) == IG_OACT_RELEASE)
 		rc = ig_oblstore_finish(g.st, &next, err, sizeof(err));
@@ -675,7 +680,8 @@ static void scan(void)
 				ig_oblstore_delete(g.st, r, err, sizeof(err));
 			continue;
 		}
-		if (r->state == IG_OBLS_OUTCOME_UNKNOWN || owned_find(r->id))
+		/* another replica's: a claim would only cost two round trips to fail */
+		if (r->state == IG_OBLS_OUTCOME_UNKNOWN || r->held == IG_OBL_HELD_OTHER || owned_find(r->id))
 			continue;
 		if (!lease_ok())
 			break;

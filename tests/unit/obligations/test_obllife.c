@@ -638,6 +638,69 @@ static void test_interleaving_not_owed(void **state)
 
 /* ---- the same contract on the file store ---- */
 
+/* A poll that learns nothing new is quiet (nothing written); one that clears an error, finds
+ * a job or sees a change is not. Quiet results still say when to look again. */
+static void test_quiet_polls(void **state)
+{
+	ig_obl_record r;
+	ig_obl_event e;
+	ig_obl_effect fx;
+
+	(void)state;
+	mk(&r, IG_OBLS_AWAITING_ANSWER, BOTH);
+	fx = go(&r, ev(IG_OEV_ANSWER_LOST));
+	assert_false(fx.quiet);
+	e = ev(IG_OEV_SEARCH); /* nothing yet */
+	fx = go(&r, e);
+	assert_true(fx.applied);
+	assert_true(fx.quiet);
+	assert_int_equal(r.next_try_ms, e.now_ms + 200);
+	e = ev(IG_OEV_SEARCH);
+	e.matches = 1;
+	e.job_id = "4";
+	fx = go(&r, e);
+	assert_false(fx.quiet); /* found: written */
+	e = ev(IG_OEV_JOB_STATUS);
+	e.status = "running";
+	e.now_ms += 5000;
+	fx = go(&r, e);
+	assert_true(fx.applied);
+	assert_true(fx.quiet);
+	assert_int_equal(r.next_try_ms, e.now_ms + 200);
+	e = ev(IG_OEV_ATTEMPT_FAILED);
+	e.message = "refused";
+	fx = go(&r, e);
+	assert_false(fx.quiet); /* a failure is kept */
+	e = ev(IG_OEV_JOB_STATUS);
+	e.status = "running";
+	fx = go(&r, e);
+	assert_false(fx.quiet); /* clears the failure: written */
+	assert_null(r.last_error);
+	e = ev(IG_OEV_JOB_STATUS);
+	e.status = "finished";
+	fx = go(&r, e);
+	assert_false(fx.quiet);
+	assert_int_equal(r.state, IG_OBLS_DUE);
+	/* the backup, then the downstream job followed */
+	e = ev(IG_OEV_STEP_BEGIN);
+	e.target = "s3://b/x";
+	assert_false(go(&r, e).quiet);
+	assert_false(go(&r, ev(IG_OEV_STEP_OK)).quiet);
+	e = ev(IG_OEV_STEP_BEGIN);
+	e.target = "down:4000";
+	assert_false(go(&r, e).quiet);
+	e = ev(IG_OEV_REIMPORT_JOB);
+	e.job_id = "30";
+	e.status = "running";
+	assert_false(go(&r, e).quiet); /* the job id is news */
+	fx = go(&r, e);
+	assert_true(fx.applied);
+	assert_true(fx.quiet);
+	e.job_id = "31"; /* a different job is news */
+	assert_false(go(&r, e).quiet);
+	ig_obl_record_free(&r);
+}
+
 static void test_file_store_cas(void **state)
 {
 	char dir[64] = "/tmp/obllife-test-XXXXXX", path[128], p2[160], err[256];
@@ -686,6 +749,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_lost_answer_search),
+		cmocka_unit_test(test_quiet_polls),
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_dismiss),
 		cmocka_unit_test(test_terminal_never_reopened),
