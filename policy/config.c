@@ -727,6 +727,7 @@ static const spec obligations_specs[] = {
 	{.key = "backup_uri", .t = T_FUNC, .fn = fn_backup_uri},
 	{.key = "downstream", .t = T_MAP, .sub = downstream_specs},
 	{.key = "poll_ms", .t = T_INT, .off = CF(obligations.poll_ms), .min = 100, .max = 86400000},
+	{.key = "executors", .t = T_INT, .off = CF(obligations.executors), .min = 1, .max = 64},
 	{0},
 };
 
@@ -810,6 +811,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->obligations.service.user = strdup("importgate");
 	cfg->obligations.backup_uri = strdup("s3://backup/importgate/{db}/{table}/{job_id}");
 	cfg->obligations.poll_ms = 5000;
+	cfg->obligations.executors = 4;
 	cfg->log.level = IG_LOG_INFO;
 	cfg->timeouts.handshake_ms = 10000;
 	cfg->timeouts.shutdown_ms = 30000;

@@ -117,6 +117,7 @@ typedef struct ig_config {
 			char *password_file;
 		} downstream;
 		int poll_ms;         /* default 5000 */
+		int executors;       /* statements run at once (BACKUP, SHOW IMPORT JOB...); default 4 */
 	} obligations;
 
 	struct {

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -237,7 +238,7 @@ static bool run_on(const ig_oblexec_ctx *c, svc_target t, const char *db, unsign
 		fail(c, o, fail_kind, reset, err);
 		return false;
 	}
-	if (acts && c->may_act && !c->may_act()) {
+	if (acts && c->may_act && !c->may_act(c)) {
 		mysql_close(m);
 		memset(o, 0, sizeof(*o)); /* acted = false */
 		return false;
@@ -281,20 +282,41 @@ void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblex
 	}
 }
 
-/*
- * SHOW IMPORT JOBS, read in UTC (time_zone +00:00): the jobs that are this import's by
- * everything SHOW IMPORT JOBS gives (policy/obllife.h ig_obl_job_matches). Counts them:
- * 0, 1 (its id in job_id), 2 several; -1 + err when it could not be read.
- */
-static int search_jobs(const ig_oblexec_ctx *c, svc_target t, const ig_obl_record *r, const char *user,
-                       int64_t since_ms, bool skip_taken, char *job_id, size_t jlen, char *err, size_t errlen)
+/* ---- job searches: SHOW IMPORT JOBS, then the rows matched against records ---- */
+
+void ig_oblexec_jobs_free(ig_oblexec_jobs *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free((char *)j->rows[i].job_id);
+		free((char *)j->rows[i].data_source);
+		free((char *)j->rows[i].target_table);
+		free((char *)j->rows[i].create_time);
+		free((char *)j->rows[i].created_by);
+	}
+	free(j->rows);
+	j->rows = NULL;
+	j->n = 0;
+}
+
+static char *col_dup(MYSQL_ROW row, int i, bool *oom)
+{
+	char *s = i >= 0 && row[i] ? strdup(row[i]) : NULL;
+
+	if (i >= 0 && row[i] && !s)
+		*oom = true;
+	return s;
+}
+
+/* SHOW IMPORT JOBS at t, read in UTC (time_zone +00:00): every row kept. 0, -1 + err. */
+static int list_jobs(const ig_oblexec_ctx *c, svc_target t, ig_oblexec_jobs *out, char *err, size_t errlen)
 {
 	char where[300];
 	MYSQL *m = svc_connect(c->cfg, t, NULL, 30, where, sizeof(where), err, errlen);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int found = 0;
+	bool oom = false;
 
+	memset(out, 0, sizeof(*out));
 	if (!m)
 		return -1;
 	if (mysql_query(m, "SET time_zone = '+00:00'") != 0 || mysql_query(m, "SHOW IMPORT JOBS") != 0 ||
@@ -305,40 +327,64 @@ static int search_jobs(const ig_oblexec_ctx *c, svc_target t, const ig_obl_recor
 	}
 	int ci = col_index(res, "Job_ID"), cs = col_index(res, "Data_Source"), ct = col_index(res, "Target_Table");
 	int cc = col_index(res, "Create_Time"), cu = col_index(res, "Created_By");
-	while (ci >= 0 && ct >= 0 && cc >= 0 && (row = mysql_fetch_row(res))) {
-		ig_obl_job_row jr = {
-			.job_id = row[ci], .data_source = cs >= 0 ? row[cs] : NULL, .target_table = row[ct],
-			.create_time = row[cc], .created_by = cu >= 0 ? row[cu] : NULL,
-		};
-		if (!ig_obl_job_matches(&jr, r->db, r->table, r->source, user, since_ms))
-			continue;
-		if (skip_taken && c->job_taken && c->job_taken(row[ci], r->id))
-			continue;
-		if (found++ == 0)
-			snprintf(job_id, jlen, "%s", row[ci]);
+	uint64_t n = mysql_num_rows(res);
+	out->rows = calloc(n ? n : 1, sizeof(*out->rows));
+	oom = !out->rows;
+	while (!oom && ci >= 0 && ct >= 0 && cc >= 0 && (row = mysql_fetch_row(res))) {
+		ig_obl_job_row *jr = &out->rows[out->n++];
+		jr->job_id = col_dup(row, ci, &oom);
+		jr->data_source = col_dup(row, cs, &oom);
+		jr->target_table = col_dup(row, ct, &oom);
+		jr->create_time = col_dup(row, cc, &oom);
+		jr->created_by = col_dup(row, cu, &oom);
 	}
 	mysql_free_result(res);
 	mysql_close(m);
+	if (oom) {
+		ig_oblexec_jobs_free(out);
+		perr(err, errlen, "out of memory reading SHOW IMPORT JOBS");
+		return -1;
+	}
+	return 0;
+}
+
+/* The rows that are r's import by everything SHOW IMPORT JOBS gives (policy/obllife.h
+ * ig_obl_job_matches), jobs other records hold left out when skip_taken: 0, 1 (its id in
+ * job_id), 2 several. */
+static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
+                      const char *user, int64_t since_ms, bool skip_taken, char *job_id, size_t jlen)
+{
+	int found = 0;
+
+	for (size_t i = 0; i < jobs->n; i++) {
+		const ig_obl_job_row *jr = &jobs->rows[i];
+		if (!ig_obl_job_matches(jr, r->db, r->table, r->source, user, since_ms))
+			continue;
+		if (skip_taken && c->job_taken && c->job_taken(jr->job_id, r->id))
+			continue;
+		if (found++ == 0)
+			snprintf(job_id, jlen, "%s", jr->job_id);
+	}
 	return found > 1 ? 2 : found;
 }
 
-void ig_oblexec_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
+int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *err, size_t errlen)
 {
-	char job[32] = "", err[512];
-	int n = search_jobs(c, SVC_UPSTREAM, r, r->user, r->created_ms, true, job, sizeof(job), err, sizeof(err));
+	return list_jobs(c, SVC_UPSTREAM, out, err, errlen);
+}
 
-	if (n < 0) {
-		fail(c, o, IG_OEV_ATTEMPT_FAILED, false, err);
-		return;
-	}
+void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
+                          ig_oblexec_out *o)
+{
+	char job[32] = "";
+	int n = match_jobs(c, jobs, r, r->user, r->created_ms, true, job, sizeof(job));
+
 	begin(c, o, IG_OEV_SEARCH);
 	o->ev.matches = n;
 	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
 	o->ev.job_id = o->job_id;
 	o->ev.window_over = o->ev.now_ms - r->created_ms > IG_OBL_SEARCH_WINDOW_MS;
 }
-
-/* ---- SQL text ---- */
 
 static int append(char **buf, size_t *len, const char *s)
 {
@@ -475,15 +521,64 @@ void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r,
 	int n = 0;
 
 	if (!r->from_select) { /* a FROM SELECT re-import has no job: the transition parks it */
-		n = search_jobs(c, SVC_DOWNSTREAM, r, user, r->reimport.started_ms, false, job, sizeof(job), err,
-		                sizeof(err));
-		if (n < 0) {
+		ig_oblexec_jobs jobs;
+		if (list_jobs(c, SVC_DOWNSTREAM, &jobs, err, sizeof(err)) < 0) {
 			fail(c, o, IG_OEV_STEP_FAILED, false, err);
 			return;
 		}
+		n = match_jobs(c, &jobs, r, user, r->reimport.started_ms, false, job, sizeof(job));
+		ig_oblexec_jobs_free(&jobs);
 	}
 	begin(c, o, IG_OEV_REIMPORT_SEARCH);
 	o->ev.matches = n;
 	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
 	o->ev.job_id = o->job_id;
+}
+
+bool ig_oblexec_runs(ig_obl_action action)
+{
+	switch (action) {
+	case IG_OACT_SEARCH_JOB:
+	case IG_OACT_FOLLOW_JOB:
+	case IG_OACT_BACKUP:
+	case IG_OACT_REIMPORT_SEND:
+	case IG_OACT_REIMPORT_SEARCH:
+	case IG_OACT_REIMPORT_FOLLOW:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_action action, bool rerun,
+                    ig_oblexec_out *o, ig_oblexec_jobs *jobs)
+{
+	char err[512];
+
+	switch (action) {
+	case IG_OACT_SEARCH_JOB: /* the list only: the caller matches every searching record */
+		if (list_jobs(c, SVC_UPSTREAM, jobs, err, sizeof(err)) < 0)
+			fail(c, o, IG_OEV_ATTEMPT_FAILED, false, err);
+		else
+			begin(c, o, IG_OEV_SEARCH);
+		break;
+	case IG_OACT_FOLLOW_JOB:
+		ig_oblexec_follow(c, r, o);
+		break;
+	case IG_OACT_BACKUP:
+		ig_oblexec_backup(c, r, rerun, o);
+		break;
+	case IG_OACT_REIMPORT_SEND:
+		ig_oblexec_reimport_send(c, r, o);
+		break;
+	case IG_OACT_REIMPORT_SEARCH:
+		ig_oblexec_reimport_search(c, r, o);
+		break;
+	case IG_OACT_REIMPORT_FOLLOW:
+		ig_oblexec_reimport_follow(c, r, o);
+		break;
+	default:
+		memset(o, 0, sizeof(*o));
+		break;
+	}
 }

@@ -15,9 +15,10 @@
 
 typedef struct ig_oblexec_ctx {
 	const ig_config *cfg;
+	unsigned epoch; /* the lease epoch the record was claimed in (for may_act) */
 	/* Asked right before a statement that acts (BACKUP, the downstream IMPORT INTO) is sent,
 	 * after the connection is up: false = our lease may be gone, send nothing. */
-	bool (*may_act)(void);
+	bool (*may_act)(const struct ig_oblexec_ctx *c);
 	/* Is this upstream job some other record's already (a job found for a lost answer)? */
 	bool (*job_taken)(const char *job_id, const char *self_id);
 } ig_oblexec_ctx;
@@ -30,8 +31,20 @@ typedef struct ig_oblexec_out {
 	char job_id[32], status[32], message[600], target[300];
 } ig_oblexec_out;
 
+/* SHOW IMPORT JOBS upstream as read (strings owned): one read answers every record that
+ * looks for its job. */
+typedef struct ig_oblexec_jobs {
+	ig_obl_job_row *rows;
+	size_t n;
+} ig_oblexec_jobs;
+
+void ig_oblexec_jobs_free(ig_oblexec_jobs *j);
+int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *err, size_t errlen);
+/* r's search against jobs (no I/O): a SEARCH event (matches, job_id, window_over). */
+void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
+                          ig_oblexec_out *o);
+
 void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
-void ig_oblexec_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
 /* BACKUP TABLE to r->backup.target; a rerun (the step was found started, not begun by this
  * owner just now) takes BR's
  * "backup meta file exists" as done. */
@@ -39,6 +52,15 @@ void ig_oblexec_backup(const ig_oblexec_ctx *c, const ig_obl_record *r, bool rer
 void ig_oblexec_reimport_send(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
 void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
 void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
+
+/* The statement(s) `action` calls for (SEARCH_JOB .. REIMPORT_FOLLOW; rerun: BACKUP only).
+ * SEARCH_JOB only lists the jobs into *jobs (o: a SEARCH event without matches, or
+ * ATTEMPT_FAILED): the caller matches every record that searches (ig_oblexec_search_in).
+ * Any other action: acted = false. */
+void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_action action, bool rerun,
+                    ig_oblexec_out *o, ig_oblexec_jobs *jobs);
+/* Does the action run statements (then it goes to an executor thread)? */
+bool ig_oblexec_runs(ig_obl_action action);
 
 /* obligations.backup_uri filled in for r (malloc'd, NULL on OOM). */
 char *ig_oblexec_backup_uri(const ig_config *cfg, const ig_obl_record *r);

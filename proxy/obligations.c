@@ -8,8 +8,14 @@
  * reopened). Other threads talk to this one through a queue of events (created, answered,
  * unanswered, dismiss) and read a published snapshot for the admin API.
  *
- * Leases: a second thread keeps this replica's lease alive, whatever the obligations
- * thread is running (a BACKUP can take minutes). Before each step, and again right before
+ * Statements run on executor threads (proxy/oblpool.c): a record whose action runs
+ * statements is handed over as a copy and sits out until its outcome comes back as an
+ * event; the outcome is applied only if the record is still ours at the revision handed
+ * over. A record's own steps are one at a time; job searches one at a time per direction
+ * (a job found by one record is then excluded from the next record's search).
+ *
+ * Leases: a second thread keeps this replica's lease alive, whatever the executors are
+ * running (a BACKUP can take minutes). Before each step, and again right before
  * a statement that acts is sent, the lease must be known alive for LEASE_GUARD_MS more;
  * when it is not, every record is dropped from memory (nothing written) until the lease is
  * healthy again, so no step starts after the point where another replica could claim.
@@ -35,6 +41,7 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/oblexec.h"
+#include "proxy/oblpool.h"
 #include "sqlparse/sqlparse.h"
 
 #define LEASE_TTL_S 10
@@ -78,11 +85,15 @@ static struct {
 	pthread_mutex_t open_mu;
 	char replica[160];
 	obl_event *head, *tail;
+	ig_obljob *results, *results_tail; /* outcomes from the executors */
 	ig_obl_record *view;    /* published snapshot (under mu) */
 	size_t nview;
+	ig_oblpool *pool;
 	/* the thread's own */
 	ig_obl_record *owned;
 	size_t nowned;
+	struct inflight { char id[IG_OBL_ID_LEN + 1]; ig_obl_action action; } *inflight; /* handed over */
+	size_t ninflight;
 	unsigned epoch;         /* the lease epoch our owned records were claimed in */
 	bool rescan;            /* a step met a stale copy: re-read the store soon */
 	obl_event *deferred;    /* answers the store did not take yet: handled again at deferred_at */
@@ -280,15 +291,15 @@ static void drop_all(const char *why)
 		disown(&g.owned[0]);
 }
 
-/* The lease is known alive for LEASE_GUARD_MS more, under the epoch our records were
- * claimed in. Pure check (no side effects): also what the executor asks before it acts. */
-static bool lease_fresh(void)
+/* The lease is known alive for LEASE_GUARD_MS more, under the epoch the record was
+ * claimed in. What an executor asks right before a statement that acts; no side effects. */
+static bool may_act(const ig_oblexec_ctx *c)
 {
 	int64_t left;
 	unsigned epoch;
 
 	ig_oblstore_lease(g.st, &left, &epoch);
-	return left > LEASE_GUARD_MS && (epoch == g.epoch || g.epoch == 0);
+	return left > LEASE_GUARD_MS && (epoch == c->epoch || c->epoch == 0);
 }
 
 /* Before each step: when the lease is not fresh, every record is dropped. */
@@ -320,9 +331,76 @@ static bool job_taken(const char *job_id, const char *self_id)
 	return taken;
 }
 
-static ig_oblexec_ctx exec_ctx(void)
+/* ---- records handed to the executors ---- */
+
+static struct inflight *inflight_find(const char *id)
 {
-	return (ig_oblexec_ctx){.cfg = g.cfg, .may_act = lease_fresh, .job_taken = job_taken};
+	for (size_t i = 0; i < g.ninflight; i++)
+		if (strcmp(g.inflight[i].id, id) == 0)
+			return &g.inflight[i];
+	return NULL;
+}
+
+static bool is_search(ig_obl_action a)
+{
+	return a == IG_OACT_SEARCH_JOB || a == IG_OACT_REIMPORT_SEARCH;
+}
+
+/* A search of the same direction is running: the next waits for its outcome. */
+static bool search_running(ig_obl_action a)
+{
+	for (size_t i = 0; i < g.ninflight; i++)
+		if (g.inflight[i].action == a)
+			return true;
+	return false;
+}
+
+/* A search ended: the records waiting to search that way may go now. */
+static void wake_searchers(ig_obl_action a)
+{
+	for (size_t i = 0; i < g.nowned; i++)
+		if (g.owned[i].next_try_ms == NEVER && ig_obl_action_of(&g.owned[i]) == a &&
+		    !inflight_find(g.owned[i].id))
+			g.owned[i].next_try_ms = 0;
+}
+
+/* Hands o's action to an executor (o sits out until the outcome is back). 0, or -1 (out of
+ * memory: o is tried again in a second). */
+static int dispatch(ig_obl_record *o, ig_obl_action action, bool rerun)
+{
+	struct inflight *grown = realloc(g.inflight, (g.ninflight + 1) * sizeof(*grown));
+	ig_obljob *j = calloc(1, sizeof(*j));
+
+	if (grown)
+		g.inflight = grown;
+	if (!grown || !j || ig_obl_record_copy(&j->rec, o) < 0) {
+		free(j);
+		o->next_try_ms = now_ms() + 1000;
+		LOG_ERROR(o->conn_id, "obligation %s: out of memory handing it to an executor", o->id);
+		return -1;
+	}
+	j->action = action;
+	j->rerun = rerun;
+	j->epoch = g.epoch;
+	snprintf(g.inflight[g.ninflight].id, sizeof(g.inflight[0].id), "%s", o->id);
+	g.inflight[g.ninflight++].action = action;
+	o->next_try_ms = NEVER;
+	ig_oblpool_submit(g.pool, j);
+	return 0;
+}
+
+/* Executor side: the outcome goes back to the obligations thread. */
+static void job_done(ig_obljob *j)
+{
+	pthread_mutex_lock(&g.mu);
+	j->next = NULL;
+	if (g.results_tail)
+		g.results_tail->next = j;
+	else
+		g.results = j;
+	g.results_tail = j;
+	pthread_cond_signal(&g.cv);
+	pthread_mutex_unlock(&g.mu);
 }
 
 /* ---- one step: the transition, then a compare-and-swap ---- */
@@ -426,17 +504,18 @@ static step_rc begin_step(ig_obl_record *o, const char *target)
 	return apply(o, &e);
 }
 
-/* The action o calls for, carried out; 0 kept, 1 o left our hands, 2 every record dropped. */
+/* The action o calls for: taken here (wait, complete, release) or begun and handed to an
+ * executor. 0 kept, 1 o left our hands, 2 every record dropped. */
 static int work(ig_obl_record *o)
 {
-	ig_oblexec_ctx c = exec_ctx();
-	ig_oblexec_out x;
+	ig_obl_action action = ig_obl_action_of(o);
+	bool rerun = false;
 	step_rc rc;
 	char name[300];
 
 	if (!lease_ok())
 		return 2;
-	switch (ig_obl_action_of(o)) {
+	switch (action) {
 	case IG_OACT_WAIT:
 		o->next_try_ms = NEVER; /* an event moves it */
 		return 0;
@@ -448,14 +527,15 @@ static int work(ig_obl_record *o)
 		ig_obl_event e = event_now(IG_OEV_COMPLETE);
 		return settle(o, apply(o, &e));
 	}
-	case IG_OACT_SEARCH_JOB:
-		ig_oblexec_search(&c, o, &x);
+	default:
 		break;
-	case IG_OACT_FOLLOW_JOB:
-		ig_oblexec_follow(&c, o, &x);
-		break;
-	case IG_OACT_BACKUP: {
-		bool rerun = o->backup.state == IG_STEP_STARTED; /* found started: it may have run */
+	}
+	if (is_search(action) && search_running(action)) {
+		o->next_try_ms = NEVER; /* woken when the running search's outcome is in */
+		return 0;
+	}
+	if (action == IG_OACT_BACKUP) {
+		rerun = o->backup.state == IG_STEP_STARTED; /* found started: it may have run */
 		if (!rerun) {
 			char *uri = ig_oblexec_backup_uri(g.cfg, o);
 			rc = uri ? begin_step(o, uri) : STEP_ERROR;
@@ -463,27 +543,89 @@ static int work(ig_obl_record *o)
 			if (rc != STEP_TAKEN)
 				return settle(o, rc);
 		}
-		ig_oblexec_backup(&c, o, rerun, &x);
-		break;
-	}
-	case IG_OACT_REIMPORT_SEND:
+	} else if (action == IG_OACT_REIMPORT_SEND) {
 		ig_oblexec_downstream_name(g.cfg, name, sizeof(name));
 		if ((rc = begin_step(o, name)) != STEP_TAKEN)
 			return settle(o, rc);
-		ig_oblexec_reimport_send(&c, o, &x);
-		break;
-	case IG_OACT_REIMPORT_SEARCH:
-		ig_oblexec_reimport_search(&c, o, &x);
-		break;
-	case IG_OACT_REIMPORT_FOLLOW:
-		ig_oblexec_reimport_follow(&c, o, &x);
-		break;
 	}
-	if (!x.acted) { /* the lease went stale between the check and the statement */
+	dispatch(o, action, rerun);
+	return 0;
+}
+
+static int by_created(const void *a, const void *b)
+{
+	const ig_obl_record *x = *(ig_obl_record *const *)a, *y = *(ig_obl_record *const *)b;
+
+	return x->created_ms < y->created_ms ? -1 : x->created_ms > y->created_ms;
+}
+
+/* One SHOW IMPORT JOBS answers every record that looks for its job now (oldest first, as
+ * one search after another would: a job found by one is left out of the next one's). */
+static void search_all(const ig_obljob *j)
+{
+	ig_oblexec_ctx c = {.cfg = g.cfg, .may_act = may_act, .job_taken = job_taken};
+	ig_obl_record **due = calloc(g.nowned ? g.nowned : 1, sizeof(*due));
+	char (*ids)[IG_OBL_ID_LEN + 1] = calloc(g.nowned ? g.nowned : 1, sizeof(*ids));
+	size_t n = 0;
+
+	if (!due || !ids) {
+		free(due);
+		free(ids);
+		return; /* the records searching stay due: the next search is theirs */
+	}
+	for (size_t i = 0; i < g.nowned; i++) {
+		ig_obl_record *r = &g.owned[i];
+		if (ig_obl_action_of(r) == IG_OACT_SEARCH_JOB && !inflight_find(r->id) &&
+		    (r->next_try_ms <= now_ms() || r->next_try_ms == NEVER || strcmp(r->id, j->rec.id) == 0))
+			due[n++] = r;
+	}
+	qsort(due, n, sizeof(*due), by_created);
+	for (size_t i = 0; i < n; i++) /* settle may move records in g.owned: go by id */
+		snprintf(ids[i], sizeof(ids[i]), "%s", due[i]->id);
+	for (size_t i = 0; i < n; i++) {
+		ig_obl_record *r = owned_find(ids[i]);
+		ig_oblexec_out x;
+		if (!r)
+			continue;
+		ig_oblexec_search_in(&c, &j->jobs, r, &x);
+		settle(r, apply(r, &x.ev));
+	}
+	free(due);
+	free(ids);
+}
+
+/* An executor's outcome: applied to the record only if it is still ours at the revision it
+ * was handed over at (else it was dropped or re-read meanwhile: its holder looks again). */
+static void on_result(ig_obljob *j)
+{
+	struct inflight *f = inflight_find(j->rec.id);
+	ig_obl_record *o;
+
+	if (f)
+		*f = g.inflight[--g.ninflight];
+	if (j->action == IG_OACT_SEARCH_JOB && j->out.acted && j->out.ev.kind == IG_OEV_SEARCH) {
+		search_all(j); /* the list is news for every record that searches, whatever its version */
+		wake_searchers(j->action);
+		return;
+	}
+	if (is_search(j->action))
+		wake_searchers(j->action);
+	o = owned_find(j->rec.id);
+	if (!o || o->rev != j->rec.rev) {
+		LOG_DEBUG(j->rec.conn_id, "obligation %s: an outcome for a copy no longer held (%s) is dropped",
+		          j->rec.id, ig_obl_action_name(j->action));
+		if (o)
+			o->next_try_ms = 0;
+		return;
+	}
+	if (!j->out.acted) { /* the lease went stale between the check and the statement */
 		drop_all("the lease went stale before a statement was sent");
-		return 2;
+		return;
 	}
-	return settle(o, apply(o, &x.ev));
+	step_rc rc = apply(o, &j->out.ev);
+	if (rc == STEP_IGNORED)
+		o->next_try_ms = now_ms() + poll_ms(); /* it did not apply: look again later */
+	settle(o, rc);
 }
 
 /* ---- events ---- */
@@ -725,6 +867,10 @@ static void *lease_main(void *arg)
 static int64_t work_due(int64_t wake)
 {
 	for (size_t i = 0; i < g.nowned;) {
+		if (inflight_find(g.owned[i].id)) { /* with an executor: its outcome moves it */
+			i++;
+			continue;
+		}
 		if (g.owned[i].next_try_ms <= now_ms()) {
 			int rc = work(&g.owned[i]);
 			if (rc == 2)
@@ -732,7 +878,7 @@ static int64_t work_due(int64_t wake)
 			if (rc == 1)
 				continue; /* removed: index i holds another record now */
 			pthread_mutex_lock(&g.mu);
-			bool stop = g.stopping || g.head;
+			bool stop = g.stopping || g.head || g.results;
 			pthread_mutex_unlock(&g.mu);
 			if (stop)
 				return now_ms(); /* events first (an answer waits on the loop's side) */
@@ -752,9 +898,16 @@ static void *thread_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&g.mu);
 		obl_event *ev = g.head;
+		ig_obljob *res = g.results;
 		g.head = g.tail = NULL;
+		g.results = g.results_tail = NULL;
 		bool stop = g.stopping, open = g.st != NULL;
 		pthread_mutex_unlock(&g.mu);
+		for (ig_obljob *n; res; res = n) { /* outcomes first: their records wait for them */
+			n = res->next;
+			on_result(res);
+			ig_obljob_free(res);
+		}
 		if (!open) { /* nothing can be owed before the file store exists (ig_obl_create opens it) */
 			for (obl_event *n; ev; ev = n) {
 				n = ev->next;
@@ -763,7 +916,7 @@ static void *thread_main(void *arg)
 			if (stop)
 				break;
 			pthread_mutex_lock(&g.mu);
-			if (!g.head && !g.stopping && !g.st)
+			if (!g.head && !g.results && !g.stopping && !g.st)
 				pthread_cond_wait(&g.cv, &g.mu);
 			pthread_mutex_unlock(&g.mu);
 			continue;
@@ -786,7 +939,7 @@ static void *thread_main(void *arg)
 		if (g.deferred)
 			wake = min64(wake, g.deferred_at);
 		pthread_mutex_lock(&g.mu);
-		if (!g.head && !g.stopping && wake > now_ms()) {
+		if (!g.head && !g.results && !g.stopping && wake > now_ms()) {
 			struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
 			pthread_cond_timedwait(&g.cv, &g.mu, &ts);
 		}
@@ -893,23 +1046,32 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 	g.stopping = false;
 	g.running = true;
 	g.epoch = 0;
-	if (pthread_create(&g.thread, NULL, thread_main, NULL) != 0) {
+	ig_oblexec_ctx ctx = {.cfg = g.cfg, .may_act = may_act, .job_taken = job_taken};
+	if (ig_oblpool_start(&g.pool, (unsigned)cfg->obligations.executors, &ctx, job_done, err, errlen) < 0 ||
+	    pthread_create(&g.thread, NULL, thread_main, NULL) != 0) {
+		if (g.pool)
+			snprintf(err, errlen, "cannot start the obligations thread");
+		ig_oblpool_stop(g.pool);
+		g.pool = NULL;
 		g.running = false;
 		ig_config_unref(g.cfg);
 		ig_oblstore_close(g.st);
 		g.st = NULL;
-		return perr(err, errlen, "cannot start the obligations thread");
+		return -1;
 	}
 	if (pthread_create(&g.lease_thread, NULL, lease_main, NULL) != 0) {
 		stop_threads();
+		ig_oblpool_stop(g.pool);
+		g.pool = NULL;
 		g.running = false;
 		ig_config_unref(g.cfg);
 		ig_oblstore_close(g.st);
 		g.st = NULL;
 		return perr(err, errlen, "cannot start the lease thread");
 	}
-	LOG_INFO(0, "obligations: store %s%s, replica %s", cfg->cluster.npd ? "etcd (PD)" : cfg->obligations.file,
-	         g.st ? "" : " (opened when first needed)", g.replica);
+	LOG_INFO(0, "obligations: store %s%s, replica %s, %d executor(s)",
+	         cfg->cluster.npd ? "etcd (PD)" : cfg->obligations.file, g.st ? "" : " (opened when first needed)",
+	         g.replica, cfg->obligations.executors);
 	return 0;
 }
 
@@ -922,9 +1084,16 @@ void ig_obl_stop(void)
 	}
 	pthread_mutex_unlock(&g.mu);
 	stop_threads();
+	ig_oblpool_stop(g.pool); /* after the statements running now; their outcomes are dropped */
+	g.pool = NULL;
 	pthread_join(g.lease_thread, NULL);
 	pthread_mutex_lock(&g.mu);
 	g.running = false;
+	for (ig_obljob *j = g.results, *n; j; j = n) {
+		n = j->next;
+		ig_obljob_free(j);
+	}
+	g.results = g.results_tail = NULL;
 	for (obl_event *e = g.head, *n; e; e = n) {
 		n = e->next;
 		if (e->wait)
@@ -947,6 +1116,9 @@ void ig_obl_stop(void)
 		disown(&g.owned[0]);
 	free(g.owned);
 	g.owned = NULL;
+	free(g.inflight);
+	g.inflight = NULL;
+	g.ninflight = 0;
 	ig_oblstore_close(g.st); /* revokes the lease: our claims vanish now */
 	g.st = NULL;
 	ig_config_unref(g.cfg);
