@@ -2,7 +2,7 @@
  * clusterstate.h - the cluster state a decision looks at: PiTR log backup tasks and TiCDC
  * changefeeds as read from PD's etcd, with what failed to decode (fail safe: a task or
  * changefeed that cannot be decoded covers every table). Built from raw etcd key/values
- * (pure, no I/O: policy/etcdread.c does the reading) and asked which tasks and changefeeds
+ * (pure, no I/O: pd/etcdread.c does the reading) and asked which tasks and changefeeds
  * cover a table.
  */
 #ifndef IMPORTGATE_CLUSTERSTATE_H

@@ -3,7 +3,7 @@
  * (record, event) -> (record', effect), and record -> the action it calls for. No I/O, no
  * clock: the event carries the time. proxy/obligations.c applies each event to its copy of
  * a record and writes the result with a compare-and-swap on the record's revision
- * (policy/oblstore.h), so a step taken on a stale copy fails and is re-read; proxy/oblexec.c
+ * (store/oblstore.h), so a step taken on a stale copy fails and is re-read; proxy/oblexec.c
  * carries the actions out and turns what TiDB answered into events.
  *
  * Also here, pure: which import job is the record's (job identity after a lost answer).
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy/oblstore.h"
+#include "policy/oblrecord.h"
 
 #define IG_OBL_BACKOFF_MAX_MS 60000
 #define IG_OBL_SEARCH_WINDOW_MS 30000 /* a lost answer: how long to look for its job */

@@ -1,13 +1,13 @@
 /*
  * brmon.c - the running-import monitor (see brmon.h). One thread; each round reads
- * /tidb/brie/import/ (policy/brieread.c), compares it with what it saw before (started,
+ * /tidb/brie/import/ (pd/brieread.c), compares it with what it saw before (started,
  * ended), and while anything runs, takes the current cluster state from the state cache
  * and lists the log backup tasks and changefeeds each import conflicts with
  * (policy/brieimport.c). Only keys with a lease count, as for BR and TiCDC
  * (br/pkg/utils/register.go GetImportTasksFrom skips a key whose lease has no TTL left; a
  * key without a lease has none). A failed read keeps the last known set: an import is never
  * said to have ended because PD did not answer. An etcd watch on the prefix
- * (policy/prefixwatch.c) starts a round as soon as a key changes; the reads every
+ * (pd/prefixwatch.c) starts a round as soon as a key changes; the reads every
  * IG_BRMON_INTERVAL_MS are what is trusted (and what sees a new log backup task or
  * changefeed while an import runs).
  */
@@ -21,9 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/brieread.h"
-#include "policy/prefixwatch.h"
-#include "policy/statecache.h"
+#include "pd/brieread.h"
+#include "pd/prefixwatch.h"
+#include "pd/statecache.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"

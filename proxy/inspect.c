@@ -17,7 +17,7 @@
 
 #include "policy/clusterstate.h"
 #include "policy/decide.h"
-#include "policy/statecache.h"
+#include "pd/statecache.h"
 #include "policy/version.h"
 #include "proxy/audit.h"
 #include "proxy/obligations.h"

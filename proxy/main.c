@@ -21,7 +21,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #endif
 
 #include "policy/config.h"
-#include "policy/statecache.h"
+#include "pd/statecache.h"
 #include "proxy/admin.h"
 #include "proxy/audit.h"
 #include "proxy/auth.h"

@@ -286,7 +286,7 @@ void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblex
 
 void ig_oblexec_jobs_free(ig_oblexec_jobs *j)
 {
-	for (size_t i = 0; i < j->n; i++) {
+	for (size_t i = 0; j->rows && i < j->n; i++) {
 		free((char *)j->rows[i].job_id);
 		free((char *)j->rows[i].data_source);
 		free((char *)j->rows[i].target_table);

@@ -11,7 +11,7 @@
 
 #include "policy/config.h"
 #include "policy/obllife.h"
-#include "policy/oblstore.h"
+#include "policy/oblrecord.h"
 
 typedef struct ig_oblexec_ctx {
 	const ig_config *cfg;

@@ -3,7 +3,7 @@
  * moves each through its life (policy/obllife.h), one step at a time: the action a record
  * calls for is carried out (proxy/oblexec.c), what happened becomes an event, the
  * transition function gives the record's next version, and the store takes it only by a
- * compare-and-swap on the revision this copy was read at (policy/oblstore.h). A step on a
+ * compare-and-swap on the revision this copy was read at (store/oblstore.h). A step on a
  * stale copy writes nothing: the record is dropped and re-read (a terminal record is never
  * reopened). Other threads talk to this one through a queue of events (created, answered,
  * unanswered, dismiss) and read a published snapshot for the admin API.
@@ -36,7 +36,7 @@
 
 #include "policy/decide.h"
 #include "policy/obllife.h"
-#include "policy/oblstore.h"
+#include "store/oblstore.h"
 #include "proxy/audit.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -552,9 +552,15 @@ static int work(ig_obl_record *o)
 	return 0;
 }
 
+/* A record that searches, by its id (settling one may move the others in g.owned). */
+typedef struct searcher {
+	int64_t created_ms;
+	char id[IG_OBL_ID_LEN + 1];
+} searcher;
+
 static int by_created(const void *a, const void *b)
 {
-	const ig_obl_record *x = *(ig_obl_record *const *)a, *y = *(ig_obl_record *const *)b;
+	const searcher *x = a, *y = b;
 
 	return x->created_ms < y->created_ms ? -1 : x->created_ms > y->created_ms;
 }
@@ -564,26 +570,22 @@ static int by_created(const void *a, const void *b)
 static void search_all(const ig_obljob *j)
 {
 	ig_oblexec_ctx c = {.cfg = g.cfg, .may_act = may_act, .job_taken = job_taken};
-	ig_obl_record **due = calloc(g.nowned ? g.nowned : 1, sizeof(*due));
-	char (*ids)[IG_OBL_ID_LEN + 1] = calloc(g.nowned ? g.nowned : 1, sizeof(*ids));
+	searcher *due = calloc(g.nowned ? g.nowned : 1, sizeof(*due));
 	size_t n = 0;
 
-	if (!due || !ids) {
-		free(due);
-		free(ids);
+	if (!due)
 		return; /* the records searching stay due: the next search is theirs */
-	}
 	for (size_t i = 0; i < g.nowned; i++) {
-		ig_obl_record *r = &g.owned[i];
+		const ig_obl_record *r = &g.owned[i];
 		if (ig_obl_action_of(r) == IG_OACT_SEARCH_JOB && !inflight_find(r->id) &&
-		    (r->next_try_ms <= now_ms() || r->next_try_ms == NEVER || strcmp(r->id, j->rec.id) == 0))
-			due[n++] = r;
+		    (r->next_try_ms <= now_ms() || r->next_try_ms == NEVER || strcmp(r->id, j->rec.id) == 0)) {
+			due[n].created_ms = r->created_ms;
+			snprintf(due[n++].id, sizeof(due[0].id), "%s", r->id);
+		}
 	}
 	qsort(due, n, sizeof(*due), by_created);
-	for (size_t i = 0; i < n; i++) /* settle may move records in g.owned: go by id */
-		snprintf(ids[i], sizeof(ids[i]), "%s", due[i]->id);
 	for (size_t i = 0; i < n; i++) {
-		ig_obl_record *r = owned_find(ids[i]);
+		ig_obl_record *r = owned_find(due[i].id);
 		ig_oblexec_out x;
 		if (!r)
 			continue;
@@ -591,7 +593,6 @@ static void search_all(const ig_obljob *j)
 		settle(r, apply(r, &x.ev));
 	}
 	free(due);
-	free(ids);
 }
 
 /* An executor's outcome: applied to the record only if it is still ours at the revision it

@@ -3,7 +3,7 @@
  * a BACKUP TABLE after an import into a table covered by a log backup task whose rule says
  * snapshot-after-import, the same import on the downstream cluster for a changefeed whose
  * rule says reimport-downstream. Each obligation is a record in the store
- * (policy/oblstore.h) written before the import is forwarded, carried out by the
+ * (store/oblstore.h) written before the import is forwarded, carried out by the
  * obligations thread on service connections (libmariadb), exactly once across crashes and
  * gateway replicas: every step is a compare-and-swap on the record's revision, claims are
  * bound to an etcd lease kept alive by its own thread.

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 
 #include "policy/obllife.h"
-#include "policy/oblstore.h"
+#include "policy/oblrecord.h"
 #include "proxy/oblexec.h"
 
 typedef struct ig_obljob {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # tests/lint.sh - static analysis of the C sources: cppcheck (warning, portability,
 # performance; inline suppressions honoured) and clang-tidy with the checked-in .clang-tidy
-# over proxy/, sqlparse/ and policy/, using a build directory's compile_commands.json.
+# over proxy/, sqlparse/, policy/, pd/ and store/, using a build directory's
+# compile_commands.json; and the layering: sqlparse/ and policy/ are pure (they include
+# neither pd/, store/ nor proxy/), pd/ and store/ never include proxy/.
 # Exits non-zero when either reports anything not listed in KNOWN below.
 #
 #   tests/lint.sh [BUILD_DIR]      BUILD_DIR defaults to $LINT_BUILD_DIR, else build-asan/
@@ -24,7 +26,7 @@ policy/config.c:clang-analyzer-core.uninitialized.Assign:false positive: parse_i
 policy/config.c:clang-analyzer-core.NullDereference:false positive: ig_config_load_string() returning 0 always sets *out
 policy/taskinfo.c:clang-analyzer-core.UndefinedBinaryOperatorResult:false positive: varint() sets *out on every path that returns 0
 policy/taskinfo.c:clang-analyzer-core.NonNullParamChecker:false positive: string_field() is reached only after bytes_field() set s to a position inside the value
-policy/oblstore.c:clang-analyzer-core.CallAndMessage:false positive: post() returns 0 only after post_one() set *out (it sets it to NULL first)
+store/oblstore_etcd.c:clang-analyzer-core.CallAndMessage:false positive: post() returns 0 only after post_one() set *out (it sets it to NULL first)
 policy/tablefilter.c:clang-analyzer-core.NonNullParamChecker:false positive: buf_put(&lit, "", 0) allocates lit.p, so set_literal() never copies from NULL
 proxy/handshake.c:clang-analyzer-optin.portability.UnixAPI:false positive: the greeting copy is never 0 bytes (a parsed greeting has at least its protocol byte)
 proxy/log.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf
@@ -33,16 +35,26 @@ proxy/audit.c:bugprone-sizeof-expression:false positive: sizeof of an element of
 proxy/backend.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 policy/yamldoc.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 sqlparse/import_opts.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
-policy/etcdread.c:bugprone-not-null-terminated-result:false positive: the key range end is a length-counted buffer, not a C string
+pd/etcdread.c:bugprone-not-null-terminated-result:false positive: the key range end is a length-counted buffer, not a C string
 proxy/audit.c:bugprone-not-null-terminated-result:false positive: writes into a length-counted JSON buffer
 sqlparse/rewrite.c:bugprone-not-null-terminated-result:false positive: finish() terminates the buffer (allocated len + il + 1) after the copies
 '
 
 status=0
 
+echo "== layering"
+bad=$(grep -nE '^#include "(pd|store|proxy)/' sqlparse/*.[ch] policy/*.[ch]; \
+      grep -nE '^#include "(store|proxy)/' pd/*.[ch]; grep -nE '^#include "proxy/' store/*.[ch]) || true
+bad=$bad$(grep -lE '^#include <(curl/curl|pthread|uv|mysql)\.h>' sqlparse/*.[ch] policy/*.[ch]) || true
+if [ -n "$bad" ]; then
+	printf '%s\n' "$bad"
+	echo "layering: FAILED (a pure library includes I/O, threads or a layer above it)"
+	status=1
+fi
+
 echo "== cppcheck"
 if ! cppcheck --enable=warning,portability,performance --error-exitcode=1 --inline-suppr \
-        -q -I. proxy sqlparse policy; then
+        -q -I. proxy sqlparse policy pd store; then
 	echo "cppcheck: FAILED"
 	status=1
 fi
@@ -54,15 +66,15 @@ if [ ! -f "$BUILD/compile_commands.json" ]; then
 fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-files=$(ls proxy/*.c sqlparse/*.c policy/*.c)
+files=$(ls proxy/*.c sqlparse/*.c policy/*.c pd/*.c store/*.c)
 # One process per file, two at a time (the machine has two cores).
 # shellcheck disable=SC2086
 printf '%s\n' $files | xargs -P 2 -n 1 clang-tidy -p "$BUILD" --quiet \
-	--header-filter="^$ROOT/(proxy|sqlparse|policy)/[^/]*\.h$" >"$out" 2>/dev/null || true
+	--header-filter="^$ROOT/(proxy|sqlparse|policy|pd|store)/[^/]*\.h$" >"$out" 2>/dev/null || true
 
 # "path:line:col: warning|error: text [check,...]" -> "relpath:check"
 found=$(sed -n 's/^\(.*\):[0-9]*:[0-9]*: \(warning\|error\): .* \[\([A-Za-z0-9._-]*\).*\]$/\1:\3/p' \
-	"$out" | sed "s#^.*/\(proxy\|sqlparse\|policy\)/#\1/#" | sort -u)
+	"$out" | sed "s#^.*/\(proxy\|sqlparse\|policy\|pd\|store\)/#\1/#" | sort -u)
 new=0
 for f in $found; do
 	if printf '%s\n' "$KNOWN" | grep -q "^$f:"; then

@@ -10,7 +10,7 @@
 
 #include "policy/brieimport.h"
 #include "policy/clusterstate.h"
-#include "policy/etcdread.h"
+#include "pd/etcdread.h"
 
 static int feed(void *ud, const char *k, size_t kl, const unsigned char *v, size_t vl)
 {

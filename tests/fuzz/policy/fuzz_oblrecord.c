@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/oblstore.h"
+#include "policy/oblrecord.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

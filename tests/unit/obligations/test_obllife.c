@@ -3,7 +3,7 @@
  * (each state with the events that move it, and the ones that must not), terminal records
  * never reopened by any event, job identity after a lost answer; and every interleaving of
  * a live holder with a second replica that read a copy earlier, on a model of the store's
- * compare-and-swap (the contract of policy/oblstore.h, which both backends implement), plus
+ * compare-and-swap (the contract of store/oblstore.h, which both backends implement), plus
  * the same on the real file store.
  */
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 
 #include "policy/decide.h"
 #include "policy/obllife.h"
-#include "policy/oblstore.h"
+#include "store/oblstore.h"
 
 #define T0 1700000000000LL
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "policy/decide.h"
-#include "policy/oblstore.h"
+#include "store/oblstore.h"
 
 static char dir[64];
 static char path[128];

@@ -17,7 +17,7 @@
 #include "policy/clusterstate.h"
 #include "policy/config.h"
 #include "policy/decide.h"
-#include "policy/etcdread.h"
+#include "pd/etcdread.h"
 #include "policy/precheck_model.h"
 
 typedef struct opts {

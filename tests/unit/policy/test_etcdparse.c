@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "policy/base64.h"
-#include "policy/etcdread.h"
+#include "pd/etcdread.h"
 #include "policy/version.h"
 
 static void base64(void **state)

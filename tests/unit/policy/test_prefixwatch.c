@@ -1,5 +1,5 @@
 /*
- * test_prefixwatch.c - the watch request of policy/prefixwatch.c: a create_request whose key
+ * test_prefixwatch.c - the watch request of pd/prefixwatch.c: a create_request whose key
  * is the prefix and whose range_end is the prefix with its last byte plus one (etcd's prefix
  * range), both base64, and no start_revision (the stream starts at the current revision).
  */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/prefixwatch.h"
+#include "pd/prefixwatch.h"
 
 static void body(void **state)
 {

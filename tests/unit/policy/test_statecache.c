@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "policy/base64.h"
-#include "policy/etcdwatch.h"
+#include "pd/etcdwatch.h"
 
 static int parse(const char *s, ig_watch_msg *m, char *err, size_t errlen)
 {

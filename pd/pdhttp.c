@@ -3,7 +3,7 @@
  * does the HTTP and TLS; this file owns the settings every PD request shares (no signals,
  * no redirects, http/https only, bounded time and size) and the error messages.
  */
-#include "policy/pdhttp.h"
+#include "pd/pdhttp.h"
 
 #include <curl/curl.h>
 #include <pthread.h>

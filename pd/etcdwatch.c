@@ -2,7 +2,7 @@
  * etcdwatch.c - the watch stream of PD's etcd (see etcdwatch.h): the parser of one stream
  * line (pure), and the thread that keeps one stream open and publishes what it has seen.
  */
-#include "policy/etcdwatch.h"
+#include "pd/etcdwatch.h"
 
 #include <curl/curl.h>
 #include <jansson.h>

@@ -4,7 +4,7 @@
  * keys are listed keys-only and their info fetched one by one (as TiDB's cdcutil does), so
  * the large per-table status values under /tidb/cdc/ are never transferred.
  */
-#include "policy/etcdread.h"
+#include "pd/etcdread.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
-#include "policy/pdhttp.h"
+#include "pd/pdhttp.h"
 
 #define PAGE_LIMIT 1000
 #define MAX_RESPONSE_BYTES (64u << 20)

@@ -5,7 +5,7 @@
  * reopened from the current revision a second later: what happened in between is found by
  * the user's own read, so nothing is resumed from a revision.
  */
-#include "policy/prefixwatch.h"
+#include "pd/prefixwatch.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
-#include "policy/etcdwatch.h"
+#include "pd/etcdwatch.h"
 
 #define RETRY_MS 1000
 #define MAX_LINE_BYTES (1u << 20) /* a response on a prefix of a few leased keys is small */

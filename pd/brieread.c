@@ -3,14 +3,14 @@
  * answers (see brieread.h). A registration is a few dozen bytes and only running imports
  * have one, so the whole prefix comes in one unpaged answer, values and leases included.
  */
-#include "policy/brieread.h"
+#include "pd/brieread.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/etcdread.h"
-#include "policy/pdhttp.h"
+#include "pd/etcdread.h"
+#include "pd/pdhttp.h"
 
 #define MAX_ANSWER_BYTES (4u << 20)
 

@@ -24,7 +24,7 @@
  * Entries are reference-counted: the current one holds a reference of its own; a decision
  * holds one while it uses the state; a replaced entry is freed with its last reference.
  */
-#include "policy/statecache.h"
+#include "pd/statecache.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -34,8 +34,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/etcdread.h"
-#include "policy/etcdwatch.h"
+#include "pd/etcdread.h"
+#include "pd/etcdwatch.h"
 
 typedef struct entry {
 	ig_cluster_state *st;
