@@ -1,5 +1,5 @@
 /*
- * config.c - importgate's YAML configuration: defaults, the schema of DESIGN.md section 8b
+ * config.c - importgate's YAML configuration: defaults, the schema of conf/importgate.yaml
  * (plus timeouts, limits, backends.connect_timeout_ms), strict validation with
  * "file:line: key: what is wrong" messages, and freeing. The schema is a set of key tables
  * (one per mapping) walked over the tree yamldoc.c builds.

@@ -1,6 +1,6 @@
 /*
  * config.h - importgate's configuration: one YAML file (libyaml), loaded and validated
- * as a whole. Key names are the contract of DESIGN.md section 8b. A config is immutable
+ * as a whole. Key names are the contract of conf/importgate.yaml. A config is immutable
  * once loaded; a reload builds a new one and swaps the pointer (the old one is freed
  * when no connection uses it any more, see ig_config_ref/unref).
  */

@@ -1,5 +1,5 @@
 /*
- * decide.c - the verdict table of DESIGN.md section 5 and the rejection messages. Rows:
+ * decide.c - the verdict table (README.md, "Why") and the rejection messages. Rows:
  *   unparsed import      -> REJECT while anything covers anything (or the state is
  *                           unreadable), else PASS (TiDB answers it)
  *   no database          -> REJECT 1046 (as TiDB)

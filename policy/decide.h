@@ -1,5 +1,5 @@
 /*
- * decide.h - the verdict for one IMPORT INTO (DESIGN.md section 5), PURE: no I/O. The
+ * decide.h - the verdict for one IMPORT INTO (README.md, "Why"), PURE: no I/O. The
  * gateway fills the input from the parsed statement, the session, the backend greeting and
  * a fresh cluster-state read; the output says what to do, what is owed afterwards, and the
  * MySQL error to send on a rejection.
@@ -20,7 +20,7 @@ typedef enum {
 	IG_VERDICT_PASS,                 /* forward unchanged (a user's DISABLE_PRECHECK kept) */
 	IG_VERDICT_ADD_DISABLE_PRECHECK, /* forward with WITH DISABLE_PRECHECK added */
 	IG_VERDICT_REJECT,               /* send the error below */
-	IG_VERDICT_LOGICAL,              /* rewrite into LOAD DATA (DESIGN.md section 6b) */
+	IG_VERDICT_LOGICAL,              /* rewrite into LOAD DATA (docs/LOGICAL_IMPORT.md) */
 } ig_verdict;
 
 /* obligations owed once the import has finished */

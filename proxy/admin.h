@@ -1,5 +1,5 @@
 /*
- * admin.h - the admin HTTP server (DESIGN.md section 8): /metrics, /healthz and the
+ * admin.h - the admin HTTP server (docs/OPERATIONS.md): /metrics, /healthz and the
  * /api/v1 endpoints, on its own thread with its own libuv loop, so it keeps answering
  * whatever the workers do. Optional bearer token (admin.token_file).
  */

@@ -1,5 +1,5 @@
 /*
- * audit.h - the durable audit log (DESIGN.md section 7, docs/AUDIT.md): JSON lines, one
+ * audit.h - the durable audit log (docs/AUDIT.md): JSON lines, one
  * object per event. Gating events (an import about to be forwarded) are written
  * synchronously and, with fsync=always, are on disk before ig_audit_write returns; the
  * caller refuses the import when it fails. Informational events are queued to a writer

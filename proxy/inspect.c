@@ -244,7 +244,7 @@ static void count_reject(const ig_inspection *p)
 
 static const char *qual(const char *db) { return db ? db : "(no database)"; }
 
-/* ---- audit events (DESIGN.md section 7; formats in docs/AUDIT.md) ---- */
+/* ---- audit events (formats in docs/AUDIT.md) ---- */
 
 /* An event with who sent what: connection, user, client, TLS, database, backend. */
 static json_t *audit_base(const ig_inspection *p, const char *event)
@@ -834,7 +834,7 @@ static int rewrite_item(import_item *it, ig_inspect_out *out)
 
 /*
  * A covered import whose rule says `logical`: the same data through LOAD DATA, which
- * produces change logs (DESIGN.md section 6b, docs/LOGICAL_IMPORT.md). Remote LOAD DATA
+ * produces change logs (docs/LOGICAL_IMPORT.md). Remote LOAD DATA
  * exists from TiDB v7.0.0; what has no faithful counterpart is refused, never dropped.
  */
 static int logical_item(import_item *it, const ig_tidb_version *ver, ig_inspect_out *out)

@@ -1,5 +1,5 @@
 /*
- * obligations.h - what must follow an import (DESIGN.md section 6, docs/OBLIGATIONS.md):
+ * obligations.h - what must follow an import (docs/OBLIGATIONS.md):
  * a BACKUP TABLE after an import into a table covered by a log backup task whose rule says
  * snapshot-after-import, the same import on the downstream cluster for a changefeed whose
  * rule says reimport-downstream. Each obligation is a record in the store

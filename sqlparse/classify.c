@@ -1,5 +1,5 @@
 /*
- * classify.c - statement classification (DESIGN.md section 3). Owns: the kind of each
+ * classify.c - statement classification (docs/ARCHITECTURE.md). Owns: the kind of each
  * statement of a COM_QUERY text, the decoded USE database and PREPARE text (classified
  * recursively), and the exploration of the lexical modes the server could be in
  * (backslash escapes, ANSI_QUOTES, executable comments ignored, version digits, TiDB

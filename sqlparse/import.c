@@ -1,5 +1,5 @@
 /*
- * import.c - the IMPORT INTO parser (TiDB v7.2-v8.5 grammar, DESIGN.md section 3):
+ * import.c - the IMPORT INTO parser (TiDB v7.2-v8.5 grammar, docs/ARCHITECTURE.md):
  *   IMPORT INTO [db.]tbl [(col_or_@var, ...)] [SET col=expr, ...] FROM 'loc' [FORMAT 'fmt'] [WITH opt[=val], ...]
  *   IMPORT INTO [db.]tbl [(col, ...)] FROM {SELECT | (SELECT) | WITH cte ... SELECT} ... [WITH opt[=val], ...]
  * Owns the statement's structure and byte spans; option validation lives in import_opts.c.

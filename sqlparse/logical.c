@@ -1,6 +1,6 @@
 /*
  * logical.c - IMPORT INTO (CSV) -> LOAD DATA INFILE rewrite for the policy action
- * `logical` (DESIGN.md section 6b). Owns the option mapping, the refusals and the quoting
+ * `logical` (docs/LOGICAL_IMPORT.md). Owns the option mapping, the refusals and the quoting
  * of the produced statement.
  *
  * Facts (read in a pingcap/tidb master snapshot; docs.pingcap.com sql-statement-load-data):
@@ -42,7 +42,7 @@
  * DISABLE_PRECHECK (LOAD DATA has no precheck; the gateway has decided), CHECKSUM_TABLE
  * (verifies KV pairs ingested outside transactions; LOAD DATA writes transactionally and a
  * duplicate key is an error), after checking its value as TiDB would.
- * Refused, as issue 8 and DESIGN.md section 6b ask (the user chose a physical-import knob;
+ * Refused, as issue 8 and docs/LOGICAL_IMPORT.md ask (the user chose a physical-import knob;
  * the gateway does not quietly ignore it): THREAD, DISK_QUOTA, MAX_WRITE_SPEED, SPLIT_FILE,
  * CLOUD_STORAGE_URI. Also refused: FROM SELECT, FORMAT other than csv (also a csv-less auto-detected format),
  * DETACHED (the client expects a job to follow), RECORD_ERRORS (error tolerance),

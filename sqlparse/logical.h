@@ -1,5 +1,5 @@
 /*
- * logical.h - the logical-import rewrite (DESIGN.md section 6b): a physical IMPORT INTO of
+ * logical.h - the logical-import rewrite (docs/LOGICAL_IMPORT.md): a physical IMPORT INTO of
  * a CSV file becomes the LOAD DATA INFILE that loads the same rows through transactions
  * (so log backup and TiCDC see them). Pure function, no I/O; see logical.c for the TiDB
  * facts it relies on and docs/LOGICAL_IMPORT.md for what is mapped and refused.

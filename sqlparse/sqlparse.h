@@ -1,5 +1,5 @@
 /*
- * sqlparse.h - the public API of the statement inspector (DESIGN.md section 3).
+ * sqlparse.h - the public API of the statement inspector (docs/ARCHITECTURE.md).
  * Pure functions over (const char *, size_t): no I/O, no globals, safe on any bytes.
  * Split a COM_QUERY text into statements, classify each, parse IMPORT INTO, rewrite its
  * DISABLE_PRECHECK option and redact credentials for the audit log.

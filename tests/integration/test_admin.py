@@ -1,4 +1,4 @@
-"""test_admin.py - the admin HTTP server and the Prometheus metrics (DESIGN.md section 8;
+"""test_admin.py - the admin HTTP server and the Prometheus metrics (docs/OPERATIONS.md;
 proxy/admin.c, proxy/metrics.c).
 
 Two targets:

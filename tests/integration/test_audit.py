@@ -1,4 +1,4 @@
-"""The audit log end to end (DESIGN.md section 7, docs/AUDIT.md): every bulk-import
+"""The audit log end to end (docs/AUDIT.md): every bulk-import
 statement and its outcome recorded as JSON lines; secrets planted in every supported URI
 form never reach the file; when the audit record cannot be written (file-size limit =
 a full disk) imports are refused, other traffic goes on, and no line is half-written.

@@ -130,7 +130,7 @@ def test_registration_shown_audited_and_ended_by_revoke(views, etcd, state):
     v = views()
     assert v.status()["imports"] == []
     assert v.metric(running("lightning")) == 0
-    # the wake-up watch on the prefix (policy/prefixwatch.c) is open before the key comes
+    # the wake-up watch on the prefix (pd/prefixwatch.c) is open before the key comes
     wait_for(lambda: (v.status()["watch"] or {}).get("streaming"), "the prefix watch")
     assert v.status()["watch"]["event_responses"] == 0
     lease = register(etcd.url, "lightning", "lightning-5d0c")

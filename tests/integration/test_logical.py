@@ -1,4 +1,4 @@
-"""Logical-import rewrite (sqlparse/logical.c, DESIGN.md section 6b) against a real server.
+"""Logical-import rewrite (sqlparse/logical.c, docs/LOGICAL_IMPORT.md) against a real server.
 
 Until the gateway performs the rewrite, the rewrite is driven through the test executable
 tests/unit/logical/logical_cli (IMPORT INTO on stdin -> LOAD DATA on stdout): each test

@@ -1,4 +1,4 @@
-"""End-to-end tests of post-import obligations (DESIGN.md section 6, docs/OBLIGATIONS.md):
+"""End-to-end tests of post-import obligations (docs/OBLIGATIONS.md):
 a real etcd holding a log backup task and a changefeed covering shop.*, the TiDB double as
 the upstream TiDB and a second double as the downstream cluster, gateways in front of the
 upstream with rules snapshot-after-import / reimport-downstream. What is checked is what

@@ -1,4 +1,4 @@
-"""End-to-end policy tests, TiCDC changefeeds (DESIGN.md sections 4-5, compatibility guide
+"""End-to-end policy tests, TiCDC changefeeds (README.md "Why", docs/TIDB_GUIDE.md, compatibility guide
 "Used with TiCDC"): changefeeds written to a real etcd as TiCDC writes them, in both key
 layouts (v6.2+ /tidb/cdc/<cluster>/<namespace>/changefeed/info/<id> and the legacy
 /tidb/cdc/changefeed/info/<id>), the gateway in front of the TiDB double. Each test checks the
@@ -82,7 +82,7 @@ def test_changefeed_not_covering_adds_and_tidb_alone_refuses(policy_gw, double, 
 @LAYOUTS
 @pytest.mark.parametrize("cf_state", ["normal", "stopped", "failed", "error", "warning"])
 def test_every_live_state_covers(policy_gw, double, state, legacy, cf_state):
-    # DESIGN.md 4: a stopped or failed changefeed that resumes would miss the import.
+    # a stopped or failed changefeed that resumes would miss the import.
     state.changefeed("cf-orders", ["shop.orders"], state=cf_state, legacy=legacy)
     gw = policy_gw()
     rx = Received(double)

@@ -1,4 +1,4 @@
-"""End-to-end policy tests for the forms an IMPORT INTO can take (DESIGN.md sections 2-3, 5):
+"""End-to-end policy tests for the forms an IMPORT INTO can take (README.md "Why", docs/ARCHITECTURE.md):
 multi-statement batches (refused whole / rewritten in place), PREPARE ... FROM 'text' and
 FROM @var (policy.opaque_prepare), COM_STMT_PREPARE, comments and case variations, the bypass
 corpus (tests/corpus/import_positive.txt), unqualified tables resolved against the current

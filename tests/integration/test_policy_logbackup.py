@@ -1,4 +1,4 @@
-"""End-to-end policy tests, log backup tasks (DESIGN.md sections 4-5, compatibility guide
+"""End-to-end policy tests, log backup tasks (README.md "Why", docs/TIDB_GUIDE.md, compatibility guide
 "Used with log backup"): real etcd holding tasks exactly as BR writes them, the gateway in
 front of the TiDB double, PyMySQL as the client. Every test checks what the client got and
 what reached the double (its statement log), byte for byte."""

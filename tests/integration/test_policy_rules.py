@@ -1,4 +1,4 @@
-"""End-to-end policy tests for rule matching (DESIGN.md section 5, 8b policy.rules): by user
+"""End-to-end policy tests for rule matching (README.md "Why", conf/importgate.yaml policy.rules): by user
 regex (anchored), client host regex, table filter, first match wins, `action: deny` and
 `action: pass`. A log backup task covering every table is in a real etcd; the client's answer
 and what reached the TiDB double are checked."""

@@ -1,4 +1,4 @@
-"""End-to-end policy tests when the cluster state cannot be read (DESIGN.md section 5 row 4:
+"""End-to-end policy tests when the cluster state cannot be read (README.md "Why", last row:
 policy.on_state_unavailable) and for policy.mode dry-run: PD down (closed port, killed etcd),
 PD hung (a socket that accepts and never answers: answered within about cluster.timeout_ms),
 no PD configured. The client's answer and what reached the TiDB double are both checked."""

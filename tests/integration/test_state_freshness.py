@@ -1,5 +1,5 @@
-"""Freshness of the cluster state behind each decision (DESIGN.md section 4: no decision on
-stale state) with the watch-fed cache of policy/statecache.c: after a first import has
+"""Freshness of the cluster state behind each decision (docs/ARCHITECTURE.md "The cluster state behind a decision": no decision on
+stale state) with the watch-fed cache of pd/statecache.c: after a first import has
 warmed the cache and started the watch, every change to etcd - a task added, paused,
 resumed, deleted; a changefeed created, going finished, deleted - is seen by the very next
 import, also when the change lands milliseconds before it. A watch connection killed by an

@@ -1,4 +1,4 @@
-"""gateway.py - runs importgate for a test: writes its YAML config (DESIGN.md 8b keys), starts
+"""gateway.py - runs importgate for a test: writes its YAML config (conf/importgate.yaml keys), starts
 `importgate -c FILE`, waits until the listen port accepts, and at teardown stops it with
 SIGTERM and fails the test when it crashed or its stderr holds a sanitizer report.
 

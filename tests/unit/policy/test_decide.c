@@ -1,5 +1,5 @@
 /*
- * test_decide.c - every row of the verdict table (DESIGN.md section 5) and the content of
+ * test_decide.c - every row of the verdict table (README.md, "Why") and the content of
  * each rejection message: no database, deny, pass, state unavailable (x DISABLE_PRECHECK x
  * on_state_unavailable), required -> reject (naming each), logical, exists -> add
  * DISABLE_PRECHECK / keep / old TiDB -> reject, obligations, dry-run.
