@@ -507,3 +507,27 @@ bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *t
 	}
 	return true;
 }
+
+static bool same_or_both_null(const char *a, const char *b, bool fold)
+{
+	if (!a || !b)
+		return a == b;
+	return fold ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+bool ig_obl_may_share_job(const ig_obl_record *other, const ig_obl_record *r)
+{
+	int64_t d = other->created_ms - r->created_ms;
+
+	if (other->state != IG_OBLS_AWAITING_ANSWER || strcmp(other->id, r->id) == 0 || other->from_select)
+		return false;
+	if (d < -(IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS) || d > IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS)
+		return false;
+	/* names compare case-insensitively in TiDB; a record without a source (older gateway)
+	 * may be anything's */
+	if (!same_or_both_null(other->db, r->db, true) || !same_or_both_null(other->table, r->table, true))
+		return false;
+	if (other->source && r->source && strcmp(other->source, r->source) != 0)
+		return false;
+	return !other->user || !r->user || strcmp(other->user, r->user) == 0;
+}

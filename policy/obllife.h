@@ -101,6 +101,10 @@ typedef struct ig_obl_job_row {
  * Data_Source is TiDB's redacted location: compared up to the query ('?'), percent-decoded. */
 bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
                         const char *user, int64_t since_ms);
+/* Could `other`, still awaiting its answer, be the import of the job `r` looks for (same
+ * table, source and user, created within the search window of r)? Then r must not take a
+ * matching job before other's answer tells whose it is. */
+bool ig_obl_may_share_job(const ig_obl_record *other, const ig_obl_record *r);
 /* "YYYY-MM-DD HH:MM:SS[.frac]" as UTC ms; 0 when malformed. */
 int64_t ig_obl_parse_utc_ms(const char *s);
 

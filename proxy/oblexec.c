@@ -349,10 +349,10 @@ static int list_jobs(const ig_oblexec_ctx *c, svc_target t, ig_oblexec_jobs *out
 }
 
 /* The rows that are r's import by everything SHOW IMPORT JOBS gives (policy/obllife.h
- * ig_obl_job_matches), jobs other records hold left out when skip_taken: 0, 1 (its id in
- * job_id), 2 several. */
+ * ig_obl_job_matches), jobs other records hold (upstream, or downstream) left out: 0, 1 (its
+ * id in job_id), 2 several. */
 static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
-                      const char *user, int64_t since_ms, bool skip_taken, char *job_id, size_t jlen)
+                      const char *user, int64_t since_ms, bool downstream, char *job_id, size_t jlen)
 {
 	int found = 0;
 
@@ -360,7 +360,7 @@ static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, cons
 		const ig_obl_job_row *jr = &jobs->rows[i];
 		if (!ig_obl_job_matches(jr, r->db, r->table, r->source, user, since_ms))
 			continue;
-		if (skip_taken && c->job_taken && c->job_taken(jr->job_id, r->id))
+		if (c->job_taken && c->job_taken(jr->job_id, r->id, downstream))
 			continue;
 		if (found++ == 0)
 			snprintf(job_id, jlen, "%s", jr->job_id);
@@ -373,13 +373,14 @@ int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *er
 	return list_jobs(c, SVC_UPSTREAM, out, err, errlen);
 }
 
-void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
-                          ig_oblexec_out *o)
+void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, int64_t listed_ms,
+                          const ig_obl_record *r, ig_oblexec_out *o)
 {
 	char job[32] = "";
-	int n = match_jobs(c, jobs, r, r->user, r->created_ms, true, job, sizeof(job));
+	int n = match_jobs(c, jobs, r, r->user, r->created_ms, false, job, sizeof(job));
 
 	begin(c, o, IG_OEV_SEARCH);
+	o->ev.now_ms = listed_ms;
 	o->ev.matches = n;
 	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
 	o->ev.job_id = o->job_id;
@@ -526,7 +527,7 @@ void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r,
 			fail(c, o, IG_OEV_STEP_FAILED, false, err);
 			return;
 		}
-		n = match_jobs(c, &jobs, r, user, r->reimport.started_ms, false, job, sizeof(job));
+		n = match_jobs(c, &jobs, r, user, r->reimport.started_ms, true, job, sizeof(job));
 		ig_oblexec_jobs_free(&jobs);
 	}
 	begin(c, o, IG_OEV_REIMPORT_SEARCH);

@@ -19,8 +19,9 @@ typedef struct ig_oblexec_ctx {
 	/* Asked right before a statement that acts (BACKUP, the downstream IMPORT INTO) is sent,
 	 * after the connection is up: false = our lease may be gone, send nothing. */
 	bool (*may_act)(const struct ig_oblexec_ctx *c);
-	/* Is this upstream job some other record's already (a job found for a lost answer)? */
-	bool (*job_taken)(const char *job_id, const char *self_id);
+	/* Is this job some other record's already (upstream: a job found for a lost answer;
+	 * downstream: a re-import's job)? */
+	bool (*job_taken)(const char *job_id, const char *self_id, bool downstream);
 } ig_oblexec_ctx;
 
 /* What an action led to: ev (its strings point into this struct). acted false: nothing
@@ -40,9 +41,10 @@ typedef struct ig_oblexec_jobs {
 
 void ig_oblexec_jobs_free(ig_oblexec_jobs *j);
 int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *err, size_t errlen);
-/* r's search against jobs (no I/O): a SEARCH event (matches, job_id, window_over). */
-void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, const ig_obl_record *r,
-                          ig_oblexec_out *o);
+/* r's search against jobs read at listed_ms (no I/O): a SEARCH event (matches, job_id,
+ * window_over judged at listed_ms: a job created after the list was read is not in it). */
+void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, int64_t listed_ms,
+                          const ig_obl_record *r, ig_oblexec_out *o);
 
 void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o);
 /* BACKUP TABLE to r->backup.target; a rerun (the step was found started, not begun by this

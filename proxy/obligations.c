@@ -70,6 +70,7 @@ typedef struct obl_event {
 	char *job_id, *status, *message;
 	int err_code;
 	bool redacted;         /* message already redacted (a deferred answer) */
+	bool deferred_once;    /* said so in the log already */
 	dismiss_wait *wait;    /* EV_DISMISS */
 } obl_event;
 
@@ -79,6 +80,7 @@ static struct {
 	pthread_cond_t done_cv; /* dismissals answered */
 	pthread_cond_t lease_cv;/* wakes the lease thread (stop) */
 	bool running, stopping;
+	bool lease_stopping;    /* the lease thread's own: it outlives the executors at a stop */
 	pthread_t thread, lease_thread;
 	ig_config *cfg;
 	ig_oblstore *st;        /* NULL: file store not opened yet (see ig_obl_start) */
@@ -92,8 +94,14 @@ static struct {
 	/* the thread's own */
 	ig_obl_record *owned;
 	size_t nowned;
-	struct inflight { char id[IG_OBL_ID_LEN + 1]; ig_obl_action action; } *inflight; /* handed over */
+	struct inflight { /* handed to an executor; the job is the executor's until its outcome is back */
+		char id[IG_OBL_ID_LEN + 1];
+		ig_obl_action action;
+		ig_obljob *job;
+	} *inflight;
 	size_t ninflight;
+	ig_obljob *parked;      /* outcomes of records dropped meanwhile: applied if claimed back
+	                         * at the revision they were handed over at */
 	unsigned epoch;         /* the lease epoch our owned records were claimed in */
 	bool rescan;            /* a step met a stale copy: re-read the store soon */
 	obl_event *deferred;    /* answers the store did not take yet: handled again at deferred_at */
@@ -320,15 +328,31 @@ static bool lease_ok(void)
 	return false;
 }
 
-static bool job_taken(const char *job_id, const char *self_id)
+/* Is this job (upstream, or downstream for a re-import) another record's already? */
+static bool job_taken(const char *job_id, const char *self_id, bool downstream)
 {
 	bool taken = false;
 
 	pthread_mutex_lock(&g.mu);
-	for (size_t i = 0; i < g.nview && !taken; i++)
-		taken = strcmp(g.view[i].id, self_id) != 0 && g.view[i].job_id && strcmp(g.view[i].job_id, job_id) == 0;
+	for (size_t i = 0; i < g.nview && !taken; i++) {
+		const char *held = downstream ? g.view[i].reimport.job_id : g.view[i].job_id;
+		taken = strcmp(g.view[i].id, self_id) != 0 && held && strcmp(held, job_id) == 0;
+	}
 	pthread_mutex_unlock(&g.mu);
 	return taken;
+}
+
+/* Another record still awaiting its answer that may be the import of the same job as r (same
+ * table, source and user, created within the search window): its answer will tell. */
+static bool rival_awaits(const ig_obl_record *r)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&g.mu);
+	for (size_t i = 0; i < g.nview && !found; i++)
+		found = ig_obl_may_share_job(&g.view[i], r);
+	pthread_mutex_unlock(&g.mu);
+	return found;
 }
 
 /* ---- records handed to the executors ---- */
@@ -383,6 +407,7 @@ static int dispatch(ig_obl_record *o, ig_obl_action action, bool rerun)
 	j->rerun = rerun;
 	j->epoch = g.epoch;
 	snprintf(g.inflight[g.ninflight].id, sizeof(g.inflight[0].id), "%s", o->id);
+	g.inflight[g.ninflight].job = j;
 	g.inflight[g.ninflight++].action = action;
 	o->next_try_ms = NEVER;
 	ig_oblpool_submit(g.pool, j);
@@ -565,8 +590,11 @@ static int by_created(const void *a, const void *b)
 	return x->created_ms < y->created_ms ? -1 : x->created_ms > y->created_ms;
 }
 
-/* One SHOW IMPORT JOBS answers every record that looks for its job now (oldest first, as
- * one search after another would: a job found by one is left out of the next one's). */
+/* One SHOW IMPORT JOBS answers every record that looks for its job (oldest first, as one
+ * search after another would: a job found by one is left out of the next one's). A job that
+ * a record still awaiting its answer may own is not taken (ambiguous once the window is
+ * over). A found job whose record could not be written ends the batch: the next records
+ * must not count it free. */
 static void search_all(const ig_obljob *j)
 {
 	ig_oblexec_ctx c = {.cfg = g.cfg, .may_act = may_act, .job_taken = job_taken};
@@ -577,8 +605,7 @@ static void search_all(const ig_obljob *j)
 		return; /* the records searching stay due: the next search is theirs */
 	for (size_t i = 0; i < g.nowned; i++) {
 		const ig_obl_record *r = &g.owned[i];
-		if (ig_obl_action_of(r) == IG_OACT_SEARCH_JOB && !inflight_find(r->id) &&
-		    (r->next_try_ms <= now_ms() || r->next_try_ms == NEVER || strcmp(r->id, j->rec.id) == 0)) {
+		if (ig_obl_action_of(r) == IG_OACT_SEARCH_JOB && !inflight_find(r->id)) {
 			due[n].created_ms = r->created_ms;
 			snprintf(due[n++].id, sizeof(due[0].id), "%s", r->id);
 		}
@@ -589,15 +616,91 @@ static void search_all(const ig_obljob *j)
 		ig_oblexec_out x;
 		if (!r)
 			continue;
-		ig_oblexec_search_in(&c, &j->jobs, r, &x);
-		settle(r, apply(r, &x.ev));
+		ig_oblexec_search_in(&c, &j->jobs, j->out.ev.now_ms, r, &x);
+		if (x.ev.matches == 1 && rival_awaits(r))
+			x.ev.matches = x.ev.window_over ? 2 : 0;
+		step_rc rc = apply(r, &x.ev);
+		settle(r, rc);
+		if (x.ev.matches == 1 && rc != STEP_TAKEN)
+			break;
 	}
 	free(due);
 }
 
-/* An executor's outcome: applied to the record only if it is still ours at the revision it
- * was handed over at (else it was dropped or re-read meanwhile: its holder looks again). */
-static void on_result(ig_obljob *j)
+/* An outcome for a record no longer in our hands (dropped by a lease wobble): claimed
+ * back at the revision it was handed over at, it applies (nothing moved meanwhile); else it
+ * waits for a scan to claim the record at that revision (store unreachable now), or goes. */
+static bool recover(ig_obljob *j)
+{
+	char err[512];
+	ig_obl_record c;
+	int rc;
+
+	if (!lease_ok())
+		rc = -1;
+	else
+		rc = ig_oblstore_claim(g.st, &j->rec, err, sizeof(err));
+	if (rc == 1)
+		return false; /* it moved on or another replica holds it: their turn */
+	if (rc < 0) {
+		j->next = g.parked;
+		g.parked = j;
+		return true;
+	}
+	ig_obl_record *o = ig_obl_record_copy(&c, &j->rec) == 0 ? own(&c) : NULL;
+	if (!o)
+		return false;
+	LOG_INFO(o->conn_id, "obligation %s: claimed back at revision %lld for the outcome of its %s", o->id,
+	         (long long)o->rev, ig_obl_action_name(j->action));
+	step_rc sr = apply(o, &j->out.ev);
+	if (sr == STEP_IGNORED)
+		o->next_try_ms = now_ms() + poll_ms();
+	settle(o, sr);
+	return false;
+}
+
+/* A parked outcome of a record just claimed at revision rev (from the scan). */
+static void apply_parked(ig_obl_record *o)
+{
+	for (ig_obljob **pp = &g.parked; *pp; pp = &(*pp)->next) {
+		ig_obljob *j = *pp;
+		if (strcmp(j->rec.id, o->id) != 0)
+			continue;
+		*pp = j->next;
+		if (j->rec.rev == o->rev) {
+			step_rc sr = apply(o, &j->out.ev);
+			if (sr == STEP_IGNORED)
+				o->next_try_ms = now_ms() + poll_ms();
+			settle(o, sr);
+		}
+		ig_obljob_free(j);
+		return;
+	}
+}
+
+/* Parked outcomes whose record the scan shows moved on, ended or gone are dropped. */
+static void prune_parked(const ig_obl_record *recs, size_t n)
+{
+	for (ig_obljob **pp = &g.parked; *pp;) {
+		ig_obljob *j = *pp;
+		bool keep = false;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = strcmp(recs[i].id, j->rec.id) == 0 && recs[i].rev == j->rec.rev &&
+			       !ig_obl_state_terminal(recs[i].state);
+		if (keep) {
+			pp = &j->next;
+		} else {
+			*pp = j->next;
+			ig_obljob_free(j);
+		}
+	}
+}
+
+/* An executor's outcome. Applied to the record only if it is ours at the revision it was
+ * handed over at; a record dropped meanwhile is claimed back at that revision (recover).
+ * A withdrawn job, or one whose statement the lease guard stopped, sent nothing: the
+ * record looks again. Returns true when it kept j. */
+static bool on_result(ig_obljob *j)
 {
 	struct inflight *f = inflight_find(j->rec.id);
 	ig_obl_record *o;
@@ -607,61 +710,79 @@ static void on_result(ig_obljob *j)
 	if (j->action == IG_OACT_SEARCH_JOB && j->out.acted && j->out.ev.kind == IG_OEV_SEARCH) {
 		search_all(j); /* the list is news for every record that searches, whatever its version */
 		wake_searchers(j->action);
-		return;
+		return false;
 	}
 	if (is_search(j->action))
 		wake_searchers(j->action);
-	o = owned_find(j->rec.id);
-	if (!o || o->rev != j->rec.rev) {
-		LOG_DEBUG(j->rec.conn_id, "obligation %s: an outcome for a copy no longer held (%s) is dropped",
-		          j->rec.id, ig_obl_action_name(j->action));
-		if (o)
+	if (!j->out.acted) { /* withdrawn, or the lease guard stopped it: nothing was sent */
+		if (atomic_load(&j->state) != IG_OBLJOB_WITHDRAWN && !lease_ok())
+			return false; /* every record dropped: the scan claims them back */
+		if ((o = owned_find(j->rec.id)))
 			o->next_try_ms = 0;
-		return;
+		return false;
 	}
-	if (!j->out.acted) { /* the lease went stale between the check and the statement */
-		drop_all("the lease went stale before a statement was sent");
-		return;
+	o = owned_find(j->rec.id);
+	if (!o)
+		return recover(j);
+	if (o->rev != j->rec.rev) {
+		LOG_DEBUG(j->rec.conn_id, "obligation %s: an outcome for an older version (%s) is dropped", j->rec.id,
+		          ig_obl_action_name(j->action));
+		o->next_try_ms = 0;
+		return false;
 	}
 	step_rc rc = apply(o, &j->out.ev);
 	if (rc == STEP_IGNORED)
 		o->next_try_ms = now_ms() + poll_ms(); /* it did not apply: look again later */
 	settle(o, rc);
+	return false;
 }
 
 /* ---- events ---- */
 
-/* A record not in our hands: read it afresh and claim it at that revision. NULL when it
- * is absent, terminal, or held by another replica. */
-static ig_obl_record *claim_one(const char *id)
+/* A record not in our hands: read it afresh and claim it at that revision. 1 *out ours,
+ * 0 absent, terminal or held by another replica, -1 the store did not answer. */
+static int claim_one(const char *id, ig_obl_record **out)
 {
 	char err[512];
 	ig_obl_record r;
+	int got = ig_oblstore_get(g.st, id, &r, err, sizeof(err)), rc;
 
-	if (ig_oblstore_get(g.st, id, &r, err, sizeof(err)) != 1)
-		return NULL;
-	if (ig_obl_state_terminal(r.state) || ig_oblstore_claim(g.st, &r, err, sizeof(err)) != 0) {
+	*out = NULL;
+	if (got != 1)
+		return got < 0 ? -1 : 0;
+	if (ig_obl_state_terminal(r.state)) {
 		ig_obl_record_free(&r);
-		return NULL;
+		return 0;
 	}
-	return own(&r);
+	if ((rc = ig_oblstore_claim(g.st, &r, err, sizeof(err))) != 0) {
+		ig_obl_record_free(&r);
+		return rc < 0 ? -1 : 0;
+	}
+	*out = own(&r);
+	return *out ? 1 : -1;
 }
 
 /*
  * Applies an event from outside (an answer, a dismissal) to record id, claiming it first
  * when it is not ours; a stale copy is re-read and the event applied to the fresh one (once).
- * Returns the step's result; *gone: the record could not be had.
+ * Returns the step's result (STEP_ERROR: the store did not answer, try again later); *gone:
+ * the record could not be had (absent, ended, or another replica's).
  */
 static step_rc deliver(const char *id, const ig_obl_event *e, bool *gone)
 {
 	*gone = false;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		ig_obl_record *r = owned_find(id);
-		if (!r)
-			r = claim_one(id);
 		if (!r) {
-			*gone = true;
-			return STEP_IGNORED;
+			if (!lease_ok())
+				return STEP_ERROR;
+			int got = claim_one(id, &r);
+			if (got < 0)
+				return STEP_ERROR;
+			if (got == 0) {
+				*gone = true;
+				return STEP_IGNORED;
+			}
 		}
 		step_rc rc = apply(r, e);
 		if (rc != STEP_STALE) {
@@ -670,7 +791,7 @@ static step_rc deliver(const char *id, const ig_obl_event *e, bool *gone)
 		}
 		disown(r);
 	}
-	return STEP_STALE;
+	return STEP_ERROR; /* stale twice: the store is moving under us; try again later */
 }
 
 /* Answers a waiting dismissal; caller holds g.mu. */
@@ -692,6 +813,17 @@ static void on_dismiss(obl_event *e)
 	step_rc rc;
 
 	ev.message = "dismissed by an operator";
+	struct inflight *f = inflight_find(e->id);
+	if (f && !ig_obljob_withdraw(f->job) && ig_oblpool_acts(f->action)) {
+		/* its statement may be on its way and cannot be recalled */
+		snprintf(msg, sizeof(msg), "obligation %s: its %s is running now; dismiss it when it has ended", e->id,
+		         f->action == IG_OACT_BACKUP ? "BACKUP" : "downstream import");
+		pthread_mutex_lock(&g.mu);
+		dismiss_complete(e->wait, -1, msg);
+		e->wait = NULL;
+		pthread_mutex_unlock(&g.mu);
+		return;
+	}
 	rc = deliver(e->id, &ev, &gone);
 	if (gone)
 		snprintf(msg, sizeof(msg), "obligation %s: not found, finished, or held by another replica "
@@ -760,6 +892,10 @@ static bool handle(obl_event *e)
 	ig_obl_event ev = answer_event(e);
 	bool gone;
 	if (deliver(e->id, &ev, &gone) == STEP_ERROR) {
+		if (!e->deferred_once)
+			LOG_WARN(0, "obligation %s: the import's answer arrived while the store cannot take it; "
+			         "kept and tried again every second", e->id);
+		e->deferred_once = true;
 		defer(e);
 		return true;
 	}
@@ -799,7 +935,9 @@ static void adopt(ig_obl_record *o)
 	if (o->state == IG_OBLS_AWAITING_ANSWER) { /* its gateway died before the answer */
 		ig_obl_event e = event_now(IG_OEV_ANSWER_LOST);
 		settle(o, apply(o, &e));
+		return;
 	}
+	apply_parked(o); /* an outcome that came back while it was out of our hands */
 }
 
 /* Claims what nobody carries (a dead replica's, a previous run's, or ours after the lease
@@ -834,6 +972,7 @@ static void scan(void)
 		if (o)
 			adopt(o);
 	}
+	prune_parked(recs, n);
 	view_replace(recs, n);
 }
 
@@ -846,7 +985,7 @@ static void *lease_main(void *arg)
 
 	(void)arg;
 	pthread_mutex_lock(&g.mu);
-	while (!g.stopping) {
+	while (!g.lease_stopping) {
 		ig_oblstore *st = g.st;
 		int rc = 0;
 		pthread_mutex_unlock(&g.mu);
@@ -857,7 +996,7 @@ static void *lease_main(void *arg)
 		int64_t wake = now_ms() + (rc < 0 ? 1000 : KEEPALIVE_MS);
 		struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
 		pthread_mutex_lock(&g.mu);
-		if (!g.stopping)
+		if (!g.lease_stopping)
 			pthread_cond_timedwait(&g.lease_cv, &g.mu, &ts);
 	}
 	pthread_mutex_unlock(&g.mu);
@@ -906,8 +1045,8 @@ static void *thread_main(void *arg)
 		pthread_mutex_unlock(&g.mu);
 		for (ig_obljob *n; res; res = n) { /* outcomes first: their records wait for them */
 			n = res->next;
-			on_result(res);
-			ig_obljob_free(res);
+			if (!on_result(res))
+				ig_obljob_free(res);
 		}
 		if (!open) { /* nothing can be owed before the file store exists (ig_obl_create opens it) */
 			for (obl_event *n; ev; ev = n) {
@@ -1005,16 +1144,24 @@ static int open_lazily(char *err, size_t errlen)
 	return rc;
 }
 
-/* Stops the obligations thread (after the statement it is running) and wakes the lease
- * thread, which then ends. */
+/* Stops the obligations thread (no new step starts). The lease thread is stopped apart, after
+ * the executors: a statement still running keeps the lease it was sent under. */
 static void stop_threads(void)
 {
 	pthread_mutex_lock(&g.mu);
 	g.stopping = true;
 	pthread_cond_signal(&g.cv);
-	pthread_cond_signal(&g.lease_cv);
 	pthread_mutex_unlock(&g.mu);
 	pthread_join(g.thread, NULL);
+}
+
+static void stop_lease_thread(void)
+{
+	pthread_mutex_lock(&g.mu);
+	g.lease_stopping = true;
+	pthread_cond_signal(&g.lease_cv);
+	pthread_mutex_unlock(&g.mu);
+	pthread_join(g.lease_thread, NULL);
 }
 
 int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
@@ -1045,6 +1192,7 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 		return -1;
 	g.cfg = ig_config_ref(cfg);
 	g.stopping = false;
+	g.lease_stopping = false;
 	g.running = true;
 	g.epoch = 0;
 	ig_oblexec_ctx ctx = {.cfg = g.cfg, .may_act = may_act, .job_taken = job_taken};
@@ -1085,16 +1233,24 @@ void ig_obl_stop(void)
 	}
 	pthread_mutex_unlock(&g.mu);
 	stop_threads();
-	ig_oblpool_stop(g.pool); /* after the statements running now; their outcomes are dropped */
+	ig_oblpool_stop(g.pool); /* after the statements running now, under the lease still kept */
 	g.pool = NULL;
-	pthread_join(g.lease_thread, NULL);
+	/* Their outcomes are written now (the obligations thread is gone: this thread owns its
+	 * records), so a BACKUP that ended while we waited is not run again by the next holder. */
+	pthread_mutex_lock(&g.mu);
+	ig_obljob *res = g.results;
+	g.results = g.results_tail = NULL;
+	pthread_mutex_unlock(&g.mu);
+	for (ig_obljob *n; res; res = n) {
+		n = res->next;
+		if (g.st && !on_result(res))
+			ig_obljob_free(res);
+		else if (!g.st)
+			ig_obljob_free(res);
+	}
+	stop_lease_thread();
 	pthread_mutex_lock(&g.mu);
 	g.running = false;
-	for (ig_obljob *j = g.results, *n; j; j = n) {
-		n = j->next;
-		ig_obljob_free(j);
-	}
-	g.results = g.results_tail = NULL;
 	for (obl_event *e = g.head, *n; e; e = n) {
 		n = e->next;
 		if (e->wait)
@@ -1120,6 +1276,11 @@ void ig_obl_stop(void)
 	free(g.inflight);
 	g.inflight = NULL;
 	g.ninflight = 0;
+	for (ig_obljob *j = g.parked, *n; j; j = n) {
+		n = j->next;
+		ig_obljob_free(j);
+	}
+	g.parked = NULL;
 	ig_oblstore_close(g.st); /* revokes the lease: our claims vanish now */
 	g.st = NULL;
 	ig_config_unref(g.cfg);

@@ -1,6 +1,7 @@
 /*
- * oblpool.c - the obligations' executor threads (see oblpool.h): a queue of jobs under one
- * mutex, n threads taking them in order, each with libmariadb's per-thread state.
+ * oblpool.c - the obligations' executor threads (see oblpool.h): two queues (statements that
+ * act, reads) under one mutex, each with its own threads taking jobs in order, each thread
+ * with libmariadb's per-thread state.
  */
 #include "proxy/oblpool.h"
 
@@ -9,13 +10,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+typedef struct lane {
+	ig_obljob *head, *tail;
+} lane;
+
+typedef struct worker {
+	struct ig_oblpool *pool;
+	lane *lane;
+	pthread_t thread;
+} worker;
+
 struct ig_oblpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	ig_obljob *head, *tail;
+	lane act, read;
 	bool stopping;
 	unsigned n;
-	pthread_t *threads;
+	worker *workers;
 	ig_oblexec_ctx ctx;
 	ig_oblpool_done done;
 };
@@ -29,19 +40,32 @@ void ig_obljob_free(ig_obljob *job)
 	free(job);
 }
 
-/* The next job, or NULL when stopping. */
-static ig_obljob *take(ig_oblpool *p)
+bool ig_oblpool_acts(ig_obl_action action)
+{
+	return action == IG_OACT_BACKUP || action == IG_OACT_REIMPORT_SEND;
+}
+
+bool ig_obljob_withdraw(ig_obljob *job)
+{
+	int queued = IG_OBLJOB_QUEUED;
+
+	return atomic_compare_exchange_strong(&job->state, &queued, IG_OBLJOB_WITHDRAWN) ||
+	       queued == IG_OBLJOB_WITHDRAWN;
+}
+
+/* The next job of l, or NULL when stopping. */
+static ig_obljob *take(ig_oblpool *p, lane *l)
 {
 	ig_obljob *j;
 
 	pthread_mutex_lock(&p->mu);
-	while (!p->head && !p->stopping)
+	while (!l->head && !p->stopping)
 		pthread_cond_wait(&p->cv, &p->mu);
-	j = p->stopping ? NULL : p->head;
+	j = p->stopping ? NULL : l->head;
 	if (j) {
-		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
 		j->next = NULL;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -50,27 +74,32 @@ static ig_obljob *take(ig_oblpool *p)
 
 static void *executor_main(void *arg)
 {
-	ig_oblpool *p = arg;
+	worker *w = arg;
+	ig_oblpool *p = w->pool;
 	ig_obljob *j;
 
 	mysql_thread_init();
-	while ((j = take(p))) {
-		ig_oblexec_ctx c = p->ctx;
-		c.epoch = j->epoch;
-		ig_oblexec_run(&c, &j->rec, j->action, j->rerun, &j->out, &j->jobs);
+	while ((j = take(p, w->lane))) {
+		int queued = IG_OBLJOB_QUEUED;
+		if (atomic_compare_exchange_strong(&j->state, &queued, IG_OBLJOB_RUNNING)) {
+			ig_oblexec_ctx c = p->ctx;
+			c.epoch = j->epoch;
+			ig_oblexec_run(&c, &j->rec, j->action, j->rerun, &j->out, &j->jobs);
+		} /* else withdrawn: nothing runs, out stays acted = false */
 		p->done(j);
 	}
 	mysql_thread_end();
 	return NULL;
 }
 
-int ig_oblpool_start(ig_oblpool **out, unsigned n, const ig_oblexec_ctx *ctx, ig_oblpool_done done,
+int ig_oblpool_start(ig_oblpool **out, unsigned actors, const ig_oblexec_ctx *ctx, ig_oblpool_done done,
                      char *err, size_t errlen)
 {
 	ig_oblpool *p = calloc(1, sizeof(*p));
+	unsigned total = (actors ? actors : 1) + IG_OBLPOOL_READERS;
 
 	*out = NULL;
-	if (!p || !(p->threads = calloc(n ? n : 1, sizeof(*p->threads)))) {
+	if (!p || !(p->workers = calloc(total, sizeof(*p->workers)))) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -79,8 +108,11 @@ int ig_oblpool_start(ig_oblpool **out, unsigned n, const ig_oblexec_ctx *ctx, ig
 	pthread_cond_init(&p->cv, NULL);
 	p->ctx = *ctx;
 	p->done = done;
-	for (p->n = 0; p->n < (n ? n : 1); p->n++) {
-		if (pthread_create(&p->threads[p->n], NULL, executor_main, p) != 0) {
+	for (p->n = 0; p->n < total; p->n++) {
+		worker *w = &p->workers[p->n];
+		w->pool = p;
+		w->lane = p->n < IG_OBLPOOL_READERS ? &p->read : &p->act;
+		if (pthread_create(&w->thread, NULL, executor_main, w) != 0) {
 			snprintf(err, errlen, "cannot start executor thread %u", p->n + 1);
 			ig_oblpool_stop(p);
 			return -1;
@@ -92,15 +124,27 @@ int ig_oblpool_start(ig_oblpool **out, unsigned n, const ig_oblexec_ctx *ctx, ig
 
 void ig_oblpool_submit(ig_oblpool *p, ig_obljob *job)
 {
+	lane *l = ig_oblpool_acts(job->action) ? &p->act : &p->read;
+
 	job->next = NULL;
+	atomic_store(&job->state, IG_OBLJOB_QUEUED);
 	pthread_mutex_lock(&p->mu);
-	if (p->tail)
-		p->tail->next = job;
+	if (l->tail)
+		l->tail->next = job;
 	else
-		p->head = job;
-	p->tail = job;
-	pthread_cond_signal(&p->cv);
+		l->head = job;
+	l->tail = job;
+	pthread_cond_broadcast(&p->cv); /* the waiters of both lanes share the condition */
 	pthread_mutex_unlock(&p->mu);
+}
+
+static void free_lane(lane *l)
+{
+	for (ig_obljob *j = l->head, *next; j; j = next) {
+		next = j->next;
+		ig_obljob_free(j);
+	}
+	l->head = l->tail = NULL;
 }
 
 void ig_oblpool_stop(ig_oblpool *p)
@@ -112,13 +156,11 @@ void ig_oblpool_stop(ig_oblpool *p)
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->n; i++)
-		pthread_join(p->threads[i], NULL);
-	for (ig_obljob *j = p->head, *next; j; j = next) {
-		next = j->next;
-		ig_obljob_free(j);
-	}
+		pthread_join(p->workers[i].thread, NULL);
+	free_lane(&p->act);
+	free_lane(&p->read);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
-	free(p->threads);
+	free(p->workers);
 	free(p);
 }

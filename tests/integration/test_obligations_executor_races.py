@@ -249,7 +249,7 @@ def test_answer_arriving_during_a_wobble_is_not_lost(doubles, ogw, state, paused
     gate.open_ev.set()  # TiDB answers: finished
     th.join(30)
     assert result.get("out") is not None and result["out"].ok, result
-    wait_for(lambda: log_has(gw, "the import's answer arrived but"), 15, "the answer handled")
+    wait_for(lambda: log_has(gw, "the import's answer arrived"), 15, "the answer handled")
     paused_etcd.resume()
     paused_etcd.wait_healthy()
     try:

@@ -701,6 +701,46 @@ static void test_quiet_polls(void **state)
 	ig_obl_record_free(&r);
 }
 
+/* A record awaiting its answer may own the job a lost answer's record finds: same table
+ * (names fold case), source and user, created within the search window. */
+static void test_may_share_job(void **state)
+{
+	ig_obl_record a, r;
+
+	(void)state;
+	mk(&r, IG_OBLS_SEARCHING, IG_OBL_SNAPSHOT_AFTER_IMPORT);
+	mk(&a, IG_OBLS_AWAITING_ANSWER, IG_OBL_SNAPSHOT_AFTER_IMPORT);
+	snprintf(a.id, sizeof(a.id), "%032x", 8);
+	assert_true(ig_obl_may_share_job(&a, &r));
+	assert_false(ig_obl_may_share_job(&r, &r)); /* itself */
+	free(a.table);
+	a.table = strdup("T");
+	assert_true(ig_obl_may_share_job(&a, &r));
+	a.created_ms = r.created_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS + 1;
+	assert_false(ig_obl_may_share_job(&a, &r)); /* outside the window */
+	a.created_ms = r.created_ms - 1000;
+	assert_true(ig_obl_may_share_job(&a, &r));
+	free(a.source);
+	a.source = strdup("s3://b/other.csv");
+	assert_false(ig_obl_may_share_job(&a, &r)); /* another file */
+	free(a.source);
+	a.source = NULL; /* an older gateway's record: it may be anything's */
+	assert_true(ig_obl_may_share_job(&a, &r));
+	free(a.user);
+	a.user = strdup("other");
+	assert_false(ig_obl_may_share_job(&a, &r));
+	free(a.user);
+	a.user = strdup("etl");
+	a.state = IG_OBLS_FOLLOWING; /* it has its answer: its job id says whose the job is */
+	assert_false(ig_obl_may_share_job(&a, &r));
+	a.state = IG_OBLS_AWAITING_ANSWER;
+	free(a.db);
+	a.db = strdup("other");
+	assert_false(ig_obl_may_share_job(&a, &r));
+	ig_obl_record_free(&a);
+	ig_obl_record_free(&r);
+}
+
 static void test_file_store_cas(void **state)
 {
 	char dir[64] = "/tmp/obllife-test-XXXXXX", path[128], p2[160], err[256];
@@ -750,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_lost_answer_search),
 		cmocka_unit_test(test_quiet_polls),
+		cmocka_unit_test(test_may_share_job),
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_dismiss),
 		cmocka_unit_test(test_terminal_never_reopened),
