@@ -42,6 +42,7 @@
 #include "proxy/metrics.h"
 #include "proxy/oblexec.h"
 #include "proxy/oblpool.h"
+#include "proxy/oblview.h"
 #include "sqlparse/sqlparse.h"
 
 #define LEASE_TTL_S 10
@@ -88,8 +89,7 @@ static struct {
 	char replica[160];
 	obl_event *head, *tail;
 	ig_obljob *results, *results_tail; /* outcomes from the executors */
-	ig_obl_record *view;    /* published snapshot (under mu) */
-	size_t nview;
+	ig_oblview *view;       /* published snapshot (its own lock) */
 	ig_oblpool *pool;
 	/* the thread's own */
 	ig_obl_record *owned;
@@ -179,78 +179,18 @@ static void audit(const char *event, const ig_obl_record *r, const char *step, c
 		LOG_ERROR(r->conn_id, "obligation %s: %s not audited: %s", r->id, event, err);
 }
 
-/* ---- the published snapshot ---- */
-
-/* Gauges importgate_obligations{state}: waiting for the import, owed now, finished, and
- * failing (an error on the last attempt, or an outcome only an operator can settle).
- * Called with g.mu held. */
-static void publish_metrics(void)
-{
-	int64_t pending = 0, running = 0, done = 0, failed = 0;
-	for (size_t i = 0; i < g.nview; i++) {
-		const ig_obl_record *r = &g.view[i];
-		switch (r->state) {
-		case IG_OBLS_DONE:
-		case IG_OBLS_NOT_OWED:
-		case IG_OBLS_DISMISSED:
-			done++;
-			break;
-		case IG_OBLS_OUTCOME_UNKNOWN:
-			failed++;
-			break;
-		default:
-			if (r->last_error || r->backup.last_error || r->reimport.last_error)
-				failed++;
-			else if (r->state == IG_OBLS_DUE)
-				running++;
-			else
-				pending++;
-		}
-	}
-	ig_metric_gauge_set(IG_M_OBLIGATIONS_PENDING, pending);
-	ig_metric_gauge_set(IG_M_OBLIGATIONS_RUNNING, running);
-	ig_metric_gauge_set(IG_M_OBLIGATIONS_DONE, done);
-	ig_metric_gauge_set(IG_M_OBLIGATIONS_FAILED, failed);
-}
+/* ---- the published snapshot (proxy/oblview.c) ---- */
 
 static void view_set(const ig_obl_record *r)
 {
-	ig_obl_record c;
-
-	if (ig_obl_record_copy(&c, r) < 0)
-		return;
-	pthread_mutex_lock(&g.mu);
-	for (size_t i = 0; i < g.nview; i++) {
-		if (strcmp(g.view[i].id, r->id) == 0) {
-			ig_obl_record_free(&g.view[i]);
-			g.view[i] = c;
-			publish_metrics();
-			pthread_mutex_unlock(&g.mu);
-			return;
-		}
-	}
-	ig_obl_record *grown = realloc(g.view, (g.nview + 1) * sizeof(*grown));
-	if (grown) {
-		g.view = grown;
-		g.view[g.nview++] = c;
-	} else {
-		ig_obl_record_free(&c);
-	}
-	publish_metrics();
-	pthread_mutex_unlock(&g.mu);
+	if (g.view)
+		ig_oblview_set(g.view, r);
 }
 
-/* After a scan: the store's list becomes the snapshot (our own versions are at least as new). */
+/* After a scan: the store's list becomes the view, our own versions over it (at least as new). */
 static void view_replace(ig_obl_record *recs, size_t n)
 {
-	pthread_mutex_lock(&g.mu);
-	for (size_t i = 0; i < g.nview; i++)
-		ig_obl_record_free(&g.view[i]);
-	free(g.view);
-	g.view = recs;
-	g.nview = n;
-	publish_metrics();
-	pthread_mutex_unlock(&g.mu);
+	ig_oblview_replace(g.view, recs, n);
 	for (size_t i = 0; i < g.nowned; i++)
 		view_set(&g.owned[i]);
 }
@@ -328,31 +268,9 @@ static bool lease_ok(void)
 	return false;
 }
 
-/* Is this job (upstream, or downstream for a re-import) another record's already? */
 static bool job_taken(const char *job_id, const char *self_id, bool downstream)
 {
-	bool taken = false;
-
-	pthread_mutex_lock(&g.mu);
-	for (size_t i = 0; i < g.nview && !taken; i++) {
-		const char *held = downstream ? g.view[i].reimport.job_id : g.view[i].job_id;
-		taken = strcmp(g.view[i].id, self_id) != 0 && held && strcmp(held, job_id) == 0;
-	}
-	pthread_mutex_unlock(&g.mu);
-	return taken;
-}
-
-/* Another record still awaiting its answer that may be the import of the same job as r (same
- * table, source and user, created within the search window): its answer will tell. */
-static bool rival_awaits(const ig_obl_record *r)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&g.mu);
-	for (size_t i = 0; i < g.nview && !found; i++)
-		found = ig_obl_may_share_job(&g.view[i], r);
-	pthread_mutex_unlock(&g.mu);
-	return found;
+	return ig_oblview_job_taken(g.view, job_id, self_id, downstream);
 }
 
 /* ---- records handed to the executors ---- */
@@ -617,7 +535,7 @@ static void search_all(const ig_obljob *j)
 		if (!r)
 			continue;
 		ig_oblexec_search_in(&c, &j->jobs, j->out.ev.now_ms, r, &x);
-		if (x.ev.matches == 1 && rival_awaits(r))
+		if (x.ev.matches == 1 && ig_oblview_rival_awaits(g.view, r))
 			x.ev.matches = x.ev.window_over ? 2 : 0;
 		step_rc rc = apply(r, &x.ev);
 		settle(r, rc);
@@ -1190,6 +1108,11 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 	}
 	if (rc < 0)
 		return -1;
+	if (!(g.view = ig_oblview_new())) {
+		ig_oblstore_close(g.st);
+		g.st = NULL;
+		return perr(err, errlen, "out of memory");
+	}
 	g.cfg = ig_config_ref(cfg);
 	g.stopping = false;
 	g.lease_stopping = false;
@@ -1206,6 +1129,8 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 		ig_config_unref(g.cfg);
 		ig_oblstore_close(g.st);
 		g.st = NULL;
+		ig_oblview_free(g.view);
+		g.view = NULL;
 		return -1;
 	}
 	if (pthread_create(&g.lease_thread, NULL, lease_main, NULL) != 0) {
@@ -1216,6 +1141,8 @@ int ig_obl_start(ig_config *cfg, char *err, size_t errlen)
 		ig_config_unref(g.cfg);
 		ig_oblstore_close(g.st);
 		g.st = NULL;
+		ig_oblview_free(g.view);
+		g.view = NULL;
 		return perr(err, errlen, "cannot start the lease thread");
 	}
 	LOG_INFO(0, "obligations: store %s%s, replica %s, %d executor(s)",
@@ -1263,11 +1190,8 @@ void ig_obl_stop(void)
 		event_free(e);
 	}
 	g.deferred = NULL;
-	for (size_t i = 0; i < g.nview; i++)
-		ig_obl_record_free(&g.view[i]);
-	free(g.view);
+	ig_oblview *view = g.view;
 	g.view = NULL;
-	g.nview = 0;
 	pthread_mutex_unlock(&g.mu);
 	while (g.nowned)
 		disown(&g.owned[0]);
@@ -1276,6 +1200,7 @@ void ig_obl_stop(void)
 	free(g.inflight);
 	g.inflight = NULL;
 	g.ninflight = 0;
+	ig_oblview_free(view);
 	for (ig_obljob *j = g.parked, *n; j; j = n) {
 		n = j->next;
 		ig_obljob_free(j);
@@ -1464,80 +1389,23 @@ int ig_obl_dismiss(const char *id, char *err, size_t errlen)
 	return rc;
 }
 
-static json_t *step_json(const ig_obl_step *s)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "state", json_string(ig_obl_step_name(s->state)));
-	if (s->target) /* the config refuses a backup URI with a credential; shown redacted anyway */
-		ig_audit_set_location(o, "target", s->target);
-	if (s->job_id)
-		json_object_set_new(o, "job_id", json_string(s->job_id));
-	json_object_set_new(o, "attempts", json_integer(s->attempts));
-	if (s->last_error)
-		json_object_set_new(o, "last_error", json_string(s->last_error));
-	return o;
-}
-
-static json_t *record_json(const ig_obl_record *r)
-{
-	json_t *o = json_object();
-	char table[600];
-
-	snprintf(table, sizeof(table), "%s.%s", r->db ? r->db : "", r->table ? r->table : "");
-	json_object_set_new(o, "id", json_string(r->id));
-	json_object_set_new(o, "state", json_string(ig_obl_state_name(r->state)));
-	ig_audit_set_string(o, "table", table, strlen(table));
-	if (r->job_id)
-		json_object_set_new(o, "job_id", json_string(r->job_id));
-	if (r->user)
-		ig_audit_set_string(o, "user", r->user, strlen(r->user));
-	json_object_set_new(o, "created_ms", json_integer(r->created_ms));
-	json_object_set_new(o, "updated_ms", json_integer(r->updated_ms));
-	if (r->replica)
-		json_object_set_new(o, "replica", json_string(r->replica));
-	if (r->note)
-		json_object_set_new(o, "note", json_string(r->note));
-	if (r->reason)
-		json_object_set_new(o, "reason", json_string(r->reason));
-	if (r->source)
-		ig_audit_set_string(o, "source", r->source, strlen(r->source));
-	json_object_set_new(o, "rev", json_integer((json_int_t)r->rev));
-	if (r->last_error)
-		json_object_set_new(o, "last_error", json_string(r->last_error));
-	if (r->backup.state != IG_STEP_NONE)
-		json_object_set_new(o, "backup", step_json(&r->backup));
-	if (r->reimport.state != IG_STEP_NONE)
-		json_object_set_new(o, "reimport", step_json(&r->reimport));
-	json_object_set_new(o, "failing", json_boolean(r->backup.last_error || r->reimport.last_error ||
-	                                                r->last_error || r->state == IG_OBLS_OUTCOME_UNKNOWN));
-	return o;
-}
-
 char *ig_obl_status_json(void)
 {
-	json_t *root = json_object(), *counts = json_object(), *recs = json_array();
+	json_t *root = json_object();
 	char *out = NULL;
 
-	if (!root || !counts || !recs) {
-		json_decref(root);
-		json_decref(counts);
-		json_decref(recs);
+	if (!root)
 		return NULL;
-	}
 	pthread_mutex_lock(&g.mu);
 	json_object_set_new(root, "running", json_boolean(g.running));
 	json_object_set_new(root, "replica", json_string(g.replica));
 	json_object_set_new(root, "store", json_string(!g.cfg ? "none" : g.cfg->cluster.npd ? "etcd" : "file"));
 	json_object_set_new(root, "lease_guard_ms", json_integer(LEASE_GUARD_MS));
-	for (size_t i = 0; i < g.nview; i++) {
-		const char *s = ig_obl_state_name(g.view[i].state);
-		json_object_set_new(counts, s, json_integer(json_integer_value(json_object_get(counts, s)) + 1));
-		json_array_append_new(recs, record_json(&g.view[i]));
-	}
+	if (g.view) /* under g.mu: a stop frees the view only after taking it out under g.mu */
+		ig_oblview_status(g.view, root);
+	else
+		json_object_set_new(root, "records", json_array());
 	pthread_mutex_unlock(&g.mu);
-	json_object_set_new(root, "counts", counts);
-	json_object_set_new(root, "records", recs);
 	out = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	return out;
