@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
+#include "policy/grow.h"
 #include "pd/pdhttp.h"
 
 #define PAGE_LIMIT 1000
@@ -287,8 +288,7 @@ static int add_to_state(void *ud, const char *key, size_t klen, const unsigned c
 static int collect_cf_key(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
 {
 	collect *c = ud;
-	char *cl, *ns, *id, **keys;
-	size_t *lens;
+	char *cl, *ns, *id;
 	int rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
 
 	(void)val;
@@ -298,13 +298,8 @@ static int collect_cf_key(void *ud, const char *key, size_t klen, const unsigned
 	free(id);
 	if (rc <= 0)
 		return rc;
-	keys = realloc(c->keys, (c->n + 1) * sizeof(*keys));
-	if (keys)
-		c->keys = keys;
-	lens = realloc(c->lens, (c->n + 1) * sizeof(*lens));
-	if (lens)
-		c->lens = lens;
-	if (!keys || !lens || !(c->keys[c->n] = malloc(klen)))
+	if (ig_grow(&c->keys, c->n, sizeof(*c->keys)) < 0 || ig_grow(&c->lens, c->n, sizeof(*c->lens)) < 0 ||
+	    !(c->keys[c->n] = malloc(klen)))
 		return -1;
 	memcpy(c->keys[c->n], key, klen);
 	c->lens[c->n++] = klen;

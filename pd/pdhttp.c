@@ -15,7 +15,7 @@
 
 typedef struct answer {
 	char *p;
-	size_t len, max;
+	size_t len, cap, max;
 	bool too_big;
 } answer;
 
@@ -42,11 +42,16 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
 		a->too_big = true;
 		return 0;
 	}
-	q = realloc(a->p, a->len + n + 1);
-	if (!q)
-		return 0;
-	memcpy(q + a->len, data, n);
-	a->p = q;
+	if (a->len + n + 1 > a->cap) { /* doubling: a large answer comes in many small pieces */
+		size_t cap = a->cap ? a->cap : 4096;
+		while (cap < a->len + n + 1)
+			cap *= 2;
+		if (!(q = realloc(a->p, cap)))
+			return 0;
+		a->p = q;
+		a->cap = cap;
+	}
+	memcpy(a->p + a->len, data, n);
 	a->len += n;
 	a->p[a->len] = '\0';
 	return n;

@@ -299,6 +299,11 @@ static int reimport_search(ig_obl_record *r, ig_obl_step *s, const ig_obl_event 
 		return unknown(r, IG_OBL_R_REIMPORT_UNCONFIRMABLE, "the downstream IMPORT INTO ... FROM SELECT may "
 		               "have run before a restart and has no job to look for; check the downstream table, then "
 		               "dismiss", "reimport", fx);
+	if (e->wait) { /* the job may be another record's re-import: look again */
+		r->next_try_ms = e->now_ms + e->poll_ms;
+		fx->quiet = true;
+		return 0;
+	}
 	if (e->matches > 1)
 		return unknown(r, IG_OBL_R_REIMPORT_AMBIGUOUS, "the downstream re-import may have been sent and "
 		               "several downstream jobs match it; check SHOW IMPORT JOBS there, then dismiss",
@@ -480,8 +485,8 @@ static bool same_user(const char *created_by, const char *user)
 	return strlen(user) == n && strncmp(created_by, user, n) == 0;
 }
 
-bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
-                        const char *user, int64_t since_ms)
+bool ig_obl_job_matches_until(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
+                              const char *user, int64_t since_ms, int64_t until_ms)
 {
 	char want[1200], a[4096], b[4096];
 	int64_t t;
@@ -492,8 +497,7 @@ bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *t
 	if (strcasecmp(row->target_table, want) != 0) /* names compare case-insensitively in TiDB */
 		return false;
 	t = ig_obl_parse_utc_ms(row->create_time);
-	if (t == 0 || t < since_ms - IG_OBL_CLOCK_SLACK_MS ||
-	    t > since_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS)
+	if (t == 0 || t < since_ms - IG_OBL_CLOCK_SLACK_MS || t > until_ms)
 		return false;
 	if (user && (!row->created_by || !same_user(row->created_by, user)))
 		return false;
@@ -508,26 +512,60 @@ bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *t
 	return true;
 }
 
-static bool same_or_both_null(const char *a, const char *b, bool fold)
+bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
+                        const char *user, int64_t since_ms)
 {
+	return ig_obl_job_matches_until(row, db, table, source, user, since_ms,
+	                                since_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return a && b ? strcasecmp(a, b) == 0 : a == b; /* names compare case-insensitively in TiDB */
+}
+
+/* Locations as the search compares them (cut at the query and the user info, decoded); a
+ * record without a source (an older gateway's) may be anything's. */
+static bool same_location(const char *a, const char *b)
+{
+	char ka[4096], kb[4096];
+
 	if (!a || !b)
-		return a == b;
-	return fold ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+		return true;
+	location_key(a, ka, sizeof(ka));
+	location_key(b, kb, sizeof(kb));
+	return strcmp(ka, kb) == 0;
+}
+
+/* Two search windows [c - slack, c + window + slack] overlap. */
+static bool windows_overlap(int64_t c1, int64_t c2)
+{
+	int64_t d = c1 - c2;
+
+	return d >= -(IG_OBL_SEARCH_WINDOW_MS + 2 * IG_OBL_CLOCK_SLACK_MS) &&
+	       d <= IG_OBL_SEARCH_WINDOW_MS + 2 * IG_OBL_CLOCK_SLACK_MS;
 }
 
 bool ig_obl_may_share_job(const ig_obl_record *other, const ig_obl_record *r)
 {
-	int64_t d = other->created_ms - r->created_ms;
-
 	if (other->state != IG_OBLS_AWAITING_ANSWER || strcmp(other->id, r->id) == 0 || other->from_select)
 		return false;
-	if (d < -(IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS) || d > IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS)
+	if (!windows_overlap(other->created_ms, r->created_ms))
 		return false;
-	/* names compare case-insensitively in TiDB; a record without a source (older gateway)
-	 * may be anything's */
-	if (!same_or_both_null(other->db, r->db, true) || !same_or_both_null(other->table, r->table, true))
+	if (!same_name(other->db, r->db) || !same_name(other->table, r->table))
 		return false;
-	if (other->source && r->source && strcmp(other->source, r->source) != 0)
+	return same_location(other->source, r->source) && (!other->user || !r->user || strcmp(other->user, r->user) == 0);
+}
+
+bool ig_obl_may_share_downstream_job(const ig_obl_record *other, const ig_obl_record *r)
+{
+	const ig_obl_step *o = &other->reimport, *s = &r->reimport;
+
+	if (strcmp(other->id, r->id) == 0 || other->state != IG_OBLS_DUE || o->state != IG_STEP_STARTED ||
+	    o->job_id || other->from_select)
 		return false;
-	return !other->user || !r->user || strcmp(other->user, r->user) == 0;
+	if (o->started_ms > s->started_ms || (o->started_ms == s->started_ms && strcmp(other->id, r->id) > 0))
+		return false; /* the younger waits for the older, never the reverse */
+	return same_name(other->db, r->db) && same_name(other->table, r->table) &&
+	       same_location(other->source, r->source);
 }

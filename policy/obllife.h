@@ -54,6 +54,8 @@ typedef struct ig_obl_event {
 	const char *job_id, *status, *message, *target;
 	int matches;           /* SEARCH, REIMPORT_SEARCH: 0, 1, 2 (several) */
 	bool window_over;      /* SEARCH: the search window has passed */
+	bool wait;             /* REIMPORT_SEARCH: the one job found may be another record's re-import
+	                        * still running (ig_obl_may_share_downstream_job): look again later */
 	bool reset;            /* STEP_FAILED: nothing ran (the step is owed again from scratch) */
 } ig_obl_event;
 
@@ -101,10 +103,21 @@ typedef struct ig_obl_job_row {
  * Data_Source is TiDB's redacted location: compared up to the query ('?'), percent-decoded. */
 bool ig_obl_job_matches(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
                         const char *user, int64_t since_ms);
-/* Could `other`, still awaiting its answer, be the import of the job `r` looks for (same
- * table, source and user, created within the search window of r)? Then r must not take a
- * matching job before other's answer tells whose it is. */
+/* The same with Create_Time in [since_ms - slack, until_ms] (until_ms INT64_MAX: no bound). A
+ * downstream re-import's job is created when it is sent, which can be long after the step was
+ * recorded started (TiDB lists the files and runs its checks before it creates the job). */
+bool ig_obl_job_matches_until(const ig_obl_job_row *row, const char *db, const char *table, const char *source,
+                              const char *user, int64_t since_ms, int64_t until_ms);
+/* Could `other`, still awaiting its answer, be the import of the job `r` looks for: can one
+ * SHOW IMPORT JOBS row match both by ig_obl_job_matches (same table, user, location as the
+ * search compares it, and windows that overlap: created up to window + 2 x slack apart)?
+ * Then r must not take a matching job before other's answer tells whose it is. */
 bool ig_obl_may_share_job(const ig_obl_record *other, const ig_obl_record *r);
+/* Could the one downstream job r's re-import search found be `other`'s re-import, sent and
+ * still running (its step started without a job id yet, same table and location), when
+ * `other` began before r (ties broken by id)? Then r waits: other takes it, or its answer
+ * names it. The younger waits, so two such records never wait for each other. */
+bool ig_obl_may_share_downstream_job(const ig_obl_record *other, const ig_obl_record *r);
 /* "YYYY-MM-DD HH:MM:SS[.frac]" as UTC ms; 0 when malformed. */
 int64_t ig_obl_parse_utc_ms(const char *s);
 

@@ -358,7 +358,9 @@ static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, cons
 
 	for (size_t i = 0; i < jobs->n; i++) {
 		const ig_obl_job_row *jr = &jobs->rows[i];
-		if (!ig_obl_job_matches(jr, r->db, r->table, r->source, user, since_ms))
+		/* downstream: the job is created when the re-import is sent, maybe long after it began */
+		int64_t until = downstream ? INT64_MAX : since_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS;
+		if (!ig_obl_job_matches_until(jr, r->db, r->table, r->source, user, since_ms, until))
 			continue;
 		if (c->job_taken && c->job_taken(jr->job_id, r->id, downstream))
 			continue;
@@ -557,12 +559,16 @@ void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_acti
 	char err[512];
 
 	switch (action) {
-	case IG_OACT_SEARCH_JOB: /* the list only: the caller matches every searching record */
-		if (list_jobs(c, SVC_UPSTREAM, jobs, err, sizeof(err)) < 0)
+	case IG_OACT_SEARCH_JOB: { /* the list only: the caller matches every searching record */
+		int64_t asked = now_ms(); /* the window is judged as of the request: no later job is in it */
+		if (list_jobs(c, SVC_UPSTREAM, jobs, err, sizeof(err)) < 0) {
 			fail(c, o, IG_OEV_ATTEMPT_FAILED, false, err);
-		else
+		} else {
 			begin(c, o, IG_OEV_SEARCH);
+			o->ev.now_ms = asked;
+		}
 		break;
+	}
 	case IG_OACT_FOLLOW_JOB:
 		ig_oblexec_follow(c, r, o);
 		break;

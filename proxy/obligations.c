@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "policy/decide.h"
+#include "policy/grow.h"
 #include "policy/obllife.h"
 #include "store/oblstore.h"
 #include "proxy/audit.h"
@@ -100,8 +101,10 @@ static struct {
 		ig_obljob *job;
 	} *inflight;
 	size_t ninflight;
-	ig_obljob *parked;      /* outcomes of records dropped meanwhile: applied if claimed back
-	                         * at the revision they were handed over at */
+	ig_obljob *parked;      /* outcomes not applied yet (store unreachable): applied at the
+	                         * revision they were handed over at, or dropped once it moved on */
+	int64_t parked_at;      /* when to try them again */
+	unsigned nacting;       /* handed-over statements that act (BACKUP, downstream import) */
 	unsigned epoch;         /* the lease epoch our owned records were claimed in */
 	bool rescan;            /* a step met a stale copy: re-read the store soon */
 	obl_event *deferred;    /* answers the store did not take yet: handled again at deferred_at */
@@ -208,13 +211,10 @@ static ig_obl_record *owned_find(const char *id)
 /* Takes ownership of *r. */
 static ig_obl_record *own(ig_obl_record *r)
 {
-	ig_obl_record *grown = realloc(g.owned, (g.nowned + 1) * sizeof(*grown));
-
-	if (!grown) {
+	if (ig_grow(&g.owned, g.nowned, sizeof(*g.owned)) < 0) {
 		ig_obl_record_free(r);
 		return NULL;
 	}
-	g.owned = grown;
 	g.owned[g.nowned] = *r;
 	return &g.owned[g.nowned++];
 }
@@ -310,12 +310,10 @@ static void wake_searchers(ig_obl_action a)
  * memory: o is tried again in a second). */
 static int dispatch(ig_obl_record *o, ig_obl_action action, bool rerun)
 {
-	struct inflight *grown = realloc(g.inflight, (g.ninflight + 1) * sizeof(*grown));
+	bool room = ig_grow(&g.inflight, g.ninflight, sizeof(*g.inflight)) == 0;
 	ig_obljob *j = calloc(1, sizeof(*j));
 
-	if (grown)
-		g.inflight = grown;
-	if (!grown || !j || ig_obl_record_copy(&j->rec, o) < 0) {
+	if (!room || !j || ig_obl_record_copy(&j->rec, o) < 0) {
 		free(j);
 		o->next_try_ms = now_ms() + 1000;
 		LOG_ERROR(o->conn_id, "obligation %s: out of memory handing it to an executor", o->id);
@@ -327,6 +325,8 @@ static int dispatch(ig_obl_record *o, ig_obl_action action, bool rerun)
 	snprintf(g.inflight[g.ninflight].id, sizeof(g.inflight[0].id), "%s", o->id);
 	g.inflight[g.ninflight].job = j;
 	g.inflight[g.ninflight++].action = action;
+	if (ig_oblpool_acts(action))
+		g.nacting++;
 	o->next_try_ms = NEVER;
 	ig_oblpool_submit(g.pool, j);
 	return 0;
@@ -477,6 +477,13 @@ static int work(ig_obl_record *o)
 		o->next_try_ms = NEVER; /* woken when the running search's outcome is in */
 		return 0;
 	}
+	/* A step is recorded started only when an executor can send it at once: a re-import's
+	 * downstream job is looked for from that time after a crash, so it must not wait in a
+	 * queue first. Woken when a statement that acts ends. */
+	if (ig_oblpool_acts(action) && g.nacting >= (unsigned)g.cfg->obligations.executors) {
+		o->next_try_ms = NEVER;
+		return 0;
+	}
 	if (action == IG_OACT_BACKUP) {
 		rerun = o->backup.state == IG_STEP_STARTED; /* found started: it may have run */
 		if (!rerun) {
@@ -545,39 +552,119 @@ static void search_all(const ig_obljob *j)
 	free(due);
 }
 
-/* An outcome for a record no longer in our hands (dropped by a lease wobble): claimed
- * back at the revision it was handed over at, it applies (nothing moved meanwhile); else it
- * waits for a scan to claim the record at that revision (store unreachable now), or goes. */
-static bool recover(ig_obljob *j)
+/* ---- outcomes: kept until applied or proven stale ---- */
+
+/* Kept to try again (the store did not answer): by the retry timer, or when a scan claims
+ * the record back at that revision. */
+static bool park(ig_obljob *j)
+{
+	j->next = g.parked;
+	g.parked = j;
+	if (g.parked_at == 0)
+		g.parked_at = now_ms() + 1000;
+	return true;
+}
+
+static ig_obljob *parked_find(const char *id)
+{
+	for (ig_obljob *j = g.parked; j; j = j->next)
+		if (strcmp(j->rec.id, id) == 0)
+			return j;
+	return NULL;
+}
+
+/* A record not in our hands (dropped by a lease wobble, or our claim lost) claimed back at
+ * the revision its outcome was handed over at: 1 ours, 0 it moved on or another replica
+ * holds it, -1 the store did not answer. Only a BACKUP re-run can have been sent by another
+ * holder without a write; applying our outcome on top is still right (done is done; a failed
+ * one is run again). */
+static int claim_back(ig_obljob *j, ig_obl_record **out)
 {
 	char err[512];
 	ig_obl_record c;
-	int rc;
+	int rc = lease_ok() ? ig_oblstore_claim(g.st, &j->rec, err, sizeof(err)) : -1;
 
-	if (!lease_ok())
-		rc = -1;
-	else
-		rc = ig_oblstore_claim(g.st, &j->rec, err, sizeof(err));
-	if (rc == 1)
-		return false; /* it moved on or another replica holds it: their turn */
-	if (rc < 0) {
-		j->next = g.parked;
-		g.parked = j;
-		return true;
+	*out = NULL;
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (ig_obl_record_copy(&c, &j->rec) < 0 || !(*out = own(&c)))
+		return -1;
+	LOG_INFO((*out)->conn_id, "obligation %s: claimed back at revision %lld for the outcome of its %s",
+	         (*out)->id, (long long)(*out)->rev, ig_obl_action_name(j->action));
+	audit("obligation.claimed", *out, NULL, NULL);
+	return 1;
+}
+
+/*
+ * Applies an executor's outcome to its record at the revision it was handed over at, or
+ * keeps it until that can be done: a statement that ran is never forgotten while its record
+ * is unchanged (else the same replica would send it again). true: kept (parked).
+ *   - ours at that revision: applied; the store did not answer: kept; our claim is gone or
+ *     the write met a newer version: claimed back at that revision, else it moved on;
+ *   - ours at another revision: it moved on (the outcome is older than the record);
+ *   - not ours: claimed back at that revision, else it moved on;
+ *   - a search's outcome is never kept: a search is simply done again.
+ */
+static bool deliver_outcome(ig_obljob *j)
+{
+	ig_obl_record *o = owned_find(j->rec.id);
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (o && o->rev != j->rec.rev) {
+			LOG_DEBUG(j->rec.conn_id, "obligation %s: an outcome for an older version (%s) is dropped",
+			          j->rec.id, ig_obl_action_name(j->action));
+			o->next_try_ms = 0;
+			return false;
+		}
+		if (!o) {
+			if (is_search(j->action))
+				return false;
+			int got = claim_back(j, &o);
+			if (got < 0)
+				return park(j);
+			if (got == 0)
+				return false;
+		}
+		step_rc rc = apply(o, &j->out.ev);
+		switch (rc) {
+		case STEP_TAKEN:
+			settle(o, rc);
+			return false;
+		case STEP_IGNORED:
+			o->next_try_ms = now_ms() + poll_ms(); /* it did not apply: look again later */
+			return false;
+		case STEP_ERROR:
+			if (is_search(j->action)) {
+				settle(o, rc);
+				return false;
+			}
+			o->next_try_ms = NEVER; /* the outcome is retried, not the statement */
+			return park(j);
+		case STEP_STALE:
+			disown(o); /* claim lost, or a newer version: claim back at our revision, once */
+			g.rescan = true;
+			o = NULL;
+			break;
+		}
 	}
-	ig_obl_record *o = ig_obl_record_copy(&c, &j->rec) == 0 ? own(&c) : NULL;
-	if (!o)
-		return false;
-	LOG_INFO(o->conn_id, "obligation %s: claimed back at revision %lld for the outcome of its %s", o->id,
-	         (long long)o->rev, ig_obl_action_name(j->action));
-	step_rc sr = apply(o, &j->out.ev);
-	if (sr == STEP_IGNORED)
-		o->next_try_ms = now_ms() + poll_ms();
-	settle(o, sr);
 	return false;
 }
 
-/* A parked outcome of a record just claimed at revision rev (from the scan). */
+/* The parked outcomes, again (every second while there are any). */
+static void retry_parked(void)
+{
+	ig_obljob *list = g.parked;
+
+	g.parked = NULL;
+	g.parked_at = 0;
+	for (ig_obljob *j = list, *n; j; j = n) {
+		n = j->next;
+		if (!deliver_outcome(j))
+			ig_obljob_free(j);
+	}
+}
+
+/* A parked outcome of a record just claimed by a scan. */
 static void apply_parked(ig_obl_record *o)
 {
 	for (ig_obljob **pp = &g.parked; *pp; pp = &(*pp)->next) {
@@ -585,13 +672,8 @@ static void apply_parked(ig_obl_record *o)
 		if (strcmp(j->rec.id, o->id) != 0)
 			continue;
 		*pp = j->next;
-		if (j->rec.rev == o->rev) {
-			step_rc sr = apply(o, &j->out.ev);
-			if (sr == STEP_IGNORED)
-				o->next_try_ms = now_ms() + poll_ms();
-			settle(o, sr);
-		}
-		ig_obljob_free(j);
+		if (!deliver_outcome(j))
+			ig_obljob_free(j);
 		return;
 	}
 }
@@ -614,17 +696,29 @@ static void prune_parked(const ig_obl_record *recs, size_t n)
 	}
 }
 
-/* An executor's outcome. Applied to the record only if it is ours at the revision it was
- * handed over at; a record dropped meanwhile is claimed back at that revision (recover).
- * A withdrawn job, or one whose statement the lease guard stopped, sent nothing: the
- * record looks again. Returns true when it kept j. */
+/* A statement that acts ended: the records waiting for a free executor may go. */
+static void wake_actors(void)
+{
+	for (size_t i = 0; i < g.nowned; i++)
+		if (g.owned[i].next_try_ms == NEVER && ig_oblpool_acts(ig_obl_action_of(&g.owned[i])) &&
+		    !inflight_find(g.owned[i].id) && !parked_find(g.owned[i].id))
+			g.owned[i].next_try_ms = 0;
+}
+
+/* An executor's outcome (deliver_outcome). A withdrawn job, or one whose statement the lease
+ * guard stopped, sent nothing: the record looks again. Returns true when it kept j. */
 static bool on_result(ig_obljob *j)
 {
 	struct inflight *f = inflight_find(j->rec.id);
 	ig_obl_record *o;
 
-	if (f)
+	if (f) {
+		if (ig_oblpool_acts(f->action))
+			g.nacting--;
 		*f = g.inflight[--g.ninflight];
+	}
+	if (ig_oblpool_acts(j->action))
+		wake_actors();
 	if (j->action == IG_OACT_SEARCH_JOB && j->out.acted && j->out.ev.kind == IG_OEV_SEARCH) {
 		search_all(j); /* the list is news for every record that searches, whatever its version */
 		wake_searchers(j->action);
@@ -639,20 +733,11 @@ static bool on_result(ig_obljob *j)
 			o->next_try_ms = 0;
 		return false;
 	}
-	o = owned_find(j->rec.id);
-	if (!o)
-		return recover(j);
-	if (o->rev != j->rec.rev) {
-		LOG_DEBUG(j->rec.conn_id, "obligation %s: an outcome for an older version (%s) is dropped", j->rec.id,
-		          ig_obl_action_name(j->action));
-		o->next_try_ms = 0;
-		return false;
-	}
-	step_rc rc = apply(o, &j->out.ev);
-	if (rc == STEP_IGNORED)
-		o->next_try_ms = now_ms() + poll_ms(); /* it did not apply: look again later */
-	settle(o, rc);
-	return false;
+	/* a single downstream job found may be an older record's re-import still running */
+	if (j->action == IG_OACT_REIMPORT_SEARCH && j->out.ev.kind == IG_OEV_REIMPORT_SEARCH &&
+	    j->out.ev.matches == 1 && ig_oblview_rival_reimport(g.view, &j->rec))
+		j->out.ev.wait = true;
+	return deliver_outcome(j);
 }
 
 /* ---- events ---- */
@@ -797,6 +882,7 @@ static bool handle(obl_event *e)
 		return false;
 	}
 	if (e->kind == EV_CREATED) {
+		view_set(&e->rec); /* a scan since its creation may have replaced the view */
 		if (!owned_find(e->rec.id) && own(&e->rec))
 			memset(&e->rec, 0, sizeof(e->rec));
 		return false;
@@ -925,7 +1011,7 @@ static void *lease_main(void *arg)
 static int64_t work_due(int64_t wake)
 {
 	for (size_t i = 0; i < g.nowned;) {
-		if (inflight_find(g.owned[i].id)) { /* with an executor: its outcome moves it */
+		if (inflight_find(g.owned[i].id) || parked_find(g.owned[i].id)) { /* its outcome moves it */
 			i++;
 			continue;
 		}
@@ -979,6 +1065,8 @@ static void *thread_main(void *arg)
 			pthread_mutex_unlock(&g.mu);
 			continue;
 		}
+		if (g.parked && now_ms() >= g.parked_at)
+			retry_parked();
 		ev = take_deferred(ev);
 		for (obl_event *n; ev; ev = n) {
 			n = ev->next;
@@ -996,6 +1084,8 @@ static void *thread_main(void *arg)
 			wake = now_ms();
 		if (g.deferred)
 			wake = min64(wake, g.deferred_at);
+		if (g.parked)
+			wake = min64(wake, g.parked_at);
 		pthread_mutex_lock(&g.mu);
 		if (!g.head && !g.results && !g.stopping && wake > now_ms()) {
 			struct timespec ts = {.tv_sec = (time_t)(wake / 1000), .tv_nsec = (long)(wake % 1000) * 1000000};
@@ -1200,6 +1290,8 @@ void ig_obl_stop(void)
 	free(g.inflight);
 	g.inflight = NULL;
 	g.ninflight = 0;
+	g.nacting = 0;
+	g.parked_at = 0;
 	ig_oblview_free(view);
 	for (ig_obljob *j = g.parked, *n; j; j = n) {
 		n = j->next;

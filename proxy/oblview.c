@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/grow.h"
 #include "policy/obllife.h"
 #include "proxy/audit.h"
 #include "proxy/metrics.h"
@@ -87,12 +88,10 @@ static void put(ig_oblview *v, ig_obl_record *c)
 			return;
 		}
 	}
-	ig_obl_record *grown = realloc(v->recs, (v->n + 1) * sizeof(*grown));
-	if (!grown) {
+	if (ig_grow(&v->recs, v->n, sizeof(*v->recs)) < 0) {
 		ig_obl_record_free(c);
 		return;
 	}
-	v->recs = grown;
 	v->recs[v->n++] = *c;
 }
 
@@ -108,12 +107,27 @@ void ig_oblview_set(ig_oblview *v, const ig_obl_record *r)
 	pthread_mutex_unlock(&v->mu);
 }
 
+/* Records seen before and absent from the list that are not finished were created after the
+ * list was read (the store deletes only finished records): they stay, or the job and rival
+ * checks would not see them until the next scan. */
 void ig_oblview_replace(ig_oblview *v, ig_obl_record *recs, size_t n)
 {
 	pthread_mutex_lock(&v->mu);
-	free_recs(v->recs, v->n);
+	ig_obl_record *old = v->recs;
+	size_t nold = v->n;
 	v->recs = recs;
 	v->n = n;
+	for (size_t i = 0; i < nold; i++) {
+		bool listed = false;
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = strcmp(recs[k].id, old[i].id) == 0;
+		if (!listed && !ig_obl_state_terminal(old[i].state)) {
+			ig_obl_record keep = old[i];
+			memset(&old[i], 0, sizeof(old[i]));
+			put(v, &keep);
+		}
+	}
+	free_recs(old, nold);
 	publish_metrics(v);
 	pthread_mutex_unlock(&v->mu);
 }
@@ -138,6 +152,17 @@ bool ig_oblview_rival_awaits(ig_oblview *v, const ig_obl_record *r)
 	pthread_mutex_lock(&v->mu);
 	for (size_t i = 0; i < v->n && !found; i++)
 		found = ig_obl_may_share_job(&v->recs[i], r);
+	pthread_mutex_unlock(&v->mu);
+	return found;
+}
+
+bool ig_oblview_rival_reimport(ig_oblview *v, const ig_obl_record *r)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&v->mu);
+	for (size_t i = 0; i < v->n && !found; i++)
+		found = ig_obl_may_share_downstream_job(&v->recs[i], r);
 	pthread_mutex_unlock(&v->mu);
 	return found;
 }

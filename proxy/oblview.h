@@ -27,6 +27,9 @@ bool ig_oblview_job_taken(ig_oblview *v, const char *job_id, const char *self_id
 /* Does a record still awaiting its answer possibly own the job r looks for
  * (policy/obllife.h ig_obl_may_share_job)? */
 bool ig_oblview_rival_awaits(ig_oblview *v, const ig_obl_record *r);
+/* Is an older record's re-import, sent and without a job id yet, possibly the downstream job r
+ * found (policy/obllife.h ig_obl_may_share_downstream_job)? */
+bool ig_oblview_rival_reimport(ig_oblview *v, const ig_obl_record *r);
 /* Adds "counts" and "records" (each record as the status shows it) to root. */
 void ig_oblview_status(ig_oblview *v, json_t *root);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/base64.h"
+#include "policy/grow.h"
 #include "pd/etcdread.h"
 #include "pd/pdhttp.h"
 
@@ -211,7 +212,7 @@ static int range_kv(range_acc *a, const json_t *kv)
 	size_t n = v ? strlen(v) : 0;
 	unsigned char *buf = malloc(n / 4 * 3 + 4);
 	long got;
-	ig_obl_record r, *g;
+	ig_obl_record r;
 
 	if (!buf)
 		return -1;
@@ -222,12 +223,10 @@ static int range_kv(range_acc *a, const json_t *kv)
 	}
 	free(buf);
 	r.rev = int64_of(json_object_get(kv, "mod_revision"));
-	g = realloc(a->recs, (a->n + 1) * sizeof(*g));
-	if (!g) {
+	if (ig_grow(&a->recs, a->n, sizeof(*a->recs)) < 0) {
 		ig_obl_record_free(&r);
 		return -1;
 	}
-	a->recs = g;
 	a->recs[a->n++] = r;
 	return 0;
 }
@@ -241,20 +240,18 @@ static void range_free(range_acc *a)
 	a->n = 0;
 }
 
-/* The records at key (or under the prefix key), each with its mod_revision. */
-static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *acc, char *err, size_t errlen)
-{
-	size_t n = strlen(key), i;
-	char *end = NULL, *json;
-	json_t *req, *out, *kv;
+#define LIST_PAGE 256 /* records per range request: an answer stays far below MAX_RESPONSE_BYTES */
 
-	if (prefix) {
-		if (!(end = strdup(key)))
-			return perr(err, errlen, "out of memory");
-		end[n - 1]++; /* prefixes end in '/': no carry */
-	}
-	json = ig_etcd_range_body(key, n, end, end ? n : 0, 0, 0, false);
-	free(end);
+/* One page: the records in it appended to acc; *next gets the key after the last one
+ * (malloc'd, NULL when there is no more), *rev the revision the first page was read at. */
+static int range_page(ig_oblstore *st, const char *from, size_t flen, const char *end, size_t elen,
+                      int64_t *rev, range_acc *acc, char **next, size_t *nlen, char *err, size_t errlen)
+{
+	char *json = ig_etcd_range_body(from, flen, end, elen, end ? LIST_PAGE : 0, *rev, false);
+	json_t *req, *out, *kv, *kvs;
+	size_t i;
+
+	*next = NULL;
 	if (!json || !(req = json_loads(json, 0, NULL))) {
 		free(json);
 		return perr(err, errlen, "out of memory");
@@ -262,15 +259,58 @@ static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *
 	free(json);
 	if (post(st, "/v3/kv/range", req, &out, err, errlen) < 0)
 		return -1;
-	json_array_foreach(json_object_get(out, "kvs"), i, kv) {
+	if (*rev == 0) /* every later page at the same revision: one consistent list */
+		*rev = int64_of(json_object_get(json_object_get(out, "header"), "revision"));
+	kvs = json_object_get(out, "kvs");
+	json_array_foreach(kvs, i, kv) {
 		if (range_kv(acc, kv) < 0) {
 			json_decref(out);
-			range_free(acc);
 			return perr(err, errlen, "out of memory");
 		}
 	}
+	const char *last = json_string_value(json_object_get(json_array_get(kvs, json_array_size(kvs) - 1), "key"));
+	if (end && json_is_true(json_object_get(out, "more")) && last) {
+		size_t ln = strlen(last);
+		unsigned char *k = malloc(ln / 4 * 3 + 5);
+		long kl = k ? ig_b64_decode(last, ln, k) : -1;
+		if (kl < 0) {
+			free(k);
+			json_decref(out);
+			return perr(err, errlen, "a range answer with a malformed key");
+		}
+		k[kl] = '\0'; /* the next page starts right after it: key + "\0" */
+		*next = (char *)k;
+		*nlen = (size_t)kl + 1;
+	}
 	json_decref(out);
 	return 0;
+}
+
+/* The records at key (or under the prefix key, page by page at one revision), each with its
+ * mod_revision. */
+static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *acc, char *err, size_t errlen)
+{
+	size_t n = strlen(key), flen = n;
+	char *end = NULL, *from = NULL, *next;
+	int64_t rev = 0;
+	int rc;
+
+	if (prefix) {
+		if (!(end = strdup(key)))
+			return perr(err, errlen, "out of memory");
+		end[n - 1]++; /* prefixes end in '/': no carry */
+	}
+	rc = range_page(st, key, n, end, end ? n : 0, &rev, acc, &next, &flen, err, errlen);
+	while (rc == 0 && next) {
+		free(from);
+		from = next;
+		rc = range_page(st, from, flen, end, n, &rev, acc, &next, &flen, err, errlen);
+	}
+	free(from);
+	free(end);
+	if (rc < 0)
+		range_free(acc);
+	return rc;
 }
 
 static int etcd_get(ig_oblstore *st, const char *id, ig_obl_record *out, char *err, size_t errlen)

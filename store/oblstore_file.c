@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy/grow.h"
+
 #define perr ig_oblstore_perr
 #define mono_ms ig_oblstore_mono_ms
 
@@ -33,17 +35,15 @@ static ig_obl_record *file_find(ig_oblstore *st, const char *id)
 /* Replaces (or adds) the in-memory version; takes ownership of *r. */
 static int file_remember(ig_oblstore *st, ig_obl_record *r)
 {
-	ig_obl_record *old = file_find(st, r->id), *grown;
+	ig_obl_record *old = file_find(st, r->id);
 
 	if (old) {
 		ig_obl_record_free(old);
 		*old = *r;
 		return 0;
 	}
-	grown = realloc(st->recs, (st->nrecs + 1) * sizeof(*grown));
-	if (!grown)
+	if (ig_grow(&st->recs, st->nrecs, sizeof(*st->recs)) < 0)
 		return -1;
-	st->recs = grown;
 	st->recs[st->nrecs++] = *r;
 	return 0;
 }
@@ -364,17 +364,10 @@ static bool file_claimed(ig_oblstore *st, const char *id, size_t *at)
 
 static int file_add_claim(ig_oblstore *st, const char *id, char *err, size_t errlen)
 {
-	char **g;
-
 	if (file_claimed(st, id, NULL))
 		return 0;
-	g = realloc(st->claims, (st->nclaims + 1) * sizeof(*g));
-	if (!g || !(g[st->nclaims] = strdup(id))) {
-		if (g)
-			st->claims = g;
+	if (ig_grow(&st->claims, st->nclaims, sizeof(*st->claims)) < 0 || !(st->claims[st->nclaims] = strdup(id)))
 		return perr(err, errlen, "out of memory");
-	}
-	st->claims = g;
 	st->nclaims++;
 	return 0;
 }

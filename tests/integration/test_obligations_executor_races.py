@@ -161,11 +161,19 @@ def test_dismissed_record_gets_no_backup_from_a_queued_executor_job(doubles, ogw
     import_ok(gw, "IMPORT INTO slowt FROM 's3://bucket/a.csv'")
     wait_for(lambda: backup_stmts(up, "slowt"), 10, "the slow BACKUP holding the only executor")
     import_ok(gw, "IMPORT INTO t2 FROM 's3://bucket/b.csv'")
-    # its step is written started before it is handed over; the only executor is busy
+    # its BACKUP is owed and the only executor is busy: it waits (since the second review a
+    # step is recorded started only when an executor can send it at once; before, it was
+    # started and queued)
     recs = wait_for(lambda: [r for r in status(admin)["records"] if r["table"] == "shop.t2"
-                             and r.get("backup", {}).get("state") == "started"], 10,
-                    "the t2 record's BACKUP begun and waiting for an executor")
+                             and r["state"] == "due"
+                             and r.get("backup", {}).get("state") in ("pending", "started")], 10,
+                    "the t2 record's BACKUP owed while the only executor is busy")
     assert not backup_stmts(up, "t2")
+    # while the only executor is busy, the step is not recorded started (a re-import's job
+    # would be searched for from that time after a crash, so it must not wait in a queue)
+    now = [r for r in status(admin)["records"] if r["table"] == "shop.t2"][0]
+    busy = not [b for b in up.state.backups if "/slowt/" in b["uri"] and b["end"]]
+    assert not busy or now["backup"]["state"] == "pending", now
     code, doc = dismiss(admin, recs[0]["id"])
     assert code == 200 and doc.get("ok") is True, doc
     wait_for(lambda: [b for b in up.state.backups if "/slowt/" in b["uri"] and b["end"]], 20,

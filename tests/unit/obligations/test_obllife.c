@@ -716,7 +716,9 @@ static void test_may_share_job(void **state)
 	free(a.table);
 	a.table = strdup("T");
 	assert_true(ig_obl_may_share_job(&a, &r));
-	a.created_ms = r.created_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS + 1;
+	a.created_ms = r.created_ms + IG_OBL_SEARCH_WINDOW_MS + 2 * IG_OBL_CLOCK_SLACK_MS;
+	assert_true(ig_obl_may_share_job(&a, &r)); /* the two windows still overlap */
+	a.created_ms = r.created_ms + IG_OBL_SEARCH_WINDOW_MS + 2 * IG_OBL_CLOCK_SLACK_MS + 1;
 	assert_false(ig_obl_may_share_job(&a, &r)); /* outside the window */
 	a.created_ms = r.created_ms - 1000;
 	assert_true(ig_obl_may_share_job(&a, &r));
@@ -737,6 +739,49 @@ static void test_may_share_job(void **state)
 	free(a.db);
 	a.db = strdup("other");
 	assert_false(ig_obl_may_share_job(&a, &r));
+	ig_obl_record_free(&a);
+	ig_obl_record_free(&r);
+}
+
+/* A downstream job found by a re-import search may be an older record's re-import still
+ * running (started, no job id yet): the younger waits (a quiet poll), never the older. */
+static void test_may_share_downstream_job(void **state)
+{
+	ig_obl_record a, r;
+	ig_obl_event e;
+	ig_obl_effect fx;
+
+	(void)state;
+	mk(&r, IG_OBLS_DUE, IG_OBL_REIMPORT_DOWNSTREAM);
+	mk(&a, IG_OBLS_DUE, IG_OBL_REIMPORT_DOWNSTREAM);
+	snprintf(a.id, sizeof(a.id), "%032x", 8);
+	a.reimport.state = r.reimport.state = IG_STEP_STARTED;
+	a.reimport.started_ms = T0 + 1000;
+	r.reimport.started_ms = T0 + 2000;
+	assert_true(ig_obl_may_share_downstream_job(&a, &r));  /* a is older: r waits */
+	assert_false(ig_obl_may_share_downstream_job(&r, &a)); /* never both ways */
+	r.reimport.started_ms = a.reimport.started_ms;          /* a tie: the smaller id is older */
+	assert_true(ig_obl_may_share_downstream_job(&a, &r) != ig_obl_may_share_downstream_job(&r, &a));
+	a.reimport.job_id = strdup("501"); /* its job is known: the view's taken check applies */
+	assert_false(ig_obl_may_share_downstream_job(&a, &r));
+	free(a.reimport.job_id);
+	a.reimport.job_id = NULL;
+	free(a.source);
+	a.source = strdup("s3://b/other.csv");
+	assert_false(ig_obl_may_share_downstream_job(&a, &r));
+	free(a.source);
+	a.source = strdup("s3://user:pw@b/t.csv?x=1"); /* the same location as the search compares it */
+	assert_true(ig_obl_may_share_downstream_job(&a, &r) || ig_obl_may_share_downstream_job(&r, &a));
+	/* the transition: a wait is a quiet look-again, not a resend */
+	e = ev(IG_OEV_REIMPORT_SEARCH);
+	e.matches = 1;
+	e.job_id = "501";
+	e.wait = true;
+	fx = go(&r, e);
+	assert_true(fx.applied);
+	assert_true(fx.quiet);
+	assert_int_equal(r.reimport.state, IG_STEP_STARTED);
+	assert_int_equal(r.next_try_ms, e.now_ms + e.poll_ms);
 	ig_obl_record_free(&a);
 	ig_obl_record_free(&r);
 }
@@ -791,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_lost_answer_search),
 		cmocka_unit_test(test_quiet_polls),
 		cmocka_unit_test(test_may_share_job),
+		cmocka_unit_test(test_may_share_downstream_job),
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_dismiss),
 		cmocka_unit_test(test_terminal_never_reopened),

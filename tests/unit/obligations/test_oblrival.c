@@ -8,9 +8,7 @@
  * compares the sources byte for byte (the search compares them cut at the query, without user
  * info, percent-decoded) and uses a window of +-35 s (a job can match both records when they
  * were created up to 40 s apart: each accepts Create_Time in [created - 5 s, created + 35 s]).
- * Not registered in meson.build (review finding; registering it makes the suite fail until
- * the fix): cc -std=gnu11 -I. tests/unit/obligations/test_oblrival.c policy/obllife.c
- * policy/oblrecord.c policy/base64.c -ljansson -lcmocka
+ * Registered in tests/unit/obligations/meson.build since the fix.
  */
 #include <setjmp.h>
 #include <stdarg.h>
