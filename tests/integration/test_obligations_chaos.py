@@ -543,6 +543,12 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
     for rep in chaos.replicas:
         for s in rep.sanitizer_reports():
             f.add("sanitizer", s)
+        # a process that ended without being killed died on its own (a crash, an exit): its
+        # records are then taken over "from a live replica" as far as the kills tell
+        for pid in rep.pids:
+            if pid != rep.pid and kill_of(events, pid) is None:
+                f.add("died", "replica %s process %d ended without being killed by the test (its "
+                      "stderr: %s.*)" % (rep.name, pid, rep.gw.stderr_path))
 
 
 def failed_backup(r):
