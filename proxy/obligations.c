@@ -690,6 +690,9 @@ static void prune_parked(const ig_obl_record *recs, size_t n)
 		if (keep) {
 			pp = &j->next;
 		} else {
+			ig_obl_record *o = owned_find(j->rec.id);
+			if (o) /* it waited for this outcome (NEVER): it looks at itself again */
+				o->next_try_ms = 0;
 			*pp = j->next;
 			ig_obljob_free(j);
 		}
