@@ -9,10 +9,13 @@
  * unanswered, dismiss) and read a published snapshot for the admin API.
  *
  * Statements run on executor threads (proxy/oblpool.c): a record whose action runs
- * statements is handed over as a copy and sits out until its outcome comes back as an
- * event; the outcome is applied only if the record is still ours at the revision handed
- * over. A record's own steps are one at a time; job searches one at a time per direction
- * (a job found by one record is then excluded from the next record's search).
+ * statements is handed over as a copy and sits out until its outcome comes back; the outcome
+ * is applied only at the revision handed over (claimed back there if the record was dropped
+ * meanwhile) and kept until then while the store does not answer, so a statement that ran is
+ * not sent again by this replica. A step is recorded started only when an executor can send
+ * it at once. A record's own steps are one at a time; job searches one at a time per
+ * direction (one SHOW IMPORT JOBS answers every record searching; a job found by one record
+ * is then excluded from the next record's search). The published view is proxy/oblview.c.
  *
  * Leases: a second thread keeps this replica's lease alive, whatever the executors are
  * running (a BACKUP can take minutes). Before each step, and again right before
