@@ -118,6 +118,17 @@ class Gateway:
                                % (self.host, self.port, timeout, self.proc.returncode,
                                   self.stderr_text()[-4000:]))
         self._wait_started(timeout)
+        self._wait_admin(timeout)
+
+    def _wait_admin(self, timeout):
+        """The admin server listens on its own loop, started after the SQL port: a test that
+        read /metrics right after start() met "connection refused" on a loaded machine (issue
+        14). When the config names an admin port, start() returns once it accepts."""
+        listen = (self.config.get("admin") or {}).get("listen", "")
+        host, _, port = str(listen).rpartition(":")
+        if not port.isdigit() or int(port) == 0:
+            return
+        ports.wait_port(host or "127.0.0.1", int(port), timeout, alive=self.alive)
 
     def _spawn(self, exe):
         self.write_config()
