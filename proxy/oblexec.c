@@ -370,11 +370,6 @@ static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, cons
 	return found > 1 ? 2 : found;
 }
 
-int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *err, size_t errlen)
-{
-	return list_jobs(c, SVC_UPSTREAM, out, err, errlen);
-}
-
 void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, int64_t listed_ms,
                           const ig_obl_record *r, ig_oblexec_out *o)
 {
@@ -536,21 +531,6 @@ void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r,
 	o->ev.matches = n;
 	snprintf(o->job_id, sizeof(o->job_id), "%s", job);
 	o->ev.job_id = o->job_id;
-}
-
-bool ig_oblexec_runs(ig_obl_action action)
-{
-	switch (action) {
-	case IG_OACT_SEARCH_JOB:
-	case IG_OACT_FOLLOW_JOB:
-	case IG_OACT_BACKUP:
-	case IG_OACT_REIMPORT_SEND:
-	case IG_OACT_REIMPORT_SEARCH:
-	case IG_OACT_REIMPORT_FOLLOW:
-		return true;
-	default:
-		return false;
-	}
 }
 
 void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_action action, bool rerun,

@@ -40,7 +40,6 @@ typedef struct ig_oblexec_jobs {
 } ig_oblexec_jobs;
 
 void ig_oblexec_jobs_free(ig_oblexec_jobs *j);
-int ig_oblexec_list_jobs(const ig_oblexec_ctx *c, ig_oblexec_jobs *out, char *err, size_t errlen);
 /* r's search against jobs read at listed_ms (no I/O): a SEARCH event (matches, job_id,
  * window_over judged at listed_ms: a job created after the list was read is not in it). */
 void ig_oblexec_search_in(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, int64_t listed_ms,
@@ -61,8 +60,6 @@ void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r,
  * Any other action: acted = false. */
 void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_action action, bool rerun,
                     ig_oblexec_out *o, ig_oblexec_jobs *jobs);
-/* Does the action run statements (then it goes to an executor thread)? */
-bool ig_oblexec_runs(ig_obl_action action);
 
 /* obligations.backup_uri filled in for r (malloc'd, NULL on OOM). */
 char *ig_oblexec_backup_uri(const ig_config *cfg, const ig_obl_record *r);

@@ -300,14 +300,6 @@ static bool search_running(ig_obl_action a)
 	return false;
 }
 
-/* A search ended: the records waiting to search that way may go now. */
-static void wake_searchers(ig_obl_action a)
-{
-	for (size_t i = 0; i < g.nowned; i++)
-		if (g.owned[i].next_try_ms == NEVER && ig_obl_action_of(&g.owned[i]) == a &&
-		    !inflight_find(g.owned[i].id))
-			g.owned[i].next_try_ms = 0;
-}
 
 /* Hands o's action to an executor (o sits out until the outcome is back). 0, or -1 (out of
  * memory: o is tried again in a second). */
@@ -545,7 +537,7 @@ static void search_all(const ig_obljob *j)
 		if (!r)
 			continue;
 		ig_oblexec_search_in(&c, &j->jobs, j->out.ev.now_ms, r, &x);
-		if (x.ev.matches == 1 && ig_oblview_rival_awaits(g.view, r))
+		if (x.ev.matches == 1 && ig_oblview_any(g.view, ig_obl_may_share_job, r))
 			x.ev.matches = x.ev.window_over ? 2 : 0;
 		step_rc rc = apply(r, &x.ev);
 		settle(r, rc);
@@ -702,13 +694,20 @@ static void prune_parked(const ig_obl_record *recs, size_t n)
 	}
 }
 
-/* A statement that acts ended: the records waiting for a free executor may go. */
-static void wake_actors(void)
+/* A job of action `ended` came back: the records sitting out (NEVER) for it may go - after
+ * a search, those waiting to search that way; after a statement that acts, those waiting for
+ * a free executor. */
+static void wake_waiting(ig_obl_action ended)
 {
-	for (size_t i = 0; i < g.nowned; i++)
-		if (g.owned[i].next_try_ms == NEVER && ig_oblpool_acts(ig_obl_action_of(&g.owned[i])) &&
-		    !inflight_find(g.owned[i].id) && !parked_find(g.owned[i].id))
-			g.owned[i].next_try_ms = 0;
+	bool acting = ig_oblpool_acts(ended);
+
+	for (size_t i = 0; i < g.nowned; i++) {
+		ig_obl_record *r = &g.owned[i];
+		ig_obl_action a = ig_obl_action_of(r);
+		if (r->next_try_ms == NEVER && (acting ? ig_oblpool_acts(a) : a == ended) && !inflight_find(r->id) &&
+		    !parked_find(r->id))
+			r->next_try_ms = 0;
+	}
 }
 
 /* An executor's outcome (deliver_outcome). A withdrawn job, or one whose statement the lease
@@ -724,14 +723,14 @@ static bool on_result(ig_obljob *j)
 		*f = g.inflight[--g.ninflight];
 	}
 	if (ig_oblpool_acts(j->action))
-		wake_actors();
+		wake_waiting(j->action);
 	if (j->action == IG_OACT_SEARCH_JOB && j->out.acted && j->out.ev.kind == IG_OEV_SEARCH) {
 		search_all(j); /* the list is news for every record that searches, whatever its version */
-		wake_searchers(j->action);
+		wake_waiting(j->action);
 		return false;
 	}
 	if (is_search(j->action))
-		wake_searchers(j->action);
+		wake_waiting(j->action);
 	if (!j->out.acted) { /* withdrawn, or the lease guard stopped it: nothing was sent */
 		if (atomic_load(&j->state) != IG_OBLJOB_WITHDRAWN && !lease_ok())
 			return false; /* every record dropped: the scan claims them back */
@@ -741,7 +740,7 @@ static bool on_result(ig_obljob *j)
 	}
 	/* a single downstream job found may be an older record's re-import still running */
 	if (j->action == IG_OACT_REIMPORT_SEARCH && j->out.ev.kind == IG_OEV_REIMPORT_SEARCH &&
-	    j->out.ev.matches == 1 && ig_oblview_rival_reimport(g.view, &j->rec))
+	    j->out.ev.matches == 1 && ig_oblview_any(g.view, ig_obl_may_share_downstream_job, &j->rec))
 		j->out.ev.wait = true;
 	return deliver_outcome(j);
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "policy/grow.h"
-#include "policy/obllife.h"
 #include "proxy/audit.h"
 #include "proxy/metrics.h"
 
@@ -145,24 +144,14 @@ bool ig_oblview_job_taken(ig_oblview *v, const char *job_id, const char *self_id
 	return taken;
 }
 
-bool ig_oblview_rival_awaits(ig_oblview *v, const ig_obl_record *r)
+bool ig_oblview_any(ig_oblview *v, bool (*pred)(const ig_obl_record *other, const ig_obl_record *r),
+                    const ig_obl_record *r)
 {
 	bool found = false;
 
 	pthread_mutex_lock(&v->mu);
 	for (size_t i = 0; i < v->n && !found; i++)
-		found = ig_obl_may_share_job(&v->recs[i], r);
-	pthread_mutex_unlock(&v->mu);
-	return found;
-}
-
-bool ig_oblview_rival_reimport(ig_oblview *v, const ig_obl_record *r)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&v->mu);
-	for (size_t i = 0; i < v->n && !found; i++)
-		found = ig_obl_may_share_downstream_job(&v->recs[i], r);
+		found = pred(&v->recs[i], r);
 	pthread_mutex_unlock(&v->mu);
 	return found;
 }

@@ -24,12 +24,10 @@ void ig_oblview_set(ig_oblview *v, const ig_obl_record *r);
 void ig_oblview_replace(ig_oblview *v, ig_obl_record *recs, size_t n);
 /* Is this job (upstream, or a re-import's downstream job) a record's other than self_id? */
 bool ig_oblview_job_taken(ig_oblview *v, const char *job_id, const char *self_id, bool downstream);
-/* Does a record still awaiting its answer possibly own the job r looks for
- * (policy/obllife.h ig_obl_may_share_job)? */
-bool ig_oblview_rival_awaits(ig_oblview *v, const ig_obl_record *r);
-/* Is an older record's re-import, sent and without a job id yet, possibly the downstream job r
- * found (policy/obllife.h ig_obl_may_share_downstream_job)? */
-bool ig_oblview_rival_reimport(ig_oblview *v, const ig_obl_record *r);
+/* Does any record seen stand in pred's relation to r (other, r)? E.g. policy/obllife.h
+ * ig_obl_may_share_job: a record still awaiting its answer may own the job r found. */
+bool ig_oblview_any(ig_oblview *v, bool (*pred)(const ig_obl_record *other, const ig_obl_record *r),
+                    const ig_obl_record *r);
 /* Adds "counts" and "records" (each record as the status shows it) to root. */
 void ig_oblview_status(ig_oblview *v, json_t *root);
 
