@@ -1,6 +1,7 @@
 /*
  * backend.c - the backends (TiDB servers) and the choice of one for a new connection:
- * least connections among the healthy ones, ties broken round-robin.
+ * least connections among the healthy ones, ties broken round-robin; when all are marked
+ * down, among all of them (a real connection that gets a greeting marks its backend up).
  *
  * The list is a reference-counted set: a reload installs a new set, and a session keeps the
  * set it picked from until it ends, so a reload never pulls a backend from under a
@@ -15,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proxy/log.h"
+#include "proxy/metrics.h"
 
 static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_version[128];
@@ -142,18 +146,15 @@ void ig_backends_free_all(void)
 	nknown = 0;
 }
 
-ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full)
+/* Least connections among s's backends whose health is `healthy`, under the per-backend limit. */
+static ig_backend *least_loaded(const ig_backend_set *s, unsigned start, bool healthy, int max_per_backend,
+                                bool *full)
 {
-	static atomic_uint rr;
 	ig_backend *best = NULL;
 	int best_conns = INT_MAX;
-	*full = false;
-	if (!s || s->n == 0)
-		return NULL;
-	unsigned start = atomic_fetch_add(&rr, 1);
 	for (size_t i = 0; i < s->n; i++) {
 		ig_backend *b = s->v[(start + i) % s->n];
-		if (!atomic_load(&b->healthy))
+		if (atomic_load(&b->healthy) != healthy)
 			continue;
 		int c = atomic_load(&b->conns);
 		if (max_per_backend > 0 && c >= max_per_backend) {
@@ -165,9 +166,39 @@ ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *
 			best_conns = c;
 		}
 	}
+	return best;
+}
+
+ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full, bool *down)
+{
+	static atomic_uint rr;
+	*full = *down = false;
+	if (!s || s->n == 0)
+		return NULL;
+	unsigned start = atomic_fetch_add(&rr, 1);
+	ig_backend *best = least_loaded(s, start, true, max_per_backend, full);
+	if (!best && !*full) {
+		/* Every backend is marked down. The mark is only as fresh as the last probe (up to
+		 * health_interval_ms old); a backend that came back serves this client at once, and
+		 * one that did not costs it a connect error instead of a refusal. */
+		best = least_loaded(s, start, false, max_per_backend, full);
+		*down = best != NULL;
+	}
 	if (best)
 		atomic_fetch_add(&best->conns, 1);
 	return best;
+}
+
+void ig_backend_set_health(ig_backend *b, bool ok, const char *why)
+{
+	bool was = atomic_exchange(&b->healthy, ok);
+	ig_metric_backend_up_addr(b->addr, ok);
+	if (was == ok)
+		return;
+	if (ok)
+		LOG_INFO(0, "backend %s is healthy again (%s)", b->addr, why);
+	else
+		LOG_WARN(0, "backend %s is unhealthy: %s; new connections avoid it", b->addr, why);
 }
 
 void ig_backend_release(ig_backend *b)

@@ -97,6 +97,10 @@ static void backend_greeting(ig_session *s, const uint8_t *p, uint32_t n, uint8_
 		ig_sess_close_when_flushed(s);
 		return;
 	}
+	/* A greeting is what a health probe counts as up: a backend marked down that greets a
+	 * client serves the next ones at once rather than after the next probe. */
+	if (s->be_marked_down)
+		ig_backend_set_health(s->be, true, "a client connection got its greeting");
 	if (!greeting_usable(s, p, n))
 		return;
 	snprintf(s->server_version, sizeof(s->server_version), "%s", hs->greeting.server_version);

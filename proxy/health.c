@@ -12,8 +12,6 @@
 #include <string.h>
 
 #include "proxy/buf.h"
-#include "proxy/log.h"
-#include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
 
@@ -47,14 +45,7 @@ static void finish(probe *p, bool ok, const char *why)
 	if (p->done)
 		return;
 	p->done = true;
-	bool was = atomic_exchange(&p->b->healthy, ok);
-	ig_metric_backend_up_addr(p->b->addr, ok);
-	if (was != ok) {
-		if (ok)
-			LOG_INFO(0, "backend %s is healthy again", p->b->addr);
-		else
-			LOG_WARN(0, "backend %s is unhealthy: %s; new connections avoid it", p->b->addr, why);
-	}
+	ig_backend_set_health(p->b, ok, ok ? "health check" : why);
 	uv_close((uv_handle_t *)&p->tcp, probe_closed);
 	uv_close((uv_handle_t *)&p->timer, probe_closed);
 }

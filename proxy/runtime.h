@@ -68,16 +68,20 @@ void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend);   /* references: 
 void ig_backend_note_version(const char *v);
 void ig_backend_last_version(char *out, size_t cap);
 
-/* Least-connections choice among healthy backends; NULL when none. Counts the new connection. */
 /* Resolves cfg's backends into a new set (blocking: names are looked up); -1 + err. */
 int ig_backends_build(const ig_config *cfg, ig_backend_set **out, char *err, size_t errlen);
 void ig_backends_install(ig_backend_set *s);  /* takes it; the old set goes with its last user */
 ig_backend_set *ig_backends_acquire(void);    /* the current set, with a reference */
 void ig_backends_release(ig_backend_set *s);
 void ig_backends_free_all(void);              /* at exit */
-/* Least connections among s's healthy backends; max_per_backend 0 = no limit; *full says a
- * healthy backend was skipped for its limit. Counts the new connection. */
-ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full);
+/* Least connections among s's healthy backends; when every backend is marked down, least
+ * connections among all of them (*down set): a health check that has not yet seen a backend
+ * come back must not refuse clients it would serve. max_per_backend 0 = no limit; *full says a
+ * backend was skipped for its limit. NULL when none can take it. Counts the new connection. */
+ig_backend *ig_backend_pick(const ig_backend_set *s, int max_per_backend, bool *full, bool *down);
 void ig_backend_release(ig_backend *b);
+/* Records what a health probe or a real connection learnt of b (logs the change, sets
+ * importgate_backend_up). Any thread. */
+void ig_backend_set_health(ig_backend *b, bool ok, const char *why);
 
 #endif

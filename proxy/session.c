@@ -300,13 +300,20 @@ void ig_sess_enter_command_phase(ig_session *s)
 
 /* ------------------------------------------------------------------ setup */
 
+/* What a client refused at connect time is told when every backend was marked down. */
+static const char *down_note(const ig_session *s)
+{
+	return s->be_marked_down ? " (every backend failed its last health check; this one was tried anyway)" : "";
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	ig_session *s = t->data;
 	if (s->close_after_flush)
 		ig_sess_close(s, "the client did not take its last bytes in time");
 	else if (s->state == SS_BACKEND_CONNECT)
-		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out", s->be->addr);
+		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out%s", s->be->addr,
+		             down_note(s));
 	else if (s->state != SS_COMMAND)
 		ig_sess_close(s, "handshake timed out");
 	else
@@ -328,8 +335,8 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	if (status < 0) {
 		LOG_WARN(s->id, "backend %s: %s", s->be->addr, uv_strerror(status));
-		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s",
-		             s->be->addr, uv_strerror(status));
+		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s%s",
+		             s->be->addr, uv_strerror(status), down_note(s));
 		return;
 	}
 	tune_conn(s, &s->backend);
@@ -403,16 +410,17 @@ static ig_session *session_new(ig_worker *w)
 /* The backend for this session; false when there is none (the client has been told). */
 static bool pick_backend(ig_session *s)
 {
-	bool full;
+	bool full, down;
 	s->bset = ig_backends_acquire();
-	s->be = ig_backend_pick(s->bset, s->cfg->backends.max_connections, &full);
-	if (s->be)
+	s->be = ig_backend_pick(s->bset, s->cfg->backends.max_connections, &full, &down);
+	if (s->be) {
+		s->be_marked_down = down;
 		return true;
+	}
 	if (full)
 		ig_sess_fail(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate backends.max_connections)");
 	else
-		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR,
-		             "importgate: no healthy backend (every backend failed its last health check)");
+		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: no backend configured");
 	return false;
 }
 
@@ -442,8 +450,8 @@ void ig_session_accept(ig_worker *w)
 	LOG_DEBUG(s->id, "accepted %s, backend %s", s->client_addr, s->be->addr);
 	int rc = backend_connect(s);
 	if (rc < 0) {
-		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s",
-		             s->be->addr, uv_strerror(rc));
+		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s%s",
+		             s->be->addr, uv_strerror(rc), down_note(s));
 		return;
 	}
 	/* The connect has its own bound; the handshake's starts once connected. */

@@ -152,6 +152,7 @@ typedef struct ig_session {
 	bool closing;           /* its handles are being closed */
 	bool close_after_flush; /* on its way out: closed once the client has its last bytes */
 	ig_backend *be;
+	bool be_marked_down;       /* be was picked while every backend was marked down */
 	ig_backend_set *bset;   /* the backend set `be` was picked from (a reference) */
 	char client_addr[64];
 	char server_version[128];

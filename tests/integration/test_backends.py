@@ -132,6 +132,8 @@ def test_overall_connection_limit(gateway_factory):
 
 
 def test_no_healthy_backend(gateway_factory):
+    """Every backend marked down: the client is still tried against one (the mark may be a
+    probe old) and told both what failed and that every backend failed its health check."""
     from harness import ports
     dead = ports.free_port()
     gw = gateway_factory({"backends": {"health_interval_ms": 100, "health_timeout_ms": 300}},
@@ -139,8 +141,33 @@ def test_no_healthy_backend(gateway_factory):
     assert wait_for(lambda: "is unhealthy" in gw.stderr_text())
     with pytest.raises(pymysql.err.OperationalError) as e:
         clients.connect(gw, *NATIVE, connect_timeout=5)
-    assert "no healthy backend" in str(e.value)
+    msg = str(e.value)
+    assert "cannot connect to backend 127.0.0.1:%d" % dead in msg, msg
+    assert "every backend failed its last health check" in msg, msg
     assert gw.alive()
+
+
+def test_restarted_only_backend_serves_before_the_next_probe(gateway_factory, second):
+    """issue 18: the only backend comes back; the first client after it listens is served at
+    once (not refused until the next health probe), and its greeting marks the backend up.
+    Probes run at start and then every ten minutes, so only a client can have marked it."""
+    second.proc.send_signal(signal.SIGKILL)
+    second.proc.wait()
+    try:
+        gw = gateway_factory({"backends": {"servers": ["127.0.0.1:%d" % second.port],
+                                           "health_interval_ms": 600000, "health_timeout_ms": 2000}})
+        assert wait_for(lambda: "is unhealthy" in gw.stderr_text(), 20)
+    finally:
+        second.proc = subprocess.Popen(second._server_args(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        second._wait_ready(60)
+    c = clients.connect(gw, *NATIVE, connect_timeout=10)
+    try:
+        assert backend_port(c) == second.port
+    finally:
+        c.close()
+    assert wait_for(lambda: "healthy again (a client connection got its greeting)" in gw.stderr_text())
+    assert "healthy again (health check)" not in gw.stderr_text()
 
 
 def test_reload_changes_backends_live(gateway_factory, mariadb, second):
