@@ -46,6 +46,7 @@ static ig_input next_input(ig_input in, ig_input_event ev)
 	case EV_PROBE: return in == IN_COMMAND ? IN_PROBE : in;
 	case EV_DECIDE: return in == IN_COMMAND ? IN_DECISION : in;
 	case EV_RESUME: return held(in) ? IN_COMMAND : in;
+	case EV_QUIT: return in == IN_COMMAND ? IN_QUIT : in;
 	}
 	return in;
 }
@@ -504,6 +505,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 	ig_command *c = &s->cmd;
 	if (s->closing || held(c->input))
 		return IG_PKT_WAIT;
+	if (c->input == IN_QUIT)
+		return IG_PKT_DISCARD; /* the server reads nothing after COM_QUIT: neither does the gateway */
 	if (c->input == IN_ASSEMBLE || c->input == IN_DISCARD)
 		return big_next_packet(s, pk);
 	if (early_file_data(s, pk))
@@ -525,6 +528,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		ig_pending *pend = ig_cmd_expect(s, cmd);
 		if (pend && full)
 			pend->resp_seq = pend->backend_seq = 0; /* continued in packets not counted here */
+		if (cmd == COM_QUIT)
+			ig_cmd_input_event(s, EV_QUIT);
 	}
 	return IG_PKT_RELAY;
 }
@@ -569,7 +574,11 @@ void ig_cmd_backend_lost(ig_session *s, const char *why)
 		             "importgate: lost the backend %s during the command: %s", s->be->addr, why);
 		return;
 	}
-	LOG_INFO(s->id, "backend %s: %s", s->be->addr, why);
+	/* After COM_QUIT the backend's close is the expected end, not news for the operator. */
+	if (s->cmd.input == IN_QUIT)
+		LOG_DEBUG(s->id, "backend %s: %s after the client's COM_QUIT", s->be->addr, why);
+	else
+		LOG_INFO(s->id, "backend %s: %s", s->be->addr, why);
 	ig_sess_close_when_flushed(s);
 }
 

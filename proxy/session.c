@@ -292,7 +292,7 @@ void ig_sess_enter_command_phase(ig_session *s)
 		uint64_t tick = shortest / 4 > 50 ? (uint64_t)shortest / 4 : 50;
 		uv_timer_start(&s->timer, on_timer, tick, tick);
 	}
-	LOG_INFO(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
+	LOG_DEBUG(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
 	         "backend TLS %s", s->user, s->client_addr, s->be->addr, s->has_db ? s->db : "",
 	         s->client.tls ? ig_tls_version(s->client.tls) : "off",
 	         s->backend.tls ? ig_tls_version(s->backend.tls) : "off");

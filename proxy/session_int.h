@@ -49,6 +49,7 @@ typedef enum ig_input {
 	IN_CLASSIFY, /* held: a large statement is classified in the thread pool */
 	IN_PROBE,    /* held: the gateway's own query of the session's state is out */
 	IN_DECISION, /* held: the import decision is made in the thread pool */
+	IN_QUIT,     /* the client sent COM_QUIT: nothing more goes to the backend, which closes */
 } ig_input;
 
 /* What moves the input state (command.c: input_event). */
@@ -64,6 +65,7 @@ typedef enum ig_input_event {
 	EV_PROBE,        /* IN_COMMAND -> IN_PROBE */
 	EV_DECIDE,       /* IN_COMMAND -> IN_DECISION */
 	EV_RESUME,       /* the held statement is done with: a held state -> IN_COMMAND */
+	EV_QUIT,         /* COM_QUIT relayed: IN_COMMAND -> IN_QUIT, for good */
 } ig_input_event;
 
 /* What became of a statement. */

@@ -1,0 +1,74 @@
+"""issue 18: at the default level the log carries what an operator acts on, not per-connection
+chatter. Ordinary sessions (log in, query, COM_QUIT; or just drop the socket) write nothing
+above DEBUG. And nothing a client pipelines after COM_QUIT reaches the backend: the server
+reads no further, so neither does the gateway. Real MariaDB (its general log)."""
+
+import re
+import struct
+import time
+
+import pytest
+
+from harness import clients, rawproto, timing
+from harness.mariadb import NATIVE
+
+pytestmark = pytest.mark.gateway_only
+
+LINE = re.compile(r"^\S+ (ERROR|WARN|INFO|DEBUG) \[c(\d+)\] (.*)$")
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timing.bound(timeout)
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def session_lines(gw):
+    """{connection id: [(level, message)]} from the gateway's log."""
+    out = {}
+    for line in gw.stderr_text().splitlines():
+        m = LINE.match(line)
+        if m:
+            out.setdefault(int(m.group(2)), []).append((m.group(1), m.group(3)))
+    return out
+
+
+def freed(gw):
+    return {cid for cid, lines in session_lines(gw).items() if ("DEBUG", "session freed") in lines}
+
+
+def test_ordinary_sessions_log_nothing_above_debug(gateway_factory):
+    gw = gateway_factory({})  # the harness logs at debug, so "session freed" can be waited for
+    before = freed(gw)
+    for _ in range(3):
+        c = clients.connect(gw, *NATIVE)
+        assert clients.query_one(c, "SELECT 1") == (1,)
+        c.close()  # PyMySQL sends COM_QUIT
+    raw, _ = rawproto.login(gw.host, gw.port, NATIVE[0], NATIVE[1])
+    raw.close()    # a client that just goes away
+    assert wait_for(lambda: len(freed(gw) - before) >= 4), gw.stderr_text()[-3000:]
+    ours = freed(gw) - before
+    lines = session_lines(gw)
+    loud = [(cid, lvl, msg) for cid in ours for lvl, msg in lines[cid] if lvl != "DEBUG"]
+    assert loud == [], loud
+    # What was quiet is still there for whoever turns debug on.
+    assert any("session established" in msg for cid in ours for _, msg in lines[cid])
+
+
+def test_nothing_after_com_quit_reaches_the_backend(gateway_factory, mariadb):
+    gw = gateway_factory({})
+    raw, _ = rawproto.login(gw.host, gw.port, NATIVE[0], NATIVE[1])
+    off = mariadb.general_log_offset()
+    marker = "SELECT 'after_quit_%d'" % time.monotonic_ns()
+    quit_pkt = struct.pack("<I", 1)[:3] + b"\x00" + b"\x01"
+    q = b"\x03" + marker.encode()
+    query_pkt = struct.pack("<I", len(q))[:3] + b"\x00" + q
+    raw.send_raw(quit_pkt + query_pkt)  # one write: the query is already there with the quit
+    assert raw.outcome(timing.bound(10)) == "closed"
+    raw.close()
+    # The backend saw the quit (its thread ends); the query never came.
+    assert wait_for(lambda: "Quit" in mariadb.general_log_since(off)), mariadb.general_log_since(off)
+    assert "after_quit_" not in mariadb.general_log_since(off)
