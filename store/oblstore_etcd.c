@@ -22,23 +22,72 @@
 
 /* ---- etcd backend: HTTP ---- */
 
-/* One request on its own connection: the store is used from several threads, and rarely. */
+/*
+ * An HTTP client for endpoint ep: one kept from an earlier request (its connection still
+ * open, so a request to PD over TLS does not pay a handshake each time), else a new one.
+ * Several threads use the store at once (the obligations thread, the lease keepalive, the
+ * executors): each takes its own client and gives it back.
+ */
+static ig_pdhttp *take_client(ig_oblstore *st, const char *ep, char *err, size_t errlen)
+{
+	ig_pdhttp *h = NULL;
+	pthread_mutex_lock(&st->mu);
+	for (size_t i = 0; i < st->nidle; i++)
+		if (strcmp(st->idle[i]->endpoint, ep) == 0) {
+			h = st->idle[i];
+			st->idle[i] = st->idle[--st->nidle];
+			break;
+		}
+	pthread_mutex_unlock(&st->mu);
+	if (h)
+		return h;
+	if (!(h = malloc(sizeof(*h)))) {
+		perr(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (ig_pdhttp_init(h, ep, st->timeout_ms, "cluster.timeout_ms", MAX_RESPONSE_BYTES, &st->tls, err,
+	                   errlen) < 0) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void drop_client(ig_pdhttp *h)
+{
+	ig_pdhttp_free(h);
+	free(h);
+}
+
+/* Keeps h for the next request, or lets it go when enough are kept. */
+static void give_back_client(ig_oblstore *st, ig_pdhttp *h)
+{
+	size_t max = sizeof(st->idle) / sizeof(st->idle[0]);
+	pthread_mutex_lock(&st->mu);
+	if (st->nidle < max) {
+		st->idle[st->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (h)
+		drop_client(h);
+}
+
 static int post_one(ig_oblstore *st, const char *ep, const char *path, const char *json, json_t **out,
                     char *err, size_t errlen)
 {
-	ig_pdhttp h;
+	ig_pdhttp *h = take_client(st, ep, err, errlen);
 	char *body;
 	size_t len;
-	int rc;
 
 	*out = NULL;
-	if (ig_pdhttp_init(&h, ep, st->timeout_ms, "cluster.timeout_ms", MAX_RESPONSE_BYTES, &st->tls,
-	                   err, errlen) < 0)
+	if (!h)
 		return -1;
-	rc = ig_pdhttp_post(&h, path, json, &body, &len, err, errlen);
-	ig_pdhttp_free(&h);
-	if (rc < 0)
+	if (ig_pdhttp_post(h, path, json, &body, &len, err, errlen) < 0) {
+		drop_client(h); /* its connection may be in any state: the next request starts afresh */
 		return -1;
+	}
+	give_back_client(st, h);
 	json_t *o = json_loadb(body, len, 0, NULL);
 	if (!json_is_object(o)) {
 		perr(err, errlen, "pd %s%s: not a JSON object: %.200s", ep, path, body);
@@ -206,8 +255,9 @@ typedef struct range_acc {
 } range_acc;
 
 /* One kv of a range answer: a record with its mod_revision; other values are skipped. */
-static int range_kv(range_acc *a, const json_t *kv)
+static int range_kv(void *ctx, const json_t *kv)
 {
+	range_acc *a = ctx;
 	const char *v = json_string_value(json_object_get(kv, "value"));
 	size_t n = v ? strlen(v) : 0;
 	unsigned char *buf = malloc(n / 4 * 3 + 4);
@@ -240,14 +290,21 @@ static void range_free(range_acc *a)
 	a->n = 0;
 }
 
-#define LIST_PAGE 256 /* records per range request: an answer stays far below MAX_RESPONSE_BYTES */
+#define LIST_PAGE 256 /* keys per range request: an answer stays far below MAX_RESPONSE_BYTES */
 
-/* One page: the records in it appended to acc; *next gets the key after the last one
- * (malloc'd, NULL when there is no more), *rev the revision the first page was read at. */
+/* What a range reads, and what becomes of each key-value of its answer (-1: out of memory). */
+typedef struct range_req {
+	bool keys_only;
+	int (*kv)(void *ctx, const json_t *kv);
+	void *ctx;
+} range_req;
+
+/* One page: each kv in it handed to rq->kv; *next gets the key after the last one (malloc'd,
+ * NULL when there is no more), *rev the revision the first page was read at. */
 static int range_page(ig_oblstore *st, const char *from, size_t flen, const char *end, size_t elen,
-                      int64_t *rev, range_acc *acc, char **next, size_t *nlen, char *err, size_t errlen)
+                      int64_t *rev, const range_req *rq, char **next, size_t *nlen, char *err, size_t errlen)
 {
-	char *json = ig_etcd_range_body(from, flen, end, elen, end ? LIST_PAGE : 0, *rev, false);
+	char *json = ig_etcd_range_body(from, flen, end, elen, end ? LIST_PAGE : 0, *rev, rq->keys_only);
 	json_t *req, *out, *kv, *kvs;
 	size_t i;
 
@@ -263,7 +320,7 @@ static int range_page(ig_oblstore *st, const char *from, size_t flen, const char
 		*rev = int64_of(json_object_get(json_object_get(out, "header"), "revision"));
 	kvs = json_object_get(out, "kvs");
 	json_array_foreach(kvs, i, kv) {
-		if (range_kv(acc, kv) < 0) {
+		if (rq->kv(rq->ctx, kv) < 0) {
 			json_decref(out);
 			return perr(err, errlen, "out of memory");
 		}
@@ -286,9 +343,9 @@ static int range_page(ig_oblstore *st, const char *from, size_t flen, const char
 	return 0;
 }
 
-/* The records at key (or under the prefix key, page by page at one revision), each with its
- * mod_revision. */
-static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *acc, char *err, size_t errlen)
+/* The key, or every key under the prefix `key` page by page at one revision, through rq. */
+static int range_pages(ig_oblstore *st, const char *key, bool prefix, const range_req *rq, char *err,
+                       size_t errlen)
 {
 	size_t n = strlen(key), flen = n;
 	char *end = NULL, *from = NULL, *next;
@@ -300,14 +357,22 @@ static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *
 			return perr(err, errlen, "out of memory");
 		end[n - 1]++; /* prefixes end in '/': no carry */
 	}
-	rc = range_page(st, key, n, end, end ? n : 0, &rev, acc, &next, &flen, err, errlen);
+	rc = range_page(st, key, n, end, end ? n : 0, &rev, rq, &next, &flen, err, errlen);
 	while (rc == 0 && next) {
 		free(from);
 		from = next;
-		rc = range_page(st, from, flen, end, n, &rev, acc, &next, &flen, err, errlen);
+		rc = range_page(st, from, flen, end, n, &rev, rq, &next, &flen, err, errlen);
 	}
 	free(from);
 	free(end);
+	return rc;
+}
+
+/* The records at key (or under the prefix key), each with its mod_revision. */
+static int etcd_range(ig_oblstore *st, const char *key, bool prefix, range_acc *acc, char *err, size_t errlen)
+{
+	range_req rq = {.keys_only = false, .kv = range_kv, .ctx = acc};
+	int rc = range_pages(st, key, prefix, &rq, err, errlen);
 	if (rc < 0)
 		range_free(acc);
 	return rc;
@@ -343,46 +408,45 @@ static int claim_cmp(const void *a, const void *b)
 	return strcmp(((const claim_ent *)a)->id, ((const claim_ent *)b)->id);
 }
 
+typedef struct claim_acc {
+	claim_ent *v;
+	size_t n;
+	size_t plen; /* the claim prefix's length */
+} claim_acc;
+
+/* One claim key: the record id after the prefix and the lease it is bound to. */
+static int claim_kv(void *ctx, const json_t *kv)
+{
+	claim_acc *a = ctx;
+	const char *k = json_string_value(json_object_get(kv, "key"));
+	unsigned char key[512];
+	long kl = k && strlen(k) < 600 ? ig_b64_decode(k, strlen(k), key) : -1;
+	if (kl <= (long)a->plen || kl - (long)a->plen > IG_OBL_ID_LEN)
+		return 0; /* not a claim of ours */
+	if (ig_grow(&a->v, a->n, sizeof(*a->v)) < 0)
+		return -1;
+	claim_ent *c = &a->v[a->n++];
+	memcpy(c->id, key + a->plen, (size_t)kl - a->plen);
+	c->id[kl - (long)a->plen] = '\0';
+	c->lease = int64_of(json_object_get(kv, "lease"));
+	return 0;
+}
+
 static int etcd_claims(ig_oblstore *st, claim_ent **out, size_t *n, char *err, size_t errlen)
 {
-	size_t plen = strlen(st->claim_prefix), i;
-	char *end = strdup(st->claim_prefix), *body;
-	json_t *req = NULL, *ans, *kv;
+	claim_acc a = {.plen = strlen(st->claim_prefix)};
+	range_req rq = {.keys_only = true, .kv = claim_kv, .ctx = &a};
 
 	*out = NULL;
 	*n = 0;
-	if (!end)
-		return perr(err, errlen, "out of memory");
-	end[plen - 1]++; /* prefixes end in '/': no carry */
-	body = ig_etcd_range_body(st->claim_prefix, plen, end, plen, 0, 0, true);
-	free(end);
-	if (!body || !(req = json_loads(body, 0, NULL))) {
-		free(body);
-		return perr(err, errlen, "out of memory");
-	}
-	free(body);
-	if (post(st, "/v3/kv/range", req, &ans, err, errlen) < 0)
+	if (range_pages(st, st->claim_prefix, true, &rq, err, errlen) < 0) {
+		free(a.v);
 		return -1;
-	json_t *kvs = json_object_get(ans, "kvs");
-	claim_ent *c = calloc(json_array_size(kvs) + 1, sizeof(*c));
-	if (!c) {
-		json_decref(ans);
-		return perr(err, errlen, "out of memory");
 	}
-	json_array_foreach(kvs, i, kv) {
-		const char *k = json_string_value(json_object_get(kv, "key"));
-		unsigned char key[512];
-		long kl = k && strlen(k) < 600 ? ig_b64_decode(k, strlen(k), key) : -1;
-		if (kl <= (long)plen || kl - (long)plen > IG_OBL_ID_LEN)
-			continue;
-		memcpy(c[*n].id, key + plen, (size_t)kl - plen);
-		c[*n].id[kl - (long)plen] = '\0';
-		c[*n].lease = int64_of(json_object_get(kv, "lease"));
-		(*n)++;
-	}
-	json_decref(ans);
-	qsort(c, *n, sizeof(*c), claim_cmp);
-	*out = c;
+	if (a.n)
+		qsort(a.v, a.n, sizeof(*a.v), claim_cmp);
+	*out = a.v;
+	*n = a.n;
 	return 0;
 }
 
@@ -651,6 +715,9 @@ static void etcd_close(ig_oblstore *st)
 	if (st->lease &&
 	    post(st, "/v3/lease/revoke", json_pack("{s:o}", "ID", lease_json(st->lease)), &out, e, sizeof(e)) == 0)
 		json_decref(out); /* our claims vanish now, not a TTL later */
+	for (size_t i = 0; i < st->nidle; i++)
+		drop_client(st->idle[i]);
+	st->nidle = 0;
 	for (size_t i = 0; i < st->neps; i++)
 		free(st->eps[i]);
 	free(st->eps);

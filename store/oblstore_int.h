@@ -55,6 +55,8 @@ struct ig_oblstore {
 	int64_t lease_until;    /* CLOCK_MONOTONIC ms: the lease cannot have expired before this */
 	unsigned lease_epoch;   /* +1 per grant: claims of an older lease are gone */
 	pthread_mutex_t grant_mu; /* one grant at a time: a second lease would orphan claims */
+	struct ig_pdhttp *idle[8]; /* HTTP clients between requests (mu): connections kept open */
+	size_t nidle;
 };
 
 /* A store with these operations (NULL on OOM); the backend fills in its part. */
