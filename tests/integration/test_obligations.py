@@ -17,73 +17,11 @@ import time
 import pymysql
 import pytest
 
-from policy_helpers import (Received, connect, etcd, query, rule, run, state,  # noqa: F401
-                            tidb_double)
+from policy_helpers import connect, etcd, query, rule, state  # noqa: F401
+from obligation_helpers import (DOWN_USER, LEASE_S, REIMPORT, SNAP, SVC_USER, URI,  # noqa: F401
+                                doubles, obl_gw, wait_for)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
-
-SVC_USER, SVC_PW = "svc", "svc-secret"
-DOWN_USER, DOWN_PW = "down", "down-secret"
-USERS = ["root::mysql_native_password", "%s:%s:mysql_native_password" % (SVC_USER, SVC_PW),
-         "%s:%s:mysql_native_password" % (DOWN_USER, DOWN_PW)]
-URI = "s3://backup/importgate/{db}/{table}/{job_id}"
-SNAP = [rule("snap", tables=["shop.*"], log_backup="snapshot-after-import")]
-REIMPORT = [rule("down", tables=["shop.*"], changefeed="reimport-downstream")]
-POLL_MS = 200
-LEASE_S = 10  # proxy/obligations.c LEASE_TTL_S
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
-@pytest.fixture
-def doubles(tmp_path):
-    """make(job_delay) -> (upstream, downstream) doubles; stopped at teardown."""
-    started = []
-
-    def make(job_delay=0.3, **kw):
-        up = tidb_double.start(log=str(tmp_path / ("up%d.jsonl" % len(started))), users=USERS,
-                               job_delay=job_delay, empty_check=False, **kw)
-        down = tidb_double.start(log=str(tmp_path / ("down%d.jsonl" % len(started))),
-                                 users=USERS, job_delay=job_delay, empty_check=False,
-                                 first_job_id=500)
-        started.extend([up, down])
-        return up, down
-
-    yield make
-    for d in started:
-        d.stop()
-
-
-@pytest.fixture
-def obl_gw(gateway_factory, etcd, tmp_path):
-    """obl_gw(up, down, rules) -> a gateway in front of `up` with obligations configured."""
-    pw = tmp_path / "svc.pw"
-    pw.write_text(SVC_PW + "\n")
-    dpw = tmp_path / "down.pw"
-    dpw.write_text(DOWN_PW + "\n")
-
-    def start(up, down, rules, cluster_name="obltest"):
-        over = {
-            "cluster": {"pd": [etcd.url], "timeout_ms": 2000, "name": cluster_name},
-            "policy": {"rules": rules},
-            "obligations": {
-                "service": {"user": SVC_USER, "password_file": str(pw), "tls": {"mode": "off"}},
-                "backup_uri": URI,
-                "downstream": {"servers": ["127.0.0.1:%d" % down.port], "user": DOWN_USER,
-                               "password_file": str(dpw)},
-                "poll_ms": POLL_MS,
-            },
-        }
-        return gateway_factory(over, backend=("127.0.0.1", up.port))
-    return start
 
 
 def backups(double, mark=0):

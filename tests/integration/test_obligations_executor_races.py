@@ -29,29 +29,12 @@ import urllib.request
 
 import pytest
 
-from policy_helpers import etcd, query, rule, state, tidb_double  # noqa: F401
-from harness import ports
+from policy_helpers import etcd, query, state, tidb_double  # noqa: F401
+from obligation_helpers import (LEASE_S, POLL_MS, SNAP, dismiss, doubles, obl_gw,  # noqa: F401
+                                status, wait_for)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
-
-SVC_USER, SVC_PW = "svc", "svc-secret"
-DOWN_USER, DOWN_PW = "down", "down-secret"
-USERS = ["root::mysql_native_password", "%s:%s:mysql_native_password" % (SVC_USER, SVC_PW),
-         "%s:%s:mysql_native_password" % (DOWN_USER, DOWN_PW)]
-URI = "s3://backup/importgate/{db}/{table}/{job_id}"
-SNAP = [rule("snap", tables=["shop.*"], log_backup="snapshot-after-import")]
-POLL_MS = 200
-LEASE_S = 10  # proxy/obligations.c LEASE_TTL_S
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+JOB_DELAY = 0.1  # the doubles' jobs finish quickly unless a test asks otherwise
 
 
 class Gate:
@@ -67,69 +50,18 @@ class Gate:
 
 
 @pytest.fixture
-def doubles(tmp_path):
-    started = []
-
-    def make(job_delay=0.1, **kw):
-        up = tidb_double.start(log=str(tmp_path / ("up%d.jsonl" % len(started))), users=USERS,
-                               job_delay=job_delay, empty_check=False, **kw)
-        down = tidb_double.start(log=str(tmp_path / ("down%d.jsonl" % len(started))), users=USERS,
-                                 job_delay=job_delay, empty_check=False, first_job_id=500)
-        started.extend([up, down])
-        return up, down
-
-    yield make
-    for d in started:
-        d.stop()
-
-
-@pytest.fixture
-def ogw(gateway_factory, etcd, tmp_path):
+def ogw(obl_gw):
     """ogw(up, down, executors=None) -> (gateway, admin port), obligations in etcd."""
-    pw = tmp_path / "svc.pw"
-    pw.write_text(SVC_PW + "\n")
-    dpw = tmp_path / "down.pw"
-    dpw.write_text(DOWN_PW + "\n")
-
-    def start(up, down, executors=None):
-        admin = ports.free_port()
-        obl = {
-            "service": {"user": SVC_USER, "password_file": str(pw), "tls": {"mode": "off"}},
-            "backup_uri": URI,
-            "downstream": {"servers": ["127.0.0.1:%d" % down.port], "user": DOWN_USER,
-                           "password_file": str(dpw)},
-            "poll_ms": POLL_MS,
-        }
-        if executors:
-            obl["executors"] = executors
-        over = {"cluster": {"pd": [etcd.url], "timeout_ms": 2000, "name": "oblrace"},
-                "policy": {"rules": SNAP}, "obligations": obl,
-                "admin": {"listen": "127.0.0.1:%d" % admin}}
-        return gateway_factory(over, backend=("127.0.0.1", up.port)), admin
-    return start
+    return lambda up, down, executors=None: obl_gw(up, down, SNAP, cluster_name="oblrace",
+                                                   executors=executors, admin=True)
 
 
 @pytest.fixture
-def paused_etcd(etcd):
+def paused_etcd(etcd):  # noqa: F811
     """The module's etcd; resumed at teardown whatever happens."""
     yield etcd
     etcd.resume()
     etcd.wait_healthy()
-
-
-def status(admin):
-    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/status" % admin, timeout=10) as r:
-        return json.loads(r.read())["obligations"]
-
-
-def dismiss(admin, rid):
-    req = urllib.request.Request("http://127.0.0.1:%d/api/v1/obligations/dismiss" % admin,
-                                 data=json.dumps({"id": rid}).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=40) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def import_ok(gw, sql):
