@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages importgate needs to build, test and benchmark, if any
 # are missing. Idempotent; needs root or sudo only when something is missing.
 #   --bench   also the benchmark tools
+#   --build   only what building the gateway needs (the Dockerfile's build stage)
 #   --list    prints the package names, one a line, and installs nothing
 #             (tests/check-deps.sh checks the meson files' dependencies against it)
 # The lists are the packages named explicitly; tests/check-deps.sh fails the suite when the
@@ -13,7 +14,8 @@ libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libc
 libsystemd-dev libhttp-parser-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
 TEST="python3 python3-pytest python3-pytest-xdist python3-pymysql python3-cryptography
-python3-prometheus-client python3-yaml cppcheck clang-tidy socat iproute2"
+python3-prometheus-client python3-yaml cppcheck clang-tidy socat iproute2
+python3-kubernetes systemd logrotate man-db groff-base"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"
@@ -21,8 +23,9 @@ list=0
 for a in "$@"; do
 	case $a in
 	--bench) want="$want $BENCH" ;;
+	--build) want="$BUILD" ;;
 	--list) list=1 ;;
-	*) echo "usage: $0 [--bench] [--list]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--bench] [--build] [--list]" >&2; exit 2 ;;
 	esac
 done
 if [ $list = 1 ]; then

@@ -33,6 +33,8 @@ typedef enum { IG_OPAQUE_ALLOW, IG_OPAQUE_REJECT } ig_opaque_prepare;
 typedef enum { IG_FSYNC_ALWAYS, IG_FSYNC_INTERVAL, IG_FSYNC_OFF } ig_fsync;
 typedef enum { IG_LOGSTMT_NONE, IG_LOGSTMT_BULK, IG_LOGSTMT_ALL } ig_log_statements;
 typedef enum { IG_LOG_ERROR, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log_level;
+/* log.format: text (the default, 0) | json (one JSON object a line) */
+typedef enum { IG_LOG_TEXT, IG_LOG_JSON } ig_log_format;
 
 typedef struct ig_rule {
 	char *name;
@@ -127,6 +129,7 @@ typedef struct ig_config {
 
 	struct {
 		ig_log_level level;
+		ig_log_format format; /* log.format, default text */
 	} log;
 
 	/* Additions beyond section 8b (documented in conf/importgate.yaml). */
@@ -138,6 +141,9 @@ typedef struct ig_config {
 		int client_write_ms; /* timeouts.client_write_ms: a client taking none of what is
 		                        queued for it, default 60000 (MySQL's net_write_timeout) */
 		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
+		int graceful_wait_ms; /* timeouts.graceful_wait_ms: after SIGTERM, /healthz fails while
+		                         new connections are still accepted this long, before
+		                         shutdown_ms starts; default 0 */
 		/* TCP on both legs (new connections): keepalive probes after tcp_keepalive_s idle
 		 * (0 = off), every tcp_keepalive_interval_s, tcp_keepalive_count unanswered ones
 		 * close the connection; tcp_user_timeout_ms bounds how long sent data may stay

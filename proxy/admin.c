@@ -31,6 +31,7 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include "proxy/credentials.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 
@@ -610,8 +611,12 @@ static void *admin_thread(void *arg)
 }
 
 /* The token is the file's content without trailing whitespace; it must not be empty. */
-static int read_token(const char *path, admin_server *s, char *err, size_t errlen)
+static int read_token(const char *configured, admin_server *s, char *err, size_t errlen)
 {
+	char pbuf[4096];
+	const char *path = ig_cred_path(configured, pbuf, sizeof(pbuf), err, errlen);
+	if (!path)
+		return -1;
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		snprintf(err, errlen, "admin.token_file %s: %s", path, strerror(errno));

@@ -4,6 +4,8 @@
  * a refusal (error packet), a close, a timeout or a connect error as unhealthy. Only
  * changes are logged. The probe closes after the greeting: TiDB takes that quietly; a
  * MySQL or MariaDB backend counts it against max_connect_errors for non-loopback hosts.
+ * The main loop's other periodic job starts and stops with them: the systemd watchdog
+ * pings (sdnotify.c), which prove that this loop still turns.
  */
 #include "proxy/health.h"
 
@@ -14,6 +16,7 @@
 #include "proxy/buf.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
+#include "proxy/sdnotify.h"
 
 typedef struct probe {
 	uv_tcp_t tcp;
@@ -146,6 +149,7 @@ static void on_tick(uv_timer_t *t)
 
 void ig_health_start(uv_loop_t *loop, int interval_ms, int tmo_ms)
 {
+	ig_watchdog_start(loop);
 	if (interval_ms <= 0)
 		return;
 	hloop = loop;
@@ -156,6 +160,7 @@ void ig_health_start(uv_loop_t *loop, int interval_ms, int tmo_ms)
 
 void ig_health_stop(void)
 {
+	ig_watchdog_stop();
 	if (!hloop)
 		return;
 	stopping = true;

@@ -3,46 +3,164 @@
  */
 #include "proxy/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 _Atomic ig_log_level ig_log_threshold = IG_LOG_INFO;
+static _Atomic ig_log_format log_format = IG_LOG_TEXT;
+static atomic_bool journal;
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+static const char *const json_level_names[] = {"error", "warn", "info", "debug"};
+/* syslog(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+static const char priorities[] = {'3', '4', '6', '7'};
+
+void ig_log_configure(const ig_config *cfg)
+{
+	atomic_store_explicit(&ig_log_threshold, cfg->log.level, memory_order_relaxed);
+	atomic_store_explicit(&log_format, cfg->log.format, memory_order_relaxed);
+}
+
+/* systemd sets JOURNAL_STREAM to "<dev>:<ino>" of the stream it connected; only when stderr
+ * is still that stream does it go to the journal (a redirection keeps the variable). */
+void ig_log_detect_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	bool on = v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	          (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	atomic_store(&journal, on);
+}
+
+/* Bytes of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* msg as the body of a JSON string into out[*n..cap-reserve); stops before a character
+ * that does not fit, so the string can always be closed. Bytes that are not UTF-8 become
+ * U+FFFD: a JSON reader never fails on a client's bytes. */
+static void json_escape(char *out, size_t *n, size_t limit, const char *msg)
+{
+	const unsigned char *s = (const unsigned char *)msg;
+	size_t len = strlen(msg);
+	for (size_t i = 0; i < len;) {
+		char esc[8];
+		const char *piece = esc;
+		size_t plen, step = 1;
+		if (s[i] == '"' || s[i] == '\\') {
+			esc[0] = '\\', esc[1] = (char)s[i], plen = 2;
+		} else if (s[i] < 0x20) {
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
+		} else if ((step = utf8_seq(s + i, len - i)) == 0) {
+			piece = "\\ufffd", plen = 6, step = 1;
+		} else {
+			piece = (const char *)s + i, plen = step;
+		}
+		if (*n + plen > limit)
+			return;
+		memcpy(out + *n, piece, plen);
+		*n += plen;
+		i += step;
+	}
+}
+
+size_t ig_log_format_line(char *out, size_t cap, ig_log_format fmt, bool to_journal, ig_log_level lvl,
+                          uint64_t conn, const struct timespec *ts, const char *msg)
+{
+	char when[64];
+	struct tm tm;
+	size_t n = 0;
+	int m;
+
+	if (cap < IG_LOG_MIN_LINE) {
+		if (cap)
+			out[0] = '\0';
+		return 0;
+	}
+	if (lvl > IG_LOG_DEBUG)
+		lvl = IG_LOG_DEBUG;
+	gmtime_r(&ts->tv_sec, &tm);
+	size_t w = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + w, sizeof(when) - w, ".%03ldZ", ts->tv_nsec / 1000000);
+	if (to_journal) {
+		out[n++] = '<', out[n++] = priorities[lvl], out[n++] = '>';
+	}
+	if (fmt == IG_LOG_JSON) {
+		if (conn)
+			m = snprintf(out + n, cap - n, "{\"ts\":\"%s\",\"level\":\"%s\",\"conn\":%llu,\"msg\":\"", when,
+			             json_level_names[lvl], (unsigned long long)conn);
+		else
+			m = snprintf(out + n, cap - n, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
+			             json_level_names[lvl]);
+		n += m > 0 ? (size_t)m : 0; /* fits: at most 3 + 91 bytes */
+		json_escape(out, &n, cap - 4, msg);
+		memcpy(out + n, "\"}\n", 4);
+		return n + 3;
+	}
+	size_t start = n;
+	if (conn)
+		m = snprintf(out + n, cap - n, "%s %s [c%llu] %s", when, level_names[lvl], (unsigned long long)conn, msg);
+	else
+		m = snprintf(out + n, cap - n, "%s %s %s", when, level_names[lvl], msg);
+	n += m > 0 ? (size_t)m : 0;
+	if (n > cap - 2)
+		n = cap - 2;
+	/* Control characters from clients never break the one-event-per-line format. */
+	for (size_t i = start; i < n; i++)
+		if ((unsigned char)out[i] < 0x20)
+			out[i] = ' ';
+	out[n++] = '\n';
+	out[n] = '\0';
+	return n;
+}
 
 void ig_log_at(ig_log_level lvl, uint64_t conn, const char *fmt, ...)
 {
-	char line[2048];
+	char msg[2048], line[8192];
 	struct timespec ts;
-	struct tm tm;
-	size_t n;
 	va_list ap;
 
+	pthread_once(&journal_once, ig_log_detect_journal);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (conn)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s [c%llu] ",
-		                      ts.tv_nsec / 1000000, level_names[lvl], (unsigned long long)conn);
-	else
-		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-		                      level_names[lvl]);
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (m < 0)
-		m = 0;
-	n += (size_t)m;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	/* Control characters from clients never break the one-event-per-line format. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20)
-			line[i] = ' ';
-	line[n++] = '\n';
-	ssize_t w = write(STDERR_FILENO, line, n);
-	(void)w;
+		msg[0] = '\0';
+	size_t n = ig_log_format_line(line, sizeof(line),
+	                              atomic_load_explicit(&log_format, memory_order_relaxed),
+	                              atomic_load(&journal), lvl, conn, &ts, msg);
+	ssize_t wr = write(STDERR_FILENO, line, n);
+	(void)wr;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "proxy/backupuri.h"
+#include "proxy/credentials.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_IMPORT_JOB_NOT_FOUND 8170 /* "Job ID %d doesn't exist" (pkg/errno, TiDB) */
@@ -67,14 +68,18 @@ static void fail(const ig_oblexec_ctx *c, ig_oblexec_out *o, ig_obl_ev_kind k, b
 
 /* ---- service connections ---- */
 
-static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+static int read_password(const char *configured, char *out, size_t outlen, char *err, size_t errlen)
 {
 	FILE *f;
 	size_t n;
+	char pbuf[4096];
+	const char *path;
 
 	out[0] = '\0';
-	if (!path || !*path)
+	if (!configured || !*configured)
 		return 0;
+	if (!(path = ig_cred_path(configured, pbuf, sizeof(pbuf), err, errlen)))
+		return -1;
 	f = fopen(path, "re");
 	if (!f) {
 		perr(err, errlen, "password file %s: %s", path, strerror(errno));
@@ -88,9 +93,19 @@ static int read_password(const char *path, char *out, size_t outlen, char *err, 
 	return 0;
 }
 
+/* A TLS file's path ("credential:NAME" resolved); an unresolvable one is passed as written,
+ * so the connection fails naming it (ig_secrets_check refuses it at start already). */
+static const char *tls_path(const char *configured, char *buf, size_t cap)
+{
+	char why[256];
+	const char *p = ig_cred_path(configured, buf, cap, why, sizeof(why));
+	return p ? p : configured;
+}
+
 static void set_tls(MYSQL *m, const ig_config *cfg)
 {
 	my_bool on = 1, off = 0;
+	char pbuf[4096];
 	int mode = cfg->obligations.service.tls.mode;
 	const ig_tls_files *f = &cfg->obligations.service.tls.files;
 
@@ -101,11 +116,11 @@ static void set_tls(MYSQL *m, const ig_config *cfg)
 	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
 	mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
 	if (f->ca)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CA, f->ca);
+		mysql_optionsv(m, MYSQL_OPT_SSL_CA, tls_path(f->ca, pbuf, sizeof(pbuf)));
 	if (f->cert)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, f->cert);
+		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, tls_path(f->cert, pbuf, sizeof(pbuf)));
 	if (f->key)
-		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, f->key);
+		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, tls_path(f->key, pbuf, sizeof(pbuf)));
 	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, mode == IG_BTLS_VERIFY ? &on : &off);
 }
 

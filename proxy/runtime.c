@@ -64,9 +64,11 @@ void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend)
 	pthread_mutex_unlock(&tls_lock);
 }
 
-/* The new configuration becomes current; it comes with the reference that "current" holds. */
+/* The new configuration becomes current; it comes with the reference that "current" holds.
+ * Its log level and format apply from here on (at start and at each reload). */
 void ig_cfg_install(ig_config *cfg)
 {
+	ig_log_configure(cfg);
 	pthread_mutex_lock(&cfg_lock);
 	ig_config *old = ig_rt.cfg;
 	ig_rt.cfg = cfg;
@@ -148,7 +150,6 @@ int ig_cfg_reload(char *err, size_t errlen)
 	ig_tls_contexts_install(client, backend);
 	install_backends(set);
 	ig_cfg_install(fresh); /* drops the "current" reference of the old one */
-	atomic_store_explicit(&ig_log_threshold, fresh->log.level, memory_order_relaxed);
 	ig_cfg_release(old);   /* ours */
 	return 0;
 }

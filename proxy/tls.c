@@ -10,6 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "proxy/credentials.h"
+
 static void ssl_reason(char *err, size_t errlen, const char *what)
 {
 	unsigned long e = ERR_get_error();
@@ -33,6 +35,19 @@ static SSL_CTX *ctx_common(const SSL_METHOD *m, char *err, size_t errlen)
 	return ctx;
 }
 
+/* f with "credential:NAME" paths resolved (credentials.h) into bufs; -1 + err. */
+static int resolve_files(const ig_tls_files *f, ig_tls_files *r, char bufs[3][4096], char *err, size_t errlen)
+{
+	char *const in[3] = {f->ca, f->cert, f->key};
+	char **out[3] = {&r->ca, &r->cert, &r->key};
+	for (int i = 0; i < 3; i++) {
+		*out[i] = NULL;
+		if (in[i] && !(*out[i] = (char *)ig_cred_path(in[i], bufs[i], sizeof(bufs[i]), err, errlen)))
+			return -1;
+	}
+	return 0;
+}
+
 static int load_cert_key(SSL_CTX *ctx, const ig_tls_files *f, char *err, size_t errlen)
 {
 	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
@@ -50,8 +65,12 @@ static int load_cert_key(SSL_CTX *ctx, const ig_tls_files *f, char *err, size_t 
 	return 0;
 }
 
-SSL_CTX *ig_tls_server_ctx(const ig_tls_files *f, char *err, size_t errlen)
+SSL_CTX *ig_tls_server_ctx(const ig_tls_files *configured, char *err, size_t errlen)
 {
+	char bufs[3][4096];
+	ig_tls_files files, *f = &files;
+	if (resolve_files(configured, &files, bufs, err, errlen) < 0)
+		return NULL;
 	SSL_CTX *ctx = ctx_common(TLS_server_method(), err, errlen);
 	if (!ctx)
 		return NULL;
@@ -75,8 +94,12 @@ fail:
 	return NULL;
 }
 
-SSL_CTX *ig_tls_client_ctx(ig_backend_tls_mode mode, const ig_tls_files *f, char *err, size_t errlen)
+SSL_CTX *ig_tls_client_ctx(ig_backend_tls_mode mode, const ig_tls_files *configured, char *err, size_t errlen)
 {
+	char bufs[3][4096];
+	ig_tls_files files, *f = &files;
+	if (resolve_files(configured, &files, bufs, err, errlen) < 0)
+		return NULL;
 	SSL_CTX *ctx = ctx_common(TLS_client_method(), err, errlen);
 	if (!ctx)
 		return NULL;

@@ -64,20 +64,41 @@ static void on_drain_tick(uv_timer_t *t)
 		ig_session_close_all(w, "gateway shutting down");
 }
 
+/* Shutdown, after the graceful wait: stop accepting; sessions finish on their own until
+ * the bound (timeouts.shutdown_ms), then the rest are closed. */
+static void begin_drain(ig_worker *w)
+{
+	if (w->listening) {
+		uv_close((uv_handle_t *)&w->listener, NULL);
+		w->listening = false;
+	}
+	w->stop_started = uv_now(&w->loop);
+	uv_timer_start(&w->drain_timer, on_drain_tick, 0, SHUTDOWN_POLL_MS);
+}
+
+static void on_graceful_wait_end(uv_timer_t *t)
+{
+	begin_drain(t->data);
+}
+
+/*
+ * Shutdown starts with the graceful wait (timeouts.graceful_wait_ms, as TiProxy's
+ * graceful-wait-before-shutdown): /healthz already answers 503, so load balancers and
+ * Kubernetes take the gateway out of rotation, but new connections are still accepted
+ * and served until they have; then the drain.
+ */
 static void on_wakeup(uv_async_t *a)
 {
 	ig_worker *w = a->data;
 	if (!atomic_load(&ig_rt.stopping) || w->stopping)
 		return;
 	w->stopping = true;
-	if (w->listening) {
-		uv_close((uv_handle_t *)&w->listener, NULL);
-		w->listening = false;
-	}
-	w->stop_started = uv_now(&w->loop);
 	uv_timer_init(&w->loop, &w->drain_timer);
 	w->drain_timer.data = w;
-	uv_timer_start(&w->drain_timer, on_drain_tick, 0, SHUTDOWN_POLL_MS);
+	if (w->graceful_wait_ms > 0)
+		uv_timer_start(&w->drain_timer, on_graceful_wait_end, w->graceful_wait_ms, 0);
+	else
+		begin_drain(w);
 }
 
 static void *worker_main(void *arg)
@@ -120,7 +141,14 @@ int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen)
 
 void ig_worker_stop(ig_worker *w, int shutdown_ms)
 {
+	ig_config *cfg = ig_cfg_acquire();
+	int wait = cfg->timeouts.graceful_wait_ms;
+	ig_cfg_release(cfg);
+	w->graceful_wait_ms = wait > 0 ? (uint64_t)wait : 0;
 	w->shutdown_ms = shutdown_ms > 0 ? (uint64_t)shutdown_ms : 0;
+	if (w->idx == 0 && wait > 0)
+		LOG_INFO(0, "graceful wait: new connections accepted for %d ms more while /healthz answers 503",
+		         wait);
 	uv_async_send(&w->wakeup);
 }
 

@@ -23,6 +23,7 @@ typedef struct ig_worker {
 	uv_timer_t drain_timer; /* bound on graceful shutdown */
 	uint64_t stop_started;
 	uint64_t shutdown_ms;    /* set by ig_worker_stop before the wakeup */
+	uint64_t graceful_wait_ms; /* likewise: accepting still, before the drain starts */
 	pthread_t thread;
 	bool listening;
 	bool stopping;
@@ -34,7 +35,7 @@ typedef struct ig_worker {
 } ig_worker;
 
 int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen);
-void ig_worker_stop(ig_worker *w, int shutdown_ms); /* from another thread: stop accepting, drain */
+void ig_worker_stop(ig_worker *w, int shutdown_ms); /* from another thread: graceful wait, stop accepting, drain */
 void ig_worker_join(ig_worker *w);
 
 #endif

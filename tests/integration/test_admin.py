@@ -190,7 +190,7 @@ def _compile(workdir):
     base = [cc, "-std=gnu11", "-D_GNU_SOURCE", "-DIMPORTGATE_VERSION=\"test\"", "-g", "-O1",
             "-Wall", "-Wextra", "-Werror", "-I", REPO, src,
             os.path.join(REPO, "proxy", "admin.c"), os.path.join(REPO, "proxy", "metrics.c"),
-            os.path.join(REPO, "proxy", "log.c"), "-o", exe, "-luv", "-lhttp_parser", "-lpthread"]
+            os.path.join(REPO, "proxy", "log.c"), os.path.join(REPO, "proxy", "credentials.c"), "-o", exe, "-luv", "-lhttp_parser", "-lpthread"]
     sanitized = base[:1] + ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] + base[1:]
     for cmd in (sanitized, base):
         r = subprocess.run(cmd, capture_output=True, text=True)
