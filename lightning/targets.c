@@ -52,27 +52,37 @@ static int oom(finder *f)
 
 /* url.PathUnescape: %XX decoded; a malformed escape leaves the name as it is (the router
  * logs a warning and keeps the value). */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static char *path_unescape(const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef0123456789ABCDEF";
 	char *o = malloc(n + 1), *w = o;
 
 	if (!o)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		const char *a, *b;
+		int a, b;
 		if (s[i] != '%') {
 			*w++ = s[i];
 			continue;
 		}
-		a = i + 2 < n ? memchr(hex, s[i + 1], 32) : NULL;
-		b = a ? memchr(hex, s[i + 2], 32) : NULL;
-		if (!a || !b) { /* malformed: the whole name as it is */
+		a = i + 2 < n ? hexval(s[i + 1]) : -1;
+		b = a >= 0 ? hexval(s[i + 2]) : -1;
+		if (b < 0) { /* malformed: the whole name as it is */
 			memcpy(o, s, n);
 			o[n] = 0;
 			return o;
 		}
-		*w++ = (char)((((a - hex) & 15) << 4) | ((b - hex) & 15));
+		*w++ = (char)(a << 4 | b);
 		i += 2;
 	}
 	*w = 0;
