@@ -4,6 +4,8 @@
  */
 #include "policy/obllife.h"
 
+#include "policy/decide.h" /* IG_OBL_* */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,11 +150,54 @@ static int job_ended(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
 
 /* ---- awaiting-answer ---- */
 
+static bool from_lightning(const ig_obl_record *r)
+{
+	return r->origin && strcmp(r->origin, IG_OBL_ORIGIN_LIGHTNING) == 0;
+}
+
+/*
+ * A guarded Lightning run's record (docs/LIGHTNING.md): its answer is Lightning's exit.
+ * Success makes the backup due, like an import that finished; the downstream run of the task
+ * is parked for the operator (the engine runs SQL, not Lightning). A failure or a lost exit
+ * is parked too, never "not owed": a physical import that failed half way may have ingested
+ * part of its data, which no log backup holds.
+ */
+static int on_lightning_answer(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
+{
+	char why[700];
+
+	switch (e->kind) {
+	case IG_OEV_ANSWER_ERROR:
+		snprintf(why, sizeof(why), "TiDB Lightning failed (%d %s): the table may hold part of the data, which "
+		         "log backup did not record; rerun the guarded run (Lightning resumes from its checkpoint), or "
+		         "take the backup by hand, then dismiss", e->err_code, e->message ? e->message : "");
+		return unknown(r, IG_OBL_R_LIGHTNING_FAILED, why, "outcome", fx);
+	case IG_OEV_ANSWER_LOST:
+		return unknown(r, IG_OBL_R_LIGHTNING_UNKNOWN, "the guarded Lightning run ended before Lightning's exit was "
+		               "recorded; check Lightning's log and checkpoint, carry the obligation out by hand, then "
+		               "dismiss", "outcome", fx);
+	case IG_OEV_ANSWER_OK:
+	case IG_OEV_ANSWER_JOB:
+		if (r->kinds & IG_OBL_REIMPORT_DOWNSTREAM) {
+			snprintf(why, sizeof(why), "TiDB Lightning finished; run the same task against the downstream "
+			         "cluster for %s.%s (%s), then dismiss", r->db ? r->db : "", r->table ? r->table : "",
+			         r->statement ? r->statement : "");
+			return unknown(r, IG_OBL_R_REIMPORT_BY_OPERATOR, why, "reimport", fx);
+		}
+		return due(r, fx);
+	default:
+		fx->applied = false;
+		return 0;
+	}
+}
+
 static int on_answer(ig_obl_record *r, const ig_obl_event *e, ig_obl_effect *fx)
 {
 	char why[700];
 	const char *status = e->status ? e->status : "";
 
+	if (from_lightning(r))
+		return on_lightning_answer(r, e, fx);
 	switch (e->kind) {
 	case IG_OEV_ANSWER_ERROR:
 		snprintf(why, sizeof(why), "the import failed: %d %s", e->err_code, e->message ? e->message : "");

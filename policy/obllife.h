@@ -27,6 +27,11 @@
 #define IG_OBL_R_SELECT_LOST "select-answer-lost"    /* FROM SELECT: no job to look for */
 #define IG_OBL_R_REIMPORT_UNCONFIRMABLE "reimport-unconfirmable" /* FROM SELECT re-import may have run */
 #define IG_OBL_R_REIMPORT_AMBIGUOUS "reimport-ambiguous"         /* several downstream jobs match */
+/* Records of a guarded Lightning run (origin "lightning", docs/LIGHTNING.md): */
+#define IG_OBL_ORIGIN_LIGHTNING "lightning"
+#define IG_OBL_R_LIGHTNING_FAILED "lightning-failed"   /* Lightning exited non-zero: part of the data may be in */
+#define IG_OBL_R_LIGHTNING_UNKNOWN "lightning-outcome-unknown" /* the guarded run ended before Lightning's exit was recorded */
+#define IG_OBL_R_REIMPORT_BY_OPERATOR "reimport-by-operator"   /* the downstream run of the Lightning task is the operator's */
 
 typedef enum {
 	IG_OEV_ANSWER_ERROR,   /* TiDB answered the import with an error (message) */

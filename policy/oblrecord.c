@@ -111,6 +111,7 @@ void ig_obl_record_free(ig_obl_record *r)
 	free(r->replica);
 	free(r->source);
 	free(r->reason);
+	free(r->origin);
 	step_free(&r->backup);
 	step_free(&r->reimport);
 	memset(r, 0, sizeof(*r));
@@ -136,7 +137,7 @@ int ig_obl_record_copy(ig_obl_record *d, const ig_obl_record *s)
 
 	*d = *s;
 	d->db = d->table = d->statement = d->user = d->client = d->backend = NULL;
-	d->job_id = d->note = d->last_error = d->replica = d->source = d->reason = NULL;
+	d->job_id = d->note = d->last_error = d->replica = d->source = d->reason = d->origin = NULL;
 	memset(&d->backup, 0, sizeof(d->backup));
 	memset(&d->reimport, 0, sizeof(d->reimport));
 	rc |= dup_field(&d->db, s->db) | dup_field(&d->table, s->table);
@@ -144,7 +145,7 @@ int ig_obl_record_copy(ig_obl_record *d, const ig_obl_record *s)
 	rc |= dup_field(&d->client, s->client) | dup_field(&d->backend, s->backend);
 	rc |= dup_field(&d->job_id, s->job_id) | dup_field(&d->note, s->note);
 	rc |= dup_field(&d->last_error, s->last_error) | dup_field(&d->replica, s->replica);
-	rc |= dup_field(&d->source, s->source) | dup_field(&d->reason, s->reason);
+	rc |= dup_field(&d->source, s->source) | dup_field(&d->reason, s->reason) | dup_field(&d->origin, s->origin);
 	rc |= step_copy(&d->backup, &s->backup) | step_copy(&d->reimport, &s->reimport);
 	if (rc) {
 		ig_obl_record_free(d);
@@ -307,7 +308,7 @@ char *ig_obl_record_encode(const ig_obl_record *r)
 		rc |= json_object_set_new(o, "reimport", step_encode(&r->reimport));
 	rc |= put_int(o, "attempts", r->attempts) | put_str(o, "last_error", r->last_error);
 	rc |= put_int(o, "next_try_ms", r->next_try_ms) | put_str(o, "replica", r->replica);
-	rc |= put_str(o, "source", r->source) | put_str(o, "reason", r->reason);
+	rc |= put_str(o, "source", r->source) | put_str(o, "reason", r->reason) | put_str(o, "origin", r->origin);
 	if (rc == 0)
 		out = json_dumps(o, JSON_COMPACT); /* compact JSON never holds a raw newline */
 	json_decref(o);
@@ -342,7 +343,7 @@ static int decode_fields(const json_t *o, ig_obl_record *r, char *err, size_t er
 	    get_str(o, "client", &r->client) | get_str(o, "backend", &r->backend) |
 	    get_str(o, "job_id", &r->job_id) | get_str(o, "note", &r->note) |
 	    get_str(o, "last_error", &r->last_error) | get_str(o, "replica", &r->replica) |
-	    get_str(o, "source", &r->source) | get_str(o, "reason", &r->reason))
+	    get_str(o, "source", &r->source) | get_str(o, "reason", &r->reason) | get_str(o, "origin", &r->origin))
 		return perr(err, errlen, "record %s: a string field is malformed (or out of memory)", id);
 	r->conn_id = (uint64_t)get_int(o, "conn_id");
 	v = json_object_get(o, "disable_precheck");

@@ -70,6 +70,9 @@ typedef struct ig_obl_record {
 	char *source;               /* the import's FROM location (SHOW IMPORT JOBS Data_Source), NULL for
 	                             * FROM SELECT or a record from an older gateway */
 	char *reason;               /* outcome-unknown: why, as a fixed word (policy/obllife.h IG_OBL_R_*) */
+	char *origin;               /* NULL: an IMPORT INTO through the gateway; "lightning": a TiDB
+	                             * Lightning physical import of `importgate lightning run`
+	                             * (docs/LIGHTNING.md), whose "answer" is Lightning's exit */
 	int64_t rev;                /* the store's revision of this version (etcd mod_revision, file:
 	                             * a counter); not part of the JSON. Every write compares it. */
 	ig_obl_held held;           /* as listed (ig_oblstore_list only; NONE otherwise) */

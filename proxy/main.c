@@ -30,6 +30,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "proxy/obligations.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
+#include "proxy/ltn_preflight.h"
 #include "proxy/metrics.h"
 #include "proxy/runtime.h"
 #include "proxy/tls.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: importgate -c FILE [--check-config]\n"
 	        "       importgate --version\n"
+	        "       importgate lightning check|run ...  (docs/LIGHTNING.md)\n"
 	        "  -c, --config FILE   YAML configuration (see conf/importgate.yaml)\n"
 	        "      --check-config  load and validate the configuration, then exit\n"
 	        "  -h, --help          this text\n");
@@ -220,6 +222,8 @@ int main(int argc, char **argv)
 	int c;
 	char err[1024];
 
+	if (argc > 1 && strcmp(argv[1], "lightning") == 0) /* docs/LIGHTNING.md */
+		return ig_lightning_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

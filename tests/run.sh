@@ -89,7 +89,7 @@ fi
 if [ "$FUZZ_SECONDS" != 0 ]; then
 	hdr "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
 	if [ ! -f "$F/build.ninja" ]; then
-		CC=clang meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
+		CC=clang CXX=clang++ meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
 			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
 	fi
 	# Only the fuzz targets: the rest of that tree (gateway, unit tests, clients) is the ASan

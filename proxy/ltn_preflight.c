@@ -1,0 +1,403 @@
+/*
+ * ltn_preflight.c - the Lightning preflight (ltn_preflight.h): task, files, cluster state,
+ * one decision per target table, and the answer in words or JSON.
+ * How a decision maps for Lightning's physical mode (docs/LIGHTNING.md):
+ *   reject -> refused; logical -> "use backend = tidb for these tables";
+ *   add-disable-precheck -> allowed, Lightning's own CDCPITRCheckItem would stop, so
+ *   check-requirements = false is needed; pass -> allowed, the check would not stop (or, when
+ *   the state could not be read or a rule says action: pass, Lightning's own check decides).
+ * The decision is asked with a TiDB version of at least v8.0: IMPORT INTO has no way past its
+ * precheck before v8.0 (DISABLE_PRECHECK), Lightning always had one (check-requirements);
+ * which changefeeds count is the same for v7.5 and v8.0-v8.1 (policy/precheck_model.c).
+ */
+#include "proxy/ltn_preflight.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pd/etcdread.h"
+#include "policy/version.h"
+
+#define MAX_TASK_BYTES (4u << 20)
+#define MAX_FILES 1000000
+
+const char *ig_ltn_verdict_name(ig_ltn_verdict v)
+{
+	return v == IG_LTN_ALLOWED ? "allowed" : v == IG_LTN_LOGICAL ? "logical" : "refused";
+}
+
+json_t *ig_ltn_obligations_json(unsigned obl)
+{
+	json_t *a = json_array();
+	if (a && (obl & IG_OBL_SNAPSHOT_AFTER_IMPORT))
+		json_array_append_new(a, json_string("snapshot-after-import"));
+	if (a && (obl & IG_OBL_REIMPORT_DOWNSTREAM))
+		json_array_append_new(a, json_string("reimport-downstream"));
+	return a;
+}
+
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!(buf = malloc(MAX_TASK_BYTES + 1))) {
+		fclose(f);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*len = fread(buf, 1, MAX_TASK_BYTES + 1, f);
+	if (ferror(f) || *len > MAX_TASK_BYTES) {
+		snprintf(err, errlen, "%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MiB");
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[*len] = 0;
+	return buf;
+}
+
+/* ---- listing data-source-dir (nftw has no user pointer: one listing at a time) ---- */
+
+static struct {
+	char **v;
+	size_t n, cap, root_len;
+	bool oom;
+} walk;
+
+static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(sb->st_mode))
+		return 0;
+	if (walk.n == walk.cap) {
+		size_t nc = walk.cap ? walk.cap * 2 : 64;
+		char **nv = nc <= MAX_FILES ? realloc(walk.v, nc * sizeof(char *)) : NULL;
+		if (!nv) {
+			walk.oom = true;
+			return 1;
+		}
+		walk.v = nv;
+		walk.cap = nc;
+	}
+	const char *rel = path + walk.root_len;
+	while (*rel == '/')
+		rel++;
+	if (!(walk.v[walk.n] = strdup(rel))) {
+		walk.oom = true;
+		return 1;
+	}
+	walk.n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk_free(void)
+{
+	for (size_t i = 0; i < walk.n; i++)
+		free(walk.v[i]);
+	free(walk.v);
+	memset(&walk, 0, sizeof(walk));
+}
+
+/* Every regular file under dir, relative, sorted (filepath.Walk's lexical order). */
+static int list_files(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	walk_free();
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "'%s': `mydumper.data-source-dir` does not exist", dir);
+		return -1;
+	}
+	walk.root_len = strlen(dir);
+	if (nftw(dir, walk_one, 32, FTW_PHYS) != 0 || walk.oom) {
+		snprintf(err, errlen, "%s: %s", dir, walk.oom ? "too many files or out of memory" : strerror(errno));
+		walk_free();
+		return -1;
+	}
+	if (walk.n)
+		qsort(walk.v, walk.n, sizeof(char *), cmp_str);
+	return 0;
+}
+
+/* ---- deciding ---- */
+
+static ig_tidb_version decision_version(const ig_config *cfg)
+{
+	ig_tidb_version v = {.major = 8, .minor = 5, .patch = 0};
+	const char *cv = cfg->backends.tidb_version;
+
+	if (cv && strcmp(cv, "auto") != 0)
+		ig_tidb_version_parse(cv, strlen(cv), &v);
+	if (v.major < 8) /* see the top comment */
+		v = (ig_tidb_version){.major = 8, .minor = 0, .patch = 0};
+	return v;
+}
+
+static int answer_logical_backend(ig_ltn_answer *a)
+{
+	a->verdict = IG_LTN_ALLOWED;
+	a->reason = strdup("backend \"tidb\" (logical import): rows go through TiDB's SQL layer, so log backup "
+	                   "records them and changefeeds replicate them; Lightning skips its CDC/PiTR check for "
+	                   "this backend");
+	return a->reason ? 0 : -1;
+}
+
+static int answer_physical(const ig_config *cfg, ig_ltn_preflight *p, ig_ltn_answer *a, const char *user,
+                           const char *host, char *err, size_t errlen)
+{
+	ig_decide_input in = {
+		.user = user, .host = host, .db = a->t->db, .table = a->t->table,
+		.version = decision_version(cfg), .state = p->state,
+		.state_error = p->state ? NULL : p->state_error, .cfg = cfg,
+	};
+	const char *why;
+
+	if (ig_decide(&in, &a->d, err, errlen) < 0)
+		return -1;
+	why = a->d.reason ? a->d.reason : "";
+	switch (a->d.verdict) {
+	case IG_VERDICT_REJECT:
+		a->verdict = IG_LTN_REFUSED;
+		a->reason = strdup(why);
+		break;
+	case IG_VERDICT_LOGICAL:
+		a->verdict = IG_LTN_LOGICAL;
+		if (asprintf(&a->reason, "%s: use Lightning's logical mode (backend = \"tidb\") for this table", why) < 0)
+			a->reason = NULL;
+		break;
+	case IG_VERDICT_ADD_DISABLE_PRECHECK:
+		a->verdict = IG_LTN_ALLOWED;
+		a->lightning_stops = true;
+		a->reason = strdup(why);
+		break;
+	case IG_VERDICT_PASS:
+		a->verdict = IG_LTN_ALLOWED;
+		a->defer = a->d.state_unavailable || (a->d.rule && a->d.rule->action == IG_ACTION_PASS);
+		a->reason = strdup(why);
+		break;
+	}
+	if (!a->reason) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* check-requirements = false skips Lightning's CDC/PiTR check for every table at once. */
+static void judge_skip(ig_ltn_preflight *p)
+{
+	bool defer = false;
+
+	for (size_t i = 0; i < p->nanswers; i++) {
+		p->skip_needed = p->skip_needed || p->answers[i].lightning_stops;
+		defer = defer || p->answers[i].defer;
+	}
+	if (p->task.backend == IG_LTN_BACKEND_TIDB) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "not needed: backend \"tidb\" is not checked for log backup "
+		         "tasks or changefeeds (keep Lightning's other requirement checks on)");
+		return;
+	}
+	if (p->nrefused) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: %zu table(s) are refused; skipping the check would "
+		         "import them past a log backup task or changefeed that needs them", p->nrefused);
+		return;
+	}
+	if (defer) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: %s; keep check-requirements = true so Lightning's "
+		         "own check decides", p->state ? "a rule with action: pass defers to Lightning's own check"
+		                                      : "the cluster state could not be read");
+		return;
+	}
+	p->skip_safe = true;
+	snprintf(p->skip_why, sizeof(p->skip_why), "%s: every table is allowed by the rules against the cluster "
+	         "state read from PD%s", p->skip_needed ? "safe, and needed" : "safe, not needed",
+	         p->skip_needed ? " (Lightning's own check would stop on a log backup task or changefeed that "
+	                          "covers none of them, or whose obligations are recorded)"
+	                        : " (no log backup task or changefeed that Lightning's check counts exists)");
+}
+
+static int decide_all(const ig_config *cfg, ig_ltn_preflight *p, const char *user, const char *host,
+                      char *err, size_t errlen)
+{
+	if (!(p->answers = calloc(p->targets.n ? p->targets.n : 1, sizeof(*p->answers)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (p->task.backend == IG_LTN_BACKEND_LOCAL && ig_cluster_read(cfg, &p->state, p->state_error,
+	                                                               sizeof(p->state_error)) < 0)
+		p->state = NULL;
+	for (size_t i = 0; i < p->targets.n; i++, p->nanswers++) {
+		ig_ltn_answer *a = &p->answers[i];
+		a->t = &p->targets.v[i];
+		if (p->task.backend == IG_LTN_BACKEND_TIDB ? answer_logical_backend(a)
+		                                           : answer_physical(cfg, p, a, user, host, err, errlen)) {
+			if (!err[0])
+				snprintf(err, errlen, "out of memory");
+			p->nanswers++;
+			return -1;
+		}
+		if (a->verdict != IG_LTN_ALLOWED)
+			p->nrefused++;
+	}
+	judge_skip(p);
+	return 0;
+}
+
+int ig_ltn_preflight_run(const ig_config *cfg, const char *task_path, const char *user, const char *host,
+                         ig_ltn_preflight *out, char *err, size_t errlen)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	err[0] = 0;
+	if (!(out->task_path = strdup(task_path)) || !(text = read_file(task_path, &len, err, errlen))) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory");
+		ig_ltn_preflight_free(out);
+		return -1;
+	}
+	rc = ig_ltn_task_parse(task_path, text, len, &out->task, err, errlen);
+	free(text);
+	if (rc == 0)
+		rc = list_files(out->task.source_path, err, errlen);
+	if (rc == 0) {
+		rc = ig_ltn_targets_find(&out->task, (const char *const *)walk.v, walk.n, &out->targets, err, errlen);
+		walk_free();
+	}
+	if (rc == 0)
+		rc = decide_all(cfg, out, user ? user : out->task.tidb_user, host ? host : "", err, errlen);
+	if (rc < 0)
+		ig_ltn_preflight_free(out);
+	return rc;
+}
+
+void ig_ltn_preflight_free(ig_ltn_preflight *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nanswers; i++) {
+		ig_decision_free(&p->answers[i].d);
+		free(p->answers[i].reason);
+	}
+	free(p->answers);
+	ig_ltn_targets_free(&p->targets);
+	ig_ltn_task_free(&p->task);
+	ig_cluster_state_free(p->state);
+	free(p->task_path);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- output ---- */
+
+static void print_list(FILE *f, const char *what, char **v, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(f, "    %s:", what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %s", i ? "," : "", v[i]);
+	fputc('\n', f);
+}
+
+void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
+{
+	fprintf(f, "Lightning task %s: backend \"%s\" (%s), check-requirements = %s, %zu table(s) in %s\n",
+	        p->task_path, ig_ltn_backend_name(p->task.backend),
+	        p->task.backend == IG_LTN_BACKEND_LOCAL ? "physical import" : "logical import",
+	        p->task.check_requirements ? "true" : "false", p->targets.n, p->task.source_path);
+	if (p->task.backend == IG_LTN_BACKEND_LOCAL) {
+		if (p->state)
+			fprintf(f, "cluster state: %zu log backup task(s), %zu changefeed(s), read from %s at revision %lld\n",
+			        p->state->ntasks, p->state->ncfs, p->state->source ? p->state->source : "?",
+			        (long long)p->state->revision);
+		else
+			fprintf(f, "cluster state: NOT READ (%s)\n", p->state_error);
+	}
+	for (size_t i = 0; i < p->nanswers; i++) {
+		const ig_ltn_answer *a = &p->answers[i];
+		fprintf(f, "\n  %s.%s: %s\n", a->t->db, a->t->table,
+		        a->verdict == IG_LTN_ALLOWED ? "ALLOWED" : a->verdict == IG_LTN_LOGICAL ? "REFUSED (logical mode)"
+		                                                                                : "REFUSED");
+		if (strcmp(a->t->db, a->t->src_db) != 0 || strcmp(a->t->table, a->t->src_table) != 0)
+			fprintf(f, "    source: %s.%s (routed)%s\n", a->t->src_db, a->t->src_table,
+			        a->t->sources > 1 ? " and other sources merged into it" : "");
+		fprintf(f, "    data files: %zu%s\n", a->t->data_files, a->t->schema_file ? "" : " (no schema file)");
+		print_list(f, "log backup tasks", a->d.tasks, a->d.ntasks);
+		print_list(f, "changefeeds", a->d.changefeeds, a->d.nchangefeeds);
+		if (a->d.rule)
+			fprintf(f, "    rule: %s\n", a->d.rule->name);
+		if (a->d.obligations & IG_OBL_SNAPSHOT_AFTER_IMPORT)
+			fprintf(f, "    owed after the import: BACKUP TABLE %s.%s (snapshot-after-import)\n", a->t->db, a->t->table);
+		if (a->d.obligations & IG_OBL_REIMPORT_DOWNSTREAM)
+			fprintf(f, "    owed after the import: the same Lightning task run against the downstream "
+			        "cluster for this table (reimport-downstream)\n");
+		fprintf(f, "    why: %s\n", a->reason);
+	}
+	fprintf(f, "\ncheck-requirements = false: %s\n", p->skip_why);
+	if (p->nrefused)
+		fprintf(f, "%zu of %zu table(s) refused: do not run this task in physical mode as it is\n",
+		        p->nrefused, p->nanswers);
+	else
+		fprintf(f, "every table allowed%s\n", p->task.backend == IG_LTN_BACKEND_LOCAL
+		        ? ": run it with `importgate lightning run` so its obligations are recorded and carried out" : "");
+}
+
+static json_t *strv_json(char **v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *answer_json(const ig_ltn_answer *a)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:I, s:b, s:s, s:s, s:s?, s:o, s:o, s:o, s:b, s:s}",
+	                 "db", a->t->db, "table", a->t->table,
+	                 "source", "db", a->t->src_db, "table", a->t->src_table,
+	                 "data_files", (json_int_t)a->t->data_files, "schema_file", a->t->schema_file,
+	                 "verdict", ig_ltn_verdict_name(a->verdict),
+	                 "gateway_verdict", a->d.reason ? ig_verdict_name(a->d.verdict) : "n/a",
+	                 "rule", a->d.rule ? a->d.rule->name : NULL,
+	                 "tasks", strv_json(a->d.tasks, a->d.ntasks),
+	                 "changefeeds", strv_json(a->d.changefeeds, a->d.nchangefeeds),
+	                 "obligations", ig_ltn_obligations_json(a->d.obligations),
+	                 "lightning_check_would_stop", a->lightning_stops, "reason", a->reason);
+}
+
+json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p)
+{
+	json_t *tables = json_array(), *o;
+
+	for (size_t i = 0; tables && i < p->nanswers; i++)
+		json_array_append_new(tables, answer_json(&p->answers[i]));
+	o = json_pack("{s:s, s:s, s:b, s:s, s:{s:b, s:b, s:s}, s:I, s:I, s:o}",
+	              "task", p->task_path, "backend", ig_ltn_backend_name(p->task.backend),
+	              "check_requirements", p->task.check_requirements, "data_source_dir", p->task.source_path,
+	              "check_requirements_false", "safe", p->skip_safe, "needed", p->skip_needed, "why", p->skip_why,
+	              "tables_total", (json_int_t)p->nanswers, "tables_refused", (json_int_t)p->nrefused,
+	              "tables", tables ? tables : json_array());
+	if (o && p->task.backend == IG_LTN_BACKEND_LOCAL)
+		json_object_set_new(o, "cluster_state", p->state
+		        ? json_pack("{s:s?, s:I, s:I, s:I}", "source", p->state->source, "revision",
+		                    (json_int_t)p->state->revision, "log_backup_tasks", (json_int_t)p->state->ntasks,
+		                    "changefeeds", (json_int_t)p->state->ncfs)
+		        : json_pack("{s:s}", "error", p->state_error));
+	return o;
+}

@@ -1,0 +1,531 @@
+/*
+ * ltn_run.c - `importgate lightning check` and `importgate lightning run` (ltn_run.h,
+ * docs/LIGHTNING.md). The guarded run:
+ *   1. the preflight; a refused table stops it (nothing runs);
+ *   2. `lightning.decision` per table, durable in the gateway's audit log;
+ *   3. one obligation record per owed step, in the gateway's store (store/oblstore.h), written
+ *      and claimed by this process's lease BEFORE Lightning starts: origin "lightning",
+ *      awaiting its answer (Lightning's exit), from_select (no IMPORT job to look for);
+ *   4. Lightning, with -check-requirements=false when the preflight says that is safe;
+ *   5. Lightning's exit applied to each record by the gateway's own transition function
+ *      (policy/obllife.c) and written with a compare-and-swap that lets the claim go: a
+ *      finished import makes the BACKUP due, and the gateway replicas' obligations engine
+ *      (proxy/obligations.c) claims it and carries it out exactly once, as for an IMPORT
+ *      INTO; a failure parks it outcome-unknown (lightning-failed), never drops it;
+ *   6. waits (--wait) until the records are done or parked, and says which.
+ * A crash of this process: before step 5, the records' claims expire with its lease and a
+ * replica finds them awaiting an answer from a dead holder: outcome-unknown
+ * (lightning-outcome-unknown); after step 5 they are the engine's, as any due record.
+ * Test hook: IG_LTN_CRASH_AT=before-answer|after-due ends the process there (_exit(70)).
+ */
+#include "proxy/ltn_run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/obllife.h"
+#include "proxy/audit.h"
+#include "proxy/ltn_preflight.h"
+#include "store/oblstore.h"
+
+#define LEASE_TTL_S 10
+#define KEEPALIVE_MS 2500
+#define POLL_MS 500
+
+typedef struct owed {
+	ig_obl_record rec;
+	const ig_ltn_answer *a;
+	bool answered;   /* its answer was written (the engine's from then on) */
+} owed;
+
+typedef struct run {
+	ig_config *cfg;
+	const ig_ltn_opts *o;
+	ig_ltn_preflight pf;
+	ig_oblstore *st;
+	char replica[128];
+	owed *v;
+	size_t n;
+	pthread_t ka;
+	bool ka_running;
+	volatile bool ka_stop;
+} run;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void crash_at(const char *point)
+{
+	const char *at = getenv("IG_LTN_CRASH_AT");
+	if (at && strcmp(at, point) == 0) {
+		fprintf(stderr, "importgate lightning: IG_LTN_CRASH_AT=%s: ending here\n", point);
+		_exit(70);
+	}
+}
+
+int ig_ltn_check(const ig_config *cfg, const ig_ltn_opts *o)
+{
+	ig_ltn_preflight pf;
+	char err[1024];
+
+	if (ig_ltn_preflight_run(cfg, o->task, o->user, o->host, &pf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate lightning check: %s\n", err);
+		return 2;
+	}
+	if (o->json) {
+		json_t *j = ig_ltn_preflight_json(&pf);
+		char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+	} else
+		ig_ltn_preflight_print(&pf, stdout);
+	int rc = pf.nrefused ? 1 : 0;
+	ig_ltn_preflight_free(&pf);
+	return rc;
+}
+
+/* ---- audit (the same log and line format as the gateway's) ---- */
+
+static int audit_decision(run *r, const ig_ltn_answer *a)
+{
+	json_t *ev = ig_audit_event("lightning.decision");
+	char tbl[300], err[512];
+
+	if (!ev)
+		return -1;
+	snprintf(tbl, sizeof(tbl), "%s.%s", a->t->db, a->t->table);
+	json_object_set_new(ev, "task", json_string(r->pf.task_path));
+	json_object_set_new(ev, "backend", json_string(ig_ltn_backend_name(r->pf.task.backend)));
+	{
+		const char *u = r->o->user ? r->o->user : r->pf.task.tidb_user;
+		ig_audit_set_string(ev, "user", u, strlen(u));
+	}
+	ig_audit_set_string(ev, "db", a->t->db, strlen(a->t->db));
+	ig_audit_set_string(ev, "table", tbl, strlen(tbl));
+	json_object_set_new(ev, "verdict", json_string(ig_ltn_verdict_name(a->verdict)));
+	if (a->d.reason)
+		json_object_set_new(ev, "gateway_verdict", json_string(ig_verdict_name(a->d.verdict)));
+	if (a->d.rule)
+		json_object_set_new(ev, "rule", json_string(a->d.rule->name));
+	json_t *t = json_array(), *c = json_array();
+	for (size_t i = 0; t && i < a->d.ntasks; i++)
+		json_array_append_new(t, json_string(a->d.tasks[i]));
+	for (size_t i = 0; c && i < a->d.nchangefeeds; i++)
+		json_array_append_new(c, json_string(a->d.changefeeds[i]));
+	json_object_set_new(ev, "tasks", t ? t : json_array());
+	json_object_set_new(ev, "changefeeds", c ? c : json_array());
+	json_object_set_new(ev, "obligations", ig_ltn_obligations_json(a->d.obligations));
+	ig_audit_set_string(ev, "reason", a->reason, strlen(a->reason));
+	if (ig_audit_write(ev, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate lightning run: the audit record cannot be written (%s): nothing is run\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void audit_obl(run *r, const char *event, const ig_obl_record *rec, const char *step, const char *error)
+{
+	json_t *ev = ig_audit_event(event);
+	char tbl[300], err[512];
+
+	if (!ev)
+		return;
+	snprintf(tbl, sizeof(tbl), "%s.%s", rec->db, rec->table);
+	json_object_set_new(ev, "obligation", json_string(rec->id));
+	json_object_set_new(ev, "kinds", ig_ltn_obligations_json(rec->kinds));
+	ig_audit_set_string(ev, "table", tbl, strlen(tbl));
+	json_object_set_new(ev, "state", json_string(ig_obl_state_name(rec->state)));
+	json_object_set_new(ev, "origin", json_string(IG_OBL_ORIGIN_LIGHTNING));
+	if (step)
+		json_object_set_new(ev, "step", json_string(step));
+	if (rec->note)
+		ig_audit_set_string(ev, "note", rec->note, strlen(rec->note));
+	if (rec->reason)
+		json_object_set_new(ev, "reason", json_string(rec->reason));
+	if (error)
+		ig_audit_set_error(ev, 0, error);
+	json_object_set_new(ev, "rev", json_integer((json_int_t)rec->rev));
+	ig_audit_set_string(ev, "replica", r->replica, strlen(r->replica));
+	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+		fprintf(stderr, "importgate lightning run: %s not audited: %s\n", event, err);
+}
+
+static void audit_run(run *r, const char *event, int status, const char *what)
+{
+	json_t *ev = ig_audit_event(event);
+	char err[512];
+
+	if (!ev)
+		return;
+	json_object_set_new(ev, "task", json_string(r->pf.task_path));
+	json_object_set_new(ev, "program", json_string(r->o->argv[0]));
+	json_object_set_new(ev, "tables", json_integer((json_int_t)r->pf.nanswers));
+	json_object_set_new(ev, "obligations", json_integer((json_int_t)r->n));
+	if (status >= 0)
+		json_object_set_new(ev, "exit_status", json_integer(status));
+	if (what)
+		ig_audit_set_string(ev, "message", what, strlen(what));
+	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+		fprintf(stderr, "importgate lightning run: %s not audited: %s\n", event, err);
+}
+
+/* ---- the store ---- */
+
+static void *keepalive(void *arg)
+{
+	run *r = arg;
+	char err[256];
+
+	while (!r->ka_stop) {
+		int rc = ig_oblstore_keepalive(r->st, err, sizeof(err));
+		if (rc == 1)
+			fprintf(stderr, "importgate lightning run: the store lease had expired and was granted anew: "
+			        "a gateway replica may have taken the records over (they are then parked)\n");
+		else if (rc < 0)
+			fprintf(stderr, "importgate lightning run: lease keepalive: %s\n", err);
+		for (int i = 0; i < KEEPALIVE_MS / 100 && !r->ka_stop; i++)
+			sleep_ms(rc < 0 ? 40 : 100);
+	}
+	return NULL;
+}
+
+static int open_store(run *r, char *err, size_t errlen)
+{
+	char warn[256] = "", host[64] = "?";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(r->replica, sizeof(r->replica), "lightning-run:%.60s:%ld", host, (long)getpid());
+	if (r->cfg->cluster.npd > 0) {
+		if (ig_oblstore_open_etcd(r->cfg, r->replica, LEASE_TTL_S, &r->st, err, errlen) < 0)
+			return -1;
+		if (pthread_create(&r->ka, NULL, keepalive, r) == 0)
+			r->ka_running = true;
+		return 0;
+	}
+	if (!r->cfg->obligations.file) {
+		snprintf(err, errlen, "obligations are owed but neither cluster.pd nor obligations.file is set");
+		return -1;
+	}
+	if (ig_oblstore_open_file(r->cfg->obligations.file, &r->st, warn, sizeof(warn), err, errlen) < 0) {
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (a running gateway holds its obligations file: with obligations owed, "
+		         "the guarded run needs the etcd store, cluster.pd)");
+		return -1;
+	}
+	return 0;
+}
+
+static void new_id(char *out)
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rand();
+	for (size_t i = 0; i < sizeof(b); i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* One record per owed step (a table owing both has two: the backup is the engine's, the
+ * downstream run of the task is parked for the operator once Lightning has finished). */
+static int add_record(run *r, const ig_ltn_answer *a, unsigned kind, char *err, size_t errlen)
+{
+	owed *w = &r->v[r->n];
+	ig_obl_record *rec = &w->rec;
+	char stmt[PATH_MAX + 400];
+
+	memset(w, 0, sizeof(*w));
+	w->a = a;
+	new_id(rec->id);
+	rec->kinds = kind;
+	rec->state = IG_OBLS_AWAITING_ANSWER;
+	rec->from_select = true; /* no IMPORT job: nothing to look for in SHOW IMPORT JOBS */
+	rec->created_ms = rec->updated_ms = now_ms();
+	rec->backup.state = kind == IG_OBL_SNAPSHOT_AFTER_IMPORT ? IG_STEP_PENDING : IG_STEP_NONE;
+	rec->reimport.state = kind == IG_OBL_REIMPORT_DOWNSTREAM ? IG_STEP_PENDING : IG_STEP_NONE;
+	rec->next_try_ms = INT64_MAX;
+	snprintf(stmt, sizeof(stmt), "TiDB Lightning task %s (physical import of %s.%s, importgate lightning run)",
+	         r->pf.task_path, a->t->db, a->t->table);
+	if (ig_obl_set_str(&rec->statement, stmt) | ig_obl_set_str(&rec->db, a->t->db) |
+	    ig_obl_set_str(&rec->table, a->t->table) |
+	    ig_obl_set_str(&rec->user, r->o->user ? r->o->user : r->pf.task.tidb_user) |
+	    ig_obl_set_str(&rec->client, r->o->host ? r->o->host : "") | ig_obl_set_str(&rec->backend, "tidb-lightning") |
+	    ig_obl_set_str(&rec->replica, r->replica) | ig_obl_set_str(&rec->origin, IG_OBL_ORIGIN_LIGHTNING)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (ig_oblstore_create(r->st, rec, err, errlen) < 0)
+		return -1;
+	r->n++;
+	audit_obl(r, "obligation.created", rec, NULL, NULL);
+	return 0;
+}
+
+static int record_obligations(run *r, char *err, size_t errlen)
+{
+	size_t need = 0;
+
+	for (size_t i = 0; i < r->pf.nanswers; i++)
+		need += !!(r->pf.answers[i].d.obligations & IG_OBL_SNAPSHOT_AFTER_IMPORT) +
+		        !!(r->pf.answers[i].d.obligations & IG_OBL_REIMPORT_DOWNSTREAM);
+	if (!need)
+		return 0;
+	for (size_t i = 0; i < r->pf.nanswers; i++)
+		if ((r->pf.answers[i].d.obligations & IG_OBL_SNAPSHOT_AFTER_IMPORT) &&
+		    !(r->cfg->obligations.backup_uri && *r->cfg->obligations.backup_uri)) {
+			snprintf(err, errlen, "a snapshot backup is owed after importing %s.%s but obligations.backup_uri "
+			         "is not set", r->pf.answers[i].t->db, r->pf.answers[i].t->table);
+			return -1;
+		}
+	if (!(r->v = calloc(need, sizeof(*r->v)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (open_store(r, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < r->pf.nanswers; i++) {
+		const ig_ltn_answer *a = &r->pf.answers[i];
+		if (((a->d.obligations & IG_OBL_SNAPSHOT_AFTER_IMPORT) &&
+		     add_record(r, a, IG_OBL_SNAPSHOT_AFTER_IMPORT, err, errlen) < 0) ||
+		    ((a->d.obligations & IG_OBL_REIMPORT_DOWNSTREAM) &&
+		     add_record(r, a, IG_OBL_REIMPORT_DOWNSTREAM, err, errlen) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- Lightning ---- */
+
+/* Runs Lightning; its exit status (128 + signal when killed), or -1 when it could not start. */
+static int run_lightning(run *r, bool skip_check, char *err, size_t errlen)
+{
+	char **argv = calloc((size_t)r->o->argc + 2, sizeof(char *));
+	int status;
+	pid_t pid;
+
+	if (!argv) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(argv, r->o->argv, (size_t)r->o->argc * sizeof(char *));
+	if (skip_check) /* Lightning's flag (pkg/lightning/config global.go: fs.Bool("check-requirements", true, ...)) */
+		argv[r->o->argc] = "-check-requirements=false";
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "importgate lightning run: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Lightning's exit, applied to one record by the gateway's transition function and written
+ * with the claim let go (the engine of the gateway replicas carries it on). */
+static void answer_one(run *r, owed *w, int status)
+{
+	ig_obl_event e = {.now_ms = now_ms(), .poll_ms = r->cfg->obligations.poll_ms};
+	ig_obl_effect fx = {0};
+	char msg[64], err[512];
+	int rc;
+
+	if (status == 0)
+		e.kind = IG_OEV_ANSWER_OK;
+	else {
+		e.kind = IG_OEV_ANSWER_ERROR;
+		e.err_code = status;
+		snprintf(msg, sizeof(msg), "exit status %d", status);
+		e.message = msg;
+	}
+	for (int tries = 0; tries < 5; tries++) {
+		ig_obl_record cur;
+		if (ig_obl_record_copy(&cur, &w->rec) < 0 || ig_obl_transition(&cur, &e, &fx) < 0) {
+			ig_obl_record_free(&cur);
+			break;
+		}
+		if (!fx.applied) { /* no longer awaiting its answer (taken over after a lease loss) */
+			ig_obl_record_free(&cur);
+			w->answered = true;
+			return;
+		}
+		ig_obl_set_str(&cur.replica, r->replica);
+		cur.updated_ms = e.now_ms;
+		rc = ig_oblstore_finish(r->st, &cur, err, sizeof(err));
+		if (rc == 0) {
+			ig_obl_record_free(&w->rec);
+			w->rec = cur;
+			w->answered = true;
+			audit_obl(r, fx.audit ? fx.audit : "obligation.step", &w->rec, fx.step ? fx.step : "import-finished",
+			          fx.error);
+			return;
+		}
+		ig_obl_record_free(&cur);
+		if (rc == 1) { /* stale: re-read and try on the current version */
+			ig_obl_record fresh;
+			if (ig_oblstore_get(r->st, w->rec.id, &fresh, err, sizeof(err)) == 1) {
+				ig_obl_record_free(&w->rec);
+				w->rec = fresh;
+				continue;
+			}
+		}
+		fprintf(stderr, "importgate lightning run: obligation %s: Lightning's exit cannot be recorded (%s); "
+		        "retrying\n", w->rec.id, rc < 0 ? err : "stale");
+		sleep_ms(1000);
+	}
+	fprintf(stderr, "importgate lightning run: obligation %s (%s.%s) keeps awaiting its answer: a gateway replica "
+	        "will park it outcome-unknown (lightning-outcome-unknown) once this process's lease expires\n",
+	        w->rec.id, w->rec.db, w->rec.table);
+}
+
+/* ---- waiting for the engine ---- */
+
+static bool settled(const ig_obl_record *rec)
+{
+	return ig_obl_state_terminal(rec->state) || rec->state == IG_OBLS_OUTCOME_UNKNOWN;
+}
+
+/* 0 when every backup is done (downstream runs parked for the operator count as recorded). */
+static int wait_engine(run *r)
+{
+	int64_t until = now_ms() + (int64_t)r->o->wait_s * 1000;
+	bool all;
+	char err[512];
+
+	do {
+		all = true;
+		for (size_t i = 0; i < r->n; i++) {
+			ig_obl_record cur;
+			if (settled(&r->v[i].rec))
+				continue;
+			if (ig_oblstore_get(r->st, r->v[i].rec.id, &cur, err, sizeof(err)) == 1) {
+				ig_obl_record_free(&r->v[i].rec);
+				r->v[i].rec = cur;
+			}
+			all = all && settled(&r->v[i].rec);
+		}
+		if (!all)
+			sleep_ms(POLL_MS);
+	} while (!all && now_ms() < until);
+	int bad = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const ig_obl_record *rec = &r->v[i].rec;
+		bool parked_reimport = rec->reason && strcmp(rec->reason, IG_OBL_R_REIMPORT_BY_OPERATOR) == 0;
+		printf("obligation %s %s.%s %s: %s%s%s%s\n", rec->id, rec->db, rec->table,
+		       rec->kinds & IG_OBL_SNAPSHOT_AFTER_IMPORT ? "BACKUP TABLE" : "downstream import",
+		       ig_obl_state_name(rec->state), rec->reason ? " (" : "", rec->reason ? rec->reason : "",
+		       rec->reason ? ")" : "");
+		if (rec->note)
+			printf("  %s\n", rec->note);
+		if (!settled(rec))
+			printf("  not carried out yet: a gateway replica with this store carries it out (see "
+			       "/api/v1/status)\n");
+		if (!(rec->state == IG_OBLS_DONE || parked_reimport))
+			bad = 1;
+	}
+	return bad;
+}
+
+static void run_free(run *r)
+{
+	if (r->ka_running) {
+		r->ka_stop = true;
+		pthread_join(r->ka, NULL);
+	}
+	for (size_t i = 0; i < r->n; i++)
+		ig_obl_record_free(&r->v[i].rec);
+	free(r->v);
+	if (r->st)
+		ig_oblstore_close(r->st);
+	ig_ltn_preflight_free(&r->pf);
+}
+
+static int guarded(run *r)
+{
+	char err[1024] = "";
+	int status;
+
+	for (size_t i = 0; i < r->pf.nanswers; i++)
+		if (audit_decision(r, &r->pf.answers[i]) < 0)
+			return 2;
+	if (r->pf.nrefused) {
+		audit_run(r, "lightning.refused", -1, "a table is refused: Lightning not started");
+		fprintf(stderr, "importgate lightning run: %zu table(s) refused; Lightning is not started\n", r->pf.nrefused);
+		return 1;
+	}
+	if (record_obligations(r, err, sizeof(err)) < 0) {
+		audit_run(r, "lightning.refused", -1, err);
+		fprintf(stderr, "importgate lightning run: the obligations cannot be recorded (%s); Lightning is not "
+		        "started\n", err);
+		return 1;
+	}
+	bool skip = r->pf.task.backend == IG_LTN_BACKEND_LOCAL && r->pf.skip_safe;
+	audit_run(r, "lightning.started", -1, skip ? "check-requirements off" : "check-requirements as the task says");
+	status = run_lightning(r, skip, err, sizeof(err));
+	if (status < 0)
+		status = 127;
+	audit_run(r, "lightning.result", status, status == 0 ? "finished" : "failed");
+	crash_at("before-answer");
+	for (size_t i = 0; i < r->n; i++)
+		answer_one(r, &r->v[i], status);
+	crash_at("after-due");
+	printf("TiDB Lightning %s (exit status %d)\n", status == 0 ? "finished" : "FAILED", status);
+	if (r->ka_running) { /* every claim is let go: the lease is no longer needed */
+		r->ka_stop = true;
+		pthread_join(r->ka, NULL);
+		r->ka_running = false;
+	}
+	int bad = r->n ? wait_engine(r) : 0;
+	return status != 0 || bad ? 1 : 0;
+}
+
+int ig_ltn_run(ig_config *cfg, const ig_ltn_opts *o)
+{
+	run r = {.cfg = cfg, .o = o};
+	char err[1024];
+	int rc;
+
+	if (ig_ltn_preflight_run(cfg, o->task, o->user, o->host, &r.pf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate lightning run: %s\n", err);
+		return 2;
+	}
+	ig_ltn_preflight_print(&r.pf, stdout);
+	if (ig_audit_open(cfg->audit.path, cfg->audit.fsync, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate lightning run: %s\n", err);
+		ig_ltn_preflight_free(&r.pf);
+		return 2;
+	}
+	rc = guarded(&r);
+	run_free(&r);
+	ig_audit_close();
+	return rc;
+}

@@ -1,0 +1,276 @@
+"""test_lightning.py - `importgate lightning check` and `importgate lightning run`
+(docs/LIGHTNING.md) end to end: real etcd holding log backup tasks and changefeeds as BR and
+TiCDC write them, real MariaDB receiving the rows, the Lightning double
+(tests/lightning_double: reads the same task file, registers its etcd key, runs Lightning's
+CDC/PiTR check unless told not to) and data directories in Dumpling's naming. The guarded
+run's obligations are carried out by a running gateway (its obligations engine) in front of
+the TiDB double: what is checked is what reached the double (BACKUP TABLE), the store's
+records and the audit log. Every wait is a poll with a bound."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from harness.gateway import binary_path
+from policy_helpers import etcd, rule, state  # noqa: F401  (fixtures)
+from test_obligations import (audit_events, backups, doubles, obl_gw, settle,  # noqa: F401
+                              wait_for)
+
+import clusterstate as cs  # noqa: E402  (tests/tidb_double, on the path through policy_helpers)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DOUBLE = os.path.join(HERE, "..", "lightning_double", "lightning_double.py")
+ROWS = [("1", "a"), ("2", "b"), ("3", "c")]
+
+
+def dump(root, tables, rows=ROWS):
+    """A Dumpling export: {db}-schema-create.sql, {db}.{t}-schema.sql, {db}.{t}.000000001.csv."""
+    os.makedirs(root, exist_ok=True)
+    for full in tables:
+        db, t = full.split(".", 1)
+        with open(os.path.join(root, "%s-schema-create.sql" % db), "w") as f:
+            f.write("CREATE DATABASE `%s`;\n" % db)
+        with open(os.path.join(root, "%s.%s-schema.sql" % (db, t)), "w") as f:
+            f.write("CREATE TABLE `%s` (id INT PRIMARY KEY, v VARCHAR(20));\n" % t)
+        with open(os.path.join(root, "%s.%s.000000001.csv" % (db, t)), "w") as f:
+            f.write("".join("%s,%s\n" % r for r in rows))
+    return root
+
+
+def task_file(path, source, etcd_url=None, mariadb=None, backend="local", extra=""):
+    tidb = ""
+    if mariadb is not None:
+        tidb = ('[tidb]\nhost = "127.0.0.1"\nport = %d\nuser = "igadmin"\npassword = "adminpw"\n'
+                % mariadb.port)
+    if etcd_url:
+        tidb = (tidb or "[tidb]\n") + 'pd-addr = "%s"\n' % etcd_url
+    with open(path, "w") as f:
+        f.write('[lightning]\ncheck-requirements = true\n[tikv-importer]\nbackend = "%s"\n'
+                '[mydumper]\ndata-source-dir = "%s"\n%s\n%s' % (backend, source, extra, tidb))
+    return str(path)
+
+
+def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}"):
+    cfg = {"listen": "127.0.0.1:1", "backends": {"servers": ["127.0.0.1:1"]},
+           "cluster": {"pd": [etcd_url], "timeout_ms": 2000, "name": "ltntest"},
+           "policy": {"rules": rules},
+           "obligations": {"backup_uri": backup_uri, "downstream": {"servers": ["127.0.0.1:1"]}}}
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    return str(path)
+
+
+def ig(*args, env=None, timeout=120):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([binary_path(), "lightning"] + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def check_json(cfg, task):
+    p = ig("check", "-c", cfg, "--task", task, "--json")
+    assert p.returncode in (0, 1), p.stderr
+    return p.returncode, json.loads(p.stdout)
+
+
+def by_table(ans):
+    return {"%s.%s" % (t["db"], t["table"]): t for t in ans["tables"]}
+
+
+# ------------------------------------------------------------------ the preflight
+
+
+def test_guide_scenarios_per_table(tmp_path, etcd, state):  # noqa: F811
+    """A log backup task over shop.* and archive.*, a changefeed over dw.*: per table, the
+    guide's answers (docs/LIGHTNING.md): uncovered allowed (Lightning's own check would stop,
+    so check-requirements = false is needed), covered + required refused, not-needed allowed,
+    snapshot-after-import and reimport-downstream allowed with their obligations."""
+    state.task("pitr", ["shop.*", "archive.*"])
+    state.changefeed("cf-dw", rules=["dw.*"])
+    src = dump(tmp_path / "d", ["shop.orders", "staging.load1", "scratch.s", "archive.m1", "dw.dim_a"])
+    state.task("pitr-scratch", ["scratch.*"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [
+        rule("scratch", tables=["scratch.*"], log_backup="not-needed", changefeed="not-needed"),
+        rule("archive", tables=["archive.*"], log_backup="snapshot-after-import"),
+        rule("dim", tables=["dw.dim_*"], changefeed="reimport-downstream"),
+    ])
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src))
+    t = by_table(ans)
+    assert rc == 1 and ans["tables_refused"] == 1, ans
+    assert t["shop.orders"]["verdict"] == "refused" and t["shop.orders"]["tasks"] == ["pitr"]
+    assert "shop.orders is covered by log backup task \"pitr\"" in t["shop.orders"]["reason"]
+    assert t["staging.load1"]["verdict"] == "allowed" and t["staging.load1"]["lightning_check_would_stop"]
+    assert t["staging.load1"]["obligations"] == []
+    assert t["scratch.s"]["verdict"] == "allowed" and t["scratch.s"]["rule"] == "scratch"
+    assert t["archive.m1"]["obligations"] == ["snapshot-after-import"]
+    assert t["dw.dim_a"]["obligations"] == ["reimport-downstream"]
+    assert t["dw.dim_a"]["changefeeds"] == ["default/default/cf-dw"]
+    assert ans["check_requirements_false"]["safe"] is False
+    assert "NOT safe" in ans["check_requirements_false"]["why"]
+    # the human answer says the same, table by table, and exits 1
+    p = ig("check", "-c", cfg, "--task", str(tmp_path / "t.toml"))
+    assert p.returncode == 1
+    assert "shop.orders: REFUSED" in p.stdout and "staging.load1: ALLOWED" in p.stdout
+    assert "owed after the import: BACKUP TABLE archive.m1" in p.stdout
+
+
+def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state):  # noqa: F811
+    """The filter leaves the covered table out (exit 0, check-requirements = false safe and
+    needed); a route into a covered schema makes a harmless source refused."""
+    state.task("pitr", ["shop.*"])
+    src = dump(tmp_path / "d", ["shop.orders", "staging.a", "raw.b"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, extra="filter = ['*.*', '!shop.*']\n"))
+    assert rc == 0 and sorted(by_table(ans)) == ["raw.b", "staging.a"], ans
+    assert ans["check_requirements_false"] == {"safe": True, "needed": True,
+                                               "why": ans["check_requirements_false"]["why"]}
+    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, extra=(
+        "filter = ['raw.*']\n[[routes]]\nschema-pattern = 'raw'\ntarget-schema = 'shop'\n")))
+    t = by_table(ans)
+    assert rc == 1 and list(t) == ["shop.b"], ans
+    assert t["shop.b"]["source"] == {"db": "raw", "table": "b"} and t["shop.b"]["verdict"] == "refused"
+
+
+def test_logical_rule_says_use_backend_tidb(tmp_path, etcd, state):  # noqa: F811
+    state.task("pitr", ["shop.*"])
+    src = dump(tmp_path / "d", ["shop.orders"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [rule("lg", tables=["shop.*"], log_backup="logical")])
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src))
+    t = by_table(ans)["shop.orders"]
+    assert rc == 1 and t["verdict"] == "logical", ans
+    assert 'use Lightning\'s logical mode (backend = "tidb")' in t["reason"]
+    # the same task in logical mode: every table allowed, nothing owed, no check to skip
+    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, backend="tidb"))
+    assert rc == 0 and by_table(ans)["shop.orders"]["verdict"] == "allowed"
+    assert ans["check_requirements_false"]["needed"] is False
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("[mydumper\n", "not valid TOML: line 1"),
+    ('[mydumper]\ndata-source-dir = "/x"\n', "tikv-importer.backend must not be empty!"),
+    ('[tikv-importer]\nbackend = "local"\n[mydumper]\ndata-source-dir = "s3://b/p"\n', "external storage"),
+    ('[tikv-importer]\nbackend = "local"\n[mydumper]\ndata-source-dir = "/nonexistent/ltn"\n',
+     "'/nonexistent/ltn': `mydumper.data-source-dir` does not exist"),
+    ('[tikv-importer]\nbackend = "local"\n[mydumper]\ndata-source-dir = "/tmp"\n[[routes]]\n'
+     'schema-pattern = "a*b"\ntarget-schema = "x"\n', "must be its last character"),
+])
+def test_bad_task_files_are_clear_errors(tmp_path, etcd, body, needle):  # noqa: F811
+    (tmp_path / "t.toml").write_text(body)
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
+    p = ig("check", "-c", cfg, "--task", str(tmp_path / "t.toml"))
+    assert p.returncode == 2 and needle in p.stderr, (p.returncode, p.stderr)
+    assert p.stdout == ""
+
+
+# ------------------------------------------------------------------ the guarded run
+
+
+def guarded(gw, task, env=None, wait=60):
+    mark = os.path.join(os.path.dirname(task), "double.jsonl")
+    e = {"LTN_DOUBLE_MARK": mark}
+    e.update(env or {})
+    p = ig("run", "-c", gw.config_path, "--task", task, "--wait", str(wait), "--",
+           sys.executable, DOUBLE, "-config", task, env=e)
+    runs = [json.loads(ln) for ln in open(mark)] if os.path.exists(mark) else []
+    return p, runs
+
+
+def store_records(etcd_url, table, cluster="ltntest"):
+    """The guarded run's records of one table in the gateway's store."""
+    recs = [json.loads(v) for _, v in cs.get_prefix(etcd_url, "/importgate/%s/obligations/" % cluster)]
+    return [r for r in recs if r.get("origin") == "lightning" and r["table"] == table]
+
+
+def setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd_url, tables, rules):  # noqa: F811
+    up, down = doubles(job_delay=0.1)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, rules, cluster_name="ltntest")
+    src = dump(tmp_path / "d", tables)
+    task = task_file(tmp_path / "t.toml", src, etcd_url=etcd_url, mariadb=mariadb)
+    return up, gw, task
+
+
+def rows(mariadb, table):
+    import pymysql
+    c = pymysql.connect(host="127.0.0.1", port=mariadb.port, user="igadmin", password="adminpw")
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM %s" % table)
+            return cur.fetchone()[0]
+    finally:
+        c.close()
+
+
+SNAP = [rule("snap", tables=["shop.*"], log_backup="snapshot-after-import")]
+
+
+def test_guarded_run_backs_up_once(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["shop.ltn_a"], SNAP)
+    p, runs = guarded(gw, task)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert len(runs) == 1 and runs[0]["exit"] == 0 and runs[0]["check_requirements"] is False, runs
+    assert "-check-requirements=false" in runs[0]["argv"]
+    assert rows(mariadb, "shop.ltn_a") == 3
+    recs = store_records(etcd.url, "ltn_a")
+    assert len(recs) == 1 and recs[0]["state"] == "done", recs
+    settle()
+    b = backups(up)
+    assert len(b) == 1 and b[0]["sql"] == ("BACKUP TABLE `shop`.`ltn_a` TO 's3://backup/importgate/shop/ltn_a/%s'"
+                                           % recs[0]["id"]), b
+    names = [e["event"] for e in audit_events(gw, "lightning.")]
+    assert names == ["lightning.decision", "lightning.started", "lightning.result"], names
+    obl = [e["event"] for e in audit_events(gw, "obligation.") if e.get("obligation") == recs[0]["id"]]
+    assert obl[0] == "obligation.created" and obl.count("obligation.done") == 1, obl
+
+
+def test_guarded_run_refused_table_runs_nothing(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["shop.ltn_r"], [])
+    p, runs = guarded(gw, task)
+    assert p.returncode == 1 and runs == [], (p.stdout, p.stderr)
+    assert "refused" in p.stderr
+    assert [e["event"] for e in audit_events(gw, "lightning.")] == ["lightning.decision", "lightning.refused"]
+    assert backups(up) == []
+
+
+def test_failed_run_leaves_the_obligation_visible(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["shop.ltn_f"], SNAP)
+    p, runs = guarded(gw, task, env={"LTN_DOUBLE_FAIL": "after-load"})
+    assert p.returncode == 1 and runs[0]["exit"] == 1, (p.stdout, p.stderr)
+    recs = store_records(etcd.url, "ltn_f")
+    assert len(recs) == 1 and recs[0]["state"] == "outcome-unknown", recs
+    assert recs[0]["reason"] == "lightning-failed"
+    assert "lightning-failed" in p.stdout
+    settle()
+    assert backups(up) == []
+
+
+def test_crash_after_due_backup_carried_out_once(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """The guarded run dies between the import and the backup: the record is due in the
+    store, the gateway's engine carries the BACKUP out, once."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["shop.ltn_c"], SNAP)
+    p, runs = guarded(gw, task, env={"IG_LTN_CRASH_AT": "after-due"})
+    assert p.returncode == 70 and runs[0]["exit"] == 0, (p.stdout, p.stderr)
+    wait_for(lambda: backups(up), 30, "the gateway's BACKUP TABLE of the due record")
+    rec = wait_for(lambda: [r for r in store_records(etcd.url, "ltn_c") if r["state"] == "done"], 30, "done")
+    settle(3)
+    b = backups(up)
+    assert len(b) == 1 and rec[0]["id"] in b[0]["sql"], b
+
+
+def test_crash_before_answer_is_parked_not_dropped(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """The guarded run dies before Lightning's exit is recorded: once its lease expires the
+    gateway takes the record over and parks it (lightning-outcome-unknown); nothing runs blindly."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["shop.ltn_u"], SNAP)
+    p, runs = guarded(gw, task, env={"IG_LTN_CRASH_AT": "before-answer"})
+    assert p.returncode == 70, (p.stdout, p.stderr)
+    rec = wait_for(lambda: [r for r in store_records(etcd.url, "ltn_u")
+                            if r["state"] == "outcome-unknown"],
+                   40, "the record parked by the gateway")
+    assert rec[0]["reason"] == "lightning-outcome-unknown"
+    assert backups(up) == []

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""lightning_double.py - a stand-in for tidb-lightning in tests (docs/LIGHTNING.md).
+
+Reads the same task file (-config FILE, Go flag spelling: -config X, --config=X), and does
+what the guarded run depends on, as TiDB Lightning v7.5-v8.5 does it (pingcap/tidb
+lightning/pkg, br/pkg/lightning):
+- [lightning] check-requirements (default true; the -check-requirements=false flag turns it
+  off): with backend "local", CDCPITRCheckItem: any log backup task (/tidb/br-stream/info/) or
+  changefeed info key (/tidb/cdc/.../changefeed/info/) stops it with Lightning's message
+  ("found PiTR log streaming task(s): [...]," / "found CDC changefeed(s): ...") and exit 1.
+- registers /tidb/brie/import/lightning/lightning-<uuid> with a leased, empty value while it
+  runs (br/pkg/utils/register.go) and revokes the lease at its end;
+- finds tables by Dumpling's naming in mydumper.data-source-dir, applies [mydumper] filter
+  (wildcards, "!", last match wins, case-insensitive) and [[routes]] (wildcards), creates the
+  schema from the schema files and loads the CSV files into MariaDB ([tidb] host/port/user/
+  password) with plain INSERTs.
+Not a model of Lightning's engine: no KV encoding, no checkpoints, no other prechecks.
+
+Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
+after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
+(flags seen, tables loaded, exit status) so a test can see whether and how it ran.
+etcd is reached through its v3 JSON gateway at [tidb] pd-addr (http://host:port).
+"""
+
+import base64
+import csv
+import fnmatch
+import json
+import os
+import re
+import sys
+import tomllib
+import urllib.request
+import uuid
+
+import pymysql
+
+FILE_RULES = [  # router.go defaultFileRouteRules (the double's subset: what tests name)
+    (re.compile(r"(?i).*(-schema-trigger|-schema-post)\.sql(?:\.(\w*?))?$"), "ignore"),
+    (re.compile(r"(?i)^(?:[^/]*/)*([^/.]+)-schema-create\.sql(?:\.(\w*?))?$"), "db"),
+    (re.compile(r"(?i)^(?:[^/]*/)*([^/.]+)\.(.*?)-schema\.sql(?:\.(\w*?))?$"), "schema"),
+    (re.compile(r"(?i)^(?:[^/]*/)*([^/.]+)\.(.*?)(?:\.([0-9]+))?\.(sql|csv|parquet)(?:\.(\w+))?$"), "data"),
+]
+DEFAULT_FILTER = ["*.*", "!mysql.*", "!sys.*", "!INFORMATION_SCHEMA.*", "!PERFORMANCE_SCHEMA.*",
+                  "!METRICS_SCHEMA.*", "!INSPECTION_SCHEMA.*"]
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def etcd(url, path, body):
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def prefix_keys(url, prefix):
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    out = etcd(url, "/v3/kv/range", {"key": b64(prefix), "range_end": b64(end), "keys_only": True})
+    return [base64.b64decode(kv["key"]).decode() for kv in out.get("kvs", [])]
+
+
+def cdc_pitr_check(url):
+    tasks = [k.rsplit("/", 1)[1] for k in prefix_keys(url, "/tidb/br-stream/info/")]
+    feeds = [k.rsplit("/", 1)[1] for k in prefix_keys(url, "/tidb/cdc/") if "/changefeed/info/" in k]
+    msg = []
+    if tasks:
+        msg.append("found PiTR log streaming task(s): [%s]," % " ".join(tasks))
+    if feeds:
+        msg.append("found CDC changefeed(s): [%s]," % " ".join(feeds))
+    return msg
+
+
+def filter_match(rules, db, tbl):
+    hit = False
+    for r in rules:
+        neg = r.startswith("!")
+        pat = r[1:] if neg else r
+        sp, _, tp = pat.partition(".")
+        if fnmatch.fnmatchcase(db.lower(), sp.lower()) and fnmatch.fnmatchcase(tbl.lower(), tp.lower()):
+            hit = not neg
+    return hit
+
+
+def route(routes, db, tbl):
+    for r in routes:
+        if not fnmatch.fnmatchcase(db.lower(), r["schema-pattern"].lower()):
+            continue
+        tp = r.get("table-pattern", "")
+        if tp and not fnmatch.fnmatchcase(tbl.lower(), tp.lower()):
+            continue
+        return r["target-schema"], r.get("target-table") or tbl
+    return db, tbl
+
+
+def find_tables(task):
+    my = task.get("mydumper", {})
+    root = my["data-source-dir"].removeprefix("file://")
+    rules = my.get("filter", DEFAULT_FILTER)
+    tables = {}
+    for dirpath, _, files in os.walk(root):
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(dirpath, name), root)
+            for rx, kind in FILE_RULES:
+                m = rx.match(rel)
+                if not m:
+                    continue
+                if kind in ("data", "schema") and filter_match(rules, m.group(1), m.group(2)):
+                    t = tables.setdefault(route(task.get("routes", []), m.group(1), m.group(2)),
+                                          {"schema": None, "data": []})
+                    if kind == "schema":
+                        t["schema"] = os.path.join(root, rel)
+                    else:
+                        t["data"].append(os.path.join(root, rel))
+                break
+    return tables
+
+
+def load(task, tables):
+    tidb = task.get("tidb", {})
+    conn = pymysql.connect(host=tidb.get("host", "127.0.0.1"), port=int(tidb.get("port", 4000)),
+                           user=tidb.get("user", "root"), password=tidb.get("password", ""),
+                           autocommit=True)
+    loaded = {}
+    with conn.cursor() as c:
+        for (db, tbl), t in sorted(tables.items()):
+            c.execute("CREATE DATABASE IF NOT EXISTS `%s`" % db)
+            c.execute("USE `%s`" % db)
+            if t["schema"]:
+                ddl = open(t["schema"], encoding="utf-8").read()
+                ddl = re.sub(r"(?is)CREATE TABLE\s+`?[^`\s(]+`?", "CREATE TABLE IF NOT EXISTS `%s`" % tbl, ddl, 1)
+                c.execute(ddl)
+            n = 0
+            for f in t["data"]:
+                if f.lower().endswith(".csv"):
+                    with open(f, newline="", encoding="utf-8") as fh:
+                        rows = list(csv.reader(fh))
+                    for row in rows:
+                        c.execute("INSERT INTO `%s` VALUES (%s)" % (tbl, ",".join(["%s"] * len(row))), row)
+                        n += 1
+            loaded["%s.%s" % (db, tbl)] = n
+    conn.close()
+    return loaded
+
+
+def main(argv):
+    cfg_path, check_flag = None, None
+    i = 0
+    while i < len(argv):
+        a = argv[i].lstrip("-")
+        if a.startswith("config="):
+            cfg_path = a.split("=", 1)[1]
+        elif a == "config":
+            i += 1
+            cfg_path = argv[i]
+        elif a.startswith("check-requirements="):
+            check_flag = a.split("=", 1)[1].lower() in ("true", "1", "t")
+        i += 1
+    mark = {"argv": argv, "loaded": None}
+    rc = run(cfg_path, check_flag, mark)
+    mark["exit"] = rc
+    if os.environ.get("LTN_DOUBLE_MARK"):
+        with open(os.environ["LTN_DOUBLE_MARK"], "a") as f:
+            f.write(json.dumps(mark) + "\n")
+    return rc
+
+
+def run(cfg_path, check_flag, mark):
+    if not cfg_path:
+        print("lightning double: -config is required", file=sys.stderr)
+        return 2
+    with open(cfg_path, "rb") as f:
+        task = tomllib.load(f)
+    backend = task.get("tikv-importer", {}).get("backend", "")
+    pd = task.get("tidb", {}).get("pd-addr", "http://127.0.0.1:2379")
+    check = task.get("lightning", {}).get("check-requirements", True) if check_flag is None else check_flag
+    mark["check_requirements"] = check
+    if backend == "local" and check:
+        msg = cdc_pitr_check(pd)
+        if msg:
+            print("tidb lightning encountered error: [Lightning:PreCheck:ErrCheckPrecheckFailed]"
+                  "check precheck failed: %s local backend is not compatible with them. Please switch "
+                  "to tidb backend then try again." % " ".join(msg), file=sys.stderr)
+            return 1
+    lease = None
+    key = "/tidb/brie/import/lightning/lightning-%s" % uuid.uuid4()
+    if backend == "local":
+        lease = int(etcd(pd, "/v3/lease/grant", {"TTL": 30})["ID"])
+        etcd(pd, "/v3/kv/put", {"key": b64(key), "value": "", "lease": str(lease)})
+    mark["registered"] = key if lease else None
+    try:
+        fail = os.environ.get("LTN_DOUBLE_FAIL", "")
+        if fail == "before-load":
+            print("lightning double: injected failure before loading", file=sys.stderr)
+            return 1
+        mark["loaded"] = load(task, find_tables(task))
+        if fail == "after-load":
+            print("lightning double: injected failure after loading", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if lease:
+            etcd(pd, "/v3/lease/revoke", {"ID": str(lease)})
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
