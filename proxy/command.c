@@ -80,6 +80,7 @@ static void free_pending(ig_pending *p)
 static void start_tracking(ig_session *s)
 {
 	s->cmd.answer_begun = false;
+	s->cmd.auth_turn = false;
 	if (s->cmd.pq_len > 0)
 		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps);
 }
@@ -283,11 +284,25 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 	}
 	unsigned index = c->resp.result_index;
 	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
-	switch (ig_resp_feed(&c->resp, pk->data, peek, pk->len)) {
+	ig_resp_event ev = ig_resp_feed(&c->resp, pk->data, peek, pk->len);
+	if (ev != RE_NONE && ev != RE_PROTOCOL && c->input == IN_INFILE) {
+		/* The server is done with the file (or asks for another) before the client ended
+		 * it: what the client sends next is relayed as file data and read as commands. */
+		LOG_WARN(s->id, "bypass.suspect: the backend answered the LOCAL INFILE request before the "
+		         "client's data ended; closing the session");
+		ig_sess_close(s, "backend left the LOCAL INFILE exchange early");
+		return false;
+	}
+	switch (ev) {
 	case RE_NONE:
+		if (c->pq[c->pq_head].cmd == COM_CHANGE_USER) { /* a switch request or more data: the client's turn */
+			c->auth_turn = true;
+			c->auth_seq = (uint8_t)(pk->seq + 1);
+		}
 		break;
 	case RE_INFILE:
 		ig_cmd_input_event(s, EV_INFILE);
+		c->infile_seq = (uint8_t)(pk->seq + 1);
 		c->pq[c->pq_head].resp_seq = 0; /* the answer's sequence now follows the file's packets */
 		c->pq[c->pq_head].backend_seq = 0;
 		c->answer_begun = false;
@@ -496,6 +511,96 @@ static bool early_file_data(const ig_session *s, const ig_packet *pk)
 }
 
 /*
+ * A COM_QUERY is pending: any of its results, up to its last, may be a LOCAL INFILE request
+ * (LOAD DATA LOCAL; TiDB's LOAD STATS and PLAN REPLAYER LOAD too). A packet relayed behind
+ * it as a command would then be read by the server as file data, and a server reads a file
+ * packet with the wrong sequence id by its header alone (TiDB: packetio.go readOnePacket;
+ * MariaDB: "Got packets out of order"), so its payload - which may hold a whole command -
+ * becomes the next thing the server reads, uninspected (attack5:
+ * test_attack5_infile_desync.py). Nothing is relayed behind a COM_QUERY until its answer
+ * has ended; LOCAL INFILE data is not held (the input is IN_INFILE then).
+ */
+static bool behind_query(const ig_session *s, const ig_packet *pk)
+{
+	const ig_command *c = &s->cmd;
+	if (c->input != IN_COMMAND || pk->cont)
+		return false;
+	for (unsigned i = 0; i < c->pq_len; i++)
+		if (c->pq[(c->pq_head + i) % PQ_MAX].cmd == COM_QUERY)
+			return true;
+	return false;
+}
+
+static bool change_user_pending(const ig_command *c)
+{
+	for (unsigned i = 0; i < c->pq_len; i++)
+		if (c->pq[(c->pq_head + i) % PQ_MAX].cmd == COM_CHANGE_USER)
+			return true;
+	return false;
+}
+
+/*
+ * A COM_CHANGE_USER is pending: until it is answered the server may read client packets
+ * of its authentication exchange (TiDB: handleChangeUser -> authSwitchRequest ->
+ * cc.readPacket), and one it refuses by its header (a wrong sequence id) fails the command
+ * while its payload becomes the next command read (attack5). Only one packet per server
+ * packet of the exchange passes, with the sequence id after that packet's; a command behind
+ * the COM_CHANGE_USER waits for its answer; any other packet closes the session. true: the
+ * packet is decided (*v).
+ */
+static bool auth_exchange(ig_session *s, const ig_packet *pk, ig_pkt_verdict *v)
+{
+	ig_command *c = &s->cmd;
+	if (c->input != IN_COMMAND || pk->cont || !change_user_pending(c))
+		return false;
+	bool head = c->pq[c->pq_head].cmd == COM_CHANGE_USER && c->answer_begun;
+	if (head && c->auth_turn && pk->seq == c->auth_seq && pk->len < MY_MAX_PAYLOAD) {
+		c->auth_turn = false;
+		*v = IG_PKT_RELAY;
+		return true;
+	}
+	if (head && pk->seq != 0) {
+		LOG_WARN(s->id, "bypass.suspect: client packet with sequence id %u during COM_CHANGE_USER's "
+		         "authentication exchange (%s); closing the session", pk->seq,
+		         c->auth_turn ? "another id was due" : "the server did not ask for one");
+		ig_sess_fail(s, (uint8_t)(pk->seq + 1), ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order");
+		*v = IG_PKT_DISCARD;
+		return true;
+	}
+	*v = IG_PKT_WAIT;
+	return true;
+}
+
+/*
+ * LOCAL INFILE data is relayed only in packets the server reads whole. A server refuses a
+ * packet on its header and goes on reading at its payload - which the gateway relayed as
+ * file data and may hold a whole command - when the sequence id is not the one due (TiDB:
+ * packetio.go readOnePacket, ErrInvalidSequence; MariaDB: 1156) or when the packet, with
+ * those it continues, is over max_allowed_packet (ErrNetPacketTooLarge: TiDB's default
+ * 64 MiB). TiDB's LOAD DATA then drains, fails the statement and reads its next command
+ * there (attack5: test_attack5_infile_desync.py). So file data must carry the ids due, from
+ * the one after the request on, and no packet may continue (16 MiB - 1 bytes: clients send
+ * files in chunks of a few KiB); otherwise the packet is not relayed and the session closed.
+ */
+static bool file_packet_ok(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	uint8_t due = c->infile_seq++;
+	if (pk->seq == due && pk->len < MY_MAX_PAYLOAD)
+		return true;
+	if (pk->seq != due)
+		LOG_WARN(s->id, "bypass.suspect: LOCAL INFILE data packet with sequence id %u where %u was "
+		         "due; closing the session", pk->seq, due);
+	else
+		LOG_WARN(s->id, "bypass.suspect: LOCAL INFILE data packet of 16 MiB - 1 bytes (it continues: "
+		         "the server may refuse it by its header); closing the session");
+	ig_sess_fail(s, (uint8_t)(pk->seq + 1), pk->seq != due ? ER_NET_PACKETS_OUT_OF_ORDER : ER_NET_PACKET_TOO_LARGE,
+	             pk->seq != due ? "Got packets out of order"
+	                            : "importgate: LOCAL INFILE data in packets of 16 MiB - 1 bytes is not relayed");
+	return false;
+}
+
+/*
  * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
  * INFILE data) are looked at; statements are held whole until inspected; everything else is
  * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
@@ -509,8 +614,13 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		return IG_PKT_DISCARD; /* the server reads nothing after COM_QUIT: neither does the gateway */
 	if (c->input == IN_ASSEMBLE || c->input == IN_DISCARD)
 		return big_next_packet(s, pk);
-	if (early_file_data(s, pk))
+	ig_pkt_verdict v;
+	if (early_file_data(s, pk) || behind_query(s, pk))
 		return IG_PKT_WAIT;
+	if (auth_exchange(s, pk, &v))
+		return v;
+	if (c->input == IN_INFILE && !file_packet_ok(s, pk))
+		return IG_PKT_DISCARD;
 	if (pk->len == 0) {
 		/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
 		if (!pk->cont)

@@ -132,6 +132,9 @@ typedef struct ig_command {
 	ig_resp resp;                /* the head command's answer, followed */
 	bool answer_begun;           /* a packet of the head's answer has come */
 	uint8_t answer_next_seq;     /* the sequence id its next packet must carry */
+	uint8_t infile_seq;          /* IN_INFILE: the sequence id the client's next packet must carry */
+	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
+	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];
 	unsigned pq_head, pq_len;
 	uint64_t out_since_ms;       /* since when the client has taken nothing queued for it */
