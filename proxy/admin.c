@@ -44,7 +44,7 @@ typedef enum { AC_READING, AC_WORKING, AC_WRITING, AC_DRAINING, AC_CLOSING } con
 
 typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS } route_id;
 
-typedef struct admin_server admin_server;
+typedef struct ig_admin admin_server;
 
 typedef struct admin_conn {
 	uv_tcp_t tcp;
@@ -76,7 +76,7 @@ typedef struct admin_conn {
 	size_t resp_len;
 } admin_conn;
 
-struct admin_server {
+struct ig_admin {
 	uv_loop_t loop;
 	uv_tcp_t listener;
 	uv_async_t stop_async;
@@ -91,8 +91,6 @@ struct admin_server {
 	bool spare_busy;
 	char rbuf[64 * 1024]; /* one read is processed before the next: one buffer per loop */
 };
-
-static admin_server *the_server; /* set and cleared by the thread calling start/stop */
 
 /* ---- connection lifetime ---- */
 
@@ -690,15 +688,12 @@ static void discard(admin_server *s)
 	free(s);
 }
 
-int ig_admin_start(const ig_hostport *listen, const char *token_file, const ig_admin_hooks *hooks,
-                   char *err, size_t errlen)
+int ig_admin_start(ig_admin **out, const ig_hostport *listen, const char *token_file,
+                   const ig_admin_hooks *hooks, char *err, size_t errlen)
 {
+	*out = NULL;
 	if (!listen || listen->port == 0)
 		return 0;
-	if (the_server) {
-		snprintf(err, errlen, "the admin server is already running");
-		return -1;
-	}
 	admin_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -740,15 +735,14 @@ int ig_admin_start(const ig_hostport *listen, const char *token_file, const ig_a
 		discard(s);
 		return -1;
 	}
-	the_server = s;
+	*out = s;
 	LOG_INFO(0, "admin server listening on %s:%d%s", listen->host, listen->port,
 	         s->token ? " (bearer token required)" : "");
 	return 0;
 }
 
-void ig_admin_stop(void)
+void ig_admin_stop(ig_admin *s)
 {
-	admin_server *s = the_server;
 	if (!s)
 		return;
 	uv_async_send(&s->stop_async);
@@ -756,5 +750,4 @@ void ig_admin_stop(void)
 	uv_loop_close(&s->loop);
 	free(s->token);
 	free(s);
-	the_server = NULL;
 }

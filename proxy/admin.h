@@ -31,14 +31,17 @@ typedef struct ig_admin_hooks {
 	char *(*dismiss_json)(const char *body, size_t len, int *http_status);
 } ig_admin_hooks;
 
+typedef struct ig_admin ig_admin; /* one server: its loop, thread, listener, connections */
+
 /*
- * Binds `listen` (port 0: the server is off, returns 0), reads the token file when one is
- * given (its content, trailing whitespace removed, is the token), and starts the thread.
- * Returns 0, or -1 with a message (bad address, bind failure, unreadable or empty token).
+ * Binds `listen` (port 0: the server is off, returns 0 with *out NULL), reads the token file
+ * when one is given (its content, trailing whitespace removed, is the token), and starts the
+ * thread. Returns 0 and *out, or -1 with a message (bad address, bind failure, unreadable or
+ * empty token).
  */
-int ig_admin_start(const ig_hostport *listen, const char *token_file, const ig_admin_hooks *hooks,
-                   char *err, size_t errlen);
-/* Closes the listener and every connection, waits for the thread. Safe when not started. */
-void ig_admin_stop(void);
+int ig_admin_start(ig_admin **out, const ig_hostport *listen, const char *token_file,
+                   const ig_admin_hooks *hooks, char *err, size_t errlen);
+/* Closes the listener and every connection, waits for the thread, frees s. NULL is a no-op. */
+void ig_admin_stop(ig_admin *s);
 
 #endif

@@ -38,18 +38,19 @@ typedef struct tracked {
 	json_t *conflict;     /* the same for the status (NULL when unknown) */
 } tracked;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static bool stopping, running, woken;
-static pthread_t thread;
-static json_t *snapshot; /* the last round's status, under lock */
-
-/* Thread-private. */
-static tracked *trk;
-static size_t ntrk;
-static bool read_once;
-static char read_err[1024], state_err[512];
-static ig_prefix_watch *pw; /* the wake-up watch on the prefix, NULL when none */
+struct ig_brmon {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stopping, woken;     /* under lock */
+	pthread_t thread;
+	json_t *snapshot;         /* the last round's status, under lock */
+	/* the monitor thread's own */
+	tracked *trk;
+	size_t ntrk;
+	bool read_once;
+	char read_err[1024], state_err[512];
+	ig_prefix_watch *pw;      /* the wake-up watch on the prefix, NULL when none */
+};
 
 static int64_t now_ms(void)
 {
@@ -150,40 +151,40 @@ static void on_started(tracked *t, const char *source)
 	         (uint64_t)t->reg.lease);
 }
 
-static void drop_ended(const ig_brie_list *l)
+static void drop_ended(ig_brmon *m, const ig_brie_list *l)
 {
 	size_t w = 0;
-	for (size_t i = 0; i < ntrk; i++) {
-		const ig_brie_import *b = ig_brie_list_find(l, trk[i].reg.key);
+	for (size_t i = 0; i < m->ntrk; i++) {
+		const ig_brie_import *b = ig_brie_list_find(l, m->trk[i].reg.key);
 		if (b && b->lease != 0) {
-			trk[i].reg.lease = b->lease; /* IMPORT INTO's new owner may re-put it */
-			trk[w++] = trk[i];
+			m->trk[i].reg.lease = b->lease; /* IMPORT INTO's new owner may re-put it */
+			m->trk[w++] = m->trk[i];
 			continue;
 		}
-		on_ended(&trk[i]);
-		tracked_free(&trk[i]);
+		on_ended(&m->trk[i]);
+		tracked_free(&m->trk[i]);
 	}
-	ntrk = w;
+	m->ntrk = w;
 }
 
-static void add_started(const ig_brie_list *l, const char *source)
+static void add_started(ig_brmon *m, const ig_brie_list *l, const char *source)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		bool known = false;
 		tracked *v;
 		if (l->v[i].lease == 0)
 			continue;
-		for (size_t j = 0; j < ntrk && !known; j++)
-			known = strcmp(trk[j].reg.key, l->v[i].key) == 0;
-		if (known || !(v = realloc(trk, (ntrk + 1) * sizeof(*v))))
+		for (size_t j = 0; j < m->ntrk && !known; j++)
+			known = strcmp(m->trk[j].reg.key, l->v[i].key) == 0;
+		if (known || !(v = realloc(m->trk, (m->ntrk + 1) * sizeof(*v))))
 			continue;
-		trk = v;
-		memset(&trk[ntrk], 0, sizeof(*trk));
-		if (copy_reg(&trk[ntrk].reg, &l->v[i]) < 0)
+		m->trk = v;
+		memset(&m->trk[m->ntrk], 0, sizeof(*m->trk));
+		if (copy_reg(&m->trk[m->ntrk].reg, &l->v[i]) < 0)
 			continue;
-		trk[ntrk].since_ms = now_ms();
-		trk[ntrk].at_start = !read_once;
-		on_started(&trk[ntrk++], source);
+		m->trk[m->ntrk].since_ms = now_ms();
+		m->trk[m->ntrk].at_start = !m->read_once;
+		on_started(&m->trk[m->ntrk++], source);
 	}
 }
 
@@ -331,40 +332,40 @@ static void check_one(tracked *t, const ig_cluster_state *st)
 	ig_brie_conflict_free(&c);
 }
 
-static void check_conflicts(const ig_config *cfg)
+static void check_conflicts(ig_brmon *m, const ig_config *cfg)
 {
 	const ig_cluster_state *st = NULL;
 	char e[512];
 
-	if (ntrk == 0) {
-		state_err[0] = '\0';
+	if (m->ntrk == 0) {
+		m->state_err[0] = '\0';
 		return;
 	}
 	if (ig_state_acquire(cfg, &st, e, sizeof(e)) < 0) {
-		if (strcmp(e, state_err) != 0)
+		if (strcmp(e, m->state_err) != 0)
 			LOG_WARN(0, "running imports: cannot check them against log backup tasks and "
 			         "changefeeds: %s", e);
-		snprintf(state_err, sizeof(state_err), "%s", e);
+		snprintf(m->state_err, sizeof(m->state_err), "%s", e);
 		return; /* what was known stays (status says state_error) */
 	}
-	state_err[0] = '\0';
-	for (size_t i = 0; i < ntrk; i++)
-		check_one(&trk[i], st);
+	m->state_err[0] = '\0';
+	for (size_t i = 0; i < m->ntrk; i++)
+		check_one(&m->trk[i], st);
 	ig_state_release(st);
 }
 
 /* ---- metrics and status ---- */
 
-static void set_gauges(void)
+static void set_gauges(ig_brmon *m)
 {
 	int64_t per[IG_BRIE_NKINDS] = {0}, conflicts = 0;
 	static const ig_metric_id ids[IG_BRIE_NKINDS] = {
 		[IG_BRIE_RESTORE] = IG_M_BRIE_RESTORE, [IG_BRIE_LIGHTNING] = IG_M_BRIE_LIGHTNING,
 		[IG_BRIE_IMPORT_INTO] = IG_M_BRIE_IMPORT_INTO, [IG_BRIE_OTHER] = IG_M_BRIE_OTHER,
 	};
-	for (size_t i = 0; i < ntrk; i++) {
-		per[trk[i].reg.kind]++;
-		conflicts += trk[i].sig && trk[i].sig[0];
+	for (size_t i = 0; i < m->ntrk; i++) {
+		per[m->trk[i].reg.kind]++;
+		conflicts += m->trk[i].sig && m->trk[i].sig[0];
 	}
 	for (int k = 0; k < IG_BRIE_NKINDS; k++)
 		ig_metric_gauge_set(ids[k], per[k]);
@@ -385,7 +386,7 @@ static json_t *import_json(const tracked *t)
 	return o;
 }
 
-static void publish(const char *source, const ig_brie_list *l, int64_t read_at)
+static void publish(ig_brmon *m, const char *source, const ig_brie_list *l, int64_t read_at)
 {
 	json_t *o = json_object(), *imps = json_array(), *ign = json_array();
 
@@ -397,10 +398,10 @@ static void publish(const char *source, const ig_brie_list *l, int64_t read_at)
 	}
 	set_str(o, "pd", source);
 	json_object_set_new(o, "read_at_ms", read_at ? json_integer(read_at) : json_null());
-	set_str(o, "error", read_err[0] ? read_err : NULL);
-	set_str(o, "state_error", state_err[0] ? state_err : NULL);
-	for (size_t i = 0; i < ntrk; i++)
-		json_array_append_new(imps, import_json(&trk[i]));
+	set_str(o, "error", m->read_err[0] ? m->read_err : NULL);
+	set_str(o, "state_error", m->state_err[0] ? m->state_err : NULL);
+	for (size_t i = 0; i < m->ntrk; i++)
+		json_array_append_new(imps, import_json(&m->trk[i]));
 	for (size_t i = 0; l && i < l->n; i++) {
 		json_t *e = json_object();
 		if (l->v[i].lease != 0 || !e) {
@@ -413,22 +414,22 @@ static void publish(const char *source, const ig_brie_list *l, int64_t read_at)
 	}
 	json_object_set_new(o, "imports", imps);
 	json_object_set_new(o, "ignored", ign);
-	json_object_set_new(o, "watch", pw ? json_pack("{s:b, s:I}", "streaming", ig_prefix_watch_streaming(pw),
-	                                               "event_responses", (json_int_t)ig_prefix_watch_events(pw))
+	json_object_set_new(o, "watch", m->pw ? json_pack("{s:b, s:I}", "streaming", ig_prefix_watch_streaming(m->pw),
+	                                               "event_responses", (json_int_t)ig_prefix_watch_events(m->pw))
 	                                   : json_null());
-	pthread_mutex_lock(&lock);
-	json_decref(snapshot);
-	snapshot = o;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&m->lock);
+	json_decref(m->snapshot);
+	m->snapshot = o;
+	pthread_mutex_unlock(&m->lock);
 }
 
-json_t *ig_brmon_status(void)
+json_t *ig_brmon_status(ig_brmon *m)
 {
 	json_t *o;
-	pthread_mutex_lock(&lock);
-	o = snapshot ? json_deep_copy(snapshot) : json_pack("{s:n, s:n, s:n, s:n, s:[], s:[], s:n}", "pd",
+	pthread_mutex_lock(&m->lock);
+	o = m->snapshot ? json_deep_copy(m->snapshot) : json_pack("{s:n, s:n, s:n, s:n, s:[], s:[], s:n}", "pd",
 	    "read_at_ms", "error", "state_error", "imports", "ignored", "watch");
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&m->lock);
 	return o;
 }
 
@@ -437,70 +438,72 @@ json_t *ig_brmon_status(void)
 /* Runs on the watch's thread: a key under the prefix changed, start a round now. */
 static void on_watch_event(void *ud)
 {
-	(void)ud;
-	pthread_mutex_lock(&lock);
-	woken = true;
-	pthread_cond_signal(&wake);
-	pthread_mutex_unlock(&lock);
+	ig_brmon *m = ud;
+
+	pthread_mutex_lock(&m->lock);
+	m->woken = true;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* Keeps the watch on the endpoint that answered the last read (NULL: none wanted). */
-static void watch_on(const ig_config *cfg, const char *endpoint)
+static void watch_on(ig_brmon *m, const ig_config *cfg, const char *endpoint)
 {
 	char e[256];
 
-	if (pw && endpoint && strcmp(ig_prefix_watch_endpoint(pw), endpoint) == 0)
+	if (m->pw && endpoint && strcmp(ig_prefix_watch_endpoint(m->pw), endpoint) == 0)
 		return;
-	ig_prefix_watch_stop(pw);
-	pw = NULL;
-	if (endpoint && !(pw = ig_prefix_watch_start(cfg, endpoint, IG_KEY_BRIE_IMPORT, on_watch_event,
-	                                             NULL, e, sizeof(e))))
+	ig_prefix_watch_stop(m->pw);
+	m->pw = NULL;
+	if (endpoint && !(m->pw = ig_prefix_watch_start(cfg, endpoint, IG_KEY_BRIE_IMPORT, on_watch_event,
+	                                                m, e, sizeof(e))))
 		LOG_WARN(0, "running imports: no watch on /tidb/brie/import/ (%s); read every %d ms only",
 		         e, IG_BRMON_INTERVAL_MS);
 }
 
-static void one_round(const ig_config *cfg)
+static void one_round(ig_brmon *m, const ig_config *cfg)
 {
 	ig_brie_list l;
 	const char *source = NULL;
 	char e[1024];
 
 	if (cfg->cluster.npd == 0) {
-		watch_on(cfg, NULL);
-		publish(NULL, NULL, 0);
+		watch_on(m, cfg, NULL);
+		publish(m, NULL, NULL, 0);
 		return;
 	}
 	if (ig_brie_read(cfg, &l, &source, e, sizeof(e)) < 0) {
 		ig_metric_inc(IG_M_BRIE_READS_ERROR);
-		if (strcmp(e, read_err) != 0)
+		if (strcmp(e, m->read_err) != 0)
 			LOG_WARN(0, "running imports: %s (the last known ones are kept)", e);
-		snprintf(read_err, sizeof(read_err), "%s", e);
-		publish(NULL, NULL, 0);
+		snprintf(m->read_err, sizeof(m->read_err), "%s", e);
+		publish(m, NULL, NULL, 0);
 		return;
 	}
 	ig_metric_inc(IG_M_BRIE_READS_OK);
-	if (read_err[0])
+	if (m->read_err[0])
 		LOG_INFO(0, "running imports: /tidb/brie/import/ readable again");
-	read_err[0] = '\0';
-	watch_on(cfg, source);
-	drop_ended(&l);
-	add_started(&l, source);
-	read_once = true;
-	check_conflicts(cfg);
-	set_gauges();
-	publish(source, &l, now_ms());
+	m->read_err[0] = '\0';
+	watch_on(m, cfg, source);
+	drop_ended(m, &l);
+	add_started(m, &l, source);
+	m->read_once = true;
+	check_conflicts(m, cfg);
+	set_gauges(m);
+	publish(m, source, &l, now_ms());
 	ig_brie_list_clear(&l);
 }
 
 static void *run(void *arg)
 {
-	(void)arg;
-	pthread_mutex_lock(&lock);
-	while (!stopping) {
+	ig_brmon *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping) {
 		struct timespec ts;
-		pthread_mutex_unlock(&lock);
+		pthread_mutex_unlock(&m->lock);
 		ig_config *cfg = ig_cfg_acquire();
-		one_round(cfg);
+		one_round(m, cfg);
 		ig_cfg_release(cfg);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += IG_BRMON_INTERVAL_MS / 1000;
@@ -509,48 +512,53 @@ static void *run(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_mutex_lock(&lock);
-		while (!stopping && !woken)
-			if (pthread_cond_timedwait(&wake, &lock, &ts) != 0)
+		pthread_mutex_lock(&m->lock);
+		while (!m->stopping && !m->woken)
+			if (pthread_cond_timedwait(&m->wake, &m->lock, &ts) != 0)
 				break; /* the interval is over */
-		woken = false;
+		m->woken = false;
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&m->lock);
 	return NULL;
 }
 
-int ig_brmon_start(char *err, size_t errlen)
+int ig_brmon_start(ig_brmon **out, char *err, size_t errlen)
 {
-	if (running)
-		return 0;
-	stopping = false;
-	if (pthread_create(&thread, NULL, run, NULL) != 0) {
+	ig_brmon *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	if (pthread_create(&m->thread, NULL, run, m) != 0) {
+		pthread_mutex_destroy(&m->lock);
+		pthread_cond_destroy(&m->wake);
+		free(m);
 		snprintf(err, errlen, "cannot start the running-import monitor thread");
 		return -1;
 	}
-	running = true;
+	*out = m;
 	return 0;
 }
 
-void ig_brmon_stop(void)
+void ig_brmon_stop(ig_brmon *m)
 {
-	if (!running)
+	if (!m)
 		return;
-	pthread_mutex_lock(&lock);
-	stopping = true;
-	pthread_cond_signal(&wake);
-	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	running = false;
-	ig_prefix_watch_stop(pw); /* the monitor thread is gone: nobody else uses it */
-	pw = NULL;
-	for (size_t i = 0; i < ntrk; i++)
-		tracked_free(&trk[i]);
-	free(trk);
-	trk = NULL;
-	ntrk = 0;
-	pthread_mutex_lock(&lock);
-	json_decref(snapshot);
-	snapshot = NULL;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	ig_prefix_watch_stop(m->pw); /* the monitor thread is gone: nobody else uses it */
+	for (size_t i = 0; i < m->ntrk; i++)
+		tracked_free(&m->trk[i]);
+	free(m->trk);
+	json_decref(m->snapshot);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->wake);
+	free(m);
 }

@@ -15,12 +15,15 @@
 
 #define IG_BRMON_INTERVAL_MS 1000
 
+typedef struct ig_brmon ig_brmon; /* the monitor: its thread, what it tracks, its last status */
+
 /* Starts the thread (it idles while cluster.pd is empty; the config is re-read each round,
- * so a reload takes effect). 0, or -1 + err. */
-int ig_brmon_start(char *err, size_t errlen);
-/* Stops and joins the thread (within one PD request's cluster.timeout_ms). Idempotent. */
-void ig_brmon_stop(void);
-/* The running_imports object of /api/v1/status (a new reference), NULL on OOM. */
-json_t *ig_brmon_status(void);
+ * so a reload takes effect). 0 and *out, or -1 + err. */
+int ig_brmon_start(ig_brmon **out, char *err, size_t errlen);
+/* Stops and joins the thread (within one PD request's cluster.timeout_ms), frees m. NULL is
+ * a no-op. */
+void ig_brmon_stop(ig_brmon *m);
+/* The running_imports object of /api/v1/status (a new reference), NULL on OOM. Any thread. */
+json_t *ig_brmon_status(ig_brmon *m);
 
 #endif

@@ -28,10 +28,12 @@ typedef struct probe {
 	bool done;
 } probe;
 
-static uv_timer_t tick;
-static uv_loop_t *hloop;
-static int timeout_ms;
-static bool stopping;
+struct ig_health {
+	uv_timer_t tick;        /* tick.data: this object */
+	uv_loop_t *loop;
+	int timeout_ms;
+	bool stopping;
+};
 
 static void probe_closed(uv_handle_t *h)
 {
@@ -116,7 +118,7 @@ static void on_timeout(uv_timer_t *t)
 	finish(t->data, false, "no greeting within backends.health_timeout_ms");
 }
 
-static void probe_start(ig_backend *b)
+static void probe_start(ig_health *h, ig_backend *b)
 {
 	struct sockaddr_storage sa;
 	if (uv_ip4_addr(b->host, b->port, (struct sockaddr_in *)&sa) != 0 &&
@@ -126,12 +128,12 @@ static void probe_start(ig_backend *b)
 	if (!p)
 		return;
 	p->b = b;
-	uv_tcp_init(hloop, &p->tcp);
-	uv_timer_init(hloop, &p->timer);
+	uv_tcp_init(h->loop, &p->tcp);
+	uv_timer_init(h->loop, &p->timer);
 	p->tcp.data = p->timer.data = p->req.data = p;
 	p->handles = 2;
 	atomic_store(&b->probing, true);
-	uv_timer_start(&p->timer, on_timeout, (uint64_t)timeout_ms, 0);
+	uv_timer_start(&p->timer, on_timeout, (uint64_t)h->timeout_ms, 0);
 	int rc = uv_tcp_connect(&p->req, &p->tcp, (struct sockaddr *)&sa, on_connect);
 	if (rc < 0)
 		finish(p, false, uv_strerror(rc));
@@ -139,32 +141,48 @@ static void probe_start(ig_backend *b)
 
 static void on_tick(uv_timer_t *t)
 {
-	(void)t;
+	ig_health *h = t->data;
 	ig_backend_set *set = ig_backends_acquire(); /* the set in force now (a reload may change it) */
-	for (size_t i = 0; set && i < set->n && !stopping; i++)
+	for (size_t i = 0; set && i < set->n && !h->stopping; i++)
 		if (!atomic_load(&set->v[i]->probing))
-			probe_start(set->v[i]);
+			probe_start(h, set->v[i]);
 	ig_backends_release(set);
 }
 
-void ig_health_start(uv_loop_t *loop, int interval_ms, int tmo_ms)
+int ig_health_start(ig_health **out, uv_loop_t *loop, int interval_ms, int tmo_ms, char *err, size_t errlen)
 {
+	ig_health *h;
+
+	*out = NULL;
 	ig_watchdog_start(loop);
 	if (interval_ms <= 0)
-		return;
-	hloop = loop;
-	timeout_ms = tmo_ms > 0 ? tmo_ms : 2000;
-	uv_timer_init(loop, &tick);
-	uv_timer_start(&tick, on_tick, 0, (uint64_t)interval_ms);
+		return 0;
+	if (!(h = calloc(1, sizeof(*h)))) {
+		ig_watchdog_stop();
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	h->loop = loop;
+	h->timeout_ms = tmo_ms > 0 ? tmo_ms : 2000;
+	uv_timer_init(loop, &h->tick);
+	h->tick.data = h;
+	uv_timer_start(&h->tick, on_tick, 0, (uint64_t)interval_ms);
+	*out = h;
+	return 0;
 }
 
-void ig_health_stop(void)
+static void tick_closed(uv_handle_t *t)
 {
-	ig_watchdog_stop();
-	if (!hloop)
+	free(t->data);
+}
+
+void ig_health_stop(ig_health *h)
+{
+	ig_watchdog_stop(); /* idempotent: also when the checks are off (h NULL) */
+	if (!h)
 		return;
-	stopping = true;
-	uv_timer_stop(&tick);
-	uv_close((uv_handle_t *)&tick, NULL);
+	h->stopping = true;
+	uv_timer_stop(&h->tick);
+	uv_close((uv_handle_t *)&h->tick, tick_closed); /* freed when the loop has closed it */
 }
 

@@ -8,7 +8,15 @@
 
 #include <uv.h>
 
-void ig_health_start(uv_loop_t *loop, int interval_ms, int timeout_ms);
-void ig_health_stop(void);
+#include <stddef.h>
+
+typedef struct ig_health ig_health; /* the checks' timer on one loop */
+
+/* Checks every interval_ms (<= 0: no checks, 0 with *out NULL) on loop's thread. 0, or -1 +
+ * err. */
+int ig_health_start(ig_health **out, uv_loop_t *loop, int interval_ms, int timeout_ms, char *err, size_t errlen);
+/* No probe starts after it (those running end on their own); h is freed once the loop has
+ * closed its timer. On the loop's thread. NULL is a no-op. */
+void ig_health_stop(ig_health *h);
 
 #endif

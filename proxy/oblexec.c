@@ -377,7 +377,7 @@ static int match_jobs(const ig_oblexec_ctx *c, const ig_oblexec_jobs *jobs, cons
 		int64_t until = downstream ? INT64_MAX : since_ms + IG_OBL_SEARCH_WINDOW_MS + IG_OBL_CLOCK_SLACK_MS;
 		if (!ig_obl_job_matches_until(jr, r->db, r->table, r->source, user, since_ms, until))
 			continue;
-		if (c->job_taken && c->job_taken(jr->job_id, r->id, downstream))
+		if (c->job_taken && c->job_taken(c, jr->job_id, r->id, downstream))
 			continue;
 		if (found++ == 0)
 			snprintf(job_id, jlen, "%s", jr->job_id);

@@ -21,7 +21,8 @@ typedef struct ig_oblexec_ctx {
 	bool (*may_act)(const struct ig_oblexec_ctx *c);
 	/* Is this job some other record's already (upstream: a job found for a lost answer;
 	 * downstream: a re-import's job)? */
-	bool (*job_taken)(const char *job_id, const char *self_id, bool downstream);
+	bool (*job_taken)(const struct ig_oblexec_ctx *c, const char *job_id, const char *self_id, bool downstream);
+	void *owner; /* the obligations engine the two callbacks ask */
 } ig_oblexec_ctx;
 
 /* What an action led to: ev (its strings point into this struct). acted false: nothing

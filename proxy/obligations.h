@@ -17,14 +17,20 @@
 
 #include "policy/config.h"
 
+/* The engine: its store, the obligations thread, its executors, its lease. One per process;
+ * the sessions' calls below (create, answered, unanswered) go to the one started. */
+typedef struct ig_obligations ig_obligations;
+
 /* Main thread, after ig_audit_open: opens the store (etcd when cluster.pd is set, else
  * obligations.file), starts the obligations thread, which recovers unfinished records.
- * Keeps a reference to cfg: obligations.* changes take effect at restart. -1 + err when
- * the store cannot be opened. */
-int ig_obl_start(ig_config *cfg, char *err, size_t errlen);
+ * Keeps a reference to cfg: obligations.* changes take effect at restart. 0 and *out, or -1
+ * + err when the store cannot be opened (or an engine already runs). */
+int ig_obl_start(ig_obligations **out, ig_config *cfg, char *err, size_t errlen);
+
 /* Shutdown: stops the thread (after the statement it is running), releases the lease (our
- * claims vanish, another replica takes over at once). Records stay. Idempotent. */
-void ig_obl_stop(void);
+ * claims vanish, another replica takes over at once) and frees the engine. Records stay.
+ * NULL is a no-op. After the last session and admin call (they would find it gone). */
+void ig_obl_stop(ig_obligations *ob);
 
 typedef struct ig_obl_spec {
 	unsigned kinds;               /* IG_OBL_* of the decision */
@@ -59,9 +65,9 @@ void ig_obl_unanswered(const char *id);
 
 /* For the admin API: {"replica", "store", "counts": {state: n}, "records": [...]}, the
  * statement (which may hold credentials) left out. malloc'ed; NULL on OOM / not started. */
-char *ig_obl_status_json(void);
+char *ig_obl_status_json(ig_obligations *ob);
 /* Admin: an operator dismisses an obligation (failing, outcome-unknown, or still followed).
  * Blocking (waits for the obligations thread, bounded). 0, or -1 + err. */
-int ig_obl_dismiss(const char *id, char *err, size_t errlen);
+int ig_obl_dismiss(ig_obligations *ob, const char *id, char *err, size_t errlen);
 
 #endif

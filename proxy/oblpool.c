@@ -29,6 +29,7 @@ struct ig_oblpool {
 	worker *workers;
 	ig_oblexec_ctx ctx;
 	ig_oblpool_done done;
+	void *done_arg;
 };
 
 void ig_obljob_free(ig_obljob *job)
@@ -86,14 +87,14 @@ static void *executor_main(void *arg)
 			c.epoch = j->epoch;
 			ig_oblexec_run(&c, &j->rec, j->action, j->rerun, &j->out, &j->jobs);
 		} /* else withdrawn: nothing runs, out stays acted = false */
-		p->done(j);
+		p->done(p->done_arg, j);
 	}
 	mysql_thread_end();
 	return NULL;
 }
 
 int ig_oblpool_start(ig_oblpool **out, unsigned actors, const ig_oblexec_ctx *ctx, ig_oblpool_done done,
-                     char *err, size_t errlen)
+                     void *done_arg, char *err, size_t errlen)
 {
 	ig_oblpool *p = calloc(1, sizeof(*p));
 	unsigned total = (actors ? actors : 1) + IG_OBLPOOL_READERS;
@@ -108,6 +109,7 @@ int ig_oblpool_start(ig_oblpool **out, unsigned actors, const ig_oblexec_ctx *ct
 	pthread_cond_init(&p->cv, NULL);
 	p->ctx = *ctx;
 	p->done = done;
+	p->done_arg = done_arg;
 	for (p->n = 0; p->n < total; p->n++) {
 		worker *w = &p->workers[p->n];
 		w->pool = p;

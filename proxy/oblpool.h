@@ -35,15 +35,16 @@ typedef struct ig_obljob {
 	ig_oblexec_jobs jobs;/* SEARCH_JOB: SHOW IMPORT JOBS as read */
 } ig_obljob;
 
-/* Called on an executor thread with a finished (or withdrawn) job; takes it. */
-typedef void (*ig_oblpool_done)(ig_obljob *job);
+/* Called on an executor thread with a finished (or withdrawn) job and the pool's done_arg;
+ * takes the job. */
+typedef void (*ig_oblpool_done)(void *done_arg, ig_obljob *job);
 
 typedef struct ig_oblpool ig_oblpool;
 
 /* `actors` threads for statements that act, IG_OBLPOOL_READERS for reads; ctx is copied
  * (its epoch is set per job). 0, or -1 + err. */
 int ig_oblpool_start(ig_oblpool **out, unsigned actors, const ig_oblexec_ctx *ctx, ig_oblpool_done done,
-                     char *err, size_t errlen);
+                     void *done_arg, char *err, size_t errlen);
 /* Queues a job (taken). */
 void ig_oblpool_submit(ig_oblpool *p, ig_obljob *job);
 /* Withdraws a job no executor has taken yet: true = it will run nothing (its outcome still

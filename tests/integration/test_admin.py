@@ -159,20 +159,21 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (ig_admin_start(&hp, argv[2][0] ? argv[2] : NULL, &hooks, err, sizeof(err)) < 0) {
+	ig_admin *admin, *second;
+	if (ig_admin_start(&admin, &hp, argv[2][0] ? argv[2] : NULL, &hooks, err, sizeof(err)) < 0) {
 		fprintf(stderr, "start: %s\n", err);
 		return 3;
 	}
-	if (ig_admin_start(&hp, NULL, &hooks, err, sizeof(err)) == 0) {
-		fprintf(stderr, "a second start was accepted\n");
+	if (ig_admin_start(&second, &hp, NULL, &hooks, err, sizeof(err)) == 0 || second) {
+		fprintf(stderr, "a second server on the same port was accepted\n");
 		return 4;
 	}
 	printf("READY\n");
 	fflush(stdout);
 	int sig;
 	sigwait(&set, &sig);
-	ig_admin_stop();
-	ig_admin_stop(); /* a second stop is harmless */
+	ig_admin_stop(admin);
+	ig_admin_stop(NULL); /* a server that was off (admin.listen port 0) stops as a no-op */
 	ig_metrics_backends_free();
 	return 0;
 }
