@@ -1,7 +1,7 @@
 /*
  * obllife.h - the life of an obligation as a pure transition system (docs/OBLIGATIONS.md):
  * (record, event) -> (record', effect), and record -> the action it calls for. No I/O, no
- * clock: the event carries the time. proxy/obligations.c applies each event to its copy of
+ * clock: the event carries the time. proxy/oblstep.c applies each event to its copy of
  * a record and writes the result with a compare-and-swap on the record's revision
  * (store/oblstore.h), so a step taken on a stale copy fails and is re-read; proxy/oblexec.c
  * carries the actions out and turns what TiDB answered into events.
