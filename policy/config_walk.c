@@ -227,7 +227,7 @@ int cfg_set_strlist(ctx *c, const char *path, const ig_ynode *n, char ***dst, si
 static int set_value(ctx *c, const char *path, const ig_ynode *n, const spec *s, void *base)
 {
 	void *f = (char *)base + s->off;
-	long long v;
+	long long v = 0; /* parse_int sets it on success (the analyzer does not follow cfg_cerr) */
 
 	switch (s->t) {
 	case T_STR:

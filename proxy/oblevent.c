@@ -17,8 +17,6 @@
 #include "proxy/log.h"
 #include "sqlparse/sqlparse.h"
 
-/* ---- events ---- */
-
 /* A record not in our hands: read it afresh and claim it at that revision. 1 *out ours,
  * 0 absent, terminal or held by another replica, -1 the store did not answer. */
 static int claim_one(ig_obligations *ob, const char *id, ig_obl_record **out)

@@ -20,6 +20,7 @@
 #include "proxy/audit.h"
 #include "proxy/log.h"
 
+/* Executors (a search): is the job some other record's already, as the view shows? */
 bool obl_job_taken(const ig_oblexec_ctx *c, const char *job_id, const char *self_id, bool downstream)
 {
 	const ig_obligations *ob = c->owner;

@@ -21,8 +21,6 @@
 #include "proxy/audit.h"
 #include "proxy/log.h"
 
-/* ---- the threads ---- */
-
 /* A record we just claimed from the store (its copy is current at its revision). */
 static void adopt(ig_obligations *ob, ig_obl_record *o)
 {

@@ -22,7 +22,6 @@ KNOWN='
 policy/yamldoc.c:clang-analyzer-unix.Malloc:false positive: the leak report at on_scalar (attach frees or links the node on every path)
 sqlparse/redact.c:clang-analyzer-core.NullDereference:false positive: sql[t.qoff] is read only for a token the lexer found, so len > 0 and sql is not NULL
 sqlparse/classify.c:clang-analyzer-unix.Malloc:false positive: the text prepare_text() returns is stored in st->prepare_text, which the batch owns and sql_batch_free() frees
-policy/config.c:clang-analyzer-core.uninitialized.Assign:false positive: parse_int() returns -1 through cerr() on every path that does not set *out
 policy/config.c:clang-analyzer-core.NullDereference:false positive: ig_config_load_string() returning 0 always sets *out
 policy/taskinfo.c:clang-analyzer-core.UndefinedBinaryOperatorResult:false positive: varint() sets *out on every path that returns 0
 policy/taskinfo.c:clang-analyzer-core.NonNullParamChecker:false positive: string_field() is reached only after bytes_field() set s to a position inside the value
