@@ -6,11 +6,13 @@
  * Why this order (each module may use those above it, never those below):
  *   config      - everything reads the configuration in force (proxy/runtime.c).
  *   logging     - its level comes from the config.
- *   signals     - before anything listens: a SIGHUP (reload) or SIGTERM that comes as soon
- *                 as a port accepts must be handled, not kill the process with the default
- *                 action; they are queued and handled once the main loop runs.
  *   backends    - resolved backends, their backend_up series, the TLS contexts and the RSA
  *                 key: the workers, health checks and /metrics use them.
+ *   signals     - the main loop: before anything listens (a SIGHUP or SIGTERM that comes as
+ *                 soon as a port accepts must be handled, not kill the process with the
+ *                 default action; they are queued and handled once the loop runs); its stop
+ *                 runs the loop until the health probes still in flight have ended, which
+ *                 write to their backend records: so before the backends are freed.
  *   audit       - the audit writer: the monitor, the obligations and every decision write
  *                 to it, so it is closed last of those.
  *   pd state    - the cluster-state cache (pd/statecache.c); its watch starts with the first
@@ -409,8 +411,8 @@ typedef struct module {
 static const module modules[] = {
 	{"config", config_start, config_stop},
 	{"logging", logging_start, NULL},
-	{"signals", signals_start, signals_stop},
 	{"backends", backends_start, backends_stop},
+	{"signals", signals_start, signals_stop},
 	{"audit", audit_start, audit_stop},
 	{"pd state", NULL, pdstate_stop},
 	{"brmon", brmon_start, brmon_stop},
