@@ -10,7 +10,7 @@
 #
 #   --no-demo   empty etcd, no sample data, conf/importgate.yaml
 # Environment (defaults in brackets), for running it beside other things:
-#   IG_QS_PORT [4000] gateway   IG_QS_BACKEND_PORT [4001] MariaDB   IG_QS_ADMIN_PORT [10080]
+#   IG_QS_PORT [4000] gateway   IG_QS_BACKEND_PORT [4001] MariaDB   IG_QS_ADMIN_PORT [10090]
 #   IG_QS_ETCD_PORT [2379]      IG_QS_ETCD_PEER_PORT [2380]         IG_QS_RELAY_PORT [4002]
 #   IG_QS_RUN [.run]  where the data, logs and config live
 #   IG_QS_BIN         an importgate binary to use: skips installing and building
@@ -27,7 +27,7 @@ done
 PORT=${IG_QS_PORT:-4000}
 BACKEND_PORT=${IG_QS_BACKEND_PORT:-4001}
 RELAY_PORT=${IG_QS_RELAY_PORT:-4002}
-ADMIN_PORT=${IG_QS_ADMIN_PORT:-10080}
+ADMIN_PORT=${IG_QS_ADMIN_PORT:-10090}
 ETCD_PORT=${IG_QS_ETCD_PORT:-2379}
 ETCD_PEER_PORT=${IG_QS_ETCD_PEER_PORT:-2380}
 RUN=$(mkdir -p "${IG_QS_RUN:-$ROOT/.run}" && cd "${IG_QS_RUN:-$ROOT/.run}" && pwd)
@@ -120,7 +120,7 @@ else
 	    -e "s#^listen: 127.0.0.1:4000#listen: 127.0.0.1:$PORT#" \
 	    -e "s#servers: \[127.0.0.1:4001\]#servers: [127.0.0.1:$BACKEND]#" \
 	    -e "s#pd: \[http://127.0.0.1:2379\]#pd: [http://127.0.0.1:$ETCD_PORT]#" \
-	    -e "s#listen: 127.0.0.1:10080#listen: 127.0.0.1:$ADMIN_PORT#" \
+	    -e "s#listen: 127.0.0.1:10090#listen: 127.0.0.1:$ADMIN_PORT#" \
 	    conf/importgate.yaml >"$RUN/importgate.yaml"
 fi
 

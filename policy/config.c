@@ -30,6 +30,7 @@ static const char *const opaque_names[] = {"allow", "reject", NULL};
 static const char *const fsync_names[] = {"always", "interval", "off", NULL};
 static const char *const logstmt_names[] = {"none", "bulk", "all", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_format_names[] = {"text", "json", NULL};
 
 static const char *enum_name(const char *const *names, size_t n, int v)
 {
@@ -146,6 +147,7 @@ static const spec admin_specs[] = {
 
 static const spec log_specs[] = {
 	{.key = "level", .t = T_ENUM, .off = CF(log.level), .names = level_names},
+	{.key = "format", .t = T_ENUM, .off = CF(log.format), .names = log_format_names},
 	{0},
 };
 
@@ -155,6 +157,7 @@ static const spec timeouts_specs[] = {
 	{.key = "response_ms", .t = T_INT, .off = CF(timeouts.response_ms), .min = 0, .max = 2147483647},
 	{.key = "client_write_ms", .t = T_INT, .off = CF(timeouts.client_write_ms), .min = 0, .max = 2147483647},
 	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
+	{.key = "graceful_wait_ms", .t = T_INT, .off = CF(timeouts.graceful_wait_ms), .min = 0, .max = 3600000},
 	{.key = "tcp_keepalive_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_s), .min = 0, .max = 32767},
 	{.key = "tcp_keepalive_interval_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_interval_s), .min = 1, .max = 32767},
 	{.key = "tcp_keepalive_count", .t = T_INT, .off = CF(timeouts.tcp_keepalive_count), .min = 1, .max = 127},
@@ -192,7 +195,7 @@ static int set_defaults(ig_config *cfg)
 	int bad = 0;
 
 	bad |= ig_hostport_parse("127.0.0.1:4000", &cfg->listen, NULL, 0);
-	bad |= ig_hostport_parse("127.0.0.1:10080", &cfg->admin.listen, NULL, 0);
+	bad |= ig_hostport_parse("127.0.0.1:10090", &cfg->admin.listen, NULL, 0);
 	cfg->backends.servers = calloc(1, sizeof(ig_hostport));
 	bad |= !cfg->backends.servers || ig_hostport_parse("127.0.0.1:4001", cfg->backends.servers, NULL, 0);
 	cfg->backends.nservers = cfg->backends.servers ? 1 : 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "policy/config.h"
+#include "proxy/credentials.h"
 #include "proxy/ltn_preflight.h"
 #include "proxy/process.h"
 
@@ -31,6 +32,12 @@ static int check_config(const char *path)
 
 	if (ig_config_load(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "importgate: %s\n", err);
+		return 1;
+	}
+	/* as haproxy -c: the files the configuration names must be readable too */
+	if (ig_secrets_check(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "importgate: %s\n", err);
+		ig_config_free(cfg);
 		return 1;
 	}
 	printf("%s: configuration OK\n", path);

@@ -47,6 +47,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 
 #include "pd/statecache.h"
 #include "proxy/audit.h"
+#include "proxy/credentials.h"
 #include "proxy/auth.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
@@ -63,6 +64,12 @@ static int config_start(ig_process *p, char *err, size_t errlen)
 
 	if (ig_config_load(p->config_path, &cfg, err, errlen) < 0)
 		return -1;
+	/* Every secret file readable before any port opens (a unit whose token the service user
+	 * cannot read failed only after the MySQL port was open). */
+	if (ig_secrets_check(cfg, err, errlen) < 0) {
+		ig_config_free(cfg);
+		return -1;
+	}
 	ig_cfg_install(cfg);
 	atomic_store(&ig_rt.next_conn_id, 1);
 	return 0;

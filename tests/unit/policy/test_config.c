@@ -88,7 +88,7 @@ static void assert_defaults(const ig_config *c)
 	assert_null(c->obligations.downstream.password_file);
 	assert_int_equal(c->obligations.poll_ms, 5000);
 	assert_string_equal(c->admin.listen.host, "127.0.0.1");
-	assert_int_equal(c->admin.listen.port, 10080);
+	assert_int_equal(c->admin.listen.port, 10090);
 	assert_null(c->admin.token_file);
 	assert_int_equal(c->log.level, IG_LOG_INFO);
 	assert_int_equal(c->timeouts.handshake_ms, 10000);
@@ -305,6 +305,8 @@ static void errors_by_type(void **state)
 	load_err("backends:\n  tls:\n    mode: strict\n", "t.yaml:3: backends.tls.mode: bad value \"strict\" (expected off, verify or insecure)");
 	load_err("audit: {fsync: sometimes}\n", "audit.fsync: bad value \"sometimes\"");
 	load_err("log: {level: trace}\n", "log.level: bad value \"trace\"");
+	load_err("log: {format: xml}\n", "log.format: bad value \"xml\"");
+	load_err("timeouts: {graceful_wait_ms: -1}\n", "timeouts.graceful_wait_ms");
 	load_err("policy:\n  rules:\n    - name: a\n      log_backup: optional\n",
 	         "t.yaml:4: policy.rules[0].log_backup: bad value \"optional\" (expected required, not-needed, snapshot-after-import or logical)");
 	load_err("policy:\n  rules:\n    - name: a\n      changefeed: snapshot-after-import\n",
