@@ -73,10 +73,14 @@ static struct {
 	bool oom;
 } walk;
 
+/* Every entry that is not a directory, as Lightning's local storage: filepath.Walk (lstat)
+ * hands on whatever IsDir() is false for, symlinks included, and opens it through the link
+ * (pingcap/tidb br/pkg/storage/local.go WalkDir: "if not a regular file, we need to use
+ * os.stat to get the real file size"). The root itself is not a file of the export. */
 static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode))
+	(void)sb;
+	if (ftw->level == 0 || type == FTW_D || type == FTW_DP || type == FTW_DNR)
 		return 0;
 	if (walk.n == walk.cap) {
 		size_t nc = walk.cap ? walk.cap * 2 : 64;
@@ -112,7 +116,8 @@ static void walk_free(void)
 	memset(&walk, 0, sizeof(walk));
 }
 
-/* Every regular file under dir, relative, sorted (filepath.Walk's lexical order). */
+/* Every non-directory entry under dir (symlinks not followed into directories, as
+ * filepath.Walk), relative, sorted (filepath.Walk's lexical order). */
 static int list_files(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
