@@ -158,13 +158,14 @@ static int read_source(rd *r, json_t *my, ig_ltn_task *t)
 	s = t->source_dir;
 	if ((n = url_scheme(s, scheme, sizeof(scheme))) > 0) {
 		if (strcmp(scheme, "file") != 0 && strcmp(scheme, "local") != 0)
-			return fail(r, "mydumper.data-source-dir \"%.200s\" is on external storage; the preflight reads "
+			/* the URL is not echoed: its query may hold keys (s3 access-key, secret-access-key) */
+			return fail(r, "mydumper.data-source-dir is on external storage (%s://); the preflight reads "
 			            "only a local directory (list the tables with a local copy of the export, or run "
-			            "Lightning's own check)", s);
+			            "Lightning's own check)", scheme);
 		if (strncmp(s + n, ":///", 4) != 0 || strpbrk(s + n, "%?#"))
-			return fail(r, "mydumper.data-source-dir \"%.200s\": write a local directory as a plain path or "
-			            "as %s:///path without a host, %%-escapes, '?' or '#' (Lightning reads the URL's "
-			            "decoded path, which the preflight does not guess)", s, scheme);
+			return fail(r, "mydumper.data-source-dir: write a local directory as a plain path or as %s:///path "
+			            "without a host, %%-escapes, '?' or '#' (Lightning reads the URL's decoded path, which "
+			            "the preflight does not guess)", scheme);
 		s += n + 3;
 	}
 	if (!*s)

@@ -278,7 +278,8 @@ int ig_ltn_preflight_run(const ig_config *cfg, const char *task_path, const char
 		return -1;
 	}
 	rc = ig_ltn_task_parse(task_path, text, len, &out->task, err, errlen);
-	free(text);
+	out->task_text = text;
+	out->task_len = len;
 	if (rc == 0)
 		rc = list_files(out->task.source_path, err, errlen);
 	if (rc == 0) {
@@ -305,6 +306,7 @@ void ig_ltn_preflight_free(ig_ltn_preflight *p)
 	ig_ltn_task_free(&p->task);
 	ig_cluster_state_free(p->state);
 	free(p->task_path);
+	free(p->task_text);
 	memset(p, 0, sizeof(*p));
 }
 

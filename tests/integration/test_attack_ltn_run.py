@@ -12,7 +12,6 @@ allows: the run must not start Lightning with its check off on that."""
 
 import json
 import os
-import sys
 
 import pytest
 
@@ -39,7 +38,7 @@ def run(gw, task, lightning_args, env=None):
     e = {"LTN_DOUBLE_MARK": mark}
     e.update(env or {})
     p = ig("run", "-c", gw.config_path, "--task", task, "--wait", "30", "--",
-           sys.executable, DOUBLE, *lightning_args, env=e)
+           DOUBLE, *lightning_args, env=e)
     runs = [json.loads(ln) for ln in open(mark)] if os.path.exists(mark) else []
     return p, runs
 

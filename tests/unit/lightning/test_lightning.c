@@ -115,6 +115,13 @@ static void task_attack_spellings(void **s)
 		snprintf(doc, sizeof(doc), "[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = \"%s\"\n", urls[i]);
 		expect_error(doc, "mydumper.data-source-dir");
 	}
+	/* a storage URL's keys are not echoed into the error (stderr) */
+	expect_error("[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = "
+	             "\"s3://b/p?access-key=AKIDSECRET&secret-access-key=TOPSECRET\"\n", "external storage (s3://)");
+	assert_null(strstr(err, "SECRET"));
+	expect_error("[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = \"file:///d?k=TOPSECRET\"\n",
+	             "mydumper.data-source-dir");
+	assert_null(strstr(err, "SECRET"));
 	assert_int_equal(parse("[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = \"LOCAL:///srv/x\"\n", &t), 0);
 	assert_string_equal(t.source_path, "/srv/x");
 	ig_ltn_task_free(&t);
