@@ -115,25 +115,58 @@ static int read_backend(rd *r, json_t *doc, ig_ltn_task *t)
 	return rc;
 }
 
-/* data-source-dir: a local path, or file:// / local:// URL of one; storage URLs are refused
- * (the preflight lists the files itself). */
+/* The scheme url.Parse finds (net/url getScheme): letters, then letters, digits, "+-." up to
+ * the first ":"; anything else first (a "/", a leading digit) means none. Lowered, as Parse
+ * lowers it. 0 when there is none. */
+static size_t url_scheme(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			continue;
+		if (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
+			continue;
+		if (c == ':' && i > 0 && i < outlen) {
+			for (size_t k = 0; k < i; k++)
+				out[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+			out[i] = 0;
+			return i;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* data-source-dir: a local path, or a file:// / local:// URL of one; storage URLs are refused
+ * (the preflight lists the files itself). Lightning parses it as a URL (config.go
+ * adjustFilePath, br/pkg/storage/parse.go parseBackend): a plain path is used as written,
+ * a "file"/"local" URL by url.Parse's Path, which decodes %XX, drops ?query and #fragment
+ * and the host ("file://data/x" is "/x"). Only "file:///path" without those is read here: a
+ * URL the preflight would read differently is refused rather than guessed. */
 static int read_source(rd *r, json_t *my, ig_ltn_task *t)
 {
-	const char *s, *colon;
+	const char *s;
+	char scheme[16];
+	size_t n;
 
 	if (opt_string(r, my, "mydumper", "data-source-dir", &t->source_dir) < 0)
 		return -1;
 	if (!t->source_dir || !*t->source_dir)
 		return fail(r, "`mydumper.data-source-dir` is not set");
 	s = t->source_dir;
-	colon = strstr(s, "://");
-	if (colon) {
-		size_t n = (size_t)(colon - s);
-		if (!((n == 4 && strncmp(s, "file", 4) == 0) || (n == 5 && strncmp(s, "local", 5) == 0)))
-			return fail(r, "mydumper.data-source-dir \"%.200s\" is on external storage; the preflight reads "
+	if ((n = url_scheme(s, scheme, sizeof(scheme))) > 0) {
+		if (strcmp(scheme, "file") != 0 && strcmp(scheme, "local") != 0)
+			/* the URL is not echoed: its query may hold keys (s3 access-key, secret-access-key) */
+			return fail(r, "mydumper.data-source-dir is on external storage (%s://); the preflight reads "
 			            "only a local directory (list the tables with a local copy of the export, or run "
-			            "Lightning's own check)", s);
-		s = colon + 3;
+			            "Lightning's own check)", scheme);
+		if (strncmp(s + n, ":///", 4) != 0 || strpbrk(s + n, "%?#"))
+			return fail(r, "mydumper.data-source-dir: write a local directory as a plain path or as %s:///path "
+			            "without a host, %%-escapes, '?' or '#' (Lightning reads the URL's decoded path, which "
+			            "the preflight does not guess)", scheme);
+		s += n + 3;
 	}
 	if (!*s)
 		return fail(r, "`mydumper.data-source-dir` is not set");
@@ -231,11 +264,57 @@ static int refuse_unread(rd *r, json_t *doc, json_t *my)
 	return 0;
 }
 
+/* Lightning decodes the task with BurntSushi/toml, whose struct decoding takes a key that
+ * names no field exactly by strings.EqualFold (decode.go unifyStruct): [[Routes]],
+ * [[mydumper.Files]] or a Unicode fold ("route\u017f") are Lightning's routes and file rules.
+ * Every field Lightning reads is spelled in lower-case ASCII, so any other key is refused
+ * rather than read as Lightning might read it. [tidb.session-vars] is a map of variable
+ * names: its keys are not fields. */
+static bool lightning_key(const char *k)
+{
+	if (!*k)
+		return false;
+	for (; *k; k++)
+		if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '-' || *k == '_'))
+			return false;
+	return true;
+}
+
+static int check_keys(rd *r, json_t *v, const char *where, int depth)
+{
+	const char *key;
+	json_t *c;
+	size_t i;
+
+	if (depth > 16)
+		return fail(r, "[%.80s] is nested too deep for a Lightning task", where);
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, c)
+			if (check_keys(r, c, where, depth + 1) < 0)
+				return -1;
+		return 0;
+	}
+	if (!json_is_object(v))
+		return 0;
+	json_object_foreach(v, key, c) {
+		char sub[160];
+		if (!lightning_key(key))
+			return fail(r, "key \"%.60s\"%s%.80s%s: Lightning matches its task keys case-insensitively, so it "
+			            "may read this key as one of its own; write Lightning's keys in lower case", key,
+			            *where ? " in [" : "", where, *where ? "]" : "");
+		snprintf(sub, sizeof(sub), "%s%s%s", where, *where ? "." : "", key);
+		if (strcmp(sub, "tidb.session-vars") != 0 && check_keys(r, c, sub, depth + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_doc(rd *r, json_t *doc, ig_ltn_task *t)
 {
 	json_t *app, *my, *tidb;
 
-	if (section(r, doc, "lightning", &app) < 0 || section(r, doc, "mydumper", &my) < 0 ||
+	if (check_keys(r, doc, "", 0) < 0 || section(r, doc, "lightning", &app) < 0 ||
+	    section(r, doc, "mydumper", &my) < 0 ||
 	    section(r, doc, "tidb", &tidb) < 0)
 		return -1;
 	t->check_requirements = true;

@@ -73,10 +73,14 @@ static struct {
 	bool oom;
 } walk;
 
+/* Every entry that is not a directory, as Lightning's local storage: filepath.Walk (lstat)
+ * hands on whatever IsDir() is false for, symlinks included, and opens it through the link
+ * (pingcap/tidb br/pkg/storage/local.go WalkDir: "if not a regular file, we need to use
+ * os.stat to get the real file size"). The root itself is not a file of the export. */
 static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode))
+	(void)sb;
+	if (ftw->level == 0 || type == FTW_D || type == FTW_DP || type == FTW_DNR)
 		return 0;
 	if (walk.n == walk.cap) {
 		size_t nc = walk.cap ? walk.cap * 2 : 64;
@@ -112,7 +116,8 @@ static void walk_free(void)
 	memset(&walk, 0, sizeof(walk));
 }
 
-/* Every regular file under dir, relative, sorted (filepath.Walk's lexical order). */
+/* Every non-directory entry under dir (symlinks not followed into directories, as
+ * filepath.Walk), relative, sorted (filepath.Walk's lexical order). */
 static int list_files(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
@@ -273,7 +278,8 @@ int ig_ltn_preflight_run(const ig_config *cfg, const char *task_path, const char
 		return -1;
 	}
 	rc = ig_ltn_task_parse(task_path, text, len, &out->task, err, errlen);
-	free(text);
+	out->task_text = text;
+	out->task_len = len;
 	if (rc == 0)
 		rc = list_files(out->task.source_path, err, errlen);
 	if (rc == 0) {
@@ -300,6 +306,7 @@ void ig_ltn_preflight_free(ig_ltn_preflight *p)
 	ig_ltn_task_free(&p->task);
 	ig_cluster_state_free(p->state);
 	free(p->task_path);
+	free(p->task_text);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -37,6 +37,8 @@ typedef struct ig_ltn_answer {
 
 typedef struct ig_ltn_preflight {
 	char *task_path;
+	char *task_text;         /* the task file's bytes as checked (the guarded run hands Lightning these) */
+	size_t task_len;
 	ig_ltn_task task;
 	ig_ltn_targets targets;
 	ig_cluster_state *state; /* NULL: not read (backend tidb) or unreadable */

@@ -21,12 +21,14 @@
 #include "proxy/ltn_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +56,7 @@ typedef struct run {
 	char replica[128];
 	owed *v;
 	size_t n;
+	char copy_dir[PATH_MAX], copy_path[PATH_MAX + 16]; /* the checked task bytes Lightning reads */
 	pthread_t ka;
 	bool ka_running;
 	volatile bool ka_stop;
@@ -314,22 +317,161 @@ static int record_obligations(run *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- Lightning ---- */
+/* ---- Lightning's command line ---- */
 
-/* Runs Lightning; its exit status (128 + signal when killed), or -1 when it could not start. */
-static int run_lightning(run *r, bool skip_check, char *err, size_t errlen)
+/* Lightning's flags (pingcap/tidb pkg/lightning/config/global.go LoadGlobalConfig, v7.5-v8.5,
+ * Go's flag package: -name or --name, -name=value, a value flag also "-name value"; parsing
+ * stops at the first non-flag). What a flag would change is what was checked: the task file
+ * (-config/-c: the last one wins), the data (-d overrides data-source-dir), the backend, the
+ * filter (-f), the cluster and user the decision was made for, tasks taken over HTTP
+ * (-server-mode), and Lightning's check, which is the guarded run's to set. Those are refused,
+ * as is any flag this list does not know (a newer Lightning's flag may be one of them). */
+typedef enum { LF_KEEP, LF_CONFIG, LF_REFUSE } ltn_flag_use;
+
+static const struct {
+	const char *name;
+	bool value;           /* takes a value (not a bool flag) */
+	ltn_flag_use use;
+} ltn_flags[] = {
+	{"config", true, LF_CONFIG},        {"c", true, LF_CONFIG},
+	{"V", false, LF_KEEP},              {"L", true, LF_KEEP},
+	{"log-file", true, LF_KEEP},        {"tidb-password", true, LF_KEEP},
+	{"sorted-kv-dir", true, LF_KEEP},   {"enable-checkpoint", false, LF_KEEP},
+	{"no-schema", false, LF_KEEP},      {"checksum", true, LF_KEEP},
+	{"analyze", true, LF_KEEP},         {"ca", true, LF_KEEP},
+	{"cert", true, LF_KEEP},            {"key", true, LF_KEEP},
+	{"redact-info-log", false, LF_KEEP}, {"status-addr", true, LF_KEEP},
+	{"d", true, LF_REFUSE},             {"backend", true, LF_REFUSE},
+	{"f", true, LF_REFUSE},             {"remote-addr", true, LF_REFUSE},
+	{"tidb-host", true, LF_REFUSE},     {"tidb-port", true, LF_REFUSE},
+	{"tidb-status", true, LF_REFUSE},   {"tidb-user", true, LF_REFUSE},
+	{"pd-urls", true, LF_REFUSE},       {"server-mode", false, LF_REFUSE},
+	{"check-requirements", false, LF_REFUSE},
+};
+
+/* The checked bytes, in a file only this user can read or replace: Lightning reads the task
+ * it is given after the preflight, so a task file changed in between would be run unchecked. */
+static int write_copy(run *r, char *err, size_t errlen)
 {
-	char **argv = calloc((size_t)r->o->argc + 2, sizeof(char *));
-	int status;
-	pid_t pid;
+	const char *tmp = getenv("TMPDIR");
+	int fd;
+	bool ok;
 
-	if (!argv) {
+	snprintf(r->copy_dir, sizeof(r->copy_dir), "%s/importgate-ltn-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(r->copy_dir)) { /* mode 0700 */
+		snprintf(err, errlen, "a private copy of the task cannot be made (%s): %s", r->copy_dir, strerror(errno));
+		r->copy_dir[0] = 0;
+		return -1;
+	}
+	snprintf(r->copy_path, sizeof(r->copy_path), "%s/task.toml", r->copy_dir);
+	fd = open(r->copy_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ok = fd >= 0;
+	for (size_t off = 0; ok && off < r->pf.task_len;) {
+		ssize_t w = write(fd, r->pf.task_text + off, r->pf.task_len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		ok = w > 0;
+		off += ok ? (size_t)w : 0;
+	}
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok) {
+		snprintf(err, errlen, "a private copy of the task cannot be written (%s): %s", r->copy_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void remove_copy(run *r)
+{
+	if (r->copy_path[0])
+		unlink(r->copy_path);
+	if (r->copy_dir[0])
+		rmdir(r->copy_dir);
+	r->copy_path[0] = r->copy_dir[0] = 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	struct stat x, y;
+	return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* Lightning's command line as it will run: argv[0], -config <the private copy>, the kept
+ * flags, and -check-requirements=false when skipping is safe (before any other argument, so
+ * no positional argument can end Go's flag parsing ahead of it). -1 + err: refused. */
+static int build_argv(run *r, bool skip_check, char ***out, char *err, size_t errlen)
+{
+	int argc = r->o->argc, n = 0;
+	const char *config = NULL;
+	char **v = calloc((size_t)argc + 4, sizeof(char *));
+
+	if (!v) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	memcpy(argv, r->o->argv, (size_t)r->o->argc * sizeof(char *));
-	if (skip_check) /* Lightning's flag (pkg/lightning/config global.go: fs.Bool("check-requirements", true, ...)) */
-		argv[r->o->argc] = "-check-requirements=false";
+	v[n++] = r->o->argv[0];
+	v[n++] = "-config";
+	v[n++] = r->copy_path;
+	if (skip_check) /* Lightning's flag (global.go: fs.Bool("check-requirements", true, ...)) */
+		v[n++] = "-check-requirements=false";
+	for (int i = 1; i < argc; i++) {
+		const char *a = r->o->argv[i], *name = a + 1, *eq;
+		size_t len, k, nk = sizeof(ltn_flags) / sizeof(ltn_flags[0]);
+		if (a[0] != '-' || !a[1] || strcmp(a, "--") == 0) {
+			snprintf(err, errlen, "Lightning's command line has \"%.100s\" where a flag is expected: give the "
+			         "guarded run `tidb-lightning -config TASK.toml [flags]`", a);
+			goto refuse;
+		}
+		if (name[0] == '-')
+			name++;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		for (k = 0; k < nk && !(strlen(ltn_flags[k].name) == len && strncmp(ltn_flags[k].name, name, len) == 0); k++)
+			;
+		if (k == nk || ltn_flags[k].use == LF_REFUSE) {
+			snprintf(err, errlen, "Lightning's flag %.*s %s: the guarded run runs the task it checked, with "
+			         "the check it decided (put the setting in the task file and check it)", (int)len, name,
+			         k == nk ? "is not known to the guarded run" : "would change what was checked");
+			goto refuse;
+		}
+		const char *val = eq ? eq + 1 : NULL;
+		bool next = ltn_flags[k].value && !eq;
+		if (next && i + 1 >= argc) {
+			snprintf(err, errlen, "Lightning's flag %.*s has no value", (int)len, name);
+			goto refuse;
+		}
+		if (next)
+			val = r->o->argv[i + 1];
+		if (ltn_flags[k].use == LF_CONFIG)
+			config = val;
+		else {
+			v[n++] = (char *)a;
+			if (next)
+				v[n++] = r->o->argv[i + 1];
+		}
+		i += next;
+	}
+	if (!config || !same_file(config, r->pf.task_path)) {
+		snprintf(err, errlen, "Lightning's -config (%.200s) is not the task file that was checked (%.200s)",
+		         config ? config : "none given", r->pf.task_path);
+		goto refuse;
+	}
+	*out = v;
+	return 0;
+refuse:
+	free(v);
+	return -1;
+}
+
+/* ---- Lightning ---- */
+
+/* Runs Lightning; its exit status (128 + signal when killed), or -1 when it could not start. */
+static int run_lightning(char **argv, char *err, size_t errlen)
+{
+	int status;
+	pid_t pid;
+
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -337,7 +479,6 @@ static int run_lightning(run *r, bool skip_check, char *err, size_t errlen)
 		fprintf(stderr, "importgate lightning run: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	free(argv);
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
@@ -466,6 +607,7 @@ static void run_free(run *r)
 	free(r->v);
 	if (r->st)
 		ig_oblstore_close(r->st);
+	remove_copy(r);
 	ig_ltn_preflight_free(&r->pf);
 }
 
@@ -482,15 +624,24 @@ static int guarded(run *r)
 		fprintf(stderr, "importgate lightning run: %zu table(s) refused; Lightning is not started\n", r->pf.nrefused);
 		return 1;
 	}
+	bool skip = r->pf.task.backend == IG_LTN_BACKEND_LOCAL && r->pf.skip_safe;
+	char **argv = NULL;
+	if (write_copy(r, err, sizeof(err)) < 0 || build_argv(r, skip, &argv, err, sizeof(err)) < 0) {
+		audit_run(r, "lightning.refused", -1, err);
+		fprintf(stderr, "importgate lightning run: %s; Lightning is not started\n", err);
+		return 1;
+	}
 	if (record_obligations(r, err, sizeof(err)) < 0) {
+		free(argv);
 		audit_run(r, "lightning.refused", -1, err);
 		fprintf(stderr, "importgate lightning run: the obligations cannot be recorded (%s); Lightning is not "
 		        "started\n", err);
 		return 1;
 	}
-	bool skip = r->pf.task.backend == IG_LTN_BACKEND_LOCAL && r->pf.skip_safe;
 	audit_run(r, "lightning.started", -1, skip ? "check-requirements off" : "check-requirements as the task says");
-	status = run_lightning(r, skip, err, sizeof(err));
+	status = run_lightning(argv, err, sizeof(err));
+	free(argv);
+	remove_copy(r);
 	if (status < 0)
 		status = 127;
 	audit_run(r, "lightning.result", status, status == 0 ? "finished" : "failed");

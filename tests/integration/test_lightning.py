@@ -10,7 +10,6 @@ records and the audit log. Every wait is a poll with a bound."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -176,7 +175,7 @@ def guarded(gw, task, env=None, wait=60):
     e = {"LTN_DOUBLE_MARK": mark}
     e.update(env or {})
     p = ig("run", "-c", gw.config_path, "--task", task, "--wait", str(wait), "--",
-           sys.executable, DOUBLE, "-config", task, env=e)
+           DOUBLE, "-config", task, env=e)
     runs = [json.loads(ln) for ln in open(mark)] if os.path.exists(mark) else []
     return p, runs
 

@@ -16,6 +16,11 @@ lightning/pkg, br/pkg/lightning):
   password) with plain INSERTs.
 Not a model of Lightning's engine: no KV encoding, no checkpoints, no other prechecks.
 
+Command line as Lightning's (pkg/lightning/config/global.go): -config/-c (the last one wins),
+-check-requirements, -d (overrides mydumper.data-source-dir).
+A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST copies SRC over DST
+before the task file is read (the task file changed between the preflight and Lightning).
+
 Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
 after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
 (flags seen, tables loaded, exit status) so a test can see whether and how it ran.
@@ -146,20 +151,30 @@ def load(task, tables):
 
 
 def main(argv):
-    cfg_path, check_flag = None, None
+    cfg_path, check_flag, data_dir = None, None, None
     i = 0
     while i < len(argv):
         a = argv[i].lstrip("-")
-        if a.startswith("config="):
+        if a.startswith("config=") or a.startswith("c="):
             cfg_path = a.split("=", 1)[1]
-        elif a == "config":
+        elif a in ("config", "c"):
             i += 1
             cfg_path = argv[i]
+        elif a.startswith("d="):
+            data_dir = a.split("=", 1)[1]
+        elif a == "d":
+            i += 1
+            data_dir = argv[i]
         elif a.startswith("check-requirements="):
             check_flag = a.split("=", 1)[1].lower() in ("true", "1", "t")
         i += 1
     mark = {"argv": argv, "loaded": None}
-    rc = run(cfg_path, check_flag, mark)
+    swap = os.environ.get("LTN_DOUBLE_SWAP")
+    if swap:
+        src, dst = swap.split(":", 1)
+        with open(src, "rb") as fs, open(dst, "wb") as fd:
+            fd.write(fs.read())
+    rc = run(cfg_path, check_flag, mark, data_dir)
     mark["exit"] = rc
     if os.environ.get("LTN_DOUBLE_MARK"):
         with open(os.environ["LTN_DOUBLE_MARK"], "a") as f:
@@ -167,12 +182,14 @@ def main(argv):
     return rc
 
 
-def run(cfg_path, check_flag, mark):
+def run(cfg_path, check_flag, mark, data_dir=None):
     if not cfg_path:
         print("lightning double: -config is required", file=sys.stderr)
         return 2
     with open(cfg_path, "rb") as f:
         task = tomllib.load(f)
+    if data_dir:
+        task.setdefault("mydumper", {})["data-source-dir"] = data_dir
     backend = task.get("tikv-importer", {}).get("backend", "")
     pd = task.get("tidb", {}).get("pd-addr", "http://127.0.0.1:2379")
     check = task.get("lightning", {}).get("check-requirements", True) if check_flag is None else check_flag
