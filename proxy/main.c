@@ -24,6 +24,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "pd/statecache.h"
 #include "proxy/admin.h"
 #include "proxy/audit.h"
+#include "proxy/auditev.h"
 #include "proxy/auth.h"
 #include "proxy/brmon.h"
 #include "proxy/health.h"
@@ -109,12 +110,10 @@ static int reload_config(char *err, size_t errlen)
 	ig_cfg_release(now);
 	if (arc < 0)
 		LOG_ERROR(0, "audit log not reopened, still writing the old file: %s", aerr);
-	json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
-	if (ev) {
-		if (rc < 0)
-			ig_audit_set_error(ev, 0, err);
-		ig_audit_post(ev);
-	}
+	if (rc < 0)
+		ig_auditev_admin_reload_refused(err);
+	else
+		ig_auditev_admin_reload();
 	return rc;
 }
 
