@@ -101,7 +101,7 @@ typedef struct ig_held {
 	ig_session_facts facts;      /* IN_CLASSIFY after a probe: its answer, for the pool */
 	bool have_facts;
 	size_t big_charge;           /* IN_CLASSIFY: bytes counted against the process bound */
-	uv_work_t work;
+	uv_work_t pool;               /* the thread-pool request that classifies or decides it */
 } ig_held;
 
 /* The gateway's probe of the session's state (proxy/probe.h), while IN_PROBE. */

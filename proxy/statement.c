@@ -46,7 +46,7 @@ void ig_stmt_free(ig_session *s)
 	ig_held *h = &s->cmd.held;
 	ig_buf_reset(&h->text);
 	ig_buf_reset(&s->cmd.probe.in);
-	ig_inspection_free(h->inspection); /* a probe's (a decision's is freed by work_done) */
+	ig_inspection_free(h->inspection); /* a probe's (a decision's is freed by pool_done) */
 	h->inspection = NULL;
 	ig_session_facts_free(&h->facts);
 }
@@ -122,7 +122,7 @@ static ig_stmt_ctx stmt_ctx(const ig_session *s, uint8_t cmd, const ig_session_f
 }
 
 /* Thread pool: read the cluster state, decide, and (later) audit: all the blocking parts. */
-static void work_decide(uv_work_t *req)
+static void pool_decide(uv_work_t *req)
 {
 	ig_session *s = req->data;
 	ig_inspect_read(s->cmd.held.inspection);
@@ -130,7 +130,7 @@ static void work_decide(uv_work_t *req)
 }
 
 /* Thread pool: classify a large statement (the session is held; nothing it reads changes). */
-static void work_classify(uv_work_t *req)
+static void pool_classify(uv_work_t *req)
 {
 	ig_session *s = req->data;
 	ig_held *h = &s->cmd.held;
@@ -180,7 +180,7 @@ static void classified(ig_session *s)
 }
 
 /* Back on the loop with a classification or a decision: answer, and go on with the input. */
-static void work_done(uv_work_t *req, int status)
+static void pool_done(uv_work_t *req, int status)
 {
 	ig_session *s = req->data;
 	ig_held *h = &s->cmd.held;
@@ -213,8 +213,8 @@ static ig_stmt_result queue_decision(ig_session *s, ig_inspection *inspection)
 {
 	ig_held *h = &s->cmd.held;
 	h->inspection = inspection;
-	h->work.data = s;
-	if (uv_queue_work(&s->w->loop, &h->work, work_decide, work_done) != 0) {
+	h->pool.data = s;
+	if (uv_queue_work(&s->w->loop, &h->pool, pool_decide, pool_done) != 0) {
 		h->inspection = NULL;
 		ig_inspection_free(inspection);
 		ig_sess_send_error(s, h->answer_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the import decision");
@@ -290,8 +290,8 @@ static ig_stmt_result queue_classify(ig_session *s, const ig_session_facts *fact
 		return STMT_DONE;
 	}
 	h->have_facts = facts != NULL;
-	h->work.data = s;
-	if (uv_queue_work(&s->w->loop, &h->work, work_classify, work_done) != 0) {
+	h->pool.data = s;
+	if (uv_queue_work(&s->w->loop, &h->pool, pool_classify, pool_done) != 0) {
 		uncharge(h);
 		ig_session_facts_free(&h->facts);
 		h->have_facts = false;
@@ -466,6 +466,6 @@ ig_stmt_result ig_stmt_on_statement(ig_session *s, const uint8_t *payload, size_
 	if (r == STMT_DONE && kept)
 		ig_buf_reset(&h->text);
 	if (r == STMT_ASYNC && !kept && ig_buf_append(&h->text, payload + 1, len) < 0)
-		ig_sess_close(s, "out of memory"); /* an inspection in the pool is freed by work_done */
+		ig_sess_close(s, "out of memory"); /* an inspection in the pool is freed by pool_done */
 	return r;
 }
