@@ -32,12 +32,13 @@ policy/tablefilter.c:clang-analyzer-core.NonNullParamChecker:false positive: buf
 proxy/handshake.c:clang-analyzer-optin.portability.UnixAPI:false positive: the greeting copy is never 0 bytes (a parsed greeting has at least its protocol byte)
 proxy/log.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf
 proxy/metrics.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf, inside the retry loop
+proxy/inspect.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf (ig_inspect_reject)
 proxy/audit.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 proxy/backend.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 policy/yamldoc.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 sqlparse/import_opts.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 pd/etcdread.c:bugprone-not-null-terminated-result:false positive: the key range end is a length-counted buffer, not a C string
-proxy/audit.c:bugprone-not-null-terminated-result:false positive: writes into a length-counted JSON buffer
+proxy/auditfield.c:bugprone-not-null-terminated-result:false positive: writes into a length-counted JSON buffer
 sqlparse/rewrite.c:bugprone-not-null-terminated-result:false positive: finish() terminates the buffer (allocated len + il + 1) after the copies
 '
 
