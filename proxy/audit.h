@@ -1,6 +1,6 @@
 /*
- * audit.h - the durable audit log (docs/AUDIT.md): JSON lines, one
- * object per event. Gating events (an import about to be forwarded) are written
+ * audit.h - the writer of the durable audit log (docs/AUDIT.md): JSON lines, one
+ * object per event. The events are built by auditev.h, their fields by auditfield.h. Gating events (an import about to be forwarded) are written
  * synchronously and, with fsync=always, are on disk before ig_audit_write returns; the
  * caller refuses the import when it fails. Informational events are queued to a writer
  * thread and dropped (and counted) when the queue is full. One audit log per process.
@@ -58,39 +58,6 @@ int ig_audit_reopen_at(const char *path, char *err, size_t errlen);
 
 /* Flushes the queue, joins the writer, syncs (unless fsync=off) and closes. Idempotent. */
 void ig_audit_close(void);
-
-/* A new event object with "ts" (RFC 3339 UTC, microseconds) and "event" set; NULL on OOM. */
-json_t *ig_audit_event(const char *event);
-
-/* brie.import.started / .ended / .conflict: ig_audit_event plus "kind", "task" and "key" of
- * the running-import registration (proxy/brmon.c). NULL on OOM. */
-json_t *ig_audit_brie_event(const char *event, const char *kind, const char *task, const char *key);
-
-/* Field helpers. All return 0, or -1 on allocation failure (ev is then unchanged).
- * Strings from the wire may be in any charset: invalid UTF-8 bytes become U+FFFD so the
- * line stays valid JSON. Every text is bounded (ig_audit_set_limits): a longer one is cut
- * and ends with "...[truncated]". Memory used is bounded the same way (plus one literal
- * group of the redactor, at most 64 KiB), whatever the input's length. */
-int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len);
-/* ev[key] = sql_redact_text(s): for text from the backend (error messages, result
- * messages) or anything else that may quote a statement or a location. */
-int ig_audit_set_text(json_t *ev, const char *key, const char *s, size_t len);
-/* "statement" = sql_redact_statement(sql, len) (bounded), "statement_bytes" = len,
- * "statement_sha256" = SHA-256 (hex) of the whole redacted text, "statement_truncated" =
- * true when cut. */
-int ig_audit_set_statement(json_t *ev, const char *sql, size_t len);
-/* "rewrite" = {"offset": o, "removed": r, "inserted": "...", "new_bytes": n}: the text
- * forwarded is the statement with r bytes at offset o replaced by the inserted text
- * (redacted as a statement, bounded; "inserted_truncated": true when cut). Not a second
- * copy of the statement. */
-int ig_audit_set_rewrite(json_t *ev, const char *orig, size_t olen, const char *text, size_t tlen);
-/* ev[key] = sql_redact_uri(uri). */
-int ig_audit_set_location(json_t *ev, const char *key, const char *uri);
-/* ev["options"][name] = value; CLOUD_STORAGE_URI is redacted as a URI, any other value as
- * free text (sql_redact_text). value NULL (an option without a value) is stored as true. */
-int ig_audit_set_option(json_t *ev, const char *name, const char *value, size_t len);
-/* ev["error"] = {"code": code, "message": sql_redact_text(message)}. */
-int ig_audit_set_error(json_t *ev, int code, const char *message);
 
 typedef struct ig_audit_stats {
 	uint64_t written, failed, dropped, fsyncs;

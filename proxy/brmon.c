@@ -24,7 +24,8 @@
 #include "pd/brieread.h"
 #include "pd/prefixwatch.h"
 #include "pd/statecache.h"
-#include "proxy/audit.h"
+#include "proxy/auditev.h"
+#include "proxy/auditfield.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/runtime.h"
@@ -81,7 +82,7 @@ static json_t *lease_json(int64_t lease)
 	return json_string(hex);
 }
 
-/* The fields every brie.import.* event and status entry carry beyond kind/task/key. */
+/* The fields every status entry carries beyond kind/task/key (the same as the audit events'). */
 static void add_common(json_t *o, const tracked *t)
 {
 	json_object_set_new(o, "lease", lease_json(t->reg.lease));
@@ -91,12 +92,13 @@ static void add_common(json_t *o, const tracked *t)
 	json_object_set_new(o, "seen_at_start", json_boolean(t->at_start));
 }
 
-static json_t *event(const char *name, const tracked *t)
+/* The registration as the brie.import.* audit events name it. */
+static ig_auditev_brie audited(const tracked *t)
 {
-	json_t *ev = ig_audit_brie_event(name, t->reg.kind_text, t->reg.task, t->reg.key);
-	if (ev)
-		add_common(ev, t);
-	return ev;
+	ig_auditev_brie b = {.kind = t->reg.kind_text, .task = t->reg.task, .key = t->reg.key,
+	                     .lease = t->reg.lease, .value_bytes = t->reg.value_bytes,
+	                     .seen_at_start = t->at_start};
+	return b;
 }
 
 static void tracked_free(tracked *t)
@@ -123,15 +125,9 @@ static int copy_reg(ig_brie_import *d, const ig_brie_import *s)
 static void on_ended(tracked *t)
 {
 	char k[128], task[128];
-	json_t *ev = event("brie.import.ended", t);
+	ig_auditev_brie b = audited(t);
 
-	if (ev) {
-		json_object_set_new(ev, "duration_ms", json_integer(now_ms() - t->since_ms));
-		json_object_set_new(ev, "conflicted", json_boolean(t->conflicted));
-		json_object_set_new(ev, "reason", json_string("its key is gone: finished, lease revoked, "
-		                                              "or lease expired"));
-		ig_audit_post(ev);
-	}
+	ig_auditev_brie_import_ended(&b, now_ms() - t->since_ms, t->conflicted);
 	LOG_INFO(0, "running import ended: %s \"%s\" (its /tidb/brie/import/ key is gone)",
 	         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)));
 }
@@ -139,12 +135,9 @@ static void on_ended(tracked *t)
 static void on_started(tracked *t, const char *source)
 {
 	char k[128], task[128];
-	json_t *ev = event("brie.import.started", t);
+	ig_auditev_brie b = audited(t);
 
-	if (ev) {
-		set_str(ev, "pd", source);
-		ig_audit_post(ev);
-	}
+	ig_auditev_brie_import_started(&b, source);
 	LOG_WARN(0, "running import %s: %s \"%s\" (lease %" PRIx64 "); its registration does not "
 	         "name the tables it writes", t->at_start ? "found at start" : "started",
 	         clean(t->reg.kind_text, k, sizeof(k)), clean(t->reg.task, task, sizeof(task)),
@@ -276,7 +269,7 @@ static void conflict_text(const ig_cluster_state *st, const ig_brie_conflict *c,
 static void report_conflict(tracked *t, const ig_cluster_state *st, const ig_brie_conflict *c)
 {
 	char what[1024], k[128], task[128], msg[1400];
-	json_t *ev = event("brie.import.conflict", t);
+	ig_auditev_brie b = audited(t);
 
 	conflict_text(st, c, what, sizeof(what));
 	snprintf(msg, sizeof(msg), "a physical %s is running (%s \"%s\") while %s: %s. The "
@@ -288,14 +281,7 @@ static void report_conflict(tracked *t, const ig_cluster_state *st, const ig_bri
 	         c->every ? "a log backup task or changefeed covers every table, so its tables too"
 	                  : "log backup tasks or changefeeds cover some tables, possibly its tables",
 	         what);
-	if (ev) {
-		json_t *cj = json_deep_copy(t->conflict);
-		if (cj)
-			json_object_update(ev, cj);
-		json_decref(cj);
-		ig_audit_set_string(ev, "message", msg, strlen(msg));
-		ig_audit_post(ev);
-	}
+	ig_auditev_brie_import_conflict(&b, t->conflict, msg);
 	ig_metric_inc(IG_M_BRIE_CONFLICT_EVENTS);
 	LOG_ERROR(0, "CONFLICT: %s", msg);
 }

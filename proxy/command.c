@@ -12,15 +12,10 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 
-#include "proxy/audit.h"
-#include "proxy/importresult.h"
+#include "proxy/importrec.h"
 #include "proxy/log.h"
 #include "proxy/mysql_proto.h"
-#include "proxy/obligations.h"
 #include "proxy/session_int.h"
-#include "sqlparse/sqlparse.h"
-
-#define CAPTURE_MAX (64 * 1024) /* enough for any IMPORT INTO answer */
 
 _Static_assert(IG_FRAME_PEEK >= IG_RESP_PEEK, "the response tracker needs its peek in every packet");
 
@@ -68,8 +63,7 @@ bool ig_cmd_client_sending(const ig_session *s) { return s->cmd.input == IN_INFI
 
 static void free_pending(ig_pending *p)
 {
-	if (p->obl_id[0]) /* the answer never came (closed first) */
-		ig_obl_unanswered(p->obl_id);
+	ig_import_rec_free(p->import); /* not ended yet: the answer never came (closed first) */
 	free(p->db);
 	free(p->user);
 	for (unsigned i = 0; i < p->nuse; i++)
@@ -144,7 +138,6 @@ void ig_cmd_free(ig_session *s)
 		c->pq_len--;
 	}
 	ig_buf_reset(&c->big);
-	ig_buf_reset(&c->capture.bytes);
 	ig_stmt_free(s);
 }
 
@@ -176,88 +169,11 @@ static void result_ended(ig_session *s, unsigned index)
 	}
 }
 
-/* TiDB's answer to an import, in the log. */
-static void log_import_result(ig_session *s, const ig_import_result *r, uint64_t ms)
-{
-	const ig_capture *cap = &s->cmd.capture;
-	if (r->kind == IR_UNKNOWN) {
-		LOG_INFO(s->id, "import.result: %s: answer not readable (%zu bytes captured), %llu ms", cap->target,
-		         ig_buf_avail(&cap->bytes), (unsigned long long)ms);
-	} else if (r->kind == IR_ERR) {
-		LOG_INFO(s->id, "import.result: %s: error %u %s, %llu ms", cap->target, r->err_code, r->message,
-		         (unsigned long long)ms);
-	} else {
-		LOG_INFO(s->id, "import.result: %s: job %s, status %s, rows %s, %llu ms%s%s", cap->target,
-		         r->job_id[0] ? r->job_id : "-", r->status[0] ? r->status : "-", r->rows[0] ? r->rows : "-",
-		         (unsigned long long)ms, r->message[0] ? ": " : "", r->message);
-	}
-}
-
-/* TiDB's answer to an import, in the audit. */
-static void audit_import_result(ig_session *s, const ig_import_result *r, uint64_t ms)
-{
-	const ig_capture *cap = &s->cmd.capture;
-	json_t *ev = ig_audit_event("import.result");
-	if (!ev)
-		return;
-	json_object_set_new(ev, "conn", json_integer((json_int_t)s->id));
-	ig_audit_set_string(ev, "user", s->user, strlen(s->user));
-	ig_audit_set_string(ev, "client", s->client_addr, strlen(s->client_addr));
-	ig_audit_set_string(ev, "table", cap->target, strlen(cap->target));
-	ig_audit_set_string(ev, "backend", s->be->addr, strlen(s->be->addr));
-	json_object_set_new(ev, "latency_ms", json_integer((json_int_t)ms));
-	if (r->kind == IR_ERR) {
-		ig_audit_set_error(ev, r->err_code, r->message);
-	} else if (r->kind != IR_UNKNOWN) {
-		if (r->job_id[0])
-			json_object_set_new(ev, "job_id", json_string(r->job_id));
-		if (r->status[0])
-			json_object_set_new(ev, "status", json_string(r->status));
-		if (r->rows[0])
-			json_object_set_new(ev, "rows", json_string(r->rows));
-		if (r->message[0])
-			ig_audit_set_string(ev, "message", r->message, strlen(r->message));
-	} else {
-		json_object_set_new(ev, "status", json_string("unreadable"));
-	}
-	ig_audit_post(ev);
-}
-
-/* TiDB's answer to an import, read from the captured bytes: logged, audited, and told to
- * the import's obligations. */
-static void import_answered(ig_session *s, ig_pending *p)
-{
-	ig_capture *cap = &s->cmd.capture;
-	ig_import_result r;
-	uint64_t ms = uv_now(&s->w->loop) - cap->start;
-	if (ig_import_result_parse(ig_buf_head(&cap->bytes), ig_buf_avail(&cap->bytes), s->caps, cap->index, &r) < 0)
-		r.kind = IR_UNKNOWN;
-	/* TiDB's messages may quote the statement (1064 "near '...'", a location in 8xxx): only
-	 * a redacted copy is logged or audited. */
-	char *red = r.message[0] && !cap->secret ? sql_redact_text(r.message, strlen(r.message)) : NULL;
-	snprintf(r.message, sizeof(r.message), "%s",
-	         red ? red : !r.message[0] ? "" : cap->secret ? "(withheld: the statement carried a credential)"
-	                                                       : "(withheld: out of memory)");
-	free(red);
-	log_import_result(s, &r, ms);
-	audit_import_result(s, &r, ms);
-	if (p->obl_id[0]) {
-		if (r.kind == IR_UNKNOWN)
-			ig_obl_unanswered(p->obl_id);
-		else if (r.kind == IR_ERR)
-			ig_obl_answered(p->obl_id, "", "", r.err_code ? r.err_code : 1105, r.message);
-		else
-			ig_obl_answered(p->obl_id, r.job_id, r.status, 0, r.message);
-		p->obl_id[0] = '\0';
-	}
-	ig_buf_reset(&cap->bytes);
-}
-
 static void response_done(ig_session *s)
 {
 	ig_command *c = &s->cmd;
-	if (c->pq[c->pq_head].capture)
-		import_answered(s, &c->pq[c->pq_head]);
+	if (c->pq[c->pq_head].import)
+		ig_import_rec_end(c->pq[c->pq_head].import, IMPORT_END_ANSWERED, uv_now(&s->w->loop));
 	free_pending(&c->pq[c->pq_head]);
 	c->pq_head = (c->pq_head + 1) % PQ_MAX;
 	c->pq_len--;
@@ -323,32 +239,12 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 	return true;
 }
 
-/*
- * The import's answer is kept from its start, up to CAPTURE_MAX, for the log and the audit (a
- * note, not the data: best effort). A packet that fits is waited for whole; one that does not
- * ends the capture (what was kept is read up to it). false: wait for the rest of the packet.
- */
-static bool capture_packet(ig_session *s, const ig_packet *pk)
-{
-	ig_capture *cap = &s->cmd.capture;
-	size_t have = ig_buf_avail(&cap->bytes);
-	if (cap->full || have >= CAPTURE_MAX)
-		return true;
-	size_t room = CAPTURE_MAX - have, whole = 4 + (size_t)pk->len;
-	if (whole <= room && !ig_packet_whole(pk))
-		return false;
-	size_t k = 4 + (size_t)pk->have < room ? 4 + (size_t)pk->have : room;
-	ig_buf_append(&cap->bytes, pk->data - 4, k); /* the header precedes the payload */
-	cap->full = whole > room;
-	return true;
-}
-
 ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
 	if (c->input == IN_PROBE)
 		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
-	if (c->pq_len > 0 && c->pq[c->pq_head].capture && !capture_packet(s, pk))
+	if (c->pq_len > 0 && c->pq[c->pq_head].import && !ig_import_rec_capture(c->pq[c->pq_head].import, pk))
 		return IG_PKT_WAIT;
 	return track_answer(s, pk) ? IG_PKT_RELAY : IG_PKT_DISCARD;
 }
@@ -750,7 +646,7 @@ void ig_cmd_tick(ig_session *s)
 	/* Not while the client holds things up: bytes for it not yet taken (backpressure has
 	 * stopped reading the backend), or LOCAL INFILE data still to come from it. */
 	if (cfg->timeouts.response_ms > 0 && quiet >= (uint64_t)cfg->timeouts.response_ms &&
-	    !c->pq[c->pq_head].capture && ig_conn_queued(&s->client) == 0 && !ig_cmd_client_sending(s)) {
+	    !c->pq[c->pq_head].import && ig_conn_queued(&s->client) == 0 && !ig_cmd_client_sending(s)) {
 		char why[120];
 		snprintf(why, sizeof(why), "no answer for %d ms (timeouts.response_ms)", cfg->timeouts.response_ms);
 		ig_cmd_backend_lost(s, why);

@@ -1,15 +1,16 @@
 /*
  * inspect.h - the statement hook. Every COM_QUERY and COM_STMT_PREPARE text of the
  * command phase is handed to it before a byte of it is forwarded. Phases:
- *   ig_inspect_begin   on the event loop: classify; most statements are done here. A
- *                      statement that may hold an import (or a PREPARE FROM @var) first
- *                      needs the session's state from the server: ig_inspect_needs_probe
- *                      says so; the session asks (proxy/probe.h) and calls begin again
- *                      with the facts. Decisions are made only with facts.
- *   ig_inspect_read    off the loop (libuv thread pool): read the cluster state
+ *   ig_inspect_begin   on the event loop (inspect.c): classify; most statements are done
+ *                      here. A statement that may hold an import (or a PREPARE FROM @var)
+ *                      first needs the session's state from the server:
+ *                      ig_inspect_needs_probe says so; the session asks (proxy/probe.h) and
+ *                      calls begin again with the facts. Decisions are made only with facts.
+ *   ig_inspect_read    off the loop (libuv thread pool; decision.c): read the cluster state
  *   ig_inspect_finish  decide each import, build the text or the error; then, unless
- *                      quiet (explain), carry out the effects: metrics, log, obligation
- *                      record, audit. Explain and the live path share every step before.
+ *                      quiet (explain), carry out the effects: metrics, log, the import
+ *                      record with its obligations (proxy/importrec.h), audit. Explain
+ *                      (explain.c) and the live path share every step before.
  * The answer: forward as is, forward a rewritten text, or answer the client with an
  * error. It also reports what the session must learn from the results (USE db).
  */
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "proxy/buf.h"
+#include "proxy/importrec.h"
 #include "proxy/probe.h"
 
 #define IG_MAX_USE 8 /* USE statements tracked per multi-statement batch */
@@ -49,11 +51,8 @@ typedef struct ig_inspect_out {
 	char err_msg[2048];
 	char *use_db[IG_MAX_USE];  /* USE at statement index i: db set when its result is OK */
 	unsigned nuse;
-	int import_index;          /* forwarded import: its statement index (its result's), or -1 */
-	char import_target[520];   /* "db.tbl" of that import */
-	bool import_secret;        /* that import's text holds a credential: TiDB's messages about it
-	                            * (which may quote any piece of it) are not logged or audited */
-	char obl_id[40];           /* that import owes obligations: their record (proxy/obligations.h) */
+	ig_import_rec *import;     /* the import whose answer the session reads, when it is forwarded:
+	                            * its record (proxy/importrec.h), owned; NULL none */
 } ig_inspect_out;
 
 typedef struct ig_inspection ig_inspection;
@@ -63,20 +62,23 @@ bool ig_inspect_quick(const char *sql, size_t len);
 /* audit.log_statements: all: a "statement" event for a statement that took the quick path. */
 void ig_inspect_audit_statement(const ig_stmt_ctx *ctx, const char *sql, size_t len, const char *kind);
 /*
- * Classifies. Returns NULL when `out` is final; otherwise a plan that needs the cluster
- * state: run ig_inspect_read (blocking, off the loop), then ig_inspect_finish.
+ * Classifies. Returns NULL when `out` is final; otherwise an inspection that needs the
+ * cluster state: run ig_inspect_read (blocking, off the loop), then ig_inspect_finish.
  */
 ig_inspection *ig_inspect_begin(const ig_stmt_ctx *ctx, const char *sql, size_t len,
                                 ig_inspect_out *out);
 /*
- * The plan cannot be decided before the server has been asked about the session: true, with
- * what the probe must read besides the fixed columns (the variables of PREPARE ... FROM @var;
- * req points into the plan). Call begin again with ctx.facts set, and free this plan.
+ * The inspection cannot be decided before the server has been asked about the session: true,
+ * with what the probe must read besides the fixed columns (the variables of PREPARE ... FROM
+ * @var; req points into the inspection). Call begin again with ctx.facts set, and free this
+ * inspection.
  */
-bool ig_inspect_needs_probe(const ig_inspection *plan, ig_probe_request *req);
-void ig_inspect_read(ig_inspection *plan);
-void ig_inspect_finish(ig_inspection *plan, ig_inspect_out *out);
-void ig_inspection_free(ig_inspection *plan);
+bool ig_inspect_needs_probe(const ig_inspection *inspection, ig_probe_request *req);
+void ig_inspect_read(ig_inspection *inspection);
+void ig_inspect_finish(ig_inspection *inspection, ig_inspect_out *out);
+void ig_inspection_free(ig_inspection *inspection);
+/* Frees the text, the USE list, and the import record (not handed over: it ends as
+ * unanswered, proxy/importrec.h). */
 void ig_inspect_out_free(ig_inspect_out *out);
 
 /*

@@ -35,6 +35,7 @@
 
 #include "policy/obllife.h"
 #include "proxy/audit.h"
+#include "proxy/auditev.h"
 #include "proxy/ltn_preflight.h"
 #include "store/oblstore.h"
 
@@ -112,84 +113,32 @@ int ig_ltn_check(const ig_config *cfg, const ig_ltn_opts *o)
 
 static int audit_decision(run *r, const ig_ltn_answer *a)
 {
-	json_t *ev = ig_audit_event("lightning.decision");
 	char tbl[300], err[512];
-
-	if (!ev)
-		return -1;
 	snprintf(tbl, sizeof(tbl), "%s.%s", a->t->db, a->t->table);
-	json_object_set_new(ev, "task", json_string(r->pf.task_path));
-	json_object_set_new(ev, "backend", json_string(ig_ltn_backend_name(r->pf.task.backend)));
-	{
-		const char *u = r->o->user ? r->o->user : r->pf.task.tidb_user;
-		ig_audit_set_string(ev, "user", u, strlen(u));
-	}
-	ig_audit_set_string(ev, "db", a->t->db, strlen(a->t->db));
-	ig_audit_set_string(ev, "table", tbl, strlen(tbl));
-	json_object_set_new(ev, "verdict", json_string(ig_ltn_verdict_name(a->verdict)));
-	if (a->d.reason)
-		json_object_set_new(ev, "gateway_verdict", json_string(ig_verdict_name(a->d.verdict)));
-	if (a->d.rule)
-		json_object_set_new(ev, "rule", json_string(a->d.rule->name));
-	json_t *t = json_array(), *c = json_array();
-	for (size_t i = 0; t && i < a->d.ntasks; i++)
-		json_array_append_new(t, json_string(a->d.tasks[i]));
-	for (size_t i = 0; c && i < a->d.nchangefeeds; i++)
-		json_array_append_new(c, json_string(a->d.changefeeds[i]));
-	json_object_set_new(ev, "tasks", t ? t : json_array());
-	json_object_set_new(ev, "changefeeds", c ? c : json_array());
-	json_object_set_new(ev, "obligations", ig_ltn_obligations_json(a->d.obligations));
-	ig_audit_set_string(ev, "reason", a->reason, strlen(a->reason));
-	if (ig_audit_write(ev, err, sizeof(err)) < 0) {
+	ig_auditev_ltn_table t = {.task = r->pf.task_path, .backend = ig_ltn_backend_name(r->pf.task.backend),
+	                          .user = r->o->user ? r->o->user : r->pf.task.tidb_user, .db = a->t->db,
+	                          .table = tbl, .verdict = ig_ltn_verdict_name(a->verdict), .dec = &a->d,
+	                          .reason = a->reason};
+	if (ig_auditev_lightning_decision(&t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "importgate lightning run: the audit record cannot be written (%s): nothing is run\n", err);
 		return -1;
 	}
 	return 0;
 }
 
+/* The record's origin is "lightning": the event says so (proxy/auditev.c). */
 static void audit_obl(run *r, const char *event, const ig_obl_record *rec, const char *step, const char *error)
 {
-	json_t *ev = ig_audit_event(event);
-	char tbl[300], err[512];
-
-	if (!ev)
-		return;
-	snprintf(tbl, sizeof(tbl), "%s.%s", rec->db, rec->table);
-	json_object_set_new(ev, "obligation", json_string(rec->id));
-	json_object_set_new(ev, "kinds", ig_ltn_obligations_json(rec->kinds));
-	ig_audit_set_string(ev, "table", tbl, strlen(tbl));
-	json_object_set_new(ev, "state", json_string(ig_obl_state_name(rec->state)));
-	json_object_set_new(ev, "origin", json_string(IG_OBL_ORIGIN_LIGHTNING));
-	if (step)
-		json_object_set_new(ev, "step", json_string(step));
-	if (rec->note)
-		ig_audit_set_string(ev, "note", rec->note, strlen(rec->note));
-	if (rec->reason)
-		json_object_set_new(ev, "reason", json_string(rec->reason));
-	if (error)
-		ig_audit_set_error(ev, 0, error);
-	json_object_set_new(ev, "rev", json_integer((json_int_t)rec->rev));
-	ig_audit_set_string(ev, "replica", r->replica, strlen(r->replica));
-	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+	char err[512];
+	if (ig_auditev_obligation(event, rec, step, error, r->replica, err, sizeof(err)) < 0)
 		fprintf(stderr, "importgate lightning run: %s not audited: %s\n", event, err);
 }
 
 static void audit_run(run *r, const char *event, int status, const char *what)
 {
-	json_t *ev = ig_audit_event(event);
 	char err[512];
-
-	if (!ev)
-		return;
-	json_object_set_new(ev, "task", json_string(r->pf.task_path));
-	json_object_set_new(ev, "program", json_string(r->o->argv[0]));
-	json_object_set_new(ev, "tables", json_integer((json_int_t)r->pf.nanswers));
-	json_object_set_new(ev, "obligations", json_integer((json_int_t)r->n));
-	if (status >= 0)
-		json_object_set_new(ev, "exit_status", json_integer(status));
-	if (what)
-		ig_audit_set_string(ev, "message", what, strlen(what));
-	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+	if (ig_auditev_lightning_run(event, r->pf.task_path, r->o->argv[0], r->pf.nanswers, r->n, status, what, err,
+	                             sizeof(err)) < 0)
 		fprintf(stderr, "importgate lightning run: %s not audited: %s\n", event, err);
 }
 

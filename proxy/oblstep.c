@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "policy/grow.h"
-#include "proxy/audit.h"
+#include "proxy/auditev.h"
 #include "proxy/log.h"
 
 /* ---- audit ---- */
@@ -31,39 +31,8 @@
  */
 void obl_audit(ig_obligations *ob, const char *event, const ig_obl_record *r, const char *step, const char *error)
 {
-	json_t *ev = ig_audit_event(event), *k = json_array();
-	char table[600], err[512];
-
-	if (!ev || !k) {
-		json_decref(ev);
-		json_decref(k);
-		LOG_ERROR(r->conn_id, "obligation %s: %s not audited: out of memory", r->id, event);
-		return;
-	}
-	json_object_set_new(ev, "obligation", json_string(r->id));
-	if (r->kinds & IG_OBL_SNAPSHOT_AFTER_IMPORT)
-		json_array_append_new(k, json_string("snapshot-after-import"));
-	if (r->kinds & IG_OBL_REIMPORT_DOWNSTREAM)
-		json_array_append_new(k, json_string("reimport-downstream"));
-	json_object_set_new(ev, "kinds", k);
-	snprintf(table, sizeof(table), "%s.%s", r->db ? r->db : "", r->table ? r->table : "");
-	ig_audit_set_string(ev, "table", table, strlen(table));
-	json_object_set_new(ev, "state", json_string(ig_obl_state_name(r->state)));
-	if (r->job_id)
-		json_object_set_new(ev, "job_id", json_string(r->job_id));
-	if (r->conn_id)
-		json_object_set_new(ev, "conn", json_integer((json_int_t)r->conn_id));
-	if (step)
-		json_object_set_new(ev, "step", json_string(step));
-	if (r->note)
-		ig_audit_set_string(ev, "note", r->note, strlen(r->note));
-	if (r->reason)
-		json_object_set_new(ev, "reason", json_string(r->reason));
-	if (error)
-		ig_audit_set_error(ev, 0, error);
-	json_object_set_new(ev, "rev", json_integer((json_int_t)r->rev));
-	ig_audit_set_string(ev, "replica", ob->replica, strlen(ob->replica));
-	if (ig_audit_write(ev, err, sizeof(err)) < 0)
+	char err[512];
+	if (ig_auditev_obligation(event, r, step, error, ob->replica, err, sizeof(err)) < 0)
 		LOG_ERROR(r->conn_id, "obligation %s: %s not audited: %s", r->id, event, err);
 }
 

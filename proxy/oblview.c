@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "policy/grow.h"
-#include "proxy/audit.h"
+#include "proxy/auditfield.h"
 #include "proxy/metrics.h"
 
 struct ig_oblview {

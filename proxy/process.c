@@ -47,6 +47,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 
 #include "pd/statecache.h"
 #include "proxy/audit.h"
+#include "proxy/auditev.h"
 #include "proxy/credentials.h"
 #include "proxy/auth.h"
 #include "proxy/inspect.h"
@@ -474,12 +475,10 @@ static int reload(char *err, size_t errlen)
 	else
 		LOG_INFO(0, "configuration reloaded");
 	audit_reload();
-	json_t *ev = ig_audit_event(rc < 0 ? "admin.reload_refused" : "admin.reload");
-	if (ev) {
-		if (rc < 0)
-			ig_audit_set_error(ev, 0, err);
-		ig_audit_post(ev);
-	}
+	if (rc < 0)
+		ig_auditev_admin_reload_refused(err);
+	else
+		ig_auditev_admin_reload();
 	return rc;
 }
 

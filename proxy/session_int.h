@@ -15,6 +15,7 @@
 #include "policy/config.h"
 #include "proxy/buf.h"
 #include "proxy/conn.h"
+#include "proxy/importrec.h"
 #include "proxy/inspect.h"
 #include "proxy/probe.h"
 #include "proxy/response.h"
@@ -83,12 +84,11 @@ typedef struct ig_pending {
 	char *user;               /* COM_CHANGE_USER: user on success */
 	char *use_db[IG_MAX_USE]; /* COM_QUERY batch: USE by result index */
 	unsigned nuse;
-	bool capture;             /* an import: its answer is captured and read */
+	ig_import_rec *import;    /* a forwarded import (owned): its answer captured, then its end */
 	uint8_t resp_seq;         /* sequence id the answer starts with; 0 = not known */
 	/* the one the backend's answer starts with: resp_seq, unless what was forwarded took
 	 * another number of packets than what the client sent; 0 = not known */
 	uint8_t backend_seq;
-	char obl_id[40];          /* that import owes obligations: told its answer, or that none came */
 } ig_pending;
 
 /* The statement held for classification, the probe or the decision. */
@@ -101,7 +101,7 @@ typedef struct ig_held {
 	ig_session_facts facts;      /* IN_CLASSIFY after a probe: its answer, for the pool */
 	bool have_facts;
 	size_t big_charge;           /* IN_CLASSIFY: bytes counted against the process bound */
-	uv_work_t work;
+	uv_work_t pool;               /* the thread-pool request that classifies or decides it */
 } ig_held;
 
 /* The gateway's probe of the session's state (proxy/probe.h), while IN_PROBE. */
@@ -112,23 +112,12 @@ typedef struct ig_probe_wait {
 	uint64_t since;              /* loop time it was sent */
 } ig_probe_wait;
 
-/* The backend's answer to a forwarded import, captured for the log and the audit. */
-typedef struct ig_capture {
-	ig_buf bytes;                /* from the answer's start, up to CAPTURE_MAX */
-	bool full;                   /* a packet did not fit: nothing more is taken */
-	unsigned index;              /* which result of the batch is the import's */
-	char target[520];
-	bool secret;                 /* the import held a credential: TiDB's free text is withheld */
-	uint64_t start;              /* uv_now at forwarding */
-} ig_capture;
-
 typedef struct ig_command {
 	ig_input input;
 	ig_buf big;                  /* IN_ASSEMBLE: the statement so far */
 	uint8_t big_seq;             /* the sequence id its next packet must carry */
 	ig_held held;
 	ig_probe_wait probe;
-	ig_capture capture;
 	ig_resp resp;                /* the head command's answer, followed */
 	bool answer_begun;           /* a packet of the head's answer has come */
 	uint8_t answer_next_seq;     /* the sequence id its next packet must carry */

@@ -16,7 +16,7 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
-#include "proxy/obligations.h"
+#include "proxy/importrec.h"
 #include "proxy/session_int.h"
 #include "sqlparse/sqlparse.h"
 
@@ -46,40 +46,35 @@ void ig_stmt_free(ig_session *s)
 	ig_held *h = &s->cmd.held;
 	ig_buf_reset(&h->text);
 	ig_buf_reset(&s->cmd.probe.in);
-	ig_inspection_free(h->inspection); /* a probe's (a decision's is freed by work_done) */
+	ig_inspection_free(h->inspection); /* a probe's (a decision's is freed by pool_done) */
 	h->inspection = NULL;
 	ig_session_facts_free(&h->facts);
 }
 
-/* The obligations of an import the hook recorded, once it is known what became of it. */
-static void hand_over_obligations(ig_inspect_out *out, ig_pending *p, int rc)
+/*
+ * The import the inspection decided to forward, once it is known what became of the
+ * statement: its record moves into the pending command that carries it (whose answer it
+ * then captures), or it ends here: not sent, or not followed (nobody will read the answer).
+ */
+static void hand_over_import(ig_session *s, ig_inspect_out *out, ig_pending *p, int rc)
 {
-	if (!out->obl_id[0])
+	ig_import_rec *r = out->import;
+	if (!r)
 		return;
-	if (p)
-		memcpy(p->obl_id, out->obl_id, sizeof(p->obl_id));
-	else if (rc < 0) /* not sent */
-		ig_obl_answered(out->obl_id, "", "", 1105, "the import could not be sent");
-	else /* not tracked: nobody will read the answer */
-		ig_obl_unanswered(out->obl_id);
-	out->obl_id[0] = '\0';
+	out->import = NULL;
+	if (p) {
+		ig_import_rec_sent(r, s->user, s->client_addr, s->be->addr, s->caps, uv_now(&s->w->loop));
+		p->import = r;
+		return;
+	}
+	ig_import_rec_end(r, rc < 0 ? IMPORT_END_NOT_SENT : IMPORT_END_UNANSWERED, 0);
+	ig_import_rec_free(r);
 }
 
-/* The forwarded statement's answer is followed: the import's captured, USE's remembered. */
-static void follow_forwarded(ig_session *s, uint8_t cmd, ig_inspect_out *out, ig_pending *p)
+/* The forwarded statement's USE list goes with it: remembered when each result is OK. */
+static void follow_uses(uint8_t cmd, ig_inspect_out *out, ig_pending *p)
 {
-	if (p && out->import_index >= 0) {
-		ig_capture *cap = &s->cmd.capture;
-		p->capture = true;
-		ig_buf_reset(&cap->bytes);
-		cap->full = false;
-		cap->index = (unsigned)out->import_index;
-		cap->start = uv_now(&s->w->loop);
-		snprintf(cap->target, sizeof(cap->target), "%s", out->import_target);
-		cap->secret = out->import_secret;
-	}
 	if (p && cmd == COM_QUERY) {
-		/* The pending record takes over the USE list. */
 		memcpy(p->use_db, out->use_db, sizeof(out->use_db));
 		p->nuse = out->nuse;
 		memset(out->use_db, 0, sizeof(out->use_db));
@@ -110,8 +105,8 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 		p->resp_seq = resp_seq;
 		p->backend_seq = ig_stmt_answer_seq(len + 1);
 	}
-	hand_over_obligations(out, p, rc);
-	follow_forwarded(s, cmd, out, p);
+	hand_over_import(s, out, p, rc);
+	follow_uses(cmd, out, p);
 	if (rc < 0)
 		ig_sess_close(s, "out of memory");
 }
@@ -127,7 +122,7 @@ static ig_stmt_ctx stmt_ctx(const ig_session *s, uint8_t cmd, const ig_session_f
 }
 
 /* Thread pool: read the cluster state, decide, and (later) audit: all the blocking parts. */
-static void work_decide(uv_work_t *req)
+static void pool_decide(uv_work_t *req)
 {
 	ig_session *s = req->data;
 	ig_inspect_read(s->cmd.held.inspection);
@@ -135,7 +130,7 @@ static void work_decide(uv_work_t *req)
 }
 
 /* Thread pool: classify a large statement (the session is held; nothing it reads changes). */
-static void work_classify(uv_work_t *req)
+static void pool_classify(uv_work_t *req)
 {
 	ig_session *s = req->data;
 	ig_held *h = &s->cmd.held;
@@ -185,7 +180,7 @@ static void classified(ig_session *s)
 }
 
 /* Back on the loop with a classification or a decision: answer, and go on with the input. */
-static void work_done(uv_work_t *req, int status)
+static void pool_done(uv_work_t *req, int status)
 {
 	ig_session *s = req->data;
 	ig_held *h = &s->cmd.held;
@@ -200,8 +195,8 @@ static void work_done(uv_work_t *req, int status)
 	h->inspection = NULL;
 	uncharge(h);
 	if (s->closing) {
-		if (h->out.obl_id[0]) /* recorded, never sent: the client went away first */
-			ig_obl_answered(h->out.obl_id, "", "", 1105, "the client went away before the import was sent");
+		if (h->out.import) /* decided, never sent: the client went away first */
+			ig_import_rec_end(h->out.import, IMPORT_END_CLIENT_LEFT, 0);
 		ig_inspect_out_free(&h->out);
 		ig_inspection_free(inspection);
 		ig_sess_maybe_free(s);
@@ -218,8 +213,8 @@ static ig_stmt_result queue_decision(ig_session *s, ig_inspection *inspection)
 {
 	ig_held *h = &s->cmd.held;
 	h->inspection = inspection;
-	h->work.data = s;
-	if (uv_queue_work(&s->w->loop, &h->work, work_decide, work_done) != 0) {
+	h->pool.data = s;
+	if (uv_queue_work(&s->w->loop, &h->pool, pool_decide, pool_done) != 0) {
 		h->inspection = NULL;
 		ig_inspection_free(inspection);
 		ig_sess_send_error(s, h->answer_seq, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot schedule the import decision");
@@ -295,8 +290,8 @@ static ig_stmt_result queue_classify(ig_session *s, const ig_session_facts *fact
 		return STMT_DONE;
 	}
 	h->have_facts = facts != NULL;
-	h->work.data = s;
-	if (uv_queue_work(&s->w->loop, &h->work, work_classify, work_done) != 0) {
+	h->pool.data = s;
+	if (uv_queue_work(&s->w->loop, &h->pool, pool_classify, pool_done) != 0) {
 		uncharge(h);
 		ig_session_facts_free(&h->facts);
 		h->have_facts = false;
@@ -471,6 +466,6 @@ ig_stmt_result ig_stmt_on_statement(ig_session *s, const uint8_t *payload, size_
 	if (r == STMT_DONE && kept)
 		ig_buf_reset(&h->text);
 	if (r == STMT_ASYNC && !kept && ig_buf_append(&h->text, payload + 1, len) < 0)
-		ig_sess_close(s, "out of memory"); /* an inspection in the pool is freed by work_done */
+		ig_sess_close(s, "out of memory"); /* an inspection in the pool is freed by pool_done */
 	return r;
 }

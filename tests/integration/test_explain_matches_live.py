@@ -1,6 +1,6 @@
 """Explain and the live path give the same answer.
 
-/api/v1/explain and a real client share one evaluation (proxy/inspect.c: classify, decide,
+/api/v1/explain and a real client share one evaluation (proxy/inspect.c, decision.c: classify, decide,
 build the text or the error; only the effects differ). This runs a table of policy cases
 through both, against the same gateway, cluster state and TiDB double, and compares: a
 refusal must be the same error, a rewrite must be exactly the text the double received, a

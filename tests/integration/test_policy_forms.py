@@ -92,7 +92,7 @@ def test_prepare_text_covered_refused(policy_gw, double, state):
 
 
 def test_prepare_text_uncovered_with_task_elsewhere(policy_gw, double, state):
-    # The gateway refuses a prepared import that would need DISABLE_PRECHECK (proxy/inspect.c:
+    # The gateway refuses a prepared import that would need DISABLE_PRECHECK (proxy/decision.c:
     # decided at PREPARE, executed later on a cluster state that may have changed).
     state.task("pitr_stage", ["stage.*"])
     gw = policy_gw()

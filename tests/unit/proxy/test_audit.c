@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "proxy/audit.h"
+#include "proxy/auditfield.h"
 
 /* ---- helpers ---- */
 
