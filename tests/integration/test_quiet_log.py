@@ -72,3 +72,39 @@ def test_nothing_after_com_quit_reaches_the_backend(gateway_factory, mariadb):
     # The backend saw the quit (its thread ends); the query never came.
     assert wait_for(lambda: "Quit" in mariadb.general_log_since(off)), mariadb.general_log_since(off)
     assert "after_quit_" not in mariadb.general_log_since(off)
+
+
+def test_ordinary_prepare_from_variable_is_quiet(gateway_factory, mariadb):
+    """issue 18: PREPARE ... FROM @var in ordinary prepared-statement code is decided on the
+    variable's value (read from the server) and, holding no import, is neither logged above
+    DEBUG nor audited as bypass.suspect. (A CREATE PROCEDURE whose body sets the variable and
+    then prepares from it stays refused under the default policy.opaque_prepare: reject: the
+    value cannot be known before it runs. TiDB has no stored procedures, so that refusal costs
+    TiDB users nothing.)"""
+    import json
+    import os
+    gw = gateway_factory({})
+    c = clients.connect(gw, *NATIVE, db="igtest")
+    try:
+        cur = c.cursor()
+        cur.execute("SET @q = 'SELECT 41 + 1'")
+        cur.execute("PREPARE s FROM @q")
+        cur.execute("EXECUTE s")
+        assert cur.fetchone() == (42,)
+        cur.execute("DEALLOCATE PREPARE s")
+        cur.execute("SET @q = 'SELECT ?'")
+        cur.execute("PREPARE s FROM @q")
+        cur.execute("SET @a = 7")
+        cur.execute("EXECUTE s USING @a")
+        assert cur.fetchone() == (7,)
+    finally:
+        c.close()
+    loud = [line for line in gw.stderr_text().splitlines()
+            if LINE.match(line) and LINE.match(line).group(1) != "DEBUG"]
+    assert loud == [], loud
+    path = gw.config["audit"]["path"]
+    events = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            events = [json.loads(ln)["event"] for ln in f if ln.strip()]
+    assert "bypass.suspect" not in events, events
