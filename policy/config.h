@@ -169,6 +169,10 @@ int ig_config_load(const char *path, ig_config **out, char *err, size_t errlen);
 int ig_config_load_string(const char *name, const char *yaml, size_t len, ig_config **out,
                           char *err, size_t errlen);
 void ig_config_free(ig_config *cfg);
+/* The keys read only at start ([restart] in conf/importgate.yaml) whose values differ between
+ * o (in force) and n (reloaded): up to max of their names in keys (static strings); returns
+ * how many differ (policy/config_diff.c). */
+size_t ig_config_restart_changes(const ig_config *o, const ig_config *n, const char **keys, size_t max);
 /* Reference counting for reloads: a connection takes a reference on the config it started
  * with; the last unref frees it. A loaded config holds one reference. Thread-safe. */
 ig_config *ig_config_ref(ig_config *cfg);

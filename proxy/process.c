@@ -254,7 +254,7 @@ static void obligations_stop(ig_process *p)
  * while the admin server runs. */
 static ig_process *admin_process;
 
-static int reload(char *err, size_t errlen);
+static int reload(char *restart, size_t restartlen, char *err, size_t errlen);
 
 static int admin_healthy(void) { return !atomic_load(&ig_rt.stopping); }
 
@@ -293,11 +293,25 @@ static char *admin_status(void)
 	return s;
 }
 
+/* The keys a restart still needs, as a JSON array ("a, b" -> ["a", "b"]). */
+static json_t *restart_list(const char *restart)
+{
+	json_t *a = json_array();
+	for (const char *p = restart; a && *p;) {
+		const char *e = strstr(p, ", ");
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		json_array_append_new(a, json_stringn(p, n));
+		p += n + (e ? 2 : 0);
+	}
+	return a;
+}
+
 static char *admin_reload(int *http_status)
 {
-	char err[1024];
-	int rc = reload(err, sizeof(err));
-	json_t *doc = rc < 0 ? json_pack("{s:b, s:s}", "ok", 0, "error", err) : json_pack("{s:b}", "ok", 1);
+	char err[1024], restart[1024];
+	int rc = reload(restart, sizeof(restart), err, sizeof(err));
+	json_t *doc = rc < 0 ? json_pack("{s:b, s:s}", "ok", 0, "error", err)
+	                     : json_pack("{s:b, s:o}", "ok", 1, "restart_required", restart_list(restart));
 	if (rc < 0)
 		*http_status = 400;
 	char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -464,10 +478,10 @@ static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The config (kept when the new one is bad: TLS, backends and log level follow it,
  * proxy/runtime.c), then the audit log. */
-static int reload(char *err, size_t errlen)
+static int reload(char *restart, size_t restartlen, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&reload_lock);
-	int rc = ig_cfg_reload(err, errlen);
+	int rc = ig_cfg_reload(restart, restartlen, err, errlen);
 	pthread_mutex_unlock(&reload_lock);
 	ig_metric_inc(rc < 0 ? IG_M_CONFIG_RELOADS_ERROR : IG_M_CONFIG_RELOADS_OK);
 	if (rc < 0)
@@ -485,11 +499,11 @@ static int reload(char *err, size_t errlen)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	ig_process *p = h->data;
-	char err[1024];
+	char err[1024], restart[1024];
 
 	if (signum == SIGHUP) {
 		sd_notify(0, "RELOADING=1");
-		reload(err, sizeof(err));
+		reload(restart, sizeof(restart), err, sizeof(err)); /* both are logged */
 		sd_notify(0, "READY=1");
 		return;
 	}

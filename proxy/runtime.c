@@ -105,25 +105,26 @@ static void install_backends(ig_backend_set *set)
 	ig_backends_install(set);
 }
 
-/* Keys read once at start: a reload that changes them says a restart is needed. */
-static void note_restart_keys(const ig_config *o, const ig_config *n)
+/* Keys read once at start that the reload changed: listed in `restart` ("" when none) and
+ * logged, since they keep their old values until a restart. */
+static void note_restart_keys(const ig_config *o, const ig_config *n, char *restart, size_t restartlen)
 {
-	if (strcmp(o->listen.host, n->listen.host) != 0 || o->listen.port != n->listen.port)
-		LOG_WARN(0, "reload: listen changed; it takes effect after a restart");
-	if (o->workers != n->workers)
-		LOG_WARN(0, "reload: workers changed; it takes effect after a restart");
-	if (strcmp(o->admin.listen.host, n->admin.listen.host) != 0 || o->admin.listen.port != n->admin.listen.port ||
-	    (o->admin.token_file == NULL) != (n->admin.token_file == NULL) ||
-	    (o->admin.token_file && strcmp(o->admin.token_file, n->admin.token_file) != 0))
-		LOG_WARN(0, "reload: admin.listen or admin.token_file changed; it takes effect after a restart");
-
-	if ((o->audit.path == NULL) != (n->audit.path == NULL) || o->audit.fsync != n->audit.fsync)
-		LOG_WARN(0, "reload: turning the audit log on or off, or audit.fsync, takes effect after a "
-		         "restart (a new audit.path is used at once)");
+	const char *keys[32];
+	size_t k = ig_config_restart_changes(o, n, keys, sizeof(keys) / sizeof(keys[0])), used = 0;
+	restart[0] = '\0';
+	for (size_t i = 0; i < k && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int w = snprintf(restart + used, restartlen - used, "%s%s", i ? ", " : "", keys[i]);
+		if (w < 0 || (size_t)w >= restartlen - used)
+			break;
+		used += (size_t)w;
+	}
+	if (k)
+		LOG_WARN(0, "reload: %s changed; the running values stay until a restart", restart);
 }
 
-int ig_cfg_reload(char *err, size_t errlen)
+int ig_cfg_reload(char *restart, size_t restartlen, char *err, size_t errlen)
 {
+	restart[0] = '\0';
 	ig_config *fresh;
 	ig_config *old = ig_cfg_acquire();
 	SSL_CTX *client, *backend;
@@ -146,7 +147,7 @@ int ig_cfg_reload(char *err, size_t errlen)
 		ig_cfg_release(old);
 		return -1;
 	}
-	note_restart_keys(old, fresh);
+	note_restart_keys(old, fresh, restart, restartlen);
 	ig_tls_contexts_install(client, backend);
 	install_backends(set);
 	ig_cfg_install(fresh); /* drops the "current" reference of the old one */

@@ -52,7 +52,8 @@ extern ig_runtime ig_rt;
 void ig_cfg_install(ig_config *cfg);
 ig_config *ig_cfg_acquire(void);
 void ig_cfg_release(ig_config *cfg);
-int ig_cfg_reload(char *err, size_t errlen);
+/* restart gets the keys read only at start that the new file changes ("" when none). */
+int ig_cfg_reload(char *restart, size_t restartlen, char *err, size_t errlen);
 
 /*
  * TLS contexts in force. A reload builds new ones from the new config (bad certificates

@@ -786,6 +786,29 @@ def test_explain_a_denied_import(gw_admin):
 
 
 @pytest.mark.gateway_only
+def test_reload_names_the_keys_that_need_a_restart(gw_admin):
+    """issue 16: a reload that changes keys read only at start says which, in its answer and
+    in the log; live keys (log.level) are not listed; nothing changed lists nothing."""
+    a = gw_admin
+    st, _, body = a.post("/api/v1/reload")
+    assert st == 200 and json.loads(body)["restart_required"] == [], body
+    cfg = dict(a.gw.config)
+    obl = dict(cfg.get("obligations") or {})
+    obl["poll_ms"] = 1234
+    obl["executors"] = 3
+    cfg["obligations"] = obl
+    cfg["log"] = dict(cfg.get("log") or {}, level="info")
+    a.gw.config = cfg
+    a.gw.write_config()
+    st, _, body = a.post("/api/v1/reload")
+    doc = json.loads(body)
+    assert st == 200 and doc["ok"] is True, body
+    assert doc["restart_required"] == ["obligations.poll_ms", "obligations.executors"], doc
+    assert wait_for(lambda: "reload: obligations.poll_ms, obligations.executors changed; the running "
+                            "values stay until a restart" in a.gw.stderr_text())
+
+
+@pytest.mark.gateway_only
 def test_reload_ok_then_refused(gw_admin):
     a = gw_admin
     ok_before = a.value("importgate_config_reloads_total", result="ok")

@@ -400,6 +400,26 @@ static void errors_structure(void **state)
 	         "obligations.backup_uri: the URI holds a credential (s3://AKID:redacted@b/{job_id})");
 }
 
+/* issue 16: a reload names the keys read only at start that it changed, and only those. */
+static void restart_changes(void **state)
+{
+	(void)state;
+	const char *base = "listen: 127.0.0.1:4000\nadmin: {listen: 127.0.0.1:10090, token_file: \"\"}\n"
+	                   "obligations: {poll_ms: 5000}\nlog: {level: info}\n";
+	const char *next = "listen: 127.0.0.1:4001\nadmin: {listen: 127.0.0.1:10090}\n"
+	                   "obligations: {poll_ms: 5000, executors: 8}\nlog: {level: debug}\n";
+	ig_config *a = load_ok(base), *b = load_ok(base), *c = load_ok(next);
+	const char *keys[8];
+	assert_int_equal(ig_config_restart_changes(a, b, keys, 8), 0);
+	assert_int_equal(ig_config_restart_changes(a, c, keys, 8), 2); /* token "" = none; log is live */
+	assert_string_equal(keys[0], "listen");
+	assert_string_equal(keys[1], "obligations.executors");
+	assert_int_equal(ig_config_restart_changes(a, c, keys, 1), 2); /* counted beyond max */
+	ig_config_free(a);
+	ig_config_free(b);
+	ig_config_free(c);
+}
+
 static void hostile_input(void **state)
 {
 	char *deep = malloc(400), *wide;
@@ -517,6 +537,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(errors_by_type),
 		cmocka_unit_test(errors_by_rule),
 		cmocka_unit_test(errors_structure),
+		cmocka_unit_test(restart_changes),
 		cmocka_unit_test(hostile_input),
 		cmocka_unit_test(hostport),
 		cmocka_unit_test(example_file),
