@@ -13,6 +13,7 @@
 
 #include "lightning/route.h"
 #include "policy/tablefilter.h"
+#include "sqlparse/hexdigit.h"
 
 typedef enum { F_IGNORE, F_SCHEMA_SCHEMA, F_TABLE_SCHEMA, F_VIEW_SCHEMA, F_DATA } ftype;
 
@@ -52,16 +53,6 @@ static int oom(finder *f)
 
 /* url.PathUnescape: %XX decoded; a malformed escape leaves the name as it is (the router
  * logs a warning and keeps the value). */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static char *path_unescape(const char *s, size_t n)
 {
@@ -75,8 +66,8 @@ static char *path_unescape(const char *s, size_t n)
 			*w++ = s[i];
 			continue;
 		}
-		a = i + 2 < n ? hexval(s[i + 1]) : -1;
-		b = a >= 0 ? hexval(s[i + 2]) : -1;
+		a = i + 2 < n ? sql_hex_digit(s[i + 1]) : -1;
+		b = a >= 0 ? sql_hex_digit(s[i + 2]) : -1;
 		if (b < 0) { /* malformed: the whole name as it is */
 			memcpy(o, s, n);
 			o[n] = 0;

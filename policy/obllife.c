@@ -5,6 +5,7 @@
 #include "policy/obllife.h"
 
 #include "policy/decide.h" /* IG_OBL_* */
+#include "sqlparse/hexdigit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,16 +457,6 @@ int64_t ig_obl_parse_utc_ms(const char *s)
 	return (int64_t)timegm(&tm) * 1000;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * A location reduced to what both sides keep: TiDB shows ast.RedactURL(path) (Go's
@@ -489,8 +480,8 @@ static void location_key(const char *s, char *out, size_t outlen)
 		}
 	}
 	for (; *p && *p != '?' && n + 1 < outlen; p++) {
-		if (*p == '%' && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
-			out[n++] = (char)(hexv(p[1]) * 16 + hexv(p[2]));
+		if (*p == '%' && sql_hex_digit(p[1]) >= 0 && sql_hex_digit(p[2]) >= 0) {
+			out[n++] = (char)(sql_hex_digit(p[1]) * 16 + sql_hex_digit(p[2]));
 			p += 2;
 		} else {
 			out[n++] = *p;

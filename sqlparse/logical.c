@@ -50,6 +50,7 @@
  * Not refused: a server-disk path (TiDB answers ErrLoadDataFromServerDisk itself, loudly).
  */
 #include "sqlparse/logical.h"
+#include "sqlparse/hexdigit.h"
 #include "sqlparse/strbuf.h"
 #include "sqlparse/lexer.h"
 
@@ -149,16 +150,6 @@ typedef struct lit {
 	sql_span raw;
 } lit;
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* X'..' / 0x.. / B'..' / 0b.. -> bytes (MySQL pads on the left to whole bytes). */
 static char *decode_binlit(const char *s, size_t n, bool hex, size_t *outlen)
@@ -178,7 +169,7 @@ static char *decode_binlit(const char *s, size_t n, bool hex, size_t *outlen)
 		return NULL;
 	for (k = 0; k < nd; k++) {
 		size_t bitpos = (nbytes * 8) - (nd - k) * bits; /* left padding */
-		int d = hex ? hexval(s[i + k]) : (s[i + k] - '0');
+		int d = hex ? sql_hex_digit(s[i + k]) : (s[i + k] - '0');
 		size_t j;
 		if (d < 0) {
 			free(out);
