@@ -256,7 +256,7 @@ static int step_decode(const json_t *o, ig_obl_step *s)
 	return 0;
 }
 
-static json_t *kinds_encode(unsigned kinds)
+json_t *ig_obl_kinds_json(unsigned kinds)
 {
 	json_t *a = json_array();
 
@@ -292,7 +292,7 @@ char *ig_obl_record_encode(const ig_obl_record *r)
 	if (!o)
 		return NULL;
 	rc = put_int(o, "v", 1) | put_str(o, "id", r->id);
-	rc |= json_object_set_new(o, "kinds", kinds_encode(r->kinds));
+	rc |= json_object_set_new(o, "kinds", ig_obl_kinds_json(r->kinds));
 	rc |= json_object_set_new(o, "state", json_string(ig_obl_state_name(r->state)));
 	rc |= put_str(o, "db", r->db) | put_str(o, "table", r->table);
 	rc |= put_str(o, "statement", r->statement) | put_str(o, "user", r->user);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define IG_OBL_ID_LEN 32 /* hex characters of an obligation id (128 random bits) */
 
 /* Who held a record's claim when it was listed (ig_oblstore_list; not part of the JSON). */
@@ -107,5 +109,9 @@ long ig_obl_unframe(const char *p, size_t n, const char **json, size_t *jlen);
 
 /* A well-formed obligation id: IG_OBL_ID_LEN lowercase hex characters. */
 bool ig_obl_id_valid(const char *s);
+
+/* IG_OBL_* kinds as their names, a JSON array ("snapshot-after-import", "reimport-downstream"):
+ * the record, the audit events and the Lightning preflight write them so. NULL on OOM. */
+json_t *ig_obl_kinds_json(unsigned kinds);
 
 #endif

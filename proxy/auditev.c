@@ -51,17 +51,6 @@ static json_t *string_array(char *const *v, size_t n)
 	return a;
 }
 
-/* IG_OBL_* as their names. */
-static json_t *obligation_kinds(unsigned kinds)
-{
-	json_t *a = json_array();
-	if (a && (kinds & IG_OBL_SNAPSHOT_AFTER_IMPORT))
-		json_array_append_new(a, json_string("snapshot-after-import"));
-	if (a && (kinds & IG_OBL_REIMPORT_DOWNSTREAM))
-		json_array_append_new(a, json_string("reimport-downstream"));
-	return a;
-}
-
 /* ---- import.decision ---- */
 
 static void set_verdict(json_t *ev, const ig_decision *dec)
@@ -71,7 +60,7 @@ static void set_verdict(json_t *ev, const ig_decision *dec)
 	json_object_set_new(ev, "rule", dec->rule ? json_string(dec->rule->name) : json_null());
 	json_object_set_new(ev, "tasks", string_array(dec->tasks, dec->ntasks));
 	json_object_set_new(ev, "changefeeds", string_array(dec->changefeeds, dec->nchangefeeds));
-	json_object_set_new(ev, "obligations", obligation_kinds(dec->obligations));
+	json_object_set_new(ev, "obligations", ig_obl_kinds_json(dec->obligations));
 	if (dec->reason)
 		set_str(ev, "reason", dec->reason);
 	if (dec->verdict == IG_VERDICT_REJECT && dec->message)
@@ -207,7 +196,7 @@ int ig_auditev_obligation(const char *event, const ig_obl_record *r, const char 
 		snprintf(err, errlen, "not an obligation event of docs/AUDIT.md");
 		return -1;
 	}
-	json_t *ev = ig_audit_event(event), *k = obligation_kinds(r->kinds);
+	json_t *ev = ig_audit_event(event), *k = ig_obl_kinds_json(r->kinds);
 	if (!ev || !k) {
 		json_decref(ev);
 		json_decref(k);
@@ -265,7 +254,7 @@ int ig_auditev_lightning_decision(const ig_auditev_ltn_table *t, char *err, size
 			json_object_set_new(ev, "rule", json_string(t->dec->rule->name));
 		json_object_set_new(ev, "tasks", string_array(t->dec->tasks, t->dec->ntasks));
 		json_object_set_new(ev, "changefeeds", string_array(t->dec->changefeeds, t->dec->nchangefeeds));
-		json_object_set_new(ev, "obligations", obligation_kinds(t->dec->obligations));
+		json_object_set_new(ev, "obligations", ig_obl_kinds_json(t->dec->obligations));
 		set_str(ev, "reason", t->reason ? t->reason : "");
 	}
 	return write_or_oom(ev, err, errlen);

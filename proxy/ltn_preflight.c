@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "pd/etcdread.h"
+#include "policy/oblrecord.h"
 #include "policy/version.h"
 
 #define MAX_TASK_BYTES (4u << 20)
@@ -27,16 +28,6 @@
 const char *ig_ltn_verdict_name(ig_ltn_verdict v)
 {
 	return v == IG_LTN_ALLOWED ? "allowed" : v == IG_LTN_LOGICAL ? "logical" : "refused";
-}
-
-json_t *ig_ltn_obligations_json(unsigned obl)
-{
-	json_t *a = json_array();
-	if (a && (obl & IG_OBL_SNAPSHOT_AFTER_IMPORT))
-		json_array_append_new(a, json_string("snapshot-after-import"));
-	if (a && (obl & IG_OBL_REIMPORT_DOWNSTREAM))
-		json_array_append_new(a, json_string("reimport-downstream"));
-	return a;
 }
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
@@ -384,7 +375,7 @@ static json_t *answer_json(const ig_ltn_answer *a)
 	                 "rule", a->d.rule ? a->d.rule->name : NULL,
 	                 "tasks", strv_json(a->d.tasks, a->d.ntasks),
 	                 "changefeeds", strv_json(a->d.changefeeds, a->d.nchangefeeds),
-	                 "obligations", ig_ltn_obligations_json(a->d.obligations),
+	                 "obligations", ig_obl_kinds_json(a->d.obligations),
 	                 "lightning_check_would_stop", a->lightning_stops, "reason", a->reason);
 }
 

@@ -58,8 +58,6 @@ void ig_ltn_preflight_free(ig_ltn_preflight *p);
 void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f);
 json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p);
 const char *ig_ltn_verdict_name(ig_ltn_verdict v);
-/* The obligations' names ("snapshot-after-import", "reimport-downstream") as a JSON array. */
-json_t *ig_ltn_obligations_json(unsigned obl);
 
 /* `importgate lightning ...` (argv[0] = "lightning"): check and run. The exit status. */
 int ig_lightning_main(int argc, char **argv);
