@@ -231,6 +231,7 @@ class Replica:
         more."""
         self.starting = True
         try:
+            self._reap_if_ended()
             if startup_kill is not None:
                 self._start_and_kill(startup_kill)
             self.gw.start()
@@ -239,6 +240,24 @@ class Replica:
         finally:
             self.starting = False
             self.up_since = time.monotonic()
+
+    def _reap_if_ended(self):
+        """A process that ended on its own (not killed by the test): its exit status is logged
+        and its stderr kept before a start truncates the file. Seed 605 lost the stderr of two
+        replicas that ended on their own to the final restart."""
+        p = self.gw.proc
+        if p is None or p.poll() is None:
+            return
+        self._log("exit", p.pid, "ended on its own: exit status %s" % p.returncode)
+        with self.lock:
+            self._reap()
+
+    def exit_status(self, pid):
+        """How process `pid` ended on its own, as logged, or None."""
+        for e in self.events:
+            if e["what"] == "exit" and e["pid"] == pid:
+                return e["reason"]
+        return None
 
     def _start_and_kill(self, delay):
         t = threading.Thread(target=self._start_quietly, daemon=True)

@@ -547,8 +547,9 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
         # records are then taken over "from a live replica" as far as the kills tell
         for pid in rep.pids:
             if pid != rep.pid and kill_of(events, pid) is None:
-                f.add("died", "replica %s process %d ended without being killed by the test (its "
-                      "stderr: %s.*)" % (rep.name, pid, rep.gw.stderr_path))
+                f.add("died", "replica %s process %d ended without being killed by the test (%s; "
+                      "its stderr: %s.*)" % (rep.name, pid, rep.exit_status(pid) or "status not seen",
+                                             rep.gw.stderr_path))
 
 
 def failed_backup(r):
