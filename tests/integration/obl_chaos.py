@@ -241,15 +241,23 @@ class Replica:
             self.starting = False
             self.up_since = time.monotonic()
 
+    def note_if_ended(self):
+        """Called every moment by the test's watcher: a process that ended on its own is logged
+        then (its exit status, at the time it is seen) and reaped, so the report knows from
+        when it was gone and keeps its stderr."""
+        if self.starting:
+            return
+        self._reap_if_ended()
+
     def _reap_if_ended(self):
         """A process that ended on its own (not killed by the test): its exit status is logged
         and its stderr kept before a start truncates the file. Seed 605 lost the stderr of two
         replicas that ended on their own to the final restart."""
-        p = self.gw.proc
-        if p is None or p.poll() is None:
-            return
-        self._log("exit", p.pid, "ended on its own: exit status %s" % p.returncode)
         with self.lock:
+            p = self.gw.proc
+            if p is None or p.poll() is None:
+                return
+            self._log("exit", p.pid, "ended on its own: exit status %s" % p.returncode)
             self._reap()
 
     def exit_status(self, pid):

@@ -360,6 +360,15 @@ def kill_of(events, pid):
     return None
 
 
+def end_of(events, pid):
+    """When process pid was gone: killed by the test, or seen to have ended on its own (an
+    ending on its own is a violation of its own: `died`)."""
+    for e in events:
+        if e["what"] in ("kill", "exit") and e["pid"] == pid:
+            return e
+    return None
+
+
 def check_backups(f, events, jobs, backups, bfail):  # noqa: C901
     """Exactly once per finished job (a repeat only after the previous runner was killed
     while or after it ran), never overlapping a live runner's, none for anything else."""
@@ -376,7 +385,7 @@ def check_backups(f, events, jobs, backups, bfail):  # noqa: C901
             continue
         runs.sort(key=lambda b: b["start"])
         for prev, cur in zip(runs, runs[1:]):
-            k = kill_of(events, prev.get("pid"))
+            k = end_of(events, prev.get("pid"))
             died_before = k is not None and k["t"] <= cur["start"]
             if bfail(job.table) and not prev["ok"] and prev["end"] and prev["end"] <= cur["start"]:
                 continue  # a retry of a failed BACKUP
@@ -492,7 +501,7 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
             # how claims are kept: "replica" is the record's last writer)
             a, b = writer.get(ev["id"]), ev["value"].get("replica")
             if a and b and a != b and prev not in TERMINAL and (ev["id"], b) not in taken:
-                k = kill_of(events, replica_pid(a))
+                k = end_of(events, replica_pid(a))
                 if k is None or (k["rev"] is not None and k["rev"] > ev["rev"]):
                     taken.add((ev["id"], b))
                     f.add("takeover-live", "record %s (state %s -> %s) written at revision %d by "
@@ -507,7 +516,7 @@ def check_run(chaos, f, recs, history, start_rev, visible_before_dismiss):
             b = ev["value"].get("replica")
             a = holder.get(ev["id"])
             if ev["create_rev"] == ev["rev"] and a and a != b:
-                k = kill_of(events, replica_pid(a))
+                k = end_of(events, replica_pid(a))
                 if k is None or (k["rev"] is not None and k["rev"] > ev["rev"]):
                     text = ("record %s (state %s) claimed at revision %d by %s while %s was "
                             "alive (killed at revision %s)" % (ev["id"], last_state.get(ev["id"]),
@@ -627,8 +636,13 @@ def test_obligations_chaos(chaos_setup, etcd, state, tmp_path):  # noqa: F811
     tag = "seed=%d (replay: IG_CHAOS_SEED=%d IG_CHAOS_SECONDS=%s)" % (SEED, SEED, SECONDS)
 
     deadline = time.monotonic() + SECONDS
+    def watch_exits():
+        while not chaos.stop.wait(0.2):
+            for r in chaos.replicas:
+                r.note_if_ended()
     bg = [threading.Thread(target=chaos.watch_decisions, daemon=True),
-          threading.Thread(target=chaos.random_kills, daemon=True)]
+          threading.Thread(target=chaos.random_kills, daemon=True),
+          threading.Thread(target=watch_exits, daemon=True)]
     workers = [threading.Thread(target=chaos.worker, args=(i, deadline), daemon=True)
                for i in range(WORKERS)]
     for t in bg + workers:
