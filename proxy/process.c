@@ -363,8 +363,10 @@ static void admin_stop(ig_process *p)
 /* Begins the drain: no new connection; sessions get timeouts.shutdown_ms to end. */
 static void workers_drain(ig_process *p)
 {
-	int bound = ig_rt.cfg->timeouts.shutdown_ms;
+	ig_config *cfg = ig_cfg_acquire(); /* a reload may replace the current one meanwhile */
+	int bound = cfg->timeouts.shutdown_ms;
 
+	ig_cfg_release(cfg);
 	atomic_store(&ig_rt.stopping, true);
 	for (int i = 0; i < p->nworkers; i++)
 		ig_worker_stop(&p->workers[i], bound);
@@ -507,7 +509,10 @@ static void on_signal(uv_signal_t *h, int signum)
 		sd_notify(0, "READY=1");
 		return;
 	}
-	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, ig_rt.cfg->timeouts.shutdown_ms);
+	/* A reference: a reload on the admin pool may replace (and free) the current one now. */
+	ig_config *cfg = ig_cfg_acquire();
+	LOG_INFO(0, "signal %d: graceful shutdown (bound %d ms)", signum, cfg->timeouts.shutdown_ms);
+	ig_cfg_release(cfg);
 	sd_notify(0, "STOPPING=1");
 	health_stop(p);
 	workers_drain(p);
