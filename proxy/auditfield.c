@@ -18,6 +18,7 @@
 
 #include "proxy/audit.h"
 #include "sqlparse/sqlparse.h"
+#include "sqlparse/utf8.h"
 
 static _Atomic size_t max_field = IG_AUDIT_MAX_FIELD_DEFAULT; /* audit.max_statement_bytes */
 
@@ -49,41 +50,6 @@ json_t *ig_audit_event(const char *event)
 	return ev;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one (overlong,
- * surrogate, beyond U+10FFFF, truncated): jansson refuses such strings. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A json string of s with each invalid byte replaced by U+FFFD. */
 static json_t *json_sanitized(const char *s, size_t len)
 {
@@ -98,7 +64,7 @@ static json_t *json_sanitized(const char *s, size_t len)
 	if (!buf)
 		return NULL;
 	for (size_t i = 0; i < len;) {
-		size_t k = utf8_seq(u + i, len - i);
+		size_t k = sql_utf8_seq(u + i, len - i);
 		if (k == 0) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3);
 			o += 3;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlparse/utf8.h"
+
 _Atomic ig_log_level ig_log_threshold = IG_LOG_INFO;
 static _Atomic ig_log_format log_format = IG_LOG_TEXT;
 static atomic_bool journal;
@@ -39,34 +41,6 @@ void ig_log_detect_journal(void)
 	atomic_store(&journal, on);
 }
 
-/* Bytes of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-	unsigned cp;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, min = 0x80, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, min = 0x800, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, min = 0x10000, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* msg as the body of a JSON string into out[*n..cap-reserve); stops before a character
  * that does not fit, so the string can always be closed. Bytes that are not UTF-8 become
  * U+FFFD: a JSON reader never fails on a client's bytes. */
@@ -82,7 +56,7 @@ static void json_escape(char *out, size_t *n, size_t limit, const char *msg)
 			esc[0] = '\\', esc[1] = (char)s[i], plen = 2;
 		} else if (s[i] < 0x20) {
 			plen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
-		} else if ((step = utf8_seq(s + i, len - i)) == 0) {
+		} else if ((step = sql_utf8_seq(s + i, len - i)) == 0) {
 			piece = "\\ufffd", plen = 6, step = 1;
 		} else {
 			piece = (const char *)s + i, plen = step;
