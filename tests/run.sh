@@ -88,6 +88,11 @@ fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
 	hdr "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
+	# A tree set up before lightning/toml.cc existed has g++ (or no C++) as its C++ compiler,
+	# which takes no -fsanitize=fuzzer: such a tree is set up again.
+	if [ -f "$F/build.ninja" ] && ! grep -A1 '^rule cpp_COMPILER' "$F/build.ninja" | grep -q 'clang++'; then
+		rm -rf "$F"
+	fi
 	if [ ! -f "$F/build.ninja" ]; then
 		CC=clang CXX=clang++ meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
 			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
