@@ -17,15 +17,6 @@ pytestmark = pytest.mark.gateway_only
 LINE = re.compile(r"^\S+ (ERROR|WARN|INFO|DEBUG) \[c(\d+)\] (.*)$")
 
 
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timing.bound(timeout)
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def session_lines(gw):
     """{connection id: [(level, message)]} from the gateway's log."""
     out = {}
@@ -49,7 +40,7 @@ def test_ordinary_sessions_log_nothing_above_debug(gateway_factory):
         c.close()  # PyMySQL sends COM_QUIT
     raw, _ = rawproto.login(gw.host, gw.port, NATIVE[0], NATIVE[1])
     raw.close()    # a client that just goes away
-    assert wait_for(lambda: len(freed(gw) - before) >= 4), gw.stderr_text()[-3000:]
+    assert timing.wait_for(lambda: len(freed(gw) - before) >= 4, 10), gw.stderr_text()[-3000:]
     ours = freed(gw) - before
     lines = session_lines(gw)
     loud = [(cid, lvl, msg) for cid in ours for lvl, msg in lines[cid] if lvl != "DEBUG"]
@@ -70,7 +61,7 @@ def test_nothing_after_com_quit_reaches_the_backend(gateway_factory, mariadb):
     assert raw.outcome(timing.bound(10)) == "closed"
     raw.close()
     # The backend saw the quit (its thread ends); the query never came.
-    assert wait_for(lambda: "Quit" in mariadb.general_log_since(off)), mariadb.general_log_since(off)
+    assert timing.wait_for(lambda: "Quit" in mariadb.general_log_since(off), 10), mariadb.general_log_since(off)
     assert "after_quit_" not in mariadb.general_log_since(off)
 
 
