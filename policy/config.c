@@ -21,6 +21,7 @@
 /* ---- enum names (index = enum value) ---- */
 
 static const char *const btls_names[] = {"off", "verify", "insecure", NULL};
+static const char *const pp_send_names[] = {"off", "v2", NULL};
 const char *const cfg_action_names[] = {"decide", "deny", "pass", NULL};
 const char *const cfg_lb_names[] = {"required", "not-needed", "snapshot-after-import", "logical", NULL};
 const char *const cfg_cf_names[] = {"required", "not-needed", "reimport-downstream", "logical", NULL};
@@ -62,6 +63,14 @@ static const spec backends_specs[] = {
 	{.key = "health_interval_ms", .t = T_INT, .off = CF(backends.health_interval_ms), .min = 0, .max = 3600000},
 	{.key = "health_timeout_ms", .t = T_INT, .off = CF(backends.health_timeout_ms), .min = 1, .max = 600000},
 	{.key = "max_connections", .t = T_INT, .off = CF(backends.max_connections), .min = 0, .max = 10000000},
+	{.key = "proxy_protocol", .t = T_ENUM, .off = CF(backends.proxy_protocol), .names = pp_send_names},
+	{0},
+};
+
+static const spec client_pp_specs[] = {
+	{.key = "networks", .t = T_FUNC, .fn = cfg_fn_pp_networks},
+	{.key = "header_timeout_ms", .t = T_INT, .off = CF(client_proxy_protocol.header_timeout_ms), .min = 1, .max = 600000},
+	{.key = "fallbackable", .t = T_BOOL, .off = CF(client_proxy_protocol.fallbackable)},
 	{0},
 };
 
@@ -177,6 +186,7 @@ static const spec root_specs[] = {
 	{.key = "workers", .t = T_INT, .off = CF(workers), .min = 0, .max = 1024},
 	{.key = "backends", .t = T_MAP, .sub = backends_specs},
 	{.key = "client_tls", .t = T_MAP, .sub = client_tls_specs, .fn = cfg_post_client_tls},
+	{.key = "client_proxy_protocol", .t = T_MAP, .sub = client_pp_specs},
 	{.key = "cluster", .t = T_MAP, .sub = cluster_specs},
 	{.key = "policy", .t = T_MAP, .sub = policy_specs},
 	{.key = "audit", .t = T_MAP, .sub = audit_specs},
@@ -206,6 +216,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->backends.connect_timeout_ms = 5000;
 	cfg->backends.health_interval_ms = 5000;
 	cfg->backends.health_timeout_ms = 2000;
+	cfg->client_proxy_protocol.header_timeout_ms = 5000; /* TiDB's proxy-protocol.header-timeout: 5 s */
 	cfg->cluster.name = strdup("default");
 	cfg->cluster.pd = calloc(1, sizeof(char *));
 	if (cfg->cluster.pd && (cfg->cluster.pd[0] = strdup("http://127.0.0.1:2379")))
@@ -275,6 +286,7 @@ void ig_config_free(ig_config *cfg)
 	free(cfg->backends.tidb_version);
 	free_tls(&cfg->backends.tls.files);
 	free_tls(&cfg->client_tls.files);
+	free(cfg->client_proxy_protocol.networks);
 	free(cfg->cluster.name);
 	cfg_free_strv(cfg->cluster.pd, cfg->cluster.npd);
 	free_tls(&cfg->cluster.tls);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/cidr.h"
+
 struct ig_tablefilter; /* policy/tablefilter.h */
 
 typedef struct ig_hostport {
@@ -19,6 +21,8 @@ typedef struct ig_hostport {
 } ig_hostport;
 
 typedef enum { IG_BTLS_OFF, IG_BTLS_VERIFY, IG_BTLS_INSECURE } ig_backend_tls_mode;
+/* backends.proxy_protocol: off | v2 (a PROXY protocol v2 header first on every backend connection) */
+typedef enum { IG_PP_SEND_OFF, IG_PP_SEND_V2 } ig_pp_send_mode;
 
 typedef struct ig_tls_files {
 	char *ca, *cert, *key; /* NULL when not set */
@@ -67,7 +71,18 @@ typedef struct ig_config {
 		int health_interval_ms;  /* backends.health_interval_ms, default 5000; 0 = no checks */
 		int health_timeout_ms;   /* backends.health_timeout_ms, default 2000 */
 		int max_connections;     /* backends.max_connections: per backend, 0 = unlimited */
+		ig_pp_send_mode proxy_protocol; /* backends.proxy_protocol, default off */
 	} backends;
+
+	/* client_proxy_protocol: a PROXY protocol header (v1 or v2) read from the connections
+	 * of these networks before anything else; none listed = off (the default). */
+	struct {
+		ig_cidr *networks;      /* client_proxy_protocol.networks */
+		size_t nnetworks;
+		int header_timeout_ms;  /* client_proxy_protocol.header_timeout_ms, default 5000 */
+		bool fallbackable;      /* client_proxy_protocol.fallbackable: no header by then is
+		                           served with the connection's own address; default false */
+	} client_proxy_protocol;
 
 	struct {
 		ig_tls_files files; /* cert and key: TLS offered to clients when both set */

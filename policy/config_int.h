@@ -71,6 +71,7 @@ int cfg_post_client_tls(ctx *c, const char *path, const ig_ynode *n, void *base)
 int cfg_fn_tidb_version(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_fn_cluster_name(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_fn_pd(ctx *c, const char *path, const ig_ynode *n, void *base);
+int cfg_fn_pp_networks(ctx *c, const char *path, const ig_ynode *n, void *base); /* client_proxy_protocol.networks */
 int cfg_fn_backup_uri(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_fn_rules(ctx *c, const char *path, const ig_ynode *n, void *base); /* policy.rules */
 

@@ -5,7 +5,9 @@
  * changes are logged. The probe closes after the greeting: TiDB takes that quietly; a
  * MySQL or MariaDB backend counts it against max_connect_errors for non-loopback hosts.
  * The main loop's other periodic job starts and stops with them: the systemd watchdog
- * pings (sdnotify.c), which prove that this loop still turns.
+ * pings (sdnotify.c), which prove that this loop still turns. With backends.proxy_protocol v2
+ * a probe starts with the PROXY protocol's LOCAL header (proxy/proxyproto.h): a TiDB that
+ * lists the gateway in proxy-protocol.networks refuses a connection without a header.
  */
 #include "proxy/health.h"
 
@@ -15,6 +17,7 @@
 
 #include "proxy/buf.h"
 #include "proxy/mysql_proto.h"
+#include "proxy/proxyproto.h"
 #include "proxy/runtime.h"
 #include "proxy/sdnotify.h"
 
@@ -26,6 +29,7 @@ typedef struct probe {
 	ig_buf in;
 	int handles;
 	bool done;
+	bool local_header;      /* backends.proxy_protocol v2: the LOCAL header first */
 } probe;
 
 struct ig_health {
@@ -109,6 +113,11 @@ static void on_connect(uv_connect_t *req, int status)
 		finish(p, false, uv_strerror(status));
 		return;
 	}
+	uv_buf_t hb = uv_buf_init((char *)ig_pp_local_header, sizeof(ig_pp_local_header));
+	if (p->local_header && uv_try_write((uv_stream_t *)&p->tcp, &hb, 1) != (int)sizeof(ig_pp_local_header)) {
+		finish(p, false, "cannot send its PROXY protocol header");
+		return;
+	}
 	if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
 		finish(p, false, "cannot read");
 }
@@ -128,6 +137,9 @@ static void probe_start(ig_health *h, ig_backend *b)
 	if (!p)
 		return;
 	p->b = b;
+	ig_config *cfg = ig_cfg_acquire();
+	p->local_header = cfg && cfg->backends.proxy_protocol == IG_PP_SEND_V2;
+	ig_cfg_release(cfg);
 	uv_tcp_init(h->loop, &p->tcp);
 	uv_timer_init(h->loop, &p->timer);
 	p->tcp.data = p->timer.data = p->req.data = p;

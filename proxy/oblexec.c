@@ -17,6 +17,7 @@
 
 #include "proxy/backupuri.h"
 #include "proxy/credentials.h"
+#include "proxy/proxyproto.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_IMPORT_JOB_NOT_FOUND 8170 /* "Job ID %d doesn't exist" (pkg/errno, TiDB) */
@@ -165,6 +166,10 @@ static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, un
 		if (read_s)
 			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
 		set_tls(m, cfg);
+		/* The backends expect a PROXY header first (backends.proxy_protocol): LOCAL, TiDB then
+		 * takes this connection's own address, the gateway's. The downstream is another cluster. */
+		if (t == SVC_UPSTREAM && cfg->backends.proxy_protocol == IG_PP_SEND_V2)
+			mysql_optionsv(m, MARIADB_OPT_PROXY_HEADER, ig_pp_local_header, sizeof(ig_pp_local_header));
 		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
 		if (mysql_real_connect(m, sv[i].host, user, pw, db, (unsigned)sv[i].port, NULL, 0)) {
 			memset(pw, 0, sizeof(pw));

@@ -1,6 +1,7 @@
 /*
  * session.c - one client and its backend (see session.h): the two connections (proxy/conn.h),
  * the session's states, timers and lifetime. The states, and where each is handled:
+ *   SS_PROXY_HEADER      a load balancer's PROXY protocol header, before anything (proxyproto.c)
  *   SS_BACKEND_CONNECT   TCP connect to the chosen backend (here)
  *   SS_BACKEND_GREETING  the backend's HandshakeV10, masked and sent on (handshake.c)
  *   SS_CLIENT_HELLO      the client's SSLRequest or HandshakeResponse (handshake.c)
@@ -25,12 +26,13 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
+#include "proxy/proxyproto.h"
 #include "proxy/runtime.h"
 #include "proxy/session_int.h"
 #include "proxy/tcpopts.h"
 
 static const char *const state_names[] = {
-	"backend-connect", "backend-greeting", "client-hello", "client-tls",
+	"proxy-header", "backend-connect", "backend-greeting", "client-hello", "client-tls",
 	"backend-tls", "auth", "command",
 };
 
@@ -58,6 +60,7 @@ static void session_free(ig_session *s)
 	ig_conn_free(&s->backend);
 	ig_cmd_free(s);
 	ig_hs_free(s->hs);
+	ig_pp_free(s);
 	LOG_DEBUG(s->id, "session freed");
 	ig_cfg_release(s->cfg);
 	SSL_CTX_free(s->cctx);
@@ -138,7 +141,7 @@ void ig_sess_fail(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ..
  */
 void ig_sess_update_reading(ig_session *s)
 {
-	if (s->closing)
+	if (s->closing || s->state == SS_PROXY_HEADER) /* proxyproto.c reads the client then */
 		return;
 	size_t limit = s->cfg->limits.write_queue_bytes;
 	bool client_on = !s->close_after_flush && ig_cmd_takes_input(s) && ig_conn_queued(&s->backend) < limit &&
@@ -157,6 +160,8 @@ static ig_pkt_verdict on_packet(void *owner, ig_conn *c, const ig_packet *pk)
 	bool client = c == &s->client;
 	if (s->state == SS_COMMAND)
 		return client ? ig_cmd_client_packet(s, pk) : ig_cmd_backend_packet(s, pk);
+	if (client && ig_pp_refuse_in_handshake(s, pk))
+		return IG_PKT_DISCARD;
 	return client ? ig_hs_client_packet(s, pk) : ig_hs_backend_packet(s, pk);
 }
 
@@ -311,6 +316,8 @@ static void on_timer(uv_timer_t *t)
 	ig_session *s = t->data;
 	if (s->close_after_flush)
 		ig_sess_close(s, "the client did not take its last bytes in time");
+	else if (s->state == SS_PROXY_HEADER)
+		ig_pp_timeout(s);
 	else if (s->state == SS_BACKEND_CONNECT)
 		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out%s", s->be->addr,
 		             down_note(s));
@@ -318,6 +325,11 @@ static void on_timer(uv_timer_t *t)
 		ig_sess_close(s, "handshake timed out");
 	else
 		ig_cmd_tick(s);
+}
+
+void ig_sess_arm_timer(ig_session *s, uint64_t ms)
+{
+	uv_timer_start(&s->timer, on_timer, ms, 0);
 }
 
 /* Socket options (proxy/tcpopts.c); a failure costs the probes, not the session. */
@@ -340,6 +352,11 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	tune_conn(s, &s->backend);
+	if (ig_pp_send(s) < 0) {
+		ig_sess_close(s, "out of memory");
+		return;
+	}
+	ig_conn_flush(&s->backend);
 	s->state = SS_BACKEND_GREETING;
 	int hs = s->cfg->timeouts.handshake_ms;
 	if (hs > 0)
@@ -388,6 +405,7 @@ static ig_session *session_new(ig_worker *w)
 	s->w = w;
 	s->id = atomic_fetch_add(&ig_rt.next_conn_id, 1);
 	s->cfg = ig_cfg_acquire();
+	s->state = SS_BACKEND_CONNECT;
 	ig_tls_contexts_get(&s->cctx, &s->bctx);
 	ig_conn_init(&s->client, w, &conn_ops, s, IG_M_BYTES_CLIENT_TO_BACKEND);
 	s->client.relay = &s->backend;
@@ -440,13 +458,21 @@ void ig_session_accept(ig_worker *w)
 		ig_sess_fail(s, 0, ER_CON_COUNT_ERROR, "Too many connections (importgate limits.max_connections)");
 		return;
 	}
+	if (!ig_pp_accept(s))
+		ig_sess_start_backend(s);
+}
+
+/* The client is known (its address final): a backend is picked and connected. */
+void ig_sess_start_backend(ig_session *s)
+{
+	ig_worker *w = s->w;
+	s->state = SS_BACKEND_CONNECT;
 	if (!pick_backend(s))
 		return;
 	ig_conn_init(&s->backend, w, &conn_ops, s, IG_M_BYTES_BACKEND_TO_CLIENT);
 	s->backend.relay = &s->client;
 	s->backend.carry_max = IG_HS_INPUT_MAX;
 	s->handles++;
-	s->state = SS_BACKEND_CONNECT;
 	LOG_DEBUG(s->id, "accepted %s, backend %s", s->client_addr, s->be->addr);
 	int rc = backend_connect(s);
 	if (rc < 0) {

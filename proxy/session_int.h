@@ -18,6 +18,7 @@
 #include "proxy/importrec.h"
 #include "proxy/inspect.h"
 #include "proxy/probe.h"
+#include "proxy/proxyhdr.h"
 #include "proxy/response.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
@@ -28,6 +29,7 @@
 #define IG_PROBE_TIMEOUT_MS 30000           /* the probe's bound when timeouts.response_ms is 0 */
 
 typedef enum ig_sess_state {
+	SS_PROXY_HEADER,
 	SS_BACKEND_CONNECT,
 	SS_BACKEND_GREETING,
 	SS_CLIENT_HELLO,
@@ -148,7 +150,10 @@ typedef struct ig_session {
 	ig_backend *be;
 	bool be_marked_down;       /* be was picked while every backend was marked down */
 	ig_backend_set *bset;   /* the backend set `be` was picked from (a reference) */
-	char client_addr[64];
+	char client_addr[64];   /* the client's address: the peer's, or a trusted PROXY header's source */
+	struct ig_pp_read *pp;  /* SS_PROXY_HEADER: the header being read (proxyproto.c) */
+	ig_pp_addr pp_src, pp_dst; /* a trusted PROXY header's addresses, when pp_proxied */
+	bool pp_proxied;
 	char server_version[128];
 	uint32_t caps;          /* negotiated on both legs (CLIENT_SSL aside) */
 	char user[256];
@@ -168,6 +173,8 @@ void ig_sess_fail(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ..
 void ig_sess_update_reading(ig_session *s);
 void ig_sess_maybe_free(ig_session *s);
 void ig_sess_enter_command_phase(ig_session *s);
+void ig_sess_start_backend(ig_session *s); /* after accept, or after a PROXY header */
+void ig_sess_arm_timer(ig_session *s, uint64_t ms); /* the session's one-shot timer */
 
 /* handshake.c */
 ig_handshake *ig_hs_new(void);

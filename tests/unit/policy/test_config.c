@@ -58,6 +58,10 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->backends.health_interval_ms, 5000);
 	assert_int_equal(c->backends.health_timeout_ms, 2000);
 	assert_int_equal(c->backends.max_connections, 0);
+	assert_int_equal(c->backends.proxy_protocol, IG_PP_SEND_OFF);
+	assert_int_equal(c->client_proxy_protocol.nnetworks, 0);
+	assert_int_equal(c->client_proxy_protocol.header_timeout_ms, 5000);
+	assert_false(c->client_proxy_protocol.fallbackable);
 	assert_null(c->client_tls.files.cert);
 	assert_null(c->client_tls.files.key);
 	assert_null(c->client_tls.files.ca);
@@ -529,6 +533,48 @@ static void file_load_and_refs(void **state)
 	assert_string_equal(ig_changefeed_req_name(IG_CF_REIMPORT_DOWNSTREAM), "reimport-downstream");
 }
 
+/* client_proxy_protocol and backends.proxy_protocol: the networks parsed and matched, every
+ * bad value refused with its place (policy/cidr.c). */
+static void proxy_protocol_keys(void **state)
+{
+	(void)state;
+	ig_config *c = load_ok("backends: {proxy_protocol: v2}\n"
+	                       "client_proxy_protocol:\n"
+	                       "  networks: [10.0.0.0/8, 192.0.2.7, \"2001:db8::/32\", \"::ffff:198.51.100.0/120\"]\n"
+	                       "  header_timeout_ms: 250\n"
+	                       "  fallbackable: true\n");
+	assert_int_equal(c->backends.proxy_protocol, IG_PP_SEND_V2);
+	assert_int_equal(c->client_proxy_protocol.nnetworks, 4);
+	assert_int_equal(c->client_proxy_protocol.header_timeout_ms, 250);
+	assert_true(c->client_proxy_protocol.fallbackable);
+	const ig_cidr *v = c->client_proxy_protocol.networks;
+	size_t n = c->client_proxy_protocol.nnetworks;
+	const uint8_t in8[4] = {10, 200, 3, 4}, out8[4] = {11, 0, 0, 1}, host[4] = {192, 0, 2, 7},
+	              host_next[4] = {192, 0, 2, 8}, lb[4] = {198, 51, 100, 9};
+	const uint8_t mapped_in8[16] = {[10] = 0xFF, [11] = 0xFF, [12] = 10, [13] = 1, [14] = 2, [15] = 3};
+	const uint8_t v6_in[16] = {0x20, 0x01, 0x0d, 0xb8, 0xff, [15] = 1}, v6_out[16] = {0x20, 0x01, 0x0d, 0xb9};
+	assert_true(ig_cidr_contains(v, n, false, in8));
+	assert_false(ig_cidr_contains(v, n, false, out8));
+	assert_true(ig_cidr_contains(v, n, false, host));
+	assert_false(ig_cidr_contains(v, n, false, host_next));
+	assert_true(ig_cidr_contains(v, n, false, lb)); /* ::ffff:198.51.100.0/120 is 198.51.100.0/24 */
+	assert_true(ig_cidr_contains(v, n, true, mapped_in8));
+	assert_true(ig_cidr_contains(v, n, true, v6_in));
+	assert_false(ig_cidr_contains(v, n, true, v6_out));
+	ig_config_free(c);
+
+	load_err("backends: {proxy_protocol: v1}\n", "t.yaml:1: backends.proxy_protocol: bad value \"v1\" (expected off or v2)");
+	load_err("client_proxy_protocol: {networks: [\"*\"]}\n", "client_proxy_protocol.networks[0]: \"*\" is not accepted");
+	load_err("client_proxy_protocol: {networks: [10.0.0.1/8]}\n", "networks[0]: \"10.0.0.1/8\": host bits set");
+	load_err("client_proxy_protocol: {networks: [10.0.0.0/33]}\n", "networks[0]: \"10.0.0.0/33\" is not an IPv4");
+	load_err("client_proxy_protocol: {networks: [lb.example]}\n", "is not an IPv4 or IPv6 address");
+	load_err("client_proxy_protocol: {networks: [10.0.0.0/08]}\n", "is not an IPv4");
+	load_err("client_proxy_protocol: {networks: 10.0.0.0/8}\n", "client_proxy_protocol.networks: expected a list");
+	load_err("client_proxy_protocol: {networks: [[1]]}\n", "networks[0]: expected a network (CIDR), got a list");
+	load_err("client_proxy_protocol: {header_timeout_ms: 0}\n", "client_proxy_protocol.header_timeout_ms: 0 is out of range");
+	load_err("client_proxy_protocol: {fallbackable: maybe}\n", "client_proxy_protocol.fallbackable: expected true or false");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +586,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(restart_changes),
 		cmocka_unit_test(hostile_input),
 		cmocka_unit_test(hostport),
+		cmocka_unit_test(proxy_protocol_keys),
 		cmocka_unit_test(example_file),
 		cmocka_unit_test(file_load_and_refs),
 	};
