@@ -201,15 +201,15 @@ int ig_pp_send(ig_session *s)
 
 /* ------------------------------------------------------------------ a header out of place */
 
-bool ig_pp_refuse_in_handshake(ig_session *s, const ig_packet *pk)
+bool ig_pp_refuse_in_handshake(ig_session *s, const uint8_t *p, size_t n)
 {
-	/* A header read as a MySQL packet: "PROX" is its length and sequence id, "Y " its payload;
-	 * for version 2, "\r\n\r\n" and "\0\r\nQUIT\n". Neither is a packet a client sends here. */
-	static const char v2_rest[] = {0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-	bool v1 = pk->len == 0x4F5250 && pk->seq == 'X' && pk->have >= 2 && memcmp(pk->data, "Y ", 2) == 0;
-	bool v2 = pk->len == 0x0D0A0D && pk->seq == 0x0A && pk->have >= sizeof(v2_rest) &&
-	          memcmp(pk->data, v2_rest, sizeof(v2_rest)) == 0;
-	if (pk->cont || (!v1 && !v2))
+	/* The bytes of a packet's start, its 4-byte header included: no client packet of the
+	 * handshake begins with either signature (as a header, "PROX" is a 5 MiB packet with
+	 * sequence id 'X'; "\r\n\r\n" one of 0xD0A0D bytes with sequence id 10). */
+	static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+	bool v1 = n >= 5 && memcmp(p, "PROXY", 5) == 0;
+	bool v2 = n >= sizeof(v2_sig) && memcmp(p, v2_sig, sizeof(v2_sig)) == 0;
+	if (!v1 && !v2)
 		return false;
 	LOG_WARN(s->id, "PROXY protocol: connection from %s closed: it sent a PROXY protocol header, and %s",
 	         s->client_addr, s->pp_proxied || s->cfg->client_proxy_protocol.nnetworks == 0

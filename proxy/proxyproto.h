@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/framer.h"
 
 typedef struct ig_session ig_session;
 typedef struct ig_pp_read ig_pp_read;
@@ -32,10 +31,10 @@ void ig_pp_free(ig_session *s);
  * -1: out of memory. */
 int ig_pp_send(ig_session *s);
 
-/* During the handshake: a packet from the client that is in fact a PROXY protocol header
- * (one sent by an address that is not trusted, or a second one) is logged and the session
- * closed; true then, and the packet is to be dropped. */
-bool ig_pp_refuse_in_handshake(ig_session *s, const ig_packet *pk);
+/* During the handshake, p[0..n) the start of a client packet (its header included): a
+ * PROXY protocol header where a MySQL packet belongs (from an address that is not trusted,
+ * or a second one) is logged and the session closed; true then, drop the input. */
+bool ig_pp_refuse_in_handshake(ig_session *s, const uint8_t *p, size_t n);
 
 /* The LOCAL header the gateway's own connections to a backend start with (health checks,
  * service connections) when backends.proxy_protocol is v2: TiDB then takes the

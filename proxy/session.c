@@ -160,7 +160,7 @@ static ig_pkt_verdict on_packet(void *owner, ig_conn *c, const ig_packet *pk)
 	bool client = c == &s->client;
 	if (s->state == SS_COMMAND)
 		return client ? ig_cmd_client_packet(s, pk) : ig_cmd_backend_packet(s, pk);
-	if (client && ig_pp_refuse_in_handshake(s, pk))
+	if (client && !pk->cont && ig_pp_refuse_in_handshake(s, pk->data - 4, 4 + (size_t)pk->have))
 		return IG_PKT_DISCARD;
 	return client ? ig_hs_client_packet(s, pk) : ig_hs_backend_packet(s, pk);
 }
@@ -168,6 +168,10 @@ static ig_pkt_verdict on_packet(void *owner, ig_conn *c, const ig_packet *pk)
 static void on_input_done(void *owner, ig_conn *c)
 {
 	ig_session *s = owner;
+	/* a packet too short yet to be handed over: kept from its start */
+	if (s->state != SS_COMMAND && c == &s->client && c->in.relay_left == 0 &&
+	    ig_pp_refuse_in_handshake(s, ig_buf_head(&c->in.carry), ig_conn_kept(c)))
+		return;
 	if (s->state != SS_COMMAND)
 		drive(s);
 	else if (c == &s->client)

@@ -68,6 +68,11 @@ WHAT IT MODELS
   empty). Session commands are recorded in `state.commands` ({"conn", "cmd":
   init_db|reset_connection|change_user, "arg", "db"[, "user"]}), not in the
   statement log.
+- PROXY protocol as TiDB's [proxy-protocol] networks / fallbackable (proxy_networks,
+  proxy_fallbackable; --proxy-protocol-networks): after the greeting, a connection from
+  those networks must send a v1 or v2 header, whose source becomes the client's host (USER()
+  says user@host, the statement log's `host`); `state.connections` records what each
+  connection sent (proxyproto.py, FACTS.md section 9).
 - CREATE/DROP/TRUNCATE/INSERT (OK; they drive the "target table is not empty"
   model). Anything else: OK. It forwards nothing anywhere.
 
@@ -84,7 +89,7 @@ FAILURE INJECTION (for tests)
   total (pending half, running half). 0 (the default) turns either off.
 - `on_statement(entry)` (Config only): called in the session's thread after a statement
   is logged and before it runs (a test can act at that moment, e.g. kill the client).
-  Log entries carry the client's TCP port as `peer`; `state.backups` keeps each BACKUP
+  Log entries carry the client's TCP port as `peer` and its host as `host`; `state.backups` keeps each BACKUP
   with its `start` and `end` times and whether it succeeded (`ok`).
 - A table is non-empty after INSERT INTO it or a finished import into it;
   TRUNCATE/DROP/CREATE make it empty again (--no-empty-check disables).
@@ -125,6 +130,7 @@ import importstmt  # noqa: E402
 import mysqlauth  # noqa: E402
 import mysqlwire as w  # noqa: E402
 import precheck  # noqa: E402
+import proxyproto  # noqa: E402
 import sqllex  # noqa: E402
 from importstmt import SQLError  # noqa: E402
 
@@ -233,7 +239,8 @@ class Config:
                  default_auth=mysqlauth.NATIVE, job_delay=0.3, first_job_id=1,
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
-                 slow_backup=0.0, slow_import=0.0, on_statement=None):
+                 slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
+                 proxy_fallbackable=False):
         self.port = port
         self.host = host
         self.version = version
@@ -259,6 +266,9 @@ class Config:
         self.slow_backup = slow_backup
         self.slow_import = slow_import
         self.on_statement = on_statement
+        # TiDB's [proxy-protocol] networks / fallbackable (proxyproto.py, FACTS.md section 9)
+        self.proxy_networks = proxy_networks
+        self.proxy_fallbackable = proxy_fallbackable
 
 
 def parse_user(spec):
@@ -289,6 +299,10 @@ class State:
         self.commands = []  # session commands: init_db, reset_connection, change_user
         self.global_sql_mode = DEFAULT_SQL_MODE
         self.backups = []
+        # one entry a connection once its PROXY header (if any) is read: {"conn", "tcp_host",
+        # "host", "port", "proxy": 1 | 2 | None, "local"}
+        self.connections = []
+        self.proxy_nets = proxyproto.parse_networks(cfg.proxy_networks)
         self._rsa = None
         self._log = open(cfg.log, "a", encoding="utf-8") if cfg.log else None
         self.tls = None
@@ -319,6 +333,10 @@ class State:
             if self._log is not None:
                 self._log.write(json.dumps(entry) + "\n")
                 self._log.flush()
+
+    def record_connection(self, entry):
+        with self.lock:
+            self.connections.append(entry)
 
     def record_command(self, entry):
         with self.lock:
@@ -422,8 +440,27 @@ class Session:
                 + struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10
                 + self.scramble[8:] + b"\x00" + plugin + b"\x00")
 
+    def proxy_header(self):
+        """TiDB's lazy PROXY protocol listener: after the greeting, the first read of a
+        connection from proxy-protocol.networks must be a header (or, fallbackable, is MySQL);
+        its source becomes the client's host, as USER() and the audit see it."""
+        entry = {"conn": self.id, "tcp_host": self.peer, "proxy": None, "local": False}
+        if proxyproto.allowed(self.state.proxy_nets, self.peer):
+            try:
+                version, addr, local = proxyproto.read_header(self.sock, self.cfg.proxy_fallbackable)
+            except proxyproto.HeaderError as e:
+                entry["error"] = str(e)
+                self.state.record_connection(entry)
+                raise AuthFailed(str(e))
+            entry.update(proxy=version, local=local)
+            if addr:
+                self.peer, self.peer_port = addr
+        entry.update(host=self.peer, port=self.peer_port)
+        self.state.record_connection(entry)
+
     def handshake(self):
         self.io.write(self.greeting())
+        self.proxy_header()
         pkt = self.io.read()
         r = w.Reader(pkt)
         client_caps = r.uint(4)
@@ -653,7 +690,7 @@ class Session:
 
     def log(self, cmd, sql, **extra):
         entry = {"ts": time.time(), "conn": self.id, "user": self.user, "db": self.db,
-                 "tls": self.tls, "cmd": cmd, "sql": sql, "peer": self.peer_port}
+                 "tls": self.tls, "cmd": cmd, "sql": sql, "peer": self.peer_port, "host": self.peer}
         entry.update(extra)
         self.state.record(entry)
         if self.cfg.on_statement is not None:
@@ -1337,6 +1374,9 @@ def main(argv=None):
                     help="rows an IMPORT INTO ... FROM SELECT reports")
     ap.add_argument("--no-empty-check", action="store_true")
     ap.add_argument("--rsa-key", help="PEM private key for caching_sha2 RSA exchange")
+    ap.add_argument("--proxy-protocol-networks", default="",
+                    help="TiDB's proxy-protocol.networks: \"*\" or IPs/CIDRs, comma-separated")
+    ap.add_argument("--proxy-protocol-fallbackable", action="store_true")
     ap.add_argument("--sha2-mode", default="mysql", choices=("mysql", "tidb"),
                     help="caching_sha2_password as MySQL 8 (fast auth cache, RSA) or "
                          "as TiDB's authSha (always full auth, TLS only)")
@@ -1354,7 +1394,8 @@ def main(argv=None):
                  empty_check=not args.no_empty_check, rsa_key=args.rsa_key,
                  select_rows=args.select_rows, etcd_ca=args.etcd_ca,
                  etcd_cert=args.etcd_cert, etcd_key=args.etcd_key,
-                 sha2_mode=args.sha2_mode)
+                 sha2_mode=args.sha2_mode, proxy_networks=args.proxy_protocol_networks,
+                 proxy_fallbackable=args.proxy_protocol_fallbackable)
     server = DoubleServer(cfg)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print("READY %d" % server.port, flush=True)
