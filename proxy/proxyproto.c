@@ -117,6 +117,13 @@ static void pp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	if (nread == 0 || s->closing || !s->pp)
 		return;
+	if (nread < 0 && nread == UV_EOF && s->pp->have == 0) {
+		/* connected and closed without a byte: a load balancer's TCP health check */
+		LOG_DEBUG(s->id, "PROXY protocol: %s closed without sending anything", s->pp->from);
+		pp_done(s);
+		ig_sess_close(s, NULL);
+		return;
+	}
 	if (nread < 0) {
 		refuse(s, nread == UV_EOF ? "closed before its PROXY header ended" : uv_strerror((int)nread));
 		return;
