@@ -117,7 +117,7 @@ static void pp_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	if (nread == 0 || s->closing || !s->pp)
 		return;
-	if (nread < 0 && nread == UV_EOF && s->pp->have == 0) {
+	if (nread == UV_EOF && s->pp->have == 0) {
 		/* connected and closed without a byte: a load balancer's TCP health check */
 		LOG_DEBUG(s->id, "PROXY protocol: %s closed without sending anything", s->pp->from);
 		pp_done(s);
