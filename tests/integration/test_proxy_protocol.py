@@ -15,6 +15,7 @@ import sys
 import pymysql
 import pytest
 
+from harness import gateway as gateway_mod
 from harness import mariadb as mariadb_mod
 from harness import timing
 from harness.proxylb import FakeLB, v1_header, v2_header
@@ -239,3 +240,40 @@ def test_mariadb_sees_lb_client(gateway_factory, proxy_mariadb):
         assert scalar(c, "SELECT USER()") == "%s@127.0.0.1" % user
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------- the obligations' service connections
+
+
+from policy_helpers import etcd, query, state  # noqa: E402,F401
+from obligation_helpers import SNAP, SVC_USER, doubles, obl_gw  # noqa: E402,F401
+from obligation_helpers import wait_for as obl_wait  # noqa: E402
+
+
+def test_obligation_service_connection_sends_local(doubles, obl_gw, state):
+    """The BACKUP TABLE an import owes runs on the gateway's own service connection: with
+    backends.proxy_protocol v2 it starts with the LOCAL command (libmariadb's
+    MARIADB_OPT_PROXY_HEADER), so a TiDB requiring headers takes it, as the gateway's; the
+    import itself came from the load balancer's client."""
+    up, down = doubles(job_delay=0.1, proxy_networks="127.0.0.1")
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    # The obligations engine keeps the backends section it started with (as for
+    # backends.servers): the setting reaches its connections at a start, not a reload.
+    assert gw.stop() == []
+    gw.config = gateway_mod.deep_merge(gw.config, {"backends": {"proxy_protocol": "v2"},
+                                                   "client_proxy_protocol": {"networks": ["127.0.0.2/32"]}})
+    gw.start()
+    lb = FakeLB(gw.port, v2_header(CLIENT, 40003, dport=gw.port))
+    try:
+        out = query(lb.port, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+    finally:
+        lb.close()
+    assert out.ok, out
+    imports = [e for e in up.statements if e["sql"].upper().startswith("IMPORT")]
+    assert imports and all(e["host"] == CLIENT for e in imports), imports
+    b = obl_wait(lambda: [e for e in up.statements if e["sql"].upper().startswith("BACKUP")], 10,
+                 "BACKUP TABLE on the upstream")
+    assert b[0]["user"] == SVC_USER and b[0]["host"] == "127.0.0.1", b
+    conn = [e for e in up.state.connections if e["conn"] == b[0]["conn"]]
+    assert conn and conn[0]["proxy"] == 2 and conn[0]["local"], up.state.connections
