@@ -172,6 +172,8 @@ static void result_ended(ig_session *s, unsigned index)
 static void response_done(ig_session *s)
 {
 	ig_command *c = &s->cmd;
+	if (c->resp.kind != RK_ERR) /* an error leaves the transaction as it was */
+		c->srv_status = c->resp.status;
 	if (c->pq[c->pq_head].import)
 		ig_import_rec_end(c->pq[c->pq_head].import, IMPORT_END_ANSWERED, uv_now(&s->w->loop));
 	free_pending(&c->pq[c->pq_head]);
@@ -264,6 +266,12 @@ void ig_cmd_backend_input_done(ig_session *s)
 	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
 	if (s->cmd.pq_len == 0)
 		ig_cmd_input_event(s, EV_ANSWERED);
+	if (s->w->draining && ig_sess_at_rest(s)) { /* graceful shutdown: its transaction is over */
+		LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
+		ig_sess_close_when_flushed(s);
+		ig_sess_update_reading(s); /* reads stop; a closed session is left alone */
+		return;
+	}
 	if (ig_cmd_takes_input(s) && !s->closing && ig_conn_kept(&s->client) > 0)
 		ig_cmd_resume(s);
 	ig_sess_update_reading(s);
