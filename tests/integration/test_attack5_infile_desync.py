@@ -30,6 +30,13 @@ commands; its first byte 0x00 reads as COM_SLEEP, relayed uninspected), and read
 file data with sequence id 0 where 2 is due - same header-only read, same hidden command.
 (MariaDB did not run the hidden command in this form; the gateway closed on its answers.)
 
+A fourth form (F5) needs neither: a TiDB whose max_allowed_packet was lowered below 16 MiB
+(SET GLOBAL; at least 1024) refuses a file packet over it by its header, with the same
+drain and the same hidden command. The gateway cannot know the session's value, so it relays
+file data in pieces of at most 1020 bytes and renumbers the rest of the answer (the tests
+after "max_allowed_packet below 16 MiB"); the double reads LOAD DATA LOCAL as TiDB does
+(tests/tidb_double/FACTS.md section 9).
+
 Each test asserts the covered import never reaches the backend (MariaDB's general log, the
 double's statement log)."""
 
