@@ -1,4 +1,4 @@
-"""proxyproto.py - TiDB's PROXY protocol listener, as the double models it (FACTS.md section 9).
+"""proxyproto.py - TiDB's PROXY protocol listener, as the double models it (FACTS.md section 10).
 
 TiDB (`[proxy-protocol] networks`, `fallbackable`) wraps its listener with
 github.com/blacktear23/go-proxyprotocol in lazy mode (since v6.3.0): the greeting is sent
