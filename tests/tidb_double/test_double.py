@@ -803,3 +803,68 @@ def test_parse_change_user_shapes():
     for bad in (b"", b"u\x00", b"u\x00\x05abc", b"root"):
         with pytest.raises(td.SQLError):
             P(bad, caps)
+
+
+# ---------------------------------------------------------------------------
+# PROXY protocol (proxyproto.py, FACTS.md section 10)
+# ---------------------------------------------------------------------------
+
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def _pp_user(port, header):
+    """USER() on a connection whose first bytes are `header`, then pymysql's login on the same
+    socket (the double reads the header after its greeting, as TiDB's lazy listener does)."""
+    import socket as sk
+    s = sk.create_connection(("127.0.0.1", port))
+    s.sendall(header)
+    c = pymysql.connect(host="127.0.0.1", port=port, user="root", password="", connect_timeout=5,
+                        defer_connect=True)
+    c.connect(sock=s)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT USER()")
+            return cur.fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_proxy_protocol_v1_v2_local_and_refusals(make_double):
+    srv = make_double(tls=False, proxy_networks="127.0.0.1")
+    v2 = V2SIG + bytes([0x21, 0x11, 0, 12, 203, 0, 113, 5, 127, 0, 0, 1, 0x9c, 0x41, 0x0f, 0xa0])
+    assert _pp_user(srv.port, v2) == "root@203.0.113.5"
+    assert _pp_user(srv.port, b"PROXY TCP4 198.51.100.9 127.0.0.1 5555 4000\r\n") == "root@198.51.100.9"
+    assert _pp_user(srv.port, V2SIG + bytes([0x20, 0, 0, 0])) == "root@127.0.0.1"      # LOCAL
+    assert _pp_user(srv.port, b"PROXY UNKNOWN\r\n") == "root@127.0.0.1"
+    assert [e["proxy"] for e in srv.state.connections] == [2, 1, 2, 1]
+    assert srv.state.connections[0]["port"] == 40001
+    # No header from an allowed address: refused; a bad v1 line: refused.
+    with pytest.raises(pymysql.err.OperationalError):
+        pymysql.connect(host="127.0.0.1", port=srv.port, user="root", password="", connect_timeout=5)
+    with pytest.raises(pymysql.err.OperationalError):
+        _pp_user(srv.port, b"PROXY TCP4 198.51.100.9 127.0.0.1 0 4000\r\n")
+    assert [e.get("error") for e in srv.state.connections[4:]] == [
+        "Invalid PROXY Protocol Header", "PROXY Protocol v1 header is invalid"]
+
+
+def test_proxy_protocol_fallbackable_and_outside_networks(make_double):
+    fb = make_double(tls=False, proxy_networks="127.0.0.0/8", proxy_fallbackable=True)
+    c = pymysql.connect(host="127.0.0.1", port=fb.port, user="root", password="", connect_timeout=5)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT USER()")
+            assert cur.fetchone()[0] == "root@127.0.0.1"
+    finally:
+        c.close()
+    other = make_double(tls=False, proxy_networks="10.0.0.0/8")
+    # Not in networks: a header is not read as one (as MySQL, "PROX" announces a 5 MiB packet).
+    import socket as sk
+    s = sk.create_connection(("127.0.0.1", other.port), timeout=5)
+    s.sendall(b"PROXY TCP4 198.51.100.9 127.0.0.1 5555 4000\r\n")
+    s.recv(4096)  # the greeting
+    s.close()
+    deadline = time.monotonic() + 10
+    while not other.state.connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert other.state.connections[0]["proxy"] is None
+    assert other.state.connections[0]["host"] == "127.0.0.1"
