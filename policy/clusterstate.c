@@ -348,8 +348,10 @@ void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_c
 		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
 	else if (t->nfilters == 0)
 		why(out, true, SIZE_MAX, "no table filter: every table");
-	else
-		filter_why(out, ig_tablefilter_decide(t->filter, db, tbl, &rule), rule);
+	else {
+		int m = ig_tablefilter_decide(t->filter, db, tbl, &rule); /* sets rule: not in the call */
+		filter_why(out, m, rule);
+	}
 }
 
 /* A case-sensitive changefeed compares the name stored in TiDB, which may differ in case
