@@ -129,9 +129,9 @@ static int add_filter(reader *r, ig_lbtask *t, char *s)
 	return 0;
 }
 
-/* One length-delimited string field `num` of a message, or NULL (absent or malformed).
- * The last occurrence wins (proto3). *oom set when out of memory. */
-static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *oom)
+/* One length-delimited string field `num` of a message, or NULL (absent or malformed:
+ * *bad set). The last occurrence wins (proto3). *oom set when out of memory. */
+static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *bad, bool *oom)
 {
 	reader r = {.p = p, .len = len};
 	char *out = NULL;
@@ -140,12 +140,16 @@ static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *
 		uint64_t tag, v;
 		const unsigned char *s;
 		size_t n;
-		if (varint(&r, &tag) < 0)
+		if (varint(&r, &tag) < 0) {
+			*bad = true;
 			break;
+		}
 		unsigned wire = (unsigned)(tag & 7);
 		if (wire == WIRE_LEN) {
-			if (bytes_field(&r, &s, &n) < 0)
+			if (bytes_field(&r, &s, &n) < 0) {
+				*bad = true;
 				break;
+			}
 			if ((tag >> 3) != num || memchr(s, '\0', n))
 				continue;
 			free(out);
@@ -156,6 +160,7 @@ static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *
 		} else if ((wire == WIRE_VARINT && varint(&r, &v) < 0) ||
 		           (wire == WIRE_I64 && skip(&r, 8, "") < 0) || (wire == WIRE_I32 && skip(&r, 4, "") < 0) ||
 		           wire == WIRE_SGROUP || wire == WIRE_EGROUP || wire > WIRE_I32) {
+			*bad = true;
 			break;
 		}
 	}
@@ -171,7 +176,7 @@ static int storage_text(const unsigned char *p, size_t len, char **out)
 	const unsigned char *s = NULL, *f;
 	size_t n = 0, fn;
 	const storage_kind *k = NULL;
-	bool oom = false;
+	bool oom = false, bad = false;
 
 	*out = NULL;
 	while (r.pos < r.len) { /* the oneof: the last kind present wins */
@@ -186,8 +191,13 @@ static int storage_text(const unsigned char *p, size_t len, char **out)
 	}
 	if (!k)
 		return 0;
-	char *a = sub_string(s, n, k->path ? k->path : k->bucket, &oom);
-	char *b = sub_string(s, n, k->prefix, &oom);
+	char *a = sub_string(s, n, k->path ? k->path : k->bucket, &bad, &oom);
+	char *b = sub_string(s, n, k->prefix, &bad, &oom);
+	if (bad && !oom) { /* a malformed message: unknown, not an error */
+		free(a);
+		free(b);
+		return 0;
+	}
 	if (!oom && k->path && a && strstr(a, "://"))
 		*out = strdup(a); /* HDFS.remote is already a URL */
 	else if (!oom && asprintf(out, "%s://%s%s%s", k->scheme, a ? a : "", b && *b ? "/" : "", b ? b : "") < 0)
