@@ -137,9 +137,9 @@ static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *
 	char *out = NULL;
 
 	while (num && r.pos < r.len) {
-		uint64_t tag, v;
-		const unsigned char *s;
-		size_t n;
+		uint64_t tag = 0, v = 0; /* initialised for the analyzer: varint sets them on success */
+		const unsigned char *s = NULL;
+		size_t n = 0;
 		if (varint(&r, &tag) < 0) {
 			*bad = true;
 			break;
@@ -172,9 +172,9 @@ static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *
 static int storage_text(const unsigned char *p, size_t len, char **out)
 {
 	reader r = {.p = p, .len = len};
-	uint64_t tag;
-	const unsigned char *s = NULL, *f;
-	size_t n = 0, fn;
+	uint64_t tag = 0;
+	const unsigned char *s = NULL, *f = NULL;
+	size_t n = 0, fn = 0;
 	const storage_kind *k = NULL;
 	bool oom = false, bad = false;
 
@@ -209,7 +209,7 @@ static int storage_text(const unsigned char *p, size_t len, char **out)
 
 static int field(reader *r, ig_lbtask *t)
 {
-	uint64_t tag, v;
+	uint64_t tag, v = 0;
 	uint64_t num;
 	unsigned wire;
 	const unsigned char *s = NULL;

@@ -16,7 +16,8 @@ import urllib.parse
 import pytest
 
 from harness import ports
-from policy_helpers import (DB1, DB2, cs, double, etcd, policy_gw, rule, state,  # noqa: F401
+from obligation_helpers import SNAP, doubles, obl_gw, wait_for  # noqa: F401
+from policy_helpers import (DB1, cs, double, etcd, policy_gw, query, rule, state,  # noqa: F401
                             closed_port_url)
 
 TOKEN = "ctl-test-token-4d1f"
@@ -366,3 +367,32 @@ def test_ctl_admin_off(policy_gw, tmp_path):  # noqa: F811
     gw = policy_gw()
     r = ctl(gw, "status", "-c", gw.config_path)
     assert r.returncode == 2 and "admin server is off" in r.stderr, r.stderr
+
+
+def test_ctl_obligations_and_dismiss_a_failing_one(doubles, obl_gw, state, tmp_path):  # noqa: F811
+    """A BACKUP owed after an import keeps failing (the service password is wrong): ctl
+    obligations shows it failing, ctl dismiss gives up on it, ctl obligations shows it
+    dismissed. This admin server has no token: none is needed nor sent."""
+    up, down = doubles(job_delay=0.1)
+    state.task("pitr", ["shop.*"])
+    (tmp_path / "svc.pw").write_text("wrong-password\n")
+    gw, port = obl_gw(up, down, SNAP, admin=True)
+    admin = "127.0.0.1:%d" % port
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+    assert out.ok, out
+
+    def failing():
+        r = ctl(gw, "obligations", "--admin", admin, "--json")
+        assert r.returncode == 0, r.stderr
+        recs = json.loads(r.stdout)["obligations"]["records"]
+        return [x for x in recs if x.get("failing")]
+    rid = wait_for(failing, 30, "a failing obligation")[0]["id"]
+    r = ctl(gw, "obligations", "--admin", admin)
+    assert r.returncode == 0 and ("  %s  " % rid) in r.stdout and "FAILING" in r.stdout, r.stdout
+    assert "shop.t" in r.stdout
+    r = ctl(gw, "dismiss", rid, "--admin", admin)
+    assert r.returncode == 0 and r.stdout == "dismissed %s\n" % rid, (r.stdout, r.stderr)
+    r = ctl(gw, "obligations", "--admin", admin)
+    assert r.returncode == 0 and ("  %s  dismissed  shop.t" % rid) in r.stdout, r.stdout
+    r = ctl(gw, "dismiss", rid, "--admin", admin)
+    assert r.returncode == 1 and "HTTP 409" in r.stderr, r.stderr
