@@ -6,6 +6,8 @@
  */
 #include "proxy/coverage.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -159,12 +161,44 @@ static const ig_cluster_state *state_for(const ig_config *cfg, bool keep_last, c
 	return st;
 }
 
+/*
+ * One status answer at a time reads PD: the libuv thread pool it runs on is the one the
+ * decisions and statement classification use, and a monitor polling status while PD hangs
+ * must not hold several of its threads for cluster.timeout_ms each. Answers that come
+ * meanwhile show the last read kept (stale: true) and how the last status read ended.
+ */
+static atomic_bool status_reading;
+static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_err[512]; /* "" when the last status read succeeded */
+
+static const ig_cluster_state *status_state(char *err, size_t errlen, bool *failed, bool *stale)
+{
+	const ig_cluster_state *st;
+
+	if (atomic_exchange(&status_reading, true)) {
+		pthread_mutex_lock(&last_mu);
+		snprintf(err, errlen, "%s", last_err);
+		pthread_mutex_unlock(&last_mu);
+		*failed = err[0] != '\0';
+		st = ig_state_last();
+		*stale = st != NULL;
+		return st;
+	}
+	ig_config *cfg = ig_cfg_acquire();
+	st = state_for(cfg, true, err, errlen, failed, stale);
+	ig_cfg_release(cfg);
+	pthread_mutex_lock(&last_mu);
+	snprintf(last_err, sizeof(last_err), "%s", *failed ? err : "");
+	pthread_mutex_unlock(&last_mu);
+	atomic_store(&status_reading, false);
+	return st;
+}
+
 json_t *ig_cluster_status_json(void)
 {
-	ig_config *cfg = ig_cfg_acquire();
 	char err[512];
 	bool failed, stale;
-	const ig_cluster_state *st = state_for(cfg, true, err, sizeof(err), &failed, &stale);
+	const ig_cluster_state *st = status_state(err, sizeof(err), &failed, &stale);
 	json_t *o = json_object(), *tasks = json_array(), *cfs = json_array(), *problems = json_array();
 
 	if (o && tasks && cfs && problems) {
@@ -190,7 +224,6 @@ json_t *ig_cluster_status_json(void)
 	json_decref(cfs);
 	json_decref(problems);
 	ig_state_release(st);
-	ig_cfg_release(cfg);
 	return o;
 }
 

@@ -12,7 +12,8 @@
 #include <jansson.h>
 
 /* The "cluster" object: a fresh (cache-verified) read of PD's etcd; when it fails, the error
- * and the last read kept (marked "stale"). NULL only when out of memory. */
+ * and the last read kept (marked "stale"). While another status answer reads PD, the last
+ * read kept (stale) and how the last status read ended. NULL only when out of memory. */
 json_t *ig_cluster_status_json(void);
 /* GET /api/v1/coverage?table=DB.TABLE[&user=U][&host=H]: malloc'd JSON; *http_status 400
  * for a bad query. */
