@@ -19,7 +19,8 @@
 enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP = 4, WIRE_I32 = 5 };
 enum { FIELD_STORAGE = 1, FIELD_START_TS = 2, FIELD_NAME = 4, FIELD_TABLE_FILTER = 5 };
 
-/* backuppb.StorageBackend's oneof (brpb.proto, kvproto master as of TiDB v8.5): the kinds
+/* backuppb.StorageBackend's oneof (pingcap/kvproto proto/brpb.proto, read at commit 02c419e1;
+ * the field numbers are wire format and do not change between releases): the kinds
  * and, for each, the field numbers of the non-secret fields shown (bucket, prefix, or a
  * path). Credentials (S3 access_key 8 / secret_access_key 9, GCS credentials_blob 6, Azure
  * shared_key 6, ...) and endpoints are never read. */
