@@ -76,7 +76,7 @@ static void start_tracking(ig_session *s)
 	s->cmd.answer_begun = false;
 	s->cmd.auth_turn = false;
 	if (s->cmd.pq_len > 0)
-		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps);
+		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps, s->mariadb_caps);
 }
 
 /*

@@ -117,7 +117,7 @@ static void backend_greeting(ig_session *s, const uint8_t *p, uint32_t n, uint8_
 	}
 	memcpy(copy, p, n);
 	uint32_t caps = (hs->greeting.caps & ~IG_CAPS_MASKED) | (s->cctx ? CLIENT_SSL : 0);
-	my_greeting_set_caps(copy, &hs->greeting, caps, 0);
+	my_greeting_set_caps(copy, &hs->greeting, caps, hs->greeting.mariadb_caps & IG_MARIADB_CAPS_RELAYED);
 	hs->seq_b = seq;
 	hs->seq_c = 0;
 	int rc = ig_conn_send_packet(&s->client, 0, copy, n);
@@ -171,7 +171,9 @@ static int client_identity(ig_session *s, const uint8_t *p, uint32_t n, const my
 	if (r->auth_plugin[0])
 		snprintf(hs->auth_plugin, sizeof(hs->auth_plugin), "%s", r->auth_plugin);
 	s->caps = r->caps & hs->greeting.caps & ~IG_CAPS_MASKED;
-	return my_hs_response_rewrite(p, n, bcaps, &hs->hs_out);
+	/* MariaDB's extended capabilities: what both sides have, of those the gateway follows. */
+	s->mariadb_caps = r->mariadb_caps & hs->greeting.mariadb_caps & IG_MARIADB_CAPS_RELAYED;
+	return my_hs_response_rewrite(p, n, bcaps, s->mariadb_caps, &hs->hs_out);
 }
 
 static void client_hello(ig_session *s, const uint8_t *p, uint32_t n, uint8_t seq)

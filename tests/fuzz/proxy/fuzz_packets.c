@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ig_buf out = {0};
 		if (r.auth_len > n || (r.auth && (r.auth < p || r.auth + r.auth_len > p + n)))
 			abort();
-		if (my_hs_response_rewrite(p, n, r.caps & ~IG_CAPS_MASKED, &out) == 0 && out.len != n)
+		if (my_hs_response_rewrite(p, n, r.caps & ~IG_CAPS_MASKED, r.mariadb_caps & IG_MARIADB_CAPS_RELAYED, &out) == 0 && out.len != n)
 			abort(); /* a rewrite changes bits, never the length */
 		ig_buf_reset(&out);
 	}
