@@ -50,13 +50,14 @@
 #define CLIENT_REMEMBER_OPTIONS (1u << 31)
 
 /*
- * What the gateway never lets either side negotiate, because it could no longer read
- * the packets (compression), or the statement text would not start where it looks for
- * it (query attributes), or result sets would change shape under the response tracker
- * (optional metadata), or the auth flow would change (multi-factor).
+ * What the gateway never lets either side negotiate, because the statement text would not
+ * start where it looks for it (query attributes), or result sets would change shape under
+ * the response tracker (optional metadata), or the auth flow would change (multi-factor).
+ * Compression (CLIENT_COMPRESS: zlib, CLIENT_ZSTD_COMPRESSION_ALGORITHM: zstd) passes: each
+ * leg is decompressed below the framer (proxy/zproto.h), so every packet is read as the
+ * server will read it.
  */
-#define IG_CAPS_MASKED (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM | \
-	CLIENT_QUERY_ATTRIBUTES | CLIENT_OPTIONAL_RESULTSET_METADATA | \
+#define IG_CAPS_MASKED (CLIENT_QUERY_ATTRIBUTES | CLIENT_OPTIONAL_RESULTSET_METADATA | \
 	CLIENT_MULTI_FACTOR_AUTHENTICATION | CLIENT_SSL)
 
 /*
