@@ -421,6 +421,14 @@ static void test_import_answers(void **state)
 	assert_string_equal(r.rows, "10");
 	ig_buf_reset(&b);
 
+	/* Progress reports before the answer are not the answer. */
+	put_progress(&b, 1);
+	put_ok(&b, 2, 0x00, 10, 0, "Records: 10, ID: 3b1f0000");
+	assert_int_equal(ig_import_result_parse(b.data, b.len, CLIENT_PROTOCOL_41, 0, &r), 0);
+	assert_int_equal(r.kind, IR_OK);
+	assert_string_equal(r.rows, "10");
+	ig_buf_reset(&b);
+
 	static const char emsg[] = "\xff\xed\x1f#HY000PreCheck failed: target table is not empty";
 	put_pkt(&b, 1, emsg, sizeof(emsg) - 1);
 	assert_int_equal(ig_import_result_parse(b.data, b.len, CLIENT_PROTOCOL_41, 0, &r), 0);
