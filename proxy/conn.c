@@ -257,6 +257,7 @@ static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 		if (rc == 1 && outlen > 0)
 			feed_packets(c, out, outlen, plain);
 	}
+	ig_buf_reset(&c->z.out); /* framed: a large frame's bytes are not held while idle */
 }
 
 int ig_conn_start_compression(ig_conn *c, ig_zalg alg, int zstd_level, bool client_side)

@@ -49,7 +49,6 @@ void ig_zleg_free(ig_zleg *z)
 	ZSTD_freeCCtx(z->cctx);
 	ig_buf_reset(&z->carry);
 	ig_buf_reset(&z->out);
-	ig_buf_reset(&z->frame);
 	memset(z, 0, sizeof(*z));
 }
 
@@ -171,14 +170,10 @@ int ig_zleg_read(ig_zleg *z, const uint8_t *p, size_t n, size_t *used, const uin
 
 /* ------------------------------------------------------------------ writing */
 
-/* Compresses src into the frame buffer after its header; returns the compressed length, or 0
- * when it does not pay (the frame then goes as is), or -1 out of memory. */
-static long compress_into(ig_zleg *z, const uint8_t *src, size_t n)
+/* Compresses src to dst (room for `bound` bytes); returns the compressed length, 0 when it
+ * does not pay (the frame then goes as is), or -1 out of memory. */
+static long compress_to(ig_zleg *z, const uint8_t *src, size_t n, uint8_t *dst, size_t bound)
 {
-	size_t bound = z->alg == IG_Z_ZSTD ? ZSTD_compressBound(n) : compressBound((uLong)n);
-	if (ig_buf_reserve(&z->frame, IG_Z_HEADER + bound) < 0)
-		return -1;
-	uint8_t *dst = z->frame.data + z->frame.len + IG_Z_HEADER;
 	size_t got;
 	if (z->alg == IG_Z_ZSTD) {
 		if (!z->cctx && !(z->cctx = ZSTD_createCCtx()))
@@ -209,21 +204,30 @@ static long compress_into(ig_zleg *z, const uint8_t *src, size_t n)
 	return got < n ? (long)got : 0;
 }
 
-/* One frame of n packet bytes, appended to out. */
+/* One frame of n packet bytes, appended to out: compressed in place after its header, or
+ * (up to the 50-byte threshold, or when compression does not pay) sent as is. */
 static int put_frame(ig_zleg *z, const uint8_t *src, size_t n, ig_buf *out)
 {
-	uint8_t hdr[IG_Z_HEADER];
-	long clen = n > IG_Z_MIN_COMPRESS ? compress_into(z, src, n) : 0;
-	if (clen < 0)
+	long clen = 0;
+	if (n > IG_Z_MIN_COMPRESS) {
+		size_t bound = z->alg == IG_Z_ZSTD ? ZSTD_compressBound(n) : compressBound((uLong)n);
+		if (ig_buf_reserve(out, IG_Z_HEADER + bound) < 0)
+			return -1;
+		clen = compress_to(z, src, n, out->data + out->len + IG_Z_HEADER, bound);
+		if (clen < 0)
+			return -1;
+	} else if (ig_buf_reserve(out, IG_Z_HEADER + n) < 0) {
 		return -1;
+	}
+	/* Room for the header and n bytes is reserved either way (a bound is at least n). */
+	uint8_t *hdr = out->data + out->len;
 	my_put_u24(hdr, clen > 0 ? (uint32_t)clen : (uint32_t)n);
 	hdr[3] = z->seq++;
 	my_put_u24(hdr + 4, clen > 0 ? (uint32_t)n : 0);
-	if (ig_buf_append(out, hdr, sizeof(hdr)) < 0)
-		return -1;
-	if (clen > 0)
-		return ig_buf_append(out, z->frame.data + z->frame.len + IG_Z_HEADER, (size_t)clen);
-	return ig_buf_append(out, src, n);
+	if (clen == 0)
+		memcpy(hdr + IG_Z_HEADER, src, n);
+	out->len += IG_Z_HEADER + (clen > 0 ? (size_t)clen : n);
+	return 0;
 }
 
 /*

@@ -52,7 +52,6 @@ typedef struct ig_zleg {
 	uint8_t hdr[4];      /* a packet header split between writes */
 	uint8_t hdr_have;
 	bool prev_full;      /* the last packet had a 16 MiB - 1 payload: the next continues it */
-	ig_buf frame;        /* a frame being built */
 	void *deflate;       /* z_stream */
 	void *cctx;          /* ZSTD_CCtx */
 } ig_zleg;
