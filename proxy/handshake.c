@@ -173,20 +173,21 @@ static ig_zalg compression_of(uint32_t caps)
 
 /*
  * Each leg compresses independently. The client's leg: what the client asked for (the
- * gateway offers both). The backend's leg: the same, when the backend offers it, else none;
- * the response passed on carries that leg's flag only, and no zstd level when that leg is
- * not zstd (the level is the response's last byte, proxy/zproto.h).
+ * gateway offers both). The backend's leg stays uncompressed: under compression a server's
+ * packet sequence ids stop following the packets (MariaDB numbers an answer after the
+ * frames of its command, TiDB resets them to the frame id at each flush and only logs a
+ * client's wrong ids: pkg/server/internal/packetio.go at 000172f4), and those ids are how
+ * the gateway proves it still knows which answer a packet belongs to (proxy/command.c
+ * answer_in_sequence: a row taken for a LOCAL INFILE request would let the client's packets
+ * pass uninspected). The response passed on carries no compression flag, and no zstd level
+ * (the level is the response's last byte, proxy/zproto.h). proxy/zproto.c can frame a
+ * backend's leg (client_side); what is missing is a way to follow its answers.
  */
 static uint32_t backend_compression(ig_handshake *hs, uint32_t client_caps)
 {
 	hs->zclient = compression_of(client_caps);
 	hs->zbackend = IG_Z_NONE;
-	if (hs->zclient == IG_Z_ZLIB && (hs->greeting.caps & CLIENT_COMPRESS))
-		hs->zbackend = IG_Z_ZLIB;
-	else if (hs->zclient == IG_Z_ZSTD && (hs->greeting.caps & CLIENT_ZSTD_COMPRESSION_ALGORITHM))
-		hs->zbackend = IG_Z_ZSTD;
-	return hs->zbackend == IG_Z_ZLIB ? CLIENT_COMPRESS
-	       : hs->zbackend == IG_Z_ZSTD ? CLIENT_ZSTD_COMPRESSION_ALGORITHM : 0;
+	return 0;
 }
 
 /* The client's identity, and its HandshakeResponse rewritten for the backend. */

@@ -5,7 +5,8 @@ one frame) are read as the server reads them; an IMPORT INTO sent compressed to 
 table is refused exactly as the same statement sent uncompressed; frames that lie about
 their length, carry bytes after their stream or decompress past what they declare close
 the connection, and the gateway goes on serving others. Each leg compresses on its own:
-the TiDB double offers no compression, so there only the client's leg is compressed."""
+the client's leg as the client asks, the backend's leg not at all (proxy/handshake.c
+backend_compression)."""
 
 import subprocess
 import zlib
@@ -29,11 +30,12 @@ def _mariadb_cli(target, sql, compress):
 
 
 def test_mariadb_compress_reports_compression_on(gw, mariadb):
-    """The session variable says what the backend's leg does; `status` what the client's does."""
+    """`status` says what the client's leg does: compressed, as directly. The server's
+    session variable says what the backend's leg does: that leg stays uncompressed
+    (proxy/handshake.c backend_compression says why)."""
     sql = "SHOW SESSION STATUS LIKE 'Compression'"
     assert _mariadb_cli(mariadb, sql, True) == "Variable_name\tValue\nCompression\tON\n"
-    assert _mariadb_cli(gw, sql, True) == "Variable_name\tValue\nCompression\tON\n"
-    assert _mariadb_cli(gw, sql, False) == "Variable_name\tValue\nCompression\tOFF\n"
+    assert _mariadb_cli(gw, sql, True) == "Variable_name\tValue\nCompression\tOFF\n"
     r = subprocess.run(["mariadb", "--compress", "-h", gw.host, "-P", str(gw.port), "-u", NATIVE[0],
                         "-p" + NATIVE[1], "-e", "status"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -125,3 +127,70 @@ def test_import_refused_compressed_as_uncompressed(policy_gw, double, state):
     finally:
         c.close()
     assert rx.imports() == []
+
+
+def test_igclient_protocol_paths_compressed_match_direct(ig, mariadb, tmp_path):
+    """Every protocol path igclient drives, with a compressed client leg, prints what the same
+    steps print directly compressed: binary protocol, a cursor fetched in steps, long data,
+    COM_CHANGE_USER, a 20 MB query (packets of 16 MiB spanning many frames; libmariadb sends
+    every part with id 0), and LOAD DATA LOCAL INFILE."""
+    data = tmp_path / "rows.csv"
+    data.write_text("".join("%d,row %d\n" % (i, i) for i in range(1, 50001)))
+    steps = ["query", "CREATE OR REPLACE TABLE igtest.zload (n INT, s VARCHAR(40))",
+             "query", "LOAD DATA LOCAL INFILE '%s' INTO TABLE igtest.zload FIELDS TERMINATED BY ','" % data,
+             "query", "SELECT COUNT(*), SUM(n), MD5(GROUP_CONCAT(s ORDER BY n)) FROM igtest.zload",
+             "stmt", "SELECT ? + 1, REPEAT(?, 1000)", "i:41", "s:ab",
+             "cursor", "7", "SELECT seq FROM seq_1_to_50 WHERE seq > ?", "i:10",
+             "stmt", "SELECT LENGTH(?)", "L:3000000:65536",
+             "bigquery", "20000000",
+             "changeuser", "igother", "otherpw", "igtest2",
+             "query", "SELECT CURRENT_USER(), DATABASE()"]
+    opts = ["--compress", "--local-infile"]
+    through = ig(*NATIVE, steps, db="igtest", opts=opts, timeout=300)
+    direct = ig(*NATIVE, steps, db="igtest", opts=opts, target=mariadb, timeout=300)
+    assert through.rc == 0, through.out + through.err
+    strip = lambda r: [l for l in r.lines() if not l.startswith("connected ")]  # noqa: E731
+    assert strip(through) == strip(direct)
+    assert ["50000", "1250025000"] == through.results()[0][0][:2]
+
+
+def _zstd(data, decompress=False):
+    args = ["zstd", "-q", "-c"] + (["-d"] if decompress else ["-3"])
+    return subprocess.run(args, input=data, capture_output=True, check=True).stdout
+
+
+@pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v zstd"], capture_output=True).returncode != 0,
+                    reason="the zstd program is not installed")
+def test_zstd_client_leg_with_an_uncompressed_backend_leg(gw):
+    """A client that asks for zstd only (CLIENT_ZSTD_COMPRESSION_ALGORITHM and its level byte)
+    gets zstd frames on its leg; the backend's leg is plain, and the client's level byte is
+    not passed to it (MariaDB would read it as more connection attributes)."""
+    raw = rawproto.RawConn(gw.host, gw.port)
+    try:
+        _, g = raw.read_greeting()
+        assert g["caps"] & 0x04000000, hex(g["caps"])
+        resp = rawproto.handshake_response(NATIVE[0], NATIVE[1], g["salt"], "igtest",
+                                           caps=rawproto.DEFAULT_CAPS | 0x04000000) + b"\x05"
+        raw.send_packet(resp, 1)
+        _, ok = raw.read_packet()
+        assert ok[:1] == b"\x00", ok
+        def ask(sql, until):
+            q = packet(bytes([COM_QUERY]) + sql, 0)
+            body = _zstd(q)
+            raw.send_raw(len(body).to_bytes(3, "little") + b"\x00" + len(q).to_bytes(3, "little") + body)
+            data, zipped = b"", 0
+            while until not in data:
+                hdr = raw._recv_exact(7)
+                body = raw._recv_exact(int.from_bytes(hdr[:3], "little"))
+                if int.from_bytes(hdr[4:], "little"):
+                    zipped += 1
+                    body = _zstd(body, decompress=True)
+                data += body
+            return data, zipped
+        data, zipped = ask(b"SELECT REPEAT('z', 400) AS r", b"z" * 400)
+        assert zipped >= 1  # the answer came in zstd frames
+        data, _ = ask(b"SHOW SESSION STATUS LIKE 'Compression'", b"Compression")
+        _, rest = data.split(b"Compression", 1)
+        assert rest.startswith(b"\x03OFF"), data  # the backend's leg is not compressed
+    finally:
+        raw.close()
