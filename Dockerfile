@@ -15,10 +15,10 @@ RUN rm -rf build-image && \
     DESTDIR=/out meson install -C build-image --no-rebuild
 
 FROM debian:12-slim
-# runtime libraries: libuv1 libssl3 libmariadb3 libpcre2-8-0 libcurl4 libjansson4 libyaml-0-2 libsystemd0 libhttp-parser2.9 libtomlplusplus3 libstdc++6 libgcc-s1
+# runtime libraries: libuv1 libssl3 libmariadb3 libpcre2-8-0 libcurl4 libjansson4 libyaml-0-2 libsystemd0 libhttp-parser2.9 libtomlplusplus3 libstdc++6 libgcc-s1 zlib1g libzstd1
 RUN apt-get update && \
     apt-get install -y --no-install-recommends ca-certificates \
-        libuv1 libssl3 libmariadb3 libpcre2-8-0 libcurl4 libjansson4 libyaml-0-2 libsystemd0 libhttp-parser2.9 libtomlplusplus3 libstdc++6 libgcc-s1 && \
+        libuv1 libssl3 libmariadb3 libpcre2-8-0 libcurl4 libjansson4 libyaml-0-2 libsystemd0 libhttp-parser2.9 libtomlplusplus3 libstdc++6 libgcc-s1 zlib1g libzstd1 && \
     rm -rf /var/lib/apt/lists/* && \
     useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin importgate && \
     install -d -o 10001 -g 10001 -m 0750 /var/log/importgate /var/lib/importgate

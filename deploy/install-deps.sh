@@ -11,11 +11,11 @@ set -euo pipefail
 
 BUILD="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev libuv1-dev libssl-dev
 libmariadb-dev libpcre2-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libcmocka-dev
-libsystemd-dev libhttp-parser-dev libtomlplusplus-dev"
+libsystemd-dev libhttp-parser-dev libtomlplusplus-dev zlib1g-dev libzstd-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
 TEST="python3 python3-pytest python3-pytest-xdist python3-pymysql python3-cryptography
 python3-prometheus-client python3-yaml cppcheck clang-tidy socat iproute2
-python3-kubernetes systemd logrotate man-db groff-base"
+python3-kubernetes systemd logrotate man-db groff-base mariadb-test"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"

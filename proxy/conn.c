@@ -1,5 +1,6 @@
 /*
- * conn.c - a session's connection: socket, TLS, write queue and packet framing (see conn.h).
+ * conn.c - a session's connection: socket, TLS, write queue, the compressed protocol and
+ * packet framing (see conn.h).
  */
 #include "proxy/conn.h"
 
@@ -39,6 +40,7 @@ void ig_conn_free(ig_conn *c)
 	ig_buf_reset(&c->wq);
 	ig_buf_reset(&c->inflight);
 	ig_framer_reset(&c->in);
+	ig_zleg_free(&c->z);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -47,6 +49,16 @@ static int conn_queue(ig_conn *c, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
+	if (ig_zleg_on(&c->z)) {
+		/* Packets to frames; then to TLS, or straight into the queue. */
+		if (!c->tls)
+			return ig_zleg_write(&c->z, p, n, &c->wq);
+		ig_buf f = {0};
+		int rc = ig_zleg_write(&c->z, p, n, &f) < 0 || ig_tls_write(c->tls, f.data, f.len) < 0 ||
+		         ig_tls_drain(c->tls, &c->wq) < 0 ? -1 : 0;
+		ig_buf_reset(&f);
+		return rc;
+	}
 	if (c->tls) {
 		if (ig_tls_write(c->tls, p, n) < 0 || ig_tls_drain(c->tls, &c->wq) < 0)
 			return -1;
@@ -90,8 +102,8 @@ int ig_conn_send_packet(ig_conn *c, uint8_t seq, const void *payload, size_t len
 
 int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len)
 {
-	if (c->tls || len + 1 >= MY_MAX_PAYLOAD || span_out(c) < 0) {
-		/* One piece for TLS (one record), or split in packets of 16 MiB - 1. */
+	if (c->tls || ig_zleg_on(&c->z) || len + 1 >= MY_MAX_PAYLOAD || span_out(c) < 0) {
+		/* One piece for TLS (one record) or compression (one frame), or split in packets of 16 MiB - 1. */
 		ig_buf b = {0};
 		int rc = ig_buf_append(&b, &cmd, 1) < 0 || ig_buf_append(&b, text, len) < 0
 		         ? -1 : ig_conn_send_packet(c, 0, b.data, b.len);
@@ -194,11 +206,12 @@ static int on_run_end(void *arg)
 	return c->relay ? span_out(c->relay) : 0;
 }
 
-/* Framing stops when the connection closed, or when TLS started under plaintext. */
+/* Framing stops when the connection closed, when TLS started under plaintext, or when
+ * compression started: what follows is then ciphertext, or frames. */
 static bool on_stop(void *arg)
 {
 	ig_conn *c = arg;
-	return !c->open || (c->plain_in && c->tls);
+	return !c->open || (c->plain_in && c->tls) || c->z_fresh;
 }
 
 static const ig_framer_ops framer_ops = {
@@ -206,19 +219,25 @@ static const ig_framer_ops framer_ops = {
 };
 
 static void tls_input(ig_conn *c, const uint8_t *p, size_t n);
+static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain);
 
-/* What ended a feed: input that became ciphertext goes to TLS. */
+/* What ended a feed: input that became ciphertext goes to TLS, input that became frames
+ * to decompression. */
 static void framed(ig_conn *c, ig_frame_end e, ig_buf *rest)
 {
+	bool fresh = c->z_fresh;
+	c->z_fresh = false;
 	if (e == IG_FRAME_FAILED)
 		c->ops->broken(c->owner, c, UV_ENOMEM);
+	else if (e == IG_FRAME_STOPPED && c->open && fresh && ig_buf_avail(rest) > 0)
+		feed(c, ig_buf_head(rest), ig_buf_avail(rest), c->plain_in);
 	else if (e == IG_FRAME_STOPPED && c->open && c->tls && ig_buf_avail(rest) > 0)
 		tls_input(c, ig_buf_head(rest), ig_buf_avail(rest));
 	ig_buf_reset(rest);
 }
 
-/* Plaintext in: framed from where it lies; only what must wait is copied. */
-static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
+/* Packet bytes in: framed from where they lie; only what must wait is copied. */
+static void feed_packets(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 {
 	ig_buf rest = {0};
 	if (c->carry_max && ig_conn_kept(c) + n > c->carry_max) {
@@ -227,6 +246,40 @@ static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 	}
 	c->plain_in = plain;
 	framed(c, ig_framer_feed(&c->in, p, n, &framer_ops, c, &rest), &rest);
+}
+
+/* Plaintext in: under compression each frame is checked, decompressed and framed before the
+ * next is read, so one frame's packet bytes are the most held at once. A frame that is not
+ * acceptable closes the connection (the gateway could no longer tell what the peer sent). */
+static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
+{
+	if (!ig_zleg_on(&c->z)) {
+		feed_packets(c, p, n, plain);
+		return;
+	}
+	while (n > 0 && c->open) {
+		char err[160];
+		const uint8_t *out = NULL;
+		size_t used, outlen = 0;
+		int rc = ig_zleg_read(&c->z, p, n, &used, &out, &outlen, err, sizeof(err));
+		if (rc < 0) {
+			c->ops->broken(c->owner, c, UV_EPROTO);
+			return;
+		}
+		p += used;
+		n -= used;
+		if (rc == 1 && outlen > 0)
+			feed_packets(c, out, outlen, plain);
+	}
+	ig_buf_reset(&c->z.out); /* framed: a large frame's bytes are not held while idle */
+}
+
+int ig_conn_start_compression(ig_conn *c, ig_zalg alg, int zstd_level, bool client_side)
+{
+	if (span_out(c) < 0 || ig_zleg_start(&c->z, alg, zstd_level, client_side) < 0)
+		return -1;
+	c->z_fresh = c->in.framing; /* the rest of the input being framed is frames */
+	return 0;
 }
 
 void ig_conn_resume(ig_conn *c)

@@ -1,6 +1,7 @@
 /*
  * conn.h - one TCP connection of a session (the client's or the backend's): reading with
- * backpressure, a write queue, TLS behind it (proxy/tls.c), and MySQL packet framing.
+ * backpressure, a write queue, TLS behind it (proxy/tls.c), the compressed protocol once
+ * negotiated (proxy/zproto.c: frames below the packets, above TLS), and MySQL packet framing.
  *
  * Input is framed once (proxy/framer.h): the owner is handed each packet and answers what
  * becomes of it: taken whole, relayed verbatim to the relay connection as its bytes arrive,
@@ -21,6 +22,7 @@
 #include "proxy/framer.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
+#include "proxy/zproto.h"
 
 #define IG_CONN_TLS_CLOSED 1 /* lost(): the peer closed TLS, or TLS failed after its handshake */
 
@@ -47,6 +49,8 @@ struct ig_conn {
 	ig_buf inflight;     /* bytes handed to uv_write */
 	uv_write_t wreq;
 	ig_framer in;        /* plaintext input, framed */
+	ig_zleg z;           /* the compressed protocol: input decompressed before framing, output framed */
+	bool z_fresh;        /* compression started while this input was being framed: the rest is frames */
 	size_t carry_max;    /* 0: unbounded; else overflow() when kept input would pass it */
 	ig_conn *relay;      /* where IG_PKT_RELAY sends */
 	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
@@ -82,6 +86,11 @@ static inline size_t ig_conn_kept(const ig_conn *c) { return ig_buf_avail(&c->in
 static inline bool ig_conn_at_boundary(const ig_conn *c) { return ig_framer_at_boundary(&c->in); }
 /* During packet(): bytes after the packet in the input at hand. */
 static inline size_t ig_conn_input_after(const ig_conn *c) { return c->in.run_left; }
+
+/* The compressed protocol from the next byte on, both directions (after the OK that ends
+ * authentication): what was queued before goes out as it was. client_side: the gateway is
+ * the client on this connection (the backend's). 0, or -1 for an unknown algorithm. */
+int ig_conn_start_compression(ig_conn *c, ig_zalg alg, int zstd_level, bool client_side);
 
 /* TLS from now on: server side for a client, client side (peer_host) for a backend. */
 int ig_conn_start_tls(ig_conn *c, SSL_CTX *ctx, bool server, const char *peer_host);

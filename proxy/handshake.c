@@ -2,7 +2,8 @@
  * handshake.c - from the backend's greeting to the end of authentication: the greeting is
  * masked and relayed, the client's HandshakeResponse rewritten for the backend, TLS started
  * on either leg, and the authentication exchange relayed with sequence ids renumbered when
- * the legs differ in TLS (caching_sha2_password full authentication is bridged). Its state
+ * the legs differ in TLS (caching_sha2_password full authentication is bridged); with the
+ * authentication's OK, compression starts on both legs when it was negotiated. Its state
  * is one object, freed when the command phase starts.
  */
 #include <stdio.h>
@@ -36,7 +37,11 @@ struct ig_handshake {
 	size_t scramble_len;
 	ig_auth_bridge ab;
 	ig_buf secret;          /* a password in flight in the bridge; cleansed after */
+	int zstd_level;         /* the zstd level the client asked for */
+	ig_zalg zclient, zbackend; /* the compression of each leg, from the command phase on */
 };
+
+#define IG_CAPS_COMPRESSION (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM)
 
 ig_handshake *ig_hs_new(void)
 {
@@ -116,8 +121,9 @@ static void backend_greeting(ig_session *s, const uint8_t *p, uint32_t n, uint8_
 		return;
 	}
 	memcpy(copy, p, n);
-	uint32_t caps = (hs->greeting.caps & ~IG_CAPS_MASKED) | (s->cctx ? CLIENT_SSL : 0);
-	my_greeting_set_caps(copy, &hs->greeting, caps, 0);
+	/* Compression is offered whatever the backend offers: the client's leg is the gateway's. */
+	uint32_t caps = (hs->greeting.caps & ~IG_CAPS_MASKED) | IG_CAPS_COMPRESSION | (s->cctx ? CLIENT_SSL : 0);
+	my_greeting_set_caps(copy, &hs->greeting, caps, hs->greeting.mariadb_caps & IG_MARIADB_CAPS_RELAYED);
 	hs->seq_b = seq;
 	hs->seq_c = 0;
 	int rc = ig_conn_send_packet(&s->client, 0, copy, n);
@@ -159,6 +165,31 @@ static void client_ssl_request(ig_session *s, uint8_t seq)
 	s->state = SS_CLIENT_TLS;
 }
 
+/* A leg's compression from its flags: zlib when both are set (TiDB does the same). */
+static ig_zalg compression_of(uint32_t caps)
+{
+	return caps & CLIENT_COMPRESS ? IG_Z_ZLIB : caps & CLIENT_ZSTD_COMPRESSION_ALGORITHM ? IG_Z_ZSTD : IG_Z_NONE;
+}
+
+/*
+ * Each leg compresses independently. The client's leg: what the client asked for (the
+ * gateway offers both). The backend's leg stays uncompressed: under compression a server's
+ * packet sequence ids stop following the packets (MariaDB numbers an answer after the
+ * frames of its command, TiDB resets them to the frame id at each flush and only logs a
+ * client's wrong ids: pkg/server/internal/packetio.go at 000172f4), and those ids are how
+ * the gateway proves it still knows which answer a packet belongs to (proxy/command.c
+ * answer_in_sequence: a row taken for a LOCAL INFILE request would let the client's packets
+ * pass uninspected). The response passed on carries no compression flag, and no zstd level
+ * (the level is the response's last byte, proxy/zproto.h). proxy/zproto.c can frame a
+ * backend's leg (client_side); what is missing is a way to follow its answers.
+ */
+static uint32_t backend_compression(ig_handshake *hs, uint32_t client_caps)
+{
+	hs->zclient = compression_of(client_caps);
+	hs->zbackend = IG_Z_NONE;
+	return 0;
+}
+
 /* The client's identity, and its HandshakeResponse rewritten for the backend. */
 static int client_identity(ig_session *s, const uint8_t *p, uint32_t n, const my_hs_response *r, uint32_t bcaps)
 {
@@ -170,8 +201,16 @@ static int client_identity(ig_session *s, const uint8_t *p, uint32_t n, const my
 	}
 	if (r->auth_plugin[0])
 		snprintf(hs->auth_plugin, sizeof(hs->auth_plugin), "%s", r->auth_plugin);
-	s->caps = r->caps & hs->greeting.caps & ~IG_CAPS_MASKED;
-	return my_hs_response_rewrite(p, n, bcaps, &hs->hs_out);
+	s->caps = r->caps & hs->greeting.caps & ~IG_CAPS_MASKED & ~IG_CAPS_COMPRESSION;
+	/* MariaDB's extended capabilities: what both sides have, of those the gateway follows. */
+	s->mariadb_caps = r->mariadb_caps & hs->greeting.mariadb_caps & IG_MARIADB_CAPS_RELAYED;
+	hs->zstd_level = ig_zstd_level_of_response(p, n, r->caps);
+	if (my_hs_response_rewrite(p, n, bcaps, s->mariadb_caps, &hs->hs_out) < 0)
+		return -1;
+	if ((r->caps & CLIENT_ZSTD_COMPRESSION_ALGORITHM) && !(bcaps & CLIENT_ZSTD_COMPRESSION_ALGORITHM) &&
+	    hs->hs_out.len > 32)
+		hs->hs_out.len--; /* the zstd level goes only with the zstd flag */
+	return 0;
 }
 
 static void client_hello(ig_session *s, const uint8_t *p, uint32_t n, uint8_t seq)
@@ -200,7 +239,8 @@ static void client_hello(ig_session *s, const uint8_t *p, uint32_t n, uint8_t se
 		             "(client_tls.require)");
 		return;
 	}
-	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED) | (s->bctx ? CLIENT_SSL : 0);
+	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED & ~IG_CAPS_COMPRESSION) | backend_compression(hs, r.caps) |
+	                 (s->bctx ? CLIENT_SSL : 0);
 	if (client_identity(s, p, n, &r, bcaps) < 0) {
 		ig_sess_close(s, "out of memory");
 		return;
@@ -365,6 +405,29 @@ static void auth_from_client(ig_session *s, const uint8_t *p, uint32_t n)
 	}
 }
 
+/*
+ * Compression starts after the OK that ends authentication, in both directions (TiDB
+ * pkg/server/conn.go handshake at 000172f4: the OK is written and flushed, then the
+ * compressed reader and writer are set; zlib when the client set both flags). Each leg has
+ * its own algorithm (backend_compression), frames and ids. The OK itself was queued before,
+ * uncompressed.
+ */
+static const char *zalg_name(ig_zalg a) { return a == IG_Z_ZLIB ? "zlib" : a == IG_Z_ZSTD ? "zstd" : "none"; }
+
+static int start_compression(ig_session *s)
+{
+	ig_handshake *hs = s->hs;
+	if (hs->zclient == IG_Z_NONE && hs->zbackend == IG_Z_NONE)
+		return 0;
+	LOG_DEBUG(s->id, "compressed protocol: client leg %s, backend leg %s", zalg_name(hs->zclient),
+	          zalg_name(hs->zbackend));
+	if (hs->zclient != IG_Z_NONE && ig_conn_start_compression(&s->client, hs->zclient, hs->zstd_level, false) < 0)
+		return -1;
+	if (hs->zbackend != IG_Z_NONE && ig_conn_start_compression(&s->backend, hs->zbackend, hs->zstd_level, true) < 0)
+		return -1;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ packets */
 
 ig_pkt_verdict ig_hs_backend_packet(ig_session *s, const ig_packet *pk)
@@ -387,8 +450,13 @@ ig_pkt_verdict ig_hs_backend_packet(ig_session *s, const ig_packet *pk)
 		return IG_PKT_TAKEN;
 	}
 	s->hs->seq_b = pk->seq;
-	if (auth_from_backend(s, pk->data, pk->len))
+	if (auth_from_backend(s, pk->data, pk->len)) {
+		if (start_compression(s) < 0) {
+			ig_sess_close(s, "cannot start compression");
+			return IG_PKT_TAKEN;
+		}
 		ig_sess_enter_command_phase(s);
+	}
 	return IG_PKT_TAKEN;
 }
 

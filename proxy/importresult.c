@@ -18,18 +18,23 @@ typedef struct pkt_reader {
 	size_t len, pos;
 } pkt_reader;
 
-/* The next whole packet (a result of IMPORT INTO never needs 16 MiB packets). */
+/* The next whole packet (a result of IMPORT INTO never needs 16 MiB packets). MariaDB's
+ * progress reports (0xFF, code 0xFFFF: no error has that code, and no row starts with 0xFF)
+ * are not part of the answer and are passed over. */
 static int next_packet(pkt_reader *r, const uint8_t **pl, uint32_t *n)
 {
-	if (r->len - r->pos < 4)
-		return -1;
-	uint32_t plen = my_u24(r->p + r->pos);
-	if (r->len - r->pos - 4 < plen || plen == MY_MAX_PAYLOAD)
-		return -1;
-	*pl = r->p + r->pos + 4;
-	*n = plen;
-	r->pos += 4 + (size_t)plen;
-	return 0;
+	for (;;) {
+		if (r->len - r->pos < 4)
+			return -1;
+		uint32_t plen = my_u24(r->p + r->pos);
+		if (r->len - r->pos - 4 < plen || plen == MY_MAX_PAYLOAD)
+			return -1;
+		*pl = r->p + r->pos + 4;
+		*n = plen;
+		r->pos += 4 + (size_t)plen;
+		if (!(plen >= 3 && (*pl)[0] == 0xff && my_u16(*pl + 1) == MY_PROGRESS_CODE))
+			return 0;
+	}
 }
 
 /* A length-encoded string at *pos; -1 for NULL (0xfb) or malformed. */

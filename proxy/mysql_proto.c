@@ -201,16 +201,15 @@ int my_hs_response_parse(const uint8_t *p, size_t len, my_hs_response *r, char *
 	return 0;
 }
 
-int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, ig_buf *out)
+int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, uint32_t mariadb_caps, ig_buf *out)
 {
 	uint8_t head[32];
 	if (len < 32)
 		return -1;
 	memcpy(head, p, 32);
 	my_put_u32(head, caps);
-	/* MariaDB extended capabilities are never negotiated through the gateway. */
 	if (!(caps & CLIENT_LONG_PASSWORD))
-		memset(head + 28, 0, 4);
+		my_put_u32(head + 28, mariadb_caps);
 	if (ig_buf_append(out, head, 32) < 0 || ig_buf_append(out, p + 32, len - 32) < 0)
 		return -1;
 	return 0;

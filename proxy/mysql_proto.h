@@ -50,14 +50,40 @@
 #define CLIENT_REMEMBER_OPTIONS (1u << 31)
 
 /*
- * What the gateway never lets either side negotiate, because it could no longer read
- * the packets (compression), or the statement text would not start where it looks for
- * it (query attributes), or result sets would change shape under the response tracker
- * (optional metadata), or the auth flow would change (multi-factor).
+ * What the gateway never lets either side negotiate, because the statement text would not
+ * start where it looks for it (query attributes), or result sets would change shape under
+ * the response tracker (optional metadata), or the auth flow would change (multi-factor).
+ * Compression (CLIENT_COMPRESS: zlib, CLIENT_ZSTD_COMPRESSION_ALGORITHM: zstd) passes: each
+ * leg is decompressed below the framer (proxy/zproto.h), so every packet is read as the
+ * server will read it.
  */
-#define IG_CAPS_MASKED (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM | \
-	CLIENT_QUERY_ATTRIBUTES | CLIENT_OPTIONAL_RESULTSET_METADATA | \
+#define IG_CAPS_MASKED (CLIENT_QUERY_ATTRIBUTES | CLIENT_OPTIONAL_RESULTSET_METADATA | \
 	CLIENT_MULTI_FACTOR_AUTHENTICATION | CLIENT_SSL)
+
+/*
+ * MariaDB's extended capabilities: the word in bytes 28..31 of the HandshakeResponse and
+ * the greeting's reserved area, read only when CLIENT_LONG_PASSWORD (MySQL's CLIENT_MYSQL) is
+ * clear (MariaDB's "MariaDB Protocol Differences with MySQL"; libmariadb 3.3 mariadb_com.h
+ * numbers them 1ULL << 32.. in its 64-bit word, here bit 0.. of the extended word).
+ */
+#define MARIADB_CLIENT_PROGRESS (1u << 0)             /* 0xFF packets with code 0xFFFF mid-answer */
+#define MARIADB_CLIENT_STMT_BULK_OPERATIONS (1u << 2) /* COM_STMT_BULK_EXECUTE */
+#define MARIADB_CLIENT_EXTENDED_METADATA (1u << 3)    /* formerly EXTENDED_TYPE_INFO: column definitions grow */
+#define MARIADB_CLIENT_CACHE_METADATA (1u << 4)       /* column count + "metadata follows" byte */
+#define MARIADB_CLIENT_BULK_UNIT_RESULTS (1u << 5)    /* MariaDB 11.5: a result set per bulk row */
+
+/*
+ * The extended capabilities the gateway lets both sides negotiate (each only when both have
+ * it): the response tracker reads progress packets and skipped metadata, extended column
+ * definitions are relayed unread beyond their names, and COM_STMT_BULK_EXECUTE is a command
+ * like any other (its statement was inspected when prepared). BULK_UNIT_RESULTS stays masked:
+ * no backend the suite runs has it.
+ */
+#define IG_MARIADB_CAPS_RELAYED (MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_STMT_BULK_OPERATIONS | \
+	MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA)
+
+/* A MariaDB progress report: an ERR header whose code is 0xFFFF (never a real error). */
+#define MY_PROGRESS_CODE 0xffff
 
 /* Server status flags. */
 #define SERVER_STATUS_IN_TRANS 0x0001
@@ -138,8 +164,9 @@ typedef struct my_hs_response {
 } my_hs_response;
 
 int my_hs_response_parse(const uint8_t *p, size_t len, my_hs_response *r, char *err, size_t errlen);
-/* A copy of the response payload with a new capability word (and MariaDB caps cleared). */
-int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, ig_buf *out);
+/* A copy of the response payload with new capability words (the MariaDB word is written only
+ * when caps has CLIENT_LONG_PASSWORD clear, as it is read). */
+int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, uint32_t mariadb_caps, ig_buf *out);
 /* The 32-byte SSLRequest payload for a backend. */
 void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t charset);
 

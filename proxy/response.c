@@ -18,9 +18,9 @@ bool ig_cmd_has_response(uint8_t cmd)
 	}
 }
 
-bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps)
+bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps, uint32_t mariadb_caps)
 {
-	*r = (ig_resp){.cmd = cmd, .caps = caps};
+	*r = (ig_resp){.cmd = cmd, .caps = caps, .mariadb_caps = mariadb_caps};
 	switch (cmd) {
 	case COM_STMT_PREPARE: r->state = RS_FIRST; break;
 	case COM_FIELD_LIST: r->state = RS_FIELD_LIST; break;
@@ -38,6 +38,19 @@ bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps)
 }
 
 static bool deprecate_eof(const ig_resp *r) { return (r->caps & CLIENT_DEPRECATE_EOF) != 0; }
+
+/*
+ * MariaDB sends progress reports (ALTER TABLE, LOAD DATA, ...) to a client that asked for
+ * them as 0xFF, error code 0xFFFF, then stage, max stage, progress and a message; they take
+ * the next sequence id like any packet of the answer. No row starts with 0xFF (not a length
+ * prefix; binary rows start with 0x00) and 0xFFFF is no error code, so one can be told from
+ * everything else wherever it comes.
+ */
+bool ig_resp_is_progress(uint32_t mariadb_caps, const uint8_t *h, size_t hl, uint32_t plen)
+{
+	return (mariadb_caps & MARIADB_CLIENT_PROGRESS) && hl >= 3 && plen < MY_MAX_PAYLOAD && h[0] == 0xff &&
+	       my_u16(h + 1) == MY_PROGRESS_CODE;
+}
 
 /* An EOF packet (or, under DEPRECATE_EOF, an OK packet with the 0xFE header). */
 static bool is_eof(const ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
@@ -122,6 +135,17 @@ static ig_resp_event st_first(ig_resp *r, const uint8_t *h, size_t hl, uint32_t 
 		return RE_PROTOCOL;
 	r->left = ncols;
 	r->state = RS_COLUMNS;
+	/* MARIADB_CLIENT_CACHE_METADATA: a byte after the count says whether the definitions
+	 * follow; 0: the count is followed by the EOF that ends the definitions, or under
+	 * DEPRECATE_EOF by the rows (MariaDB's "Result Set Packets"). */
+	if (r->mariadb_caps & MARIADB_CLIENT_CACHE_METADATA) {
+		if (pos >= hl)
+			return RE_PROTOCOL;
+		if (h[pos] == 0)
+			r->state = deprecate_eof(r) ? RS_ROWS : RS_COLUMNS_EOF;
+		else if (h[pos] != 1)
+			return RE_PROTOCOL;
+	}
 	return RE_NONE;
 }
 
@@ -193,6 +217,8 @@ static ig_resp_event st_prep(ig_resp *r, const uint8_t *h, size_t hl, uint32_t p
 
 ig_resp_event ig_resp_feed(ig_resp *r, const uint8_t *h, size_t hl, uint32_t plen)
 {
+	if (r->state != RS_OPAQUE && ig_resp_is_progress(r->mariadb_caps, h, hl, plen))
+		return RE_NONE;
 	switch (r->state) {
 	case RS_FIRST:
 		return st_first(r, h, hl, plen);

@@ -41,6 +41,7 @@ typedef struct ig_resp {
 	ig_resp_state state;
 	uint8_t cmd;
 	uint32_t caps;           /* negotiated capabilities (DEPRECATE_EOF matters) */
+	uint32_t mariadb_caps;   /* MariaDB's extended ones (PROGRESS, CACHE_METADATA matter) */
 	uint64_t left;           /* definitions left in the current block */
 	uint64_t cols_after;     /* COM_STMT_PREPARE: column count after the params */
 	unsigned result_index;   /* 0-based index of the current result */
@@ -52,7 +53,10 @@ typedef struct ig_resp {
 } ig_resp;
 
 /* Starts following the answer to command `cmd`. Returns false when the command has no answer. */
-bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps);
+bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps, uint32_t mariadb_caps);
+/* A MariaDB progress report (an ERR header with code 0xFFFF), when PROGRESS was negotiated:
+ * it may come anywhere before the answer ends and is not part of it. */
+bool ig_resp_is_progress(uint32_t mariadb_caps, const uint8_t *head, size_t headlen, uint32_t plen);
 bool ig_cmd_has_response(uint8_t cmd);
 /*
  * Feeds the first fragment of a server packet: `head` holds its first min(plen, PEEK)

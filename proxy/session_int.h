@@ -159,6 +159,7 @@ typedef struct ig_session {
 	bool pp_proxied;
 	char server_version[128];
 	uint32_t caps;          /* negotiated on both legs (CLIENT_SSL aside) */
+	uint32_t mariadb_caps;  /* MariaDB's extended capabilities, negotiated on both legs */
 	char user[256];
 	char db[256];
 	bool has_db;

@@ -17,6 +17,13 @@
  *            changeuser USER PASSWORD DB  mysql_change_user ("" = no database)
  *            bigquery NBYTES              SELECT LENGTH(x), MD5(x) for an NBYTES literal
  *            status                       thread id, TLS cipher, current database
+ *            repeat N SQL [PARAM...]      prepared once, executed N times (MariaDB skips the
+ *                                         metadata of later runs under CACHE_METADATA)
+ *            bulk SQL N                   one COM_STMT_BULK_EXECUTE binding 1..N to the one '?'
+ *            fieldattr SQL                each column's name and MariaDB extended format name
+ *            caps                         the MariaDB extended capabilities the server gave
+ *   --progress: print a line per MariaDB progress report received
+ *   --compress: ask for the compressed protocol
  *   params:  i:INT u:UINT f:DOUBLE s:TEXT x:HEX n: (NULL) t:YYYY-MM-DD HH:MM:SS[.frac]
  *            D:YYYY-MM-DD L:NBYTES[:CHUNK] (blob sent with mysql_stmt_send_long_data)
  * Long data and bigquery bytes are pattern_byte(i) so the test can recompute them.
@@ -39,7 +46,7 @@ typedef enum { OPT_ARG, OPT_FLAG } opt_kind;
 typedef struct conn_opts {
 	const char *host, *user, *password, *db;
 	unsigned int port;
-	bool multi, local_infile, ssl, ssl_verify, keep_going;
+	bool multi, local_infile, ssl, ssl_verify, keep_going, progress, compress;
 	const char *ssl_ca, *ssl_cert, *ssl_key;
 	unsigned int read_timeout;
 } conn_opts;
@@ -643,6 +650,118 @@ out:
 	return rc;
 }
 
+/* Prepared once, executed n times: every run's results printed. */
+static int step_repeat(MYSQL *m, unsigned long n, const char *sql, char **specs, unsigned int nspecs)
+{
+	MYSQL_STMT *s = mysql_stmt_init(m);
+	param *ps = NULL;
+	MYSQL_BIND *binds = NULL;
+	int rc = -1;
+	if (s == NULL) {
+		print_mysql_error("stmt_init", m);
+		return -1;
+	}
+	if (mysql_stmt_prepare(s, sql, (unsigned long)strlen(sql)) != 0) {
+		print_stmt_error("prepare", s);
+		goto out;
+	}
+	if (bind_params(s, specs, nspecs, &ps, &binds) != 0)
+		goto out;
+	for (unsigned long i = 0; i < n; i++) {
+		printf("run %lu\n", i + 1);
+		if (mysql_stmt_execute(s) != 0) {
+			print_stmt_error("execute", s);
+			goto out;
+		}
+		if (stmt_results(m, s, false) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (ps != NULL || binds != NULL)
+		free_params(ps, binds, nspecs);
+	mysql_stmt_close(s);
+	return rc;
+}
+
+/* One COM_STMT_BULK_EXECUTE: the statement's one parameter bound to 1..n, column-wise. */
+static int step_bulk(MYSQL *m, const char *sql, unsigned int n)
+{
+	MYSQL_STMT *s = mysql_stmt_init(m);
+	int *vals = calloc(n ? n : 1, sizeof(*vals));
+	MYSQL_BIND b;
+	int rc = -1;
+	if (s == NULL || vals == NULL) {
+		printf("error: out of memory\n");
+		goto out;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		vals[i] = (int)i + 1;
+	memset(&b, 0, sizeof(b));
+	b.buffer_type = MYSQL_TYPE_LONG;
+	b.buffer = vals;
+	if (mysql_stmt_prepare(s, sql, (unsigned long)strlen(sql)) != 0) {
+		print_stmt_error("prepare", s);
+		goto out;
+	}
+	if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &n) != 0 || mysql_stmt_bind_param(s, &b) != 0) {
+		print_stmt_error("bind", s);
+		goto out;
+	}
+	if (mysql_stmt_execute(s) != 0) {
+		print_stmt_error("execute", s);
+		goto out;
+	}
+	printf("bulk affected=%llu\n", (unsigned long long)mysql_stmt_affected_rows(s));
+	rc = 0;
+out:
+	if (s != NULL)
+		mysql_stmt_close(s);
+	free(vals);
+	return rc;
+}
+
+/* Each column of the result: its name, type and MariaDB's extended format name. */
+static int step_fieldattr(MYSQL *m, const char *sql)
+{
+	if (mysql_query(m, sql) != 0) {
+		print_mysql_error("query", m);
+		return -1;
+	}
+	MYSQL_RES *res = mysql_store_result(m);
+	if (res == NULL) {
+		print_mysql_error("store_result", m);
+		return -1;
+	}
+	MYSQL_FIELD *f = mysql_fetch_fields(res);
+	for (unsigned int i = 0; i < mysql_num_fields(res); i++) {
+		MARIADB_CONST_STRING fmt = {0};
+		if (mariadb_field_attr(&fmt, &f[i], MARIADB_FIELD_ATTR_FORMAT_NAME) != 0)
+			fmt.length = 0;
+		printf("field %s type=%d format=%.*s\n", f[i].name, (int)f[i].type, (int)fmt.length,
+		       fmt.length ? fmt.str : "");
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int step_caps(MYSQL *m)
+{
+	unsigned long ext = 0, caps = 0;
+	mariadb_get_infov(m, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext);
+	mariadb_get_infov(m, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps);
+	printf("caps compress=%d progress=%d bulk=%d extended_metadata=%d cache_metadata=%d\n",
+	       (caps & CLIENT_COMPRESS) != 0, (ext & 1) != 0, (ext & 4) != 0, (ext & 8) != 0, (ext & 16) != 0);
+	return 0;
+}
+
+static void on_progress(const MYSQL *m, unsigned int stage, unsigned int max_stage, double progress,
+                        const char *info, unsigned int info_len)
+{
+	(void)m;
+	printf("progress stage=%u/%u %.1f%% %.*s\n", stage, max_stage, progress, (int)info_len, info);
+}
+
 /* ---- session commands ---- */
 
 static int step_status(MYSQL *m)
@@ -733,6 +852,22 @@ static int run_step(MYSQL *m, char **argv, int argc, int *i)
 	}
 	if (strcmp(verb, "bigquery") == 0 && left >= 1)
 		return step_bigquery(m, (size_t)strtoull(argv[(*i)++], NULL, 10));
+	if (strcmp(verb, "repeat") == 0 && left >= 2) {
+		unsigned long n = strtoul(argv[(*i)++], NULL, 10);
+		const char *sql = argv[(*i)++];
+		unsigned int np = count_params(argv, *i, argc);
+		int rc = step_repeat(m, n, sql, argv + *i, np);
+		*i += (int)np;
+		return rc;
+	}
+	if (strcmp(verb, "bulk") == 0 && left >= 2) {
+		*i += 2;
+		return step_bulk(m, argv[*i - 2], (unsigned int)strtoul(argv[*i - 1], NULL, 10));
+	}
+	if (strcmp(verb, "fieldattr") == 0 && left >= 1)
+		return step_fieldattr(m, argv[(*i)++]);
+	if (strcmp(verb, "caps") == 0)
+		return step_caps(m);
 	return -2;
 }
 
@@ -740,9 +875,11 @@ static void usage(void)
 {
 	fputs("usage: igclient [-h HOST] [-P PORT] [-u USER] [-p PASSWORD] [-D DB] [--multi]\n"
 	      "       [--local-infile] [--ssl] [--ssl-ca F] [--ssl-cert F] [--ssl-key F]\n"
-	      "       [--ssl-verify] [--keep-going] [--read-timeout S] STEP [STEP...]\n"
+	      "       [--ssl-verify] [--keep-going] [--read-timeout S] [--progress] [--compress]\n"
+	      "       STEP [STEP...]\n"
 	      "steps: query SQL | stmt SQL [PARAM...] | cursor PREFETCH SQL [PARAM...] |\n"
-	      "       initdb DB | reset | changeuser USER PASSWORD DB | bigquery NBYTES | status\n",
+	      "       initdb DB | reset | changeuser USER PASSWORD DB | bigquery NBYTES | status |\n"
+	      "       repeat N SQL [PARAM...] | bulk SQL N | fieldattr SQL | caps\n",
 	      stderr);
 }
 
@@ -770,6 +907,8 @@ static int parse_options(int argc, char **argv, conn_opts *o)
 			else if (strcmp(a, "--ssl") == 0) o->ssl = true;
 			else if (strcmp(a, "--ssl-verify") == 0) o->ssl_verify = true;
 			else if (strcmp(a, "--keep-going") == 0) o->keep_going = true;
+			else if (strcmp(a, "--progress") == 0) o->progress = true;
+			else if (strcmp(a, "--compress") == 0) o->compress = true;
 			else return -1;
 		}
 		if (used)
@@ -793,6 +932,10 @@ static MYSQL *connect_db(const conn_opts *o)
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &o->read_timeout);
 	if (o->local_infile)
 		mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &on);
+	if (o->progress)
+		mysql_options(m, MYSQL_PROGRESS_CALLBACK, (const void *)on_progress);
+	if (o->compress)
+		mysql_options(m, MYSQL_OPT_COMPRESS, NULL);
 	if (o->ssl || o->ssl_ca || o->ssl_cert)
 		mysql_ssl_set(m, o->ssl_key, o->ssl_cert, o->ssl_ca, NULL, NULL);
 	if (o->ssl)

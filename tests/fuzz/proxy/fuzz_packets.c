@@ -2,7 +2,8 @@
  * fuzz_packets.c - libFuzzer target for everything the gateway parses from the wire
  * before it trusts it: the backend greeting, the client's handshake response (and its
  * rewrite), COM_CHANGE_USER, OK/ERR packets, the response tracker fed through the framer
- * (server result streams as a backend could send them), the import-answer reader, and the
+ * (server result streams as a backend could send them, MariaDB's progress reports and
+ * skipped metadata included), the import-answer reader, and the
  * reader of the answer to the gateway's probe of the session's state (proxy/probe.h).
  * The first input byte chooses the negotiated capabilities; the rest is the stream.
  */
@@ -30,7 +31,7 @@ static ig_pkt_verdict on_packet(void *arg, const ig_packet *pk)
 	size_t peek = pk->have < IG_RESP_PEEK ? pk->have : IG_RESP_PEEK;
 	ig_resp_event ev = ig_resp_feed(r, pk->data, peek, pk->len);
 	if (ev == RE_DONE || ev == RE_PROTOCOL)
-		ig_resp_begin(r, (uint8_t)(pk->len & 0x1f), r->caps);
+		ig_resp_begin(r, (uint8_t)(pk->len & 0x1f), r->caps, r->mariadb_caps);
 	/* Some packets are waited for whole, as the capture of an import's answer does. */
 	return pk->len < 256 && !ig_packet_whole(pk) ? IG_PKT_WAIT : IG_PKT_RELAY;
 }
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ig_buf out = {0};
 		if (r.auth_len > n || (r.auth && (r.auth < p || r.auth + r.auth_len > p + n)))
 			abort();
-		if (my_hs_response_rewrite(p, n, r.caps & ~IG_CAPS_MASKED, &out) == 0 && out.len != n)
+		if (my_hs_response_rewrite(p, n, r.caps & ~IG_CAPS_MASKED, r.mariadb_caps & IG_MARIADB_CAPS_RELAYED, &out) == 0 && out.len != n)
 			abort(); /* a rewrite changes bits, never the length */
 		ig_buf_reset(&out);
 	}
@@ -83,7 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A server stream, in two chunks split where the input says. */
 	ig_framer f = {0};
 	ig_resp tr;
-	ig_resp_begin(&tr, data[0] >> 2 & 1 ? COM_STMT_PREPARE : COM_QUERY, caps);
+	/* MariaDB's progress reports and skipped metadata when the input says so. */
+	uint32_t mcaps = data[0] & 8 ? MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_CACHE_METADATA : 0;
+	ig_resp_begin(&tr, data[0] >> 2 & 1 ? COM_STMT_PREPARE : COM_QUERY, caps, mcaps);
 	size_t cut = n ? (data[0] * 7u) % n : 0;
 	ig_buf rest = {0};
 	if (ig_framer_feed(&f, p, cut, &ops, &tr, &rest) != IG_FRAME_OK ||

@@ -1,14 +1,18 @@
 """rawproto.py - just enough of the MySQL client/server protocol over a raw socket to send
 what no real client sends: garbage, truncated or oversized packets, wrong sequence ids.
-Also a minimal mysql_native_password login so bad input can be sent after authentication."""
+Also a minimal mysql_native_password login so bad input can be sent after authentication,
+and the compressed protocol's frames (zlib) made by hand: packets split across frames,
+several packets in one frame, lengths that lie."""
 
 import hashlib
 import socket
 import struct
 import time
+import zlib
 
 CLIENT_LONG_PASSWORD = 1
 CLIENT_CONNECT_WITH_DB = 8
+CLIENT_COMPRESS = 0x20
 CLIENT_PROTOCOL_41 = 0x200
 CLIENT_SSL = 0x800
 CLIENT_TRANSACTIONS = 0x2000
@@ -135,12 +139,12 @@ class RawConn:
                 return ("error", code, msg.decode("utf-8", "replace"))
 
 
-def login(host, port, user, password, db=None, timeout=10.0):
+def login(host, port, user, password, db=None, timeout=10.0, caps=None):
     """A raw connection authenticated with mysql_native_password (no TLS). Returns
     (RawConn, greeting dict)."""
     c = RawConn(host, port, timeout)
     _, g = c.read_greeting()
-    c.send_packet(handshake_response(user, password, g["salt"], db), 1)
+    c.send_packet(handshake_response(user, password, g["salt"], db, caps), 1)
     seq, payload = c.read_packet()
     if payload[:1] == b"\xfe" and len(payload) > 1:  # AuthSwitchRequest
         end = payload.index(b"\0", 1)
@@ -155,3 +159,105 @@ def login(host, port, user, password, db=None, timeout=10.0):
         c.close()
         raise RuntimeError("login failed: %r" % payload[:200])
     return c, g
+
+
+DEFAULT_CAPS = (CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS |
+                CLIENT_SECURE_CONNECTION | CLIENT_MULTI_RESULTS | CLIENT_PLUGIN_AUTH)
+
+
+def packet(payload, seq):
+    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload
+
+
+def zframe(data, seq, compress=True, declared=None):
+    """One compressed-protocol frame: 3 bytes compressed length, the id, 3 bytes length
+    before compression (0: sent as is), then the payload. `declared` overrides the length
+    before compression (a lie)."""
+    body = zlib.compress(data) if compress else data
+    ulen = (len(data) if compress else 0) if declared is None else declared
+    return struct.pack("<I", len(body))[:3] + bytes([seq & 0xff]) + struct.pack("<I", ulen)[:3] + body
+
+
+class ZConn:
+    """A logged-in connection speaking the compressed protocol (zlib) from the OK on."""
+
+    def __init__(self, host, port, user, password, db=None, timeout=10.0):
+        self.raw, self.greeting = login(host, port, user, password, db, timeout,
+                                        caps=DEFAULT_CAPS | CLIENT_COMPRESS)
+        self.inbuf = b""
+        self.frames_read = 0
+
+    def close(self):
+        self.raw.close()
+
+    def send_frames(self, frames):
+        self.raw.send_raw(b"".join(frames))
+
+    def _frame(self):
+        hdr = self.raw._recv_exact(7)
+        clen = hdr[0] | hdr[1] << 8 | hdr[2] << 16
+        ulen = hdr[4] | hdr[5] << 8 | hdr[6] << 16
+        body = self.raw._recv_exact(clen)
+        self.frames_read += 1
+        return zlib.decompress(body) if ulen else body
+
+    def read_packet(self):
+        while True:
+            if len(self.inbuf) >= 4:
+                n = self.inbuf[0] | self.inbuf[1] << 8 | self.inbuf[2] << 16
+                if len(self.inbuf) >= 4 + n:
+                    seq, payload = self.inbuf[3], self.inbuf[4:4 + n]
+                    self.inbuf = self.inbuf[4 + n:]
+                    return seq, payload
+            self.inbuf += self._frame()
+
+    def query_packets(self, sql_frames):
+        """Sends the frames of one COM_QUERY; returns the answer's packets up to its end
+        (OK, ERR, or the EOF after the rows; classic EOFs, no multi-results)."""
+        self.send_frames(sql_frames)
+        out = []
+        eofs = 0
+        while True:
+            _, p = self.read_packet()
+            out.append(p)
+            if len(out) == 1 and p[:1] in (b"\x00", b"\xff"):
+                return out
+            if p[:1] == b"\xfe" and len(p) < 9:
+                eofs += 1
+                if eofs == 2:
+                    return out
+            if p[:1] == b"\xff" and len(out) > 1:
+                return out
+
+
+def text_rows(packets):
+    """The rows of a text result set read by ZConn.query_packets: lists of str (None for NULL)."""
+    ncols = packets[0][0]
+    rows = []
+    for p in packets[1 + ncols + 1:-1]:
+        row, pos = [], 0
+        for _ in range(ncols):
+            if p[pos] == 0xfb:
+                row.append(None)
+                pos += 1
+                continue
+            n = p[pos]
+            pos += 1
+            if n == 0xfc:
+                n = struct.unpack_from("<H", p, pos)[0]
+                pos += 2
+            row.append(p[pos:pos + n].decode())
+            pos += n
+        rows.append(row)
+    return rows
+
+
+def error_of(packets):
+    """(code, message) of an ERR answer, else None."""
+    p = packets[-1]
+    if p[:1] != b"\xff":
+        return None
+    msg = p[3:]
+    if msg[:1] == b"#":
+        msg = msg[6:]
+    return struct.unpack_from("<H", p, 1)[0], msg.decode("utf-8", "replace")

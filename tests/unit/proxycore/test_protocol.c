@@ -93,7 +93,7 @@ static void test_greeting_parse_and_mask(void **state)
 	my_greeting_set_caps(g, &gr, caps & ~IG_CAPS_MASKED, 0);
 	my_greeting again;
 	assert_int_equal(my_greeting_parse(g, n, &again, err, sizeof(err)), 0);
-	assert_false(again.caps & CLIENT_COMPRESS);
+	assert_true(again.caps & CLIENT_COMPRESS); /* passed on: each leg is decompressed */
 	assert_false(again.caps & CLIENT_QUERY_ATTRIBUTES);
 	assert_false(again.caps & CLIENT_SSL);
 	assert_true(again.caps & CLIENT_DEPRECATE_EOF);
@@ -166,11 +166,29 @@ static void test_handshake_response(void **state)
 	assert_int_equal(hr.auth_len, 20);
 
 	ig_buf out = {0};
-	assert_int_equal(my_hs_response_rewrite(r, n, caps & ~IG_CAPS_MASKED, &out), 0);
+	assert_int_equal(my_hs_response_rewrite(r, n, caps & ~IG_CAPS_MASKED, 0, &out), 0);
 	assert_int_equal(out.len, n);
 	assert_memory_equal(out.data + 4, r + 4, n - 4); /* only the capability word changed */
-	assert_false(my_u32(out.data) & CLIENT_COMPRESS);
+	assert_true(my_u32(out.data) & CLIENT_COMPRESS);
 	ig_buf_reset(&out);
+
+	/* A MariaDB client (CLIENT_LONG_PASSWORD, MySQL's CLIENT_MYSQL, clear): its extended word
+	 * is read, and the rewrite writes the negotiated one in its place. */
+	uint32_t mcaps = caps & ~CLIENT_LONG_PASSWORD;
+	n = make_response(r, mcaps, "etl_user", "staging");
+	my_put_u32(r + 28, MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_CACHE_METADATA | MARIADB_CLIENT_BULK_UNIT_RESULTS);
+	assert_int_equal(my_hs_response_parse(r, n, &hr, err, sizeof(err)), 0);
+	assert_int_equal(hr.mariadb_caps, MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_CACHE_METADATA |
+	                 MARIADB_CLIENT_BULK_UNIT_RESULTS);
+	assert_int_equal(my_hs_response_rewrite(r, n, mcaps, hr.mariadb_caps & IG_MARIADB_CAPS_RELAYED, &out), 0);
+	assert_int_equal(my_u32(out.data + 28), MARIADB_CLIENT_PROGRESS | MARIADB_CLIENT_CACHE_METADATA);
+	assert_memory_equal(out.data + 32, r + 32, n - 32);
+	ig_buf_reset(&out);
+	/* A MySQL-style word (CLIENT_LONG_PASSWORD set): bytes 28..31 are filler, kept as sent. */
+	assert_int_equal(my_hs_response_rewrite(r, n, mcaps | CLIENT_LONG_PASSWORD, MARIADB_CLIENT_PROGRESS, &out), 0);
+	assert_memory_equal(out.data + 28, r + 28, 4);
+	ig_buf_reset(&out);
+	n = make_response(r, caps, "etl_user", "staging");
 
 	/* The 32-byte SSLRequest. */
 	uint8_t ssl[32];

@@ -2,7 +2,8 @@
  * test_response.c - the response tracker, fed through the framer in every chunking, over
  * the answers a backend gives: OK, error, text result sets with classic EOF and with
  * DEPRECATE_EOF, multi-results, LOCAL INFILE, prepare with params and columns, execute
- * with a cursor, field lists, statistics; and the reader of TiDB's answer to an import.
+ * with a cursor, field lists, statistics; MariaDB's progress reports and skipped metadata
+ * (extended capabilities); and the reader of TiDB's answer to an import.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,13 +51,15 @@ static bool on_stop(void *arg) { (void)arg; return false; }
 
 static const ig_framer_ops ops = {.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop};
 
+static uint32_t mcaps; /* MariaDB's extended capabilities of the next track() */
+
 /* Feeds the stream in chunks of `step` bytes; returns the events in order. Every byte is relayed. */
 static run track(uint8_t cmd, uint32_t caps, const ig_buf *stream, size_t step)
 {
 	run x = {0};
 	ig_framer f = {0};
 	ig_buf rest = {0};
-	ig_resp_begin(&x.r, cmd, caps);
+	ig_resp_begin(&x.r, cmd, caps, mcaps);
 	for (size_t off = 0; off < stream->len; off += step) {
 		size_t n = stream->len - off < step ? stream->len - off : step;
 		assert_int_equal(ig_framer_feed(&f, stream->data + off, n, &ops, &x, &rest), IG_FRAME_OK);
@@ -227,6 +230,117 @@ static void test_execute_cursor_and_fetch(void **state)
 	ig_buf_reset(&b);
 }
 
+/* A MariaDB progress report: 0xFF, code 0xFFFF, stage, max stage, progress (3), message. */
+static void put_progress(ig_buf *b, uint8_t seq)
+{
+	static const uint8_t pr[] = {0xff, 0xff, 0xff, 1, 2, 0x10, 0x27, 0x00, 4, 'c', 'o', 'p', 'y'};
+	put_pkt(b, seq, pr, sizeof(pr));
+}
+
+static void test_mariadb_progress(void **state)
+{
+	ig_buf b = {0};
+	uint8_t seq = 1;
+	int done[] = {RE_DONE};
+	(void)state;
+	/* Progress reports, then the OK of the ALTER TABLE. */
+	put_progress(&b, seq++);
+	put_progress(&b, seq++);
+	put_ok(&b, seq++, 0x00, 0, 0, NULL);
+	mcaps = MARIADB_CLIENT_PROGRESS;
+	expect(COM_QUERY, CLIENT_PROTOCOL_41, &b, done, 1);
+	run x = track(COM_QUERY, CLIENT_PROTOCOL_41, &b, 1);
+	assert_int_equal(x.r.kind, RK_OK);
+	/* Without the capability the same packet is an error that ends the answer. */
+	mcaps = 0;
+	x = track(COM_QUERY, CLIENT_PROTOCOL_41, &b, 1);
+	assert_int_equal(x.events[0], RE_DONE);
+	assert_int_equal(x.r.err_code, 0xffff);
+	ig_buf_reset(&b);
+	/* Progress before a result set and between its results (LOAD DATA in a batch). */
+	seq = 1;
+	put_progress(&b, seq++);
+	result_set(&b, &seq, 2, 3, false, SERVER_MORE_RESULTS_EXISTS);
+	put_progress(&b, seq++);
+	put_ok(&b, seq++, 0x00, 5, 0, NULL);
+	mcaps = MARIADB_CLIENT_PROGRESS;
+	int two[] = {RE_RESULT, RE_DONE};
+	expect(COM_QUERY, CLIENT_PROTOCOL_41 | CLIENT_MULTI_RESULTS, &b, two, 2);
+	/* A real error still ends it. */
+	ig_buf_reset(&b);
+	static const uint8_t err[] = {0xff, 0x49, 0x1f, '#', 'H', 'Y', '0', '0', '0', 'x'};
+	put_progress(&b, 1);
+	put_pkt(&b, 2, err, sizeof(err));
+	expect(COM_QUERY, CLIENT_PROTOCOL_41, &b, done, 1);
+	x = track(COM_QUERY, CLIENT_PROTOCOL_41, &b, 3);
+	assert_int_equal(x.r.kind, RK_ERR);
+	assert_int_equal(x.r.err_code, 8009);
+	mcaps = 0;
+	ig_buf_reset(&b);
+}
+
+/* MARIADB_CLIENT_CACHE_METADATA: the column count carries a "metadata follows" byte. */
+static void test_mariadb_cache_metadata(void **state)
+{
+	ig_buf b = {0};
+	uint8_t seq = 1;
+	int done[] = {RE_DONE};
+	static const uint8_t row[] = {0x00, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o'};
+	(void)state;
+	mcaps = MARIADB_CLIENT_CACHE_METADATA;
+	/* Metadata follows (1): definitions, EOF, rows, EOF. */
+	static const uint8_t count_meta[] = {2, 1}, count_skip[] = {2, 0}, count_bad[] = {2, 7};
+	put_pkt(&b, seq++, count_meta, sizeof(count_meta));
+	put_coldef(&b, seq++, "a");
+	put_coldef(&b, seq++, "b");
+	put_eof(&b, seq++, 0);
+	put_pkt(&b, seq++, row, sizeof(row));
+	put_eof(&b, seq++, 0);
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, done, 1);
+	ig_buf_reset(&b);
+	/* Skipped (0), classic EOF: the EOF ending the (absent) definitions, rows, EOF. */
+	seq = 1;
+	put_pkt(&b, seq++, count_skip, sizeof(count_skip));
+	put_eof(&b, seq++, 0);
+	put_pkt(&b, seq++, row, sizeof(row));
+	put_pkt(&b, seq++, row, sizeof(row));
+	put_eof(&b, seq++, 0);
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, done, 1);
+	ig_buf_reset(&b);
+	/* Skipped under DEPRECATE_EOF: rows straight after the count, then the 0xFE OK. */
+	seq = 1;
+	put_pkt(&b, seq++, count_skip, sizeof(count_skip));
+	put_pkt(&b, seq++, row, sizeof(row));
+	put_ok(&b, seq++, 0xfe, 0, 0, NULL);
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF, &b, done, 1);
+	ig_buf_reset(&b);
+	/* A follows byte that is neither 0 nor 1, or missing, is not followed. */
+	int bad[] = {RE_PROTOCOL};
+	put_pkt(&b, 1, count_bad, sizeof(count_bad));
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, bad, 1);
+	ig_buf_reset(&b);
+	static const uint8_t count_only[] = {2};
+	put_pkt(&b, 1, count_only, sizeof(count_only));
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, bad, 1);
+	ig_buf_reset(&b);
+	mcaps = 0;
+}
+
+/* COM_STMT_BULK_EXECUTE is answered like an execute without rows: OK or ERR. */
+static void test_bulk_execute(void **state)
+{
+	ig_buf b = {0};
+	int done[] = {RE_DONE};
+	(void)state;
+	put_ok(&b, 1, 0x00, 3, 0, NULL);
+	mcaps = MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+	expect(COM_STMT_BULK_EXECUTE, CLIENT_PROTOCOL_41, &b, done, 1);
+	run x = track(COM_STMT_BULK_EXECUTE, CLIENT_PROTOCOL_41, &b, 1);
+	assert_int_equal(x.r.kind, RK_OK);
+	mcaps = 0;
+	ig_buf_reset(&b);
+}
+
 static void test_field_list_and_statistics(void **state)
 {
 	ig_buf b = {0};
@@ -307,6 +421,14 @@ static void test_import_answers(void **state)
 	assert_string_equal(r.rows, "10");
 	ig_buf_reset(&b);
 
+	/* Progress reports before the answer are not the answer. */
+	put_progress(&b, 1);
+	put_ok(&b, 2, 0x00, 10, 0, "Records: 10, ID: 3b1f0000");
+	assert_int_equal(ig_import_result_parse(b.data, b.len, CLIENT_PROTOCOL_41, 0, &r), 0);
+	assert_int_equal(r.kind, IR_OK);
+	assert_string_equal(r.rows, "10");
+	ig_buf_reset(&b);
+
 	static const char emsg[] = "\xff\xed\x1f#HY000PreCheck failed: target table is not empty";
 	put_pkt(&b, 1, emsg, sizeof(emsg) - 1);
 	assert_int_equal(ig_import_result_parse(b.data, b.len, CLIENT_PROTOCOL_41, 0, &r), 0);
@@ -339,6 +461,9 @@ int main(void)
 		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_execute_cursor_and_fetch),
 		cmocka_unit_test(test_field_list_and_statistics),
+		cmocka_unit_test(test_mariadb_progress),
+		cmocka_unit_test(test_mariadb_cache_metadata),
+		cmocka_unit_test(test_bulk_execute),
 		cmocka_unit_test(test_import_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
