@@ -68,6 +68,9 @@ WHAT IT MODELS
   empty). Session commands are recorded in `state.commands` ({"conn", "cmd":
   init_db|reset_connection|change_user, "arg", "db"[, "user"]}), not in the
   statement log.
+- EXPLAIN|DESC|DESCRIBE ANALYZE IMPORT INTO ...: the import runs as above (DETACHED returns
+  once the job is submitted) and the answer is EXPLAIN ANALYZE's plan rows (id, estRows,
+  actRows, ...), not the import's row.
 - CREATE/DROP/TRUNCATE/INSERT (OK; they drive the "target table is not empty"
   model). Anything else: OK. It forwards nothing anywhere.
 
@@ -159,6 +162,11 @@ IMPORT_COLUMNS = [
     w.Column("End_Time", w.TYPE_TIMESTAMP, 26, decimals=6),
     w.Column("Created_By", w.TYPE_STRING, 300),
 ]
+# EXPLAIN ANALYZE's result in the default (row) format (pkg/planner/core explain: the
+# fieldNames of ExplainFormatROW with Analyze).
+EXPLAIN_ANALYZE_COLUMNS = [w.Column(n, w.TYPE_VAR_STRING, 256) for n in (
+    "id", "estRows", "actRows", "task", "access object", "execution info", "operator info",
+    "memory", "disk")]
 BACKUP_COLUMNS = [
     w.Column("Destination", w.TYPE_VAR_STRING, 255), w.Column("Size", w.TYPE_LONGLONG, 20),
     w.Column("BackupTS", w.TYPE_LONGLONG, 20), w.Column("Queue Time", w.TYPE_DATETIME, 19),
@@ -794,6 +802,9 @@ class Session:
         head = toks[0]
         if head.is_kw("IMPORT"):
             return self.do_import(sql)
+        if (head.is_kw("EXPLAIN", "DESC", "DESCRIBE") and len(toks) > 2 and toks[1].is_kw("ANALYZE")
+                and toks[2].is_kw("IMPORT")):
+            return self.explain_analyze_import(sql[toks[2].start:])
         if head.is_kw("SHOW") and len(toks) >= 3 and toks[1].is_kw("IMPORT"):
             return self.do_show_import(sql, toks)
         if head.is_kw("CANCEL") and len(toks) >= 4 and toks[1].is_kw("IMPORT"):
@@ -880,6 +891,15 @@ class Session:
                     state.nonempty.add(key)
             return ("ok", n, "Records: %d, ID: %s" % (n, uuid.uuid4()))
         return self.run_import_job(stmt, db, key, eff["detached"], now)
+
+    def explain_analyze_import(self, sql):
+        """EXPLAIN ANALYZE runs the import (pkg/executor/explain.go executeAnalyzeExec: Next
+        on the target executor until it returns no row; a DETACHED ImportIntoExec returns
+        once its job is submitted, the job running on) and answers with the plan's rows,
+        not the import's: no Job_ID."""
+        self.do_import(sql)
+        return ("rows", EXPLAIN_ANALYZE_COLUMNS,
+                [["ImportInto_1", "N/A", "1", "root", "", "time:1ms, loops:2", "N/A", "N/A", "N/A"]])
 
     def run_import_job(self, stmt, db, key, detached, now):
         state = self.state
