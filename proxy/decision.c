@@ -252,8 +252,10 @@ static void follow_import(const ig_inspection *p, const import_item *it, ig_insp
 	char *red = sql_redact_statement(it->text, it->len, it->flags);
 	bool secret = !red || strlen(red) != it->len || memcmp(red, it->text, it->len) != 0;
 	free(red);
-	out->import = ig_import_rec_new(p->conn_id, target, (unsigned)it->stmt_index, secret,
-	                                it->imp.src == SQL_SRC_SELECT, it->dec.verdict);
+	/* FROM SELECT, and the LOAD DATA a logical import becomes, answer with an OK */
+	bool answers_ok = it->imp.src == SQL_SRC_SELECT || (it->new_text && it->dec.verdict == IG_VERDICT_LOGICAL);
+	out->import = ig_import_rec_new(p->conn_id, target, (unsigned)it->stmt_index, secret, answers_ok,
+	                                it->dec.verdict);
 	if (!out->import)
 		ig_inspect_reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: out of memory following the import");
 }

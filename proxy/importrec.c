@@ -17,7 +17,7 @@
 #include "sqlparse/sqlparse.h"
 
 ig_import_rec *ig_import_rec_new(uint64_t conn, const char *target, unsigned result_index, bool secret,
-                                 bool from_select, ig_verdict verdict)
+                                 bool answers_ok, ig_verdict verdict)
 {
 	ig_import_rec *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -26,7 +26,7 @@ ig_import_rec *ig_import_rec_new(uint64_t conn, const char *target, unsigned res
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	r->result_index = result_index;
 	r->secret = secret;
-	r->from_select = from_select;
+	r->answers_ok = answers_ok;
 	r->verdict = verdict;
 	return r;
 }
@@ -76,7 +76,8 @@ static void log_result(const ig_import_rec *r, const ig_import_result *res, uint
 
 /*
  * Is this the import's own answer? IMPORT INTO from a file answers with its job's row (Job_ID
- * set, DETACHED too: Status "pending"), FROM SELECT with an OK ("Records: N, ID: ...").
+ * set, DETACHED too: Status "pending"), FROM SELECT with an OK ("Records: N, ID: ..."), as does
+ * the LOAD DATA of a logical import.
  * Anything else is the answer of a statement wrapped around the import: EXPLAIN ANALYZE (or
  * DESC ANALYZE) runs it and answers with the plan's rows (TiDB pkg/executor/explain.go
  * executeAnalyzeExec, at 02021075 of master), and a DETACHED import under it goes on after
@@ -88,8 +89,8 @@ static void log_result(const ig_import_rec *r, const ig_import_result *res, uint
 static bool own_answer(const ig_import_rec *r, const ig_import_result *res)
 {
 	switch (res->kind) {
-	case IR_ROWS: return !r->from_select && res->job_id[0];
-	case IR_OK: return r->from_select;
+	case IR_ROWS: return !r->answers_ok && res->job_id[0];
+	case IR_OK: return r->answers_ok;
 	case IR_ERR: return true;
 	case IR_UNKNOWN: break;
 	}

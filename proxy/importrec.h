@@ -37,7 +37,8 @@ typedef struct ig_import_rec {
 	unsigned result_index;       /* which result of the batch is the import's */
 	bool secret;                 /* its text holds a credential: TiDB's free text about it (which
 	                              * may quote any piece of it) is neither logged nor audited */
-	bool from_select;            /* IMPORT INTO ... FROM SELECT: answered by an OK, not a job row */
+	bool answers_ok;             /* what is forwarded answers with an OK, not a job row: IMPORT
+	                              * INTO ... FROM SELECT, or its LOAD DATA (a logical import) */
 	ig_verdict verdict;
 	char obl_id[40];             /* the obligations it owes (their record), "" none */
 	/* when it is sent (ig_import_rec_sent) */
@@ -51,7 +52,7 @@ typedef struct ig_import_rec {
 
 /* Where the inspection decides (any thread). NULL on OOM. */
 ig_import_rec *ig_import_rec_new(uint64_t conn, const char *target, unsigned result_index, bool secret,
-                                 bool from_select, ig_verdict verdict);
+                                 bool answers_ok, ig_verdict verdict);
 /* It was forwarded, on the session's loop: who sent it (for the audit) and when. */
 void ig_import_rec_sent(ig_import_rec *r, const char *user, const char *client, const char *backend,
                         uint32_t caps, uint64_t now_ms);

@@ -133,7 +133,7 @@ static void capture_err(ig_import_rec *r, uint16_t code, const char *msg)
 static void test_answered_ok(void **state)
 {
 	(void)state;
-	ig_import_rec *r = sent_as(false, true, "obl-1"); /* FROM SELECT: an OK */
+	ig_import_rec *r = sent_as(false, true, "obl-1"); /* FROM SELECT (or LOAD DATA): an OK */
 	static const char info[] = "Records: 5, ID: 3b1f";
 	uint8_t p[64] = {0x00, 0x05, 0x00, 0x02, 0x00, 0x00, 0x00};
 	memcpy(p + 7, info, sizeof(info) - 1);
@@ -259,7 +259,7 @@ static void test_only_the_imports_own_answer(void **state)
 
 	for (int c = 0; c < 4; c++) {
 		memset(&obl, 0, sizeof(obl));
-		ig_import_rec *r = sent_as(false, c == 2, "obl-w");
+		ig_import_rec *r = sent_as(false, c == 2, "obl-w"); /* 2: FROM SELECT or a logical import */
 		if (c == 0)
 			capture_rows(r, plan_cols, plan_row, 9);     /* EXPLAIN ANALYZE IMPORT INTO ... */
 		else if (c == 1)
