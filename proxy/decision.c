@@ -151,6 +151,64 @@ static bool runs_without_precheck(const import_item *it)
 	return it->dec.verdict == IG_VERDICT_PASS && sql_import_find_opt(&it->imp, "DISABLE_PRECHECK");
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_span(sql_span a, sql_span b)
+{
+	return a.off == b.off && a.len == b.len;
+}
+
+/* Two parses of one text are the same import: target, columns, source, options (names,
+ * values, where each lies), and where it ends. */
+static bool same_import(const sql_import *a, const sql_import *b)
+{
+	if (!same_str(a->db, b->db) || !same_str(a->table, b->table) || a->ncols != b->ncols ||
+	    !same_span(a->set_span, b->set_span) || a->src != b->src || !same_str(a->location, b->location) ||
+	    !same_span(a->location_span, b->location_span) || !same_str(a->format, b->format) ||
+	    !same_span(a->select_span, b->select_span) || a->nopts != b->nopts || a->end != b->end ||
+	    a->tidb_errcode != b->tidb_errcode)
+		return false;
+	for (size_t i = 0; i < a->ncols; i++)
+		if (!same_str(a->cols[i].name, b->cols[i].name) || a->cols[i].is_var != b->cols[i].is_var)
+			return false;
+	for (size_t i = 0; i < a->nopts; i++)
+		if (strcmp(a->opts[i].name, b->opts[i].name) != 0 || !same_str(a->opts[i].value, b->opts[i].value) ||
+		    a->opts[i].value_kind != b->opts[i].value_kind || !same_span(a->opts[i].span, b->opts[i].span))
+			return false;
+	return true;
+}
+
+/*
+ * Does the import's text read as the same import under every sql_mode and character set? A
+ * downstream re-import runs the recorded text over the obligations' own connection, under the
+ * downstream session's sql_mode and character set, which the gateway does not know; the
+ * decision read it under the client's. A text the readings split or decode differently (a
+ * backslash under NO_BACKSLASH_ESCAPES: 's3://b/dir\x.csv' is s3://b/dirx.csv with escapes
+ * on; a GBK trail byte 0x5C before a quote) would be re-run as another import: another
+ * location, other options (attack6: test_attack6_reimport_reading.py). It is parsed under
+ * each combination of the three quoting readings and compared with the decision's parse.
+ */
+static bool reads_alike(const import_item *it)
+{
+	static const unsigned quoting = SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS;
+	char err[128];
+	for (unsigned combo = 0; combo < 8; combo++) {
+		unsigned f = (it->flags & ~quoting) | (combo & 1 ? SQL_F_NO_BACKSLASH_ESCAPES : 0) |
+		             (combo & 2 ? SQL_F_ANSI_QUOTES : 0) | (combo & 4 ? SQL_F_MB_PAIRS : 0);
+		sql_import other;
+		if (sql_import_parse(it->text, it->len, f, &other, err, sizeof(err)) < 0)
+			return false;
+		bool same = same_import(&it->imp, &other);
+		sql_import_free(&other);
+		if (!same)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Decides every import and builds the answer: the text to forward or the error. No side
  * effect (no metric, log line, obligation or audit record), so that explain and the live
@@ -208,6 +266,16 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *followed, int *
 				ig_inspect_reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
 				       "PreCheck failed: importgate: an import into %s.%s owes a follow-up (snapshot backup "
 				       "or downstream re-import); send it as a plain statement, first in its batch",
+				       ig_inspect_qual(it->db), it->imp.table);
+				return;
+			}
+			if ((it->dec.obligations & IG_OBL_REIMPORT_DOWNSTREAM) && !reads_alike(it)) {
+				ig_inspect_reject(out, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000",
+				       "PreCheck failed: importgate: an import into %s.%s owes the same import on the downstream "
+				       "cluster, which runs its text under its own sql_mode and character set, and this text "
+				       "reads differently under another (a backslash in a literal, a multi-byte character "
+				       "set's byte before a quote or backslash); write it so that it reads the same under "
+				       "any sql_mode (plain '...' literals without backslashes)",
 				       ig_inspect_qual(it->db), it->imp.table);
 				return;
 			}

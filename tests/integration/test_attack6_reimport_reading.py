@@ -37,8 +37,8 @@ def jobs(double):
     ("NO_BACKSLASH_ESCAPES", SPLIT),
     # a backslash in the location: the downstream (escapes on) reads another location or none
     ("NO_BACKSLASH_ESCAPES", "IMPORT INTO t FROM 's3://b/dir\\x.csv'"),
-    # a double-quoted literal is an identifier under ANSI_QUOTES, which the downstream may have
-    ("", "IMPORT INTO t FROM \"s3://b/dq.csv\""),
+    # an option value: two bytes (backslash, t) upstream, a TAB downstream
+    ("NO_BACKSLASH_ESCAPES", "IMPORT INTO t FROM 's3://b/tab.csv' WITH FIELDS_TERMINATED_BY='\\t'"),
 ])
 def test_reimport_text_must_read_alike(doubles, obl_gw, state, sql_mode, sql):
     up, down = doubles(job_delay=0.1)
