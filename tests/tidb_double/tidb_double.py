@@ -19,7 +19,8 @@ WHAT IT MODELS
   below); TLS upgrade after the SSLRequest; error 1045 on a bad
   password. `FLUSH PRIVILEGES` empties the caching_sha2 cache.
 - COM_QUERY (multi-statements split on `;` outside quotes/comments, one
-  result per statement with SERVER_MORE_RESULTS_EXISTS), COM_STMT_PREPARE /
+  result per statement with SERVER_MORE_RESULTS_EXISTS; as TiDB parses the whole
+  text first, a malformed IMPORT INTO anywhere in it is the batch's only answer), COM_STMT_PREPARE /
   EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
   RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
   COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER. Result sets end with an OK packet
@@ -702,6 +703,17 @@ class Session:
         if not stmts:
             self.log("query", text)
             raise SQLError(1065, "Query was empty", "42000")
+        # TiDB parses the whole text before it runs any of it (pkg/server/conn.go handleQuery,
+        # v8.5.6: cc.ctx.Parse, then each statement): a syntax error anywhere is the batch's
+        # only answer. Of the statements the double parses, IMPORT INTO is checked first.
+        for sql in stmts:
+            toks = self._tokens(sql)
+            if toks and toks[0].is_kw("IMPORT"):
+                try:
+                    importstmt.parse_import(sql, self.state.version, self.cur_modes)
+                except SQLError:
+                    self.log("query", text)
+                    raise
         for i, sql in enumerate(stmts):
             self.log("query", sql)
             try:
