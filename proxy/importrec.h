@@ -35,8 +35,9 @@ typedef struct ig_import_rec {
 	uint64_t conn;               /* the gateway's connection id */
 	char target[520];            /* "db.tbl" */
 	unsigned result_index;       /* which result of the batch is the import's */
-	bool secret;                 /* its text holds a credential: TiDB's free text about it (which
-	                              * may quote any piece of it) is neither logged nor audited */
+	bool secret;                 /* its statement (the whole batch) holds a credential: TiDB's
+	                              * free text about it (which may quote any piece of it) is
+	                              * neither logged nor audited */
 	bool answers_ok;             /* what is forwarded answers with an OK, not a job row: IMPORT
 	                              * INTO ... FROM SELECT, or its LOAD DATA (a logical import) */
 	ig_verdict verdict;
