@@ -101,6 +101,12 @@ int cfg_fn_pd(ctx *c, const char *path, const ig_ynode *n, void *base)
 		if (!host || !*host || *host == '/')
 			return cfg_cerr(c, n->items[i]->line, ip,
 			            "bad PD URL \"%.100s\" (expected http://host:port or https://host:port)", u);
+		/* user:password@ is refused without echoing it: PD's etcd takes no credential in the
+		 * URL, and the endpoint is written in every decision's audit record (cluster_state
+		 * source), the log and the status API (attack6). */
+		if (strchr(host, '@'))
+			return cfg_cerr(c, n->items[i]->line, ip, "a PD URL with user information (user:password@) "
+			            "is refused: PD takes no credentials in its URL (use cluster.tls)");
 		for (const char *q = u; *q; q++)
 			if ((unsigned char)*q <= ' ' || *q == '?' || *q == '#')
 				return cfg_cerr(c, n->items[i]->line, ip, "bad PD URL \"%.100s\"", u);

@@ -35,8 +35,11 @@ typedef struct ig_import_rec {
 	uint64_t conn;               /* the gateway's connection id */
 	char target[520];            /* "db.tbl" */
 	unsigned result_index;       /* which result of the batch is the import's */
-	bool secret;                 /* its text holds a credential: TiDB's free text about it (which
-	                              * may quote any piece of it) is neither logged nor audited */
+	bool secret;                 /* its statement (the whole batch) holds a credential: TiDB's
+	                              * free text about it (which may quote any piece of it) is
+	                              * neither logged nor audited */
+	bool answers_ok;             /* what is forwarded answers with an OK, not a job row: IMPORT
+	                              * INTO ... FROM SELECT, or its LOAD DATA (a logical import) */
 	ig_verdict verdict;
 	char obl_id[40];             /* the obligations it owes (their record), "" none */
 	/* when it is sent (ig_import_rec_sent) */
@@ -50,7 +53,7 @@ typedef struct ig_import_rec {
 
 /* Where the inspection decides (any thread). NULL on OOM. */
 ig_import_rec *ig_import_rec_new(uint64_t conn, const char *target, unsigned result_index, bool secret,
-                                 ig_verdict verdict);
+                                 bool answers_ok, ig_verdict verdict);
 /* It was forwarded, on the session's loop: who sent it (for the audit) and when. */
 void ig_import_rec_sent(ig_import_rec *r, const char *user, const char *client, const char *backend,
                         uint32_t caps, uint64_t now_ms);
@@ -59,8 +62,9 @@ void ig_import_rec_sent(ig_import_rec *r, const char *user, const char *client, 
  * then, until it is; one that does not fit ends the capture. */
 bool ig_import_rec_capture(ig_import_rec *r, const ig_packet *pk);
 /* The one ending of the import (later calls do nothing): ANSWERED reads the captured answer,
- * logs it, audits import.result and tells the obligations; the others tell the obligations
- * only. now_ms: loop time (ANSWERED: the import's duration). */
+ * logs it, audits import.result and tells the obligations (an answer not of the import's own
+ * shape, e.g. EXPLAIN ANALYZE's plan rows, is unreadable: the job is looked for); the others
+ * tell the obligations only. now_ms: loop time (ANSWERED: the import's duration). */
 void ig_import_rec_end(ig_import_rec *r, ig_import_end how, uint64_t now_ms);
 /* Frees; a record not ended yet ends as IMPORT_END_UNANSWERED first. NULL is fine. */
 void ig_import_rec_free(ig_import_rec *r);

@@ -19,7 +19,8 @@ WHAT IT MODELS
   below); TLS upgrade after the SSLRequest; error 1045 on a bad
   password. `FLUSH PRIVILEGES` empties the caching_sha2 cache.
 - COM_QUERY (multi-statements split on `;` outside quotes/comments, one
-  result per statement with SERVER_MORE_RESULTS_EXISTS), COM_STMT_PREPARE /
+  result per statement with SERVER_MORE_RESULTS_EXISTS; as TiDB parses the whole
+  text first, a malformed IMPORT INTO anywhere in it is the batch's only answer), COM_STMT_PREPARE /
   EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
   RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
   COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER. Result sets end with an OK packet
@@ -73,6 +74,9 @@ WHAT IT MODELS
   those networks must send a v1 or v2 header, whose source becomes the client's host (USER()
   says user@host, the statement log's `host`); `state.connections` records what each
   connection sent (proxyproto.py, FACTS.md section 10).
+- EXPLAIN|DESC|DESCRIBE ANALYZE IMPORT INTO ...: the import runs as above (DETACHED returns
+  once the job is submitted) and the answer is EXPLAIN ANALYZE's plan rows (id, estRows,
+  actRows, ...), not the import's row.
 - CREATE/DROP/TRUNCATE/INSERT (OK; they drive the "target table is not empty"
   model). Anything else: OK. It forwards nothing anywhere.
 
@@ -174,6 +178,11 @@ IMPORT_COLUMNS = [
     w.Column("End_Time", w.TYPE_TIMESTAMP, 26, decimals=6),
     w.Column("Created_By", w.TYPE_STRING, 300),
 ]
+# EXPLAIN ANALYZE's result in the default (row) format (pkg/planner/core explain: the
+# fieldNames of ExplainFormatROW with Analyze).
+EXPLAIN_ANALYZE_COLUMNS = [w.Column(n, w.TYPE_VAR_STRING, 256) for n in (
+    "id", "estRows", "actRows", "task", "access object", "execution info", "operator info",
+    "memory", "disk")]
 BACKUP_COLUMNS = [
     w.Column("Destination", w.TYPE_VAR_STRING, 255), w.Column("Size", w.TYPE_LONGLONG, 20),
     w.Column("BackupTS", w.TYPE_LONGLONG, 20), w.Column("Queue Time", w.TYPE_DATETIME, 19),
@@ -744,6 +753,17 @@ class Session:
         if not stmts:
             self.log("query", text)
             raise SQLError(1065, "Query was empty", "42000")
+        # TiDB parses the whole text before it runs any of it (pkg/server/conn.go handleQuery,
+        # v8.5.6: cc.ctx.Parse, then each statement): a syntax error anywhere is the batch's
+        # only answer. Of the statements the double parses, IMPORT INTO is checked first.
+        for sql in stmts:
+            toks = self._tokens(sql)
+            if toks and toks[0].is_kw("IMPORT"):
+                try:
+                    importstmt.parse_import(sql, self.state.version, self.cur_modes)
+                except SQLError:
+                    self.log("query", text)
+                    raise
         for i, sql in enumerate(stmts):
             self.log("query", sql)
             try:
@@ -844,6 +864,9 @@ class Session:
         head = toks[0]
         if head.is_kw("IMPORT"):
             return self.do_import(sql)
+        if (head.is_kw("EXPLAIN", "DESC", "DESCRIBE") and len(toks) > 2 and toks[1].is_kw("ANALYZE")
+                and toks[2].is_kw("IMPORT")):
+            return self.explain_analyze_import(sql[toks[2].start:])
         if head.is_kw("SHOW") and len(toks) >= 3 and toks[1].is_kw("IMPORT"):
             return self.do_show_import(sql, toks)
         if head.is_kw("CANCEL") and len(toks) >= 4 and toks[1].is_kw("IMPORT"):
@@ -977,6 +1000,15 @@ class Session:
                     state.nonempty.add(key)
             return ("ok", n, "Records: %d, ID: %s" % (n, uuid.uuid4()))
         return self.run_import_job(stmt, db, key, eff["detached"], now)
+
+    def explain_analyze_import(self, sql):
+        """EXPLAIN ANALYZE runs the import (pkg/executor/explain.go executeAnalyzeExec: Next
+        on the target executor until it returns no row; a DETACHED ImportIntoExec returns
+        once its job is submitted, the job running on) and answers with the plan's rows,
+        not the import's: no Job_ID."""
+        self.do_import(sql)
+        return ("rows", EXPLAIN_ANALYZE_COLUMNS,
+                [["ImportInto_1", "N/A", "1", "root", "", "time:1ms, loops:2", "N/A", "N/A", "N/A"]])
 
     def run_import_job(self, stmt, db, key, detached, now):
         state = self.state

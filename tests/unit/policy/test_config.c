@@ -39,6 +39,8 @@ static void load_err(const char *yaml, const char *needle)
 	assert_null(c);
 	if (!strstr(err, needle))
 		fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+	if (strstr(err, "PLANTED")) /* a value planted as a credential is never echoed */
+		fail_msg("error \"%s\" echoes a planted credential", err);
 }
 
 static void assert_defaults(const ig_config *c)
@@ -334,6 +336,10 @@ static void errors_by_type(void **state)
 	load_err("cluster:\n  pd: http://a:2379\n", "t.yaml:2: cluster.pd: expected a list");
 	load_err("cluster:\n  pd:\n    - http://a:1\n    - 127.0.0.1:2379\n", "t.yaml:4: cluster.pd[1]: bad PD URL \"127.0.0.1:2379\"");
 	load_err("cluster:\n  pd: [\"http://\"]\n", "bad PD URL");
+	/* user information is refused, and not echoed (it would be a credential) */
+	load_err("cluster:\n  pd: [\"http://root:PLANTEDPW@pd-0:2379\"]\n",
+	         "t.yaml:2: cluster.pd[0]: a PD URL with user information (user:password@) is refused");
+	load_err("cluster:\n  pd: [\"https://PLANTEDPW @pd-0:2379\"]\n", "user information");
 	load_err("policy:\n  rules:\n    - name: a\n      tables: []\n", "t.yaml:4: policy.rules[0].tables: must list at least one entry");
 	load_err("policy:\n  rules:\n    - name: a\n      tables: [[x]]\n", "policy.rules[0].tables[0]: expected a string, got a list");
 	/* mapping */

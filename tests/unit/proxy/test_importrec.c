@@ -1,7 +1,8 @@
 /*
  * test_importrec.c - the import record (proxy/importrec.c): every ending of an import tells the
  * obligations what the gateway did before (answered with job and status, answered with an error,
- * unreadable, unanswered, not sent, client left, refused), ends once, audits import.result only
+ * unreadable, unanswered, not sent, client left, refused), ends once, reads as the import's
+ * answer only what has the import's own shape (not EXPLAIN ANALYZE's plan rows), audits import.result only
  * for an answer, withholds TiDB's text when the statement carried a credential, and a record
  * freed before it ended ends as unanswered. The obligations module is replaced by a recorder.
  */
@@ -88,13 +89,18 @@ static json_t *audit_lines(void)
 	return a;
 }
 
-static ig_import_rec *sent(bool secret, const char *obl_id)
+static ig_import_rec *sent_as(bool secret, bool from_select, const char *obl_id)
 {
-	ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, secret, IG_VERDICT_ADD_DISABLE_PRECHECK);
+	ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, secret, from_select, IG_VERDICT_ADD_DISABLE_PRECHECK);
 	assert_non_null(r);
 	snprintf(r->obl_id, sizeof(r->obl_id), "%s", obl_id);
 	ig_import_rec_sent(r, "etl", "10.0.0.1", "127.0.0.1:4000", CLIENT_PROTOCOL_41, 1000);
 	return r;
+}
+
+static ig_import_rec *sent(bool secret, const char *obl_id)
+{
+	return sent_as(secret, false, obl_id);
 }
 
 /* One packet of the answer, as the framer hands it (the header before the payload). */
@@ -127,7 +133,7 @@ static void capture_err(ig_import_rec *r, uint16_t code, const char *msg)
 static void test_answered_ok(void **state)
 {
 	(void)state;
-	ig_import_rec *r = sent(false, "obl-1");
+	ig_import_rec *r = sent_as(false, true, "obl-1"); /* FROM SELECT (or LOAD DATA): an OK */
 	static const char info[] = "Records: 5, ID: 3b1f";
 	uint8_t p[64] = {0x00, 0x05, 0x00, 0x02, 0x00, 0x00, 0x00};
 	memcpy(p + 7, info, sizeof(info) - 1);
@@ -194,6 +200,96 @@ static void test_unreadable_is_unanswered(void **state)
 	json_decref(a);
 }
 
+/* A result set of one row, from seq 1: a column per name, the row's values (text protocol,
+ * EOF packets: no CLIENT_DEPRECATE_EOF). */
+static void capture_rows(ig_import_rec *r, const char *const *names, const char *const *values, size_t n)
+{
+	uint8_t p[512], seq = 1;
+	size_t k;
+	p[0] = (uint8_t)n;
+	capture(r, seq++, p, 1);
+	for (size_t i = 0; i < n; i++) {
+		static const char *const pre[] = {"def", "shop", "t", "t"};
+		k = 0;
+		for (size_t f = 0; f < 4; f++) {
+			p[k++] = (uint8_t)strlen(pre[f]);
+			memcpy(p + k, pre[f], strlen(pre[f]));
+			k += strlen(pre[f]);
+		}
+		for (int f = 0; f < 2; f++) { /* name, org_name */
+			p[k++] = (uint8_t)strlen(names[i]);
+			memcpy(p + k, names[i], strlen(names[i]));
+			k += strlen(names[i]);
+		}
+		static const uint8_t tail[] = {0x0c, 0x21, 0x00, 0x00, 0x01, 0x00, 0x00, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00};
+		memcpy(p + k, tail, sizeof(tail));
+		k += sizeof(tail);
+		capture(r, seq++, p, k);
+	}
+	static const uint8_t eof[] = {0xfe, 0x00, 0x00, 0x02, 0x00};
+	capture(r, seq++, eof, sizeof(eof));
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		p[k++] = (uint8_t)strlen(values[i]);
+		memcpy(p + k, values[i], strlen(values[i]));
+		k += strlen(values[i]);
+	}
+	capture(r, seq++, p, k);
+	capture(r, seq++, eof, sizeof(eof));
+}
+
+/*
+ * Only the import's own answer is read as its answer: a job row for a file source, an OK for
+ * FROM SELECT. EXPLAIN ANALYZE's plan rows (the import ran under it, DETACHED maybe still
+ * running), an OK to a file import, a job row to FROM SELECT, a row whose Job_ID is empty: the
+ * obligations are told the answer was lost (they look for the job), never "finished".
+ */
+static void test_only_the_imports_own_answer(void **state)
+{
+	(void)state;
+	static const char *const job_cols[] = {"Job_ID", "Status", "Imported_Rows", "Result_Message"};
+	static const char *const job_row[] = {"42", "pending", "0", ""};
+	static const char *const no_job[] = {"", "pending", "0", ""};
+	static const char *const plan_cols[] = {"id", "estRows", "actRows", "task", "access object",
+	                                        "execution info", "operator info", "memory", "disk"};
+	static const char *const plan_row[] = {"ImportInto_1", "N/A", "1", "root", "", "time:1ms", "N/A", "N/A", "N/A"};
+	static const char info[] = "Records: 5, ID: 3b1f";
+	uint8_t okp[64] = {0x00, 0x05, 0x00, 0x02, 0x00, 0x00, 0x00};
+	memcpy(okp + 7, info, sizeof(info) - 1);
+
+	for (int c = 0; c < 4; c++) {
+		memset(&obl, 0, sizeof(obl));
+		ig_import_rec *r = sent_as(false, c == 2, "obl-w"); /* 2: FROM SELECT or a logical import */
+		if (c == 0)
+			capture_rows(r, plan_cols, plan_row, 9);     /* EXPLAIN ANALYZE IMPORT INTO ... */
+		else if (c == 1)
+			capture(r, 1, okp, 7 + sizeof(info) - 1); /* an OK to a file import */
+		else if (c == 2)
+			capture_rows(r, job_cols, job_row, 4);       /* a job row to FROM SELECT */
+		else
+			capture_rows(r, job_cols, no_job, 4);        /* no job id */
+		ig_import_rec_end(r, IMPORT_END_ANSWERED, 1001);
+		ig_import_rec_free(r);
+		assert_int_equal(obl.unanswered, 1);
+		assert_int_equal(obl.answered, 0);
+	}
+	/* The import's own answers, for contrast: read, job and status told. */
+	memset(&obl, 0, sizeof(obl));
+	ig_import_rec *r = sent_as(false, false, "obl-j");
+	capture_rows(r, job_cols, job_row, 4);
+	ig_import_rec_end(r, IMPORT_END_ANSWERED, 1001);
+	ig_import_rec_free(r);
+	assert_int_equal(obl.answered, 1);
+	assert_string_equal(obl.job, "42");
+	assert_string_equal(obl.status, "pending");
+	json_t *a = audit_lines();
+	assert_int_equal(json_array_size(a), 5);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(a, i), "status")), "unreadable");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 4), "job_id")), "42");
+	json_decref(a);
+}
+
 /* The endings before an answer: the obligations are told, nothing is audited. */
 static void test_endings_before_an_answer(void **state)
 {
@@ -208,7 +304,7 @@ static void test_endings_before_an_answer(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(&obl, 0, sizeof(obl));
-		ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, false, IG_VERDICT_PASS);
+		ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, false, false, IG_VERDICT_PASS);
 		snprintf(r->obl_id, sizeof(r->obl_id), "obl-x");
 		ig_import_rec_end(r, cases[i].how, 0);
 		ig_import_rec_free(r);
@@ -218,7 +314,7 @@ static void test_endings_before_an_answer(void **state)
 		assert_string_equal(obl.message, cases[i].message);
 	}
 	memset(&obl, 0, sizeof(obl));
-	ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, false, IG_VERDICT_PASS); /* owes nothing */
+	ig_import_rec *r = ig_import_rec_new(7, "shop.t", 0, false, false, IG_VERDICT_PASS); /* owes nothing */
 	ig_import_rec_end(r, IMPORT_END_NOT_SENT, 0);
 	ig_import_rec_free(r);
 	assert_int_equal(obl.answered + obl.unanswered, 0);
@@ -234,6 +330,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answered_error_secret_withheld, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_is_unanswered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_endings_before_an_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_the_imports_own_answer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
