@@ -369,3 +369,14 @@ def test_dashboard_and_rules_metrics_exist(gateway_factory, tmp_path):
     assert wanted, "no metric found in the dashboard"
     missing = sorted(n for n in wanted if n not in have)
     assert not missing, missing
+
+
+@pytest.mark.gateway_only
+def test_every_exported_family_is_documented(gateway_factory, tmp_path):
+    a = start(gateway_factory, tmp_path)
+    _, types = a.metrics()
+    with open(OPERATIONS) as f:
+        doc = f.read()
+    for fam, typ in types.items():
+        name = fam + "_total" if typ == "counter" else fam
+        assert "`%s`" % name in doc, "docs/OPERATIONS.md does not describe " + name
