@@ -40,8 +40,9 @@ static const double fast_b[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
                                 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 static const double decision_b[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                     2.5, 5, 10, 30};
-#define B(a) {a, sizeof(a) / sizeof(a[0])}
-static const bounds READ_B = B(read_b), FAST_B = B(fast_b), DECISION_B = B(decision_b);
+#define NB(a) (sizeof(a) / sizeof((a)[0]))
+static const bounds READ_B = {read_b, NB(read_b)}, FAST_B = {fast_b, NB(fast_b)},
+                    DECISION_B = {decision_b, NB(decision_b)};
 #define MAXB 16 /* the longest bounds list */
 
 typedef struct metric_def {
