@@ -101,6 +101,12 @@ void ig_state_release(const ig_cluster_state *st)
 		drop(e);
 }
 
+const ig_cluster_state *ig_state_last(void)
+{
+	entry *e = take_current();
+	return e ? e->st : NULL;
+}
+
 static bool endpoint_configured(const ig_config *cfg, const char *source)
 {
 	for (size_t i = 0; source && i < cfg->cluster.npd; i++)

@@ -17,6 +17,9 @@
 /* 0 with a reference in *out (release it), or -1 + err when PD cannot be read. Blocking. */
 int ig_state_acquire(const ig_config *cfg, const ig_cluster_state **out, char *err, size_t errlen);
 void ig_state_release(const ig_cluster_state *st);
+/* The last full read kept, as it is, not checked against PD (release it); NULL when there
+ * is none. For display only (/api/v1/status when a read fails): never decide on it. */
+const ig_cluster_state *ig_state_last(void);
 /* Counters for metrics and tests: decisions served from the verified cache, full reads. */
 void ig_state_cache_stats(unsigned long long *hits, unsigned long long *full_reads);
 /* Stops the watch thread and frees the last read (when unused). Call once at process exit,

@@ -2,7 +2,8 @@
  * changefeed.c - TiCDC changefeed info in PD's etcd: which keys are changefeed info
  * (layouts of pingcap/tidb pkg/util/cdcutil/cdc.go) and what importgate reads from the JSON
  * value (pingcap/tiflow cdc/model/changefeed.go ChangeFeedInfo): state,
- * config.filter.rules, config.case-sensitive.
+ * config.filter.rules, config.case-sensitive; and, for operators only (/api/v1/status), read
+ * leniently so that they never change what a decision sees: sink-uri, start-ts.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -148,6 +149,20 @@ static int read_config(ig_changefeed *cf, const json_t *config, char *err, size_
 	return set_rules(cf, json_is_array(rules) ? rules : NULL, err, errlen);
 }
 
+/* sink-uri and start-ts: absent or of another type is left unknown, not an error. */
+static int read_display(ig_changefeed *cf, const json_t *root, char *err, size_t errlen)
+{
+	const json_t *sink = json_object_get(root, "sink-uri"), *ts = json_object_get(root, "start-ts");
+
+	if (json_is_integer(ts) && json_integer_value(ts) > 0)
+		cf->start_ts = (uint64_t)json_integer_value(ts);
+	if (!json_is_string(sink))
+		return 0;
+	free(cf->sink_uri);
+	cf->sink_uri = strndup(json_string_value(sink), json_string_length(sink));
+	return cf->sink_uri ? 0 : jfail(err, errlen, "out of memory", NULL);
+}
+
 int ig_changefeed_decode(const char *text, size_t len, ig_changefeed *cf, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -177,6 +192,8 @@ int ig_changefeed_decode(const char *text, size_t len, ig_changefeed *cf, char *
 	}
 	if (rc == 0)
 		rc = read_config(cf, json_object_get(root, "config"), err, errlen);
+	if (rc == 0)
+		rc = read_display(cf, root, err, errlen);
 	json_decref(root);
 	return rc;
 }

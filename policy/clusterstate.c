@@ -6,6 +6,7 @@
 #include "policy/clusterstate.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static void task_free(ig_lbtask *t)
 	free(t->pb_name);
 	free_strv(t->filters, t->nfilters);
 	ig_tablefilter_free(t->filter);
+	free(t->storage);
 }
 
 static void cf_free(ig_changefeed *cf)
@@ -41,6 +43,7 @@ static void cf_free(ig_changefeed *cf)
 	free_strv(cf->rules, cf->nrules);
 	ig_tablefilter_free(cf->filter_cs);
 	ig_tablefilter_free(cf->filter_ci);
+	free(cf->sink_uri);
 }
 
 void ig_cluster_state_free(ig_cluster_state *st)
@@ -316,24 +319,75 @@ bool ig_logbackup_ignores_schema(const char *db)
 	return false;
 }
 
-static bool task_covers(const ig_lbtask *t, const char *db, const char *tbl)
+static void why(ig_cover_why *out, bool covers, size_t rule, const char *text)
 {
-	if (t->undecodable || t->nfilters == 0)
-		return true;
-	return ig_tablefilter_match(t->filter, db, tbl);
+	out->covers = covers;
+	out->rule = rule;
+	out->why = text;
+}
+
+static void filter_why(ig_cover_why *out, int m, size_t rule)
+{
+	if (m < 0) /* ig_tablefilter_match: an evaluation failure counts as a match */
+		why(out, true, SIZE_MAX, "a filter rule could not be evaluated: counted as covering");
+	else if (m > 0)
+		why(out, true, rule, "a filter rule matches");
+	else if (rule != SIZE_MAX)
+		why(out, false, rule, "a negated filter rule excludes the table");
+	else
+		why(out, false, SIZE_MAX, "no filter rule matches");
+}
+
+void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out)
+{
+	size_t rule;
+
+	if (ig_logbackup_ignores_schema(db))
+		why(out, false, SIZE_MAX, "log backup never observes the memory schemas");
+	else if (t->undecodable)
+		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
+	else if (t->nfilters == 0)
+		why(out, true, SIZE_MAX, "no table filter: every table");
+	else {
+		int m = ig_tablefilter_decide(t->filter, db, tbl, &rule); /* sets rule: not in the call */
+		filter_why(out, m, rule);
+	}
 }
 
 /* A case-sensitive changefeed compares the name stored in TiDB, which may differ in case
  * from what the statement says (TiDB resolves names case-insensitively): count it as
  * covering when either reading matches. */
-static bool cf_covers(const ig_changefeed *cf, const char *db, const char *tbl)
+void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, ig_cover_why *out)
 {
-	if (cf->state == IG_CFSTATE_FINISHED || cf->state == IG_CFSTATE_REMOVED)
-		return false;
-	if (cf->undecodable)
-		return true;
-	return (cf->filter_cs && ig_tablefilter_match(cf->filter_cs, db, tbl)) ||
-	       ig_tablefilter_match(cf->filter_ci, db, tbl);
+	size_t rule = SIZE_MAX;
+	int m = 0;
+
+	if (ig_is_system_schema(db)) {
+		why(out, false, SIZE_MAX, "TiCDC never replicates the system schemas");
+		return;
+	}
+	if (cf->state == IG_CFSTATE_FINISHED || cf->state == IG_CFSTATE_REMOVED) {
+		why(out, false, SIZE_MAX, "finished or removed: replicates nothing");
+		return;
+	}
+	if (cf->undecodable) {
+		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
+		return;
+	}
+	if (cf->filter_cs)
+		m = ig_tablefilter_decide(cf->filter_cs, db, tbl, &rule);
+	if (m == 0) {
+		size_t ci_rule;
+		m = ig_tablefilter_decide(cf->filter_ci, db, tbl, &ci_rule);
+		if (m != 0 || rule == SIZE_MAX)
+			rule = ci_rule;
+	}
+	filter_why(out, m, rule);
+}
+
+const char *ig_lbtask_state_name(const ig_lbtask *t)
+{
+	return t->undecodable ? "undecodable" : t->has_error ? "error" : t->paused ? "paused" : "normal";
 }
 
 void ig_coverage_free(ig_coverage *c)
@@ -347,24 +401,26 @@ void ig_coverage_free(ig_coverage *c)
 
 int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
 {
-	bool tasks_see, cfs_see;
+	ig_cover_why w;
 
 	memset(out, 0, sizeof(*out));
 	if (!st || !db || !tbl)
 		return 0;
-	tasks_see = !ig_logbackup_ignores_schema(db);
-	cfs_see = !ig_is_system_schema(db);
 	out->tasks = calloc(st->ntasks ? st->ntasks : 1, sizeof(size_t));
 	out->cfs = calloc(st->ncfs ? st->ncfs : 1, sizeof(size_t));
 	if (!out->tasks || !out->cfs) {
 		ig_coverage_free(out);
 		return -1;
 	}
-	for (size_t i = 0; tasks_see && i < st->ntasks; i++)
-		if (task_covers(&st->tasks[i], db, tbl))
+	for (size_t i = 0; i < st->ntasks; i++) {
+		ig_task_cover_why(&st->tasks[i], db, tbl, &w);
+		if (w.covers)
 			out->tasks[out->ntasks++] = i;
-	for (size_t i = 0; cfs_see && i < st->ncfs; i++)
-		if (cf_covers(&st->cfs[i], db, tbl))
+	}
+	for (size_t i = 0; i < st->ncfs; i++) {
+		ig_cf_cover_why(&st->cfs[i], db, tbl, &w);
+		if (w.covers)
 			out->cfs[out->ncfs++] = i;
+	}
 	return 0;
 }

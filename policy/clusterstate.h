@@ -30,6 +30,10 @@ typedef struct ig_lbtask {
 	bool paused;         /* /tidb/br-stream/pause/<name> exists (the task still counts) */
 	bool has_error;      /* /tidb/br-stream/last-error/<name>/... exists */
 	bool undecodable;    /* value or filter could not be read: covers every table */
+	/* for operators only (/api/v1/status), never for a decision: */
+	uint64_t start_ts;   /* StreamBackupTaskInfo.start_ts (field 2), 0 when absent */
+	char *storage;       /* "s3://bucket/prefix", "local:///path", ... (field 1, its
+	                      * non-secret fields only); NULL when absent or unreadable */
 } ig_lbtask;
 
 /* TiCDC FeedState (pingcap/tiflow cdc/model/changefeed.go), plus the v4/v5 "error" and
@@ -59,6 +63,9 @@ typedef struct ig_changefeed {
 	int case_sensitive;  /* config.case-sensitive: 1, 0, or -1 when absent (both ways) */
 	ig_tablefilter *filter_cs, *filter_ci; /* the case-sensitive and -insensitive builds */
 	bool undecodable;    /* value or filter could not be read: covers every table */
+	/* for operators only (/api/v1/status), never for a decision: */
+	char *sink_uri;      /* "sink-uri" as stored: holds credentials, shown redacted only */
+	uint64_t start_ts;   /* "start-ts", 0 when absent */
 } ig_changefeed;
 
 typedef struct ig_cluster_state {
@@ -114,6 +121,19 @@ bool ig_is_system_schema(const char *db);
 bool ig_logbackup_ignores_schema(const char *db);
 
 const char *ig_cfstate_name(ig_cfstate s);
+
+/* Why a task or changefeed covers db.tbl or not, for operators (/api/v1/coverage);
+ * ig_cluster_covering answers with the same functions, so the two cannot disagree. */
+typedef struct ig_cover_why {
+	bool covers;
+	size_t rule;     /* index into filters / rules of the rule that decided; SIZE_MAX none */
+	const char *why; /* static text */
+} ig_cover_why;
+void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out);
+void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, ig_cover_why *out);
+/* A log backup task's state as decoded: "error" (a last-error key exists), "paused" (a
+ * pause key), "normal"; "undecodable" when its info could not be read. */
+const char *ig_lbtask_state_name(const ig_lbtask *t);
 
 /* ---- decoders (pure, fuzzed) ---- */
 

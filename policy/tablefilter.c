@@ -31,6 +31,7 @@ typedef struct matcher {
 typedef struct rule {
 	matcher schema, table;
 	bool positive;
+	size_t source;  /* index of the rule as given (blank and comment lines count) */
 } rule;
 
 struct ig_tablefilter {
@@ -435,6 +436,7 @@ ig_tablefilter *ig_tablefilter_parse(const char *const *rules, size_t n, bool ca
 		int rc;
 		p.text = p.s;
 		p.len = strlen(p.s);
+		f->rules[f->n].source = i;
 		rc = parse_rule(&p, &f->rules[f->n]);
 		if (rc < 0) {
 			matcher_free(&f->rules[f->n].schema);
@@ -498,8 +500,10 @@ static int match_one(const ig_tablefilter *f, const matcher *m, const char *s)
 	return -1;
 }
 
-int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl)
+int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *tbl, size_t *rule_index)
 {
+	if (rule_index)
+		*rule_index = SIZE_MAX;
 	if (!f || !db || !tbl)
 		return 0;
 	for (size_t i = f->n; i-- > 0;) {
@@ -512,10 +516,18 @@ int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char 
 		t = match_one(f, &r->table, tbl);
 		if (t < 0)
 			return -1;
-		if (t)
+		if (t) {
+			if (rule_index)
+				*rule_index = r->source;
 			return r->positive ? 1 : 0;
+		}
 	}
 	return 0;
+}
+
+int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl)
+{
+	return ig_tablefilter_decide(f, db, tbl, NULL);
 }
 
 bool ig_tablefilter_match(const ig_tablefilter *f, const char *db, const char *tbl)

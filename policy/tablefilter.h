@@ -27,6 +27,11 @@ void ig_tablefilter_free(ig_tablefilter *f);
 /* 1 = matched, 0 = not matched, -1 = a regex could not be evaluated (DFA workspace or
  * limits, a name that is not valid UTF-8, out of memory). */
 int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl);
+/* As _ex, and which rule decided: *rule_index is the index (into the rules as given to
+ * ig_tablefilter_parse) of the last rule whose patterns match - positive (1) or negated
+ * (0) - or SIZE_MAX when no rule matched (0) or evaluation failed (-1). For operators
+ * (/api/v1/coverage): "which rule made this table covered". */
+int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *tbl, size_t *rule_index);
 /* As _ex, with an evaluation failure counted as a match: callers use it where a match is the
  * safe answer (coverage: "this table may be in the log"). */
 bool ig_tablefilter_match(const ig_tablefilter *f, const char *db, const char *tbl);

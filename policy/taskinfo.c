@@ -1,10 +1,14 @@
 /*
  * taskinfo.c - decodes the protobuf value of a PiTR log backup task
- * (backuppb.StreamBackupTaskInfo, pingcap/kvproto proto/brpb.proto): only name (field 4,
- * string) and table_filter (field 5, repeated string) are kept; every other field is skipped
- * by its wire type. Bounds-checked everywhere: malformed input is an error, never an over-read.
+ * (backuppb.StreamBackupTaskInfo, pingcap/kvproto proto/brpb.proto): name (field 4,
+ * string) and table_filter (field 5, repeated string) decide coverage; start_ts (2) and where
+ * the task writes (storage, 1) are kept for operators only (/api/v1/status), read leniently:
+ * a malformed storage or start_ts is left unknown, never an error, so what a decision sees
+ * is as before. Every other field is skipped by its wire type. Bounds-checked everywhere:
+ * malformed input is an error, never an over-read.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +17,24 @@
 #include "policy/clusterstate.h"
 
 enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_SGROUP = 3, WIRE_EGROUP = 4, WIRE_I32 = 5 };
-enum { FIELD_NAME = 4, FIELD_TABLE_FILTER = 5 };
+enum { FIELD_STORAGE = 1, FIELD_START_TS = 2, FIELD_NAME = 4, FIELD_TABLE_FILTER = 5 };
+
+/* backuppb.StorageBackend's oneof (pingcap/kvproto proto/brpb.proto, read at commit 02c419e1;
+ * the field numbers are wire format and do not change between releases): the kinds
+ * and, for each, the field numbers of the non-secret fields shown (bucket, prefix, or a
+ * path). Credentials (S3 access_key 8 / secret_access_key 9, GCS credentials_blob 6, Azure
+ * shared_key 6, ...) and endpoints are never read. */
+typedef struct storage_kind {
+	unsigned field;       /* in StorageBackend */
+	const char *scheme;   /* as BR's storage URLs write it */
+	unsigned bucket, prefix; /* field numbers in the kind's message, 0 = none */
+	unsigned path;        /* Local.path, HDFS.remote */
+} storage_kind;
+
+static const storage_kind storage_kinds[] = {
+	{1, "noop", 0, 0, 0},  {2, "local", 0, 0, 1}, {3, "s3", 3, 4, 0},
+	{4, "gcs", 2, 3, 0},   {6, "hdfs", 0, 0, 1},  {7, "azure", 2, 3, 0},
+};
 
 typedef struct reader {
 	const unsigned char *p;
@@ -109,9 +130,87 @@ static int add_filter(reader *r, ig_lbtask *t, char *s)
 	return 0;
 }
 
+/* One length-delimited string field `num` of a message, or NULL (absent or malformed:
+ * *bad set). The last occurrence wins (proto3). *oom set when out of memory. */
+static char *sub_string(const unsigned char *p, size_t len, unsigned num, bool *bad, bool *oom)
+{
+	reader r = {.p = p, .len = len};
+	char *out = NULL;
+
+	while (num && r.pos < r.len) {
+		uint64_t tag = 0, v = 0; /* initialised for the analyzer: varint sets them on success */
+		const unsigned char *s = NULL;
+		size_t n = 0;
+		if (varint(&r, &tag) < 0) {
+			*bad = true;
+			break;
+		}
+		unsigned wire = (unsigned)(tag & 7);
+		if (wire == WIRE_LEN) {
+			if (bytes_field(&r, &s, &n) < 0) {
+				*bad = true;
+				break;
+			}
+			if ((tag >> 3) != num || memchr(s, '\0', n))
+				continue;
+			free(out);
+			if (!(out = strndup((const char *)s, n))) {
+				*oom = true;
+				return NULL;
+			}
+		} else if ((wire == WIRE_VARINT && varint(&r, &v) < 0) ||
+		           (wire == WIRE_I64 && skip(&r, 8, "") < 0) || (wire == WIRE_I32 && skip(&r, 4, "") < 0) ||
+		           wire == WIRE_SGROUP || wire == WIRE_EGROUP || wire > WIRE_I32) {
+			*bad = true;
+			break;
+		}
+	}
+	return out;
+}
+
+/* "scheme://bucket/prefix" or "scheme://path" from a StorageBackend; NULL when unknown
+ * (the caller shows it as such). -1 only when out of memory. */
+static int storage_text(const unsigned char *p, size_t len, char **out)
+{
+	reader r = {.p = p, .len = len};
+	uint64_t tag = 0;
+	const unsigned char *s = NULL, *f = NULL;
+	size_t n = 0, fn = 0;
+	const storage_kind *k = NULL;
+	bool oom = false, bad = false;
+
+	*out = NULL;
+	while (r.pos < r.len) { /* the oneof: the last kind present wins */
+		if (varint(&r, &tag) < 0 || (tag & 7) != WIRE_LEN || bytes_field(&r, &f, &fn) < 0)
+			return 0;
+		for (size_t i = 0; i < sizeof(storage_kinds) / sizeof(storage_kinds[0]); i++)
+			if (storage_kinds[i].field == (tag >> 3)) {
+				k = &storage_kinds[i];
+				s = f;
+				n = fn;
+			}
+	}
+	if (!k)
+		return 0;
+	char *a = sub_string(s, n, k->path ? k->path : k->bucket, &bad, &oom);
+	char *b = sub_string(s, n, k->prefix, &bad, &oom);
+	if (bad && !oom) { /* a malformed message: unknown, not an error */
+		free(a);
+		free(b);
+		return 0;
+	}
+	if (!oom && k->path && a && strstr(a, "://"))
+		*out = strdup(a); /* HDFS.remote is already a URL */
+	else if (!oom && asprintf(out, "%s://%s%s%s", k->scheme, a ? a : "", b && *b ? "/" : "", b ? b : "") < 0)
+		*out = NULL;
+	free(a);
+	free(b);
+	return *out ? 0 : -1;
+}
+
 static int field(reader *r, ig_lbtask *t)
 {
-	uint64_t tag, v;
+	uint64_t tag, v = 0;
 	uint64_t num;
 	unsigned wire;
 	const unsigned char *s = NULL;
@@ -128,7 +227,11 @@ static int field(reader *r, ig_lbtask *t)
 		return rfail(r, "field %llu has wire type %u, expected 2 (string)", (unsigned long long)num, wire);
 	switch (wire) {
 	case WIRE_VARINT:
-		return varint(r, &v);
+		if (varint(r, &v) < 0)
+			return -1;
+		if (num == FIELD_START_TS)
+			t->start_ts = v;
+		return 0;
 	case WIRE_I64:
 		return skip(r, 8, "64-bit field");
 	case WIRE_I32:
@@ -136,6 +239,10 @@ static int field(reader *r, ig_lbtask *t)
 	case WIRE_LEN:
 		if (bytes_field(r, &s, &n) < 0)
 			return -1;
+		if (num == FIELD_STORAGE) {
+			free(t->storage);
+			return storage_text(s, n, &t->storage) < 0 ? rfail(r, "out of memory") : 0;
+		}
 		if (num != FIELD_NAME && num != FIELD_TABLE_FILTER)
 			return 0;
 		if (!(str = string_field(r, s, n)))

@@ -6,7 +6,7 @@
  *
  * Connection states:
  *   AC_READING   parsing the request; the request deadline runs
- *   AC_WORKING   a hook (status, explain, reload) runs on the libuv thread pool; not reading
+ *   AC_WORKING   a hook (status, explain, coverage, reload, dismiss) runs on the libuv thread pool; not reading
  *   AC_WRITING   the response is being written; the same deadline again
  *   AC_DRAINING  response sent, write side shut down; what the client still sends is read
  *                and discarded for a moment, so closing does not reset the connection
@@ -42,7 +42,7 @@
 
 typedef enum { AC_READING, AC_WORKING, AC_WRITING, AC_DRAINING, AC_CLOSING } conn_state;
 
-typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS } route_id;
+typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS, R_COVERAGE } route_id;
 
 typedef struct ig_admin admin_server;
 
@@ -61,6 +61,7 @@ typedef struct admin_conn {
 	int early_status;   /* an error found while parsing (413, 414), answered as such */
 	char url[MAX_URL];
 	size_t url_len;
+	size_t query_off, query_len; /* the query string in url (after '?'), for coverage */
 	char hname[16];     /* current header name, enough to recognise "authorization" */
 	size_t hname_len;
 	bool in_value, hdr_is_auth;
@@ -278,6 +279,7 @@ static void work_run(uv_work_t *w)
 	case R_EXPLAIN: c->json = h->explain_json(c->body ? c->body : "", c->body_len, &c->json_status); break;
 	case R_RELOAD: c->json = h->reload(&c->json_status); break;
 	case R_DISMISS: c->json = h->dismiss_json(c->body ? c->body : "", c->body_len, &c->json_status); break;
+	case R_COVERAGE: c->json = h->coverage_json(c->url + c->query_off, c->query_len, &c->json_status); break;
 	default: break;
 	}
 }
@@ -302,7 +304,8 @@ static void run_hook(admin_conn *c, route_id r)
 {
 	const ig_admin_hooks *h = &c->srv->hooks;
 	bool have = (r == R_STATUS && h->status_json) || (r == R_EXPLAIN && h->explain_json) ||
-	            (r == R_RELOAD && h->reload) || (r == R_DISMISS && h->dismiss_json);
+	            (r == R_RELOAD && h->reload) || (r == R_DISMISS && h->dismiss_json) ||
+	            (r == R_COVERAGE && h->coverage_json);
 	if (!have) {
 		respond_error(c, 503, "not available in this gateway", NULL);
 		return;
@@ -334,6 +337,7 @@ static const route routes[] = {
 	{"/api/v1/explain", R_EXPLAIN, true},
 	{"/api/v1/reload", R_RELOAD, true},
 	{"/api/v1/obligations/dismiss", R_DISMISS, true},
+	{"/api/v1/coverage", R_COVERAGE, false},
 };
 
 static void serve_metrics(admin_conn *c)
@@ -366,6 +370,12 @@ static void dispatch(admin_conn *c)
 	}
 	const char *path = c->url + u.field_data[UF_PATH].off;
 	size_t plen = u.field_data[UF_PATH].len;
+	c->query_off = c->url_len; /* no query: the empty string at the end of url */
+	c->query_len = 0;
+	if (u.field_set & (1 << UF_QUERY)) {
+		c->query_off = u.field_data[UF_QUERY].off;
+		c->query_len = u.field_data[UF_QUERY].len;
+	}
 	const route *r = NULL;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, path, plen) == 0)

@@ -16,7 +16,7 @@
 
 typedef struct ig_admin_hooks {
 	/*
-	 * healthy() runs on the admin loop thread and must not block. The three others run on
+	 * healthy() runs on the admin loop thread and must not block. The others run on
 	 * libuv thread-pool threads (so a slow cluster read never delays /metrics or /healthz),
 	 * possibly several at once: the gateway side must be thread-safe. Any hook may be NULL
 	 * (the endpoint then answers 503). A returned string is malloc'd JSON the server frees;
@@ -29,6 +29,8 @@ typedef struct ig_admin_hooks {
 	char *(*reload)(int *http_status);    /* POST /api/v1/reload -> {"ok":bool,"error":..} */
 	/* POST /api/v1/obligations/dismiss: body {"id": ..} -> {"ok":bool,"error":..} */
 	char *(*dismiss_json)(const char *body, size_t len, int *http_status);
+	/* GET /api/v1/coverage?query: query is the raw (still percent-encoded) query string */
+	char *(*coverage_json)(const char *query, size_t len, int *http_status);
 } ig_admin_hooks;
 
 typedef struct ig_admin ig_admin; /* one server: its loop, thread, listener, connections */

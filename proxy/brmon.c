@@ -81,6 +81,12 @@ static int set_str(json_t *o, const char *k, const char *v)
 	return v ? ig_audit_set_string(o, k, v, strlen(v)) : json_object_set_new(o, k, json_null());
 }
 
+/* Redacted (sql_redact_text): for error texts, which may quote a URL with a password. */
+static int set_text(json_t *o, const char *k, const char *v)
+{
+	return v ? ig_audit_set_text(o, k, v, strlen(v)) : json_object_set_new(o, k, json_null());
+}
+
 static json_t *lease_json(int64_t lease)
 {
 	char hex[24];
@@ -431,10 +437,14 @@ static void publish(ig_brmon *m, const char *source, const ig_brie_list *l, int6
 		json_decref(ign);
 		return;
 	}
-	set_str(o, "pd", source);
+	/* An endpoint may carry a password (http://user:pw@pd:2379) and curl's errors quote it. */
+	if (source)
+		ig_audit_set_location(o, "pd", source);
+	else
+		json_object_set_new(o, "pd", json_null());
 	json_object_set_new(o, "read_at_ms", read_at ? json_integer(read_at) : json_null());
-	set_str(o, "error", m->read_err[0] ? m->read_err : NULL);
-	set_str(o, "state_error", m->state_err[0] ? m->state_err : NULL);
+	set_text(o, "error", m->read_err[0] ? m->read_err : NULL);
+	set_text(o, "state_error", m->state_err[0] ? m->state_err : NULL);
 	for (size_t i = 0; i < m->ntrk; i++)
 		json_array_append_new(imps, import_json(&m->trk[i]));
 	for (size_t i = 0; l && i < l->n; i++) {

@@ -76,6 +76,7 @@ static void start_tracking(ig_session *s)
 {
 	s->cmd.answer_begun = false;
 	s->cmd.auth_turn = false;
+	s->cmd.seq_shift = 0; /* a new command: both legs number from 0 again */
 	if (s->cmd.pq_len > 0)
 		ig_resp_begin(&s->cmd.resp, s->cmd.pq[s->cmd.pq_head].cmd, s->caps);
 }
@@ -187,6 +188,8 @@ static void response_done(ig_session *s)
 {
 	ig_command *c = &s->cmd;
 	observe_duration(&c->pq[c->pq_head]);
+	if (c->resp.kind != RK_ERR) /* an error leaves the transaction as it was */
+		c->srv_status = c->resp.status;
 	if (c->pq[c->pq_head].import)
 		ig_import_rec_end(c->pq[c->pq_head].import, IMPORT_END_ANSWERED, uv_now(&s->w->loop));
 	free_pending(&c->pq[c->pq_head]);
@@ -233,7 +236,8 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 		break;
 	case RE_INFILE:
 		ig_cmd_input_event(s, EV_INFILE);
-		c->infile_seq = (uint8_t)(pk->seq + 1);
+		c->infile_seq = (uint8_t)(pk->seq - c->seq_shift + 1); /* as the client numbers it */
+		c->infile_bseq = (uint8_t)(pk->seq + 1);
 		c->pq[c->pq_head].resp_seq = 0; /* the answer's sequence now follows the file's packets */
 		c->pq[c->pq_head].backend_seq = 0;
 		c->answer_begun = false;
@@ -261,7 +265,12 @@ ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
 	if (c->pq_len > 0 && c->pq[c->pq_head].import && !ig_import_rec_capture(c->pq[c->pq_head].import, pk))
 		return IG_PKT_WAIT;
-	return track_answer(s, pk) ? IG_PKT_RELAY : IG_PKT_DISCARD;
+	uint8_t shift = c->seq_shift; /* this packet's, before its answer may end */
+	if (!track_answer(s, pk))
+		return IG_PKT_DISCARD;
+	if (shift != 0) /* LOCAL INFILE data was re-framed: the client's numbering goes on */
+		ig_conn_relay_as(&s->backend, (uint8_t)(pk->seq - shift), 0);
+	return IG_PKT_RELAY;
 }
 
 void ig_cmd_resume(ig_session *s)
@@ -279,6 +288,12 @@ void ig_cmd_backend_input_done(ig_session *s)
 	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
 	if (s->cmd.pq_len == 0)
 		ig_cmd_input_event(s, EV_ANSWERED);
+	if (s->w->draining && ig_sess_at_rest(s)) { /* graceful shutdown: its transaction is over */
+		LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
+		ig_sess_close_when_flushed(s);
+		ig_sess_update_reading(s); /* reads stop; a closed session is left alone */
+		return;
+	}
 	if (ig_cmd_takes_input(s) && !s->closing && ig_conn_kept(&s->client) > 0)
 		ig_cmd_resume(s);
 	ig_sess_update_reading(s);
@@ -487,11 +502,12 @@ static bool auth_exchange(ig_session *s, const ig_packet *pk, ig_pkt_verdict *v)
  * packet on its header and goes on reading at its payload - which the gateway relayed as
  * file data and may hold a whole command - when the sequence id is not the one due (TiDB:
  * packetio.go readOnePacket, ErrInvalidSequence; MariaDB: 1156) or when the packet, with
- * those it continues, is over max_allowed_packet (ErrNetPacketTooLarge: TiDB's default
- * 64 MiB). TiDB's LOAD DATA then drains, fails the statement and reads its next command
- * there (attack5: test_attack5_infile_desync.py). So file data must carry the ids due, from
- * the one after the request on, and no packet may continue (16 MiB - 1 bytes: clients send
- * files in chunks of a few KiB); otherwise the packet is not relayed and the session closed.
+ * those it continues, is over max_allowed_packet (ErrNetPacketTooLarge). TiDB's LOAD DATA
+ * then drains, fails the statement and reads its next command there (attack5:
+ * test_attack5_infile_desync.py). So file data must carry the ids due, from the one after
+ * the request on, and no packet may continue (16 MiB - 1 bytes: clients send files in
+ * chunks of a few KiB); otherwise the packet is not relayed and the session closed. The
+ * size is seen to by re-framing (reframe_file_packet).
  */
 static bool file_packet_ok(ig_session *s, const ig_packet *pk)
 {
@@ -509,6 +525,37 @@ static bool file_packet_ok(ig_session *s, const ig_packet *pk)
 	             pk->seq != due ? "Got packets out of order"
 	                            : "importgate: LOCAL INFILE data in packets of 16 MiB - 1 bytes is not relayed");
 	return false;
+}
+
+/*
+ * The server's max_allowed_packet is the session's (TiDB: conn.go readPacket sets it from the
+ * session variable before every read), a value the gateway cannot know when the file comes:
+ * SET GLOBAL lowers it for new sessions, and COM_CHANGE_USER and COM_RESET_CONNECTION open
+ * new ones. Every session's value is at least 1024 (the variable's minimum, in every TiDB,
+ * MySQL and MariaDB), so file data, a byte stream whose packet boundaries mean nothing, is
+ * relayed in pieces under that: no server refuses them, whatever its limit. docs/BENCHMARKS.md
+ * section 1.8 measures the cost.
+ */
+#define IG_INFILE_PIECE_MAX (1024 - 4)
+
+/*
+ * A LOCAL INFILE data packet the server will get in pieces of at most IG_INFILE_PIECE_MAX
+ * bytes (as it is when it fits and nothing before it was cut). Pieces take sequence ids of
+ * their own, so from the first cut on the server's numbering runs ahead of the client's:
+ * seq_shift, by which the rest of the command's answer (the OK or ERR after the file, the
+ * results after it) is renumbered on its way to the client. The empty packet that ends the
+ * file tells the answer's first id on the server's side.
+ */
+static void reframe_file_packet(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	uint32_t pieces = ig_framer_pieces(pk->len, IG_INFILE_PIECE_MAX);
+	if (pieces != 1 || pk->seq != c->infile_bseq)
+		ig_conn_relay_as(&s->client, c->infile_bseq, IG_INFILE_PIECE_MAX);
+	c->infile_bseq = (uint8_t)(c->infile_bseq + pieces);
+	c->seq_shift = (uint8_t)(c->infile_bseq - c->infile_seq);
+	if (pk->len == 0)
+		c->pq[c->pq_head].backend_seq = c->infile_bseq;
 }
 
 /*
@@ -530,8 +577,11 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		return IG_PKT_WAIT;
 	if (auth_exchange(s, pk, &v))
 		return v;
-	if (c->input == IN_INFILE && !file_packet_ok(s, pk))
-		return IG_PKT_DISCARD;
+	if (c->input == IN_INFILE) {
+		if (!file_packet_ok(s, pk))
+			return IG_PKT_DISCARD;
+		reframe_file_packet(s, pk);
+	}
 	if (pk->len == 0) {
 		/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
 		if (!pk->cont)

@@ -174,6 +174,20 @@ static int on_relay(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* A re-framed packet's header: after the relayed bytes before it, copied now. */
+static int on_inject(void *arg, const uint8_t *p, size_t n)
+{
+	ig_conn *d = ((ig_conn *)arg)->relay;
+	if (span_out(d) < 0)
+		return -1;
+	return conn_queue(d, p, n);
+}
+
+void ig_conn_relay_as(ig_conn *c, uint8_t seq, uint32_t piece_max)
+{
+	ig_framer_relay_as(&c->in, seq, piece_max);
+}
+
 static int on_run_end(void *arg)
 {
 	ig_conn *c = arg;
@@ -188,7 +202,7 @@ static bool on_stop(void *arg)
 }
 
 static const ig_framer_ops framer_ops = {
-	.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop,
+	.packet = on_packet, .relay = on_relay, .run_end = on_run_end, .stop = on_stop, .inject = on_inject,
 };
 
 static void tls_input(ig_conn *c, const uint8_t *p, size_t n);

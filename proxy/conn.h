@@ -71,6 +71,9 @@ int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len);
 void ig_conn_flush(ig_conn *c);
 void ig_conn_read(ig_conn *c, bool on);
 
+/* During packet(), before IG_PKT_RELAY: the packet goes to the relay connection re-framed
+ * (ig_framer_relay_as: pieces of at most piece_max payload bytes, numbered from seq). */
+void ig_conn_relay_as(ig_conn *c, uint8_t seq, uint32_t piece_max);
 /* Frames the kept input again (after a hold ends). */
 void ig_conn_resume(ig_conn *c);
 /* Plaintext input kept, not yet handed over or not yet taken. */

@@ -10,6 +10,70 @@
 /* Why framing stopped short of the end of its input. */
 typedef enum frame_stop { FS_END, FS_HEAD, FS_WAIT, FS_DISCARD, FS_STOP, FS_FAIL } frame_stop;
 
+/* A piece of a re-framed packet starts: its header, made here. */
+static int start_piece(ig_reframe *rf, uint32_t n, const ig_framer_ops *ops, void *arg)
+{
+	uint8_t h[4];
+	my_put_u24(h, n);
+	h[3] = rf->seq++;
+	rf->piece_left = n;
+	return ops->inject(arg, h, sizeof(h));
+}
+
+/* Payload bytes of the packet being relayed: as they are, or cut into the pieces asked for. */
+static int relay_payload(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_ops *ops, void *arg)
+{
+	ig_reframe *rf = &f->rf;
+	if (!rf->on)
+		return ops->relay(arg, p, n);
+	while (n > 0) {
+		if (rf->piece_left == 0 && start_piece(rf, rf->left < rf->piece_max ? rf->left : rf->piece_max, ops, arg) < 0)
+			return -1;
+		size_t k = n < rf->piece_left ? n : rf->piece_left;
+		if (ops->relay(arg, p, k) < 0)
+			return -1;
+		p += k;
+		n -= k;
+		rf->piece_left -= (uint32_t)k;
+		rf->left -= (uint32_t)k;
+	}
+	rf->on = rf->left > 0;
+	return 0;
+}
+
+/* A packet handed over is relayed: its header and the payload bytes at hand. */
+static int relay_packet(ig_framer *f, const uint8_t *p, const ig_packet *pk, const ig_framer_ops *ops, void *arg)
+{
+	ig_reframe *rf = &f->rf;
+	if (!rf->asked)
+		return ops->relay(arg, p, 4 + (size_t)pk->have);
+	rf->asked = false;
+	rf->on = true;
+	rf->left = pk->len;
+	rf->piece_left = 0;
+	if (rf->piece_max == 0)
+		rf->piece_max = pk->len;
+	if (pk->len == 0) {
+		rf->on = false;
+		return start_piece(rf, 0, ops, arg);
+	}
+	return relay_payload(f, p + 4, pk->have, ops, arg);
+}
+
+void ig_framer_relay_as(ig_framer *f, uint8_t seq, uint32_t piece_max)
+{
+	f->rf.asked = true;
+	f->rf.seq = seq;
+	f->rf.piece_max = piece_max;
+}
+
+uint32_t ig_framer_pieces(uint32_t len, uint32_t piece_max)
+{
+	if (len == 0 || piece_max == 0)
+		return 1;
+	return len / piece_max + (len % piece_max != 0);
+}
+
 /* Hands over the packets at the head of p; returns the bytes used, and why it stopped. */
 static size_t frame(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_ops *ops, void *arg,
                     frame_stop *stop)
@@ -19,7 +83,7 @@ static size_t frame(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_op
 	while (pos < n) {
 		if (f->relay_left > 0) {
 			size_t k = n - pos < f->relay_left ? n - pos : f->relay_left;
-			if (ops->relay(arg, p + pos, k) < 0)
+			if (relay_payload(f, p + pos, k, ops, arg) < 0)
 				goto fail;
 			f->relay_left -= (uint32_t)k;
 			pos += k;
@@ -35,6 +99,8 @@ static size_t frame(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_op
 		ig_packet pk = {.data = p + pos + 4, .len = len, .have = have, .seq = p[pos + 3], .cont = f->prev_full};
 		f->run_left = avail - 4 - have;
 		ig_pkt_verdict v = ops->packet(arg, &pk);
+		if (v != IG_PKT_RELAY)
+			f->rf.asked = false;
 		if (v == IG_PKT_WAIT) {
 			*stop = FS_WAIT;
 			break;
@@ -46,7 +112,7 @@ static size_t frame(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_op
 		}
 		f->prev_full = len == MY_MAX_PAYLOAD;
 		if (v == IG_PKT_RELAY) {
-			if (ops->relay(arg, p + pos, 4 + (size_t)have) < 0)
+			if (relay_packet(f, p + pos, &pk, ops, arg) < 0)
 				goto fail;
 			f->relay_left = len - have;
 		}

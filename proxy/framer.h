@@ -43,7 +43,20 @@ typedef struct ig_framer_ops {
 	int (*run_end)(void *arg);
 	/* Asked after each packet: the rest of the input is not to be framed (e.g. it is TLS). */
 	bool (*stop)(void *arg);
+	/* Bytes the framer made (the header of a re-framed packet, ig_framer_relay_as), to go out
+	 * between the relayed bytes around them: copied now. Needed only by owners that re-frame. */
+	int (*inject)(void *arg, const uint8_t *p, size_t n);
 } ig_framer_ops;
+
+/* A packet relayed re-framed (ig_framer_relay_as): its payload in pieces, numbered anew. */
+typedef struct ig_reframe {
+	bool asked;          /* during packet(): the owner asked for this packet */
+	bool on;             /* the packet being relayed is re-framed */
+	uint8_t seq;         /* the sequence id of the next piece */
+	uint32_t piece_max;  /* payload bytes per piece, at most */
+	uint32_t left;       /* payload bytes of the packet not yet relayed */
+	uint32_t piece_left; /* ... of them in the piece under way */
+} ig_reframe;
 
 typedef struct ig_framer {
 	ig_buf carry;        /* input kept: a packet not yet whole, or not wanted yet */
@@ -51,6 +64,7 @@ typedef struct ig_framer {
 	size_t run_left;     /* during packet(): bytes after the packet in the input at hand */
 	bool prev_full;      /* the last packet had a 16 MiB - 1 payload */
 	bool framing;
+	ig_reframe rf;
 } ig_framer;
 
 /* How a feed ended. */
@@ -63,6 +77,16 @@ typedef enum ig_frame_end {
 
 ig_frame_end ig_framer_feed(ig_framer *f, const uint8_t *p, size_t n, const ig_framer_ops *ops, void *arg,
                             ig_buf *rest);
+/*
+ * During packet(), before an IG_PKT_RELAY verdict: the packet goes out re-framed - its payload
+ * in pieces of at most piece_max bytes (0: one piece, the packet's own length), the first
+ * carrying sequence id `seq`, the next ones seq + 1, ... (an empty packet is one empty
+ * piece). The pieces' headers go through ops->inject. Another verdict drops the request.
+ */
+void ig_framer_relay_as(ig_framer *f, uint8_t seq, uint32_t piece_max);
+/* How many pieces ig_framer_relay_as makes of a payload of len bytes. */
+uint32_t ig_framer_pieces(uint32_t len, uint32_t piece_max);
+
 /* Frames the kept input again (after a hold ends). */
 ig_frame_end ig_framer_resume(ig_framer *f, const ig_framer_ops *ops, void *arg, ig_buf *rest);
 /* Nothing of a packet is pending or kept, and none continues. */

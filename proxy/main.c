@@ -1,8 +1,8 @@
 /*
  * main.c - importgate's entry point: parses the command line, then builds the runtime
  * (proxy/process.c: every module, started in order), runs it until SIGTERM/SIGINT and
- * stops it. --check-config only loads and validates the configuration; "lightning" is a
- * subcommand of its own (docs/LIGHTNING.md).
+ * stops it. --check-config only loads and validates the configuration; "lightning"
+ * (docs/LIGHTNING.md) and "ctl" (docs/OPERATIONS.md) are subcommands of their own.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -11,6 +11,7 @@
 
 #include "policy/config.h"
 #include "proxy/credentials.h"
+#include "proxy/ctl.h"
 #include "proxy/ltn_preflight.h"
 #include "proxy/process.h"
 
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 	        "usage: importgate -c FILE [--check-config]\n"
 	        "       importgate --version\n"
 	        "       importgate lightning check|run ...  (docs/LIGHTNING.md)\n"
+	        "       importgate ctl status|coverage|explain|obligations|dismiss|reload ...  (docs/OPERATIONS.md)\n"
 	        "  -c, --config FILE   YAML configuration (see conf/importgate.yaml)\n"
 	        "      --check-config  load and validate the configuration, then exit\n"
 	        "  -h, --help          this text\n");
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "lightning") == 0) /* docs/LIGHTNING.md */
 		return ig_lightning_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0) /* docs/OPERATIONS.md */
+		return ig_ctl_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

@@ -48,6 +48,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "pd/statecache.h"
 #include "proxy/audit.h"
 #include "proxy/auditev.h"
+#include "proxy/coverage.h"
 #include "proxy/credentials.h"
 #include "proxy/auth.h"
 #include "proxy/inspect.h"
@@ -298,6 +299,8 @@ static char *admin_status(void)
 	json_t *oj = obl ? json_loads(obl, 0, NULL) : NULL;
 	free(obl);
 	json_object_set_new(doc, "obligations", oj ? oj : json_null());
+	json_t *cl = ig_cluster_status_json(); /* proxy/coverage.c: redacted */
+	json_object_set_new(doc, "cluster", cl ? cl : json_null());
 	json_t *ri = ig_brmon_status(p->brmon);
 	json_object_set_new(doc, "running_imports", ri ? ri : json_null());
 	char *s = json_dumps(doc, JSON_COMPACT);
@@ -357,7 +360,7 @@ static int admin_start(ig_process *p, char *err, size_t errlen)
 	const ig_config *cfg = ig_rt.cfg;
 	ig_admin_hooks hooks = {.healthy = admin_healthy, .status_json = admin_status,
 	                        .explain_json = ig_inspect_explain, .reload = admin_reload,
-	                        .dismiss_json = admin_dismiss};
+	                        .dismiss_json = admin_dismiss, .coverage_json = ig_coverage_json};
 
 	admin_process = p;
 	return ig_admin_start(&p->admin, &cfg->admin.listen, cfg->admin.token_file, &hooks, err, errlen);

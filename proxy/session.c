@@ -478,3 +478,30 @@ void ig_session_close_all(ig_worker *w, const char *why)
 	for (ig_session *s = w->sessions; s; s = s->next)
 		ig_sess_close(s, why);
 }
+
+/* Between transactions with nothing in flight: closing now costs the client nothing but a
+ * reconnect, which it must make anyway once the gateway stops. */
+bool ig_sess_at_rest(const ig_session *s)
+{
+	return s->state == SS_COMMAND && !s->closing && !s->close_after_flush &&
+	       s->cmd.input == IN_COMMAND && s->cmd.pq_len == 0 && ig_conn_kept(&s->client) == 0 &&
+	       !(s->cmd.srv_status & SERVER_STATUS_IN_TRANS);
+}
+
+/*
+ * The drain's start: sessions at rest are closed at once (their last answer flushed first);
+ * the others when their transaction ends (command.c, after each answer), or at the bound.
+ * As TiProxy's graceful-close-conn-timeout: a pooled client reconnects, to a replica still
+ * in rotation, at a clean point instead of having a statement cut off at the bound.
+ */
+void ig_session_close_at_rest(ig_worker *w)
+{
+	ig_session *next;
+	for (ig_session *s = w->sessions; s; s = next) {
+		next = s->next; /* closing unlinks only once its handles are closed; be safe anyway */
+		if (ig_sess_at_rest(s)) {
+			LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
+			ig_sess_close_when_flushed(s);
+		}
+	}
+}

@@ -14,5 +14,6 @@
 void ig_session_accept(ig_worker *w);
 /* Shutdown: close every session of the worker now. */
 void ig_session_close_all(ig_worker *w, const char *why);
+void ig_session_close_at_rest(ig_worker *w); /* the drain's start: close sessions between transactions */
 
 #endif

@@ -124,12 +124,15 @@ typedef struct ig_command {
 	bool answer_begun;           /* a packet of the head's answer has come */
 	uint8_t answer_next_seq;     /* the sequence id its next packet must carry */
 	uint8_t infile_seq;          /* IN_INFILE: the sequence id the client's next packet must carry */
+	uint8_t infile_bseq;         /* ... and the one the server's next file packet carries (re-framed) */
+	uint8_t seq_shift;           /* the head's answer: server's sequence id - the client's (re-framing) */
 	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
 	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];
 	unsigned pq_head, pq_len;
 	uint64_t out_since_ms;       /* since when the client has taken nothing queued for it */
 	int out_unsent;              /* the client socket's unsent bytes (SIOCOUTQ) at the last look */
+	uint16_t srv_status;         /* the server status of the last answer that carried one */
 } ig_command;
 
 typedef struct ig_handshake ig_handshake;
@@ -165,6 +168,7 @@ typedef struct ig_session {
 /* session.c */
 void ig_sess_close(ig_session *s, const char *why);
 void ig_sess_close_when_flushed(ig_session *s);
+bool ig_sess_at_rest(const ig_session *s); /* between transactions, nothing in flight */
 void ig_sess_send_error(ig_session *s, uint8_t seq, uint16_t code, const char *state, const char *msg);
 void ig_sess_fail(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

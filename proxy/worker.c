@@ -73,6 +73,8 @@ static void begin_drain(ig_worker *w)
 		w->listening = false;
 	}
 	w->stop_started = uv_now(&w->loop);
+	w->draining = true;
+	ig_session_close_at_rest(w);
 	uv_timer_start(&w->drain_timer, on_drain_tick, 0, SHUTDOWN_POLL_MS);
 }
 

@@ -27,6 +27,7 @@ typedef struct ig_worker {
 	pthread_t thread;
 	bool listening;
 	bool stopping;
+	bool draining;          /* past the graceful wait: sessions are closed between transactions */
 	struct ig_session *sessions; /* doubly linked, for shutdown */
 	int nsessions;
 	/* Shared read buffers: a read is processed before the next one starts, so one per loop. */

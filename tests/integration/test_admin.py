@@ -123,6 +123,20 @@ static char *reload(int *st)
 	return strdup("{\"ok\":true}");
 }
 
+/* Echoes the raw query string it was given (hex, so any byte shows). */
+static char *coverage_json(const char *q, size_t len, int *st)
+{
+	(void)st;
+	char *out = malloc(2 * len + 32), *o = out;
+	if (!out)
+		return NULL;
+	o += sprintf(o, "{\"query_hex\":\"");
+	for (size_t i = 0; i < len; i++)
+		o += sprintf(o, "%02x", (unsigned char)q[i]);
+	sprintf(o, "\"}");
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -165,7 +179,7 @@ int main(int argc, char **argv)
 	ig_metric_observe_seconds(IG_M_CONNECTIONS_TOTAL, 1.0); /* not a histogram: ignored */
 
 	ig_hostport hp = {.host = "127.0.0.1", .port = atoi(argv[1])};
-	ig_admin_hooks hooks = {healthy, status_json, explain_json, reload, NULL};
+	ig_admin_hooks hooks = {healthy, status_json, explain_json, reload, NULL, coverage_json};
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -664,6 +678,16 @@ def test_driver_hooks(driver):
     st, _, body = driver.post("/api/v1/reload")
     assert st == 200 and json.loads(body) == {"ok": True}
     assert driver.value("importgate_config_reloads_total", result="ok") == before + 1
+    # coverage gets the query string as sent (still percent-encoded), without '?' or fragment
+    st, _, body = driver.get("/api/v1/coverage?table=a.%60b%60&user=x+y#frag")
+    assert st == 200 and bytes.fromhex(json.loads(body)["query_hex"]) == b"table=a.%60b%60&user=x+y"
+    st, _, body = driver.get("/api/v1/coverage")
+    assert st == 200 and json.loads(body)["query_hex"] == ""
+    st, hdr, _ = driver.post("/api/v1/coverage", b"")
+    assert st == 405 and hdr["allow"] == "GET, HEAD"
+    assert driver.get("/api/v1/coverage?table=a.b", auth=False)[0] == 401
+    # no dismiss hook in this driver: the endpoint exists but is not available
+    assert driver.post("/api/v1/obligations/dismiss", b"{}")[0] == 503
 
 
 def test_driver_healthz_503_when_not_serving(driver):

@@ -106,6 +106,38 @@ def test_sigterm_lets_running_statement_finish(gateway_factory, mariadb):
     assert gw.proc.wait(10) == 0
 
 
+def test_drain_closes_sessions_between_transactions(gateway_factory, mariadb):
+    """After the graceful wait, a session at rest is closed at once and one in a transaction
+    when its COMMIT has been answered (as TiProxy's graceful-close-conn-timeout), long before
+    the shutdown bound; the transaction's answer reaches the client and its row is stored."""
+    mariadb.admin_query("CREATE TABLE IF NOT EXISTS igtest.drain_t (id INT PRIMARY KEY)")
+    mariadb.admin_query("DELETE FROM igtest.drain_t")
+    gw = gateway_factory({"timeouts": {"shutdown_ms": 600000}})  # the bound never decides here
+    idle = clients.connect(gw, *NATIVE)
+    idle_id = clients.query_one(idle, "SELECT CONNECTION_ID()")[0]
+    tx = clients.connect(gw, *NATIVE)
+    tx_id = clients.query_one(tx, "SELECT CONNECTION_ID()")[0]
+    clients.query_one(tx, "BEGIN")
+    clients.query_one(tx, "INSERT INTO igtest.drain_t VALUES (1)")
+
+    def backend_ids():
+        return {r[0] for r in mariadb.admin_query("SELECT ID FROM information_schema.PROCESSLIST")}
+
+    gw.expected_exit = True
+    gw.proc.send_signal(signal.SIGTERM)
+    assert wait_for(lambda: idle_id not in backend_ids(), 30), "the idle session was not closed"
+    # The drain's start handled both sessions: the one in a transaction is still served.
+    assert tx_id in backend_ids()
+    assert gw.alive()
+    assert clients.query_one(tx, "SELECT COUNT(*) FROM igtest.drain_t") == (1,)
+    clients.query_one(tx, "COMMIT")  # answered, then the session is closed
+    assert wait_for(lambda: tx_id not in backend_ids(), 30), "closed only at the bound"
+    assert gw.proc.wait(timing.bound(30)) == 0
+    with pytest.raises(pymysql.err.OperationalError):
+        clients.query_one(idle, "SELECT 1")
+    assert mariadb.admin_query("SELECT id FROM igtest.drain_t") == ((1,),)
+
+
 def test_sigterm_bound_closes_idle_connections(gateway_factory):
     gw = gateway_factory({"timeouts": {"shutdown_ms": 300}})
     c = clients.connect(gw, *NATIVE)

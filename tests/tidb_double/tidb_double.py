@@ -97,7 +97,9 @@ WHAT IT DOES NOT MODEL
 - Privileges: every user sees and may cancel every job (SUPER).
 - Compression (CLIENT_COMPRESS is not advertised although TiDB does),
   CLIENT_QUERY_ATTRIBUTES, server-side cursors (COM_STMT_FETCH), LOAD DATA
-  LOCAL file exchange, TiDB's own auth plugins (tidb_sm3_password, ...).
+  other than LOCAL (LOAD DATA LOCAL reads the file as TiDB does, under the session's
+  max_allowed_packet, and keeps it in state.files), max_allowed_packet on command
+  packets, TiDB's own auth plugins (tidb_sm3_password, ...).
 - The global-sort privilege check, real file access, CSV parsing, the
   precheck's exact behaviour when etcd is unreachable (the double answers
   1105 `failed to read etcd ...`), non-detached cancellation errors.
@@ -145,6 +147,13 @@ SERVER_CAPS = (w.CLIENT_LONG_PASSWORD | w.CLIENT_FOUND_ROWS | w.CLIENT_LONG_FLAG
                | w.CLIENT_MULTI_STATEMENTS | w.CLIENT_MULTI_RESULTS
                | w.CLIENT_PS_MULTI_RESULTS | w.CLIENT_PLUGIN_AUTH | w.CLIENT_CONNECT_ATTRS
                | w.CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | w.CLIENT_DEPRECATE_EOF)
+
+# max_allowed_packet (FACTS.md 9): default 64 MiB, 1024 to 1 GiB, a multiple of 1024.
+DEF_MAX_ALLOWED_PACKET = 67108864
+MIN_MAX_ALLOWED_PACKET = 1024
+MAX_MAX_ALLOWED_PACKET = 1073741824
+ER_VARIABLE_IS_READONLY = 1621
+ER_NOT_ALLOWED_COMMAND = 1148
 
 # TiDB's SHOW IMPORT JOB(S) / IMPORT INTO result (v7.2 - v8.5).
 IMPORT_COLUMNS = [
@@ -288,6 +297,8 @@ class State:
         self.statements = []
         self.commands = []  # session commands: init_db, reset_connection, change_user
         self.global_sql_mode = DEFAULT_SQL_MODE
+        self.global_max_allowed_packet = DEF_MAX_ALLOWED_PACKET
+        self.files = []  # LOCAL INFILE contents received, in order (bytes)
         self.backups = []
         self._rsa = None
         self._log = open(cfg.log, "a", encoding="utf-8") if cfg.log else None
@@ -375,6 +386,8 @@ class Session:
         handshake's collation, no user variables, no prepared statements, no database."""
         with self.state.lock:
             self.sql_mode = self.state.global_sql_mode
+            # The session's copy of the global value, read-only for it (FACTS.md 9).
+            self.max_allowed_packet = self.state.global_max_allowed_packet
         self.charset_client = COLLATION_CHARSETS.get(self.collation, "utf8mb4")
         self.user_vars = {}
         self.stmts = {}
@@ -807,6 +820,8 @@ class Session:
             return ("ok", 0, "")
         if head.is_kw("SET") and len(toks) >= 2:
             return self.do_set(sql, toks)
+        if head.is_kw("LOAD") and len(toks) >= 3 and toks[1].is_kw("DATA") and toks[2].is_kw("LOCAL"):
+            return self.load_data_local(toks)
         if head.is_kw("FLUSH") and len(toks) >= 2 and toks[1].is_kw("PRIVILEGES"):
             with self.state.lock:
                 self.state.sha2_cache.clear()
@@ -814,6 +829,51 @@ class Session:
         if head.is_kw("INSERT", "REPLACE", "TRUNCATE", "DROP", "CREATE"):
             return self.track_table(toks)
         return ("ok", 0, "")
+
+    def set_max_allowed_packet(self, scope, expr):
+        """SET [GLOBAL] max_allowed_packet: read-only for the session (a SET of it fails);
+        a global value is clamped to 1024 .. 1 GiB and rounded down to a multiple of 1024,
+        and only sessions opened after it see it."""
+        if scope != "global":
+            raise SQLError(ER_VARIABLE_IS_READONLY, "SESSION variable 'max_allowed_packet' is "
+                           "read-only. Use SET GLOBAL to assign the value")
+        v = int(self._eval(expr))
+        v = min(max(v, MIN_MAX_ALLOWED_PACKET), MAX_MAX_ALLOWED_PACKET)
+        with self.state.lock:
+            self.state.global_max_allowed_packet = v - v % 1024
+
+    def load_data_local(self, toks):
+        """LOAD DATA LOCAL INFILE as TiDB's preprocessLoadDataLocal reads the file (FACTS.md
+        9): the request (0xFB + name), then packets read by ReadPacket under the session's
+        max_allowed_packet until an empty one; on a refused packet, a drain (ReadPacket until
+        an empty packet or the next error) and the statement fails with the first error.
+        The contents received are kept in state.files; nothing is loaded anywhere."""
+        if not self.caps & w.CLIENT_LOCAL_FILES:
+            raise SQLError(ER_NOT_ALLOWED_COMMAND, "The used command is not allowed with this TiDB version")
+        name = next((t.value for t in toks if t.kind == sqllex.STRING), "")
+        self.io.write(b"\xfb" + str(name).encode())
+        data, err = bytearray(), None
+        while True:
+            try:
+                pkt = self.io.read_limited(self.max_allowed_packet)
+            except w.PacketRefused as e:
+                err = e
+                break
+            if not pkt:
+                break
+            data += pkt
+        if err is not None:
+            while True:
+                try:
+                    if not self.io.read_limited(self.max_allowed_packet):
+                        break
+                except w.PacketRefused:
+                    break
+            raise SQLError(err.code, err.message)
+        with self.state.lock:
+            self.state.files.append(bytes(data))
+        rows = data.count(b"\n")
+        return ("ok", rows, "Records: %d  Deleted: 0  Skipped: 0  Warnings: 0" % rows)
 
     def _table_after(self, toks, i):
         """[db.]table starting at toks[i] -> (db, table) or None."""
@@ -1010,6 +1070,11 @@ class Session:
             if var.startswith(prefix):
                 var, scope = var[len(prefix):], sc
                 break
+        if var == "max_allowed_packet":
+            if scope == "global":
+                with self.state.lock:
+                    return self.state.global_max_allowed_packet
+            return self.max_allowed_packet
         if var == "sql_mode":
             if scope == "global":
                 with self.state.lock:
@@ -1019,7 +1084,7 @@ class Session:
             return self.charset_client
         sysvars = {"version": self.cfg.version, "version_comment": VERSION_COMMENT,
                    "tidb_version": "Release Version: v%d.%d.%d" % self.state.version,
-                   "max_allowed_packet": 67108864, "autocommit": 1,
+                   "autocommit": 1,
                    "auto_increment_increment": 1, "tx_isolation": "REPEATABLE-READ",
                    "transaction_isolation": "REPEATABLE-READ", "lower_case_table_names": 2,
                    "time_zone": "SYSTEM", "system_time_zone": "UTC"}
@@ -1171,6 +1236,8 @@ class Session:
                             self.state.global_sql_mode = mode
                     else:
                         self.sql_mode = mode
+                elif name == "max_allowed_packet":
+                    self.set_max_allowed_packet(scope, expr)
                 elif name == "character_set_client" and scope == "session":
                     self.charset_client = str(self._eval(expr)).lower()
             except KeyError as e:

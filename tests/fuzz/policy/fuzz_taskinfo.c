@@ -1,6 +1,6 @@
 /*
  * fuzz_taskinfo.c - StreamBackupTaskInfo protobuf values through the decoder and into a
- * cluster state (filter compilation, coverage).
+ * cluster state (filter compilation, coverage, the operator fields start_ts and storage).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ig_taskinfo_decode(data, size, &t, err, sizeof(err)) == 0 && t.pb_name)
 		(void)strlen(t.pb_name);
 	free(t.pb_name);
+	free(t.storage);
 	for (size_t i = 0; i < t.nfilters; i++)
 		free(t.filters[i]);
 	free(t.filters);
@@ -31,6 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ig_cluster_state_finish(st);
 	if (ig_cluster_covering(st, "shop", "orders", &cov) == 0)
 		ig_coverage_free(&cov);
+	for (size_t i = 0; i < st->ntasks; i++) { /* what /api/v1/coverage and status read */
+		ig_cover_why w;
+		ig_task_cover_why(&st->tasks[i], "shop", "orders", &w);
+		(void)ig_lbtask_state_name(&st->tasks[i]);
+		if (st->tasks[i].storage)
+			(void)strlen(st->tasks[i].storage);
+	}
 	ig_cluster_state_free(st);
 	return 0;
 }

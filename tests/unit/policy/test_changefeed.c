@@ -68,6 +68,7 @@ static void cf_clear(ig_changefeed *cf)
 	for (size_t i = 0; i < cf->nrules; i++)
 		free(cf->rules[i]);
 	free(cf->rules);
+	free(cf->sink_uri);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -104,6 +105,33 @@ static void decode_real(void **state)
 	assert_int_equal(cf.nrules, 2);
 	assert_string_equal(cf.rules[0], "app.*");
 	assert_string_equal(cf.rules[1], "!app.tmp_*");
+	/* for operators only: the sink as stored, the start ts */
+	assert_string_equal(cf.sink_uri, "mysql://root@127.0.0.1:3306/");
+	assert_true(cf.start_ts == 449000000000000000ull);
+	cf_clear(&cf);
+}
+
+/* sink-uri and start-ts are read leniently: absent or of another type is unknown, never a
+ * decoding failure (which would make the changefeed cover every table). */
+static void display_fields_lenient(void **state)
+{
+	static const char *const odd[] = {
+		"{\"state\":\"normal\",\"sink-uri\":7,\"start-ts\":\"x\"}",
+		"{\"state\":\"normal\",\"sink-uri\":null,\"start-ts\":-5}",
+		"{\"state\":\"normal\"}",
+	};
+	ig_changefeed cf;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		decode_ok(odd[i], &cf);
+		assert_false(cf.undecodable);
+		assert_null(cf.sink_uri);
+		assert_true(cf.start_ts == 0);
+		cf_clear(&cf);
+	}
+	decode_ok("{\"state\":\"normal\",\"sink-uri\":\"kafka://u:pw@k:9092/t?sasl-password=s\"}", &cf);
+	assert_string_equal(cf.sink_uri, "kafka://u:pw@k:9092/t?sasl-password=s"); /* redacted when shown */
 	cf_clear(&cf);
 }
 
@@ -227,6 +255,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(keys),
 		cmocka_unit_test(decode_real),
+		cmocka_unit_test(display_fields_lenient),
 		cmocka_unit_test(states),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(malformed),

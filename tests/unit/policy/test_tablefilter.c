@@ -318,6 +318,30 @@ static void dfa_matching(void **state)
 	expect_error("/(a)(?(1)b|c)/.*", "conditional");
 }
 
+/* Which rule decided, by its index among the rules as given (comments and blank lines
+ * count): the last match, positive or negated; SIZE_MAX when none matched. */
+static void decide_rule_index(void **state)
+{
+	static const char *const r[] = {"# scratch is excluded", "shop.*", "", "!shop.scratch", "/^x/.t"};
+	ig_tablefilter *f = ig_tablefilter_parse(r, 5, false, NULL, 0);
+	size_t i = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(ig_tablefilter_decide(f, "shop", "orders", &i), 1);
+	assert_int_equal(i, 1);
+	assert_int_equal(ig_tablefilter_decide(f, "SHOP", "Scratch", &i), 0);
+	assert_int_equal(i, 3);
+	assert_int_equal(ig_tablefilter_decide(f, "xa", "t", &i), 1);
+	assert_int_equal(i, 4);
+	assert_int_equal(ig_tablefilter_decide(f, "other", "t", &i), 0);
+	assert_true(i == SIZE_MAX);
+	assert_int_equal(ig_tablefilter_decide(f, "shop", "orders", NULL), 1);
+	assert_int_equal(ig_tablefilter_decide(NULL, "shop", "orders", &i), 0);
+	assert_true(i == SIZE_MAX);
+	ig_tablefilter_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +352,7 @@ int main(void)
 		cmocka_unit_test(tidb_parse_failures),
 		cmocka_unit_test(importgate_edges),
 		cmocka_unit_test(dfa_matching),
+		cmocka_unit_test(decide_rule_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,7 @@ static void clear(ig_lbtask *t)
 	for (size_t i = 0; i < t->nfilters; i++)
 		free(t->filters[i]);
 	free(t->filters);
+	free(t->storage);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -223,6 +224,100 @@ static void truncations(void **state)
 	assert_true(bad > 40);
 }
 
+/* A StorageBackend holding one kind (field `kind`) whose message is msg. */
+static void put_storage(pb *p, unsigned kind, const pb *msg)
+{
+	pb sb = {0};
+	put_bytes(&sb, kind, msg->b, msg->n);
+	put_bytes(p, 1, sb.b, sb.n);
+}
+
+/* start_ts and storage, for operators: the storage shows the kind, bucket and prefix (or
+ * path) and never a credential field (kvproto brpb.proto: S3 access_key 8,
+ * secret_access_key 9; GCS credentials_blob 6; Azure shared_key 6). */
+static void operator_fields(void **state)
+{
+	static const struct {
+		unsigned kind;
+		const char *want;
+	} kinds[] = {{3, "s3://bkt/log/pitr"}, {4, "gcs://bkt/log/pitr"}, {7, "azure://bkt/log/pitr"}};
+	pb p, m;
+	ig_lbtask t = {0};
+	char err[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		put_str(&m, 1, "http://minio:9000");
+		if (kinds[i].kind == 3) {
+			put_str(&m, 2, "us-east-1");
+			put_str(&m, 3, "bkt");
+			put_str(&m, 4, "log/pitr");
+			put_str(&m, 8, "AKIAKEY");
+			put_str(&m, 9, "SECRETKEY");
+		} else {
+			put_str(&m, 2, "bkt");
+			put_str(&m, 3, "log/pitr");
+			put_str(&m, 6, "SECRETKEY");
+		}
+		memset(&p, 0, sizeof(p));
+		put_storage(&p, kinds[i].kind, &m);
+		put_uint(&p, 2, 455000000000000000ull);
+		put_str(&p, 4, "pitr");
+		assert_int_equal(ig_taskinfo_decode(p.b, p.n, &t, err, sizeof(err)), 0);
+		assert_string_equal(t.storage, kinds[i].want);
+		assert_null(strstr(t.storage, "SECRET"));
+		assert_true(t.start_ts == 455000000000000000ull);
+		clear(&t);
+	}
+	memset(&m, 0, sizeof(m));
+	put_str(&m, 1, "/mnt/backup");
+	memset(&p, 0, sizeof(p));
+	put_storage(&p, 2, &m);
+	assert_int_equal(ig_taskinfo_decode(p.b, p.n, &t, err, sizeof(err)), 0);
+	assert_string_equal(t.storage, "local:///mnt/backup");
+	clear(&t);
+	memset(&m, 0, sizeof(m));
+	put_str(&m, 1, "hdfs://nn:8020/backup");
+	memset(&p, 0, sizeof(p));
+	put_storage(&p, 6, &m);
+	assert_int_equal(ig_taskinfo_decode(p.b, p.n, &t, err, sizeof(err)), 0);
+	assert_string_equal(t.storage, "hdfs://nn:8020/backup");
+	clear(&t);
+}
+
+/* A storage or start_ts that does not read is unknown, never an error: before these fields
+ * were kept, such a task decoded, and what a decision sees must not change. */
+static void operator_fields_lenient(void **state)
+{
+	static const unsigned char bad_storage[][6] = {
+		{0x1a, 0x04, 0x1a, 0x09, 'b', 'k'}, /* s3 whose bucket runs past its message */
+		{0x08, 0x05, 0x00, 0x00, 0x00, 0x00}, /* a varint where a kind is */
+		{0x2a, 0x01, 0x00, 0x00, 0x00, 0x00}, /* cloud_dynamic (5): a kind not shown */
+	};
+	pb p;
+	ig_lbtask t = {0};
+	char err[200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_storage) / sizeof(bad_storage[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		put_bytes(&p, 1, bad_storage[i], i == 0 ? 6 : i == 1 ? 2 : 3);
+		put_str(&p, 5, "db.*");
+		assert_int_equal(ig_taskinfo_decode(p.b, p.n, &t, err, sizeof(err)), 0);
+		assert_null(t.storage);
+		assert_int_equal(t.nfilters, 1);
+		clear(&t);
+	}
+	memset(&p, 0, sizeof(p));
+	put_str(&p, 2, "not a number"); /* start_ts with a length-delimited wire type: skipped */
+	put_uint(&p, 1, 7);             /* storage as a varint: skipped */
+	assert_int_equal(ig_taskinfo_decode(p.b, p.n, &t, err, sizeof(err)), 0);
+	assert_true(t.start_ts == 0);
+	assert_null(t.storage);
+	clear(&t);
+}
+
 /* Through the cluster state: decoded, compiled, undecodable = covers everything. */
 static void into_state(void **state)
 {
@@ -250,6 +345,25 @@ static void into_state(void **state)
 	assert_int_equal(cov.ntasks, 1);
 	assert_int_equal(cov.tasks[0], 1); /* only the undecodable one */
 	ig_coverage_free(&cov);
+	/* why, as /api/v1/coverage reports it: the rule that decided, by its index */
+	ig_cover_why w;
+	ig_task_cover_why(&st->tasks[0], "db1", "t", &w);
+	assert_true(w.covers);
+	assert_int_equal(w.rule, 0);
+	ig_task_cover_why(&st->tasks[0], "db1", "secret", &w);
+	assert_false(w.covers);
+	assert_int_equal(w.rule, 1);
+	assert_non_null(strstr(w.why, "negated"));
+	ig_task_cover_why(&st->tasks[0], "db2", "t", &w);
+	assert_false(w.covers);
+	assert_true(w.rule == SIZE_MAX);
+	ig_task_cover_why(&st->tasks[1], "db2", "t", &w);
+	assert_true(w.covers);
+	assert_non_null(strstr(w.why, "could not be read"));
+	ig_task_cover_why(&st->tasks[1], "INFORMATION_SCHEMA", "t", &w);
+	assert_false(w.covers);
+	assert_string_equal(ig_lbtask_state_name(&st->tasks[0]), "normal");
+	assert_string_equal(ig_lbtask_state_name(&st->tasks[1]), "undecodable");
 	ig_cluster_state_free(st);
 }
 
@@ -260,6 +374,8 @@ int main(void)
 		cmocka_unit_test(refuses_malformed),
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(into_state),
+		cmocka_unit_test(operator_fields),
+		cmocka_unit_test(operator_fields_lenient),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
