@@ -15,7 +15,7 @@ libsystemd-dev libhttp-parser-dev libtomlplusplus-dev zlib1g-dev libzstd-dev"
 RUN="mariadb-server mariadb-client etcd-server etcd-client openssl curl"
 TEST="python3 python3-pytest python3-pytest-xdist python3-pymysql python3-cryptography
 python3-prometheus-client python3-yaml cppcheck clang-tidy socat iproute2
-python3-kubernetes systemd logrotate man-db groff-base mariadb-test"
+python3-kubernetes systemd logrotate man-db groff-base mariadb-test prometheus"
 BENCH="sysbench haproxy"
 
 want="$BUILD $RUN $TEST"

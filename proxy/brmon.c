@@ -9,7 +9,11 @@
  * said to have ended because PD did not answer. An etcd watch on the prefix
  * (pd/prefixwatch.c) starts a round as soon as a key changes; the reads every
  * IG_BRMON_INTERVAL_MS are what is trusted (and what sees a new log backup task or
- * changefeed while an import runs).
+ * changefeed while an import runs). Every IG_STATE_CHECK_MS, or every round while imports
+ * run, the cluster state is taken (counted in importgate_cluster_state_reads_total; a
+ * success resets importgate_cluster_state_age_seconds): a cheap revision check while the
+ * state cache's watch is current, and what tells an operator, before any import, that PD
+ * cannot be read.
  */
 #include "proxy/brmon.h"
 
@@ -50,6 +54,8 @@ struct ig_brmon {
 	size_t ntrk;
 	bool read_once;
 	char read_err[1024], state_err[512];
+	char check_err[512];      /* the last background state check's error, "" when it worked */
+	int64_t state_taken_ms;   /* CLOCK_MONOTONIC of the last state taken (0: never) */
 	ig_prefix_watch *pw;      /* the wake-up watch on the prefix, NULL when none */
 };
 
@@ -324,6 +330,49 @@ static void check_one(tracked *t, const ig_cluster_state *st)
 	ig_brie_conflict_free(&c);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ig_state_acquire, timed and counted as the decisions' reads are; a success stamps the age. */
+static int take_state(ig_brmon *m, const ig_config *cfg, const ig_cluster_state **st, char *e, size_t elen)
+{
+	int64_t t0 = mono_ms();
+	int rc = ig_state_acquire(cfg, st, e, elen);
+	m->state_taken_ms = mono_ms();
+	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, (double)(m->state_taken_ms - t0) / 1000.0);
+	ig_metric_inc(rc < 0 ? IG_M_STATE_READS_ERROR : IG_M_STATE_READS_OK);
+	if (rc == 0)
+		ig_metric_stamp_now(IG_M_STATE_AGE);
+	return rc;
+}
+
+/* The background check when nothing runs (check_conflicts takes the state otherwise). Its
+ * failures are logged when they start and end, not every time. */
+static void check_state(ig_brmon *m, const ig_config *cfg)
+{
+	const ig_cluster_state *st = NULL;
+	char e[512];
+
+	if (cfg->cluster.npd == 0 || m->ntrk > 0 ||
+	    (m->state_taken_ms && mono_ms() - m->state_taken_ms < IG_STATE_CHECK_MS))
+		return;
+	if (take_state(m, cfg, &st, e, sizeof(e)) < 0) {
+		if (strcmp(e, m->check_err) != 0)
+			LOG_WARN(0, "cluster state: cannot be read: %s (imports follow policy.on_state_unavailable "
+			         "while this lasts)", e);
+		snprintf(m->check_err, sizeof(m->check_err), "%s", e);
+		return;
+	}
+	if (m->check_err[0])
+		LOG_INFO(0, "cluster state: readable again");
+	m->check_err[0] = '\0';
+	ig_state_release(st);
+}
+
 static void check_conflicts(ig_brmon *m, const ig_config *cfg)
 {
 	const ig_cluster_state *st = NULL;
@@ -333,7 +382,7 @@ static void check_conflicts(ig_brmon *m, const ig_config *cfg)
 		m->state_err[0] = '\0';
 		return;
 	}
-	if (ig_state_acquire(cfg, &st, e, sizeof(e)) < 0) {
+	if (take_state(m, cfg, &st, e, sizeof(e)) < 0) {
 		if (strcmp(e, m->state_err) != 0)
 			LOG_WARN(0, "running imports: cannot check them against log backup tasks and "
 			         "changefeeds: %s", e);
@@ -500,6 +549,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		ig_config *cfg = ig_cfg_acquire();
 		one_round(m, cfg);
+		check_state(m, cfg);
 		ig_cfg_release(cfg);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += IG_BRMON_INTERVAL_MS / 1000;

@@ -5,6 +5,7 @@
  * finished, lease revoked or expired), and, while one runs, checks it against the log backup
  * tasks and changefeeds of the cluster state: a conflict is audited (brie.import.conflict),
  * logged at error level and counted. Metrics: importgate_brie_*. Status: running_imports.
+ * Every IG_STATE_CHECK_MS it also takes the cluster state (importgate_cluster_state_*).
  */
 #ifndef IMPORTGATE_BRMON_H
 #define IMPORTGATE_BRMON_H
@@ -14,6 +15,9 @@
 #include <jansson.h>
 
 #define IG_BRMON_INTERVAL_MS 1000
+/* The cluster state is also taken from the cache this often when nothing runs, so that
+ * importgate_cluster_state_age_seconds says how fresh it is on an idle gateway too. */
+#define IG_STATE_CHECK_MS 10000
 
 typedef struct ig_brmon ig_brmon; /* the monitor: its thread, what it tracks, its last status */
 

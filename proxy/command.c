@@ -14,6 +14,7 @@
 
 #include "proxy/importrec.h"
 #include "proxy/log.h"
+#include "proxy/metrics.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/session_int.h"
 
@@ -116,6 +117,7 @@ ig_pending *ig_cmd_expect(ig_session *s, uint8_t cmd)
 	c->pq_len++;
 	p->cmd = cmd;
 	p->resp_seq = p->backend_seq = 1; /* a one-packet command; callers correct it for longer ones */
+	p->sent_ns = uv_hrtime();
 	if (c->pq_len == 1) {
 		s->last_io_ms = uv_now(&s->w->loop); /* the wait for an answer starts now */
 		start_tracking(s);
@@ -170,9 +172,22 @@ static void result_ended(ig_session *s, unsigned index)
 	}
 }
 
+/* importgate_query_duration_seconds, by command. A forwarded IMPORT INTO is left out: its
+ * answer comes when the import ends (minutes), which says nothing about the gateway. */
+static void observe_duration(const ig_pending *p)
+{
+	if (p->import)
+		return;
+	ig_metric_id id = p->cmd == COM_QUERY ? IG_M_QUERY_SECONDS_QUERY :
+	                  p->cmd == COM_STMT_EXECUTE ? IG_M_QUERY_SECONDS_STMT_EXECUTE :
+	                  p->cmd == COM_STMT_PREPARE ? IG_M_QUERY_SECONDS_STMT_PREPARE : IG_M_QUERY_SECONDS_OTHER;
+	ig_metric_observe_ns(id, uv_hrtime() - p->sent_ns);
+}
+
 static void response_done(ig_session *s)
 {
 	ig_command *c = &s->cmd;
+	observe_duration(&c->pq[c->pq_head]);
 	if (c->resp.kind != RK_ERR) /* an error leaves the transaction as it was */
 		c->srv_status = c->resp.status;
 	if (c->pq[c->pq_head].import)
@@ -684,17 +699,22 @@ void ig_cmd_tick(ig_session *s)
 	if (c->input == IN_PROBE) {
 		/* The gateway's own query: bounded even where no response timeout is set. */
 		uint64_t bound = cfg->timeouts.response_ms > 0 ? (uint64_t)cfg->timeouts.response_ms : IG_PROBE_TIMEOUT_MS;
-		if (now - c->probe.since >= bound)
+		if (now - c->probe.since >= bound) {
+			ig_metric_inc(IG_M_TIMEOUTS_PROBE);
 			ig_cmd_backend_lost(s, "no answer to the gateway's query of the session's state");
+		}
 		return;
 	}
 	if (cfg->timeouts.client_write_ms > 0 && client_stalled(s, now)) {
+		ig_metric_inc(IG_M_TIMEOUTS_CLIENT_WRITE);
 		ig_sess_close(s, "the client took nothing of its answer for timeouts.client_write_ms");
 		return;
 	}
 	if (c->pq_len == 0) {
-		if (cfg->timeouts.idle_ms > 0 && !held(c->input) && quiet >= (uint64_t)cfg->timeouts.idle_ms)
+		if (cfg->timeouts.idle_ms > 0 && !held(c->input) && quiet >= (uint64_t)cfg->timeouts.idle_ms) {
+			ig_metric_inc(IG_M_TIMEOUTS_IDLE);
 			ig_sess_close(s, "idle timeout");
+		}
 		return;
 	}
 	/* Not while the client holds things up: bytes for it not yet taken (backpressure has
@@ -703,6 +723,7 @@ void ig_cmd_tick(ig_session *s)
 	    !c->pq[c->pq_head].import && ig_conn_queued(&s->client) == 0 && !ig_cmd_client_sending(s)) {
 		char why[120];
 		snprintf(why, sizeof(why), "no answer for %d ms (timeouts.response_ms)", cfg->timeouts.response_ms);
+		ig_metric_inc(IG_M_TIMEOUTS_RESPONSE);
 		ig_cmd_backend_lost(s, why);
 	}
 }

@@ -36,6 +36,8 @@ void ig_inspect_read(ig_inspection *p)
 	if (!p->quiet) {
 		ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, (double)(uv_hrtime() - t0) / 1e9);
 		ig_metric_inc(rc < 0 ? IG_M_STATE_READS_ERROR : IG_M_STATE_READS_OK);
+		if (rc == 0)
+			ig_metric_stamp_now(IG_M_STATE_AGE);
 	}
 	if (rc < 0)
 		p->state = NULL;
@@ -128,10 +130,9 @@ static void note_decision(const ig_inspection *p, const import_item *it)
 		LOG_WARN(p->conn_id, "the backend runs %s, newer than every TiDB version the gateway models; "
 		         "deciding with the newest model (%s): check docs/TIDB_VERSIONS.md for an update",
 		         p->server_version, it->dec.precheck_model ? it->dec.precheck_model : "?");
-	ig_metric_inc(it->dec.dry_run ? IG_M_IMPORTS_DRY_RUN :
-	              it->dec.verdict == IG_VERDICT_PASS ? IG_M_IMPORTS_PASS :
-	              it->dec.verdict == IG_VERDICT_ADD_DISABLE_PRECHECK ? IG_M_IMPORTS_ADD_DISABLE_PRECHECK :
-	              it->dec.verdict == IG_VERDICT_LOGICAL ? IG_M_IMPORTS_LOGICAL : IG_M_IMPORTS_REJECT);
+	/* In dry-run the verdict counted is the one that would have applied (forwarded unchanged). */
+	ig_metric_import(it->dec.dry_run ? "dry-run" : "enforce", ig_verdict_name(it->dec.verdict),
+	                 it->dec.rule ? it->dec.rule->name : IG_METRIC_RULE_DEFAULTS);
 	LOG_INFO(p->conn_id, "import.decision: '%s'@%s %s.%s: %s%s, rule %s: %s", p->user, p->host,
 	         ig_inspect_qual(it->db), it->imp.table, ig_verdict_name(it->dec.verdict),
 	         it->dec.dry_run ? " (dry-run: forwarded unchanged)" : "",

@@ -175,10 +175,11 @@ fail:
 	return -1;
 }
 
+/* Refused before any decision: applied whatever policy.mode says, hence mode "enforce". */
 static void count_reject(const ig_inspection *p)
 {
 	if (!p->quiet)
-		ig_metric_inc(IG_M_IMPORTS_REJECT);
+		ig_metric_import("enforce", "reject", IG_METRIC_RULE_NONE);
 }
 
 /* A statement refused before any decision: TiDB would refuse it too (import.rejected), or it

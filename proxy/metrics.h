@@ -4,9 +4,13 @@
  * Prometheus text exposition format (version 0.0.4) for the admin server's /metrics.
  *
  * Label sets are known at registration: each labelled series is its own id (e.g.
- * IG_M_IMPORTS_REJECT is importgate_imports_total{verdict="reject"}). The per-backend
- * gauge importgate_backend_up{backend="host:port"} is the one dynamic family: its series
- * are registered once at start with ig_metrics_backends_init().
+ * IG_M_TIMEOUTS_IDLE is importgate_timeouts_total{timeout="idle"}). Two kinds of families
+ * are dynamic: the per-backend ones ({backend="host:port"}, registered at start with
+ * ig_metrics_backends_init()) and importgate_imports_total{mode, verdict, rule}, whose rule
+ * names come from the configuration (bounded: IG_METRICS_MAX_IMPORT_SERIES).
+ * Histograms are sharded per thread, so that the workers' observations (one per query)
+ * never contend for a cache line; a render sums the shards. The process_* families
+ * (proxy/procstat.h) are read at render time.
  */
 #ifndef IMPORTGATE_METRICS_H
 #define IMPORTGATE_METRICS_H
@@ -22,23 +26,35 @@ typedef enum ig_metric_id {
 	IG_M_STATEMENTS_INSPECTED,         /* counter: statements{class="inspected"} */
 	IG_M_PROBES,                       /* counter: session_probes{result="sent"} (proxy/probe.h) */
 	IG_M_PROBE_FAILURES,               /* counter: session_probes{result="failed"} */
-	IG_M_IMPORTS_PASS,                 /* counter: imports{verdict="pass"} */
-	IG_M_IMPORTS_ADD_DISABLE_PRECHECK, /* counter: imports{verdict="add_disable_precheck"} */
-	IG_M_IMPORTS_REJECT,               /* counter: imports{verdict="reject"} */
-	IG_M_IMPORTS_LOGICAL,              /* counter: imports{verdict="logical"} */
-	IG_M_IMPORTS_DRY_RUN,              /* counter: imports{verdict="dry_run"} */
 	IG_M_STATE_READS_OK,               /* counter: cluster_state_reads{result="ok"} */
 	IG_M_STATE_READS_ERROR,            /* counter: cluster_state_reads{result="error"} */
 	IG_M_STATE_READ_SECONDS,           /* histogram: cluster_state_read_seconds */
+	IG_M_STATE_AGE,                    /* age: cluster_state_age_seconds (ig_metric_stamp on a good read) */
+	IG_M_DECISION_SECONDS,             /* histogram: decision_seconds (an IMPORT INTO held for its decision) */
+	IG_M_HANDSHAKE_SECONDS,            /* histogram: handshake_seconds (accept to the command phase) */
+	IG_M_QUERY_SECONDS_QUERY,          /* histogram: query_duration_seconds{command="query"} */
+	IG_M_QUERY_SECONDS_STMT_PREPARE,   /* histogram: query_duration_seconds{command="stmt_prepare"} */
+	IG_M_QUERY_SECONDS_STMT_EXECUTE,   /* histogram: query_duration_seconds{command="stmt_execute"} */
+	IG_M_QUERY_SECONDS_OTHER,          /* histogram: query_duration_seconds{command="other"} */
+	IG_M_ERRORS_1040,                  /* counter: error_answers{code="1040"} (too many connections) */
+	IG_M_ERRORS_2013,                  /* counter: error_answers{code="2013"} (lost the backend) */
+	IG_M_ERRORS_OTHER,                 /* counter: error_answers{code="other"} */
+	IG_M_TIMEOUTS_BACKEND_CONNECT,     /* counter: timeouts{timeout="backend_connect"} */
+	IG_M_TIMEOUTS_HANDSHAKE,           /* counter: timeouts{timeout="handshake"} */
+	IG_M_TIMEOUTS_RESPONSE,            /* counter: timeouts{timeout="response"} */
+	IG_M_TIMEOUTS_IDLE,                /* counter: timeouts{timeout="idle"} */
+	IG_M_TIMEOUTS_CLIENT_WRITE,        /* counter: timeouts{timeout="client_write"} */
+	IG_M_TIMEOUTS_PROBE,               /* counter: timeouts{timeout="probe"} */
 	IG_M_AUDIT_WRITES_OK,              /* counter: audit_writes{result="ok"} */
 	IG_M_AUDIT_WRITES_ERROR,           /* counter: audit_writes{result="error"} */
 	IG_M_AUDIT_DROPPED,                /* counter: audit records lost */
 	IG_M_BYTES_CLIENT_TO_BACKEND,      /* counter: bytes_relayed{direction="client_to_backend"} */
 	IG_M_BYTES_BACKEND_TO_CLIENT,      /* counter: bytes_relayed{direction="backend_to_client"} */
-	IG_M_OBLIGATIONS_PENDING,          /* gauge: obligations{state="pending"} */
+	IG_M_OBLIGATIONS_PENDING,          /* gauge: obligations{state="pending"} (store-wide) */
 	IG_M_OBLIGATIONS_RUNNING,          /* gauge: obligations{state="running"} */
 	IG_M_OBLIGATIONS_DONE,             /* gauge: obligations{state="done"} */
 	IG_M_OBLIGATIONS_FAILED,           /* gauge: obligations{state="failed"} */
+	IG_M_OBLIGATIONS_OLDEST,           /* age: obligations_oldest_unfinished_age_seconds (stamp = creation) */
 	IG_M_CONFIG_RELOADS_OK,            /* counter: config_reloads{result="ok"} */
 	IG_M_CONFIG_RELOADS_ERROR,         /* counter: config_reloads{result="error"} */
 	IG_M_AUDIT_ROTATIONS,              /* counter: audit_rotations (audit.max_file_bytes reached) */
@@ -62,6 +78,12 @@ void ig_metric_gauge_set(ig_metric_id id, int64_t v);
 void ig_metric_gauge_add(ig_metric_id id, int64_t delta);
 /* Histograms only: one observation, in seconds (negative values count as 0). */
 void ig_metric_observe_seconds(ig_metric_id id, double s);
+/* The same in nanoseconds, for the hot path (no floating point). */
+void ig_metric_observe_ns(ig_metric_id id, uint64_t ns);
+/* Age gauges only: the moment (Unix time, ms) the age counts from; 0 = none (the age then
+ * reads 0 for the obligations, time since the process started for the cluster state). */
+void ig_metric_stamp(ig_metric_id id, int64_t unix_ms);
+void ig_metric_stamp_now(ig_metric_id id);
 /* Current value of a counter or gauge (tests, status); 0 for a histogram or a bad id. */
 int64_t ig_metric_value(ig_metric_id id);
 
@@ -78,6 +100,29 @@ void ig_metrics_backends_free(void);
 int ig_metrics_backends_replace(const char *const *addrs, size_t n, char *err, size_t errlen);
 /* Sets backend_up for the backend shown as addr ("name:port"), if it is in the series. */
 void ig_metric_backend_up_addr(const char *addr, bool up);
+
+/*
+ * importgate_imports_total{mode, verdict, rule}: one import decided. mode "enforce" or
+ * "dry-run" (in dry-run the verdict is the one that would have applied); verdict as in the
+ * audit log ("pass", "add-disable-precheck", "reject", "logical"); rule a configured rule's
+ * name, IG_METRIC_RULE_DEFAULTS or IG_METRIC_RULE_NONE. Past IG_METRICS_MAX_IMPORT_SERIES
+ * distinct series (rules renamed by many reloads) new ones count under rule="(other)".
+ * Takes a mutex: imports are rare, never the hot path.
+ */
+#define IG_METRIC_RULE_DEFAULTS "(defaults)" /* no rule matched: policy.defaults decided */
+#define IG_METRIC_RULE_NONE "(none)"         /* refused before any decision */
+#define IG_METRICS_MAX_IMPORT_SERIES 1024
+void ig_metric_import(const char *mode, const char *verdict, const char *rule);
+/* Current value of one importgate_imports_total series (tests); 0 when absent. */
+uint64_t ig_metric_import_value(const char *mode, const char *verdict, const char *rule);
+
+/* importgate_backend_connect_failures_total{backend}: a connect to addr failed or timed out. */
+void ig_metric_backend_connect_failed(const char *addr);
+/* importgate_backend_connections{backend}: set before a render (ig_metrics_on_render). */
+void ig_metric_backend_connections_addr(const char *addr, int64_t n);
+/* A function run at the start of every render (admin thread) to refresh gauges whose truth
+ * lives elsewhere (connections per backend); NULL for none. Set once at start. */
+void ig_metrics_on_render(void (*fn)(void));
 
 /*
  * The whole registry in the Prometheus text format (version 0.0.4), NUL-terminated,

@@ -45,14 +45,19 @@ void ig_oblview_free(ig_oblview *v)
 }
 
 /* Gauges importgate_obligations{state}: waiting for the import, owed now, finished, and
- * failing (an error on the last attempt, or an outcome only an operator can settle).
+ * failing (an error on the last attempt, or an outcome only an operator can settle); and the
+ * creation time of the oldest record not finished, from which the age is rendered.
+ * The view holds every record of the store, which every replica shares: the gauges are
+ * store-wide, the same on every replica (docs/OPERATIONS.md: aggregate with max).
  * Called with v->mu held. */
 static void publish_metrics(const ig_oblview *v)
 {
-	int64_t pending = 0, running = 0, done = 0, failed = 0;
+	int64_t pending = 0, running = 0, done = 0, failed = 0, oldest = 0;
 
 	for (size_t i = 0; i < v->n; i++) {
 		const ig_obl_record *r = &v->recs[i];
+		if (!ig_obl_state_terminal(r->state) && r->created_ms > 0 && (oldest == 0 || r->created_ms < oldest))
+			oldest = r->created_ms;
 		switch (r->state) {
 		case IG_OBLS_DONE:
 		case IG_OBLS_NOT_OWED:
@@ -75,6 +80,7 @@ static void publish_metrics(const ig_oblview *v)
 	ig_metric_gauge_set(IG_M_OBLIGATIONS_RUNNING, running);
 	ig_metric_gauge_set(IG_M_OBLIGATIONS_DONE, done);
 	ig_metric_gauge_set(IG_M_OBLIGATIONS_FAILED, failed);
+	ig_metric_stamp(IG_M_OBLIGATIONS_OLDEST, oldest);
 }
 
 /* Called with v->mu held; c is taken. */

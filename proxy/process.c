@@ -124,6 +124,16 @@ static void signals_stop(ig_process *p)
 
 /* ---- backends and TLS ---- */
 
+/* Before each /metrics render (admin thread): importgate_backend_connections from the
+ * backends' own counts, which sessions keep (runtime.h), so the gauge cannot drift. */
+static void publish_backend_connections(void)
+{
+	ig_backend_set *set = ig_backends_acquire();
+	for (size_t i = 0; set && i < set->n; i++)
+		ig_metric_backend_connections_addr(set->v[i]->addr, atomic_load(&set->v[i]->conns));
+	ig_backends_release(set);
+}
+
 /* The backends, resolved, and their backend_up series. */
 static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 {
@@ -147,6 +157,7 @@ static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 	for (size_t i = 0; i < set->n; i++)
 		ig_metric_backend_up_addr(set->v[i]->addr, atomic_load(&set->v[i]->healthy));
 	ig_backends_install(set);
+	ig_metrics_on_render(publish_backend_connections);
 	return 0;
 }
 
@@ -167,6 +178,7 @@ static int setup_tls(const ig_config *cfg, char *err, size_t errlen)
 static void backends_stop(ig_process *p)
 {
 	(void)p;
+	ig_metrics_on_render(NULL);
 	ig_metrics_backends_free();
 	ig_backends_free_all();
 	ig_tls_contexts_install(NULL, NULL);

@@ -131,6 +131,8 @@ void ig_sess_fail(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ..
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	LOG_INFO(s->id, "closing in %s: %s", state_names[s->state], msg);
+	ig_metric_inc(code == ER_CON_COUNT_ERROR ? IG_M_ERRORS_1040 : code == CR_SERVER_LOST ? IG_M_ERRORS_2013 :
+	              IG_M_ERRORS_OTHER);
 	ig_sess_send_error(s, seq, code, code == ER_SECURE_TRANSPORT_REQUIRED ? "HY000" : "08S01", msg);
 	ig_sess_close_when_flushed(s);
 }
@@ -287,6 +289,7 @@ void ig_sess_enter_command_phase(ig_session *s)
 	s->client.carry_max = 0;
 	s->backend.carry_max = 0;
 	uv_timer_stop(&s->timer);
+	ig_metric_observe_ns(IG_M_HANDSHAKE_SECONDS, uv_hrtime() - s->accepted_ns);
 	/* One repeating tick at a quarter of the shortest timeout checks them all: cheaper than
 	 * re-arming a timer on every packet, and a deadline is late by at most a quarter. */
 	const int t[] = {s->cfg->timeouts.idle_ms, s->cfg->timeouts.response_ms,
@@ -322,13 +325,17 @@ static void on_timer(uv_timer_t *t)
 		ig_sess_close(s, "the client did not take its last bytes in time");
 	else if (s->state == SS_PROXY_HEADER)
 		ig_pp_timeout(s);
-	else if (s->state == SS_BACKEND_CONNECT)
+	else if (s->state == SS_BACKEND_CONNECT) {
+		ig_metric_inc(IG_M_TIMEOUTS_BACKEND_CONNECT);
+		ig_metric_backend_connect_failed(s->be->addr);
 		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: backend %s: connect timed out%s", s->be->addr,
 		             down_note(s));
-	else if (s->state != SS_COMMAND)
+	} else if (s->state != SS_COMMAND) {
+		ig_metric_inc(IG_M_TIMEOUTS_HANDSHAKE);
 		ig_sess_close(s, "handshake timed out");
-	else
+	} else {
 		ig_cmd_tick(s);
+	}
 }
 
 void ig_sess_arm_timer(ig_session *s, uint64_t ms)
@@ -351,6 +358,7 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	if (status < 0) {
 		LOG_WARN(s->id, "backend %s: %s", s->be->addr, uv_strerror(status));
+		ig_metric_backend_connect_failed(s->be->addr);
 		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s%s",
 		             s->be->addr, uv_strerror(status), down_note(s));
 		return;
@@ -408,6 +416,7 @@ static ig_session *session_new(ig_worker *w)
 	s->hs = hs;
 	s->w = w;
 	s->id = atomic_fetch_add(&ig_rt.next_conn_id, 1);
+	s->accepted_ns = uv_hrtime();
 	s->cfg = ig_cfg_acquire();
 	s->state = SS_BACKEND_CONNECT;
 	ig_tls_contexts_get(&s->cctx, &s->bctx);
@@ -480,6 +489,7 @@ void ig_sess_start_backend(ig_session *s)
 	LOG_DEBUG(s->id, "accepted %s, backend %s", s->client_addr, s->be->addr);
 	int rc = backend_connect(s);
 	if (rc < 0) {
+		ig_metric_backend_connect_failed(s->be->addr);
 		ig_sess_fail(s, 0, ER_UNKNOWN_ERROR, "importgate: cannot connect to backend %s: %s%s",
 		             s->be->addr, uv_strerror(rc), down_note(s));
 		return;

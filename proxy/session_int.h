@@ -91,6 +91,7 @@ typedef struct ig_pending {
 	/* the one the backend's answer starts with: resp_seq, unless what was forwarded took
 	 * another number of packets than what the client sent; 0 = not known */
 	uint8_t backend_seq;
+	uint64_t sent_ns;         /* uv_hrtime() when forwarded, for importgate_query_duration_seconds */
 } ig_pending;
 
 /* The statement held for classification, the probe or the decision. */
@@ -104,6 +105,7 @@ typedef struct ig_held {
 	bool have_facts;
 	size_t big_charge;           /* IN_CLASSIFY: bytes counted against the process bound */
 	uv_work_t pool;               /* the thread-pool request that classifies or decides it */
+	uint64_t decide_ns;          /* uv_hrtime() when handed to the pool for its decision */
 } ig_held;
 
 /* The gateway's probe of the session's state (proxy/probe.h), while IN_PROBE. */
@@ -164,6 +166,7 @@ typedef struct ig_session {
 	char db[256];
 	bool has_db;
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
+	uint64_t accepted_ns;   /* uv_hrtime() at accept, for importgate_handshake_seconds */
 	ig_handshake *hs;       /* until the command phase */
 	ig_command cmd;
 } ig_session;

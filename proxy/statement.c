@@ -192,6 +192,9 @@ static void pool_done(uv_work_t *req, int status)
 		return;
 	}
 	ig_cmd_input_event(s, EV_RESUME); /* out of the pool */
+	/* The pool's queue included: under load that wait is part of what the import is held. */
+	if (!was_classify)
+		ig_metric_observe_ns(IG_M_DECISION_SECONDS, uv_hrtime() - h->decide_ns);
 	h->inspection = NULL;
 	uncharge(h);
 	if (s->closing) {
@@ -214,6 +217,7 @@ static ig_stmt_result queue_decision(ig_session *s, ig_inspection *inspection)
 	ig_held *h = &s->cmd.held;
 	h->inspection = inspection;
 	h->pool.data = s;
+	h->decide_ns = uv_hrtime();
 	if (uv_queue_work(&s->w->loop, &h->pool, pool_decide, pool_done) != 0) {
 		h->inspection = NULL;
 		ig_inspection_free(inspection);

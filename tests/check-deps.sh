@@ -19,9 +19,9 @@ PY=/usr/bin/python3
 
 # Programs run by deploy/quickstart.sh, tests/run.sh, tests/lint.sh and tests/integration (the
 # packaging checks run systemd-analyze, logrotate, man and groff; the transparency test
-# MariaDB's mysql_client_test).
+# MariaDB's mysql_client_test; the metrics checks promtool).
 PROGRAMS="meson ninja pkg-config gcc clang mariadb-install-db mariadbd mariadb etcd curl openssl
-cppcheck clang-tidy socat ip systemd-analyze logrotate man groff mysql_client_test"
+cppcheck clang-tidy socat ip systemd-analyze logrotate man groff mysql_client_test promtool"
 
 # IG_DEPS_LIST: a file of package names to check against instead (the test of this check)
 if [ -n "${IG_DEPS_LIST:-}" ]; then names=$(cat "$IG_DEPS_LIST"); else names=$(./deploy/install-deps.sh --list); fi

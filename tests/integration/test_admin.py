@@ -158,7 +158,19 @@ int main(int argc, char **argv)
 	ig_metric_gauge_set(IG_M_CONNECTIONS_ACTIVE, 3);
 	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
 	ig_metric_gauge_set(IG_M_CONNECTIONS_TOTAL, 1000); /* not a gauge: ignored */
-	ig_metric_inc(IG_M_IMPORTS_REJECT);
+	ig_metric_import("enforce", "reject", "no-imports");
+	ig_metric_import("dry-run", "add-disable-precheck", IG_METRIC_RULE_DEFAULTS);
+	ig_metric_import("dry-run", "add-disable-precheck", IG_METRIC_RULE_DEFAULTS);
+	ig_metric_import("enforce", "reject", "odd \"rule\"\\");
+	ig_metric_observe_ns(IG_M_QUERY_SECONDS_QUERY, 200000);        /* 0.2 ms */
+	ig_metric_observe_ns(IG_M_QUERY_SECONDS_STMT_EXECUTE, 3000000); /* 3 ms */
+	ig_metric_observe_ns(IG_M_STATE_READS_OK, 1000);               /* not a histogram: ignored */
+	ig_metric_stamp(IG_M_OBLIGATIONS_OLDEST, 1000);                /* 1970: a huge age */
+	ig_metric_stamp(IG_M_CONNECTIONS_ACTIVE, 5);                   /* not an age: ignored */
+	ig_metric_backend_connect_failed("127.0.0.1:4000");
+	ig_metric_backend_connect_failed("127.0.0.1:4000");
+	ig_metric_backend_connect_failed("no-such:1");                 /* not registered: ignored */
+	ig_metric_backend_connections_addr("127.0.0.1:4000", 4);
 	ig_metric_add(IG_M_BYTES_CLIENT_TO_BACKEND, 1000);
 	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 0.0005);
 	ig_metric_observe_seconds(IG_M_STATE_READ_SECONDS, 0.003);
@@ -205,7 +217,7 @@ def _compile(workdir):
     base = [cc, "-std=gnu11", "-D_GNU_SOURCE", "-DIMPORTGATE_VERSION=\"test\"", "-g", "-O1",
             "-Wall", "-Wextra", "-Werror", "-I", REPO, src,
             os.path.join(REPO, "proxy", "admin.c"), os.path.join(REPO, "proxy", "metrics.c"),
-            os.path.join(REPO, "proxy", "log.c"), os.path.join(REPO, "proxy", "credentials.c"), "-o", exe, "-luv", "-lhttp_parser", "-lpthread"]
+            os.path.join(REPO, "proxy", "procstat.c"), os.path.join(REPO, "proxy", "log.c"), os.path.join(REPO, "proxy", "credentials.c"), "-o", exe, "-luv", "-lhttp_parser", "-lpthread"]
     sanitized = base[:1] + ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"] + base[1:]
     for cmd in (sanitized, base):
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -386,19 +398,48 @@ EXPECTED_FAMILIES = {
     "importgate_backend_up": "gauge",
     "importgate_bytes_relayed": "counter",
     "importgate_obligations": "gauge",
+    "importgate_obligations_oldest_unfinished_age_seconds": "gauge",
     "importgate_config_reloads": "counter",
     "importgate_build_info": "gauge",
+    "importgate_cluster_state_age_seconds": "gauge",
+    "importgate_decision_seconds": "histogram",
+    "importgate_handshake_seconds": "histogram",
+    "importgate_query_duration_seconds": "histogram",
+    "importgate_error_answers": "counter",
+    "importgate_timeouts": "counter",
+    "importgate_backend_connections": "gauge",
+    "importgate_backend_connect_failures": "counter",
+    "process_cpu_seconds": "counter",
+    "process_start_time_seconds": "gauge",
+    "process_resident_memory_bytes": "gauge",
+    "process_virtual_memory_bytes": "gauge",
+    "process_open_fds": "gauge",
+    "process_max_fds": "gauge",
 }
 LABELLED = {
     "importgate_statements_total": ("class", ["quick", "inspected"]),
-    "importgate_imports_total": ("verdict", ["pass", "add_disable_precheck", "reject", "logical",
-                                             "dry_run"]),
     "importgate_cluster_state_reads_total": ("result", ["ok", "error"]),
     "importgate_audit_writes_total": ("result", ["ok", "error"]),
     "importgate_bytes_relayed_total": ("direction", ["client_to_backend", "backend_to_client"]),
     "importgate_obligations": ("state", ["pending", "running", "done", "failed"]),
     "importgate_config_reloads_total": ("result", ["ok", "error"]),
+    "importgate_error_answers_total": ("code", ["1040", "2013", "other"]),
+    "importgate_timeouts_total": ("timeout", ["backend_connect", "handshake", "response", "idle",
+                                              "client_write", "probe"]),
 }
+VERDICTS = ["pass", "add-disable-precheck", "reject", "logical"]
+COMMANDS = ["query", "stmt_prepare", "stmt_execute", "other"]
+FAST_BUCKETS = ["0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]
+
+
+def imports(samples, mode, verdict, rule="(defaults)"):
+    return samples.get(("importgate_imports_total",
+                        frozenset({("mode", mode), ("verdict", verdict), ("rule", rule)})))
+
+
+def hist_count(samples, name, **labels):
+    return samples[(name + "_count", frozenset(labels.items()))]
 BUCKETS = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2",
            "+Inf"]
 
@@ -426,6 +467,15 @@ def test_metrics_exposition(admin):
     assert cum == sorted(cum), cum  # cumulative
     assert samples[(h + "_count", frozenset())] == cum[-1]
     assert (h + "_sum", frozenset()) in samples
+    # Every mode and verdict exists from the start under the defaults (rate() sees the first).
+    for mode in ("enforce", "dry-run"):
+        for v in VERDICTS:
+            assert imports(samples, mode, v) is not None, (mode, v)
+    h = "importgate_query_duration_seconds"
+    for cmd in COMMANDS:
+        cum = [samples[(h + "_bucket", frozenset({("command", cmd), ("le", le)}))] for le in FAST_BUCKETS]
+        assert cum == sorted(cum), (cmd, cum)
+        assert hist_count(samples, h, command=cmd) == cum[-1]
     assert all(v >= 0 for (n, _), v in samples.items() if n != "importgate_connections_active")
 
 
@@ -584,8 +634,24 @@ def test_driver_values(driver):
     s, _ = driver.metrics()
     assert s[("importgate_connections_total", frozenset())] == 7
     assert s[("importgate_connections_active", frozenset())] == 2
-    assert s[("importgate_imports_total", frozenset({("verdict", "reject")}))] == 1
-    assert s[("importgate_imports_total", frozenset({("verdict", "pass")}))] == 0
+    assert imports(s, "enforce", "reject", "no-imports") == 1
+    assert imports(s, "dry-run", "add-disable-precheck") == 2
+    assert imports(s, "enforce", "reject", 'odd "rule"\\') == 1  # escaped, read back exactly
+    assert imports(s, "enforce", "pass") == 0
+    h = "importgate_query_duration_seconds"
+    q = [s[(h + "_bucket", frozenset({("command", "query"), ("le", le)}))] for le in FAST_BUCKETS]
+    assert q == [0] + [1] * 16, q
+    assert hist_count(s, h, command="stmt_execute") == 1
+    assert s[(h + "_bucket", frozenset({("command", "stmt_execute"), ("le", "0.0025")}))] == 0
+    assert s[(h + "_bucket", frozenset({("command", "stmt_execute"), ("le", "0.005")}))] == 1
+    assert abs(s[(h + "_sum", frozenset({("command", "stmt_execute")}))] - 0.003) < 1e-9
+    assert s[("importgate_obligations_oldest_unfinished_age_seconds", frozenset())] > 1.7e9
+    assert s[("importgate_connections_active", frozenset())] == 2
+    assert s[("importgate_backend_connect_failures_total", frozenset({("backend", "127.0.0.1:4000")}))] == 2
+    assert s[("importgate_backend_connections", frozenset({("backend", "127.0.0.1:4000")}))] == 4
+    # Never read: the cluster state's age counts from the process's start.
+    started = s[("process_start_time_seconds", frozenset())]
+    assert 0 <= s[("importgate_cluster_state_age_seconds", frozenset())] <= time.time() - started + 5
     assert s[("importgate_bytes_relayed_total", frozenset({("direction", "client_to_backend")}))] == 1000
     assert s[("importgate_build_info", frozenset({("version", "test")}))] == 1
     h = "importgate_cluster_state_read_seconds"
@@ -765,7 +831,8 @@ def test_connections_and_bytes_are_counted(gw_admin):
 @pytest.mark.gateway_only
 def test_rejected_import_is_counted(gw_admin):
     a = gw_admin
-    before = a.value("importgate_imports_total", verdict="reject")
+    rejected = dict(mode="enforce", verdict="reject", rule="no-imports")
+    before = a.metrics()[0].get(("importgate_imports_total", frozenset(rejected.items())), 0)
     inspected = a.value("importgate_statements_total", **{"class": "inspected"})
     c = clients.connect(a.gw, *NATIVE)
     try:
@@ -774,8 +841,9 @@ def test_rejected_import_is_counted(gw_admin):
         assert ei.value.args[0] == PRECHECK, ei.value.args
     finally:
         c.close()
-    assert a.value("importgate_imports_total", verdict="reject") == before + 1
-    assert a.value("importgate_imports_total", verdict="pass") == 0
+    assert a.value("importgate_imports_total", **rejected) == before + 1
+    assert a.value("importgate_imports_total", mode="enforce", verdict="pass", rule="(defaults)") == 0
+    assert a.value("importgate_imports_total", mode="dry-run", verdict="reject", rule="(defaults)") == 0
     assert a.value("importgate_statements_total", **{"class": "inspected"}) >= inspected + 1
 
 
@@ -797,14 +865,16 @@ def test_status_json(gw_admin):
 def test_explain_a_denied_import(gw_admin):
     req = {"user": NATIVE[0], "host": "127.0.0.1", "db": "igtest",
            "statement": "IMPORT INTO t FROM 's3://bucket/t.csv'"}
-    before = gw_admin.value("importgate_imports_total", verdict="reject")
+    def counted():
+        return sum(v for (n, _), v in gw_admin.metrics()[0].items() if n == "importgate_imports_total")
+    before = counted()
     st, _, body = gw_admin.post("/api/v1/explain", json.dumps(req).encode(),
                                 headers={"Content-Type": "application/json"})
     assert st == 200, body
     doc = json.loads(body)
     assert doc["verdict"] == "reject", doc
     # Explaining is not deciding: nothing was counted.
-    assert gw_admin.value("importgate_imports_total", verdict="reject") == before
+    assert counted() == before
     st, _, body = gw_admin.post("/api/v1/explain", b"{not json")
     assert st == 400 and "error" in json.loads(body)
 
