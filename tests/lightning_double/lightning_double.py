@@ -18,8 +18,9 @@ Not a model of Lightning's engine: no KV encoding, no checkpoints, no other prec
 
 Command line as Lightning's (pkg/lightning/config/global.go): -config/-c (the last one wins),
 -check-requirements, -d (overrides mydumper.data-source-dir).
-A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST copies SRC over DST
-before the task file is read (the task file changed between the preflight and Lightning).
+A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST[,SRC:DST...] copies
+each SRC over its DST before the task file is read (the task file changed, or data files added,
+between the preflight and Lightning).
 
 Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
 after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
@@ -170,8 +171,8 @@ def main(argv):
         i += 1
     mark = {"argv": argv, "loaded": None}
     swap = os.environ.get("LTN_DOUBLE_SWAP")
-    if swap:
-        src, dst = swap.split(":", 1)
+    for pair in (swap.split(",") if swap else []):
+        src, dst = pair.split(":", 1)
         with open(src, "rb") as fs, open(dst, "wb") as fd:
             fd.write(fs.read())
     rc = run(cfg_path, check_flag, mark, data_dir)
