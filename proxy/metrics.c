@@ -87,6 +87,9 @@ static const metric_def defs[IG_M__COUNT] = {
 	[IG_M_BRIE_READS_OK] = {"brie_registration_reads_total",
 		"Reads of /tidb/brie/import/ from PD, by result.", MT_COUNTER, "result", "ok"},
 	[IG_M_BRIE_READS_ERROR] = {"brie_registration_reads_total", NULL, MT_COUNTER, "result", "error"},
+	[IG_M_BRIE_UNGUARDED_EVENTS] = {"brie_import_unguarded_total",
+		"brie.import.unguarded events: a TiDB Lightning physical import registered itself that no "
+		"guarded run (importgate lightning run) bound, once per registration.", MT_COUNTER, NULL, NULL},
 };
 
 /* Upper bounds in seconds, 1 ms .. 2 s (cluster.timeout_ms defaults to 2000); +Inf implied. */

@@ -348,3 +348,63 @@ def test_task_for_the_gateways_cluster_by_another_spelling(tmp_path, etcd, state
     bare = etcd.url.split("://", 1)[1].replace("localhost", "LOCALHOST") + "/"
     rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=bare))
     assert rc == 0 and ans["cluster"]["same"] is True, ans
+
+
+# ------------------------------------------------------------------ guarded or not
+
+
+def held_run(argv, hold, env=None):
+    """Starts argv with the double holding after it registered; returns (proc, key)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    e["LTN_DOUBLE_HOLD"] = hold
+    p = subprocess.Popen(argv, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    key = wait_for(lambda: os.path.exists(hold + ".registered") and open(hold + ".registered").read(), 60,
+                   "Lightning's registration")
+    return p, key
+
+
+def guard_records(etcd_url, cluster="ltntest"):
+    return [json.loads(v) for _, v in cs.get_prefix(etcd_url, "/importgate/%s/lightning-runs/" % cluster)]
+
+
+def test_guarded_run_binds_its_registration(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """While Lightning runs, the guarded run's guard record names Lightning's registration
+    (key, create_revision, lease) and the gateway reports nothing; after it, the record is gone."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_g"], [])
+    hold = str(tmp_path / "hold")
+    p, key = held_run([binary_path(), "lightning", "run", "-c", gw.config_path, "--task", task, "--",
+                       DOUBLE, "-config", task], hold)
+    try:
+        g = wait_for(lambda: [r for r in guard_records(etcd.url)
+                              if (r.get("registration") or {}).get("key") == key], 30, "the binding")[0]
+        kv = cs._post(etcd.url, "/v3/kv/range", {"key": cs._b64(key)})["kvs"][0]
+        assert g["registration"]["create_revision"] == int(kv["create_revision"]), (g, kv)
+        assert g["registration"]["lease"] == int(kv["lease"]) and g["after_revision"] < int(kv["create_revision"])
+        assert g["task"] == task and g["replica"].startswith("lightning-run:"), g
+        wait_for(lambda: [e for e in audit_events(gw, "brie.import.started") if e["key"] == key], 30,
+                 "the gateway sees the registration")
+    finally:
+        open(hold, "w").close()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (out, err)
+    assert "bound to this guarded run" in err
+    assert guard_records(etcd.url) == []
+    wait_for(lambda: [e for e in audit_events(gw, "brie.import.ended") if e["key"] == key], 30, "ended")
+    assert [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == key] == []
+
+
+def test_lightning_started_by_hand_is_reported(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """The same Lightning started without the guarded run, while the log backup task "pitr"
+    exists: the gateway reports it unguarded, once, with an ERROR line."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_h"], [])
+    hold = str(tmp_path / "hold")
+    p, key = held_run([DOUBLE, "-config", task, "-check-requirements=false"], hold)
+    try:
+        ev = wait_for(lambda: [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == key], 30,
+                      "brie.import.unguarded")
+    finally:
+        open(hold, "w").close()
+    p.communicate(timeout=120)
+    assert len(ev) == 1 and ev[0]["log_backup_task_count"] == 1, ev
+    assert "UNGUARDED LIGHTNING" in gw.stderr_text()

@@ -22,6 +22,8 @@ A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST[,SRC:
 each SRC over its DST before the task file is read (the task file changed, or data files added,
 between the preflight and Lightning).
 
+LTN_DOUBLE_HOLD=FILE: once registered, waits (at most 120 s) until FILE exists before loading,
+so a test can look at the running import.
 Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
 after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
 (flags seen, tables loaded, exit status) so a test can see whether and how it ran.
@@ -35,6 +37,7 @@ import json
 import os
 import re
 import sys
+import time
 import tomllib
 import urllib.request
 import uuid
@@ -209,6 +212,13 @@ def run(cfg_path, check_flag, mark, data_dir=None):
         etcd(pd, "/v3/kv/put", {"key": b64(key), "value": "", "lease": str(lease)})
     mark["registered"] = key if lease else None
     try:
+        hold = os.environ.get("LTN_DOUBLE_HOLD")
+        if hold:
+            with open(hold + ".registered", "w") as f:
+                f.write(key if lease else "")
+            deadline = time.monotonic() + 120
+            while not os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.05)
         fail = os.environ.get("LTN_DOUBLE_FAIL", "")
         if fail == "before-load":
             print("lightning double: injected failure before loading", file=sys.stderr)
