@@ -167,6 +167,7 @@ static void drop_ended(ig_brmon *m, const ig_brie_list *l)
 		const ig_brie_import *b = ig_brie_list_find(l, m->trk[i].reg.key);
 		if (b && b->lease != 0) {
 			m->trk[i].reg.lease = b->lease; /* IMPORT INTO's new owner may re-put it */
+			m->trk[i].reg.create_revision = b->create_revision; /* what a guard's binding names */
 			m->trk[w++] = m->trk[i];
 			continue;
 		}

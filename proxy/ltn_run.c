@@ -9,7 +9,10 @@
  *   4. Lightning, with -check-requirements=false when the preflight says that is safe, on the
  *      checked task bytes (a private copy) and the checked data files (-d: a private directory
  *      of hard links, proxy/ltn_snapshot.h); a task whose pd-addr is not the gateway's
- *      cluster is refused before anything is written;
+ *      cluster is refused before anything is written; before it starts, a guard record in the
+ *      store (policy/ltnguard.h) marks the run, and while it runs a binder thread binds
+ *      Lightning's /tidb/brie/import/ registration to it, so the gateways can tell it from a
+ *      Lightning started by hand;
  *   5. Lightning's exit applied to each record by the gateway's own transition function
  *      (policy/obllife.c) and written with a compare-and-swap that lets the claim go: a
  *      finished import makes the BACKUP due, and the gateway replicas' obligations engine
@@ -765,17 +768,17 @@ static int guarded(run *r)
 		fprintf(stderr, "importgate lightning run: %s; Lightning is not started\n", err);
 		return 1;
 	}
-	if (record_obligations(r, err, sizeof(err)) < 0) {
-		free(argv);
-		audit_run(r, "lightning.refused", -1, err);
-		fprintf(stderr, "importgate lightning run: the obligations cannot be recorded (%s); Lightning is not "
-		        "started\n", err);
-		return 1;
-	}
 	if (write_guard(r, err, sizeof(err)) < 0) {
 		free(argv);
 		audit_run(r, "lightning.refused", -1, err);
 		fprintf(stderr, "importgate lightning run: the guard record cannot be written (%s); Lightning is not "
+		        "started\n", err);
+		return 1;
+	}
+	if (record_obligations(r, err, sizeof(err)) < 0) {
+		free(argv);
+		audit_run(r, "lightning.refused", -1, err);
+		fprintf(stderr, "importgate lightning run: the obligations cannot be recorded (%s); Lightning is not "
 		        "started\n", err);
 		return 1;
 	}
