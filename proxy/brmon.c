@@ -223,12 +223,13 @@ static void report_unguarded(tracked *t, const ig_config *cfg)
 		         "lightning run`: no guarded run bound its registration; %lld log backup task(s) and %lld "
 		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), (long long)ntasks,
 		         (long long)ncfs, loud ? ": no rule decided its tables and no obligation was recorded" : "");
-	ig_auditev_brie_import_unguarded(&b, ntasks, ncfs, msg);
+	/* the counter and the log line first: whoever sees the event sees them too */
 	ig_metric_inc(IG_M_BRIE_UNGUARDED_EVENTS);
 	if (loud)
 		LOG_ERROR(0, "UNGUARDED LIGHTNING: %s", msg);
 	else
 		LOG_WARN(0, "unguarded Lightning: %s", msg);
+	ig_auditev_brie_import_unguarded(&b, ntasks, ncfs, msg);
 	t->unguarded_reported = true;
 }
 
