@@ -397,6 +397,10 @@ void ig_auditev_brie_import_unguarded(const ig_auditev_brie *b, int64_t tasks, i
 	json_object_set_new(ev, "guarded", json_false());
 	json_object_set_new(ev, "log_backup_task_count", tasks < 0 ? json_null() : json_integer(tasks));
 	json_object_set_new(ev, "changefeed_count", changefeeds < 0 ? json_null() : json_integer(changefeeds));
-	set_str(ev, "message", message);
+	/* redacted: it may quote why the cluster state could not be read (a PD URL) */
+	if (ig_audit_set_text(ev, "message", message, strlen(message)) < 0) {
+		json_decref(ev);
+		return;
+	}
 	ig_audit_post(ev);
 }
