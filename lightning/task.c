@@ -88,6 +88,18 @@ static int opt_bool(rd *r, json_t *tbl, const char *sec, const char *key, bool *
 	return 0;
 }
 
+static int opt_int(rd *r, json_t *tbl, const char *sec, const char *key, long *out)
+{
+	json_t *v = tbl ? json_object_get(tbl, key) : NULL;
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail(r, "%s.%s must be an integer", sec, key);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
 static int read_backend(rd *r, json_t *doc, ig_ltn_task *t)
 {
 	json_t *imp;
@@ -322,9 +334,19 @@ static int parse_doc(rd *r, json_t *doc, ig_ltn_task *t)
 	    opt_bool(r, my, "mydumper", "case-sensitive", &t->case_sensitive) < 0 ||
 	    refuse_unread(r, doc, my) < 0 || read_backend(r, doc, t) < 0 || read_source(r, my, t) < 0 ||
 	    read_filter(r, my, t) < 0 || read_routes(r, doc, t) < 0 ||
-	    opt_string(r, tidb, "tidb", "user", &t->tidb_user) < 0)
+	    opt_string(r, tidb, "tidb", "user", &t->tidb_user) < 0 ||
+	    opt_string(r, tidb, "tidb", "host", &t->tidb_host) < 0 ||
+	    opt_string(r, tidb, "tidb", "pd-addr", &t->pd_addr) < 0)
 		return -1;
-	if (!t->tidb_user && !(t->tidb_user = strdup("root")))
+	t->tidb_status_port = 10080; /* NewGlobalConfig */
+	if (opt_int(r, tidb, "tidb", "status-port", &t->tidb_status_port) < 0)
+		return -1;
+	if (t->pd_addr && !*t->pd_addr) { /* len(PdAddr) == 0: Lightning asks TiDB */
+		free(t->pd_addr);
+		t->pd_addr = NULL;
+	}
+	if ((!t->tidb_user && !(t->tidb_user = strdup("root"))) ||
+	    (!t->tidb_host && !(t->tidb_host = strdup("127.0.0.1"))))
 		return oom(r);
 	return 0;
 }
@@ -364,5 +386,7 @@ void ig_ltn_task_free(ig_ltn_task *t)
 	}
 	free(t->routes);
 	free(t->tidb_user);
+	free(t->tidb_host);
+	free(t->pd_addr);
 	memset(t, 0, sizeof(*t));
 }

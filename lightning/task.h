@@ -14,6 +14,11 @@
  *   [mydumper] case-sensitive        bool, default false (filter and routes lower names)
  *   [[routes]] schema-pattern, table-pattern, target-schema, target-table
  *   [tidb] user                      default "root"
+ *   [tidb] host, status-port,        where Lightning finds PD: pd-addr when set, else the
+ *          pd-addr                   first address of TiDB's `path` read from
+ *                                    http://host:status-port/settings (config.go
+ *                                    CheckAndAdjustTiDBPort, local backend only); defaults
+ *                                    "127.0.0.1", 10080, "" (NewGlobalConfig, global.go)
  * What the preflight cannot read as Lightning would is refused with a clear error rather
  * than guessed: [[mydumper.files]] custom file rules, the legacy [black-white-list], a
  * data-source-dir on external storage (s3://, gcs://, ...), route extractors.
@@ -47,6 +52,9 @@ typedef struct ig_ltn_task {
 	ig_ltn_route *routes;
 	size_t nroutes;
 	char *tidb_user;          /* [tidb] user (default "root") */
+	char *tidb_host;          /* [tidb] host (default "127.0.0.1") */
+	long tidb_status_port;    /* [tidb] status-port (default 10080) */
+	char *pd_addr;            /* [tidb] pd-addr, NULL when absent or "" (Lightning asks TiDB) */
 } ig_ltn_task;
 
 /* Parses the task file's text. 0, or -1 with "tidb-lightning.toml: what is wrong" in err

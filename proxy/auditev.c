@@ -18,7 +18,7 @@ const char *const ig_auditev_names[] = {
 	"obligation.created", "obligation.claimed", "obligation.step", "obligation.failed",
 	"obligation.not_owed", "obligation.done", "obligation.dismissed",
 	"bypass.suspect", "admin.reload", "admin.reload_refused", "statement",
-	"brie.import.started", "brie.import.ended", "brie.import.conflict",
+	"brie.import.started", "brie.import.ended", "brie.import.conflict", "brie.import.unguarded",
 	"lightning.decision", "lightning.refused", "lightning.started", "lightning.result",
 };
 const size_t ig_auditev_nnames = sizeof(ig_auditev_names) / sizeof(ig_auditev_names[0]);
@@ -385,5 +385,22 @@ void ig_auditev_brie_import_conflict(const ig_auditev_brie *b, const json_t *con
 		json_object_update(ev, cj);
 	json_decref(cj);
 	set_str(ev, "message", message);
+	ig_audit_post(ev);
+}
+
+void ig_auditev_brie_import_unguarded(const ig_auditev_brie *b, int64_t tasks, int64_t changefeeds,
+                                      const char *message)
+{
+	json_t *ev = brie_event("brie.import.unguarded", b);
+	if (!ev)
+		return;
+	json_object_set_new(ev, "guarded", json_false());
+	json_object_set_new(ev, "log_backup_task_count", tasks < 0 ? json_null() : json_integer(tasks));
+	json_object_set_new(ev, "changefeed_count", changefeeds < 0 ? json_null() : json_integer(changefeeds));
+	/* redacted: it may quote why the cluster state could not be read (a PD URL) */
+	if (ig_audit_set_text(ev, "message", message, strlen(message)) < 0) {
+		json_decref(ev);
+		return;
+	}
 	ig_audit_post(ev);
 }

@@ -119,5 +119,9 @@ void ig_auditev_brie_import_ended(const ig_auditev_brie *b, int64_t duration_ms,
 /* brie.import.conflict: conflict holds every_table, log_backup_tasks, changefeeds (copied);
  * message the log line's text. Queued. */
 void ig_auditev_brie_import_conflict(const ig_auditev_brie *b, const json_t *conflict, const char *message);
+/* brie.import.unguarded: a Lightning registration no guarded run bound (policy/ltnguard.h);
+ * tasks/changefeeds: how many exist (-1: the cluster state could not be read). Queued. */
+void ig_auditev_brie_import_unguarded(const ig_auditev_brie *b, int64_t tasks, int64_t changefeeds,
+                                      const char *message);
 
 #endif

@@ -14,6 +14,10 @@
  * success resets importgate_cluster_state_age_seconds): a cheap revision check while the
  * state cache's watch is current, and what tells an operator, before any import, that PD
  * cannot be read.
+ * A Lightning registration is also judged against the guard records of guarded runs
+ * (policy/ltnguard.h, pd/ltnguardread.h): one that no guarded run bound is reported once
+ * (brie.import.unguarded, a counter, an ERROR line when any log backup task or changefeed
+ * exists). What was reported is remembered in this process only.
  */
 #include "proxy/brmon.h"
 
@@ -26,6 +30,7 @@
 #include <time.h>
 
 #include "pd/brieread.h"
+#include "pd/ltnguardread.h"
 #include "pd/prefixwatch.h"
 #include "pd/statecache.h"
 #include "proxy/auditev.h"
@@ -41,6 +46,10 @@ typedef struct tracked {
 	bool conflicted;      /* a conflict was reported while it ran */
 	char *sig;            /* what it conflicts with now ("" none, NULL unknown) */
 	json_t *conflict;     /* the same for the status (NULL when unknown) */
+	bool guard_known;     /* Lightning: guard (below) was judged at least once */
+	ig_ltn_guard_verdict guard;
+	char *guard_run;      /* the guarded run that bound it (or may: pending), NULL none */
+	bool unguarded_reported;
 } tracked;
 
 struct ig_brmon {
@@ -53,7 +62,7 @@ struct ig_brmon {
 	tracked *trk;
 	size_t ntrk;
 	bool read_once;
-	char read_err[1024], state_err[512];
+	char read_err[1024], state_err[512], guard_err[512];
 	char check_err[512];      /* the last background state check's error, "" when it worked */
 	int64_t state_taken_ms;   /* CLOCK_MONOTONIC of the last state taken (0: never) */
 	ig_prefix_watch *pw;      /* the wake-up watch on the prefix, NULL when none */
@@ -116,6 +125,7 @@ static ig_auditev_brie audited(const tracked *t)
 static void tracked_free(tracked *t)
 {
 	ig_brie_import_clear(&t->reg);
+	free(t->guard_run);
 	free(t->sig);
 	json_decref(t->conflict);
 }
@@ -163,6 +173,7 @@ static void drop_ended(ig_brmon *m, const ig_brie_list *l)
 		const ig_brie_import *b = ig_brie_list_find(l, m->trk[i].reg.key);
 		if (b && b->lease != 0) {
 			m->trk[i].reg.lease = b->lease; /* IMPORT INTO's new owner may re-put it */
+			m->trk[i].reg.create_revision = b->create_revision; /* what a guard's binding names */
 			m->trk[w++] = m->trk[i];
 			continue;
 		}
@@ -191,6 +202,80 @@ static void add_started(ig_brmon *m, const ig_brie_list *l, const char *source)
 		m->trk[m->ntrk].at_start = !m->read_once;
 		on_started(&m->trk[m->ntrk++], source);
 	}
+}
+
+/* ---- guarded or not (Lightning) ---- */
+
+static void report_unguarded(tracked *t, const ig_config *cfg)
+{
+	const ig_cluster_state *st = NULL;
+	int64_t ntasks = -1, ncfs = -1;
+	char e[256], task[128], msg[900];
+	ig_auditev_brie b = audited(t);
+
+	if (ig_state_acquire(cfg, &st, e, sizeof(e)) == 0) {
+		ntasks = (int64_t)st->ntasks;
+		ncfs = (int64_t)st->ncfs;
+		ig_state_release(st);
+	}
+	bool loud = ntasks != 0 || ncfs != 0; /* unknown counts as loud */
+	if (ntasks < 0)
+		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
+		         "lightning run`: no guarded run bound its registration; the cluster state could not be read "
+		         "(%s), so log backup tasks or changefeeds may exist that its rows never reach",
+		         clean(t->reg.task, task, sizeof(task)), e);
+	else
+		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
+		         "lightning run`: no guarded run bound its registration; %lld log backup task(s) and %lld "
+		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), (long long)ntasks,
+		         (long long)ncfs, loud ? ": no rule decided its tables and no obligation was recorded" : "");
+	/* the counter and the log line first: whoever sees the event sees them too */
+	ig_metric_inc(IG_M_BRIE_UNGUARDED_EVENTS);
+	if (loud)
+		LOG_ERROR(0, "UNGUARDED LIGHTNING: %s", msg);
+	else
+		LOG_WARN(0, "unguarded Lightning: %s", msg);
+	ig_auditev_brie_import_unguarded(&b, ntasks, ncfs, msg);
+	t->unguarded_reported = true;
+}
+
+/* Judges every tracked Lightning registration against the live guard records; an unreadable
+ * store judges nothing (what was known stays). */
+static void judge_guards(ig_brmon *m, const ig_config *cfg)
+{
+	ig_ltn_guard *g = NULL;
+	size_t n = 0, bad = 0, by = 0;
+	bool any = false;
+	char e[512];
+
+	for (size_t i = 0; i < m->ntrk && !any; i++)
+		any = m->trk[i].reg.kind == IG_BRIE_LIGHTNING;
+	if (!any)
+		return;
+	if (ig_ltn_guards_read(cfg, &g, &n, &bad, e, sizeof(e)) < 0) {
+		if (strcmp(e, m->guard_err) != 0)
+			LOG_WARN(0, "running imports: %s (Lightning runs are not judged guarded or not until it is read)", e);
+		snprintf(m->guard_err, sizeof(m->guard_err), "%s", e);
+		return;
+	}
+	if (m->guard_err[0])
+		LOG_INFO(0, "running imports: the guarded Lightning runs are readable again");
+	m->guard_err[0] = '\0';
+	if (bad)
+		LOG_WARN(0, "running imports: %zu guarded-run record(s) under %s do not decode (ignored)", bad,
+		         IG_KEY_LTN_RUNS);
+	for (size_t i = 0; i < m->ntrk; i++) {
+		tracked *t = &m->trk[i];
+		if (t->reg.kind != IG_BRIE_LIGHTNING)
+			continue;
+		t->guard = ig_ltn_guard_judge(&t->reg, g, n, &by);
+		t->guard_known = true;
+		free(t->guard_run);
+		t->guard_run = t->guard != IG_LTN_UNGUARDED && g[by].run ? strdup(g[by].run) : NULL;
+		if (t->guard == IG_LTN_UNGUARDED && !t->unguarded_reported)
+			report_unguarded(t, cfg);
+	}
+	ig_ltn_guards_free(g, n);
 }
 
 /* ---- conflicts ---- */
@@ -424,6 +509,11 @@ static json_t *import_json(const tracked *t)
 	add_common(o, t);
 	json_object_set_new(o, "since_ms", json_integer(t->since_ms));
 	json_object_set_new(o, "conflict", t->conflict ? json_deep_copy(t->conflict) : json_null());
+	if (t->reg.kind == IG_BRIE_LIGHTNING) {
+		json_object_set_new(o, "guard", t->guard_known ? json_string(ig_ltn_guard_verdict_name(t->guard))
+		                                               : json_null());
+		set_str(o, "guard_run", t->guard_run);
+	}
 	return o;
 }
 
@@ -445,6 +535,7 @@ static void publish(ig_brmon *m, const char *source, const ig_brie_list *l, int6
 	json_object_set_new(o, "read_at_ms", read_at ? json_integer(read_at) : json_null());
 	set_text(o, "error", m->read_err[0] ? m->read_err : NULL);
 	set_text(o, "state_error", m->state_err[0] ? m->state_err : NULL);
+	set_text(o, "guard_error", m->guard_err[0] ? m->guard_err : NULL);
 	for (size_t i = 0; i < m->ntrk; i++)
 		json_array_append_new(imps, import_json(&m->trk[i]));
 	for (size_t i = 0; l && i < l->n; i++) {
@@ -533,6 +624,7 @@ static void one_round(ig_brmon *m, const ig_config *cfg)
 	drop_ended(m, &l);
 	add_started(m, &l, source);
 	m->read_once = true;
+	judge_guards(m, cfg);
 	check_conflicts(m, cfg);
 	set_gauges(m);
 	publish(m, source, &l, now_ms());

@@ -17,13 +17,15 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: importgate lightning check -c GATEWAY.yaml --task TASK.toml [--json] [--user U] [--host H]\n"
 	        "       importgate lightning run -c GATEWAY.yaml --task TASK.toml [--json] [--user U] [--host H]\n"
-	        "                                [--wait SECONDS] -- tidb-lightning -config TASK.toml ...\n"
+	        "                                [--wait SECONDS] [--snapshot-dir DIR] -- tidb-lightning -config TASK.toml ...\n"
 	        "  -c, --config FILE  the gateway's configuration (rules, cluster.pd, obligations, audit)\n"
 	        "      --task FILE    the Lightning task file (tidb-lightning.toml)\n"
 	        "      --json         the answer as JSON (for scripts)\n"
 	        "      --user U       the user the rules match (default: the task's [tidb] user)\n"
 	        "      --host H       the client address the rules match (default: empty)\n"
 	        "      --wait S       run: how long to wait for the obligations to be carried out (default 600)\n"
+	        "      --snapshot-dir DIR  run: where the hard-link snapshot of the checked files is made (default:\n"
+	        "                     the directory holding data-source-dir; it must be on the data's filesystem)\n"
 	        "See docs/LIGHTNING.md.\n");
 }
 
@@ -33,6 +35,7 @@ int ig_lightning_main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"task", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},         {"user", required_argument, NULL, 'u'},
 		{"host", required_argument, NULL, 'H'},   {"wait", required_argument, NULL, 'w'},
+		{"snapshot-dir", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	ig_ltn_opts o = {.wait_s = 600};
@@ -54,6 +57,7 @@ int ig_lightning_main(int argc, char **argv)
 		case 'u': o.user = optarg; break;
 		case 'H': o.host = optarg; break;
 		case 'w': o.wait_s = atoi(optarg); break;
+		case 's': o.snapshot_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

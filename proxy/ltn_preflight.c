@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lightning/pdaddr.h"
 #include "pd/etcdread.h"
 #include "policy/oblrecord.h"
 #include "policy/version.h"
@@ -59,7 +60,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 /* ---- listing data-source-dir (nftw has no user pointer: one listing at a time) ---- */
 
 static struct {
-	char **v;
+	ig_ltn_file *v;
 	size_t n, cap, root_len;
 	bool oom;
 } walk;
@@ -67,15 +68,18 @@ static struct {
 /* Every entry that is not a directory, as Lightning's local storage: filepath.Walk (lstat)
  * hands on whatever IsDir() is false for, symlinks included, and opens it through the link
  * (pingcap/tidb br/pkg/storage/local.go WalkDir: "if not a regular file, we need to use
- * os.stat to get the real file size"). The root itself is not a file of the export. */
+ * os.stat to get the real file size"). The root itself is not a file of the export. What it
+ * opens (device, inode, size) is kept: the guarded run imports exactly those files
+ * (proxy/ltn_snapshot.h). */
 static int walk_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
-	(void)sb;
+	struct stat st = *sb;
+
 	if (ftw->level == 0 || type == FTW_D || type == FTW_DP || type == FTW_DNR)
 		return 0;
 	if (walk.n == walk.cap) {
 		size_t nc = walk.cap ? walk.cap * 2 : 64;
-		char **nv = nc <= MAX_FILES ? realloc(walk.v, nc * sizeof(char *)) : NULL;
+		ig_ltn_file *nv = nc <= MAX_FILES ? realloc(walk.v, nc * sizeof(*nv)) : NULL;
 		if (!nv) {
 			walk.oom = true;
 			return 1;
@@ -86,7 +90,13 @@ static int walk_one(const char *path, const struct stat *sb, int type, struct FT
 	const char *rel = path + walk.root_len;
 	while (*rel == '/')
 		rel++;
-	if (!(walk.v[walk.n] = strdup(rel))) {
+	ig_ltn_file *f = &walk.v[walk.n];
+	memset(f, 0, sizeof(*f));
+	f->opened = !S_ISLNK(sb->st_mode) || stat(path, &st) == 0;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	if (!(f->rel = strdup(rel))) {
 		walk.oom = true;
 		return 1;
 	}
@@ -94,16 +104,21 @@ static int walk_one(const char *path, const struct stat *sb, int type, struct FT
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_file(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const ig_ltn_file *)a)->rel, ((const ig_ltn_file *)b)->rel);
+}
+
+static void files_free(ig_ltn_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].rel);
+	free(v);
 }
 
 static void walk_free(void)
 {
-	for (size_t i = 0; i < walk.n; i++)
-		free(walk.v[i]);
-	free(walk.v);
+	files_free(walk.v, walk.n);
 	memset(&walk, 0, sizeof(walk));
 }
 
@@ -125,8 +140,42 @@ static int list_files(const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	if (walk.n)
-		qsort(walk.v, walk.n, sizeof(char *), cmp_str);
+		qsort(walk.v, walk.n, sizeof(*walk.v), cmp_file);
 	return 0;
+}
+
+/* The listing becomes the preflight's, and the target tables are found in it. */
+static int find_targets(ig_ltn_preflight *p, char *err, size_t errlen)
+{
+	const char **names = calloc(walk.n ? walk.n : 1, sizeof(char *));
+	int rc;
+
+	p->files = walk.v;
+	p->nfiles = walk.n;
+	memset(&walk, 0, sizeof(walk));
+	if (!names) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < p->nfiles; i++)
+		names[i] = p->files[i].rel;
+	rc = ig_ltn_targets_find(&p->task, names, p->nfiles, &p->targets, err, errlen);
+	free(names);
+	return rc;
+}
+
+/* Whether Lightning imports into the cluster the decision reads (local backend: the tidb
+ * backend writes through TiDB's SQL and needs no PD). */
+static void judge_cluster(const ig_config *cfg, ig_ltn_preflight *p)
+{
+	if (p->task.backend == IG_LTN_BACKEND_TIDB) {
+		p->cluster_same = true;
+		snprintf(p->cluster_why, sizeof(p->cluster_why), "backend \"tidb\": Lightning writes through TiDB's SQL "
+		         "([tidb] host), PD is not used");
+		return;
+	}
+	p->cluster_same = ig_ltn_pd_same(p->task.pd_addr, cfg->cluster.pd, cfg->cluster.npd, p->cluster_why,
+	                                 sizeof(p->cluster_why)) == 1;
 }
 
 /* ---- deciding ---- */
@@ -207,6 +256,11 @@ static void judge_skip(ig_ltn_preflight *p)
 		         "tasks or changefeeds (keep Lightning's other requirement checks on)");
 		return;
 	}
+	if (!p->cluster_same) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: the task does not import into the cluster whose "
+		         "log backup tasks and changefeeds were read");
+		return;
+	}
 	if (p->nrefused) {
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: %zu table(s) are refused; skipping the check would "
 		         "import them past a log backup task or changefeed that needs them", p->nrefused);
@@ -273,10 +327,10 @@ int ig_ltn_preflight_run(const ig_config *cfg, const char *task_path, const char
 	out->task_len = len;
 	if (rc == 0)
 		rc = list_files(out->task.source_path, err, errlen);
-	if (rc == 0) {
-		rc = ig_ltn_targets_find(&out->task, (const char *const *)walk.v, walk.n, &out->targets, err, errlen);
-		walk_free();
-	}
+	if (rc == 0)
+		rc = find_targets(out, err, errlen);
+	if (rc == 0)
+		judge_cluster(cfg, out);
 	if (rc == 0)
 		rc = decide_all(cfg, out, user ? user : out->task.tidb_user, host ? host : "", err, errlen);
 	if (rc < 0)
@@ -294,6 +348,7 @@ void ig_ltn_preflight_free(ig_ltn_preflight *p)
 	}
 	free(p->answers);
 	ig_ltn_targets_free(&p->targets);
+	files_free(p->files, p->nfiles);
 	ig_ltn_task_free(&p->task);
 	ig_cluster_state_free(p->state);
 	free(p->task_path);
@@ -320,6 +375,7 @@ void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
 	        p->task.backend == IG_LTN_BACKEND_LOCAL ? "physical import" : "logical import",
 	        p->task.check_requirements ? "true" : "false", p->targets.n, p->task.source_path);
 	if (p->task.backend == IG_LTN_BACKEND_LOCAL) {
+		fprintf(f, "cluster: %s%s\n", p->cluster_same ? "" : "NOT THE GATEWAY'S: ", p->cluster_why);
 		if (p->state)
 			fprintf(f, "cluster state: %zu log backup task(s), %zu changefeed(s), read from %s at revision %lld\n",
 			        p->state->ntasks, p->state->ncfs, p->state->source ? p->state->source : "?",
@@ -348,7 +404,10 @@ void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
 		fprintf(f, "    why: %s\n", a->reason);
 	}
 	fprintf(f, "\ncheck-requirements = false: %s\n", p->skip_why);
-	if (p->nrefused)
+	if (!p->cluster_same)
+		fprintf(f, "the task does not import into the gateway's cluster (%s): the guarded run refuses it\n",
+		        p->cluster_why);
+	else if (p->nrefused)
 		fprintf(f, "%zu of %zu table(s) refused: do not run this task in physical mode as it is\n",
 		        p->nrefused, p->nanswers);
 	else
@@ -391,6 +450,9 @@ json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p)
 	              "check_requirements_false", "safe", p->skip_safe, "needed", p->skip_needed, "why", p->skip_why,
 	              "tables_total", (json_int_t)p->nanswers, "tables_refused", (json_int_t)p->nrefused,
 	              "tables", tables ? tables : json_array());
+	if (o)
+		json_object_set_new(o, "cluster", json_pack("{s:b, s:s?, s:s}", "same", p->cluster_same,
+		                                            "pd_addr", p->task.pd_addr, "why", p->cluster_why));
 	if (o && p->task.backend == IG_LTN_BACKEND_LOCAL)
 		json_object_set_new(o, "cluster_state", p->state
 		        ? json_pack("{s:s?, s:I, s:I, s:I}", "source", p->state->source, "revision",

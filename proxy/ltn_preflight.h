@@ -19,6 +19,7 @@
 #include "policy/clusterstate.h"
 #include "policy/config.h"
 #include "policy/decide.h"
+#include "proxy/ltn_snapshot.h"
 
 typedef enum {
 	IG_LTN_ALLOWED, /* physical import allowed (obligations may follow) */
@@ -41,6 +42,10 @@ typedef struct ig_ltn_preflight {
 	size_t task_len;
 	ig_ltn_task task;
 	ig_ltn_targets targets;
+	ig_ltn_file *files;      /* every file listed under data-source-dir, sorted, as listed */
+	size_t nfiles;
+	bool cluster_same;       /* Lightning imports into the gateway's cluster (pd-addr in cluster.pd) */
+	char cluster_why[600];
 	ig_cluster_state *state; /* NULL: not read (backend tidb) or unreadable */
 	char state_error[512];
 	ig_ltn_answer *answers;

@@ -6,7 +6,13 @@
  *   3. one obligation record per owed step, in the gateway's store (store/oblstore.h), written
  *      and claimed by this process's lease BEFORE Lightning starts: origin "lightning",
  *      awaiting its answer (Lightning's exit), from_select (no IMPORT job to look for);
- *   4. Lightning, with -check-requirements=false when the preflight says that is safe;
+ *   4. Lightning, with -check-requirements=false when the preflight says that is safe, on the
+ *      checked task bytes (a private copy) and the checked data files (-d: a private directory
+ *      of hard links, proxy/ltn_snapshot.h); a task whose pd-addr is not the gateway's
+ *      cluster is refused before anything is written; before it starts, a guard record in the
+ *      store (policy/ltnguard.h) marks the run, and while it runs a binder thread binds
+ *      Lightning's /tidb/brie/import/ registration to it, so the gateways can tell it from a
+ *      Lightning started by hand;
  *   5. Lightning's exit applied to each record by the gateway's own transition function
  *      (policy/obllife.c) and written with a compare-and-swap that lets the claim go: a
  *      finished import makes the BACKUP due, and the gateway replicas' obligations engine
@@ -33,6 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pd/brieread.h"
+#include "pd/etcdread.h"
+#include "pd/ltnguardread.h"
+#include "policy/ltnguard.h"
 #include "policy/obllife.h"
 #include "proxy/audit.h"
 #include "proxy/auditev.h"
@@ -58,9 +68,18 @@ typedef struct run {
 	owed *v;
 	size_t n;
 	char copy_dir[PATH_MAX], copy_path[PATH_MAX + 16]; /* the checked task bytes Lightning reads */
+	ig_ltn_snapshot snap; /* the checked data files Lightning reads (-d) */
 	pthread_t ka;
 	bool ka_running;
 	volatile bool ka_stop;
+	/* the guard record (policy/ltnguard.h): marks this run's Lightning as guarded */
+	pthread_mutex_t gmu;
+	ig_ltn_guard guard;       /* under gmu once the binder runs */
+	char run_id[33];
+	bool guard_written;
+	pthread_t binder;
+	bool binder_running;
+	volatile bool binder_stop;
 } run;
 
 static int64_t now_ms(void)
@@ -104,7 +123,7 @@ int ig_ltn_check(const ig_config *cfg, const ig_ltn_opts *o)
 		json_decref(j);
 	} else
 		ig_ltn_preflight_print(&pf, stdout);
-	int rc = pf.nrefused ? 1 : 0;
+	int rc = pf.nrefused || !pf.cluster_same ? 1 : 0;
 	ig_ltn_preflight_free(&pf);
 	return rc;
 }
@@ -144,6 +163,32 @@ static void audit_run(run *r, const char *event, int status, const char *what)
 
 /* ---- the store ---- */
 
+static int put_guard_locked(run *r, char *err, size_t errlen)
+{
+	char *v = ig_ltn_guard_encode(&r->guard);
+	int64_t rev;
+	int rc;
+
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = ig_oblstore_run_put(r->st, r->run_id, v, &rev, err, errlen);
+	free(v);
+	return rc;
+}
+
+static void put_guard(run *r)
+{
+	char err[512];
+
+	pthread_mutex_lock(&r->gmu);
+	if (r->guard_written && put_guard_locked(r, err, sizeof(err)) < 0)
+		fprintf(stderr, "importgate lightning run: the guard record cannot be written again (%s): the gateways "
+		        "may report this run's Lightning as unguarded\n", err);
+	pthread_mutex_unlock(&r->gmu);
+}
+
 static void *keepalive(void *arg)
 {
 	run *r = arg;
@@ -151,9 +196,11 @@ static void *keepalive(void *arg)
 
 	while (!r->ka_stop) {
 		int rc = ig_oblstore_keepalive(r->st, err, sizeof(err));
-		if (rc == 1)
+		if (rc == 1) {
 			fprintf(stderr, "importgate lightning run: the store lease had expired and was granted anew: "
 			        "a gateway replica may have taken the records over (they are then parked)\n");
+			put_guard(r); /* the guard record went with the old lease */
+		}
 		else if (rc < 0)
 			fprintf(stderr, "importgate lightning run: lease keepalive: %s\n", err);
 		for (int i = 0; i < KEEPALIVE_MS / 100 && !r->ka_stop; i++)
@@ -166,6 +213,8 @@ static int open_store(run *r, char *err, size_t errlen)
 {
 	char warn[256] = "", host[64] = "?";
 
+	if (r->st)
+		return 0; /* opened for the guard record already */
 	gethostname(host, sizeof(host) - 1);
 	snprintf(r->replica, sizeof(r->replica), "lightning-run:%.60s:%ld", host, (long)getpid());
 	if (r->cfg->cluster.npd > 0) {
@@ -266,6 +315,127 @@ static int record_obligations(run *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the guard record and the binding of Lightning's registration ---- */
+
+/* The current etcd revision: Lightning's registration will be created after it. */
+static int current_revision(run *r, int64_t *rev, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->cfg->cluster.npd; i++)
+		if (ig_cluster_revision(r->cfg, r->cfg->cluster.pd[i], rev, err, errlen) == 0 && *rev > 0)
+			return 0;
+	return -1;
+}
+
+/* Written before Lightning starts; a run that cannot mark itself does not start (its Lightning
+ * would be reported unguarded). Physical imports only: the tidb backend registers nothing. */
+static int write_guard(run *r, char *err, size_t errlen)
+{
+	int64_t rev = 0;
+
+	if (r->pf.task.backend != IG_LTN_BACKEND_LOCAL || r->cfg->cluster.npd == 0)
+		return 0;
+	if (open_store(r, err, errlen) < 0 || current_revision(r, &rev, err, errlen) < 0)
+		return -1;
+	new_id(r->run_id);
+	r->guard.run = strdup(r->run_id);
+	r->guard.replica = strdup(r->replica);
+	r->guard.task = strdup(r->pf.task_path);
+	r->guard.started_ms = now_ms();
+	r->guard.after_rev = rev;
+	if (!r->guard.run || !r->guard.replica || !r->guard.task) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (put_guard_locked(r, err, errlen) < 0)
+		return -1;
+	r->guard_written = true;
+	return 0;
+}
+
+/* One look: binds the one new Lightning registration no other guard has, or marks the guard
+ * ambiguous. Returns true when there is nothing left to do. */
+static bool bind_once(run *r)
+{
+	ig_brie_list l;
+	ig_ltn_guard *g = NULL;
+	size_t n = 0, bad = 0;
+	const char *src;
+	char err[1024];
+	long i;
+	bool done = false;
+
+	if (ig_brie_read(r->cfg, &l, &src, err, sizeof(err)) < 0)
+		return false;
+	if (ig_ltn_guards_read(r->cfg, &g, &n, &bad, err, sizeof(err)) < 0) {
+		ig_brie_list_clear(&l);
+		return false;
+	}
+	pthread_mutex_lock(&r->gmu);
+	i = ig_ltn_guard_pick(&l, &r->guard, g, n);
+	if (i >= 0 && (r->guard.reg_key = strdup(l.v[i].key))) {
+		r->guard.reg_create_rev = l.v[i].create_revision;
+		r->guard.reg_lease = l.v[i].lease;
+		done = put_guard_locked(r, err, sizeof(err)) == 0;
+		if (done)
+			fprintf(stderr, "importgate lightning run: Lightning registered %s: bound to this guarded run\n",
+			        r->guard.reg_key);
+		else {
+			free(r->guard.reg_key);
+			r->guard.reg_key = NULL;
+		}
+	} else if (i == -2) {
+		r->guard.ambiguous = true;
+		done = put_guard_locked(r, err, sizeof(err)) == 0;
+		if (done)
+			fprintf(stderr, "importgate lightning run: more than one new Lightning registration appeared at "
+			        "once: none is bound, and the gateways report each as unguarded\n");
+		else
+			r->guard.ambiguous = false;
+	}
+	pthread_mutex_unlock(&r->gmu);
+	ig_ltn_guards_free(g, n);
+	ig_brie_list_clear(&l);
+	return done;
+}
+
+static void *binder(void *arg)
+{
+	run *r = arg;
+	bool done = false;
+
+	while (!r->binder_stop) {
+		if (!done)
+			done = bind_once(r);
+		for (int i = 0; i < 3 && !r->binder_stop; i++)
+			sleep_ms(100);
+	}
+	return NULL;
+}
+
+static void start_binder(run *r)
+{
+	if (r->guard_written && pthread_create(&r->binder, NULL, binder, r) == 0)
+		r->binder_running = true;
+}
+
+/* Lightning has exited: its registration is revoked; the guard goes too. */
+static void end_guard(run *r)
+{
+	char err[512];
+
+	if (r->binder_running) {
+		r->binder_stop = true;
+		pthread_join(r->binder, NULL);
+		r->binder_running = false;
+	}
+	pthread_mutex_lock(&r->gmu);
+	if (r->guard_written && ig_oblstore_run_delete(r->st, r->run_id, err, sizeof(err)) < 0)
+		fprintf(stderr, "importgate lightning run: the guard record stays until this process's lease "
+		        "expires (%s)\n", err);
+	r->guard_written = false;
+	pthread_mutex_unlock(&r->gmu);
+}
+
 /* ---- Lightning's command line ---- */
 
 /* Lightning's flags (pingcap/tidb pkg/lightning/config/global.go LoadGlobalConfig, v7.5-v8.5,
@@ -353,7 +523,7 @@ static int build_argv(run *r, bool skip_check, char ***out, char *err, size_t er
 {
 	int argc = r->o->argc, n = 0;
 	const char *config = NULL;
-	char **v = calloc((size_t)argc + 4, sizeof(char *));
+	char **v = calloc((size_t)argc + 6, sizeof(char *));
 
 	if (!v) {
 		snprintf(err, errlen, "out of memory");
@@ -362,6 +532,10 @@ static int build_argv(run *r, bool skip_check, char ***out, char *err, size_t er
 	v[n++] = r->o->argv[0];
 	v[n++] = "-config";
 	v[n++] = r->copy_path;
+	if (r->snap.dir[0]) { /* -d overrides data-source-dir (global.go LoadGlobalConfig, config.go LoadFromGlobal) */
+		v[n++] = "-d";
+		v[n++] = r->snap.dir;
+	}
 	if (skip_check) /* Lightning's flag (global.go: fs.Bool("check-requirements", true, ...)) */
 		v[n++] = "-check-requirements=false";
 	for (int i = 1; i < argc; i++) {
@@ -547,6 +721,9 @@ static int wait_engine(run *r)
 
 static void run_free(run *r)
 {
+	end_guard(r);
+	ig_ltn_guard_clear(&r->guard);
+	pthread_mutex_destroy(&r->gmu);
 	if (r->ka_running) {
 		r->ka_stop = true;
 		pthread_join(r->ka, NULL);
@@ -557,6 +734,7 @@ static void run_free(run *r)
 	if (r->st)
 		ig_oblstore_close(r->st);
 	remove_copy(r);
+	ig_ltn_snapshot_remove(&r->snap);
 	ig_ltn_preflight_free(&r->pf);
 }
 
@@ -573,11 +751,28 @@ static int guarded(run *r)
 		fprintf(stderr, "importgate lightning run: %zu table(s) refused; Lightning is not started\n", r->pf.nrefused);
 		return 1;
 	}
+	if (!r->pf.cluster_same) {
+		audit_run(r, "lightning.refused", -1, r->pf.cluster_why);
+		fprintf(stderr, "importgate lightning run: the task does not import into the gateway's cluster: %s; "
+		        "Lightning is not started\n", r->pf.cluster_why);
+		return 1;
+	}
 	bool skip = r->pf.task.backend == IG_LTN_BACKEND_LOCAL && r->pf.skip_safe;
 	char **argv = NULL;
-	if (write_copy(r, err, sizeof(err)) < 0 || build_argv(r, skip, &argv, err, sizeof(err)) < 0) {
+	if (write_copy(r, err, sizeof(err)) < 0 ||
+	    (r->pf.task.backend == IG_LTN_BACKEND_LOCAL && /* backend tidb: every table is allowed anyway */
+	     ig_ltn_snapshot_make(r->pf.task.source_path, r->pf.files, r->pf.nfiles, r->o->snapshot_dir, &r->snap, err,
+	                          sizeof(err)) < 0) ||
+	    build_argv(r, skip, &argv, err, sizeof(err)) < 0) {
 		audit_run(r, "lightning.refused", -1, err);
 		fprintf(stderr, "importgate lightning run: %s; Lightning is not started\n", err);
+		return 1;
+	}
+	if (write_guard(r, err, sizeof(err)) < 0) {
+		free(argv);
+		audit_run(r, "lightning.refused", -1, err);
+		fprintf(stderr, "importgate lightning run: the guard record cannot be written (%s); Lightning is not "
+		        "started\n", err);
 		return 1;
 	}
 	if (record_obligations(r, err, sizeof(err)) < 0) {
@@ -588,9 +783,12 @@ static int guarded(run *r)
 		return 1;
 	}
 	audit_run(r, "lightning.started", -1, skip ? "check-requirements off" : "check-requirements as the task says");
+	start_binder(r);
 	status = run_lightning(argv, err, sizeof(err));
+	end_guard(r);
 	free(argv);
 	remove_copy(r);
+	ig_ltn_snapshot_remove(&r->snap);
 	if (status < 0)
 		status = 127;
 	audit_run(r, "lightning.result", status, status == 0 ? "finished" : "failed");
@@ -610,7 +808,8 @@ static int guarded(run *r)
 
 int ig_ltn_run(ig_config *cfg, const ig_ltn_opts *o)
 {
-	run r = {.cfg = cfg, .o = o};
+	run r = {.cfg = cfg, .o = o, .snap = {.lock_fd = -1}};
+	pthread_mutex_init(&r.gmu, NULL);
 	char err[1024];
 	int rc;
 

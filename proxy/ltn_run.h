@@ -13,6 +13,7 @@
 
 typedef struct ig_ltn_opts {
 	const char *config, *task, *user, *host;
+	const char *snapshot_dir; /* run: where the data's snapshot is made (NULL: next to the data) */
 	bool json, run;
 	int wait_s;
 	char **argv; /* run: Lightning's command line (after "--") */

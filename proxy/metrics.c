@@ -149,6 +149,9 @@ static const metric_def defs[IG_M__COUNT] = {
 	[IG_M_BRIE_READS_OK] = {"brie_registration_reads_total",
 		"Reads of /tidb/brie/import/ from PD, by result.", MT_COUNTER, "result", "ok"},
 	[IG_M_BRIE_READS_ERROR] = {"brie_registration_reads_total", NULL, MT_COUNTER, "result", "error"},
+	[IG_M_BRIE_UNGUARDED_EVENTS] = {"brie_import_unguarded_total",
+		"brie.import.unguarded events: a TiDB Lightning physical import registered itself that no "
+		"guarded run (importgate lightning run) bound, once per registration.", MT_COUNTER, NULL, NULL},
 };
 
 /* Per thread, one cache-line-aligned shard of each histogram; threads beyond NSHARDS share

@@ -67,6 +67,7 @@ typedef enum ig_metric_id {
 	IG_M_BRIE_CONFLICT_EVENTS,         /* counter: brie.import.conflict events */
 	IG_M_BRIE_READS_OK,                /* counter: brie_registration_reads{result="ok"} */
 	IG_M_BRIE_READS_ERROR,             /* counter: brie_registration_reads{result="error"} */
+	IG_M_BRIE_UNGUARDED_EVENTS,        /* counter: brie.import.unguarded events (Lightning not run guarded) */
 	IG_M__COUNT
 } ig_metric_id;
 

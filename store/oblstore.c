@@ -132,6 +132,24 @@ int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	return st->ops->keepalive(st, err, errlen);
 }
 
+int ig_oblstore_run_put(ig_oblstore *st, const char *id, const char *val, int64_t *rev, char *err, size_t errlen)
+{
+	if (!st->ops->run_put)
+		return perr(err, errlen, "the %s store keeps no lightning-run records", st->ops->name);
+	if (!ig_obl_id_valid(id))
+		return perr(err, errlen, "invalid run id");
+	return st->ops->run_put(st, id, val, rev, err, errlen);
+}
+
+int ig_oblstore_run_delete(ig_oblstore *st, const char *id, char *err, size_t errlen)
+{
+	if (!st->ops->run_delete)
+		return perr(err, errlen, "the %s store keeps no lightning-run records", st->ops->name);
+	if (!ig_obl_id_valid(id))
+		return perr(err, errlen, "invalid run id");
+	return st->ops->run_delete(st, id, err, errlen);
+}
+
 void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch)
 {
 	pthread_mutex_lock(&st->mu);

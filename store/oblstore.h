@@ -84,4 +84,10 @@ int ig_oblstore_keepalive(ig_oblstore *st, char *err, size_t errlen);
  * claims taken under an older epoch are gone). */
 void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch);
 
+/* A guarded Lightning run's guard record (policy/ltnguard.h): /importgate/<cluster>/
+ * lightning-runs/<id> = val, bound to this store's lease (it vanishes with the run). etcd only
+ * (the file store: -1, nobody else could read it). *rev: the revision of the write. 0, or -1. */
+int ig_oblstore_run_put(ig_oblstore *st, const char *id, const char *val, int64_t *rev, char *err, size_t errlen);
+int ig_oblstore_run_delete(ig_oblstore *st, const char *id, char *err, size_t errlen);
+
 #endif

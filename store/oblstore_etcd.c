@@ -13,6 +13,7 @@
 
 #include "policy/base64.h"
 #include "policy/grow.h"
+#include "policy/ltnguard.h"
 #include "pd/etcdread.h"
 #include "pd/pdhttp.h"
 
@@ -702,6 +703,46 @@ static int etcd_keepalive(ig_oblstore *st, char *err, size_t errlen)
 	return rc;
 }
 
+/* The guard record: a plain put under our lease (only this run writes its key). */
+static int etcd_run_put(ig_oblstore *st, const char *id, const char *val, int64_t *rev, char *err, size_t errlen)
+{
+	char *k = key_of(st->run_prefix, id);
+	json_t *ops = json_array();
+	bool ok = false;
+	int rc = ensure_lease(st, err, errlen);
+
+	if (rc >= 0 && (!k || !ops))
+		rc = perr(err, errlen, "out of memory");
+	if (rc >= 0) {
+		json_array_append_new(ops, op_put(k, val, lease_now(st)));
+		rc = txn(st, json_array(), ops, &ok, rev, err, errlen);
+		ops = NULL;
+		if (rc == 0 && !ok)
+			rc = perr(err, errlen, "the lightning-run record was not written");
+	}
+	json_decref(ops);
+	free(k);
+	return rc < 0 ? -1 : 0;
+}
+
+static int etcd_run_delete(ig_oblstore *st, const char *id, char *err, size_t errlen)
+{
+	char *k = key_of(st->run_prefix, id);
+	json_t *ops = json_array();
+	bool ok = false;
+	int rc;
+
+	if (!k || !ops) {
+		free(k);
+		json_decref(ops);
+		return perr(err, errlen, "out of memory");
+	}
+	json_array_append_new(ops, op_delete(k));
+	rc = txn(st, json_array(), ops, &ok, NULL, err, errlen);
+	free(k);
+	return rc;
+}
+
 static int64_t etcd_lease_left(ig_oblstore *st)
 {
 	return st->lease ? st->lease_until - mono_ms() : 0;
@@ -726,13 +767,14 @@ static void etcd_close(ig_oblstore *st)
 	free(st->tls.key);
 	free(st->obl_prefix);
 	free(st->claim_prefix);
+	free(st->run_prefix);
 	free(st->replica);
 }
 
 static const store_ops etcd_ops = {
 	.name = "etcd", .shared = true, .close = etcd_close, .create = etcd_create, .get = etcd_get, .list = etcd_list, .claim = etcd_claim,
 	.write = etcd_write, .release = etcd_release, .remove = etcd_remove, .keepalive = etcd_keepalive,
-	.lease_left = etcd_lease_left,
+	.lease_left = etcd_lease_left, .run_put = etcd_run_put, .run_delete = etcd_run_delete,
 };
 
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
@@ -753,7 +795,8 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	st->eps = calloc(cfg->cluster.npd, sizeof(*st->eps));
 	st->obl_prefix = malloc(plen);
 	st->claim_prefix = malloc(plen);
-	bad |= !st->eps || !st->obl_prefix || !st->claim_prefix;
+	st->run_prefix = malloc(plen);
+	bad |= !st->eps || !st->obl_prefix || !st->claim_prefix || !st->run_prefix;
 	for (size_t i = 0; !bad && i < cfg->cluster.npd; i++) {
 		bad |= !(st->eps[i] = strdup(cfg->cluster.pd[i]));
 		st->neps = i + 1;
@@ -769,6 +812,7 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	}
 	snprintf(st->obl_prefix, plen, "/importgate/%s/obligations/", name);
 	snprintf(st->claim_prefix, plen, "/importgate/%s/claims/", name);
+	snprintf(st->run_prefix, plen, "/importgate/%s/" IG_KEY_LTN_RUNS, name);
 	st->timeout_ms = cfg->cluster.timeout_ms > 0 ? cfg->cluster.timeout_ms : 2000;
 	st->ttl_s = ttl_s > 0 ? ttl_s : 10;
 	*out = st; /* the lease is granted on first use: PD may be unreachable now */

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.gateway_only]
 
 
 def check(tmp_path, etcd_url, body):
-    (tmp_path / "t.toml").write_text(body)
+    # pd-addr is the gateway's cluster: what is refused is refused for what the test is about
+    (tmp_path / "t.toml").write_text(body + '\n[tidb]\npd-addr = "%s"\n' % etcd_url)
     cfg = gw_config(tmp_path / "gw.yaml", etcd_url, [])
     p = ig("check", "-c", cfg, "--task", str(tmp_path / "t.toml"), "--json")
     return p, (json.loads(p.stdout) if p.stdout else None)

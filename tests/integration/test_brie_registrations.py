@@ -276,3 +276,121 @@ def test_pd_unreachable_keeps_what_was_known(views, etcd, state):
     assert key in v.imports()
     assert v.events("brie.import.ended") == []
     revoke(etcd.url, lease)
+
+
+# ---------------------------------------------------------------- guarded or not (Lightning)
+# A guarded run (`importgate lightning run`) keeps a guard record under
+# /importgate/<cluster>/lightning-runs/<run> bound to its lease, and binds its Lightning's
+# registration there (key, create_revision, lease: policy/ltnguard.h). The records are written
+# here as the guarded run writes them; test_lightning.py runs the real guarded run.
+
+UNGUARDED = "importgate_brie_import_unguarded_total"
+READS = 'importgate_brie_registration_reads_total{result="ok"}'
+
+
+def guards_prefix(v):
+    return "/importgate/%s/lightning-runs/" % (v.gw.config.get("cluster", {}).get("name") or "default")
+
+
+def current_revision(url):
+    return int(cs._post(url, "/v3/kv/range", {"key": cs._b64("/")})["header"]["revision"])
+
+
+def key_info(url, key):
+    kv = cs._post(url, "/v3/kv/range", {"key": cs._b64(key)})["kvs"][0]
+    return int(kv["create_revision"]), int(kv.get("lease", 0))
+
+
+def put_guard(url, v, run, after_rev, lease, reg=None):
+    body = {"run": run, "replica": "lightning-run:test:1", "task": "/t.toml", "started_ms": 1,
+            "after_revision": after_rev, "ambiguous": False, "registration": reg}
+    cs._post(url, "/v3/kv/put", {"key": cs._b64(guards_prefix(v) + run), "value": cs._b64(json.dumps(body)),
+                                 "lease": str(lease)})
+
+
+def more_rounds(v, n=3):
+    """Waits until the monitor has read the prefix n more times."""
+    start = v.metric(READS) or 0
+    wait_for(lambda: (v.metric(READS) or 0) >= start + n, "%d more reads" % n)
+
+
+def unguarded_events(v, task):
+    return [e for e in v.events("brie.import.unguarded") if e["task"] == task]
+
+
+def test_unguarded_lightning_reported_once_loudly(views, etcd, state):
+    """A Lightning registration no guarded run bound, while a log backup task exists: one
+    brie.import.unguarded, the counter, an ERROR line; not again at the next reads. A restore
+    is not a Lightning run: not judged."""
+    state.task("pitr", ["shop.*"])
+    v = views()
+    lease = register(etcd.url, "lightning", "lightning-ung1")
+    rlease = register(etcd.url, "restore", "restore-ung1")
+    key = PREFIX + "lightning/lightning-ung1"
+    ev = wait_for(lambda: unguarded_events(v, "lightning-ung1"), "brie.import.unguarded")[0]
+    assert ev["guarded"] is False and ev["key"] == key and ev["kind"] == "lightning", ev
+    assert ev["log_backup_task_count"] == 1 and ev["changefeed_count"] == 0, ev
+    assert v.metric(UNGUARDED) == 1
+    assert "UNGUARDED LIGHTNING: a TiDB Lightning physical import (\"lightning-ung1\")" in v.gw.stderr_text()
+    # the status is published at the end of the round that wrote the event
+    wait_for(lambda: v.imports().get(key, {}).get("guard") == "unguarded", "the status says unguarded")
+    assert "guard" not in v.imports()[PREFIX + "restore/restore-ung1"]
+    more_rounds(v)
+    assert len(unguarded_events(v, "lightning-ung1")) == 1 and v.metric(UNGUARDED) == 1
+    assert v.events("brie.import.unguarded") == [ev]
+    revoke(etcd.url, lease)
+    revoke(etcd.url, rlease)
+
+
+def test_unguarded_lightning_without_tasks_is_a_warning(views, etcd, state):
+    v = views()
+    lease = register(etcd.url, "lightning", "lightning-ung2")
+    ev = wait_for(lambda: unguarded_events(v, "lightning-ung2"), "brie.import.unguarded")[0]
+    assert ev["log_backup_task_count"] == 0 and ev["changefeed_count"] == 0, ev
+    err = v.gw.stderr_text()
+    assert "unguarded Lightning: a TiDB Lightning physical import (\"lightning-ung2\")" in err
+    assert "UNGUARDED LIGHTNING" not in err
+    revoke(etcd.url, lease)
+
+
+def test_guarded_registration_is_not_reported_and_a_copied_name_is(views, etcd, state):
+    """A guard that started before the registration: pending until it binds it, then
+    guarded, never reported. A put of the same key under another lease (an unguarded run
+    copying the name) no longer matches the binding: reported."""
+    state.task("pitr", ["shop.*"])
+    v = views()
+    glease = grant(etcd.url, 60)
+    put_guard(etcd.url, v, "run-g1", current_revision(etcd.url), glease)
+    lease = register(etcd.url, "lightning", "lightning-g1")
+    key = PREFIX + "lightning/lightning-g1"
+    wait_for(lambda: v.imports().get(key, {}).get("guard") == "pending", "pending")
+    assert v.imports()[key]["guard_run"] == "run-g1"
+    crev, l = key_info(etcd.url, key)
+    assert l == lease
+    put_guard(etcd.url, v, "run-g1", 1, glease, {"key": key, "create_revision": crev, "lease": lease})
+    wait_for(lambda: v.imports()[key].get("guard") == "guarded", "guarded")
+    more_rounds(v)
+    assert unguarded_events(v, "lightning-g1") == [] and (v.metric(UNGUARDED) or 0) == 0
+    # the same name, put again under another lease
+    copy = grant(etcd.url, 60)
+    cs._post(etcd.url, "/v3/kv/put", {"key": cs._b64(key), "value": "", "lease": str(copy)})
+    wait_for(lambda: unguarded_events(v, "lightning-g1"), "the copy reported")
+    wait_for(lambda: v.imports()[key].get("guard") == "unguarded", "the status says unguarded")
+    assert v.metric(UNGUARDED) == 1
+    revoke(etcd.url, copy)
+    revoke(etcd.url, lease)
+    revoke(etcd.url, glease)
+
+
+def test_pending_registration_reported_once_its_guard_is_gone(views, etcd, state):
+    """The guard that might have bound it ends without binding it: reported then."""
+    v = views()
+    glease = grant(etcd.url, 60)
+    put_guard(etcd.url, v, "run-g2", current_revision(etcd.url), glease)
+    lease = register(etcd.url, "lightning", "lightning-g2")
+    key = PREFIX + "lightning/lightning-g2"
+    wait_for(lambda: v.imports().get(key, {}).get("guard") == "pending", "pending")
+    assert unguarded_events(v, "lightning-g2") == []
+    revoke(etcd.url, glease)
+    wait_for(lambda: unguarded_events(v, "lightning-g2"), "reported once the guard is gone")
+    revoke(etcd.url, lease)

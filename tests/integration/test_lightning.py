@@ -99,7 +99,7 @@ def test_guide_scenarios_per_table(tmp_path, etcd, state):  # noqa: F811
         rule("archive", tables=["archive.*"], log_backup="snapshot-after-import"),
         rule("dim", tables=["dw.dim_*"], changefeed="reimport-downstream"),
     ])
-    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url))
     t = by_table(ans)
     assert rc == 1 and ans["tables_refused"] == 1, ans
     assert t["shop.orders"]["verdict"] == "refused" and t["shop.orders"]["tasks"] == ["pitr"]
@@ -125,11 +125,12 @@ def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state):  # noqa: F8
     state.task("pitr", ["shop.*"])
     src = dump(tmp_path / "d", ["shop.orders", "staging.a", "raw.b"])
     cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
-    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, extra="filter = ['*.*', '!shop.*']\n"))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
+                                        extra="filter = ['*.*', '!shop.*']\n"))
     assert rc == 0 and sorted(by_table(ans)) == ["raw.b", "staging.a"], ans
     assert ans["check_requirements_false"] == {"safe": True, "needed": True,
                                                "why": ans["check_requirements_false"]["why"]}
-    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, extra=(
+    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, etcd_url=etcd.url, extra=(
         "filter = ['raw.*']\n[[routes]]\nschema-pattern = 'raw'\ntarget-schema = 'shop'\n")))
     t = by_table(ans)
     assert rc == 1 and list(t) == ["shop.b"], ans
@@ -140,7 +141,7 @@ def test_logical_rule_says_use_backend_tidb(tmp_path, etcd, state):  # noqa: F81
     state.task("pitr", ["shop.*"])
     src = dump(tmp_path / "d", ["shop.orders"])
     cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [rule("lg", tables=["shop.*"], log_backup="logical")])
-    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url))
     t = by_table(ans)["shop.orders"]
     assert rc == 1 and t["verdict"] == "logical", ans
     assert 'use Lightning\'s logical mode (backend = "tidb")' in t["reason"]
@@ -273,3 +274,137 @@ def test_crash_before_answer_is_parked_not_dropped(tmp_path, doubles, obl_gw, st
                    40, "the record parked by the gateway")
     assert rec[0]["reason"] == "lightning-outcome-unknown"
     assert backups(up) == []
+
+
+# ------------------------------------------------------------------ the data Lightning reads
+
+
+def test_file_added_between_check_and_run_is_not_imported(tmp_path, doubles, obl_gw, state, etcd,  # noqa: F811
+                                                          mariadb):
+    """The preflight allows the only table it finds (staging.ltn_snap: "pitr" covers shop.*
+    only); then a writer adds a covered table's files (shop.ltn_sneak) to the data directory
+    before Lightning lists it (LTN_DOUBLE_SWAP writes them at Lightning's start). Lightning
+    reads the guarded run's snapshot of the checked files (-d), so the added table is not
+    imported, and the snapshot is gone afterwards."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_snap"], [])
+    src = str(tmp_path / "d")
+    extra = dump(tmp_path / "later", ["shop.ltn_sneak"])
+    swap = ",".join("%s:%s" % (os.path.join(extra, n), os.path.join(src, n)) for n in sorted(os.listdir(extra)))
+    p, runs = guarded(gw, task, env={"LTN_DOUBLE_SWAP": swap})
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert len(runs) == 1 and runs[0]["check_requirements"] is False, runs
+    assert os.path.exists(os.path.join(src, "shop.ltn_sneak.000000001.csv"))  # the writer did write
+    assert runs[0]["loaded"] == {"staging.ltn_snap": 3}, runs
+    d = runs[0]["argv"][runs[0]["argv"].index("-d") + 1]
+    assert os.path.dirname(d) == str(tmp_path) and os.path.basename(d).startswith(".importgate-ltn-d-"), d
+    assert not os.path.exists(d)
+    assert rows(mariadb, "staging.ltn_snap") == 3
+    import pymysql
+    with pytest.raises(pymysql.err.ProgrammingError):
+        rows(mariadb, "shop.ltn_sneak")
+
+
+def test_snapshot_dir_on_another_filesystem_is_refused(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """--snapshot-dir elsewhere than the data's filesystem: no hard link, no run."""
+    if os.stat("/dev/shm").st_dev == os.stat(str(tmp_path)).st_dev:
+        pytest.skip("/dev/shm is on the test directory's filesystem")
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_xdev"], [])
+    mark = os.path.join(str(tmp_path), "double.jsonl")
+    p = ig("run", "-c", gw.config_path, "--task", task, "--snapshot-dir", "/dev/shm", "--", DOUBLE,
+           "-config", task, env={"LTN_DOUBLE_MARK": mark})
+    assert p.returncode == 1 and not os.path.exists(mark), (p.stdout, p.stderr)
+    assert "give --snapshot-dir on the data's filesystem" in p.stderr
+    assert [e["event"] for e in audit_events(gw, "lightning.")] == ["lightning.decision", "lightning.refused"]
+
+
+# ------------------------------------------------------------------ which cluster
+
+
+@pytest.mark.parametrize("pd", [None, "http://127.0.0.1:1", "10.0.0.9:2379,{etcd}"],
+                         ids=["unset", "other", "one-other"])
+def test_task_for_another_cluster_is_refused(tmp_path, doubles, obl_gw, state, etcd, mariadb, pd):  # noqa: F811
+    """The decision reads the gateway's cluster.pd; a task whose [tidb] pd-addr is another
+    cluster (or unset: Lightning would ask TiDB) imports somewhere else: check says so (exit 1,
+    cluster.same false) and the guarded run starts nothing."""
+    up, down = doubles(job_delay=0.1)
+    gw = obl_gw(up, down, [], cluster_name="ltntest")
+    src = dump(tmp_path / "d", ["staging.ltn_pd"])
+    task = task_file(tmp_path / "t.toml", src, mariadb=mariadb,
+                     etcd_url=pd.format(etcd=etcd.url) if pd else None)
+    rc, ans = check_json(gw.config_path, task)
+    assert rc == 1 and ans["cluster"]["same"] is False, ans
+    assert ans["tables_refused"] == 0 and ans["check_requirements_false"]["safe"] is False
+    assert ("pd-addr is not set" if pd is None else "is not one of the gateway's cluster.pd") in ans["cluster"]["why"]
+    p, runs = guarded(gw, task)
+    assert p.returncode == 1 and runs == [], (p.stdout, p.stderr)
+    assert "does not import into the gateway's cluster" in p.stderr
+    assert [e["event"] for e in audit_events(gw, "lightning.")] == ["lightning.decision", "lightning.refused"]
+
+
+def test_task_for_the_gateways_cluster_by_another_spelling(tmp_path, etcd, state):  # noqa: F811
+    """pd-addr without the scheme, upper-case host: the same address as cluster.pd."""
+    src = dump(tmp_path / "d", ["staging.ok"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
+    bare = etcd.url.split("://", 1)[1].replace("localhost", "LOCALHOST") + "/"
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=bare))
+    assert rc == 0 and ans["cluster"]["same"] is True, ans
+
+
+# ------------------------------------------------------------------ guarded or not
+
+
+def held_run(argv, hold, env=None):
+    """Starts argv with the double holding after it registered; returns (proc, key)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    e["LTN_DOUBLE_HOLD"] = hold
+    p = subprocess.Popen(argv, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    key = wait_for(lambda: os.path.exists(hold + ".registered") and open(hold + ".registered").read(), 60,
+                   "Lightning's registration")
+    return p, key
+
+
+def guard_records(etcd_url, cluster="ltntest"):
+    return [json.loads(v) for _, v in cs.get_prefix(etcd_url, "/importgate/%s/lightning-runs/" % cluster)]
+
+
+def test_guarded_run_binds_its_registration(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """While Lightning runs, the guarded run's guard record names Lightning's registration
+    (key, create_revision, lease) and the gateway reports nothing; after it, the record is gone."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_g"], [])
+    hold = str(tmp_path / "hold")
+    p, key = held_run([binary_path(), "lightning", "run", "-c", gw.config_path, "--task", task, "--",
+                       DOUBLE, "-config", task], hold)
+    try:
+        g = wait_for(lambda: [r for r in guard_records(etcd.url)
+                              if (r.get("registration") or {}).get("key") == key], 30, "the binding")[0]
+        kv = cs._post(etcd.url, "/v3/kv/range", {"key": cs._b64(key)})["kvs"][0]
+        assert g["registration"]["create_revision"] == int(kv["create_revision"]), (g, kv)
+        assert g["registration"]["lease"] == int(kv["lease"]) and g["after_revision"] < int(kv["create_revision"])
+        assert g["task"] == task and g["replica"].startswith("lightning-run:"), g
+        wait_for(lambda: [e for e in audit_events(gw, "brie.import.started") if e["key"] == key], 30,
+                 "the gateway sees the registration")
+    finally:
+        open(hold, "w").close()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (out, err)
+    assert "bound to this guarded run" in err
+    assert guard_records(etcd.url) == []
+    wait_for(lambda: [e for e in audit_events(gw, "brie.import.ended") if e["key"] == key], 30, "ended")
+    assert [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == key] == []
+
+
+def test_lightning_started_by_hand_is_reported(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """The same Lightning started without the guarded run, while the log backup task "pitr"
+    exists: the gateway reports it unguarded, once, with an ERROR line."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_h"], [])
+    hold = str(tmp_path / "hold")
+    p, key = held_run([DOUBLE, "-config", task, "-check-requirements=false"], hold)
+    try:
+        ev = wait_for(lambda: [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == key], 30,
+                      "brie.import.unguarded")
+    finally:
+        open(hold, "w").close()
+    p.communicate(timeout=120)
+    assert len(ev) == 1 and ev[0]["log_backup_task_count"] == 1, ev
+    assert "UNGUARDED LIGHTNING" in gw.stderr_text()

@@ -18,9 +18,12 @@ Not a model of Lightning's engine: no KV encoding, no checkpoints, no other prec
 
 Command line as Lightning's (pkg/lightning/config/global.go): -config/-c (the last one wins),
 -check-requirements, -d (overrides mydumper.data-source-dir).
-A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST copies SRC over DST
-before the task file is read (the task file changed between the preflight and Lightning).
+A concurrent writer, for the check-then-run tests: LTN_DOUBLE_SWAP=SRC:DST[,SRC:DST...] copies
+each SRC over its DST before the task file is read (the task file changed, or data files added,
+between the preflight and Lightning).
 
+LTN_DOUBLE_HOLD=FILE: once registered, waits (at most 120 s) until FILE exists before loading,
+so a test can look at the running import.
 Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
 after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
 (flags seen, tables loaded, exit status) so a test can see whether and how it ran.
@@ -34,6 +37,7 @@ import json
 import os
 import re
 import sys
+import time
 import tomllib
 import urllib.request
 import uuid
@@ -170,8 +174,8 @@ def main(argv):
         i += 1
     mark = {"argv": argv, "loaded": None}
     swap = os.environ.get("LTN_DOUBLE_SWAP")
-    if swap:
-        src, dst = swap.split(":", 1)
+    for pair in (swap.split(",") if swap else []):
+        src, dst = pair.split(":", 1)
         with open(src, "rb") as fs, open(dst, "wb") as fd:
             fd.write(fs.read())
     rc = run(cfg_path, check_flag, mark, data_dir)
@@ -208,6 +212,13 @@ def run(cfg_path, check_flag, mark, data_dir=None):
         etcd(pd, "/v3/kv/put", {"key": b64(key), "value": "", "lease": str(lease)})
     mark["registered"] = key if lease else None
     try:
+        hold = os.environ.get("LTN_DOUBLE_HOLD")
+        if hold:
+            with open(hold + ".registered", "w") as f:
+                f.write(key if lease else "")
+            deadline = time.monotonic() + 120
+            while not os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.05)
         fail = os.environ.get("LTN_DOUBLE_FAIL", "")
         if fail == "before-load":
             print("lightning double: injected failure before loading", file=sys.stderr)

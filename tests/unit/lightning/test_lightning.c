@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "lightning/pdaddr.h"
 #include "lightning/targets.h"
 #include "lightning/task.h"
 #include "policy/decide.h"
@@ -26,6 +27,8 @@ static int parse(const char *toml, ig_ltn_task *t)
 
 #define MIN "[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = \"/data\"\n"
 
+static void expect_error(const char *toml, const char *needle);
+
 static void task_defaults(void **s)
 {
 	ig_ltn_task t;
@@ -39,7 +42,40 @@ static void task_defaults(void **s)
 	assert_string_equal(t.source_path, "/data");
 	assert_string_equal(t.tidb_user, "root");
 	assert_false(t.case_sensitive);
+	assert_null(t.pd_addr);              /* Lightning then asks TiDB (CheckAndAdjustTiDBPort) */
+	assert_string_equal(t.tidb_host, "127.0.0.1");
+	assert_int_equal(t.tidb_status_port, 10080);
 	ig_ltn_task_free(&t);
+	assert_int_equal(parse(MIN "[tidb]\npd-addr = \"\"\nhost = \"tidb-0\"\nstatus-port = 10081\n", &t), 0);
+	assert_null(t.pd_addr);              /* len(PdAddr) == 0 is "not set" */
+	assert_string_equal(t.tidb_host, "tidb-0");
+	assert_int_equal(t.tidb_status_port, 10081);
+	ig_ltn_task_free(&t);
+	expect_error(MIN "[tidb]\nstatus-port = \"x\"\n", "tidb.status-port must be an integer");
+}
+
+/* pd-addr against cluster.pd: the same address (scheme, case of the host, a trailing path
+ * aside) is the same cluster; anything else, or nothing, is not. */
+static void pd_address_match(void **s)
+{
+	char *pd[] = {"http://pd-0.example:2379", "https://10.0.0.2:2379/"};
+	char why[600], n[64];
+	(void)s;
+	assert_int_equal(ig_ltn_pd_same("pd-0.example:2379", pd, 2, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_pd_same("HTTP://PD-0.Example:2379/", pd, 2, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_pd_same("10.0.0.2:2379, pd-0.example:2379", pd, 2, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_pd_same("10.0.0.2:2380", pd, 2, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "\"10.0.0.2:2380\" is not one of the gateway's cluster.pd"));
+	assert_int_equal(ig_ltn_pd_same("10.0.0.2:2379,10.0.0.3:2379", pd, 2, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "10.0.0.3:2379"));
+	assert_int_equal(ig_ltn_pd_same("10.0.0.2:2379,", pd, 2, why, sizeof(why)), 0); /* an empty address */
+	assert_int_equal(ig_ltn_pd_same(NULL, pd, 2, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "pd-addr is not set"));
+	assert_int_equal(ig_ltn_pd_same("pd-0.example:2379", pd, 0, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "no cluster.pd"));
+	assert_true(ig_ltn_pd_norm(" https://h:1/x ", 15, n, sizeof(n)));
+	assert_string_equal(n, "h:1");
+	assert_false(ig_ltn_pd_norm("http://", 7, n, sizeof(n)));
 }
 
 static void task_values(void **s)
@@ -312,6 +348,7 @@ int main(void)
 		cmocka_unit_test(task_errors),           cmocka_unit_test(task_attack_spellings),           cmocka_unit_test(targets_dumpling_naming),
 		cmocka_unit_test(targets_filter_and_routes), cmocka_unit_test(targets_route_errors),
 		cmocka_unit_test(life_lightning),        cmocka_unit_test(record_origin_roundtrip),
+		cmocka_unit_test(pd_address_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

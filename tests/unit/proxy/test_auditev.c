@@ -263,6 +263,8 @@ static void write_every_event(void)
 	json_t *c = json_pack("{s:b, s:[], s:[]}", "every_table", 1, "log_backup_tasks", "changefeeds");
 	ig_auditev_brie_import_conflict(&b, c, "a physical restore is running");
 	json_decref(c);
+	ig_auditev_brie_import_unguarded(&b, 1, 0, "a TiDB Lightning physical import was not started guarded");
+	ig_auditev_brie_import_unguarded(&b, -1, -1, "the cluster state could not be read");
 	ig_auditev_ltn_table lt = {.task = "/etc/t.toml", .backend = "local", .user = "etl", .db = "shop",
 	                           .table = "shop.t", .verdict = "allowed", .dec = &dec, .reason = "uncovered"};
 	assert_int_equal(ig_auditev_lightning_decision(&lt, err, sizeof(err)), 0);

@@ -1,0 +1,24 @@
+/*
+ * pdaddr.h - whether a Lightning task imports into the gateway's cluster: the PD address
+ * Lightning uses ([tidb] pd-addr) against the gateway's cluster.pd. PURE.
+ * The comparison is by address (host:port, the scheme and a trailing path ignored, the host
+ * case-insensitive): the same address is the same PD, so the same cluster; any other address
+ * is refused, even an alias of the same cluster, because nothing here can prove it is one
+ * (docs/LIGHTNING.md "Which cluster").
+ */
+#ifndef IMPORTGATE_LTN_PDADDR_H
+#define IMPORTGATE_LTN_PDADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 1 when every address of pd_addr (comma-separated) is one of cluster_pd's, 0 when not or
+ * when pd_addr is NULL/empty (why: one line saying which address, or that Lightning would ask
+ * TiDB). */
+int ig_ltn_pd_same(const char *pd_addr, char *const *cluster_pd, size_t npd, char *why, size_t whylen);
+
+/* host:port of an address (scheme, path and surrounding blanks dropped, host lowered) in out;
+ * false when it is empty or longer than out. */
+bool ig_ltn_pd_norm(const char *addr, size_t len, char *out, size_t outlen);
+
+#endif

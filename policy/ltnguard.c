@@ -1,0 +1,134 @@
+/*
+ * ltnguard.c - guard records of guarded Lightning runs and the judgement of Lightning
+ * registrations against them (ltnguard.h).
+ */
+#include "policy/ltnguard.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/etcdjson.h"
+
+static int dup_str(json_t *o, const char *k, char **out)
+{
+	json_t *v = json_object_get(o, k);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	return (*out = strdup(json_string_value(v))) ? 0 : -2;
+}
+
+static int get_i64(json_t *o, const char *k, int64_t *out)
+{
+	json_t *v = json_object_get(o, k);
+	*out = 0;
+	return !v || json_is_null(v) ? 0 : ig_etcd_json_i64(v, out);
+}
+
+int ig_ltn_guard_decode(const char *json, size_t len, ig_ltn_guard *out, char *err, size_t errlen)
+{
+	json_t *o = json_loadb(json, len, 0, NULL), *reg;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(o)) {
+		json_decref(o);
+		snprintf(err, errlen, "a lightning-run record is not a JSON object");
+		return -1;
+	}
+	reg = json_object_get(o, "registration");
+	rc |= dup_str(o, "run", &out->run) | dup_str(o, "replica", &out->replica) | dup_str(o, "task", &out->task);
+	rc |= get_i64(o, "started_ms", &out->started_ms) | get_i64(o, "after_revision", &out->after_rev);
+	out->ambiguous = json_is_true(json_object_get(o, "ambiguous"));
+	if (json_is_object(reg))
+		rc |= dup_str(reg, "key", &out->reg_key) | get_i64(reg, "create_revision", &out->reg_create_rev) |
+		      get_i64(reg, "lease", &out->reg_lease);
+	else if (reg && !json_is_null(reg))
+		rc = -1;
+	json_decref(o);
+	if (rc != 0 || !out->run || out->after_rev <= 0 || (out->reg_key && (!out->reg_create_rev || !out->reg_lease))) {
+		ig_ltn_guard_clear(out);
+		snprintf(err, errlen, "a lightning-run record lacks or mistypes run, after_revision or registration");
+		return -1;
+	}
+	return 0;
+}
+
+char *ig_ltn_guard_encode(const ig_ltn_guard *g)
+{
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:b}", "run", g->run, "replica", g->replica,
+	                      "task", g->task, "started_ms", (json_int_t)g->started_ms,
+	                      "after_revision", (json_int_t)g->after_rev, "ambiguous", g->ambiguous);
+	char *s;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "registration", g->reg_key
+	        ? json_pack("{s:s, s:I, s:I}", "key", g->reg_key, "create_revision", (json_int_t)g->reg_create_rev,
+	                    "lease", (json_int_t)g->reg_lease)
+	        : json_null());
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+void ig_ltn_guard_clear(ig_ltn_guard *g)
+{
+	if (!g)
+		return;
+	free(g->run);
+	free(g->replica);
+	free(g->task);
+	free(g->reg_key);
+	memset(g, 0, sizeof(*g));
+}
+
+static bool binds(const ig_ltn_guard *g, const ig_brie_import *reg)
+{
+	return g->reg_key && strcmp(g->reg_key, reg->key) == 0 && g->reg_create_rev == reg->create_revision &&
+	       g->reg_lease == reg->lease;
+}
+
+ig_ltn_guard_verdict ig_ltn_guard_judge(const ig_brie_import *reg, const ig_ltn_guard *g, size_t n, size_t *by)
+{
+	for (size_t i = 0; i < n; i++)
+		if (binds(&g[i], reg)) {
+			*by = i;
+			return IG_LTN_GUARDED;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (!g[i].reg_key && !g[i].ambiguous && reg->create_revision > g[i].after_rev) {
+			*by = i;
+			return IG_LTN_PENDING;
+		}
+	return IG_LTN_UNGUARDED;
+}
+
+const char *ig_ltn_guard_verdict_name(ig_ltn_guard_verdict v)
+{
+	return v == IG_LTN_GUARDED ? "guarded" : v == IG_LTN_PENDING ? "pending" : "unguarded";
+}
+
+long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig_ltn_guard *others, size_t n)
+{
+	long found = -1;
+
+	for (size_t i = 0; l && i < l->n; i++) {
+		const ig_brie_import *r = &l->v[i];
+		bool taken = false;
+		if (r->kind != IG_BRIE_LIGHTNING || r->lease == 0 || r->create_revision <= self->after_rev)
+			continue;
+		for (size_t j = 0; j < n && !taken; j++)
+			taken = (!self->run || !others[j].run || strcmp(others[j].run, self->run) != 0) && binds(&others[j], r);
+		if (taken)
+			continue;
+		if (found >= 0)
+			return -2;
+		found = (long)i;
+	}
+	return found;
+}
