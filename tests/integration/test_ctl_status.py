@@ -170,7 +170,7 @@ def test_status_read_failure(admin_gw, state):  # noqa: F811
     unavailable. (A PD URL carrying user:password@ is refused by the config check since
     attack6 F4, tests/unit/policy/test_config.c, so no credential can reach this reason.)"""
     gw, port = admin_gw(cluster={"pd": [closed_port_url()], "timeout_ms": 1000})
-    doc, raw = get_json(port, "/api/v1/status")
+    doc, _ = get_json(port, "/api/v1/status")
     c = doc["cluster"]
     assert c["read_ok"] is False and c["error"], c
     assert c["log_backup_tasks"] == [] and c["changefeeds"] == [] and c["revision"] is None
