@@ -26,8 +26,10 @@ KNOWN = {
     # SET @x = ...; then PREPARE ... FROM @x in one batch: refused by policy.opaque_prepare
     # (reject by default; README "It asks the server, it does not guess").
     "test_bug44495": "a PREPARE FROM @variable after a statement of the same batch: opaque_prepare",
-    # mysql_change_user() with long user and database names (the check at
-    # mysql_client_test.c:17808 expects it to succeed); open: not looked into yet.
+    # mysql_change_user() with long user and database names. Through the gateway the failed
+    # change to a 2 KiB user, the change back (answered OK, the gateway logs "user changed")
+    # and CREATE DATABASE pass; the GRANT ... IDENTIFIED BY '<2 KiB>' after them fails with
+    # "MySQL error 0" (mysql_client_test.c:17808, myquery). Open: not yet understood.
     "test_bug31669": "open: COM_CHANGE_USER with long names is refused through the gateway",
 }
 TEST_TIMEOUT = 120  # seconds for one test; the slowest take a few seconds
@@ -79,7 +81,8 @@ def test_mysql_client_test_same_results_direct_and_through(gateway_factory, own_
               for n in names if direct[n][0] != through[n][0] and n not in KNOWN]
     for n in KNOWN:
         if n in direct:
-            print("known: %s direct=%s through=%s (%s)" % (n, direct[n][0], through[n][0], KNOWN[n]))
+            print("known: %s direct=%s through=%s [%s] (%s)" % (n, direct[n][0], through[n][0],
+                                                              through[n][1], KNOWN[n]))
     passed = sum(1 for n in names if direct[n][0] == "passed")
     assert passed > len(names) // 2 or os.environ.get("IG_CLIENT_TESTS"), "the suite mostly fails directly: %r" % direct
     assert differ == [], "%d of %d tests end differently:\n%s" % (len(differ), len(names), "\n".join(differ))
