@@ -41,6 +41,7 @@ void ig_conn_free(ig_conn *c)
 	ig_buf_reset(&c->inflight);
 	ig_framer_reset(&c->in);
 	ig_zleg_free(&c->z);
+	ig_buf_reset(&c->zwait);
 }
 
 /* ------------------------------------------------------------------ writing */
@@ -249,28 +250,47 @@ static void feed_packets(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 }
 
 /* Plaintext in: under compression each frame is checked, decompressed and framed before the
- * next is read, so one frame's packet bytes are the most held at once. A frame that is not
- * acceptable closes the connection (the gateway could no longer tell what the peer sent). */
+ * next is read, so one frame's packet bytes are the most held at once; while the framer
+ * keeps a whole packet (ig_conn_kept_full), the frames after it wait as they came, in zwait,
+ * behind which any later input goes. A frame that is not acceptable closes the connection
+ * (the gateway could no longer tell what the peer sent). */
 static void feed(ig_conn *c, const uint8_t *p, size_t n, bool plain)
 {
 	if (!ig_zleg_on(&c->z)) {
 		feed_packets(c, p, n, plain);
 		return;
 	}
+	ig_buf mine = c->zwait;
+	memset(&c->zwait, 0, sizeof(c->zwait));
+	if (ig_buf_avail(&mine) > 0) {
+		if (ig_buf_append(&mine, p, n) < 0) {
+			ig_buf_reset(&mine);
+			c->ops->broken(c->owner, c, UV_ENOMEM);
+			return;
+		}
+		p = ig_buf_head(&mine);
+		n = ig_buf_avail(&mine);
+	}
 	while (n > 0 && c->open) {
 		char err[160];
 		const uint8_t *out = NULL;
 		size_t used, outlen = 0;
+		if (ig_conn_kept_full(c)) {
+			if (ig_buf_append(&c->zwait, p, n) < 0)
+				c->ops->broken(c->owner, c, UV_ENOMEM);
+			break;
+		}
 		int rc = ig_zleg_read(&c->z, p, n, &used, &out, &outlen, err, sizeof(err));
 		if (rc < 0) {
 			c->ops->broken(c->owner, c, UV_EPROTO);
-			return;
+			break;
 		}
 		p += used;
 		n -= used;
 		if (rc == 1 && outlen > 0)
 			feed_packets(c, out, outlen, plain);
 	}
+	ig_buf_reset(&mine);
 	ig_buf_reset(&c->z.out); /* framed: a large frame's bytes are not held while idle */
 }
 
@@ -289,6 +309,9 @@ void ig_conn_resume(ig_conn *c)
 		return;
 	c->plain_in = c->tls == NULL;
 	framed(c, ig_framer_resume(&c->in, &framer_ops, c, &rest), &rest);
+	/* Frames that waited for the kept input to shrink (not from inside a feed). */
+	if (c->open && !c->in.framing && ig_buf_avail(&c->zwait) > 0 && !ig_conn_kept_full(c))
+		feed(c, NULL, 0, c->tls == NULL);
 }
 
 /* ------------------------------------------------------------------ TLS and reading */

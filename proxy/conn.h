@@ -51,6 +51,7 @@ struct ig_conn {
 	ig_framer in;        /* plaintext input, framed */
 	ig_zleg z;           /* the compressed protocol: input decompressed before framing, output framed */
 	bool z_fresh;        /* compression started while this input was being framed: the rest is frames */
+	ig_buf zwait;        /* frames not yet decompressed: the framer holds IG_CONN_KEPT_MAX already */
 	size_t carry_max;    /* 0: unbounded; else overflow() when kept input would pass it */
 	ig_conn *relay;      /* where IG_PKT_RELAY sends */
 	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
@@ -82,6 +83,16 @@ void ig_conn_relay_as(ig_conn *c, uint8_t seq, uint32_t piece_max);
 void ig_conn_resume(ig_conn *c);
 /* Plaintext input kept, not yet handed over or not yet taken. */
 static inline size_t ig_conn_kept(const ig_conn *c) { return ig_buf_avail(&c->in.carry); }
+/*
+ * Kept input past this holds a whole packet of the largest size (header and 16 MiB - 1
+ * bytes) at its head: what the owner waits for is then not more input, and none is taken -
+ * the owner stops reading (proxy/session.c ig_sess_update_reading) and frames are left
+ * compressed (zwait) until a resume. Without it a client whose packet waits behind a
+ * pending query was read without end, and compressed frames made each 64 KiB read up to
+ * a GiB kept (attack 7: tests/integration/test_attack7_kept_input.py).
+ */
+#define IG_CONN_KEPT_MAX ((size_t)4 + 0xffffffu)
+static inline bool ig_conn_kept_full(const ig_conn *c) { return ig_conn_kept(c) > IG_CONN_KEPT_MAX; }
 /* The input stands between packets (nothing of one is pending or kept). */
 static inline bool ig_conn_at_boundary(const ig_conn *c) { return ig_framer_at_boundary(&c->in); }
 /* During packet(): bytes after the packet in the input at hand. */

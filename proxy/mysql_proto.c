@@ -215,12 +215,14 @@ int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, uint32_t
 	return 0;
 }
 
-void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t charset)
+void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t mariadb_caps, uint32_t max_packet, uint8_t charset)
 {
 	memset(out, 0, 32);
 	my_put_u32(out, caps | CLIENT_SSL);
 	my_put_u32(out + 4, max_packet);
 	out[8] = charset;
+	if (!(caps & CLIENT_LONG_PASSWORD))
+		my_put_u32(out + 28, mariadb_caps); /* as in the response: MariaDB reads them here */
 }
 
 /* TiDB's ParseNullTermString: up to the first NUL and past it; with no NUL an empty string

@@ -167,8 +167,12 @@ int my_hs_response_parse(const uint8_t *p, size_t len, my_hs_response *r, char *
 /* A copy of the response payload with new capability words (the MariaDB word is written only
  * when caps has CLIENT_LONG_PASSWORD clear, as it is read). */
 int my_hs_response_rewrite(const uint8_t *p, size_t len, uint32_t caps, uint32_t mariadb_caps, ig_buf *out);
-/* The 32-byte SSLRequest payload for a backend. */
-void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t max_packet, uint8_t charset);
+/* The 32-byte SSLRequest payload for a backend, MariaDB's extended capabilities included as
+ * in my_hs_response_rewrite: MariaDB takes them from the first packet of the response, which
+ * under TLS is this one (shown with the session MariaDB 10.11: without them a backend over
+ * TLS answered without the cached-metadata byte the gateway then expected, and every result
+ * set closed the session - tests/integration/test_relay_tls.py). */
+void my_ssl_request(uint8_t out[32], uint32_t caps, uint32_t mariadb_caps, uint32_t max_packet, uint8_t charset);
 
 /*
  * COM_CHANGE_USER, read exactly as TiDB's handleChangeUser reads it (pkg/server/conn.go;

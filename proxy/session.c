@@ -147,7 +147,7 @@ void ig_sess_update_reading(ig_session *s)
 		return;
 	size_t limit = s->cfg->limits.write_queue_bytes;
 	bool client_on = !s->close_after_flush && ig_cmd_takes_input(s) && ig_conn_queued(&s->backend) < limit &&
-	                 s->cmd.pq_len < PQ_MAX;
+	                 s->cmd.pq_len < PQ_MAX && !ig_conn_kept_full(&s->client);
 	bool backend_on = !s->close_after_flush && s->state != SS_BACKEND_CONNECT &&
 	                  ig_conn_queued(&s->client) < limit;
 	ig_conn_read(&s->client, client_on);

@@ -30,6 +30,8 @@ int ig_zleg_start(ig_zleg *z, ig_zalg alg, int zstd_level, bool client_side)
 		return -1;
 	z->alg = alg;
 	z->level = zstd_level >= 1 && zstd_level <= 22 ? zstd_level : ZSTD_DEFAULT_LEVEL;
+	if (z->level > IG_Z_ZSTD_LEVEL_MAX)
+		z->level = IG_Z_ZSTD_LEVEL_MAX;
 	z->client_side = client_side;
 	z->seq = 0;
 	return 0;

@@ -34,12 +34,23 @@
 #define IG_Z_MAX_LEN 0xffffffu    /* both lengths are 3 bytes */
 #define IG_Z_MIN_COMPRESS 50      /* payloads up to this are sent as is (TiDB and MySQL: 50) */
 #define IG_Z_FRAME_MAX (1u << 20) /* packet bytes per frame written (TiDB writes 1 MiB frames) */
+/*
+ * The highest zstd level the gateway compresses at, whatever the client asks: a level is
+ * only a request (any decoder reads any level), and libzstd's high levels cost what one
+ * client must not be able to impose on a worker shared with other sessions - at level 19
+ * to 22 a context of ~17 MiB held for the session and ~0.5 s of the event loop per 1 MiB
+ * frame written, against ~1.3 MiB and ~7 ms at 3 (attack 7, measured with libzstd 1.5).
+ * TiDB does not honour the levels as libzstd does either: conn.go sets
+ * zstd.EncoderLevelFromZstd(resp.ZstdLevel), klauspost/compress's four levels
+ * (pingcap/tidb pkg/server/conn.go and pkg/server/internal/packetio.go at 520738e9).
+ */
+#define IG_Z_ZSTD_LEVEL_MAX 3
 
 typedef enum ig_zalg { IG_Z_NONE, IG_Z_ZLIB, IG_Z_ZSTD } ig_zalg;
 
 typedef struct ig_zleg {
 	ig_zalg alg;
-	int level;           /* zstd level (the client's, else 3); zlib uses its default */
+	int level;           /* zstd level (the client's up to IG_Z_ZSTD_LEVEL_MAX, else 3); zlib: its default */
 	bool client_side;    /* the gateway is the client on this leg: commands reset the id */
 	uint8_t seq;         /* the next frame id */
 	/* Reading. */

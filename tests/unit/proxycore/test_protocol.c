@@ -192,9 +192,15 @@ static void test_handshake_response(void **state)
 
 	/* The 32-byte SSLRequest. */
 	uint8_t ssl[32];
-	my_ssl_request(ssl, caps, 1u << 24, 33);
+	my_ssl_request(ssl, caps, 0, 1u << 24, 33);
 	assert_int_equal(my_hs_response_parse(ssl, 32, &hr, err, sizeof(err)), 0);
 	assert_true(hr.ssl_request);
+	/* MariaDB's extended capabilities travel in it too (MariaDB reads them from the first
+	 * packet; attack 7): with CLIENT_LONG_PASSWORD clear only. */
+	my_ssl_request(ssl, mcaps, MARIADB_CLIENT_PROGRESS, 1u << 24, 33);
+	assert_int_equal(my_u32(ssl + 28), MARIADB_CLIENT_PROGRESS);
+	my_ssl_request(ssl, mcaps | CLIENT_LONG_PASSWORD, MARIADB_CLIENT_PROGRESS, 1u << 24, 33);
+	assert_int_equal(my_u32(ssl + 28), 0);
 
 	/* Truncated auth data, pre-4.1 clients, and every cut of a good response. */
 	for (size_t cut = 33; cut < n - 22; cut++) {

@@ -346,6 +346,32 @@ static void test_zstd_level_of_response(void **state)
 	assert_int_equal(ig_zstd_level_of_response(r, sizeof(r), CLIENT_ZSTD_COMPRESSION_ALGORITHM), 3);
 }
 
+/* A client's level 22 does not make the gateway hold a ~17 MiB context, or spend ~0.5 s of
+ * the worker's loop per 1 MiB frame: the level is capped (attack 7). */
+static void test_zstd_level_capped(void **state)
+{
+	(void)state;
+	ig_zleg z = {0};
+	assert_int_equal(ig_zleg_start(&z, IG_Z_ZSTD, 22, false), 0);
+	assert_true(z.level <= IG_Z_ZSTD_LEVEL_MAX);
+	size_t n = IG_Z_FRAME_MAX;
+	uint8_t *pk = malloc(4 + n);
+	assert_non_null(pk);
+	pk[0] = 0xff; pk[1] = 0xff; pk[2] = 0x0f; pk[3] = 0; /* one packet of 1 MiB - 1 */
+	for (size_t i = 4; i < 4 + n; i++)
+		pk[i] = (uint8_t)("abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7919u) % 36]);
+	ig_buf out = {0};
+	assert_int_equal(ig_zleg_write(&z, pk, 4 + n, &out), 0);
+	assert_non_null(z.cctx);
+	assert_true(ZSTD_sizeof_CCtx(z.cctx) < 4u * 1024 * 1024);
+	ig_buf_reset(&out);
+	ig_zleg_free(&z);
+	assert_int_equal(ig_zleg_start(&z, IG_Z_ZSTD, 2, false), 0);
+	assert_int_equal(z.level, 2); /* levels under the cap are the client's */
+	ig_zleg_free(&z);
+	free(pk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_continuation_not_a_command),
 		cmocka_unit_test(test_refused_frames),
 		cmocka_unit_test(test_zstd_level_of_response),
+		cmocka_unit_test(test_zstd_level_capped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
