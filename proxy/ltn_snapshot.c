@@ -66,7 +66,10 @@ static int names(const char *real_src, const char *base, char *dir, char *lock, 
 		snprintf(err, errlen, "the snapshot directory's path is too long");
 		return -1;
 	}
-	snprintf(lock, PATH_MAX, "%s.lock", dir);
+	if (snprintf(lock, PATH_MAX, "%s.lock", dir) >= PATH_MAX) { /* kept below by the check above */
+		snprintf(err, errlen, "the snapshot directory's path is too long");
+		return -1;
+	}
 	if (strpbrk(dir, "?#%")) { /* Lightning parses -d as a storage URL: keep it a plain path */
 		snprintf(err, errlen, "the snapshot directory %s has '?', '#' or '%%' in its path: give --snapshot-dir", dir);
 		return -1;
@@ -123,8 +126,11 @@ static int link_one(const char *src_root, const char *dir, const ig_ltn_file *f,
 		snprintf(err, errlen, "%s/%s could not be opened when it was checked (a dangling symlink?)", src_root, f->rel);
 		return -1;
 	}
-	snprintf(from, sizeof(from), "%s/%s", src_root, f->rel);
-	snprintf(to, sizeof(to), "%s/%s", dir, f->rel);
+	if (snprintf(from, sizeof(from), "%s/%s", src_root, f->rel) >= (int)sizeof(from) ||
+	    snprintf(to, sizeof(to), "%s/%s", dir, f->rel) >= (int)sizeof(to)) {
+		snprintf(err, errlen, "%s/%s: the path in the snapshot would be too long", src_root, f->rel);
+		return -1;
+	}
 	if (mkparents(dir, f->rel, err, errlen) < 0)
 		return -1;
 	if (linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0) {

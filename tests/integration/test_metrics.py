@@ -170,15 +170,29 @@ def test_backend_connect_failure_is_counted(gateway_factory, tmp_path):
 def test_1040_when_max_connections_is_reached(gateway_factory, tmp_path):
     a = start(gateway_factory, tmp_path, {"limits": {"max_connections": 1}})
     addr = a.gw.config["backends"]["servers"][0]
-    # The harness's own probes of the port (wait_port) are sessions too until they close.
-    assert wait_for(lambda: count(a, "importgate_connections_active") == 0, 30)
-    c = clients.connect(a.gw, *NATIVE)
+    # The harness's own probes of the port (wait_port) are sessions too until they close, and
+    # under load one still in the listen backlog is accepted late (a loaded suite run saw the
+    # first connection refused after the gauge had read 0): the first client is tried until
+    # it is let in.
+    conns = []
+
+    def first_in():
+        try:
+            conns.append(clients.connect(a.gw, *NATIVE))
+            return True
+        except pymysql.err.OperationalError as e:
+            assert e.args[0] == 1040, e.args
+            return False
+
+    assert wait_for(first_in, 30)
+    c = conns[0]
     try:
         assert count(a, "importgate_backend_connections", backend=addr) == 1
+        before = count(a, "importgate_error_answers_total", code="1040")
         with pytest.raises(pymysql.err.OperationalError) as ei:
             clients.connect(a.gw, *NATIVE)
         assert ei.value.args[0] == 1040, ei.value.args
-        assert count(a, "importgate_error_answers_total", code="1040") == 1
+        assert count(a, "importgate_error_answers_total", code="1040") == before + 1
     finally:
         c.close()
     assert wait_for(lambda: count(a, "importgate_backend_connections", backend=addr) == 0, 30)
