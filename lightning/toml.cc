@@ -14,36 +14,61 @@
 
 namespace {
 
+/* A key or string holding U+0000 (TOML's \u0000 / \U00000000): Lightning decodes the task
+ * with BurntSushi/toml, which takes any valid rune from an escape (parse.go
+ * asciiEscapeToUnicode: utf8.ValidRune only), and keeps what follows the NUL (a Go string);
+ * the C code reading this tree stops there. One task would be two: refused. */
+struct nul_in_text {
+	std::string key;
+};
+
+void no_nul(std::string_view text, std::string_view key)
+{
+	if (text.find('\0') != std::string_view::npos)
+		throw nul_in_text{std::string(key.substr(0, key.find('\0')))};
+}
+
 /* NULL on allocation failure (the caller reports it). */
-json_t *convert(const toml::node &n);
+json_t *convert(const toml::node &n, std::string_view key);
 
 json_t *convert_table(const toml::table &t)
 {
 	json_t *o = json_object();
 	if (!o)
 		return nullptr;
-	for (auto &&[k, v] : t) {
-		json_t *c = convert(v);
-		std::string key(k.str());
-		if (!c || json_object_setn_new(o, key.data(), key.size(), c) != 0) {
-			json_decref(o);
-			return nullptr;
+	try {
+		for (auto &&[k, v] : t) {
+			std::string key(k.str());
+			no_nul(key, key);
+			json_t *c = convert(v, key);
+			if (!c || json_object_setn_new(o, key.data(), key.size(), c) != 0) {
+				json_decref(o);
+				return nullptr;
+			}
 		}
+	} catch (...) {
+		json_decref(o);
+		throw;
 	}
 	return o;
 }
 
-json_t *convert_array(const toml::array &a)
+json_t *convert_array(const toml::array &a, std::string_view key)
 {
 	json_t *arr = json_array();
 	if (!arr)
 		return nullptr;
-	for (auto &&v : a) {
-		json_t *c = convert(v);
-		if (!c || json_array_append_new(arr, c) != 0) {
-			json_decref(arr);
-			return nullptr;
+	try {
+		for (auto &&v : a) {
+			json_t *c = convert(v, key);
+			if (!c || json_array_append_new(arr, c) != 0) {
+				json_decref(arr);
+				return nullptr;
+			}
 		}
+	} catch (...) {
+		json_decref(arr);
+		throw;
 	}
 	return arr;
 }
@@ -57,14 +82,15 @@ json_t *as_text(const toml::node &n)
 	return json_stringn(t.data(), t.size());
 }
 
-json_t *convert(const toml::node &n)
+json_t *convert(const toml::node &n, std::string_view key)
 {
 	if (auto t = n.as_table())
 		return convert_table(*t);
 	if (auto a = n.as_array())
-		return convert_array(*a);
+		return convert_array(*a, key);
 	if (auto s = n.as_string()) {
 		const std::string &v = s->get();
+		no_nul(v, key);
 		return json_stringn(v.data(), v.size());
 	}
 	if (auto i = n.as_integer())
@@ -91,6 +117,10 @@ extern "C" json_t *ig_toml_parse(const char *text, size_t len, char *err, size_t
 			std::snprintf(err, errlen, "line %u, column %u: %.*s", e.source().begin.line,
 			              e.source().begin.column, static_cast<int>(e.description().size()),
 			              e.description().data());
+	} catch (const nul_in_text &e) {
+		if (errlen)
+			std::snprintf(err, errlen, "key \"%.60s\": a NUL character (\\u0000) in a key or string: Lightning "
+			              "reads what follows it, the preflight would not; remove it", e.key.c_str());
 	} catch (const std::bad_alloc &) {
 		if (errlen)
 			std::snprintf(err, errlen, "out of memory");

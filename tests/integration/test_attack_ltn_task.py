@@ -74,3 +74,24 @@ def test_file_url_read_as_url(tmp_path, etcd, state, suffix):  # noqa: F811
     p, ans = check(tmp_path, etcd.url, HEAD % ("file://%s/b%s" % (tmp_path, suffix)))
     assert not says_safe(ans), (p.returncode, p.stdout, p.stderr)
     assert p.returncode != 0
+
+
+@pytest.mark.parametrize("extra,pd", [
+    ('[[routes]]\nschema-pattern = "shop\\u0000x"\ntarget-schema = "staging"\n', "{etcd}"),
+    ('', "{etcd}\\u0000,10.0.0.9:2379"),
+], ids=["route", "pd-addr"])
+def test_nul_in_a_string(tmp_path, etcd, state, extra, pd):  # noqa: F811
+    """TOML's \\u0000: BurntSushi/toml (Lightning) keeps the NUL and what follows it in the Go
+    string (parse.go asciiEscapeToUnicode accepts any valid rune). Route: Lightning's trie
+    selector takes the NUL as a literal byte (pkg/util/table-router), so "shop\\0x" routes no
+    schema and shop.orders is imported as shop.orders (covered), while a C string ending at the
+    NUL read it as routing shop.* to staging (not covered). pd-addr: Lightning splits on ","
+    (lightning/pkg/importer/import.go) and reaches 10.0.0.9, another cluster."""
+    state.task("pitr", ["shop.*"])
+    src = dump(tmp_path / "d", ["staging.ok", "shop.orders"])
+    body = HEAD % src + extra + '\n[tidb]\npd-addr = "%s"\n' % pd.format(etcd=etcd.url)
+    (tmp_path / "t.toml").write_text(body)
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
+    p = ig("check", "-c", cfg, "--task", str(tmp_path / "t.toml"), "--json")
+    assert p.returncode == 2 and p.stdout == "", (p.returncode, p.stdout, p.stderr)
+    assert "NUL character" in p.stderr

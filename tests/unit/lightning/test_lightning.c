@@ -141,6 +141,14 @@ static void task_attack_spellings(void **s)
 	expect_error(MIN "Filter = ['a.*']\n", "key \"Filter\" in [mydumper]");
 	expect_error("[Tikv-Importer]\nbackend = 'tidb'\n" MIN, "key \"Tikv-Importer\"");
 	expect_error(MIN "[[routes]]\nSchema-Pattern = 'a'\ntarget-schema = 'b'\n", "in [routes]");
+	/* TOML's \u0000 is a NUL inside the string: Lightning (Go) keeps what follows it, a C
+	 * string ends there, so the preflight would read another pd-addr, filter rule or name */
+	expect_error(MIN "[tidb]\npd-addr = \"127.0.0.1:2379\\u0000,10.9.9.9:2379\"\n", "NUL");
+	expect_error(MIN "filter = ['*.*', '!shop.orders']\n[[routes]]\nschema-pattern = \"s\\U00000000x\"\n"
+	             "target-schema = 'b'\n", "NUL");
+	expect_error("[tikv-importer]\nbackend = \"local\"\n[mydumper]\ndata-source-dir = \"/data\"\n"
+	             "filter = [\"*.*\", \"!shop.orders\\u0000\"]\n", "NUL");
+	expect_error(MIN "[tidb]\n\"pd-addr\\u0000x\" = \"10.9.9.9:2379\"\n", "NUL");
 	/* session variables are a map, not fields: any name */
 	assert_int_equal(parse(MIN "[tidb.session-vars]\nTiDB_Foo = '1'\n", &t), 0);
 	ig_ltn_task_free(&t);
