@@ -248,29 +248,60 @@ static int request_of(const ctl_opts *o, char **path, char **body, char *err, si
 }
 
 /* Prints an answer that came with a 2xx status; 1 when it says "ok": false. */
-static int show(const ctl_opts *o, const json_t *doc)
+static int show_to(FILE *f, const ctl_opts *o, const json_t *doc)
 {
 	const json_t *ok = json_object_get(doc, "ok");
 	const char *cmd = o->cmd;
 
 	if (strcmp(cmd, "status") == 0)
-		ig_ctl_print_status(stdout, doc);
+		ig_ctl_print_status(f, doc);
 	else if (strcmp(cmd, "coverage") == 0)
-		ig_ctl_print_coverage(stdout, doc);
+		ig_ctl_print_coverage(f, doc);
 	else if (strcmp(cmd, "explain") == 0)
-		ig_ctl_print_explain(stdout, doc);
+		ig_ctl_print_explain(f, doc);
 	else if (strcmp(cmd, "obligations") == 0)
-		ig_ctl_print_obligations(stdout, json_object_get(doc, "obligations"));
+		ig_ctl_print_obligations(f, json_object_get(doc, "obligations"));
 	else if (strcmp(cmd, "dismiss") == 0 && json_is_true(ok))
-		printf("dismissed %s\n", o->args[0]);
+		fprintf(f, "dismissed %s\n", o->args[0]);
 	else if (strcmp(cmd, "reload") == 0 && json_is_true(ok)) {
 		const json_t *r = json_object_get(doc, "restart_required");
-		printf("reloaded");
+		fprintf(f, "reloaded");
 		for (size_t i = 0; i < json_array_size(r); i++)
-			printf("%s%s", i ? ", " : "; a restart is needed for: ", json_string_value(json_array_get(r, i)));
-		printf("\n");
+			fprintf(f, "%s%s", i ? ", " : "; a restart is needed for: ", json_string_value(json_array_get(r, i)));
+		fputc('\n', f);
 	}
 	return ok && !json_is_true(ok) ? IG_CTL_ANSWER_ERROR : IG_CTL_OK;
+}
+
+/*
+ * The text output holds names, rules and messages read from etcd (a changefeed's filter
+ * rules are what its creator typed): a control byte in one would drive the operator's
+ * terminal (ESC sequences recolour, erase or retitle it). They print as '?'; --json keeps
+ * them, escaped as JSON escapes them.
+ */
+static int show(const ctl_opts *o, const json_t *doc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "importgate ctl: out of memory\n");
+		return IG_CTL_UNREACHABLE; /* nothing shown: as an answer that cannot be read */
+	}
+	rc = show_to(f, o, doc);
+	if (fclose(f) != 0 || !text) {
+		free(text);
+		fprintf(stderr, "importgate ctl: out of memory\n");
+		return IG_CTL_UNREACHABLE; /* nothing shown: as an answer that cannot be read */
+	}
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
+			text[i] = '?';
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return rc;
 }
 
 /* Sends the request and reports; returns the exit status. */

@@ -270,6 +270,16 @@ size_t ig_pp_build_v2_local(uint8_t *out, size_t outlen)
 	return IG_PP_V2_FIXED;
 }
 
+void ig_pp_addr_unmap(ig_pp_addr *a)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	if (a->family != IG_PP_INET6 || memcmp(a->addr, mapped, sizeof(mapped)) != 0)
+		return;
+	a->family = IG_PP_INET;
+	memmove(a->addr, a->addr + 12, 4);
+	memset(a->addr + 4, 0, 12);
+}
+
 void ig_pp_addr_str(const ig_pp_addr *a, char *out, size_t outlen)
 {
 	if (outlen == 0)

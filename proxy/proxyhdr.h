@@ -73,6 +73,12 @@ size_t ig_pp_build_v2(uint8_t *out, size_t outlen, const ig_pp_addr *src, const 
 /* A version 2 header with the LOCAL command (16 bytes): "use the connection's own address". */
 size_t ig_pp_build_v2_local(uint8_t *out, size_t outlen);
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) made the IPv4 address it is, as the
+ * gateway names a socket peer and as TiDB does (Go's net.IP.String writes a v4-in-v6
+ * address as a.b.c.d): a dual-stack load balancer names an IPv4 client that way, and
+ * rules' hosts and the audit must see one name per client. Others are left as they are. */
+void ig_pp_addr_unmap(ig_pp_addr *a);
+
 /* "192.0.2.1" or "2001:db8::1" (no port), "" for another family. */
 void ig_pp_addr_str(const ig_pp_addr *a, char *out, size_t outlen);
 

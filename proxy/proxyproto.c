@@ -90,8 +90,10 @@ static void accepted(ig_session *s, const ig_pp_header *h)
 	if (h->proxied) {
 		s->pp_src = h->src;
 		s->pp_dst = h->dst;
+		ig_pp_addr_unmap(&s->pp_src); /* one name per client: rules' hosts match it */
+		ig_pp_addr_unmap(&s->pp_dst);
 		s->pp_proxied = true;
-		ig_pp_addr_str(&h->src, s->client_addr, sizeof(s->client_addr));
+		ig_pp_addr_str(&s->pp_src, s->client_addr, sizeof(s->client_addr));
 		LOG_DEBUG(s->id, "PROXY protocol v%d header from %s: client %s port %u", h->version, s->pp->from,
 		          s->client_addr, h->src.port);
 	} else {

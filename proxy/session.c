@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/ssl.h>
 
@@ -390,17 +391,25 @@ static int backend_connect(ig_session *s)
 	return uv_tcp_connect(&s->creq, &s->backend.tcp, (struct sockaddr *)&sa, on_connect);
 }
 
-/* The client's address, for the log and the audit. */
+/* The client's address, for the log, the audit and the rules' hosts. An IPv4 client of a
+ * dual-stack listener ([::]) is an IPv4-mapped peer: named a.b.c.d, as an IPv4 listener
+ * names it and as TiDB does (Go's net.IP.String), so a rule on its address matches it. */
 static void name_peer(ig_session *s)
 {
 	struct sockaddr_storage peer;
 	int plen = sizeof(peer);
 	if (uv_tcp_getpeername(&s->client.tcp, (struct sockaddr *)&peer, &plen) != 0)
 		return;
-	if (peer.ss_family == AF_INET)
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&peer;
+	if (peer.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
+		memcpy(&in4.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+		uv_ip4_name(&in4, s->client_addr, sizeof(s->client_addr));
+	} else if (peer.ss_family == AF_INET) {
 		uv_ip4_name((struct sockaddr_in *)&peer, s->client_addr, sizeof(s->client_addr));
-	else
+	} else {
 		uv_ip6_name((struct sockaddr_in6 *)&peer, s->client_addr, sizeof(s->client_addr));
+	}
 }
 
 static ig_session *session_new(ig_worker *w)

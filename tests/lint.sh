@@ -31,6 +31,7 @@ policy/tablefilter.c:clang-analyzer-core.NonNullParamChecker:false positive: buf
 proxy/handshake.c:clang-analyzer-optin.portability.UnixAPI:false positive: the greeting copy is never 0 bytes (a parsed greeting has at least its protocol byte)
 proxy/log.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf
 proxy/metrics.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf, inside the retry loop
+proxy/session.c:clang-analyzer-valist.Uninitialized:false positive: va_start is called on the line before vsnprintf (ig_sess_fail; first reported after attack8 changed name_peer in the same file)
 proxy/audit.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 proxy/backend.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers
 policy/yamldoc.c:bugprone-sizeof-expression:false positive: sizeof of an element of an array of pointers

@@ -395,3 +395,22 @@ def test_ctl_obligations_and_dismiss_a_failing_one(doubles, obl_gw, state, tmp_p
     assert r.returncode == 0 and ("  %s  dismissed  shop.t" % rid) in r.stdout, r.stdout
     r = ctl(gw, "dismiss", rid, "--admin", admin)
     assert r.returncode == 1 and "HTTP 409" in r.stderr, r.stderr
+
+
+def test_ctl_text_output_carries_no_control_bytes(admin_gw, state):  # noqa: F811
+    """attack8: names and rules come from etcd (a changefeed's filter rules are what its
+    creator typed) and ctl printed them raw: an ESC sequence in one rewrote the operator's
+    terminal (here: a colour change, and a line erased). The text output shows such bytes as
+    '?'; --json keeps them, escaped by JSON."""
+    state.changefeed("cfesc", rules=("dw\x1b[31m.*", "x\r\x1b[2Ky.*"))
+    gw, _ = admin_gw()
+    r = ctl_c(gw, "status")
+    assert r.returncode == 0, r.stderr
+    assert "cfesc" in r.stdout, r.stdout
+    bad = [c for c in r.stdout if (ord(c) < 0x20 and c != "\n") or ord(c) == 0x7f]
+    assert not bad, repr(r.stdout)
+    assert "dw?[31m.*" in r.stdout, r.stdout
+    j = ctl_c(gw, "status", "--json")
+    assert j.returncode == 0, j.stderr
+    rules = [f["filter_rules"] for f in json.loads(j.stdout)["cluster"]["changefeeds"]]
+    assert ["dw\x1b[31m.*", "x\r\x1b[2Ky.*"] in rules, rules

@@ -98,6 +98,39 @@ def test_lb_client_address_reaches_tidb_and_audit(gateway_factory, double, versi
     assert decisions and decisions[-1]["client"] == CLIENT, decisions
 
 
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_ipv4_mapped_lb_client_is_its_ipv4_address(gateway_factory, double, version):
+    """attack8: a dual-stack load balancer names an IPv4 client as ::ffff:a.b.c.d (TCP6, or
+    a v2 INET6 block). The client is that IPv4 address, as TiDB sees it (Go's net.IP.String
+    writes a v4-in-v6 address as a.b.c.d): a rule keyed on its IPv4 address applies, and
+    the audit names it so. Before the fix the client was "::ffff:203.0.113.7", the deny rule
+    on 203.0.113.7 did not match and the import went through."""
+    pp = {"networks": ["127.0.0.2/32"], "header_timeout_ms": int(5000 * timing.scale())}
+    gw = gateway_factory({"client_proxy_protocol": pp, "backends": {"proxy_protocol": "v2"},
+                          "policy": {"rules": [{"name": "no-lb-client", "hosts": r"203\.0\.113\.7",
+                                                "tables": ["*.*"], "action": "deny"}]}},
+                         backend=("127.0.0.1", double.port))
+    mapped = "::ffff:" + CLIENT
+    header = (v2_header(mapped, 40001, dport=gw.port) if version == "v2"
+              else v1_header(mapped, 40001, dst="::ffff:127.0.0.1", dport=gw.port))
+    lb = FakeLB(gw.port, header)
+    try:
+        c = connect(lb.port)
+        try:
+            with pytest.raises(pymysql.err.MySQLError) as e:
+                with c.cursor() as cur:
+                    cur.execute("IMPORT INTO shop.orders FROM 's3://bucket/orders.csv'")
+                    cur.fetchall()
+            assert "no-lb-client" in str(e.value), e.value
+        finally:
+            c.close()
+    finally:
+        lb.close()
+    decisions = [r for r in audit_records(gw) if r["event"] == "import.decision"]
+    assert decisions and decisions[-1]["client"] == CLIENT, decisions
+    assert not any("IMPORT INTO" in (e.get("sql") or "") for e in double.statements), double.statements
+
+
 def test_health_checks_send_local(gateway_factory, double):
     """The gateway's own connections start with the LOCAL command: TiDB keeps their own
     address (the gateway's), and a TiDB without fallbackable does not refuse them."""

@@ -4,6 +4,7 @@
  * a byte at a time never asks for a byte past its end, and every malformed, truncated,
  * oversize or foreign input is refused or told apart, never guessed at.
  */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,6 +315,27 @@ static void garbage_is_none(void **state)
 
 /* ------------------------------------------------------------------ writing */
 
+/* attack8: a dual-stack load balancer's ::ffff:a.b.c.d is the IPv4 client a.b.c.d (rules'
+ * hosts match one name per client); other IPv6 addresses, ::a.b.c.d included, stay. */
+static void unmap_v4_mapped(void **state)
+{
+	(void)state;
+	ig_pp_addr a = {.family = IG_PP_INET6, .port = 7};
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:203.0.113.7", a.addr), 1);
+	ig_pp_addr_unmap(&a);
+	assert_int_equal(a.family, IG_PP_INET);
+	addr_is(&a, "203.0.113.7", 7);
+	ig_pp_addr_unmap(&a); /* an IPv4 address stays */
+	addr_is(&a, "203.0.113.7", 7);
+	ig_pp_addr b = {.family = IG_PP_INET6, .port = 8};
+	assert_int_equal(inet_pton(AF_INET6, "::203.0.113.7", b.addr), 1);
+	ig_pp_addr_unmap(&b);
+	assert_int_equal(b.family, IG_PP_INET6);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::ffff:1:2", b.addr), 1);
+	ig_pp_addr_unmap(&b);
+	addr_is(&b, "2001:db8::ffff:1:2", 8);
+}
+
 static void build_round_trip(void **state)
 {
 	(void)state;
@@ -361,6 +383,7 @@ int main(void)
 		cmocka_unit_test(v2_oversize_and_truncated),
 		cmocka_unit_test(garbage_is_none),
 		cmocka_unit_test(build_round_trip),
+		cmocka_unit_test(unmap_v4_mapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
