@@ -60,7 +60,13 @@ def test_dual_stack_ipv4_client_matches_ipv4_rule(dual_stack_gw, double):
         assert "no-local" in str(e.value), e.value
     finally:
         c.close()
-    with open(gw.config["audit"]["path"]) as f:
-        decisions = [r for r in map(json.loads, f.read().splitlines()) if r["event"] == "import.decision"]
+    decisions = []  # a refusal's record is queued to the audit writer: waited for
+
+    def decided():
+        with open(gw.config["audit"]["path"]) as f:
+            decisions[:] = [r for r in map(json.loads, f.read().splitlines()) if r["event"] == "import.decision"]
+        return bool(decisions)
+
+    timing.wait_for(decided, 30)
     assert decisions and decisions[-1]["client"] == "127.0.0.1", decisions
     assert not any("IMPORT INTO" in (e.get("sql") or "") for e in double.statements), double.statements

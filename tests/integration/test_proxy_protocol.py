@@ -94,7 +94,13 @@ def test_lb_client_address_reaches_tidb_and_audit(gateway_factory, double, versi
         double.state.connections
     # Every statement of that session, the gateway's own probe included, is the client's.
     assert all(e["host"] == CLIENT for e in double.statements), double.statements
-    decisions = [r for r in audit_records(gw) if r["event"] == "import.decision"]
+    decisions = []  # a refusal's record is queued to the audit writer: waited for
+
+    def decided():
+        decisions[:] = [r for r in audit_records(gw) if r["event"] == "import.decision"]
+        return bool(decisions)
+
+    timing.wait_for(decided, 30)
     assert decisions and decisions[-1]["client"] == CLIENT, decisions
 
 
@@ -126,7 +132,13 @@ def test_ipv4_mapped_lb_client_is_its_ipv4_address(gateway_factory, double, vers
             c.close()
     finally:
         lb.close()
-    decisions = [r for r in audit_records(gw) if r["event"] == "import.decision"]
+    decisions = []  # a refusal's record is queued to the audit writer: waited for
+
+    def decided():
+        decisions[:] = [r for r in audit_records(gw) if r["event"] == "import.decision"]
+        return bool(decisions)
+
+    timing.wait_for(decided, 30)
     assert decisions and decisions[-1]["client"] == CLIENT, decisions
     assert not any("IMPORT INTO" in (e.get("sql") or "") for e in double.statements), double.statements
 
