@@ -103,17 +103,35 @@ def wait_for(pred, bound, what):
     raise RuntimeError("timed out after %d s waiting for %s" % (bound, what))
 
 
-class AttemptLoop:
-    """Threads that connect, SELECT 1, quit, forever; counts attempts and failures."""
+class LoadThreads:
+    """`threads` threads running self.run() through HAProxy until finish()."""
 
     def __init__(self, port, user, password, threads):
         self.port, self.user, self.password = port, user, password
         self.n = threads
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.threads = []
+
+    def start(self):
+        for _ in range(self.n):
+            t = threading.Thread(target=self.run, daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
+class AttemptLoop(LoadThreads):
+    """Threads that connect, SELECT 1, quit, forever; counts attempts and failures."""
+
+    def __init__(self, port, user, password, threads):
+        super().__init__(port, user, password, threads)
         self.attempts = 0
         self.failures = collections.Counter()
-        self.threads = []
 
     def one(self):
         s = benchlib.mysql_connect("127.0.0.1", self.port, self.user, self.password, timeout=10)
@@ -138,31 +156,15 @@ class AttemptLoop:
                 if kind:
                     self.failures[kind] += 1
 
-    def start(self):
-        for _ in range(self.n):
-            t = threading.Thread(target=self.run, daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
-
-
-class PersistentLoop:
+class PersistentLoop(LoadThreads):
     """Threads that keep one connection and run a query on it again and again, as a pooled
     application does; when the gateway closes it (the drain), they reconnect. Counts queries,
     queries that failed in flight, connections the gateway closed between queries, and
     reconnect attempts that failed."""
 
     def __init__(self, port, user, password, threads):
-        self.port, self.user, self.password = port, user, password
-        self.n = threads
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
+        super().__init__(port, user, password, threads)
         self.c = collections.Counter()
-        self.threads = []
 
     def count(self, key):
         with self.lock:
@@ -202,18 +204,6 @@ class PersistentLoop:
                 s = self.connect()
         if s is not None:
             s.close()
-
-    def start(self):
-        for _ in range(self.n):
-            t = threading.Thread(target=self.run, daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def finish(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
-
 
 def sysbench_prepare(port, user, password):
     return ["sysbench", "oltp_common", "--db-driver=mysql", "--mysql-host=127.0.0.1",
