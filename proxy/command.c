@@ -288,9 +288,7 @@ void ig_cmd_backend_input_done(ig_session *s)
 	/* Earlier answers are in: a held statement (or a full pipeline) can go on. */
 	if (s->cmd.pq_len == 0)
 		ig_cmd_input_event(s, EV_ANSWERED);
-	if (s->w->draining && ig_sess_at_rest(s)) { /* graceful shutdown: its transaction is over */
-		LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
-		ig_sess_close_when_flushed(s);
+	if (s->w->draining && ig_sess_close_if_at_rest(s)) { /* graceful shutdown: its transaction is over */
 		ig_sess_update_reading(s); /* reads stop; a closed session is left alone */
 		return;
 	}

@@ -520,7 +520,7 @@ void ig_session_close_all(ig_worker *w, const char *why)
 
 /* Between transactions with nothing in flight: closing now costs the client nothing but a
  * reconnect, which it must make anyway once the gateway stops. */
-bool ig_sess_at_rest(const ig_session *s)
+static bool at_rest(const ig_session *s)
 {
 	return s->state == SS_COMMAND && !s->closing && !s->close_after_flush &&
 	       s->cmd.input == IN_COMMAND && s->cmd.pq_len == 0 && ig_conn_kept(&s->client) == 0 &&
@@ -538,9 +538,15 @@ void ig_session_close_at_rest(ig_worker *w)
 	ig_session *next;
 	for (ig_session *s = w->sessions; s; s = next) {
 		next = s->next; /* closing unlinks only once its handles are closed; be safe anyway */
-		if (ig_sess_at_rest(s)) {
-			LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
-			ig_sess_close_when_flushed(s);
-		}
+		ig_sess_close_if_at_rest(s);
 	}
+}
+
+bool ig_sess_close_if_at_rest(ig_session *s)
+{
+	if (!at_rest(s))
+		return false;
+	LOG_DEBUG(s->id, "gateway shutting down: closing the session between transactions");
+	ig_sess_close_when_flushed(s);
+	return true;
 }

@@ -174,7 +174,7 @@ typedef struct ig_session {
 /* session.c */
 void ig_sess_close(ig_session *s, const char *why);
 void ig_sess_close_when_flushed(ig_session *s);
-bool ig_sess_at_rest(const ig_session *s); /* between transactions, nothing in flight */
+bool ig_sess_close_if_at_rest(ig_session *s); /* the drain: closes it (once flushed) when at rest */
 void ig_sess_send_error(ig_session *s, uint8_t seq, uint16_t code, const char *state, const char *msg);
 void ig_sess_fail(ig_session *s, uint8_t seq, uint16_t code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
