@@ -8,16 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "sqlparse/hexdigit.h"
 
 /* Percent-decodes s[0..n) ('+' is a blank) into *out. -1 on a bad escape or a NUL byte
  * (*out NULL), -2 out of memory. */
@@ -33,9 +24,9 @@ static int decode(const char *s, size_t n, char **out)
 			*o++ = ' ';
 		} else if (s[i] != '%') {
 			*o++ = s[i];
-		} else if (n - i >= 3 && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0 &&
-		           (hexval(s[i + 1]) | hexval(s[i + 2])) != 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		} else if (n - i >= 3 && sql_hex_digit(s[i + 1]) >= 0 && sql_hex_digit(s[i + 2]) >= 0 &&
+		           (sql_hex_digit(s[i + 1]) | sql_hex_digit(s[i + 2])) != 0) {
+			*o++ = (char)(sql_hex_digit(s[i + 1]) * 16 + sql_hex_digit(s[i + 2]));
 			i += 2;
 		} else {
 			free(d);

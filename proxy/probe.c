@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "proxy/mysql_proto.h"
+#include "sqlparse/hexdigit.h"
 #include "sqlparse/sqlparse.h"
 
 #define PROBE_FIXED_COLS 5 /* database, sql_mode, character_set_client, _connection, user */
@@ -128,14 +129,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *a)
 
 /* ---- values ---- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* HEX() output back to bytes; -1 if it is not hex. */
 static int unhex(const uint8_t *s, size_t n, char **out, size_t *outlen)
 {
@@ -145,7 +138,7 @@ static int unhex(const uint8_t *s, size_t n, char **out, size_t *outlen)
 	if (!v)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = sql_hex_digit(s[i]), lo = sql_hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(v);
 			return -1;

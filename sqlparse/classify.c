@@ -35,6 +35,7 @@
  * literal, is a candidate whose import_span is that literal, which does not parse: the
  * caller refuses it.
  */
+#include "sqlparse/hexdigit.h"
 #include "sqlparse/lexer.h"
 #include "sqlparse/split.h"
 #include "sqlparse/sqlparse.h"
@@ -303,14 +304,6 @@ static sql_kind first_kind(const char *sql, const cls_state *cs)
 	return SQL_OTHER;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* X'41' / 0x41 -> bytes (an odd digit count has an implicit leading 0). */
 static char *hex_decode(const char *sql, const sql_token *t, size_t *outlen)
 {
@@ -331,8 +324,8 @@ static char *hex_decode(const char *sql, const sql_token *t, size_t *outlen)
 	for (i = 0; i < n;) {
 		int hi = 0, lo;
 		if (!(odd && i == 0))
-			hi = hexval(p[i++]);
-		lo = hexval(p[i++]);
+			hi = sql_hex_digit(p[i++]);
+		lo = sql_hex_digit(p[i++]);
 		out[k++] = (char)((hi < 0 ? 0 : hi) * 16 + (lo < 0 ? 0 : lo));
 	}
 	out[k] = 0;

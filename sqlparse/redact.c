@@ -20,6 +20,7 @@
  * mapping, unicode/tables.go _CaseRanges): besides A-Z exactly two runes lower-case to
  * ASCII, U+0130 (-> 'i', delta -199) and U+212A KELVIN SIGN (-> 'k', delta -8383).
  */
+#include "sqlparse/hexdigit.h"
 #include "sqlparse/lexer.h"
 #include "sqlparse/sqlparse.h"
 #include "sqlparse/strbuf.h"
@@ -35,14 +36,6 @@
 
 /* ---- names ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decodes name bytes (a bad escape is kept as it is: Go would drop the pair, and
  * keeping it cannot make a credential look harmless). plus_space: '+' reads as ' ' (Go's
  * QueryUnescape; BR itself turns '+' into "%2B" first, so both readings are checked). */
@@ -51,8 +44,8 @@ static size_t pct_decode(const char *s, size_t n, char *out, size_t cap, bool pl
 	size_t i, k = 0;
 	for (i = 0; i < n && k < cap; i++) {
 		char c = s[i];
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (c == '%' && i + 2 < n && sql_hex_digit(s[i + 1]) >= 0 && sql_hex_digit(s[i + 2]) >= 0) {
+			c = (char)(sql_hex_digit(s[i + 1]) * 16 + sql_hex_digit(s[i + 2]));
 			i += 2;
 		} else if (c == '+' && plus_space) {
 			c = ' ';
