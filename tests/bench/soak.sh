@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_mariadb ""
+DB_PID=${PIDS[-1]}
 mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -e 'CREATE DATABASE sbtest'
 SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
 	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
@@ -52,11 +53,14 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$IG_PID/status"; }
 sleep 1
 FD0=$(fds)
 RSS0=$(rss_kib)
-SAMPLES=$WORKDIR/samples.tsv # seconds fds rss_kib
+# CPU seconds of the gateway and of MariaDB go with each sample, so a drift in QPS can be told
+# apart: more gateway CPU per query in the second half points at the gateway, the same at the
+# database or the machine.
+SAMPLES=$WORKDIR/samples.tsv # seconds fds rss_kib gateway_cpu_s mariadb_cpu_s
 (
 	t=0
 	while kill -0 "$IG_PID" 2>/dev/null; do
-		printf '%s\t%s\t%s\n' "$t" "$(fds)" "$(rss_kib)"
+		printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$(fds)" "$(rss_kib)" "$(cpu_s "$IG_PID")" "$(cpu_s "$DB_PID")"
 		sleep "$INTERVAL"
 		t=$((t + INTERVAL))
 	done
@@ -85,6 +89,18 @@ awk '/^\[ [0-9]+s \]/ { for (i = 1; i <= NF; i++) { if ($i == "qps:") q = $(i + 
 	"$WORKDIR/sysbench.log"
 awk -F'\t' 'NR == 1 { lo = hi = $3 } { if ($3 < lo) lo = $3; if ($3 > hi) hi = $3; if ($2 > fh) fh = $2; last = $3; n++ }
 	END { printf "gateway VmRSS sampled %d times: min %d KiB, max %d KiB, last %d KiB; most fds while running %d\n", n, lo, hi, last, fh }' "$SAMPLES"
+# CPU per query in each half: the samples' CPU counters against the queries sysbench counted in
+# the same intervals (interval i of sysbench ends about when sample i is taken)
+awk -v iv="$INTERVAL" -v dur="$DURATION" '
+	FNR == NR { if ($0 ~ /^\[ [0-9]+s \]/) { for (i = 1; i <= NF; i++) if ($i == "qps:") q[++n] = $(i + 1) } next }
+	{ t[m] = $1; gc[m] = $4; dc[m] = $5; m++ }
+	END {
+		h = int(n / 2)
+		for (i = 1; i <= n; i++) if (i <= h) qa += q[i] * iv; else qb += q[i] * iv
+		if (m <= n) { print "too few samples for CPU per query"; exit }
+		printf "CPU us/query, first half -> second half: gateway %.1f -> %.1f, MariaDB %.1f -> %.1f\n",
+			1e6 * (gc[h] - gc[0]) / qa, 1e6 * (gc[n] - gc[h]) / qb, 1e6 * (dc[h] - dc[0]) / qa, 1e6 * (dc[n] - dc[h]) / qb
+	}' "$WORKDIR/sysbench.log" "$SAMPLES"
 grep -E "transactions:|queries:|ignored errors:|reconnects:" "$WORKDIR/sysbench.log" | sed 's/^ */sysbench total: /'
 echo "gateway fds before $FD0, after $FD1 (clients gone); VmRSS before ${RSS0} KiB, after ${RSS1} KiB"
 echo "raw: $WORKDIR (sysbench.log, samples.tsv, importgate.log)"
