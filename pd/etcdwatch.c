@@ -17,6 +17,7 @@
 #include "policy/base64.h"
 #include "policy/etcdjson.h"
 #include "policy/clusterstate.h"
+#include "pd/pdstream.h"
 
 #define MAX_LINE_BYTES (64u << 20) /* one response can batch many revisions while catching up */
 
@@ -152,8 +153,7 @@ struct ig_watcher {
 	bool broken;
 	atomic_bool stop;
 	atomic_int holders; /* the thread and the owner: the last one frees */
-	char *endpoint, *ca, *cert, *key;
-	int connect_timeout_ms;
+	ig_pd_stream pd;    /* endpoint and TLS files, copied */
 	int64_t from;
 	char *line;         /* the incomplete line being received */
 	size_t len;
@@ -256,36 +256,14 @@ static void release(ig_watcher *w)
 static void *run(void *arg)
 {
 	ig_watcher *w = arg;
-	char url[1100], cerr[CURL_ERROR_SIZE] = "", why[256];
+	char cerr[CURL_ERROR_SIZE] = "", why[256];
 	char *body = ig_etcd_watch_body(w->from + 1);
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
 
-	snprintf(url, sizeof(url), "%s/v3/watch", w->endpoint);
 	if (body && c && h) {
-		CURLcode s = CURLE_OK;
-		s |= curl_easy_setopt(c, CURLOPT_URL, url);
-		s |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		s |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		s |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		s |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)w->connect_timeout_ms);
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L); /* a vanished peer ends the stream */
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
-		s |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		s |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		s |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
-		s |= curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
-		s |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		s |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		s |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
-		if (w->ca)
-			s |= curl_easy_setopt(c, CURLOPT_CAINFO, w->ca);
-		if (w->cert)
-			s |= curl_easy_setopt(c, CURLOPT_SSLCERT, w->cert);
-		if (w->key)
-			s |= curl_easy_setopt(c, CURLOPT_SSLKEY, w->key);
+		CURLcode s = ig_pd_stream_setup(c, &w->pd, h, body, on_stream, on_progress, w, cerr);
 		rc = s == CURLE_OK ? curl_easy_perform(c) : CURLE_FAILED_INIT;
 	}
 	snprintf(why, sizeof(why), "watch stream ended: %.200s",
@@ -298,54 +276,26 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-	char *d = s ? strdup(s) : NULL;
-	if (s && !d)
-		*oom = true;
-	return d;
-}
-
 static void free_watcher(ig_watcher *w)
 {
-	free(w->endpoint);
-	free(w->ca);
-	free(w->cert);
-	free(w->key);
+	ig_pd_stream_free(&w->pd);
 	free(w->line);
 	free(w);
-}
-
-static void curl_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT); /* reference-counted: etcdread.c's call is fine */
 }
 
 ig_watcher *ig_watcher_start(const ig_config *cfg, const char *endpoint, int64_t from,
                              char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	ig_watcher *w = calloc(1, sizeof(*w));
-	bool oom = false;
 
-	pthread_once(&once, curl_once);
-	if (!w) {
+	if (!w || ig_pd_stream_init(&w->pd, cfg, endpoint) < 0) {
+		free(w);
 		werr(err, errlen, "out of memory");
 		return NULL;
 	}
-	w->endpoint = dup_or_null(endpoint, &oom);
-	w->ca = dup_or_null(cfg->cluster.tls.ca, &oom);
-	w->cert = dup_or_null(cfg->cluster.tls.cert, &oom);
-	w->key = dup_or_null(cfg->cluster.tls.key, &oom);
-	w->connect_timeout_ms = cfg->cluster.timeout_ms;
 	w->from = w->seen = from;
 	atomic_init(&w->stop, false);
 	atomic_init(&w->holders, 2);
-	if (oom || !w->endpoint) {
-		free_watcher(w);
-		werr(err, errlen, "out of memory");
-		return NULL;
-	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, run, w) != 0) {
@@ -395,15 +345,9 @@ bool ig_watcher_broken(ig_watcher *w)
 	return b;
 }
 
-static bool same(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 bool ig_watcher_matches(ig_watcher *w, const ig_config *cfg, const char *endpoint)
 {
-	return same(w->endpoint, endpoint) && same(w->ca, cfg->cluster.tls.ca) &&
-	       same(w->cert, cfg->cluster.tls.cert) && same(w->key, cfg->cluster.tls.key);
+	return ig_pd_stream_same(&w->pd, cfg, endpoint);
 }
 
 void ig_watcher_stop(ig_watcher *w)

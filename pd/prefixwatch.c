@@ -17,6 +17,7 @@
 
 #include "policy/base64.h"
 #include "pd/etcdwatch.h"
+#include "pd/pdstream.h"
 
 #define RETRY_MS 1000
 #define MAX_LINE_BYTES (1u << 20) /* a response on a prefix of a few leased keys is small */
@@ -27,8 +28,8 @@ struct ig_prefix_watch {
 	pthread_cond_t cond;
 	atomic_bool stop, streaming;
 	atomic_uint_fast64_t events;
-	char *endpoint, *ca, *cert, *key, *body;
-	int connect_timeout_ms;
+	ig_pd_stream pd;    /* endpoint and TLS files, copied */
+	char *body;
 	ig_prefix_watch_fn fn;
 	void *ud;
 	char *line;
@@ -108,34 +109,12 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 /* One stream, until it ends or stop is set. */
 static void stream_once(ig_prefix_watch *w)
 {
-	char url[1100];
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	CURLcode s = CURLE_OK;
 
-	snprintf(url, sizeof(url), "%s/v3/watch", w->endpoint);
 	w->len = 0;
 	if (c && h) {
-		s |= curl_easy_setopt(c, CURLOPT_URL, url);
-		s |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		s |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, w->body);
-		s |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		s |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)w->connect_timeout_ms);
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L);
-		s |= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L);
-		s |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		s |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
-		s |= curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
-		s |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		s |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		s |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
-		if (w->ca)
-			s |= curl_easy_setopt(c, CURLOPT_CAINFO, w->ca);
-		if (w->cert)
-			s |= curl_easy_setopt(c, CURLOPT_SSLCERT, w->cert);
-		if (w->key)
-			s |= curl_easy_setopt(c, CURLOPT_SSLKEY, w->key);
+		CURLcode s = ig_pd_stream_setup(c, &w->pd, h, w->body, on_stream, on_progress, w, NULL);
 		if (s == CURLE_OK)
 			(void)curl_easy_perform(c); /* returns when the stream ends */
 	}
@@ -161,55 +140,32 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-	char *d = s ? strdup(s) : NULL;
-	if (s && !d)
-		*oom = true;
-	return d;
-}
-
 static void free_watch(ig_prefix_watch *w)
 {
-	free(w->endpoint);
-	free(w->ca);
-	free(w->cert);
-	free(w->key);
+	ig_pd_stream_free(&w->pd);
 	free(w->body);
 	free(w->line);
 	free(w);
-}
-
-static void curl_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT); /* reference-counted: the other readers' calls are fine */
 }
 
 ig_prefix_watch *ig_prefix_watch_start(const ig_config *cfg, const char *endpoint,
                                        const char *prefix, ig_prefix_watch_fn fn, void *ud,
                                        char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	ig_prefix_watch *w = calloc(1, sizeof(*w));
-	bool oom = false;
 
-	pthread_once(&once, curl_once);
-	if (!w) {
+	if (!w || ig_pd_stream_init(&w->pd, cfg, endpoint) < 0) {
+		free(w);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	w->endpoint = dup_or_null(endpoint, &oom);
-	w->ca = dup_or_null(cfg->cluster.tls.ca, &oom);
-	w->cert = dup_or_null(cfg->cluster.tls.cert, &oom);
-	w->key = dup_or_null(cfg->cluster.tls.key, &oom);
 	w->body = ig_prefix_watch_body(prefix);
-	w->connect_timeout_ms = cfg->cluster.timeout_ms;
 	w->fn = fn;
 	w->ud = ud;
 	atomic_init(&w->stop, false);
 	atomic_init(&w->streaming, false);
 	atomic_init(&w->events, 0);
-	if (oom || !w->endpoint || !w->body) {
+	if (!w->body) {
 		free_watch(w);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -238,7 +194,7 @@ uint64_t ig_prefix_watch_events(ig_prefix_watch *w)
 
 const char *ig_prefix_watch_endpoint(const ig_prefix_watch *w)
 {
-	return w ? w->endpoint : NULL;
+	return w ? w->pd.endpoint : NULL;
 }
 
 void ig_prefix_watch_stop(ig_prefix_watch *w)
