@@ -304,14 +304,54 @@ static bool is_small_command(uint8_t cmd)
 	return cmd == COM_QUERY || cmd == COM_STMT_PREPARE || cmd == COM_INIT_DB || cmd == COM_CHANGE_USER;
 }
 
+/*
+ * COM_CHANGE_USER: the session's user and database follow the server's only through the
+ * names read here. Import decisions take both from the server (the probe's USER() and
+ * DATABASE()), but logs, audit records of statements decided without a probe and the
+ * fallback when no probe answer is at hand use the session's. A COM_CHANGE_USER the gateway
+ * cannot read (malformed, or a name longer than its 255-byte buffers) is therefore not sent:
+ * the server would run as a user the session does not name (fail closed). The client gets an
+ * error, after the answers it is owed (WAIT until then), and the session ends: its library
+ * cannot tell which user it would still be.
+ */
+static ig_stmt_result change_user_names(ig_session *s, const uint8_t *payload, size_t plen, char **user,
+                                        char **db)
+{
+	my_change_user cu;
+	int rc = my_change_user_parse(payload, plen, s->caps, &cu);
+	if (rc == 0) {
+		*user = strdup(cu.user);
+		*db = cu.has_db ? strdup(cu.db) : NULL;
+		if (*user && (*db || !cu.has_db))
+			return STMT_RELAY;
+		free(*user);
+		free(*db);
+		*user = *db = NULL;
+	} else if (s->cmd.pq_len > 0) {
+		return STMT_WAIT;
+	}
+	ig_sess_fail(s, ig_stmt_answer_seq(plen), ER_UNKNOWN_ERROR, "importgate: %s",
+	             rc == -2 ? "COM_CHANGE_USER with a user or database name longer than 255 bytes: not sent" :
+	             rc < 0 ? "malformed COM_CHANGE_USER: not sent" : "out of memory");
+	return STMT_DONE;
+}
+
 /* A small command the session must understand before forwarding it. raw: the payload is the
  * client's own packet, relayed as it is (STMT_RELAY); else it is sent from here. */
 ig_stmt_result ig_cmd_small(ig_session *s, const uint8_t *payload, size_t plen, bool raw)
 {
 	uint8_t cmd = payload[0];
+	char *user = NULL, *db = NULL;
 	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE)
 		return ig_stmt_on_statement(s, payload, plen, raw);
+	if (cmd == COM_CHANGE_USER) {
+		ig_stmt_result r = change_user_names(s, payload, plen, &user, &db);
+		if (r != STMT_RELAY)
+			return r;
+	}
 	if (!raw && ig_conn_send_packet(&s->backend, 0, payload, plen) < 0) {
+		free(user);
+		free(db);
 		ig_sess_close(s, "out of memory");
 		return STMT_DONE;
 	}
@@ -321,12 +361,11 @@ ig_stmt_result ig_cmd_small(ig_session *s, const uint8_t *payload, size_t plen, 
 	if (cmd == COM_INIT_DB && p)
 		p->db = strndup((const char *)payload + 1, plen - 1);
 	if (cmd == COM_CHANGE_USER && p) {
-		my_change_user cu;
-		if (my_change_user_parse(payload, plen, s->caps, &cu) == 0) {
-			p->user = strdup(cu.user);
-			if (cu.has_db)
-				p->db = strdup(cu.db);
-		}
+		p->user = user; /* the session's, once the server says OK (result_ended) */
+		p->db = db;
+	} else {
+		free(user);
+		free(db);
 	}
 	return raw ? STMT_RELAY : STMT_DONE;
 }
@@ -568,8 +607,8 @@ static void reframe_file_packet(ig_session *s, const ig_packet *pk)
 ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
-	if (s->closing || held(c->input))
-		return IG_PKT_WAIT;
+	if (s->closing || s->close_after_flush || held(c->input))
+		return IG_PKT_WAIT; /* on its way out (an error sent): nothing more is looked at or sent */
 	if (c->input == IN_QUIT)
 		return IG_PKT_DISCARD; /* the server reads nothing after COM_QUIT: neither does the gateway */
 	if (c->input == IN_ASSEMBLE || c->input == IN_DISCARD)

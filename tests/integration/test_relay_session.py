@@ -193,3 +193,36 @@ def test_current_database_use_variants(gw):
             assert clients.query_one(c, "SELECT DATABASE()") == (want,), stmt
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("user_len,db_len,refused", [
+    (255, 0, False), (256, 0, True), (1000, 0, True),
+    (8, 255, False), (8, 256, True),
+])
+def test_change_user_names_the_gateway_cannot_hold_are_not_sent(ig, mariadb, user_len, db_len, refused):
+    """The session's user (logs, audit records, the fallback when no probe answer is at hand)
+    is read from COM_CHANGE_USER. A name longer than the gateway's 255-byte buffers used to be
+    forwarded with the session's user left as it was, so the server ran as a user the session
+    did not name (found by the bug31669 helper, session 8). Now such a COM_CHANGE_USER is
+    answered with an error and never reaches the server; one that fits is relayed (the
+    server refuses the unknown user or database)."""
+    user = "u" * user_len
+    db = "d" * db_len
+    off = mariadb.general_log_offset()
+    r = ig(*NATIVE, ["query", "SELECT CURRENT_USER()",
+                     "changeuser", user, "x", db,
+                     "query", "SELECT CURRENT_USER()"], opts=["--keep-going"])
+    assert r.results()[0] == [["ignative@%"]]
+    log = mariadb.general_log_since(off)
+    errs = r.errors()
+    if refused:
+        assert errs[0] == 1105, r.out
+        assert "longer than 255 bytes: not sent" in r.out
+        # the session ends: its client cannot know which user it would still be
+        assert errs[1:] and errs[1] in (2006, 2013), r.out
+        long_name = user if user_len > 8 else db
+        assert long_name[:64] not in log, log
+    else:
+        assert errs and errs[0] != 1105, r.out  # the server's answer (no such user or database)
+        long_name = user if user_len > 8 else db
+        assert long_name[:64] in log, log
