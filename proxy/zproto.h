@@ -56,16 +56,24 @@ typedef struct ig_zleg {
 	/* Reading. */
 	ig_buf carry;        /* a frame not yet whole */
 	ig_buf out;          /* the last frame's packet bytes */
-	void *inflate;       /* z_stream, made on first use */
-	void *dctx;          /* ZSTD_DCtx */
 	/* Writing: where packets start in the bytes written, to find the commands. */
 	uint32_t pkt_left;   /* payload bytes of the current packet still to come */
 	uint8_t hdr[4];      /* a packet header split between writes */
 	uint8_t hdr_have;
 	bool prev_full;      /* the last packet had a 16 MiB - 1 payload: the next continues it */
-	void *deflate;       /* z_stream */
-	void *cctx;          /* ZSTD_CCtx */
 } ig_zleg;
+
+/*
+ * The compressors and decompressors are the thread's, not the connection's: a frame is
+ * compressed or decompressed whole in one call (zlib reset before each, zstd one-shot), and
+ * a worker's loop runs one callback at a time, so one set per thread serves all its
+ * connections. A connection at rest then holds none (per connection they were ~270 KiB for
+ * zlib, ~1.36 MiB for zstd at level 3, made on first use and kept: docs/BENCHMARKS.md). Made
+ * on first use; ig_zproto_thread_free at the thread's end. ig_zproto_thread_bytes: what the
+ * thread's set holds now (tests).
+ */
+void ig_zproto_thread_free(void);
+size_t ig_zproto_thread_bytes(void);
 
 /* Frames from now on; 0, or -1 for an unknown algorithm. */
 int ig_zleg_start(ig_zleg *z, ig_zalg alg, int zstd_level, bool client_side);

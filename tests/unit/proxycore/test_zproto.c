@@ -362,13 +362,62 @@ static void test_zstd_level_capped(void **state)
 		pk[i] = (uint8_t)("abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7919u) % 36]);
 	ig_buf out = {0};
 	assert_int_equal(ig_zleg_write(&z, pk, 4 + n, &out), 0);
-	assert_non_null(z.cctx);
-	assert_true(ZSTD_sizeof_CCtx(z.cctx) < 4u * 1024 * 1024);
+	assert_true(ig_zproto_thread_bytes() > 0);
+	assert_true(ig_zproto_thread_bytes() < 4u * 1024 * 1024);
 	ig_buf_reset(&out);
 	ig_zleg_free(&z);
 	assert_int_equal(ig_zleg_start(&z, IG_Z_ZSTD, 2, false), 0);
 	assert_int_equal(z.level, 2); /* levels under the cap are the client's */
 	ig_zleg_free(&z);
+	free(pk);
+}
+
+/* Two connections of one thread use the thread's one set of contexts: a second leg adds
+ * nothing, freeing a leg frees none, the thread's end frees them all; and both legs' frames
+ * still read back. */
+static void test_contexts_per_thread(void **state)
+{
+	(void)state;
+	ig_zproto_thread_free();
+	assert_int_equal(ig_zproto_thread_bytes(), 0);
+	size_t n = 4096;
+	uint8_t *pk = malloc(4 + n);
+	assert_non_null(pk);
+	my_put_u24(pk, (uint32_t)n);
+	pk[3] = 0;
+	for (size_t i = 4; i < 4 + n; i++)
+		pk[i] = (uint8_t)("select 1 from t where a = "[(i * 13u) % 26]);
+	for (int alg = IG_Z_ZLIB; alg <= IG_Z_ZSTD; alg++) {
+		ig_zleg a = {0}, b = {0}, r = {0};
+		assert_int_equal(ig_zleg_start(&a, (ig_zalg)alg, 3, false), 0);
+		assert_int_equal(ig_zleg_start(&b, (ig_zalg)alg, 3, true), 0);
+		assert_int_equal(ig_zleg_start(&r, (ig_zalg)alg, 3, false), 0);
+		ig_buf fa = {0}, fb = {0};
+		assert_int_equal(ig_zleg_write(&a, pk, 4 + n, &fa), 0);
+		size_t one = ig_zproto_thread_bytes();
+		assert_true(one > 0);
+		assert_true(fa.len < n); /* compressed */
+		assert_int_equal(ig_zleg_write(&b, pk, 4 + n, &fb), 0);
+		assert_int_equal(ig_zproto_thread_bytes(), one);
+		ig_zleg_free(&a);
+		ig_zleg_free(&b);
+		assert_int_equal(ig_zproto_thread_bytes(), one);
+		ig_buf *fs[2] = {&fa, &fb};
+		for (int k = 0; k < 2; k++) {
+			size_t used;
+			const uint8_t *out;
+			size_t outlen;
+			char err[128];
+			assert_int_equal(ig_zleg_read(&r, fs[k]->data, fs[k]->len, &used, &out, &outlen, err, sizeof(err)), 1);
+			assert_int_equal(used, fs[k]->len);
+			assert_int_equal(outlen, 4 + n);
+			assert_memory_equal(out, pk, 4 + n);
+			ig_buf_reset(fs[k]);
+		}
+		ig_zleg_free(&r);
+	}
+	ig_zproto_thread_free();
+	assert_int_equal(ig_zproto_thread_bytes(), 0);
 	free(pk);
 }
 
@@ -383,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_refused_frames),
 		cmocka_unit_test(test_zstd_level_of_response),
 		cmocka_unit_test(test_zstd_level_capped),
+		cmocka_unit_test(test_contexts_per_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
