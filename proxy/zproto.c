@@ -273,7 +273,7 @@ static size_t frame_span(ig_zleg *z, const uint8_t *p, size_t n, bool *command)
 			continue;
 		}
 		bool whole_here = z->hdr_have == 0 && n - pos >= 4;
-		if (whole_here && z->client_side && p[pos + 3] == 0 && !z->prev_full) {
+		if (whole_here && z->client_side && p[pos + 3] == 0 && !z->prev_full && z->data_left == 0) {
 			if (pos > 0)
 				break; /* the command starts the next frame */
 			*command = true;
@@ -284,6 +284,8 @@ static size_t frame_span(ig_zleg *z, const uint8_t *p, size_t n, bool *command)
 			break;
 		uint32_t len = my_u24(z->hdr);
 		z->hdr_have = 0;
+		if (z->data_left > 0)
+			z->data_left--;
 		z->prev_full = len == MY_MAX_PAYLOAD;
 		z->pkt_left = len;
 	}

@@ -61,6 +61,7 @@ typedef struct ig_zleg {
 	uint8_t hdr[4];      /* a packet header split between writes */
 	uint8_t hdr_have;
 	bool prev_full;      /* the last packet had a 16 MiB - 1 payload: the next continues it */
+	uint32_t data_left;  /* packets still to be written that start no command (ig_zleg_expect_data) */
 } ig_zleg;
 
 /*
@@ -90,6 +91,15 @@ int ig_zleg_read(ig_zleg *z, const uint8_t *p, size_t n, size_t *used, const uin
                  char *err, size_t errlen);
 /* Bytes of a frame kept, not yet whole. */
 static inline size_t ig_zleg_kept(const ig_zleg *z) { return ig_buf_avail(&z->carry); }
+
+/*
+ * On the leg where the gateway is the client: the next `packets` packets written continue an
+ * exchange (LOCAL INFILE data, numbered on from the server's request), so none of them starts
+ * a command, even one whose id has wrapped around to 0 (a file of more than 254 pieces):
+ * without this its frame would go out with id 0 and the server refuse it (MariaDB: 1156
+ * "Got packets out of order").
+ */
+static inline void ig_zleg_expect_data(ig_zleg *z, uint32_t packets) { z->data_left += packets; }
 
 /* Appends the frames carrying packet bytes p[0..n) to out. 0, or -1 out of memory. */
 int ig_zleg_write(ig_zleg *z, const uint8_t *p, size_t n, ig_buf *out);
