@@ -23,7 +23,7 @@ BACKEND = ["off", "zlib"]
 
 
 def _overrides(backend, extra=None):
-    o = {"backends": {"compression": backend}}
+    o = {"backends": {"compression": backend} if backend != "off" else {}}  # off: the default
     for k, v in (extra or {}).items():
         if k == "backends":
             o["backends"].update(v)

@@ -207,6 +207,42 @@ static void test_sequence_ids(void **state)
 	ig_buf_reset(&pk);
 }
 
+/* LOCAL INFILE data of more than 254 pieces: a piece's id wraps to 0. Announced as data
+ * (ig_zleg_expect_data), none of them starts a frame with id 0; the next command does. Not
+ * announced, the wrapped piece would be cut as a command (the frame MariaDB refused, 1156). */
+static void test_file_data_ids_wrap(void **state)
+{
+	(void)state;
+	static const uint8_t q[] = {COM_QUERY, 'L', 'O', 'A', 'D'};
+	static const uint8_t data[] = {'1', ',', '2', '\n'};
+	for (int announced = 0; announced < 2; announced++) {
+		ig_zleg b = {0};
+		ig_buf pk = {0}, f = {0};
+		uint8_t ids[8];
+		ig_zleg_start(&b, IG_Z_ZLIB, 0, true);
+		b.seq = 2; /* after the server's request in frame 1 */
+		if (announced)
+			ig_zleg_expect_data(&b, 300);
+		for (int i = 0; i < 300; i++)
+			put_pkt(&pk, (uint8_t)(2 + i), data, i == 299 ? 0 : sizeof(data));
+		put_pkt(&pk, 0, q, sizeof(q)); /* the next command */
+		assert_int_equal(ig_zleg_write(&b, pk.data, pk.len, &f), 0);
+		int n = frame_ids(&f, ids, 8);
+		if (announced) {
+			assert_int_equal(n, 2);
+			assert_int_equal(ids[0], 2);
+			assert_int_equal(ids[1], 0);
+			assert_int_equal(b.data_left, 0);
+		} else {
+			assert_int_equal(n, 3); /* piece 254 (id 0) cut as a command */
+			assert_int_equal(ids[1], 0);
+		}
+		ig_buf_reset(&f);
+		ig_buf_reset(&pk);
+		ig_zleg_free(&b);
+	}
+}
+
 /* A 16 MiB - 1 packet is followed by its continuation with sequence id 0 after 255 wraps:
  * the writer knows it continues and does not cut it as a command. */
 static void test_continuation_not_a_command(void **state)
@@ -433,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_zstd_level_of_response),
 		cmocka_unit_test(test_zstd_level_capped),
 		cmocka_unit_test(test_contexts_per_thread),
+		cmocka_unit_test(test_file_data_ids_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
