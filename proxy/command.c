@@ -110,15 +110,16 @@ static bool answer_in_sequence(ig_session *s, const ig_packet *pk)
 /*
  * A packet of a compressed backend leg, numbered as an uncompressed server numbers it. Under
  * compression the packets' own ids are not the protocol's: the frames carry the ids that are
- * checked, and the servers number the packets inside as they please (MariaDB's server goes
- * on from the frame ids of the command it read: sql/net_serv.cc my_net_read keeps pkt_nr and
- * compress_pkt_nr in step; TiDB sets them from the frame id at each flush:
- * pkg/server/internal/packetio.go, pingcap/tidb at 000172f4), and no client reads them
- * (libmariadb's ma_net.c checks the frame's id only). So the gateway gives each packet the
- * id due - the head's answer from backend_seq on, one by one; after a client packet of a
- * COM_CHANGE_USER exchange, the one after it (auth_exchange) - and a client on an
- * uncompressed leg gets the ids it checks. Where no id is due (no command pending, LOCAL
- * INFILE data still coming), the packet keeps its own.
+ * checked, and servers number the packets inside their own way (MariaDB counts packets and
+ * frames apart, pkt_nr and compress_pkt_nr, and resynchronises them on each frame read:
+ * sql/net_serv.cc my_net_write / net_real_write / my_real_read, MariaDB/server at 00fd9e17;
+ * older MySQL-derived net_serv.cc writes 0 in every packet; TiDB sets them from the frame id
+ * at each flush: pkg/server/internal/packetio.go, pingcap/tidb at 000172f4), and clients do
+ * not read them (libmariadb ma_net.c ma_net_read checks the frame's id only). So the gateway
+ * gives each packet the id due - the head's answer from backend_seq on, one by one; after a
+ * client packet of a COM_CHANGE_USER exchange, the one after it (auth_exchange) - and a
+ * client on an uncompressed leg gets the ids it checks. Where no id is due (no command
+ * pending, LOCAL INFILE data still coming), the packet keeps its own.
  */
 static const ig_packet *numbered_answer(ig_session *s, const ig_packet *pk, ig_packet *own)
 {

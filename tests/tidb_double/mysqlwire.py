@@ -172,8 +172,9 @@ class ZstdSocket:
     7-byte headers, one counter of frame ids for both directions reset at each command and
     checked on every frame read (TiDB pkg/server/internal/packetio.go, pingcap/tidb v8.5 line);
     one frame per write, compressed over 50 bytes. The packets inside the frames it writes
-    all carry id 0, as MySQL's net_serv.cc my_net_write numbers them under compression: what
-    the gateway relays to an uncompressed client must be numbered by the gateway."""
+    all carry id 0, as older MySQL-derived net_serv.cc my_net_write numbers them under
+    compression (`net->compress ? 0 : pkt_nr++`): what the gateway relays to an uncompressed
+    client must be numbered by the gateway."""
 
     def __init__(self, sock, level):
         import ctypes
