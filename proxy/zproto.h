@@ -69,7 +69,7 @@ typedef struct ig_zleg {
  * compressed or decompressed whole in one call (zlib reset before each, zstd one-shot), and
  * a worker's loop runs one callback at a time, so one set per thread serves all its
  * connections. A connection at rest then holds none (per connection they were ~270 KiB for
- * zlib, ~1.36 MiB for zstd at level 3, made on first use and kept: docs/BENCHMARKS.md). Made
+ * zlib, ~1.36 MiB for zstd at level 3, made on first use and kept: docs/BENCHMARKS.md 2.1). Made
  * on first use; ig_zproto_thread_free at the thread's end. ig_zproto_thread_bytes: what the
  * thread's set holds now (tests).
  */
