@@ -588,7 +588,8 @@ static void reframe_file_packet(ig_session *s, const ig_packet *pk)
 	uint32_t pieces = ig_framer_pieces(pk->len, IG_INFILE_PIECE_MAX);
 	if (pieces != 1 || pk->seq != c->infile_bseq)
 		ig_conn_relay_as(&s->client, c->infile_bseq, IG_INFILE_PIECE_MAX);
-	ig_zleg_expect_data(&s->backend.z, pieces); /* ids wrap to 0: no piece is a command */
+	if (ig_zleg_on(&s->backend.z))
+		ig_zleg_expect_data(&s->backend.z, pieces); /* ids wrap to 0: no piece is a command */
 	c->infile_bseq = (uint8_t)(c->infile_bseq + pieces);
 	c->seq_shift = (uint8_t)(c->infile_bseq - c->infile_seq);
 	if (pk->len == 0)
