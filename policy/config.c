@@ -22,6 +22,7 @@
 
 static const char *const btls_names[] = {"off", "verify", "insecure", NULL};
 static const char *const pp_send_names[] = {"off", "v2", NULL};
+static const char *const bz_names[] = {"off", "zlib", "zstd", NULL};
 const char *const cfg_action_names[] = {"decide", "deny", "pass", NULL};
 const char *const cfg_lb_names[] = {"required", "not-needed", "snapshot-after-import", "logical", NULL};
 const char *const cfg_cf_names[] = {"required", "not-needed", "reimport-downstream", "logical", NULL};
@@ -64,6 +65,8 @@ static const spec backends_specs[] = {
 	{.key = "health_timeout_ms", .t = T_INT, .off = CF(backends.health_timeout_ms), .min = 1, .max = 600000},
 	{.key = "max_connections", .t = T_INT, .off = CF(backends.max_connections), .min = 0, .max = 10000000},
 	{.key = "proxy_protocol", .t = T_ENUM, .off = CF(backends.proxy_protocol), .names = pp_send_names},
+	{.key = "compression", .t = T_ENUM, .off = CF(backends.compression), .names = bz_names},
+	{.key = "zstd_level", .t = T_INT, .off = CF(backends.zstd_level), .min = 1, .max = 22},
 	{0},
 };
 
@@ -216,6 +219,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->backends.connect_timeout_ms = 5000;
 	cfg->backends.health_interval_ms = 5000;
 	cfg->backends.health_timeout_ms = 2000;
+	cfg->backends.zstd_level = 3; /* MySQL's and TiDB's default */
 	cfg->client_proxy_protocol.header_timeout_ms = 5000; /* TiDB's proxy-protocol.header-timeout: 5 s */
 	cfg->cluster.name = strdup("default");
 	cfg->cluster.pd = calloc(1, sizeof(char *));

@@ -23,6 +23,9 @@ typedef struct ig_hostport {
 typedef enum { IG_BTLS_OFF, IG_BTLS_VERIFY, IG_BTLS_INSECURE } ig_backend_tls_mode;
 /* backends.proxy_protocol: off | v2 (a PROXY protocol v2 header first on every backend connection) */
 typedef enum { IG_PP_SEND_OFF, IG_PP_SEND_V2 } ig_pp_send_mode;
+/* backends.compression: off | zlib | zstd (the backend leg's compressed protocol; a backend
+ * that does not offer it gets an uncompressed leg: proxy/handshake.c backend_compression) */
+typedef enum { IG_BZ_OFF, IG_BZ_ZLIB, IG_BZ_ZSTD } ig_backend_compression;
 
 typedef struct ig_tls_files {
 	char *ca, *cert, *key; /* NULL when not set */
@@ -72,6 +75,8 @@ typedef struct ig_config {
 		int health_timeout_ms;   /* backends.health_timeout_ms, default 2000 */
 		int max_connections;     /* backends.max_connections: per backend, 0 = unlimited */
 		ig_pp_send_mode proxy_protocol; /* backends.proxy_protocol, default off */
+		ig_backend_compression compression; /* backends.compression, default off */
+		int zstd_level;          /* backends.zstd_level 1..22, default 3 (used up to IG_Z_ZSTD_LEVEL_MAX) */
 	} backends;
 
 	/* client_proxy_protocol: a PROXY protocol header (v1 or v2) read from the connections

@@ -89,7 +89,8 @@ static void start_tracking(ig_session *s)
  * as a file request, the one state in which client packets pass uninspected (attack4:
  * test_attack4_longdata_error_desync.py). A COM_CHANGE_USER's authentication exchange and
  * the answer after LOCAL INFILE data interleave the client's packets: only their start is
- * checked.
+ * checked. On a compressed backend leg the ids prove nothing (numbered_answer): the packets
+ * come numbered by the gateway, and the answers are followed by their structure alone.
  */
 static bool answer_in_sequence(ig_session *s, const ig_packet *pk)
 {
@@ -104,6 +105,33 @@ static bool answer_in_sequence(ig_session *s, const ig_packet *pk)
 	c->answer_begun = true;
 	c->answer_next_seq = (uint8_t)(pk->seq + 1);
 	return ok;
+}
+
+/*
+ * A packet of a compressed backend leg, numbered as an uncompressed server numbers it. Under
+ * compression the packets' own ids are not the protocol's: the frames carry the ids that are
+ * checked, and servers number the packets inside their own way (MariaDB counts packets and
+ * frames apart, pkt_nr and compress_pkt_nr, and resynchronises them on each frame read:
+ * sql/net_serv.cc my_net_write / net_real_write / my_real_read, MariaDB/server at 00fd9e17;
+ * older MySQL-derived net_serv.cc writes 0 in every packet; TiDB sets them from the frame id
+ * at each flush: pkg/server/internal/packetio.go, pingcap/tidb at 000172f4), and clients do
+ * not read them (libmariadb ma_net.c ma_net_read checks the frame's id only). So the gateway
+ * gives each packet the id due - the head's answer from backend_seq on, one by one; after a
+ * client packet of a COM_CHANGE_USER exchange, the one after it (auth_exchange) - and a
+ * client on an uncompressed leg gets the ids it checks. Where no id is due (no command
+ * pending, LOCAL INFILE data still coming), the packet keeps its own.
+ */
+static const ig_packet *numbered_answer(ig_session *s, const ig_packet *pk, ig_packet *own)
+{
+	ig_command *c = &s->cmd;
+	if (!ig_zleg_on(&s->backend.z) || c->pq_len == 0)
+		return pk;
+	uint8_t due = c->answer_begun ? c->answer_next_seq : c->pq[c->pq_head].backend_seq;
+	if (!c->answer_begun && due == 0)
+		return pk;
+	*own = *pk;
+	own->seq = due;
+	return own;
 }
 
 /* A command was forwarded: follow its response (the record is filled by the caller). */
@@ -265,11 +293,16 @@ ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
 	if (c->pq_len > 0 && c->pq[c->pq_head].import && !ig_import_rec_capture(c->pq[c->pq_head].import, pk))
 		return IG_PKT_WAIT;
+	ig_packet own;
+	const ig_packet *npk = numbered_answer(s, pk, &own);
 	uint8_t shift = c->seq_shift; /* this packet's, before its answer may end */
-	if (!track_answer(s, pk))
+	if (!track_answer(s, npk))
 		return IG_PKT_DISCARD;
-	if (shift != 0) /* LOCAL INFILE data was re-framed: the client's numbering goes on */
-		ig_conn_relay_as(&s->backend, (uint8_t)(pk->seq - shift), 0);
+	/* LOCAL INFILE data was re-framed: the client's numbering goes on; a compressed leg: the
+	 * id due. */
+	uint8_t to = (uint8_t)(npk->seq - shift);
+	if (to != pk->seq)
+		ig_conn_relay_as(&s->backend, to, 0);
 	return IG_PKT_RELAY;
 }
 
@@ -523,6 +556,7 @@ static bool auth_exchange(ig_session *s, const ig_packet *pk, ig_pkt_verdict *v)
 	bool head = c->pq[c->pq_head].cmd == COM_CHANGE_USER && c->answer_begun;
 	if (head && c->auth_turn && pk->seq == c->auth_seq && pk->len < MY_MAX_PAYLOAD) {
 		c->auth_turn = false;
+		c->answer_next_seq = (uint8_t)(pk->seq + 1); /* the server's next (numbered_answer) */
 		*v = IG_PKT_RELAY;
 		return true;
 	}
@@ -593,10 +627,36 @@ static void reframe_file_packet(ig_session *s, const ig_packet *pk)
 	uint32_t pieces = ig_framer_pieces(pk->len, IG_INFILE_PIECE_MAX);
 	if (pieces != 1 || pk->seq != c->infile_bseq)
 		ig_conn_relay_as(&s->client, c->infile_bseq, IG_INFILE_PIECE_MAX);
+	if (ig_zleg_on(&s->backend.z))
+		ig_zleg_expect_data(&s->backend.z, pieces); /* ids wrap to 0: no piece is a command */
 	c->infile_bseq = (uint8_t)(c->infile_bseq + pieces);
 	c->seq_shift = (uint8_t)(c->infile_bseq - c->infile_seq);
 	if (pk->len == 0)
 		c->pq[c->pq_head].backend_seq = c->infile_bseq;
+}
+
+/*
+ * A part after the first of a relayed command of 16 MiB or more. A compressed client's parts
+ * carry ids that mean nothing (libmariadb numbers every part 0 under compression, and MariaDB
+ * and TiDB read them: big_next_packet), which an uncompressed backend refuses ("packets out
+ * of order"): they go numbered on from the first part. Once the last has gone, the answer's
+ * first id is known, for a compressed leg that needs it (numbered_answer); the ids of an
+ * uncompressed client to an uncompressed backend are left as they were, and not counted.
+ */
+static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	bool compressed = ig_zleg_on(&s->client.z), bcompressed = ig_zleg_on(&s->backend.z);
+	uint8_t due = c->cont_seq++;
+	if (compressed && pk->seq != due)
+		ig_conn_relay_as(&s->client, due, 0);
+	if (pk->len < MY_MAX_PAYLOAD && c->cont_pend && (compressed || bcompressed)) {
+		ig_pending *tail = &c->pq[(c->pq_head + c->pq_len - 1) % PQ_MAX];
+		tail->resp_seq = tail->backend_seq = c->cont_seq;
+	}
+	if (pk->len < MY_MAX_PAYLOAD)
+		c->cont_pend = false;
+	return IG_PKT_RELAY;
 }
 
 /*
@@ -623,6 +683,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 			return IG_PKT_DISCARD;
 		reframe_file_packet(s, pk);
 	}
+	if (pk->cont && c->input == IN_COMMAND)
+		return relay_part(s, pk);
 	if (pk->len == 0) {
 		/* An empty packet: ends LOCAL INFILE data, or a 16 MiB - 1 payload. */
 		if (!pk->cont)
@@ -639,7 +701,11 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 			return IG_PKT_WAIT;
 		ig_pending *pend = ig_cmd_expect(s, cmd);
 		if (pend && full)
-			pend->resp_seq = pend->backend_seq = 0; /* continued in packets not counted here */
+			pend->resp_seq = pend->backend_seq = 0; /* continued: known after its last part (relay_part) */
+		if (full) {
+			c->cont_seq = 1;
+			c->cont_pend = pend != NULL;
+		}
 		if (cmd == COM_QUIT)
 			ig_cmd_input_event(s, EV_QUIT);
 	}

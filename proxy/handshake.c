@@ -6,6 +6,7 @@
  * authentication's OK, compression starts on both legs when it was negotiated. Its state
  * is one object, freed when the command phase starts.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,21 +174,39 @@ static ig_zalg compression_of(uint32_t caps)
 
 /*
  * Each leg compresses independently. The client's leg: what the client asked for (the
- * gateway offers both). The backend's leg stays uncompressed: under compression a server's
- * packet sequence ids stop following the packets (MariaDB numbers an answer after the
- * frames of its command, TiDB resets them to the frame id at each flush and only logs a
- * client's wrong ids: pkg/server/internal/packetio.go at 000172f4), and those ids are how
- * the gateway proves it still knows which answer a packet belongs to (proxy/command.c
- * answer_in_sequence: a row taken for a LOCAL INFILE request would let the client's packets
- * pass uninspected). The response passed on carries no compression flag, and no zstd level
- * (the level is the response's last byte, proxy/zproto.h). proxy/zproto.c can frame a
- * backend's leg (client_side); what is missing is a way to follow its answers.
+ * gateway offers both). The backend's leg: backends.compression, when the backend offers
+ * that algorithm (MariaDB offers CLIENT_COMPRESS only: zlib; TiDB both, pkg/server/conn.go
+ * and pkg/server/internal/parse/parse.go HandshakeResponseBody, pingcap/tidb at 000172f4,
+ * the v8.5 line: the zstd level is the response's last byte, after the attributes); else
+ * uncompressed, said once per process at WARN (a backend set may mix versions; refusing
+ * the session would make a setting about transport cost refuse clients). Under compression
+ * a server's packet ids no longer follow its packets, so on that leg the gateway follows
+ * the answers by their structure and numbers them itself (proxy/command.c
+ * answer_in_sequence). Returns the flag the response passed on carries.
  */
-static uint32_t backend_compression(ig_handshake *hs, uint32_t client_caps)
+static uint32_t backend_compression(ig_session *s, uint32_t client_caps)
 {
+	static atomic_flag told = ATOMIC_FLAG_INIT;
+	ig_handshake *hs = s->hs;
+	ig_backend_compression want = s->cfg->backends.compression;
+	uint32_t flag = want == IG_BZ_ZLIB ? CLIENT_COMPRESS : want == IG_BZ_ZSTD ? CLIENT_ZSTD_COMPRESSION_ALGORITHM : 0;
 	hs->zclient = compression_of(client_caps);
 	hs->zbackend = IG_Z_NONE;
-	return 0;
+	if (flag && !(hs->greeting.caps & flag)) {
+		if (!atomic_flag_test_and_set(&told))
+			LOG_WARN(s->id, "backends.compression: backend %s does not offer %s; its sessions' backend leg "
+			         "is uncompressed (said once)", s->be->addr, want == IG_BZ_ZLIB ? "zlib" : "zstd");
+		return 0;
+	}
+	hs->zbackend = want == IG_BZ_ZLIB ? IG_Z_ZLIB : want == IG_BZ_ZSTD ? IG_Z_ZSTD : IG_Z_NONE;
+	return flag;
+}
+
+/* The backend leg's zstd level: the configured one, capped as a client's is. */
+static int backend_zstd_level(const ig_session *s)
+{
+	int l = s->cfg->backends.zstd_level;
+	return l > IG_Z_ZSTD_LEVEL_MAX ? IG_Z_ZSTD_LEVEL_MAX : l < 1 ? 1 : l;
 }
 
 /* The client's identity, and its HandshakeResponse rewritten for the backend. */
@@ -207,9 +226,15 @@ static int client_identity(ig_session *s, const uint8_t *p, uint32_t n, const my
 	hs->zstd_level = ig_zstd_level_of_response(p, n, r->caps);
 	if (my_hs_response_rewrite(p, n, bcaps, s->mariadb_caps, &hs->hs_out) < 0)
 		return -1;
-	if ((r->caps & CLIENT_ZSTD_COMPRESSION_ALGORITHM) && !(bcaps & CLIENT_ZSTD_COMPRESSION_ALGORITHM) &&
-	    hs->hs_out.len > 32)
-		hs->hs_out.len--; /* the zstd level goes only with the zstd flag */
+	/* The zstd level goes only with the zstd flag, as the response's last byte. */
+	bool had = r->caps & CLIENT_ZSTD_COMPRESSION_ALGORITHM, has = bcaps & CLIENT_ZSTD_COMPRESSION_ALGORITHM;
+	if (had && hs->hs_out.len > 32)
+		hs->hs_out.len--;
+	if (has) {
+		uint8_t level = (uint8_t)backend_zstd_level(s);
+		if (ig_buf_append(&hs->hs_out, &level, 1) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -239,7 +264,7 @@ static void client_hello(ig_session *s, const uint8_t *p, uint32_t n, uint8_t se
 		             "(client_tls.require)");
 		return;
 	}
-	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED & ~IG_CAPS_COMPRESSION) | backend_compression(hs, r.caps) |
+	uint32_t bcaps = (r.caps & ~IG_CAPS_MASKED & ~IG_CAPS_COMPRESSION) | backend_compression(s, r.caps) |
 	                 (s->bctx ? CLIENT_SSL : 0);
 	if (client_identity(s, p, n, &r, bcaps) < 0) {
 		ig_sess_close(s, "out of memory");
@@ -423,7 +448,8 @@ static int start_compression(ig_session *s)
 	          zalg_name(hs->zbackend));
 	if (hs->zclient != IG_Z_NONE && ig_conn_start_compression(&s->client, hs->zclient, hs->zstd_level, false) < 0)
 		return -1;
-	if (hs->zbackend != IG_Z_NONE && ig_conn_start_compression(&s->backend, hs->zbackend, hs->zstd_level, true) < 0)
+	if (hs->zbackend != IG_Z_NONE &&
+	    ig_conn_start_compression(&s->backend, hs->zbackend, backend_zstd_level(s), true) < 0)
 		return -1;
 	return 0;
 }

@@ -128,6 +128,8 @@ typedef struct ig_command {
 	uint8_t infile_seq;          /* IN_INFILE: the sequence id the client's next packet must carry */
 	uint8_t infile_bseq;         /* ... and the one the server's next file packet carries (re-framed) */
 	uint8_t seq_shift;           /* the head's answer: server's sequence id - the client's (re-framing) */
+	uint8_t cont_seq;            /* a relayed command of 16 MiB or more: the id its next part carries */
+	bool cont_pend;              /* ... and its answer is the last pending one */
 	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
 	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];

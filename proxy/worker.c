@@ -15,6 +15,7 @@
 #include "proxy/log.h"
 #include "proxy/runtime.h"
 #include "proxy/session.h"
+#include "proxy/zproto.h"
 
 #define SHUTDOWN_POLL_MS 100
 
@@ -108,6 +109,7 @@ static void *worker_main(void *arg)
 	ig_worker *w = arg;
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&w->loop);
+	ig_zproto_thread_free(); /* the loop's compressors (proxy/zproto.h) */
 	return NULL;
 }
 

@@ -15,6 +15,37 @@
 
 #define ZSTD_DEFAULT_LEVEL 3
 
+/* The thread's compressors and decompressors (zproto.h): made on first use. */
+static _Thread_local z_stream *t_inflate, *t_deflate;
+static _Thread_local ZSTD_DCtx *t_dctx;
+static _Thread_local ZSTD_CCtx *t_cctx;
+
+void ig_zproto_thread_free(void)
+{
+	if (t_inflate) {
+		inflateEnd(t_inflate);
+		free(t_inflate);
+		t_inflate = NULL;
+	}
+	if (t_deflate) {
+		deflateEnd(t_deflate);
+		free(t_deflate);
+		t_deflate = NULL;
+	}
+	ZSTD_freeDCtx(t_dctx);
+	ZSTD_freeCCtx(t_cctx);
+	t_dctx = NULL;
+	t_cctx = NULL;
+}
+
+/* zlib's state is internal to it (deflate's ~256 KiB window and hash at the default level,
+ * inflate's 32 KiB window): counted as the z_stream's own size only. */
+size_t ig_zproto_thread_bytes(void)
+{
+	return (t_inflate ? sizeof(*t_inflate) : 0) + (t_deflate ? sizeof(*t_deflate) : 0) +
+	       ZSTD_sizeof_DCtx(t_dctx) + ZSTD_sizeof_CCtx(t_cctx);
+}
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -39,16 +70,6 @@ int ig_zleg_start(ig_zleg *z, ig_zalg alg, int zstd_level, bool client_side)
 
 void ig_zleg_free(ig_zleg *z)
 {
-	if (z->inflate) {
-		inflateEnd(z->inflate);
-		free(z->inflate);
-	}
-	if (z->deflate) {
-		deflateEnd(z->deflate);
-		free(z->deflate);
-	}
-	ZSTD_freeDCtx(z->dctx);
-	ZSTD_freeCCtx(z->cctx);
 	ig_buf_reset(&z->carry);
 	ig_buf_reset(&z->out);
 	memset(z, 0, sizeof(*z));
@@ -57,17 +78,16 @@ void ig_zleg_free(ig_zleg *z)
 /* ------------------------------------------------------------------ reading */
 
 /* zlib: one whole stream that ends exactly at the end of the payload, exactly ulen long. */
-static int inflate_frame(ig_zleg *z, const uint8_t *src, size_t n, uint8_t *dst, size_t ulen, char *err,
-                         size_t errlen)
+static int inflate_frame(const uint8_t *src, size_t n, uint8_t *dst, size_t ulen, char *err, size_t errlen)
 {
-	z_stream *zs = z->inflate;
+	z_stream *zs = t_inflate;
 	if (!zs) {
 		zs = calloc(1, sizeof(*zs));
 		if (!zs || inflateInit(zs) != Z_OK) {
 			free(zs);
 			return fail(err, errlen, "out of memory");
 		}
-		z->inflate = zs;
+		t_inflate = zs;
 	} else if (inflateReset(zs) != Z_OK) {
 		return fail(err, errlen, "zlib reset failed");
 	}
@@ -88,11 +108,11 @@ static int inflate_frame(ig_zleg *z, const uint8_t *src, size_t n, uint8_t *dst,
 }
 
 /* zstd: one or more whole zstd frames, exactly ulen bytes in all. */
-static int zstd_frame(ig_zleg *z, const uint8_t *src, size_t n, uint8_t *dst, size_t ulen, char *err, size_t errlen)
+static int zstd_frame(const uint8_t *src, size_t n, uint8_t *dst, size_t ulen, char *err, size_t errlen)
 {
-	if (!z->dctx && !(z->dctx = ZSTD_createDCtx()))
+	if (!t_dctx && !(t_dctx = ZSTD_createDCtx()))
 		return fail(err, errlen, "out of memory");
-	size_t got = ZSTD_decompressDCtx(z->dctx, dst, ulen, src, n);
+	size_t got = ZSTD_decompressDCtx(t_dctx, dst, ulen, src, n);
 	if (ZSTD_isError(got))
 		return fail(err, errlen, "a zstd frame does not decompress to its declared length: %s",
 		            ZSTD_getErrorName(got));
@@ -118,8 +138,8 @@ static int decode(ig_zleg *z, const uint8_t *f, const uint8_t **out, size_t *out
 	ig_buf_reset(&z->out);
 	if (ig_buf_reserve(&z->out, ulen) < 0)
 		return fail(err, errlen, "out of memory");
-	int rc = z->alg == IG_Z_ZSTD ? zstd_frame(z, src, clen, z->out.data, ulen, err, errlen)
-	                             : inflate_frame(z, src, clen, z->out.data, ulen, err, errlen);
+	int rc = z->alg == IG_Z_ZSTD ? zstd_frame(src, clen, z->out.data, ulen, err, errlen)
+	                             : inflate_frame(src, clen, z->out.data, ulen, err, errlen);
 	if (rc < 0)
 		return -1;
 	z->out.len = ulen;
@@ -178,20 +198,20 @@ static long compress_to(ig_zleg *z, const uint8_t *src, size_t n, uint8_t *dst, 
 {
 	size_t got;
 	if (z->alg == IG_Z_ZSTD) {
-		if (!z->cctx && !(z->cctx = ZSTD_createCCtx()))
+		if (!t_cctx && !(t_cctx = ZSTD_createCCtx()))
 			return -1;
-		got = ZSTD_compressCCtx(z->cctx, dst, bound, src, n, z->level);
+		got = ZSTD_compressCCtx(t_cctx, dst, bound, src, n, z->level);
 		if (ZSTD_isError(got))
 			return 0;
 	} else {
-		z_stream *zs = z->deflate;
+		z_stream *zs = t_deflate;
 		if (!zs) {
 			zs = calloc(1, sizeof(*zs));
 			if (!zs || deflateInit(zs, Z_DEFAULT_COMPRESSION) != Z_OK) {
 				free(zs);
 				return -1;
 			}
-			z->deflate = zs;
+			t_deflate = zs;
 		} else if (deflateReset(zs) != Z_OK) {
 			return -1;
 		}
@@ -253,7 +273,7 @@ static size_t frame_span(ig_zleg *z, const uint8_t *p, size_t n, bool *command)
 			continue;
 		}
 		bool whole_here = z->hdr_have == 0 && n - pos >= 4;
-		if (whole_here && z->client_side && p[pos + 3] == 0 && !z->prev_full) {
+		if (whole_here && z->client_side && p[pos + 3] == 0 && !z->prev_full && z->data_left == 0) {
 			if (pos > 0)
 				break; /* the command starts the next frame */
 			*command = true;
@@ -264,6 +284,8 @@ static size_t frame_span(ig_zleg *z, const uint8_t *p, size_t n, bool *command)
 			break;
 		uint32_t len = my_u24(z->hdr);
 		z->hdr_have = 0;
+		if (z->data_left > 0)
+			z->data_left--;
 		z->prev_full = len == MY_MAX_PAYLOAD;
 		z->pkt_left = len;
 	}

@@ -56,16 +56,25 @@ typedef struct ig_zleg {
 	/* Reading. */
 	ig_buf carry;        /* a frame not yet whole */
 	ig_buf out;          /* the last frame's packet bytes */
-	void *inflate;       /* z_stream, made on first use */
-	void *dctx;          /* ZSTD_DCtx */
 	/* Writing: where packets start in the bytes written, to find the commands. */
 	uint32_t pkt_left;   /* payload bytes of the current packet still to come */
 	uint8_t hdr[4];      /* a packet header split between writes */
 	uint8_t hdr_have;
 	bool prev_full;      /* the last packet had a 16 MiB - 1 payload: the next continues it */
-	void *deflate;       /* z_stream */
-	void *cctx;          /* ZSTD_CCtx */
+	uint32_t data_left;  /* packets still to be written that start no command (ig_zleg_expect_data) */
 } ig_zleg;
+
+/*
+ * The compressors and decompressors are the thread's, not the connection's: a frame is
+ * compressed or decompressed whole in one call (zlib reset before each, zstd one-shot), and
+ * a worker's loop runs one callback at a time, so one set per thread serves all its
+ * connections. A connection at rest then holds none (per connection they were ~270 KiB for
+ * zlib, ~1.36 MiB for zstd at level 3, made on first use and kept: docs/BENCHMARKS.md 2.1). Made
+ * on first use; ig_zproto_thread_free at the thread's end. ig_zproto_thread_bytes: what the
+ * thread's set holds now (tests).
+ */
+void ig_zproto_thread_free(void);
+size_t ig_zproto_thread_bytes(void);
 
 /* Frames from now on; 0, or -1 for an unknown algorithm. */
 int ig_zleg_start(ig_zleg *z, ig_zalg alg, int zstd_level, bool client_side);
@@ -82,6 +91,15 @@ int ig_zleg_read(ig_zleg *z, const uint8_t *p, size_t n, size_t *used, const uin
                  char *err, size_t errlen);
 /* Bytes of a frame kept, not yet whole. */
 static inline size_t ig_zleg_kept(const ig_zleg *z) { return ig_buf_avail(&z->carry); }
+
+/*
+ * On the leg where the gateway is the client: the next `packets` packets written continue an
+ * exchange (LOCAL INFILE data, numbered on from the server's request), so none of them starts
+ * a command, even one whose id has wrapped around to 0 (a file of more than 254 pieces):
+ * without this its frame would go out with id 0 and the server refuse it (MariaDB: 1156
+ * "Got packets out of order").
+ */
+static inline void ig_zleg_expect_data(ig_zleg *z, uint32_t packets) { z->data_left += packets; }
 
 /* Appends the frames carrying packet bytes p[0..n) to out. 0, or -1 out of memory. */
 int ig_zleg_write(ig_zleg *z, const uint8_t *p, size_t n, ig_buf *out);

@@ -154,7 +154,7 @@ class Gateway:
     keys not already written here)."""
 
     def __init__(self, dirpath, backend, binary=None, workers=2, pd=(), log_level="warn",
-                 extra_yaml=""):
+                 extra_yaml="", backends_extra=""):
         self.dir = dirpath
         self.binary = binary or os.environ.get("IMPORTGATE", DEFAULT_IMPORTGATE)
         self.port = free_port()
@@ -163,13 +163,13 @@ class Gateway:
         self.config = (
             "listen: 127.0.0.1:%d\n"
             "workers: %d\n"
-            "backends:\n  servers: [%s]\n"
+            "backends:\n  servers: [%s]\n%s"
             "cluster:\n  pd: [%s]\n"
             "audit:\n  path: %s\n"
             "obligations:\n  file: %s\n"
             "admin: {listen: 127.0.0.1:0}\n"
             "log: {level: %s}\n"
-            % (self.port, workers, backend, pd_list, os.path.join(dirpath, "audit.jsonl"),
+            % (self.port, workers, backend, backends_extra, pd_list, os.path.join(dirpath, "audit.jsonl"),
                os.path.join(dirpath, "obligations.log"), log_level)) + extra_yaml
         self.proc = None
 
@@ -206,6 +206,8 @@ CLIENT_PROTOCOL_41 = 0x200
 CLIENT_TRANSACTIONS = 0x2000
 CLIENT_SECURE_CONNECTION = 0x8000
 CLIENT_PLUGIN_AUTH = 0x80000
+CLIENT_COMPRESS = 0x20
+CLIENT_ZSTD_COMPRESSION_ALGORITHM = 1 << 26
 
 
 def _recv_exact(sock, n):
@@ -262,9 +264,10 @@ def parse_greeting(p):
     return version, salt[:20], plugin
 
 
-def mysql_connect(host, port, user, password, db=None, timeout=10.0):
+def mysql_connect(host, port, user, password, db=None, timeout=10.0, compress=None):
     """An authenticated connection (mysql_native_password, following an AuthSwitchRequest to
-    it); returns the socket. Raises on any error packet."""
+    it); returns the socket. Raises on any error packet. compress: None, "zlib" or "zstd" (the
+    flag asked for; frames start after the OK, see compressed_query)."""
     s = socket.create_connection((host, port), timeout=timeout)
     try:
         _, greet = read_packet(s)
@@ -273,12 +276,16 @@ def mysql_connect(host, port, user, password, db=None, timeout=10.0):
                 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH)
         if db:
             caps |= CLIENT_CONNECT_WITH_DB
+        if compress:
+            caps |= CLIENT_COMPRESS if compress == "zlib" else CLIENT_ZSTD_COMPRESSION_ALGORITHM
         auth = native_scramble(password, salt)
         payload = struct.pack("<IIB23x", caps, 1 << 24, 45) + user.encode() + b"\0"
         payload += bytes([len(auth)]) + auth
         if db:
             payload += db.encode() + b"\0"
         payload += b"mysql_native_password\0"
+        if compress == "zstd":
+            payload += bytes([3])  # the zstd level, the response's last byte
         write_packet(s, 1, payload)
         seq, p = read_packet(s)
         if p[:1] == b"\xfe":  # AuthSwitchRequest
@@ -295,6 +302,65 @@ def mysql_connect(host, port, user, password, db=None, timeout=10.0):
     except BaseException:
         s.close()
         raise
+
+
+def _libzstd():
+    import ctypes
+    lib = ctypes.CDLL("libzstd.so.1")
+    lib.ZSTD_compress.restype = ctypes.c_size_t
+    lib.ZSTD_compress.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+    lib.ZSTD_decompress.restype = ctypes.c_size_t
+    lib.ZSTD_decompress.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    lib.ZSTD_isError.restype = ctypes.c_uint
+    lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+    return lib
+
+
+def _zpack(alg, data):
+    if alg == "zlib":
+        import zlib
+        return zlib.compress(data)
+    import ctypes
+    lib = _libzstd()
+    out = ctypes.create_string_buffer(len(data) + 1024)
+    n = lib.ZSTD_compress(out, len(out), data, len(data), 3)
+    assert not lib.ZSTD_isError(n)
+    return out.raw[:n]
+
+
+def _zunpack(alg, data, ulen):
+    if alg == "zlib":
+        import zlib
+        return zlib.decompress(data)
+    import ctypes
+    lib = _libzstd()
+    out = ctypes.create_string_buffer(ulen)
+    n = lib.ZSTD_decompress(out, ulen, data, len(data))
+    assert not lib.ZSTD_isError(n) and n == ulen
+    return out.raw[:n]
+
+
+def compressed_query(sock, alg, sql, packets):
+    """Sends COM_QUERY sql in one compressed frame (compressed when over 50 bytes) on a
+    connection from mysql_connect(compress=alg) and reads frames until `packets` packets of the
+    answer have come; returns their payloads."""
+    pkt = struct.pack("<I", len(sql) + 1)[:3] + b"\0" + b"\x03" + sql.encode()
+    body = _zpack(alg, pkt)
+    sock.sendall(struct.pack("<I", len(body))[:3] + b"\0" + struct.pack("<I", len(pkt))[:3] + body)
+    stream, got = b"", []
+    while len(got) < packets:
+        hdr = _recv_exact(sock, 7)
+        clen = hdr[0] | hdr[1] << 8 | hdr[2] << 16
+        ulen = hdr[4] | hdr[5] << 8 | hdr[6] << 16
+        body = _recv_exact(sock, clen)
+        stream += _zunpack(alg, body, ulen) if ulen else body
+        while len(stream) >= 4 and len(got) < packets:
+            n = stream[0] | stream[1] << 8 | stream[2] << 16
+            if len(stream) < 4 + n:
+                break
+            got.append(stream[4:4 + n])
+            stream = stream[4 + n:]
+    return got
 
 
 def cleanup_dir(path, keep):

@@ -9,7 +9,13 @@ stays cheap, the server side is real), checks that MariaDB sees N more connectio
 client connection has its backend connection), reads VmRSS again and reports
 (after - before) / N. Target (docs/BENCHMARKS.md): <= 32 KiB per idle connection for importgate.
 
+With --compress zlib|zstd each client connection asks for compression and sends one
+compressed query whose answer is --answer-bytes long before it goes idle, so the gateway has
+decompressed and compressed on it (compression contexts are made on first use);
+--backend-compression sets backends.compression. --no-haproxy measures the gateway only.
+
 Usage: /usr/bin/python3 tests/bench/idle_rss.py [--connections 5000] [--importgate PATH]
+       [--compress zlib|zstd] [--answer-bytes 262144] [--backend-compression off|zlib|zstd] [--no-haproxy]
 """
 
 import argparse
@@ -22,12 +28,19 @@ import benchlib
 TARGET_KIB = 32.0
 
 
-def open_conns(port, n, user, password):
+def open_conns(port, n, user, password, compress=None, answer_bytes=0):
     conns = []
     t0 = time.monotonic()
+    # Over 50 bytes, so the query itself goes compressed; 5 packets: count, column, EOF, row, EOF.
+    sql = "SELECT REPEAT('a', %d) AS padded_answer_of_this_idle_connection_test" % answer_bytes
     for i in range(n):
         try:
-            conns.append(benchlib.mysql_connect("127.0.0.1", port, user, password))
+            c = benchlib.mysql_connect("127.0.0.1", port, user, password, compress=compress)
+            conns.append(c)
+            if compress:
+                got = benchlib.compressed_query(c, compress, sql, 5)
+                if len(got[3]) < answer_bytes:
+                    raise RuntimeError("short answer: %d bytes" % len(got[3]))
         except Exception as e:
             for c in conns:
                 c.close()
@@ -47,15 +60,15 @@ def wait_threads(db, want, op, timeout=60.0):
         time.sleep(0.2)
 
 
-def measure(name, pid, port, db, n, settle):
+def measure(name, pid, port, db, n, settle, compress=None, answer_bytes=0):
     # Warm-up: the first connections allocate per-thread and per-loop structures once.
-    warm, _ = open_conns(port, 50, db.user, db.password)
+    warm, _ = open_conns(port, 50, db.user, db.password, compress, answer_bytes)
     for c in warm:
         c.close()
     base_threads = wait_threads(db, db.status("Threads_connected") - 50, "le", 10)
     time.sleep(settle)
     before = benchlib.rss_kib(pid)
-    conns, secs = open_conns(port, n, db.user, db.password)
+    conns, secs = open_conns(port, n, db.user, db.password, compress, answer_bytes)
     got = wait_threads(db, base_threads + n, "ge", 30)
     time.sleep(settle)
     after = benchlib.rss_kib(pid)
@@ -78,6 +91,10 @@ def main():
                     "or " + benchlib.DEFAULT_IMPORTGATE + ")")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before RSS reads")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument("--compress", choices=("zlib", "zstd"), default=None)
+    ap.add_argument("--answer-bytes", type=int, default=262144)
+    ap.add_argument("--backend-compression", choices=("off", "zlib", "zstd"), default="off")
+    ap.add_argument("--no-haproxy", action="store_true")
     args = ap.parse_args()
 
     # N client sockets here; the children (gateway, HAProxy, MariaDB) inherit the limit.
@@ -98,10 +115,17 @@ def main():
     try:
         db = benchlib.MariaDB(wd, max_connections=max(8000, args.connections + 200)).start()
         backend = "127.0.0.1:%d" % db.port
-        gw = benchlib.Gateway(wd, backend, binary=args.importgate).start()
-        hap = benchlib.HAProxy(wd, backend).start()
-        for name, proc, port in (("importgate", gw.proc, gw.port), ("haproxy", hap.proc, hap.port)):
-            r = measure(name, proc.pid, port, db, args.connections, args.settle)
+        extra = ""
+        if args.backend_compression != "off":
+            extra = "  compression: %s\n" % args.backend_compression
+        gw = benchlib.Gateway(wd, backend, binary=args.importgate, backends_extra=extra).start()
+        proxies = [("importgate", gw.proc, gw.port)]
+        if not args.no_haproxy:
+            hap = benchlib.HAProxy(wd, backend).start()
+            proxies.append(("haproxy", hap.proc, hap.port))
+        for name, proc, port in proxies:
+            r = measure(name, proc.pid, port, db, args.connections, args.settle, args.compress,
+                        args.answer_bytes)
             if proc.poll() is not None:
                 raise RuntimeError("%s exited during the run" % name)
             results.append(r)
@@ -114,7 +138,9 @@ def main():
         benchlib.cleanup_dir(wd, args.keep)
 
     print("\nMariaDB %s, importgate %s (workers 2), HAProxy (tests/bench/haproxy.cfg), "
-          "%d idle authenticated connections\n" % (version, benchlib.git_commit(), args.connections))
+          "%d idle authenticated connections, client compression %s (answer %d bytes), backend "
+          "compression %s\n" % (version, benchlib.git_commit(), args.connections, args.compress or "off",
+                                 args.answer_bytes, args.backend_compression))
     print("| proxy | connections | backend connections seen | RSS before KiB | RSS with "
           "connections KiB | RSS after closing KiB | KiB per idle connection | target |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")

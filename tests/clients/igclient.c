@@ -26,6 +26,8 @@
  *   --compress: ask for the compressed protocol
  *   params:  i:INT u:UINT f:DOUBLE s:TEXT x:HEX n: (NULL) t:YYYY-MM-DD HH:MM:SS[.frac]
  *            D:YYYY-MM-DD L:NBYTES[:CHUNK] (blob sent with mysql_stmt_send_long_data)
+ *            B:NBYTES (blob of pattern bytes bound inline: over 16 MiB the COM_STMT_EXECUTE
+ *            goes in several packets)
  * Long data and bigquery bytes are pattern_byte(i) so the test can recompute them.
  * Exit: 0 all steps ok, 1 a step failed, 2 usage error, 3 connection failed.
  */
@@ -332,6 +334,22 @@ static int parse_param(const char *spec, param *p)
 	case 's':
 	case 'x':
 		return parse_bytes_param(v, p, p->kind == 'x');
+	case 'B': {
+		errno = 0;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || n > (1ULL << 30))
+			return -1;
+		p->len = (unsigned long)n;
+		if (!(p->buf = malloc(p->len + 1)))
+			return -1;
+		for (size_t i = 0; i < p->len; i++)
+			p->buf[i] = pattern_byte(i);
+		b->buffer_type = MYSQL_TYPE_BLOB;
+		b->buffer = p->buf;
+		b->buffer_length = p->len;
+		b->length = &p->len;
+		return 0;
+	}
 	case 'n':
 		b->buffer_type = MYSQL_TYPE_NULL;
 		return 0;

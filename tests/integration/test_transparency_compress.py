@@ -5,8 +5,8 @@ one frame) are read as the server reads them; an IMPORT INTO sent compressed to 
 table is refused exactly as the same statement sent uncompressed; frames that lie about
 their length, carry bytes after their stream or decompress past what they declare close
 the connection, and the gateway goes on serving others. Each leg compresses on its own:
-the client's leg as the client asks, the backend's leg not at all (proxy/handshake.c
-backend_compression)."""
+the client's leg as the client asks, the backend's leg not by default (backends.compression:
+off; the compressed backend leg: test_compress_backend_leg.py)."""
 
 import subprocess
 import zlib
@@ -31,8 +31,8 @@ def _mariadb_cli(target, sql, compress):
 
 def test_mariadb_compress_reports_compression_on(gw, mariadb):
     """`status` says what the client's leg does: compressed, as directly. The server's
-    session variable says what the backend's leg does: that leg stays uncompressed
-    (proxy/handshake.c backend_compression says why)."""
+    session variable says what the backend's leg does: uncompressed by default
+    (backends.compression: off)."""
     sql = "SHOW SESSION STATUS LIKE 'Compression'"
     assert _mariadb_cli(mariadb, sql, True) == "Variable_name\tValue\nCompression\tON\n"
     assert _mariadb_cli(gw, sql, True) == "Variable_name\tValue\nCompression\tOFF\n"

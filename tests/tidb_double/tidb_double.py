@@ -104,7 +104,8 @@ WHAT IT DOES NOT MODEL
   functions) is answered 1105 `tidb double: cannot evaluate ...`; useDB does
   not check that the statements after the first in "use `name`" parse.
 - Privileges: every user sees and may cancel every job (SUPER).
-- Compression (CLIENT_COMPRESS is not advertised although TiDB does),
+- Compression: zlib (CLIENT_COMPRESS is not advertised although TiDB does); zstd only with
+  zstd=True (--zstd), whole frames of at most 16 MiB - 1 (mysqlwire.ZstdSocket),
   CLIENT_QUERY_ATTRIBUTES, server-side cursors (COM_STMT_FETCH), LOAD DATA
   other than LOCAL (LOAD DATA LOCAL reads the file as TiDB does, under the session's
   max_allowed_packet, and keeps it in state.files), max_allowed_packet on command
@@ -258,7 +259,8 @@ class Config:
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
-                 proxy_fallbackable=False):
+                 proxy_fallbackable=False, zstd=False):
+        self.zstd = zstd  # offer CLIENT_ZSTD_COMPRESSION_ALGORITHM (mysqlwire.ZstdSocket)
         self.port = port
         self.host = host
         self.version = version
@@ -453,8 +455,12 @@ class Session:
 
     # -- handshake and auth -------------------------------------------------
 
+    def server_caps(self):
+        return (SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
+                | (w.CLIENT_ZSTD_COMPRESSION_ALGORITHM if self.cfg.zstd else 0))
+
     def greeting(self):
-        caps = SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
+        caps = self.server_caps()
         plugin = self.cfg.default_auth.encode()
         return (b"\x0a" + self.cfg.version.encode() + b"\x00" + struct.pack("<I", self.id)
                 + self.scramble[:8] + b"\x00" + struct.pack("<H", caps & 0xFFFF)
@@ -489,7 +495,7 @@ class Session:
         r.uint(4)  # max packet
         collation = r.u8()
         r.fixed(23)
-        server_caps = SERVER_CAPS | (w.CLIENT_SSL if self.state.tls else 0)
+        server_caps = self.server_caps()
         if client_caps & w.CLIENT_SSL and r.remaining() == 0:
             if not self.state.tls:
                 raise AuthFailed("SSL requested but not configured")
@@ -516,6 +522,12 @@ class Session:
         plugin = self.cfg.default_auth
         if client_caps & w.CLIENT_PLUGIN_AUTH and r.remaining():
             plugin = r.nul_str().decode(errors="replace") or plugin
+        zstd_level = None
+        if self.caps & w.CLIENT_ZSTD_COMPRESSION_ALGORITHM:
+            # TiDB parse.go HandshakeResponseBody: the level is the byte after the attributes.
+            if client_caps & w.CLIENT_CONNECT_ATTRS and r.remaining():
+                r.lenenc_bytes()
+            zstd_level = r.u8() if r.remaining() else None
         self.authenticate(user, plugin, resp)
         self.collation = collation
         self.new_session_vars()
@@ -526,6 +538,11 @@ class Session:
                 self.send_error(e)
                 raise AuthFailed(e.message)
         self.io.write(w.ok_packet(status=self.status()))
+        if self.caps & w.CLIENT_ZSTD_COMPRESSION_ALGORITHM:
+            # Compressed from after the OK on (TiDB conn.go handshake).
+            self.zsock = w.ZstdSocket(self.sock, zstd_level or 3)
+            self.io.set_socket(self.zsock)
+            self.state.record_connection({"conn": self.id, "zstd_level": zstd_level, "zsock": self.zsock})
 
     def deny(self, user, used_password):
         err = SQLError(1045, "Access denied for user '%s'@'%s' (using password: %s)"

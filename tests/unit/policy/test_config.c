@@ -61,6 +61,8 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->backends.health_timeout_ms, 2000);
 	assert_int_equal(c->backends.max_connections, 0);
 	assert_int_equal(c->backends.proxy_protocol, IG_PP_SEND_OFF);
+	assert_int_equal(c->backends.compression, IG_BZ_OFF);
+	assert_int_equal(c->backends.zstd_level, 3);
 	assert_int_equal(c->client_proxy_protocol.nnetworks, 0);
 	assert_int_equal(c->client_proxy_protocol.header_timeout_ms, 5000);
 	assert_false(c->client_proxy_protocol.fallbackable);
@@ -581,6 +583,21 @@ static void proxy_protocol_keys(void **state)
 	load_err("client_proxy_protocol: {fallbackable: maybe}\n", "client_proxy_protocol.fallbackable: expected true or false");
 }
 
+/* backends.compression and backends.zstd_level. */
+static void backend_compression_keys(void **state)
+{
+	(void)state;
+	ig_config *c = load_ok("backends: {compression: zstd, zstd_level: 2}\n");
+	assert_int_equal(c->backends.compression, IG_BZ_ZSTD);
+	assert_int_equal(c->backends.zstd_level, 2);
+	ig_config_free(c);
+	c = load_ok("backends: {compression: zlib}\n");
+	assert_int_equal(c->backends.compression, IG_BZ_ZLIB);
+	ig_config_free(c);
+	load_err("backends: {compression: lz4}\n", "backends.compression: bad value \"lz4\" (expected off, zlib or zstd)");
+	load_err("backends: {zstd_level: 23}\n", "backends.zstd_level: 23 is out of range");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +610,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hostile_input),
 		cmocka_unit_test(hostport),
 		cmocka_unit_test(proxy_protocol_keys),
+		cmocka_unit_test(backend_compression_keys),
 		cmocka_unit_test(example_file),
 		cmocka_unit_test(file_load_and_refs),
 	};

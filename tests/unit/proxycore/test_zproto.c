@@ -207,6 +207,42 @@ static void test_sequence_ids(void **state)
 	ig_buf_reset(&pk);
 }
 
+/* LOCAL INFILE data of more than 254 pieces: a piece's id wraps to 0. Announced as data
+ * (ig_zleg_expect_data), none of them starts a frame with id 0; the next command does. Not
+ * announced, the wrapped piece would be cut as a command (the frame MariaDB refused, 1156). */
+static void test_file_data_ids_wrap(void **state)
+{
+	(void)state;
+	static const uint8_t q[] = {COM_QUERY, 'L', 'O', 'A', 'D'};
+	static const uint8_t data[] = {'1', ',', '2', '\n'};
+	for (int announced = 0; announced < 2; announced++) {
+		ig_zleg b = {0};
+		ig_buf pk = {0}, f = {0};
+		uint8_t ids[8];
+		ig_zleg_start(&b, IG_Z_ZLIB, 0, true);
+		b.seq = 2; /* after the server's request in frame 1 */
+		if (announced)
+			ig_zleg_expect_data(&b, 300);
+		for (int i = 0; i < 300; i++)
+			put_pkt(&pk, (uint8_t)(2 + i), data, i == 299 ? 0 : sizeof(data));
+		put_pkt(&pk, 0, q, sizeof(q)); /* the next command */
+		assert_int_equal(ig_zleg_write(&b, pk.data, pk.len, &f), 0);
+		int n = frame_ids(&f, ids, 8);
+		if (announced) {
+			assert_int_equal(n, 2);
+			assert_int_equal(ids[0], 2);
+			assert_int_equal(ids[1], 0);
+			assert_int_equal(b.data_left, 0);
+		} else {
+			assert_int_equal(n, 3); /* piece 254 (id 0) cut as a command */
+			assert_int_equal(ids[1], 0);
+		}
+		ig_buf_reset(&f);
+		ig_buf_reset(&pk);
+		ig_zleg_free(&b);
+	}
+}
+
 /* A 16 MiB - 1 packet is followed by its continuation with sequence id 0 after 255 wraps:
  * the writer knows it continues and does not cut it as a command. */
 static void test_continuation_not_a_command(void **state)
@@ -362,13 +398,62 @@ static void test_zstd_level_capped(void **state)
 		pk[i] = (uint8_t)("abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7919u) % 36]);
 	ig_buf out = {0};
 	assert_int_equal(ig_zleg_write(&z, pk, 4 + n, &out), 0);
-	assert_non_null(z.cctx);
-	assert_true(ZSTD_sizeof_CCtx(z.cctx) < 4u * 1024 * 1024);
+	assert_true(ig_zproto_thread_bytes() > 0);
+	assert_true(ig_zproto_thread_bytes() < 4u * 1024 * 1024);
 	ig_buf_reset(&out);
 	ig_zleg_free(&z);
 	assert_int_equal(ig_zleg_start(&z, IG_Z_ZSTD, 2, false), 0);
 	assert_int_equal(z.level, 2); /* levels under the cap are the client's */
 	ig_zleg_free(&z);
+	free(pk);
+}
+
+/* Two connections of one thread use the thread's one set of contexts: a second leg adds
+ * nothing, freeing a leg frees none, the thread's end frees them all; and both legs' frames
+ * still read back. */
+static void test_contexts_per_thread(void **state)
+{
+	(void)state;
+	ig_zproto_thread_free();
+	assert_int_equal(ig_zproto_thread_bytes(), 0);
+	size_t n = 4096;
+	uint8_t *pk = malloc(4 + n);
+	assert_non_null(pk);
+	my_put_u24(pk, (uint32_t)n);
+	pk[3] = 0;
+	for (size_t i = 4; i < 4 + n; i++)
+		pk[i] = (uint8_t)("select 1 from t where a = "[(i * 13u) % 26]);
+	for (int alg = IG_Z_ZLIB; alg <= IG_Z_ZSTD; alg++) {
+		ig_zleg a = {0}, b = {0}, r = {0};
+		assert_int_equal(ig_zleg_start(&a, (ig_zalg)alg, 3, false), 0);
+		assert_int_equal(ig_zleg_start(&b, (ig_zalg)alg, 3, true), 0);
+		assert_int_equal(ig_zleg_start(&r, (ig_zalg)alg, 3, false), 0);
+		ig_buf fa = {0}, fb = {0};
+		assert_int_equal(ig_zleg_write(&a, pk, 4 + n, &fa), 0);
+		size_t one = ig_zproto_thread_bytes();
+		assert_true(one > 0);
+		assert_true(fa.len < n); /* compressed */
+		assert_int_equal(ig_zleg_write(&b, pk, 4 + n, &fb), 0);
+		assert_int_equal(ig_zproto_thread_bytes(), one);
+		ig_zleg_free(&a);
+		ig_zleg_free(&b);
+		assert_int_equal(ig_zproto_thread_bytes(), one);
+		ig_buf *fs[2] = {&fa, &fb};
+		for (int k = 0; k < 2; k++) {
+			size_t used;
+			const uint8_t *out;
+			size_t outlen;
+			char err[128];
+			assert_int_equal(ig_zleg_read(&r, fs[k]->data, fs[k]->len, &used, &out, &outlen, err, sizeof(err)), 1);
+			assert_int_equal(used, fs[k]->len);
+			assert_int_equal(outlen, 4 + n);
+			assert_memory_equal(out, pk, 4 + n);
+			ig_buf_reset(fs[k]);
+		}
+		ig_zleg_free(&r);
+	}
+	ig_zproto_thread_free();
+	assert_int_equal(ig_zproto_thread_bytes(), 0);
 	free(pk);
 }
 
@@ -383,6 +468,8 @@ int main(void)
 		cmocka_unit_test(test_refused_frames),
 		cmocka_unit_test(test_zstd_level_of_response),
 		cmocka_unit_test(test_zstd_level_capped),
+		cmocka_unit_test(test_contexts_per_thread),
+		cmocka_unit_test(test_file_data_ids_wrap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
