@@ -177,6 +177,27 @@ static unsigned exited(ig_ltn_binder *b, const ig_ltnb_event *e)
 	return fx | IG_LTNB_DO_END;
 }
 
+/* DRAINING: Lightning exited with its binding in place. Lightning revokes its key before it
+ * exits, on success and on failure (importTables' deferred undo), so at the first look:
+ * gone, and the exit a failure: it may have been another Lightning's that ended just before
+ * (reported, as a suspect would be); still there after an exit (not a signal): not its own
+ * (or its revoke failed): let go at once for the gateways to judge. After a signal (killed)
+ * the key may be its own, left to its lease: held until it goes, or the TTL + margin. */
+static unsigned drain(ig_ltn_binder *b, const ig_ltnb_event *e)
+{
+	bool first = !b->drain_looked, signal = b->exit_status >= 128;
+
+	b->drain_looked = true;
+	if (e->bound == IG_LTNB_REG_PRESENT && (signal || !first) && e->now_ms - b->exited_ms < b->drain_ms)
+		return 0;
+	b->state = IG_LTNB_DONE;
+	if (e->bound == IG_LTNB_REG_PRESENT)
+		return IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED;
+	if (first && b->exit_status != 0)
+		return IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END;
+	return IG_LTNB_DO_END;
+}
+
 unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e)
 {
 	unsigned fx = 0;
@@ -202,6 +223,8 @@ unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e)
 		} else if (e->kind == IG_LTNB_EV_EXITED) {
 			b->state = IG_LTNB_DRAINING;
 			b->exited_ms = e->now_ms;
+			b->exit_status = e->exit_status;
+			b->drain_looked = false;
 		} else if (e->bound == IG_LTNB_REG_ABSENT) {
 			/* Lightning deletes its key only as it ends (register.go Close): the child runs on,
 			 * so this was its own key closing or another Lightning's */
@@ -216,13 +239,7 @@ unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e)
 			return exited(b, e);
 		return judge_suspect(b, e);
 	case IG_LTNB_DRAINING:
-		if (e->kind != IG_LTNB_EV_ROUND)
-			return 0;
-		if (e->bound == IG_LTNB_REG_PRESENT && e->now_ms - b->exited_ms < b->drain_ms)
-			return 0;
-		fx = e->bound == IG_LTNB_REG_PRESENT ? IG_LTNB_DO_OUTLIVED : 0;
-		b->state = IG_LTNB_DONE;
-		return fx | IG_LTNB_DO_END;
+		return e->kind == IG_LTNB_EV_ROUND ? drain(b, e) : 0;
 	case IG_LTNB_DONE:
 		break;
 	}

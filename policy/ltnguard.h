@@ -81,7 +81,7 @@ typedef enum {
 	IG_LTNB_LOOKING,   /* Lightning runs, nothing bound */
 	IG_LTNB_BOUND,     /* Lightning runs, a registration bound */
 	IG_LTNB_AMBIGUOUS, /* Lightning runs, more than one candidate was seen at once: none bound */
-	IG_LTNB_DRAINING,  /* Lightning exited, the bound registration is still there */
+	IG_LTNB_DRAINING,  /* Lightning exited with a registration bound: checking it went */
 	IG_LTNB_DONE,      /* the guard record can go */
 } ig_ltnb_state;
 
@@ -111,9 +111,10 @@ enum {
 	IG_LTNB_DO_AMBIGUOUS = 2,  /* write the guard as ambiguous */
 	IG_LTNB_DO_RELEASE = 4,    /* the bound key is gone: unbind (guard without binding, bind key
 	                            * deleted); the released registration becomes the suspect */
-	IG_LTNB_DO_REPORT = 8,     /* report the suspect unguarded (it was not this run's, or may not be) */
+	IG_LTNB_DO_REPORT = 8,     /* after RELEASE: report the suspect unguarded (it was not this
+	                            * run's, or may not be) */
 	IG_LTNB_DO_END = 16,       /* delete the guard record and the bind key */
-	IG_LTNB_DO_OUTLIVED = 32,  /* with END: the bound registration outlived Lightning by the TTL */
+	IG_LTNB_DO_OUTLIVED = 32,  /* with END: the bound registration outlived Lightning (let go) */
 };
 
 typedef struct ig_ltn_binder {
@@ -121,16 +122,22 @@ typedef struct ig_ltn_binder {
 	bool suspect;             /* a released binding that may have been a Lightning started by hand */
 	int64_t suspect_since_ms;
 	int64_t exited_ms;
+	int exit_status;          /* DRAINING: Lightning's (128 + signal when killed) */
+	bool drain_looked;        /* DRAINING: the first look after the exit was made */
 	int64_t close_grace_ms;   /* how long Lightning may run on after its key went (set by caller) */
 	int64_t drain_ms;         /* how long a bound key may outlive Lightning (TTL + margin) */
 } ig_ltn_binder;
 
-/* Applies e to b; returns IG_LTNB_DO_* bits. A suspect is reported when it cannot be the
- * child's: a new candidate appears (the child registers only once), the child runs on
- * close_grace_ms after the key went, or the child exits with a failure (it may never have
- * registered); dropped when the child exits with status 0 (a successful physical import
- * registered: the key that went was its own, closed before its exit, or its own came while
- * another was bound and the gateways judged it, so the count holds either way). */
+/* Applies e to b; returns IG_LTNB_DO_* bits. A bound key that goes while Lightning runs is
+ * released and becomes a suspect; a suspect is reported when it cannot be the child's: a new
+ * candidate appears (the child registers only once), the child runs on close_grace_ms after
+ * the key went, or the child exits with a failure (it may never have registered); dropped
+ * when the child exits with status 0 (a successful physical import registered: the key that
+ * went was its own, closed before its exit, or its own came while another was bound and the
+ * gateways judged it, so the count holds either way). After the exit, see drain() in
+ * ltnguard.c: the same for a bound key found gone at the first look; a bound key still there
+ * is let go at once after a plain exit (Lightning revokes its own before it exits), held until
+ * it goes or drain_ms after a signal (a killed Lightning's key waits for its lease's TTL). */
 unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e);
 const char *ig_ltnb_state_name(ig_ltnb_state s);
 

@@ -28,7 +28,8 @@
  * (lightning-outcome-unknown); after step 5 they are the engine's, as any due record.
  * Test hooks: IG_LTN_CRASH_AT=before-answer|after-due ends the process there (_exit(70));
  * IG_LTN_REG_TTL_S and IG_LTN_CLOSE_GRACE_S replace Lightning's registration TTL and the close
- * grace (below) so a test need not wait minutes.
+ * grace (below) so a test need not wait minutes; IG_LTN_BIND_DELAY_MS waits between the pick
+ * and the bind (two binders then pick the same registration).
  */
 #include "proxy/ltn_run.h"
 
@@ -460,20 +461,23 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 {
 	char err[512];
 
-	if (fx & IG_LTNB_DO_REPORT)
-		report_suspect(r);
-	if (!r->bs.suspect)
-		reg_clear(&r->suspect);
 	if (fx & IG_LTNB_DO_RELEASE) {
-		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) ended while Lightning "
-		        "still runs: the binding is let go\n", r->bound.key);
+		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) ended %s: the binding "
+		        "is let go\n", r->bound.key, r->bs.state == IG_LTNB_DONE ? "as Lightning failed" : "while Lightning still runs");
 		if (bind_locked(r, &r->bound, false, err, sizeof(err)) < 0)
 			fprintf(stderr, "importgate lightning run: the binding cannot be let go (%s)\n", err);
 		reg_clear(&r->suspect);
 		r->suspect = r->bound;
 		memset(&r->bound, 0, sizeof(r->bound));
 	}
+	if (fx & IG_LTNB_DO_REPORT)
+		report_suspect(r);
+	if (!r->bs.suspect)
+		reg_clear(&r->suspect);
 	if (fx & IG_LTNB_DO_BIND) {
+		int64_t delay = env_seconds("IG_LTN_BIND_DELAY_MS", 0); /* test hook: two binders pick at once */
+		if (delay > 0)
+			sleep_ms((int)(delay > 60000 ? 60000 : delay));
 		int rc = reg_copy(&r->bound, &l->v[pick]) < 0 ? -1 : bind_locked(r, &r->bound, true, err, sizeof(err));
 		if (rc == 0)
 			fprintf(stderr, "importgate lightning run: Lightning registered %s: bound to this guarded run\n",
@@ -481,6 +485,9 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 		else {
 			if (rc < 0)
 				fprintf(stderr, "importgate lightning run: the binding cannot be written (%s)\n", err);
+			else
+				fprintf(stderr, "importgate lightning run: %s was bound by another guarded run first: looking "
+				        "again\n", r->bound.key);
 			reg_clear(&r->bound);
 			ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = now_ms()};
 			ig_ltn_binder_step(&r->bs, &lost);
@@ -495,9 +502,9 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 			fprintf(stderr, "importgate lightning run: the guard cannot be marked ambiguous (%s)\n", err);
 	}
 	if (fx & IG_LTNB_DO_OUTLIVED)
-		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) is still there %lld s "
-		        "after Lightning exited: the binding is let go and the gateways report it as unguarded\n",
-		        r->bound.key, (long long)(r->bs.drain_ms / 1000));
+		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) is still there "
+		        "after Lightning exited (status %d): the binding is let go and the gateways report it as "
+		        "unguarded\n", r->bound.key, r->bs.exit_status);
 }
 
 static ig_ltnb_reg_seen bound_seen(const run *r, const ig_brie_list *l)

@@ -163,7 +163,7 @@ static void binder_own_run(void **s)
 	/* exits before the binder saw the key go: draining, then gone */
 	assert_int_equal(exit_(&b, 300, 0), 0);
 	assert_int_equal(b.state, IG_LTNB_DRAINING);
-	assert_int_equal(round_(&b, 400, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_END);
+	assert_int_equal(round_(&b, 400, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_END); /* status 0: its own */
 	assert_int_equal(b.state, IG_LTNB_DONE);
 	assert_int_equal(round_(&b, 500, 0, IG_LTNB_REG_ABSENT), 0); /* done stays done */
 
@@ -232,6 +232,42 @@ static void binder_outlived(void **s)
 	assert_int_equal(round_(&b, 2000, -1, IG_LTNB_REG_CHANGED), IG_LTNB_DO_END);
 }
 
+/* After the exit, the first look decides, except after a signal (a killed Lightning's key waits
+ * for its lease). */
+static void binder_drain(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	/* a plain failure, key gone: it may have been another's that ended just before: reported */
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 1);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_ABSENT),
+	                 IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	/* a plain exit, key still there: not its own (Lightning revokes first): let go at once */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 1);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 0);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	/* killed: held while there, ends quietly when its lease runs out */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), 0);
+	assert_int_equal(round_(&b, 3000, -1, IG_LTNB_REG_PRESENT), 0);
+	assert_int_equal(round_(&b, 4000, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_END);
+	/* killed, key already gone at the first look: as a plain failure */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_ABSENT),
+	                 IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	assert_int_equal(b.state, IG_LTNB_DONE);
+}
+
 /* A lost bind CAS: back to looking, the next candidate is tried. Exit while looking or ambiguous
  * ends at once. */
 static void binder_lost_and_early_exit(void **s)
@@ -262,6 +298,7 @@ int main(void)
 		cmocka_unit_test(binder_own_run),
 		cmocka_unit_test(binder_hand_started_bound),
 		cmocka_unit_test(binder_outlived),
+		cmocka_unit_test(binder_drain),
 		cmocka_unit_test(binder_lost_and_early_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
