@@ -207,6 +207,8 @@ static void put_guard(run *r)
 	pthread_mutex_lock(&r->gmu);
 	if (r->guard_written)
 		rc = r->bound.key ? bind_locked(r, &r->bound, true, err, sizeof(err)) : put_guard_locked(r, err, sizeof(err));
+	if (rc == 1 && put_guard_locked(r, err, sizeof(err)) < 0) /* the binding was taken: the guard without it */
+		rc = -1;
 	if (rc != 0)
 		fprintf(stderr, "importgate lightning run: the guard record cannot be written again (%s): the gateways "
 		        "may report this run's Lightning as unguarded\n", rc < 0 ? err : "its binding was taken");
@@ -474,7 +476,10 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 		report_suspect(r);
 	if (!r->bs.suspect)
 		reg_clear(&r->suspect);
-	if (fx & IG_LTNB_DO_BIND) {
+	if ((fx & IG_LTNB_DO_BIND) && (!l || pick < 0 || (size_t)pick >= l->n)) { /* never: a pick comes with l */
+		ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = now_ms()};
+		ig_ltn_binder_step(&r->bs, &lost);
+	} else if (fx & IG_LTNB_DO_BIND) {
 		int64_t delay = env_seconds("IG_LTN_BIND_DELAY_MS", 0); /* test hook: two binders pick at once */
 		if (delay > 0)
 			sleep_ms((int)(delay > 60000 ? 60000 : delay));
