@@ -15,8 +15,9 @@
  *      two guarded runs never bind one registration), so the gateways can tell it from a
  *      Lightning started by hand; the binder keeps checking the binding (a bound key that goes
  *      while Lightning runs on was not, or may not be, its own: reported unguarded) and, after
- *      Lightning exits, holds the guard until the bound key is gone (at most its TTL + a
- *      margin, then it is let go for the gateways to report);
+ *      Lightning exits, checks the bound key went with it (still there after a plain exit: let
+ *      go for the gateways to report; after a signal: held until it goes, at most Lightning's
+ *      registration TTL + a margin; the answers below wait for it);
  *   5. Lightning's exit applied to each record by the gateway's own transition function
  *      (policy/obllife.c) and written with a compare-and-swap that lets the claim go: a
  *      finished import makes the BACKUP due, and the gateway replicas' obligations engine
@@ -387,6 +388,16 @@ static int64_t env_seconds(const char *name, int64_t dflt)
 	return v && *v && !*end && n >= 0 ? (int64_t)n : dflt;
 }
 
+/* Text from etcd on stderr: printable ASCII only, so a key cannot forge a line. */
+static const char *printable(const char *s, char *out, size_t n)
+{
+	size_t i = 0;
+	for (; s && *s && i + 1 < n; s++)
+		out[i++] = (*s < 0x20 || *s > 0x7e) ? '?' : *s;
+	out[i] = '\0';
+	return out;
+}
+
 static void reg_clear(ig_brie_import *b)
 {
 	ig_brie_import_clear(b);
@@ -445,13 +456,16 @@ static void report_suspect(run *r)
 	                     .value_bytes = s->value_bytes};
 	int64_t ntasks = r->pf.state ? (int64_t)r->pf.state->ntasks : -1;
 	int64_t ncfs = r->pf.state ? (int64_t)r->pf.state->ncfs : -1;
-	char msg[900];
+	const char *why = r->bs.state == IG_LTNB_DONE
+	        ? "ended as that run's Lightning failed: it was that Lightning's own if it registered before failing "
+	          "(it revokes its key as it fails), another Lightning's if it never registered; it cannot be told "
+	          "which, so it is counted"
+	        : "ended while that run's Lightning ran on: it was another Lightning's";
+	char msg[1200], task[201];
 
-	snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%.200s\") may not have been started by `importgate "
-	         "lightning run`: the guarded run %s had bound its registration, which ended while that run's "
-	         "Lightning %s; %lld log backup task(s) and %lld changefeed(s) existed at the preflight", s->task,
-	         r->run_id, r->bs.state == IG_LTNB_DONE ? "then failed (it may never have registered)"
-	                                                : "ran on (it was another Lightning's)",
+	snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") may not have been started by `importgate "
+	         "lightning run`: the guarded run %s had bound its registration, which %s; %lld log backup task(s) and "
+	         "%lld changefeed(s) existed at the preflight", printable(s->task, task, sizeof(task)), r->run_id, why,
 	         (long long)ntasks, (long long)ncfs);
 	fprintf(stderr, "importgate lightning run: UNGUARDED LIGHTNING: %s\n", msg);
 	ig_auditev_brie_import_unguarded(&b, ntasks, ncfs, msg);
@@ -461,11 +475,12 @@ static void report_suspect(run *r)
 /* Carries out a step's effects (gmu held); pick: the candidate of l for IG_LTNB_DO_BIND. */
 static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 {
-	char err[512];
+	char err[512], k[300];
 
 	if (fx & IG_LTNB_DO_RELEASE) {
 		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) ended %s: the binding "
-		        "is let go\n", r->bound.key, r->bs.state == IG_LTNB_DONE ? "as Lightning failed" : "while Lightning still runs");
+		        "is let go\n", printable(r->bound.key, k, sizeof(k)),
+		        r->bs.state == IG_LTNB_DONE ? "as Lightning failed" : "while Lightning still runs");
 		if (bind_locked(r, &r->bound, false, err, sizeof(err)) < 0)
 			fprintf(stderr, "importgate lightning run: the binding cannot be let go (%s)\n", err);
 		reg_clear(&r->suspect);
@@ -486,13 +501,13 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 		int rc = reg_copy(&r->bound, &l->v[pick]) < 0 ? -1 : bind_locked(r, &r->bound, true, err, sizeof(err));
 		if (rc == 0)
 			fprintf(stderr, "importgate lightning run: Lightning registered %s: bound to this guarded run\n",
-			        r->bound.key);
+			        printable(r->bound.key, k, sizeof(k)));
 		else {
 			if (rc < 0)
 				fprintf(stderr, "importgate lightning run: the binding cannot be written (%s)\n", err);
 			else
 				fprintf(stderr, "importgate lightning run: %s was bound by another guarded run first: looking "
-				        "again\n", r->bound.key);
+				        "again\n", printable(r->bound.key, k, sizeof(k)));
 			reg_clear(&r->bound);
 			ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = now_ms()};
 			ig_ltn_binder_step(&r->bs, &lost);
@@ -509,7 +524,7 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 	if (fx & IG_LTNB_DO_OUTLIVED)
 		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) is still there "
 		        "after Lightning exited (status %d): the binding is let go and the gateways report it as "
-		        "unguarded\n", r->bound.key, r->bs.exit_status);
+		        "unguarded\n", printable(r->bound.key, k, sizeof(k)), r->bs.exit_status);
 }
 
 static ig_ltnb_reg_seen bound_seen(const run *r, const ig_brie_list *l)
@@ -523,8 +538,8 @@ static ig_ltnb_reg_seen bound_seen(const run *r, const ig_brie_list *l)
 }
 
 /* One look at the registrations and the other guards, fed to the binder's state machine. An
- * unreadable etcd: nothing is learnt, except that a draining binding still counts as there
- * (its deadline still runs). */
+ * unreadable etcd: nothing is learnt, except that a draining binding ends at its deadline
+ * (counted as still there: let go for the gateways to judge). */
 static void binder_round(run *r)
 {
 	ig_brie_list l = {0};
@@ -542,7 +557,7 @@ static void binder_round(run *r)
 			e.pick = ig_ltn_guard_pick(&l, &r->guard, g, n);
 		e.bound = bound_seen(r, &l);
 	}
-	if (ok || r->bs.state == IG_LTNB_DRAINING)
+	if (ok || (r->bs.state == IG_LTNB_DRAINING && e.now_ms - r->bs.exited_ms >= r->bs.drain_ms))
 		apply_locked(r, ig_ltn_binder_step(&r->bs, &e), &l, e.pick);
 	pthread_mutex_unlock(&r->gmu);
 	ig_ltn_guards_free(g, n);

@@ -538,10 +538,10 @@ def test_hand_started_run_bound_then_ended_is_reported(tmp_path, doubles, obl_gw
     if child == "runs-on":
         assert g.returncode == 0, (out, err)
         assert err.count("bound to this guarded run") == 2, err  # the hand-started one, then its own
-        assert "ran on (it was another Lightning's)" in ev[0]["message"]
+        assert "ended while that run's Lightning ran on: it was another Lightning's" in ev[0]["message"]
     else:
         assert g.returncode == 1, (out, err)
-        assert "then failed (it may never have registered)" in ev[0]["message"]
+        assert "ended as that run's Lightning failed: it was that Lightning's own if it registered" in ev[0]["message"]
     assert guard_records(etcd.url) == [] and bind_keys(etcd.url) == []
     # the gateway never reported anything else: the guarded Lightning's own key was guarded
     assert [e["key"] for e in audit_events(gw, "brie.import.unguarded")] == [hkey]
