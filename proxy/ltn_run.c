@@ -547,10 +547,16 @@ static void binder_round(run *r)
 	size_t n = 0, bad = 0;
 	const char *src;
 	char err[1024];
+
+	pthread_mutex_lock(&r->gmu);
+	bool after_exit = r->bs.state == IG_LTNB_DRAINING; /* read after Lightning's exit was known */
+	pthread_mutex_unlock(&r->gmu);
 	bool ok = ig_brie_read(r->cfg, &l, &src, err, sizeof(err)) == 0;
 
 	ok = ok && ig_ltn_guards_read(r->cfg, &g, &n, &bad, err, sizeof(err)) == 0;
 	pthread_mutex_lock(&r->gmu);
+	if (r->bs.state == IG_LTNB_DRAINING && !after_exit)
+		ok = false; /* read before the exit: it may show the key Lightning revoked as it ended */
 	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now_ms(), .pick = -1, .bound = IG_LTNB_REG_PRESENT};
 	if (ok) {
 		if (r->bs.state == IG_LTNB_LOOKING || r->bs.state == IG_LTNB_AMBIGUOUS)
