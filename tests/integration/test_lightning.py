@@ -527,7 +527,10 @@ def test_hand_started_run_bound_then_ended_is_reported(tmp_path, doubles, obl_gw
         for h in ("holdg", "holdg2", "holdh"):
             open(tmp_path / h, "w").close()
     out, err = g.communicate(timeout=120)
-    ev = wait_for(lambda: unguarded(gw, hkey), 30, "brie.import.unguarded for the hand-started run")
+    # the guarded run's own report (a gateway may report it too if the run's store lease lapsed
+    # under load while it was live: an over-count, never an under-count)
+    ev = wait_for(lambda: [e for e in unguarded(gw, hkey) if "may not have been started" in e["message"]], 30,
+                  "brie.import.unguarded for the hand-started run")
     assert len(ev) == 1 and ev[0]["kind"] == "lightning" and ev[0]["log_backup_task_count"] == 1, ev
     assert "UNGUARDED LIGHTNING" in err and hkey in err, err
     if child == "runs-on":
@@ -543,8 +546,8 @@ def test_hand_started_run_bound_then_ended_is_reported(tmp_path, doubles, obl_gw
         assert g.returncode == 1, (out, err)
         assert "ended as that run's Lightning failed: it was that Lightning's own if it registered" in ev[0]["message"]
     assert guard_records(etcd.url) == [] and bind_keys(etcd.url) == []
-    # the gateway never reported anything else: the guarded Lightning's own key was guarded
-    assert [e["key"] for e in audit_events(gw, "brie.import.unguarded")] == [hkey]
+    # nothing else was reported: the guarded Lightning's own key was guarded
+    assert {e["key"] for e in audit_events(gw, "brie.import.unguarded")} == {hkey}
 
 
 def test_bound_registration_outliving_the_run_is_let_go(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
