@@ -339,7 +339,8 @@ static int parse_doc(rd *r, json_t *doc, ig_ltn_task *t)
 	    opt_string(r, tidb, "tidb", "pd-addr", &t->pd_addr) < 0)
 		return -1;
 	t->tidb_status_port = 10080; /* NewGlobalConfig */
-	if (opt_int(r, tidb, "tidb", "status-port", &t->tidb_status_port) < 0)
+	if (opt_int(r, tidb, "tidb", "status-port", &t->tidb_status_port) < 0 ||
+	    opt_int(r, tidb, "tidb", "port", &t->tidb_port) < 0) /* 0 unset: config.go CheckAndAdjustTiDBPort */
 		return -1;
 	if (t->pd_addr && !*t->pd_addr) { /* len(PdAddr) == 0: Lightning asks TiDB */
 		free(t->pd_addr);

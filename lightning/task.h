@@ -53,6 +53,7 @@ typedef struct ig_ltn_task {
 	size_t nroutes;
 	char *tidb_user;          /* [tidb] user (default "root") */
 	char *tidb_host;          /* [tidb] host (default "127.0.0.1") */
+	long tidb_port;           /* [tidb] port, 0 when unset (Lightning asks TiDB's /settings) */
 	long tidb_status_port;    /* [tidb] status-port (default 10080) */
 	char *pd_addr;            /* [tidb] pd-addr, NULL when absent or "" (Lightning asks TiDB) */
 } ig_ltn_task;

@@ -132,3 +132,116 @@ long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig
 	}
 	return found;
 }
+
+bool ig_ltn_bind_name(const ig_brie_import *reg, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t klen = strlen(reg->key);
+	int n = snprintf(out, outlen, "%lld-", (long long)reg->create_revision);
+
+	if (n < 0 || (size_t)n + 2 * klen + 1 > outlen)
+		return false;
+	for (size_t i = 0; i < klen; i++) {
+		out[n + 2 * i] = hex[(unsigned char)reg->key[i] >> 4];
+		out[n + 2 * i + 1] = hex[(unsigned char)reg->key[i] & 15];
+	}
+	out[n + 2 * klen] = '\0';
+	return true;
+}
+
+const char *ig_ltnb_state_name(ig_ltnb_state s)
+{
+	static const char *const names[] = {"looking", "bound", "ambiguous", "draining", "done"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* LOOKING and AMBIGUOUS: what a suspect becomes this round (a new candidate, or the child ran
+ * on past the close grace: the key that went was not the child's closing). */
+static unsigned judge_suspect(ig_ltn_binder *b, const ig_ltnb_event *e)
+{
+	if (!b->suspect || e->kind != IG_LTNB_EV_ROUND)
+		return 0;
+	if (e->pick == -1 && e->now_ms - b->suspect_since_ms < b->close_grace_ms)
+		return 0;
+	b->suspect = false;
+	return IG_LTNB_DO_REPORT;
+}
+
+static unsigned exited(ig_ltn_binder *b, const ig_ltnb_event *e)
+{
+	unsigned fx = b->suspect && e->exit_status != 0 ? IG_LTNB_DO_REPORT : 0;
+
+	b->suspect = false;
+	b->exited_ms = e->now_ms;
+	b->state = IG_LTNB_DONE;
+	return fx | IG_LTNB_DO_END;
+}
+
+/* DRAINING: Lightning exited with its binding in place. Lightning revokes its key before it
+ * exits, on success and on failure (importTables' deferred undo), so at the first look:
+ * gone, and the exit a failure: it may have been another Lightning's that ended just before
+ * (reported, as a suspect would be); still there after an exit (not a signal): not its own
+ * (or its revoke failed): let go at once for the gateways to judge. After a signal (killed)
+ * the key may be its own, left to its lease: held until it goes, or the TTL + margin. */
+static unsigned drain(ig_ltn_binder *b, const ig_ltnb_event *e)
+{
+	bool first = !b->drain_looked, signal = b->exit_status >= 128;
+
+	b->drain_looked = true;
+	if (e->bound == IG_LTNB_REG_PRESENT && (signal || !first) && e->now_ms - b->exited_ms < b->drain_ms)
+		return 0;
+	b->state = IG_LTNB_DONE;
+	if (e->bound == IG_LTNB_REG_PRESENT)
+		return IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED;
+	if (first && b->exit_status != 0)
+		return IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END;
+	return IG_LTNB_DO_END;
+}
+
+unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e)
+{
+	unsigned fx = 0;
+
+	switch (b->state) {
+	case IG_LTNB_LOOKING:
+		if (e->kind == IG_LTNB_EV_EXITED)
+			return exited(b, e);
+		fx = judge_suspect(b, e);
+		if (e->kind != IG_LTNB_EV_ROUND)
+			return fx;
+		if (e->pick >= 0) {
+			b->state = IG_LTNB_BOUND;
+			fx |= IG_LTNB_DO_BIND;
+		} else if (e->pick == -2) {
+			b->state = IG_LTNB_AMBIGUOUS;
+			fx |= IG_LTNB_DO_AMBIGUOUS;
+		}
+		return fx;
+	case IG_LTNB_BOUND:
+		if (e->kind == IG_LTNB_EV_BIND_LOST) {
+			b->state = IG_LTNB_LOOKING;
+		} else if (e->kind == IG_LTNB_EV_EXITED) {
+			b->state = IG_LTNB_DRAINING;
+			b->exited_ms = e->now_ms;
+			b->exit_status = e->exit_status;
+			b->drain_looked = false;
+		} else if (e->bound == IG_LTNB_REG_ABSENT) {
+			/* Lightning deletes its key only as it ends (register.go Close): the child runs on,
+			 * so this was its own key closing or another Lightning's */
+			b->state = IG_LTNB_LOOKING;
+			b->suspect = true;
+			b->suspect_since_ms = e->now_ms;
+			fx = IG_LTNB_DO_RELEASE;
+		}
+		return fx;
+	case IG_LTNB_AMBIGUOUS:
+		if (e->kind == IG_LTNB_EV_EXITED)
+			return exited(b, e);
+		return judge_suspect(b, e);
+	case IG_LTNB_DRAINING:
+		return e->kind == IG_LTNB_EV_ROUND ? drain(b, e) : 0;
+	case IG_LTNB_DONE:
+		break;
+	}
+	return 0;
+}

@@ -164,8 +164,37 @@ static int find_targets(ig_ltn_preflight *p, char *err, size_t errlen)
 	return rc;
 }
 
-/* Whether Lightning imports into the cluster the decision reads (local backend: the tidb
- * backend writes through TiDB's SQL and needs no PD). */
+/* [tidb] host and port against backends.servers; on a match cluster_why says both. */
+static int tidb_same(const ig_config *cfg, ig_ltn_preflight *p)
+{
+	size_t n = cfg->backends.nservers;
+	const char **hosts = calloc(n ? n : 1, sizeof(*hosts));
+	int *ports = calloc(n ? n : 1, sizeof(*ports));
+	char why[400];
+	int rc = 0;
+
+	if (!hosts || !ports)
+		snprintf(p->cluster_why, sizeof(p->cluster_why), "out of memory");
+	else {
+		for (size_t i = 0; i < n; i++) {
+			hosts[i] = cfg->backends.servers[i].host;
+			ports[i] = cfg->backends.servers[i].port;
+		}
+		rc = ig_ltn_tidb_same(p->task.tidb_host, p->task.tidb_port, hosts, ports, n, why, sizeof(why));
+		if (rc == 1) {
+			size_t l = strlen(p->cluster_why);
+			snprintf(p->cluster_why + l, sizeof(p->cluster_why) - l, "; %s", why);
+		} else
+			snprintf(p->cluster_why, sizeof(p->cluster_why), "%s", why);
+	}
+	free(hosts);
+	free(ports);
+	return rc;
+}
+
+/* Whether Lightning imports into the cluster the decision reads: PD (pd-addr) and TiDB
+ * ([tidb] host, port) both the gateway's (local backend: the tidb backend writes through
+ * TiDB's SQL and needs no PD). */
 static void judge_cluster(const ig_config *cfg, ig_ltn_preflight *p)
 {
 	if (p->task.backend == IG_LTN_BACKEND_TIDB) {
@@ -176,6 +205,8 @@ static void judge_cluster(const ig_config *cfg, ig_ltn_preflight *p)
 	}
 	p->cluster_same = ig_ltn_pd_same(p->task.pd_addr, cfg->cluster.pd, cfg->cluster.npd, p->cluster_why,
 	                                 sizeof(p->cluster_why)) == 1;
+	if (p->cluster_same) /* and its SQL (schema, table IDs, checksum) is the same cluster's TiDB */
+		p->cluster_same = tidb_same(cfg, p) == 1;
 }
 
 /* ---- deciding ---- */

@@ -44,7 +44,8 @@ typedef struct ig_ltn_preflight {
 	ig_ltn_targets targets;
 	ig_ltn_file *files;      /* every file listed under data-source-dir, sorted, as listed */
 	size_t nfiles;
-	bool cluster_same;       /* Lightning imports into the gateway's cluster (pd-addr in cluster.pd) */
+	bool cluster_same;       /* Lightning imports into the gateway's cluster (pd-addr in cluster.pd,
+	                          * [tidb] host:port in backends.servers) */
 	char cluster_why[600];
 	ig_cluster_state *state; /* NULL: not read (backend tidb) or unreadable */
 	char state_error[512];

@@ -11,8 +11,13 @@
  *      of hard links, proxy/ltn_snapshot.h); a task whose pd-addr is not the gateway's
  *      cluster is refused before anything is written; before it starts, a guard record in the
  *      store (policy/ltnguard.h) marks the run, and while it runs a binder thread binds
- *      Lightning's /tidb/brie/import/ registration to it, so the gateways can tell it from a
- *      Lightning started by hand;
+ *      Lightning's /tidb/brie/import/ registration to it (a compare-and-swap on a bind key:
+ *      two guarded runs never bind one registration), so the gateways can tell it from a
+ *      Lightning started by hand; the binder keeps checking the binding (a bound key that goes
+ *      while Lightning runs on was not, or may not be, its own: reported unguarded) and, after
+ *      Lightning exits, checks the bound key went with it (still there after a plain exit: let
+ *      go for the gateways to report; after a signal: held until it goes, at most Lightning's
+ *      registration TTL + a margin; the answers below wait for it);
  *   5. Lightning's exit applied to each record by the gateway's own transition function
  *      (policy/obllife.c) and written with a compare-and-swap that lets the claim go: a
  *      finished import makes the BACKUP due, and the gateway replicas' obligations engine
@@ -22,7 +27,10 @@
  * A crash of this process: before step 5, the records' claims expire with its lease and a
  * replica finds them awaiting an answer from a dead holder: outcome-unknown
  * (lightning-outcome-unknown); after step 5 they are the engine's, as any due record.
- * Test hook: IG_LTN_CRASH_AT=before-answer|after-due ends the process there (_exit(70)).
+ * Test hooks: IG_LTN_CRASH_AT=before-answer|after-due ends the process there (_exit(70));
+ * IG_LTN_REG_TTL_S and IG_LTN_CLOSE_GRACE_S replace Lightning's registration TTL and the close
+ * grace (below) so a test need not wait minutes; IG_LTN_BIND_DELAY_MS waits between the pick
+ * and the bind (two binders then pick the same registration).
  */
 #include "proxy/ltn_run.h"
 
@@ -52,6 +60,14 @@
 #define LEASE_TTL_S 10
 #define KEEPALIVE_MS 2500
 #define POLL_MS 500
+#define BIND_POLL_MS 300
+/* Lightning's registration TTL: br/pkg/utils/register.go defaultTaskRegisterTTL = 3 * 60 (s) */
+#define LTN_REG_TTL_S 180
+#define LTN_REG_MARGIN_S 10
+/* How long Lightning may run on after its key went: register.go Close runs in importTables'
+ * deferred undo (lightning/pkg/importer/import.go), and Lightning then still runs its last steps
+ * (cleanCheckpoints, the backend's close) before it exits. */
+#define LTN_CLOSE_GRACE_S 60
 
 typedef struct owed {
 	ig_obl_record rec;
@@ -77,6 +93,9 @@ typedef struct run {
 	ig_ltn_guard guard;       /* under gmu once the binder runs */
 	char run_id[33];
 	bool guard_written;
+	ig_ltn_binder bs;         /* the binder's state machine (under gmu) */
+	ig_brie_import bound;     /* a copy of the bound registration (key NULL: none) */
+	ig_brie_import suspect;   /* a released binding that may be reported (key NULL: none) */
 	pthread_t binder;
 	bool binder_running;
 	volatile bool binder_stop;
@@ -178,14 +197,22 @@ static int put_guard_locked(run *r, char *err, size_t errlen)
 	return rc;
 }
 
+static int bind_locked(run *r, const ig_brie_import *reg, bool take, char *err, size_t errlen);
+
+/* After a new store lease: the guard record and its bind key went with the old one. */
 static void put_guard(run *r)
 {
 	char err[512];
+	int rc = 0;
 
 	pthread_mutex_lock(&r->gmu);
-	if (r->guard_written && put_guard_locked(r, err, sizeof(err)) < 0)
+	if (r->guard_written)
+		rc = r->bound.key ? bind_locked(r, &r->bound, true, err, sizeof(err)) : put_guard_locked(r, err, sizeof(err));
+	if (rc == 1 && put_guard_locked(r, err, sizeof(err)) < 0) /* the binding was taken: the guard without it */
+		rc = -1;
+	if (rc != 0)
 		fprintf(stderr, "importgate lightning run: the guard record cannot be written again (%s): the gateways "
-		        "may report this run's Lightning as unguarded\n", err);
+		        "may report this run's Lightning as unguarded\n", rc < 0 ? err : "its binding was taken");
 	pthread_mutex_unlock(&r->gmu);
 }
 
@@ -352,61 +379,209 @@ static int write_guard(run *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* One look: binds the one new Lightning registration no other guard has, or marks the guard
- * ambiguous. Returns true when there is nothing left to do. */
-static bool bind_once(run *r)
+static int64_t env_seconds(const char *name, int64_t dflt)
 {
-	ig_brie_list l;
+	const char *v = getenv(name);
+	char *end;
+	long long n = v ? strtoll(v, &end, 10) : -1;
+
+	return v && *v && !*end && n >= 0 ? (int64_t)n : dflt;
+}
+
+/* Text from etcd on stderr: printable ASCII only, so a key cannot forge a line. */
+static const char *printable(const char *s, char *out, size_t n)
+{
+	size_t i = 0;
+	for (; s && *s && i + 1 < n; s++)
+		out[i++] = (*s < 0x20 || *s > 0x7e) ? '?' : *s;
+	out[i] = '\0';
+	return out;
+}
+
+static void reg_clear(ig_brie_import *b)
+{
+	ig_brie_import_clear(b);
+	memset(b, 0, sizeof(*b));
+}
+
+static int reg_copy(ig_brie_import *dst, const ig_brie_import *src)
+{
+	*dst = *src;
+	dst->kind_text = strdup(src->kind_text ? src->kind_text : "");
+	dst->task = strdup(src->task ? src->task : "");
+	dst->key = strdup(src->key);
+	if (!dst->kind_text || !dst->task || !dst->key) {
+		reg_clear(dst);
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds reg to the guard (take) or lets the binding go (!take), with the bind key, in one txn.
+ * 0 done, 1 lost (take: another run holds it), -1 + err. The guard in memory follows. */
+static int bind_locked(run *r, const ig_brie_import *reg, bool take, char *err, size_t errlen)
+{
+	char name[2 * 1024 + 32], *v;
+	int rc;
+
+	if (!ig_ltn_bind_name(reg, name, sizeof(name))) {
+		snprintf(err, errlen, "the registration's key is too long to bind");
+		return -1;
+	}
+	free(r->guard.reg_key);
+	r->guard.reg_key = take ? strdup(reg->key) : NULL;
+	r->guard.reg_create_rev = take ? reg->create_revision : 0;
+	r->guard.reg_lease = take ? reg->lease : 0;
+	if ((take && !r->guard.reg_key) || !(v = ig_ltn_guard_encode(&r->guard))) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	} else {
+		rc = ig_oblstore_run_bind(r->st, r->run_id, v, name, take, err, errlen);
+		free(v);
+	}
+	if (take && rc != 0) {
+		free(r->guard.reg_key);
+		r->guard.reg_key = NULL;
+		r->guard.reg_create_rev = r->guard.reg_lease = 0;
+	}
+	return rc;
+}
+
+/* A registration this run had bound and cannot vouch for: audited as the gateways audit an
+ * unguarded Lightning (brie.import.unguarded; the counts are the preflight's), and said here. */
+static void report_suspect(run *r)
+{
+	const ig_brie_import *s = &r->suspect;
+	ig_auditev_brie b = {.kind = s->kind_text, .task = s->task, .key = s->key, .lease = s->lease,
+	                     .value_bytes = s->value_bytes};
+	int64_t ntasks = r->pf.state ? (int64_t)r->pf.state->ntasks : -1;
+	int64_t ncfs = r->pf.state ? (int64_t)r->pf.state->ncfs : -1;
+	const char *why = r->bs.state == IG_LTNB_DONE
+	        ? "ended as that run's Lightning failed: it was that Lightning's own if it registered before failing "
+	          "(it revokes its key as it fails), another Lightning's if it never registered; it cannot be told "
+	          "which, so it is counted"
+	        : "ended while that run's Lightning ran on: it was another Lightning's";
+	char msg[1200], task[201];
+
+	snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") may not have been started by `importgate "
+	         "lightning run`: the guarded run %s had bound its registration, which %s; %lld log backup task(s) and "
+	         "%lld changefeed(s) existed at the preflight", printable(s->task, task, sizeof(task)), r->run_id, why,
+	         (long long)ntasks, (long long)ncfs);
+	fprintf(stderr, "importgate lightning run: UNGUARDED LIGHTNING: %s\n", msg);
+	ig_auditev_brie_import_unguarded(&b, ntasks, ncfs, msg);
+	reg_clear(&r->suspect);
+}
+
+/* Carries out a step's effects (gmu held); pick: the candidate of l for IG_LTNB_DO_BIND. */
+static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
+{
+	char err[512], k[300];
+
+	if (fx & IG_LTNB_DO_RELEASE) {
+		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) ended %s: the binding "
+		        "is let go\n", printable(r->bound.key, k, sizeof(k)),
+		        r->bs.state == IG_LTNB_DONE ? "as Lightning failed" : "while Lightning still runs");
+		if (bind_locked(r, &r->bound, false, err, sizeof(err)) < 0)
+			fprintf(stderr, "importgate lightning run: the binding cannot be let go (%s)\n", err);
+		reg_clear(&r->suspect);
+		r->suspect = r->bound;
+		memset(&r->bound, 0, sizeof(r->bound));
+	}
+	if (fx & IG_LTNB_DO_REPORT)
+		report_suspect(r);
+	if (!r->bs.suspect)
+		reg_clear(&r->suspect);
+	if ((fx & IG_LTNB_DO_BIND) && (!l || pick < 0 || (size_t)pick >= l->n)) { /* never: a pick comes with l */
+		ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = now_ms()};
+		ig_ltn_binder_step(&r->bs, &lost);
+	} else if (fx & IG_LTNB_DO_BIND) {
+		int64_t delay = env_seconds("IG_LTN_BIND_DELAY_MS", 0); /* test hook: two binders pick at once */
+		if (delay > 0)
+			sleep_ms((int)(delay > 60000 ? 60000 : delay));
+		int rc = reg_copy(&r->bound, &l->v[pick]) < 0 ? -1 : bind_locked(r, &r->bound, true, err, sizeof(err));
+		if (rc == 0)
+			fprintf(stderr, "importgate lightning run: Lightning registered %s: bound to this guarded run\n",
+			        printable(r->bound.key, k, sizeof(k)));
+		else {
+			if (rc < 0)
+				fprintf(stderr, "importgate lightning run: the binding cannot be written (%s)\n", err);
+			else
+				fprintf(stderr, "importgate lightning run: %s was bound by another guarded run first: looking "
+				        "again\n", printable(r->bound.key, k, sizeof(k)));
+			reg_clear(&r->bound);
+			ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = now_ms()};
+			ig_ltn_binder_step(&r->bs, &lost);
+		}
+	}
+	if (fx & IG_LTNB_DO_AMBIGUOUS) {
+		r->guard.ambiguous = true;
+		if (put_guard_locked(r, err, sizeof(err)) == 0)
+			fprintf(stderr, "importgate lightning run: more than one new Lightning registration appeared at "
+			        "once: none is bound, and the gateways report each as unguarded\n");
+		else
+			fprintf(stderr, "importgate lightning run: the guard cannot be marked ambiguous (%s)\n", err);
+	}
+	if (fx & IG_LTNB_DO_OUTLIVED)
+		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) is still there "
+		        "after Lightning exited (status %d): the binding is let go and the gateways report it as "
+		        "unguarded\n", printable(r->bound.key, k, sizeof(k)), r->bs.exit_status);
+}
+
+static ig_ltnb_reg_seen bound_seen(const run *r, const ig_brie_list *l)
+{
+	const ig_brie_import *b = r->bound.key ? ig_brie_list_find(l, r->bound.key) : NULL;
+
+	if (!b)
+		return IG_LTNB_REG_ABSENT;
+	return b->create_revision == r->bound.create_revision && b->lease == r->bound.lease ? IG_LTNB_REG_PRESENT
+	                                                                                   : IG_LTNB_REG_CHANGED;
+}
+
+/* One look at the registrations and the other guards, fed to the binder's state machine. An
+ * unreadable etcd: nothing is learnt, except that a draining binding ends at its deadline
+ * (counted as still there: let go for the gateways to judge). */
+static void binder_round(run *r)
+{
+	ig_brie_list l = {0};
 	ig_ltn_guard *g = NULL;
 	size_t n = 0, bad = 0;
 	const char *src;
 	char err[1024];
-	long i;
-	bool done = false;
 
-	if (ig_brie_read(r->cfg, &l, &src, err, sizeof(err)) < 0)
-		return false;
-	if (ig_ltn_guards_read(r->cfg, &g, &n, &bad, err, sizeof(err)) < 0) {
-		ig_brie_list_clear(&l);
-		return false;
-	}
 	pthread_mutex_lock(&r->gmu);
-	i = ig_ltn_guard_pick(&l, &r->guard, g, n);
-	if (i >= 0 && (r->guard.reg_key = strdup(l.v[i].key))) {
-		r->guard.reg_create_rev = l.v[i].create_revision;
-		r->guard.reg_lease = l.v[i].lease;
-		done = put_guard_locked(r, err, sizeof(err)) == 0;
-		if (done)
-			fprintf(stderr, "importgate lightning run: Lightning registered %s: bound to this guarded run\n",
-			        r->guard.reg_key);
-		else {
-			free(r->guard.reg_key);
-			r->guard.reg_key = NULL;
-		}
-	} else if (i == -2) {
-		r->guard.ambiguous = true;
-		done = put_guard_locked(r, err, sizeof(err)) == 0;
-		if (done)
-			fprintf(stderr, "importgate lightning run: more than one new Lightning registration appeared at "
-			        "once: none is bound, and the gateways report each as unguarded\n");
-		else
-			r->guard.ambiguous = false;
+	bool after_exit = r->bs.state == IG_LTNB_DRAINING; /* read after Lightning's exit was known */
+	pthread_mutex_unlock(&r->gmu);
+	bool ok = ig_brie_read(r->cfg, &l, &src, err, sizeof(err)) == 0;
+
+	ok = ok && ig_ltn_guards_read(r->cfg, &g, &n, &bad, err, sizeof(err)) == 0;
+	pthread_mutex_lock(&r->gmu);
+	if (r->bs.state == IG_LTNB_DRAINING && !after_exit)
+		ok = false; /* read before the exit: it may show the key Lightning revoked as it ended */
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now_ms(), .pick = -1, .bound = IG_LTNB_REG_PRESENT};
+	if (ok) {
+		if (r->bs.state == IG_LTNB_LOOKING || r->bs.state == IG_LTNB_AMBIGUOUS)
+			e.pick = ig_ltn_guard_pick(&l, &r->guard, g, n);
+		e.bound = bound_seen(r, &l);
 	}
+	if (ok || (r->bs.state == IG_LTNB_DRAINING && e.now_ms - r->bs.exited_ms >= r->bs.drain_ms))
+		apply_locked(r, ig_ltn_binder_step(&r->bs, &e), &l, e.pick);
 	pthread_mutex_unlock(&r->gmu);
 	ig_ltn_guards_free(g, n);
 	ig_brie_list_clear(&l);
-	return done;
 }
 
 static void *binder(void *arg)
 {
 	run *r = arg;
-	bool done = false;
 
-	while (!r->binder_stop) {
-		if (!done)
-			done = bind_once(r);
-		for (int i = 0; i < 3 && !r->binder_stop; i++)
+	for (;;) {
+		pthread_mutex_lock(&r->gmu);
+		bool done = r->bs.state == IG_LTNB_DONE;
+		pthread_mutex_unlock(&r->gmu);
+		if (done || r->binder_stop)
+			break;
+		binder_round(r);
+		for (int i = 0; i < BIND_POLL_MS / 100 && !r->binder_stop; i++)
 			sleep_ms(100);
 	}
 	return NULL;
@@ -414,25 +589,66 @@ static void *binder(void *arg)
 
 static void start_binder(run *r)
 {
+	r->bs = (ig_ltn_binder){.state = IG_LTNB_LOOKING,
+	                        .close_grace_ms = env_seconds("IG_LTN_CLOSE_GRACE_S", LTN_CLOSE_GRACE_S) * 1000,
+	                        .drain_ms = (env_seconds("IG_LTN_REG_TTL_S", LTN_REG_TTL_S) + LTN_REG_MARGIN_S) * 1000};
 	if (r->guard_written && pthread_create(&r->binder, NULL, binder, r) == 0)
 		r->binder_running = true;
 }
 
-/* Lightning has exited: its registration is revoked; the guard goes too. */
+/* Lightning has exited: the binder learns it (a suspect may be reported now) and keeps the
+ * guard until the bound key is gone. */
+static void child_exited(run *r, int status)
+{
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_EXITED, .now_ms = now_ms(), .pick = -1, .exit_status = status};
+
+	pthread_mutex_lock(&r->gmu);
+	apply_locked(r, ig_ltn_binder_step(&r->bs, &e), NULL, -1);
+	pthread_mutex_unlock(&r->gmu);
+}
+
+/* The guard goes, with its bind key (after the binder is done, or stopped). */
 static void end_guard(run *r)
 {
 	char err[512];
 
 	if (r->binder_running) {
-		r->binder_stop = true;
+		pthread_mutex_lock(&r->gmu);
+		if (r->bs.state != IG_LTNB_DRAINING)
+			r->binder_stop = true; /* draining: it ends by itself, at the latest at its deadline */
+		pthread_mutex_unlock(&r->gmu);
 		pthread_join(r->binder, NULL);
 		r->binder_running = false;
 	}
 	pthread_mutex_lock(&r->gmu);
+	if (r->guard_written && r->bound.key && bind_locked(r, &r->bound, false, err, sizeof(err)) < 0)
+		fprintf(stderr, "importgate lightning run: the bind key stays until this process's lease expires (%s)\n",
+		        err);
 	if (r->guard_written && ig_oblstore_run_delete(r->st, r->run_id, err, sizeof(err)) < 0)
 		fprintf(stderr, "importgate lightning run: the guard record stays until this process's lease "
 		        "expires (%s)\n", err);
 	r->guard_written = false;
+	reg_clear(&r->bound);
+	reg_clear(&r->suspect);
+	pthread_mutex_unlock(&r->gmu);
+}
+
+/* Just before Lightning starts: its registration is created after the revision read now, so a
+ * registration made before (a Lightning already running) is never a candidate. Failing, the
+ * revision of the guard's first write stays (earlier: also sound, a wider window). */
+static void refresh_after_rev(run *r)
+{
+	int64_t rev = 0, old = r->guard.after_rev;
+	char err[512];
+
+	if (!r->guard_written || current_revision(r, &rev, err, sizeof(err)) < 0 || rev <= old)
+		return;
+	pthread_mutex_lock(&r->gmu);
+	r->guard.after_rev = rev;
+	if (put_guard_locked(r, err, sizeof(err)) < 0) {
+		r->guard.after_rev = old;
+		fprintf(stderr, "importgate lightning run: the guard's revision cannot be advanced (%s)\n", err);
+	}
 	pthread_mutex_unlock(&r->gmu);
 }
 
@@ -782,9 +998,11 @@ static int guarded(run *r)
 		        "started\n", err);
 		return 1;
 	}
+	refresh_after_rev(r);
 	audit_run(r, "lightning.started", -1, skip ? "check-requirements off" : "check-requirements as the task says");
 	start_binder(r);
 	status = run_lightning(argv, err, sizeof(err));
+	child_exited(r, status < 0 ? 127 : status);
 	end_guard(r);
 	free(argv);
 	remove_copy(r);

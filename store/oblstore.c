@@ -150,6 +150,16 @@ int ig_oblstore_run_delete(ig_oblstore *st, const char *id, char *err, size_t er
 	return st->ops->run_delete(st, id, err, errlen);
 }
 
+int ig_oblstore_run_bind(ig_oblstore *st, const char *id, const char *val, const char *bind, bool take, char *err,
+                         size_t errlen)
+{
+	if (!st->ops->run_bind)
+		return perr(err, errlen, "the %s store keeps no lightning-run records", st->ops->name);
+	if (!ig_obl_id_valid(id) || !bind || !*bind || strchr(bind, '/'))
+		return perr(err, errlen, "invalid run id or bind name");
+	return st->ops->run_bind(st, id, val, bind, take, err, errlen);
+}
+
 void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch)
 {
 	pthread_mutex_lock(&st->mu);

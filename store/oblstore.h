@@ -89,5 +89,12 @@ void ig_oblstore_lease(ig_oblstore *st, int64_t *left_ms, unsigned *epoch);
  * (the file store: -1, nobody else could read it). *rev: the revision of the write. 0, or -1. */
 int ig_oblstore_run_put(ig_oblstore *st, const char *id, const char *val, int64_t *rev, char *err, size_t errlen);
 int ig_oblstore_run_delete(ig_oblstore *st, const char *id, char *err, size_t errlen);
+/* The binding of a registration to guard record `id` (policy/ltnguard.h): take: one txn that
+ * creates the bind key lightning-binds/<bind> (value id, this store's lease) only when no such
+ * key exists, and puts the guard record val with it: 0 taken, 1 lost (another run holds it;
+ * nothing written). !take: one txn that deletes the bind key when it is on this store's lease
+ * and puts val (the guard without its binding) either way: 0. -1 + err. */
+int ig_oblstore_run_bind(ig_oblstore *st, const char *id, const char *val, const char *bind, bool take, char *err,
+                         size_t errlen);
 
 #endif

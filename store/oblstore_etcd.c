@@ -743,6 +743,39 @@ static int etcd_run_delete(ig_oblstore *st, const char *id, char *err, size_t er
 	return rc;
 }
 
+/* The binding CAS (oblstore.h ig_oblstore_run_bind): the bind key and the guard record move
+ * together, so no two guard records can name one registration. */
+static int etcd_run_bind(ig_oblstore *st, const char *id, const char *val, const char *bind, bool take, char *err,
+                         size_t errlen)
+{
+	char *rk = key_of(st->run_prefix, id), *bk = key_of(st->bind_prefix, bind);
+	json_t *req = NULL, *out = NULL;
+	int64_t lease;
+	int rc = ensure_lease(st, err, errlen);
+
+	lease = lease_now(st);
+	if (rc >= 0 && (!rk || !bk))
+		rc = perr(err, errlen, "out of memory");
+	if (rc >= 0 && take)
+		req = json_pack("{s:[o],s:[o,o]}", "compare", cmp_absent(bk), "success", op_put(bk, id, lease),
+		                op_put(rk, val, lease));
+	else if (rc >= 0)
+		req = json_pack("{s:[o],s:[o,o],s:[o]}", "compare", cmp_lease(bk, lease), "success", op_delete(bk),
+		                op_put(rk, val, lease), "failure", op_put(rk, val, lease));
+	if (rc >= 0 && !req)
+		rc = perr(err, errlen, "out of memory");
+	if (rc >= 0 && post(st, "/v3/kv/txn", req, &out, err, errlen) < 0)
+		rc = -1;
+	else if (rc >= 0)
+		rc = take && !json_is_true(json_object_get(out, "succeeded")) ? 1 : 0;
+	else
+		json_decref(req); /* post steals it; not posted */
+	json_decref(out);
+	free(rk);
+	free(bk);
+	return rc < 0 ? -1 : rc;
+}
+
 static int64_t etcd_lease_left(ig_oblstore *st)
 {
 	return st->lease ? st->lease_until - mono_ms() : 0;
@@ -768,6 +801,7 @@ static void etcd_close(ig_oblstore *st)
 	free(st->obl_prefix);
 	free(st->claim_prefix);
 	free(st->run_prefix);
+	free(st->bind_prefix);
 	free(st->replica);
 }
 
@@ -775,6 +809,7 @@ static const store_ops etcd_ops = {
 	.name = "etcd", .shared = true, .close = etcd_close, .create = etcd_create, .get = etcd_get, .list = etcd_list, .claim = etcd_claim,
 	.write = etcd_write, .release = etcd_release, .remove = etcd_remove, .keepalive = etcd_keepalive,
 	.lease_left = etcd_lease_left, .run_put = etcd_run_put, .run_delete = etcd_run_delete,
+	.run_bind = etcd_run_bind,
 };
 
 int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, ig_oblstore **out,
@@ -796,7 +831,8 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	st->obl_prefix = malloc(plen);
 	st->claim_prefix = malloc(plen);
 	st->run_prefix = malloc(plen);
-	bad |= !st->eps || !st->obl_prefix || !st->claim_prefix || !st->run_prefix;
+	st->bind_prefix = malloc(plen);
+	bad |= !st->eps || !st->obl_prefix || !st->claim_prefix || !st->run_prefix || !st->bind_prefix;
 	for (size_t i = 0; !bad && i < cfg->cluster.npd; i++) {
 		bad |= !(st->eps[i] = strdup(cfg->cluster.pd[i]));
 		st->neps = i + 1;
@@ -813,6 +849,7 @@ int ig_oblstore_open_etcd(const ig_config *cfg, const char *replica, int ttl_s, 
 	snprintf(st->obl_prefix, plen, "/importgate/%s/obligations/", name);
 	snprintf(st->claim_prefix, plen, "/importgate/%s/claims/", name);
 	snprintf(st->run_prefix, plen, "/importgate/%s/" IG_KEY_LTN_RUNS, name);
+	snprintf(st->bind_prefix, plen, "/importgate/%s/" IG_KEY_LTN_BINDS, name);
 	st->timeout_ms = cfg->cluster.timeout_ms > 0 ? cfg->cluster.timeout_ms : 2000;
 	st->ttl_s = ttl_s > 0 ? ttl_s : 10;
 	*out = st; /* the lease is granted on first use: PD may be unreachable now */

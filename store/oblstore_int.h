@@ -31,6 +31,8 @@ typedef struct store_ops {
 	int64_t (*lease_left)(ig_oblstore *st); /* mu held */
 	int (*run_put)(ig_oblstore *st, const char *id, const char *val, int64_t *rev, char *err, size_t errlen);
 	int (*run_delete)(ig_oblstore *st, const char *id, char *err, size_t errlen);
+	int (*run_bind)(ig_oblstore *st, const char *id, const char *val, const char *bind, bool take, char *err,
+	                size_t errlen);
 } store_ops;
 
 struct ig_oblstore {
@@ -51,7 +53,7 @@ struct ig_oblstore {
 	size_t neps, cur;
 	ig_tls_files tls;
 	long timeout_ms;
-	char *obl_prefix, *claim_prefix, *run_prefix, *replica;
+	char *obl_prefix, *claim_prefix, *run_prefix, *bind_prefix, *replica;
 	int ttl_s;
 	int64_t lease;          /* 0 until granted (PD may be down at start) */
 	int64_t lease_until;    /* CLOCK_MONOTONIC ms: the lease cannot have expired before this */

@@ -42,21 +42,37 @@ def dump(root, tables, rows=ROWS):
     return root
 
 
-def task_file(path, source, etcd_url=None, mariadb=None, backend="local", extra=""):
-    tidb = ""
+def task_file(path, source, etcd_url=None, mariadb=None, backend="local", extra="", tidb_port=1,
+              tidb_host="127.0.0.1"):
+    """[tidb] host and port name the gateway's TiDB (gw_config: 127.0.0.1:1; setup_run: the
+    TiDB double); the Lightning double writes its rows to MariaDB (LTN_DOUBLE_STORE, below)."""
+    tidb = "[tidb]\n"
+    if tidb_host is not None:
+        tidb += 'host = "%s"\n' % tidb_host
+    if tidb_port is not None:
+        tidb += "port = %d\n" % tidb_port
     if mariadb is not None:
-        tidb = ('[tidb]\nhost = "127.0.0.1"\nport = %d\nuser = "igadmin"\npassword = "adminpw"\n'
-                % mariadb.port)
+        tidb += 'user = "igadmin"\npassword = "adminpw"\n'
     if etcd_url:
-        tidb = (tidb or "[tidb]\n") + 'pd-addr = "%s"\n' % etcd_url
+        tidb += 'pd-addr = "%s"\n' % etcd_url
     with open(path, "w") as f:
         f.write('[lightning]\ncheck-requirements = true\n[tikv-importer]\nbackend = "%s"\n'
                 '[mydumper]\ndata-source-dir = "%s"\n%s\n%s' % (backend, source, extra, tidb))
     return str(path)
 
 
-def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}"):
-    cfg = {"listen": "127.0.0.1:1", "backends": {"servers": ["127.0.0.1:1"]},
+@pytest.fixture(autouse=True)
+def _double_store(request, monkeypatch):
+    """The Lightning double's rows go to MariaDB (Lightning's go to TiKV, not through the
+    TiDB of [tidb] host/port, which is the gateway's backend here)."""
+    if "mariadb" in request.fixturenames:
+        m = request.getfixturevalue("mariadb")
+        monkeypatch.setenv("LTN_DOUBLE_STORE", "127.0.0.1:%d" % m.port)
+
+
+def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}",
+              servers=("127.0.0.1:1",)):
+    cfg = {"listen": "127.0.0.1:1", "backends": {"servers": list(servers)},
            "cluster": {"pd": [etcd_url], "timeout_ms": 2000, "name": "ltntest"},
            "policy": {"rules": rules},
            "obligations": {"backup_uri": backup_uri, "downstream": {"servers": ["127.0.0.1:1"]}}}
@@ -192,7 +208,7 @@ def setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd_url, tables, rules
     state.task("pitr", ["shop.*"])
     gw = obl_gw(up, down, rules, cluster_name="ltntest")
     src = dump(tmp_path / "d", tables)
-    task = task_file(tmp_path / "t.toml", src, etcd_url=etcd_url, mariadb=mariadb)
+    task = task_file(tmp_path / "t.toml", src, etcd_url=etcd_url, mariadb=mariadb, tidb_port=up.port)
     return up, gw, task
 
 
@@ -329,7 +345,7 @@ def test_task_for_another_cluster_is_refused(tmp_path, doubles, obl_gw, state, e
     up, down = doubles(job_delay=0.1)
     gw = obl_gw(up, down, [], cluster_name="ltntest")
     src = dump(tmp_path / "d", ["staging.ltn_pd"])
-    task = task_file(tmp_path / "t.toml", src, mariadb=mariadb,
+    task = task_file(tmp_path / "t.toml", src, mariadb=mariadb, tidb_port=up.port,
                      etcd_url=pd.format(etcd=etcd.url) if pd else None)
     rc, ans = check_json(gw.config_path, task)
     assert rc == 1 and ans["cluster"]["same"] is False, ans
@@ -408,3 +424,206 @@ def test_lightning_started_by_hand_is_reported(tmp_path, doubles, obl_gw, state,
     p.communicate(timeout=120)
     assert len(ev) == 1 and ev[0]["log_backup_task_count"] == 1, ev
     assert "UNGUARDED LIGHTNING" in gw.stderr_text()
+
+
+# ------------------------------------------------------------------ which TiDB
+
+
+@pytest.mark.parametrize("host,port,same,needle", [
+    ("127.0.0.1", 1, True, "is one of the gateway's TiDB servers"),
+    (None, 1, True, "is one of the gateway's TiDB servers"),          # unset: Lightning's 127.0.0.1
+    ("::1", 2, True, "is one of the gateway's TiDB servers"),
+    ("0:0:0:0:0:0:0:1", 2, True, "is one of the gateway's TiDB servers"),
+    ("TIDB-A.example.", 3, True, "is one of the gateway's TiDB servers"),
+    ("127.0.0.1", 2, False, "is not one of the gateway's TiDB servers"),
+    ("10.0.0.9", 1, False, "is not one of the gateway's TiDB servers"),
+    ("localhost", 1, False, "is not one of the gateway's TiDB servers"),  # an alias is not proven
+    ("127.0.0.1", None, False, "[tidb] port is not set"),
+    (" 127.0.0.1", 1, False, "is not a host name or address"),
+    ("", 1, False, "is not a host name or address"),
+], ids=["same", "host-unset", "ipv6", "ipv6-long", "case-dot", "other-port", "other-host", "alias",
+        "port-unset", "blank", "empty"])
+def test_tidb_address_is_the_gateways(tmp_path, etcd, state, host, port, same, needle):  # noqa: F811
+    """[tidb] host/port (where Lightning reads the schema and takes table IDs) is compared with
+    backends.servers as pd-addr is with cluster.pd; the guarded run would start nothing otherwise."""
+    src = dump(tmp_path / "d", ["staging.tidbaddr"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [],
+                    servers=("127.0.0.1:1", "[::1]:2", "tidb-a.example:3"))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_host=host,
+                                        tidb_port=port))
+    assert ans["cluster"]["same"] is same and rc == (0 if same else 1), ans
+    assert needle in ans["cluster"]["why"], ans["cluster"]["why"]
+    if same:
+        assert "pd-addr" in ans["cluster"]["why"]
+
+
+# ------------------------------------------------------------------ the binding checked
+
+
+def wait_file(path, what):
+    return wait_for(lambda: os.path.exists(path) and (open(path).read() or True), 60, what)
+
+
+def started_guarded(gw, task, tmp_path, name, env):
+    """A guarded run whose Lightning double waits before registering (HOLD_BEFORE=<name>)."""
+    e = dict(os.environ)
+    e.update(env)
+    e["LTN_DOUBLE_HOLD_BEFORE"] = str(tmp_path / name)
+    p = subprocess.Popen([binary_path(), "lightning", "run", "-c", gw.config_path, "--task", task, "--wait", "60",
+                          "--", DOUBLE, "-config", task], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    wait_file(str(tmp_path / name) + ".started", "the guarded Lightning running, not yet registered")
+    return p
+
+
+def hand_task(tmp_path, etcd_url, mariadb, up, table):
+    """The task of a Lightning started by hand beside the guarded one (its own table)."""
+    os.makedirs(tmp_path / "hand")
+    return task_file(tmp_path / "hand" / "t.toml", dump(tmp_path / "hand" / "d", [table]), etcd_url=etcd_url,
+                     mariadb=mariadb, tidb_port=up.port)
+
+
+def bound_keys(etcd_url):
+    return sorted((r.get("registration") or {}).get("key") for r in guard_records(etcd_url)
+                  if r.get("registration"))
+
+
+def bind_keys(etcd_url, cluster="ltntest"):
+    return cs.get_prefix(etcd_url, "/importgate/%s/lightning-binds/" % cluster)
+
+
+def unguarded(gw, key):
+    return [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == key]
+
+
+@pytest.mark.parametrize("child", ["runs-on", "fails"])
+def test_hand_started_run_bound_then_ended_is_reported(tmp_path, doubles, obl_gw, state, etcd, mariadb,  # noqa: F811
+                                                       child):
+    """attack9: the guarded Lightning has not registered yet when a Lightning started by hand
+    registers; the guarded run binds that one (the only candidate). It ends while the guarded
+    Lightning runs: the binding is let go, and the guarded run reports it unguarded (the same
+    brie.import.unguarded event), when the guarded Lightning runs on past the close grace
+    (runs-on: it then registers and its own registration is bound) or when it fails (fails:
+    it may never have registered)."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_h9"], [])
+    env = {"IG_LTN_CLOSE_GRACE_S": "1" if child == "runs-on" else "600", "LTN_DOUBLE_HOLD": str(tmp_path / "holdg2")}
+    if child == "fails":
+        env["LTN_DOUBLE_FAIL"] = "before-register"
+    g = started_guarded(gw, task, tmp_path, "holdg", env)
+    ht = hand_task(tmp_path, etcd.url, mariadb, up, "staging.ltn_h9_hand")
+    hand, hkey = held_run([DOUBLE, "-config", ht, "-check-requirements=false"], str(tmp_path / "holdh"))
+    try:
+        wait_for(lambda: bound_keys(etcd.url) == [hkey], 30, "the hand-started registration bound")
+        assert len(bind_keys(etcd.url)) == 1
+        open(tmp_path / "holdh", "w").close()  # the hand-started Lightning ends, its key goes
+        hand.communicate(timeout=60)
+        if child == "runs-on":
+            wait_for(lambda: unguarded(gw, hkey), 30, "the guarded run reports it")
+            open(tmp_path / "holdg", "w").close()  # the guarded Lightning registers now
+            own = wait_file(str(tmp_path / "holdg2") + ".registered", "its own registration")
+            own = open(str(tmp_path / "holdg2") + ".registered").read()
+            wait_for(lambda: bound_keys(etcd.url) == [own], 30, "its own registration bound")
+    finally:
+        for h in ("holdg", "holdg2", "holdh"):
+            open(tmp_path / h, "w").close()
+    out, err = g.communicate(timeout=120)
+    # the guarded run's own report (a gateway may report it too if the run's store lease lapsed
+    # under load while it was live: an over-count, never an under-count)
+    ev = wait_for(lambda: [e for e in unguarded(gw, hkey) if "may not have been started" in e["message"]], 30,
+                  "brie.import.unguarded for the hand-started run")
+    assert len(ev) == 1 and ev[0]["kind"] == "lightning" and ev[0]["log_backup_task_count"] == 1, ev
+    assert "UNGUARDED LIGHTNING" in err and hkey in err, err
+    if child == "runs-on":
+        assert "ended while Lightning still runs: the binding is let go" in err
+    else:  # seen gone before the exit, or at the first look after it: the same report
+        assert ("ended while Lightning still runs: the binding is let go" in err or
+                "ended as Lightning failed: the binding is let go" in err), err
+    if child == "runs-on":
+        assert g.returncode == 0, (out, err)
+        assert err.count("bound to this guarded run") == 2, err  # the hand-started one, then its own
+        assert "ended while that run's Lightning ran on: it was another Lightning's" in ev[0]["message"]
+    else:
+        assert g.returncode == 1, (out, err)
+        assert "ended as that run's Lightning failed: it was that Lightning's own if it registered" in ev[0]["message"]
+    assert guard_records(etcd.url) == [] and bind_keys(etcd.url) == []
+    # nothing else was reported: the guarded Lightning's own key was guarded
+    assert {e["key"] for e in audit_events(gw, "brie.import.unguarded")} == {hkey}
+
+
+def test_bound_registration_outliving_the_run_is_let_go(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """The guarded Lightning fails before registering while the bound registration (a
+    Lightning started by hand) still runs: Lightning revokes its own key before a plain exit,
+    so a bound key still there is not its own: the binding is let go at once and the gateway
+    reports the registration unguarded."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_out"], [])
+    g = started_guarded(gw, task, tmp_path, "holdg", {"LTN_DOUBLE_FAIL": "before-register",
+                                                       "IG_LTN_REG_TTL_S": "600"})
+    ht = hand_task(tmp_path, etcd.url, mariadb, up, "staging.ltn_out_hand")
+    hand, hkey = held_run([DOUBLE, "-config", ht, "-check-requirements=false"], str(tmp_path / "holdh"))
+    try:
+        wait_for(lambda: bound_keys(etcd.url) == [hkey], 30, "the hand-started registration bound")
+        open(tmp_path / "holdg", "w").close()  # the guarded Lightning fails, the bound key stays
+        out, err = g.communicate(timeout=120)
+        assert g.returncode == 1, (out, err)
+        assert "is still there" in err and "the gateways report it as unguarded" in err, err
+        assert guard_records(etcd.url) == [] and bind_keys(etcd.url) == []
+        ev = wait_for(lambda: unguarded(gw, hkey), 30, "the gateway reports it")
+        assert len(ev) == 1 and "no guarded run bound its registration" in ev[0]["message"], ev
+    finally:
+        open(tmp_path / "holdg", "w").close()
+        open(tmp_path / "holdh", "w").close()
+    hand.communicate(timeout=60)
+
+
+def test_killed_lightning_key_is_held_until_it_expires(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """A guarded Lightning that ends without revoking its key (killed: exit 137, as 128 +
+    SIGKILL): the guard stays until the key's lease runs out, so the gateway never reports it;
+    then the guard goes."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_k"], [])
+    hold = str(tmp_path / "hold")
+    p, key = held_run([binary_path(), "lightning", "run", "-c", gw.config_path, "--task", task, "--",
+                       DOUBLE, "-config", task], hold, env={"LTN_DOUBLE_FAIL": "killed", "LTN_DOUBLE_TTL": "4"})
+    try:
+        wait_for(lambda: bound_keys(etcd.url) == [key], 30, "its registration bound")
+    finally:
+        open(hold, "w").close()
+    # the double ends at once (exit 137); its key lives on until the lease expires: still bound
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, (out, err)
+    assert "exit status 137" in out, out
+    assert cs._post(etcd.url, "/v3/kv/range", {"key": cs._b64(key)}).get("kvs") is None  # expired first
+    assert guard_records(etcd.url) == [] and bind_keys(etcd.url) == []
+    assert "is still there" not in err
+    wait_for(lambda: [e for e in audit_events(gw, "brie.import.ended") if e["key"] == key], 30, "ended")
+    assert unguarded(gw, key) == []
+
+
+def test_two_guarded_runs_never_bind_one_registration(tmp_path, doubles, obl_gw, state, etcd, mariadb):  # noqa: F811
+    """Two guarded runs whose binders pick the same (first) registration at once: the bind is a
+    compare-and-swap, so one wins, the other looks again and binds the second registration;
+    both are guarded, the gateway reports neither."""
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.ltn_two"], [])
+    os.makedirs(tmp_path / "b")
+    task_b = task_file(tmp_path / "b" / "t.toml", dump(tmp_path / "db", ["staging.ltn_two_b"]), etcd_url=etcd.url,
+                       mariadb=mariadb, tidb_port=up.port)
+    env = {"IG_LTN_BIND_DELAY_MS": "3000"}
+    a = started_guarded(gw, task, tmp_path, "holda", dict(env, LTN_DOUBLE_HOLD=str(tmp_path / "holda2")))
+    b = started_guarded(gw, task_b, tmp_path, "holdb", dict(env, LTN_DOUBLE_HOLD=str(tmp_path / "holdb2")))
+    try:
+        open(tmp_path / "holda", "w").close()  # the first registers; both binders pick it
+        wait_for(lambda: len(bound_keys(etcd.url)) == 1, 30, "the first registration bound")
+        open(tmp_path / "holdb", "w").close()
+        wait_for(lambda: len(bound_keys(etcd.url)) == 2, 30, "the second registration bound")
+        keys = bound_keys(etcd.url)
+        assert len(set(keys)) == 2 and len(bind_keys(etcd.url)) == 2, keys
+    finally:
+        for h in ("holda", "holdb", "holda2", "holdb2"):
+            open(tmp_path / h, "w").close()
+    outs = [x.communicate(timeout=120) for x in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, outs
+    errs = [e for _, e in outs]
+    assert sum("was bound by another guarded run first" in e for e in errs) == 1, errs
+    assert all("bound to this guarded run" in e for e in errs), errs
+    for k in keys:
+        wait_for(lambda: [e for e in audit_events(gw, "brie.import.ended") if e["key"] == k], 30, "ended")
+    assert audit_events(gw, "brie.import.unguarded") == []

@@ -8,8 +8,11 @@ lightning/pkg, br/pkg/lightning):
   off): with backend "local", CDCPITRCheckItem: any log backup task (/tidb/br-stream/info/) or
   changefeed info key (/tidb/cdc/.../changefeed/info/) stops it with Lightning's message
   ("found PiTR log streaming task(s): [...]," / "found CDC changefeed(s): ...") and exit 1.
-- registers /tidb/brie/import/lightning/lightning-<uuid> with a leased, empty value while it
-  runs (br/pkg/utils/register.go) and revokes the lease at its end;
+- registers /tidb/brie/import/lightning/lightning-<uuid> with a leased, empty value after its
+  prechecks (TTL 180 s, kept alive while it runs: br/pkg/utils/register.go RegisterTask) and
+  revokes the lease as it ends, on success and on failure alike (lightning/pkg/importer/
+  import.go importTables: `defer undo()`, undo = register.Close, which revokes the lease);
+  a killed Lightning revokes nothing: its key stays until the lease's TTL runs out;
 - finds tables by Dumpling's naming in mydumper.data-source-dir, applies [mydumper] filter
   (wildcards, "!", last match wins, case-insensitive) and [[routes]] (wildcards), creates the
   schema from the schema files and loads the CSV files into MariaDB ([tidb] host/port/user/
@@ -23,9 +26,17 @@ each SRC over its DST before the task file is read (the task file changed, or da
 between the preflight and Lightning).
 
 LTN_DOUBLE_HOLD=FILE: once registered, waits (at most 120 s) until FILE exists before loading,
-so a test can look at the running import.
-Failure injection: LTN_DOUBLE_FAIL=before-load (exit 1 after registering, nothing loaded) or
-after-load (exit 1 after loading). LTN_DOUBLE_MARK=FILE: appends one JSON line per run
+so a test can look at the running import (FILE.registered holds the key).
+LTN_DOUBLE_HOLD_BEFORE=FILE: after the prechecks, before registering, writes FILE.started and
+waits (at most 120 s) until FILE exists: a Lightning that runs but has not registered yet.
+Failure injection: LTN_DOUBLE_FAIL=before-register (exit 1 before registering, as a failed
+precheck), before-load (exit 1 after registering, nothing loaded; the key is revoked),
+after-load (exit 1 after loading; revoked), killed (after registering, and after the hold,
+ends at once without revoking: exit 137, the key stays until its TTL runs out).
+LTN_DOUBLE_TTL=S: the lease's TTL (default 180, register.go defaultTaskRegisterTTL).
+LTN_DOUBLE_STORE=HOST:PORT: where the rows are written (MariaDB standing in for TiKV: Lightning's
+physical mode does not write rows through TiDB's SQL port); default [tidb] host and port.
+LTN_DOUBLE_MARK=FILE: appends one JSON line per run
 (flags seen, tables loaded, exit status) so a test can see whether and how it ran.
 etcd is reached through its v3 JSON gateway at [tidb] pd-addr (http://host:port).
 """
@@ -37,6 +48,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 import tomllib
 import urllib.request
@@ -129,7 +141,11 @@ def find_tables(task):
 
 def load(task, tables):
     tidb = task.get("tidb", {})
-    conn = pymysql.connect(host=tidb.get("host", "127.0.0.1"), port=int(tidb.get("port", 4000)),
+    host, port = tidb.get("host", "127.0.0.1"), int(tidb.get("port", 4000))
+    if os.environ.get("LTN_DOUBLE_STORE"):
+        host, _, p = os.environ["LTN_DOUBLE_STORE"].rpartition(":")
+        port = int(p)
+    conn = pymysql.connect(host=host, port=port,
                            user=tidb.get("user", "root"), password=tidb.get("password", ""),
                            autocommit=True)
     loaded = {}
@@ -205,21 +221,34 @@ def run(cfg_path, check_flag, mark, data_dir=None):
                   "check precheck failed: %s local backend is not compatible with them. Please switch "
                   "to tidb backend then try again." % " ".join(msg), file=sys.stderr)
             return 1
+    fail = os.environ.get("LTN_DOUBLE_FAIL", "")
+    hold_before = os.environ.get("LTN_DOUBLE_HOLD_BEFORE")
+    if hold_before:
+        with open(hold_before + ".started", "w") as f:
+            f.write(str(os.getpid()))
+        wait_file(hold_before)
+    if fail == "before-register":
+        print("lightning double: injected failure before registering", file=sys.stderr)
+        return 1
     lease = None
     key = "/tidb/brie/import/lightning/lightning-%s" % uuid.uuid4()
+    stop = threading.Event()
     if backend == "local":
-        lease = int(etcd(pd, "/v3/lease/grant", {"TTL": 30})["ID"])
+        ttl = int(os.environ.get("LTN_DOUBLE_TTL", "180"))
+        lease = int(etcd(pd, "/v3/lease/grant", {"TTL": ttl})["ID"])
         etcd(pd, "/v3/kv/put", {"key": b64(key), "value": "", "lease": str(lease)})
+        threading.Thread(target=keepalive, args=(pd, lease, ttl, stop), daemon=True).start()
     mark["registered"] = key if lease else None
     try:
         hold = os.environ.get("LTN_DOUBLE_HOLD")
         if hold:
             with open(hold + ".registered", "w") as f:
                 f.write(key if lease else "")
-            deadline = time.monotonic() + 120
-            while not os.path.exists(hold) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        fail = os.environ.get("LTN_DOUBLE_FAIL", "")
+            wait_file(hold)
+        if fail == "killed":
+            print("lightning double: ending at once, as killed (the key stays)", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(137)
         if fail == "before-load":
             print("lightning double: injected failure before loading", file=sys.stderr)
             return 1
@@ -229,8 +258,24 @@ def run(cfg_path, check_flag, mark, data_dir=None):
             return 1
         return 0
     finally:
+        stop.set()
         if lease:
             etcd(pd, "/v3/lease/revoke", {"ID": str(lease)})
+
+
+def wait_file(path):
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def keepalive(pd, lease, ttl, stop):
+    """As the registration's keepalive stream: the lease lives while the process does."""
+    while not stop.wait(max(ttl / 3.0, 0.2)):
+        try:
+            etcd(pd, "/v3/lease/keepalive", {"ID": str(lease)})
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -45,13 +45,16 @@ static void task_defaults(void **s)
 	assert_null(t.pd_addr);              /* Lightning then asks TiDB (CheckAndAdjustTiDBPort) */
 	assert_string_equal(t.tidb_host, "127.0.0.1");
 	assert_int_equal(t.tidb_status_port, 10080);
+	assert_int_equal(t.tidb_port, 0);    /* unset: Lightning asks TiDB's /settings */
 	ig_ltn_task_free(&t);
-	assert_int_equal(parse(MIN "[tidb]\npd-addr = \"\"\nhost = \"tidb-0\"\nstatus-port = 10081\n", &t), 0);
+	assert_int_equal(parse(MIN "[tidb]\npd-addr = \"\"\nhost = \"tidb-0\"\nstatus-port = 10081\nport = 4001\n", &t), 0);
 	assert_null(t.pd_addr);              /* len(PdAddr) == 0 is "not set" */
 	assert_string_equal(t.tidb_host, "tidb-0");
 	assert_int_equal(t.tidb_status_port, 10081);
+	assert_int_equal(t.tidb_port, 4001);
 	ig_ltn_task_free(&t);
 	expect_error(MIN "[tidb]\nstatus-port = \"x\"\n", "tidb.status-port must be an integer");
+	expect_error(MIN "[tidb]\nport = \"4000\"\n", "tidb.port must be an integer");
 }
 
 /* pd-addr against cluster.pd: the same address (scheme, case of the host, a trailing path
@@ -76,6 +79,47 @@ static void pd_address_match(void **s)
 	assert_true(ig_ltn_pd_norm(" https://h:1/x ", 15, n, sizeof(n)));
 	assert_string_equal(n, "h:1");
 	assert_false(ig_ltn_pd_norm("http://", 7, n, sizeof(n)));
+}
+
+/* [tidb] host/port against backends.servers: the same address (IP literals by value, names by
+ * name, case and one trailing dot aside) is the gateway's TiDB; another address, an unset
+ * port, a host that is no host are not. */
+static void tidb_address_match(void **s)
+{
+	const char *hosts[] = {"10.0.0.5", "TiDB-0.Example", "::1"};
+	const int ports[] = {4000, 4000, 4001};
+	char why[600];
+	(void)s;
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.5", 4000, hosts, ports, 3, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "is one of the gateway's TiDB servers"));
+	assert_int_equal(ig_ltn_tidb_same("tidb-0.example.", 4000, hosts, ports, 3, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_tidb_same("TIDB-0.EXAMPLE", 4000, hosts, ports, 3, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_tidb_same("0:0:0:0:0:0:0:1", 4001, hosts, ports, 3, why, sizeof(why)), 1);
+	assert_int_equal(ig_ltn_tidb_same("[::1]", 4001, hosts, ports, 3, why, sizeof(why)), 1);
+	/* another port, another host, an alias (nothing proves it is the same server) */
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.5", 4001, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "\"10.0.0.5\" port 4001 is not one of the gateway's TiDB servers"));
+	assert_int_equal(ig_ltn_tidb_same("::1", 4000, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.6", 4000, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_int_equal(ig_ltn_tidb_same("localhost", 4001, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_int_equal(ig_ltn_tidb_same("tidb-0.example..", 4000, hosts, ports, 3, why, sizeof(why)), 0);
+	/* Lightning's default host is 127.0.0.1: not a backend here */
+	assert_int_equal(ig_ltn_tidb_same("127.0.0.1", 4000, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "an unset host is Lightning's default 127.0.0.1"));
+	/* port unset: Lightning would ask TiDB for it */
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.5", 0, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "[tidb] port is not set"));
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.5", 70000, hosts, ports, 3, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "out of range"));
+	/* not a host: blanks, control characters, empty */
+	const char *bad[] = {" 10.0.0.5", "10.0.0.5 ", "tidb 0", "10.0.0.5\t", "", "[]", "tidb\x7f"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ig_ltn_tidb_same(bad[i], 4000, hosts, ports, 3, why, sizeof(why)), 0);
+		assert_non_null(strstr(why, "is not a host name or address"));
+	}
+	assert_int_equal(ig_ltn_tidb_same(NULL, 4000, hosts, ports, 3, why, sizeof(why)), 0);
+	/* no backends: nothing matches */
+	assert_int_equal(ig_ltn_tidb_same("10.0.0.5", 4000, hosts, ports, 0, why, sizeof(why)), 0);
 }
 
 static void task_values(void **s)
@@ -356,7 +400,7 @@ int main(void)
 		cmocka_unit_test(task_errors),           cmocka_unit_test(task_attack_spellings),           cmocka_unit_test(targets_dumpling_naming),
 		cmocka_unit_test(targets_filter_and_routes), cmocka_unit_test(targets_route_errors),
 		cmocka_unit_test(life_lightning),        cmocka_unit_test(record_origin_roundtrip),
-		cmocka_unit_test(pd_address_match),
+		cmocka_unit_test(pd_address_match),      cmocka_unit_test(tidb_address_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,10 @@
  * test_ltnguard.c - guarded Lightning runs' guard records (policy/ltnguard.h): the record's
  * round trip, the judgement of a registration (guarded only when a guard names its key,
  * create_revision and lease; pending while an unbound guard that started before it may still
- * bind it; unguarded otherwise, a copied name included), and the binder's pick (one new
- * candidate, none, or ambiguous).
+ * bind it; unguarded otherwise, a copied name included), the binder's pick (one new
+ * candidate, none, or ambiguous), the bind key's name, and the binder's state machine (a
+ * binding whose key goes while Lightning runs on is reported; a bound key that outlives
+ * Lightning is held until it goes or the TTL passes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,12 +113,193 @@ static void pick(void **s)
 	assert_int_equal(ig_ltn_guard_pick(&l, &self, NULL, 0), -1);
 }
 
+static void bind_name(void **s)
+{
+	ig_brie_import a = reg(KEY_A, 120, 77), a2 = reg(KEY_A, 121, 77), b = reg(KEY_B, 120, 77);
+	char na[200], na2[200], nb[200], tiny[20];
+	(void)s;
+	assert_true(ig_ltn_bind_name(&a, na, sizeof(na)));
+	assert_true(ig_ltn_bind_name(&a2, na2, sizeof(na2)));
+	assert_true(ig_ltn_bind_name(&b, nb, sizeof(nb)));
+	assert_string_equal(na, "120-2f746964622f627269652f696d706f72742f6c696768746e696e672f6c696768746e696e672d61616161");
+	assert_string_not_equal(na, na2); /* the key created anew is another registration */
+	assert_string_not_equal(na, nb);
+	assert_null(strchr(na, '/'));
+	assert_false(ig_ltn_bind_name(&a, tiny, sizeof(tiny)));
+}
+
+#define GRACE 5000
+#define DRAIN 190000
+
+static ig_ltn_binder binder_new(void)
+{
+	ig_ltn_binder b = {.state = IG_LTNB_LOOKING, .close_grace_ms = GRACE, .drain_ms = DRAIN};
+	return b;
+}
+
+static unsigned round_(ig_ltn_binder *b, int64_t now, long pick, ig_ltnb_reg_seen bound)
+{
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now, .pick = pick, .bound = bound};
+	return ig_ltn_binder_step(b, &e);
+}
+
+static unsigned exit_(ig_ltn_binder *b, int64_t now, int status)
+{
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_EXITED, .now_ms = now, .pick = -1, .exit_status = status};
+	return ig_ltn_binder_step(b, &e);
+}
+
+/* The guarded Lightning's own registration: bound, deleted by Lightning as it ends, then exit. */
+static void binder_own_run(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	assert_int_equal(round_(&b, 0, -1, IG_LTNB_REG_ABSENT), 0);
+	assert_int_equal(round_(&b, 100, 0, IG_LTNB_REG_ABSENT), IG_LTNB_DO_BIND);
+	assert_int_equal(b.state, IG_LTNB_BOUND);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), 0);
+	/* a keepalive re-put under a new lease is still its key: not released */
+	assert_int_equal(round_(&b, 250, -1, IG_LTNB_REG_CHANGED), 0);
+	/* exits before the binder saw the key go: draining, then gone */
+	assert_int_equal(exit_(&b, 300, 0), 0);
+	assert_int_equal(b.state, IG_LTNB_DRAINING);
+	assert_int_equal(round_(&b, 400, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_END); /* status 0: its own */
+	assert_int_equal(b.state, IG_LTNB_DONE);
+	assert_int_equal(round_(&b, 500, 0, IG_LTNB_REG_ABSENT), 0); /* done stays done */
+
+	/* the binder saw the key go just before the exit: released, then dropped on exit 0 */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	assert_int_equal(round_(&b, 100, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_RELEASE);
+	assert_true(b.suspect);
+	assert_int_equal(b.state, IG_LTNB_LOOKING);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_ABSENT), 0);
+	assert_int_equal(exit_(&b, 300, 0), IG_LTNB_DO_END);
+	assert_false(b.suspect);
+}
+
+/* A Lightning started by hand was bound (the guarded one had not registered yet). */
+static void binder_hand_started_bound(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	/* it ends; the guarded Lightning runs on */
+	assert_int_equal(round_(&b, 1000, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_RELEASE);
+	/* within the grace: nothing yet */
+	assert_int_equal(round_(&b, 1000 + GRACE - 1, -1, IG_LTNB_REG_ABSENT), 0);
+	/* past it: reported, and still looking for the child's own */
+	assert_int_equal(round_(&b, 1000 + GRACE, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_REPORT);
+	assert_false(b.suspect);
+	assert_int_equal(b.state, IG_LTNB_LOOKING);
+	assert_int_equal(round_(&b, 7000, 0, IG_LTNB_REG_ABSENT), IG_LTNB_DO_BIND);
+
+	/* the child's own registration appears within the grace: reported at once, the new one bound */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	round_(&b, 1000, -1, IG_LTNB_REG_ABSENT);
+	assert_int_equal(round_(&b, 1100, 0, IG_LTNB_REG_ABSENT), IG_LTNB_DO_REPORT | IG_LTNB_DO_BIND);
+	assert_int_equal(b.state, IG_LTNB_BOUND);
+	/* two at once after it: reported, ambiguous */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	round_(&b, 1000, -1, IG_LTNB_REG_ABSENT);
+	assert_int_equal(round_(&b, 1100, -2, IG_LTNB_REG_ABSENT), IG_LTNB_DO_REPORT | IG_LTNB_DO_AMBIGUOUS);
+	assert_int_equal(b.state, IG_LTNB_AMBIGUOUS);
+
+	/* the guarded Lightning fails (it may never have registered): reported on its exit */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	round_(&b, 1000, -1, IG_LTNB_REG_ABSENT);
+	assert_int_equal(exit_(&b, 1200, 1), IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	assert_int_equal(b.state, IG_LTNB_DONE);
+}
+
+/* The bound registration outlives the guarded Lightning (a hand-started one still running, or a
+ * killed Lightning whose lease runs out): held until it goes, let go after the TTL + margin. */
+static void binder_outlived(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	assert_int_equal(exit_(&b, 1000, 137), 0);
+	assert_int_equal(round_(&b, 1000 + DRAIN - 1, -1, IG_LTNB_REG_PRESENT), 0);
+	assert_int_equal(round_(&b, 1000 + DRAIN, -1, IG_LTNB_REG_PRESENT), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	/* its key changed hands after the exit: not held */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 1000, 0);
+	assert_int_equal(round_(&b, 2000, -1, IG_LTNB_REG_CHANGED), IG_LTNB_DO_END);
+}
+
+/* After the exit, the first look decides, except after a signal (a killed Lightning's key waits
+ * for its lease). */
+static void binder_drain(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	/* a plain failure, key gone: it may have been another's that ended just before: reported */
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 1);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_ABSENT),
+	                 IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	/* a plain exit, key still there: not its own (Lightning revokes first): let go at once */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 1);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 0);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	/* killed: held while there, ends quietly when its lease runs out */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_PRESENT), 0);
+	assert_int_equal(round_(&b, 3000, -1, IG_LTNB_REG_PRESENT), 0);
+	assert_int_equal(round_(&b, 4000, -1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_END);
+	/* killed, key already gone at the first look: as a plain failure */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_(&b, 200, -1, IG_LTNB_REG_ABSENT),
+	                 IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	assert_int_equal(b.state, IG_LTNB_DONE);
+}
+
+/* A lost bind CAS: back to looking, the next candidate is tried. Exit while looking or ambiguous
+ * ends at once. */
+static void binder_lost_and_early_exit(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	ig_ltnb_event lost = {.kind = IG_LTNB_EV_BIND_LOST, .now_ms = 10, .pick = -1};
+	(void)s;
+	assert_int_equal(round_(&b, 0, 3, IG_LTNB_REG_ABSENT), IG_LTNB_DO_BIND);
+	assert_int_equal(ig_ltn_binder_step(&b, &lost), 0);
+	assert_int_equal(b.state, IG_LTNB_LOOKING);
+	assert_int_equal(round_(&b, 300, 1, IG_LTNB_REG_ABSENT), IG_LTNB_DO_BIND);
+	b = binder_new();
+	assert_int_equal(exit_(&b, 5, 1), IG_LTNB_DO_END); /* exited before registering: nothing bound */
+	b = binder_new();
+	round_(&b, 0, -2, IG_LTNB_REG_ABSENT);
+	assert_int_equal(round_(&b, 10, 0, IG_LTNB_REG_ABSENT), 0); /* ambiguous binds nothing later */
+	assert_int_equal(exit_(&b, 20, 0), IG_LTNB_DO_END);
+	assert_string_equal(ig_ltnb_state_name(IG_LTNB_DRAINING), "draining");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_roundtrip),
 		cmocka_unit_test(judge),
 		cmocka_unit_test(pick),
+		cmocka_unit_test(bind_name),
+		cmocka_unit_test(binder_own_run),
+		cmocka_unit_test(binder_hand_started_bound),
+		cmocka_unit_test(binder_outlived),
+		cmocka_unit_test(binder_drain),
+		cmocka_unit_test(binder_lost_and_early_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
