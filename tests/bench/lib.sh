@@ -49,11 +49,13 @@ start_mariadb() {
 	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $d)"
 }
 
-# start_importgate BINARY CPU_LIST DB_PORT: importgate (2 workers, no PD) in front of
-# 127.0.0.1:DB_PORT; sets IG_PORT and IG_PID and appends the pid to PIDS.
+# start_importgate BINARY CPU_LIST DB_PORT [NAME]: importgate (2 workers, no PD) in front of
+# 127.0.0.1:DB_PORT; sets IG_PORT and IG_PID and appends the pid to PIDS. NAME (default
+# importgate) names its config, log, audit and obligation files in WORKDIR.
 start_importgate() {
+	local name=${4:-importgate}
 	IG_PORT=$(free_port)
-	cat >"$WORKDIR/importgate.yaml" <<-YAML
+	cat >"$WORKDIR/$name.yaml" <<-YAML
 		listen: 127.0.0.1:$IG_PORT
 		workers: 2
 		backends:
@@ -61,14 +63,14 @@ start_importgate() {
 		cluster:
 		  pd: []
 		audit:
-		  path: $WORKDIR/audit.jsonl
+		  path: $WORKDIR/$name-audit.jsonl
 		obligations:
-		  file: $WORKDIR/obligations.log
+		  file: $WORKDIR/$name-obligations.log
 		admin: {listen: 127.0.0.1:0}
 		log: {level: warn}
 	YAML
-	$(pin "$2") "$1" -c "$WORKDIR/importgate.yaml" >"$WORKDIR/importgate.log" 2>&1 &
+	$(pin "$2") "$1" -c "$WORKDIR/$name.yaml" >"$WORKDIR/$name.log" 2>&1 &
 	IG_PID=$!
 	PIDS+=($IG_PID)
-	wait_port "$IG_PORT" 10 || die "importgate did not start; see $WORKDIR/importgate.log"
+	wait_port "$IG_PORT" 10 || die "importgate did not start; see $WORKDIR/$name.log"
 }

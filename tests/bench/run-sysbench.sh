@@ -11,6 +11,8 @@
 #
 # Environment (defaults in brackets):
 #   IMPORTGATE      gateway binary [/tmp/build-bench/proxy/importgate]
+#   IMPORTGATE_B    a second gateway binary, run as target "importgate-b" in every cell right
+#                   after the first (a before/after comparison in one interleaved run) [unset]
 #   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians
@@ -87,6 +89,11 @@ PIDS+=($HAP_PID)
 wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log"
 
 # --- importgate --------------------------------------------------------------------------
+if [ -n "${IMPORTGATE_B:-}" ]; then
+	[ -x "$IMPORTGATE_B" ] || die "IMPORTGATE_B not found at $IMPORTGATE_B"
+	start_importgate "$IMPORTGATE_B" "$CPU_PROXY" "$DB_PORT" importgate-b
+	IGB_PORT=$IG_PORT IGB_PID=$IG_PID
+fi
 start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT"
 
 # --- runs --------------------------------------------------------------------------------
@@ -134,10 +141,12 @@ for ((run = 1; run <= RUNS; run++)); do
 			run_one direct "$DB_PORT" - "$test" "$threads" "$run"
 			run_one haproxy "$HAP_PORT" "$HAP_PID" "$test" "$threads" "$run"
 			run_one importgate "$IG_PORT" "$IG_PID" "$test" "$threads" "$run"
+			[ -z "${IMPORTGATE_B:-}" ] || run_one importgate-b "$IGB_PORT" "$IGB_PID" "$test" "$threads" "$run"
 		done
 	done
 done
 kill -0 "$IG_PID" 2>/dev/null || die "importgate died during the run; see $WORKDIR/importgate.log"
+[ -z "${IMPORTGATE_B:-}" ] || kill -0 "$IGB_PID" 2>/dev/null || die "importgate-b died during the run; see $WORKDIR/importgate-b.log"
 [ -z "$RAW_OUT" ] || cp "$RESULTS" "$RAW_OUT"
 
 # --- report ------------------------------------------------------------------------------
@@ -167,12 +176,12 @@ awk -F'\t' '
 	END {
 		print "| target | test | threads | runs | QPS (median) | QPS % of HAProxy | QPS / direct | p95 ms | p95 added over direct, ms | proxy CPU us/query | errors | verdict |"
 		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-		split("direct haproxy importgate", tg, " ")
+		nt = split("direct haproxy importgate importgate-b", tg, " ")
 		for (i = 0; i < n; i++) {
 			k = order[i]; split(k, kk, SUBSEP)
 			hq = median(qps["haproxy", k]); dq = median(qps["direct", k]); dp = median(p95["direct", k])
 			hc = ("haproxy", k) in cpu ? median(cpu["haproxy", k]) : 0
-			for (j = 1; j <= 3; j++) {
+			for (j = 1; j <= nt; j++) {
 				t = tg[j]
 				if (!((t, k) in qps)) continue
 				q = median(qps[t, k]); p = median(p95[t, k])
@@ -182,7 +191,7 @@ awk -F'\t' '
 				c = (t, k) in cpu ? median(cpu[t, k]) : -1
 				cpuq = c < 0 ? "-" : sprintf("%.1f", c)
 				verdict = ""
-				if (t == "importgate")
+				if (t ~ /^importgate/)
 					verdict = (q >= hq ? "QPS met" : "QPS NOT met") ", " (c >= 0 && c <= hc ? "CPU met" : "CPU NOT met")
 				printf "| %s | %s | %s | %d | %.0f | %s | %s | %.2f | %s | %s | %d | %s |\n", t, kk[1], kk[2], nrun[t, k], q, pct, frac, p, addtxt, cpuq, err[t, k], verdict
 			}
