@@ -158,3 +158,52 @@ def test_same_pipeline_without_the_long_data_error_stays_in_step(policy_gw, zdou
         c.close()
     assert reached == [], reached
     assert out[:2] == ("error", PRECHECK), out
+
+
+def _prepare(c, sql):
+    """COM_STMT_PREPARE; returns the statement id (reads the whole answer, classic EOFs)."""
+    c.send_packet(b"\x16" + sql, 0)
+    _, ok = c.read_packet()
+    assert ok[:1] == b"\x00", ok
+    sid, ncols, nparams = struct.unpack_from("<IHH", ok, 1)
+    for block in (nparams, ncols):
+        if block:
+            for _ in range(block + 1):
+                c.read_packet()
+    return sid
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["one-by-one", "pipelined"])
+def test_unanswered_commands_on_a_zstd_backend_leg_stay_unanswered(policy_gw, zdouble, state, tidb_streams,
+                                                                   pipelined):
+    """What the fence costs a client: nothing it can see. SEND_LONG_DATA and COM_STMT_CLOSE
+    that the backend accepts (no answer), then commands that are answered: each answer comes
+    with the ids the client checks, the gateway's own COM_PING answer never reaches it, and
+    the session goes on to a decided (refused) import."""
+    state.task("pitr_shop", ["shop.*"])
+    gw = _gw(policy_gw, zdouble)
+    c, _ = rawproto.login(gw.host, gw.port, "root", USERS["root"], DB1)
+    try:
+        sid = _prepare(c, b"SELECT ?")
+        rest = [_pkt(bytes([COM_STMT_SEND_LONG_DATA]) + struct.pack("<IH", sid, 0) + b"abc"),
+                _pkt(b"\x19" + struct.pack("<I", sid)),  # COM_STMT_CLOSE
+                _pkt(bytes([COM_PING])), _pkt(b"\x03SELECT 7")]
+        got = []
+        if pipelined:
+            c.send_raw(b"".join(rest))
+        else:
+            for p in rest[:3]:
+                c.send_raw(p)
+            got.append(c.read_packet())  # PING's OK
+            c.send_raw(rest[3])
+        while len(got) < 6:
+            got.append(c.read_packet())
+        assert [(seq, p[:1]) for seq, p in got[:2]] == [(1, b"\x00"), (1, b"\x01")], got
+        assert [seq for seq, _ in got[1:]] == [1, 2, 3, 4, 5], got
+        assert got[4][1][1:2] == b"7", got
+        c.send_packet(b"\x03" + IMP.encode(), 0)
+        out = c.outcome(20)
+    finally:
+        c.close()
+    assert out[:2] == ("error", PRECHECK), out
+    assert "bypass.suspect" not in gw.stderr_text(), gw.stderr_text()[-3000:]
