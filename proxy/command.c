@@ -689,8 +689,8 @@ static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
  * client's next packet goes to the server as file data (attack10:
  * test_attack10_zleg_longdata_desync.py). TiDB answers a COM_STMT_SEND_LONG_DATA it rejects
  * (and a COM_STMT_CLOSE whose close fails) with an ERR (handleStmtSendLongData,
- * handleStmtClose: pkg/server/conn_stmt.go; clientConn.Run writes every dispatch error:
- * pkg/server/conn.go, pingcap/tidb at 000172f4); MySQL and MariaDB never answer them. So
+ * handleStmtClose: pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d; clientConn.Run writes
+ * every dispatch error: pkg/server/conn.go at 000172f4); MySQL and MariaDB never answer them. So
  * after such a command, before the next command that is answered, the gateway sends a
  * COM_PING of its own: its OK is the first answer due, and anything else before it closes
  * the session (fence_answer). false: the session is closed.

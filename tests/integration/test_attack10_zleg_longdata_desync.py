@@ -3,7 +3,7 @@ the gateway no longer checks the backend's packet ids.
 
 TiDB answers a COM_STMT_SEND_LONG_DATA it rejects with an ERR (handleStmtSendLongData returns
 ErrMalformPacket / ErrUnknownStmtHandler / AppendParam's error, and clientConn.Run writes every
-dispatch error: pkg/server/conn_stmt.go and pkg/server/conn.go, pingcap/tidb at 000172f4),
+dispatch error: pkg/server/conn_stmt.go at 03ee920d, pkg/server/conn.go at 000172f4, pingcap/tidb),
 while proxy/response.c says the command is never answered. On an uncompressed backend leg the
 gateway notices the shifted answers by their sequence ids (answer_in_sequence, attack 4). On a
 compressed backend leg (backends.compression) it numbers the packets itself
