@@ -207,3 +207,42 @@ def test_unanswered_commands_on_a_zstd_backend_leg_stay_unanswered(policy_gw, zd
         c.close()
     assert out[:2] == ("error", PRECHECK), out
     assert "bypass.suspect" not in gw.stderr_text(), gw.stderr_text()[-3000:]
+
+
+def test_long_data_error_with_a_zlib_client_leg_never_lets_an_import_pass(policy_gw, zdouble, state,
+                                                                       tidb_streams):
+    """The same desync with the client's leg compressed too (zlib over the zstd backend leg):
+    the client's frames are re-framed, so nothing about them changes what the backend leg
+    does."""
+    state.task("pitr_shop", ["shop.*"])
+    gw = _gw(policy_gw, zdouble)
+    c = rawproto.ZConn(gw.host, gw.port, "root", USERS["root"], DB1)
+    rx = Received(zdouble)
+    out = None
+    try:
+        pipeline = (_pkt(bytes([COM_STMT_SEND_LONG_DATA]) + struct.pack("<IH", 0x7EADBEEF, 0) + b"x")
+                    + _pkt(_select()) + _pkt(bytes([COM_FIELD_LIST]) + b"t\x00") + _pkt(bytes([COM_PING])))
+        c.send_frames([rawproto.zframe(pipeline, 0)])
+        try:
+            for i in range(NCOLS + 8):
+                seq, p = c.read_packet()
+                if p[:1] == b"\xfb":
+                    c.send_frames([rawproto.zframe(_pkt(b"\x03" + IMP.encode(), seq + 1), i + 1)])
+                    break
+            while True:
+                _, p = c.read_packet()
+                if p[:1] == b"\xff":
+                    out = struct.unpack_from("<H", p, 1)[0]
+                    break
+        except (rawproto.Closed, OSError):
+            out = "closed"
+        deadline = time.monotonic() + 5
+        while not rx.imports() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        c.close()
+    log = gw.stderr_text()
+    assert rx.imports() == [], log[-3000:]
+    assert "answered the LOCAL INFILE request" not in log, log[-3000:]
+    assert out in ("closed", PRECHECK), out
+    assert "bypass.suspect" in log, log[-3000:]
