@@ -204,7 +204,7 @@ static void result_ended(ig_session *s, unsigned index)
  * answer comes when the import ends (minutes), which says nothing about the gateway. */
 static void observe_duration(const ig_pending *p)
 {
-	if (p->import)
+	if (p->import || p->fence)
 		return;
 	ig_metric_id id = p->cmd == COM_QUERY ? IG_M_QUERY_SECONDS_QUERY :
 	                  p->cmd == COM_STMT_EXECUTE ? IG_M_QUERY_SECONDS_STMT_EXECUTE :
@@ -286,6 +286,27 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 	return true;
 }
 
+/*
+ * The answer to a fence (send_fence): the OK of the gateway's own COM_PING, never relayed.
+ * Anything else - an ERR a server wrote to the unanswered command before it, or no OK at
+ * all - means the answers are not where the gateway thought: the session is closed before
+ * any later packet can be read as something it is not.
+ */
+static ig_pkt_verdict fence_answer(ig_session *s, const ig_packet *pk, const ig_packet *npk)
+{
+	ig_command *c = &s->cmd;
+	bool ok = !pk->cont && pk->have >= 1 && pk->data[0] == 0x00 && pk->len < MY_MAX_PAYLOAD;
+	if (ok && track_answer(s, npk) && (c->pq_len == 0 || !c->pq[c->pq_head].fence))
+		return IG_PKT_DISCARD;
+	if (s->closing)
+		return IG_PKT_DISCARD;
+	LOG_WARN(s->id, "bypass.suspect: the backend answered a command the gateway expects no answer to "
+	         "(0x%02x where the OK of its own COM_PING was due); the gateway cannot follow the answers: "
+	         "closing the session", pk->have >= 1 ? pk->data[0] : 0);
+	ig_sess_close(s, "backend answered an unanswered command");
+	return IG_PKT_DISCARD;
+}
+
 ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
@@ -295,6 +316,8 @@ ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 		return IG_PKT_WAIT;
 	ig_packet own;
 	const ig_packet *npk = numbered_answer(s, pk, &own);
+	if (c->pq_len > 0 && c->pq[c->pq_head].fence)
+		return fence_answer(s, pk, npk);
 	uint8_t shift = c->seq_shift; /* this packet's, before its answer may end */
 	if (!track_answer(s, npk))
 		return IG_PKT_DISCARD;
@@ -660,6 +683,32 @@ static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
 }
 
 /*
+ * On a compressed backend leg the answers carry no packet ids the gateway can check
+ * (numbered_answer), so an answer it does not expect would go unnoticed and shift its
+ * reading of every later one - until a row is read as a LOCAL INFILE request and the
+ * client's next packet goes to the server as file data (attack10:
+ * test_attack10_zleg_longdata_desync.py). TiDB answers a COM_STMT_SEND_LONG_DATA it rejects
+ * (and a COM_STMT_CLOSE whose close fails) with an ERR (handleStmtSendLongData,
+ * handleStmtClose: pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d; clientConn.Run writes
+ * every dispatch error: pkg/server/conn.go at 000172f4); MySQL and MariaDB never answer them. So
+ * after such a command, before the next command that is answered, the gateway sends a
+ * COM_PING of its own: its OK is the first answer due, and anything else before it closes
+ * the session (fence_answer). false: the session is closed.
+ */
+static bool send_fence(ig_session *s)
+{
+	static const uint8_t ping = COM_PING;
+	if (ig_conn_send_packet(&s->backend, 0, &ping, 1) < 0) {
+		ig_sess_close(s, "out of memory");
+		return false;
+	}
+	ig_pending *p = ig_cmd_expect(s, COM_PING);
+	p->fence = true;
+	s->cmd.fence_due = false;
+	return true;
+}
+
+/*
  * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
  * INFILE data) are looked at; statements are held whole until inspected; everything else is
  * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
@@ -694,6 +743,12 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 	uint8_t cmd = pk->data[0];
 	bool full = pk->len == MY_MAX_PAYLOAD;
 	bool is_cmd = !pk->cont && c->input == IN_COMMAND && pk->seq == 0;
+	if (is_cmd && c->fence_due && ig_cmd_has_response(cmd)) {
+		if (c->pq_len >= PQ_MAX - 1)
+			return IG_PKT_WAIT;
+		if (!send_fence(s))
+			return IG_PKT_DISCARD;
+	}
 	if (is_cmd && is_small_command(cmd))
 		return full ? big_first_packet(s, pk) : small_command_packet(s, pk);
 	if (is_cmd) {
@@ -708,6 +763,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		}
 		if (cmd == COM_QUIT)
 			ig_cmd_input_event(s, EV_QUIT);
+		else if (!pend && ig_zleg_on(&s->backend.z))
+			c->fence_due = true; /* unanswered, unless the server rejects it (send_fence) */
 	}
 	return IG_PKT_RELAY;
 }

@@ -92,6 +92,7 @@ typedef struct ig_pending {
 	 * another number of packets than what the client sent; 0 = not known */
 	uint8_t backend_seq;
 	uint64_t sent_ns;         /* uv_hrtime() when forwarded, for importgate_query_duration_seconds */
+	bool fence;               /* the gateway's own COM_PING after unanswered commands (command.c) */
 } ig_pending;
 
 /* The statement held for classification, the probe or the decision. */
@@ -130,6 +131,7 @@ typedef struct ig_command {
 	uint8_t seq_shift;           /* the head's answer: server's sequence id - the client's (re-framing) */
 	uint8_t cont_seq;            /* a relayed command of 16 MiB or more: the id its next part carries */
 	bool cont_pend;              /* ... and its answer is the last pending one */
+	bool fence_due;              /* a compressed backend leg: an unanswered command went (send_fence) */
 	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
 	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];
