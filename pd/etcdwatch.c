@@ -255,6 +255,7 @@ static void release(ig_watcher *w)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-pd-watch"); /* its name in top -H, ps -L, perf */
 	ig_watcher *w = arg;
 	char cerr[CURL_ERROR_SIZE] = "", why[256];
 	char *body = ig_etcd_watch_body(w->from + 1);

@@ -125,6 +125,7 @@ static void stream_once(ig_prefix_watch *w)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-pd-prefix"); /* its name in top -H, ps -L, perf */
 	ig_prefix_watch *w = arg;
 
 	while (!atomic_load(&w->stop)) {

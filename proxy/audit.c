@@ -434,6 +434,7 @@ static void writer_wait(const struct timespec *last)
 
 static void *writer_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-audit"); /* its name in top -H, ps -L, perf */
 	json_t *batch[WRITER_BATCH];
 	struct timespec last;
 	(void)arg;

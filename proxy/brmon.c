@@ -633,6 +633,7 @@ static void one_round(ig_brmon *m, const ig_config *cfg)
 
 static void *run(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-brmon"); /* its name in top -H, ps -L, perf */
 	ig_brmon *m = arg;
 
 	pthread_mutex_lock(&m->lock);

@@ -62,6 +62,7 @@ bool obl_lease_ok(ig_obligations *ob)
 /* Keeps the lease alive, on its own: the obligations thread may be in a BACKUP for minutes. */
 static void *lease_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-obl-lease"); /* its name in top -H, ps -L, perf */
 	ig_obligations *ob = arg;
 	char err[512];
 

@@ -75,6 +75,7 @@ static ig_obljob *take(ig_oblpool *p, lane *l)
 
 static void *executor_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-obl-exec"); /* its name in top -H, ps -L, perf */
 	worker *w = arg;
 	ig_oblpool *p = w->pool;
 	ig_obljob *j;

@@ -106,6 +106,7 @@ static int64_t work_due(ig_obligations *ob, int64_t wake)
 
 static void *thread_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "ig-obligations"); /* its name in top -H, ps -L, perf */
 	ig_obligations *ob = arg;
 	int64_t next_scan = 0;
 

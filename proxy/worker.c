@@ -107,6 +107,9 @@ static void on_wakeup(uv_async_t *a)
 static void *worker_main(void *arg)
 {
 	ig_worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "ig-worker%d", w->idx);
+	pthread_setname_np(pthread_self(), name); /* its name in top -H, ps -L, perf */
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&w->loop);
 	ig_zproto_thread_free(); /* the loop's compressors (proxy/zproto.h) */

@@ -95,9 +95,10 @@ awk -v iv="$INTERVAL" -v dur="$DURATION" '
 	FNR == NR { if ($0 ~ /^\[ [0-9]+s \]/) { for (i = 1; i <= NF; i++) if ($i == "qps:") q[++n] = $(i + 1) } next }
 	{ t[m] = $1; gc[m] = $4; dc[m] = $5; m++ }
 	END {
+		if (m - 1 < n) n = m - 1 # the sampler may have taken its last sample a little early
 		h = int(n / 2)
+		if (h < 1) { print "too few samples for CPU per query"; exit }
 		for (i = 1; i <= n; i++) if (i <= h) qa += q[i] * iv; else qb += q[i] * iv
-		if (m <= n) { print "too few samples for CPU per query"; exit }
 		printf "CPU us/query, first half -> second half: gateway %.1f -> %.1f, MariaDB %.1f -> %.1f\n",
 			1e6 * (gc[h] - gc[0]) / qa, 1e6 * (gc[n] - gc[h]) / qb, 1e6 * (dc[h] - dc[0]) / qa, 1e6 * (dc[n] - dc[h]) / qb
 	}' "$WORKDIR/sysbench.log" "$SAMPLES"
