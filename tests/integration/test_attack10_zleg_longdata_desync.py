@@ -62,13 +62,7 @@ def tidb_streams(monkeypatch):
     orig = tidb_double.Session.dispatch
 
     def dispatch(self, cmd, body):
-        if cmd == COM_STMT_SEND_LONG_DATA:
-            if len(body) < 6:
-                raise tidb_double.SQLError(1105, "Malformed communication packet.")
-            sid = struct.unpack("<I", body[:4])[0]
-            if sid not in self.stmts:
-                raise tidb_double.SQLError(1243, "Unknown prepared statement handler (%d) given to "
-                                           "stmt_send_longdata" % sid)
+        # SEND_LONG_DATA's errors are the double's own (TiDB's handleStmtSendLongData)
         if cmd == 0x03 and PAUSE.decode() in body.decode(errors="replace"):
             time.sleep(1.5)
         return orig(self, cmd, body)

@@ -647,10 +647,19 @@ class Session:
         elif cmd == w.COM_STMT_CLOSE:
             self.stmts.pop(struct.unpack("<I", body[:4])[0], None)
         elif cmd == w.COM_STMT_SEND_LONG_DATA:
-            st = self.stmts.get(struct.unpack("<I", body[:4])[0])
-            if st is not None:
-                idx = struct.unpack("<H", body[4:6])[0]
-                st["long"][idx] = st["long"].get(idx, b"") + body[6:]
+            # TiDB's handleStmtSendLongData (pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d)
+            # answers nothing when it works but returns an error, which clientConn.Run writes,
+            # for a body under 6 bytes (ErrMalformPacket) and an unknown statement (1243);
+            # MySQL and MariaDB never answer (attack4, attack10 tests).
+            if len(body) < 6:
+                raise SQLError(1835, "Malformed communication packet.")
+            sid = struct.unpack("<I", body[:4])[0]
+            st = self.stmts.get(sid)
+            if st is None:
+                raise SQLError(1243, "Unknown prepared statement handler (%d) given to "
+                                     "stmt_send_longdata" % sid)
+            idx = struct.unpack("<H", body[4:6])[0]
+            st["long"][idx] = st["long"].get(idx, b"") + body[6:]
         elif cmd == w.COM_STMT_RESET:
             st = self.stmts.get(struct.unpack("<I", body[:4])[0])
             if st is not None:
