@@ -10,35 +10,17 @@
 #include <string.h>
 
 #include "pd/etcdread.h"
-#include "pd/pdhttp.h"
 
 #define MAX_ANSWER_BYTES (4u << 20)
 
 static int read_one(const ig_config *cfg, const char *endpoint, ig_brie_list *out, char *err,
                     size_t errlen)
 {
-	const char *p = IG_KEY_BRIE_IMPORT;
-	size_t n = strlen(p);
-	char end[sizeof(IG_KEY_BRIE_IMPORT)], e[300], *json, *body = NULL;
+	char e[300], *body = NULL;
 	size_t blen = 0;
 	bool more = false;
-	ig_pdhttp h;
-	int rc;
+	int rc = ig_etcd_prefix_fetch(cfg, endpoint, IG_KEY_BRIE_IMPORT, MAX_ANSWER_BYTES, &body, &blen, err, errlen);
 
-	memcpy(end, p, n + 1);
-	end[n - 1]++; /* the prefix ends in '/': no carry */
-	if (ig_pdhttp_init(&h, endpoint, cfg->cluster.timeout_ms, "cluster.timeout_ms", MAX_ANSWER_BYTES,
-	                   &cfg->cluster.tls, err, errlen) < 0)
-		return -1;
-	json = ig_etcd_range_body(p, n, end, n, 0, 0, false);
-	if (!json) {
-		ig_pdhttp_free(&h);
-		snprintf(err, errlen, "pd %.200s: out of memory", endpoint);
-		return -1;
-	}
-	rc = ig_pdhttp_post(&h, "/v3/kv/range", json, &body, &blen, err, errlen);
-	free(json);
-	ig_pdhttp_free(&h);
 	if (rc == 0 && ig_brie_range_parse(body, blen, out, &more, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "pd %.200s: %s", endpoint, e);
 		rc = -1;

@@ -50,6 +50,36 @@ char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t e
 	return body;
 }
 
+int ig_etcd_prefix_fetch(const ig_config *cfg, const char *endpoint, const char *prefix,
+                         size_t max_answer, char **body, size_t *len, char *err, size_t errlen)
+{
+	size_t n = strlen(prefix);
+	char end[512], *json;
+	ig_pdhttp h;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	if (n == 0 || n >= sizeof(end) || prefix[n - 1] != '/') {
+		snprintf(err, errlen, "pd %.200s: bad key prefix", endpoint);
+		return -1;
+	}
+	memcpy(end, prefix, n + 1);
+	end[n - 1]++; /* '/' + 1: the first key after every key under the prefix, no carry */
+	if (ig_pdhttp_init(&h, endpoint, cfg->cluster.timeout_ms, "cluster.timeout_ms", max_answer,
+	                   &cfg->cluster.tls, err, errlen) < 0)
+		return -1;
+	if (!(json = ig_etcd_range_body(prefix, n, end, n, 0, 0, false))) {
+		ig_pdhttp_free(&h);
+		snprintf(err, errlen, "pd %.200s: out of memory", endpoint);
+		return -1;
+	}
+	rc = ig_pdhttp_post(&h, "/v3/kv/range", json, body, len, err, errlen);
+	free(json);
+	ig_pdhttp_free(&h);
+	return rc;
+}
+
 static int perr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;

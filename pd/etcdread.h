@@ -36,6 +36,15 @@ char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t e
                          int64_t revision, bool keys_only);
 
 /*
+ * One unpaged range request over every key under `prefix` (which ends in '/') to one PD
+ * endpoint, on a connection of its own: the answer's JSON in *body (malloc'ed, the caller
+ * frees) and *len, for the caller's parser. For small prefixes read whole (running-import
+ * registrations, Lightning guard records); max_answer bounds the answer. 0, or -1 + err.
+ */
+int ig_etcd_prefix_fetch(const ig_config *cfg, const char *endpoint, const char *prefix,
+                         size_t max_answer, char **body, size_t *len, char *err, size_t errlen);
+
+/*
  * Has anything a decision reads been created or modified at `endpoint` since `revision`?
  * Asks for the keys with mod_revision > revision under the task prefixes and under
  * /tidb/cdc/ (keys only: TiCDC rewrites its status keys all the time, so only changefeed

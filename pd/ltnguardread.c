@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "pd/etcdread.h"
-#include "pd/pdhttp.h"
 
 #define MAX_ANSWER_BYTES (4u << 20)
 
@@ -44,27 +43,12 @@ static int one_kv(void *ud, const char *key, size_t klen, const unsigned char *v
 static int read_one(const ig_config *cfg, const char *endpoint, const char *prefix, acc *a, char *err,
                     size_t errlen)
 {
-	size_t n = strlen(prefix);
-	char end[256], e[300], *json, *body = NULL, *last = NULL;
+	char e[300], *body = NULL, *last = NULL;
 	size_t blen = 0, last_len = 0;
 	bool more = false;
 	int64_t rev = 0;
-	ig_pdhttp h;
-	int rc;
+	int rc = ig_etcd_prefix_fetch(cfg, endpoint, prefix, MAX_ANSWER_BYTES, &body, &blen, err, errlen);
 
-	memcpy(end, prefix, n + 1);
-	end[n - 1]++; /* the prefix ends in '/': no carry */
-	if (ig_pdhttp_init(&h, endpoint, cfg->cluster.timeout_ms, "cluster.timeout_ms", MAX_ANSWER_BYTES,
-	                   &cfg->cluster.tls, err, errlen) < 0)
-		return -1;
-	if (!(json = ig_etcd_range_body(prefix, n, end, n, 0, 0, false))) {
-		ig_pdhttp_free(&h);
-		snprintf(err, errlen, "pd %.200s: out of memory", endpoint);
-		return -1;
-	}
-	rc = ig_pdhttp_post(&h, "/v3/kv/range", json, &body, &blen, err, errlen);
-	free(json);
-	ig_pdhttp_free(&h);
 	if (rc == 0 && ig_etcd_range_parse(body, blen, one_kv, a, &more, &rev, &last, &last_len, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "pd %.200s: %s", endpoint, a->oom ? "out of memory" : e);
 		rc = -1;
