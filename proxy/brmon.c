@@ -49,6 +49,7 @@ typedef struct tracked {
 	bool guard_known;     /* Lightning: guard (below) was judged at least once */
 	ig_ltn_guard_verdict guard;
 	char *guard_run;      /* the guarded run that bound it (or may: pending), NULL none */
+	int64_t pending_since_ms; /* CLOCK_REALTIME when judged pending since (0: not pending) */
 	bool unguarded_reported;
 } tracked;
 
@@ -239,6 +240,23 @@ static void report_unguarded(tracked *t, const ig_config *cfg)
 	t->unguarded_reported = true;
 }
 
+/* How long a registration may stay pending (a guard with nothing bound started before it): a
+ * guarded run binds its Lightning's registration within one binder round (proxy/ltn_run.c, every
+ * 300 ms), so one still pending after this is bound by no guarded run. Without the bound, a guard
+ * record that never binds (a guarded run whose child never registers, or a record written by
+ * anyone who can write PD's etcd, as Lightning itself does) would keep every later Lightning
+ * pending, never reported, for as long as it lives. IG_LTN_PENDING_MAX_S: a test hook. */
+#define LTN_PENDING_MAX_S 20
+
+static int64_t pending_max(void)
+{
+	const char *v = getenv("IG_LTN_PENDING_MAX_S");
+	char *end;
+	long long n = v ? strtoll(v, &end, 10) : -1;
+
+	return (v && *v && !*end && n > 0 ? n : LTN_PENDING_MAX_S) * 1000;
+}
+
 /* Judges every tracked Lightning registration against the live guard records; an unreadable
  * store judges nothing (what was known stays). */
 static void judge_guards(ig_brmon *m, const ig_config *cfg)
@@ -246,6 +264,7 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 	ig_ltn_guard *g = NULL;
 	size_t n = 0, bad = 0, by = 0;
 	bool any = false;
+	int64_t now = now_ms(), pending_max_ms = pending_max();
 	char e[512];
 
 	for (size_t i = 0; i < m->ntrk && !any; i++)
@@ -270,6 +289,12 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 			continue;
 		t->guard = ig_ltn_guard_judge(&t->reg, g, n, &by);
 		t->guard_known = true;
+		if (t->guard != IG_LTN_PENDING)
+			t->pending_since_ms = 0;
+		else if (!t->pending_since_ms)
+			t->pending_since_ms = now;
+		else if (now - t->pending_since_ms >= pending_max_ms) /* no guarded run binds it: see above */
+			t->guard = IG_LTN_UNGUARDED;
 		free(t->guard_run);
 		t->guard_run = t->guard != IG_LTN_UNGUARDED && g[by].run ? strdup(g[by].run) : NULL;
 		if (t->guard == IG_LTN_UNGUARDED && !t->unguarded_reported)
