@@ -207,7 +207,8 @@ static void add_started(ig_brmon *m, const ig_brie_list *l, const char *source)
 
 /* ---- guarded or not (Lightning) ---- */
 
-static void report_unguarded(tracked *t, const ig_config *cfg)
+/* unreadable: the guard records could not be read for longer than the pending bound (below). */
+static void report_unguarded(tracked *t, const ig_config *cfg, bool unreadable)
 {
 	const ig_cluster_state *st = NULL;
 	int64_t ntasks = -1, ncfs = -1;
@@ -220,15 +221,18 @@ static void report_unguarded(tracked *t, const ig_config *cfg)
 		ig_state_release(st);
 	}
 	bool loud = ntasks != 0 || ncfs != 0; /* unknown counts as loud */
+	const char *how = unreadable ? "no guarded run can be seen to have bound its registration (the guarded runs' "
+	                               "records under " IG_KEY_LTN_RUNS " cannot be read)"
+	                             : "no guarded run bound its registration";
 	if (ntasks < 0)
 		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
-		         "lightning run`: no guarded run bound its registration; the cluster state could not be read "
+		         "lightning run`: %s; the cluster state could not be read "
 		         "(%s), so log backup tasks or changefeeds may exist that its rows never reach",
-		         clean(t->reg.task, task, sizeof(task)), e);
+		         clean(t->reg.task, task, sizeof(task)), how, e);
 	else
 		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
-		         "lightning run`: no guarded run bound its registration; %lld log backup task(s) and %lld "
-		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), (long long)ntasks,
+		         "lightning run`: %s; %lld log backup task(s) and %lld "
+		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), how, (long long)ntasks,
 		         (long long)ncfs, loud ? ": no rule decided its tables and no obligation was recorded" : "");
 	/* the counter and the log line first: whoever sees the event sees them too */
 	ig_metric_inc(IG_M_BRIE_UNGUARDED_EVENTS);
@@ -257,8 +261,29 @@ static int64_t pending_max(void)
 	return (v && *v && !*end && n > 0 ? n : LTN_PENDING_MAX_S) * 1000;
 }
 
+/* The guard records cannot be read (etcd answers the registrations but not them: PD down in
+ * between, or a prefix stuffed past what one answer may hold by anyone who can write PD's etcd).
+ * What was known stays, but a registration never judged, or pending, is not left unreported
+ * for longer than the pending bound: that would hide every Lightning for as long as the records
+ * stay unreadable. */
+static void unreadable_guards(ig_brmon *m, const ig_config *cfg, int64_t now, int64_t pending_max_ms)
+{
+	for (size_t i = 0; i < m->ntrk; i++) {
+		tracked *t = &m->trk[i];
+		int64_t since = !t->guard_known ? t->since_ms : t->guard == IG_LTN_PENDING ? t->pending_since_ms : 0;
+		if (t->reg.kind != IG_BRIE_LIGHTNING || t->unguarded_reported || !since || now - since < pending_max_ms)
+			continue;
+		t->guard = IG_LTN_UNGUARDED;
+		t->guard_known = true;
+		t->pending_since_ms = 0;
+		free(t->guard_run);
+		t->guard_run = NULL;
+		report_unguarded(t, cfg, true);
+	}
+}
+
 /* Judges every tracked Lightning registration against the live guard records; an unreadable
- * store judges nothing (what was known stays). */
+ * store judges nothing (what was known stays), except that unreadable_guards bounds it. */
 static void judge_guards(ig_brmon *m, const ig_config *cfg)
 {
 	ig_ltn_guard *g = NULL;
@@ -275,6 +300,7 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 		if (strcmp(e, m->guard_err) != 0)
 			LOG_WARN(0, "running imports: %s (Lightning runs are not judged guarded or not until it is read)", e);
 		snprintf(m->guard_err, sizeof(m->guard_err), "%s", e);
+		unreadable_guards(m, cfg, now, pending_max_ms);
 		return;
 	}
 	if (m->guard_err[0])
@@ -298,7 +324,7 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 		free(t->guard_run);
 		t->guard_run = t->guard != IG_LTN_UNGUARDED && g[by].run ? strdup(g[by].run) : NULL;
 		if (t->guard == IG_LTN_UNGUARDED && !t->unguarded_reported)
-			report_unguarded(t, cfg);
+			report_unguarded(t, cfg, false);
 	}
 	ig_ltn_guards_free(g, n);
 }

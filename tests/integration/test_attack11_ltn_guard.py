@@ -116,3 +116,28 @@ def test_a_guard_that_binds_in_time_is_never_reported(views, etcd, state):
     assert v.imports()[key]["guard"] == "guarded"
     tb.revoke(etcd.url, lease)
     tb.revoke(etcd.url, glease)
+
+
+def test_guard_prefix_stuffed_past_one_answer_does_not_hide_a_lightning(views, etcd, state):
+    """Anyone who can write PD's etcd puts a few large values under the guard prefix: the
+    gateway's one range answer over it is capped (4 MiB, pd/ltnguardread.c), so the guard records
+    cannot be read and (before) no Lightning was judged, hence none reported, while the
+    registrations themselves were read. Now a registration left unjudged past the pending bound
+    is reported."""
+    state.task("pitr", ["shop.*"])
+    v = views()
+    junk = [tb.guards_prefix(v) + "junk-%d" % i for i in range(4)]
+    for k in junk:
+        cs._post(etcd.url, "/v3/kv/put", {"key": cs._b64(k), "value": cs._b64("x" * (1200 * 1024))})
+    try:
+        lease = tb.register(etcd.url, "lightning", "lightning-a11-stuffed")
+        key = PREFIX + "lightning/lightning-a11-stuffed"
+        ev = wait_for(lambda: unguarded(v, "lightning-a11-stuffed"), "brie.import.unguarded")[0]
+        assert ev["key"] == key, ev
+        assert "cannot be read" in ev["message"], ev
+        assert "UNGUARDED LIGHTNING" in v.gw.stderr_text()
+        assert v.metric(UNGUARDED) == 1
+        tb.revoke(etcd.url, lease)
+    finally:
+        for k in junk:
+            delete_key(etcd.url, k)
