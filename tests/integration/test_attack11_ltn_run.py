@@ -36,3 +36,51 @@ def test_version_flag_refused(tmp_path, doubles, obl_gw, state, etcd, mariadb, f
     started = [json.loads(ln) for ln in open(gw.config["audit"]["path"]) if '"lightning.started"' in ln] \
         if os.path.exists(gw.config["audit"]["path"]) else []
     assert started == [], started
+
+
+def test_squatted_bind_key_does_not_keep_a_hand_started_lightning_pending(tmp_path, doubles, obl_gw, state,  # noqa: F811
+                                                                         etcd, mariadb, monkeypatch):
+    """A guarded run whose Lightning has not registered yet is looking; a Lightning started by
+    hand registers, and whoever started it (with PD etcd access, as Lightning has) creates the
+    bind key of that registration first: the guarded run's CAS loses every round, so it never
+    binds it and its guard stays "looking" - which made the registration pending, never
+    reported, for as long as the guarded Lightning ran. The gateway now reports it after the
+    pending bound."""
+    import clusterstate as cs  # noqa: E402  (tests/tidb_double)
+    from test_lightning import held_run, hand_task, setup_run, started_guarded, unguarded
+
+    monkeypatch.setenv("IG_LTN_PENDING_MAX_S", "3")  # the gateway's pending bound
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.a11_sq"], [])
+    # IG_LTN_BIND_DELAY_MS: the binder waits between its pick and its CAS, so the squat (which an
+    # attacker writes from a watch, well within a 300 ms round) is written first here too
+    g = started_guarded(gw, task, tmp_path, "holdg", {"IG_LTN_CLOSE_GRACE_S": "600", "IG_LTN_BIND_DELAY_MS": "4000"})
+    ht = hand_task(tmp_path, etcd.url, mariadb, up, "staging.a11_sq_hand")
+    hold_h = str(tmp_path / "holdh")
+    try:
+        hand, hkey = held_run([DOUBLE, "-config", ht, "-check-requirements=false"], hold_h)
+        kv = cs._post(etcd.url, "/v3/kv/range", {"key": cs._b64(hkey)})["kvs"][0]
+        name = "%d-%s" % (int(kv["create_revision"]), hkey.encode().hex())
+        cs._post(etcd.url, "/v3/kv/put", {"key": cs._b64("/importgate/ltntest/lightning-binds/" + name),
+                                          "value": cs._b64("squatter")})
+        ev = tb_wait(lambda: unguarded(gw, hkey), "the hand-started registration reported")
+        assert ev[0]["key"] == hkey, ev
+    finally:
+        for h in ("holdg", "holdh"):
+            open(tmp_path / h, "w").close()
+        cs._post(etcd.url, "/v3/kv/deleterange", {"key": cs._b64("/importgate/ltntest/lightning-binds/"),
+                                                  "range_end": cs._b64("/importgate/ltntest/lightning-binds0")})
+    g.communicate(timeout=120)
+    hand.communicate(timeout=120)
+
+
+def tb_wait(pred, what, timeout=60.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    v = pred()
+    assert v, "timed out waiting for " + what
+    return v
