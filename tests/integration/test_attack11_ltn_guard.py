@@ -141,3 +141,27 @@ def test_guard_prefix_stuffed_past_one_answer_does_not_hide_a_lightning(views, e
     finally:
         for k in junk:
             delete_key(etcd.url, k)
+
+
+@pytest.mark.parametrize("task", [b"lightning-\xff\xfe-a11", b"lightning-" + b"k" * 3000],
+                         ids=["non-utf8", "huge"])
+def test_odd_registration_key_under_a_looking_guard_is_reported(views, etcd, state, task):
+    """A registration whose key is not UTF-8, or too long for a bind key's name (a real
+    Lightning's is lightning-<uuid>; these need PD etcd access): a guarded run cannot bind it
+    (its guard record is JSON; its bind key name is bounded), so a looking guard would keep it
+    pending. The gateway stays up and reports it after the pending bound."""
+    v = views()
+    glease = tb.grant(etcd.url, 120)
+    tb.put_guard(etcd.url, v, "looking-odd", tb.current_revision(etcd.url), glease)
+    key = PREFIX.encode() + b"lightning/" + task
+    lease = tb.grant(etcd.url, 120)
+    cs._post(etcd.url, "/v3/kv/put", {"key": cs._b64(key), "value": "", "lease": str(lease)})
+    try:
+        ev = wait_for(lambda: [e for e in v.events("brie.import.unguarded") if e["kind"] == "lightning"],
+                      "brie.import.unguarded")
+        assert len(ev) == 1, ev
+        assert v.gw.alive()
+        assert v.metric(UNGUARDED) == 1
+    finally:
+        tb.revoke(etcd.url, lease)
+        tb.revoke(etcd.url, glease)

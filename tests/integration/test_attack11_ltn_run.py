@@ -11,6 +11,7 @@ guarded run refuses -V with Lightning not started."""
 
 import json
 import os
+import time
 
 import pytest
 
@@ -84,3 +85,42 @@ def tb_wait(pred, what, timeout=60.0):
     v = pred()
     assert v, "timed out waiting for " + what
     return v
+
+
+def test_hand_started_run_bound_when_the_guarded_lightning_is_killed_is_reported(tmp_path, doubles, obl_gw,  # noqa: F811
+                                                                                 state, etcd, mariadb):
+    """The guarded Lightning has not registered yet; a Lightning started by hand registers and is
+    bound; then the guarded Lightning is killed (SIGKILL: exit 137). The bound key may have been
+    the killed one's, left to its lease, so the guarded run held it - and when the hand-started
+    one ended normally (revoking its lease) within the TTL + margin, it let it go quietly: never
+    reported (docs/LIGHTNING.md "Not done yet" listed the window; anyone can kill their own guarded
+    Lightning). A killed Lightning revokes nothing, so a bound key gone with time left on its lease
+    was ended by a live process: now reported by the guarded run."""
+    import signal
+
+    import clusterstate as cs  # noqa: E402  (tests/tidb_double)
+    from test_lightning import (audit_events, guard_records, hand_task, held_run, setup_run, started_guarded,
+                                wait_file, wait_for)
+
+    up, gw, task = setup_run(tmp_path, doubles, obl_gw, state, mariadb, etcd.url, ["staging.a11_k"], [])
+    g = started_guarded(gw, task, tmp_path, "holdg", {"IG_LTN_CLOSE_GRACE_S": "600"})
+    gpid = int(open(str(tmp_path / "holdg") + ".started").read())
+    ht = hand_task(tmp_path, etcd.url, mariadb, up, "staging.a11_k_hand")
+    hold_h = str(tmp_path / "holdh")
+    hand, hkey = held_run([DOUBLE, "-config", ht, "-check-requirements=false"], hold_h)
+    try:
+        wait_for(lambda: [r for r in guard_records(etcd.url)
+                          if (r.get("registration") or {}).get("key") == hkey], 30, "the hand-started one bound")
+        os.kill(gpid, signal.SIGKILL)  # the guarded Lightning, before it registered
+        time.sleep(2)  # not a wait for an event: the run is to see the exit while the key is there
+        open(hold_h, "w").close()  # the hand-started Lightning ends normally: it revokes its lease
+        hand.communicate(timeout=60)
+        ev = wait_for(lambda: [e for e in audit_events(gw, "brie.import.unguarded") if e["key"] == hkey], 60,
+                      "the hand-started run reported")
+    finally:
+        for h in ("holdg", "holdh"):
+            open(tmp_path / h, "w").close()
+    out, err = g.communicate(timeout=120)
+    assert g.returncode != 0, (out, err)
+    assert "was killed" in ev[0]["message"] and "UNGUARDED LIGHTNING" in err, (ev, err)
+    assert cs._post(etcd.url, "/v3/kv/range", {"key": cs._b64(hkey)}).get("kvs") is None
