@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
+#include "policy/etcdjson.h"
 #include "policy/grow.h"
 #include "pd/pdhttp.h"
 
@@ -572,4 +573,27 @@ int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t
 			s.changed = true; /* more changed keys than one page: changed, whatever they are */
 	}
 	return s.changed ? 1 : 0;
+}
+
+int ig_lease_ttl(const ig_config *cfg, const char *endpoint, int64_t lease, int64_t *ttl_s, char *err,
+                 size_t errlen)
+{
+	char json[64];
+	body b = {0};
+	json_t *o;
+	int rc;
+
+	*ttl_s = -1;
+	if (tl_use(cfg, endpoint, err, errlen) < 0)
+		return -1;
+	snprintf(json, sizeof(json), "{\"ID\":\"%lld\"}", (long long)lease);
+	rc = ig_pdhttp_post(&tl_reader.http, "/v3/lease/timetolive", json, &b.p, &b.len, err, errlen);
+	o = rc == 0 ? json_loadb(b.p, b.len, 0, NULL) : NULL;
+	if (rc == 0 && (!json_is_object(o) || ig_etcd_json_i64(json_object_get(o, "TTL"), ttl_s) != 0))
+		rc = rfail(&tl_reader, "a lease time-to-live answer without a TTL");
+	json_decref(o);
+	free(b.p);
+	if (rc < 0)
+		tl_drop();
+	return rc;
 }

@@ -61,4 +61,9 @@ int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t
 int ig_cluster_revision(const ig_config *cfg, const char *endpoint, int64_t *revision,
                         char *err, size_t errlen);
 
+/* A lease's remaining time to live in seconds (etcd LeaseTimeToLive; -1 when the lease is gone),
+ * on the same kept-alive connection. 0, or -1 + err. */
+int ig_lease_ttl(const ig_config *cfg, const char *endpoint, int64_t lease, int64_t *ttl_s, char *err,
+                 size_t errlen);
+
 #endif

@@ -183,17 +183,32 @@ static unsigned exited(ig_ltn_binder *b, const ig_ltnb_event *e)
  * (reported, as a suspect would be); still there after an exit (not a signal): not its own
  * (or its revoke failed): let go at once for the gateways to judge. After a signal (killed)
  * the key may be its own, left to its lease: held until it goes, or the TTL + margin. */
+/* A killed Lightning keeps nothing alive and revokes nothing: its lease only runs down. So after a
+ * signal, a bound lease seen renewed (more time left than the last look's, run down to now) has a
+ * live keeper, and a bound key gone while its lease still had time left was revoked or deleted by
+ * a live process: either way not the killed Lightning's. LEASE_SLACK_MS: etcd gives the TTL in
+ * whole seconds, read a moment before the look. */
+#define LEASE_SLACK_MS 3000
+
 static unsigned drain(ig_ltn_binder *b, const ig_ltnb_event *e)
 {
 	bool first = !b->drain_looked, signal = b->exit_status >= 128;
+	int64_t left = b->drain_ttl_at_ms ? b->drain_ttl_ms - (e->now_ms - b->drain_ttl_at_ms) : 0;
+	bool renewed = signal && e->bound == IG_LTNB_REG_PRESENT && b->drain_ttl_at_ms && e->bound_ttl_ms > 0 &&
+	               e->bound_ttl_ms > left + LEASE_SLACK_MS;
 
+	b->gone_early = signal && !first && e->bound == IG_LTNB_REG_ABSENT && left > LEASE_SLACK_MS;
 	b->drain_looked = true;
-	if (e->bound == IG_LTNB_REG_PRESENT && (signal || !first) && e->now_ms - b->exited_ms < b->drain_ms)
+	if (signal && e->bound == IG_LTNB_REG_PRESENT && e->bound_ttl_ms > 0) {
+		b->drain_ttl_ms = e->bound_ttl_ms;
+		b->drain_ttl_at_ms = e->now_ms;
+	}
+	if (e->bound == IG_LTNB_REG_PRESENT && !renewed && (signal || !first) && e->now_ms - b->exited_ms < b->drain_ms)
 		return 0;
 	b->state = IG_LTNB_DONE;
 	if (e->bound == IG_LTNB_REG_PRESENT)
 		return IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED;
-	if (first && b->exit_status != 0)
+	if ((first && b->exit_status != 0) || b->gone_early)
 		return IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END;
 	return IG_LTNB_DO_END;
 }
@@ -225,6 +240,8 @@ unsigned ig_ltn_binder_step(ig_ltn_binder *b, const ig_ltnb_event *e)
 			b->exited_ms = e->now_ms;
 			b->exit_status = e->exit_status;
 			b->drain_looked = false;
+			b->drain_ttl_ms = b->drain_ttl_at_ms = 0;
+			b->gone_early = false;
 		} else if (e->bound == IG_LTNB_REG_ABSENT) {
 			/* Lightning deletes its key only as it ends (register.go Close): the child runs on,
 			 * so this was its own key closing or another Lightning's */

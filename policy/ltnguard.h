@@ -102,6 +102,8 @@ typedef struct ig_ltnb_event {
 	int64_t now_ms;
 	long pick;              /* ROUND: ig_ltn_guard_pick's answer for this guard */
 	ig_ltnb_reg_seen bound; /* ROUND in BOUND or DRAINING: the bound registration */
+	int64_t bound_ttl_ms;   /* ROUND in DRAINING after a signal: the bound lease's time left, read
+	                         * before the look (0: not known) */
 	int exit_status;        /* EXITED */
 } ig_ltnb_event;
 
@@ -126,6 +128,9 @@ typedef struct ig_ltn_binder {
 	bool drain_looked;        /* DRAINING: the first look after the exit was made */
 	int64_t close_grace_ms;   /* how long Lightning may run on after its key went (set by caller) */
 	int64_t drain_ms;         /* how long a bound key may outlive Lightning (TTL + margin) */
+	int64_t drain_ttl_ms;     /* DRAINING after a signal: the bound lease's time left at ... */
+	int64_t drain_ttl_at_ms;  /* ... this look (0: not known) */
+	bool gone_early;          /* DRAINING: the bound key went with time left on its lease */
 } ig_ltn_binder;
 
 /* Applies e to b; returns IG_LTNB_DO_* bits. A bound key that goes while Lightning runs is

@@ -49,6 +49,7 @@ typedef struct tracked {
 	bool guard_known;     /* Lightning: guard (below) was judged at least once */
 	ig_ltn_guard_verdict guard;
 	char *guard_run;      /* the guarded run that bound it (or may: pending), NULL none */
+	int64_t pending_since_ms; /* CLOCK_REALTIME when judged pending since (0: not pending) */
 	bool unguarded_reported;
 } tracked;
 
@@ -206,7 +207,8 @@ static void add_started(ig_brmon *m, const ig_brie_list *l, const char *source)
 
 /* ---- guarded or not (Lightning) ---- */
 
-static void report_unguarded(tracked *t, const ig_config *cfg)
+/* unreadable: the guard records could not be read for longer than the pending bound (below). */
+static void report_unguarded(tracked *t, const ig_config *cfg, bool unreadable)
 {
 	const ig_cluster_state *st = NULL;
 	int64_t ntasks = -1, ncfs = -1;
@@ -219,15 +221,18 @@ static void report_unguarded(tracked *t, const ig_config *cfg)
 		ig_state_release(st);
 	}
 	bool loud = ntasks != 0 || ncfs != 0; /* unknown counts as loud */
+	const char *how = unreadable ? "no guarded run can be seen to have bound its registration (the guarded runs' "
+	                               "records under " IG_KEY_LTN_RUNS " cannot be read)"
+	                             : "no guarded run bound its registration";
 	if (ntasks < 0)
 		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
-		         "lightning run`: no guarded run bound its registration; the cluster state could not be read "
+		         "lightning run`: %s; the cluster state could not be read "
 		         "(%s), so log backup tasks or changefeeds may exist that its rows never reach",
-		         clean(t->reg.task, task, sizeof(task)), e);
+		         clean(t->reg.task, task, sizeof(task)), how, e);
 	else
 		snprintf(msg, sizeof(msg), "a TiDB Lightning physical import (\"%s\") was not started by `importgate "
-		         "lightning run`: no guarded run bound its registration; %lld log backup task(s) and %lld "
-		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), (long long)ntasks,
+		         "lightning run`: %s; %lld log backup task(s) and %lld "
+		         "changefeed(s) exist%s", clean(t->reg.task, task, sizeof(task)), how, (long long)ntasks,
 		         (long long)ncfs, loud ? ": no rule decided its tables and no obligation was recorded" : "");
 	/* the counter and the log line first: whoever sees the event sees them too */
 	ig_metric_inc(IG_M_BRIE_UNGUARDED_EVENTS);
@@ -239,13 +244,52 @@ static void report_unguarded(tracked *t, const ig_config *cfg)
 	t->unguarded_reported = true;
 }
 
+/* How long a registration may stay pending (a guard with nothing bound started before it): a
+ * guarded run binds its Lightning's registration within one binder round (proxy/ltn_run.c, every
+ * 300 ms), so one still pending after this is bound by no guarded run. Without the bound, a guard
+ * record that never binds (a guarded run whose child never registers, or a record written by
+ * anyone who can write PD's etcd, as Lightning itself does) would keep every later Lightning
+ * pending, never reported, for as long as it lives. IG_LTN_PENDING_MAX_S: a test hook. */
+#define LTN_PENDING_MAX_S 20
+
+static int64_t pending_max(void)
+{
+	const char *v = getenv("IG_LTN_PENDING_MAX_S");
+	char *end;
+	long long n = v ? strtoll(v, &end, 10) : -1;
+
+	return (v && *v && !*end && n > 0 ? n : LTN_PENDING_MAX_S) * 1000;
+}
+
+/* The guard records cannot be read (etcd answers the registrations but not them: PD down in
+ * between, or a prefix stuffed past what one answer may hold by anyone who can write PD's etcd).
+ * What was known stays, but a registration never judged, or pending, is not left unreported
+ * for longer than the pending bound: that would hide every Lightning for as long as the records
+ * stay unreadable. */
+static void unreadable_guards(ig_brmon *m, const ig_config *cfg, int64_t now, int64_t pending_max_ms)
+{
+	for (size_t i = 0; i < m->ntrk; i++) {
+		tracked *t = &m->trk[i];
+		int64_t since = !t->guard_known ? t->since_ms : t->guard == IG_LTN_PENDING ? t->pending_since_ms : 0;
+		if (t->reg.kind != IG_BRIE_LIGHTNING || t->unguarded_reported || !since || now - since < pending_max_ms)
+			continue;
+		t->guard = IG_LTN_UNGUARDED;
+		t->guard_known = true;
+		t->pending_since_ms = 0;
+		free(t->guard_run);
+		t->guard_run = NULL;
+		report_unguarded(t, cfg, true);
+	}
+}
+
 /* Judges every tracked Lightning registration against the live guard records; an unreadable
- * store judges nothing (what was known stays). */
+ * store judges nothing (what was known stays), except that unreadable_guards bounds it. */
 static void judge_guards(ig_brmon *m, const ig_config *cfg)
 {
 	ig_ltn_guard *g = NULL;
 	size_t n = 0, bad = 0, by = 0;
 	bool any = false;
+	int64_t now = now_ms(), pending_max_ms = pending_max();
 	char e[512];
 
 	for (size_t i = 0; i < m->ntrk && !any; i++)
@@ -256,6 +300,7 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 		if (strcmp(e, m->guard_err) != 0)
 			LOG_WARN(0, "running imports: %s (Lightning runs are not judged guarded or not until it is read)", e);
 		snprintf(m->guard_err, sizeof(m->guard_err), "%s", e);
+		unreadable_guards(m, cfg, now, pending_max_ms);
 		return;
 	}
 	if (m->guard_err[0])
@@ -270,10 +315,16 @@ static void judge_guards(ig_brmon *m, const ig_config *cfg)
 			continue;
 		t->guard = ig_ltn_guard_judge(&t->reg, g, n, &by);
 		t->guard_known = true;
+		if (t->guard != IG_LTN_PENDING)
+			t->pending_since_ms = 0;
+		else if (!t->pending_since_ms)
+			t->pending_since_ms = now;
+		else if (now - t->pending_since_ms >= pending_max_ms) /* no guarded run binds it: see above */
+			t->guard = IG_LTN_UNGUARDED;
 		free(t->guard_run);
 		t->guard_run = t->guard != IG_LTN_UNGUARDED && g[by].run ? strdup(g[by].run) : NULL;
 		if (t->guard == IG_LTN_UNGUARDED && !t->unguarded_reported)
-			report_unguarded(t, cfg);
+			report_unguarded(t, cfg, false);
 	}
 	ig_ltn_guards_free(g, n);
 }

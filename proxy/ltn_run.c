@@ -456,7 +456,10 @@ static void report_suspect(run *r)
 	                     .value_bytes = s->value_bytes};
 	int64_t ntasks = r->pf.state ? (int64_t)r->pf.state->ntasks : -1;
 	int64_t ncfs = r->pf.state ? (int64_t)r->pf.state->ncfs : -1;
-	const char *why = r->bs.state == IG_LTNB_DONE
+	const char *why = r->bs.gone_early
+	        ? "went while its lease still had time left after that run's Lightning was killed: a killed Lightning "
+	          "revokes nothing, so a live process ended it: it was another Lightning's"
+	        : r->bs.state == IG_LTNB_DONE
 	        ? "ended as that run's Lightning failed: it was that Lightning's own if it registered before failing "
 	          "(it revokes its key as it fails), another Lightning's if it never registered; it cannot be told "
 	          "which, so it is counted"
@@ -550,14 +553,20 @@ static void binder_round(run *r)
 
 	pthread_mutex_lock(&r->gmu);
 	bool after_exit = r->bs.state == IG_LTNB_DRAINING; /* read after Lightning's exit was known */
+	int64_t lease = after_exit && r->bs.exit_status >= 128 ? r->bound.lease : 0, ttl_s = -1;
 	pthread_mutex_unlock(&r->gmu);
+	/* after a kill: the bound lease's time left, read before the look (policy/ltnguard.c drain) */
+	for (size_t i = 0; lease && i < r->cfg->cluster.npd; i++)
+		if (ig_lease_ttl(r->cfg, r->cfg->cluster.pd[i], lease, &ttl_s, err, sizeof(err)) == 0)
+			break;
 	bool ok = ig_brie_read(r->cfg, &l, &src, err, sizeof(err)) == 0;
 
 	ok = ok && ig_ltn_guards_read(r->cfg, &g, &n, &bad, err, sizeof(err)) == 0;
 	pthread_mutex_lock(&r->gmu);
 	if (r->bs.state == IG_LTNB_DRAINING && !after_exit)
 		ok = false; /* read before the exit: it may show the key Lightning revoked as it ended */
-	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now_ms(), .pick = -1, .bound = IG_LTNB_REG_PRESENT};
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now_ms(), .pick = -1, .bound = IG_LTNB_REG_PRESENT,
+	                   .bound_ttl_ms = ttl_s > 0 ? ttl_s * 1000 : 0};
 	if (ok) {
 		if (r->bs.state == IG_LTNB_LOOKING || r->bs.state == IG_LTNB_AMBIGUOUS)
 			e.pick = ig_ltn_guard_pick(&l, &r->guard, g, n);
@@ -669,7 +678,7 @@ static const struct {
 	ltn_flag_use use;
 } ltn_flags[] = {
 	{"config", true, LF_CONFIG},        {"c", true, LF_CONFIG},
-	{"V", false, LF_KEEP},              {"L", true, LF_KEEP},
+	{"L", true, LF_KEEP},
 	{"log-file", true, LF_KEEP},        {"tidb-password", true, LF_KEEP},
 	{"sorted-kv-dir", true, LF_KEEP},   {"enable-checkpoint", false, LF_KEEP},
 	{"no-schema", false, LF_KEEP},      {"checksum", true, LF_KEEP},
@@ -682,6 +691,10 @@ static const struct {
 	{"tidb-status", true, LF_REFUSE},   {"tidb-user", true, LF_REFUSE},
 	{"pd-urls", true, LF_REFUSE},       {"server-mode", false, LF_REFUSE},
 	{"check-requirements", false, LF_REFUSE},
+	/* -V prints the version and exits 0 (global.go: return nil, flag.ErrHelp; config.go Must:
+	 * os.Exit(0)) having registered nothing: the binder takes a status-0 exit as a Lightning
+	 * that registered (policy/ltnguard.c exited), so a version print is no guarded run */
+	{"V", false, LF_REFUSE},
 };
 
 /* The checked bytes, in a file only this user can read or replace: Lightning reads the task

@@ -16,7 +16,7 @@ import os
 import pytest
 
 from policy_helpers import etcd, state  # noqa: F401  (fixtures)
-from test_lightning import DOUBLE, dump, ig, rows, task_file
+from test_lightning import DOUBLE, _double_store, dump, ig, rows, task_file  # noqa: F401  (_double_store: autouse)
 from test_obligations import doubles, obl_gw  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -28,8 +28,8 @@ def two_tasks(tmp_path, doubles, obl_gw, state, etcd, mariadb, covered):  # noqa
     gw = obl_gw(up, down, [], cluster_name="ltntest")
     safe_dir = dump(tmp_path / "safe", ["staging.ok"])
     bad_dir = dump(tmp_path / "bad", [covered])
-    safe = task_file(tmp_path / "safe.toml", safe_dir, etcd_url=etcd.url, mariadb=mariadb)
-    bad = task_file(tmp_path / "bad.toml", bad_dir, etcd_url=etcd.url, mariadb=mariadb)
+    safe = task_file(tmp_path / "safe.toml", safe_dir, etcd_url=etcd.url, mariadb=mariadb, tidb_port=up.port)
+    bad = task_file(tmp_path / "bad.toml", bad_dir, etcd_url=etcd.url, mariadb=mariadb, tidb_port=up.port)
     return gw, safe, bad, str(bad_dir)
 
 
@@ -69,5 +69,5 @@ def test_task_file_changed_between_check_and_lightning(tmp_path, doubles, obl_gw
     gw, safe, bad, _ = two_tasks(tmp_path, doubles, obl_gw, state, etcd, mariadb, covered)
     p, runs = run(gw, safe, ["-config", safe], env={"LTN_DOUBLE_SWAP": "%s:%s" % (bad, safe)})
     assert imported_past_the_check(runs, covered) == [], (p.stdout, p.stderr, runs)
-    assert len(runs) == 1 and "staging.ok" in runs[0]["loaded"], runs
+    assert len(runs) == 1 and "staging.ok" in runs[0]["loaded"], (runs, p.stderr)
     assert rows(mariadb, "staging.ok") == 3

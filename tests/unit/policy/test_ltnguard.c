@@ -143,6 +143,12 @@ static unsigned round_(ig_ltn_binder *b, int64_t now, long pick, ig_ltnb_reg_see
 	return ig_ltn_binder_step(b, &e);
 }
 
+static unsigned round_ttl(ig_ltn_binder *b, int64_t now, ig_ltnb_reg_seen bound, int64_t ttl_ms)
+{
+	ig_ltnb_event e = {.kind = IG_LTNB_EV_ROUND, .now_ms = now, .pick = -1, .bound = bound, .bound_ttl_ms = ttl_ms};
+	return ig_ltn_binder_step(b, &e);
+}
+
 static unsigned exit_(ig_ltn_binder *b, int64_t now, int status)
 {
 	ig_ltnb_event e = {.kind = IG_LTNB_EV_EXITED, .now_ms = now, .pick = -1, .exit_status = status};
@@ -234,6 +240,49 @@ static void binder_outlived(void **s)
 
 /* After the exit, the first look decides, except after a signal (a killed Lightning's key waits
  * for its lease). */
+/* attack11: after the guarded Lightning is killed, the bound key (a Lightning started by hand,
+ * bound while the killed one had not registered) was held until it went and then let go quietly:
+ * the hand-started one, ending normally (it revokes its lease) within the TTL + margin, was never
+ * reported. A killed Lightning's lease only runs down: a bound lease renewed, or a bound key gone
+ * with time left on its lease, has a live keeper. */
+static void binder_drain_killed_lease(void **s)
+{
+	ig_ltn_binder b = binder_new();
+	(void)s;
+	/* gone with 170 s left: revoked by a live process: reported */
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_ttl(&b, 200, IG_LTNB_REG_PRESENT, 175000), 0);
+	assert_int_equal(round_ttl(&b, 5200, IG_LTNB_REG_PRESENT, 170000), 0);
+	assert_int_equal(round_ttl(&b, 5500, IG_LTNB_REG_ABSENT, 0), IG_LTNB_DO_RELEASE | IG_LTNB_DO_REPORT | IG_LTNB_DO_END);
+	assert_true(b.gone_early);
+	/* renewed after the kill (170 s -> 179 s): a live keeper: let go at once for the gateways */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_ttl(&b, 200, IG_LTNB_REG_PRESENT, 170000), 0);
+	assert_int_equal(round_ttl(&b, 1200, IG_LTNB_REG_PRESENT, 179000), IG_LTNB_DO_END | IG_LTNB_DO_OUTLIVED);
+	/* the killed Lightning's own: runs down, goes when it runs out: quiet */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_ttl(&b, 200, IG_LTNB_REG_PRESENT, 4000), 0);
+	assert_int_equal(round_ttl(&b, 2200, IG_LTNB_REG_PRESENT, 2000), 0);
+	assert_int_equal(round_ttl(&b, 4500, IG_LTNB_REG_ABSENT, 0), IG_LTNB_DO_END);
+	assert_false(b.gone_early);
+	/* TTL not known (0): as before, held and quiet */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 137);
+	assert_int_equal(round_ttl(&b, 200, IG_LTNB_REG_PRESENT, 0), 0);
+	assert_int_equal(round_ttl(&b, 900, IG_LTNB_REG_ABSENT, 0), IG_LTNB_DO_END);
+	/* a plain exit is not judged by the lease (the first look decides) */
+	b = binder_new();
+	round_(&b, 0, 0, IG_LTNB_REG_ABSENT);
+	exit_(&b, 100, 0);
+	assert_int_equal(round_ttl(&b, 200, IG_LTNB_REG_ABSENT, 0), IG_LTNB_DO_END);
+}
+
 static void binder_drain(void **s)
 {
 	ig_ltn_binder b = binder_new();
@@ -299,6 +348,7 @@ int main(void)
 		cmocka_unit_test(binder_hand_started_bound),
 		cmocka_unit_test(binder_outlived),
 		cmocka_unit_test(binder_drain),
+		cmocka_unit_test(binder_drain_killed_lease),
 		cmocka_unit_test(binder_lost_and_early_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
