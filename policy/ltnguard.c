@@ -113,6 +113,14 @@ const char *ig_ltn_guard_verdict_name(ig_ltn_guard_verdict v)
 	return v == IG_LTN_GUARDED ? "guarded" : v == IG_LTN_PENDING ? "pending" : "unguarded";
 }
 
+bool ig_ltn_bindable(const ig_brie_import *reg)
+{
+	size_t klen = reg->key ? strlen(reg->key) : 0;
+	json_t *s = klen > 0 && klen <= IG_LTN_KEY_MAX ? json_stringn(reg->key, klen) : NULL;
+	json_decref(s);
+	return s != NULL; /* out of memory: not bound, so reported (the safe side) */
+}
+
 long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig_ltn_guard *others, size_t n)
 {
 	long found = -1;
@@ -120,7 +128,8 @@ long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig
 	for (size_t i = 0; l && i < l->n; i++) {
 		const ig_brie_import *r = &l->v[i];
 		bool taken = false;
-		if (r->kind != IG_BRIE_LIGHTNING || r->lease == 0 || r->create_revision <= self->after_rev)
+		if (r->kind != IG_BRIE_LIGHTNING || r->lease == 0 || r->create_revision <= self->after_rev ||
+		    !ig_ltn_bindable(r))
 			continue;
 		for (size_t j = 0; j < n && !taken; j++)
 			taken = (!self->run || !others[j].run || strcmp(others[j].run, self->run) != 0) && binds(&others[j], r);

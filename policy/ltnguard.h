@@ -67,9 +67,16 @@ ig_ltn_guard_verdict ig_ltn_guard_judge(const ig_brie_import *reg, const ig_ltn_
 const char *ig_ltn_guard_verdict_name(ig_ltn_guard_verdict v);
 
 /* For the guarded run: which registration of l its guard `self` binds. The index of the one
- * candidate (a leased Lightning registration created after self->after_rev that no guard of
- * others binds), -1 none yet, -2 more than one (ambiguous). */
+ * candidate (a leased, bindable Lightning registration created after self->after_rev that no
+ * guard of others binds), -1 none yet, -2 more than one (ambiguous). */
 long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig_ltn_guard *others, size_t n);
+
+/* Whether a guard record can name reg: its key at most IG_LTN_KEY_MAX bytes of UTF-8 (the
+ * record is JSON). Lightning's own keys are "lightning-<uuid>"; one that is not bindable is
+ * never picked, so the gateways report it as unguarded (attack11: a non-UTF-8 key made the
+ * binder fail to write its binding every round). */
+#define IG_LTN_KEY_MAX 1024
+bool ig_ltn_bindable(const ig_brie_import *reg);
 
 /* The bind key's name for a registration: "<create_revision>-<hex of its key>" (a key
  * created anew is another registration, so another name). false when out is too short. */

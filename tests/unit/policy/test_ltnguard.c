@@ -113,6 +113,26 @@ static void pick(void **s)
 	assert_int_equal(ig_ltn_guard_pick(&l, &self, NULL, 0), -1);
 }
 
+static void pick_skips_unbindable_keys(void **s)
+{
+	static char long_key[IG_LTN_KEY_MAX + 2];
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	memcpy(long_key, "/tidb/brie/import/lightning/", 28);
+	ig_brie_import v[4] = {reg("/tidb/brie/import/lightning/lightning-\xff\xfe", 120, 77), reg(long_key, 121, 78),
+	                       reg("/tidb/brie/import/lightning/lightning-\xc0\xaf", 122, 79), reg(KEY_B, 130, 80)};
+	ig_brie_list l = {.v = v, .n = 4};
+	ig_ltn_guard self = {.run = "me", .after_rev = 100};
+	(void)s;
+	assert_false(ig_ltn_bindable(&v[0]));  /* not UTF-8 */
+	assert_false(ig_ltn_bindable(&v[1]));  /* longer than IG_LTN_KEY_MAX */
+	assert_false(ig_ltn_bindable(&v[2]));  /* an overlong encoding of '/' */
+	assert_true(ig_ltn_bindable(&v[3]));
+	/* the three odd keys are never candidates (the gateways report them): B is the one */
+	assert_int_equal(ig_ltn_guard_pick(&l, &self, NULL, 0), 3);
+	l.n = 3;
+	assert_int_equal(ig_ltn_guard_pick(&l, &self, NULL, 0), -1);
+}
+
 static void bind_name(void **s)
 {
 	ig_brie_import a = reg(KEY_A, 120, 77), a2 = reg(KEY_A, 121, 77), b = reg(KEY_B, 120, 77);
@@ -343,6 +363,7 @@ int main(void)
 		cmocka_unit_test(record_roundtrip),
 		cmocka_unit_test(judge),
 		cmocka_unit_test(pick),
+		cmocka_unit_test(pick_skips_unbindable_keys),
 		cmocka_unit_test(bind_name),
 		cmocka_unit_test(binder_own_run),
 		cmocka_unit_test(binder_hand_started_bound),
