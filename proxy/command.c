@@ -709,6 +709,37 @@ static bool send_fence(ig_session *s)
 }
 
 /*
+ * A client packet that would start a command but carries a sequence id other than 0. It is
+ * no command the gateway looks at, yet a server under the compressed protocol runs it as one:
+ * there the packets' own ids are not checked (TiDB only logs the mismatch, for MariaDB
+ * Connector/J 2.x: pkg/server/internal/packetio.go readOnePacket, pingcap/tidb v8.5 line;
+ * MariaDB checks the frame's id only: sql/net_serv.cc my_real_read), and the frame carrying it
+ * has the id due whenever the gateway's count is there (right after the handshake, or behind
+ * a compressed client's frame). Relayed, a covered IMPORT INTO ran undecided (attack12:
+ * test_attack12_seq_command.py). An uncompressed server refuses it and ends the session
+ * (clientConn.Run ends on every read error): so does the gateway, after the answers owed.
+ * An empty packet there is no command either, and no LOCAL INFILE end (none is due): MariaDB
+ * reads it as COM_SLEEP and answers 1047 (sql_parse.cc do_command), an answer the gateway
+ * does not expect, which on a compressed backend leg shifted its reading of every later one
+ * (attack10's desync: test_attack12_empty_command.py); TiDB ends the session (dispatch reads
+ * data[0]). It is refused the same way.
+ */
+static ig_pkt_verdict misnumbered_command(ig_session *s, const ig_packet *pk)
+{
+	if (s->cmd.pq_len > 0)
+		return IG_PKT_WAIT; /* re-read once answered: it may yet be LOCAL INFILE data */
+	if (pk->len == 0) {
+		LOG_WARN(s->id, "bypass.suspect: empty client packet where a command was due; closing the session");
+		ig_sess_fail(s, (uint8_t)(pk->seq + 1), ER_UNKNOWN_COM_ERROR, "Unknown command");
+		return IG_PKT_DISCARD;
+	}
+	LOG_WARN(s->id, "bypass.suspect: client packet with sequence id %u where a command (id 0) was due; "
+	         "closing the session", pk->seq);
+	ig_sess_fail(s, (uint8_t)(pk->seq + 1), ER_NET_PACKETS_OUT_OF_ORDER, "Got packets out of order");
+	return IG_PKT_DISCARD;
+}
+
+/*
  * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
  * INFILE data) are looked at; statements are held whole until inspected; everything else is
  * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
@@ -732,6 +763,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 			return IG_PKT_DISCARD;
 		reframe_file_packet(s, pk);
 	}
+	if (c->input == IN_COMMAND && !pk->cont && (pk->len == 0 || pk->seq != 0))
+		return misnumbered_command(s, pk);
 	if (pk->cont && c->input == IN_COMMAND)
 		return relay_part(s, pk);
 	if (pk->len == 0) {
