@@ -365,7 +365,7 @@ static bool is_small_command(uint8_t cmd)
  * names read here. Import decisions take both from the server (the probe's USER() and
  * DATABASE()), but logs, audit records of statements decided without a probe and the
  * fallback when no probe answer is at hand use the session's. A COM_CHANGE_USER the gateway
- * cannot read (malformed, or a name longer than its 255-byte buffers) is therefore not sent:
+ * cannot read (malformed, or a name of MY_CHANGE_USER_NAME_MAX bytes or more) is therefore not sent:
  * the server would run as a user the session does not name (fail closed). The client gets an
  * error, after the answers it is owed (WAIT until then), and the session ends: its library
  * cannot tell which user it would still be.
@@ -387,7 +387,7 @@ static ig_stmt_result change_user_names(ig_session *s, const uint8_t *payload, s
 		return STMT_WAIT;
 	}
 	ig_sess_fail(s, ig_stmt_answer_seq(plen), ER_UNKNOWN_ERROR, "importgate: %s",
-	             rc == -2 ? "COM_CHANGE_USER with a user or database name longer than 255 bytes: not sent" :
+	             rc == -2 ? "COM_CHANGE_USER with a user or database name longer than 1023 bytes: not sent" :
 	             rc < 0 ? "malformed COM_CHANGE_USER: not sent" : "out of memory");
 	return STMT_DONE;
 }

@@ -198,11 +198,16 @@ typedef struct my_change_user_view {
 int my_change_user_read(const uint8_t *p, size_t len, uint32_t caps, my_change_user_view *v);
 
 /* The same, with NUL-terminated copies of the user and the database for callers that keep
- * strings: -1 as above, -2 when a name does not fit the copy (it is then not guessed at). */
+ * strings: -1 as above, -2 when a name does not fit the copy (it is then not guessed at).
+ * The copies hold more than any server's names (TiDB: 32-character users, 64-character
+ * databases, up to 4 bytes a character; MariaDB: 128-character users), and more than
+ * libmariadb sends (its mysql_change_user copies up to 512 bytes of user and 256 of database,
+ * which MariaDB's mysql_client_test test_bug31669 sends through). */
+#define MY_CHANGE_USER_NAME_MAX 1024
 typedef struct my_change_user {
 	my_change_user_view v;
-	char user[256];
-	char db[256]; bool has_db;
+	char user[MY_CHANGE_USER_NAME_MAX];
+	char db[MY_CHANGE_USER_NAME_MAX]; bool has_db;
 } my_change_user;
 int my_change_user_parse(const uint8_t *p, size_t len, uint32_t caps, my_change_user *c);
 

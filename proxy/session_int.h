@@ -166,8 +166,8 @@ typedef struct ig_session {
 	char server_version[128];
 	uint32_t caps;          /* negotiated on both legs (CLIENT_SSL aside) */
 	uint32_t mariadb_caps;  /* MariaDB's extended capabilities, negotiated on both legs */
-	char user[256];
-	char db[256];
+	char user[256];         /* for logs and records; decisions ask the server (the probe) */
+	char db[260];           /* TiDB: 64 characters of up to 4 bytes */
 	bool has_db;
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
 	uint64_t accepted_ns;   /* uv_hrtime() at accept, for importgate_handshake_seconds */

@@ -2,13 +2,14 @@
 COM_RESET_CONNECTION, KILL QUERY / KILL CONNECTION of another connection, and the current
 database as the client sees it after the handshake, COM_INIT_DB, USE, change user and reset."""
 
+import struct
 import threading
 import time
 
 import pymysql
 import pytest
 
-from harness import clients, timing
+from harness import clients, rawproto, timing
 from harness.mariadb import NATIVE, OTHER
 
 
@@ -195,34 +196,43 @@ def test_current_database_use_variants(gw):
         c.close()
 
 
-@pytest.mark.parametrize("user_len,db_len,refused", [
-    (255, 0, False), (256, 0, True), (1000, 0, True),
-    (8, 255, False), (8, 256, True),
-])
-def test_change_user_names_the_gateway_cannot_hold_are_not_sent(ig, mariadb, user_len, db_len, refused):
-    """The session's user (logs, audit records, the fallback when no probe answer is at hand)
-    is read from COM_CHANGE_USER. A name longer than the gateway's 255-byte buffers used to be
-    forwarded with the session's user left as it was, so the server ran as a user the session
-    did not name (found by the bug31669 helper, session 8). Now such a COM_CHANGE_USER is
-    answered with an error and never reaches the server; one that fits is relayed (the
-    server refuses the unknown user or database)."""
-    user = "u" * user_len
-    db = "d" * db_len
+@pytest.mark.parametrize("user_len,db_len", [(255, 0), (512, 0), (8, 256)])
+def test_change_user_long_names_the_client_library_sends_are_relayed(ig, mariadb, user_len, db_len):
+    """libmariadb sends up to 512 bytes of user and 256 of database in COM_CHANGE_USER (as
+    mysql_client_test's test_bug31669 does): the gateway reads them and relays the command
+    (the server refuses the unknown user or database)."""
+    user, db = "u" * user_len, "d" * db_len
     off = mariadb.general_log_offset()
     r = ig(*NATIVE, ["query", "SELECT CURRENT_USER()",
                      "changeuser", user, "x", db,
                      "query", "SELECT CURRENT_USER()"], opts=["--keep-going"])
     assert r.results()[0] == [["ignative@%"]]
-    log = mariadb.general_log_since(off)
     errs = r.errors()
-    if refused:
-        assert errs[0] == 1105, r.out
-        assert "longer than 255 bytes: not sent" in r.out
-        # the session ends: its client cannot know which user it would still be
-        assert errs[1:] and errs[1] in (2006, 2013), r.out
+    assert errs and errs[0] != 1105, r.out  # the server's answer
+    assert (user if user_len > 8 else db)[:64] in mariadb.general_log_since(off)
+
+
+@pytest.mark.parametrize("user_len,db_len", [(1024, 0), (5000, 0), (8, 1024), (2000, 2000)])
+def test_change_user_names_the_gateway_cannot_hold_are_not_sent(gw, mariadb, user_len, db_len):
+    """The session's user (logs, audit records, the fallback when no probe answer is at hand)
+    is read from COM_CHANGE_USER. A name longer than the gateway's buffer used to be forwarded
+    with the session's user left as it was, so the server ran as a user the session did not
+    name (found by the bug31669 helper, session 8). Names up to 1023 bytes are read; a
+    COM_CHANGE_USER with a longer one (sent raw: libmariadb cuts names itself) is answered with
+    1105, never reaches the server, and the session ends."""
+    user, db = "u" * user_len, "d" * db_len
+    c, g = rawproto.login(gw.host, gw.port, *NATIVE)
+    try:
+        off = mariadb.general_log_offset()
+        auth = rawproto.native_scramble("x", g["salt"])
+        body = (b"\x11" + user.encode() + b"\0" + bytes([len(auth)]) + auth + db.encode() + b"\0" +
+                struct.pack("<H", 45) + b"mysql_native_password\0")
+        c.send_packet(body, 0)
+        seq, p = c.read_packet()
+        assert p[:1] == b"\xff" and struct.unpack("<H", p[1:3])[0] == 1105, p[:120]
+        assert b"longer than 1023 bytes: not sent" in p
+        assert c.outcome(timing.bound(10)) == "closed", "the session was not ended"
         long_name = user if user_len > 8 else db
-        assert long_name[:64] not in log, log
-    else:
-        assert errs and errs[0] != 1105, r.out  # the server's answer (no such user or database)
-        long_name = user if user_len > 8 else db
-        assert long_name[:64] in log, log
+        assert long_name[:64] not in mariadb.general_log_since(off)
+    finally:
+        c.close()
