@@ -383,20 +383,45 @@ static void test_change_user_malformed(void **state)
 /* Names longer than the copies: the views are exact, the copying parse says -2. */
 static void test_change_user_long_names(void **state)
 {
-	uint8_t p[1024];
-	size_t n = 0;
+	static uint8_t p[4 * MY_CHANGE_USER_NAME_MAX];
+	size_t n;
 	my_change_user cu;
 	(void)state;
+	/* up to MY_CHANGE_USER_NAME_MAX - 1 bytes (libmariadb sends up to 512 of user): read */
+	for (size_t ulen = 300; ulen <= MY_CHANGE_USER_NAME_MAX; ulen += MY_CHANGE_USER_NAME_MAX - 1 - 300) {
+		n = 0;
+		p[n++] = COM_CHANGE_USER;
+		memset(p + n, 'u', ulen);
+		n += ulen;
+		p[n++] = 0;
+		p[n++] = 0;
+		memcpy(p + n, "shop\0", 5);
+		n += 5;
+		assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), 0);
+		assert_int_equal(strlen(cu.user), ulen);
+		assert_string_equal(cu.db, "shop");
+	}
+	/* one byte more: not guessed at (-2), the view still says what was there */
+	n = 0;
 	p[n++] = COM_CHANGE_USER;
-	memset(p + n, 'u', 300);
-	n += 300;
+	memset(p + n, 'u', MY_CHANGE_USER_NAME_MAX);
+	n += MY_CHANGE_USER_NAME_MAX;
 	p[n++] = 0;
 	p[n++] = 0;
 	memcpy(p + n, "shop\0", 5);
 	n += 5;
 	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), -2);
-	assert_int_equal(cu.v.user_len, 300);
+	assert_int_equal(cu.v.user_len, MY_CHANGE_USER_NAME_MAX);
 	assert_true(view_is(cu.v.db, cu.v.db_len, "shop"));
+	/* a database name too long likewise */
+	n = 0;
+	p[n++] = COM_CHANGE_USER;
+	memcpy(p + n, "u\0\0", 3);
+	n += 3;
+	memset(p + n, 'd', MY_CHANGE_USER_NAME_MAX);
+	n += MY_CHANGE_USER_NAME_MAX;
+	p[n++] = 0;
+	assert_int_equal(my_change_user_parse(p, n, CAPS41, &cu), -2);
 }
 
 /* Over 16 MiB (it came in several packets; the caller joined them): read like any other. */
