@@ -22,13 +22,18 @@ wait_port() { # port seconds
 	return 1
 }
 
+# CPU seconds the whole machine has spent not idle so far (all CPUs, from /proc/stat)
+busy_s() {
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit }' /proc/stat
+}
+
 # CPU seconds (user+system) a process has used so far
 cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
 }
 
 # start_mariadb CPU_LIST: a fresh MariaDB in $WORKDIR/mariadb on a free port, with the user
-# $SB_USER; sets DB_PORT and appends its pid to PIDS.
+# $SB_USER; sets DB_PORT and DB_PID and appends its pid to PIDS.
 start_mariadb() {
 	local d=$WORKDIR/mariadb
 	DB_PORT=$(free_port)
@@ -38,7 +43,8 @@ start_mariadb() {
 	$(pin "$1") mariadbd --no-defaults --datadir="$d" --port="$DB_PORT" --bind-address=127.0.0.1 \
 		--socket="$d/sock" --user=root --max-connections=8000 --innodb-buffer-pool-size=512M \
 		--skip-log-bin --log-error="$WORKDIR/mariadb.err" &
-	PIDS+=($!)
+	DB_PID=$!
+	PIDS+=($DB_PID)
 	wait_port "$DB_PORT" 60 || die "MariaDB did not start; see $WORKDIR/mariadb.err"
 	mariadb --no-defaults -S "$d/sock" -uroot <<-SQL
 		DELETE FROM mysql.global_priv WHERE User='';
@@ -49,15 +55,16 @@ start_mariadb() {
 	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $d)"
 }
 
-# start_importgate BINARY CPU_LIST DB_PORT [NAME]: importgate (2 workers, no PD) in front of
+# start_importgate BINARY CPU_LIST DB_PORT [NAME [WORKERS]]: importgate (WORKERS workers, 2 if
+# unset; no PD) in front of
 # 127.0.0.1:DB_PORT; sets IG_PORT and IG_PID and appends the pid to PIDS. NAME (default
 # importgate) names its config, log, audit and obligation files in WORKDIR.
 start_importgate() {
-	local name=${4:-importgate}
+	local name=${4:-importgate} workers=${5:-2}
 	IG_PORT=$(free_port)
 	cat >"$WORKDIR/$name.yaml" <<-YAML
 		listen: 127.0.0.1:$IG_PORT
-		workers: 2
+		workers: $workers
 		backends:
 		  servers: [127.0.0.1:$3]
 		cluster:

@@ -13,6 +13,7 @@
 #   IMPORTGATE      gateway binary [/tmp/build-bench/proxy/importgate]
 #   IMPORTGATE_B    a second gateway binary, run as target "importgate-b" in every cell right
 #                   after the first (a before/after comparison in one interleaved run) [unset]
+#   WORKERS, WORKERS_B  the gateways' `workers` setting [2, and WORKERS for importgate-b]
 #   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians
@@ -91,18 +92,20 @@ wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log
 # --- importgate --------------------------------------------------------------------------
 if [ -n "${IMPORTGATE_B:-}" ]; then
 	[ -x "$IMPORTGATE_B" ] || die "IMPORTGATE_B not found at $IMPORTGATE_B"
-	start_importgate "$IMPORTGATE_B" "$CPU_PROXY" "$DB_PORT" importgate-b
+	start_importgate "$IMPORTGATE_B" "$CPU_PROXY" "$DB_PORT" importgate-b "${WORKERS_B:-${WORKERS:-2}}"
 	IGB_PORT=$IG_PORT IGB_PID=$IG_PID
 fi
-start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT"
+start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT" importgate "${WORKERS:-2}"
 
 # --- runs --------------------------------------------------------------------------------
-# one line per run: target test threads qps tps p95_ms errors proxy_cpu_s wall_s run
-# (proxy CPU over the measured run's wall time, process start included: CPU/wall is its rate)
+# one line per run: target test threads qps tps p95_ms errors proxy_cpu_s wall_s run db_cpu_s busy_cores
+# (proxy and MariaDB CPU seconds used during the measured run; busy_cores: the whole machine's
+# non-idle CPU time over the run's wall time, from /proc/stat, so what is left for sysbench and
+# the kernel's own work is busy_cores * wall - proxy - MariaDB)
 RESULTS=$WORKDIR/results.tsv
 : >"$RESULTS"
 run_one() { # target port pid test threads run
-	local target=$1 port=$2 pid=$3 test=$4 threads=$5 run=$6 out c0 c1 pcpu w0 w1
+	local target=$1 port=$2 pid=$3 test=$4 threads=$5 run=$6 out c0 c1 pcpu w0 w1 d0 d1 dcpu m0 m1
 	out=$WORKDIR/$target-$test-$threads-$run.log
 	# sysbench 1.0.20 has no --warmup-time: a short uncounted run warms caches and pools
 	if [ "$WARMUP" -gt 0 ]; then
@@ -110,27 +113,32 @@ run_one() { # target port pid test threads run
 			--threads="$threads" --time="$WARMUP" --db-ps-mode="$PS_MODE" run >"$out.warmup" 2>&1 ||
 			die "sysbench warm-up $test against $target failed: $out.warmup"
 	fi
-	c0=0
+	c0=0 d0=0
 	[ "$pid" = - ] || c0=$(cpu_s "$pid")
+	[ -z "${DB_PID:-}" ] || d0=$(cpu_s "$DB_PID")
+	m0=$(busy_s)
 	w0=$(date +%s.%N)
 	$(pin "$CPU_CLIENT") sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
 		--threads="$threads" --time="$DURATION" \
 		--db-ps-mode="$PS_MODE" --report-interval=0 --percentile=95 run >"$out" 2>&1 ||
 		die "sysbench $test against $target failed: $out"
 	w1=$(date +%s.%N)
+	m1=$(busy_s)
+	dcpu=-
+	[ -z "${DB_PID:-}" ] || { d1=$(cpu_s "$DB_PID"); dcpu=$(awk -v a="$d0" -v b="$d1" 'BEGIN { printf "%.2f", b - a }'); }
 	pcpu=-
 	if [ "$pid" != - ]; then
 		c1=$(cpu_s "$pid")
 		pcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
 	fi
-	awk -v target="$target" -v test="$test" -v threads="$threads" -v run="$run" -v pcpu="$pcpu" -v wall="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" '
+	awk -v target="$target" -v test="$test" -v threads="$threads" -v run="$run" -v pcpu="$pcpu" -v wall="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v dcpu="$dcpu" -v busy="$(awk -v a="$m0" -v b="$m1" -v w0="$w0" -v w1="$w1" 'BEGIN { printf "%.2f", (b - a) / (w1 - w0) }')" '
 		/transactions:/ { gsub(/[()]/, "", $3); tps = $3 }
 		/queries:/ && /per sec/ { gsub(/[()]/, "", $3); qps = $3 }
 		/ignored errors:/ { errs = $3 }
 		/95th percentile:/ { p95 = $3 }
 		END {
 			if (qps == "" || p95 == "") exit 1
-			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", target, test, threads, qps, tps, p95, errs + 0, pcpu, wall, run
+			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", target, test, threads, qps, tps, p95, errs + 0, pcpu, wall, run, dcpu, busy
 		}' "$out" >>"$RESULTS" || die "cannot parse sysbench output $out"
 	log "$(tail -1 "$RESULTS")"
 }
@@ -170,12 +178,14 @@ awk -F'\t' '
 		k = $2 SUBSEP $3
 		qps[$1, k] = qps[$1, k] " " $4; p95[$1, k] = p95[$1, k] " " $6; err[$1, k] += $7
 		if ($8 != "-") cpu[$1, k] = cpu[$1, k] " " (1e6 * $8 / ($4 * $9))
+		if ($11 != "" && $11 != "-") dbc[$1, k] = dbc[$1, k] " " (1e6 * $11 / ($4 * $9))
+		if ($12 != "") busy[$1, k] = busy[$1, k] " " $12
 		nrun[$1, k]++
 		if (!(k in seen)) { seen[k] = 1; order[n++] = k }
 	}
 	END {
-		print "| target | test | threads | runs | QPS (median) | QPS % of HAProxy | QPS / direct | p95 ms | p95 added over direct, ms | proxy CPU us/query | errors | verdict |"
-		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+		print "| target | test | threads | runs | QPS (median) | QPS % of HAProxy | QPS / direct | p95 ms | p95 added over direct, ms | proxy CPU us/query | MariaDB CPU us/query | machine busy, cores | errors | verdict |"
+		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 		nt = split("direct haproxy importgate importgate-b", tg, " ")
 		for (i = 0; i < n; i++) {
 			k = order[i]; split(k, kk, SUBSEP)
@@ -190,10 +200,12 @@ awk -F'\t' '
 				addtxt = t == "direct" ? "-" : sprintf("%+.2f", p - dp)
 				c = (t, k) in cpu ? median(cpu[t, k]) : -1
 				cpuq = c < 0 ? "-" : sprintf("%.1f", c)
+				dbq = (t, k) in dbc ? sprintf("%.1f", median(dbc[t, k])) : "-"
+				bz = (t, k) in busy ? sprintf("%.2f", median(busy[t, k])) : "-"
 				verdict = ""
 				if (t ~ /^importgate/)
 					verdict = (q >= hq ? "QPS met" : "QPS NOT met") ", " (c >= 0 && c <= hc ? "CPU met" : "CPU NOT met")
-				printf "| %s | %s | %s | %d | %.0f | %s | %s | %.2f | %s | %s | %d | %s |\n", t, kk[1], kk[2], nrun[t, k], q, pct, frac, p, addtxt, cpuq, err[t, k], verdict
+				printf "| %s | %s | %s | %d | %.0f | %s | %s | %.2f | %s | %s | %s | %s | %d | %s |\n", t, kk[1], kk[2], nrun[t, k], q, pct, frac, p, addtxt, cpuq, dbq, bz, err[t, k], verdict
 			}
 		}
 	}' "$RESULTS"
