@@ -13,7 +13,8 @@
 #   IMPORTGATE      gateway binary [/tmp/build-bench/proxy/importgate]
 #   IMPORTGATE_B    a second gateway binary, run as target "importgate-b" in every cell right
 #                   after the first (a before/after comparison in one interleaved run) [unset]
-#   WORKERS, WORKERS_B  the gateways' `workers` setting [2, and WORKERS for importgate-b]
+#   IMPORTGATE_C    a third, as target "importgate-c" after importgate-b [unset]
+#   WORKERS, WORKERS_B, WORKERS_C  the gateways' `workers` setting [2; WORKERS for b and c]
 #   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians
@@ -95,6 +96,11 @@ if [ -n "${IMPORTGATE_B:-}" ]; then
 	start_importgate "$IMPORTGATE_B" "$CPU_PROXY" "$DB_PORT" importgate-b "${WORKERS_B:-${WORKERS:-2}}"
 	IGB_PORT=$IG_PORT IGB_PID=$IG_PID
 fi
+if [ -n "${IMPORTGATE_C:-}" ]; then
+	[ -x "$IMPORTGATE_C" ] || die "IMPORTGATE_C not found at $IMPORTGATE_C"
+	start_importgate "$IMPORTGATE_C" "$CPU_PROXY" "$DB_PORT" importgate-c "${WORKERS_C:-${WORKERS:-2}}"
+	IGC_PORT=$IG_PORT IGC_PID=$IG_PID
+fi
 start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT" importgate "${WORKERS:-2}"
 
 # --- runs --------------------------------------------------------------------------------
@@ -150,11 +156,13 @@ for ((run = 1; run <= RUNS; run++)); do
 			run_one haproxy "$HAP_PORT" "$HAP_PID" "$test" "$threads" "$run"
 			run_one importgate "$IG_PORT" "$IG_PID" "$test" "$threads" "$run"
 			[ -z "${IMPORTGATE_B:-}" ] || run_one importgate-b "$IGB_PORT" "$IGB_PID" "$test" "$threads" "$run"
+			[ -z "${IMPORTGATE_C:-}" ] || run_one importgate-c "$IGC_PORT" "$IGC_PID" "$test" "$threads" "$run"
 		done
 	done
 done
 kill -0 "$IG_PID" 2>/dev/null || die "importgate died during the run; see $WORKDIR/importgate.log"
 [ -z "${IMPORTGATE_B:-}" ] || kill -0 "$IGB_PID" 2>/dev/null || die "importgate-b died during the run; see $WORKDIR/importgate-b.log"
+[ -z "${IMPORTGATE_C:-}" ] || kill -0 "$IGC_PID" 2>/dev/null || die "importgate-c died during the run; see $WORKDIR/importgate-c.log"
 [ -z "$RAW_OUT" ] || cp "$RESULTS" "$RAW_OUT"
 
 # --- report ------------------------------------------------------------------------------
@@ -186,7 +194,7 @@ awk -F'\t' '
 	END {
 		print "| target | test | threads | runs | QPS (median) | QPS % of HAProxy | QPS / direct | p95 ms | p95 added over direct, ms | proxy CPU us/query | MariaDB CPU us/query | machine busy, cores | errors | verdict |"
 		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-		nt = split("direct haproxy importgate importgate-b", tg, " ")
+		nt = split("direct haproxy importgate importgate-b importgate-c", tg, " ")
 		for (i = 0; i < n; i++) {
 			k = order[i]; split(k, kk, SUBSEP)
 			hq = median(qps["haproxy", k]); dq = median(qps["direct", k]); dp = median(p95["direct", k])
