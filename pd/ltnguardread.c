@@ -65,7 +65,9 @@ static int read_one(const ig_config *cfg, const char *endpoint, const char *pref
 int ig_ltn_guards_read(const ig_config *cfg, ig_ltn_guard **out, size_t *n, size_t *bad, char *err,
                        size_t errlen)
 {
-	char prefix[200], all[1024] = "", e[512];
+	char prefix[300], all[1024] = "", e[512];
+	const char *name = cfg && cfg->cluster.name ? cfg->cluster.name : "default";
+	int plen;
 
 	*out = NULL;
 	*n = *bad = 0;
@@ -73,8 +75,14 @@ int ig_ltn_guards_read(const ig_config *cfg, ig_ltn_guard **out, size_t *n, size
 		snprintf(err, errlen, "no PD endpoints configured (cluster.pd is empty)");
 		return -1;
 	}
-	snprintf(prefix, sizeof(prefix), "/importgate/%.100s/" IG_KEY_LTN_RUNS,
-	         cfg->cluster.name ? cfg->cluster.name : "default");
+	/* The whole name, as the guarded run's store writes it (store/oblstore_etcd.c run_prefix):
+	 * a name cut short here read another prefix, so no guard record was ever seen and every
+	 * guarded Lightning was reported unguarded (attack14: cluster.name may be 128 characters). */
+	plen = snprintf(prefix, sizeof(prefix), "/importgate/%s/" IG_KEY_LTN_RUNS, name);
+	if (plen < 0 || (size_t)plen >= sizeof(prefix)) {
+		snprintf(err, errlen, "cluster.name is too long for the guarded runs' key prefix");
+		return -1;
+	}
 	for (size_t i = 0; i < cfg->cluster.npd; i++) {
 		acc a = {0};
 		size_t l = strlen(all);

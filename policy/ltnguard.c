@@ -95,6 +95,11 @@ static bool binds(const ig_ltn_guard *g, const ig_brie_import *reg)
 
 ig_ltn_guard_verdict ig_ltn_guard_judge(const ig_brie_import *reg, const ig_ltn_guard *g, size_t n, size_t *by)
 {
+	/* A key no guarded run binds (ig_ltn_guard_pick skips it) is no guarded run's: reported at
+	 * once, not held pending for a binding that never comes (attack14: one that ended within the
+	 * pending bound was never reported); a record naming it was not written by a binder. */
+	if (!ig_ltn_bindable(reg))
+		return IG_LTN_UNGUARDED;
 	for (size_t i = 0; i < n; i++)
 		if (binds(&g[i], reg)) {
 			*by = i;

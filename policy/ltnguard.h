@@ -62,7 +62,8 @@ typedef enum {
 } ig_ltn_guard_verdict;
 
 /* What a Lightning registration (reg: kind lightning) is, against the live guards. *by:
- * the guard (GUARDED, PENDING) or untouched. */
+ * the guard (GUARDED, PENDING) or untouched. A registration that is not ig_ltn_bindable is
+ * UNGUARDED whatever the guards say: the binder never picks it. */
 ig_ltn_guard_verdict ig_ltn_guard_judge(const ig_brie_import *reg, const ig_ltn_guard *g, size_t n, size_t *by);
 const char *ig_ltn_guard_verdict_name(ig_ltn_guard_verdict v);
 
@@ -73,8 +74,9 @@ long ig_ltn_guard_pick(const ig_brie_list *l, const ig_ltn_guard *self, const ig
 
 /* Whether a guard record can name reg: its key at most IG_LTN_KEY_MAX bytes of UTF-8 (the
  * record is JSON). Lightning's own keys are "lightning-<uuid>"; one that is not bindable is
- * never picked, so the gateways report it as unguarded (attack11: a non-UTF-8 key made the
- * binder fail to write its binding every round). */
+ * never picked, and ig_ltn_guard_judge says it is unguarded at once (attack11: a non-UTF-8 key
+ * made the binder fail to write its binding every round). The binder and the gateways ask this
+ * one function, so they agree on which keys can be bound. */
 #define IG_LTN_KEY_MAX 1024
 bool ig_ltn_bindable(const ig_brie_import *reg);
 

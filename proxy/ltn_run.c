@@ -96,6 +96,8 @@ typedef struct run {
 	ig_ltn_binder bs;         /* the binder's state machine (under gmu) */
 	ig_brie_import bound;     /* a copy of the bound registration (key NULL: none) */
 	ig_brie_import suspect;   /* a released binding that may be reported (key NULL: none) */
+	bool ambiguous_stored;    /* the guard record says ambiguous (written, not only meant) */
+	int ambiguous_fail;       /* IG_LTN_FAIL_AMBIGUOUS_PUTS: a test hook, puts still to fail */
 	pthread_t binder;
 	bool binder_running;
 	volatile bool binder_stop;
@@ -516,13 +518,24 @@ static void apply_locked(run *r, unsigned fx, const ig_brie_list *l, long pick)
 			ig_ltn_binder_step(&r->bs, &lost);
 		}
 	}
-	if (fx & IG_LTNB_DO_AMBIGUOUS) {
+	/* Written until it is: a guard record left "looking" while the binder binds nothing any more
+	 * held every later registration pending at the gateways (attack14: one write failing once
+	 * did that for the rest of the run, and one ending within the pending bound went unreported). */
+	if ((fx & IG_LTNB_DO_AMBIGUOUS) || (r->bs.state == IG_LTNB_AMBIGUOUS && !r->ambiguous_stored)) {
+		int rc = -1;
 		r->guard.ambiguous = true;
-		if (put_guard_locked(r, err, sizeof(err)) == 0)
+		if (r->ambiguous_fail > 0) {
+			r->ambiguous_fail--;
+			snprintf(err, sizeof(err), "IG_LTN_FAIL_AMBIGUOUS_PUTS: injected failure");
+		} else
+			rc = put_guard_locked(r, err, sizeof(err));
+		if (rc == 0) {
+			r->ambiguous_stored = true;
 			fprintf(stderr, "importgate lightning run: more than one new Lightning registration appeared at "
 			        "once: none is bound, and the gateways report each as unguarded\n");
-		else
-			fprintf(stderr, "importgate lightning run: the guard cannot be marked ambiguous (%s)\n", err);
+		} else if (fx & IG_LTNB_DO_AMBIGUOUS)
+			fprintf(stderr, "importgate lightning run: the guard cannot be marked ambiguous (%s): tried again "
+			        "each round\n", err);
 	}
 	if (fx & IG_LTNB_DO_OUTLIVED)
 		fprintf(stderr, "importgate lightning run: the registration bound to this run (%s) is still there "
@@ -598,6 +611,7 @@ static void *binder(void *arg)
 
 static void start_binder(run *r)
 {
+	r->ambiguous_fail = (int)env_seconds("IG_LTN_FAIL_AMBIGUOUS_PUTS", 0);
 	r->bs = (ig_ltn_binder){.state = IG_LTNB_LOOKING,
 	                        .close_grace_ms = env_seconds("IG_LTN_CLOSE_GRACE_S", LTN_CLOSE_GRACE_S) * 1000,
 	                        .drain_ms = (env_seconds("IG_LTN_REG_TTL_S", LTN_REG_TTL_S) + LTN_REG_MARGIN_S) * 1000};

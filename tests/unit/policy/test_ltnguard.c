@@ -133,6 +133,91 @@ static void pick_skips_unbindable_keys(void **s)
 	assert_int_equal(ig_ltn_guard_pick(&l, &self, NULL, 0), -1);
 }
 
+/* A key of n bytes: the Lightning prefix, then 'k's, then tail (its last bytes). */
+static char *key_of_len(size_t n, const char *tail)
+{
+	char *k = malloc(n + 1);
+	size_t tl = strlen(tail);
+	assert_non_null(k);
+	memset(k, 'k', n);
+	memcpy(k, "/tidb/brie/import/lightning/", 28);
+	memcpy(k + n - tl, tail, tl);
+	k[n] = '\0';
+	return k;
+}
+
+/* attack14: the edges of what a guard record can name, byte-exact. */
+static void bindable_edges(void **s)
+{
+	char *k1024 = key_of_len(IG_LTN_KEY_MAX, "z"), *k1025 = key_of_len(IG_LTN_KEY_MAX + 1, "z");
+	/* a 4-byte character ending exactly at byte 1024, and one straddling it */
+	char *emoji_end = key_of_len(IG_LTN_KEY_MAX, "\xf0\x9f\x98\x80");
+	char *emoji_over = key_of_len(IG_LTN_KEY_MAX + 2, "\xf0\x9f\x98\x80");
+	char *cut = key_of_len(IG_LTN_KEY_MAX, "\xf0\x9f\x98"); /* a 4-byte character cut short at 1024 */
+	ig_brie_import r;
+	(void)s;
+	r = reg(k1024, 120, 1);
+	assert_true(ig_ltn_bindable(&r));
+	r = reg(k1025, 120, 1);
+	assert_false(ig_ltn_bindable(&r));
+	r = reg(emoji_end, 120, 1);
+	assert_true(ig_ltn_bindable(&r));
+	r = reg(emoji_over, 120, 1);
+	assert_false(ig_ltn_bindable(&r));
+	r = reg(cut, 120, 1);
+	assert_false(ig_ltn_bindable(&r));
+	static const char *const bad[] = {
+		"/tidb/brie/import/lightning/lightning-\xed\xa0\x80",     /* a UTF-16 surrogate, UTF-8 encoded */
+		"/tidb/brie/import/lightning/lightning-\xe0\x80\xaf",     /* an overlong '/' in 3 bytes */
+		"/tidb/brie/import/lightning/lightning-\xf4\x90\x80\x80", /* past U+10FFFF */
+		"/tidb/brie/import/lightning/lightning-\x80",             /* a lone continuation byte */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = reg(bad[i], 120, 1);
+		assert_false(ig_ltn_bindable(&r));
+	}
+	static const char *const good[] = {
+		"/tidb/brie/import/lightning/lightning-\xef\xbf\xbf",     /* U+FFFF: a noncharacter, still UTF-8 */
+		"/tidb/brie/import/lightning/lightning-\xf4\x8f\xbf\xbf", /* U+10FFFF */
+		"/tidb/brie/import/lightning/lightning-5d0c3a3e-7f5b-4f0e-9a55-0e0b0c9d7f11", /* Lightning's own */
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		r = reg(good[i], 120, 1);
+		assert_true(ig_ltn_bindable(&r));
+	}
+	/* the bind key's name of the longest bindable key fits the guarded run's buffer (ltn_run.c) */
+	char name[2 * 1024 + 32];
+	r = reg(k1024, INT64_MAX, 1);
+	assert_true(ig_ltn_bind_name(&r, name, sizeof(name)));
+	assert_int_equal(strlen(name), 19 + 1 + 2 * IG_LTN_KEY_MAX);
+	free(k1024);
+	free(k1025);
+	free(emoji_end);
+	free(emoji_over);
+	free(cut);
+}
+
+/* attack14: the gateways agree with the binder: a registration the binder never picks is not held
+ * pending under a looking guard (before: pending, and never reported when it ended within the
+ * pending bound), and a record naming it (written by no binder) does not make it guarded. */
+static void judge_unbindable_is_unguarded(void **s)
+{
+	char *huge = key_of_len(IG_LTN_KEY_MAX + 1, "z");
+	ig_ltn_guard looking = {.run = "r1", .after_rev = 100};
+	ig_ltn_guard naming = {.run = "r2", .after_rev = 100, .reg_key = huge, .reg_create_rev = 120, .reg_lease = 7};
+	ig_brie_import odd = reg("/tidb/brie/import/lightning/lightning-\xff\xfe", 120, 7), big = reg(huge, 120, 7);
+	ig_brie_import fine = reg(KEY_A, 120, 7);
+	size_t by = 9;
+	(void)s;
+	assert_int_equal(ig_ltn_guard_judge(&fine, &looking, 1, &by), IG_LTN_PENDING);
+	by = 9;
+	assert_int_equal(ig_ltn_guard_judge(&odd, &looking, 1, &by), IG_LTN_UNGUARDED);
+	assert_int_equal(ig_ltn_guard_judge(&big, &looking, 1, &by), IG_LTN_UNGUARDED);
+	assert_int_equal(ig_ltn_guard_judge(&big, &naming, 1, &by), IG_LTN_UNGUARDED);
+	assert_int_equal(by, 9); /* untouched */
+	free(huge);
+}
+
 static void bind_name(void **s)
 {
 	ig_brie_import a = reg(KEY_A, 120, 77), a2 = reg(KEY_A, 121, 77), b = reg(KEY_B, 120, 77);
@@ -364,6 +449,8 @@ int main(void)
 		cmocka_unit_test(judge),
 		cmocka_unit_test(pick),
 		cmocka_unit_test(pick_skips_unbindable_keys),
+		cmocka_unit_test(bindable_edges),
+		cmocka_unit_test(judge_unbindable_is_unguarded),
 		cmocka_unit_test(bind_name),
 		cmocka_unit_test(binder_own_run),
 		cmocka_unit_test(binder_hand_started_bound),
