@@ -45,10 +45,11 @@ def _change_user(c, salt, user, password):
 
 def _query_rows(c, sql):
     c.send_packet(b"\x03" + sql.encode(), 0)
-    rows = []
-    while not (len(rows) > 3 and rows[-1][:1] == b"\xfe"):
+    rows, eofs = [], 0
+    while eofs < 2:  # classic EOFs: after the definitions, after the rows
         rows.append(c.read_packet()[1])
         assert rows[0][:1] != b"\xff", rows[0]
+        eofs += rows[-1][:1] == b"\xfe" and len(rows[-1]) < 9
     return rawproto.text_rows(rows)
 
 
