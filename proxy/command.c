@@ -84,10 +84,11 @@ static void start_tracking(ig_session *s)
 /*
  * The backend's packets carry the sequence ids the gateway expects: the head's answer
  * starts with the id after its request, and goes on one by one. Anything else means the
- * gateway no longer knows which answer a packet belongs to (TiDB answers an ERR to a
- * COM_STMT_SEND_LONG_DATA it rejects, which MySQL never does), and then a row could be read
+ * gateway no longer knows which answer a packet belongs to, and then a row could be read
  * as a file request, the one state in which client packets pass uninspected (attack4:
- * test_attack4_longdata_error_desync.py). A COM_CHANGE_USER's authentication exchange and
+ * test_attack4_longdata_error_desync.py). The ids cannot show an answer to a command the
+ * gateway expects none to (send_fence): it starts with the id the next answer starts with.
+ * A COM_CHANGE_USER's authentication exchange and
  * the answer after LOCAL INFILE data interleave the client's packets: only their start is
  * checked. On a compressed backend leg the ids prove nothing (numbered_answer): the packets
  * come numbered by the gateway, and the answers are followed by their structure alone.
@@ -286,18 +287,24 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 	return true;
 }
 
+/* The longest OK a COM_PING gets (7 bytes from TiDB and MariaDB; room for session state). */
+#define IG_FENCE_OK_MAX 1024
+
 /*
  * The answer to a fence (send_fence): the OK of the gateway's own COM_PING, never relayed.
  * Anything else - an ERR a server wrote to the unanswered command before it, or no OK at
  * all - means the answers are not where the gateway thought: the session is closed before
- * any later packet can be read as something it is not.
+ * any later packet can be read as something it is not. The OK is taken whole, alone: the
+ * answers after it may lie in the same read (a plain backend leg) and go on being followed.
  */
 static ig_pkt_verdict fence_answer(ig_session *s, const ig_packet *pk, const ig_packet *npk)
 {
 	ig_command *c = &s->cmd;
-	bool ok = !pk->cont && pk->have >= 1 && pk->data[0] == 0x00 && pk->len < MY_MAX_PAYLOAD;
+	if (!pk->cont && pk->len <= IG_FENCE_OK_MAX && !ig_packet_whole(pk))
+		return IG_PKT_WAIT; /* handed over again once whole, before anything is followed */
+	bool ok = !pk->cont && pk->have >= 1 && pk->data[0] == 0x00 && pk->len <= IG_FENCE_OK_MAX;
 	if (ok && track_answer(s, npk) && (c->pq_len == 0 || !c->pq[c->pq_head].fence))
-		return IG_PKT_DISCARD;
+		return IG_PKT_TAKEN;
 	if (s->closing)
 		return IG_PKT_DISCARD;
 	LOG_WARN(s->id, "bypass.suspect: the backend answered a command the gateway expects no answer to "
@@ -683,17 +690,19 @@ static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
 }
 
 /*
- * On a compressed backend leg the answers carry no packet ids the gateway can check
- * (numbered_answer), so an answer it does not expect would go unnoticed and shift its
- * reading of every later one - until a row is read as a LOCAL INFILE request and the
- * client's next packet goes to the server as file data (attack10:
- * test_attack10_zleg_longdata_desync.py). TiDB answers a COM_STMT_SEND_LONG_DATA it rejects
- * (and a COM_STMT_CLOSE whose close fails) with an ERR (handleStmtSendLongData,
- * handleStmtClose: pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d; clientConn.Run writes
- * every dispatch error: pkg/server/conn.go at 000172f4); MySQL and MariaDB never answer them. So
- * after such a command, before the next command that is answered, the gateway sends a
- * COM_PING of its own: its OK is the first answer due, and anything else before it closes
- * the session (fence_answer). false: the session is closed.
+ * TiDB answers a COM_STMT_SEND_LONG_DATA it rejects (and a COM_STMT_CLOSE whose close fails)
+ * with an ERR (handleStmtSendLongData, handleStmtClose: pkg/server/conn_stmt.go, pingcap/tidb
+ * at 03ee920d; clientConn.Run writes every dispatch error: pkg/server/conn.go at 000172f4);
+ * MySQL and MariaDB never answer them. An answer the gateway does not expect shifts its
+ * reading of every later one, and no leg shows it: on a compressed backend leg the packets'
+ * ids are the gateway's own (numbered_answer, attack10: test_attack10_zleg_longdata_desync.py),
+ * and on a plain leg that ERR carries id 1, the id the next command's answer starts with
+ * (attack13: test_attack13_unsolicited_file_request.py: the ERR was taken for a LOAD DATA
+ * LOCAL's whole answer, the file request after it relayed as unsolicited, and a command
+ * hidden in a "file" packet the server refused by its header ran as a covered IMPORT INTO).
+ * So after such a command, before the next command that is answered, the gateway sends a
+ * COM_PING of its own, on every backend leg: its OK is the first answer due, and anything
+ * else before it closes the session (fence_answer). false: the session is closed.
  */
 static bool send_fence(ig_session *s)
 {
@@ -740,6 +749,28 @@ static ig_pkt_verdict misnumbered_command(ig_session *s, const ig_packet *pk)
 }
 
 /*
+ * COM_SLEEP (0x00) is no command a client sends (it names a server thread's idle state), and
+ * servers differ on it: TiDB's dispatch returns without writing anything (pkg/server/conn.go
+ * dispatch, "case mysql.ComSleep: ... return nil", pingcap/tidb v8.5 line), MariaDB answers
+ * 1047 (sql/sql_parse.cc dispatch_command). Relayed, the gateway waited for an answer TiDB
+ * never sends and took each later answer for the command before it's: a statement to inspect
+ * behind it waited for ever (attack13: test_attack13_answer_count.py). The gateway answers it
+ * itself as MariaDB does, after the answers owed, and sends nothing; one of 16 MiB or more
+ * (the parts after its first would be relayed as parts) closes the session as well.
+ */
+static ig_pkt_verdict sleep_command(ig_session *s, const ig_packet *pk)
+{
+	if (s->cmd.pq_len > 0 || !ig_packet_whole(pk))
+		return IG_PKT_WAIT; /* re-read once answered (or whole) */
+	if (pk->len == MY_MAX_PAYLOAD) {
+		ig_sess_fail(s, 1, ER_UNKNOWN_COM_ERROR, "Unknown command");
+		return IG_PKT_DISCARD;
+	}
+	ig_sess_send_error(s, 1, ER_UNKNOWN_COM_ERROR, "08S01", "Unknown command");
+	return IG_PKT_TAKEN;
+}
+
+/*
  * A client packet. Packets that start commands (sequence id 0, not a continuation, not LOCAL
  * INFILE data) are looked at; statements are held whole until inspected; everything else is
  * relayed. WAIT keeps the packet: a statement waits (held input) or the pending queue is full.
@@ -776,6 +807,8 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 	uint8_t cmd = pk->data[0];
 	bool full = pk->len == MY_MAX_PAYLOAD;
 	bool is_cmd = !pk->cont && c->input == IN_COMMAND && pk->seq == 0;
+	if (is_cmd && cmd == COM_SLEEP)
+		return sleep_command(s, pk);
 	if (is_cmd && c->fence_due && ig_cmd_has_response(cmd)) {
 		if (c->pq_len >= PQ_MAX - 1)
 			return IG_PKT_WAIT;
@@ -796,7 +829,7 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		}
 		if (cmd == COM_QUIT)
 			ig_cmd_input_event(s, EV_QUIT);
-		else if (!pend && ig_zleg_on(&s->backend.z))
+		else if (!pend)
 			c->fence_due = true; /* unanswered, unless the server rejects it (send_fence) */
 	}
 	return IG_PKT_RELAY;

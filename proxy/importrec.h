@@ -17,6 +17,7 @@
 #include "policy/decide.h"
 #include "proxy/buf.h"
 #include "proxy/framer.h"
+#include "proxy/mysql_proto.h"
 
 #define IG_IMPORT_CAPTURE_MAX (64 * 1024) /* enough for any IMPORT INTO answer */
 
@@ -43,7 +44,7 @@ typedef struct ig_import_rec {
 	ig_verdict verdict;
 	char obl_id[40];             /* the obligations it owes (their record), "" none */
 	/* when it is sent (ig_import_rec_sent) */
-	char user[256], client[64], backend[80];
+	char user[MY_CHANGE_USER_NAME_MAX], client[64], backend[80]; /* user: the session's, whole */
 	uint32_t caps;               /* the session's capabilities: how to read the answer */
 	uint64_t start_ms;           /* loop time at forwarding */
 	ig_buf answer;               /* TiDB's answer from its start, up to IG_IMPORT_CAPTURE_MAX */

@@ -24,6 +24,7 @@ typedef enum ig_resp_state {
 	RS_FIELD_LIST,   /* COM_FIELD_LIST: definitions until EOF */
 	RS_AUTH,         /* COM_CHANGE_USER: auth exchange until OK/ERR */
 	RS_SINGLE,       /* COM_STATISTICS: exactly one packet */
+	RS_OPAQUE_FIRST, /* replication streams: an ERR first is a refusal and the answer */
 	RS_OPAQUE,       /* replication streams: never ends */
 } ig_resp_state;
 

@@ -17,6 +17,7 @@
 #include "proxy/conn.h"
 #include "proxy/importrec.h"
 #include "proxy/inspect.h"
+#include "proxy/mysql_proto.h"
 #include "proxy/probe.h"
 #include "proxy/proxyhdr.h"
 #include "proxy/response.h"
@@ -131,7 +132,7 @@ typedef struct ig_command {
 	uint8_t seq_shift;           /* the head's answer: server's sequence id - the client's (re-framing) */
 	uint8_t cont_seq;            /* a relayed command of 16 MiB or more: the id its next part carries */
 	bool cont_pend;              /* ... and its answer is the last pending one */
-	bool fence_due;              /* a compressed backend leg: an unanswered command went (send_fence) */
+	bool fence_due;              /* an unanswered command went: a fence before the next answered one */
 	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
 	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];
@@ -166,8 +167,10 @@ typedef struct ig_session {
 	char server_version[128];
 	uint32_t caps;          /* negotiated on both legs (CLIENT_SSL aside) */
 	uint32_t mariadb_caps;  /* MariaDB's extended capabilities, negotiated on both legs */
-	char user[256];         /* for logs and records; decisions ask the server (the probe) */
-	char db[260];           /* TiDB: 64 characters of up to 4 bytes */
+	/* For logs and records (decisions ask the server: the probe). As long as any name
+	 * COM_CHANGE_USER reads: a shorter copy would name another user than the server's. */
+	char user[MY_CHANGE_USER_NAME_MAX];
+	char db[MY_CHANGE_USER_NAME_MAX];
 	bool has_db;
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
 	uint64_t accepted_ns;   /* uv_hrtime() at accept, for importgate_handshake_seconds */

@@ -5,7 +5,9 @@ TiDB answers a COM_STMT_SEND_LONG_DATA it rejects with an ERR (handleStmtSendLon
 ErrMalformPacket / ErrUnknownStmtHandler / AppendParam's error, and clientConn.Run writes every
 dispatch error: pkg/server/conn_stmt.go at 03ee920d, pkg/server/conn.go at 000172f4, pingcap/tidb),
 while proxy/response.c says the command is never answered. On an uncompressed backend leg the
-gateway notices the shifted answers by their sequence ids (answer_in_sequence, attack 4). On a
+gateway was thought to notice the shifted answers by their sequence ids (answer_in_sequence,
+attack 4); attack 13 showed that the ERR carries the id the next answer starts with, and the
+fence now runs on every leg (test_attack13_unsolicited_file_request.py). On a
 compressed backend leg (backends.compression) it numbers the packets itself
 (numbered_answer) and follows them by structure alone, so the unexpected ERR is silently
 taken as the next command's answer and every later answer is read one command early.

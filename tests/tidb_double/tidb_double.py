@@ -671,6 +671,8 @@ class Session:
             self.io.write(w.eof_packet(self.status()))
         elif cmd == w.COM_CHANGE_USER:
             self.change_user(body)
+        elif cmd == w.COM_SLEEP:
+            pass  # TiDB's dispatch returns nil for it and writes nothing (FACTS.md section 8)
         else:
             raise SQLError(1047, "Unknown command")
         return True

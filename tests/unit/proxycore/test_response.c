@@ -360,6 +360,32 @@ static void test_field_list_and_statistics(void **state)
 	assert_true(ig_cmd_has_response(COM_PING));
 }
 
+/* Replication commands: a refusal (one ERR, what TiDB always answers) ends the answer; a
+ * stream (events after a 0x00, an ERR among them included) never does (attack13). */
+static void test_replication_refused_or_streamed(void **state)
+{
+	static const uint8_t err[] = {0xff, 0x4f, 0x04, '#', 'H', 'Y', '0', '0', '0', 'n', 'o'};
+	static const uint8_t event[] = {0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	int done[] = {RE_DONE};
+	static const uint8_t cmds[] = {COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID, COM_TABLE_DUMP, COM_REGISTER_SLAVE};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cmds); i++) {
+		ig_buf b = {0};
+		put_pkt(&b, 1, err, sizeof(err));
+		expect(cmds[i], CLIENT_PROTOCOL_41, &b, done, 1);
+		run x = track(cmds[i], CLIENT_PROTOCOL_41, &b, 1);
+		assert_int_equal(x.r.kind, RK_ERR);
+		assert_int_equal(x.r.err_code, 1103);
+		ig_buf_reset(&b);
+		put_pkt(&b, 1, event, sizeof(event));
+		put_pkt(&b, 2, err, sizeof(err));
+		put_pkt(&b, 3, event, sizeof(event));
+		put_ok(&b, 4, 0x00, 0, 0, NULL);
+		expect(cmds[i], CLIENT_PROTOCOL_41, &b, NULL, 0);
+		ig_buf_reset(&b);
+	}
+}
+
 static void import_row_answer(ig_buf *b, bool deprecate, const char *status)
 {
 	static const char *cols[] = {"Job_ID", "Data_Source", "Target_Table", "Table_ID", "Phase",
@@ -461,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_execute_cursor_and_fetch),
 		cmocka_unit_test(test_field_list_and_statistics),
+		cmocka_unit_test(test_replication_refused_or_streamed),
 		cmocka_unit_test(test_mariadb_progress),
 		cmocka_unit_test(test_mariadb_cache_metadata),
 		cmocka_unit_test(test_bulk_execute),
