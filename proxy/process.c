@@ -404,6 +404,9 @@ static void workers_stop(ig_process *p)
 		workers_drain(p);
 	for (int i = 0; i < p->nworkers; i++)
 		ig_worker_join(&p->workers[i]);
+	/* only once all have ended: until then one may still look at another's inbox */
+	for (int i = 0; i < p->nworkers; i++)
+		ig_worker_release(&p->workers[i]);
 	free(p->workers);
 	p->workers = NULL;
 	p->nworkers = 0;

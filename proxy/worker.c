@@ -320,6 +320,10 @@ void ig_worker_stop(ig_worker *w, int shutdown_ms)
 void ig_worker_join(ig_worker *w)
 {
 	pthread_join(w->thread, NULL);
+}
+
+void ig_worker_release(ig_worker *w)
+{
 	pthread_mutex_destroy(&w->inbox_lock);
 	free(w->inbox); /* empty: taken when the drain began */
 	w->inbox = NULL;

@@ -63,5 +63,6 @@ int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen);
 int ig_worker_counts(int *sessions, uint64_t *handed_over, int max);
 void ig_worker_stop(ig_worker *w, int shutdown_ms); /* from another thread: graceful wait, stop accepting, drain */
 void ig_worker_join(ig_worker *w);
+void ig_worker_release(ig_worker *w); /* after every worker has been joined */
 
 #endif
