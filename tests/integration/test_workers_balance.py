@@ -37,7 +37,8 @@ def start(gateway_factory, tmp_path, n_workers, extra=None):
     cfg = {"workers": n_workers}
     cfg.update(extra or {})
     adm = gateway_admin(gateway_factory, str(tmp_path / "adm"), extra=cfg)
-    assert len(workers(adm)) == n_workers
+    # the listen port accepts once the first worker listens; the others start after it
+    assert wait_for(lambda: len(workers(adm)) == n_workers, 30), workers(adm)
     return adm
 
 
