@@ -295,6 +295,16 @@ static char *admin_status(void)
 	ig_backend_last_version(version, sizeof(version));
 	json_object_set_new(doc, "server_version", json_string(version));
 	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
+	/* per worker: sessions open now, and connections it accepted and handed to a worker
+	 * with fewer (worker.h) */
+	int sessions[IG_MAX_WORKERS]; /* 12 KiB of the admin thread's stack */
+	uint64_t handed[IG_MAX_WORKERS];
+	int nw = ig_worker_counts(sessions, handed, IG_MAX_WORKERS);
+	json_t *ws = json_array();
+	for (int i = 0; ws && i < nw; i++)
+		json_array_append_new(ws, json_pack("{s:i, s:i, s:I}", "worker", i, "sessions", sessions[i],
+		                                    "handed_over", (json_int_t)handed[i]));
+	json_object_set_new(doc, "workers", ws ? ws : json_null());
 	char *obl = ig_obl_status_json(p->obl);
 	json_t *oj = obl ? json_loads(obl, 0, NULL) : NULL;
 	free(obl);
@@ -394,6 +404,9 @@ static void workers_stop(ig_process *p)
 		workers_drain(p);
 	for (int i = 0; i < p->nworkers; i++)
 		ig_worker_join(&p->workers[i]);
+	/* only once all have ended: until then one may still look at another's inbox */
+	for (int i = 0; i < p->nworkers; i++)
+		ig_worker_release(&p->workers[i]);
 	free(p->workers);
 	p->workers = NULL;
 	p->nworkers = 0;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -51,7 +52,7 @@ static void session_free(ig_session *s)
 		w->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	w->nsessions--;
+	atomic_fetch_sub(&w->slot->sessions, 1);
 	atomic_fetch_sub(&ig_rt.conns, 1);
 	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
 	if (s->be)
@@ -440,7 +441,7 @@ static ig_session *session_new(ig_worker *w)
 	if (w->sessions)
 		w->sessions->prev = s;
 	w->sessions = s;
-	w->nsessions++;
+	atomic_fetch_add(&w->slot->sessions, 1);
 	atomic_fetch_add(&ig_rt.conns, 1);
 	ig_metric_inc(IG_M_CONNECTIONS_TOTAL);
 	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, 1);
@@ -464,6 +465,8 @@ static bool pick_backend(ig_session *s)
 	return false;
 }
 
+static void session_begin(ig_session *s);
+
 void ig_session_accept(ig_worker *w)
 {
 	ig_session *s = session_new(w);
@@ -473,6 +476,29 @@ void ig_session_accept(ig_worker *w)
 		ig_sess_close(s, NULL);
 		return;
 	}
+	session_begin(s);
+}
+
+void ig_session_adopt(ig_worker *w, int fd)
+{
+	ig_session *s = session_new(w);
+	if (!s) {
+		close(fd);
+		return;
+	}
+	int rc = uv_tcp_open(&s->client.tcp, fd);
+	if (rc != 0) {
+		LOG_WARN(s->id, "cannot take over a client socket: %s", uv_strerror(rc));
+		close(fd); /* not the handle's: uv_tcp_open failed */
+		ig_sess_close(s, NULL);
+		return;
+	}
+	session_begin(s);
+}
+
+/* The client's socket is the session's: the PROXY header or the backend comes next. */
+static void session_begin(ig_session *s)
+{
 	name_peer(s);
 	tune_conn(s, &s->client);
 	int maxc = s->cfg->limits.max_connections;

@@ -12,6 +12,7 @@
 
 /* Accepts one pending connection on the worker's listener. */
 void ig_session_accept(ig_worker *w);
+void ig_session_adopt(ig_worker *w, int fd); /* a client socket another worker accepted (worker.c) */
 /* Shutdown: close every session of the worker now. */
 void ig_session_close_all(ig_worker *w, const char *why);
 void ig_session_close_at_rest(ig_worker *w); /* the drain's start: close sessions between transactions */

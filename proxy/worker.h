@@ -1,19 +1,34 @@
 /*
- * worker.h - one event-loop thread: its own libuv loop, its own SO_REUSEPORT listener
- * (the kernel spreads new connections over the workers), its sessions.
+ * worker.h - one event-loop thread: its own libuv loop, its own SO_REUSEPORT listener,
+ * its sessions. The kernel spreads new connections over the listeners by a hash of the
+ * addresses, which with tens of connections often leaves one worker with half again as many
+ * as another; a worker that accepts a connection while another has fewer sessions hands the
+ * socket over (its inbox), so sessions stay spread within one of each other, as HAProxy's
+ * least-loaded thread choice keeps them.
  */
 #ifndef IMPORTGATE_WORKER_H
 #define IMPORTGATE_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <uv.h>
 
 #define IG_RBUF_SIZE (64 * 1024)
+#define IG_MAX_WORKERS 1024 /* the config's bound on `workers` */
 
 struct ig_session;
+
+/* A worker's counters, in static storage: the other workers compare them to place a new
+ * connection, and status reads them, even after the workers have ended. */
+typedef struct ig_worker_slot {
+	atomic_int sessions;              /* open; changed by the worker's own thread only */
+	atomic_int inbound;               /* sockets handed over and not yet taken: load too */
+	atomic_uint_fast64_t handed_over; /* connections it accepted and passed on */
+	atomic_bool accepting;            /* listening, and its inbox takes sockets */
+} ig_worker_slot;
 
 typedef struct ig_worker {
 	int idx;
@@ -29,14 +44,25 @@ typedef struct ig_worker {
 	bool stopping;
 	bool draining;          /* past the graceful wait: sessions are closed between transactions */
 	struct ig_session *sessions; /* doubly linked, for shutdown */
-	int nsessions;
+	struct ig_worker_slot *slot; /* its counters (below) */
+	/* Sockets handed over by other workers (see the top): fds under the lock, then the
+	 * async wakes this loop. inbox_open is cleared under the lock before the async is
+	 * closed, so no worker sends to a closed handle. */
+	uv_async_t inbox_async;
+	pthread_mutex_t inbox_lock;
+	int *inbox;
+	size_t inbox_len, inbox_cap;
+	bool inbox_open;
 	/* Shared read buffers: a read is processed before the next one starts, so one per loop. */
 	uint8_t rbuf[IG_RBUF_SIZE];
 	uint8_t pbuf[IG_RBUF_SIZE]; /* plaintext out of TLS */
 } ig_worker;
 
 int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen);
+/* Per worker, for status: sessions open and connections handed on; the number of workers. */
+int ig_worker_counts(int *sessions, uint64_t *handed_over, int max);
 void ig_worker_stop(ig_worker *w, int shutdown_ms); /* from another thread: graceful wait, stop accepting, drain */
 void ig_worker_join(ig_worker *w);
+void ig_worker_release(ig_worker *w); /* after every worker has been joined */
 
 #endif
