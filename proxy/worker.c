@@ -119,17 +119,18 @@ static int hand_over(ig_worker *w, ig_worker *to)
 	if (rc == 0)
 		rc = uv_fileno((uv_handle_t *)t, &fd);
 	int moved = rc == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	int dup_errno = errno;
 	if (rc == 0 && moved < 0) {
 		/* out of descriptors: the client is told, as a session would tell it */
 		char msg[128];
 		ig_buf b = {0};
-		snprintf(msg, sizeof(msg), "Too many connections (importgate: %s)", strerror(errno));
+		snprintf(msg, sizeof(msg), "Too many connections (importgate: %s)", strerror(dup_errno));
 		if (my_write_err(&b, 0, ER_CON_COUNT_ERROR, "08004", msg) == 0) {
 			uv_buf_t ub = uv_buf_init((char *)b.data, (unsigned)b.len);
 			uv_try_write((uv_stream_t *)t, &ub, 1);
 		}
 		ig_buf_reset(&b);
-		LOG_WARN(0, "accept: cannot hand the connection to worker %d: %s", to->idx, strerror(errno));
+		LOG_WARN(0, "accept: cannot hand the connection to worker %d: %s", to->idx, strerror(dup_errno));
 	}
 	uv_close((uv_handle_t *)t, free_handle);
 	if (moved < 0)
