@@ -74,6 +74,16 @@ def double(etcd, tmp_path_factory):
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def zdouble(etcd, tmp_path_factory):
+    """A TiDB double that also offers zstd compression, whose own precheck reads the module's
+    etcd."""
+    srv = tidb_double.start(etcd=etcd.url, log=str(tmp_path_factory.mktemp("zdouble") / "statements.jsonl"),
+                            job_delay=0.02, empty_check=False, users=_double_users(), zstd=True)
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def policy_gw(gateway_factory, double, etcd):
     """policy_gw(policy=None, cluster=None, backend=None, **top) -> Gateway in front of the

@@ -33,8 +33,8 @@ import time
 import pytest
 
 from harness import rawproto
-from policy_helpers import (DB1, PRECHECK, USERS, Received, _double_users, double, etcd,  # noqa: F401
-                            policy_gw, state)
+from policy_helpers import (DB1, PRECHECK, USERS, Received, double, etcd,  # noqa: F401
+                            policy_gw, state, zdouble)
 
 import tidb_double  # noqa: E402  (on the path policy_helpers sets)
 
@@ -44,15 +44,6 @@ IMP = "IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 COM_FIELD_LIST, COM_PING, COM_STATISTICS, COM_STMT_SEND_LONG_DATA = 0x04, 0x0E, 0x09, 0x18
 NCOLS = 3
 PAUSE = b"/* pause */"
-
-
-@pytest.fixture(scope="module")
-def zdouble(etcd, tmp_path_factory):
-    """A TiDB double with zstd, reading the module's etcd for its own precheck."""
-    srv = tidb_double.start(etcd=etcd.url, log=str(tmp_path_factory.mktemp("zdouble") / "statements.jsonl"),
-                            job_delay=0.02, empty_check=False, users=_double_users(), zstd=True)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture
@@ -72,8 +63,7 @@ def tidb_streams(monkeypatch):
     monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)
 
 
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _gw(policy_gw, zdouble):

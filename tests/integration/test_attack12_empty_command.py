@@ -12,7 +12,6 @@ INFILE request and the client's next packet relayed to the backend as file data,
 Here that packet is a CREATE TABLE the backend then runs as a command. A correct gateway
 refuses the empty packet and closes the session."""
 
-import struct
 import time
 
 import pymysql
@@ -27,8 +26,7 @@ NCOLS = 3
 SMUGGLED = "attack12_smuggled"
 
 
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _exists(mariadb):

@@ -20,26 +20,15 @@ import time
 import pytest
 
 from harness import rawproto
-from policy_helpers import (DB1, PRECHECK, USERS, Received, _double_users, double, etcd,  # noqa: F401
-                            policy_gw, state)
-
-import tidb_double  # noqa: E402  (on the path policy_helpers sets)
+from policy_helpers import (DB1, PRECHECK, USERS, Received, double, etcd,  # noqa: F401
+                            policy_gw, state, zdouble)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 IMP = b"\x03IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 
 
-@pytest.fixture(scope="module")
-def zdouble(etcd, tmp_path_factory):
-    srv = tidb_double.start(etcd=etcd.url, log=str(tmp_path_factory.mktemp("zdouble") / "statements.jsonl"),
-                            job_delay=0.02, empty_check=False, users=_double_users(), zstd=True)
-    yield srv
-    srv.stop()
-
-
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _gw(policy_gw, zdouble):

@@ -29,8 +29,7 @@ from policy_helpers import DB1, PRECHECK, USERS, Received, double, etcd, policy_
 IMP = b"\x03IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 
 
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _answers(c, n):

@@ -41,8 +41,7 @@ COM_QUERY, COM_PING, COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE = 0x03, 0x0E, 0x18,
 CLIENT_LOCAL_FILES = 0x80
 
 
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 BAD_LONG_DATA = _pkt(bytes([COM_STMT_SEND_LONG_DATA]) + struct.pack("<IH", 0x7EADBEEF, 0) + b"x")

@@ -22,13 +22,13 @@ import time
 
 import pytest
 
-from harness import ports
 from harness.gateway import binary_path
 from policy_helpers import double, etcd, policy_gw, state  # noqa: F401  (fixtures)
 from test_obligations import doubles, obl_gw  # noqa: F401  (fixtures)
 
 import clusterstate as cs  # noqa: E402  (tests/tidb_double, put on the path by policy_helpers)
 import test_brie_registrations as tb  # noqa: E402
+from test_brie_registrations import views  # noqa: E402,F401  (fixture)
 from test_lightning import (DOUBLE, _double_store, audit_events, dump, guard_records, hand_task,  # noqa: E402,F401
                             held_run, started_guarded, task_file, wait_for)
 
@@ -41,16 +41,6 @@ LONG_NAME = "c" * 120  # cluster.name may be 1 to 128 characters (policy/config_
 
 def unguarded(events, key):
     return [e for e in events if e["key"] == key]
-
-
-@pytest.fixture
-def views(policy_gw, state):
-    def start(**kw):
-        admin_port = ports.free_port()
-        gw = policy_gw(admin={"listen": "127.0.0.1:%d" % admin_port}, **kw)
-        assert ports.wait_port("127.0.0.1", admin_port, 10)
-        return tb.Views(gw, admin_port)
-    return start
 
 
 def test_guarded_run_under_a_long_cluster_name_is_guarded(tmp_path, doubles, obl_gw, state, etcd,  # noqa: F811

@@ -39,8 +39,7 @@ def gw_mariadb(gateway_factory, etcd):
                             "backends": {"tidb_version": "v8.5.0"}})
 
 
-def _pkt(payload, seq):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _login(gw):

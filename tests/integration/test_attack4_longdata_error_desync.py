@@ -35,8 +35,7 @@ def tidb_long_data_errors():
     return True
 
 
-def _pkt(payload, seq=0):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _query(sql):

@@ -71,8 +71,7 @@ def gw_mariadb(gateway_factory, etcd):
                             "backends": {"tidb_version": "v8.5.0"}})
 
 
-def _pkt(payload, seq):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+_pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
 def _login(host, port, user, password, db):

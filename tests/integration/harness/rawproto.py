@@ -165,7 +165,7 @@ DEFAULT_CAPS = (CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS 
                 CLIENT_SECURE_CONNECTION | CLIENT_MULTI_RESULTS | CLIENT_PLUGIN_AUTH)
 
 
-def packet(payload, seq):
+def packet(payload, seq=0):
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload
 
 
