@@ -56,6 +56,7 @@ struct ig_conn {
 	ig_conn *relay;      /* where IG_PKT_RELAY sends */
 	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
 	size_t span_len;
+	ig_buf held;         /* compressed leg: a re-framed packet's header and payload, kept to leave as one frame */
 	int metric;          /* counter of bytes read */
 	bool plain_in;       /* the input being framed is not from TLS */
 	bool writing;
