@@ -13,10 +13,14 @@
 #   PYTEST_ARGS=...  extra pytest arguments (e.g. "-k tls -x")
 #   TSAN=0           skips the ThreadSanitizer step
 #   IG_BUILD_DIR=DIR the ASan+UBSan build directory (default build-asan)
-#   IG_TEST_WORKERS=N pytest processes for the integration and TSan steps (default 2, one a
-#                    core; 1 runs them in one process). pytest-xdist hands out whole test
-#                    files (--dist loadfile), so a file's module fixtures (etcd, TiDB double)
+#   IG_TEST_WORKERS=N pytest processes for the integration and TSan steps (default 4: the
+#                    tests spend much of their time waiting on sockets and processes, so two
+#                    per core keep a 2-core machine busy; 1 runs them in one process).
+#                    pytest-xdist hands out whole test files (--dist loadfile), longest first
+#                    (conftest.py SLOW_FIRST), so a file's module fixtures (etcd, TiDB double)
 #                    live in one worker; each worker has its own MariaDB.
+# Static analysis and the fuzz and TSan builds run in the background (nice 10) while the unit
+# and integration tests run, and are waited for before the fuzz runs and the TSan tests.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -26,7 +30,7 @@ F=$ROOT/build-fuzz
 T=$ROOT/build-tsan
 OUT=$B/test-results
 FUZZ_SECONDS=${FUZZ_SECONDS:-8}
-WORKERS=${IG_TEST_WORKERS:-2}
+WORKERS=${IG_TEST_WORKERS:-4}
 XDIST=()
 [ "$WORKERS" -gt 1 ] && XDIST=(-n "$WORKERS" --dist loadfile)
 
@@ -54,6 +58,69 @@ rm -f "$log"
 mkdir -p "$OUT"
 rm -f "$OUT"/*
 
+# --- the background chain: static analysis, the fuzz build, the TSan build ------------------
+# They need the CPU, not the network; the unit and integration tests wait on sockets and
+# processes much of the time. Run beside them at a lower priority, they use what the tests
+# leave; the fuzz runs and the TSan tests, which want the cores to themselves, start after.
+
+# Sets fuzz_targets to the fuzz executables of $F (paths relative to it).
+fuzz_targets_of() {
+	mapfile -t fuzz_targets < <(meson introspect "$F" --targets 2>"$OUT/fuzz-introspect.txt" | $PY -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["name"].startswith("fuzz_"):
+        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$F")
+}
+
+run_lint() {
+	if bash tests/lint.sh "$B" >"$OUT/lint-output.txt" 2>&1; then
+		echo "ok lint" >"$OUT/lint.txt"
+	else
+		echo "fail lint" >"$OUT/lint.txt"
+	fi
+}
+
+# Writes $OUT/fuzz-built when the fuzz targets are built.
+build_fuzz() {
+	# A tree set up before lightning/toml.cc existed has g++ (or no C++) as its C++ compiler,
+	# which takes no -fsanitize=fuzzer: such a tree is set up again.
+	if [ -f "$F/build.ninja" ] && ! grep -A1 '^rule cpp_COMPILER' "$F/build.ninja" | grep -q 'clang++'; then
+		rm -rf "$F"
+	fi
+	if [ ! -f "$F/build.ninja" ]; then
+		CC=clang CXX=clang++ meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
+			>/dev/null 2>"$OUT/fuzz-setup.txt" || return 0
+	fi
+	# Only the fuzz targets: the rest of that tree (gateway, unit tests, clients) is the ASan
+	# tree's again, a second build of the same sources for nothing (issue 14).
+	fuzz_targets_of
+	[ "${#fuzz_targets[@]}" -gt 0 ] && ninja -C "$F" "${fuzz_targets[@]}" >"$OUT/fuzz-build.txt" 2>&1 &&
+		touch "$OUT/fuzz-built"
+}
+
+# Writes $OUT/tsan-built when the TSan gateway is built, else "fail ..." to tsan.txt.
+build_tsan() {
+	if [ ! -f "$T/build.ninja" ]; then
+		meson setup "$T" -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtests=false \
+			>"$OUT/tsan-setup.txt" 2>&1 || { echo "fail tsan-setup" >"$OUT/tsan.txt"; return 0; }
+	fi
+	if ninja -C "$T" proxy/importgate >"$OUT/tsan-build.txt" 2>&1; then
+		touch "$OUT/tsan-built"
+	else
+		echo "fail tsan-build" >"$OUT/tsan.txt"
+	fi
+}
+
+background() {
+	run_lint
+	[ "$FUZZ_SECONDS" = 0 ] || build_fuzz
+	[ "${TSAN:-1}" = 0 ] || build_tsan
+}
+hdr "background: static analysis (tests/lint.sh), fuzz and TSan builds (nice 10)"
+nice -n 10 bash -c "$(declare -f fuzz_targets_of run_lint build_fuzz build_tsan background)
+	B='$B' F='$F' T='$T' OUT='$OUT' PY='$PY' FUZZ_SECONDS='$FUZZ_SECONDS' TSAN='${TSAN:-1}' background" &
+BG_PID=$!
+
 hdr "dependencies (tests/check-deps.sh: meson files and test imports vs deploy/install-deps.sh)"
 if bash tests/check-deps.sh >"$OUT/deps-output.txt" 2>&1; then
 	echo "ok deps" >"$OUT/deps.txt"
@@ -71,15 +138,15 @@ hdr "unit tests (cmocka, ASan+UBSan)"
 meson test -C "$B" --print-errorlogs --no-rebuild --num-processes 2 --timeout-multiplier 6 >"$OUT/meson-test.txt" 2>&1
 tail -n 12 "$OUT/meson-test.txt"
 
-hdr "integration tests (pytest)"
+hdr "integration tests (pytest, $WORKERS processes)"
 IMPORTGATE_BIN=$B/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 	IG_LOGICAL_CLI=$B/tests/unit/logical/logical_cli \
 	$PY -m pytest tests/integration tests/tidb_double -q -p no:cacheprovider "${XDIST[@]}" \
 	--durations=15 --junitxml="$OUT/pytest.xml" ${PYTEST_ARGS:-} 2>&1 | tail -n 42
 
-hdr "static analysis (cppcheck, clang-tidy: tests/lint.sh)"
-if bash tests/lint.sh "$B" >"$OUT/lint-output.txt" 2>&1; then
-	echo "ok lint" >"$OUT/lint.txt"
+hdr "waiting for the background chain"
+wait "$BG_PID"
+if [ "$(cat "$OUT/lint.txt" 2>/dev/null)" = "ok lint" ]; then
 	echo "  lint: ok"
 else
 	echo "fail lint" >"$OUT/lint.txt"
@@ -88,24 +155,7 @@ fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
 	hdr "fuzz targets (libFuzzer, ${FUZZ_SECONDS}s each)"
-	# A tree set up before lightning/toml.cc existed has g++ (or no C++) as its C++ compiler,
-	# which takes no -fsanitize=fuzzer: such a tree is set up again.
-	if [ -f "$F/build.ninja" ] && ! grep -A1 '^rule cpp_COMPILER' "$F/build.ninja" | grep -q 'clang++'; then
-		rm -rf "$F"
-	fi
-	if [ ! -f "$F/build.ninja" ]; then
-		CC=clang CXX=clang++ meson setup "$F" -Dfuzz=true -Dbuildtype=debugoptimized -Db_lundef=false \
-			>/dev/null 2>"$OUT/fuzz-setup.txt" || echo "fuzz build setup failed" >"$OUT/fuzz-setup-failed"
-	fi
-	# Only the fuzz targets: the rest of that tree (gateway, unit tests, clients) is the ASan
-	# tree's again, a second build of the same sources for nothing (issue 14).
-	mapfile -t fuzz_targets < <(meson introspect "$F" --targets 2>"$OUT/fuzz-introspect.txt" | $PY -c '
-import json, os, sys
-for t in json.load(sys.stdin):
-    if t["type"] == "executable" and t["name"].startswith("fuzz_"):
-        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$F")
-	if [ -f "$F/build.ninja" ] && [ "${#fuzz_targets[@]}" -gt 0 ] &&
-		ninja -C "$F" "${fuzz_targets[@]}" >"$OUT/fuzz-build.txt" 2>&1; then
+	if [ -f "$OUT/fuzz-built" ]; then
 		# Two targets at a time (libFuzzer uses one core each): each still runs FUZZ_SECONDS.
 		targets=$(find "$F/tests/fuzz" -maxdepth 2 -type f -executable -name 'fuzz_*' | sort)
 		for t in $targets; do
@@ -140,13 +190,10 @@ for t in json.load(sys.stdin):
 	fi
 fi
 
+
 if [ "${TSAN:-1}" != 0 ]; then
 	hdr "ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
-	if [ ! -f "$T/build.ninja" ]; then
-		meson setup "$T" -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dtests=false \
-			>"$OUT/tsan-setup.txt" 2>&1 || echo "fail tsan-setup" >"$OUT/tsan.txt"
-	fi
-	if [ -f "$T/build.ninja" ] && ninja -C "$T" proxy/importgate >"$OUT/tsan-build.txt" 2>&1; then
+	if [ -f "$OUT/tsan-built" ]; then
 		# The harness fails a test on a "ThreadSanitizer" report in the gateway's stderr, or
 		# on its exit status (TSan's is 66 after a report).
 		(cd tests/integration && IMPORTGATE_BIN=$T/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
@@ -156,8 +203,8 @@ if [ "${TSAN:-1}" != 0 ]; then
 			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py \
 			test_relay_timeouts.py test_workers_balance.py) 2>&1 | tail -n 6
 	else
-		echo "fail tsan-build" >"$OUT/tsan.txt"
-		echo "  TSan build FAILED (see $OUT/tsan-build.txt)"
+		[ -s "$OUT/tsan.txt" ] || echo "fail tsan-build" >"$OUT/tsan.txt"
+		echo "  TSan build FAILED (see $OUT/tsan-setup.txt, $OUT/tsan-build.txt)"
 	fi
 fi
 

@@ -55,6 +55,17 @@ start_mariadb() {
 	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $d)"
 }
 
+# start_haproxy CPU_LIST DB_PORT: HAProxy (tests/bench/haproxy.cfg) in front of
+# 127.0.0.1:DB_PORT; sets HAP_PORT and HAP_PID and appends the pid to PIDS.
+start_haproxy() {
+	HAP_PORT=$(free_port)
+	HAP_LISTEN=127.0.0.1:$HAP_PORT HAP_BACKEND=127.0.0.1:$2 \
+		$(pin "$1") haproxy -db -f "$(dirname "${BASH_SOURCE[0]}")/haproxy.cfg" >"$WORKDIR/haproxy.log" 2>&1 &
+	HAP_PID=$!
+	PIDS+=($HAP_PID)
+	wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log"
+}
+
 # start_importgate BINARY CPU_LIST DB_PORT [NAME [WORKERS]]: importgate (WORKERS workers, 2 if
 # unset; no PD) in front of
 # 127.0.0.1:DB_PORT; sets IG_PORT and IG_PID and appends the pid to PIDS. NAME (default

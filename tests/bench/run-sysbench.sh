@@ -83,12 +83,7 @@ sysbench oltp_common "${SB_COMMON[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDI
 	die "sysbench prepare failed: $WORKDIR/prepare.log"
 
 # --- HAProxy -----------------------------------------------------------------------------
-HAP_PORT=$(free_port)
-HAP_LISTEN=127.0.0.1:$HAP_PORT HAP_BACKEND=127.0.0.1:$DB_PORT \
-	$(pin "$CPU_PROXY") haproxy -db -f "$HERE/haproxy.cfg" >"$WORKDIR/haproxy.log" 2>&1 &
-HAP_PID=$!
-PIDS+=($HAP_PID)
-wait_port "$HAP_PORT" 10 || die "HAProxy did not start; see $WORKDIR/haproxy.log"
+start_haproxy "$CPU_PROXY" "$DB_PORT"
 
 # --- importgate --------------------------------------------------------------------------
 if [ -n "${IMPORTGATE_B:-}" ]; then

@@ -18,7 +18,34 @@ TIDB_DOUBLE = os.path.join(HERE, "..", "tidb_double", "tidb_double.py")
 TEST_TIMEOUT = int(os.environ.get("IG_TEST_TIMEOUT", "300"))
 
 
+# The files that take longest (seconds in a 2-core run under ASan, from --durations and the
+# junit report), run first: pytest-xdist hands out whole files in collection order
+# (--dist loadfile), so a long file collected last would run alone at the end while the other
+# workers idle. Only the order depends on this list; a stale one costs time, not results.
+SLOW_FIRST = (
+    "test_transparency_client_test.py",   # 127
+    "test_obligations_executor_races.py",  # 89
+    "test_lightning.py",                  # 87
+    "test_obligations.py",                # 84
+    "test_policy_versions.py",            # 54
+    "test_obligations_chaos.py",          # 54
+    "test_admin.py",                      # 41
+    "test_relay_timeouts.py",             # 38
+    "test_compress_backend_leg.py",       # 37
+    "test_attack12_seq_command.py",       # 35
+    "test_relay_bigpackets.py",           # 34
+    "test_brie_registrations.py",         # 33
+)
+
+
+def _slow_first(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    # sorted() is stable: the other files keep their order, and tests their order in a file
+    items[:] = sorted(items, key=lambda it: rank.get(os.path.basename(str(it.fspath)), len(rank)))
+
+
 def pytest_collection_modifyitems(config, items):
+    _slow_first(items)
     direct = gateway_mod.direct_mode()
     have_double = os.path.exists(TIDB_DOUBLE)
     for item in items:

@@ -1,0 +1,164 @@
+#!/bin/bash
+# cpu-profile.sh - where a query's CPU goes on the whole machine, behind each proxy: for one
+# sysbench test and thread count it runs the targets (direct, HAProxy, importgate) in turn,
+# RUNS times interleaved, each under a machine-wide `perf record` (cpu-clock samples, so it
+# works where a VM has no hardware counters), and prints microseconds of CPU per query by
+# process (sysbench, MariaDB, the proxy, idle) and, for the processes named in SYMS_OF, by
+# kernel or user symbol, side by side for the targets. A saturated machine's throughput is
+# 1 / (CPU per query), so a cell where the gateway loses to HAProxy shows which process and
+# which code pay for it (docs/BENCHMARKS.md 1.14).
+#
+# Environment (defaults in brackets):
+#   IMPORTGATE  gateway binary [build/proxy/importgate]      WORKERS  its workers [2]
+#   TEST [oltp_read_only]  THREADS [16]  DURATION [10]  WARMUP [2]  RUNS [1]
+#   TARGETS     ["direct haproxy importgate"]
+#   FREQ        perf sampling frequency per CPU [2000]
+#   SYMS_OF     processes whose symbols are listed ["mariadbd"]; "all" lists every process's
+#   TOP         symbols listed per process [25]
+#   TABLES, TABLE_SIZE [4, 10000]   WORKDIR [mktemp]   KEEP_DB  keep MariaDB's datadir
+# Needs perf (linux-perf), sysbench, haproxy, mariadb-server; run as root (machine-wide perf).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMPORTGATE=${IMPORTGATE:-$HERE/../../build/proxy/importgate}
+TEST=${TEST:-oltp_read_only}
+THREADS=${THREADS:-16}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+RUNS=${RUNS:-1}
+TARGETS=${TARGETS:-"direct haproxy importgate"}
+FREQ=${FREQ:-2000}
+SYMS_OF=${SYMS_OF:-mariadbd}
+TOP=${TOP:-25}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+SB_USER=sbtest
+SB_PASS=sbpass
+WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-cpuprof.XXXXXX)}
+
+. "$HERE/lib.sh"
+
+for tool in perf sysbench haproxy mariadbd; do
+	command -v "$tool" >/dev/null || die "$tool not found (deploy/install-deps.sh --bench; perf: apt-get install linux-perf)"
+done
+[ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -n "${KEEP_DB:-}" ] || rm -rf "$WORKDIR/mariadb"
+}
+trap cleanup EXIT
+
+start_mariadb ""
+mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \
+	-e 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
+SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
+	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE" --db-ps-mode=disable)
+sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
+	die "sysbench prepare failed: $WORKDIR/prepare.log"
+start_haproxy "" "$DB_PORT"
+start_importgate "$IMPORTGATE" "" "$DB_PORT" importgate "${WORKERS:-2}"
+
+port_of() {
+	case $1 in
+	direct) echo "$DB_PORT" ;;
+	haproxy) echo "$HAP_PORT" ;;
+	importgate) echo "$IG_PORT" ;;
+	*) die "unknown target $1" ;;
+	esac
+}
+
+# One measured run: sysbench under a machine-wide perf record; writes the queries per second
+# to $out.qps and the samples to $out.data.
+profile_one() { # target run
+	local out=$WORKDIR/$1-$2 port
+	port=$(port_of "$1")
+	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$WARMUP" run \
+		>"$out.warmup" 2>&1 || die "sysbench warm-up against $1 failed: $out.warmup"
+	# MariaDB's context switches and migrations (its connection threads are made by threads
+	# perf follows, so they are counted too)
+	perf stat -e context-switches,cpu-migrations -x, -o "$out.dbstat" -p "$DB_PID" &
+	local stat=$!
+	perf record -a -F "$FREQ" -g -o "$out.data" -- \
+		sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$DURATION" \
+		--report-interval=0 run >"$out.log" 2>"$out.perf" || die "perf/sysbench against $1 failed: $out.perf"
+	kill -INT "$stat"
+	wait "$stat" || true
+	awk '/queries:/ && /per sec/ { gsub(/[()]/, "", $3); print $3 }' "$out.log" >"$out.qps"
+	perf report -i "$out.data" --stdio -n --no-children -g none --sort comm,sym --percent-limit 0 \
+		2>/dev/null >"$out.report"
+	log "$1 run $2: $(cat "$out.qps") qps"
+}
+
+for ((run = 1; run <= RUNS; run++)); do
+	for t in $TARGETS; do profile_one "$t" "$run"; done
+done
+
+# The report: samples turned into microseconds per query (a sample is 1/FREQ s of one CPU),
+# the median over runs; processes by their comm with the gateway's and HAProxy's threads
+# folded into "proxy".
+/usr/bin/python3 - "$WORKDIR" "$FREQ" "$SYMS_OF" "$TOP" "$RUNS" $TARGETS <<'PY'
+import os, re, statistics, sys
+wd, freq, syms_of, top, runs = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(), int(sys.argv[4]), int(sys.argv[5])
+targets = sys.argv[6:]
+line = re.compile(r"^\s*([\d.]+)%\s+(\d+)\s+(\S+)\s+\[(.)\]\s+(.*\S)\s*$")
+def proc(comm):
+    if comm.startswith("ig-") or comm in ("importgate", "haproxy"):
+        return "proxy"
+    if comm.startswith("swapper"):
+        return "idle"
+    return comm
+us = {}   # (target, run) -> {(proc, sym): us/query}
+for t in targets:
+    for r in range(1, runs + 1):
+        base = os.path.join(wd, "%s-%d" % (t, r))
+        qps = float(open(base + ".qps").read().strip())
+        # sysbench's QPS over its wall time: queries = qps * wall; a sample is 1/freq CPU-s
+        wall = None
+        for l in open(base + ".log"):
+            m = re.search(r"total time:\s+([\d.]+)s", l)
+            if m:
+                wall = float(m.group(1))
+        d = {}
+        for l in open(base + ".report"):
+            m = line.match(l)
+            if not m:
+                continue
+            n, comm, kind, sym = int(m.group(2)), m.group(3), m.group(4), m.group(5)
+            k = (proc(comm), ("[k] " if kind == "k" else "") + sym)
+            d[k] = d.get(k, 0.0) + n / freq / (qps * wall) * 1e6
+        for l in open(base + ".dbstat"):
+            f = l.strip().split(",")
+            if len(f) > 2 and f[0].replace(".", "").isdigit():
+                d[("mariadbd " + f[2], "")] = float(f[0]) / (qps * wall)
+        us[(t, r)] = (qps, d)
+def med(t, f):
+    return statistics.median(f(us[(t, r)]) for r in range(1, runs + 1))
+print("| | " + " | ".join(targets) + " |")
+print("|---|" + "---:|" * len(targets))
+print("| QPS | " + " | ".join("%.0f" % med(t, lambda x: x[0]) for t in targets) + " |")
+procs = sorted({p for v in us.values() for (p, s) in v[1] if s},
+               key=lambda p: -max(med(t, lambda x: sum(u for (q, _), u in x[1].items() if q == p)) for t in targets))
+for p in procs:
+    vals = [med(t, lambda x: sum(u for (q, _), u in x[1].items() if q == p)) for t in targets]
+    if max(vals) >= 0.05:
+        print("| %s us/query | " % p + " | ".join("%.2f" % v for v in vals) + " |")
+for ev in ("context-switches", "cpu-migrations"):
+    print("| MariaDB %s/query | " % ev + " | ".join("%.3f" % med(t, lambda x: x[1].get(("mariadbd " + ev, ""), 0.0))
+                                                   for t in targets) + " |")
+print("| all but idle | " + " | ".join("%.2f" % med(t, lambda x: sum(u for (q, sy), u in x[1].items() if q != "idle" and sy))
+                                       for t in targets) + " |")
+for p in procs if syms_of == ["all"] else syms_of:
+    keys = {s for v in us.values() for (q, s) in v[1] if q == p}
+    rows = [(s, [med(t, lambda x: x[1].get((p, s), 0.0)) for t in targets]) for s in keys]
+    rows.sort(key=lambda r: -max(r[1]))
+    print("\n%s, us/query by symbol (top %d)\n" % (p, top))
+    print("| symbol | " + " | ".join(targets) + " |")
+    print("|---|" + "---:|" * len(targets))
+    for s, vals in rows[:top]:
+        print("| `%s` | " % s[:60] + " | ".join("%.3f" % v for v in vals) + " |")
+PY
+log "raw data in $WORKDIR"
