@@ -365,7 +365,7 @@ static bool auth_from_backend(ig_session *s, const uint8_t *p, uint32_t n)
 		if (ctls && !btls)
 			hs->ab = AB_WANT_CLEAR_PW;
 		else if (!ctls && btls)
-			hs->ab = ig_rt.rsa ? AB_WANT_CLIENT_RSA : AB_NONE;
+			hs->ab = atomic_load(&ig_rt.rsa) ? AB_WANT_CLIENT_RSA : AB_NONE;
 	}
 	relay_to_client(s, p, n);
 	if (n > 0 && p[0] == 0x00)
@@ -384,11 +384,12 @@ static bool auth_from_backend(ig_session *s, const uint8_t *p, uint32_t n)
 static void client_rsa(ig_session *s, const uint8_t *p, uint32_t n)
 {
 	ig_handshake *hs = s->hs;
+	const ig_rsa_key *key = atomic_load(&ig_rt.rsa); /* set: AB_WANT_CLIENT_RSA needs it */
 	char err[256];
 	if (n == 1 && p[0] == 0x02) {
 		ig_buf k = {0};
 		uint8_t one = 0x01;
-		if (ig_buf_append(&k, &one, 1) < 0 || ig_buf_append(&k, ig_rt.rsa_pem, ig_rt.rsa_pem_len) < 0) {
+		if (ig_buf_append(&k, &one, 1) < 0 || ig_buf_append(&k, key->pem, key->pem_len) < 0) {
 			ig_buf_reset(&k);
 			ig_sess_close(s, "out of memory");
 			return;
@@ -397,7 +398,7 @@ static void client_rsa(ig_session *s, const uint8_t *p, uint32_t n)
 		ig_buf_reset(&k);
 		return;
 	}
-	if (ig_auth_rsa_decrypt(ig_rt.rsa, p, n, hs->scramble, hs->scramble_len, &hs->secret, err, sizeof(err)) < 0) {
+	if (ig_auth_rsa_decrypt(key->key, p, n, hs->scramble, hs->scramble_len, &hs->secret, err, sizeof(err)) < 0) {
 		clear_secret(hs);
 		ig_sess_fail(s, ig_hs_next_client_seq(s), ER_ACCESS_DENIED_ERROR,
 		             "importgate: %s (the client must use the public key the gateway sends)", err);

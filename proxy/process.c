@@ -50,7 +50,6 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "proxy/auditev.h"
 #include "proxy/coverage.h"
 #include "proxy/credentials.h"
-#include "proxy/auth.h"
 #include "proxy/inspect.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -164,14 +163,10 @@ static int setup_backends(const ig_config *cfg, char *err, size_t errlen)
 static int setup_tls(const ig_config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *client, *backend;
-	if (ig_tls_contexts_build(cfg, &client, &backend, err, errlen) < 0)
+	/* Plain-text clients of a TLS backend may need the gateway's RSA key (caching_sha2). */
+	if (ig_rsa_key_ensure(cfg, err, errlen) < 0 || ig_tls_contexts_build(cfg, &client, &backend, err, errlen) < 0)
 		return -1;
 	ig_tls_contexts_install(client, backend);
-	/* Plain-text clients of a TLS backend may need the gateway's RSA key (caching_sha2);
-	 * made at start, since backend TLS can be turned on by a reload. */
-	ig_rt.rsa = ig_auth_keygen(err, errlen);
-	if (!ig_rt.rsa || !(ig_rt.rsa_pem = ig_auth_pubkey_pem(ig_rt.rsa, &ig_rt.rsa_pem_len)))
-		return -1;
 	return 0;
 }
 
@@ -182,10 +177,7 @@ static void backends_stop(ig_process *p)
 	ig_metrics_backends_free();
 	ig_backends_free_all();
 	ig_tls_contexts_install(NULL, NULL);
-	EVP_PKEY_free(ig_rt.rsa);
-	ig_rt.rsa = NULL;
-	free(ig_rt.rsa_pem);
-	ig_rt.rsa_pem = NULL;
+	ig_rsa_key_free();
 }
 
 static int backends_start(ig_process *p, char *err, size_t errlen)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/auth.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 #include "proxy/tls.h"
@@ -50,6 +51,36 @@ void ig_tls_contexts_install(SSL_CTX *client, SSL_CTX *backend)
 	pthread_mutex_unlock(&tls_lock);
 	SSL_CTX_free(oc); /* sessions still using them hold their own references */
 	SSL_CTX_free(ob);
+}
+
+int ig_rsa_key_ensure(const ig_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->backends.tls.mode == IG_BTLS_OFF || atomic_load(&ig_rt.rsa))
+		return 0;
+	ig_rsa_key *k = calloc(1, sizeof(*k));
+	if (!k) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!(k->key = ig_auth_keygen(err, errlen)) || !(k->pem = ig_auth_pubkey_pem(k->key, &k->pem_len))) {
+		if (k->key && !k->pem)
+			snprintf(err, errlen, "RSA public key: out of memory");
+		EVP_PKEY_free(k->key);
+		free(k);
+		return -1;
+	}
+	atomic_store(&ig_rt.rsa, k);
+	return 0;
+}
+
+void ig_rsa_key_free(void)
+{
+	ig_rsa_key *k = atomic_exchange(&ig_rt.rsa, NULL);
+	if (!k)
+		return;
+	EVP_PKEY_free(k->key);
+	free(k->pem);
+	free(k);
 }
 
 void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend)
@@ -135,7 +166,8 @@ int ig_cfg_reload(char *restart, size_t restartlen, char *err, size_t errlen)
 	}
 	/* Certificates and backend names are read now: a bad one refuses the whole reload. */
 	ig_backend_set *set = NULL;
-	if (ig_tls_contexts_build(fresh, &client, &backend, err, errlen) < 0) {
+	if (ig_rsa_key_ensure(fresh, err, errlen) < 0 ||
+	    ig_tls_contexts_build(fresh, &client, &backend, err, errlen) < 0) {
 		ig_config_unref(fresh);
 		ig_cfg_release(old);
 		return -1;

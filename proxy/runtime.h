@@ -32,13 +32,19 @@ typedef struct ig_backend_set {
 	atomic_int refs;
 } ig_backend_set;
 
+/* The gateway's RSA key pair, for caching_sha2 full authentication of plain-text clients of
+ * TLS backends (the client encrypts its password with the public key; handshake.c). */
+typedef struct ig_rsa_key {
+	EVP_PKEY *key;
+	char *pem;              /* the public key, PEM, as sent to clients */
+	size_t pem_len;
+} ig_rsa_key;
+
 typedef struct ig_runtime {
 	ig_config *cfg;
 	SSL_CTX *client_ctx;    /* TLS offered to clients (NULL = none): read under the TLS lock */
 	SSL_CTX *backend_ctx;   /* TLS to backends (NULL = plain): read under the TLS lock */
-	EVP_PKEY *rsa;          /* for caching_sha2 full auth of plain clients of TLS backends */
-	char *rsa_pem;
-	size_t rsa_pem_len;
+	_Atomic(ig_rsa_key *) rsa; /* NULL until backend TLS is first configured (ig_rsa_key_ensure) */
 	atomic_uint_fast64_t next_conn_id;
 	atomic_int conns;       /* client connections open, all workers */
 	atomic_bool stopping;
@@ -64,6 +70,17 @@ int ig_tls_contexts_build(const ig_config *cfg, SSL_CTX **client, SSL_CTX **back
                           size_t errlen);
 void ig_tls_contexts_install(SSL_CTX *client, SSL_CTX *backend); /* takes them; frees the old */
 void ig_tls_contexts_get(SSL_CTX **client, SSL_CTX **backend);   /* references: SSL_CTX_free */
+
+/*
+ * The RSA key is made the first time a configuration with backend TLS is loaded, at start or
+ * by a reload (before the backend TLS context is installed, so any session on a TLS backend
+ * finds it), and kept until ig_rsa_key_free at the stop. A gateway whose backends are plain
+ * never makes one: a 2048-bit key costs about 0.1 s of CPU, several times that under ASan,
+ * and every start paid it. 0, or -1 + err (the start or the reload fails). Called from one
+ * thread at a time (the start, then reloads under the reload lock).
+ */
+int ig_rsa_key_ensure(const ig_config *cfg, char *err, size_t errlen);
+void ig_rsa_key_free(void);
 
 /* The server version of the last backend greeting seen ("" before any): for explain. */
 void ig_backend_note_version(const char *v);

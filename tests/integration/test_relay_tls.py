@@ -254,3 +254,36 @@ def test_double_auth_combination(gateway_factory, double, certs, direct, client_
     text = gw.stderr_text()
     for secret in (user[1], "wrong-" + user[1]):
         assert secret not in text and secret.encode().hex() not in text, secret
+
+
+@pytest.mark.tidb_double
+@pytest.mark.gateway_only
+def test_backend_tls_turned_on_by_reload_serves_the_rsa_exchange(gateway_factory, double, certs):
+    """The gateway makes its RSA key only when backend TLS is configured (a 2048-bit key at
+    every start cost the suite a sixth of its CPU). Started with plain backends, it has none;
+    a reload that turns backend TLS on makes it before the backend TLS context is installed,
+    so the first plain-text client's caching_sha2 full authentication gets the gateway's
+    public key and reaches the backend over TLS."""
+    gw = gateway_factory(dict(tls_overrides(certs, False, "off"), log={"level": "info"}),
+                         backend=("127.0.0.1", double.port))
+    double.flush_auth_cache()
+    c = clients.connect(gw, *SHA2)
+    c.close()
+    gw.reload({"backends": {"tls": {"mode": "insecure"}}})
+    assert timing.wait_for(lambda: "configuration reloaded" in gw.stderr_text(), 30), gw.stderr_text()[-2000:]
+    for attempt in ("full", "fast"):
+        if attempt == "full":
+            double.flush_auth_cache()
+        marker = "reload-rsa-%s" % attempt
+        c = clients.connect(gw, *SHA2)
+        try:
+            assert not isinstance(c._sock, ssl.SSLSocket)
+            assert clients.query_one(c, "SELECT '%s'" % marker) == (marker,)
+        finally:
+            c.close()
+        e = _double_entry(double, marker)
+        assert e["user"] == SHA2[0] and e["tls"], e
+    double.flush_auth_cache()
+    with pytest.raises(pymysql.err.OperationalError) as err:
+        clients.connect(gw, SHA2[0], "wrong-" + SHA2[1])
+    assert err.value.args[0] == 1045
