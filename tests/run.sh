@@ -195,10 +195,11 @@ if [ "${TSAN:-1}" != 0 ]; then
 	hdr "ThreadSanitizer (the gateway built with -fsanitize=thread, multi-threaded tests)"
 	if [ -f "$OUT/tsan-built" ]; then
 		# The harness fails a test on a "ThreadSanitizer" report in the gateway's stderr, or
-		# on its exit status (TSan's is 66 after a report).
+		# on its exit status (TSan's is 66 after a report). Tests, not files, are handed out
+		# (--dist load): test_obligations.py alone would otherwise set the step's length.
 		(cd tests/integration && IMPORTGATE_BIN=$T/proxy/importgate IGCLIENT_BIN=$B/tests/clients/igclient \
 			IG_HARDENING_SCALE=300 IG_CHURN_SECONDS=3 IG_CHURN_RATE=300 TSAN_OPTIONS="second_deadlock_stack=1" \
-			$PY -m pytest -q -p no:cacheprovider "${XDIST[@]}" --junitxml="$OUT/pytest-tsan.xml" \
+			$PY -m pytest -q -p no:cacheprovider ${XDIST:+-n "$WORKERS" --dist load} --junitxml="$OUT/pytest-tsan.xml" \
 			test_relay_many.py test_relay_session.py test_backends.py test_operations.py \
 			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py \
 			test_relay_timeouts.py test_workers_balance.py) 2>&1 | tail -n 6
