@@ -24,7 +24,7 @@ WHAT IT MODELS
   EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
   RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
   COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER, COM_REFRESH (answered twice
-  for REFRESH_GRANT, as TiDB's handleRefresh does). Result sets end with an OK packet
+  for REFRESH_GRANT, as TiDB's handleRefresh does), COM_STATISTICS. Result sets end with an OK packet
   (0xFE header) when CLIENT_DEPRECATE_EOF was negotiated, with EOF otherwise.
 - Every statement it receives is appended, flushed at once, as one JSON line
   {"ts", "conn", "user", "db", "tls", "cmd": query|prepare|execute, "sql"} to
@@ -310,6 +310,7 @@ class State:
         self.cfg = cfg
         self.version = importstmt.parse_version(cfg.version)
         self.lock = threading.Lock()
+        self.started = time.time()
         self.next_conn = 1
         self.next_job = cfg.first_job_id
         self.jobs = {}
@@ -676,6 +677,12 @@ class Session:
             pass  # TiDB's dispatch returns nil for it and writes nothing (FACTS.md section 8)
         elif cmd == w.COM_REFRESH:
             self.refresh(body)
+        elif cmd == w.COM_STATISTICS:
+            # TiDB's writeStats (pkg/server/conn.go at 000172f4): one packet of text, uptime
+            # from the server's start, every other figure 0.
+            up = int(time.time() - self.state.started)
+            self.io.write(("Uptime: %d  Threads: 0  Questions: 0  Slow queries: 0  Opens: 0  Flush "
+                           "tables: 0  Open tables: 0  Queries per second avg: 0.000" % up).encode())
         else:
             raise SQLError(1047, "Unknown command")
         return True
