@@ -241,6 +241,17 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 	}
 	if (pk->cont)
 		return true;
+	if (c->pq_len == 0 && pk->have >= 1 && pk->data[0] == 0xfb) {
+		/* A LOCAL INFILE request answers a command: with none pending, the gateway miscounted
+		 * the answers, and relayed, the server would read the client's next packets - which the
+		 * gateway takes for commands and relays uninspected when they get no answer - as file
+		 * data, and run what follows one it refuses by its header (attack13, attack15). Whatever
+		 * the miscount, the file is never asked for behind the gateway's back. */
+		LOG_WARN(s->id, "bypass.suspect: the backend asked for a LOCAL INFILE file while no command "
+		         "was pending; the gateway cannot follow the answers: closing the session");
+		ig_sess_close(s, "backend asked for a file unasked");
+		return false;
+	}
 	if (c->pq_len == 0) {
 		LOG_DEBUG(s->id, "unsolicited packet from backend (0x%02x)", pk->have ? pk->data[0] : 0);
 		return true;
