@@ -99,8 +99,12 @@ static bool answer_in_sequence(ig_session *s, const ig_packet *pk)
 	const ig_pending *h = &c->pq[c->pq_head];
 	bool ok;
 
+	/* Not known yet: after LOCAL INFILE data (the file's end tells it), or while the parts
+	 * of a command of 16 MiB or more still come - and then no answer to it can have begun
+	 * (a server reads a command whole before it runs it). */
+	bool parts_due = c->cont_pend && c->pq_len == 1;
 	if (!c->answer_begun)
-		ok = h->backend_seq == 0 || pk->seq == h->backend_seq;
+		ok = h->backend_seq == 0 ? !parts_due : pk->seq == h->backend_seq;
 	else
 		ok = h->cmd == COM_CHANGE_USER || pk->seq == c->answer_next_seq;
 	c->answer_begun = true;
@@ -700,8 +704,10 @@ static void reframe_file_packet(ig_session *s, const ig_packet *pk)
  * carry ids that mean nothing (libmariadb numbers every part 0 under compression, and MariaDB
  * and TiDB read them: big_next_packet), which an uncompressed backend refuses ("packets out
  * of order"): they go numbered on from the first part. Once the last has gone, the answer's
- * first id is known, for a compressed leg that needs it (numbered_answer); the ids of an
- * uncompressed client to an uncompressed backend are left as they were, and not counted.
+ * first id is known: for a compressed leg that needs it (numbered_answer), and for the check
+ * of an uncompressed one (answer_in_sequence), which took any id there while it was unknown
+ * (attack15: a second OK to a command passed for the answer to one of 16 MiB). An
+ * uncompressed client's ids are left as they were: a server refuses parts out of order.
  */
 static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
 {
@@ -710,9 +716,9 @@ static ig_pkt_verdict relay_part(ig_session *s, const ig_packet *pk)
 	uint8_t due = c->cont_seq++;
 	if (compressed && pk->seq != due)
 		ig_conn_relay_as(&s->client, due, 0);
-	if (pk->len < MY_MAX_PAYLOAD && c->cont_pend && (compressed || bcompressed)) {
+	if (pk->len < MY_MAX_PAYLOAD && c->cont_pend) {
 		ig_pending *tail = &c->pq[(c->pq_head + c->pq_len - 1) % PQ_MAX];
-		tail->resp_seq = tail->backend_seq = c->cont_seq;
+		tail->resp_seq = tail->backend_seq = compressed || bcompressed ? c->cont_seq : (uint8_t)(pk->seq + 1);
 	}
 	if (pk->len < MY_MAX_PAYLOAD)
 		c->cont_pend = false;
