@@ -30,8 +30,11 @@ bool ig_resp_begin(ig_resp *r, uint8_t cmd, uint32_t caps, uint32_t mariadb_caps
 	case COM_STMT_FETCH: r->state = RS_ROWS; break;
 	case COM_BINLOG_DUMP:
 	case COM_BINLOG_DUMP_GTID:
-	case COM_TABLE_DUMP:
-	case COM_REGISTER_SLAVE: r->state = RS_OPAQUE_FIRST; break;
+	case COM_TABLE_DUMP: r->state = RS_OPAQUE_FIRST; break;
+	/* COM_REGISTER_SLAVE streams nothing: one OK, or one ERR (MySQL sql_parse.cc
+	 * dispatch_command: register_replica, then my_ok; MariaDB register_slave, the same). Taken
+	 * for a stream, its OK left it pending for ever: every later answer read as part of it. */
+	case COM_REGISTER_SLAVE: r->state = RS_FIRST; break;
 	default: r->state = RS_FIRST; break;
 	}
 	return ig_cmd_has_response(cmd);

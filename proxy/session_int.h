@@ -80,6 +80,14 @@ typedef enum ig_stmt_result {
 	STMT_ASYNC, /* consumed, held for the pool or the probe */
 } ig_stmt_result;
 
+/*
+ * The gateway's own command that proves where the backend's answers are (command.c
+ * send_fence), and the answer it needs: FENCE_PING after commands a server may answer though
+ * the gateway expects no answer (its OK must come first); FENCE_STATS after commands a
+ * server may answer with more OKs than one (COM_STATISTICS: its text is no OK).
+ */
+typedef enum ig_fence { FENCE_NONE, FENCE_PING, FENCE_STATS } ig_fence;
+
 /* A command forwarded whose response has not ended yet. */
 typedef struct ig_pending {
 	uint8_t cmd;
@@ -93,7 +101,7 @@ typedef struct ig_pending {
 	 * another number of packets than what the client sent; 0 = not known */
 	uint8_t backend_seq;
 	uint64_t sent_ns;         /* uv_hrtime() when forwarded, for importgate_query_duration_seconds */
-	bool fence;               /* the gateway's own COM_PING after unanswered commands (command.c) */
+	ig_fence fence;           /* the gateway's own fence command (command.c send_fence), or none */
 } ig_pending;
 
 /* The statement held for classification, the probe or the decision. */
@@ -132,7 +140,8 @@ typedef struct ig_command {
 	uint8_t seq_shift;           /* the head's answer: server's sequence id - the client's (re-framing) */
 	uint8_t cont_seq;            /* a relayed command of 16 MiB or more: the id its next part carries */
 	bool cont_pend;              /* ... and its answer is the last pending one */
-	bool fence_due;              /* an unanswered command went: a fence before the next answered one */
+	ig_fence fence_due;          /* a command whose answers may be miscounted went: the fence due
+	                              * before the next answered one (command.c send_fence) */
 	bool auth_turn;              /* COM_CHANGE_USER at the head: the server waits for one client packet */
 	uint8_t auth_seq;            /* ... which must carry this sequence id */
 	ig_pending pq[PQ_MAX];

@@ -50,6 +50,9 @@ def _read_answers(c, n):
         if p[:1] in (b"\x00", b"\xff") or (p[:1] == b"\xfe" and len(p) < 9):
             out.append(p[:1])
             continue
+        if p.startswith(b"Uptime: "):  # COM_STATISTICS (the double models TiDB's writeStats)
+            out.append(b"stats")
+            continue
         eofs = 0
         while eofs < 2:
             _, q = c.read_packet()
@@ -111,7 +114,7 @@ def test_same_pipeline_without_the_long_data_error_is_refused(policy_gw, double,
         c.send_raw(_query("SELECT NULL") + _pkt(bytes([COM_STATISTICS])) + _pkt(bytes([COM_STATISTICS]))
                    + _pkt(bytes([COM_PING])) + _query("SELECT 1"))
         got = _read_answers(c, 5)
-        assert got == [b"rows", b"\xff", b"\xff", b"\x00", b"rows"], got
+        assert got == [b"rows", b"stats", b"stats", b"\x00", b"rows"], got
         c.send_packet(b"\x03" + IMP.encode(), 0)
         out = c.outcome(20)
         reached = rx.imports()

@@ -23,7 +23,8 @@ WHAT IT MODELS
   text first, a malformed IMPORT INTO anywhere in it is the batch's only answer), COM_STMT_PREPARE /
   EXECUTE (binary protocol, parameters substituted as literals) / CLOSE /
   RESET / SEND_LONG_DATA, COM_INIT_DB, COM_PING, COM_QUIT,
-  COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER. Result sets end with an OK packet
+  COM_RESET_CONNECTION, COM_SET_OPTION, COM_CHANGE_USER, COM_REFRESH (answered twice
+  for REFRESH_GRANT, as TiDB's handleRefresh does), COM_STATISTICS. Result sets end with an OK packet
   (0xFE header) when CLIENT_DEPRECATE_EOF was negotiated, with EOF otherwise.
 - Every statement it receives is appended, flushed at once, as one JSON line
   {"ts", "conn", "user", "db", "tls", "cmd": query|prepare|execute, "sql"} to
@@ -309,6 +310,7 @@ class State:
         self.cfg = cfg
         self.version = importstmt.parse_version(cfg.version)
         self.lock = threading.Lock()
+        self.started = time.time()
         self.next_conn = 1
         self.next_job = cfg.first_job_id
         self.jobs = {}
@@ -673,9 +675,31 @@ class Session:
             self.change_user(body)
         elif cmd == w.COM_SLEEP:
             pass  # TiDB's dispatch returns nil for it and writes nothing (FACTS.md section 8)
+        elif cmd == w.COM_REFRESH:
+            self.refresh(body)
+        elif cmd == w.COM_STATISTICS:
+            # TiDB's writeStats (pkg/server/conn.go at 000172f4): one packet of text, uptime
+            # from the server's start, every other figure 0.
+            up = int(time.time() - self.state.started)
+            self.io.write(("Uptime: %d  Threads: 0  Questions: 0  Slow queries: 0  Opens: 0  Flush "
+                           "tables: 0  Open tables: 0  Queries per second avg: 0.000" % up).encode())
         else:
             raise SQLError(1047, "Unknown command")
         return True
+
+    def refresh(self, body):
+        """TiDB's handleRefresh (pkg/server/conn.go, pingcap/tidb at 000172f4; the same in the
+        older server/conn.go): sub-command 0x01 runs handleQuery("FLUSH PRIVILEGES"), which
+        writes that statement's OK, and then, for every sub-command, writeOK: a successful
+        REFRESH_GRANT is answered TWICE (ids 1 and 2). An empty body panics in TiDB
+        (data[0]); the recovered panic is written as an ERR and the connection closed."""
+        if not body:
+            self.send_error(SQLError(1105, "runtime error: index out of range [0] with length 0"))
+            raise EOFError("COM_REFRESH without a sub-command")
+        if body[0] == 0x01:
+            self.log("query", "FLUSH PRIVILEGES")
+            self.send_result(self.execute("FLUSH PRIVILEGES"))  # an error: the only answer
+        self.io.write(w.ok_packet(status=self.status()))
 
     def reset_connection(self):
         """TiDB's handleResetConnection: a new session for the same user (sql_mode, user
@@ -1221,6 +1245,11 @@ class Session:
                 return None
             return "".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
                            for v in vals)
+        if name == "SLEEP" and len(args) == 1:
+            # TiDB's SLEEP(n): the statement waits n seconds and returns 0.
+            v = self._eval(args[0])
+            time.sleep(min(max(float(v or 0), 0.0), 30.0))
+            return 0
         if args == [[]]:
             funcs = {"VERSION": self.cfg.version, "DATABASE": self.db, "SCHEMA": self.db,
                      "CONNECTION_ID": self.id, "USER": "%s@%s" % (self.user, self.peer),

@@ -1,0 +1,70 @@
+"""Attack 15, defence in depth: a LOCAL INFILE request while no command is pending.
+
+Every bypass of this family so far (attack 13: an ERR to a command the gateway counted as
+unanswered; attack 15: a second OK to a command it counted as answered once) ended the same
+way: the answers shifted by one, the file request of a LOAD DATA LOCAL came when nothing was
+pending, was relayed as an unsolicited packet, and the server read the client's next packets -
+relayed uninspected as commands that get no answer - as file data, refused one by its header
+and ran a covered IMPORT INTO hidden in its payload. The fences close the miscounts known; a
+server that answers some other command more often than the gateway counts (a release not
+modelled) must not reopen it. A file request is an answer to a command: with none pending the
+gateway closes the session instead of relaying it.
+
+The double here is made to answer COM_DEBUG (which TiDB refuses with one ERR) with two OKs, a
+stand-in for any miscount no fence knows; the rest of the chain is attack 15's on a compressed
+backend leg (test_attack15_refresh_twice.py)."""
+
+import pytest
+
+from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
+import tidb_double  # noqa: E402
+import mysqlwire as w  # noqa: E402
+from test_attack15_refresh_twice import (COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, _carrier, _execute,  # noqa: E402
+                                          _login, _pkt, _prepare, _reached, _rest, _until_file_request)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+COM_DEBUG = 0x0D
+
+
+@pytest.fixture
+def debug_answered_twice(monkeypatch):
+    plain = tidb_double.Session.dispatch
+
+    def dispatch(self, cmd, body):
+        if cmd != COM_DEBUG:
+            return plain(self, cmd, body)
+        self.io.write(w.ok_packet(status=self.status()))
+        self.io.write(w.ok_packet(status=self.status()))
+        return True
+
+    monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)
+
+
+def test_file_request_with_nothing_pending_closes_the_session(policy_gw, zdouble, state, debug_answered_twice):
+    """A zstd backend leg, where the ids are the gateway's own (on an uncompressed one the
+    second OK, sent before the server reads the command behind, finds that command's parts
+    still on their way: test_attack15_big_command_answer_id.py)."""
+    state.task("pitr_shop", ["shop.*"])
+    gw = policy_gw(backend=("127.0.0.1", zdouble.port),
+                   backends={"compression": "zstd", "health_interval_ms": 0})
+    c = _login(gw)
+    try:
+        c.send_packet(bytes([COM_QUERY]) + IMP, 0)
+        out = c.outcome(20)
+        assert out[:2] == ("error", PRECHECK), out
+        sid = _prepare(c, b"SELECT SLEEP(3)")
+        rx = Received(zdouble)
+        c.send_raw(_pkt(bytes([COM_DEBUG])) + _pkt(_execute(sid)) + _pkt(bytes([COM_QUERY]) + LOAD))
+        got = _until_file_request(c)
+        rest = None
+        if got and got[-1] != "closed" and got[-1][1][:1] == b"\xfb":
+            c.send_raw(_carrier(COM_STMT_CLOSE))
+            rest = _rest(c)
+        reached = _reached(rx)
+    finally:
+        c.close()
+    log = gw.stderr_text()
+    shown = [g if g == "closed" else (g[0], g[1][:1]) for g in got]
+    assert reached == [] and rest is None and got[-1] == "closed", (reached, shown, rest)
+    assert "asked for a LOCAL INFILE file while no command was pending" in log, log[-3000:]
