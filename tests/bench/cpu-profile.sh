@@ -44,13 +44,7 @@ done
 [ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
 
 PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	[ -n "${KEEP_DB:-}" ] || rm -rf "$WORKDIR/mariadb"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 
 start_mariadb ""
 mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \

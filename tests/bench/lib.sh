@@ -6,6 +6,16 @@
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 log() { echo "$(basename "$0"): $*" >&2; }
 
+# The EXIT trap of a script that starts things (`PIDS=(); trap stop_started EXIT`): stops
+# every pid in PIDS and waits for them; the logs and results stay, the MariaDB datadir
+# (~150 MB) goes unless KEEP_DB is set (a MariaDB of MYSQL_PORT's was not made here).
+stop_started() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ -z "${MYSQL_PORT:-}" ] && [ -z "${KEEP_DB:-}" ]; then rm -rf "$WORKDIR/mariadb"; fi
+}
+
 # taskset prefix for a CPU list, or nothing
 pin() { if [ -n "$1" ]; then echo "taskset -c $1"; fi; }
 

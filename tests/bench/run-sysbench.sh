@@ -56,14 +56,7 @@ done
 [ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
 
 PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	# the logs and results stay; the database files (~150 MB) go unless KEEP_DB=1
-	if [ -z "${MYSQL_PORT:-}" ] && [ -z "${KEEP_DB:-}" ]; then rm -rf "$WORKDIR/mariadb"; fi
-}
-trap cleanup EXIT
+trap stop_started EXIT
 
 # --- MariaDB -----------------------------------------------------------------------------
 if [ -n "${MYSQL_PORT:-}" ]; then

@@ -30,13 +30,7 @@ TARGET=${TARGET:-importgate}
 command -v sysbench >/dev/null || die "sysbench not found (apt-get install -y sysbench)"
 
 PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORKDIR/mariadb"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 
 start_mariadb ""
 DB_PID=${PIDS[-1]}

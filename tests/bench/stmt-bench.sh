@@ -30,13 +30,7 @@ done
 [ -x "$STMT_BENCH" ] || die "stmt_bench not found at $STMT_BENCH (ninja -C build tests/bench/stmt_bench)"
 
 PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$WORKDIR/mariadb"
-}
-trap cleanup EXIT
+trap stop_started EXIT
 
 start_mariadb ""
 start_haproxy "" "$DB_PORT"

@@ -26,19 +26,17 @@ A correct gateway never lets an answer it does not expect be taken for another c
 after an unanswered command its own COM_PING must be answered first, on every backend leg."""
 
 import struct
-import time
 
 import pytest
 
+from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, IMP, LOAD, file_requested
+from filereq import carrier as _carrier, login as _login, reached as _reached, rest as _rest
+from filereq import until_file_request as _until_file_request
 from harness import rawproto
-from policy_helpers import DB1, PRECHECK, USERS, Received, double, etcd, policy_gw, state  # noqa: F401
+from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
-IMP = b"IMPORT INTO shop.orders FROM 's3://b/o.csv'"
-LOAD = b"LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE shop.orders"
-COM_QUERY, COM_PING, COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE = 0x03, 0x0E, 0x18, 0x19
-CLIENT_LOCAL_FILES = 0x80
 
 
 _pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
@@ -47,52 +45,14 @@ _pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 BAD_LONG_DATA = _pkt(bytes([COM_STMT_SEND_LONG_DATA]) + struct.pack("<IH", 0x7EADBEEF, 0) + b"x")
 
 
-def _carrier(cmd):
-    """A command packet whose payload, read as file data, hides a covered IMPORT INTO: after
-    the command byte, 3 bytes that complete a header with a wrong id (the drain refuses it),
-    then the IMPORT INTO as a command packet (id 0)."""
-    return _pkt(bytes([cmd]) + b"\x00\x00\x07" + _pkt(bytes([COM_QUERY]) + IMP, 0))
 
 
-def _login(gw):
-    c, _ = rawproto.login(gw.host, gw.port, "root", USERS["root"], DB1,
-                          caps=rawproto.DEFAULT_CAPS | CLIENT_LOCAL_FILES)
-    return c
 
 
-def _until_file_request(c, limit=4):
-    """The packets the client gets, up to the LOCAL INFILE request; None when the gateway
-    closes first."""
-    got = []
-    try:
-        while len(got) < limit:
-            got.append(c.read_packet())
-            if got[-1][1][:1] == b"\xfb":
-                return got
-    except (rawproto.Closed, OSError):
-        return None
-    return got
 
 
-def _rest(c):
-    """What the gateway still sends until it closes or goes quiet for 3 s."""
-    got = []
-    c.sock.settimeout(3)
-    try:
-        while True:
-            got.append(c.read_packet()[1][:1])
-    except (rawproto.Closed, ConnectionResetError, BrokenPipeError):
-        got.append("closed")
-    except OSError:
-        pass
-    return got
 
 
-def _reached(rx):
-    deadline = time.monotonic() + 5
-    while not rx.imports() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return rx.imports()
 
 
 @pytest.mark.parametrize("carrier", [COM_STMT_CLOSE, COM_PING], ids=["stmt-close", "ping"])
@@ -109,7 +69,7 @@ def test_long_data_error_never_lets_a_file_request_pass_unfollowed(policy_gw, do
         c.send_raw(BAD_LONG_DATA + _pkt(bytes([COM_QUERY]) + LOAD))
         got = _until_file_request(c)
         rest = None
-        if got is not None and got[-1][1][:1] == b"\xfb":
+        if file_requested(got):
             c.send_raw(_carrier(carrier))
             rest = _rest(c)
         reached = _reached(rx)
@@ -137,7 +97,7 @@ def test_long_data_error_answered_alone_leaves_the_file_request_followed(policy_
         assert (seq, p[:1], struct.unpack_from("<H", p, 1)[0]) == (1, b"\xff", 1243), p
         c.send_packet(bytes([COM_QUERY]) + LOAD, 0)
         got = _until_file_request(c)
-        assert got is not None and got[-1][1][:1] == b"\xfb", got
+        assert file_requested(got), got
         c.send_raw(_carrier(COM_STMT_CLOSE))
         rest = _rest(c)
         reached = _reached(rx)

@@ -23,21 +23,19 @@ COM_STATISTICS of its own, whose answer ("Uptime: ...") no OK can be taken for; 
 first closes the session."""
 
 import struct
-import time
 
 import pytest
 
+from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, file_requested
+from filereq import carrier as _carrier, execute as _execute, login as _login, prepare as _prepare
+from filereq import reached as _reached, rest as _rest, until_file_request as _until_file_request
 from harness import rawproto
-from policy_helpers import DB1, PRECHECK, USERS, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401
+from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 MAX = 0xFFFFFF
-IMP = b"IMPORT INTO shop.orders FROM 's3://b/o.csv'"
-LOAD = b"LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE shop.orders"
-COM_QUERY, COM_REFRESH, COM_SHUTDOWN, COM_PING = 0x03, 0x07, 0x08, 0x0E
-COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_CLOSE = 0x16, 0x17, 0x19
-CLIENT_LOCAL_FILES = 0x80
+COM_REFRESH, COM_SHUTDOWN = 0x07, 0x08
 
 _pkt = rawproto.packet
 
@@ -65,61 +63,18 @@ def _big_load():
     return head + b"p" * (MAX + 1 - len(head) - 2) + b"*/"
 
 
-def _carrier(cmd):
-    """A command packet whose payload, read as file data, hides a covered IMPORT INTO (attack 13)."""
-    return _pkt(bytes([cmd]) + b"\x00\x00\x07" + _pkt(bytes([COM_QUERY]) + IMP, 0))
 
 
-def _login(gw):
-    c, _ = rawproto.login(gw.host, gw.port, "root", USERS["root"], DB1,
-                          caps=rawproto.DEFAULT_CAPS | CLIENT_LOCAL_FILES)
-    return c
 
 
-def _prepare(c, sql):
-    c.send_packet(bytes([COM_STMT_PREPARE]) + sql, 0)
-    seq, p = c.read_packet()
-    assert p[:1] == b"\x00", p
-    sid, ncols, nparams = struct.unpack_from("<IHH", p, 1)
-    for _ in range(ncols + nparams + (1 if ncols else 0) + (1 if nparams else 0)):
-        c.read_packet()
-    return sid
 
 
-def _execute(sid):
-    return bytes([COM_STMT_EXECUTE]) + struct.pack("<IBI", sid, 0, 1)
 
 
-def _until_file_request(c, limit=12):
-    got = []
-    try:
-        while len(got) < limit:
-            got.append(c.read_packet())
-            if got[-1][1][:1] == b"\xfb":
-                return got
-    except (rawproto.Closed, OSError):
-        return got + ["closed"]
-    return got
 
 
-def _rest(c):
-    got = []
-    c.sock.settimeout(3)
-    try:
-        while True:
-            got.append(c.read_packet()[1][:1])
-    except (rawproto.Closed, ConnectionResetError, BrokenPipeError):
-        got.append("closed")
-    except OSError:
-        pass
-    return got
 
 
-def _reached(rx):
-    deadline = time.monotonic() + 5
-    while not rx.imports() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return rx.imports()
 
 
 def _attempt(gw, double, head, behind, load, carrier):
@@ -139,7 +94,7 @@ def _attempt(gw, double, head, behind, load, carrier):
             pass
         got = _until_file_request(c)
         rest = None
-        if got and got[-1] != "closed" and got[-1][1][:1] == b"\xfb":
+        if file_requested(got):
             c.send_raw(_carrier(carrier))
             rest = _rest(c)
         return _reached(rx), got, rest

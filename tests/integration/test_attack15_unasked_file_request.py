@@ -19,8 +19,10 @@ import pytest
 from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
 import tidb_double  # noqa: E402
 import mysqlwire as w  # noqa: E402
-from test_attack15_refresh_twice import (COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, _carrier, _execute,  # noqa: E402
-                                          _login, _pkt, _prepare, _reached, _rest, _until_file_request)
+from filereq import COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, file_requested  # noqa: E402
+from filereq import carrier as _carrier, execute as _execute, login as _login, pkt as _pkt  # noqa: E402
+from filereq import prepare as _prepare, reached as _reached, rest as _rest  # noqa: E402
+from filereq import until_file_request as _until_file_request  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -58,7 +60,7 @@ def test_file_request_with_nothing_pending_closes_the_session(policy_gw, zdouble
         c.send_raw(_pkt(bytes([COM_DEBUG])) + _pkt(_execute(sid)) + _pkt(bytes([COM_QUERY]) + LOAD))
         got = _until_file_request(c)
         rest = None
-        if got and got[-1] != "closed" and got[-1][1][:1] == b"\xfb":
+        if file_requested(got):
             c.send_raw(_carrier(COM_STMT_CLOSE))
             rest = _rest(c)
         reached = _reached(rx)
