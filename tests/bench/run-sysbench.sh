@@ -17,7 +17,8 @@
 #   WORKERS, WORKERS_B, WORKERS_C  the gateways' `workers` setting [2; WORKERS for b and c]
 #   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
-#   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians
+#   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians;
+#                   even runs take the proxies of a cell in the reverse order
 #   TABLES, TABLE_SIZE  sysbench data [4, 10000]
 #   PS_MODE         sysbench --db-ps-mode [disable: every statement is a COM_QUERY, so every
 #                   one goes through the gateway's classifier; "auto" uses prepared statements]
@@ -137,14 +138,33 @@ run_one() { # target port pid test threads run
 	log "$(tail -1 "$RESULTS")"
 }
 
+# The proxies of a cell in turn; on even runs in the reverse order, so that what a run leaves
+# behind for the next (InnoDB's purge and flushing after writes, the machine's caches) does not
+# fall on the same proxy every time.
+run_proxies() { # test threads run
+	local targets=(haproxy importgate) t
+	[ -z "${IMPORTGATE_B:-}" ] || targets+=(importgate-b)
+	[ -z "${IMPORTGATE_C:-}" ] || targets+=(importgate-c)
+	if [ $(($3 % 2)) -eq 0 ]; then
+		local i rev=()
+		for ((i = ${#targets[@]} - 1; i >= 0; i--)); do rev+=("${targets[i]}"); done
+		targets=("${rev[@]}")
+	fi
+	for t in "${targets[@]}"; do
+		case $t in
+		haproxy) run_one haproxy "$HAP_PORT" "$HAP_PID" "$1" "$2" "$3" ;;
+		importgate) run_one importgate "$IG_PORT" "$IG_PID" "$1" "$2" "$3" ;;
+		importgate-b) run_one importgate-b "$IGB_PORT" "$IGB_PID" "$1" "$2" "$3" ;;
+		importgate-c) run_one importgate-c "$IGC_PORT" "$IGC_PID" "$1" "$2" "$3" ;;
+		esac
+	done
+}
+
 for ((run = 1; run <= RUNS; run++)); do
 	for test in $TESTS; do
 		for threads in $THREADS; do
 			run_one direct "$DB_PORT" - "$test" "$threads" "$run"
-			run_one haproxy "$HAP_PORT" "$HAP_PID" "$test" "$threads" "$run"
-			run_one importgate "$IG_PORT" "$IG_PID" "$test" "$threads" "$run"
-			[ -z "${IMPORTGATE_B:-}" ] || run_one importgate-b "$IGB_PORT" "$IGB_PID" "$test" "$threads" "$run"
-			[ -z "${IMPORTGATE_C:-}" ] || run_one importgate-c "$IGC_PORT" "$IGC_PID" "$test" "$threads" "$run"
+			run_proxies "$test" "$threads" "$run"
 		done
 	done
 done
