@@ -186,7 +186,7 @@ if [ "$FUZZ_SECONDS" != 0 ]; then
 		done
 	else
 		echo "fail fuzz-build" >>"$OUT/fuzz.txt"
-		echo "  fuzz build FAILED (see $OUT/fuzz-build.txt)"
+		echo "  fuzz build FAILED (see $OUT/fuzz-setup.txt, $OUT/fuzz-build.txt)"
 	fi
 fi
 
