@@ -9,7 +9,7 @@ import struct
 import time
 
 from harness import rawproto
-from policy_helpers import DB1, USERS
+from policy_helpers import DB1, PRECHECK, USERS
 
 IMP = b"IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 LOAD = b"LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE shop.orders"
@@ -88,3 +88,27 @@ def reached(rx, seconds=5):
     while not rx.imports() and time.monotonic() < deadline:
         time.sleep(0.1)
     return rx.imports()
+
+
+def refused_control(c):
+    """Positive control: a covered IMPORT INTO is refused on this very connection."""
+    c.send_packet(bytes([COM_QUERY]) + IMP, 0)
+    out = c.outcome(20)
+    assert out[:2] == ("error", PRECHECK), out
+
+
+def exploit(c, rx, cmd):
+    """The attack's end: reads up to a file request and, when one came, sends the carrier
+    (command byte cmd) where file data is due and reads what follows. Returns (what the client
+    got, the rest or None, the imports that reached the double)."""
+    got = until_file_request(c)
+    follow = None
+    if file_requested(got):
+        c.send_raw(carrier(cmd))
+        follow = rest(c)
+    return got, follow, reached(rx)
+
+
+def shown(got):
+    """What until_file_request read, each packet as (id, first byte), for a failure message."""
+    return [g if g == CLOSED else (g[0], g[1][:1]) for g in got]

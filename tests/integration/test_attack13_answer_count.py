@@ -32,14 +32,6 @@ IMP = b"\x03IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 _pkt = rawproto.packet  # one MySQL packet: 3-byte length, sequence id, payload
 
 
-def _answers(c, n):
-    out = []
-    for _ in range(n):
-        seq, p = c.read_packet()
-        out.append((seq, struct.unpack_from("<H", p, 1)[0] if p[:1] == b"\xff" else p[:1]))
-    return out
-
-
 @pytest.mark.gateway_only
 @pytest.mark.tidb_double
 @pytest.mark.parametrize("pipelined", [False, True], ids=["alone", "behind-ping"])
@@ -51,11 +43,11 @@ def test_com_sleep_is_answered_and_the_session_stays_usable(policy_gw, double, s
         rx = Received(double)
         if pipelined:
             c.send_raw(_pkt(b"\x0e") + _pkt(b"\x00") + _pkt(b"\x0e"))
-            got = _answers(c, 3)
+            got = rawproto.answers(c, 3)
             assert got == [(1, b"\x00"), (1, 1047), (1, b"\x00")], got
         else:
             c.send_raw(_pkt(b"\x00"))
-            got = _answers(c, 1)
+            got = rawproto.answers(c, 1)
             assert got == [(1, 1047)], got
         c.send_packet(IMP, 0)
         out = c.outcome(20)

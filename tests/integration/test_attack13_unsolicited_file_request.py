@@ -29,9 +29,8 @@ import struct
 
 import pytest
 
-from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, IMP, LOAD, file_requested
-from filereq import carrier as _carrier, login as _login, reached as _reached, rest as _rest
-from filereq import until_file_request as _until_file_request
+from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA, IMP, LOAD, exploit, file_requested
+from filereq import login as _login, refused_control
 from harness import rawproto
 from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state  # noqa: F401
 
@@ -61,18 +60,10 @@ def test_long_data_error_never_lets_a_file_request_pass_unfollowed(policy_gw, do
     gw = policy_gw()
     c = _login(gw)
     try:
-        # Positive control: the covered import is refused on this very connection.
-        c.send_packet(bytes([COM_QUERY]) + IMP, 0)
-        out = c.outcome(20)
-        assert out[:2] == ("error", PRECHECK), out
+        refused_control(c)
         rx = Received(double)
         c.send_raw(BAD_LONG_DATA + _pkt(bytes([COM_QUERY]) + LOAD))
-        got = _until_file_request(c)
-        rest = None
-        if file_requested(got):
-            c.send_raw(_carrier(carrier))
-            rest = _rest(c)
-        reached = _reached(rx)
+        got, rest, reached = exploit(c, rx, carrier)
     finally:
         c.close()
     log = gw.stderr_text()
@@ -96,11 +87,8 @@ def test_long_data_error_answered_alone_leaves_the_file_request_followed(policy_
         seq, p = c.read_packet()
         assert (seq, p[:1], struct.unpack_from("<H", p, 1)[0]) == (1, b"\xff", 1243), p
         c.send_packet(bytes([COM_QUERY]) + LOAD, 0)
-        got = _until_file_request(c)
+        got, rest, reached = exploit(c, rx, COM_STMT_CLOSE)
         assert file_requested(got), got
-        c.send_raw(_carrier(COM_STMT_CLOSE))
-        rest = _rest(c)
-        reached = _reached(rx)
     finally:
         c.close()
     assert reached == [], reached

@@ -22,13 +22,10 @@ The fence: after such a command, before the next answered one, the gateway sends
 COM_STATISTICS of its own, whose answer ("Uptime: ...") no OK can be taken for; anything else
 first closes the session."""
 
-import struct
-
 import pytest
 
-from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, file_requested
-from filereq import carrier as _carrier, execute as _execute, login as _login, prepare as _prepare
-from filereq import reached as _reached, rest as _rest, until_file_request as _until_file_request
+from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, exploit, refused_control, shown
+from filereq import execute as _execute, login as _login, prepare as _prepare, rest as _rest
 from harness import rawproto
 from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401
 
@@ -83,21 +80,15 @@ def _attempt(gw, double, head, behind, load, carrier):
     request came. Returns (imports that reached the double, what the client got, the rest)."""
     c = _login(gw)
     try:
-        c.send_packet(bytes([COM_QUERY]) + IMP, 0)
-        out = c.outcome(20)
-        assert out[:2] == ("error", PRECHECK), out
+        refused_control(c)
         sid = _prepare(c, b"SELECT SLEEP(3)")
         rx = Received(double)
         try:
             c.send_raw(_pkt(head) + behind(sid) + load)
         except OSError:  # closed by the gateway while the 16 MiB commands were still on their way
             pass
-        got = _until_file_request(c)
-        rest = None
-        if file_requested(got):
-            c.send_raw(_carrier(carrier))
-            rest = _rest(c)
-        return _reached(rx), got, rest
+        got, rest, reached = exploit(c, rx, carrier)
+        return reached, got, rest
     finally:
         c.close()
 
@@ -125,17 +116,8 @@ def test_refresh_answered_twice_on_a_compressed_backend_leg(policy_gw, zdouble, 
     # The double checks packet ids under compression too (FACTS.md 9: TiDB only logs them), so
     # what the carrier would do to TiDB is not modelled here: the file request reaching the
     # client while the gateway reads commands is the bypass.
-    shown = [g if g == "closed" else (g[0], g[1][:1]) for g in got]
-    assert reached == [] and not any(g != "closed" and g[1][:1] == b"\xfb" for g in got), (reached, shown, rest)
+    assert reached == [] and not any(g != "closed" and g[1][:1] == b"\xfb" for g in got), (reached, shown(got), rest)
     assert "bypass.suspect" in log, log[-3000:]
-
-
-def _answers(c, n):
-    out = []
-    for _ in range(n):
-        seq, p = c.read_packet()
-        out.append((seq, struct.unpack_from("<H", p, 1)[0] if p[:1] == b"\xff" else p[:1]))
-    return out
 
 
 def test_refresh_alone_then_a_decided_import(policy_gw, double, state):
@@ -149,9 +131,9 @@ def test_refresh_alone_then_a_decided_import(policy_gw, double, state):
     try:
         rx = Received(double)
         c.send_raw(_pkt(bytes([COM_REFRESH, 0x01])))
-        assert _answers(c, 2) == [(1, b"\x00"), (2, b"\x00")]
+        assert rawproto.answers(c, 2) == [(1, b"\x00"), (2, b"\x00")]
         c.send_raw(_pkt(bytes([COM_REFRESH, 0x02])) + _pkt(bytes([COM_PING])))
-        assert _answers(c, 2) == [(1, b"\x00"), (1, b"\x00")]
+        assert rawproto.answers(c, 2) == [(1, b"\x00"), (1, b"\x00")]
         c.send_packet(bytes([COM_QUERY]) + IMP, 0)
         out = c.outcome(20)
     finally:

@@ -16,13 +16,11 @@ backend leg (test_attack15_refresh_twice.py)."""
 
 import pytest
 
-from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
+from policy_helpers import Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
 import tidb_double  # noqa: E402
 import mysqlwire as w  # noqa: E402
-from filereq import COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, file_requested  # noqa: E402
-from filereq import carrier as _carrier, execute as _execute, login as _login, pkt as _pkt  # noqa: E402
-from filereq import prepare as _prepare, reached as _reached, rest as _rest  # noqa: E402
-from filereq import until_file_request as _until_file_request  # noqa: E402
+from filereq import COM_QUERY, COM_STMT_CLOSE, LOAD, exploit, refused_control, shown  # noqa: E402
+from filereq import execute as _execute, login as _login, pkt as _pkt, prepare as _prepare  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -52,21 +50,13 @@ def test_file_request_with_nothing_pending_closes_the_session(policy_gw, zdouble
                    backends={"compression": "zstd", "health_interval_ms": 0})
     c = _login(gw)
     try:
-        c.send_packet(bytes([COM_QUERY]) + IMP, 0)
-        out = c.outcome(20)
-        assert out[:2] == ("error", PRECHECK), out
+        refused_control(c)
         sid = _prepare(c, b"SELECT SLEEP(3)")
         rx = Received(zdouble)
         c.send_raw(_pkt(bytes([COM_DEBUG])) + _pkt(_execute(sid)) + _pkt(bytes([COM_QUERY]) + LOAD))
-        got = _until_file_request(c)
-        rest = None
-        if file_requested(got):
-            c.send_raw(_carrier(COM_STMT_CLOSE))
-            rest = _rest(c)
-        reached = _reached(rx)
+        got, rest, reached = exploit(c, rx, COM_STMT_CLOSE)
     finally:
         c.close()
     log = gw.stderr_text()
-    shown = [g if g == "closed" else (g[0], g[1][:1]) for g in got]
-    assert reached == [] and rest is None and got[-1] == "closed", (reached, shown, rest)
+    assert reached == [] and rest is None and got[-1] == "closed", (reached, shown(got), rest)
     assert "asked for a LOCAL INFILE file while no command was pending" in log, log[-3000:]

@@ -169,6 +169,15 @@ def packet(payload, seq=0):
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload
 
 
+def answers(c, n):
+    """The next n packets c reads, each as (id, its ERR code) for an ERR, else (id, first byte)."""
+    out = []
+    for _ in range(n):
+        seq, p = c.read_packet()
+        out.append((seq, struct.unpack_from("<H", p, 1)[0] if p[:1] == b"\xff" else p[:1]))
+    return out
+
+
 def zframe(data, seq, compress=True, declared=None):
     """One compressed-protocol frame: 3 bytes compressed length, the id, 3 bytes length
     before compression (0: sent as is), then the payload. `declared` overrides the length
