@@ -155,8 +155,7 @@ struct ig_watcher {
 	atomic_int holders; /* the thread and the owner: the last one frees */
 	ig_pd_stream pd;    /* endpoint and TLS files, copied */
 	int64_t from;
-	char *line;         /* the incomplete line being received */
-	size_t len;
+	ig_pd_lines lines;  /* the incomplete line being received */
 	char reason[300];
 };
 
@@ -178,8 +177,9 @@ static void set_broken(ig_watcher *w, const char *why)
 }
 
 /* Applies one complete line; -1 when the stream cannot be trusted any more. */
-static int apply_line(ig_watcher *w, const char *p, size_t n)
+static int apply_line(void *ud, const char *p, size_t n)
 {
+	ig_watcher *w = ud;
 	ig_watch_msg m;
 	char e[300];
 
@@ -209,30 +209,14 @@ static int apply_line(ig_watcher *w, const char *p, size_t n)
 static size_t on_stream(char *data, size_t size, size_t nmemb, void *ud)
 {
 	ig_watcher *w = ud;
-	size_t n = size * nmemb, start = 0;
-	char *q;
+	const char *why;
 
-	if (w->len + n > MAX_LINE_BYTES) {
-		set_broken(w, "watch response too large");
+	if (ig_pd_lines_feed(&w->lines, data, size * nmemb, MAX_LINE_BYTES, apply_line, w, &why) < 0) {
+		if (why)
+			set_broken(w, why);
 		return 0;
 	}
-	q = realloc(w->line, w->len + n + 1);
-	if (!q) {
-		set_broken(w, "out of memory");
-		return 0;
-	}
-	w->line = q;
-	memcpy(w->line + w->len, data, n);
-	w->len += n;
-	for (size_t i = 0; i < w->len; i++)
-		if (w->line[i] == '\n') {
-			if (apply_line(w, w->line + start, i - start) < 0)
-				return 0;
-			start = i + 1;
-		}
-	memmove(w->line, w->line + start, w->len - start);
-	w->len -= start;
-	return n;
+	return size * nmemb;
 }
 
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -280,7 +264,7 @@ static void *run(void *arg)
 static void free_watcher(ig_watcher *w)
 {
 	ig_pd_stream_free(&w->pd);
-	free(w->line);
+	ig_pd_lines_free(&w->lines);
 	free(w);
 }
 

@@ -1,5 +1,6 @@
 /*
- * pdstream.c - the settings every watch stream to PD's etcd shares (see pdstream.h).
+ * pdstream.c - what every watch stream to PD's etcd shares (see pdstream.h): its settings
+ * and the cutting of its answer into lines.
  */
 #include "pd/pdstream.h"
 
@@ -92,4 +93,40 @@ CURLcode ig_pd_stream_setup(CURL *c, const ig_pd_stream *s, struct curl_slist *h
 	if (s->tls.key)
 		rc |= curl_easy_setopt(c, CURLOPT_SSLKEY, s->tls.key);
 	return rc;
+}
+
+int ig_pd_lines_feed(ig_pd_lines *l, const char *data, size_t n, size_t max, ig_pd_line_fn fn,
+                     void *ud, const char **why)
+{
+	size_t start = 0, from = l->len; /* bytes before `from` hold no newline */
+	char *q, *nl;
+
+	*why = NULL;
+	if (n > max || l->len > max - n) {
+		*why = "watch response too large";
+		return -1;
+	}
+	if (!(q = realloc(l->buf, l->len + n + 1))) {
+		*why = "out of memory";
+		return -1;
+	}
+	l->buf = q;
+	memcpy(l->buf + l->len, data, n);
+	l->len += n;
+	while ((nl = memchr(l->buf + from, '\n', l->len - from))) {
+		size_t end = (size_t)(nl - l->buf);
+		if (fn(ud, l->buf + start, end - start) < 0)
+			return -1;
+		start = from = end + 1;
+	}
+	memmove(l->buf, l->buf + start, l->len - start);
+	l->len -= start;
+	return 0;
+}
+
+void ig_pd_lines_free(ig_pd_lines *l)
+{
+	free(l->buf);
+	l->buf = NULL;
+	l->len = 0;
 }

@@ -39,4 +39,25 @@ CURLcode ig_pd_stream_setup(CURL *c, const ig_pd_stream *s, struct curl_slist *h
                             curl_write_callback write, curl_xferinfo_callback progress, void *ud,
                             char *errbuf);
 
+/* A watch stream's answer is one JSON object per line, arriving in pieces of any size: the
+ * part after the last newline is kept until the rest of its line comes. */
+typedef struct ig_pd_lines {
+	char *buf;
+	size_t len;
+} ig_pd_lines;
+
+typedef int (*ig_pd_line_fn)(void *ud, const char *line, size_t len);
+
+/*
+ * Appends a piece of the stream and calls fn(ud, line, len) for every line it completes (the
+ * newline not included). Each byte is scanned once however the lines are cut. 0, or -1 with
+ * *why set when a line would grow past max bytes, memory ran out or fn returned -1 (then
+ * *why is NULL: fn said why).
+ */
+int ig_pd_lines_feed(ig_pd_lines *l, const char *data, size_t n, size_t max, ig_pd_line_fn fn,
+                     void *ud, const char **why);
+
+/* Forgets a partial line (a new stream starts clean) and frees the buffer. */
+void ig_pd_lines_free(ig_pd_lines *l);
+
 #endif

@@ -32,8 +32,7 @@ struct ig_prefix_watch {
 	char *body;
 	ig_prefix_watch_fn fn;
 	void *ud;
-	char *line;
-	size_t len;
+	ig_pd_lines lines;  /* the incomplete line being received */
 };
 
 char *ig_prefix_watch_body(const char *prefix)
@@ -59,8 +58,9 @@ char *ig_prefix_watch_body(const char *prefix)
 
 /* One complete line: created -> streaming; events -> the user's function. -1 ends the
  * stream (an error object, canceled, compacted, or a line that is not a watch response). */
-static int apply_line(ig_prefix_watch *w, const char *p, size_t n)
+static int apply_line(void *ud, const char *p, size_t n)
 {
+	ig_prefix_watch *w = ud;
 	ig_watch_msg m;
 	char e[200];
 
@@ -80,23 +80,11 @@ static int apply_line(ig_prefix_watch *w, const char *p, size_t n)
 static size_t on_stream(char *data, size_t size, size_t nmemb, void *ud)
 {
 	ig_prefix_watch *w = ud;
-	size_t n = size * nmemb, start = 0;
-	char *q;
+	const char *why;
 
-	if (w->len + n > MAX_LINE_BYTES || !(q = realloc(w->line, w->len + n + 1)))
+	if (ig_pd_lines_feed(&w->lines, data, size * nmemb, MAX_LINE_BYTES, apply_line, w, &why) < 0)
 		return 0; /* ends the transfer: reopened later */
-	w->line = q;
-	memcpy(w->line + w->len, data, n);
-	w->len += n;
-	for (size_t i = 0; i < w->len; i++)
-		if (w->line[i] == '\n') {
-			if (apply_line(w, w->line + start, i - start) < 0)
-				return 0;
-			start = i + 1;
-		}
-	memmove(w->line, w->line + start, w->len - start);
-	w->len -= start;
-	return n;
+	return size * nmemb;
 }
 
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -112,7 +100,7 @@ static void stream_once(ig_prefix_watch *w)
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 
-	w->len = 0;
+	ig_pd_lines_free(&w->lines); /* a new stream starts clean */
 	if (c && h) {
 		CURLcode s = ig_pd_stream_setup(c, &w->pd, h, w->body, on_stream, on_progress, w, NULL);
 		if (s == CURLE_OK)
@@ -145,7 +133,7 @@ static void free_watch(ig_prefix_watch *w)
 {
 	ig_pd_stream_free(&w->pd);
 	free(w->body);
-	free(w->line);
+	ig_pd_lines_free(&w->lines);
 	free(w);
 }
 

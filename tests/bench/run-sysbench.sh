@@ -19,6 +19,11 @@
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians;
 #                   even runs take the proxies of a cell in the reverse order
+#   SLICES          cut each target's run into this many slices of DURATION/SLICES seconds,
+#                   taken in turn with the other targets' (direct included, the order reversed
+#                   on every other slice); a run's QPS is its slices' queries over their summed
+#                   time and its p95 comes from their merged latency histograms [1]
+#   SLICE_WARMUP    seconds of uncounted run before every slice after a cell's first [1]
 #   TABLES, TABLE_SIZE  sysbench data [4, 10000]
 #   PS_MODE         sysbench --db-ps-mode [disable: every statement is a COM_QUERY, so every
 #                   one goes through the gateway's classifier; "auto" uses prepared statements]
@@ -38,6 +43,8 @@ WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-"1 16 64"}
 TESTS=${TESTS:-"oltp_point_select oltp_read_only"}
 RUNS=${RUNS:-1}
+SLICES=${SLICES:-1}
+SLICE_WARMUP=${SLICE_WARMUP:-1}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 PS_MODE=${PS_MODE:-disable}
@@ -55,6 +62,8 @@ for tool in sysbench haproxy mariadb; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y sysbench haproxy mariadb-server)"
 done
 [ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+case "$SLICES$SLICE_WARMUP$DURATION$WARMUP$RUNS" in *[!0-9]*) die "SLICES, SLICE_WARMUP, DURATION, WARMUP and RUNS must be whole numbers" ;; esac
+[ "$SLICES" -ge 1 ] && [ $((DURATION / SLICES)) -ge 1 ] || die "SLICES must be between 1 and DURATION ($DURATION)"
 
 PIDS=()
 trap stop_started EXIT
@@ -98,14 +107,21 @@ start_importgate "$IMPORTGATE" "$CPU_PROXY" "$DB_PORT" importgate "${WORKERS:-2}
 # non-idle CPU time over the run's wall time, from /proc/stat, so what is left for sysbench and
 # the kernel's own work is busy_cores * wall - proxy - MariaDB)
 RESULTS=$WORKDIR/results.tsv
+SLICE_ROWS=$WORKDIR/slices.tsv
 : >"$RESULTS"
-run_one() { # target port pid test threads run
-	local target=$1 port=$2 pid=$3 test=$4 threads=$5 run=$6 out c0 c1 pcpu w0 w1 d0 d1 dcpu m0 m1
-	out=$WORKDIR/$target-$test-$threads-$run.log
-	# sysbench 1.0.20 has no --warmup-time: a short uncounted run warms caches and pools
-	if [ "$WARMUP" -gt 0 ]; then
+: >"$SLICE_ROWS"
+
+# run_slice target port pid test threads run slice seconds warmup: one sysbench run of the
+# target, after an uncounted warm-up run of `warmup` seconds (sysbench 1.0.20 has no
+# --warmup-time); appends a row to SLICE_ROWS (target test threads run slice queries
+# transactions time_s errors proxy_cpu_s wall_s db_cpu_s busy_s) and the run's latency
+# histogram to the run's .hist file.
+run_slice() {
+	local target=$1 port=$2 pid=$3 test=$4 threads=$5 run=$6 slice=$7 secs=$8 warm=$9 out c0 c1 pcpu w0 w1 d0 d1 dcpu m0 m1
+	out=$WORKDIR/$target-$test-$threads-$run.$slice.log
+	if [ "$warm" -gt 0 ]; then
 		$(pin "$CPU_CLIENT") sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
-			--threads="$threads" --time="$WARMUP" --db-ps-mode="$PS_MODE" run >"$out.warmup" 2>&1 ||
+			--threads="$threads" --time="$warm" --db-ps-mode="$PS_MODE" run >"$out.warmup" 2>&1 ||
 			die "sysbench warm-up $test against $target failed: $out.warmup"
 	fi
 	c0=0 d0=0
@@ -114,57 +130,95 @@ run_one() { # target port pid test threads run
 	m0=$(busy_s)
 	w0=$(date +%s.%N)
 	$(pin "$CPU_CLIENT") sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
-		--threads="$threads" --time="$DURATION" \
+		--threads="$threads" --time="$secs" --histogram=on \
 		--db-ps-mode="$PS_MODE" --report-interval=0 --percentile=95 run >"$out" 2>&1 ||
 		die "sysbench $test against $target failed: $out"
 	w1=$(date +%s.%N)
 	m1=$(busy_s)
-	dcpu=-
+	dcpu=- pcpu=-
 	[ -z "${DB_PID:-}" ] || { d1=$(cpu_s "$DB_PID"); dcpu=$(awk -v a="$d0" -v b="$d1" 'BEGIN { printf "%.2f", b - a }'); }
-	pcpu=-
-	if [ "$pid" != - ]; then
-		c1=$(cpu_s "$pid")
-		pcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')
-	fi
-	awk -v target="$target" -v test="$test" -v threads="$threads" -v run="$run" -v pcpu="$pcpu" -v wall="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" -v dcpu="$dcpu" -v busy="$(awk -v a="$m0" -v b="$m1" -v w0="$w0" -v w1="$w1" 'BEGIN { printf "%.2f", (b - a) / (w1 - w0) }')" '
-		/transactions:/ { gsub(/[()]/, "", $3); tps = $3 }
-		/queries:/ && /per sec/ { gsub(/[()]/, "", $3); qps = $3 }
+	[ "$pid" = - ] || { c1=$(cpu_s "$pid"); pcpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }'); }
+	awk '/^ +[0-9.]+ \|/ { print $1 "\t" $NF }' "$out" >>"$WORKDIR/$target-$test-$threads-$run.hist"
+	awk -v pre="$target	$test	$threads	$run	$slice" -v pcpu="$pcpu" -v dcpu="$dcpu" \
+		-v wall="$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
+		-v busy="$(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.2f", b - a }')" '
+		/transactions:/ { tx = $2 }
+		/queries:/ && /per sec/ { q = $2 }
 		/ignored errors:/ { errs = $3 }
-		/95th percentile:/ { p95 = $3 }
+		/total time:/ { t = $3; sub(/s$/, "", t) }
 		END {
-			if (qps == "" || p95 == "") exit 1
-			printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", target, test, threads, qps, tps, p95, errs + 0, pcpu, wall, run, dcpu, busy
-		}' "$out" >>"$RESULTS" || die "cannot parse sysbench output $out"
+			if (q == "" || t == "") exit 1
+			printf "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", pre, q, tx, t, errs + 0, pcpu, wall, dcpu, busy
+		}' "$out" >>"$SLICE_ROWS" || die "cannot parse sysbench output $out"
+}
+
+# finish_run target test threads run: one row of RESULTS (target test threads qps tps p95_ms
+# errors proxy_cpu_s wall_s run db_cpu_s busy_cores) from the run's slices: queries and
+# transactions over the slices' summed time, p95 from their merged latency histograms, CPU and
+# wall time summed.
+finish_run() {
+	local p95
+	p95=$(sort -t'	' -k1,1g "$WORKDIR/$1-$2-$3-$4.hist" | awk -F'\t' '
+		{ v[NR] = $1; c[NR] = $2; n += $2 }
+		END { for (i = 1; i <= NR; i++) { s += c[i]; if (s >= 0.95 * n) { print v[i]; exit } } }')
+	awk -F'\t' -v t="$1" -v test="$2" -v th="$3" -v run="$4" -v p95="$p95" '
+		$1 == t && $2 == test && $3 == th && $4 == run {
+			q += $6; tx += $7; secs += $8; errs += $9; wall += $11; busy += $13
+			if ($10 == "-") pc = "-"; else if (pc != "-") pc += $10
+			if ($12 == "-") dc = "-"; else if (dc != "-") dc += $12
+		}
+		END {
+			if (secs <= 0 || p95 == "") exit 1
+			printf "%s\t%s\t%s\t%.2f\t%.2f\t%s\t%d\t%s\t%.3f\t%s\t%s\t%.2f\n", t, test, th, q / secs, tx / secs, p95, errs,
+				pc == "-" ? "-" : sprintf("%.2f", pc), wall, run, dc == "-" ? "-" : sprintf("%.2f", dc), busy / wall
+		}' "$SLICE_ROWS" >>"$RESULTS" || die "no slices recorded for $1 $2 $3 run $4"
 	log "$(tail -1 "$RESULTS")"
 }
 
-# The proxies of a cell in turn; on even runs in the reverse order, so that what a run leaves
-# behind for the next (InnoDB's purge and flushing after writes, the machine's caches) does not
-# fall on the same proxy every time.
-run_proxies() { # test threads run
-	local targets=(haproxy importgate) t
+# The targets of a cell: with SLICES=1 MariaDB directly, then the proxies, on even runs in the
+# reverse order, so that what a run leaves behind for the next (InnoDB's purge and flushing
+# after writes, the machine's caches) does not fall on the same proxy every time. With SLICES=k
+# every target's run is cut into k slices of DURATION/k seconds taken in turn (direct and the
+# proxies, the order reversed on every other slice): a drift of the machine that is slower than
+# a slice then falls on every target alike instead of on whichever ran during it.
+cell_targets() { # run slice
+	local targets=(direct haproxy importgate) t rev=() i
 	[ -z "${IMPORTGATE_B:-}" ] || targets+=(importgate-b)
 	[ -z "${IMPORTGATE_C:-}" ] || targets+=(importgate-c)
-	if [ $(($3 % 2)) -eq 0 ]; then
-		local i rev=()
-		for ((i = ${#targets[@]} - 1; i >= 0; i--)); do rev+=("${targets[i]}"); done
-		targets=("${rev[@]}")
+	if { [ "$SLICES" -eq 1 ] && [ $(($1 % 2)) -eq 0 ]; } || { [ "$SLICES" -gt 1 ] && [ $((($1 + $2) % 2)) -eq 1 ]; }; then
+		for ((i = ${#targets[@]} - 1; i >= 1; i--)); do rev+=("${targets[i]}"); done
+		if [ "$SLICES" -eq 1 ]; then targets=(direct "${rev[@]}"); else targets=("${rev[@]}" direct); fi
 	fi
-	for t in "${targets[@]}"; do
-		case $t in
-		haproxy) run_one haproxy "$HAP_PORT" "$HAP_PID" "$1" "$2" "$3" ;;
-		importgate) run_one importgate "$IG_PORT" "$IG_PID" "$1" "$2" "$3" ;;
-		importgate-b) run_one importgate-b "$IGB_PORT" "$IGB_PID" "$1" "$2" "$3" ;;
-		importgate-c) run_one importgate-c "$IGC_PORT" "$IGC_PID" "$1" "$2" "$3" ;;
-		esac
+	echo "${targets[@]}"
+}
+
+target_addr() { # target -> "port pid"
+	case $1 in
+	direct) echo "$DB_PORT -" ;;
+	haproxy) echo "$HAP_PORT $HAP_PID" ;;
+	importgate) echo "$IG_PORT $IG_PID" ;;
+	importgate-b) echo "$IGB_PORT $IGB_PID" ;;
+	importgate-c) echo "$IGC_PORT $IGC_PID" ;;
+	esac
+}
+
+run_cell() { # test threads run
+	local s t warm secs=$((DURATION / SLICES)) addr
+	for ((s = 1; s <= SLICES; s++)); do
+		warm=$WARMUP
+		[ "$s" -eq 1 ] || warm=$SLICE_WARMUP
+		for t in $(cell_targets "$3" "$s"); do
+			addr=$(target_addr "$t")
+			run_slice "$t" ${addr% *} ${addr#* } "$1" "$2" "$3" "$s" "$secs" "$warm"
+		done
 	done
+	for t in $(cell_targets "$3" 1); do finish_run "$t" "$1" "$2" "$3"; done
 }
 
 for ((run = 1; run <= RUNS; run++)); do
 	for test in $TESTS; do
 		for threads in $THREADS; do
-			run_one direct "$DB_PORT" - "$test" "$threads" "$run"
-			run_proxies "$test" "$threads" "$run"
+			run_cell "$test" "$threads" "$run"
 		done
 	done
 done
@@ -178,7 +232,7 @@ IG_COMMIT=${IG_COMMIT:-$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || ec
 cat <<EOF
 
 sysbench $(sysbench --version | awk '{print $2}'), MariaDB $DB_VERSION, $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), importgate $IG_COMMIT ($IMPORTGATE)
-${TABLES} tables x ${TABLE_SIZE} rows, $RUNS interleaved run(s) per cell, ${DURATION}s per run (after a ${WARMUP}s uncounted warm-up run), --db-ps-mode=$PS_MODE, pinning: client=${CPU_CLIENT:-none} proxy=${CPU_PROXY:-none} db=${CPU_DB:-none}
+${TABLES} tables x ${TABLE_SIZE} rows, $RUNS interleaved run(s) per cell, $((DURATION / SLICES * SLICES))s per run in $SLICES slice(s) taken in turn with the other targets' (a ${WARMUP}s uncounted warm-up run before a cell's first slice, ${SLICE_WARMUP}s before each later one), --db-ps-mode=$PS_MODE, pinning: client=${CPU_CLIENT:-none} proxy=${CPU_PROXY:-none} db=${CPU_DB:-none}
 
 EOF
 # Per cell and target, the median over the runs of QPS, p95 and proxy CPU per query (each run's
