@@ -51,10 +51,22 @@ char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t e
 	return body;
 }
 
+size_t ig_etcd_prefix_end(const char *prefix, size_t n, char *end)
+{
+	for (size_t i = n; i-- > 0;)
+		if ((unsigned char)prefix[i] < 0xff) {
+			memcpy(end, prefix, i);
+			end[i] = (char)((unsigned char)prefix[i] + 1);
+			return i + 1;
+		}
+	end[0] = '\0';
+	return 1;
+}
+
 int ig_etcd_prefix_fetch(const ig_config *cfg, const char *endpoint, const char *prefix,
                          size_t max_answer, char **body, size_t *len, char *err, size_t errlen)
 {
-	size_t n = strlen(prefix);
+	size_t n = strlen(prefix), elen;
 	char end[512], *json;
 	ig_pdhttp h;
 	int rc;
@@ -65,12 +77,11 @@ int ig_etcd_prefix_fetch(const ig_config *cfg, const char *endpoint, const char 
 		snprintf(err, errlen, "pd %.200s: bad key prefix", endpoint);
 		return -1;
 	}
-	memcpy(end, prefix, n + 1);
-	end[n - 1]++; /* '/' + 1: the first key after every key under the prefix, no carry */
+	elen = ig_etcd_prefix_end(prefix, n, end);
 	if (ig_pdhttp_init(&h, endpoint, cfg->cluster.timeout_ms, "cluster.timeout_ms", max_answer,
 	                   &cfg->cluster.tls, err, errlen) < 0)
 		return -1;
-	if (!(json = ig_etcd_range_body(prefix, n, end, n, 0, 0, false))) {
+	if (!(json = ig_etcd_range_body(prefix, n, end, elen, 0, 0, false))) {
 		ig_pdhttp_free(&h);
 		snprintf(err, errlen, "pd %.200s: out of memory", endpoint);
 		return -1;
@@ -297,11 +308,11 @@ static int range(reader *r, const char *key, size_t klen, const char *end, size_
 static int prefix_range(reader *r, const char *prefix, bool keys_only, ig_etcd_kv_fn kv, void *ud)
 {
 	size_t n = strlen(prefix);
-	char end[64];
+	char end[256];
 
-	memcpy(end, prefix, n);
-	end[n - 1]++; /* prefixes end in '/', so no carry */
-	return range(r, prefix, n, end, n, keys_only, kv, ud);
+	if (n == 0 || n > sizeof(end))
+		return rfail(r, "key prefix of %zu bytes", n);
+	return range(r, prefix, n, end, ig_etcd_prefix_end(prefix, n, end), keys_only, kv, ud);
 }
 
 typedef struct collect {
@@ -428,18 +439,17 @@ static int note_change(void *ud, const char *key, size_t klen, const unsigned ch
 /* {"key":..,"range_end":..,"keys_only":true,"min_mod_revision":"N"} */
 static char *since_body(const char *prefix, int64_t min_mod)
 {
-	size_t n = strlen(prefix);
-	char end[64], *k, *e, *out;
-	if (n == 0 || n >= sizeof(end))
+	size_t n = strlen(prefix), elen;
+	char end[256], *k, *e, *out;
+	if (n == 0 || n > sizeof(end))
 		return NULL;
-	memcpy(end, prefix, n);
-	end[n - 1]++;
+	elen = ig_etcd_prefix_end(prefix, n, end);
 	k = malloc(ig_b64_encoded_len(n) + 1);
 	e = malloc(ig_b64_encoded_len(n) + 1);
 	out = malloc(2 * ig_b64_encoded_len(n) + 128);
 	if (k && e && out) {
 		ig_b64_encode((const unsigned char *)prefix, n, k);
-		ig_b64_encode((const unsigned char *)end, n, e);
+		ig_b64_encode((const unsigned char *)end, elen, e);
 		sprintf(out, "{\"key\":\"%s\",\"range_end\":\"%s\",\"keys_only\":true,"
 		             "\"min_mod_revision\":\"%lld\"}", k, e, (long long)min_mod);
 	} else {

@@ -36,6 +36,14 @@ char *ig_etcd_range_body(const char *key, size_t klen, const char *end, size_t e
                          int64_t revision, bool keys_only);
 
 /*
+ * The range_end that makes a range "every key starting with prefix" (etcd clientv3's
+ * GetPrefixRangeEnd): the prefix cut after its last byte below 0xff, that byte plus one; when
+ * every byte is 0xff (or n is 0), "\0", etcd's "every key from `key` on". Writes it into end,
+ * which has room for max(n, 1) bytes, and returns its length (at least 1).
+ */
+size_t ig_etcd_prefix_end(const char *prefix, size_t n, char *end);
+
+/*
  * One unpaged range request over every key under `prefix` (which ends in '/') to one PD
  * endpoint, on a connection of its own: the answer's JSON in *body (malloc'ed, the caller
  * frees) and *len, for the caller's parser. For small prefixes read whole (running-import

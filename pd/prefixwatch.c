@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "policy/base64.h"
+#include "pd/etcdread.h"
 #include "pd/etcdwatch.h"
 #include "pd/pdstream.h"
 
@@ -37,15 +38,14 @@ struct ig_prefix_watch {
 
 char *ig_prefix_watch_body(const char *prefix)
 {
-	size_t n = strlen(prefix);
+	size_t n = strlen(prefix), elen;
 	char *end = malloc(n + 1), *k = malloc(ig_b64_encoded_len(n) + 1);
 	char *e = malloc(ig_b64_encoded_len(n) + 1), *out = NULL;
 
 	if (end && k && e && n > 0) {
-		memcpy(end, prefix, n + 1);
-		end[n - 1]++; /* prefixes here end in '/': no carry */
+		elen = ig_etcd_prefix_end(prefix, n, end);
 		ig_b64_encode((const unsigned char *)prefix, n, k);
-		ig_b64_encode((const unsigned char *)end, n, e);
+		ig_b64_encode((const unsigned char *)end, elen, e);
 		size_t cap = strlen(k) + strlen(e) + 80;
 		if ((out = malloc(cap)))
 			snprintf(out, cap, "{\"create_request\":{\"key\":\"%s\",\"range_end\":\"%s\"}}", k, e);

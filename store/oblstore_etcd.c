@@ -348,21 +348,21 @@ static int range_page(ig_oblstore *st, const char *from, size_t flen, const char
 static int range_pages(ig_oblstore *st, const char *key, bool prefix, const range_req *rq, char *err,
                        size_t errlen)
 {
-	size_t n = strlen(key), flen = n;
+	size_t n = strlen(key), flen = n, elen = 0;
 	char *end = NULL, *from = NULL, *next;
 	int64_t rev = 0;
 	int rc;
 
 	if (prefix) {
-		if (!(end = strdup(key)))
+		if (!(end = malloc(n + 1)))
 			return perr(err, errlen, "out of memory");
-		end[n - 1]++; /* prefixes end in '/': no carry */
+		elen = ig_etcd_prefix_end(key, n, end);
 	}
-	rc = range_page(st, key, n, end, end ? n : 0, &rev, rq, &next, &flen, err, errlen);
+	rc = range_page(st, key, n, end, elen, &rev, rq, &next, &flen, err, errlen);
 	while (rc == 0 && next) {
 		free(from);
 		from = next;
-		rc = range_page(st, from, flen, end, n, &rev, rq, &next, &flen, err, errlen);
+		rc = range_page(st, from, flen, end, elen, &rev, rq, &next, &flen, err, errlen);
 	}
 	free(from);
 	free(end);

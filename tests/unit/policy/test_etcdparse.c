@@ -1,7 +1,8 @@
 /*
  * test_etcdparse.c - the pure parts of the etcd reader (base64, range request bodies, range
  * answers as etcd's JSON gateway writes them: int64 as strings, kvs absent when empty,
- * values absent when empty, more/pagination, error answers) and TiDB version parsing.
+ * values absent when empty, more/pagination, error answers), the range end of a prefix (etcd
+ * clientv3's GetPrefixRangeEnd) and TiDB version parsing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +89,23 @@ static int parse(const char *json, kvs *c, bool *more, int64_t *rev, char **last
 	memset(c, 0, sizeof(*c));
 	c->fail_at = -1;
 	return ig_etcd_range_parse(json, strlen(json), on_kv, c, more, rev, last, ll, err, 256);
+}
+
+static void prefix_end(void **state)
+{
+	char end[8];
+
+	(void)state;
+	assert_int_equal(ig_etcd_prefix_end("/tidb/", 6, end), 6);
+	assert_memory_equal(end, "/tidb0", 6); /* '/' + 1 */
+	assert_int_equal(ig_etcd_prefix_end("a\xff\xff", 3, end), 1); /* 0xff carries: cut */
+	assert_memory_equal(end, "b", 1);
+	assert_int_equal(ig_etcd_prefix_end("a\xfe\xff", 3, end), 2);
+	assert_memory_equal(end, "a\xff", 2);
+	assert_int_equal(ig_etcd_prefix_end("\xff\xff", 2, end), 1); /* no end: from key on */
+	assert_int_equal(end[0], '\0');
+	assert_int_equal(ig_etcd_prefix_end("", 0, end), 1);
+	assert_int_equal(end[0], '\0');
 }
 
 static void range_answers(void **state)
@@ -219,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(base64),
 		cmocka_unit_test(range_body),
+		cmocka_unit_test(prefix_end),
 		cmocka_unit_test(range_answers),
 		cmocka_unit_test(no_pd),
 		cmocka_unit_test(versions),
