@@ -118,31 +118,33 @@ int cfg_fn_pd(ctx *c, const char *path, const ig_ynode *n, void *base)
 
 /* Trusted networks: a list of CIDRs. No "*" (TiDB's "any address"): a header from anywhere
  * lets any client name its own address; 0.0.0.0/0 and ::/0 say so in full if that is meant. */
+static int network_item(ctx *c, const char *path, const ig_ynode *it, void *item)
+{
+	char e[200];
+
+	if (cfg_want_scalar(c, path, it, "a network (CIDR)") < 0)
+		return -1;
+	if (strcmp(it->str, "*") == 0)
+		return cfg_cerr(c, it->line, path, "\"*\" is not accepted: list the load balancers' "
+		                "networks (0.0.0.0/0 and ::/0 if every address is meant)");
+	if (ig_cidr_parse(it->str, item, e, sizeof(e)) < 0)
+		return cfg_cerr(c, it->line, path, "%s", e);
+	return 0;
+}
+
+static void drop_networks(void *v, size_t n)
+{
+	(void)n; /* an ig_cidr owns no memory */
+	free(v);
+}
+
 int cfg_fn_pp_networks(ctx *c, const char *path, const ig_ynode *n, void *base)
 {
 	ig_config *cfg = base;
-	char ip[300], e[200];
-	ig_cidr *v;
+	void *v;
 
-	if (cfg_want_list(c, path, n, 0) < 0)
+	if (cfg_list_items(c, path, n, 0, sizeof(ig_cidr), network_item, drop_networks, &v) < 0)
 		return -1;
-	v = calloc(n->n ? n->n : 1, sizeof(*v));
-	if (!v)
-		return cfg_cerr(c, n->line, path, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		snprintf(ip, sizeof(ip), "%.200s[%zu]", path, i);
-		const ig_ynode *it = n->items[i];
-		int rc = cfg_want_scalar(c, ip, it, "a network (CIDR)");
-		if (rc == 0 && strcmp(it->str, "*") == 0)
-			rc = cfg_cerr(c, it->line, ip, "\"*\" is not accepted: list the load balancers' "
-			              "networks (0.0.0.0/0 and ::/0 if every address is meant)");
-		if (rc == 0 && ig_cidr_parse(it->str, &v[i], e, sizeof(e)) < 0)
-			rc = cfg_cerr(c, it->line, ip, "%s", e);
-		if (rc < 0) {
-			free(v);
-			return -1;
-		}
-	}
 	free(cfg->client_proxy_protocol.networks);
 	cfg->client_proxy_protocol.networks = v;
 	cfg->client_proxy_protocol.nnetworks = n->n;

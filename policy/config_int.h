@@ -55,6 +55,13 @@ const char *cfg_kind_name(const ig_ynode *n);
 int cfg_want_scalar(ctx *c, const char *path, const ig_ynode *n, const char *what);
 int cfg_set_str(ctx *c, const char *path, const ig_ynode *n, char **dst, bool optional, int flags);
 int cfg_want_list(ctx *c, const char *path, const ig_ynode *n, int flags);
+/* Sets one item of a list; path names it ("list[i]"). */
+typedef int (*cfg_item_fn)(ctx *c, const char *path, const ig_ynode *it, void *item);
+/* A list of n->n items of `size` bytes, each set by set() in a new zeroed array (*out, at
+ * least one item long even when the list is empty); on an item's error the items before it
+ * go to drop(array, i) and -1 is returned. */
+int cfg_list_items(ctx *c, const char *path, const ig_ynode *n, int flags, size_t size,
+                   cfg_item_fn set, void (*drop)(void *v, size_t n), void **out);
 int cfg_set_strlist(ctx *c, const char *path, const ig_ynode *n, char ***dst, size_t *count,
                     int flags);
 /* Every key of mapping n by specs (an unknown key is an error), fields from base. */

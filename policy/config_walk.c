@@ -176,48 +176,67 @@ int cfg_want_list(ctx *c, const char *path, const ig_ynode *n, int flags)
 	return 0;
 }
 
-static int set_hostports(ctx *c, const char *path, const ig_ynode *n, ig_hostport **dst,
-                         size_t *count, int flags)
+int cfg_list_items(ctx *c, const char *path, const ig_ynode *n, int flags, size_t size,
+                   cfg_item_fn set, void (*drop)(void *v, size_t n), void **out)
 {
-	ig_hostport *v;
 	char ip[300];
+	void *v;
 
 	if (cfg_want_list(c, path, n, flags) < 0)
 		return -1;
-	v = calloc(n->n ? n->n : 1, sizeof(*v));
-	if (!v)
+	if (!(v = calloc(n->n ? n->n : 1, size)))
 		return cfg_cerr(c, n->line, path, "out of memory");
 	for (size_t i = 0; i < n->n; i++) {
 		snprintf(ip, sizeof(ip), "%.200s[%zu]", path, i);
-		if (set_hostport(c, ip, n->items[i], &v[i], 0) < 0) {
-			cfg_free_hostports(v, i);
+		if (set(c, ip, n->items[i], (char *)v + i * size) < 0) {
+			drop(v, i);
 			return -1;
 		}
 	}
+	*out = v;
+	return 0;
+}
+
+static int hostport_item(ctx *c, const char *path, const ig_ynode *it, void *item)
+{
+	return set_hostport(c, path, it, item, 0);
+}
+
+static void drop_hostports(void *v, size_t n)
+{
+	cfg_free_hostports(v, n);
+}
+
+static int set_hostports(ctx *c, const char *path, const ig_ynode *n, ig_hostport **dst,
+                         size_t *count, int flags)
+{
+	void *v;
+
+	if (cfg_list_items(c, path, n, flags, sizeof(ig_hostport), hostport_item, drop_hostports, &v) < 0)
+		return -1;
 	cfg_free_hostports(*dst, *count);
 	*dst = v;
 	*count = n->n;
 	return 0;
 }
 
+static int str_item(ctx *c, const char *path, const ig_ynode *it, void *item)
+{
+	return cfg_set_str(c, path, it, item, false, F_NONEMPTY);
+}
+
+static void drop_strv(void *v, size_t n)
+{
+	cfg_free_strv(v, n);
+}
+
 int cfg_set_strlist(ctx *c, const char *path, const ig_ynode *n, char ***dst, size_t *count,
                        int flags)
 {
-	char **v;
-	char ip[300];
+	void *v;
 
-	if (cfg_want_list(c, path, n, flags) < 0)
+	if (cfg_list_items(c, path, n, flags, sizeof(char *), str_item, drop_strv, &v) < 0)
 		return -1;
-	v = calloc(n->n ? n->n : 1, sizeof(*v));
-	if (!v)
-		return cfg_cerr(c, n->line, path, "out of memory");
-	for (size_t i = 0; i < n->n; i++) {
-		snprintf(ip, sizeof(ip), "%.200s[%zu]", path, i);
-		if (cfg_set_str(c, ip, n->items[i], &v[i], false, F_NONEMPTY) < 0) {
-			cfg_free_strv(v, i);
-			return -1;
-		}
-	}
 	cfg_free_strv(*dst, *count);
 	*dst = v;
 	*count = n->n;
