@@ -141,7 +141,7 @@ static void drop_networks(void *v, size_t n)
 int cfg_fn_pp_networks(ctx *c, const char *path, const ig_ynode *n, void *base)
 {
 	ig_config *cfg = base;
-	void *v;
+	void *v = NULL; /* set by cfg_list_items on success */
 
 	if (cfg_list_items(c, path, n, 0, sizeof(ig_cidr), network_item, drop_networks, &v) < 0)
 		return -1;

@@ -180,7 +180,7 @@ int cfg_list_items(ctx *c, const char *path, const ig_ynode *n, int flags, size_
                    cfg_item_fn set, void (*drop)(void *v, size_t n), void **out)
 {
 	char ip[300];
-	void *v;
+	void *v = NULL; /* set by cfg_list_items on success */
 
 	if (cfg_want_list(c, path, n, flags) < 0)
 		return -1;
@@ -210,7 +210,7 @@ static void drop_hostports(void *v, size_t n)
 static int set_hostports(ctx *c, const char *path, const ig_ynode *n, ig_hostport **dst,
                          size_t *count, int flags)
 {
-	void *v;
+	void *v = NULL; /* set by cfg_list_items on success */
 
 	if (cfg_list_items(c, path, n, flags, sizeof(ig_hostport), hostport_item, drop_hostports, &v) < 0)
 		return -1;
@@ -233,7 +233,7 @@ static void drop_strv(void *v, size_t n)
 int cfg_set_strlist(ctx *c, const char *path, const ig_ynode *n, char ***dst, size_t *count,
                        int flags)
 {
-	void *v;
+	void *v = NULL; /* set by cfg_list_items on success */
 
 	if (cfg_list_items(c, path, n, flags, sizeof(char *), str_item, drop_strv, &v) < 0)
 		return -1;
