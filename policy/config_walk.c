@@ -180,7 +180,7 @@ int cfg_list_items(ctx *c, const char *path, const ig_ynode *n, int flags, size_
                    cfg_item_fn set, void (*drop)(void *v, size_t n), void **out)
 {
 	char ip[300];
-	void *v = NULL; /* set by cfg_list_items on success */
+	void *v;
 
 	if (cfg_want_list(c, path, n, flags) < 0)
 		return -1;
