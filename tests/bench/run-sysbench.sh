@@ -279,5 +279,34 @@ awk -F'\t' '
 			}
 		}
 	}' "$RESULTS"
+# Run by run: the gateway's QPS as a percentage of HAProxy's in the same run, and its CPU per
+# query as a percentage of HAProxy's, so the spread between runs of a cell can be read beside
+# the medians above (with SLICES > 1 each run's targets took turns slice by slice).
+if [ "$RUNS" -gt 1 ]; then
+	echo
+	awk -F'\t' '
+		$1 == "haproxy" || $1 == "importgate" {
+			k = $2 " " $3; q[$1, k, $10] = $4; c[$1, k, $10] = $8 == "-" ? "" : 1e6 * $8 / ($4 * $9)
+			if (!(k in seen)) { seen[k] = 1; order[n++] = k }
+			if ($10 > runs) runs = $10
+		}
+		END {
+			printf "| cell |"; for (r = 1; r <= runs; r++) printf " run %d |", r; print " lowest | highest | gateway CPU/query as % of HAProxy\x27s, per run |"
+			printf "|---|"; for (r = 1; r <= runs; r++) printf "---:|"; print "---:|---:|---|"
+			for (i = 0; i < n; i++) {
+				k = order[i]; lo = 1e9; hi = 0; cp = ""
+				printf "| %s |", k
+				for (r = 1; r <= runs; r++) {
+					if (q["haproxy", k, r] <= 0) { printf " - |"; continue }
+					p = 100 * q["importgate", k, r] / q["haproxy", k, r]
+					if (p < lo) lo = p; if (p > hi) hi = p
+					printf " %.1f |", p
+					hc = c["haproxy", k, r]; gc = c["importgate", k, r]
+					cp = cp (cp == "" ? "" : ", ") (hc > 0 && gc != "" ? sprintf("%.0f", 100 * gc / hc) : "-")
+				}
+				printf " %.1f | %.1f | %s |\n", lo, hi, cp
+			}
+		}' "$RESULTS"
+fi
 echo
 echo "raw results and logs: $WORKDIR"
