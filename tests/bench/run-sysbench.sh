@@ -20,9 +20,10 @@
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians;
 #                   even runs take the proxies of a cell in the reverse order
 #   SLICES          cut each target's run into this many slices of DURATION/SLICES seconds,
-#                   taken in turn with the other targets' (direct included, the order reversed
-#                   on every other slice); a run's QPS is its slices' queries over their summed
-#                   time and its p95 comes from their merged latency histograms [1]
+#                   taken in turn with the other targets' (direct first, the proxies' order
+#                   reversed on every other slice; an even number balances the orders); a
+#                   run's QPS is its slices' queries over their summed time and its p95 comes
+#                   from their merged latency histograms [1]
 #   SLICE_WARMUP    seconds of uncounted run before every slice after a cell's first [1]
 #   TABLES, TABLE_SIZE  sysbench data [4, 10000]
 #   PS_MODE         sysbench --db-ps-mode [disable: every statement is a COM_QUERY, so every
@@ -175,21 +176,22 @@ finish_run() {
 	log "$(tail -1 "$RESULTS")"
 }
 
-# The targets of a cell: with SLICES=1 MariaDB directly, then the proxies, on even runs in the
-# reverse order, so that what a run leaves behind for the next (InnoDB's purge and flushing
-# after writes, the machine's caches) does not fall on the same proxy every time. With SLICES=k
-# every target's run is cut into k slices of DURATION/k seconds taken in turn (direct and the
-# proxies, the order reversed on every other slice): a drift of the machine that is slower than
-# a slice then falls on every target alike instead of on whichever ran during it.
+# The targets of a cell, MariaDB directly first, then the proxies; the proxies in the reverse
+# order when run + slice is odd (with one slice: on even runs), so that what one target leaves
+# behind for the next (InnoDB's purge and flushing after writes, the machine's caches) falls on
+# each proxy alike, and each proxy follows the direct run equally often. With SLICES=k every
+# target's run is cut into k slices of DURATION/k seconds taken in turn: a drift of the machine
+# slower than a round of slices then falls on every target alike instead of on whichever ran
+# during it. An even SLICES gives both proxy orders equally often within every run.
 cell_targets() { # run slice
-	local targets=(direct haproxy importgate) t rev=() i
-	[ -z "${IMPORTGATE_B:-}" ] || targets+=(importgate-b)
-	[ -z "${IMPORTGATE_C:-}" ] || targets+=(importgate-c)
-	if { [ "$SLICES" -eq 1 ] && [ $(($1 % 2)) -eq 0 ]; } || { [ "$SLICES" -gt 1 ] && [ $((($1 + $2) % 2)) -eq 1 ]; }; then
-		for ((i = ${#targets[@]} - 1; i >= 1; i--)); do rev+=("${targets[i]}"); done
-		if [ "$SLICES" -eq 1 ]; then targets=(direct "${rev[@]}"); else targets=("${rev[@]}" direct); fi
+	local proxies=(haproxy importgate) rev=() i
+	[ -z "${IMPORTGATE_B:-}" ] || proxies+=(importgate-b)
+	[ -z "${IMPORTGATE_C:-}" ] || proxies+=(importgate-c)
+	if [ $((($1 + $2) % 2)) -eq 1 ]; then
+		for ((i = ${#proxies[@]} - 1; i >= 0; i--)); do rev+=("${proxies[i]}"); done
+		proxies=("${rev[@]}")
 	fi
-	echo "${targets[@]}"
+	echo direct "${proxies[@]}"
 }
 
 target_addr() { # target -> "port pid"
