@@ -423,6 +423,7 @@ class Session:
         self.user_vars = {}
         self.stmts = {}
         self.db = None
+        self.last_ok = (0, "")  # the last statement's affected rows and message (set_option)
 
     def modes(self):
         return sqllex.Modes.of(self.sql_mode)
@@ -450,6 +451,7 @@ class Session:
         return bool(self.caps & w.CLIENT_DEPRECATE_EOF)
 
     def send_error(self, err):
+        self.last_ok = (0, "")
         self.io.write(w.err_packet(err.code, err.message, err.sqlstate))
 
     def status(self, more=False):
@@ -670,7 +672,7 @@ class Session:
         elif cmd == w.COM_RESET_CONNECTION:
             self.reset_connection()
         elif cmd == w.COM_SET_OPTION:
-            self.io.write(w.eof_packet(self.status()))
+            self.set_option(body)
         elif cmd == w.COM_CHANGE_USER:
             self.change_user(body)
         elif cmd == w.COM_SLEEP:
@@ -686,6 +688,33 @@ class Session:
         else:
             raise SQLError(1047, "Unknown command")
         return True
+
+    def set_option(self, body):
+        """TiDB's handleSetOption (pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d): under 2
+        bytes, or a value other than 0 (multi-statements on) / 1 (off), ErrMalformPacket; else
+        the capability is switched and writeEOF answers. Under CLIENT_DEPRECATE_EOF writeEOF is
+        writeOkWith(0xFE, ...) (pkg/server/conn.go at 000172f4; since pingcap/tidb#34753 and
+        #36971, 2022, so in every release with IMPORT INTO): an OK with the 0xFE header that
+        carries cc.ctx.AffectedRows(), LastInsertID() and LastMessage() - the statement context
+        of the last statement, which no COM_SET_OPTION replaces - the message as a lenenc
+        string. After a LOAD DATA ("Records: ...") it is 9 bytes or more."""
+        if len(body) < 2:
+            raise SQLError(1835, "Malformed communication packet.")
+        value = struct.unpack("<H", body[:2])[0]
+        if value not in (0, 1):
+            raise SQLError(1835, "Malformed communication packet.")
+        if value == 0:
+            self.caps |= w.CLIENT_MULTI_STATEMENTS
+        else:
+            self.caps &= ~w.CLIENT_MULTI_STATEMENTS
+        if not self.deprecate_eof:
+            self.io.write(w.eof_packet(self.status()))
+            return
+        affected, info = self.last_ok
+        info = info.encode() if isinstance(info, str) else info
+        self.io.write(b"\xfe" + w.lenenc_int(affected) + w.lenenc_int(0)
+                      + struct.pack("<HH", self.status(), 0)
+                      + (w.lenenc_int(len(info)) + info if info else b""))
 
     def refresh(self, body):
         """TiDB's handleRefresh (pkg/server/conn.go, pingcap/tidb at 000172f4; the same in the
@@ -774,8 +803,10 @@ class Session:
 
     def send_result(self, result, more=False, binary=False):
         kind = result[0]
+        self.last_ok = (0, "")  # a result set: TiDB's statement context has neither
         if kind == "ok":
             _, affected, info = result
+            self.last_ok = (affected, info)  # what a later writeOK / writeEOF repeats
             self.io.write(w.ok_packet(affected, 0, self.status(more), 0, info))
             return
         _, cols, rows = result
