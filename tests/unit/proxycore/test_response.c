@@ -360,6 +360,30 @@ static void test_field_list_and_statistics(void **state)
 	assert_true(ig_cmd_has_response(COM_PING));
 }
 
+/* COM_SET_OPTION's EOF: under DEPRECATE_EOF TiDB writes an OK with the 0xFE header that carries
+ * the last statement's affected rows and message, 9 bytes or more after a LOAD DATA or 251 rows
+ * (attack16); it ends the answer as the bare 5-byte EOF does without DEPRECATE_EOF. */
+static void test_set_option_eof(void **state)
+{
+	ig_buf b = {0};
+	int done[] = {RE_DONE};
+	uint32_t dep = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF;
+	(void)state;
+	mcaps = 0;
+	put_eof(&b, 1, SERVER_STATUS_AUTOCOMMIT);
+	expect(COM_SET_OPTION, CLIENT_PROTOCOL_41, &b, done, 1);
+	ig_buf_reset(&b);
+	put_ok(&b, 1, 0xfe, 2, SERVER_STATUS_AUTOCOMMIT, "\x2fRecords: 2  Deleted: 0  Skipped: 0  Warnings: 0");
+	expect(COM_SET_OPTION, dep, &b, done, 1);
+	run x = track(COM_SET_OPTION, dep, &b, 1);
+	assert_int_equal(x.r.status, SERVER_STATUS_AUTOCOMMIT);
+	ig_buf_reset(&b);
+	put_ok(&b, 1, 0xfe, 300, SERVER_STATUS_AUTOCOMMIT, NULL); /* affected rows in 3 bytes: 9 */
+	expect(COM_SET_OPTION, dep, &b, done, 1);
+	expect(COM_DEBUG, dep, &b, done, 1);
+	ig_buf_reset(&b);
+}
+
 /* Replication commands: a refusal (one ERR, what TiDB always answers) ends the answer; a
  * stream (events after a 0x00, an ERR among them included) never does (attack13); the OK of
  * a COM_REGISTER_SLAVE, which streams nothing, does (attack15). */
@@ -493,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_execute_cursor_and_fetch),
 		cmocka_unit_test(test_field_list_and_statistics),
+		cmocka_unit_test(test_set_option_eof),
 		cmocka_unit_test(test_replication_refused_or_streamed),
 		cmocka_unit_test(test_mariadb_progress),
 		cmocka_unit_test(test_mariadb_cache_metadata),
