@@ -260,7 +260,11 @@ class Config:
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
-                 proxy_fallbackable=False, zstd=False):
+                 proxy_fallbackable=False, zstd=False, shutdown_stops=False):
+        # A COM_SHUTDOWN / SHUTDOWN that succeeds stops the double a second later, as TiDB's
+        # executeShutdown signals its own process (Session.shutdown); off by default: a
+        # module's double must outlive any one test.
+        self.shutdown_stops = shutdown_stops
         self.zstd = zstd  # offer CLIENT_ZSTD_COMPRESSION_ALGORITHM (mysqlwire.ZstdSocket)
         self.port = port
         self.host = host
@@ -322,6 +326,7 @@ class State:
         self.global_sql_mode = DEFAULT_SQL_MODE
         self.global_max_allowed_packet = DEF_MAX_ALLOWED_PACKET
         self.files = []  # LOCAL INFILE contents received, in order (bytes)
+        self.stop_server = None  # DoubleServer.stop, for a SHUTDOWN (cfg.shutdown_stops)
         self.backups = []
         # one entry a connection once its PROXY header (if any) is read: {"conn", "tcp_host",
         # "host", "port", "proxy": 1 | 2 | None, "local"}
@@ -679,6 +684,8 @@ class Session:
             pass  # TiDB's dispatch returns nil for it and writes nothing (FACTS.md section 8)
         elif cmd == w.COM_REFRESH:
             self.refresh(body)
+        elif cmd == w.COM_SHUTDOWN:
+            self.shutdown()
         elif cmd == w.COM_STATISTICS:
             # TiDB's writeStats (pkg/server/conn.go at 000172f4): one packet of text, uptime
             # from the server's start, every other figure 0.
@@ -729,6 +736,25 @@ class Session:
             self.log("query", "FLUSH PRIVILEGES")
             self.send_result(self.execute("FLUSH PRIVILEGES"))  # an error: the only answer
         self.io.write(w.ok_packet(status=self.status()))
+
+    def shutdown(self):
+        """TiDB's COM_SHUTDOWN (dispatch, pkg/server/conn.go at 000172f4; the same in the older
+        server/conn.go): handleQuery("SHUTDOWN"), then writeOK. The statement needs the
+        SHUTDOWN privilege (here: root's alone; else 1227, the only answer); it runs
+        executeShutdown (pkg/executor/simple.go), which returns at once and signals the
+        process a second later (SIGTERM, then a graceful shutdown; older releases SIGKILL), so
+        the statement's OK (handleFileTransInConn -> writeOkWith, id 1) and writeOK's (id 2)
+        are both written: a COM_SHUTDOWN that succeeds is answered TWICE. With
+        cfg.shutdown_stops the double then stops as that signal ends TiDB: listener and
+        connections closed."""
+        self.log("query", "SHUTDOWN")
+        if self.user != "root":
+            raise SQLError(1227, "Access denied; you need (at least one of) the SHUTDOWN "
+                                 "privilege(s) for this operation", "42000")
+        self.send_result(("ok", 0, ""))
+        self.io.write(w.ok_packet(status=self.status()))
+        if self.cfg.shutdown_stops and self.state.stop_server is not None:
+            threading.Timer(1.0, self.state.stop_server).start()
 
     def reset_connection(self):
         """TiDB's handleResetConnection: a new session for the same user (sql_mode, user
@@ -1473,6 +1499,7 @@ class DoubleServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, cfg):
         self.state = State(cfg)
+        self.state.stop_server = self.stop
         self._conns = set()
         self._conns_lock = threading.Lock()
         self._thread = None
