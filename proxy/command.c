@@ -257,6 +257,16 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
 		return false;
 	}
 	if (c->pq_len == 0) {
+		/* Relayed as it came, the one packet that is (a file request is not, above). What
+		 * comes unasked is an ERR a server writes before it closes, the second OK of a command
+		 * answered twice that the client waited for, or TiDB's ERR to a COM_STMT_SEND_LONG_DATA
+		 * or COM_STMT_CLOSE it rejects once nothing else is pending. No later answer is
+		 * counted against it, so the gateway stays in step (the fence before the next answered
+		 * command proves it: send_fence). The client's library reads none of these for
+		 * what they are - libmysqlclient and libmariadb send COM_STMT_SEND_LONG_DATA with no
+		 * read ("we don't get any ok packet from the server in this case") and take the ERR
+		 * for their next command's answer - exactly as when connected to TiDB itself; a
+		 * gateway that dropped it would answer for TiDB. */
 		LOG_DEBUG(s->id, "unsolicited packet from backend (0x%02x)", pk->have ? pk->data[0] : 0);
 		return true;
 	}

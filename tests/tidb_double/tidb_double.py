@@ -260,7 +260,11 @@ class Config:
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
-                 proxy_fallbackable=False, zstd=False):
+                 proxy_fallbackable=False, zstd=False, shutdown_stops=False):
+        # A COM_SHUTDOWN / SHUTDOWN that succeeds stops the double a second later, as TiDB's
+        # executeShutdown signals its own process (Session.shutdown); off by default: a
+        # module's double must outlive any one test.
+        self.shutdown_stops = shutdown_stops
         self.zstd = zstd  # offer CLIENT_ZSTD_COMPRESSION_ALGORITHM (mysqlwire.ZstdSocket)
         self.port = port
         self.host = host
@@ -322,6 +326,7 @@ class State:
         self.global_sql_mode = DEFAULT_SQL_MODE
         self.global_max_allowed_packet = DEF_MAX_ALLOWED_PACKET
         self.files = []  # LOCAL INFILE contents received, in order (bytes)
+        self.stop_server = None  # DoubleServer.stop, for a SHUTDOWN (cfg.shutdown_stops)
         self.backups = []
         # one entry a connection once its PROXY header (if any) is read: {"conn", "tcp_host",
         # "host", "port", "proxy": 1 | 2 | None, "local"}
@@ -423,6 +428,7 @@ class Session:
         self.user_vars = {}
         self.stmts = {}
         self.db = None
+        self.last_ok = (0, "")  # the last statement's affected rows and message (set_option)
 
     def modes(self):
         return sqllex.Modes.of(self.sql_mode)
@@ -450,6 +456,7 @@ class Session:
         return bool(self.caps & w.CLIENT_DEPRECATE_EOF)
 
     def send_error(self, err):
+        self.last_ok = (0, "")
         self.io.write(w.err_packet(err.code, err.message, err.sqlstate))
 
     def status(self, more=False):
@@ -670,13 +677,15 @@ class Session:
         elif cmd == w.COM_RESET_CONNECTION:
             self.reset_connection()
         elif cmd == w.COM_SET_OPTION:
-            self.io.write(w.eof_packet(self.status()))
+            self.set_option(body)
         elif cmd == w.COM_CHANGE_USER:
             self.change_user(body)
         elif cmd == w.COM_SLEEP:
             pass  # TiDB's dispatch returns nil for it and writes nothing (FACTS.md section 8)
         elif cmd == w.COM_REFRESH:
             self.refresh(body)
+        elif cmd == w.COM_SHUTDOWN:
+            self.shutdown()
         elif cmd == w.COM_STATISTICS:
             # TiDB's writeStats (pkg/server/conn.go at 000172f4): one packet of text, uptime
             # from the server's start, every other figure 0.
@@ -686,6 +695,33 @@ class Session:
         else:
             raise SQLError(1047, "Unknown command")
         return True
+
+    def set_option(self, body):
+        """TiDB's handleSetOption (pkg/server/conn_stmt.go, pingcap/tidb at 03ee920d): under 2
+        bytes, or a value other than 0 (multi-statements on) / 1 (off), ErrMalformPacket; else
+        the capability is switched and writeEOF answers. Under CLIENT_DEPRECATE_EOF writeEOF is
+        writeOkWith(0xFE, ...) (pkg/server/conn.go at 000172f4; since pingcap/tidb#34753 and
+        #36971, 2022, so in every release with IMPORT INTO): an OK with the 0xFE header that
+        carries cc.ctx.AffectedRows(), LastInsertID() and LastMessage() - the statement context
+        of the last statement, which no COM_SET_OPTION replaces - the message as a lenenc
+        string. After a LOAD DATA ("Records: ...") it is 9 bytes or more."""
+        if len(body) < 2:
+            raise SQLError(1835, "Malformed communication packet.")
+        value = struct.unpack("<H", body[:2])[0]
+        if value not in (0, 1):
+            raise SQLError(1835, "Malformed communication packet.")
+        if value == 0:
+            self.caps |= w.CLIENT_MULTI_STATEMENTS
+        else:
+            self.caps &= ~w.CLIENT_MULTI_STATEMENTS
+        if not self.deprecate_eof:
+            self.io.write(w.eof_packet(self.status()))
+            return
+        affected, info = self.last_ok
+        info = info.encode() if isinstance(info, str) else info
+        self.io.write(b"\xfe" + w.lenenc_int(affected) + w.lenenc_int(0)
+                      + struct.pack("<HH", self.status(), 0)
+                      + (w.lenenc_int(len(info)) + info if info else b""))
 
     def refresh(self, body):
         """TiDB's handleRefresh (pkg/server/conn.go, pingcap/tidb at 000172f4; the same in the
@@ -700,6 +736,25 @@ class Session:
             self.log("query", "FLUSH PRIVILEGES")
             self.send_result(self.execute("FLUSH PRIVILEGES"))  # an error: the only answer
         self.io.write(w.ok_packet(status=self.status()))
+
+    def shutdown(self):
+        """TiDB's COM_SHUTDOWN (dispatch, pkg/server/conn.go at 000172f4; the same in the older
+        server/conn.go): handleQuery("SHUTDOWN"), then writeOK. The statement needs the
+        SHUTDOWN privilege (here: root's alone; else 1227, the only answer); it runs
+        executeShutdown (pkg/executor/simple.go), which returns at once and signals the
+        process a second later (SIGTERM, then a graceful shutdown; older releases SIGKILL), so
+        the statement's OK (handleFileTransInConn -> writeOkWith, id 1) and writeOK's (id 2)
+        are both written: a COM_SHUTDOWN that succeeds is answered TWICE. With
+        cfg.shutdown_stops the double then stops as that signal ends TiDB: listener and
+        connections closed."""
+        self.log("query", "SHUTDOWN")
+        if self.user != "root":
+            raise SQLError(1227, "Access denied; you need (at least one of) the SHUTDOWN "
+                                 "privilege(s) for this operation", "42000")
+        self.send_result(("ok", 0, ""))
+        self.io.write(w.ok_packet(status=self.status()))
+        if self.cfg.shutdown_stops and self.state.stop_server is not None:
+            threading.Timer(1.0, self.state.stop_server).start()
 
     def reset_connection(self):
         """TiDB's handleResetConnection: a new session for the same user (sql_mode, user
@@ -774,8 +829,10 @@ class Session:
 
     def send_result(self, result, more=False, binary=False):
         kind = result[0]
+        self.last_ok = (0, "")  # a result set: TiDB's statement context has neither
         if kind == "ok":
             _, affected, info = result
+            self.last_ok = (affected, info)  # what a later writeOK / writeEOF repeats
             self.io.write(w.ok_packet(affected, 0, self.status(more), 0, info))
             return
         _, cols, rows = result
@@ -1442,6 +1499,7 @@ class DoubleServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, cfg):
         self.state = State(cfg)
+        self.state.stop_server = self.stop
         self._conns = set()
         self._conns_lock = threading.Lock()
         self._thread = None

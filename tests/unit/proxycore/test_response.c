@@ -360,6 +360,74 @@ static void test_field_list_and_statistics(void **state)
 	assert_true(ig_cmd_has_response(COM_PING));
 }
 
+/* COM_SET_OPTION's EOF: under DEPRECATE_EOF TiDB writes an OK with the 0xFE header that carries
+ * the last statement's affected rows and message, 9 bytes or more after a LOAD DATA or 251 rows
+ * (attack16); it ends the answer as the bare 5-byte EOF does without DEPRECATE_EOF. */
+static void test_set_option_eof(void **state)
+{
+	ig_buf b = {0};
+	int done[] = {RE_DONE};
+	uint32_t dep = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF;
+	(void)state;
+	mcaps = 0;
+	put_eof(&b, 1, SERVER_STATUS_AUTOCOMMIT);
+	expect(COM_SET_OPTION, CLIENT_PROTOCOL_41, &b, done, 1);
+	ig_buf_reset(&b);
+	put_ok(&b, 1, 0xfe, 2, SERVER_STATUS_AUTOCOMMIT, "\x2fRecords: 2  Deleted: 0  Skipped: 0  Warnings: 0");
+	expect(COM_SET_OPTION, dep, &b, done, 1);
+	run x = track(COM_SET_OPTION, dep, &b, 1);
+	assert_int_equal(x.r.status, SERVER_STATUS_AUTOCOMMIT);
+	ig_buf_reset(&b);
+	put_ok(&b, 1, 0xfe, 300, SERVER_STATUS_AUTOCOMMIT, NULL); /* affected rows in 3 bytes: 9 */
+	expect(COM_SET_OPTION, dep, &b, done, 1);
+	expect(COM_DEBUG, dep, &b, done, 1);
+	ig_buf_reset(&b);
+}
+
+/* A packet starting with 0xFB: a file request at the start of a result, a NULL first column
+ * among a COM_QUERY's text rows; anywhere else the answers are lost (attack16). */
+static void test_file_request_only_where_one_can_be(void **state)
+{
+	static const uint8_t req[] = {0xfb, 'x', '.', 'c', 's', 'v'};
+	static const uint8_t null_row[] = {0xfb, 0x01, '7'};
+	static const uint8_t cmds[] = {COM_STATISTICS, COM_FIELD_LIST, COM_STMT_FETCH, COM_CHANGE_USER, COM_BINLOG_DUMP};
+	ig_buf b = {0};
+	uint8_t seq = 1;
+	(void)state;
+	mcaps = 0;
+	for (size_t i = 0; i < sizeof(cmds); i++) {
+		ig_buf_reset(&b);
+		put_pkt(&b, 1, req, sizeof(req));
+		int protocol[] = {RE_PROTOCOL};
+		expect(cmds[i], CLIENT_PROTOCOL_41, &b, protocol, 1);
+	}
+	ig_buf_reset(&b);
+	put_pkt(&b, 1, req, sizeof(req)); /* the start of a COM_QUERY's (or an EXECUTE's) answer */
+	int infile[] = {RE_INFILE};
+	expect(COM_QUERY, CLIENT_PROTOCOL_41, &b, infile, 1);
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, infile, 1);
+	ig_buf_reset(&b);
+	uint8_t n = 2; /* a COM_QUERY's rows: a NULL first column is a row */
+	put_pkt(&b, seq++, &n, 1);
+	put_coldef(&b, seq++, "a");
+	put_coldef(&b, seq++, "b");
+	put_eof(&b, seq++, 0);
+	put_pkt(&b, seq++, null_row, sizeof(null_row));
+	put_eof(&b, seq++, 0);
+	int rows[] = {RE_DONE};
+	expect(COM_QUERY, CLIENT_PROTOCOL_41, &b, rows, 1);
+	ig_buf_reset(&b);
+	seq = 1; /* an EXECUTE's binary rows start with 0x00: 0xFB is none */
+	n = 1;
+	put_pkt(&b, seq++, &n, 1);
+	put_coldef(&b, seq++, "a");
+	put_eof(&b, seq++, 0);
+	put_pkt(&b, seq++, req, sizeof(req));
+	int lost[] = {RE_PROTOCOL};
+	expect(COM_STMT_EXECUTE, CLIENT_PROTOCOL_41, &b, lost, 1);
+	ig_buf_reset(&b);
+}
+
 /* Replication commands: a refusal (one ERR, what TiDB always answers) ends the answer; a
  * stream (events after a 0x00, an ERR among them included) never does (attack13); the OK of
  * a COM_REGISTER_SLAVE, which streams nothing, does (attack15). */
@@ -493,6 +561,8 @@ int main(void)
 		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_execute_cursor_and_fetch),
 		cmocka_unit_test(test_field_list_and_statistics),
+		cmocka_unit_test(test_set_option_eof),
+		cmocka_unit_test(test_file_request_only_where_one_can_be),
 		cmocka_unit_test(test_replication_refused_or_streamed),
 		cmocka_unit_test(test_mariadb_progress),
 		cmocka_unit_test(test_mariadb_cache_metadata),
