@@ -320,13 +320,23 @@ static bool track_answer(ig_session *s, const ig_packet *pk)
  * pkg/server/conn.go at 000172f4; MariaDB sql_parse.cc dispatch_command). */
 #define IG_STATS_PREFIX "Uptime: "
 
-/* The fence's own answer: the OK of a COM_PING, or the text of a COM_STATISTICS. */
+/* TiDB's answer to COM_PING once a graceful shutdown has begun, while it still serves every
+ * other command for graceful-wait-before-shutdown: ErrServerShutdown (pkg/server/conn.go
+ * dispatch, pingcap/tidb#58008: v9.0, and v8.5 by a cherry-pick; tests/tidb_double/FACTS.md
+ * section 8). No handler of the commands a COM_PING fence follows (COM_STMT_CLOSE,
+ * COM_STMT_SEND_LONG_DATA) writes it, so it cannot be their unexpected answer. */
+#define IG_ER_SERVER_SHUTDOWN 1053
+
+/* The fence's own answer: the OK of a COM_PING (or its ERR in a graceful shutdown), or the
+ * text of a COM_STATISTICS. */
 static bool fence_answered(ig_fence kind, const ig_packet *pk)
 {
 	if (pk->cont || pk->len > IG_FENCE_OK_MAX || pk->have < 1)
 		return false;
 	if (kind == FENCE_PING)
-		return pk->data[0] == 0x00;
+		return pk->data[0] == 0x00 ||
+		       (pk->data[0] == 0xFF && pk->have >= 3 &&
+		        (pk->data[1] | pk->data[2] << 8) == IG_ER_SERVER_SHUTDOWN);
 	size_t n = sizeof(IG_STATS_PREFIX) - 1;
 	return pk->have >= n && memcmp(pk->data, IG_STATS_PREFIX, n) == 0;
 }

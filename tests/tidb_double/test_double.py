@@ -426,6 +426,27 @@ def test_group_key_over_the_wire_per_version(make_double):
     assert rows and rows[0][5] == "finished", rows
 
 
+@pytest.mark.parametrize("version,fails", [("8.0.11-TiDB-v8.5.0", False), ("8.0.11-TiDB-v9.0.0", True)])
+def test_ping_in_graceful_shutdown_per_version(make_double, version, fails):
+    # pingcap/tidb#58008 (FACTS 8): once a shutdown begins, COM_PING gets 1053 while
+    # queries are still served; earlier releases answer OK
+    srv = make_double(version=version)
+    conn = connect(srv)
+    try:
+        srv.state.healthy = False
+        if fails:
+            with pytest.raises(pymysql.err.OperationalError) as ei:
+                conn.ping(reconnect=False)
+            assert ei.value.args[0] == 1053, ei.value.args
+        else:
+            conn.ping(reconnect=False)
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchall() == ((1,),)
+    finally:
+        conn.close()
+
+
 def test_no_database_selected(double):
     assert error_of(double, "IMPORT INTO t FROM 's3://b/a.csv'", db=None) == \
         (1046, "No database selected")

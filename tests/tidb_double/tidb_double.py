@@ -140,7 +140,7 @@ import mysqlwire as w  # noqa: E402
 import precheck  # noqa: E402
 import proxyproto  # noqa: E402
 import sqllex  # noqa: E402
-from importstmt import SQLError  # noqa: E402
+from importstmt import ER_SERVER_SHUTDOWN, SQLError  # noqa: E402
 
 DEFAULT_VERSION = "8.0.11-TiDB-v8.5.0"
 # TiDB's default (global) sql_mode.
@@ -327,6 +327,7 @@ class State:
         self.global_max_allowed_packet = DEF_MAX_ALLOWED_PACKET
         self.files = []  # LOCAL INFILE contents received, in order (bytes)
         self.stop_server = None  # DoubleServer.stop, for a SHUTDOWN (cfg.shutdown_stops)
+        self.healthy = True  # False: a graceful shutdown has begun (COM_PING, FACTS 8)
         self.backups = []
         # one entry a connection once its PROXY header (if any) is read: {"conn", "tcp_host",
         # "host", "port", "proxy": 1 | 2 | None, "local"}
@@ -640,6 +641,10 @@ class Session:
         if cmd == w.COM_QUIT:
             return False
         if cmd == w.COM_PING:
+            # pingcap/tidb#58008 (v9.0; FACTS 8): in a graceful shutdown's wait the ping fails
+            # while every other command is still served
+            if not self.state.healthy and self.state.version >= (9, 0, 0):
+                raise SQLError(ER_SERVER_SHUTDOWN, "Server shutdown in progress", "08S01")
             self.io.write(w.ok_packet(status=self.status()))
         elif cmd == w.COM_INIT_DB:
             name = body.decode(errors="replace")
