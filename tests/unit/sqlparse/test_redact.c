@@ -125,6 +125,39 @@ static void test_statements(void **st)
 	            "SELECT /* importgate: 28 bytes redacted (quoting ambiguous or unterminated) */");
 }
 
+/* The password of an account statement is a bare literal (pingcap/tidb pkg/parser/parser.y
+ * AuthOption, SetPwdStmt, PasswordOpt; MySQL's CHANGE REPLICATION SOURCE/START REPLICA,
+ * MariaDB's IDENTIFIED VIA .. USING and CREATE SERVER OPTIONS): withheld whatever it reads as. */
+static void test_account_passwords(void **st)
+{
+	(void)st;
+	expect_stmt("CREATE USER 'u'@'%' IDENTIFIED BY 'pw1'", 0, "CREATE USER 'u'@'%' IDENTIFIED BY 'redacted'");
+	expect_stmt("create user u identified by \"pw1\" comment 'c', v identified by N'pw2'", 0,
+	            "create user u identified by \"redacted\" comment 'c', v identified by N'redacted'");
+	expect_stmt("ALTER USER u IDENTIFIED WITH 'mysql_native_password' BY 'pw' REPLACE 'old'", 0,
+	            "ALTER USER u IDENTIFIED WITH 'mysql_native_password' BY 'redacted' REPLACE 'redacted'");
+	expect_stmt("ALTER USER u IDENTIFIED WITH caching_sha2_password AS '$A$005$x'", 0,
+	            "ALTER USER u IDENTIFIED WITH caching_sha2_password AS 'redacted'");
+	expect_stmt("CREATE USER u IDENTIFIED BY PASSWORD '*AB12'", 0, "CREATE USER u IDENTIFIED BY PASSWORD 'redacted'");
+	expect_stmt("CREATE USER u IDENTIFIED BY PASSWORD 0x2A4142", 0, "CREATE USER u IDENTIFIED BY PASSWORD 'redacted'");
+	expect_stmt("SET PASSWORD FOR 'u'@'h' = 'pw'", 0, "SET PASSWORD FOR 'u'@'h' = 'redacted'");
+	expect_stmt("SET PASSWORD := PASSWORD('pw')", 0, "SET PASSWORD := PASSWORD('redacted')");
+	expect_stmt("GRANT ALL ON *.* TO u IDENTIFIED BY _utf8mb4'p' 'w'", 0,
+	            "GRANT ALL ON *.* TO u IDENTIFIED BY _utf8mb4'redacted' ''");
+	expect_stmt("GRANT ALL ON *.* TO u IDENTIFIED/*x*/BY\n'pw'", 0, "GRANT ALL ON *.* TO u IDENTIFIED/*x*/BY\n'redacted'");
+	expect_stmt("CHANGE MASTER TO MASTER_USER='r', MASTER_PASSWORD='pw'", 0,
+	            "CHANGE MASTER TO MASTER_USER='r', MASTER_PASSWORD='redacted'");
+	expect_stmt("START REPLICA USER='r' PASSWORD='pw'", 0, "START REPLICA USER='r' PASSWORD='redacted'");
+	expect_stmt("CREATE USER u IDENTIFIED VIA ed25519 USING PASSWORD('pw') OR unix_socket", 0,
+	            "CREATE USER u IDENTIFIED VIA ed25519 USING PASSWORD('redacted') OR unix_socket");
+	expect_stmt("CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'r', PASSWORD 'pw')", 0,
+	            "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'r', PASSWORD 'redacted')");
+	/* per statement: the next one of a batch is not an account statement */
+	expect_stmt("SET PASSWORD = 'pw'; SELECT 'x' = 'y'", 0, "SET PASSWORD = 'redacted'; SELECT 'x' = 'y'");
+	/* not an account context: kept */
+	expect_stmt("SELECT 'a' = 'b', COMMENT 'c'", 0, "SELECT 'a' = 'b', COMMENT 'c'");
+}
+
 /* A secret must not survive under either backslash reading of the text. */
 static void test_statement_backslash_modes(void **st)
 {
@@ -376,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_statement_backslash_modes), cmocka_unit_test(test_every_backend_param_folded),
 		cmocka_unit_test(test_fold_exact), cmocka_unit_test(test_split_literals),
 		cmocka_unit_test(test_multibyte_readings), cmocka_unit_test(test_text),
+		cmocka_unit_test(test_account_passwords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
