@@ -567,6 +567,20 @@ static size_t divergence(const char *sql, size_t len, unsigned flags)
 	}
 }
 
+/* The group g[0..ng) written with value v in its first literal and the others emptied. */
+static void emit_group(out_t *o, const char *sql, const sql_token *g, size_t ng, const char *v, size_t *pos)
+{
+	for (size_t i = 0; i < ng; i++) {
+		char q = sql[g[i].qoff];
+		emit(o, sql + *pos, g[i].qoff - *pos); /* up to the quote: keeps _charset / N */
+		if (i == 0)
+			emit_literal(o, v, strlen(v), q);
+		else
+			emit_literal(o, "", 0, q);
+		*pos = g[i].off + g[i].len;
+	}
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
  * sees), the result in the first literal, the others emptied. 0, or -1 out of memory. */
 static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, size_t *pos)
@@ -589,17 +603,8 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 		return -1;
 	}
 	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
-	if (changed) {
-		for (i = 0; i < ng; i++) {
-			char q = sql[g[i].qoff];
-			emit(o, sql + *pos, g[i].qoff - *pos); /* up to the quote: keeps _charset / N */
-			if (i == 0)
-				emit_literal(o, r, strlen(r), q);
-			else
-				emit_literal(o, "", 0, q);
-			*pos = g[i].off + g[i].len;
-		}
-	}
+	if (changed)
+		emit_group(o, sql, g, ng, r, pos);
 	free(r);
 	free(joined);
 	return 0;
@@ -621,12 +626,93 @@ static void withhold_group(out_t *o, const char *sql, const sql_token *first, co
 	*pos = last->off + last->len;
 }
 
+/*
+ * Account passwords. SQL carries a password as a bare literal, which reads as no location:
+ * pingcap/tidb pkg/parser/parser.y (v7.5 .. master) AuthOption `IDENTIFIED BY 'pw'`,
+ * `IDENTIFIED BY PASSWORD 'hash'`, `IDENTIFIED WITH plugin BY 'pw'` / `AS 'hash'` (a hash is
+ * a stringLit or hexLit), SetPwdStmt `SET PASSWORD [FOR u] = 'pw'` / `= PASSWORD('pw')`;
+ * MySQL's `ALTER USER .. REPLACE 'old'`, `CHANGE MASTER/REPLICATION SOURCE TO
+ * MASTER_PASSWORD|SOURCE_PASSWORD = 'pw'`, `START REPLICA PASSWORD='pw'`; MariaDB's
+ * `IDENTIFIED VIA plugin USING 'hash'` and `CREATE SERVER .. OPTIONS (PASSWORD 'pw')`. TiDB
+ * redacts these in its own logs (pkg/parser/ast misc.go SecureText).
+ * The model, per statement (reset at ';'): once a word holding IDENTIFIED, PASSWORD or PASSWD
+ * was seen, a literal right after BY, AS, USING, REPLACE, a PASSWORD word, '=' / ':=', '(',
+ * ',' or an operator is withheld whole, whatever it holds (an expression such as
+ * PASSWORD(CONCAT('a', 'b')) has every piece withheld). Words are matched by what they contain or end with,
+ * so a word glued to a blank only one reading sees (U+00A0, a GBK lead byte) still counts.
+ * Fail closed: it may withhold a literal that is no password (MASTER_HOST='h' after
+ * MASTER_PASSWORD, `WHERE password = 'x'`), never the reverse.
+ */
+typedef struct auth_ctx {
+	bool on;    /* this statement is about a password */
+	bool armed; /* the next literal is one */
+} auth_ctx;
+
+static bool word_contains(const char *w, size_t n, const char *kw)
+{
+	size_t k = strlen(kw);
+	for (size_t i = 0; i + k <= n; i++)
+		if (sql_ieq(w + i, k, kw))
+			return true;
+	return false;
+}
+
+/* Does the word's last run of ASCII letters spell kw? */
+static bool word_ends_with(const char *w, size_t n, const char *kw)
+{
+	size_t e = n, b;
+	while (e > 0 && !(((unsigned char)w[e - 1] | 0x20) >= 'a' && ((unsigned char)w[e - 1] | 0x20) <= 'z'))
+		e--;
+	for (b = e; b > 0 && ((unsigned char)w[b - 1] | 0x20) >= 'a' && ((unsigned char)w[b - 1] | 0x20) <= 'z'; b--)
+		;
+	return sql_ieq(w + b, e - b, kw);
+}
+
+/* Moves the context past one token that is not a literal. */
+static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
+{
+	const char *w = sql + t->off;
+	bool pw;
+
+	switch (t->type) {
+	case SQL_TOK_SEMI:
+		a->on = a->armed = false;
+		break;
+	case SQL_TOK_EQ:
+	case SQL_TOK_LPAREN:
+	case SQL_TOK_COMMA: /* PASSWORD(CONCAT('a', 'b')) */
+	case SQL_TOK_OP:    /* PASSWORD('a' || 'b') */
+		a->armed = a->on;
+		break;
+	case SQL_TOK_IDENT:
+		pw = word_contains(w, t->len, "PASSWORD") || word_contains(w, t->len, "PASSWD");
+		if (pw || word_contains(w, t->len, "IDENTIFIED"))
+			a->on = true;
+		a->armed = a->on && (pw || word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
+		                     word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		break;
+	default:
+		a->armed = false;
+		break;
+	}
+}
+
+/* One token that is a password (a backquoted name, a hex or bit literal) written as 'redacted'. */
+static void withhold_token(out_t *o, const char *sql, const sql_token *t, size_t *pos)
+{
+	emit(o, sql + *pos, t->off - *pos);
+	emit_str(o, "'" REDACTED "'");
+	*pos = t->off + t->len;
+}
+
 /* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
 static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 {
 	sql_lexer lx;
 	sql_token tok, last, g[64];
 	size_t ng = 0, total = 0, pos = 0;
+	auth_ctx auth = {false, false};
+	bool password = false; /* the group being collected is a password */
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
@@ -634,6 +720,8 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		if (total > 0 && !groupable(sql, &tok)) {
 			if (total > ng)
 				withhold_group(o, sql, &g[0], &last, &pos);
+			else if (password)
+				emit_group(o, sql, g, ng, REDACTED, &pos);
 			else if (redact_group(o, sql, g, ng, flags, &pos) < 0)
 				return -1;
 			ng = total = 0;
@@ -641,14 +729,22 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
+			if (total == 0)
+				password = auth.armed;
 			if (ng < sizeof(g) / sizeof(g[0]))
 				g[ng++] = tok;
 			last = tok;
 			total++;
+			auth.armed = false;
+			continue;
+		}
+		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
+			withhold_token(o, sql, &tok, &pos);
 		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
 			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
 				return -1;
 		}
+		auth_step(&auth, sql, &tok);
 	}
 	emit(o, sql + pos, end - pos);
 	return 0;

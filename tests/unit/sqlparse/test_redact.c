@@ -152,6 +152,10 @@ static void test_account_passwords(void **st)
 	            "CREATE USER u IDENTIFIED VIA ed25519 USING PASSWORD('redacted') OR unix_socket");
 	expect_stmt("CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'r', PASSWORD 'pw')", 0,
 	            "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (USER 'r', PASSWORD 'redacted')");
+	expect_stmt("SELECT PASSWORD(CONCAT('p', 'w' || 'x'))", 0, "SELECT PASSWORD(CONCAT('redacted', 'redacted' || 'redacted'))");
+	expect_stmt("CREATE USER u IDENTIFIED BY `pw`", 0, "CREATE USER u IDENTIFIED BY 'redacted'");
+	/* a blank only some readings see (U+00A0) does not hide the keyword */
+	expect_stmt("CREATE USER u IDENTIFIED\xc2\xa0" "BY\xc2\xa0" "'pw'", 0, "CREATE USER u IDENTIFIED\xc2\xa0" "BY\xc2\xa0" "'redacted'");
 	/* per statement: the next one of a batch is not an account statement */
 	expect_stmt("SET PASSWORD = 'pw'; SELECT 'x' = 'y'", 0, "SET PASSWORD = 'redacted'; SELECT 'x' = 'y'");
 	/* not an account context: kept */
