@@ -7,7 +7,8 @@
  * sql_redact_statement redacts the string literals of a statement, joined as the server
  * joins adjacent literals, and fails closed: when the server's possible readings of the
  * text (sql_mode quoting, client charset, executable comments) disagree about where the
- * literals are, or a literal does not end, everything from there on is withheld.
+ * literals are, or a literal does not end, everything from there on is withheld; it also
+ * withholds the passwords of account statements and redacts comments as free text.
  * sql_redact_text redacts free text (backend error messages that may echo a statement).
  *
  * How BR reads a location (pingcap/tidb br/pkg/storage/parse.go, v7.5.0 .. master):
@@ -490,6 +491,90 @@ static void emit_literal(out_t *o, const char *v, size_t n, char q)
 	emit(o, &q, 1);
 }
 
+/* ---- comments: free text ----
+ * The lexer skips comments, but a comment is text a credential can be in (a script that keeps
+ * the old location, keys and all, in a comment beside the new one). Every piece of the source
+ * copied to the output goes through emit_src, which copies the tokens and redacts each
+ * comment's body as free text (sql_redact_text); a body longer than MAX_GROUP_BYTES is
+ * withheld whole (memory stays bounded, as for a literal group). */
+
+static void emit_comment_body(out_t *o, const char *p, size_t n)
+{
+	char *r;
+	if (n == 0)
+		return;
+	if (n > MAX_GROUP_BYTES) {
+		char note[80];
+		snprintf(note, sizeof(note), " importgate: %zu bytes of comment withheld ", n);
+		emit_str(o, note);
+		return;
+	}
+	r = sql_redact_text(p, n);
+	if (!r) {
+		o->oom = true;
+		return;
+	}
+	emit_str(o, r);
+	free(r);
+}
+
+/* The text between two tokens: blanks and comments (and the marks of executable comments,
+ * whose body is code). Each comment's body is redacted; its marks are kept. */
+static void emit_gap(out_t *o, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	while (i < n) {
+		size_t b, e, close = 0;
+		if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+			const char *c;
+			b = i + 2;
+			c = memmem(s + b, n - b, "*/", 2);
+			e = c ? (size_t)(c - s) : n;
+			close = c ? 2 : 0;
+		} else if (s[i] == '#' || (s[i] == '-' && i + 1 < n && s[i + 1] == '-')) {
+			b = i + (s[i] == '#' ? 1 : 2);
+			for (e = b; e < n && s[e] != '\n'; e++)
+				;
+		} else {
+			i++;
+			continue;
+		}
+		emit(o, s + out, b - out);
+		emit_comment_body(o, s + b, e - b);
+		out = e;
+		i = e + close;
+	}
+	emit(o, s + out, n - out);
+}
+
+/* Source text [from, to) copied to the output, comments redacted. A construct the span does
+ * not end (it cannot hold a literal: to is a token's start, or where the readings diverge) is
+ * redacted as free text, like a comment. */
+static void emit_src(out_t *o, const char *sql, size_t from, size_t to, unsigned flags)
+{
+	sql_lexer lx;
+	sql_token t;
+	const char *s = sql + from;
+	size_t n, at = 0;
+	if (to <= from)
+		return;
+	n = to - from;
+	sql_lex_init(&lx, s, n, flags);
+	for (;;) {
+		sql_tok_type ty = sql_lex_next(&lx, &t);
+		if (ty == SQL_TOK_EOF)
+			break;
+		if (ty == SQL_TOK_ERROR) {
+			emit_comment_body(o, s + at, n - at);
+			return;
+		}
+		emit_gap(o, s + at, t.off - at);
+		emit(o, s + t.off, t.len);
+		at = t.off + t.len;
+	}
+	emit_gap(o, s + at, n - at);
+}
+
 /* Readings the server could make of the text (SQL_F_* bits that move literal bounds). */
 static const unsigned dims[] = {SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_ANSI_QUOTES, SQL_F_MB_PAIRS,
                                 SQL_F_EXEC_AS_COMMENT, SQL_F_MARIADB_EXEC, SQL_F_NBSP_IS_WORD,
@@ -568,11 +653,12 @@ static size_t divergence(const char *sql, size_t len, unsigned flags)
 }
 
 /* The group g[0..ng) written with value v in its first literal and the others emptied. */
-static void emit_group(out_t *o, const char *sql, const sql_token *g, size_t ng, const char *v, size_t *pos)
+static void emit_group(out_t *o, const char *sql, const sql_token *g, size_t ng, const char *v, unsigned flags,
+                       size_t *pos)
 {
 	for (size_t i = 0; i < ng; i++) {
 		char q = sql[g[i].qoff];
-		emit(o, sql + *pos, g[i].qoff - *pos); /* up to the quote: keeps _charset / N */
+		emit_src(o, sql, *pos, g[i].qoff, flags); /* up to the quote: keeps _charset / N */
 		if (i == 0)
 			emit_literal(o, v, strlen(v), q);
 		else
@@ -589,7 +675,7 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 	char *joined = NULL, *r;
 	bool changed;
 	if (raw > MAX_GROUP_BYTES) {
-		emit(o, sql + *pos, g[0].qoff - *pos);
+		emit_src(o, sql, *pos, g[0].qoff, flags);
 		emit_str(o, "'<redacted: long literal>'");
 		*pos = g[ng - 1].off + g[ng - 1].len;
 		return 0;
@@ -604,7 +690,7 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 	}
 	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
 	if (changed)
-		emit_group(o, sql, g, ng, r, pos);
+		emit_group(o, sql, g, ng, r, flags, pos);
 	free(r);
 	free(joined);
 	return 0;
@@ -619,9 +705,10 @@ static bool groupable(const char *sql, const sql_token *t)
 
 /* A run of more adjacent literals than redact_group takes: withheld whole (the server joins
  * them all; redacting a part could leave a secret's tail in the rest). */
-static void withhold_group(out_t *o, const char *sql, const sql_token *first, const sql_token *last, size_t *pos)
+static void withhold_group(out_t *o, const char *sql, const sql_token *first, const sql_token *last,
+                           unsigned flags, size_t *pos)
 {
-	emit(o, sql + *pos, first->qoff - *pos);
+	emit_src(o, sql, *pos, first->qoff, flags);
 	emit_str(o, "'<redacted: too many adjacent literals>'");
 	*pos = last->off + last->len;
 }
@@ -698,9 +785,9 @@ static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
 }
 
 /* One token that is a password (a backquoted name, a hex or bit literal) written as 'redacted'. */
-static void withhold_token(out_t *o, const char *sql, const sql_token *t, size_t *pos)
+static void withhold_token(out_t *o, const char *sql, const sql_token *t, unsigned flags, size_t *pos)
 {
-	emit(o, sql + *pos, t->off - *pos);
+	emit_src(o, sql, *pos, t->off, flags);
 	emit_str(o, "'" REDACTED "'");
 	*pos = t->off + t->len;
 }
@@ -719,9 +806,9 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
 		if (total > 0 && !groupable(sql, &tok)) {
 			if (total > ng)
-				withhold_group(o, sql, &g[0], &last, &pos);
+				withhold_group(o, sql, &g[0], &last, flags, &pos);
 			else if (password)
-				emit_group(o, sql, g, ng, REDACTED, &pos);
+				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
 			else if (redact_group(o, sql, g, ng, flags, &pos) < 0)
 				return -1;
 			ng = total = 0;
@@ -739,15 +826,15 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 			continue;
 		}
 		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
-			withhold_token(o, sql, &tok, &pos);
+			withhold_token(o, sql, &tok, flags, &pos);
 		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
 			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
 				return -1;
 		}
 		auth_step(&auth, sql, &tok);
 	}
-	emit(o, sql + pos, end - pos);
-	return 0;
+	emit_src(o, sql, pos, end, flags);
+	return o->oom ? -1 : 0;
 }
 
 int sql_redact_statement_to(const char *sql, size_t len, unsigned flags, sql_redact_sink fn, void *ctx)
