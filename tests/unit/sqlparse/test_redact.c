@@ -178,6 +178,7 @@ static void test_comments(void **st)
 	expect_stmt("SELECT 's3://b?sig=' /* token=T */ 'S'", 0, "SELECT 's3://b?sig=redacted' /* token=redacted */ ''");
 	/* the closing mark survives a value that runs into it */
 	expect_stmt("SELECT 1 /*sig=S*/", 0, "SELECT 1 /*sig=redacted*/");
+	expect_stmt("SELECT 1 -- secret_access_key = SK\n", 0, "SELECT 1 -- secret_access_key = redacted\n");
 	/* plain comments and executable ones are kept as they are */
 	expect_stmt("SELECT /* hint */ 1 /*!80000 , 2 */", 0, "SELECT /* hint */ 1 /*!80000 , 2 */");
 	big = malloc(70000 + 64);
@@ -401,6 +402,11 @@ static void test_text(void **st)
 	            "s3:<bucket:\"b\" access_key:redacted secret_access_key:redacted region:\"r\">");
 	expect_text("near 'secret-access-key=SK&region=r'", "near 'secret-access-key=redacted&region=r'");
 	expect_text("sas-token: abc def", "sas-token: redacted def");
+	/* blanks around the '=' or ':' (a comment or a message written for people: attack17) */
+	expect_text("secret-access-key = SK1 x", "secret-access-key = redacted x");
+	expect_text("password : PW2", "password : redacted");
+	expect_text("token=  T3", "token=  redacted");
+	expect_text("the key is = x", "the key is = x");
 	expect_text("open \"s3://AKID:wJal/rXUt@bucket/t.csv\": denied",
 	            "open \"s3://AKID:redacted@bucket/t.csv\": denied");
 	/* an echoed statement whose literal was split: the pieces after the query go too */
