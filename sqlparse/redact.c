@@ -148,8 +148,9 @@ static size_t value_end(const char *s, size_t n, size_t v)
 	return v;
 }
 
-/* Copies s to b with the value of every credential name=value (and, when colon, name:value
- * and name: value, as protobuf text and logs print them) replaced by "redacted". */
+/* Copies s to b with the value of every credential name=value (and, when colon, i.e. in free
+ * text: name:value, name: value as protobuf text and logs print them, and name = value with
+ * blanks around the mark) replaced by "redacted". */
 static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 {
 	size_t i = 0, out = 0;
@@ -163,12 +164,16 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		while (i < n && name_byte((unsigned char)s[i]))
 			i++;
 		ne = i;
+		/* free text is written for people too: blanks may stand around the '=' or ':' */
+		if (colon)
+			while (i < n && (s[i] == ' ' || s[i] == '\t'))
+				i++;
 		if (i >= n || !(s[i] == '=' || (colon && s[i] == ':' && !(i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/'))))
 			continue;
 		if (!sql_redact_is_secret_name(s + ns, ne - ns))
 			continue;
 		v = i + 1;
-		if (colon && s[i] == ':')
+		if (colon)
 			while (v < n && (s[v] == ' ' || s[v] == '\t'))
 				v++;
 		sql_sb_put(b, s + out, v - out);
