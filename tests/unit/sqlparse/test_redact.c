@@ -194,6 +194,30 @@ static void test_comments(void **st)
 	free(big);
 }
 
+/* A location built from pieces by an expression (CONCAT('...secret-access-key=', 'SK'),
+ * '..' || '..'): a piece that leaves a credential's name or value open continues in the next
+ * literal of the statement. */
+static void test_built_locations(void **st)
+{
+	(void)st;
+	expect_stmt("SET @u = CONCAT('s3://b/k?access-key=AK&secret-access-key=', 'SK')", 0,
+	            "SET @u = CONCAT('s3://b/k?access-key=redacted&secret-access-key=redacted', 'redacted')");
+	expect_stmt("SELECT CONCAT('s3://b/k?account-k', 'ey=SK&region=r')", 0,
+	            "SELECT CONCAT('s3://b/k?account-k', 'redacted&region=r')");
+	expect_stmt("SELECT CONCAT('s3://b/k?x=1&secret-access-key', '=SK', '&sas-token=T')", 0,
+	            "SELECT CONCAT('s3://b/k?x=1&secret-access-key', 'redacted', '&sas-token=redacted')");
+	expect_stmt("SELECT 's3://b/k?sas', '-to', 'ken=wJal', 'rXUt'", 0,
+	            "SELECT 's3://b/k?sas', '-to', 'redacted', 'redacted'");
+	expect_stmt("SELECT 's3://b/k?secret-access-key=' || 'SK'", 0,
+	            "SELECT 's3://b/k?secret-access-key=redacted' || 'redacted'");
+	/* not continued: a finished query, a location followed by a keyword, another statement */
+	expect_stmt("SELECT CONCAT('s3://b/k?region=r', 'x')", 0, "SELECT CONCAT('s3://b/k?region=r', 'x')");
+	expect_stmt("IMPORT INTO t FROM 's3://b/k?access-key=A&secret-access-key=S' FORMAT 'csv'", 0,
+	            "IMPORT INTO t FROM 's3://b/k?access-key=redacted&secret-access-key=redacted' FORMAT 'csv'");
+	expect_stmt("SELECT 's3://b/k?secret-access-key=S'; SELECT 'x'", 0,
+	            "SELECT 's3://b/k?secret-access-key=redacted'; SELECT 'x'");
+}
+
 /* A secret must not survive under either backslash reading of the text. */
 static void test_statement_backslash_modes(void **st)
 {
@@ -451,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_fold_exact), cmocka_unit_test(test_split_literals),
 		cmocka_unit_test(test_multibyte_readings), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_account_passwords), cmocka_unit_test(test_comments),
+		cmocka_unit_test(test_built_locations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
