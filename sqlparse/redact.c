@@ -672,9 +672,111 @@ static void emit_group(out_t *o, const char *sql, const sql_token *g, size_t ng,
 	}
 }
 
+/*
+ * Locations built by expressions. A script may build a location from pieces to keep its key
+ * apart: CONCAT('s3://b/t.csv?secret-access-key=', 'wJalr...'), or '...' || '...'. Each
+ * piece alone shows no credential, so a piece (a literal group) that leaves a query pair
+ * open - its name unfinished (no '='), or the name a credential's - and is followed by ','
+ * or an operator continues in the next literal group of the statement: the pair is read
+ * across the two, and when its name is a credential's, the next group up to its first '&'
+ * is withheld. Fail closed: the next group may be no part of the location.
+ */
+#define TAIL_MAX 256
+
+typedef struct cont_t {
+	bool open;           /* the next group continues the pair in tail */
+	bool cand;           /* the last group left a pair open (open once ',' or an operator follows) */
+	char tail[TAIL_MAX]; /* the open pair's text so far */
+	size_t n;
+	bool overflow;       /* the pair is longer than tail: its continuation is withheld */
+} cont_t;
+
+/* Is the pair text p (name[=value]) open: no '=' yet, or a credential's name? */
+static bool pair_open(const char *p, size_t n)
+{
+	const char *eq = memchr(p, '=', n);
+	return !eq || sql_redact_is_secret_name(p, (size_t)(eq - p));
+}
+
+/* Records the pair the decoded value v leaves open, if any (after its last '&', or after its
+ * first '?' when none follows; when continuing, the pair joined so far). */
+static void note_tail(cont_t *c, const char *v, size_t n, bool continuing)
+{
+	const char *amp = NULL, *q = memchr(v, '?', n);
+	size_t from;
+	for (size_t i = n; i > 0; i--)
+		if (v[i - 1] == '&') {
+			amp = v + i - 1;
+			break;
+		}
+	c->cand = false;
+	if (amp || q) {
+		from = (size_t)((amp ? amp : q) - v) + 1;
+		c->n = 0;
+		c->overflow = false;
+	} else if (continuing) {
+		from = 0; /* the whole value extends the pair */
+	} else {
+		return;
+	}
+	if (n - from > TAIL_MAX - c->n) {
+		c->overflow = true;
+		c->n = 0;
+	} else if (!c->overflow) {
+		memcpy(c->tail + c->n, v + from, n - from);
+		c->n += n - from;
+	}
+	c->cand = c->overflow || pair_open(c->tail, c->n);
+}
+
+/* The value v (decoded, n bytes) of a group that continues c's open pair: NULL on OOM. */
+static char *redact_continued(cont_t *c, const char *v, size_t n)
+{
+	const char *amp = memchr(v, '&', n);
+	size_t a = amp ? (size_t)(amp - v) : n, pn = c->n + a;
+	char pair[TAIL_MAX * 2];
+	bool secret;
+	sql_sbuf b = {0};
+
+	if (c->overflow || pn > sizeof(pair)) {
+		secret = true;
+	} else {
+		const char *eq;
+		memcpy(pair, c->tail, c->n);
+		memcpy(pair + c->n, v, a);
+		eq = memchr(pair, '=', pn);
+		secret = eq && sql_redact_is_secret_name(pair, (size_t)(eq - pair));
+	}
+	if (!secret)
+		return sql_redact_uri(v, n);
+	if (a > 0) /* the pair's part in this piece */
+		sql_sb_str(&b, REDACTED);
+	if (amp) { /* the rest is more of the query */
+		char *rest = malloc(n - a + 1), *r;
+		if (!rest) {
+			free(b.p);
+			return NULL;
+		}
+		rest[0] = '?';
+		memcpy(rest + 1, v + a + 1, n - a - 1);
+		r = sql_redact_uri(rest, n - a);
+		free(rest);
+		if (!r) {
+			free(b.p);
+			return NULL;
+		}
+		sql_sb_put(&b, "&", 1);
+		sql_sb_str(&b, r + 1);
+		free(r);
+	}
+	return sql_sb_done(&b);
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
- * sees), the result in the first literal, the others emptied. 0, or -1 out of memory. */
-static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, size_t *pos)
+ * sees), the result in the first literal, the others emptied. c: the continuation state of
+ * the statement (NULL for a quoted name). 0, or -1 out of memory. */
+static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, cont_t *c,
+                        size_t *pos)
 {
 	size_t raw = g[ng - 1].off + g[ng - 1].len - g[0].off, n = 0, i;
 	char *joined = NULL, *r;
@@ -683,16 +785,22 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 		emit_src(o, sql, *pos, g[0].qoff, flags);
 		emit_str(o, "'<redacted: long literal>'");
 		*pos = g[ng - 1].off + g[ng - 1].len;
+		if (c) { /* whatever follows may be its tail */
+			c->overflow = c->cand = true;
+			c->n = 0;
+		}
 		return 0;
 	}
 	for (i = 0; i < ng; i++)
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
-	r = sql_redact_uri(joined, n);
+	r = c && c->open ? redact_continued(c, joined ? joined : "", n) : sql_redact_uri(joined, n);
 	if (!r) {
 		free(joined);
 		return -1;
 	}
+	if (c)
+		note_tail(c, joined ? joined : "", n, c->open);
 	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
 	if (changed)
 		emit_group(o, sql, g, ng, r, flags, pos);
@@ -804,7 +912,9 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 	sql_token tok, last, g[64];
 	size_t ng = 0, total = 0, pos = 0;
 	auth_ctx auth = {false, false};
+	cont_t cont;
 	bool password = false; /* the group being collected is a password */
+	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
@@ -814,10 +924,15 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 				withhold_group(o, sql, &g[0], &last, flags, &pos);
 			else if (password)
 				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
-			else if (redact_group(o, sql, g, ng, flags, &pos) < 0)
+			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
 			ng = total = 0;
+			/* an open pair continues after ',' or an operator: CONCAT('..=', 'SK'), '..' || '..' */
+			cont.open = cont.cand && (ty == SQL_TOK_COMMA || ty == SQL_TOK_OP);
+			cont.cand = false;
 		}
+		if (ty == SQL_TOK_SEMI)
+			memset(&cont, 0, sizeof(cont));
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
@@ -833,7 +948,7 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
 			withhold_token(o, sql, &tok, flags, &pos);
 		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
-			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
+			if (redact_group(o, sql, &tok, 1, flags, NULL, &pos) < 0)
 				return -1;
 		}
 		auth_step(&auth, sql, &tok);
