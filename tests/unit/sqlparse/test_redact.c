@@ -218,6 +218,20 @@ static void test_built_locations(void **st)
 	            "SELECT 's3://b/k?secret-access-key=redacted'; SELECT 'x'");
 }
 
+/* A literal holding JSON (SET SESSION_STATES: TiDB JSON-decodes it, and Go's encoder writes
+ * '&' as \u0026): a credential spelled with \u escapes is found in the decoded text, and the
+ * literal is withheld whole. */
+static void test_json_escaped(void **st)
+{
+	(void)st;
+	expect_stmt("SET SESSION_STATES '{\"sql\":\"IMPORT INTO t FROM \\\\u0027s3://b/k?account-\\\\u006bey=SK\\\\u0027\"}'", 0,
+	            "SET SESSION_STATES 'redacted'");
+	expect_stmt("SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026external-id=E\"}'", 0, "SELECT 'redacted'");
+	/* no credential once decoded: kept */
+	expect_stmt("SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026x=1\"}'", 0,
+	            "SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026x=1\"}'");
+}
+
 /* A secret must not survive under either backslash reading of the text. */
 static void test_statement_backslash_modes(void **st)
 {
@@ -475,7 +489,7 @@ int main(void)
 		cmocka_unit_test(test_fold_exact), cmocka_unit_test(test_split_literals),
 		cmocka_unit_test(test_multibyte_readings), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_account_passwords), cmocka_unit_test(test_comments),
-		cmocka_unit_test(test_built_locations),
+		cmocka_unit_test(test_built_locations), cmocka_unit_test(test_json_escaped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
