@@ -772,6 +772,46 @@ static char *redact_continued(cont_t *c, const char *v, size_t n)
 	return sql_sb_done(&b);
 }
 
+/*
+ * JSON inside a literal. TiDB JSON-decodes some literals (SET SESSION_STATES: the prepared
+ * statements' text; pkg/sessionctx/sessionstates), and Go's encoder writes '&', '<', '>' as
+ * \u0026 ...: a credential's name or separator spelled with \u escapes reads as none. When a
+ * value holds "\u" or "\/", its JSON-decoded view (ASCII escapes only; others kept) is
+ * redacted too; if that finds a credential, the literal is withheld whole.
+ */
+static bool json_escaped_secret(const char *v, size_t n)
+{
+	char *d, *r;
+	size_t k = 0;
+	bool secret;
+	if (!memmem(v, n, "\\u", 2) && !memmem(v, n, "\\/", 2))
+		return false;
+	if (!(d = malloc(n + 1)))
+		return true; /* fail closed */
+	for (size_t i = 0; i < n; i++) {
+		int h[4] = {-1, -1, -1, -1};
+		if (v[i] == '\\' && i + 1 < n && v[i + 1] == '/') {
+			d[k++] = '/';
+			i++;
+			continue;
+		}
+		if (v[i] == '\\' && i + 5 < n && v[i + 1] == 'u')
+			for (int j = 0; j < 4; j++)
+				h[j] = sql_hex_digit(v[i + 2 + j]);
+		if (h[0] == 0 && h[1] == 0 && h[2] >= 0 && h[3] >= 0 && h[2] < 8) {
+			d[k++] = (char)(h[2] * 16 + h[3]);
+			i += 5;
+		} else {
+			d[k++] = v[i];
+		}
+	}
+	r = sql_redact_uri(d, k);
+	secret = !r || strlen(r) != k || memcmp(r, d, k) != 0;
+	free(r);
+	free(d);
+	return secret;
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
  * sees), the result in the first literal, the others emptied. c: the continuation state of
  * the statement (NULL for a quoted name). 0, or -1 out of memory. */
@@ -794,7 +834,10 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 	for (i = 0; i < ng; i++)
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
-	r = c && c->open ? redact_continued(c, joined ? joined : "", n) : sql_redact_uri(joined, n);
+	if (json_escaped_secret(joined ? joined : "", n))
+		r = strdup(REDACTED);
+	else
+		r = c && c->open ? redact_continued(c, joined ? joined : "", n) : sql_redact_uri(joined, n);
 	if (!r) {
 		free(joined);
 		return -1;
