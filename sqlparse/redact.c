@@ -834,17 +834,18 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 	for (i = 0; i < ng; i++)
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
-	if (json_escaped_secret(joined ? joined : "", n))
+	const char *jv = joined ? joined : ""; /* n is 0 when nothing was decoded */
+	if (json_escaped_secret(jv, n))
 		r = strdup(REDACTED);
 	else
-		r = c && c->open ? redact_continued(c, joined ? joined : "", n) : sql_redact_uri(joined, n);
+		r = c && c->open ? redact_continued(c, jv, n) : sql_redact_uri(jv, n);
 	if (!r) {
 		free(joined);
 		return -1;
 	}
 	if (c)
-		note_tail(c, joined ? joined : "", n, c->open);
-	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
+		note_tail(c, jv, n, c->open);
+	changed = strlen(r) != n || memcmp(r, jv, n) != 0;
 	if (changed)
 		emit_group(o, sql, g, ng, r, flags, pos);
 	free(r);
