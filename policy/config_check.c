@@ -98,15 +98,16 @@ int cfg_fn_pd(ctx *c, const char *path, const ig_ynode *n, void *base)
 		size_t l = strlen(u);
 		const char *host = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
 		snprintf(ip, sizeof(ip), "%.200s[%zu]", path, i);
+		/* user:password@ is refused without echoing it: PD's etcd takes no credential in the
+		 * URL, and the endpoint is written in every decision's audit record (cluster_state
+		 * source), the log and the status API (attack6). Checked first, on the whole text, so
+		 * no other complaint (no scheme, a typo in it: attack17) echoes it either. */
+		if (strchr(u, '@'))
+			return cfg_cerr(c, n->items[i]->line, ip, "a PD URL with user information (user:password@) "
+			            "is refused: PD takes no credentials in its URL (use cluster.tls)");
 		if (!host || !*host || *host == '/')
 			return cfg_cerr(c, n->items[i]->line, ip,
 			            "bad PD URL \"%.100s\" (expected http://host:port or https://host:port)", u);
-		/* user:password@ is refused without echoing it: PD's etcd takes no credential in the
-		 * URL, and the endpoint is written in every decision's audit record (cluster_state
-		 * source), the log and the status API (attack6). */
-		if (strchr(host, '@'))
-			return cfg_cerr(c, n->items[i]->line, ip, "a PD URL with user information (user:password@) "
-			            "is refused: PD takes no credentials in its URL (use cluster.tls)");
 		for (const char *q = u; *q; q++)
 			if ((unsigned char)*q <= ' ' || *q == '?' || *q == '#')
 				return cfg_cerr(c, n->items[i]->line, ip, "bad PD URL \"%.100s\"", u);
@@ -179,6 +180,9 @@ int cfg_fn_backup_uri(ctx *c, const char *path, const ig_ynode *n, void *base)
 		return -1;
 	if (!cfg->obligations.backup_uri)
 		return 0; /* explicitly off: rules that owe a snapshot are refused by cross_check */
+	/* the credential first: the placeholder error below echoes part of the URI */
+	if (backup_uri_without_secret(c, path, n, cfg->obligations.backup_uri) < 0)
+		return -1;
 	for (const char *p = strchr(cfg->obligations.backup_uri, '{'); p; p = strchr(p + 1, '{')) {
 		bool ok = false;
 		for (size_t i = 0; i < 3; i++)
@@ -187,7 +191,7 @@ int cfg_fn_backup_uri(ctx *c, const char *path, const ig_ynode *n, void *base)
 			return cfg_cerr(c, n->line, path, "unknown placeholder at \"%.30s\" (known: {db}, {table}, "
 			            "{job_id})", p);
 	}
-	return backup_uri_without_secret(c, path, n, cfg->obligations.backup_uri);
+	return 0;
 }
 
 /* ---- policy rules ---- */

@@ -24,7 +24,12 @@ static bool v6_char(char ch)
 
 static int hp_fail(const char *s, char *err, size_t errlen, const char *why)
 {
-	if (errlen)
+	/* "user:password@host:port" (a DSN habit) is not echoed: the error reaches the log, the
+	 * audit log (admin.reload_refused) and the reload API's answer */
+	if (errlen && s && strchr(s, '@'))
+		snprintf(err, errlen, "bad host:port (not shown: it holds an '@', user information is never "
+		         "written in the config): %s", why);
+	else if (errlen)
 		snprintf(err, errlen, "bad host:port \"%.100s\": %s", s ? s : "", why);
 	return -1;
 }

@@ -785,8 +785,10 @@ static int build_argv(run *r, bool skip_check, char ***out, char *err, size_t er
 		const char *a = r->o->argv[i], *name = a + 1, *eq;
 		size_t len, k, nk = sizeof(ltn_flags) / sizeof(ltn_flags[0]);
 		if (a[0] != '-' || !a[1] || strcmp(a, "--") == 0) {
-			snprintf(err, errlen, "Lightning's command line has \"%.100s\" where a flag is expected: give the "
-			         "guarded run `tidb-lightning -config TASK.toml [flags]`", a);
+			/* not echoed: a stray argument is typically a value that lost its flag
+			 * (`-tidb-password= secret`), and this error reaches the audit log */
+			snprintf(err, errlen, "Lightning's command line has an argument (number %d) where a flag is "
+			         "expected: give the guarded run `tidb-lightning -config TASK.toml [flags]`", i);
 			goto refuse;
 		}
 		if (name[0] == '-')

@@ -7,7 +7,8 @@
  * sql_redact_statement redacts the string literals of a statement, joined as the server
  * joins adjacent literals, and fails closed: when the server's possible readings of the
  * text (sql_mode quoting, client charset, executable comments) disagree about where the
- * literals are, or a literal does not end, everything from there on is withheld.
+ * literals are, or a literal does not end, everything from there on is withheld; it also
+ * withholds the passwords of account statements and redacts comments as free text.
  * sql_redact_text redacts free text (backend error messages that may echo a statement).
  *
  * How BR reads a location (pingcap/tidb br/pkg/storage/parse.go, v7.5.0 .. master):
@@ -147,8 +148,9 @@ static size_t value_end(const char *s, size_t n, size_t v)
 	return v;
 }
 
-/* Copies s to b with the value of every credential name=value (and, when colon, name:value
- * and name: value, as protobuf text and logs print them) replaced by "redacted". */
+/* Copies s to b with the value of every credential name=value (and, when colon, i.e. in free
+ * text: name:value, name: value as protobuf text and logs print them, and name = value with
+ * blanks around the mark) replaced by "redacted". */
 static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 {
 	size_t i = 0, out = 0;
@@ -162,12 +164,16 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		while (i < n && name_byte((unsigned char)s[i]))
 			i++;
 		ne = i;
+		/* free text is written for people too: blanks may stand around the '=' or ':' */
+		if (colon)
+			while (i < n && (s[i] == ' ' || s[i] == '\t'))
+				i++;
 		if (i >= n || !(s[i] == '=' || (colon && s[i] == ':' && !(i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/'))))
 			continue;
 		if (!sql_redact_is_secret_name(s + ns, ne - ns))
 			continue;
 		v = i + 1;
-		if (colon && s[i] == ':')
+		if (colon)
 			while (v < n && (s[v] == ' ' || s[v] == '\t'))
 				v++;
 		sql_sb_put(b, s + out, v - out);
@@ -490,6 +496,90 @@ static void emit_literal(out_t *o, const char *v, size_t n, char q)
 	emit(o, &q, 1);
 }
 
+/* ---- comments: free text ----
+ * The lexer skips comments, but a comment is text a credential can be in (a script that keeps
+ * the old location, keys and all, in a comment beside the new one). Every piece of the source
+ * copied to the output goes through emit_src, which copies the tokens and redacts each
+ * comment's body as free text (sql_redact_text); a body longer than MAX_GROUP_BYTES is
+ * withheld whole (memory stays bounded, as for a literal group). */
+
+static void emit_comment_body(out_t *o, const char *p, size_t n)
+{
+	char *r;
+	if (n == 0)
+		return;
+	if (n > MAX_GROUP_BYTES) {
+		char note[80];
+		snprintf(note, sizeof(note), " importgate: %zu bytes of comment withheld ", n);
+		emit_str(o, note);
+		return;
+	}
+	r = sql_redact_text(p, n);
+	if (!r) {
+		o->oom = true;
+		return;
+	}
+	emit_str(o, r);
+	free(r);
+}
+
+/* The text between two tokens: blanks and comments (and the marks of executable comments,
+ * whose body is code). Each comment's body is redacted; its marks are kept. */
+static void emit_gap(out_t *o, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	while (i < n) {
+		size_t b, e, close = 0;
+		if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+			const char *c;
+			b = i + 2;
+			c = memmem(s + b, n - b, "*/", 2);
+			e = c ? (size_t)(c - s) : n;
+			close = c ? 2 : 0;
+		} else if (s[i] == '#' || (s[i] == '-' && i + 1 < n && s[i + 1] == '-')) {
+			b = i + (s[i] == '#' ? 1 : 2);
+			for (e = b; e < n && s[e] != '\n'; e++)
+				;
+		} else {
+			i++;
+			continue;
+		}
+		emit(o, s + out, b - out);
+		emit_comment_body(o, s + b, e - b);
+		out = e;
+		i = e + close;
+	}
+	emit(o, s + out, n - out);
+}
+
+/* Source text [from, to) copied to the output, comments redacted. A construct the span does
+ * not end (it cannot hold a literal: to is a token's start, or where the readings diverge) is
+ * redacted as free text, like a comment. */
+static void emit_src(out_t *o, const char *sql, size_t from, size_t to, unsigned flags)
+{
+	sql_lexer lx;
+	sql_token t;
+	const char *s = sql + from;
+	size_t n, at = 0;
+	if (to <= from)
+		return;
+	n = to - from;
+	sql_lex_init(&lx, s, n, flags);
+	for (;;) {
+		sql_tok_type ty = sql_lex_next(&lx, &t);
+		if (ty == SQL_TOK_EOF)
+			break;
+		if (ty == SQL_TOK_ERROR) {
+			emit_comment_body(o, s + at, n - at);
+			return;
+		}
+		emit_gap(o, s + at, t.off - at);
+		emit(o, s + t.off, t.len);
+		at = t.off + t.len;
+	}
+	emit_gap(o, s + at, n - at);
+}
+
 /* Readings the server could make of the text (SQL_F_* bits that move literal bounds). */
 static const unsigned dims[] = {SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_ANSI_QUOTES, SQL_F_MB_PAIRS,
                                 SQL_F_EXEC_AS_COMMENT, SQL_F_MARIADB_EXEC, SQL_F_NBSP_IS_WORD,
@@ -567,39 +657,197 @@ static size_t divergence(const char *sql, size_t len, unsigned flags)
 	}
 }
 
+/* The group g[0..ng) written with value v in its first literal and the others emptied. */
+static void emit_group(out_t *o, const char *sql, const sql_token *g, size_t ng, const char *v, unsigned flags,
+                       size_t *pos)
+{
+	for (size_t i = 0; i < ng; i++) {
+		char q = sql[g[i].qoff];
+		emit_src(o, sql, *pos, g[i].qoff, flags); /* up to the quote: keeps _charset / N */
+		if (i == 0)
+			emit_literal(o, v, strlen(v), q);
+		else
+			emit_literal(o, "", 0, q);
+		*pos = g[i].off + g[i].len;
+	}
+}
+
+/*
+ * Locations built by expressions. A script may build a location from pieces to keep its key
+ * apart: CONCAT('s3://b/t.csv?secret-access-key=', 'wJalr...'), or '...' || '...'. Each
+ * piece alone shows no credential, so a piece (a literal group) that leaves a query pair
+ * open - its name unfinished (no '='), or the name a credential's - and is followed by ','
+ * or an operator continues in the next literal group of the statement: the pair is read
+ * across the two, and when its name is a credential's, the next group up to its first '&'
+ * is withheld. Fail closed: the next group may be no part of the location.
+ */
+#define TAIL_MAX 256
+
+typedef struct cont_t {
+	bool open;           /* the next group continues the pair in tail */
+	bool cand;           /* the last group left a pair open (open once ',' or an operator follows) */
+	char tail[TAIL_MAX]; /* the open pair's text so far */
+	size_t n;
+	bool overflow;       /* the pair is longer than tail: its continuation is withheld */
+} cont_t;
+
+/* Is the pair text p (name[=value]) open: no '=' yet, or a credential's name? */
+static bool pair_open(const char *p, size_t n)
+{
+	const char *eq = memchr(p, '=', n);
+	return !eq || sql_redact_is_secret_name(p, (size_t)(eq - p));
+}
+
+/* Records the pair the decoded value v leaves open, if any (after its last '&', or after its
+ * first '?' when none follows; when continuing, the pair joined so far). */
+static void note_tail(cont_t *c, const char *v, size_t n, bool continuing)
+{
+	const char *amp = NULL, *q = memchr(v, '?', n);
+	size_t from;
+	for (size_t i = n; i > 0; i--)
+		if (v[i - 1] == '&') {
+			amp = v + i - 1;
+			break;
+		}
+	c->cand = false;
+	if (amp || q) {
+		from = (size_t)((amp ? amp : q) - v) + 1;
+		c->n = 0;
+		c->overflow = false;
+	} else if (continuing) {
+		from = 0; /* the whole value extends the pair */
+	} else {
+		return;
+	}
+	if (n - from > TAIL_MAX - c->n) {
+		c->overflow = true;
+		c->n = 0;
+	} else if (!c->overflow) {
+		memcpy(c->tail + c->n, v + from, n - from);
+		c->n += n - from;
+	}
+	c->cand = c->overflow || pair_open(c->tail, c->n);
+}
+
+/* The value v (decoded, n bytes) of a group that continues c's open pair: NULL on OOM. */
+static char *redact_continued(cont_t *c, const char *v, size_t n)
+{
+	const char *amp = memchr(v, '&', n);
+	size_t a = amp ? (size_t)(amp - v) : n, pn = c->n + a;
+	char pair[TAIL_MAX * 2];
+	bool secret;
+	sql_sbuf b = {0};
+
+	if (c->overflow || pn > sizeof(pair)) {
+		secret = true;
+	} else {
+		const char *eq;
+		memcpy(pair, c->tail, c->n);
+		memcpy(pair + c->n, v, a);
+		eq = memchr(pair, '=', pn);
+		secret = eq && sql_redact_is_secret_name(pair, (size_t)(eq - pair));
+	}
+	if (!secret)
+		return sql_redact_uri(v, n);
+	if (a > 0) /* the pair's part in this piece */
+		sql_sb_str(&b, REDACTED);
+	if (amp) { /* the rest is more of the query */
+		char *rest = malloc(n - a + 1), *r;
+		if (!rest) {
+			free(b.p);
+			return NULL;
+		}
+		rest[0] = '?';
+		memcpy(rest + 1, v + a + 1, n - a - 1);
+		r = sql_redact_uri(rest, n - a);
+		free(rest);
+		if (!r) {
+			free(b.p);
+			return NULL;
+		}
+		sql_sb_put(&b, "&", 1);
+		sql_sb_str(&b, r + 1);
+		free(r);
+	}
+	return sql_sb_done(&b);
+}
+
+/*
+ * JSON inside a literal. TiDB JSON-decodes some literals (SET SESSION_STATES: the prepared
+ * statements' text; pkg/sessionctx/sessionstates), and Go's encoder writes '&', '<', '>' as
+ * \u0026 ...: a credential's name or separator spelled with \u escapes reads as none. When a
+ * value holds "\u" or "\/", its JSON-decoded view (ASCII escapes only; others kept) is
+ * redacted too; if that finds a credential, the literal is withheld whole.
+ */
+static bool json_escaped_secret(const char *v, size_t n)
+{
+	char *d, *r;
+	size_t k = 0;
+	bool secret;
+	if (!memmem(v, n, "\\u", 2) && !memmem(v, n, "\\/", 2))
+		return false;
+	if (!(d = malloc(n + 1)))
+		return true; /* fail closed */
+	for (size_t i = 0; i < n; i++) {
+		int h[4] = {-1, -1, -1, -1};
+		if (v[i] == '\\' && i + 1 < n && v[i + 1] == '/') {
+			d[k++] = '/';
+			i++;
+			continue;
+		}
+		if (v[i] == '\\' && i + 5 < n && v[i + 1] == 'u')
+			for (int j = 0; j < 4; j++)
+				h[j] = sql_hex_digit(v[i + 2 + j]);
+		if (h[0] == 0 && h[1] == 0 && h[2] >= 0 && h[3] >= 0 && h[2] < 8) {
+			d[k++] = (char)(h[2] * 16 + h[3]);
+			i += 5;
+		} else {
+			d[k++] = v[i];
+		}
+	}
+	r = sql_redact_uri(d, k);
+	secret = !r || strlen(r) != k || memcmp(r, d, k) != 0;
+	free(r);
+	free(d);
+	return secret;
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
- * sees), the result in the first literal, the others emptied. 0, or -1 out of memory. */
-static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, size_t *pos)
+ * sees), the result in the first literal, the others emptied. c: the continuation state of
+ * the statement (NULL for a quoted name). 0, or -1 out of memory. */
+static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng, unsigned flags, cont_t *c,
+                        size_t *pos)
 {
 	size_t raw = g[ng - 1].off + g[ng - 1].len - g[0].off, n = 0, i;
 	char *joined = NULL, *r;
 	bool changed;
 	if (raw > MAX_GROUP_BYTES) {
-		emit(o, sql + *pos, g[0].qoff - *pos);
+		emit_src(o, sql, *pos, g[0].qoff, flags);
 		emit_str(o, "'<redacted: long literal>'");
 		*pos = g[ng - 1].off + g[ng - 1].len;
+		if (c) { /* whatever follows may be its tail */
+			c->overflow = c->cand = true;
+			c->n = 0;
+		}
 		return 0;
 	}
 	for (i = 0; i < ng; i++)
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
-	r = sql_redact_uri(joined, n);
+	const char *jv = joined ? joined : ""; /* n is 0 when nothing was decoded */
+	if (json_escaped_secret(jv, n))
+		r = strdup(REDACTED);
+	else
+		r = c && c->open ? redact_continued(c, jv, n) : sql_redact_uri(jv, n);
 	if (!r) {
 		free(joined);
 		return -1;
 	}
-	changed = strlen(r) != n || memcmp(r, joined, n) != 0;
-	if (changed) {
-		for (i = 0; i < ng; i++) {
-			char q = sql[g[i].qoff];
-			emit(o, sql + *pos, g[i].qoff - *pos); /* up to the quote: keeps _charset / N */
-			if (i == 0)
-				emit_literal(o, r, strlen(r), q);
-			else
-				emit_literal(o, "", 0, q);
-			*pos = g[i].off + g[i].len;
-		}
-	}
+	if (c)
+		note_tail(c, jv, n, c->open);
+	changed = strlen(r) != n || memcmp(r, jv, n) != 0;
+	if (changed)
+		emit_group(o, sql, g, ng, r, flags, pos);
 	free(r);
 	free(joined);
 	return 0;
@@ -614,11 +862,91 @@ static bool groupable(const char *sql, const sql_token *t)
 
 /* A run of more adjacent literals than redact_group takes: withheld whole (the server joins
  * them all; redacting a part could leave a secret's tail in the rest). */
-static void withhold_group(out_t *o, const char *sql, const sql_token *first, const sql_token *last, size_t *pos)
+static void withhold_group(out_t *o, const char *sql, const sql_token *first, const sql_token *last,
+                           unsigned flags, size_t *pos)
 {
-	emit(o, sql + *pos, first->qoff - *pos);
+	emit_src(o, sql, *pos, first->qoff, flags);
 	emit_str(o, "'<redacted: too many adjacent literals>'");
 	*pos = last->off + last->len;
+}
+
+/*
+ * Account passwords. SQL carries a password as a bare literal, which reads as no location:
+ * pingcap/tidb pkg/parser/parser.y (v7.5 .. master) AuthOption `IDENTIFIED BY 'pw'`,
+ * `IDENTIFIED BY PASSWORD 'hash'`, `IDENTIFIED WITH plugin BY 'pw'` / `AS 'hash'` (a hash is
+ * a stringLit or hexLit), SetPwdStmt `SET PASSWORD [FOR u] = 'pw'` / `= PASSWORD('pw')`;
+ * MySQL's `ALTER USER .. REPLACE 'old'`, `CHANGE MASTER/REPLICATION SOURCE TO
+ * MASTER_PASSWORD|SOURCE_PASSWORD = 'pw'`, `START REPLICA PASSWORD='pw'`; MariaDB's
+ * `IDENTIFIED VIA plugin USING 'hash'` and `CREATE SERVER .. OPTIONS (PASSWORD 'pw')`. TiDB
+ * redacts these in its own logs (pkg/parser/ast misc.go SecureText).
+ * The model, per statement (reset at ';'): once a word holding IDENTIFIED, PASSWORD or PASSWD
+ * was seen, a literal right after BY, AS, USING, REPLACE, a PASSWORD word, '=' / ':=', '(',
+ * ',' or an operator is withheld whole, whatever it holds (an expression such as
+ * PASSWORD(CONCAT('a', 'b')) has every piece withheld). Words are matched by what they contain or end with,
+ * so a word glued to a blank only one reading sees (U+00A0, a GBK lead byte) still counts.
+ * Fail closed: it may withhold a literal that is no password (MASTER_HOST='h' after
+ * MASTER_PASSWORD, `WHERE password = 'x'`), never the reverse.
+ */
+typedef struct auth_ctx {
+	bool on;    /* this statement is about a password */
+	bool armed; /* the next literal is one */
+} auth_ctx;
+
+static bool word_contains(const char *w, size_t n, const char *kw)
+{
+	size_t k = strlen(kw);
+	for (size_t i = 0; i + k <= n; i++)
+		if (sql_ieq(w + i, k, kw))
+			return true;
+	return false;
+}
+
+/* Does the word's last run of ASCII letters spell kw? */
+static bool word_ends_with(const char *w, size_t n, const char *kw)
+{
+	size_t e = n, b;
+	while (e > 0 && !(((unsigned char)w[e - 1] | 0x20) >= 'a' && ((unsigned char)w[e - 1] | 0x20) <= 'z'))
+		e--;
+	for (b = e; b > 0 && ((unsigned char)w[b - 1] | 0x20) >= 'a' && ((unsigned char)w[b - 1] | 0x20) <= 'z'; b--)
+		;
+	return sql_ieq(w + b, e - b, kw);
+}
+
+/* Moves the context past one token that is not a literal. */
+static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
+{
+	const char *w = sql + t->off;
+	bool pw;
+
+	switch (t->type) {
+	case SQL_TOK_SEMI:
+		a->on = a->armed = false;
+		break;
+	case SQL_TOK_EQ:
+	case SQL_TOK_LPAREN:
+	case SQL_TOK_COMMA: /* PASSWORD(CONCAT('a', 'b')) */
+	case SQL_TOK_OP:    /* PASSWORD('a' || 'b') */
+		a->armed = a->on;
+		break;
+	case SQL_TOK_IDENT:
+		pw = word_contains(w, t->len, "PASSWORD") || word_contains(w, t->len, "PASSWD");
+		if (pw || word_contains(w, t->len, "IDENTIFIED"))
+			a->on = true;
+		a->armed = a->on && (pw || word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
+		                     word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		break;
+	default:
+		a->armed = false;
+		break;
+	}
+}
+
+/* One token that is a password (a backquoted name, a hex or bit literal) written as 'redacted'. */
+static void withhold_token(out_t *o, const char *sql, const sql_token *t, unsigned flags, size_t *pos)
+{
+	emit_src(o, sql, *pos, t->off, flags);
+	emit_str(o, "'" REDACTED "'");
+	*pos = t->off + t->len;
 }
 
 /* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
@@ -627,31 +955,50 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 	sql_lexer lx;
 	sql_token tok, last, g[64];
 	size_t ng = 0, total = 0, pos = 0;
+	auth_ctx auth = {false, false};
+	cont_t cont;
+	bool password = false; /* the group being collected is a password */
+	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
 		if (total > 0 && !groupable(sql, &tok)) {
 			if (total > ng)
-				withhold_group(o, sql, &g[0], &last, &pos);
-			else if (redact_group(o, sql, g, ng, flags, &pos) < 0)
+				withhold_group(o, sql, &g[0], &last, flags, &pos);
+			else if (password)
+				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
+			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
 			ng = total = 0;
+			/* an open pair continues after ',' or an operator: CONCAT('..=', 'SK'), '..' || '..' */
+			cont.open = cont.cand && (ty == SQL_TOK_COMMA || ty == SQL_TOK_OP);
+			cont.cand = false;
 		}
+		if (ty == SQL_TOK_SEMI)
+			memset(&cont, 0, sizeof(cont));
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
+			if (total == 0)
+				password = auth.armed;
 			if (ng < sizeof(g) / sizeof(g[0]))
 				g[ng++] = tok;
 			last = tok;
 			total++;
+			auth.armed = false;
+			continue;
+		}
+		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
+			withhold_token(o, sql, &tok, flags, &pos);
 		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
-			if (redact_group(o, sql, &tok, 1, flags, &pos) < 0)
+			if (redact_group(o, sql, &tok, 1, flags, NULL, &pos) < 0)
 				return -1;
 		}
+		auth_step(&auth, sql, &tok);
 	}
-	emit(o, sql + pos, end - pos);
-	return 0;
+	emit_src(o, sql, pos, end, flags);
+	return o->oom ? -1 : 0;
 }
 
 int sql_redact_statement_to(const char *sql, size_t len, unsigned flags, sql_redact_sink fn, void *ctx)

@@ -209,8 +209,10 @@ int sql_import_remove_disable_precheck(const char *sql, size_t len, const sql_im
  * (flags as given, each SQL_F_* reading bit flipped, every combination of backslash/ANSI
  * quotes/two-byte charset); from the first offset where the readings disagree about a
  * literal, or where a literal or comment does not end, the rest is replaced by a comment
- * saying how many bytes were withheld. flags: the reading the caller saw (any value is
- * safe: the output is the same whenever the readings agree). */
+ * saying how many bytes were withheld. Also the password literals of account statements
+ * (IDENTIFIED BY 'pw', SET PASSWORD = 'pw', ...) and, as free text, every comment's body.
+ * flags: the reading the caller saw (any value is safe: the output is the same whenever
+ * the readings agree). */
 char *sql_redact_uri(const char *uri, size_t len);
 char *sql_redact_statement(const char *sql, size_t len, unsigned flags);
 /* The same, streamed: fn gets the output in pieces (nothing is buffered beyond one literal

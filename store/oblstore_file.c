@@ -123,6 +123,12 @@ static int file_compact(ig_oblstore *st, char *err, size_t errlen)
 		return perr(err, errlen, "out of memory");
 	snprintf(tmp, plen, "%s.compact", st->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0 && fchmod(fd, 0600) < 0) { /* a leftover .compact keeps its own mode */
+		int e = errno;
+		close(fd);
+		fd = -1;
+		errno = e;
+	}
 	if (fd < 0) {
 		perr(err, errlen, "%s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -311,7 +317,9 @@ int ig_oblstore_open_file(const char *path, ig_oblstore **out, char *warn, size_
 	}
 	free(lock);
 	st->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (st->fd < 0) {
+	/* The records hold the imports' statements, credentials and all: a file that exists
+	 * already (made by hand, restored from a backup) is made private like a new one. */
+	if (st->fd < 0 || fchmod(st->fd, 0600) < 0) {
 		perr(err, errlen, "%s: %s", path, strerror(errno));
 		ig_oblstore_close(st);
 		return -1;

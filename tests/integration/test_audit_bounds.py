@@ -77,7 +77,9 @@ def test_hostile_import_record_bounded(policy_gw, double, state, size):
     assert "PLANTEDHOSTILE" not in text
     assert len(d) == 1
     assert d[0]["statement_bytes"] == size
-    assert d[0]["statement_truncated"] is True
+    # a comment is free text, redacted as such; one over 64 KiB is withheld whole (attack17),
+    # as a literal group of that size is
+    assert "bytes of comment withheld" in d[0]["statement"], d[0]["statement"][:300]
     assert len(d[0]["statement_sha256"]) == 64
     # the statement once, cut at 8 KiB of JSON; every record of the import under 64 KiB
     assert len(json.dumps(d[0]["statement"])) <= 8192 + 2

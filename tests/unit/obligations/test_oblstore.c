@@ -518,6 +518,27 @@ static void test_single_process(void **state)
 	assert_int_equal(ig_oblstore_open_file("", &second, warn, sizeof(warn), err, sizeof(err)), -1);
 }
 
+/* The records hold the imports' statements, credentials and all (docs/OBLIGATIONS.md): a
+ * file that already exists with wider permissions (made by hand, restored from a backup) is
+ * made 0600 when opened, as a new one is (attack17). */
+static void test_file_private(void **state)
+{
+	ig_oblstore *st;
+	struct stat sb;
+	int fd;
+
+	(void)state;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	st = open_ok(NULL);
+	assert_int_equal(stat(path, &sb), 0);
+	if ((sb.st_mode & 0777) != 0600)
+		fail_msg("the obligations file is mode %o", (unsigned)(sb.st_mode & 0777));
+	ig_oblstore_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_private, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -342,6 +342,14 @@ static void errors_by_type(void **state)
 	load_err("cluster:\n  pd: [\"http://root:PLANTEDPW@pd-0:2379\"]\n",
 	         "t.yaml:2: cluster.pd[0]: a PD URL with user information (user:password@) is refused");
 	load_err("cluster:\n  pd: [\"https://PLANTEDPW @pd-0:2379\"]\n", "user information");
+	/* attack17: user information is not echoed whatever else is wrong with the URL */
+	load_err("cluster:\n  pd: [\"root:PLANTEDPW@pd-0:2379\"]\n", "user information");
+	load_err("cluster:\n  pd: [\"etcd://root:PLANTEDPW@pd-0:2379\"]\n", "user information");
+	load_err("cluster:\n  pd: [\"http:/root:PLANTEDPW@pd-0:2379\"]\n", "user information");
+	load_err("backends:\n  servers: [\"root:PLANTEDPW@tidb-0:4000\"]\n", "backends.servers[0]: bad host:port");
+	load_err("obligations:\n  downstream:\n    servers: [\"u:PLANTEDPW@tidb-9:4000\"]\n", "bad host:port");
+	load_err("obligations: {backup_uri: \"s3://b/{job_id}?secret-access-key={PLANTEDSK}\"}\n",
+	         "obligations.backup_uri: the URI holds a credential");
 	load_err("policy:\n  rules:\n    - name: a\n      tables: []\n", "t.yaml:4: policy.rules[0].tables: must list at least one entry");
 	load_err("policy:\n  rules:\n    - name: a\n      tables: [[x]]\n", "policy.rules[0].tables[0]: expected a string, got a list");
 	/* mapping */
