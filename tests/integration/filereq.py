@@ -8,13 +8,18 @@ and the imports that reached the double."""
 import struct
 import time
 
+import pytest
+
 from harness import rawproto
-from policy_helpers import DB1, PRECHECK, USERS
+from policy_helpers import DB1, PRECHECK, USERS  # puts tests/tidb_double on sys.path
+import mysqlwire as w  # noqa: E402
+import tidb_double  # noqa: E402
 
 IMP = b"IMPORT INTO shop.orders FROM 's3://b/o.csv'"
 LOAD = b"LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE shop.orders"
 COM_QUERY, COM_PING = 0x03, 0x0E
 COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE = 0x16, 0x17, 0x18, 0x19
+COM_DEBUG = 0x0D
 CLIENT_LOCAL_FILES = 0x80
 CLOSED = "closed"
 
@@ -112,3 +117,19 @@ def exploit(c, rx, cmd):
 def shown(got):
     """What until_file_request read, each packet as (id, first byte), for a failure message."""
     return [g if g == CLOSED else (g[0], g[1][:1]) for g in got]
+
+
+@pytest.fixture
+def debug_answered_twice(monkeypatch):
+    """The double answers COM_DEBUG (which TiDB refuses with one ERR) with two OKs: a stand-in
+    for a miscount of the answers no fence knows (attacks 15 and 16)."""
+    plain = tidb_double.Session.dispatch
+
+    def dispatch(self, cmd, body):
+        if cmd != COM_DEBUG:
+            return plain(self, cmd, body)
+        self.io.write(w.ok_packet(status=self.status()))
+        self.io.write(w.ok_packet(status=self.status()))
+        return True
+
+    monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)

@@ -17,28 +17,11 @@ backend leg (test_attack15_refresh_twice.py)."""
 import pytest
 
 from policy_helpers import Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
-import tidb_double  # noqa: E402
-import mysqlwire as w  # noqa: E402
-from filereq import COM_QUERY, COM_STMT_CLOSE, LOAD, exploit, refused_control, shown  # noqa: E402
+from filereq import COM_DEBUG, COM_QUERY, COM_STMT_CLOSE, LOAD, exploit, refused_control, shown  # noqa: E402
+from filereq import debug_answered_twice  # noqa: E402,F401  (a fixture)
 from filereq import execute as _execute, login as _login, pkt as _pkt, prepare as _prepare  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
-
-COM_DEBUG = 0x0D
-
-
-@pytest.fixture
-def debug_answered_twice(monkeypatch):
-    plain = tidb_double.Session.dispatch
-
-    def dispatch(self, cmd, body):
-        if cmd != COM_DEBUG:
-            return plain(self, cmd, body)
-        self.io.write(w.ok_packet(status=self.status()))
-        self.io.write(w.ok_packet(status=self.status()))
-        return True
-
-    monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)
 
 
 def test_file_request_with_nothing_pending_closes_the_session(policy_gw, zdouble, state, debug_answered_twice):

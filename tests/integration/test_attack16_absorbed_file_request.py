@@ -28,17 +28,15 @@ miscount shifts must match as well)."""
 import pytest
 
 from policy_helpers import Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
-import tidb_double  # noqa: E402
-import mysqlwire as w  # noqa: E402
 from filereq import CLIENT_LOCAL_FILES, COM_QUERY, LOAD, carrier, reached as _reached, refused_control  # noqa: E402
 from filereq import execute as _execute, pkt as _pkt, prepare as _prepare, rest as _rest, shown  # noqa: E402
-from filereq import until_file_request  # noqa: E402
+from filereq import COM_DEBUG, debug_answered_twice, until_file_request  # noqa: E402,F401  (a fixture)
 from harness import rawproto  # noqa: E402
 from policy_helpers import DB1, USERS  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
-COM_DEBUG, COM_STATISTICS, COM_FIELD_LIST, COM_STMT_FETCH = 0x0D, 0x09, 0x04, 0x1C
+COM_STATISTICS, COM_FIELD_LIST, COM_STMT_FETCH = 0x09, 0x04, 0x1C
 CLIENT_MULTI_STATEMENTS = 0x10000
 DELAYED_LOAD = b"SELECT SLEEP(1); " + LOAD  # the file request a second after the SLEEP's result
 
@@ -57,20 +55,6 @@ def _absorbing(cmd):
             COM_FIELD_LIST: _pkt(bytes([COM_FIELD_LIST]) + b"orders\x00"),
             COM_STMT_FETCH: _pkt(bytes([COM_STMT_FETCH]) + bytes(8))}[cmd]
     return carrier(COM_STATISTICS) + _pkt(bytes([COM_STATISTICS])) * 4 + last
-
-
-@pytest.fixture
-def debug_answered_twice(monkeypatch):
-    plain = tidb_double.Session.dispatch
-
-    def dispatch(self, cmd, body):
-        if cmd != COM_DEBUG:
-            return plain(self, cmd, body)
-        self.io.write(w.ok_packet(status=self.status()))
-        self.io.write(w.ok_packet(status=self.status()))
-        return True
-
-    monkeypatch.setattr(tidb_double.Session, "dispatch", dispatch)
 
 
 @pytest.mark.parametrize("absorber", [COM_STATISTICS, COM_FIELD_LIST, COM_STMT_FETCH],
