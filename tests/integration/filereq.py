@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import rawproto
-from policy_helpers import DB1, PRECHECK, USERS  # puts tests/tidb_double on sys.path
+from policy_helpers import DB1, PRECHECK, USERS, Received  # puts tests/tidb_double on sys.path
 import mysqlwire as w  # noqa: E402
 import tidb_double  # noqa: E402
 
@@ -101,6 +101,14 @@ def refused_control(c):
     out = c.outcome(20)
     assert out[:2] == ("error", PRECHECK), out
 
+
+def armed(c, double):
+    """The positive control (a covered import refused), then SELECT SLEEP(3) prepared (its
+    execution keeps the server busy while the commands behind it arrive); returns its id and
+    the count of imports reaching `double` from here on."""
+    refused_control(c)
+    sid = prepare(c, b"SELECT SLEEP(3)")
+    return sid, Received(double)
 
 def exploit(c, rx, cmd):
     """The attack's end: reads up to a file request and, when one came, sends the carrier

@@ -24,8 +24,8 @@ first closes the session."""
 
 import pytest
 
-from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, exploit, refused_control, shown
-from filereq import execute as _execute, login as _login, prepare as _prepare, rest as _rest
+from filereq import COM_PING, COM_QUERY, COM_STMT_CLOSE, IMP, LOAD, armed, exploit, shown
+from filereq import execute as _execute, login as _login, rest as _rest
 from harness import rawproto
 from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, state, zdouble  # noqa: F401
 
@@ -80,9 +80,7 @@ def _attempt(gw, double, head, behind, load, carrier):
     request came. Returns (imports that reached the double, what the client got, the rest)."""
     c = _login(gw)
     try:
-        refused_control(c)
-        sid = _prepare(c, b"SELECT SLEEP(3)")
-        rx = Received(double)
+        sid, rx = armed(c, double)
         try:
             c.send_raw(_pkt(head) + behind(sid) + load)
         except OSError:  # closed by the gateway while the 16 MiB commands were still on their way

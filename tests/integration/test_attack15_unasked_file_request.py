@@ -16,10 +16,10 @@ backend leg (test_attack15_refresh_twice.py)."""
 
 import pytest
 
-from policy_helpers import Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
-from filereq import COM_DEBUG, COM_QUERY, COM_STMT_CLOSE, LOAD, exploit, refused_control, shown  # noqa: E402
+from policy_helpers import double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
+from filereq import COM_DEBUG, COM_QUERY, COM_STMT_CLOSE, LOAD, armed, exploit, shown  # noqa: E402
 from filereq import debug_answered_twice  # noqa: E402,F401  (a fixture)
-from filereq import execute as _execute, login as _login, pkt as _pkt, prepare as _prepare  # noqa: E402
+from filereq import execute as _execute, login as _login, pkt as _pkt  # noqa: E402
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -33,9 +33,7 @@ def test_file_request_with_nothing_pending_closes_the_session(policy_gw, zdouble
                    backends={"compression": "zstd", "health_interval_ms": 0})
     c = _login(gw)
     try:
-        refused_control(c)
-        sid = _prepare(c, b"SELECT SLEEP(3)")
-        rx = Received(zdouble)
+        sid, rx = armed(c, zdouble)
         c.send_raw(_pkt(bytes([COM_DEBUG])) + _pkt(_execute(sid)) + _pkt(bytes([COM_QUERY]) + LOAD))
         got, rest, reached = exploit(c, rx, COM_STMT_CLOSE)
     finally:

@@ -27,9 +27,9 @@ miscount shifts must match as well)."""
 
 import pytest
 
-from policy_helpers import Received, double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
-from filereq import CLIENT_LOCAL_FILES, COM_QUERY, LOAD, carrier, reached as _reached, refused_control  # noqa: E402
-from filereq import execute as _execute, pkt as _pkt, prepare as _prepare, rest as _rest, shown  # noqa: E402
+from policy_helpers import double, etcd, policy_gw, state, zdouble  # noqa: F401  (puts the double on sys.path)
+from filereq import CLIENT_LOCAL_FILES, COM_QUERY, LOAD, armed, carrier, reached as _reached  # noqa: E402
+from filereq import execute as _execute, pkt as _pkt, rest as _rest, shown  # noqa: E402
 from filereq import COM_DEBUG, debug_answered_twice, until_file_request  # noqa: E402,F401  (a fixture)
 from harness import rawproto  # noqa: E402
 from policy_helpers import DB1, USERS  # noqa: E402
@@ -65,9 +65,7 @@ def test_file_request_never_passes_for_another_answer(policy_gw, zdouble, state,
                    backends={"compression": "zstd", "health_interval_ms": 0})
     c = _login(gw)
     try:
-        refused_control(c)
-        sid = _prepare(c, b"SELECT SLEEP(3)")
-        rx = Received(zdouble)
+        sid, rx = armed(c, zdouble)
         try:
             c.send_raw(_pkt(bytes([COM_DEBUG])) + _pkt(_execute(sid)) + _pkt(bytes([COM_QUERY]) + DELAYED_LOAD)
                        + _absorbing(absorber))
