@@ -37,16 +37,11 @@ STATEMENTS = [
 ]
 
 
-def _audit(gw):
-    with open(gw.config["audit"]["path"]) as f:
-        return f.read()
-
-
 def _wait_for(gw, what, n=1):
     deadline = time.monotonic() + timing.bound(10)
-    while _audit(gw).count(what) < n and time.monotonic() < deadline:
+    while gw.audit_text().count(what) < n and time.monotonic() < deadline:
         time.sleep(0.05)
-    return _audit(gw)
+    return gw.audit_text()
 
 
 def test_account_passwords_not_in_statement_events(policy_gw, double, state):

@@ -21,11 +21,6 @@ pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 SECRET = "PLANTEDECHOSECRET77"
 
 
-def _audit_text(gw):
-    with open(gw.config["audit"]["path"]) as f:
-        return f.read()
-
-
 def test_secret_echoed_by_backend_error_is_logged(policy_gw, double, state):
     state.task("elsewhere", filters=["other.*"])
     gw = policy_gw(policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]})
@@ -38,9 +33,9 @@ def test_secret_echoed_by_backend_error_is_logged(policy_gw, double, state):
         c.close()
     assert out.code == 1064, out  # the server refused it, quoting the statement
     deadline = time.monotonic() + timing.bound(10)
-    while "import.result" not in _audit_text(gw) and time.monotonic() < deadline:
+    while "import.result" not in gw.audit_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    text = _audit_text(gw)
+    text = gw.audit_text()
     assert '"import.result"' in text, text
     # the decision record itself is redacted (positive control)
     dec = [json.loads(x) for x in text.splitlines() if '"import.decision"' in x]

@@ -21,11 +21,6 @@ pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 SECRET = "PLANTEDSECRETTAIL42"
 
 
-def _audit_text(gw):
-    with open(gw.config["audit"]["path"]) as f:
-        return f.read()
-
-
 def test_secret_after_64_adjacent_literals_reaches_audit(policy_gw, double, state):
     state.task("elsewhere", filters=["other.*"])
     gw = policy_gw(policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]},
@@ -39,9 +34,9 @@ def test_secret_after_64_adjacent_literals_reaches_audit(policy_gw, double, stat
     finally:
         c.close()
     deadline = time.monotonic() + timing.bound(10)
-    while "import.decision" not in _audit_text(gw) and time.monotonic() < deadline:
+    while "import.decision" not in gw.audit_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    text = _audit_text(gw)
+    text = gw.audit_text()
     decisions = [json.loads(x) for x in text.splitlines() if '"import.decision"' in x]
     assert decisions, text
     # the gateway itself read the location as one joined value holding the secret

@@ -22,11 +22,6 @@ pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 SECRET = "PLANTEDBATCHSECRET41"
 
 
-def audit_text(gw):
-    with open(gw.config["audit"]["path"]) as f:
-        return f.read()
-
-
 @pytest.mark.parametrize("second", [
     # another import, its location split in two literals
     "IMPORT INTO stage.u FROM 's3://b/u.csv?access-key=AKIAX&secret-access-key=' '%s'" % SECRET,
@@ -44,9 +39,9 @@ def test_secret_in_another_statement_of_the_batch_not_echoed(policy_gw, double, 
     assert out.code == 1064, out  # the whole batch refused by the server, quoting the second piece
     assert SECRET in out.message  # the client sees its own text (what TiDB said)
     deadline = time.monotonic() + timing.bound(10)
-    while "import.result" not in audit_text(gw) and time.monotonic() < deadline:
+    while "import.result" not in gw.audit_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    text = audit_text(gw)
+    text = gw.audit_text()
     res = [json.loads(x) for x in text.splitlines() if '"import.result"' in x]
     assert res and res[0]["error"]["code"] == 1064, text  # the answer was read (positive control)
     assert SECRET not in text, [ln for ln in text.splitlines() if SECRET in ln]

@@ -170,6 +170,11 @@ class Gateway:
     def alive(self):
         return self.direct or (self.proc is not None and self.proc.poll() is None)
 
+    def audit_text(self):
+        """The audit log as written so far (it must exist)."""
+        with open(self.config["audit"]["path"]) as f:
+            return f.read()
+
     def stderr_text(self):
         if self.direct:
             return ""
