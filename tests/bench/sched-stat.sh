@@ -1,0 +1,111 @@
+#!/bin/bash
+# sched-stat.sh - what each proxy asks of the kernel per relayed query: system calls by kind,
+# the wake-ups it causes, its context switches (voluntary: it slept in epoll_wait; involuntary:
+# it was preempted) and its CPU time, for one sysbench test and thread count, the proxies taken
+# in turn RUNS times. Counted with `perf stat` on tracepoints (no hardware counters needed) and
+# /proc/PID/task/*/status. Where run-sysbench.sh shows the gateway short of HAProxy, this shows
+# whether it is by more work per query or by how the scheduler treats it (docs/BENCHMARKS.md 1.18).
+#
+# Environment (defaults in brackets):
+#   IMPORTGATE  gateway binary [/tmp/build-bench/proxy/importgate]   WORKERS  its workers [2]
+#   TEST [oltp_read_only]  THREADS [64]  DURATION [10]  RUNS [2]
+#   TABLES, TABLE_SIZE [4, 10000]   WORKDIR [mktemp]
+# Needs perf (linux-perf), sysbench, haproxy, mariadb-server; run as root (tracepoints).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMPORTGATE=${IMPORTGATE:-/tmp/build-bench/proxy/importgate}
+TEST=${TEST:-oltp_read_only}
+THREADS=${THREADS:-64}
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-2}
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-10000}
+SB_USER=sbtest
+SB_PASS=sbpass
+WORKDIR=${WORKDIR:-$(mktemp -d /tmp/ig-schedstat.XXXXXX)}
+
+. "$HERE/lib.sh"
+
+for tool in perf sysbench haproxy mariadbd; do
+	command -v "$tool" >/dev/null || die "$tool not found (deploy/install-deps.sh --bench; perf: apt-get install linux-perf)"
+done
+[ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+
+EVENTS=sched:sched_wakeup,sched:sched_switch,irq_vectors:reschedule_entry
+for sc in read write recvfrom sendto readv writev epoll_wait epoll_ctl; do
+	EVENTS+=,syscalls:sys_enter_$sc
+done
+perf stat -x, -e "$EVENTS" -- true >/dev/null 2>&1 ||
+	die "perf cannot count the tracepoints ($EVENTS); run as root with tracefs mounted"
+
+PIDS=()
+trap stop_started EXIT
+
+start_mariadb ""
+mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -e 'CREATE DATABASE sbtest'
+SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
+	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE" --db-ps-mode=disable)
+sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
+	die "sysbench prepare failed: $WORKDIR/prepare.log"
+start_haproxy "" "$DB_PORT"
+start_importgate "$IMPORTGATE" "" "$DB_PORT" importgate "${WORKERS:-2}"
+
+# voluntary and involuntary context switches of all of a process's threads
+switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^voluntary_ctxt/ { v += $2 } /^nonvoluntary_ctxt/ { n += $2 } END { print v + 0, n + 0 }'
+}
+
+# One measured run of target $1 (run $2): one line "target run name value-per-query" per count.
+measure() {
+	local t=$1 r=$2 port pid out q s0 s1 c0 c1
+	case $t in
+	haproxy) port=$HAP_PORT pid=$HAP_PID ;;
+	importgate) port=$IG_PORT pid=$IG_PID ;;
+	esac
+	out=$WORKDIR/$t-$r
+	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time=2 run >/dev/null 2>&1
+	s0=$(switches "$pid")
+	c0=$(cpu_s "$pid")
+	perf stat -x, -e "$EVENTS" -p "$pid" -o "$out.perf" -- sleep "$DURATION" &
+	local pp=$!
+	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$DURATION" run >"$out.sb" 2>&1 ||
+		die "sysbench failed: $out.sb"
+	wait "$pp" || die "perf stat failed: $out.perf"
+	s1=$(switches "$pid")
+	c1=$(cpu_s "$pid")
+	q=$(awk '/queries:/ { print $2; exit }' "$out.sb")
+	[ -n "$q" ] && [ "$q" -gt 0 ] || die "no queries in $out.sb"
+	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, n, $1 / q }' "$out.perf"
+	echo "$s0 $s1" | awk -v t="$t" -v r="$r" -v q="$q" '{ print t, r, "voluntary_switches", ($3 - $1) / q; print t, r, "involuntary_switches", ($4 - $2) / q }'
+	echo "$t $r cpu_us $(awk -v a="$c0" -v b="$c1" -v q="$q" 'BEGIN { print (b - a) * 1e6 / q }')"
+	echo "$t $r qps $(awk '/queries:/ { gsub(/[(]/, "", $3); print $3; exit }' "$out.sb")"
+}
+
+for r in $(seq 1 "$RUNS"); do
+	order="haproxy importgate"
+	[ $((r % 2)) -eq 0 ] && order="importgate haproxy"
+	for t in $order; do
+		log "run $r: $t"
+		measure "$t" "$r"
+	done
+done >"$WORKDIR/rows.txt"
+
+echo "$TEST, $THREADS threads, $RUNS run(s) of ${DURATION}s per proxy; per relayed query (qps: queries/s), median of the runs"
+echo
+awk '
+	{ k = $3; v[$1, k, ++n[$1, k]] = $4; keys[k] = 1 }
+	function med(t, k,   m, i, j, a, x) {
+		m = n[t, k]; if (m == 0) return "-"
+		for (i = 1; i <= m; i++) a[i] = v[t, k, i]
+		for (i = 2; i <= m; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+	}
+	END {
+		print "| per query | haproxy | importgate |"
+		print "|---|---:|---:|"
+		for (k in keys) printf "| %s | %.3f | %.3f |\n", k, med("haproxy", k), med("importgate", k)
+	}' "$WORKDIR/rows.txt" | { read -r h; read -r s; echo "$h"; echo "$s"; sort; }
+echo
+echo "raw rows: $WORKDIR/rows.txt"
