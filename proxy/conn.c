@@ -72,6 +72,30 @@ static int conn_queue(ig_conn *c, const void *p, size_t n)
 	return ig_buf_append(&c->wq, p, n);
 }
 
+/*
+ * What the socket takes now, without waiting. With nothing of libuv's in flight (the caller
+ * checks c->writing) this is uv_try_write's job; send() does it through the socket layer
+ * where libuv's write() goes through the VFS first (fdget_pos, vfs_write): the profile of
+ * docs/BENCHMARKS.md 1.17 put libuv's read/write at 2.1 us per relayed query against 1.3 for
+ * HAProxy's recv/send. MSG_NOSIGNAL: a closed peer is an error here, not a signal.
+ */
+static int try_send(ig_conn *c, const uint8_t *p, size_t n)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) {
+		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+		return uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	}
+	for (;;) {
+		ssize_t k = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k >= 0)
+			return (int)k;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : uv_translate_sys_error(errno);
+	}
+}
+
 /* Relayed bytes still pointing into the sender's input go to the queue first; so does a
  * held re-framed packet (on_inject). */
 static int span_out(ig_conn *c)
@@ -130,30 +154,6 @@ int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len)
 		return -1;
 	ig_buf_append(&c->wq, hdr, sizeof(hdr));
 	return ig_buf_append(&c->wq, text, len);
-}
-
-/*
- * What the socket takes now, without waiting. With nothing of libuv's in flight (the caller
- * checks c->writing) this is uv_try_write's job; send() does it through the socket layer
- * where libuv's write() goes through the VFS first (fdget_pos, vfs_write): the profile of
- * docs/BENCHMARKS.md 1.17 put libuv's read/write at 2.1 us per relayed query against 1.3 for
- * HAProxy's recv/send. MSG_NOSIGNAL: a closed peer is an error here, not a signal.
- */
-static int try_send(ig_conn *c, const uint8_t *p, size_t n)
-{
-	uv_os_fd_t fd;
-	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) {
-		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-		return uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-	}
-	for (;;) {
-		ssize_t k = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (k >= 0)
-			return (int)k;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : uv_translate_sys_error(errno);
-	}
 }
 
 void ig_conn_flush(ig_conn *c)
@@ -246,10 +246,32 @@ void ig_conn_relay_as(ig_conn *c, uint8_t seq, uint32_t piece_max)
 	ig_framer_relay_as(&c->in, seq, piece_max);
 }
 
+/*
+ * The end of a framing run: the relayed bytes leave straight from the sender's input when
+ * nothing is ahead of them on a plain connection - a relayed statement or answer, the common
+ * case - so they are neither copied nor allocated for (two of each per query before). What
+ * the socket does not take is queued; a failed send is left for the flush to find and report
+ * (here the other connection is still being framed).
+ */
+static int span_send(ig_conn *c)
+{
+	if (c->span_len > 0 && c->open && !c->writing && !c->tls && !ig_zleg_on(&c->z) &&
+	    ig_buf_avail(&c->wq) == 0 && ig_buf_avail(&c->held) == 0) {
+		int n = try_send(c, c->span, c->span_len > INT_MAX ? INT_MAX : c->span_len);
+		if (n > 0) {
+			c->span += n;
+			c->span_len -= (size_t)n;
+		}
+		if (c->span_len == 0)
+			c->span = NULL;
+	}
+	return span_out(c);
+}
+
 static int on_run_end(void *arg)
 {
 	ig_conn *c = arg;
-	return c->relay ? span_out(c->relay) : 0;
+	return c->relay ? span_send(c->relay) : 0;
 }
 
 /* Framing stops when the connection closed, when TLS started under plaintext, or when

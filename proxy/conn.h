@@ -6,8 +6,9 @@
  * Input is framed once (proxy/framer.h): the owner is handed each packet and answers what
  * becomes of it: taken whole, relayed verbatim to the relay connection as its bytes arrive,
  * or kept until later. Bytes are copied only when a packet must wait; everything else is
- * read from the worker's shared read buffer, and consecutive relayed packets are queued on
- * the relay connection in one copy.
+ * read from the worker's shared read buffer. Consecutive relayed packets go out together at
+ * the end of a read's packets: sent from that buffer when nothing is queued ahead of them on
+ * a plain connection, else queued on the relay connection in one copy.
  */
 #ifndef IMPORTGATE_CONN_H
 #define IMPORTGATE_CONN_H
