@@ -479,6 +479,110 @@ static void test_text(void **st)
 	}
 }
 
+/* ---- attack18: credentials the model did not see ----
+ * Each input plants "PLANTED"; the output must not hold it, and must keep `keep` (the
+ * statement is still recognisable: a positive control). */
+static void hidden(const char *in, bool stmt, const char *keep)
+{
+	char *o = stmt ? sql_redact_statement(in, strlen(in), 0) : sql_redact_text(in, strlen(in));
+	assert_non_null(o);
+	if (strstr(o, "PLANTED") || strstr(o, "504c414e544544") /* hex of PLANTED */ ||
+	    strstr(o, "01010000010011000100000101001110010101000100010101000100") /* its bits */ || (keep && !strstr(o, keep)))
+		fail_msg("redact %s <%s>: got <%s> (keep <%s>)", stmt ? "statement" : "text", in, o, keep ? keep : "");
+	free(o);
+}
+
+/* A comment or a backend message is free text: an account statement echoed there (an old
+ * CREATE USER kept in a comment, TiDB's 1064 near "... IDENTIFIED BY 'pw'") keeps its
+ * password in the quotes after BY/AS/USING/=, as in the statement model. */
+static void test_free_text_account_passwords(void **st)
+{
+	(void)st;
+	hidden("/* was: CREATE USER app IDENTIFIED BY 'PLANTED1' */ SELECT 1", true, "SELECT 1");
+	hidden("SELECT 1 -- ALTER USER u IDENTIFIED WITH caching_sha2_password AS '$A$PLANTED'\n", true, "SELECT 1");
+	hidden("SELECT 1 # GRANT ALL ON *.* TO u IDENTIFIED BY \"PLANTED\"\n", true, "SELECT 1");
+	hidden("You have an error in your SQL syntax; check the manual near \"USERR u IDENTIFIED BY 'PLANTED'\" at line 1",
+	       false, "near \"USERR u IDENTIFIED BY");
+	hidden("near 'IDENTIFIED BY 'PLANTED'' at line 1", false, "near 'IDENTIFIED BY");
+	hidden("near 'SET PASSWORD FOR u = PASSWORD('PLANTED')' at line 1", false, "SET PASSWORD FOR u");
+	hidden("near 'CHANGE MASTER TO MASTER_PASSWORD = 'PLANTED'' at line 1", false, "CHANGE MASTER");
+	/* not an account context: quotes kept */
+	hidden("1062 Duplicate entry 'x' for key 'PRIMARY'", false, "'x' for key 'PRIMARY'");
+}
+
+/* A hex or bit literal is a string to the server: SET GLOBAL tidb_cloud_storage_uri = 0x..
+ * (or X'..', B'..') stores the location it spells, keys and all; as a piece of a built
+ * location it is the secret's tail. Decoded and redacted like a string literal. */
+static void test_hex_literals(void **st)
+{
+	(void)st;
+	/* s3://b/p?secret-access-key=PLANTED */
+	hidden("SET GLOBAL tidb_cloud_storage_uri = "
+	       "0x73333a2f2f622f703f7365637265742d6163636573732d6b65793d504c414e544544", true, "SET GLOBAL");
+	hidden("SET GLOBAL tidb_cloud_storage_uri = "
+	       "X'73333a2f2f622f703f7365637265742d6163636573732d6b65793d504c414e544544'", true, "SET GLOBAL");
+	/* s3://AK:PLANTED@b */
+	hidden("SELECT x'73333a2f2f414b3a504c414e5445444062'", true, "SELECT");
+	/* the same spelled in bits: "key=PLANTED" */
+	hidden("SELECT b'0110101101100101011110010011110101010000010011000100000101001110010101000100010101000100'",
+	       true, "SELECT");
+	hidden("SELECT CONCAT('s3://b/p?secret-access-key=', 0x504c414e544544)", true, "CONCAT(");
+	hidden("SELECT CONCAT('s3://b/p?secret-access-key=', X'504c414e544544')", true, "CONCAT(");
+	/* a hex literal that spells no credential is kept */
+	expect_stmt("SELECT 0x616263, X'00ff'", 0, "SELECT 0x616263, X'00ff'");
+}
+
+/* Account statements: once a statement is about a password, no value after the word that said
+ * so is kept, whatever token carries it or stands between (an introducer word, COLLATE, a
+ * function's keyword): the model withheld only a literal right after BY/AS/=/(. */
+static void test_password_statement_values(void **st)
+{
+	(void)st;
+	hidden("ALTER USER u IDENTIFIED WITH mysql_native_password AS _binary X'504c414e544544'", true, "ALTER USER u");
+	hidden("SET PASSWORD = _binary 0x504c414e544544", true, "SET PASSWORD");
+	hidden("CREATE USER u IDENTIFIED BY 'a' COLLATE utf8mb4_bin 'PLANTED'", true, "CREATE USER u");
+	hidden("SET PASSWORD = TRIM(LEADING 'x' FROM 'PLANTED')", true, "TRIM(LEADING");
+	hidden("SET PASSWORD = @'PLANTED'", true, "SET PASSWORD");
+	hidden("CREATE USER u IDENTIFIED BY 7PLANTED", true, "CREATE USER u IDENTIFIED BY");
+	hidden("CREATE USER u IDENTIFIED BY PLANTED", true, "CREATE USER u IDENTIFIED BY");
+	hidden("CHANGE MASTER TO MASTER_PASSWORD = PLANTED, MASTER_HOST='h'", true, "CHANGE MASTER");
+	/* the keywords of the grammar stay */
+	expect_stmt("CREATE USER u IDENTIFIED BY RANDOM PASSWORD", 0, "CREATE USER u IDENTIFIED BY RANDOM PASSWORD");
+	expect_stmt("SET PASSWORD = PASSWORD('pw')", 0, "SET PASSWORD = PASSWORD('redacted')");
+	/* encryption keys are credentials too: AES_ENCRYPT(str, key), ENCODE(str, pass) */
+	hidden("SELECT AES_ENCRYPT(c, 'PLANTED') FROM t", true, "AES_ENCRYPT(c, ");
+	hidden("SELECT AES_DECRYPT(c, 'PLANTED', 'iv')", true, "AES_DECRYPT(c, ");
+	hidden("SELECT DECODE(c, 'PLANTED')", true, "DECODE(c, ");
+	hidden("SELECT ENCODE('x', \"PLANTED\")", true, "ENCODE(");
+}
+
+/* A location continues across pieces of other kinds and in its userinfo too. */
+static void test_built_locations_more(void **st)
+{
+	(void)st;
+	hidden("SELECT CONCAT('s3://b/p?secret-access-key=', `PLANTED`)", true, "CONCAT(");
+	hidden("SELECT CONCAT('s3://AK:', 'PLANTED@bucket/x')", true, "CONCAT(");
+	hidden("SELECT CONCAT('s3://AK', ':PLANTED@bucket/x')", true, "CONCAT(");
+	hidden("SELECT CONCAT('s3://AK:', 'PLANT', 'ED@bucket/x')", true, "CONCAT(");
+	/* a location written inside a longer literal, or inside a parameter of another */
+	hidden("SELECT 'old location s3://AK:PLANTED@b/x'", true, "old location s3://AK:");
+	hidden("IMPORT INTO t FROM 's3://b/x?endpoint=http://minio:PLANTED@10.0.0.1:9000&region=r'", true, "region=r");
+	/* a finished authority does not continue */
+	expect_stmt("SELECT CONCAT('s3://b/', 'x')", 0, "SELECT CONCAT('s3://b/', 'x')");
+}
+
+/* Free text as programs print it: a JSON object, a hash with =>, an HTTP header. */
+static void test_text_shapes(void **st)
+{
+	(void)st;
+	hidden("{\"secret-access-key\":\"PLANTED\",\"region\":\"r\"}", false, "\"region\":\"r\"");
+	hidden("{\"password\": \"PLANTED\"}", false, "password");
+	hidden("config {'sas_token': 'PLANTED'}", false, "config");
+	hidden("secret_access_key => PLANTED", false, "secret_access_key");
+	hidden("Authorization: Bearer PLANTED", false, "Authorization");
+	hidden("authorization: Basic PLANTED x", false, " x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +594,9 @@ int main(void)
 		cmocka_unit_test(test_multibyte_readings), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_account_passwords), cmocka_unit_test(test_comments),
 		cmocka_unit_test(test_built_locations), cmocka_unit_test(test_json_escaped),
+		cmocka_unit_test(test_free_text_account_passwords), cmocka_unit_test(test_hex_literals),
+		cmocka_unit_test(test_password_statement_values), cmocka_unit_test(test_built_locations_more),
+		cmocka_unit_test(test_text_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
