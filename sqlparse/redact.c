@@ -148,9 +148,25 @@ static size_t value_end(const char *s, size_t n, size_t v)
 	return v;
 }
 
+/* An HTTP authorization scheme word ("Authorization: Bearer <token>"): the credential is the
+ * word after it, so the value runs on to the end of that word. */
+static size_t auth_scheme_end(const char *s, size_t n, size_t v, size_t e)
+{
+	static const char *const schemes[] = {"BEARER", "BASIC", "DIGEST", "TOKEN", "NEGOTIATE", "AWS4-HMAC-SHA256",
+	                                      NULL};
+	for (size_t k = 0; schemes[k]; k++)
+		if (sql_ieq(s + v, e - v, schemes[k]) && e < n && (s[e] == ' ' || s[e] == '\t')) {
+			while (e < n && (s[e] == ' ' || s[e] == '\t'))
+				e++;
+			return value_end(s, n, e);
+		}
+	return e;
+}
+
 /* Copies s to b with the value of every credential name=value (and, when colon, i.e. in free
  * text: name:value, name: value as protobuf text and logs print them, and name = value with
- * blanks around the mark) replaced by "redacted". */
+ * blanks around the mark; a quoted name as JSON and Python print one, "name": "value", and
+ * Ruby's/Perl's name => value) replaced by "redacted". */
 static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 {
 	size_t i = 0, out = 0;
@@ -164,6 +180,9 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		while (i < n && name_byte((unsigned char)s[i]))
 			i++;
 		ne = i;
+		/* a quoted name ("name": ...): the closing quote belongs to the name */
+		if (colon && i < n && is_quote((unsigned char)s[i]) && ns > 0 && s[ns - 1] == s[i])
+			i++;
 		/* free text is written for people too: blanks may stand around the '=' or ':' */
 		if (colon)
 			while (i < n && (s[i] == ' ' || s[i] == '\t'))
@@ -173,13 +192,15 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		if (!sql_redact_is_secret_name(s + ns, ne - ns))
 			continue;
 		v = i + 1;
+		if (colon && v < n && s[i] == '=' && s[v] == '>')
+			v++; /* name => value */
 		if (colon)
 			while (v < n && (s[v] == ' ' || s[v] == '\t'))
 				v++;
 		sql_sb_put(b, s + out, v - out);
 		sql_sb_str(b, REDACTED);
 		if (colon) {
-			i = out = value_end(s, n, v);
+			i = out = auth_scheme_end(s, n, v, value_end(s, n, v));
 		} else { /* in a URI a value runs to the next '&' (blanks and quotes included) */
 			for (i = v; i < n && s[i] != '&'; i++)
 				;
@@ -259,6 +280,31 @@ static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 	}
 }
 
+/* Every scheme://user:password@ inside s (a location written into a longer text, or given
+ * as a parameter of another: ?endpoint=http://user:pw@minio): the password goes. The
+ * authority runs as authority_end reads it, within the run up to a blank, a quote, '&' or a
+ * control byte. */
+static void redact_embedded_userinfo(sql_sbuf *b, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	while (i + 3 <= n) {
+		const char *p = memmem(s + i, n - i, "://", 3);
+		size_t a, e, ae;
+		if (!p)
+			break;
+		a = (size_t)(p - s) + 3;
+		for (e = a; e < n && s[e] != '&' && !is_blank((unsigned char)s[e]) && !is_quote((unsigned char)s[e]) &&
+		            (unsigned char)s[e] >= 0x20 && s[e] != 0x7f;
+		     e++)
+			;
+		ae = authority_end(s, a, e);
+		sql_sb_put(b, s + out, a - out);
+		redact_authority(b, s + a, ae - a);
+		i = out = ae;
+	}
+	sql_sb_put(b, s + out, n - out);
+}
+
 /* One '&'-separated pair. Within it, Go < 1.17 also split on ';': when any ';'-piece is
  * named like a credential, everything after that piece's '=' up to the '&' goes (newer Go
  * drops the whole pair, so BR then uses none of it, but the bytes are still a secret). */
@@ -336,8 +382,18 @@ static void redact_uri_into(sql_sbuf *out, const char *uri, size_t len)
 	/* Then name=value anywhere (a credential in the path or the fragment, a query after a
 	 * second '?'): not a parameter to BR, but still the credential's bytes. */
 	mid = b.p ? b.p : (char *)"";
-	redact_pairs(out, mid, b.n, false);
-	free(b.p);
+	{
+		sql_sbuf pairs = {0};
+		redact_pairs(&pairs, mid, b.n, false);
+		free(b.p);
+		if (pairs.oom) {
+			free(pairs.p);
+			out->oom = true;
+			return;
+		}
+		redact_embedded_userinfo(out, pairs.p ? pairs.p : "", pairs.n);
+		free(pairs.p);
+	}
 }
 
 char *sql_redact_uri(const char *uri, size_t len)
@@ -408,6 +464,57 @@ static void join_adjacent(sql_sbuf *b, const char *t, size_t len)
 	sql_sb_put(b, t + out, len - out);
 }
 
+static bool word_contains(const char *w, size_t n, const char *kw);
+
+/* A word that makes what follows a secret: an account statement's IDENTIFIED / PASSWORD /
+ * PASSWD (and MASTER_PASSWORD ...), or an encryption function whose argument is a key
+ * (AES_ENCRYPT(str, key), AES_DECRYPT, DES_ENCRYPT, ENCRYPT(str, salt), ENCODE(str, pass),
+ * DECODE(crypt, pass): pingcap/tidb pkg/expression builtin_encryption.go). */
+static bool secret_context_word(const char *w, size_t n)
+{
+	return word_contains(w, n, "IDENTIFIED") || word_contains(w, n, "PASSWORD") || word_contains(w, n, "PASSWD") ||
+	       word_contains(w, n, "ENCRYPT") || word_contains(w, n, "DECRYPT") || sql_ieq(w, n, "ENCODE") ||
+	       sql_ieq(w, n, "DECODE");
+}
+
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       c >= 0x80;
+}
+
+/* Free text that echoes an account statement (a comment keeping an old CREATE USER, TiDB's
+ * 1064 near "... IDENTIFIED BY 'pw'"): after a secret_context_word, up to a ';', every
+ * quoted run is withheld (a backslash escapes the next byte; an unclosed run to the end). */
+static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	bool on = false;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == ';') {
+			on = false;
+			i++;
+		} else if (word_byte(c)) {
+			size_t w = i;
+			while (i < n && word_byte((unsigned char)s[i]))
+				i++;
+			on = on || secret_context_word(s + w, i - w);
+		} else if (on && is_quote(c)) {
+			size_t e = i + 1;
+			while (e < n && s[e] != (char)c)
+				e += s[e] == '\\' && e + 1 < n ? 2 : 1;
+			sql_sb_put(b, s + out, i + 1 - out);
+			sql_sb_str(b, REDACTED);
+			out = e < n ? e : n;
+			i = e < n ? e + 1 : n;
+		} else {
+			i++;
+		}
+	}
+	sql_sb_put(b, s + out, n - out);
+}
+
 char *sql_redact_text(const char *text, size_t len)
 {
 	sql_sbuf j = {0}, mid = {0}, b = {0};
@@ -458,7 +565,17 @@ char *sql_redact_text(const char *text, size_t len)
 	/* 2. name=value / name: value with a credential name, anywhere. */
 	redact_pairs(&b, mid.p ? mid.p : "", mid.n, true);
 	free(mid.p);
-	return sql_sb_done(&b);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	/* 3. the quoted values of an echoed account statement */
+	{
+		sql_sbuf acc = {0};
+		redact_account_text(&acc, b.p ? b.p : "", b.n);
+		free(b.p);
+		return sql_sb_done(&acc);
+	}
 }
 
 /* ---- statements ---- */
@@ -689,6 +806,9 @@ typedef struct cont_t {
 	char tail[TAIL_MAX]; /* the open pair's text so far */
 	size_t n;
 	bool overflow;       /* the pair is longer than tail: its continuation is withheld */
+	bool auth_open;      /* the next group continues an unfinished authority (s3://AK:...) */
+	bool auth_cand;      /* the last group left an authority open */
+	bool auth_colon;     /* that authority has a ':' (a password may have begun) */
 } cont_t;
 
 /* Is the pair text p (name[=value]) open: no '=' yet, or a credential's name? */
@@ -772,6 +892,99 @@ static char *redact_continued(cont_t *c, const char *v, size_t n)
 	return sql_sb_done(&b);
 }
 
+/* An authority left open by a fresh value v (its last "://" followed by none of '/', '?',
+ * '#', '@'): the user name, password and host may follow in the next pieces. */
+static void note_authority(cont_t *c, const char *v, size_t n)
+{
+	const char *sep = NULL;
+	for (size_t i = 0; i + 3 <= n; i++)
+		if (memcmp(v + i, "://", 3) == 0)
+			sep = v + i + 3;
+	c->auth_cand = false;
+	if (!sep)
+		return;
+	size_t a = (size_t)(sep - v);
+	for (size_t i = a; i < n; i++)
+		if (v[i] == '/' || v[i] == '?' || v[i] == '#' || v[i] == '@')
+			return;
+	c->auth_cand = true;
+	c->auth_colon = memchr(sep, ':', n - a) != NULL;
+}
+
+/* "<v[0..k)>redacted" followed by v[at..) redacted as a location's rest: NULL on OOM. */
+static char *secret_until(const char *v, size_t n, size_t k, size_t at)
+{
+	sql_sbuf b = {0};
+	char *rest = sql_redact_uri(v + at, n - at);
+	if (!rest)
+		return NULL;
+	sql_sb_put(&b, v, k);
+	sql_sb_str(&b, REDACTED);
+	sql_sb_str(&b, rest);
+	free(rest);
+	return sql_sb_done(&b);
+}
+
+/* The value v of a piece that continues an open authority: the password part of the joined
+ * authority (from its first ':' up to its last '@') is withheld; without an '@' yet, a
+ * password that has begun is withheld whole and the authority stays open (fail closed). */
+static char *continue_authority(cont_t *c, const char *v, size_t n)
+{
+	size_t at = n, t = n, k;
+	for (size_t i = n; i > 0; i--)
+		if (v[i - 1] == '@') {
+			at = i - 1;
+			break;
+		}
+	for (k = 0; k < n && v[k] != '/' && v[k] != '?' && v[k] != '#'; k++)
+		;
+	t = k;
+	c->auth_cand = false;
+	if (at < n) { /* the userinfo ends here */
+		if (c->auth_colon)
+			return secret_until(v, n, 0, at);
+		for (k = 0; k < at && v[k] != ':'; k++)
+			;
+		return k < at ? secret_until(v, n, k + 1, at) : sql_redact_uri(v, n);
+	}
+	if (c->auth_colon) { /* a password without its end yet */
+		c->auth_cand = t == n;
+		return strdup(REDACTED);
+	}
+	for (k = 0; k < t && v[k] != ':'; k++)
+		;
+	if (t < n) /* host[:port] ended: the rest is path or query */
+		return sql_redact_uri(v, n);
+	c->auth_cand = true;
+	if (k < t) {
+		c->auth_colon = true;
+		return secret_until(v, n, k + 1, n);
+	}
+	return sql_redact_uri(v, n);
+}
+
+static bool json_escaped_secret(const char *v, size_t n);
+
+/* The redacted text of a piece's decoded value v: continuing an open authority or pair, or
+ * fresh; the continuation state then moves past it. NULL on OOM. */
+static char *redact_piece(cont_t *c, const char *v, size_t n)
+{
+	char *r;
+	if (json_escaped_secret(v, n))
+		r = strdup(REDACTED);
+	else if (c && c->auth_open)
+		r = continue_authority(c, v, n);
+	else
+		r = c && c->open ? redact_continued(c, v, n) : sql_redact_uri(v, n);
+	if (c) {
+		bool was_auth = c->auth_open;
+		note_tail(c, v, n, c->open);
+		if (!was_auth)
+			note_authority(c, v, n);
+	}
+	return r;
+}
+
 /*
  * JSON inside a literal. TiDB JSON-decodes some literals (SET SESSION_STATES: the prepared
  * statements' text; pkg/sessionctx/sessionstates), and Go's encoder writes '&', '<', '>' as
@@ -835,16 +1048,11 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
 	const char *jv = joined ? joined : ""; /* n is 0 when nothing was decoded */
-	if (json_escaped_secret(jv, n))
-		r = strdup(REDACTED);
-	else
-		r = c && c->open ? redact_continued(c, jv, n) : sql_redact_uri(jv, n);
+	r = redact_piece(c, jv, n);
 	if (!r) {
 		free(joined);
 		return -1;
 	}
-	if (c)
-		note_tail(c, jv, n, c->open);
 	changed = strlen(r) != n || memcmp(r, jv, n) != 0;
 	if (changed)
 		emit_group(o, sql, g, ng, r, flags, pos);
@@ -888,8 +1096,9 @@ static void withhold_group(out_t *o, const char *sql, const sql_token *first, co
  * MASTER_PASSWORD, `WHERE password = 'x'`), never the reverse.
  */
 typedef struct auth_ctx {
-	bool on;    /* this statement is about a password */
-	bool armed; /* the next literal is one */
+	bool on;     /* this statement is about a password: every value after the word is withheld */
+	bool armed;  /* the next literal is one (a literal not armed, followed by @'host', is a user) */
+	bool strong; /* right after BY/AS/USING/REPLACE/=: even a bare word or number is the password */
 } auth_ctx;
 
 static bool word_contains(const char *w, size_t n, const char *kw)
@@ -918,11 +1127,14 @@ static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
 	const char *w = sql + t->off;
 	bool pw;
 
+	a->strong = false;
 	switch (t->type) {
 	case SQL_TOK_SEMI:
 		a->on = a->armed = false;
 		break;
 	case SQL_TOK_EQ:
+		a->armed = a->strong = a->on;
+		break;
 	case SQL_TOK_LPAREN:
 	case SQL_TOK_COMMA: /* PASSWORD(CONCAT('a', 'b')) */
 	case SQL_TOK_OP:    /* PASSWORD('a' || 'b') */
@@ -930,15 +1142,63 @@ static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
 		break;
 	case SQL_TOK_IDENT:
 		pw = word_contains(w, t->len, "PASSWORD") || word_contains(w, t->len, "PASSWD");
-		if (pw || word_contains(w, t->len, "IDENTIFIED"))
+		if (secret_context_word(w, t->len))
 			a->on = true;
-		a->armed = a->on && (pw || word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
-		                     word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		a->strong = a->on && (word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
+		                      word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		a->armed = a->strong || (a->on && pw);
 		break;
 	default:
 		a->armed = false;
 		break;
 	}
+}
+
+/* A bare word right after BY/AS/=... that is still grammar, not a password: PASSWORD,
+ * RANDOM, DEFAULT, an introducer (_binary X'..'), or a function name (followed by '('). */
+static bool word_is_grammar(const char *sql, size_t end, const sql_token *t)
+{
+	const char *w = sql + t->off;
+	size_t i = t->off + t->len;
+	if (sql_ieq(w, t->len, "PASSWORD") || sql_ieq(w, t->len, "RANDOM") || sql_ieq(w, t->len, "DEFAULT") ||
+	    w[0] == '_')
+		return true;
+	while (i < end && is_blank((unsigned char)sql[i]))
+		i++;
+	return i < end && sql[i] == '(';
+}
+
+/* The bytes a hex (X'..', 0x..) or bit (B'..', 0b..) literal spells: the server reads it as
+ * a string wherever one is wanted (SET GLOBAL tidb_cloud_storage_uri = 0x..). Digits are
+ * taken from the right, as the server pads on the left. NULL on OOM. */
+static char *decode_hexbit(const char *sql, const sql_token *t, size_t *n)
+{
+	const char *p = sql + t->off;
+	size_t len = t->len, per = t->type == SQL_TOK_HEX ? 4 : 1, nd, nb;
+	char *out;
+	if (len >= 3 && p[1] == '\'') { /* X'..' */
+		p += 2;
+		len -= 3;
+	} else { /* 0x.. */
+		p += 2;
+		len -= 2;
+	}
+	nd = len;
+	nb = (nd * per + 7) / 8;
+	if (!(out = calloc(nb + 1, 1)))
+		return NULL;
+	for (size_t i = 0; i < nd; i++) {
+		int d = per == 4 ? sql_hex_digit(p[nd - 1 - i]) : p[nd - 1 - i] == '1';
+		size_t bit = i * per;
+		if (d < 0)
+			d = 0;
+		out[nb - 1 - bit / 8] = (char)(out[nb - 1 - bit / 8] | (d << (bit % 8)));
+	}
+	for (size_t i = 0; i < nb; i++) /* the redactor reads C strings: a NUL reads as a control byte */
+		if (!out[i])
+			out[i] = 1;
+	*n = nb;
+	return out;
 }
 
 /* One token that is a password (a backquoted name, a hex or bit literal) written as 'redacted'. */
@@ -949,53 +1209,113 @@ static void withhold_token(out_t *o, const char *sql, const sql_token *t, unsign
 	*pos = t->off + t->len;
 }
 
+/* A hex or bit literal read as the string it spells: withheld whole when that string holds a
+ * credential or continues one. 0, or -1 out of memory. */
+static int redact_hexbit(out_t *o, const char *sql, const sql_token *t, unsigned flags, cont_t *c, size_t *pos)
+{
+	size_t n = 0;
+	char *v = decode_hexbit(sql, t, &n), *r;
+	bool changed;
+	if (!v)
+		return -1;
+	r = redact_piece(c, v, n);
+	if (!r) {
+		free(v);
+		return -1;
+	}
+	changed = strlen(r) != n || memcmp(r, v, n) != 0;
+	free(r);
+	free(v);
+	if (changed)
+		withhold_token(o, sql, t, flags, pos);
+	return 0;
+}
+
 /* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
 static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 {
 	sql_lexer lx;
 	sql_token tok, last, g[64];
 	size_t ng = 0, total = 0, pos = 0;
-	auth_ctx auth = {false, false};
+	auth_ctx auth = {false, false, false};
 	cont_t cont;
-	bool password = false; /* the group being collected is a password */
+	bool password = false;   /* the group being collected is in a password statement */
+	bool group_armed = false; /* ... and right where a password goes */
+	bool piece = false;      /* the last token was a piece of a possible location */
+	bool user = false;       /* the last group was a user name: its @'host' is kept */
+	unsigned since_join = 2; /* tokens since the ',' or operator that continued a location */
 	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
+		bool quoted_var = ty == SQL_TOK_VAR && tok.qoff > tok.off;
+		user = false;
+		since_join += since_join < 2;
 		if (total > 0 && !groupable(sql, &tok)) {
+			/* 'u'@'h' in an account statement names the account, unless it stands where the
+			 * password goes */
+			user = password && quoted_var && !group_armed;
 			if (total > ng)
 				withhold_group(o, sql, &g[0], &last, flags, &pos);
-			else if (password)
+			else if (password && !user)
 				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
 			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
 			ng = total = 0;
-			/* an open pair continues after ',' or an operator: CONCAT('..=', 'SK'), '..' || '..' */
-			cont.open = cont.cand && (ty == SQL_TOK_COMMA || ty == SQL_TOK_OP);
-			cont.cand = false;
+			piece = true;
+		}
+		if (piece) {
+			/* an open pair or authority continues after ',' or an operator: CONCAT('..=', 'SK') */
+			bool join = ty == SQL_TOK_COMMA || ty == SQL_TOK_OP;
+			cont.open = cont.cand && join;
+			cont.auth_open = cont.auth_cand && join;
+			cont.cand = cont.auth_cand = false;
+			piece = false;
+			if (join)
+				since_join = 0;
 		}
 		if (ty == SQL_TOK_SEMI)
 			memset(&cont, 0, sizeof(cont));
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
-			if (total == 0)
-				password = auth.armed;
+			if (total == 0) {
+				password = auth.on;
+				group_armed = auth.armed;
+			}
 			if (ng < sizeof(g) / sizeof(g[0]))
 				g[ng++] = tok;
 			last = tok;
 			total++;
-			auth.armed = false;
+			auth.armed = auth.strong = false;
 			continue;
 		}
-		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
+		if (auth.on && !user && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT || quoted_var)) {
 			withhold_token(o, sql, &tok, flags, &pos);
-		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
+		} else if ((auth.strong && (ty == SQL_TOK_NUMBER || (ty == SQL_TOK_IDENT && !word_is_grammar(sql, end, &tok)))) ||
+		           ((cont.open || cont.auth_open) && since_join == 1 && ty == SQL_TOK_NUMBER)) {
+			/* a bare password (IDENTIFIED BY hunter2), or digits continuing a secret */
+			withhold_token(o, sql, &tok, flags, &pos);
+			if (cont.open || cont.auth_open) {
+				cont.cand = cont.open;
+				cont.auth_cand = cont.auth_open;
+				piece = true;
+			}
+		} else if (ty == SQL_TOK_HEX || ty == SQL_TOK_BIT) {
+			if (redact_hexbit(o, sql, &tok, flags, &cont, &pos) < 0)
+				return -1;
+			piece = true;
+		} else if (ty == SQL_TOK_QIDENT) {
+			if (redact_group(o, sql, &tok, 1, flags, &cont, &pos) < 0)
+				return -1;
+			piece = true;
+		} else if (quoted_var) {
 			if (redact_group(o, sql, &tok, 1, flags, NULL, &pos) < 0)
 				return -1;
 		}
-		auth_step(&auth, sql, &tok);
+		if (!(ty == SQL_TOK_IDENT && sql[tok.off] == '_' && auth.strong)) /* _binary keeps BY's arm */
+			auth_step(&auth, sql, &tok);
 	}
 	emit_src(o, sql, pos, end, flags);
 	return o->oom ? -1 : 0;
