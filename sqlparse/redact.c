@@ -1243,7 +1243,7 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 	bool group_armed = false; /* ... and right where a password goes */
 	bool piece = false;      /* the last token was a piece of a possible location */
 	bool user = false;       /* the last group was a user name: its @'host' is kept */
-	unsigned since_join = 2; /* tokens since the ',' or operator that continued a location */
+	size_t glued = (size_t)-1; /* the end of the last value withheld in a password statement */
 	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
@@ -1251,7 +1251,6 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
 		bool quoted_var = ty == SQL_TOK_VAR && tok.qoff > tok.off;
 		user = false;
-		since_join += since_join < 2;
 		if (total > 0 && !groupable(sql, &tok)) {
 			/* 'u'@'h' in an account statement names the account, unless it stands where the
 			 * password goes */
@@ -1260,6 +1259,8 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 				withhold_group(o, sql, &g[0], &last, flags, &pos);
 			else if (password && !user)
 				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
+			if (password && !user)
+				glued = pos;
 			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
 			ng = total = 0;
@@ -1272,11 +1273,11 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 			cont.auth_open = cont.auth_cand && join;
 			cont.cand = cont.auth_cand = false;
 			piece = false;
-			if (join)
-				since_join = 0;
 		}
 		if (ty == SQL_TOK_SEMI)
 			memset(&cont, 0, sizeof(cont));
+		if (ty == SQL_TOK_EQ) /* an assignment (WITH .., THREAD=1) starts a new value */
+			cont.open = cont.auth_open = false;
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
 		if (groupable(sql, &tok)) {
@@ -1293,15 +1294,14 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 		}
 		if (auth.on && !user && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT || quoted_var)) {
 			withhold_token(o, sql, &tok, flags, &pos);
+			glued = pos;
 		} else if ((auth.strong && (ty == SQL_TOK_NUMBER || (ty == SQL_TOK_IDENT && !word_is_grammar(sql, end, &tok)))) ||
-		           ((cont.open || cont.auth_open) && since_join == 1 && ty == SQL_TOK_NUMBER)) {
-			/* a bare password (IDENTIFIED BY hunter2), or digits continuing a secret */
-			withhold_token(o, sql, &tok, flags, &pos);
-			if (cont.open || cont.auth_open) {
-				cont.cand = cont.open;
-				cont.auth_cand = cont.auth_open;
-				piece = true;
-			}
+		           (auth.on && tok.off == glued && (ty == SQL_TOK_NUMBER || ty == SQL_TOK_IDENT)) ||
+		           ((cont.open || cont.auth_open) && ty == SQL_TOK_NUMBER)) {
+			/* a bare password (IDENTIFIED BY hunter2), a word glued to a withheld value
+			 * ('''pw' reads as '' then pw), or digits building a secret (CHAR(80, 76)) */
+			withhold_token(o, sql, &tok, flags, &pos); /* an open location stays open */
+			glued = pos;
 		} else if (ty == SQL_TOK_HEX || ty == SQL_TOK_BIT) {
 			if (redact_hexbit(o, sql, &tok, flags, &cont, &pos) < 0)
 				return -1;

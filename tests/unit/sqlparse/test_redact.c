@@ -548,6 +548,9 @@ static void test_password_statement_values(void **st)
 	hidden("CREATE USER u IDENTIFIED BY 7PLANTED", true, "CREATE USER u IDENTIFIED BY");
 	hidden("CREATE USER u IDENTIFIED BY PLANTED", true, "CREATE USER u IDENTIFIED BY");
 	hidden("CHANGE MASTER TO MASTER_PASSWORD = PLANTED, MASTER_HOST='h'", true, "CHANGE MASTER");
+	/* a word glued to a withheld literal: '''' is one quote, then the word */
+	hidden("CREATE USER u IDENTIFIED BY ''''PLANTED'", true, "CREATE USER u");
+	hidden("CREATE USER u IDENTIFIED BY 'x'PLANTED", true, "CREATE USER u");
 	/* the keywords of the grammar stay */
 	expect_stmt("CREATE USER u IDENTIFIED BY RANDOM PASSWORD", 0, "CREATE USER u IDENTIFIED BY RANDOM PASSWORD");
 	expect_stmt("SET PASSWORD = PASSWORD('pw')", 0, "SET PASSWORD = PASSWORD('redacted')");
@@ -569,6 +572,15 @@ static void test_built_locations_more(void **st)
 	/* a location written inside a longer literal, or inside a parameter of another */
 	hidden("SELECT 'old location s3://AK:PLANTED@b/x'", true, "old location s3://AK:");
 	hidden("IMPORT INTO t FROM 's3://b/x?endpoint=http://minio:PLANTED@10.0.0.1:9000&region=r'", true, "region=r");
+	/* a secret spelled by numbers (CHAR(80, 76, ..)) between the pieces: the digits go and the
+	 * location stays open for the next piece */
+	expect_stmt("SELECT CONCAT('s3://AK:', CHAR(80,76,65), 'NTED@b')", 0,
+	            "SELECT CONCAT('s3://AK:', CHAR('redacted','redacted','redacted'), 'redacted@b')");
+	expect_stmt("SELECT CONCAT('s3://b/p?secret-access-key=', CHAR(80, 76), 'ANTED')", 0,
+	            "SELECT CONCAT('s3://b/p?secret-access-key=redacted', CHAR('redacted', 'redacted'), 'redacted')");
+	/* an assignment ends the value: the options after a location keep their numbers */
+	expect_stmt("IMPORT INTO t FROM 's3://b/x' WITH CLOUD_STORAGE_URI='s3://s/p?session-token=T', THREAD=1", 0,
+	            "IMPORT INTO t FROM 's3://b/x' WITH CLOUD_STORAGE_URI='s3://s/p?session-token=redacted', THREAD=1");
 	/* a finished authority does not continue */
 	expect_stmt("SELECT CONCAT('s3://b/', 'x')", 0, "SELECT CONCAT('s3://b/', 'x')");
 }
