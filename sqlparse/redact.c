@@ -500,6 +500,8 @@ static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
 			while (i < n && word_byte((unsigned char)s[i]))
 				i++;
 			on = on || secret_context_word(s + w, i - w);
+			if (w > 0 && is_quote((unsigned char)s[w - 1]) && i < n && s[i] == s[w - 1])
+				i++; /* a quoted word ("password": ...): its closing quote opens nothing */
 		} else if (on && is_quote(c)) {
 			size_t e = i + 1;
 			while (e < n && s[e] != (char)c)
@@ -965,6 +967,28 @@ static char *continue_authority(cont_t *c, const char *v, size_t n)
 
 static bool json_escaped_secret(const char *v, size_t n);
 
+/* A literal's value read as free text too: it may hold a statement (PREPARE s FROM 'CREATE
+ * USER u IDENTIFIED BY ''pw''', SET @q = '...' for PREPARE FROM @q) or a document (a JSON
+ * "password": "pw"). Takes r (the location-redacted value); NULL on OOM. */
+static char *redact_literal_text(char *r)
+{
+	sql_sbuf pairs = {0};
+	if (!r)
+		return NULL;
+	redact_pairs(&pairs, r, strlen(r), true);
+	free(r);
+	if (pairs.oom) {
+		free(pairs.p);
+		return NULL;
+	}
+	{
+		sql_sbuf acc = {0};
+		redact_account_text(&acc, pairs.p ? pairs.p : "", pairs.n);
+		free(pairs.p);
+		return sql_sb_done(&acc);
+	}
+}
+
 /* The redacted text of a piece's decoded value v: continuing an open authority or pair, or
  * fresh; the continuation state then moves past it. NULL on OOM. */
 static char *redact_piece(cont_t *c, const char *v, size_t n)
@@ -982,7 +1006,7 @@ static char *redact_piece(cont_t *c, const char *v, size_t n)
 		if (!was_auth)
 			note_authority(c, v, n);
 	}
-	return r;
+	return redact_literal_text(r);
 }
 
 /*

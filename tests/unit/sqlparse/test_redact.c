@@ -585,6 +585,20 @@ static void test_built_locations_more(void **st)
 	expect_stmt("SELECT CONCAT('s3://b/', 'x')", 0, "SELECT CONCAT('s3://b/', 'x')");
 }
 
+/* A literal holding a statement (dynamic SQL: PREPARE s FROM '..', SET @q = '..' then
+ * PREPARE s FROM @q) or a document: read as free text too. */
+static void test_statement_in_literal(void **st)
+{
+	(void)st;
+	hidden("PREPARE s FROM 'CREATE USER u IDENTIFIED BY ''PLANTED'''", true, "PREPARE s FROM 'CREATE USER u");
+	hidden("PREPARE s FROM \"ALTER USER u IDENTIFIED BY 'PLANTED'\"", true, "PREPARE s FROM \"ALTER USER u");
+	hidden("SET @q = 'SET PASSWORD FOR u = ''PLANTED'''", true, "SET @q = 'SET PASSWORD FOR u");
+	hidden("SET @cfg = '{\"password\": \"PLANTED\", \"user\": \"u\"}'", true, "{\"password\": redacted, ");
+	hidden("INSERT INTO cfg VALUES ('secret_access_key: PLANTED')", true, "INSERT INTO cfg");
+	/* a literal with no such word is kept */
+	expect_stmt("PREPARE s FROM 'SELECT ''a'' FROM t'", 0, "PREPARE s FROM 'SELECT ''a'' FROM t'");
+}
+
 /* Free text as programs print it: a JSON object, a hash with =>, an HTTP header. */
 static void test_text_shapes(void **st)
 {
@@ -610,7 +624,7 @@ int main(void)
 		cmocka_unit_test(test_built_locations), cmocka_unit_test(test_json_escaped),
 		cmocka_unit_test(test_free_text_account_passwords), cmocka_unit_test(test_hex_literals),
 		cmocka_unit_test(test_password_statement_values), cmocka_unit_test(test_built_locations_more),
-		cmocka_unit_test(test_text_shapes),
+		cmocka_unit_test(test_text_shapes), cmocka_unit_test(test_statement_in_literal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
