@@ -1268,6 +1268,7 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 	bool piece = false;      /* the last token was a piece of a possible location */
 	bool user = false;       /* the last group was a user name: its @'host' is kept */
 	size_t glued = (size_t)-1; /* the end of the last value withheld in a password statement */
+	bool start = true;         /* the next token starts a statement */
 	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
@@ -1283,10 +1284,10 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 				withhold_group(o, sql, &g[0], &last, flags, &pos);
 			else if (password && !user)
 				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
-			if (password && !user)
-				glued = pos;
 			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
+			if (password && !user)
+				glued = last.off + last.len;
 			ng = total = 0;
 			piece = true;
 		}
@@ -1304,6 +1305,13 @@ static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 			cont.open = cont.auth_open = false;
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
+		/* No statement starts with a value: one that does is the tail of another, cut off by a
+		 * ';' the writer did not mean (IDENTIFIED BY 'a';'b', a quote inside a password,
+		 * IDENTIFIED BY /\*!;*\/ 'pw') - the batch is audited statement by statement, so
+		 * the word that said "password" may be in the previous one. Its values are withheld. */
+		if (start && ty != SQL_TOK_SEMI)
+			auth.on = auth.on || !(ty == SQL_TOK_IDENT || ty == SQL_TOK_LPAREN);
+		start = ty == SQL_TOK_SEMI;
 		if (groupable(sql, &tok)) {
 			if (total == 0) {
 				password = auth.on;

@@ -64,3 +64,40 @@ def test_hidden_credentials_not_in_statement_events(policy_gw, double, state):
     assert not leaked, leaked
     assert P not in text and PHEX not in text.lower()
     assert P not in gw.stderr_text()
+
+
+def test_statement_in_literal_not_in_statement_events(policy_gw, double, state):
+    """Dynamic SQL keeps a statement in a literal: its password was kept (a `statement` event
+    for SET @q = '..'; a refused batch, audited whole, for PREPARE s FROM '..')."""
+    state.task("elsewhere", filters=["other.*"])
+    gw = policy_gw(audit={"log_statements": "all"},
+                   policy={"rules": [rule("stage", tables=["stage.*"], log_backup="not-needed")]})
+    c = connect(gw, multi=True)
+    try:
+        run(c, "SET @q18 = 'SET PASSWORD FOR u18 = ''" + P + "'''")
+        out = run(c, "PREPARE s18 FROM 'CREATE USER u18 IDENTIFIED BY ''" + P + "'''; SET SESSION_STATES '{}'")
+    finally:
+        c.close()
+    assert out.code is not None, out  # refused by the gateway
+    text = _wait_for(gw, "bypass.suspect")
+    evs = [json.loads(x) for x in text.splitlines() if '"event":"statement"' in x]
+    assert any("SET @q18" in e["statement"] for e in evs), text  # positive controls
+    sus = [json.loads(x) for x in text.splitlines() if '"bypass.suspect"' in x]
+    assert sus and "PREPARE s18 FROM" in sus[0]["statement"], text
+    assert P not in text, [ln for ln in text.splitlines() if P in ln]
+    assert P not in gw.stderr_text()
+
+
+def test_password_cut_by_semicolon_not_in_statement_events(policy_gw, double, state):
+    """A batch is audited statement by statement: a ';' inside what the writer meant as the
+    password cut it from IDENTIFIED BY, and the tail was audited as a statement of its own."""
+    gw = policy_gw(audit={"log_statements": "all"})
+    c = connect(gw, multi=True)
+    try:
+        run(c, "CREATE USER u18 IDENTIFIED BY \"a\";\"" + P + "\"")
+    finally:
+        c.close()
+    text = _wait_for(gw, '"event":"statement"', 2)
+    evs = [json.loads(x) for x in text.splitlines() if '"event":"statement"' in x]
+    assert any("CREATE USER u18" in e["statement"] for e in evs), text  # positive control
+    assert P not in text, [ln for ln in text.splitlines() if P in ln]
