@@ -1049,6 +1049,28 @@ static bool json_escaped_secret(const char *v, size_t n)
 	return secret;
 }
 
+/* Does the group's value under the other backslash reading hold a credential? The gateway may
+ * not know the session's sql_mode: under NO_BACKSLASH_ESCAPES '..\u006bey..' keeps its
+ * backslash, and a JSON decode (SET SESSION_STATES) then reads "key". Fails closed on OOM. */
+static bool other_reading_secret(const char *sql, const sql_token *g, size_t ng, unsigned flags)
+{
+	char *alt = NULL, *r;
+	size_t n = 0, i;
+	bool secret;
+	for (i = 0; i < ng && !(g[i].flags & SQL_TOKF_BSLASH); i++)
+		;
+	if (i == ng)
+		return false; /* no backslash: both readings decode alike */
+	for (i = 0; i < ng; i++)
+		if (sql_tok_append_decoded(&alt, &n, sql, &g[i], flags ^ SQL_F_NO_BACKSLASH_ESCAPES) < 0)
+			return true;
+	r = redact_piece(NULL, alt ? alt : "", n);
+	secret = !r || strlen(r) != n || memcmp(r, alt ? alt : "", n) != 0;
+	free(r);
+	free(alt);
+	return secret;
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
  * sees), the result in the first literal, the others emptied. c: the continuation state of
  * the statement (NULL for a quoted name). 0, or -1 out of memory. */
@@ -1078,6 +1100,14 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 		return -1;
 	}
 	changed = strlen(r) != n || memcmp(r, jv, n) != 0;
+	if (!changed && other_reading_secret(sql, g, ng, flags)) {
+		free(r);
+		if (!(r = strdup(REDACTED))) {
+			free(joined);
+			return -1;
+		}
+		changed = true;
+	}
 	if (changed)
 		emit_group(o, sql, g, ng, r, flags, pos);
 	free(r);

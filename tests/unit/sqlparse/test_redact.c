@@ -104,6 +104,8 @@ static void expect_stmt(const char *in, unsigned flags, const char *want)
 	free(o);
 }
 
+static void hidden(const char *in, bool stmt, const char *keep);
+
 static void test_statements(void **st)
 {
 	(void)st;
@@ -230,6 +232,11 @@ static void test_json_escaped(void **st)
 	expect_stmt("SET SESSION_STATES '{\"sql\":\"IMPORT INTO t FROM \\\\u0027s3://b/k?account-\\\\u006bey=SK\\\\u0027\"}'", 0,
 	            "SET SESSION_STATES 'redacted'");
 	expect_stmt("SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026external-id=E\"}'", 0, "SELECT 'redacted'");
+	/* attack18: the same under the other backslash reading (a session in NO_BACKSLASH_ESCAPES
+	 * keeps '\u006b' as written, and the JSON decode reads 'k'): withheld whatever the
+	 * gateway believes the sql_mode is */
+	hidden("SET SESSION_STATES '{\"sql\":\"SELECT 1 FROM t WHERE u = ''s3://b/k?account-\\u006bey=PLANTED''\"}'", true,
+	       "SET SESSION_STATES");
 	/* no credential once decoded: kept */
 	expect_stmt("SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026x=1\"}'", 0,
 	            "SELECT '{\"u\":\"s3://b/k?region=r\\\\u0026x=1\"}'");
