@@ -1049,26 +1049,35 @@ static bool json_escaped_secret(const char *v, size_t n)
 	return secret;
 }
 
-/* Does the group's value under the other backslash reading hold a credential? The gateway may
- * not know the session's sql_mode: under NO_BACKSLASH_ESCAPES '..\u006bey..' keeps its
- * backslash, and a JSON decode (SET SESSION_STATES) then reads "key". Fails closed on OOM. */
+/* Does the group's value under another reading of its backslashes hold a credential? The
+ * gateway may not know the session's sql_mode or charset: under NO_BACKSLASH_ESCAPES
+ * '..\u006bey..' keeps its backslash, and a JSON decode (SET SESSION_STATES) then reads
+ * "key"; under a GBK client a backslash after a lead byte escapes nothing. Fails closed on
+ * OOM. */
 static bool other_reading_secret(const char *sql, const sql_token *g, size_t ng, unsigned flags)
 {
-	char *alt = NULL, *r;
-	size_t n = 0, i;
-	bool secret;
+	static const unsigned flips[] = {SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_MB_PAIRS,
+	                                 SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_MB_PAIRS};
+	size_t i;
 	for (i = 0; i < ng && !(g[i].flags & SQL_TOKF_BSLASH); i++)
 		;
 	if (i == ng)
-		return false; /* no backslash: both readings decode alike */
-	for (i = 0; i < ng; i++)
-		if (sql_tok_append_decoded(&alt, &n, sql, &g[i], flags ^ SQL_F_NO_BACKSLASH_ESCAPES) < 0)
+		return false; /* no backslash: every reading decodes alike */
+	for (size_t f = 0; f < sizeof(flips) / sizeof(flips[0]); f++) {
+		char *alt = NULL, *r;
+		size_t n = 0;
+		bool secret;
+		for (i = 0; i < ng; i++)
+			if (sql_tok_append_decoded(&alt, &n, sql, &g[i], flags ^ flips[f]) < 0)
+				return true;
+		r = redact_piece(NULL, alt ? alt : "", n);
+		secret = !r || strlen(r) != n || memcmp(r, alt ? alt : "", n) != 0;
+		free(r);
+		free(alt);
+		if (secret)
 			return true;
-	r = redact_piece(NULL, alt ? alt : "", n);
-	secret = !r || strlen(r) != n || memcmp(r, alt ? alt : "", n) != 0;
-	free(r);
-	free(alt);
-	return secret;
+	}
+	return false;
 }
 
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
