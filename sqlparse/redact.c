@@ -995,6 +995,71 @@ static char *continue_authority(cont_t *c, const char *v, size_t n)
 
 static bool json_escaped_secret(const char *v, size_t n);
 
+static int b64_digit(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
+}
+
+/* The bytes a literal spells when the server decodes it for the statement: all hex digits
+ * (UNHEX('7333..')) or base64 (FROM_BASE64('czM6..')). NULL when it is neither (or OOM:
+ * *oom set). At least 8 characters: shorter ones hide no location. */
+static char *encoded_view(const char *v, size_t n, size_t *out, bool hex, bool *oom)
+{
+	size_t i, k = 0, bits = 0;
+	unsigned acc = 0;
+	char *d;
+	if (n < 8 || (hex && n % 2))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (hex ? sql_hex_digit(v[i]) < 0 : b64_digit((unsigned char)v[i]) < 0 && !(v[i] == '=' && i + 2 >= n))
+			return NULL;
+	if (!(d = malloc(n + 1))) {
+		*oom = true;
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		int x = hex ? sql_hex_digit(v[i]) : b64_digit((unsigned char)v[i]);
+		if (x < 0)
+			break; /* base64 padding */
+		acc = (acc << (hex ? 4 : 6)) | (unsigned)x;
+		bits += hex ? 4 : 6;
+		if (bits >= 8) {
+			bits -= 8;
+			d[k] = (char)((acc >> bits) & 0xff);
+			k += d[k] != 0; /* a NUL would end the C string the redactor reads */
+		}
+	}
+	*out = k;
+	return d;
+}
+
+/* Does a hex or base64 view of v hold a credential? Fails closed on OOM. */
+static bool encoded_view_secret(const char *v, size_t n)
+{
+	for (int hex = 1; hex >= 0; hex--) {
+		bool oom = false, secret;
+		size_t k = 0;
+		char *d = encoded_view(v, n, &k, hex, &oom), *r;
+		if (oom)
+			return true;
+		if (!d)
+			continue;
+		r = sql_redact_uri(d, k);
+		secret = !r || strlen(r) != k || memcmp(r, d, k) != 0;
+		free(r);
+		free(d);
+		if (secret)
+			return true;
+	}
+	return false;
+}
+
 /* A literal's value read as free text too: it may hold a statement (PREPARE s FROM 'CREATE
  * USER u IDENTIFIED BY ''pw''', SET @q = '...' for PREPARE FROM @q) or a document (a JSON
  * "password": "pw"). Takes r (the location-redacted value); NULL on OOM. */
@@ -1022,7 +1087,7 @@ static char *redact_literal_text(char *r)
 static char *redact_piece(cont_t *c, const char *v, size_t n)
 {
 	char *r;
-	if (json_escaped_secret(v, n))
+	if (json_escaped_secret(v, n) || encoded_view_secret(v, n))
 		r = strdup(REDACTED);
 	else if (c && c->auth_open)
 		r = continue_authority(c, v, n);

@@ -538,6 +538,14 @@ static void test_hex_literals(void **st)
 	       true, "SELECT");
 	hidden("SELECT CONCAT('s3://b/p?secret-access-key=', 0x504c414e544544)", true, "CONCAT(");
 	hidden("SELECT CONCAT('s3://b/p?secret-access-key=', X'504c414e544544')", true, "CONCAT(");
+	/* a string the server decodes for the statement: UNHEX('..'), FROM_BASE64('..') */
+	hidden("SET GLOBAL tidb_cloud_storage_uri = UNHEX('73333a2f2f414b3a504c414e54454440622f78')", true, "UNHEX(");
+	expect_stmt("SET GLOBAL tidb_cloud_storage_uri = FROM_BASE64('czM6Ly9BSzpQTEFOVEVEQGIveA==')", 0,
+	            "SET GLOBAL tidb_cloud_storage_uri = FROM_BASE64('redacted')");
+	expect_stmt("SET GLOBAL tidb_cloud_storage_uri = FROM_BASE64('czM6Ly9iL3g/c2FzLXRva2VuPVBMQU5URUQ')", 0,
+	            "SET GLOBAL tidb_cloud_storage_uri = FROM_BASE64('redacted')");
+	expect_stmt("SELECT UNHEX('616263646566'), FROM_BASE64('aGVsbG8gd29ybGQ='), 'deadbeefcafe'", 0,
+	            "SELECT UNHEX('616263646566'), FROM_BASE64('aGVsbG8gd29ybGQ='), 'deadbeefcafe'");
 	/* a hex literal that spells no credential is kept */
 	expect_stmt("SELECT 0x616263, X'00ff'", 0, "SELECT 0x616263, X'00ff'");
 }
