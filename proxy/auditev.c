@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxy/audit.h"
@@ -114,7 +115,13 @@ int ig_auditev_import_decision(const ig_auditev_who *who, const ig_auditev_decis
 			set_str(ev, "format", d->imp->format);
 		for (size_t i = 0; i < d->imp->nopts; i++) {
 			const sql_import_opt *o = &d->imp->opts[i];
-			ig_audit_set_option(ev, o->name, o->value, o->value ? strlen(o->value) : 0);
+			/* a hex/bit literal value is kept as its source text (0x7333..), which reads as
+			 * no location: redacted as the literal it is, i.e. as the string it spells */
+			char *lit = o->value && o->value_kind == SQL_OPTV_OTHER
+			                    ? sql_redact_statement(o->value, strlen(o->value), 0) : NULL;
+			const char *v = o->value_kind == SQL_OPTV_OTHER && o->value ? (lit ? lit : "'redacted'") : o->value;
+			ig_audit_set_option(ev, o->name, v, v ? strlen(v) : 0);
+			free(lit);
 		}
 		if (d->dec)
 			set_verdict(ev, d->dec);

@@ -797,16 +797,24 @@ static int build_argv(run *r, bool skip_check, char ***out, char *err, size_t er
 		len = eq ? (size_t)(eq - name) : strlen(name);
 		for (k = 0; k < nk && !(strlen(ltn_flags[k].name) == len && strncmp(ltn_flags[k].name, name, len) == 0); k++)
 			;
-		if (k == nk || ltn_flags[k].use == LF_REFUSE) {
-			snprintf(err, errlen, "Lightning's flag %.*s %s: the guarded run runs the task it checked, with "
-			         "the check it decided (put the setting in the task file and check it)", (int)len, name,
-			         k == nk ? "is not known to the guarded run" : "would change what was checked");
+		if (k == nk) {
+			/* not echoed either: an argument that starts with '-' reads as a flag, and a
+			 * password that lost its flag may (`-tidb-password= -Pw..`) */
+			snprintf(err, errlen, "Lightning's flag (argument number %d) is not known to the guarded run: the "
+			         "guarded run runs the task it checked, with the check it decided (put the setting in "
+			         "the task file and check it)", i);
+			goto refuse;
+		}
+		if (ltn_flags[k].use == LF_REFUSE) { /* a name of the table above: safe to show */
+			snprintf(err, errlen, "Lightning's flag %s would change what was checked: the guarded run runs the "
+			         "task it checked, with the check it decided (put the setting in the task file and check it)",
+			         ltn_flags[k].name);
 			goto refuse;
 		}
 		const char *val = eq ? eq + 1 : NULL;
 		bool next = ltn_flags[k].value && !eq;
 		if (next && i + 1 >= argc) {
-			snprintf(err, errlen, "Lightning's flag %.*s has no value", (int)len, name);
+			snprintf(err, errlen, "Lightning's flag %s has no value", ltn_flags[k].name);
 			goto refuse;
 		}
 		if (next)

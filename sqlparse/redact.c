@@ -148,9 +148,25 @@ static size_t value_end(const char *s, size_t n, size_t v)
 	return v;
 }
 
+/* An HTTP authorization scheme word ("Authorization: Bearer <token>"): the credential is the
+ * word after it, so the value runs on to the end of that word. */
+static size_t auth_scheme_end(const char *s, size_t n, size_t v, size_t e)
+{
+	static const char *const schemes[] = {"BEARER", "BASIC", "DIGEST", "TOKEN", "NEGOTIATE", "AWS4-HMAC-SHA256",
+	                                      NULL};
+	for (size_t k = 0; schemes[k]; k++)
+		if (sql_ieq(s + v, e - v, schemes[k]) && e < n && (s[e] == ' ' || s[e] == '\t')) {
+			while (e < n && (s[e] == ' ' || s[e] == '\t'))
+				e++;
+			return value_end(s, n, e);
+		}
+	return e;
+}
+
 /* Copies s to b with the value of every credential name=value (and, when colon, i.e. in free
  * text: name:value, name: value as protobuf text and logs print them, and name = value with
- * blanks around the mark) replaced by "redacted". */
+ * blanks around the mark; a quoted name as JSON and Python print one, "name": "value", and
+ * Ruby's/Perl's name => value) replaced by "redacted". */
 static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 {
 	size_t i = 0, out = 0;
@@ -164,6 +180,9 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		while (i < n && name_byte((unsigned char)s[i]))
 			i++;
 		ne = i;
+		/* a quoted name ("name": ...): the closing quote belongs to the name */
+		if (colon && i < n && is_quote((unsigned char)s[i]) && ns > 0 && s[ns - 1] == s[i])
+			i++;
 		/* free text is written for people too: blanks may stand around the '=' or ':' */
 		if (colon)
 			while (i < n && (s[i] == ' ' || s[i] == '\t'))
@@ -173,13 +192,15 @@ static void redact_pairs(sql_sbuf *b, const char *s, size_t n, bool colon)
 		if (!sql_redact_is_secret_name(s + ns, ne - ns))
 			continue;
 		v = i + 1;
+		if (colon && v < n && s[i] == '=' && s[v] == '>')
+			v++; /* name => value */
 		if (colon)
 			while (v < n && (s[v] == ' ' || s[v] == '\t'))
 				v++;
 		sql_sb_put(b, s + out, v - out);
 		sql_sb_str(b, REDACTED);
 		if (colon) {
-			i = out = value_end(s, n, v);
+			i = out = auth_scheme_end(s, n, v, value_end(s, n, v));
 		} else { /* in a URI a value runs to the next '&' (blanks and quotes included) */
 			for (i = v; i < n && s[i] != '&'; i++)
 				;
@@ -259,6 +280,31 @@ static void redact_authority(sql_sbuf *b, const char *a, size_t n)
 	}
 }
 
+/* Every scheme://user:password@ inside s (a location written into a longer text, or given
+ * as a parameter of another: ?endpoint=http://user:pw@minio): the password goes. The
+ * authority runs as authority_end reads it, within the run up to a blank, a quote, '&' or a
+ * control byte. */
+static void redact_embedded_userinfo(sql_sbuf *b, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	while (i + 3 <= n) {
+		const char *p = memmem(s + i, n - i, "://", 3);
+		size_t a, e, ae;
+		if (!p)
+			break;
+		a = (size_t)(p - s) + 3;
+		for (e = a; e < n && s[e] != '&' && !is_blank((unsigned char)s[e]) && !is_quote((unsigned char)s[e]) &&
+		            (unsigned char)s[e] >= 0x20 && s[e] != 0x7f;
+		     e++)
+			;
+		ae = authority_end(s, a, e);
+		sql_sb_put(b, s + out, a - out);
+		redact_authority(b, s + a, ae - a);
+		i = out = ae;
+	}
+	sql_sb_put(b, s + out, n - out);
+}
+
 /* One '&'-separated pair. Within it, Go < 1.17 also split on ';': when any ';'-piece is
  * named like a credential, everything after that piece's '=' up to the '&' goes (newer Go
  * drops the whole pair, so BR then uses none of it, but the bytes are still a secret). */
@@ -336,8 +382,39 @@ static void redact_uri_into(sql_sbuf *out, const char *uri, size_t len)
 	/* Then name=value anywhere (a credential in the path or the fragment, a query after a
 	 * second '?'): not a parameter to BR, but still the credential's bytes. */
 	mid = b.p ? b.p : (char *)"";
-	redact_pairs(out, mid, b.n, false);
+	{
+		sql_sbuf pairs = {0};
+		redact_pairs(&pairs, mid, b.n, false);
+		free(b.p);
+		if (pairs.oom) {
+			free(pairs.p);
+			out->oom = true;
+			return;
+		}
+		redact_embedded_userinfo(out, pairs.p ? pairs.p : "", pairs.n);
+		free(pairs.p);
+	}
+}
+
+/* Does the text, percent-decoded once more, still show a credential (depth: decodings left)?
+ * A query encoded once too often (?region=r%26secret-access-key%3DSK: BR reads one value
+ * "r&secret-access-key=SK") keeps the secret's bytes under names that read as none. */
+static bool encoded_secret(const char *t, size_t n, int depth)
+{
+	char *d;
+	size_t k;
+	sql_sbuf b = {0};
+	bool secret;
+	if (depth == 0 || !memchr(t, '%', n))
+		return false;
+	if (!(d = malloc(n + 1)))
+		return true; /* fail closed */
+	k = pct_decode(t, n, d, n, false);
+	redact_uri_into(&b, d, k);
+	secret = b.oom || b.n != k || memcmp(b.p ? b.p : "", d, k) != 0 || encoded_secret(d, k, depth - 1);
 	free(b.p);
+	free(d);
+	return secret;
 }
 
 char *sql_redact_uri(const char *uri, size_t len)
@@ -346,6 +423,13 @@ char *sql_redact_uri(const char *uri, size_t len)
 	if (!uri)
 		len = 0;
 	redact_uri_into(&b, uri ? uri : "", len);
+	if (!b.oom && encoded_secret(b.p ? b.p : "", b.n, 2)) {
+		/* the credential's place cannot be mapped back to the raw text: from the query on
+		 * (or the whole text, without one) it is withheld */
+		const char *q = b.p ? memchr(b.p, '?', b.n) : NULL;
+		b.n = q ? (size_t)(q - b.p) + 1 : 0;
+		sql_sb_str(&b, REDACTED);
+	}
 	return sql_sb_done(&b);
 }
 
@@ -408,6 +492,59 @@ static void join_adjacent(sql_sbuf *b, const char *t, size_t len)
 	sql_sb_put(b, t + out, len - out);
 }
 
+static bool word_contains(const char *w, size_t n, const char *kw);
+
+/* A word that makes what follows a secret: an account statement's IDENTIFIED / PASSWORD /
+ * PASSWD (and MASTER_PASSWORD ...), or an encryption function whose argument is a key
+ * (AES_ENCRYPT(str, key), AES_DECRYPT, DES_ENCRYPT, ENCRYPT(str, salt), ENCODE(str, pass),
+ * DECODE(crypt, pass): pingcap/tidb pkg/expression builtin_encryption.go). */
+static bool secret_context_word(const char *w, size_t n)
+{
+	return word_contains(w, n, "IDENTIFIED") || word_contains(w, n, "PASSWORD") || word_contains(w, n, "PASSWD") ||
+	       word_contains(w, n, "ENCRYPT") || word_contains(w, n, "DECRYPT") || sql_ieq(w, n, "ENCODE") ||
+	       sql_ieq(w, n, "DECODE");
+}
+
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       c >= 0x80;
+}
+
+/* Free text that echoes an account statement (a comment keeping an old CREATE USER, TiDB's
+ * 1064 near "... IDENTIFIED BY 'pw'"): after a secret_context_word, up to a ';', every
+ * quoted run is withheld (a backslash escapes the next byte; an unclosed run to the end). */
+static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
+{
+	size_t i = 0, out = 0;
+	bool on = false;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == ';') {
+			on = false;
+			i++;
+		} else if (word_byte(c)) {
+			size_t w = i;
+			while (i < n && word_byte((unsigned char)s[i]))
+				i++;
+			on = on || secret_context_word(s + w, i - w);
+			if (w > 0 && is_quote((unsigned char)s[w - 1]) && i < n && s[i] == s[w - 1])
+				i++; /* a quoted word ("password": ...): its closing quote opens nothing */
+		} else if (on && is_quote(c)) {
+			size_t e = i + 1;
+			while (e < n && s[e] != (char)c)
+				e += s[e] == '\\' && e + 1 < n ? 2 : 1;
+			sql_sb_put(b, s + out, i + 1 - out);
+			sql_sb_str(b, REDACTED);
+			out = e < n ? e : n;
+			i = e < n ? e + 1 : n;
+		} else {
+			i++;
+		}
+	}
+	sql_sb_put(b, s + out, n - out);
+}
+
 char *sql_redact_text(const char *text, size_t len)
 {
 	sql_sbuf j = {0}, mid = {0}, b = {0};
@@ -458,7 +595,17 @@ char *sql_redact_text(const char *text, size_t len)
 	/* 2. name=value / name: value with a credential name, anywhere. */
 	redact_pairs(&b, mid.p ? mid.p : "", mid.n, true);
 	free(mid.p);
-	return sql_sb_done(&b);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	/* 3. the quoted values of an echoed account statement */
+	{
+		sql_sbuf acc = {0};
+		redact_account_text(&acc, b.p ? b.p : "", b.n);
+		free(b.p);
+		return sql_sb_done(&acc);
+	}
 }
 
 /* ---- statements ---- */
@@ -689,6 +836,9 @@ typedef struct cont_t {
 	char tail[TAIL_MAX]; /* the open pair's text so far */
 	size_t n;
 	bool overflow;       /* the pair is longer than tail: its continuation is withheld */
+	bool auth_open;      /* the next group continues an unfinished authority (s3://AK:...) */
+	bool auth_cand;      /* the last group left an authority open */
+	bool auth_colon;     /* that authority has a ':' (a password may have begun) */
 } cont_t;
 
 /* Is the pair text p (name[=value]) open: no '=' yet, or a credential's name? */
@@ -772,6 +922,186 @@ static char *redact_continued(cont_t *c, const char *v, size_t n)
 	return sql_sb_done(&b);
 }
 
+/* An authority left open by a fresh value v (its last "://" followed by none of '/', '?',
+ * '#', '@'): the user name, password and host may follow in the next pieces. */
+static void note_authority(cont_t *c, const char *v, size_t n)
+{
+	const char *sep = NULL;
+	for (size_t i = 0; i + 3 <= n; i++)
+		if (memcmp(v + i, "://", 3) == 0)
+			sep = v + i + 3;
+	c->auth_cand = false;
+	if (!sep)
+		return;
+	size_t a = (size_t)(sep - v);
+	for (size_t i = a; i < n; i++)
+		if (v[i] == '/' || v[i] == '?' || v[i] == '#' || v[i] == '@')
+			return;
+	c->auth_cand = true;
+	c->auth_colon = memchr(sep, ':', n - a) != NULL;
+}
+
+/* "<v[0..k)>redacted" followed by v[at..) redacted as a location's rest: NULL on OOM. */
+static char *secret_until(const char *v, size_t n, size_t k, size_t at)
+{
+	sql_sbuf b = {0};
+	char *rest = sql_redact_uri(v + at, n - at);
+	if (!rest)
+		return NULL;
+	sql_sb_put(&b, v, k);
+	sql_sb_str(&b, REDACTED);
+	sql_sb_str(&b, rest);
+	free(rest);
+	return sql_sb_done(&b);
+}
+
+/* The value v of a piece that continues an open authority: the password part of the joined
+ * authority (from its first ':' up to its last '@') is withheld; without an '@' yet, a
+ * password that has begun is withheld whole and the authority stays open (fail closed). */
+static char *continue_authority(cont_t *c, const char *v, size_t n)
+{
+	size_t at = n, t = n, k;
+	for (size_t i = n; i > 0; i--)
+		if (v[i - 1] == '@') {
+			at = i - 1;
+			break;
+		}
+	for (k = 0; k < n && v[k] != '/' && v[k] != '?' && v[k] != '#'; k++)
+		;
+	t = k;
+	c->auth_cand = false;
+	if (at < n) { /* the userinfo ends here */
+		if (c->auth_colon)
+			return secret_until(v, n, 0, at);
+		for (k = 0; k < at && v[k] != ':'; k++)
+			;
+		return k < at ? secret_until(v, n, k + 1, at) : sql_redact_uri(v, n);
+	}
+	if (c->auth_colon) { /* a password without its end yet */
+		c->auth_cand = t == n;
+		return strdup(REDACTED);
+	}
+	for (k = 0; k < t && v[k] != ':'; k++)
+		;
+	if (t < n) /* host[:port] ended: the rest is path or query */
+		return sql_redact_uri(v, n);
+	c->auth_cand = true;
+	if (k < t) {
+		c->auth_colon = true;
+		return secret_until(v, n, k + 1, n);
+	}
+	return sql_redact_uri(v, n);
+}
+
+static bool json_escaped_secret(const char *v, size_t n);
+
+static int b64_digit(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
+}
+
+/* The bytes a literal spells when the server decodes it for the statement: all hex digits
+ * (UNHEX('7333..')) or base64 (FROM_BASE64('czM6..')). NULL when it is neither (or OOM:
+ * *oom set). At least 8 characters: shorter ones hide no location. */
+static char *encoded_view(const char *v, size_t n, size_t *out, bool hex, bool *oom)
+{
+	size_t i, k = 0, bits = 0;
+	unsigned acc = 0;
+	char *d;
+	if (n < 8 || (hex && n % 2))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (hex ? sql_hex_digit(v[i]) < 0 : b64_digit((unsigned char)v[i]) < 0 && !(v[i] == '=' && i + 2 >= n))
+			return NULL;
+	if (!(d = malloc(n + 1))) {
+		*oom = true;
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		int x = hex ? sql_hex_digit(v[i]) : b64_digit((unsigned char)v[i]);
+		if (x < 0)
+			break; /* base64 padding */
+		acc = (acc << (hex ? 4 : 6)) | (unsigned)x;
+		bits += hex ? 4 : 6;
+		if (bits >= 8) {
+			bits -= 8;
+			d[k] = (char)((acc >> bits) & 0xff);
+			k += d[k] != 0; /* a NUL would end the C string the redactor reads */
+		}
+	}
+	*out = k;
+	return d;
+}
+
+/* Does a hex or base64 view of v hold a credential? Fails closed on OOM. */
+static bool encoded_view_secret(const char *v, size_t n)
+{
+	for (int hex = 1; hex >= 0; hex--) {
+		bool oom = false, secret;
+		size_t k = 0;
+		char *d = encoded_view(v, n, &k, hex, &oom), *r;
+		if (oom)
+			return true;
+		if (!d)
+			continue;
+		r = sql_redact_uri(d, k);
+		secret = !r || strlen(r) != k || memcmp(r, d, k) != 0;
+		free(r);
+		free(d);
+		if (secret)
+			return true;
+	}
+	return false;
+}
+
+/* A literal's value read as free text too: it may hold a statement (PREPARE s FROM 'CREATE
+ * USER u IDENTIFIED BY ''pw''', SET @q = '...' for PREPARE FROM @q) or a document (a JSON
+ * "password": "pw"). Takes r (the location-redacted value); NULL on OOM. */
+static char *redact_literal_text(char *r)
+{
+	sql_sbuf pairs = {0};
+	if (!r)
+		return NULL;
+	redact_pairs(&pairs, r, strlen(r), true);
+	free(r);
+	if (pairs.oom) {
+		free(pairs.p);
+		return NULL;
+	}
+	{
+		sql_sbuf acc = {0};
+		redact_account_text(&acc, pairs.p ? pairs.p : "", pairs.n);
+		free(pairs.p);
+		return sql_sb_done(&acc);
+	}
+}
+
+/* The redacted text of a piece's decoded value v: continuing an open authority or pair, or
+ * fresh; the continuation state then moves past it. NULL on OOM. */
+static char *redact_piece(cont_t *c, const char *v, size_t n)
+{
+	char *r;
+	if (json_escaped_secret(v, n) || encoded_view_secret(v, n))
+		r = strdup(REDACTED);
+	else if (c && c->auth_open)
+		r = continue_authority(c, v, n);
+	else
+		r = c && c->open ? redact_continued(c, v, n) : sql_redact_uri(v, n);
+	if (c) {
+		bool was_auth = c->auth_open;
+		note_tail(c, v, n, c->open);
+		if (!was_auth)
+			note_authority(c, v, n);
+	}
+	return redact_literal_text(r);
+}
+
 /*
  * JSON inside a literal. TiDB JSON-decodes some literals (SET SESSION_STATES: the prepared
  * statements' text; pkg/sessionctx/sessionstates), and Go's encoder writes '&', '<', '>' as
@@ -812,6 +1142,37 @@ static bool json_escaped_secret(const char *v, size_t n)
 	return secret;
 }
 
+/* Does the group's value under another reading of its backslashes hold a credential? The
+ * gateway may not know the session's sql_mode or charset: under NO_BACKSLASH_ESCAPES
+ * '..\u006bey..' keeps its backslash, and a JSON decode (SET SESSION_STATES) then reads
+ * "key"; under a GBK client a backslash after a lead byte escapes nothing. Fails closed on
+ * OOM. */
+static bool other_reading_secret(const char *sql, const sql_token *g, size_t ng, unsigned flags)
+{
+	static const unsigned flips[] = {SQL_F_NO_BACKSLASH_ESCAPES, SQL_F_MB_PAIRS,
+	                                 SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_MB_PAIRS};
+	size_t i;
+	for (i = 0; i < ng && !(g[i].flags & SQL_TOKF_BSLASH); i++)
+		;
+	if (i == ng)
+		return false; /* no backslash: every reading decodes alike */
+	for (size_t f = 0; f < sizeof(flips) / sizeof(flips[0]); f++) {
+		char *alt = NULL, *r;
+		size_t n = 0;
+		bool secret;
+		for (i = 0; i < ng; i++)
+			if (sql_tok_append_decoded(&alt, &n, sql, &g[i], flags ^ flips[f]) < 0)
+				return true;
+		r = redact_piece(NULL, alt ? alt : "", n);
+		secret = !r || strlen(r) != n || memcmp(r, alt ? alt : "", n) != 0;
+		free(r);
+		free(alt);
+		if (secret)
+			return true;
+	}
+	return false;
+}
+
 /* A run of adjacent literals [first..last]: redacted on the joined value (what the server
  * sees), the result in the first literal, the others emptied. c: the continuation state of
  * the statement (NULL for a quoted name). 0, or -1 out of memory. */
@@ -835,17 +1196,20 @@ static int redact_group(out_t *o, const char *sql, const sql_token *g, size_t ng
 		if (sql_tok_append_decoded(&joined, &n, sql, &g[i], flags) < 0)
 			return -1;
 	const char *jv = joined ? joined : ""; /* n is 0 when nothing was decoded */
-	if (json_escaped_secret(jv, n))
-		r = strdup(REDACTED);
-	else
-		r = c && c->open ? redact_continued(c, jv, n) : sql_redact_uri(jv, n);
+	r = redact_piece(c, jv, n);
 	if (!r) {
 		free(joined);
 		return -1;
 	}
-	if (c)
-		note_tail(c, jv, n, c->open);
 	changed = strlen(r) != n || memcmp(r, jv, n) != 0;
+	if (!changed && other_reading_secret(sql, g, ng, flags)) {
+		free(r);
+		if (!(r = strdup(REDACTED))) {
+			free(joined);
+			return -1;
+		}
+		changed = true;
+	}
 	if (changed)
 		emit_group(o, sql, g, ng, r, flags, pos);
 	free(r);
@@ -888,8 +1252,9 @@ static void withhold_group(out_t *o, const char *sql, const sql_token *first, co
  * MASTER_PASSWORD, `WHERE password = 'x'`), never the reverse.
  */
 typedef struct auth_ctx {
-	bool on;    /* this statement is about a password */
-	bool armed; /* the next literal is one */
+	bool on;     /* this statement is about a password: every value after the word is withheld */
+	bool armed;  /* the next literal is one (a literal not armed, followed by @'host', is a user) */
+	bool strong; /* right after BY/AS/USING/REPLACE/=: even a bare word or number is the password */
 } auth_ctx;
 
 static bool word_contains(const char *w, size_t n, const char *kw)
@@ -918,11 +1283,14 @@ static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
 	const char *w = sql + t->off;
 	bool pw;
 
+	a->strong = false;
 	switch (t->type) {
 	case SQL_TOK_SEMI:
 		a->on = a->armed = false;
 		break;
 	case SQL_TOK_EQ:
+		a->armed = a->strong = a->on;
+		break;
 	case SQL_TOK_LPAREN:
 	case SQL_TOK_COMMA: /* PASSWORD(CONCAT('a', 'b')) */
 	case SQL_TOK_OP:    /* PASSWORD('a' || 'b') */
@@ -930,15 +1298,63 @@ static void auth_step(auth_ctx *a, const char *sql, const sql_token *t)
 		break;
 	case SQL_TOK_IDENT:
 		pw = word_contains(w, t->len, "PASSWORD") || word_contains(w, t->len, "PASSWD");
-		if (pw || word_contains(w, t->len, "IDENTIFIED"))
+		if (secret_context_word(w, t->len))
 			a->on = true;
-		a->armed = a->on && (pw || word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
-		                     word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		a->strong = a->on && (word_ends_with(w, t->len, "BY") || word_ends_with(w, t->len, "AS") ||
+		                      word_ends_with(w, t->len, "USING") || word_ends_with(w, t->len, "REPLACE"));
+		a->armed = a->strong || (a->on && pw);
 		break;
 	default:
 		a->armed = false;
 		break;
 	}
+}
+
+/* A bare word right after BY/AS/=... that is still grammar, not a password: PASSWORD,
+ * RANDOM, DEFAULT, an introducer (_binary X'..'), or a function name (followed by '('). */
+static bool word_is_grammar(const char *sql, size_t end, const sql_token *t)
+{
+	const char *w = sql + t->off;
+	size_t i = t->off + t->len;
+	if (sql_ieq(w, t->len, "PASSWORD") || sql_ieq(w, t->len, "RANDOM") || sql_ieq(w, t->len, "DEFAULT") ||
+	    w[0] == '_')
+		return true;
+	while (i < end && is_blank((unsigned char)sql[i]))
+		i++;
+	return i < end && sql[i] == '(';
+}
+
+/* The bytes a hex (X'..', 0x..) or bit (B'..', 0b..) literal spells: the server reads it as
+ * a string wherever one is wanted (SET GLOBAL tidb_cloud_storage_uri = 0x..). Digits are
+ * taken from the right, as the server pads on the left. NULL on OOM. */
+static char *decode_hexbit(const char *sql, const sql_token *t, size_t *n)
+{
+	const char *p = sql + t->off;
+	size_t len = t->len, per = t->type == SQL_TOK_HEX ? 4 : 1, nd, nb;
+	char *out;
+	if (len >= 3 && p[1] == '\'') { /* X'..' */
+		p += 2;
+		len -= 3;
+	} else { /* 0x.. */
+		p += 2;
+		len -= 2;
+	}
+	nd = len;
+	nb = (nd * per + 7) / 8;
+	if (!(out = calloc(nb + 1, 1)))
+		return NULL;
+	for (size_t i = 0; i < nd; i++) {
+		int d = per == 4 ? sql_hex_digit(p[nd - 1 - i]) : p[nd - 1 - i] == '1';
+		size_t bit = i * per;
+		if (d < 0)
+			d = 0;
+		out[nb - 1 - bit / 8] = (char)(out[nb - 1 - bit / 8] | (d << (bit % 8)));
+	}
+	for (size_t i = 0; i < nb; i++) /* the redactor reads C strings: a NUL reads as a control byte */
+		if (!out[i])
+			out[i] = 1;
+	*n = nb;
+	return out;
 }
 
 /* One token that is a password (a backquoted name, a hex or bit literal) written as 'redacted'. */
@@ -949,53 +1365,121 @@ static void withhold_token(out_t *o, const char *sql, const sql_token *t, unsign
 	*pos = t->off + t->len;
 }
 
+/* A hex or bit literal read as the string it spells: withheld whole when that string holds a
+ * credential or continues one. 0, or -1 out of memory. */
+static int redact_hexbit(out_t *o, const char *sql, const sql_token *t, unsigned flags, cont_t *c, size_t *pos)
+{
+	size_t n = 0;
+	char *v = decode_hexbit(sql, t, &n), *r;
+	bool changed;
+	if (!v)
+		return -1;
+	r = redact_piece(c, v, n);
+	if (!r) {
+		free(v);
+		return -1;
+	}
+	changed = strlen(r) != n || memcmp(r, v, n) != 0;
+	free(r);
+	free(v);
+	if (changed)
+		withhold_token(o, sql, t, flags, pos);
+	return 0;
+}
+
 /* Redacts [0, end) (a text every reading lexes alike) under the primary reading. */
 static int redact_agreed(out_t *o, const char *sql, size_t end, unsigned flags)
 {
 	sql_lexer lx;
 	sql_token tok, last, g[64];
 	size_t ng = 0, total = 0, pos = 0;
-	auth_ctx auth = {false, false};
+	auth_ctx auth = {false, false, false};
 	cont_t cont;
-	bool password = false; /* the group being collected is a password */
+	bool password = false;   /* the group being collected is in a password statement */
+	bool group_armed = false; /* ... and right where a password goes */
+	bool piece = false;      /* the last token was a piece of a possible location */
+	bool user = false;       /* the last group was a user name: its @'host' is kept */
+	size_t glued = (size_t)-1; /* the end of the last value withheld in a password statement */
+	bool start = true;         /* the next token starts a statement */
 	memset(&cont, 0, sizeof(cont));
 	memset(&last, 0, sizeof(last));
 	sql_lex_init(&lx, sql, end, flags);
 	for (;;) {
 		sql_tok_type ty = sql_lex_next(&lx, &tok);
+		bool quoted_var = ty == SQL_TOK_VAR && tok.qoff > tok.off;
+		user = false;
 		if (total > 0 && !groupable(sql, &tok)) {
+			/* 'u'@'h' in an account statement names the account, unless it stands where the
+			 * password goes */
+			user = password && quoted_var && !group_armed;
 			if (total > ng)
 				withhold_group(o, sql, &g[0], &last, flags, &pos);
-			else if (password)
+			else if (password && !user)
 				emit_group(o, sql, g, ng, REDACTED, flags, &pos);
 			else if (redact_group(o, sql, g, ng, flags, &cont, &pos) < 0)
 				return -1;
+			if (password && !user)
+				glued = last.off + last.len;
 			ng = total = 0;
-			/* an open pair continues after ',' or an operator: CONCAT('..=', 'SK'), '..' || '..' */
-			cont.open = cont.cand && (ty == SQL_TOK_COMMA || ty == SQL_TOK_OP);
-			cont.cand = false;
+			piece = true;
+		}
+		if (piece) {
+			/* an open pair or authority continues after ',' or an operator: CONCAT('..=', 'SK') */
+			bool join = ty == SQL_TOK_COMMA || ty == SQL_TOK_OP;
+			cont.open = cont.cand && join;
+			cont.auth_open = cont.auth_cand && join;
+			cont.cand = cont.auth_cand = false;
+			piece = false;
 		}
 		if (ty == SQL_TOK_SEMI)
 			memset(&cont, 0, sizeof(cont));
+		if (ty == SQL_TOK_EQ) /* an assignment (WITH .., THREAD=1) starts a new value */
+			cont.open = cont.auth_open = false;
 		if (ty == SQL_TOK_EOF || ty == SQL_TOK_ERROR)
 			break;
+		/* No statement starts with a value: one that does is the tail of another, cut off by a
+		 * ';' the writer did not mean (IDENTIFIED BY 'a';'b', a quote inside a password,
+		 * IDENTIFIED BY /\*!;*\/ 'pw') - the batch is audited statement by statement, so
+		 * the word that said "password" may be in the previous one. Its values are withheld. */
+		if (start && ty != SQL_TOK_SEMI)
+			auth.on = auth.on || !(ty == SQL_TOK_IDENT || ty == SQL_TOK_LPAREN);
+		start = ty == SQL_TOK_SEMI;
 		if (groupable(sql, &tok)) {
-			if (total == 0)
-				password = auth.armed;
+			if (total == 0) {
+				password = auth.on;
+				group_armed = auth.armed;
+			}
 			if (ng < sizeof(g) / sizeof(g[0]))
 				g[ng++] = tok;
 			last = tok;
 			total++;
-			auth.armed = false;
+			auth.armed = auth.strong = false;
 			continue;
 		}
-		if (auth.armed && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT)) {
+		if (auth.on && !user && (ty == SQL_TOK_QIDENT || ty == SQL_TOK_HEX || ty == SQL_TOK_BIT || quoted_var)) {
 			withhold_token(o, sql, &tok, flags, &pos);
-		} else if (ty == SQL_TOK_QIDENT || (ty == SQL_TOK_VAR && tok.qoff > tok.off)) {
+			glued = pos;
+		} else if ((auth.strong && (ty == SQL_TOK_NUMBER || (ty == SQL_TOK_IDENT && !word_is_grammar(sql, end, &tok)))) ||
+		           (auth.on && tok.off == glued && (ty == SQL_TOK_NUMBER || ty == SQL_TOK_IDENT)) ||
+		           ((cont.open || cont.auth_open) && ty == SQL_TOK_NUMBER)) {
+			/* a bare password (IDENTIFIED BY hunter2), a word glued to a withheld value
+			 * ('''pw' reads as '' then pw), or digits building a secret (CHAR(80, 76)) */
+			withhold_token(o, sql, &tok, flags, &pos); /* an open location stays open */
+			glued = pos;
+		} else if (ty == SQL_TOK_HEX || ty == SQL_TOK_BIT) {
+			if (redact_hexbit(o, sql, &tok, flags, &cont, &pos) < 0)
+				return -1;
+			piece = true;
+		} else if (ty == SQL_TOK_QIDENT) {
+			if (redact_group(o, sql, &tok, 1, flags, &cont, &pos) < 0)
+				return -1;
+			piece = true;
+		} else if (quoted_var) {
 			if (redact_group(o, sql, &tok, 1, flags, NULL, &pos) < 0)
 				return -1;
 		}
-		auth_step(&auth, sql, &tok);
+		if (!(ty == SQL_TOK_IDENT && sql[tok.off] == '_' && auth.strong)) /* _binary keeps BY's arm */
+			auth_step(&auth, sql, &tok);
 	}
 	emit_src(o, sql, pos, end, flags);
 	return o->oom ? -1 : 0;
