@@ -1,7 +1,8 @@
 #!/bin/bash
 # sched-stat.sh - what each proxy asks of the kernel per relayed query: system calls by kind,
 # the wake-ups it causes, its context switches (voluntary: it slept in epoll_wait; involuntary:
-# it was preempted) and its CPU time, for one sysbench test and thread count, the proxies taken
+# it was preempted) and its CPU time, and MariaDB's system calls and switches behind it, for
+# one sysbench test and thread count, the proxies taken
 # in turn RUNS times. Counted with `perf stat` on tracepoints (no hardware counters needed) and
 # /proc/PID/task/*/status. Where run-sysbench.sh shows the gateway short of HAProxy, this shows
 # whether it is by more work per query or by how the scheduler treats it (docs/BENCHMARKS.md 1.18).
@@ -36,7 +37,11 @@ EVENTS=sched:sched_wakeup,sched:sched_switch,irq_vectors:reschedule_entry
 for sc in read write recvfrom sendto readv writev epoll_wait epoll_ctl; do
 	EVENTS+=,syscalls:sys_enter_$sc
 done
-perf stat -x, -e "$EVENTS" -- true >/dev/null 2>&1 ||
+# MariaDB's side, behind each proxy: how often it found the next statement not there yet
+# (a read that returned EAGAIN, then poll) and how it was scheduled.
+DB_EVENTS=sched:sched_switch,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_poll
+DB_EVENTS+=,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_futex
+perf stat -x, -e "$EVENTS,$DB_EVENTS" -- true >/dev/null 2>&1 ||
 	die "perf cannot count the tracepoints ($EVENTS); run as root with tracefs mounted"
 
 PIDS=()
@@ -59,7 +64,7 @@ switches() {
 
 # One measured run of target $1 (run $2): one line "target run name value-per-query" per count.
 measure() {
-	local t=$1 r=$2 port pid out q s0 s1 c0 c1
+	local t=$1 r=$2 port pid out q s0 s1 c0 c1 d0 d1
 	case $t in
 	haproxy) port=$HAP_PORT pid=$HAP_PID ;;
 	importgate) port=$IG_PORT pid=$IG_PID ;;
@@ -68,18 +73,25 @@ measure() {
 	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time=2 run >/dev/null 2>&1
 	s0=$(switches "$pid")
 	c0=$(cpu_s "$pid")
+	d0=$(cpu_s "$DB_PID")
 	perf stat -x, -e "$EVENTS" -p "$pid" -o "$out.perf" -- sleep "$DURATION" &
 	local pp=$!
+	perf stat -x, -e "$DB_EVENTS" -p "$DB_PID" -o "$out.db.perf" -- sleep "$DURATION" &
+	local dp=$!
 	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$DURATION" run >"$out.sb" 2>&1 ||
 		die "sysbench failed: $out.sb"
 	wait "$pp" || die "perf stat failed: $out.perf"
+	wait "$dp" || die "perf stat failed: $out.db.perf"
 	s1=$(switches "$pid")
 	c1=$(cpu_s "$pid")
+	d1=$(cpu_s "$DB_PID")
 	q=$(awk '/queries:/ { print $2; exit }' "$out.sb")
 	[ -n "$q" ] && [ "$q" -gt 0 ] || die "no queries in $out.sb"
 	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, n, $1 / q }' "$out.perf"
+	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, "mariadbd_" n, $1 / q }' "$out.db.perf"
 	echo "$s0 $s1" | awk -v t="$t" -v r="$r" -v q="$q" '{ print t, r, "voluntary_switches", ($3 - $1) / q; print t, r, "involuntary_switches", ($4 - $2) / q }'
 	echo "$t $r cpu_us $(awk -v a="$c0" -v b="$c1" -v q="$q" 'BEGIN { print (b - a) * 1e6 / q }')"
+	echo "$t $r mariadbd_cpu_us $(awk -v a="$d0" -v b="$d1" -v q="$q" 'BEGIN { print (b - a) * 1e6 / q }')"
 	echo "$t $r qps $(awk '/queries:/ { gsub(/[(]/, "", $3); print $3; exit }' "$out.sb")"
 }
 
