@@ -9,6 +9,7 @@
 #
 # Environment (defaults in brackets):
 #   IMPORTGATE  gateway binary [/tmp/build-bench/proxy/importgate]   WORKERS  its workers [2]
+#   IMPORTGATE_B  a second gateway binary, measured as "importgate-b" after the first [unset]
 #   TEST [oltp_read_only]  THREADS [64]  DURATION [10]  RUNS [2]
 #   TABLES, TABLE_SIZE [4, 10000]   WORKDIR [mktemp]
 # Needs perf (linux-perf), sysbench, haproxy, mariadb-server; run as root (tracepoints).
@@ -32,6 +33,8 @@ for tool in perf sysbench haproxy mariadbd; do
 	command -v "$tool" >/dev/null || die "$tool not found (deploy/install-deps.sh --bench; perf: apt-get install linux-perf)"
 done
 [ -x "$IMPORTGATE" ] || die "importgate binary not found at $IMPORTGATE (set IMPORTGATE)"
+IMPORTGATE_B=${IMPORTGATE_B:-}
+[ -z "$IMPORTGATE_B" ] || [ -x "$IMPORTGATE_B" ] || die "IMPORTGATE_B not found at $IMPORTGATE_B"
 
 EVENTS=sched:sched_wakeup,sched:sched_switch,irq_vectors:reschedule_entry
 for sc in read write recvfrom sendto readv writev epoll_wait epoll_ctl; do
@@ -55,6 +58,13 @@ sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepa
 	die "sysbench prepare failed: $WORKDIR/prepare.log"
 start_haproxy "" "$DB_PORT"
 start_importgate "$IMPORTGATE" "" "$DB_PORT" importgate "${WORKERS:-2}"
+GATES="importgate"
+if [ -n "$IMPORTGATE_B" ]; then
+	IG_A_PORT=$IG_PORT IG_A_PID=$IG_PID
+	start_importgate "$IMPORTGATE_B" "" "$DB_PORT" importgate-b "${WORKERS:-2}"
+	IG_B_PORT=$IG_PORT IG_B_PID=$IG_PID IG_PORT=$IG_A_PORT IG_PID=$IG_A_PID
+	GATES="importgate importgate-b"
+fi
 
 # voluntary and involuntary context switches of all of a process's threads
 switches() {
@@ -68,6 +78,7 @@ measure() {
 	case $t in
 	haproxy) port=$HAP_PORT pid=$HAP_PID ;;
 	importgate) port=$IG_PORT pid=$IG_PID ;;
+	importgate-b) port=$IG_B_PORT pid=$IG_B_PID ;;
 	esac
 	out=$WORKDIR/$t-$r
 	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time=2 run >/dev/null 2>&1
@@ -96,8 +107,8 @@ measure() {
 }
 
 for r in $(seq 1 "$RUNS"); do
-	order="haproxy importgate"
-	[ $((r % 2)) -eq 0 ] && order="importgate haproxy"
+	order="haproxy $GATES"
+	[ $((r % 2)) -eq 0 ] && order="$(echo "$GATES" | awk '{ for (i = NF; i >= 1; i--) printf "%s ", $i }')haproxy"
 	for t in $order; do
 		log "run $r: $t"
 		measure "$t" "$r"
@@ -115,9 +126,14 @@ awk '
 		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
 	}
 	END {
-		print "| per query | haproxy | importgate |"
-		print "|---|---:|---:|"
-		for (k in keys) printf "| %s | %.3f | %.3f |\n", k, med("haproxy", k), med("importgate", k)
+		b = ("importgate-b", "qps") in n
+		print "| per query | haproxy | importgate |" (b ? " importgate-b |" : "")
+		print "|---|---:|---:|" (b ? "---:|" : "")
+		for (k in keys) {
+			printf "| %s | %.3f | %.3f |", k, med("haproxy", k), med("importgate", k)
+			if (b) printf " %.3f |", med("importgate-b", k)
+			printf "\n"
+		}
 	}' "$WORKDIR/rows.txt" | { read -r h; read -r s; echo "$h"; echo "$s"; sort; }
 echo
 echo "raw rows: $WORKDIR/rows.txt"
