@@ -16,7 +16,7 @@ import time
 import pytest
 
 from policy_helpers import etcd, state  # noqa: F401  (fixtures)
-from test_lightning import DOUBLE, dump, ig, task_file
+from test_lightning import DOUBLE, dump, ig, refused_run, task_file
 from test_obligations import doubles, obl_gw  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -24,18 +24,9 @@ pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 @pytest.mark.parametrize("flag", ["-V", "--V", "-V=true"])
 def test_version_flag_refused(tmp_path, doubles, obl_gw, state, etcd, mariadb, flag):  # noqa: F811
-    up, down = doubles(job_delay=0.1)
-    gw = obl_gw(up, down, [], cluster_name="ltntest")
-    d = dump(tmp_path / "dump", ["staging.a11v"])
-    task = task_file(tmp_path / "t.toml", d, etcd_url=etcd.url, mariadb=mariadb, tidb_port=up.port)
-    mark = str(tmp_path / "double.jsonl")
-    p = ig("run", "-c", gw.config_path, "--task", task, "--wait", "30", "--",
-           DOUBLE, "-config", task, flag, env={"LTN_DOUBLE_MARK": mark})
-    assert p.returncode != 0, (p.stdout, p.stderr)
+    p, audit = refused_run(tmp_path, doubles, obl_gw, etcd, mariadb, "staging.a11v", [flag])
     assert "Lightning's flag V would change what was checked" in p.stderr, p.stderr
-    assert not os.path.exists(mark) or open(mark).read() == "", "Lightning was started"
-    started = [json.loads(ln) for ln in open(gw.config["audit"]["path"]) if '"lightning.started"' in ln] \
-        if os.path.exists(gw.config["audit"]["path"]) else []
+    started = [json.loads(ln) for ln in audit.splitlines() if '"lightning.started"' in ln]
     assert started == [], started
 
 

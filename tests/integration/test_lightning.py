@@ -88,6 +88,23 @@ def ig(*args, env=None, timeout=120):
                           timeout=timeout, env=e)
 
 
+def refused_run(tmp_path, doubles, obl_gw, etcd, mariadb, table, lightning_args):
+    """`importgate lightning run` of the Lightning double with lightning_args after its -config,
+    which the guarded run must refuse before Lightning starts (checked here). Returns the
+    process and the audit log's text ("" when nothing was written)."""
+    up, down = doubles(job_delay=0.1)
+    gw = obl_gw(up, down, [], cluster_name="ltntest")
+    d = dump(tmp_path / "dump", [table])
+    task = task_file(tmp_path / "t.toml", d, etcd_url=etcd.url, mariadb=mariadb, tidb_port=up.port)
+    mark = str(tmp_path / "double.jsonl")
+    p = ig("run", "-c", gw.config_path, "--task", task, "--wait", "30", "--",
+           DOUBLE, "-config", task, *lightning_args, env={"LTN_DOUBLE_MARK": mark})
+    assert p.returncode != 0, (p.stdout, p.stderr)
+    assert not os.path.exists(mark) or open(mark).read() == "", "Lightning was started"
+    path = gw.config["audit"]["path"]
+    return p, (gw.audit_text() if os.path.exists(path) else "")
+
+
 def check_json(cfg, task):
     p = ig("check", "-c", cfg, "--task", task, "--json")
     assert p.returncode in (0, 1), p.stderr
