@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "sqlparse/b64digit.h"
+
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t ig_b64_encoded_len(size_t n)
@@ -34,21 +36,6 @@ void ig_b64_encode(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
-static int value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
 long ig_b64_decode(const char *in, size_t n, unsigned char *out)
 {
 	uint32_t acc = 0;
@@ -64,7 +51,7 @@ long ig_b64_decode(const char *in, size_t n, unsigned char *out)
 	if (n % 4 == 1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int v = value(in[i]);
+		int v = sql_b64_digit(in[i]);
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (uint32_t)v;
