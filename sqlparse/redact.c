@@ -21,6 +21,7 @@
  * mapping, unicode/tables.go _CaseRanges): besides A-Z exactly two runes lower-case to
  * ASCII, U+0130 (-> 'i', delta -199) and U+212A KELVIN SIGN (-> 'k', delta -8383).
  */
+#include "sqlparse/b64digit.h"
 #include "sqlparse/hexdigit.h"
 #include "sqlparse/lexer.h"
 #include "sqlparse/sqlparse.h"
@@ -545,9 +546,24 @@ static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
 	sql_sb_put(b, s + out, n - out);
 }
 
+/* Free text's two passes: name=value / name: value with a credential name, anywhere; then
+ * the quoted values of an echoed account statement. NULL on OOM. */
+static char *redact_free_text(const char *s, size_t n)
+{
+	sql_sbuf pairs = {0}, acc = {0};
+	redact_pairs(&pairs, s, n, true);
+	if (pairs.oom) {
+		free(pairs.p);
+		return NULL;
+	}
+	redact_account_text(&acc, pairs.p ? pairs.p : "", pairs.n);
+	free(pairs.p);
+	return sql_sb_done(&acc);
+}
+
 char *sql_redact_text(const char *text, size_t len)
 {
-	sql_sbuf j = {0}, mid = {0}, b = {0};
+	sql_sbuf j = {0}, mid = {0};
 	size_t i = 0, out = 0;
 	const char *t;
 	if (!text)
@@ -592,20 +608,10 @@ char *sql_redact_text(const char *text, size_t len)
 		free(mid.p);
 		return NULL;
 	}
-	/* 2. name=value / name: value with a credential name, anywhere. */
-	redact_pairs(&b, mid.p ? mid.p : "", mid.n, true);
+	/* 2. and 3.: credential pairs and echoed account statements */
+	char *r = redact_free_text(mid.p ? mid.p : "", mid.n);
 	free(mid.p);
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	/* 3. the quoted values of an echoed account statement */
-	{
-		sql_sbuf acc = {0};
-		redact_account_text(&acc, b.p ? b.p : "", b.n);
-		free(b.p);
-		return sql_sb_done(&acc);
-	}
+	return r;
 }
 
 /* ---- statements ---- */
@@ -995,17 +1001,6 @@ static char *continue_authority(cont_t *c, const char *v, size_t n)
 
 static bool json_escaped_secret(const char *v, size_t n);
 
-static int b64_digit(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
-}
-
 /* The bytes a literal spells when the server decodes it for the statement: all hex digits
  * (UNHEX('7333..')) or base64 (FROM_BASE64('czM6..')). NULL when it is neither (or OOM:
  * *oom set). At least 8 characters: shorter ones hide no location. */
@@ -1017,14 +1012,14 @@ static char *encoded_view(const char *v, size_t n, size_t *out, bool hex, bool *
 	if (n < 8 || (hex && n % 2))
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (hex ? sql_hex_digit(v[i]) < 0 : b64_digit((unsigned char)v[i]) < 0 && !(v[i] == '=' && i + 2 >= n))
+		if (hex ? sql_hex_digit(v[i]) < 0 : sql_b64_digit(v[i]) < 0 && !(v[i] == '=' && i + 2 >= n))
 			return NULL;
 	if (!(d = malloc(n + 1))) {
 		*oom = true;
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		int x = hex ? sql_hex_digit(v[i]) : b64_digit((unsigned char)v[i]);
+		int x = hex ? sql_hex_digit(v[i]) : sql_b64_digit(v[i]);
 		if (x < 0)
 			break; /* base64 padding */
 		acc = (acc << (hex ? 4 : 6)) | (unsigned)x;
@@ -1065,21 +1060,11 @@ static bool encoded_view_secret(const char *v, size_t n)
  * "password": "pw"). Takes r (the location-redacted value); NULL on OOM. */
 static char *redact_literal_text(char *r)
 {
-	sql_sbuf pairs = {0};
 	if (!r)
 		return NULL;
-	redact_pairs(&pairs, r, strlen(r), true);
+	char *t = redact_free_text(r, strlen(r));
 	free(r);
-	if (pairs.oom) {
-		free(pairs.p);
-		return NULL;
-	}
-	{
-		sql_sbuf acc = {0};
-		redact_account_text(&acc, pairs.p ? pairs.p : "", pairs.n);
-		free(pairs.p);
-		return sql_sb_done(&acc);
-	}
+	return t;
 }
 
 /* The redacted text of a piece's decoded value v: continuing an open authority or pair, or
