@@ -175,6 +175,13 @@ class Gateway:
         with open(self.config["audit"]["path"]) as f:
             return f.read()
 
+    def audit_text_after(self, event, seconds=10):
+        """The audit log once a record of `event` (e.g. "import.decision") is in it, or as it
+        is after timing.bound(seconds)."""
+        from . import timing  # timing reads binary_path() of this module
+        timing.wait_for(lambda: event in self.audit_text(), seconds)
+        return self.audit_text()
+
     def stderr_text(self):
         if self.direct:
             return ""
