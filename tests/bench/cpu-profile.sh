@@ -47,12 +47,7 @@ PIDS=()
 trap stop_started EXIT
 
 start_mariadb ""
-mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \
-	-e 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
-SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
-	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE" --db-ps-mode=disable)
-sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
-	die "sysbench prepare failed: $WORKDIR/prepare.log"
+prepare_sbtest --db-ps-mode=disable
 start_haproxy "" "$DB_PORT"
 start_importgate "$IMPORTGATE" "" "$DB_PORT" importgate "${WORKERS:-2}"
 

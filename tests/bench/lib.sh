@@ -65,6 +65,18 @@ start_mariadb() {
 	log "MariaDB on 127.0.0.1:$DB_PORT (datadir $d)"
 }
 
+# prepare_sbtest [SYSBENCH_ARG...]: a fresh database sbtest on the MariaDB of start_mariadb, with
+# TABLES tables of TABLE_SIZE rows; sets SB, sysbench's connection arguments without the port
+# (the extra arguments given, e.g. --db-ps-mode=disable, appended).
+prepare_sbtest() {
+	mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" \
+		-e 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
+	SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
+		--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE" "$@")
+	sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
+		die "sysbench prepare failed: $WORKDIR/prepare.log"
+}
+
 # start_haproxy CPU_LIST DB_PORT: HAProxy (tests/bench/haproxy.cfg) in front of
 # 127.0.0.1:DB_PORT; sets HAP_PORT and HAP_PID and appends the pid to PIDS.
 start_haproxy() {

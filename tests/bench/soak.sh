@@ -34,11 +34,7 @@ trap stop_started EXIT
 
 start_mariadb ""
 DB_PID=${PIDS[-1]}
-mariadb --no-defaults -h127.0.0.1 -P"$DB_PORT" -u"$SB_USER" -p"$SB_PASS" -e 'CREATE DATABASE sbtest'
-SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-user="$SB_USER" --mysql-password="$SB_PASS"
-	--mysql-db=sbtest --tables="$TABLES" --table-size="$TABLE_SIZE")
-sysbench oltp_common "${SB[@]}" --mysql-port="$DB_PORT" prepare >"$WORKDIR/prepare.log" 2>&1 ||
-	die "sysbench prepare failed: $WORKDIR/prepare.log"
+prepare_sbtest
 start_importgate "$IMPORTGATE" "" "$DB_PORT"
 
 fds() { find "/proc/$IG_PID/fd" -mindepth 1 | wc -l; }
