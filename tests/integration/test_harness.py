@@ -1,8 +1,10 @@
 """Self-tests of the harness's gateway runner, with a fake `importgate` (a Python script that
 listens on the configured port): a sanitizer report or a crash must fail the test, a clean
-SIGTERM exit must not, reload() must rewrite the config and send SIGHUP."""
+SIGTERM exit must not, reload() must rewrite the config and send SIGHUP. And the port
+allocator every test process shares (tests/tidb_double/portpick.py)."""
 
 import signal
+import socket
 import stat
 import sys
 
@@ -98,3 +100,52 @@ def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(gateway_mod.GatewayError) as e:
         gateway_mod.Gateway(cfg, str(tmp_path)).start()
     assert "IG_TEST_DIRECT" in str(e.value)
+
+
+# ---------------------------------------------------------------- port allocation
+
+
+def _fresh_allocator(monkeypatch, worker, count):
+    import portpick
+    monkeypatch.setattr(portpick, "_cursor", None)
+    for name, value in (("PYTEST_XDIST_WORKER", worker), ("PYTEST_XDIST_WORKER_COUNT", count)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return portpick
+
+
+def test_xdist_workers_draw_from_disjoint_slices(monkeypatch):
+    """Two workers never pick the same port (CI: both drew at random from one range, and a
+    quickstart etcd found its port taken); a process outside xdist has a slice of its own."""
+    ranges = []
+    for worker, count in (("gw0", "2"), ("gw1", "2"), (None, "2"), (None, None)):
+        pp = _fresh_allocator(monkeypatch, worker, count)
+        lo, hi = pp.slice_range()
+        picked = [ports.free_port() for _ in range(40)]
+        assert all(lo <= p < hi for p in picked), (worker, lo, hi, picked)
+        ranges.append((lo, hi))
+    for i, (lo, hi) in enumerate(ranges[:3]):
+        assert hi - lo >= 1000
+        for lo2, hi2 in ranges[i + 1:3]:
+            assert hi <= lo2 or hi2 <= lo, ranges
+    assert ranges[3][1] <= pp._ephemeral_low()
+
+
+def test_a_process_does_not_hand_out_a_port_twice(monkeypatch):
+    """Ports picked before any of them is bound (a fixture starting etcd, MariaDB and a
+    gateway) are all different: the walk goes forward, not at random."""
+    _fresh_allocator(monkeypatch, "gw1", "2")
+    picked = [ports.free_port() for _ in range(300)]
+    assert len(set(picked)) == len(picked)
+
+
+def test_a_bound_port_is_skipped(monkeypatch):
+    pp = _fresh_allocator(monkeypatch, "gw0", "2")
+    lo, hi = pp.slice_range()
+    port = next(p for p in range(lo, hi - 1) if pp._bindable(p) and pp._bindable(p + 1))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        monkeypatch.setattr(pp, "_cursor", port)
+        assert ports.free_port() == port + 1

@@ -23,6 +23,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+from portpick import free_port  # noqa: F401  (the tests' one port allocator; cs.free_port)
+
 # ---------------------------------------------------------------------------
 # etcd v3 JSON gateway (POST /v3/kv/...), keys and values base64.
 # ---------------------------------------------------------------------------
@@ -336,12 +338,6 @@ def put_backup_changefeed(etcd, cf_id, state="normal"):
 # ---------------------------------------------------------------------------
 # A real etcd server for tests.
 # ---------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Etcd:

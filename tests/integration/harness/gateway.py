@@ -132,7 +132,12 @@ class Gateway:
         host, _, port = str(listen).rpartition(":")
         if not port.isdigit() or int(port) == 0:
             return
-        ports.wait_port(host or "127.0.0.1", int(port), timeout, alive=self.alive)
+        if not ports.wait_port(host or "127.0.0.1", int(port), timeout, alive=self.alive):
+            # Said here, not as a test's later "connection refused" (CI: a gateway whose
+            # admin bind failed exited after start() had returned).
+            raise GatewayError("importgate's admin server did not accept on %s within %ss "
+                               "(exit %s):\n%s" % (listen, timeout, self.proc.poll(),
+                                                   self.stderr_text()[-4000:]))
 
     def _spawn(self, exe):
         self.write_config()

@@ -1,35 +1,16 @@
-"""ports.py - loopback port helpers: free ports (bind to port 0) and waiting for a listener."""
+"""ports.py - loopback port helpers: free ports (tests/tidb_double/portpick.py) and waiting for a
+listener."""
 
-import random
+import os
 import socket
+import sys
 import time
 
+_DOUBLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tidb_double")
+if _DOUBLE_DIR not in sys.path:
+    sys.path.insert(0, _DOUBLE_DIR)
 
-def _ephemeral_low():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port():
-    """A loopback TCP port nothing listens on right now. Picked at random below the kernel's
-    ephemeral range: a port the kernel hands out (bind to 0) is also where every outgoing
-    connection takes its source port, so with two test workers one of those took a port
-    between this check and the gateway's listen ("Address already in use")."""
-    top = min(_ephemeral_low(), 65536)
-    for _ in range(200):
-        port = random.randrange(max(1024, top - 12000), top)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from portpick import free_port  # noqa: E402,F401  (one allocator for every test process)
 
 
 def port_accepts(host, port, timeout=0.5):
