@@ -168,6 +168,7 @@ static const spec timeouts_specs[] = {
 	{.key = "idle_ms", .t = T_INT, .off = CF(timeouts.idle_ms), .min = 0, .max = 2147483647},
 	{.key = "response_ms", .t = T_INT, .off = CF(timeouts.response_ms), .min = 0, .max = 2147483647},
 	{.key = "client_write_ms", .t = T_INT, .off = CF(timeouts.client_write_ms), .min = 0, .max = 2147483647},
+	{.key = "kill_hold_ms", .t = T_INT, .off = CF(timeouts.kill_hold_ms), .min = 0, .max = 60000},
 	{.key = "shutdown_ms", .t = T_INT, .off = CF(timeouts.shutdown_ms), .min = 0, .max = 3600000},
 	{.key = "graceful_wait_ms", .t = T_INT, .off = CF(timeouts.graceful_wait_ms), .min = 0, .max = 3600000},
 	{.key = "tcp_keepalive_s", .t = T_INT, .off = CF(timeouts.tcp_keepalive_s), .min = 0, .max = 32767},
@@ -241,6 +242,7 @@ static int set_defaults(ig_config *cfg)
 	cfg->timeouts.handshake_ms = 10000;
 	cfg->timeouts.shutdown_ms = 30000;
 	cfg->timeouts.client_write_ms = 60000;
+	cfg->timeouts.kill_hold_ms = 1000;
 	cfg->timeouts.tcp_keepalive_s = 60;
 	cfg->timeouts.tcp_keepalive_interval_s = 10;
 	cfg->timeouts.tcp_keepalive_count = 6;

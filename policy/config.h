@@ -160,6 +160,8 @@ typedef struct ig_config {
 		                        (imports exempt), default 0 = none */
 		int client_write_ms; /* timeouts.client_write_ms: a client taking none of what is
 		                        queued for it, default 60000 (MySQL's net_write_timeout) */
+		int kill_hold_ms;    /* timeouts.kill_hold_ms: a KILL's OK waits at most this long for
+		                        the killed connection's session to close; default 1000, 0 = not held */
 		int shutdown_ms;     /* timeouts.shutdown_ms: graceful shutdown bound, default 30000 */
 		int graceful_wait_ms; /* timeouts.graceful_wait_ms: after SIGTERM, /healthz fails while
 		                         new connections are still accepted this long, before

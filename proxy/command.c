@@ -368,11 +368,71 @@ static ig_pkt_verdict fence_answer(ig_session *s, const ig_packet *pk, const ig_
 	return IG_PKT_DISCARD;
 }
 
+/* ------------------------------------------------------------------ a KILL's OK */
+
+/*
+ * A KILL's OK waits at most timeouts.kill_hold_ms for the killed connection's session to
+ * close. MariaDB and MySQL shut the killed connection inside KILL, before the OK
+ * (proxy/connids.c); its session here closes once its worker reads that - under a
+ * millisecond unloaded. TiDB closes it just after the OK (it ends the connection's read), so
+ * there the client could see either order anyway. A session that never closes costs the OK
+ * the whole bound: an id of another server behind the same backend address (TiDB without
+ * global kill behind a load balancer). TiDB's OK to a KILL it does not carry out
+ * (enable-global-kill off and no TIDB keyword: pkg/executor/simple.go executeKillStmt) has
+ * a warning, and is not held.
+ */
+/* Backend input is held: a KILL's OK waits (kill_held). */
+bool ig_cmd_backend_held(const ig_session *s) { return s->cmd.kill_until != 0; }
+
+/* The head's answer begins with the OK of a KILL of another open session of this backend:
+ * held (IG_PKT_WAIT, no backend reads) until that session has closed - the tick (every
+ * millisecond meanwhile) looks - so the client reads the OK after that connection's end, as
+ * from the server itself. */
+static bool kill_held(ig_session *s, const ig_packet *pk)
+{
+	ig_command *c = &s->cmd;
+	if (c->kill_until)
+		return true; /* more bytes came in behind it: still held */
+	if (c->pq_len == 0 || !c->pq[c->pq_head].kill || pk->cont || pk->have < 1 || s->cfg->timeouts.kill_hold_ms <= 0)
+		return false;
+	if (pk->data[0] == 0x00 && !ig_packet_whole(pk))
+		return true; /* an OK is a few bytes: handed over again once whole */
+	ig_pending *p = &c->pq[c->pq_head];
+	my_ok ok;
+	p->kill = false; /* looked at once: the same packet comes back after the hold */
+	if (pk->data[0] != 0x00 || my_ok_parse(pk->data, pk->len, s->caps, &ok) < 0 || ok.warnings > 0 ||
+	    !ig_connids_listed(s->be->addr, p->kill_id, &s->connid))
+		return false;
+	c->kill_id = p->kill_id;
+	c->kill_until = uv_now(&s->w->loop) + (uint64_t)s->cfg->timeouts.kill_hold_ms;
+	ig_sess_tick_every(s, 1);
+	LOG_DEBUG(s->id, "KILL %llu answered OK: held until that connection's session has closed",
+	          (unsigned long long)c->kill_id);
+	return true;
+}
+
+/* The held OK goes on: the killed session has closed, or the hold's time is up. */
+static void kill_release(ig_session *s, uint64_t now)
+{
+	ig_command *c = &s->cmd;
+	if (now >= c->kill_until)
+		LOG_INFO(s->id, "KILL %llu: the session of that connection is still open after %d ms "
+		         "(timeouts.kill_hold_ms); relaying the server's OK", (unsigned long long)c->kill_id,
+		         s->cfg->timeouts.kill_hold_ms);
+	c->kill_until = 0;
+	ig_sess_tick_every(s, 0);
+	ig_conn_resume(&s->backend); /* the OK is handed over again, and relayed */
+	if (!s->closing)
+		ig_cmd_backend_input_done(s);
+}
+
 ig_pkt_verdict ig_cmd_backend_packet(ig_session *s, const ig_packet *pk)
 {
 	ig_command *c = &s->cmd;
 	if (c->input == IN_PROBE)
 		return ig_stmt_probe_packet(s, pk, ig_conn_input_after(&s->backend)); /* the gateway's own query: never relayed */
+	if (kill_held(s, pk))
+		return IG_PKT_WAIT;
 	if (c->pq_len > 0 && c->pq[c->pq_head].import && !ig_import_rec_capture(c->pq[c->pq_head].import, pk))
 		return IG_PKT_WAIT;
 	ig_packet own;
@@ -897,6 +957,10 @@ ig_pkt_verdict ig_cmd_client_packet(ig_session *s, const ig_packet *pk)
 		if (c->pq_len >= PQ_MAX && ig_cmd_has_response(cmd))
 			return IG_PKT_WAIT;
 		ig_pending *pend = ig_cmd_expect(s, cmd);
+		if (pend && cmd == COM_PROCESS_KILL && pk->len == 5 && pk->have >= 5) {
+			pend->kill = true; /* a KILL by command: the id in 4 bytes (libmariadb mysql_kill) */
+			pend->kill_id = my_u32(pk->data + 1);
+		}
 		if (pend && full)
 			pend->resp_seq = pend->backend_seq = 0; /* continued: known after its last part (relay_part) */
 		if (full) {
@@ -1000,6 +1064,11 @@ void ig_cmd_tick(ig_session *s)
 
 	if (s->closing)
 		return;
+	if (c->kill_until) {
+		if (now >= c->kill_until || !ig_connids_listed(s->be->addr, c->kill_id, &s->connid))
+			kill_release(s, now);
+		return;
+	}
 	if (c->input == IN_PROBE) {
 		/* The gateway's own query: bounded even where no response timeout is set. */
 		uint64_t bound = cfg->timeouts.response_ms > 0 ? (uint64_t)cfg->timeouts.response_ms : IG_PROBE_TIMEOUT_MS;

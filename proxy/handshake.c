@@ -110,6 +110,7 @@ static void backend_greeting(ig_session *s, const uint8_t *p, uint32_t n, uint8_
 	if (!greeting_usable(s, p, n))
 		return;
 	snprintf(s->server_version, sizeof(s->server_version), "%s", hs->greeting.server_version);
+	s->backend_conn_id = hs->greeting.conn_id;
 	ig_backend_note_version(s->server_version);
 	memcpy(hs->scramble, hs->greeting.scramble, hs->greeting.scramble_len);
 	hs->scramble_len = hs->greeting.scramble_len;

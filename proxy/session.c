@@ -55,6 +55,7 @@ static void session_free(ig_session *s)
 	atomic_fetch_sub(&w->slot->sessions, 1);
 	atomic_fetch_sub(&ig_rt.conns, 1);
 	ig_metric_gauge_add(IG_M_CONNECTIONS_ACTIVE, -1);
+	ig_connids_remove(&s->connid); /* off the list already (ig_sess_close): before its backend goes */
 	if (s->be)
 		ig_backend_release(s->be);
 	ig_backends_release(s->bset);
@@ -95,6 +96,9 @@ void ig_sess_close(ig_session *s, const char *why)
 	uv_close((uv_handle_t *)&s->timer, on_close);
 	ig_conn_close(&s->client, on_close);
 	ig_conn_close(&s->backend, on_close);
+	/* Only now: uv_close has closed the client's socket, and a KILL's OK held for this
+	 * session (command.c) may go once it is off the list. */
+	ig_connids_remove(&s->connid);
 }
 
 void ig_sess_send_error(ig_session *s, uint8_t seq, uint16_t code, const char *state, const char *msg)
@@ -151,7 +155,7 @@ void ig_sess_update_reading(ig_session *s)
 	bool client_on = !s->close_after_flush && ig_cmd_takes_input(s) && ig_conn_queued(&s->backend) < limit &&
 	                 s->cmd.pq_len < PQ_MAX && !ig_conn_kept_full(&s->client);
 	bool backend_on = !s->close_after_flush && s->state != SS_BACKEND_CONNECT &&
-	                  ig_conn_queued(&s->client) < limit;
+	                  ig_conn_queued(&s->client) < limit && !(s->state == SS_COMMAND && ig_cmd_backend_held(s));
 	ig_conn_read(&s->client, client_on);
 	ig_conn_read(&s->backend, backend_on);
 }
@@ -286,26 +290,17 @@ static void drive(ig_session *s)
 void ig_sess_enter_command_phase(ig_session *s)
 {
 	s->state = SS_COMMAND;
+	if (!s->closing)
+		ig_connids_add(&s->connid, s->be->addr, s->backend_conn_id);
 	ig_hs_free(s->hs);
 	s->hs = NULL;
 	s->client.carry_max = 0;
 	s->backend.carry_max = 0;
 	uv_timer_stop(&s->timer);
 	ig_metric_observe_ns(IG_M_HANDSHAKE_SECONDS, uv_hrtime() - s->accepted_ns);
-	/* One repeating tick at a quarter of the shortest timeout checks them all: cheaper than
-	 * re-arming a timer on every packet, and a deadline is late by at most a quarter. */
-	const int t[] = {s->cfg->timeouts.idle_ms, s->cfg->timeouts.response_ms,
-	                 s->cfg->timeouts.client_write_ms, IG_PROBE_TIMEOUT_MS};
-	int shortest = 0;
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i] > 0 && (shortest == 0 || t[i] < shortest))
-			shortest = t[i];
 	s->last_io_ms = uv_now(&s->w->loop);
 	ig_cmd_start(s);
-	if (shortest > 0) {
-		uint64_t tick = shortest / 4 > 50 ? (uint64_t)shortest / 4 : 50;
-		uv_timer_start(&s->timer, on_timer, tick, tick);
-	}
+	ig_sess_tick_every(s, 0);
 	LOG_DEBUG(s->id, "session established: user '%s' from %s to %s, db '%s', client TLS %s, "
 	         "backend TLS %s", s->user, s->client_addr, s->be->addr, s->has_db ? s->db : "",
 	         s->client.tls ? ig_tls_version(s->client.tls) : "off",
@@ -343,6 +338,23 @@ static void on_timer(uv_timer_t *t)
 void ig_sess_arm_timer(ig_session *s, uint64_t ms)
 {
 	uv_timer_start(&s->timer, on_timer, ms, 0);
+}
+
+/* The command phase's repeating tick (ig_cmd_tick). ms 0: one tick at a quarter of the
+ * shortest timeout checks them all - cheaper than re-arming a timer on every packet, and a
+ * deadline is late by at most a quarter; else every ms (a held KILL's OK, command.c). */
+void ig_sess_tick_every(ig_session *s, uint64_t ms)
+{
+	if (ms == 0) {
+		const int t[] = {s->cfg->timeouts.idle_ms, s->cfg->timeouts.response_ms,
+		                 s->cfg->timeouts.client_write_ms, IG_PROBE_TIMEOUT_MS};
+		int shortest = IG_PROBE_TIMEOUT_MS;
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			if (t[i] > 0 && t[i] < shortest)
+				shortest = t[i];
+		ms = shortest / 4 > 50 ? (uint64_t)shortest / 4 : 50;
+	}
+	uv_timer_start(&s->timer, on_timer, ms, ms);
 }
 
 /* Socket options (proxy/tcpopts.c); a failure costs the probes, not the session. */

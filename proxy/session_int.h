@@ -15,6 +15,7 @@
 #include "policy/config.h"
 #include "proxy/buf.h"
 #include "proxy/conn.h"
+#include "proxy/connids.h"
 #include "proxy/importrec.h"
 #include "proxy/inspect.h"
 #include "proxy/mysql_proto.h"
@@ -102,6 +103,8 @@ typedef struct ig_pending {
 	uint8_t backend_seq;
 	uint64_t sent_ns;         /* uv_hrtime() when forwarded, for importgate_query_duration_seconds */
 	ig_fence fence;           /* the gateway's own fence command (command.c send_fence), or none */
+	bool kill;                /* a KILL of connection kill_id (its OK is held: command.c kill_held) */
+	uint64_t kill_id;
 } ig_pending;
 
 /* The statement held for classification, the probe or the decision. */
@@ -149,6 +152,10 @@ typedef struct ig_command {
 	uint64_t out_since_ms;       /* since when the client has taken nothing queued for it */
 	int out_unsent;              /* the client socket's unsent bytes (SIOCOUTQ) at the last look */
 	uint16_t srv_status;         /* the server status of the last answer that carried one */
+	/* The head's answer is a KILL's OK, held (not read on) until the killed connection's
+	 * session has closed or this loop time has passed; 0: none held (command.c kill_held). */
+	uint64_t kill_until;
+	uint64_t kill_id;
 } ig_command;
 
 typedef struct ig_handshake ig_handshake;
@@ -183,6 +190,8 @@ typedef struct ig_session {
 	bool has_db;
 	uint64_t last_io_ms;    /* loop time of the last byte read or written, either leg */
 	uint64_t accepted_ns;   /* uv_hrtime() at accept, for importgate_handshake_seconds */
+	uint32_t backend_conn_id; /* the backend greeting's connection id: the one the client names in KILL */
+	ig_connid connid;       /* listed by it in the command phase (connids.h) */
 	ig_handshake *hs;       /* until the command phase */
 	ig_command cmd;
 } ig_session;
@@ -199,6 +208,7 @@ void ig_sess_maybe_free(ig_session *s);
 void ig_sess_enter_command_phase(ig_session *s);
 void ig_sess_start_backend(ig_session *s); /* after accept, or after a PROXY header */
 void ig_sess_arm_timer(ig_session *s, uint64_t ms); /* the session's one-shot timer */
+void ig_sess_tick_every(ig_session *s, uint64_t ms); /* the command phase's tick; 0: its usual period */
 
 /* handshake.c */
 ig_handshake *ig_hs_new(void);
@@ -217,6 +227,7 @@ void ig_cmd_backend_input_done(ig_session *s);
 void ig_cmd_backend_lost(ig_session *s, const char *why);
 void ig_cmd_tick(ig_session *s);
 bool ig_cmd_takes_input(const ig_session *s);
+bool ig_cmd_backend_held(const ig_session *s); /* a KILL's OK waits: no backend reads */
 void ig_cmd_free(ig_session *s);
 bool ig_cmd_in_pool(const ig_session *s);
 bool ig_cmd_client_sending(const ig_session *s);

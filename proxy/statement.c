@@ -104,6 +104,8 @@ static void apply_inspection(ig_session *s, uint8_t cmd, const uint8_t *text, si
 	if (p) {
 		p->resp_seq = resp_seq;
 		p->backend_seq = ig_stmt_answer_seq(len + 1);
+		if (cmd == COM_QUERY)
+			p->kill = sql_kill_connection((const char *)text, len, &p->kill_id) == 1;
 	}
 	hand_over_import(s, out, p, rc);
 	follow_uses(cmd, out, p);

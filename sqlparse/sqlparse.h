@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Lexical modes of the server's sql_mode. The classifier is conservative about both
  * (see sql_classify); the IMPORT INTO parser honours them. */
@@ -70,6 +71,12 @@ const char *sql_kind_name(sql_kind k);
  * followed by a non-word byte, and holds no ';' byte and no "import" (any case) after the
  * keyword. 0 means: take the full path. */
 int sql_quick_reject(const char *sql, size_t len);
+
+/* 1 when the text is exactly one KILL of a connection by a literal decimal id - blanks,
+ * KILL, one optional HARD / SOFT / TIDB, an optional CONNECTION, the id, an optional ';' -
+ * with the id in *id; 0 for anything else (a comment, QUERY, an expression, USER, a second
+ * statement). kill.c says what it is for. */
+int sql_kill_connection(const char *sql, size_t len, uint64_t *id);
 
 /* prepare_inner/kind of PREPARE texts: "PREPARE s FROM \"...\"" is read as text even under
  * ANSI_QUOTES (where the server refuses it), since the gateway's idea of sql_mode may be

@@ -103,6 +103,7 @@ static void assert_defaults(const ig_config *c)
 	assert_int_equal(c->timeouts.idle_ms, 0);
 	assert_int_equal(c->timeouts.response_ms, 0);
 	assert_int_equal(c->timeouts.client_write_ms, 60000);
+	assert_int_equal(c->timeouts.kill_hold_ms, 1000);
 	assert_int_equal(c->timeouts.tcp_keepalive_s, 60);
 	assert_int_equal(c->timeouts.tcp_keepalive_interval_s, 10);
 	assert_int_equal(c->timeouts.tcp_keepalive_count, 6);
@@ -179,7 +180,7 @@ static const char full[] =
 	"admin: {listen: \"0.0.0.0:0\", token_file: /run/secrets/admin}\n"
 	"log: {level: debug}\n"
 	"timeouts: {handshake_ms: 3000, idle_ms: 600000, shutdown_ms: 0, tcp_keepalive_s: 0, response_ms: 7000,\n"
-	"           client_write_ms: 0,\n"
+	"           client_write_ms: 0, kill_hold_ms: 0,\n"
 	"           tcp_keepalive_interval_s: 3, tcp_keepalive_count: 2, tcp_user_timeout_ms: 4000}\n"
 	"limits: {max_connections: 900, max_inspect_bytes: 2048, write_queue_bytes: 65536}\n";
 
@@ -275,6 +276,7 @@ static void every_key(void **state)
 	assert_int_equal(c->timeouts.tcp_keepalive_s, 0);
 	assert_int_equal(c->timeouts.response_ms, 7000);
 	assert_int_equal(c->timeouts.client_write_ms, 0);
+	assert_int_equal(c->timeouts.kill_hold_ms, 0);
 	assert_int_equal(c->timeouts.tcp_keepalive_interval_s, 3);
 	assert_int_equal(c->timeouts.tcp_keepalive_count, 2);
 	assert_int_equal(c->timeouts.tcp_user_timeout_ms, 4000);
