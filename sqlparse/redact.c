@@ -495,15 +495,26 @@ static void join_adjacent(sql_sbuf *b, const char *t, size_t len)
 
 static bool word_contains(const char *w, size_t n, const char *kw);
 
-/* A word that makes what follows a secret: an account statement's IDENTIFIED / PASSWORD /
- * PASSWD (and MASTER_PASSWORD ...), or an encryption function whose argument is a key
- * (AES_ENCRYPT(str, key), AES_DECRYPT, DES_ENCRYPT, ENCRYPT(str, salt), ENCODE(str, pass),
- * DECODE(crypt, pass): pingcap/tidb pkg/expression builtin_encryption.go). */
+/* An account statement's word after which a password comes: IDENTIFIED, PASSWORD, PASSWD
+ * (and MASTER_PASSWORD, OLD_PASSWORD ...). */
+static bool password_word(const char *w, size_t n)
+{
+	return word_contains(w, n, "IDENTIFIED") || word_contains(w, n, "PASSWORD") || word_contains(w, n, "PASSWD");
+}
+
+/* An encryption function whose argument is a key (AES_ENCRYPT(str, key), AES_DECRYPT,
+ * DES_ENCRYPT, ENCRYPT(str, salt), ENCODE(str, pass), DECODE(crypt, pass): pingcap/tidb
+ * pkg/expression builtin_encryption.go). */
+static bool key_word(const char *w, size_t n)
+{
+	return word_contains(w, n, "ENCRYPT") || word_contains(w, n, "DECRYPT") || sql_ieq(w, n, "ENCODE") ||
+	       sql_ieq(w, n, "DECODE");
+}
+
+/* A word that makes what follows a secret. */
 static bool secret_context_word(const char *w, size_t n)
 {
-	return word_contains(w, n, "IDENTIFIED") || word_contains(w, n, "PASSWORD") || word_contains(w, n, "PASSWD") ||
-	       word_contains(w, n, "ENCRYPT") || word_contains(w, n, "DECRYPT") || sql_ieq(w, n, "ENCODE") ||
-	       sql_ieq(w, n, "DECODE");
+	return password_word(w, n) || key_word(w, n);
 }
 
 static bool word_byte(unsigned char c)
@@ -512,34 +523,83 @@ static bool word_byte(unsigned char c)
 	       c >= 0x80;
 }
 
-/* Free text that echoes an account statement (a comment keeping an old CREATE USER, TiDB's
- * 1064 near "... IDENTIFIED BY 'pw'"): after a secret_context_word, up to a ';', every
- * quoted run is withheld (a backslash escapes the next byte; an unclosed run to the end). */
+/* The closing quote of the quoted run that starts at q (a backslash escapes the next byte),
+ * or n when it is not closed. */
+static size_t closing_quote(const char *s, size_t n, size_t q)
+{
+	size_t e = q + 1;
+	while (e < n && s[e] != s[q])
+		e += s[e] == '\\' && e + 1 < n ? 2 : 1;
+	return e < n ? e : n;
+}
+
+/* Emits the text up to `from`, then "redacted" for the rest (its trailing blanks kept). */
+static void withhold_rest(sql_sbuf *b, const char *s, size_t n, size_t out, size_t from)
+{
+	size_t tail = n;
+	while (tail > from && is_blank((unsigned char)s[tail - 1]))
+		tail--;
+	sql_sb_put(b, s + out, from - out);
+	sql_sb_str(b, REDACTED);
+	sql_sb_put(b, s + tail, n - tail);
+}
+
+/*
+ * Free text that echoes an account statement (a comment keeping an old CREATE USER, TiDB's
+ * 1064 near "... IDENTIFIED BY 'pw'"). After a password_word, a password given unquoted (a
+ * comment's `IDENTIFIED BY hunter2`, the word after BY / AS / USING or after '=', ':', '(')
+ * has no end the text shows, nor has a quoted one that a word or another quote follows
+ * straight after its closing quote (a raw quote inside it: `'ab'cd;ef'`): from there the
+ * rest of the text is withheld (attack18 left both). A quoted one that ends cleanly (`'pw'`
+ * then a blank, ',' ...) is withheld alone, and the text goes on. After a key_word, up to a
+ * ';', each quoted run is withheld.
+ */
 static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
 {
 	size_t i = 0, out = 0;
-	bool on = false;
+	bool key = false, acct = false, after_by = false;
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == ';') {
-			on = false;
-			i++;
-		} else if (word_byte(c)) {
+		if (word_byte(c)) {
 			size_t w = i;
 			while (i < n && word_byte((unsigned char)s[i]))
 				i++;
-			on = on || secret_context_word(s + w, i - w);
+			if (acct && after_by) {
+				withhold_rest(b, s, n, out, w);
+				return;
+			}
+			after_by = acct && (sql_ieq(s + w, i - w, "BY") || sql_ieq(s + w, i - w, "AS") ||
+			                    sql_ieq(s + w, i - w, "USING"));
+			acct = acct || password_word(s + w, i - w);
+			key = key || key_word(s + w, i - w);
 			if (w > 0 && is_quote((unsigned char)s[w - 1]) && i < n && s[i] == s[w - 1])
 				i++; /* a quoted word ("password": ...): its closing quote opens nothing */
-		} else if (on && is_quote(c)) {
-			size_t e = i + 1;
-			while (e < n && s[e] != (char)c)
-				e += s[e] == '\\' && e + 1 < n ? 2 : 1;
+		} else if ((acct || key) && is_quote(c)) {
+			size_t e = closing_quote(s, n, i);
+			bool clean = e < n && (e + 1 == n || (!word_byte((unsigned char)s[e + 1]) && !is_quote((unsigned char)s[e + 1])));
+			if (acct && !clean) {
+				withhold_rest(b, s, n, out, i);
+				return;
+			}
 			sql_sb_put(b, s + out, i + 1 - out);
 			sql_sb_str(b, REDACTED);
-			out = e < n ? e : n;
+			out = e; /* its closing quote is kept (none when it is not closed: e == n) */
 			i = e < n ? e + 1 : n;
+			after_by = false;
+		} else if (acct && (c == '=' || c == ':' || c == '(')) {
+			size_t v = i + 1;
+			while (v < n && is_blank((unsigned char)s[v]))
+				v++;
+			size_t r = v + strlen(REDACTED);
+			if (r <= n && memcmp(s + v, REDACTED, strlen(REDACTED)) == 0 && (r == n || !word_byte((unsigned char)s[r])))
+				v = r; /* the pairs pass has withheld this value already (redact_free_text) */
+			else if (v < n && !is_quote((unsigned char)s[v])) {
+				withhold_rest(b, s, n, out, v);
+				return;
+			}
+			i = v;
 		} else {
+			key = key && c != ';';
 			i++;
 		}
 	}

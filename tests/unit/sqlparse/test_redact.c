@@ -520,6 +520,32 @@ static void test_free_text_account_passwords(void **st)
 	hidden("1062 Duplicate entry 'x' for key 'PRIMARY'", false, "'x' for key 'PRIMARY'");
 }
 
+/* Left by attack18: in free text a password after IDENTIFIED / PASSWORD has no end the text
+ * shows when it is unquoted, or quoted with a raw quote inside (a word or a quote straight
+ * after the closing quote): the rest of the text is withheld. A cleanly quoted one is
+ * withheld alone and the text goes on. */
+static void test_free_text_password_without_end(void **st)
+{
+	(void)st;
+	hidden("SELECT 1 -- IDENTIFIED BY PLANTED\n", true, "SELECT 1 -- IDENTIFIED BY");
+	hidden("/* CREATE USER bob IDENTIFIED BY PLANTED */ SELECT 1", true, "*/ SELECT 1");
+	hidden("SELECT 1 /* IDENTIFIED BY\nPLANTED */", true, "SELECT 1");
+	hidden("SELECT 1 # ALTER USER u IDENTIFIED WITH ed25519 USING PLANTED\n", true, "SELECT 1");
+	hidden("IDENTIFIED BY 'ab'PLANTED;PLANTED'", false, "IDENTIFIED BY");
+	hidden("near 'IDENTIFIED BY 'a'b;PLANTED'' at line 1", false, "near 'IDENTIFIED BY");
+	hidden("IDENTIFIED BY 'a''PLANTED'", false, "IDENTIFIED BY");
+	hidden("IDENTIFIED BY \"a\"\"PLANTED\"", false, "IDENTIFIED BY");
+	hidden("SET PASSWORD FOR u = PLANTED", false, "SET PASSWORD FOR u =");
+	hidden("SET PASSWORD = PASSWORD(PLANTED)", false, "SET PASSWORD =");
+	hidden("PASSWORD(PLANTED)", false, "PASSWORD(");
+	hidden("{\"password\": \"a\"PLANTED\", \"user\": \"u\"}", false, "{\"password\": ");
+	hidden("GRANT ALL ON *.* TO u IDENTIFIED BY PLANTED WITH GRANT OPTION; SELECT 'PLANTED'", false, "GRANT ALL");
+	/* a clean end: the rest stays */
+	hidden("IDENTIFIED BY 'PLANTED' REQUIRE SSL", false, "' REQUIRE SSL");
+	hidden("{\"password\": \"PLANTED\", \"user\": \"u\"}", false, "{\"password\": redacted, \"");
+	hidden("SELECT 1 /* password=PLANTED */", true, "password=redacted */");
+}
+
 /* A hex or bit literal is a string to the server: SET GLOBAL tidb_cloud_storage_uri = 0x..
  * (or X'..', B'..') stores the location it spells, keys and all; as a piece of a built
  * location it is the secret's tail. Decoded and redacted like a string literal. */
@@ -692,7 +718,8 @@ int main(void)
 		cmocka_unit_test(test_multibyte_readings), cmocka_unit_test(test_text),
 		cmocka_unit_test(test_account_passwords), cmocka_unit_test(test_comments),
 		cmocka_unit_test(test_built_locations), cmocka_unit_test(test_json_escaped),
-		cmocka_unit_test(test_free_text_account_passwords), cmocka_unit_test(test_hex_literals),
+		cmocka_unit_test(test_free_text_account_passwords), cmocka_unit_test(test_free_text_password_without_end),
+		cmocka_unit_test(test_hex_literals),
 		cmocka_unit_test(test_password_statement_values), cmocka_unit_test(test_built_locations_more),
 		cmocka_unit_test(test_text_shapes), cmocka_unit_test(test_statement_in_literal),
 		cmocka_unit_test(test_statement_cut_by_semicolon), cmocka_unit_test(test_encoded_once_more),
