@@ -73,7 +73,8 @@ kill "$SAMPLER" 2>/dev/null || true
 # sysbench interval lines: "[ 10s ] thds: 16 tps: ... qps: 1234.56 (r/w/o: ...) ... err/s: 0.00 ..."
 awk '/^\[ [0-9]+s \]/ { for (i = 1; i <= NF; i++) { if ($i == "qps:") q = $(i + 1); if ($i == "err/s:") e = $(i + 1) }
 		qs[++n] = q; s += q; ss += q * q; if (n == 1 || q < lo) lo = q; if (q > hi) hi = q; es += e }
-	END { m = s / n; sd = sqrt(ss / n - m * m); h = int(n / 2)
+	END { if (n < 2) { printf "QPS per %ss interval: %d interval(s): too few to compare halves (DURATION should be several INTERVALs)\n", "'"$INTERVAL"'", n; exit }
+		m = s / n; sd = sqrt(ss / n - m * m); h = int(n / 2)
 		for (i = 1; i <= n; i++) { if (i <= h) a += qs[i]; else b += qs[i] }
 		printf "QPS per %ss interval: %d intervals, mean %.0f, min %.0f, max %.0f, stddev %.1f%% of mean; first half %.0f, second half %.0f; errors/s summed over intervals %.2f\n", "'"$INTERVAL"'", n, m, lo, hi, 100 * sd / m, a / h, b / (n - h), es }' \
 	"$WORKDIR/sysbench.log"
