@@ -216,3 +216,22 @@ def test_accepted_forms_are_connection_kills_on_mariadb(mariadb, form):
     with pytest.raises(pymysql.err.OperationalError):
         v.ping(reconnect=False)
     k.close()
+
+
+def test_two_held_kills_in_a_row(gateway_factory, relay):
+    """The second OK is held from inside the first one's release (kill_release resumes the
+    framer, which hands kill_held the next OK): each waits its own bound, in order."""
+    gw = _gw(gateway_factory, relay, 400)
+    v1 = clients.connect(gw, *NATIVE)
+    v2 = clients.connect(gw, *NATIVE)
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE)
+    pk = [rawproto.packet(b"\x0c" + struct.pack("<I", v.thread_id()), 0) for v in (v1, v2)]
+    t0 = time.monotonic()
+    c.send_raw(pk[0] + pk[1] + rawproto.packet(b"\x0e", 0))
+    assert _result(c)[0][:1] == b"\x00"
+    t1 = time.monotonic()
+    assert _result(c)[0][:1] == b"\x00"
+    t2 = time.monotonic()
+    assert _result(c)[0][:1] == b"\x00"  # the COM_PING
+    assert t1 - t0 >= 0.35 and t2 - t1 >= 0.35, (t1 - t0, t2 - t1)
+    assert clients.query_one(clients.connect(gw, *NATIVE), "SELECT 3") == (3,)
