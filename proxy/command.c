@@ -415,7 +415,7 @@ static bool kill_held(ig_session *s, const ig_packet *pk)
 static void kill_release(ig_session *s, uint64_t now)
 {
 	ig_command *c = &s->cmd;
-	if (now >= c->kill_until)
+	if (now >= c->kill_until && ig_connids_listed(s->be->addr, c->kill_id, &s->connid))
 		LOG_INFO(s->id, "KILL %llu: the session of that connection is still open after %d ms "
 		         "(timeouts.kill_hold_ms); relaying the server's OK", (unsigned long long)c->kill_id,
 		         s->cfg->timeouts.kill_hold_ms);

@@ -10,16 +10,9 @@ import pytest
 
 from harness import clients, rawproto, timing
 from harness.mariadb import NATIVE
-from test_relay_kill import CloseHoldingRelay
+from test_relay_kill import relay  # noqa: F401  (the fixture, shared)
 
 pytestmark = pytest.mark.gateway_only
-
-
-@pytest.fixture
-def relay(mariadb):
-    r = CloseHoldingRelay((mariadb.host, mariadb.port))
-    yield r
-    r.close()
 
 
 def _gw(gateway_factory, relay, hold_ms=60000, **extra):
