@@ -6,7 +6,8 @@
 # process (sysbench, MariaDB, the proxy, idle) and, for the processes named in SYMS_OF, by
 # kernel or user symbol, side by side for the targets. A saturated machine's throughput is
 # 1 / (CPU per query), so a cell where the gateway loses to HAProxy shows which process and
-# which code pay for it (docs/BENCHMARKS.md 1.14).
+# which code pay for it (docs/BENCHMARKS.md 1.14); run by run, the proxy's CPU per query over
+# MariaDB's user CPU per query compares the proxies at one machine speed (1.19).
 #
 # Environment (defaults in brackets):
 #   IMPORTGATE  gateway binary [build/proxy/importgate]      WORKERS  its workers [2]
@@ -193,6 +194,20 @@ for who in ("mariadbd", "proxy"):
     for ev in ("context-switches", "cpu-migrations"):
         print("| %s %s/query | " % (who, ev) + " | ".join(
             "%.3f" % med(t, lambda x: x[1].get((who, ("stat", ev)), 0.0)) for t in targets) + " |")
+# Every process's CPU per query moves with the machine's speed from run to run (a VM's host):
+# MariaDB's own code (its user time) does the same work behind either proxy, so the proxy's
+# CPU per query over MariaDB's user CPU per query compares the proxies at one speed (1.19).
+print("\n| target | run | QPS | mariadbd user us/query | proxy us/query | sysbench us/query | proxy / mariadbd user |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+ratio = {}
+for t in targets:
+    for r in range(1, runs + 1):
+        x = us[(t, r)]
+        mu = x[1].get(("mariadbd", ("sys", "user")), 0.0)
+        px = total("proxy")(x)
+        ratio.setdefault(t, []).append(px / mu if mu else 0.0)
+        print("| %s | %d | %.0f | %.2f | %.2f | %.2f | %.3f |" % (t, r, x[0], mu, px, total("sysbench")(x), ratio[t][-1]))
+print("| median | | | | | | " + ", ".join("%s %.3f" % (t, statistics.median(ratio[t])) for t in targets) + " |")
 for p in procs if syms_of == ["all"] else syms_of:
     for kind, title, n in (("sys", "by system call", 12), ("sym", "by symbol", top)):
         keys = {k for v in us.values() for (q, k) in v[1] if q == p and k[0] == kind}
