@@ -35,21 +35,6 @@ def _readable(sock, t=0.3):
         sock.settimeout(10)
 
 
-def _result(c):
-    """Packets of one text result (classic EOFs) or an OK/ERR: first bytes list."""
-    out = []
-    eofs = 0
-    while True:
-        _, p = c.read_packet()
-        out.append(p)
-        if len(out) == 1 and p[:1] in (b"\x00", b"\xff"):
-            return out
-        if p[:1] == b"\xfe" and len(p) < 9:
-            eofs += 1
-            if eofs == 2:
-                return out
-
-
 @pytest.mark.parametrize("leg", ["plain", "zlib", "tls", "tls+zlib"])
 @pytest.mark.parametrize("how", ["query", "process_kill"])
 def test_pipelined_behind_held_kill(gateway_factory, relay, leg, how):
@@ -63,17 +48,17 @@ def test_pipelined_behind_held_kill(gateway_factory, relay, leg, how):
     kill = _q("KILL %d" % vid) if how == "query" else rawproto.packet(b"\x0c" + struct.pack("<I", vid), 0)
     c.send_raw(_q("SELECT 11") + kill + _q("SELECT 22") + rawproto.packet(b"\x0e", 0) + _q("SELECT 33"))
     assert relay.server_closed.wait(timing.bound(30))
-    r1 = _result(c)
+    r1 = rawproto.read_answer(c)
     assert r1[-3][:1] != b"\xff" and b"11" in b"".join(r1)
     assert not _readable(c.sock, 0.5), "OK relayed while held"
     relay.release()
-    ok = _result(c)
+    ok = rawproto.read_answer(c)
     assert ok[0][:1] == b"\x00", ok
-    r2 = _result(c)
+    r2 = rawproto.read_answer(c)
     assert b"22" in b"".join(r2), r2
-    ping = _result(c)
+    ping = rawproto.read_answer(c)
     assert ping[0][:1] == b"\x00"
-    r3 = _result(c)
+    r3 = rawproto.read_answer(c)
     assert b"33" in b"".join(r3), r3
     c.close()
 
@@ -138,13 +123,13 @@ def test_stress_kills_with_busy_victims(gateway_factory):
             c, _ = rawproto.login(gw.host, gw.port, *NATIVE)
             kill = _q("KILL %d" % vid) if i % 3 else rawproto.packet(b"\x0c" + struct.pack("<I", vid), 0)
             c.send_raw(kill + _q("SELECT %d" % (1000 + i)))
-            ok = _result(c)
+            ok = rawproto.read_answer(c)
             assert ok[0][:1] == b"\x00", ok
-            r = _result(c)
+            r = rawproto.read_answer(c)
             assert str(1000 + i).encode() in b"".join(r), r
             if i % 4 == 0:
                 c.send_raw(_q("KILL %d" % vid) + _q("SELECT 1"))  # already gone: an ERR, then the row
-                assert _result(c)[0][:1] == b"\xff"
+                assert rawproto.read_answer(c)[0][:1] == b"\xff"
             c.close()
         except Exception as e:  # noqa
             errors.append((i, repr(e)))
@@ -184,8 +169,8 @@ def test_reload_then_sigterm_while_held(gateway_factory, relay):
     assert time.monotonic() - t0 < timing.bound(10)
     # The drain closed the idle victim's session, which ends the hold: the answers come,
     # then the killer's session closes between transactions.
-    assert _result(c)[0][:1] == b"\x00"
-    assert b"7" in b"".join(_result(c))
+    assert rawproto.read_answer(c)[0][:1] == b"\x00"
+    assert b"7" in b"".join(rawproto.read_answer(c))
     assert c.outcome(5) == "closed"
 
 
@@ -221,10 +206,10 @@ def test_two_held_kills_in_a_row(gateway_factory, relay):
     pk = [rawproto.packet(b"\x0c" + struct.pack("<I", v.thread_id()), 0) for v in (v1, v2)]
     t0 = time.monotonic()
     c.send_raw(pk[0] + pk[1] + rawproto.packet(b"\x0e", 0))
-    assert _result(c)[0][:1] == b"\x00"
+    assert rawproto.read_answer(c)[0][:1] == b"\x00"
     t1 = time.monotonic()
-    assert _result(c)[0][:1] == b"\x00"
+    assert rawproto.read_answer(c)[0][:1] == b"\x00"
     t2 = time.monotonic()
-    assert _result(c)[0][:1] == b"\x00"  # the COM_PING
+    assert rawproto.read_answer(c)[0][:1] == b"\x00"  # the COM_PING
     assert t1 - t0 >= 0.35 and t2 - t1 >= 0.35, (t1 - t0, t2 - t1)
     assert clients.query_one(clients.connect(gw, *NATIVE), "SELECT 3") == (3,)

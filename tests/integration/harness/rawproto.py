@@ -221,22 +221,27 @@ class ZConn:
             self.inbuf += self._frame()
 
     def query_packets(self, sql_frames):
-        """Sends the frames of one COM_QUERY; returns the answer's packets up to its end
-        (OK, ERR, or the EOF after the rows; classic EOFs, no multi-results)."""
+        """Sends the frames of one COM_QUERY; returns the answer's packets (read_answer)."""
         self.send_frames(sql_frames)
-        out = []
-        eofs = 0
-        while True:
-            _, p = self.read_packet()
-            out.append(p)
-            if len(out) == 1 and p[:1] in (b"\x00", b"\xff"):
+        return read_answer(self)
+
+
+def read_answer(c):
+    """The packets of one answer that c (RawConn or ZConn) reads, up to its end: OK, ERR, or
+    the EOF after the rows, or an ERR among them (classic EOFs, no multi-results)."""
+    out = []
+    eofs = 0
+    while True:
+        _, p = c.read_packet()
+        out.append(p)
+        if len(out) == 1 and p[:1] in (b"\x00", b"\xff"):
+            return out
+        if p[:1] == b"\xfe" and len(p) < 9:
+            eofs += 1
+            if eofs == 2:
                 return out
-            if p[:1] == b"\xfe" and len(p) < 9:
-                eofs += 1
-                if eofs == 2:
-                    return out
-            if p[:1] == b"\xff" and len(out) > 1:
-                return out
+        if p[:1] == b"\xff" and len(out) > 1:
+            return out
 
 
 def text_rows(packets):
