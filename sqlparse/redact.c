@@ -133,15 +133,26 @@ static bool is_quote(unsigned char c)
 	return c == '\'' || c == '"' || c == '`';
 }
 
+/* The closing quote of the quoted run that starts at q - with a backslash escaping the next
+ * byte when `escapes`, else the first matching quote - or n when it is not closed. Free text
+ * does not say which reading holds (JSON escapes, SQL under NO_BACKSLASH_ESCAPES, a Windows
+ * path 'C:\'), so callers compare both. */
+static size_t closing_quote(const char *s, size_t n, size_t q, bool escapes)
+{
+	size_t e = q + 1;
+	while (e < n && s[e] != s[q])
+		e += escapes && s[e] == '\\' && e + 1 < n ? 2 : 1;
+	return e < n ? e : n;
+}
+
 /* End of a value starting at v: up to '&', a blank, a quote or the end; a value that opens
- * with a quote runs to the matching quote (or the end). */
+ * with a quote runs to its closing quote (or the end) under whichever reading (backslash
+ * escapes or not) ends later: withheld, the longer is safe (attack20: "ab\" PLANTED"). */
 static size_t value_end(const char *s, size_t n, size_t v)
 {
 	if (v < n && is_quote((unsigned char)s[v])) {
-		char q = s[v];
-		size_t e = v + 1;
-		while (e < n && s[e] != q)
-			e++;
+		size_t a = closing_quote(s, n, v, false), b = closing_quote(s, n, v, true);
+		size_t e = a > b ? a : b;
 		return e < n ? e + 1 : n;
 	}
 	while (v < n && s[v] != '&' && !is_blank((unsigned char)s[v]) && !is_quote((unsigned char)s[v]))
@@ -523,16 +534,6 @@ static bool word_byte(unsigned char c)
 	       c >= 0x80;
 }
 
-/* The closing quote of the quoted run that starts at q (a backslash escapes the next byte),
- * or n when it is not closed. */
-static size_t closing_quote(const char *s, size_t n, size_t q)
-{
-	size_t e = q + 1;
-	while (e < n && s[e] != s[q])
-		e += s[e] == '\\' && e + 1 < n ? 2 : 1;
-	return e < n ? e : n;
-}
-
 /* Emits the text up to `from`, then "redacted" for the rest (its trailing blanks kept). */
 static void withhold_rest(sql_sbuf *b, const char *s, size_t n, size_t out, size_t from)
 {
@@ -575,9 +576,13 @@ static void redact_account_text(sql_sbuf *b, const char *s, size_t n)
 			if (w > 0 && is_quote((unsigned char)s[w - 1]) && i < n && s[i] == s[w - 1])
 				i++; /* a quoted word ("password": ...): its closing quote opens nothing */
 		} else if ((acct || key) && is_quote(c)) {
-			size_t e = closing_quote(s, n, i);
-			bool clean = e < n && (e + 1 == n || (!word_byte((unsigned char)s[e + 1]) && !is_quote((unsigned char)s[e + 1])));
-			if (acct && !clean) {
+			size_t e = closing_quote(s, n, i, true);
+			/* where the readings with and without backslash escapes end the run apart, which
+			 * holds cannot be told ('C:\', 'PLANTED'): the rest goes (attack20) */
+			bool agree = e == closing_quote(s, n, i, false);
+			bool clean = agree && e < n &&
+			             (e + 1 == n || (!word_byte((unsigned char)s[e + 1]) && !is_quote((unsigned char)s[e + 1])));
+			if ((acct && !clean) || !agree) {
 				withhold_rest(b, s, n, out, i);
 				return;
 			}

@@ -544,6 +544,17 @@ static void test_free_text_password_without_end(void **st)
 	hidden("IDENTIFIED BY 'PLANTED' REQUIRE SSL", false, "' REQUIRE SSL");
 	hidden("{\"password\": \"PLANTED\", \"user\": \"u\"}", false, "{\"password\": redacted, \"");
 	hidden("SELECT 1 /* password=PLANTED */", true, "password=redacted */");
+	/* attack20: a backslash before a quote ends a run in one reading and not in the other
+	 * (JSON escapes, a Windows path 'C:\'): the longer is withheld */
+	hidden("{\"password\": \"ab\\\" PLANTED\"}", false, "{\"password\": ");
+	hidden("{\"password\":\"a\\\" PLANTED b\"}", false, "{\"password\":");
+	hidden("password='ab\\' PLANTED'", false, "password=");
+	hidden("/* {\"password\": \"ab\\\" PLANTED\"} */ SELECT 1", true, "SELECT 1");
+	hidden("SELECT AES_ENCRYPT('a\\', 'PLANTED')", false, "AES_ENCRYPT(");
+	hidden("/* SELECT AES_ENCRYPT('C:\\', 'PLANTED') */ SELECT 1", true, "*/ SELECT 1");
+	hidden("CREATE USER a IDENTIFIED BY 'C:\\', b IDENTIFIED BY ' PLANTED'", false, "CREATE USER a IDENTIFIED BY");
+	hidden("CREATE USER a IDENTIFIED BY 'C:\\', b IDENTIFIED BY '-PLANTED'", false, "CREATE USER a IDENTIFIED BY");
+	hidden("/* CREATE USER a IDENTIFIED BY 'C:\\', b IDENTIFIED BY ' PLANTED' */ SELECT 1", true, "*/ SELECT 1");
 }
 
 /* A hex or bit literal is a string to the server: SET GLOBAL tidb_cloud_storage_uri = 0x..
