@@ -141,7 +141,8 @@ class HAProxy:
         self.proc = None
 
     def start(self):
-        env = dict(os.environ, HAP_LISTEN="127.0.0.1:%d" % self.port, HAP_BACKEND=self.backend)
+        env = dict(os.environ, HAP_LISTEN="127.0.0.1:%d" % self.port, HAP_BACKEND=self.backend,
+                   HAP_THREADS=os.environ.get("HAP_THREADS", "2"))
         self.proc = spawn(["haproxy", "-db", "-f", os.path.join(HERE, "haproxy.cfg")],
                           os.path.join(self.dir, "haproxy.log"), env=env, cwd=self.dir)
         if not wait_port(self.port, 15, self.proc):

@@ -81,7 +81,7 @@ prepare_sbtest() {
 # 127.0.0.1:DB_PORT; sets HAP_PORT and HAP_PID and appends the pid to PIDS.
 start_haproxy() {
 	HAP_PORT=$(free_port)
-	HAP_LISTEN=127.0.0.1:$HAP_PORT HAP_BACKEND=127.0.0.1:$2 \
+	HAP_LISTEN=127.0.0.1:$HAP_PORT HAP_BACKEND=127.0.0.1:$2 HAP_THREADS=${HAP_THREADS:-2} \
 		$(pin "$1") haproxy -db -f "$(dirname "${BASH_SOURCE[0]}")/haproxy.cfg" >"$WORKDIR/haproxy.log" 2>&1 &
 	HAP_PID=$!
 	PIDS+=($HAP_PID)

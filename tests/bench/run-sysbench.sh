@@ -15,6 +15,7 @@
 #                   after the first (a before/after comparison in one interleaved run) [unset]
 #   IMPORTGATE_C    a third, as target "importgate-c" after importgate-b [unset]
 #   WORKERS, WORKERS_B, WORKERS_C  the gateways' `workers` setting [2; WORKERS for b and c]
+#   HAP_THREADS     HAProxy's nbthread [2]: compare proxies at the same thread count
 #   DURATION        seconds per run [20]            WARMUP  seconds of uncounted run first [2]
 #   THREADS         thread counts ["1 16 64"]       TESTS   ["oltp_point_select oltp_read_only"]
 #   RUNS            interleaved repetitions of the whole matrix [1]; the report shows medians;
