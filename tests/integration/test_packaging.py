@@ -252,7 +252,8 @@ def test_systemd_unit_verifies(tmp_path):
     ours = [line for line in (r.stdout + r.stderr).splitlines() if "importgate" in line]
     assert not ours, "\n".join(ours)
     text = unit.read_text()
-    for want in ("Type=notify", "WatchdogSec=", "LoadCredential=importgate-admin-token", "User=importgate"):
+    for want in ("Type=notify", "WatchdogSec=", "LoadCredential=importgate-admin-token", "User=importgate",
+                 "\nLimitCORE=0\n"):
         assert want in text
 
 
