@@ -6,6 +6,7 @@
 #include "proxy/procstat.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +28,36 @@ static long long boot_time(void)
 	return bt;
 }
 
+/*
+ * The open descriptors: the entries of /proc/self/fd, less the one reading it. Read with
+ * open() and getdents64() rather than opendir(): ThreadSanitizer registers a descriptor when
+ * open() returns it but not when opendir() does, and libuv closes its sockets with a raw
+ * close system call TSan cannot see, so closedir() on a number a loop's socket had used read
+ * as a race with that loop's epoll_ctl (the admin thread renders the metrics).
+ */
 static int64_t count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int64_t n = 0;
-	struct dirent *e;
-	if (!d)
+	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own descriptor */
+	union {
+		struct dirent64 align;
+		char b[4096];
+	} buf;
+	int64_t n = 0;
+	ssize_t k;
+	while ((k = getdents64(fd, buf.b, sizeof(buf.b))) > 0) {
+		for (ssize_t off = 0; off < k;) {
+			const struct dirent64 *e = (const struct dirent64 *)(buf.b + off);
+			if (e->d_reclen == 0)
+				break;
+			if (e->d_name[0] != '.')
+				n++;
+			off += e->d_reclen;
+		}
+	}
+	close(fd);
+	return k < 0 ? -1 : n - 1;
 }
 
 static int read_stat(ig_procstat *out)
