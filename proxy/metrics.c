@@ -81,13 +81,11 @@ static const metric_def defs[IG_M__COUNT] = {
 		.type = MT_COUNTER, .label = "result", .value = "error"},
 	[IG_M_STATE_READ_SECONDS] = {.family = "cluster_state_read_seconds",
 		.help = "Time taken by one read of the cluster state, in seconds.",
-		.type = MT_HISTOGRAM, .label = NULL, .value = NULL,
-		.b = &READ_B, .slot = 1},
+		.type = MT_HISTOGRAM, .label = NULL, .value = NULL, .b = &READ_B, .slot = 1},
 	[IG_M_STATE_AGE] = {.family = "cluster_state_age_seconds",
 		.help = "Seconds since the cluster state was last read or confirmed current (since the process "
 		"started when it never was).",
-		.type = MT_AGE,
-		.label = NULL, .value = NULL, .b = NULL, .slot = 0, .from_start = true},
+		.type = MT_AGE, .label = NULL, .value = NULL, .b = NULL, .slot = 0, .from_start = true},
 	[IG_M_DECISION_SECONDS] = {.family = "decision_seconds",
 		.help = "Time an IMPORT INTO statement was held for its decision (cluster state, verdict, "
 		"obligation record, audit), in seconds.",
@@ -107,8 +105,7 @@ static const metric_def defs[IG_M__COUNT] = {
 		.type = MT_HISTOGRAM, .label = "command",
 		.value = "stmt_execute", .b = &FAST_B, .slot = 6},
 	[IG_M_QUERY_SECONDS_OTHER] = {.family = "query_duration_seconds", .help = NULL,
-		.type = MT_HISTOGRAM, .label = "command", .value = "other",
-		.b = &FAST_B, .slot = 7},
+		.type = MT_HISTOGRAM, .label = "command", .value = "other", .b = &FAST_B, .slot = 7},
 	[IG_M_ERRORS_1040] = {.family = "error_answers_total",
 		.help = "Errors the gateway itself answered a client with before ending its session, by MySQL "
 		"error code: 1040 too many connections, 2013 lost the backend, other.",

@@ -40,15 +40,12 @@ static int64_t count_fds(void)
 	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	union {
-		struct dirent64 align;
-		char b[4096];
-	} buf;
+	_Alignas(struct dirent64) char buf[4096];
 	int64_t n = 0;
 	ssize_t k;
-	while ((k = getdents64(fd, buf.b, sizeof(buf.b))) > 0) {
+	while ((k = getdents64(fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < k;) {
-			const struct dirent64 *e = (const struct dirent64 *)(buf.b + off);
+			const struct dirent64 *e = (const struct dirent64 *)(buf + off);
 			if (e->d_reclen == 0)
 				break;
 			if (e->d_name[0] != '.')
