@@ -6,9 +6,10 @@
  * Input is framed once (proxy/framer.h): the owner is handed each packet and answers what
  * becomes of it: taken whole, relayed verbatim to the relay connection as its bytes arrive,
  * or kept until later. Bytes are copied only when a packet must wait; everything else is
- * read from the worker's shared read buffer. Consecutive relayed packets go out together at
- * the end of a read's packets: sent from that buffer when nothing is queued ahead of them on
- * a plain connection, else queued on the relay connection in one copy.
+ * read from the worker's read buffer. Consecutive relayed packets go out together: on a
+ * plain connection with nothing queued ahead of them, from that buffer at the end of the
+ * event-loop pass (with every other connection's, after all of the pass's reads); else
+ * queued on the relay connection in one copy at the end of the read's packets.
  */
 #ifndef IMPORTGATE_CONN_H
 #define IMPORTGATE_CONN_H
@@ -28,6 +29,13 @@
 #define IG_CONN_TLS_CLOSED 1 /* lost(): the peer closed TLS, or TLS failed after its handshake */
 
 typedef struct ig_conn ig_conn;
+
+/* Where a connection stands in its worker's end-of-pass sending (conn.c). */
+typedef enum ig_conn_pass {
+	IG_PASS_NONE,    /* on no list */
+	IG_PASS_WAITING, /* relayed bytes in the worker's reads, to be sent at the end of the pass */
+	IG_PASS_OWED,    /* sent during the pass: written() is due at its end */
+} ig_conn_pass;
 
 typedef struct ig_conn_ops {
 	ig_pkt_verdict (*packet)(void *owner, ig_conn *c, const ig_packet *pk);
@@ -58,6 +66,8 @@ struct ig_conn {
 	const uint8_t *span; /* relayed bytes not yet copied to this connection's queue */
 	size_t span_len;
 	ig_buf held;         /* compressed leg: a re-framed packet's header and payload, kept to leave as one frame */
+	ig_conn_pass pass;   /* end-of-pass sending: on which of the worker's lists */
+	ig_conn *pass_prev, *pass_next;
 	int metric;          /* counter of bytes read */
 	bool plain_in;       /* the input being framed is not from TLS */
 	bool writing;
@@ -75,8 +85,12 @@ int ig_conn_send(ig_conn *c, const void *p, size_t n);
 int ig_conn_send_packet(ig_conn *c, uint8_t seq, const void *payload, size_t len);
 /* A command packet, sequence id 0: its command byte, then text. */
 int ig_conn_send_command(ig_conn *c, uint8_t cmd, const void *text, size_t len);
+/* Sends what is queued; relayed bytes waiting for the end of the loop pass stay for it. */
 void ig_conn_flush(ig_conn *c);
 void ig_conn_read(ig_conn *c, bool on);
+/* The end of a loop pass (the worker's check handle): the waiting relayed bytes are sent,
+ * then written() is called on each connection that has nothing left queued. */
+void ig_conn_pass_end(ig_worker *w);
 
 /* During packet(), before IG_PKT_RELAY: the packet goes to the relay connection re-framed
  * (ig_framer_relay_as: pieces of at most piece_max payload bytes, numbered from seq). */

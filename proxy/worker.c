@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proxy/conn.h"
 #include "proxy/log.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/runtime.h"
@@ -192,6 +193,7 @@ static void on_drain_tick(uv_timer_t *t)
 	if (atomic_load(&w->slot->sessions) == 0) {
 		uv_close((uv_handle_t *)&w->drain_timer, NULL);
 		uv_close((uv_handle_t *)&w->wakeup, NULL);
+		uv_close((uv_handle_t *)&w->sends, NULL);
 		return;
 	}
 	uint64_t bound = w->shutdown_ms;
@@ -243,6 +245,12 @@ static void on_wakeup(uv_async_t *a)
 		begin_drain(w);
 }
 
+/* After each pass's I/O callbacks: the relayed bytes that waited for it (proxy/conn.c). */
+static void on_pass_end(uv_check_t *h)
+{
+	ig_conn_pass_end(h->data);
+}
+
 static void *worker_main(void *arg)
 {
 	ig_worker *w = arg;
@@ -287,6 +295,9 @@ int ig_worker_start(ig_worker *w, int idx, char *err, size_t errlen)
 	w->listening = true;
 	uv_async_init(&w->loop, &w->wakeup, on_wakeup);
 	w->wakeup.data = w;
+	uv_check_init(&w->loop, &w->sends);
+	w->sends.data = w;
+	uv_check_start(&w->sends, on_pass_end);
 	if (pthread_mutex_init(&w->inbox_lock, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the worker's inbox lock");
 		return -1;

@@ -16,10 +16,12 @@
 
 #include <uv.h>
 
-#define IG_RBUF_SIZE (64 * 1024)
+#define IG_RBUF_SIZE (64 * 1024)             /* the most one recv() takes */
+#define IG_READS_SIZE (4 * IG_RBUF_SIZE)     /* a loop pass's reads, while relayed bytes wait in them */
 #define IG_MAX_WORKERS 1024 /* the config's bound on `workers` */
 
 struct ig_session;
+struct ig_conn;
 
 /* A worker's counters, in static storage: the other workers compare them to place a new
  * connection, and status reads them, even after the workers have ended. */
@@ -53,8 +55,18 @@ typedef struct ig_worker {
 	int *inbox;
 	size_t inbox_len, inbox_cap;
 	bool inbox_open;
-	/* Shared read buffers: a read is processed before the next one starts, so one per loop. */
-	uint8_t rbuf[IG_RBUF_SIZE];
+	/*
+	 * Relayed bytes wait for the end of the loop pass (proxy/conn.c, "Sending at the end of
+	 * a pass"): connections whose relayed bytes still lie in `reads`, and those sent since,
+	 * which are owed a written() call; `sends` runs after the pass's I/O callbacks.
+	 */
+	uv_check_t sends;
+	struct ig_conn *waiting;
+	struct ig_conn *owed;
+	/* Reads land one after another in `reads` during a pass, and are processed before the
+	 * next one starts; reads_used goes back to 0 once no relayed bytes wait in it. */
+	size_t reads_used;
+	uint8_t reads[IG_READS_SIZE];
 	uint8_t pbuf[IG_RBUF_SIZE]; /* plaintext out of TLS */
 } ig_worker;
 
