@@ -27,13 +27,31 @@ void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner,
 
 static void pass_leave(ig_conn *c);
 static int span_send(ig_conn *c);
+static int try_send(ig_conn *c, const uint8_t *p, size_t n);
+
+/*
+ * Before a close: what a connection waiting for the pass's end holds goes now, as far as the
+ * socket takes it, as it would have at the end of its read (a COM_QUIT relayed just before
+ * the session closes still reaches the server). Its queue first - bytes a later run copied
+ * there out of the reads - then the span. No callbacks: the owner is closing it.
+ */
+static void send_before_close(ig_conn *c)
+{
+	if (c->pass != IG_PASS_WAITING || !c->open || c->writing)
+		return;
+	size_t len = ig_buf_avail(&c->wq);
+	if (len > 0) {
+		int n = try_send(c, ig_buf_head(&c->wq), len > INT_MAX ? INT_MAX : len);
+		if (n > 0)
+			ig_buf_consume(&c->wq, (size_t)n);
+	}
+	if (ig_buf_avail(&c->wq) == 0)
+		span_send(c);
+}
 
 void ig_conn_close(ig_conn *c, uv_close_cb cb)
 {
-	/* Relayed bytes waiting for the pass's end go now, as they would have at the end of their
-	 * read (a COM_QUIT relayed just before the session closes still reaches the server). */
-	if (c->pass == IG_PASS_WAITING && c->open)
-		span_send(c);
+	send_before_close(c);
 	pass_leave(c);
 	if (c->open && !uv_is_closing((uv_handle_t *)&c->tcp)) {
 		c->open = false;

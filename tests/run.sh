@@ -203,7 +203,7 @@ if [ "${TSAN:-1}" != 0 ]; then
 			test_relay_many.py test_relay_session.py test_backends.py test_operations.py \
 			test_state_freshness.py test_audit.py test_obligations.py test_hardening_load.py \
 			test_relay_timeouts.py test_workers_balance.py test_relay_kill.py test_metrics_threads.py \
-			test_relay_pass_end.py) 2>&1 | tail -n 6
+			test_relay_pass_end.py test_relay_pass_end_mixed.py) 2>&1 | tail -n 6
 	else
 		[ -s "$OUT/tsan.txt" ] || echo "fail tsan-build" >"$OUT/tsan.txt"
 		echo "  TSan build FAILED (see $OUT/tsan-setup.txt, $OUT/tsan-build.txt)"
