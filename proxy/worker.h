@@ -56,7 +56,7 @@ typedef struct ig_worker {
 	size_t inbox_len, inbox_cap;
 	bool inbox_open;
 	/*
-	 * Relayed bytes wait for the end of the loop pass (proxy/conn.c, "Sending at the end of
+	 * Relayed bytes wait for the end of the loop pass (proxy/conn.c, "sending at the end of
 	 * a pass"): connections whose relayed bytes still lie in `reads`, and those sent since,
 	 * which are owed a written() call; `sends` runs after the pass's I/O callbacks.
 	 */
