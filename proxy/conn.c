@@ -27,7 +27,8 @@ void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner,
 
 static void pass_leave(ig_conn *c);
 static int span_send(ig_conn *c);
-static int try_send(ig_conn *c, const uint8_t *p, size_t n);
+static int send_queued(ig_conn *c);
+static bool span_direct(const ig_conn *c);
 
 /*
  * Before a close: what a connection waiting for the pass's end holds goes now, as far as the
@@ -39,12 +40,8 @@ static void send_before_close(ig_conn *c)
 {
 	if (c->pass != IG_PASS_WAITING || !c->open || c->writing)
 		return;
-	size_t len = ig_buf_avail(&c->wq);
-	if (len > 0) {
-		int n = try_send(c, ig_buf_head(&c->wq), len > INT_MAX ? INT_MAX : len);
-		if (n > 0)
-			ig_buf_consume(&c->wq, (size_t)n);
-	}
+	if (ig_buf_avail(&c->wq) > 0)
+		send_queued(c);
 	if (ig_buf_avail(&c->wq) == 0)
 		span_send(c);
 }
@@ -125,6 +122,16 @@ static int try_send(ig_conn *c, const uint8_t *p, size_t n)
 	}
 }
 
+/* The head of the queue, as much as the socket takes now; what try_send returns. */
+static int send_queued(ig_conn *c)
+{
+	size_t len = ig_buf_avail(&c->wq);
+	int n = try_send(c, ig_buf_head(&c->wq), len > INT_MAX ? INT_MAX : len);
+	if (n > 0)
+		ig_buf_consume(&c->wq, (size_t)n);
+	return n;
+}
+
 /* Relayed bytes still pointing into the sender's input go to the queue first; so does a
  * held re-framed packet (on_inject). */
 static int span_out(ig_conn *c)
@@ -197,11 +204,8 @@ static void flush_now(ig_conn *c)
 	}
 	if (c->writing || !c->open || ig_buf_avail(&c->wq) == 0)
 		return;
-	size_t len = ig_buf_avail(&c->wq);
-	int n = try_send(c, ig_buf_head(&c->wq), len > INT_MAX ? INT_MAX : len);
-	if (n > 0)
-		ig_buf_consume(&c->wq, (size_t)n);
-	else if (n < 0 && n != UV_EAGAIN) {
+	int n = send_queued(c);
+	if (n < 0 && n != UV_EAGAIN) {
 		c->ops->broken(c->owner, c, n);
 		return;
 	}
@@ -234,7 +238,7 @@ static void conn_on_write(uv_write_t *req, int status)
 void ig_conn_flush(ig_conn *c)
 {
 	if (c->pass == IG_PASS_WAITING) {
-		if (c->span_len > 0 && ig_buf_avail(&c->wq) == 0 && ig_buf_avail(&c->held) == 0)
+		if (span_direct(c))
 			return; /* relayed bytes only: they go at the end of the pass */
 		pass_join(c, IG_PASS_OWED);
 	}
