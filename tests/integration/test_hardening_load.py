@@ -28,6 +28,7 @@ import pytest
 
 from harness import gateway as gateway_mod
 from harness import rawproto, timing
+from harness.rawproto import lenenc
 from harness.mariadb import NATIVE, MariaDB
 
 pytestmark = pytest.mark.gateway_only
@@ -120,20 +121,6 @@ async def read_packet(reader):
 
 def write_packet(writer, payload, seq):
     writer.write(struct.pack("<I", len(payload))[:3] + bytes([seq & 0xff]) + payload)
-
-
-def lenenc(buf, pos):
-    """Returns (value or None for NULL, new pos) of a length-encoded integer."""
-    b = buf[pos]
-    if b < 0xfb:
-        return b, pos + 1
-    if b == 0xfb:
-        return None, pos + 1
-    if b == 0xfc:
-        return struct.unpack_from("<H", buf, pos + 1)[0], pos + 3
-    if b == 0xfd:
-        return int.from_bytes(buf[pos + 1:pos + 4], "little"), pos + 4
-    return struct.unpack_from("<Q", buf, pos + 1)[0], pos + 9
 
 
 async def alogin(host, port, user, password, db=None):

@@ -20,7 +20,6 @@ import os
 import random
 import re
 import socket
-import struct
 import threading
 
 import pytest
@@ -34,64 +33,40 @@ ROUNDS = 8
 PIPELINE = 3
 
 
-def lenenc(p, pos):
-    """A length-encoded integer at p[pos]: (value, next position); None for NULL (0xfb)."""
-    b = p[pos]
-    if b < 0xfb:
-        return b, pos + 1
-    if b == 0xfb:
-        return None, pos + 1
-    width = {0xfc: 2, 0xfd: 3, 0xfe: 8}[b]
-    return int.from_bytes(p[pos + 1:pos + 1 + width], "little"), pos + 1 + width
-
-
-def row_values(p, ncols):
-    out, pos = [], 0
-    for _ in range(ncols):
-        n, pos = lenenc(p, pos)
-        if n is None:
-            out.append(None)
-            continue
-        out.append(bytes(p[pos:pos + n]))
-        pos += n
-    assert pos == len(p), "row longer than its values"
-    return out
-
-
-def read_rows(c):
-    """One text result set's rows (classic EOFs); an ERR fails the test with its message."""
-    packets = rawproto.read_answer(c)
-    assert packets[0][:1] != b"\xff", rawproto.error_of(packets)
-    ncols = packets[0][0]
-    return [row_values(p, ncols) for p in packets[1 + ncols + 1:-1]]
-
-
 def query_packet(sql):
-    q = b"\x03" + sql.encode()
-    return struct.pack("<I", len(q))[:3] + b"\x00" + q
+    return rawproto.packet(b"\x03" + sql.encode())
 
 
-def run_sessions(gw, seed):
+def plain_session(gw, k):
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
+    return c, c.send_raw, "plain"
+
+
+def run_sessions(gw, seed, open_session=plain_session, sizes=SIZES, pads=(0,), sessions=SESSIONS,
+                 rounds=ROUNDS):
+    """`sessions` concurrent sessions, each `rounds` times sending PIPELINE statements in one
+    write (so they are relayed in one pass) whose answers are `sizes` bytes of the session's
+    own letter, statements padded by a comment of `pads` bytes; every answer must be exactly
+    its own. open_session(gw, k) -> (connection, send(bytes), what kind of session)."""
     failures = []
     lock = threading.Lock()
-    barrier = threading.Barrier(SESSIONS, timeout=60)
+    barrier = threading.Barrier(sessions, timeout=60)
 
     def session(k):
         rnd = random.Random(seed * 1000 + k)
         fill = chr(ord("a") + k % 26)
         try:
-            c, _ = rawproto.login(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
+            c, send, kind = open_session(gw, k)
             try:
                 barrier.wait()
-                for r in range(ROUNDS):
-                    want = [("s%dr%dq%d" % (k, r, i), rnd.choice(SIZES)) for i in range(PIPELINE)]
-                    # one write: the statements arrive together and are relayed in one pass
-                    c.send_raw(b"".join(query_packet("SELECT '%s', REPEAT('%s', %d)" % (tag, fill, n))
-                                        for tag, n in want))
-                    for tag, n in want:
-                        rows = read_rows(c)
+                for r in range(rounds):
+                    want = [("s%dr%dq%d" % (k, r, i), rnd.choice(sizes), rnd.choice(pads)) for i in range(PIPELINE)]
+                    send(b"".join(query_packet("SELECT '%s', REPEAT('%s', %d) /*%s*/" % (tag, fill, n, fill * pad))
+                                  for tag, n, pad in want))
+                    for tag, n, _ in want:
+                        rows = rawproto.answer_rows(c)
                         assert rows == [[tag.encode(), fill.encode() * n]], \
-                            "session %d, %s: %r" % (k, tag, [[v[:40] for v in row] for row in rows])
+                            "session %d (%s), %s: %r" % (k, kind, tag, [[v[:40] for v in row] for row in rows])
             finally:
                 c.close()
         except Exception as e:  # reported below with the session and the seed
@@ -99,7 +74,7 @@ def run_sessions(gw, seed):
                 failures.append("session %d: %r" % (k, e))
             barrier.abort()
 
-    threads = [threading.Thread(target=session, args=(k,), daemon=True) for k in range(SESSIONS)]
+    threads = [threading.Thread(target=session, args=(k,), daemon=True) for k in range(sessions)]
     for t in threads:
         t.start()
     for t in threads:
@@ -133,10 +108,10 @@ def test_quit_relayed_with_the_close_reaches_the_server(gateway_factory, mariadb
     for _ in range(12):
         c, _ = rawproto.login(gw.host, gw.port, *NATIVE, timeout=timing.bound(30))
         c.send_raw(query_packet("SELECT CONNECTION_ID()"))
-        ids.append(int(read_rows(c)[0][0]))
+        ids.append(int(rawproto.answer_rows(c)[0][0]))
         payload = b"\x01" + b"q" * (65536 - 4 - 1)
         c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # packet and FIN together
-        c.send_raw(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
+        c.send_raw(rawproto.packet(payload))
         c.sock.shutdown(socket.SHUT_WR)
         c.close()
 

@@ -9,24 +9,18 @@ import os
 import random
 import ssl
 import struct
-import threading
 
 import pytest
 
 from harness import rawproto, timing
 from harness.mariadb import NATIVE
-from test_relay_pass_end import read_rows
+from test_relay_pass_end import run_sessions
 
 SIZES = [0, 1, 200, 4000, 70000, 300000]
 PADS = [0, 10, 3000, 70000, 200000]
 SESSIONS = 12
 ROUNDS = 6
 PIPELINE = 3
-
-
-def query(sql):
-    q = b"\x03" + sql.encode()
-    return struct.pack("<I", len(q))[:3] + b"\x00" + q
 
 
 def tls_login(gw):
@@ -45,50 +39,27 @@ def tls_login(gw):
     return c
 
 
+KINDS = ["plain", "zlib frames sent as is", "zlib frames compressed", "TLS"]
+
+
+def mixed_sessions(kinds):
+    """open_session for run_sessions: session k is of kind k % kinds (KINDS)."""
+    def open_session(gw, k):
+        kind = k % kinds
+        if kind == 3:
+            c = tls_login(gw)
+        elif kind == 0:
+            c, _ = rawproto.login(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
+        else:
+            c = rawproto.ZConn(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
+        if kind in (0, 3):
+            return c, c.send_raw, KINDS[kind]
+        return c, lambda data: c.send_frames([rawproto.zframe(data, 0, compress=kind == 2)]), KINDS[kind]
+    return open_session
+
+
 def run(gw, seed, kinds=3):
-    failures = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(SESSIONS, timeout=60)
-
-    def session(k):
-        rnd = random.Random(seed * 1000 + k)
-        fill = chr(ord("a") + k % 26)
-        kind = k % kinds  # 0 plain, 1 zlib frames sent as is, 2 zlib frames compressed, 3 TLS
-        try:
-            if kind == 3:
-                c = tls_login(gw)
-            elif kind == 0:
-                c, _ = rawproto.login(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
-            else:
-                c = rawproto.ZConn(gw.host, gw.port, *NATIVE, timeout=timing.bound(60))
-            try:
-                barrier.wait()
-                for r in range(ROUNDS):
-                    want = [("s%dr%dq%d" % (k, r, i), rnd.choice(SIZES), rnd.choice(PADS)) for i in range(PIPELINE)]
-                    data = b"".join(query("SELECT '%s', REPEAT('%s', %d) /*%s*/" % (tag, fill, n, fill * pad))
-                                    for tag, n, pad in want)
-                    if kind in (0, 3):
-                        c.send_raw(data)
-                    else:
-                        c.send_frames([rawproto.zframe(data, 0, compress=kind == 2)])
-                    for tag, n, _ in want:
-                        got = read_rows(c)
-                        assert got == [[tag.encode(), fill.encode() * n]], \
-                            "session %d (kind %d), %s: %r" % (k, kind, tag, [[v[:40] for v in row] for row in got])
-            finally:
-                c.close()
-        except Exception as e:
-            with lock:
-                failures.append("session %d: %r" % (k, e))
-            barrier.abort()
-
-    threads = [threading.Thread(target=session, args=(k,), daemon=True) for k in range(SESSIONS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timing.bound(180))
-    assert not any(t.is_alive() for t in threads), "stall, seed %d" % seed
-    assert failures == [], "seed %d:\n%s" % (seed, "\n".join(failures[:8]))
+    run_sessions(gw, seed, mixed_sessions(kinds), sizes=SIZES, pads=PADS, sessions=SESSIONS, rounds=ROUNDS)
 
 
 @pytest.mark.gateway_only

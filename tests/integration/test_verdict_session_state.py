@@ -30,6 +30,7 @@ import pytest
 
 from harness import mariadb as mariadb_mod
 from harness import rawproto
+from harness.rawproto import lenenc
 from policy_helpers import (PRECHECK, USERS, Received, double, etcd,  # noqa: F401
                             policy_gw, rule, state)
 from mariadb_verdict import queries_since  # noqa: E402
@@ -161,14 +162,6 @@ class Raw:
                     results.append(outcome(p))
                     return results
                 rows.append(text_row(p))
-
-
-def lenenc(p, pos):
-    c = p[pos]
-    if c < 0xfb:
-        return c, pos + 1
-    n = {0xfc: 2, 0xfd: 3, 0xfe: 8}[c]
-    return int.from_bytes(p[pos + 1:pos + 1 + n], "little"), pos + 1 + n
 
 
 def ok_status(p):

@@ -244,6 +244,40 @@ def read_answer(c):
             return out
 
 
+def lenenc(p, pos):
+    """A length-encoded integer at p[pos]: (value, next position); None for NULL (0xfb)."""
+    b = p[pos]
+    if b < 0xfb:
+        return b, pos + 1
+    if b == 0xfb:
+        return None, pos + 1
+    width = {0xfc: 2, 0xfd: 3, 0xfe: 8}[b]
+    return int.from_bytes(p[pos + 1:pos + 1 + width], "little"), pos + 1 + width
+
+
+def row_values(p, ncols):
+    """A text row's values as bytes (None for NULL), any length."""
+    out, pos = [], 0
+    for _ in range(ncols):
+        n, pos = lenenc(p, pos)
+        if n is None:
+            out.append(None)
+            continue
+        out.append(bytes(p[pos:pos + n]))
+        pos += n
+    assert pos == len(p), "row longer than its values"
+    return out
+
+
+def answer_rows(c):
+    """The rows of the next text result set c (RawConn or ZConn) reads, as row_values; an ERR
+    fails the caller's test with its message."""
+    packets = read_answer(c)
+    assert packets[0][:1] != b"\xff", error_of(packets)
+    ncols = packets[0][0]
+    return [row_values(p, ncols) for p in packets[1 + ncols + 1:-1]]
+
+
 def text_rows(packets):
     """The rows of a text result set read by ZConn.query_packets: lists of str (None for NULL)."""
     ncols = packets[0][0]
