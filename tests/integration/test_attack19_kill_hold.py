@@ -128,8 +128,14 @@ def test_stress_kills_with_busy_victims(gateway_factory):
             r = rawproto.read_answer(c)
             assert str(1000 + i).encode() in b"".join(r), r
             if i % 4 == 0:
-                c.send_raw(_q("KILL %d" % vid) + _q("SELECT 1"))  # already gone: an ERR, then the row
-                assert rawproto.read_answer(c)[0][:1] == b"\xff"
+                # The session here has closed, but MariaDB can still find the killed thread
+                # after its socket has closed (directly, with three CPU burners, a second KILL
+                # sent once the victim's socket read EOF got an OK 33 times in 200; CI got one
+                # here), so it is an ERR 1094 or, in that window, an OK; the row follows.
+                c.send_raw(_q("KILL %d" % vid) + _q("SELECT %d" % (2000 + i)))
+                again = rawproto.read_answer(c)[0]
+                assert again[:1] == b"\x00" or (again[:1] == b"\xff" and again[1:3] == struct.pack("<H", 1094)), again
+                assert str(2000 + i).encode() in b"".join(rawproto.read_answer(c))
             c.close()
         except Exception as e:  # noqa
             errors.append((i, repr(e)))
