@@ -1,8 +1,9 @@
 #!/bin/bash
 # sched-stat.sh - what each proxy asks of the kernel per relayed query: system calls by kind,
 # the wake-ups it causes, its context switches (voluntary: it slept in epoll_wait; involuntary:
-# it was preempted) and its CPU time, and MariaDB's system calls and switches behind it, for
-# one sysbench test and thread count, the proxies taken
+# it was preempted) and its CPU time, MariaDB's system calls and switches behind it, the
+# client's (sysbench's) and the TCP segments on loopback (nstat), for one sysbench test and
+# thread count, the proxies taken
 # in turn RUNS times. Counted with `perf stat` on tracepoints (no hardware counters needed) and
 # /proc/PID/task/*/status. Where run-sysbench.sh shows the gateway short of HAProxy, this shows
 # whether it is by more work per query or by how the scheduler treats it (docs/BENCHMARKS.md 1.18).
@@ -44,7 +45,12 @@ done
 # (a read that returned EAGAIN, then poll) and how it was scheduled.
 DB_EVENTS=sched:sched_switch,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_poll
 DB_EVENTS+=,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_futex
-perf stat -x, -e "$EVENTS,$DB_EVENTS" -- true >/dev/null 2>&1 ||
+# The client's side: whether it reads an answer in more pieces, or sleeps more, behind a proxy.
+SB_EVENTS=sched:sched_switch,syscalls:sys_enter_poll,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto
+# TCP counters per query (nstat: the whole network namespace, both legs of the proxy)
+TCP_COUNTERS="TcpOutSegs TcpExtDelayedACKs TcpExtTCPPureAcks TcpExtTCPHPHits TcpRetransSegs"
+command -v nstat >/dev/null || die "nstat not found (apt-get install iproute2)"
+perf stat -x, -e "$EVENTS,$DB_EVENTS,$SB_EVENTS" -- true >/dev/null 2>&1 ||
 	die "perf cannot count the tracepoints ($EVENTS); run as root with tracefs mounted"
 
 PIDS=()
@@ -85,8 +91,11 @@ measure() {
 	local pp=$!
 	perf stat -x, -e "$DB_EVENTS" -p "$DB_PID" -o "$out.db.perf" -- sleep "$DURATION" &
 	local dp=$!
-	sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$DURATION" run >"$out.sb" 2>&1 ||
+	nstat -n >/dev/null
+	perf stat -x, -e "$SB_EVENTS" -o "$out.sb.perf" -- \
+		sysbench "$TEST" "${SB[@]}" --mysql-port="$port" --threads="$THREADS" --time="$DURATION" run >"$out.sb" 2>&1 ||
 		die "sysbench failed: $out.sb"
+	nstat >"$out.nstat" 2>/dev/null || die "nstat failed"
 	wait "$pp" || die "perf stat failed: $out.perf"
 	wait "$dp" || die "perf stat failed: $out.db.perf"
 	s1=$(switches "$pid")
@@ -96,6 +105,9 @@ measure() {
 	[ -n "$q" ] && [ "$q" -gt 0 ] || die "no queries in $out.sb"
 	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, n, $1 / q }' "$out.perf"
 	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, "mariadbd_" n, $1 / q }' "$out.db.perf"
+	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, "sysbench_" n, $1 / q }' "$out.sb.perf"
+	awk -v t="$t" -v r="$r" -v q="$q" -v want="$TCP_COUNTERS" 'BEGIN { split(want, w, " "); for (i in w) c[w[i]] = 0 }
+		$1 in c { c[$1] = $2 } END { for (k in c) print t, r, "tcp_" k, c[k] / q }' "$out.nstat"
 	echo "$s0 $s1" | awk -v t="$t" -v r="$r" -v q="$q" '{ print t, r, "voluntary_switches", ($3 - $1) / q; print t, r, "involuntary_switches", ($4 - $2) / q }'
 	echo "$t $r cpu_us $(awk -v a="$c0" -v b="$c1" -v q="$q" 'BEGIN { print (b - a) * 1e6 / q }')"
 	echo "$t $r mariadbd_cpu_us $(awk -v a="$d0" -v b="$d1" -v q="$q" 'BEGIN { print (b - a) * 1e6 / q }')"
