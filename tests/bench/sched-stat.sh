@@ -74,6 +74,13 @@ switches() {
 		awk '/^voluntary_ctxt/ { v += $2 } /^nonvoluntary_ctxt/ { n += $2 } END { print v + 0, n + 0 }'
 }
 
+# perf stat's CSV counts as rows "target run PREFIXname count-per-query" (uses t, r and q
+# of measure)
+per_query() { # file prefix
+	awk -F, -v t="$t" -v r="$r" -v q="$q" -v p="$2" \
+		'$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, p n, $1 / q }' "$1"
+}
+
 # One measured run of target $1 (run $2): one line "target run name value-per-query" per count.
 measure() {
 	local t=$1 r=$2 port pid out q s0 s1 c0 c1 d0 d1
@@ -103,9 +110,9 @@ measure() {
 	d1=$(cpu_s "$DB_PID")
 	q=$(awk '/queries:/ { print $2; exit }' "$out.sb")
 	[ -n "$q" ] && [ "$q" -gt 0 ] || die "no queries in $out.sb"
-	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, n, $1 / q }' "$out.perf"
-	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, "mariadbd_" n, $1 / q }' "$out.db.perf"
-	awk -F, -v t="$t" -v r="$r" -v q="$q" '$1 ~ /^[0-9]+$/ { n = $3; sub(/^[a-z_]+:(sys_enter_)?/, "", n); print t, r, "sysbench_" n, $1 / q }' "$out.sb.perf"
+	per_query "$out.perf" ""
+	per_query "$out.db.perf" mariadbd_
+	per_query "$out.sb.perf" sysbench_
 	awk -v t="$t" -v r="$r" -v q="$q" -v want="$TCP_COUNTERS" 'BEGIN { split(want, w, " "); for (i in w) c[w[i]] = 0 }
 		$1 in c { c[$1] = $2 } END { for (k in c) print t, r, "tcp_" k, c[k] / q }' "$out.nstat"
 	echo "$s0 $s1" | awk -v t="$t" -v r="$r" -v q="$q" '{ print t, r, "voluntary_switches", ($3 - $1) / q; print t, r, "involuntary_switches", ($4 - $2) / q }'
