@@ -16,7 +16,7 @@ reaches it.
 The proxy here forwards for real (to the test's etcd) and records what crossed it."""
 
 import base64
-import json
+import os
 import re
 import socket
 import threading
@@ -141,11 +141,16 @@ def test_pd_client_ignores_proxy_environment(doubles, obl_gw, state, proxy, monk
     state.task("pitr", ["shop.*"])
     # Only the gateway's environment names the proxy: the test's own etcd helpers and the
     # doubles started before stay direct.
+    saved = {k: v for k, v in os.environ.items() if k.lower() in ("no_proxy", "http_proxy", "all_proxy")}
+    for k in saved:
+        monkeypatch.delenv(k)  # a runner's no_proxy would hide the leak
     monkeypatch.setenv(var, "http://127.0.0.1:%d" % proxy.port)
     try:
         gw = obl_gw(up, down, SNAP)
     finally:
         monkeypatch.delenv(var)
+        for k, v in saved.items():
+            monkeypatch.setenv(k, v)
     out = query(gw, SQL)
     assert out.ok, out
     wait_for(lambda: [e for e in up.statements if e["sql"].upper().startswith("BACKUP")], 15,
