@@ -87,6 +87,10 @@ int ig_pdhttp_init(ig_pdhttp *h, const char *endpoint, long timeout_ms, const ch
 	c |= curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	c |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	c |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	/* PD directly, never through a proxy http_proxy / all_proxy would name: the records put
+	 * here hold imports' credentials, and a proxy would answer for the cluster state
+	 * (attack21). "" disables the environment's proxies too (CURLOPT_PROXY(3)). */
+	c |= curl_easy_setopt(curl, CURLOPT_PROXY, "");
 	c |= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	if (tls && tls->ca)
 		c |= curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca);

@@ -1,6 +1,7 @@
 /*
  * ctl_http.c - one request of `importgate ctl` to the admin server (libcurl). The bearer
- * token goes in a header only; no error message names it.
+ * token goes in a header only; no error message names it. The request goes straight to the
+ * admin server, never through a proxy the environment names (attack21).
  */
 #include "proxy/ctl.h"
 
@@ -116,6 +117,10 @@ int ig_ctl_request(const ig_ctl_target *t, const char *path, const char *body, l
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	/* libcurl otherwise takes a proxy from http_proxy / all_proxy / ALL_PROXY: the bearer
+	 * token would reach it in clear text, and its answer would be shown as the gateway's.
+	 * "" disables every proxy, the environment's too (CURLOPT_PROXY(3)). */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

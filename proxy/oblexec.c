@@ -103,6 +103,24 @@ static const char *tls_path(const char *configured, char *buf, size_t cap)
 	return p ? p : configured;
 }
 
+/*
+ * Without a server whose certificate was checked, the login may only use plugins whose
+ * exchange never lets the server read the password (a scramble, a signature): whoever answers
+ * at the address (a host that took it over, anything on the path) would otherwise switch the
+ * login to mysql_clear_password or dialog (the password as it is; Debian's libmariadb3 ships
+ * both) or to caching_sha2_password's full authentication, which encrypts the password with
+ * an RSA key the server sends (attack21: test_attack21_service_auth_downgrade.py). With
+ * tls.mode verify the server is authenticated and every plugin is allowed (TiDB's LDAP
+ * accounts need mysql_clear_password, over TLS). -1: the option was not taken (the library
+ * cannot restrict, so the password is not offered).
+ */
+static int restrict_auth(MYSQL *m, const ig_config *cfg)
+{
+	if (cfg->obligations.service.tls.mode == IG_BTLS_VERIFY)
+		return 0;
+	return mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, "mysql_native_password,client_ed25519") == 0 ? 0 : -1;
+}
+
 static void set_tls(MYSQL *m, const ig_config *cfg)
 {
 	my_bool on = 1, off = 0;
@@ -166,6 +184,12 @@ static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, un
 		if (read_s)
 			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
 		set_tls(m, cfg);
+		if (restrict_auth(m, cfg) < 0) {
+			perr(err, errlen, "the client library cannot restrict the authentication plugins "
+			     "(MARIADB_OPT_RESTRICTED_AUTH): not logging in without tls.mode verify");
+			mysql_close(m);
+			break;
+		}
 		/* The backends expect a PROXY header first (backends.proxy_protocol): LOCAL, TiDB then
 		 * takes this connection's own address, the gateway's. The downstream is another cluster. */
 		if (t == SVC_UPSTREAM && cfg->backends.proxy_protocol == IG_PP_SEND_V2)

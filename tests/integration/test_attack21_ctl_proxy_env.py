@@ -1,0 +1,107 @@
+"""attack21: `importgate ctl` sends the admin bearer token to whatever HTTP proxy its
+environment names.
+
+The ctl talks to the admin server with libcurl, and libcurl takes a proxy from the
+environment (`http_proxy`, `all_proxy`, `ALL_PROXY`) unless the program says otherwise
+(CURLOPT_PROXY, https://curl.se/libcurl/c/CURLOPT_PROXY.html: "Setting the proxy string to ""
+(an empty string) explicitly disables the use of a proxy, even if there is an environment
+variable set for it"). Hosts where a proxy is exported for every shell are common; there, every
+`importgate ctl status` handed `Authorization: Bearer <token>` in clear text to the proxy
+(which could then reload the gateway or dismiss obligations), and the answer the operator read
+was the proxy's, not the gateway's. The admin server is reached directly: it listens on the
+gateway's own host (docs/OPERATIONS.md) and nothing in front of it needs a proxy.
+
+Both ends here are small listeners of the test's own: the "admin server" answers the status
+as the gateway does (an object), the "proxy" records whatever reaches it."""
+
+import json
+import os
+import socket
+import subprocess
+import threading
+
+import pytest
+
+TOKEN = "attack21-ctl-token-PLANTED"
+
+
+class Listener:
+    """Accepts connections on loopback, keeps what each sent, answers one HTTP response."""
+
+    def __init__(self, answer):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        self.received = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            c.settimeout(2)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.received.append(data)
+                body = self.answer.encode()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                          b"Connection: close\r\n\r\n%s" % (len(body), body))
+            except OSError:
+                self.received.append(data)
+            finally:
+                c.close()
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def ends():
+    admin = Listener(json.dumps({"backends": [], "obligations": {"records": []}}))
+    proxy = Listener(json.dumps({"backends": [], "obligations": {"records": []}, "from": "the proxy"}))
+    yield admin, proxy
+    admin.close()
+    proxy.close()
+
+
+def run_ctl(tmp_path, admin_port, env):
+    exe = os.environ.get("IMPORTGATE_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build",
+                                                        "proxy", "importgate"))
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    e = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "all_proxy", "no_proxy")}
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    e.update(env)
+    return subprocess.run([exe, "ctl", "status", "--json", "--admin", "127.0.0.1:%d" % admin_port,
+                           "--token-file", str(token_file)], capture_output=True, text=True, timeout=60, env=e)
+
+
+@pytest.mark.parametrize("var,scheme", [("http_proxy", "http"), ("all_proxy", "http"), ("ALL_PROXY", "http"),
+                                        ("all_proxy", "socks5")])
+def test_ctl_ignores_proxy_environment(tmp_path, ends, var, scheme):
+    admin, proxy = ends
+    r = run_ctl(tmp_path, admin.port, {var: "%s://127.0.0.1:%d" % (scheme, proxy.port)})
+    leaked = [d for d in proxy.received if TOKEN.encode() in d]
+    assert not leaked, "the admin token went to the proxy named by $%s: %r" % (var, leaked)
+    assert not proxy.received, "ctl connected to the proxy named by $%s" % var
+    assert r.returncode == 0, r.stderr
+    assert "the proxy" not in r.stdout, "ctl showed the proxy's answer as the gateway's"
+    assert len(admin.received) == 1 and b"Authorization: Bearer " + TOKEN.encode() in admin.received[0]

@@ -1,0 +1,148 @@
+"""attack21: the obligations' service connections hand their password, readable, to whatever
+answers at a server's address.
+
+The executor (proxy/oblexec.c svc_connect) logs in with libmariadb as
+obligations.service.user / obligations.downstream.user, the password read from its
+password_file. libmariadb follows the server's AuthSwitchRequest to any client plugin it can
+load, and Debian's libmariadb3 ships mysql_clear_password and dialog (plugin directory
+libmariadb3/plugin/): both send the password as it is. caching_sha2_password's full
+authentication over plain TCP asks the server for its RSA public key and encrypts the
+password with whatever key comes back. With `tls.mode: off` (the default) or `insecure`,
+the server is not authenticated: whoever answers at a downstream or backend address (a host
+that took over the address, anything on the path) asks for one of these and reads the
+service account's password, where mysql_native_password would have given it a one-time
+scramble only. The gateway's own sessions are not concerned (it relays the client's
+authentication, it has no password of its own there).
+
+The downstream here is a small server of the test's own: a MySQL greeting, then an
+AuthSwitchRequest to the plugin under test; it records what the client answered."""
+
+import socket
+import struct
+import threading
+
+import pytest
+
+from policy_helpers import etcd, query, state  # noqa: F401
+from obligation_helpers import DOWN_PW, REIMPORT, doubles, obl_gw, wait_for  # noqa: F401
+
+import mysqlauth  # tests/tidb_double (on the path through policy_helpers)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+CAPS = (0x1 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x80000 | 0x200000)
+
+
+def packet(seq, payload):
+    return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
+
+
+def read_packet(c):
+    head = b""
+    while len(head) < 4:
+        d = c.recv(4 - len(head))
+        if not d:
+            raise EOFError
+        head += d
+    n = head[0] | head[1] << 8 | head[2] << 16
+    body = b""
+    while len(body) < n:
+        d = c.recv(n - len(body))
+        if not d:
+            raise EOFError
+        body += d
+    return head[3], body
+
+
+class SwitchingServer:
+    """Greets with mysql_native_password, then switches the client to `plugin` and keeps
+    every packet the client sent after the switch; refuses the login in the end."""
+
+    def __init__(self, plugin):
+        self.plugin = plugin
+        self.rsa = mysqlauth.RSAKeyPair() if plugin == "caching_sha2_password" else None
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.after_switch = []   # the client's packets after the AuthSwitchRequest
+        self.passwords = []      # what could be read of the password (clear or decrypted)
+        self.logins = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            c.settimeout(5)
+            try:
+                self._serve(c)
+            except (OSError, EOFError, ValueError):
+                pass
+            finally:
+                c.close()
+
+    def _serve(self, c):
+        scramble = mysqlauth.new_scramble()
+        greet = (b"\x0a" + b"8.0.11-TiDB-v8.5.0\x00" + struct.pack("<I", 7) + scramble[:8] + b"\x00"
+                 + struct.pack("<H", CAPS & 0xFFFF) + b"\x21" + struct.pack("<H", 2)
+                 + struct.pack("<H", CAPS >> 16) + bytes([21]) + b"\x00" * 10 + scramble[8:] + b"\x00"
+                 + b"mysql_native_password\x00")
+        c.sendall(packet(0, greet))
+        seq, _ = read_packet(c)
+        self.logins += 1
+        scramble = mysqlauth.new_scramble()
+        # dialog: the switch's data is the first question, type 4 = "a password" (the plugin
+        # answers it with the password, asking nobody); the others: a scramble
+        data = b"\x04Password: " if self.plugin == "dialog" else scramble + b"\x00"
+        c.sendall(packet(seq + 1, b"\xfe" + self.plugin.encode() + b"\x00" + data))
+        seq, body = read_packet(c)
+        self.after_switch.append(body)
+        if self.plugin == "mysql_clear_password":
+            self.passwords.append(body.rstrip(b"\x00").decode(errors="replace"))
+        elif self.plugin == "dialog":
+            self.passwords.append(body.rstrip(b"\x00").decode(errors="replace"))
+        elif self.plugin == "caching_sha2_password":
+            c.sendall(packet(seq + 1, bytes([0x01, mysqlauth.PERFORM_FULL_AUTH])))
+            seq, body = read_packet(c)
+            self.after_switch.append(body)
+            if body == bytes([mysqlauth.REQUEST_PUBLIC_KEY]):
+                c.sendall(packet(seq + 1, b"\x01" + self.rsa.public_pem))
+                seq, body = read_packet(c)
+                self.after_switch.append(body)
+                self.passwords.append(self.rsa.decrypt_password(body, scramble))
+        c.sendall(packet(seq + 1, b"\xff" + struct.pack("<H", 1045) + b"#28000"
+                         + b"Access denied for user (attack21 server)"))
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("plugin", ["mysql_clear_password", "dialog", "caching_sha2_password"])
+def test_downstream_cannot_read_the_service_password(doubles, obl_gw, state, plugin):  # noqa: F811
+    up, down = doubles(job_delay=0.1)
+    fake = SwitchingServer(plugin)
+    try:
+        state.changefeed("cf1", ["shop.*"])
+        at = type("At", (), {"port": fake.port})  # obligations.downstream.servers: the fake
+        gw = obl_gw(up, at, REIMPORT)
+        out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+        assert out.ok, out
+        wait_for(lambda: fake.logins, 20, "the executor's login at the downstream")
+        # a few tries, as the executor retries a failed step
+        wait_for(lambda: fake.logins >= 2 or fake.after_switch, 10, "the answer to the switch")
+        assert DOWN_PW not in fake.passwords, \
+            "the downstream password was read by a server that switched to %s: %r" % (plugin, fake.passwords)
+        assert not any(DOWN_PW.encode() in p for p in fake.after_switch)
+    finally:
+        fake.close()
