@@ -183,6 +183,10 @@ static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, un
 		mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 		if (read_s)
 			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
+		/* The service statements read no local file: a server that asks for one (whoever
+		 * answers at the address) gets no file, and the capability is not even offered. */
+		unsigned int no_local_files = 0;
+		mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &no_local_files);
 		set_tls(m, cfg);
 		if (restrict_auth(m, cfg) < 0) {
 			perr(err, errlen, "the client library cannot restrict the authentication plugins "

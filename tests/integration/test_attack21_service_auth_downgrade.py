@@ -69,6 +69,7 @@ class SwitchingServer:
         self.port = self.sock.getsockname()[1]
         self.after_switch = []   # the client's packets after the AuthSwitchRequest
         self.passwords = []      # what could be read of the password (clear or decrypted)
+        self.client_caps = []    # the capability flags of each login's handshake response
         self.logins = 0
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -97,7 +98,8 @@ class SwitchingServer:
                  + struct.pack("<H", CAPS >> 16) + bytes([21]) + b"\x00" * 10 + scramble[8:] + b"\x00"
                  + b"mysql_native_password\x00")
         c.sendall(packet(0, greet))
-        seq, _ = read_packet(c)
+        seq, response = read_packet(c)
+        self.client_caps.append(struct.unpack("<I", response[:4])[0])
         self.logins += 1
         scramble = mysqlauth.new_scramble()
         # dialog: the switch's data is the first question, type 4 = "a password" (the plugin
@@ -144,5 +146,23 @@ def test_downstream_cannot_read_the_service_password(doubles, obl_gw, state, plu
         assert DOWN_PW not in fake.passwords, \
             "the downstream password was read by a server that switched to %s: %r" % (plugin, fake.passwords)
         assert not any(DOWN_PW.encode() in p for p in fake.after_switch)
+    finally:
+        fake.close()
+
+
+def test_service_logins_offer_no_local_files(doubles, obl_gw, state):  # noqa: F811
+    """The service statements read no local file, so a login does not offer
+    CLIENT_LOCAL_FILES (0x80): a server at the address cannot ask the gateway's host for a
+    file (libmariadb offers it unless MYSQL_OPT_LOCAL_INFILE is 0)."""
+    up, down = doubles(job_delay=0.1)
+    fake = SwitchingServer("mysql_native_password")
+    try:
+        state.changefeed("cf1", ["shop.*"])
+        at = type("At", (), {"port": fake.port})
+        gw = obl_gw(up, at, REIMPORT)
+        assert query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'").ok
+        wait_for(lambda: fake.client_caps, 20, "the executor's login at the downstream")
+        assert all(caps & 0x80 == 0 for caps in fake.client_caps), \
+            "a service login offered LOCAL INFILE: %s" % [hex(c) for c in fake.client_caps]
     finally:
         fake.close()
