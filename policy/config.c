@@ -191,7 +191,7 @@ static const spec root_specs[] = {
 	{.key = "backends", .t = T_MAP, .sub = backends_specs},
 	{.key = "client_tls", .t = T_MAP, .sub = client_tls_specs, .fn = cfg_post_client_tls},
 	{.key = "client_proxy_protocol", .t = T_MAP, .sub = client_pp_specs},
-	{.key = "cluster", .t = T_MAP, .sub = cluster_specs},
+	{.key = "cluster", .t = T_MAP, .sub = cluster_specs, .fn = cfg_post_cluster},
 	{.key = "policy", .t = T_MAP, .sub = policy_specs},
 	{.key = "audit", .t = T_MAP, .sub = audit_specs},
 	{.key = "obligations", .t = T_MAP, .sub = obligations_specs},

@@ -47,6 +47,43 @@ int cfg_post_cluster_tls(ctx *c, const char *path, const ig_ynode *n, void *base
 	return check_pair(c, path, n, &((ig_config *)base)->cluster.tls);
 }
 
+/* Line of the i-th item of the sequence under `key` in map n, or of n itself. */
+static int item_line(const ig_ynode *n, const char *key, size_t i)
+{
+	for (size_t k = 0; n->kind == IG_YN_MAP && k + 1 < n->n; k += 2)
+		if (strcmp(n->items[k]->str, key) == 0) {
+			const ig_ynode *v = n->items[k + 1];
+			return v->kind == IG_YN_SEQ && i < v->n ? v->items[i]->line : v->line;
+		}
+	return n->line;
+}
+
+/*
+ * cluster.tls with an http:// PD URL is refused (attack22): libcurl would speak to that
+ * endpoint in clear text and check no certificate, so whoever answers at the address (or on
+ * the path) reads the obligation records (an import's credentials) and answers for the
+ * cluster state (hides a log backup task: a covered import passes), while the operator
+ * believes PD is reached over TLS. TiDB's PD client never does this either: with
+ * cluster-ssl-ca set it turns http:// into https:// (tikv/pd client modifyURLScheme).
+ */
+int cfg_post_cluster(ctx *c, const char *path, const ig_ynode *n, void *base)
+{
+	ig_config *cfg = base;
+	const ig_tls_files *t = &cfg->cluster.tls;
+
+	if (!t->ca && !t->cert && !t->key)
+		return 0;
+	for (size_t i = 0; i < cfg->cluster.npd; i++)
+		if (strncmp(cfg->cluster.pd[i], "http://", 7) == 0) {
+			char ip[240];
+			snprintf(ip, sizeof(ip), "%.200s.pd[%zu]", path, i);
+			return cfg_cerr(c, item_line(n, "pd", i), ip, "\"%.100s\" is http:// while cluster.tls is set: "
+			            "PD would be reached in clear text, its certificate unchecked; use https://",
+			            cfg->cluster.pd[i]);
+		}
+	return 0;
+}
+
 int cfg_post_client_tls(ctx *c, const char *path, const ig_ynode *n, void *base)
 {
 	ig_config *cfg = base;

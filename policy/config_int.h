@@ -74,6 +74,7 @@ void cfg_free_strv(char **v, size_t n);
 int cfg_post_backend_tls(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_post_service_tls(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_post_cluster_tls(ctx *c, const char *path, const ig_ynode *n, void *base);
+int cfg_post_cluster(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_post_client_tls(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_fn_tidb_version(ctx *c, const char *path, const ig_ynode *n, void *base);
 int cfg_fn_cluster_name(ctx *c, const char *path, const ig_ynode *n, void *base);

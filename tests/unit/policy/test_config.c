@@ -147,7 +147,7 @@ static const char full[] =
 	"client_tls: {cert: /srv.pem, key: /srv.key, ca: /cli-ca.pem, require: true}\n"
 	"cluster:\n"
 	"  name: prod-east_1\n"
-	"  pd: [\"https://pd-0:2379/\", http://pd-1:2379]\n"
+	"  pd: [\"https://pd-0:2379/\", https://pd-1:2379]\n"
 	"  tls: {ca: /pdca.pem, cert: /pdc.pem, key: /pdk.pem}\n"
 	"  timeout_ms: 1500\n"
 	"  state_max_age_ms: 0\n"
@@ -212,7 +212,7 @@ static void every_key(void **state)
 	assert_string_equal(c->cluster.name, "prod-east_1");
 	assert_int_equal(c->cluster.npd, 2);
 	assert_string_equal(c->cluster.pd[0], "https://pd-0:2379"); /* trailing / dropped */
-	assert_string_equal(c->cluster.pd[1], "http://pd-1:2379");
+	assert_string_equal(c->cluster.pd[1], "https://pd-1:2379"); /* http:// with tls: refused */
 	assert_string_equal(c->cluster.tls.ca, "/pdca.pem");
 	assert_string_equal(c->cluster.tls.cert, "/pdc.pem");
 	assert_string_equal(c->cluster.tls.key, "/pdk.pem");
@@ -408,6 +408,12 @@ static void errors_structure(void **state)
 	load_err("? {a: 1}\n: 2\n", "t.yaml:1: a key must be a plain string");
 	load_err("client_tls:\n  cert: /a.pem\n", "t.yaml:2: client_tls: cert is set without key: give both or neither");
 	load_err("cluster:\n  tls: {key: /k.pem}\n", "t.yaml:2: cluster.tls: key is set without cert");
+	/* cluster.tls with an http:// PD URL: that PD would be read in clear (attack22) */
+	load_err("cluster:\n  pd: [https://pd-0:2379, http://pd-1:2379]\n  tls: {ca: /ca.pem}\n",
+	         "t.yaml:2: cluster.pd[1]: \"http://pd-1:2379\" is http:// while cluster.tls is set");
+	load_err("cluster:\n  tls: {cert: /c.pem, key: /k.pem}\n  pd:\n    - http://pd-0:2379\n",
+	         "t.yaml:4: cluster.pd[0]");
+	load_err("cluster:\n  tls: {ca: /ca.pem}\n", "cluster.pd[0]: \"http://127.0.0.1:2379\" is http://");
 	load_err("backends: {tls: {mode: verify, cert: /c}}\n", "backends.tls: cert is set without key");
 	load_err("obligations: {service: {tls: {key: /k}}}\n", "obligations.service.tls: key is set without cert");
 	load_err("client_tls: {require: true}\n", "t.yaml:1: client_tls: require: true needs cert and key");
