@@ -187,6 +187,16 @@ static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, un
 		 * answers at the address) gets no file, and the capability is not even offered. */
 		unsigned int no_local_files = 0;
 		mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &no_local_files);
+		/* TCP to host:port as configured, as the sessions go: libmariadb otherwise takes
+		 * "localhost" for its Unix socket ($MYSQL_UNIX_PORT or the built-in path) and drops
+		 * the port, and the login and the re-import's credentials went to whatever listens
+		 * there (attack22). */
+		unsigned int tcp = MYSQL_PROTOCOL_TCP;
+		if (mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &tcp) != 0) {
+			perr(err, errlen, "the client library does not take MYSQL_OPT_PROTOCOL TCP");
+			mysql_close(m);
+			break;
+		}
 		set_tls(m, cfg);
 		if (restrict_auth(m, cfg) < 0) {
 			perr(err, errlen, "the client library cannot restrict the authentication plugins "
