@@ -45,17 +45,24 @@ static ig_backend **known;  /* every backend address ever configured */
 static size_t nknown;
 static ig_backend_set *current;
 
-/* The record of host:port (resolved host), created healthy on first sight. */
+/*
+ * The record of name:port at its resolved host, created healthy on first sight. The name is
+ * part of the key: it is what the backend's TLS certificate is checked against (attack22: the
+ * resolved address was, so a name steered to another address passed with any certificate
+ * for that address, and a certificate naming the server was refused).
+ */
 static ig_backend *record(const char *name, const char *host, int port)
 {
 	for (size_t i = 0; i < nknown; i++)
-		if (known[i]->port == port && strcmp(known[i]->host, host) == 0)
+		if (known[i]->port == port && strcmp(known[i]->host, host) == 0 && strcmp(known[i]->name, name) == 0)
 			return known[i];
 	ig_backend **grown = realloc(known, (nknown + 1) * sizeof(*grown));
 	ig_backend *b = calloc(1, sizeof(*b));
 	if (grown)
 		known = grown;
-	if (!grown || !b || !(b->host = strdup(host))) {
+	if (!grown || !b || !(b->host = strdup(host)) || !(b->name = strdup(name))) {
+		if (b)
+			free(b->host);
 		free(b);
 		return NULL;
 	}
@@ -139,6 +146,7 @@ void ig_backends_free_all(void)
 	ig_backends_install(NULL);
 	for (size_t i = 0; i < nknown; i++) {
 		free(known[i]->host);
+		free(known[i]->name);
 		free(known[i]);
 	}
 	free(known);

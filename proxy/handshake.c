@@ -278,9 +278,11 @@ static void client_hello(ig_session *s, const uint8_t *p, uint32_t n, uint8_t se
 		return;
 	}
 	uint8_t req[32];
+	/* The certificate is checked against the name configured, not the address it resolved
+	 * to: that address is what DNS said, the name is what the operator trusts (attack22). */
 	my_ssl_request(req, bcaps, s->mariadb_caps, r.max_packet, r.charset);
 	if (ig_conn_send_packet(&s->backend, ++hs->seq_b, req, sizeof(req)) < 0 ||
-	    ig_conn_start_tls(&s->backend, s->bctx, false, s->be->host) < 0) {
+	    ig_conn_start_tls(&s->backend, s->bctx, false, s->be->name) < 0) {
 		ig_sess_close(s, "cannot start backend TLS");
 		return;
 	}

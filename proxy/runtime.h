@@ -18,6 +18,7 @@
 
 typedef struct ig_backend {
 	char *host;             /* resolved address */
+	char *name;             /* host as configured: the identity its TLS certificate must name */
 	int port;
 	char addr[80];          /* "name:port" as configured, for messages and metrics */
 	atomic_int conns;       /* open connections to it */

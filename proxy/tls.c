@@ -149,11 +149,13 @@ int ig_tls_init(ig_tls *t, SSL_CTX *ctx, bool server, const char *peer_host)
 	} else {
 		SSL_set_connect_state(t->ssl);
 		if (peer_host && *peer_host) {
-			/* Name checks: IP address literals against IP SANs, names against DNS SANs. */
+			/* Name checks: IP address literals against IP SANs, names against DNS SANs (and
+			 * sent as SNI). A name that cannot be set leaves no check: refused. */
 			X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
-			if (X509_VERIFY_PARAM_set1_ip_asc(vp, peer_host) != 1) {
-				SSL_set_tlsext_host_name(t->ssl, peer_host);
-				SSL_set1_host(t->ssl, peer_host);
+			if (X509_VERIFY_PARAM_set1_ip_asc(vp, peer_host) != 1 &&
+			    (SSL_set_tlsext_host_name(t->ssl, peer_host) != 1 || SSL_set1_host(t->ssl, peer_host) != 1)) {
+				ig_tls_free(t);
+				return -1;
 			}
 		}
 	}
