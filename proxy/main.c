@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy/config.h"
@@ -47,6 +48,22 @@ static int check_config(const char *path)
 	return 0;
 }
 
+/*
+ * libcurl (OpenSSL) appends every TLS session's secrets to $SSLKEYLOGFILE, created with the
+ * umask (0644 usually): the PD connections carry obligation records with imports'
+ * credentials, readable in clear by whoever has the file and the traffic (attack22). A
+ * debugging aid, exported broadly by profiles and images; nothing here needs it. Dropped
+ * before libcurl initialises (it reads it then), while the process has one thread.
+ */
+static void drop_keylog_env(void)
+{
+	if (!getenv("SSLKEYLOGFILE"))
+		return;
+	unsetenv("SSLKEYLOGFILE");
+	fprintf(stderr, "importgate: SSLKEYLOGFILE is set in the environment: ignored (it would receive the "
+	        "TLS secrets of the PD connections)\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -62,6 +79,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	ig_process p;
 
+	drop_keylog_env();
 	if (argc > 1 && strcmp(argv[1], "lightning") == 0) /* docs/LIGHTNING.md */
 		return ig_lightning_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "ctl") == 0) /* docs/OPERATIONS.md */
