@@ -152,3 +152,27 @@ def test_https_pd_and_plain_pd_without_tls_still_load(certs, tmp_path):
         r = subprocess.run([gateway_mod.binary_path(), "-c", path, "--check-config"], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 0, (cluster, r.stdout + r.stderr)
+
+
+def test_reload_to_http_pd_with_cluster_tls_is_refused(gateway_factory, certs, fake_pd):
+    """A reload that would turn on cluster.tls over an http:// PD is refused: the running
+    configuration (no PD) stays, and the fake PD is never spoken to."""
+    gw = gateway_factory()
+    gw.reload({"cluster": {"pd": ["http://127.0.0.1:%d" % fake_pd.port], "tls": {"ca": certs.ca}}})
+    deadline = time.monotonic() + 20
+    while "reload refused" not in gw.stderr_text() and "configuration reloaded" not in gw.stderr_text() \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = gw.stderr_text()
+    assert "reload refused" in text and "cluster.pd[0]" in text, text[-2000:]
+    c = clients.connect(gw, *NATIVE)
+    try:
+        try:
+            with c.cursor() as cur:
+                cur.execute("IMPORT INTO t FROM 's3://bucket/t.csv'")
+        except pymysql.err.MySQLError:
+            pass
+    finally:
+        c.close()
+    time.sleep(0.5)
+    assert fake_pd.requests == []
