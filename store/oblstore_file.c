@@ -122,8 +122,17 @@ static int file_compact(ig_oblstore *st, char *err, size_t errlen)
 	if (!tmp)
 		return perr(err, errlen, "out of memory");
 	snprintf(tmp, plen, "%s.compact", st->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0 && fchmod(fd, 0600) < 0) { /* a leftover .compact keeps its own mode */
+	/* A new file, never one found there: a leftover (a crash mid-compaction) is removed, and
+	 * whatever appears in its place meanwhile, a symlink planted by whoever can write the
+	 * directory included, makes this compaction fail rather than be followed (the records
+	 * would go into its target and the log would become the link: attack22). */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		perr(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && fchmod(fd, 0600) < 0) { /* 0600 whatever the umask allowed */
 		int e = errno;
 		close(fd);
 		fd = -1;

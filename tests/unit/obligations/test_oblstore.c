@@ -467,6 +467,53 @@ static void test_corrupt_middle(void **state)
 	ig_obl_record_free(&b);
 }
 
+/* A symlink planted at the compaction's temporary path (by whoever can write the store's
+ * directory) must not be followed: the records, credentials and all, would be written into
+ * its target, the target made 0600 and truncated, and the log itself replaced by the link,
+ * every later record appended through it (attack22). */
+static void test_compaction_ignores_planted_symlink(void **state)
+{
+	ig_oblstore *st;
+	ig_obl_record a;
+	char err[256], victim[160], tmp[160], buf[64] = "";
+	ig_oblstore_info info;
+	struct stat sb;
+	FILE *f;
+
+	(void)state;
+	unlink(path);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(tmp, sizeof(tmp), "%s.compact", path);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("victim\n", f);
+	fclose(f);
+	assert_int_equal(chmod(victim, 0644), 0);
+	assert_int_equal(symlink(victim, tmp), 0);
+	st = open_ok(NULL);
+	make(&a, 1, IG_OBLS_DUE);
+	assert_int_equal(ig_oblstore_create(st, &a, err, sizeof(err)), 0);
+	for (int i = 0; i < 300; i++) {
+		a.attempts = (unsigned)i;
+		assert_int_equal(ig_oblstore_advance(st, &a, err, sizeof(err)), 0);
+	}
+	ig_oblstore_info_get(st, &info);
+	assert_true(info.compactions >= 1);
+	ig_oblstore_close(st);
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "victim\n");
+	assert_int_equal(stat(victim, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(sb.st_size, 7);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	unlink(victim);
+	ig_obl_record_free(&a);
+}
+
 static void test_compaction(void **state)
 {
 	ig_oblstore *st;
@@ -551,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compaction_ignores_planted_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_private, setup, teardown),
 	};
