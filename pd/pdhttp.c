@@ -91,6 +91,9 @@ int ig_pdhttp_init(ig_pdhttp *h, const char *endpoint, long timeout_ms, const ch
 	 * here hold imports' credentials, and a proxy would answer for the cluster state
 	 * (attack21). "" disables the environment's proxies too (CURLOPT_PROXY(3)). */
 	c |= curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	/* TLS 1.2 at least, as on the gateway's own legs (proxy/tls.c), whatever the OpenSSL
+	 * configuration in force allows (OPENSSL_CONF can lower the system's floor) */
+	c |= curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	c |= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	if (tls && tls->ca)
 		c |= curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca);

@@ -80,6 +80,7 @@ CURLcode ig_pd_stream_setup(CURL *c, const ig_pd_stream *s, struct curl_slist *h
 	rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(c, CURLOPT_PROXY, ""); /* PD directly, as pd/pdhttp.c (attack21) */
+	rc |= curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2); /* as pd/pdhttp.c */
 	rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write);
 	rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, ud);
 	rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
