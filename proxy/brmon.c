@@ -261,14 +261,18 @@ static void report_unguarded(tracked *t, const ig_config *cfg, bool unreadable, 
  * pending, never reported, for as long as it lives. IG_LTN_PENDING_MAX_S: a test hook. */
 #define LTN_PENDING_MAX_S 20
 
-static int64_t pending_max(void)
+/* Milliseconds: the positive whole seconds in the environment variable `name` (a test hook),
+ * else dflt_s. */
+static int64_t hook_ms(const char *name, int64_t dflt_s)
 {
-	const char *v = getenv("IG_LTN_PENDING_MAX_S");
+	const char *v = getenv(name);
 	char *end;
 	long long n = v ? strtoll(v, &end, 10) : -1;
 
-	return (v && *v && !*end && n > 0 ? n : LTN_PENDING_MAX_S) * 1000;
+	return (v && *v && !*end && n > 0 ? n : dflt_s) * 1000;
 }
+
+static int64_t pending_max(void) { return hook_ms("IG_LTN_PENDING_MAX_S", LTN_PENDING_MAX_S); }
 
 /* A registration that ends while pending had no guarded run bind it in its whole life; a guarded
  * run binds its own within one binder round, so one pending for LTN_PENDING_ENDED_S before it
@@ -280,14 +284,7 @@ static int64_t pending_max(void)
  * IG_LTN_PENDING_ENDED_S: a test hook. */
 #define LTN_PENDING_ENDED_S 5
 
-static int64_t pending_ended_min(void)
-{
-	const char *v = getenv("IG_LTN_PENDING_ENDED_S");
-	char *end;
-	long long n = v ? strtoll(v, &end, 10) : -1;
-
-	return (v && *v && !*end && n > 0 ? n : LTN_PENDING_ENDED_S) * 1000;
-}
+static int64_t pending_ended_min(void) { return hook_ms("IG_LTN_PENDING_ENDED_S", LTN_PENDING_ENDED_S); }
 
 static void ended_unbound(tracked *t, const ig_config *cfg)
 {
