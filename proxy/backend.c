@@ -68,6 +68,7 @@ static ig_backend *record(const char *name, const char *host, int port)
 	}
 	b->port = port;
 	snprintf(b->addr, sizeof(b->addr), "%s:%d", name, port);
+	snprintf(b->server, sizeof(b->server), "%s:%d", host, port);
 	atomic_store(&b->healthy, true);
 	known[nknown++] = b;
 	return b;

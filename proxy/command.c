@@ -401,7 +401,7 @@ static bool kill_held(ig_session *s, const ig_packet *pk)
 	my_ok ok;
 	p->kill = false; /* looked at once: the same packet comes back after the hold */
 	if (pk->data[0] != 0x00 || my_ok_parse(pk->data, pk->len, s->caps, &ok) < 0 || ok.warnings > 0 ||
-	    !ig_connids_listed(s->be->addr, p->kill_id, &s->connid))
+	    !ig_connids_listed(s->be->server, p->kill_id, &s->connid))
 		return false;
 	c->kill_id = p->kill_id;
 	c->kill_until = uv_now(&s->w->loop) + (uint64_t)s->cfg->timeouts.kill_hold_ms;
@@ -415,7 +415,7 @@ static bool kill_held(ig_session *s, const ig_packet *pk)
 static void kill_release(ig_session *s, uint64_t now)
 {
 	ig_command *c = &s->cmd;
-	if (now >= c->kill_until && ig_connids_listed(s->be->addr, c->kill_id, &s->connid))
+	if (now >= c->kill_until && ig_connids_listed(s->be->server, c->kill_id, &s->connid))
 		LOG_INFO(s->id, "KILL %llu: the session of that connection is still open after %d ms "
 		         "(timeouts.kill_hold_ms); relaying the server's OK", (unsigned long long)c->kill_id,
 		         s->cfg->timeouts.kill_hold_ms);
@@ -1065,7 +1065,7 @@ void ig_cmd_tick(ig_session *s)
 	if (s->closing)
 		return;
 	if (c->kill_until) {
-		if (now >= c->kill_until || !ig_connids_listed(s->be->addr, c->kill_id, &s->connid))
+		if (now >= c->kill_until || !ig_connids_listed(s->be->server, c->kill_id, &s->connid))
 			kill_release(s, now);
 		return;
 	}

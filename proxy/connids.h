@@ -10,8 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* One session's entry, inside the session. backend: its backend's address (the string must
- * outlive the entry: the session holds the backend until it is freed). */
+/* One session's entry, inside the session. backend: its backend server, "host:port" as
+ * resolved, whatever name reached it (the string must outlive the entry: the session holds
+ * the backend until it is freed). */
 typedef struct ig_connid {
 	struct ig_connid *next;
 	const char *backend;

@@ -113,11 +113,20 @@ static const char *tls_path(const char *configured, char *buf, size_t cap)
  * tls.mode verify the server is authenticated and every plugin is allowed (TiDB's LDAP
  * accounts need mysql_clear_password, over TLS). -1: the option was not taken (the library
  * cannot restrict, so the password is not offered).
+ *
+ * libmariadb 3.3 checks the list against the plugin the greeting announces too, before it
+ * sends anything (plugins/auth/my_auth.c run_plugin_auth, error 5010): a TiDB whose
+ * default_authentication_plugin is caching_sha2_password announces that one whatever the
+ * account's plugin is, and the login failed there. So the login starts with
+ * mysql_native_password (MYSQL_DEFAULT_AUTH): a server whose account uses another plugin
+ * switches to it (TiDB server/conn.go checkAuthPlugin), and the list decides on that one.
  */
 static int restrict_auth(MYSQL *m, const ig_config *cfg)
 {
 	if (cfg->obligations.service.tls.mode == IG_BTLS_VERIFY)
 		return 0;
+	if (mysql_optionsv(m, MYSQL_DEFAULT_AUTH, "mysql_native_password") != 0)
+		return -1;
 	return mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, "mysql_native_password,client_ed25519") == 0 ? 0 : -1;
 }
 

@@ -21,6 +21,8 @@ typedef struct ig_backend {
 	char *name;             /* host as configured: the identity its TLS certificate must name */
 	int port;
 	char addr[80];          /* "name:port" as configured, for messages and metrics */
+	char server[80];        /* "host:port" resolved: the server itself, whatever name reached
+	                         * it (the key its connection ids are listed under: connids.c) */
 	atomic_int conns;       /* open connections to it */
 	atomic_bool healthy;
 	atomic_bool probing;    /* a health probe is in flight */

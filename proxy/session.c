@@ -291,7 +291,7 @@ void ig_sess_enter_command_phase(ig_session *s)
 {
 	s->state = SS_COMMAND;
 	if (!s->closing)
-		ig_connids_add(&s->connid, s->be->addr, s->backend_conn_id);
+		ig_connids_add(&s->connid, s->be->server, s->backend_conn_id);
 	ig_hs_free(s->hs);
 	s->hs = NULL;
 	s->client.carry_max = 0;

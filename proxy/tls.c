@@ -128,6 +128,30 @@ fail:
 	return NULL;
 }
 
+/*
+ * Name checks: IP address literals against IP SANs, names against DNS SANs (and sent as SNI).
+ * A name written with its root dot ("tidb.example.", as Kubernetes configurations do to skip
+ * the search domains) is the same name without it: an SNI may not end with one (RFC 6066
+ * section 3; Go's crypto/tls, TiDB's, refuses that ClientHello) and OpenSSL's host check
+ * would compare it as written, against certificates that name the host without it. A name
+ * that cannot be set leaves no check: -1.
+ */
+static int set_peer(SSL *ssl, const char *peer_host)
+{
+	char name[256];
+	size_t n = strlen(peer_host);
+
+	if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), peer_host) == 1)
+		return 0;
+	if (n > 1 && peer_host[n - 1] == '.')
+		n--;
+	if (n >= sizeof(name))
+		return -1;
+	memcpy(name, peer_host, n);
+	name[n] = '\0';
+	return SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1 ? 0 : -1;
+}
+
 int ig_tls_init(ig_tls *t, SSL_CTX *ctx, bool server, const char *peer_host)
 {
 	memset(t, 0, sizeof(*t));
@@ -148,15 +172,9 @@ int ig_tls_init(ig_tls *t, SSL_CTX *ctx, bool server, const char *peer_host)
 		SSL_set_accept_state(t->ssl);
 	} else {
 		SSL_set_connect_state(t->ssl);
-		if (peer_host && *peer_host) {
-			/* Name checks: IP address literals against IP SANs, names against DNS SANs (and
-			 * sent as SNI). A name that cannot be set leaves no check: refused. */
-			X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
-			if (X509_VERIFY_PARAM_set1_ip_asc(vp, peer_host) != 1 &&
-			    (SSL_set_tlsext_host_name(t->ssl, peer_host) != 1 || SSL_set1_host(t->ssl, peer_host) != 1)) {
-				ig_tls_free(t);
-				return -1;
-			}
+		if (peer_host && *peer_host && set_peer(t->ssl, peer_host) < 0) {
+			ig_tls_free(t);
+			return -1;
 		}
 	}
 	return 0;

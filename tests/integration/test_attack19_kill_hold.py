@@ -219,3 +219,23 @@ def test_two_held_kills_in_a_row(gateway_factory, relay):
     assert rawproto.read_answer(c)[0][:1] == b"\x00"  # the COM_PING
     assert t1 - t0 >= 0.35 and t2 - t1 >= 0.35, (t1 - t0, t2 - t1)
     assert clients.query_one(clients.connect(gw, *NATIVE), "SELECT 3") == (3,)
+
+
+def test_hold_across_two_names_of_one_server(gateway_factory, relay):  # noqa: F811
+    """backends.servers names one server twice (127.0.0.1 and localhost): the victim's session
+    and the killer's go through different names (least connections), and the connection id
+    the KILL names is the server's, whatever name reached it. Since the backend records were
+    keyed by name (0286aba) the sessions were listed under 'name:port', so the KILL's OK was
+    relayed at once, before the victim's session had closed."""
+    gw = _gw(gateway_factory, relay,
+             backends={"servers": ["127.0.0.1:%d" % relay.port, "localhost:%d" % relay.port]})
+    victim = clients.connect(gw, *NATIVE)
+    vid = victim.thread_id()
+    c, _ = rawproto.login(gw.host, gw.port, *NATIVE)
+    c.send_raw(_q("KILL %d" % vid))
+    assert relay.server_closed.wait(timing.bound(30))
+    assert not _readable(c.sock, 0.5), "the KILL's OK was relayed while the victim's session is open"
+    relay.release()
+    ok = rawproto.read_answer(c)
+    assert ok[0][:1] == b"\x00", ok
+    c.close()

@@ -24,7 +24,7 @@ import threading
 import pytest
 
 from policy_helpers import etcd, query, state  # noqa: F401
-from obligation_helpers import DOWN_PW, REIMPORT, doubles, obl_gw, wait_for  # noqa: F401
+from obligation_helpers import DOWN_PW, REIMPORT, SNAP, doubles, obl_gw, wait_for  # noqa: F401
 
 import mysqlauth  # tests/tidb_double (on the path through policy_helpers)
 
@@ -166,3 +166,20 @@ def test_service_logins_offer_no_local_files(doubles, obl_gw, state):  # noqa: F
             "a service login offered LOCAL INFILE: %s" % [hex(c) for c in fake.client_caps]
     finally:
         fake.close()
+
+
+def test_service_login_with_caching_sha2_greeting_and_native_account(doubles, obl_gw, state):  # noqa: F811
+    """A TiDB whose default_authentication_plugin is caching_sha2_password announces it in its
+    greeting (TiDB server/conn.go writeInitialHandshake), while the service account is
+    mysql_native_password: TiDB switches the login to the account's plugin (conn.go
+    checkAuthPlugin), and the login succeeds. libmariadb 3.3 checks the greeting's plugin
+    against MARIADB_OPT_RESTRICTED_AUTH before sending anything (plugins/auth/my_auth.c
+    run_plugin_auth, error 5010), so with the restriction alone the service login never
+    reached the server and the backup obligation never ran."""
+    up, down = doubles(job_delay=0.1, default_auth=mysqlauth.CACHING_SHA2)
+    state.task("pitr", ["shop.*"])
+    gw = obl_gw(up, down, SNAP)
+    out = query(gw, "IMPORT INTO t FROM 's3://bucket/t.csv'")
+    assert out.ok, out
+    wait_for(lambda: [e for e in up.statements if e["sql"].upper().startswith("BACKUP")], 15,
+             "BACKUP TABLE on the upstream (the service login against a caching_sha2 greeting)")

@@ -565,7 +565,10 @@ class Session:
         if entry is None:
             self.deny(user, bool(resp))
         password, plugin = entry
-        if force_switch or client_plugin != plugin:
+        # TiDB server/conn.go checkAuthPlugin: a switch to the account's plugin when the
+        # plugin of the greeting (cc.authPlugin) is not the account's, or the client's is not
+        # the greeting's (a client that starts with native under a caching_sha2 greeting)
+        if force_switch or client_plugin != plugin or self.auth_plugin != plugin:
             self.io.write(b"\xfe" + plugin.encode() + b"\x00" + self.scramble + b"\x00")
             resp = self.io.read()
             self.auth_plugin = plugin
