@@ -156,17 +156,14 @@ static int file_compact(ig_oblstore *st, char *err, size_t errlen)
 		free(line);
 		size += (off_t)n;
 	}
-	if (fsync(fd) < 0 || rename(tmp, st->path) < 0)
+	/* Appends go on through this descriptor, the file renamed into place, never through a
+	 * reopen by name: whoever can write the directory could put a symlink at the path
+	 * between the rename and an open, and the records would follow it (attack22's class). */
+	if (fsync(fd) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0 || rename(tmp, st->path) < 0)
 		goto fail;
 	fsync_dir(st->path);
 	close(st->fd);
-	st->fd = open(st->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (st->fd < 0) { /* the renamed file is complete; only appends are lost until restart */
-		close(fd);
-		free(tmp);
-		return perr(err, errlen, "%s: reopen after compaction: %s", st->path, strerror(errno));
-	}
-	close(fd);
+	st->fd = fd;
 	free(tmp);
 	st->size = size;
 	st->info.lines = st->nrecs;
