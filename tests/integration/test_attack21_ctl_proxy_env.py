@@ -16,60 +16,41 @@ as the gateway does (an object), the "proxy" records whatever reaches it."""
 
 import json
 import os
-import socket
 import subprocess
-import threading
 
 import pytest
+from harness.fakeserver import FakeServer
 
 TOKEN = "attack21-ctl-token-PLANTED"
 
 
-class Listener:
+class Listener(FakeServer):
     """Accepts connections on loopback, keeps what each sent, answers one HTTP response."""
 
+    serial = True
+
     def __init__(self, answer):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.answer = answer
         self.received = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self, backlog=8)
 
-    def _run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(2)
-            data = b""
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.received.append(data)
-                body = self.answer.encode()
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                          b"Connection: close\r\n\r\n%s" % (len(body), body))
-            except OSError:
-                self.received.append(data)
-            finally:
-                c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
+    def serve(self, c):
+        c.settimeout(2)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.received.append(data)
+            body = self.answer.encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                      b"Connection: close\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            self.received.append(data)
+        finally:
+            c.close()
 
 
 @pytest.fixture

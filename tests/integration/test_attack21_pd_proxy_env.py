@@ -25,6 +25,7 @@ import pytest
 
 from policy_helpers import etcd, query, state  # noqa: F401
 from obligation_helpers import SNAP, doubles, obl_gw, wait_for  # noqa: F401
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -32,39 +33,18 @@ AK, SK = "AKIAATTACK21PROXY", "attack21SecretKeyPLANTEDviaPROXY"
 SQL = "IMPORT INTO t FROM 's3://bucket/t.csv?access-key=%s&secret-access-key=%s'" % (AK, SK)
 
 
-class ForwardProxy:
+class ForwardProxy(FakeServer):
     """An HTTP forward proxy: the first request's absolute URI names the server; the rest of
     the connection is relayed both ways. Keeps what clients sent."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.sent = bytearray()
-        self.connections = 0
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self, backlog=64)
 
     def _keep(self, data):
         with self.lock:
             self.sent += data
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _pipe(self, src, dst, keep):
         try:
@@ -84,7 +64,7 @@ class ForwardProxy:
                 except OSError:
                     pass
 
-    def _serve(self, c):
+    def serve(self, c):
         head = b""
         try:
             while b"\r\n" not in head:
@@ -121,11 +101,6 @@ class ForwardProxy:
             except ValueError:
                 pass
         return False
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture

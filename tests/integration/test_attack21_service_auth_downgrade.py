@@ -17,9 +17,7 @@ authentication, it has no password of its own there).
 The downstream here is a small server of the test's own: a MySQL greeting, then an
 AuthSwitchRequest to the plugin under test; it records what the client answered."""
 
-import socket
 import struct
-import threading
 
 import pytest
 
@@ -27,6 +25,7 @@ from policy_helpers import etcd, query, state  # noqa: F401
 from obligation_helpers import DOWN_PW, REIMPORT, SNAP, doubles, obl_gw, wait_for  # noqa: F401
 
 import mysqlauth  # tests/tidb_double (on the path through policy_helpers)
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -54,42 +53,27 @@ def read_packet(c):
     return head[3], body
 
 
-class SwitchingServer:
+class SwitchingServer(FakeServer):
     """Greets with mysql_native_password, then switches the client to `plugin` and keeps
     every packet the client sent after the switch; refuses the login in the end."""
 
     def __init__(self, plugin):
         self.plugin = plugin
         self.rsa = mysqlauth.RSAKeyPair() if plugin == "caching_sha2_password" else None
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.after_switch = []   # the client's packets after the AuthSwitchRequest
         self.passwords = []      # what could be read of the password (clear or decrypted)
         self.client_caps = []    # the capability flags of each login's handshake response
         self.logins = 0
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self)
 
-    def _run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            c.settimeout(5)
-            try:
-                self._serve(c)
-            except (OSError, EOFError, ValueError):
-                pass
-            finally:
-                c.close()
+    def serve(self, c):
+        c.settimeout(5)
+        try:
+            self._serve(c)
+        except (OSError, EOFError, ValueError):
+            pass
+        finally:
+            c.close()
 
     def _serve(self, c):
         scramble = mysqlauth.new_scramble()
@@ -123,11 +107,6 @@ class SwitchingServer:
                 self.passwords.append(self.rsa.decrypt_password(body, scramble))
         c.sendall(packet(seq + 1, b"\xff" + struct.pack("<H", 1045) + b"#28000"
                          + b"Access denied for user (attack21 server)"))
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.mark.parametrize("plugin", ["mysql_clear_password", "dialog", "caching_sha2_password"])

@@ -17,16 +17,15 @@ The check must be against the configured name (an IP literal stays an IP check),
 The fake backend is on loopback, reached as "localhost"; the test CA signs its certificates."""
 
 import os
-import socket
 import ssl
 import struct
-import threading
 import time
 
 import pymysql
 import pytest
 
 from harness import certs as certs_mod, gateway as gateway_mod
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only]
 
@@ -58,7 +57,7 @@ def _read_packet(s):
     return body
 
 
-class FakeTLSBackend:
+class FakeTLSBackend(FakeServer):
     """Greets with CLIENT_SSL, takes the SSLRequest, does TLS with its certificate, then keeps
     the client's handshake response (what must never reach an unverified peer) and refuses the
     login. Records the SNI names it was asked for."""
@@ -68,27 +67,10 @@ class FakeTLSBackend:
         self.ctx.load_cert_chain(cert, key)
         self.sni = []
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.responses = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         c.settimeout(10)
         try:
             c.sendall(_greeting())
@@ -105,11 +87,6 @@ class FakeTLSBackend:
             pass
         finally:
             c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")

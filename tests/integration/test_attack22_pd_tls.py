@@ -13,9 +13,7 @@ gateway must refuse the configuration (at start and with --check-config) rather 
 to it in clear."""
 
 import os
-import socket
 import subprocess
-import threading
 import time
 
 import pymysql
@@ -24,38 +22,22 @@ import yaml
 
 from harness import clients, gateway as gateway_mod
 from harness.mariadb import NATIVE
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only]
 
 EMPTY_RANGE = b'{"header":{"revision":"7"},"count":"0"}'
 
 
-class FakePD:
+class FakePD(FakeServer):
     """Plain HTTP on loopback: answers every request with an empty etcd range and keeps the
     requests' first lines."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
         self.requests = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         c.settimeout(5)
         try:
             data = c.recv(65536)
@@ -67,11 +49,6 @@ class FakePD:
             pass
         finally:
             c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture

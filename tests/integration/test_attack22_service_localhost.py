@@ -19,13 +19,13 @@ compiled-in path needs root to create); it keeps what it is sent."""
 import os
 import socket
 import struct
-import threading
 
 import pytest
 
 from policy_helpers import etcd, query, state  # noqa: F401
 from obligation_helpers import (DOWN_PW, DOWN_USER, POLL_MS, REIMPORT, SNAP, SVC_PW, SVC_USER, URI,  # noqa: F401
                                 doubles, wait_for)
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -42,34 +42,18 @@ def _greeting():
     return struct.pack("<I", len(body))[:3] + b"\x00" + body
 
 
-class UnixImpostor:
+class UnixImpostor(FakeServer):
     """A MySQL greeting on a Unix socket; answers every login with OK and every statement
     with an error, keeping all bytes it was sent."""
 
     def __init__(self, path):
         self.path = path
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.connections = 0
         self.received = bytearray()
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(path)
+        FakeServer.__init__(self, sock)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         c.settimeout(5)
         try:
             c.sendall(_greeting())
@@ -88,11 +72,6 @@ class UnixImpostor:
             pass
         finally:
             c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture

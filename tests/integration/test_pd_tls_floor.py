@@ -8,12 +8,12 @@ TLS handshake with that PD, so no request reaches it."""
 
 import socket
 import ssl
-import threading
 import time
 
 import pytest
 
 from harness import timing
+from harness.fakeserver import FakeServer
 
 pytestmark = [pytest.mark.gateway_only,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # ssl: TLSv1 is the point
@@ -29,7 +29,7 @@ CipherString = DEFAULT@SECLEVEL=0
 """
 
 
-class OldTlsPD:
+class OldTlsPD(FakeServer):
     """TLS 1.0/1.1 only; counts handshakes completed and HTTP requests read."""
 
     def __init__(self, certs):
@@ -38,30 +38,11 @@ class OldTlsPD:
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1
         self.ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         self.ctx.load_cert_chain(certs.server_cert, certs.server_key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.attempts = 0
         self.handshakes = []
         self.requests = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        FakeServer.__init__(self)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.attempts += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def serve(self, c):
         c.settimeout(5)
         try:
             t = self.ctx.wrap_socket(c, server_side=True)
@@ -72,11 +53,6 @@ class OldTlsPD:
             t.close()
         except (OSError, ssl.SSLError):
             c.close()
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 def _old_tls_available(certs):
@@ -107,7 +83,7 @@ def test_pd_below_tls_1_2_is_refused_whatever_openssl_allows(gateway_factory, ce
         monkeypatch.setenv("OPENSSL_CONF", str(conf))  # the gateway's OpenSSL would allow TLS 1.0
         gw = gateway_factory(overrides={"cluster": {"pd": ["https://127.0.0.1:%d" % pd.port],
                                                     "tls": {"ca": certs.ca}}})
-        assert timing.wait_for(lambda: pd.attempts >= 2, timing.bound(20)), "the gateway never tried PD"
+        assert timing.wait_for(lambda: pd.connections >= 2, timing.bound(20)), "the gateway never tried PD"
         time.sleep(0.5)
         assert not pd.handshakes, "the gateway completed a %s handshake with PD" % pd.handshakes
         assert not pd.requests, "requests reached PD over TLS below 1.2: %r" % pd.requests
