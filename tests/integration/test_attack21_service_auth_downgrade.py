@@ -25,7 +25,7 @@ from policy_helpers import etcd, query, state  # noqa: F401
 from obligation_helpers import DOWN_PW, REIMPORT, SNAP, doubles, obl_gw, wait_for  # noqa: F401
 
 import mysqlauth  # tests/tidb_double (on the path through policy_helpers)
-from harness.fakeserver import FakeServer
+from harness.fakeserver import FakeServer, greeting, read_packet
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -34,23 +34,6 @@ CAPS = (0x1 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x80000 | 0x20
 
 def packet(seq, payload):
     return struct.pack("<I", len(payload))[:3] + bytes([seq & 0xFF]) + payload
-
-
-def read_packet(c):
-    head = b""
-    while len(head) < 4:
-        d = c.recv(4 - len(head))
-        if not d:
-            raise EOFError
-        head += d
-    n = head[0] | head[1] << 8 | head[2] << 16
-    body = b""
-    while len(body) < n:
-        d = c.recv(n - len(body))
-        if not d:
-            raise EOFError
-        body += d
-    return head[3], body
 
 
 class SwitchingServer(FakeServer):
@@ -77,11 +60,7 @@ class SwitchingServer(FakeServer):
 
     def _serve(self, c):
         scramble = mysqlauth.new_scramble()
-        greet = (b"\x0a" + b"8.0.11-TiDB-v8.5.0\x00" + struct.pack("<I", 7) + scramble[:8] + b"\x00"
-                 + struct.pack("<H", CAPS & 0xFFFF) + b"\x21" + struct.pack("<H", 2)
-                 + struct.pack("<H", CAPS >> 16) + bytes([21]) + b"\x00" * 10 + scramble[8:] + b"\x00"
-                 + b"mysql_native_password\x00")
-        c.sendall(packet(0, greet))
+        c.sendall(greeting(CAPS, 7, scramble, charset=0x21))
         seq, response = read_packet(c)
         self.client_caps.append(struct.unpack("<I", response[:4])[0])
         self.logins += 1

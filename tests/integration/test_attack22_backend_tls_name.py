@@ -25,36 +25,12 @@ import pymysql
 import pytest
 
 from harness import certs as certs_mod, gateway as gateway_mod
-from harness.fakeserver import FakeServer
+from harness.fakeserver import FakeServer, greeting, read_packet
 
 pytestmark = [pytest.mark.gateway_only]
 
 
-def _greeting():
-    caps = 0x0200 | 0x8000 | 0x80000 | 0x0800 | 0x0008 | 0x0001 | 0x0004
-    salt = b"abcdefghijklmnopqrst"
-    body = (b"\x0a8.0.11-TiDB-v8.5.0\x00" + struct.pack("<I", 7) + salt[:8] + b"\x00" +
-            struct.pack("<H", caps & 0xffff) + b"\x2d" + struct.pack("<H", 2) +
-            struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10 + salt[8:] + b"\x00" +
-            b"mysql_native_password\x00")
-    return struct.pack("<I", len(body))[:3] + b"\x00" + body
-
-
-def _read_packet(s):
-    head = b""
-    while len(head) < 4:
-        d = s.recv(4 - len(head))
-        if not d:
-            return None
-        head += d
-    n = head[0] | head[1] << 8 | head[2] << 16
-    body = b""
-    while len(body) < n:
-        d = s.recv(n - len(body))
-        if not d:
-            return None
-        body += d
-    return body
+CAPS = 0x0200 | 0x8000 | 0x80000 | 0x0800 | 0x0008 | 0x0001 | 0x0004  # CLIENT_SSL among them
 
 
 class FakeTLSBackend(FakeServer):
@@ -73,17 +49,16 @@ class FakeTLSBackend(FakeServer):
     def serve(self, c):
         c.settimeout(10)
         try:
-            c.sendall(_greeting())
-            p = _read_packet(c)
-            if p is None or len(p) != 32:
+            c.sendall(greeting(CAPS, 7, b"abcdefghijklmnopqrst"))
+            _, p = read_packet(c)
+            if len(p) != 32:
                 return
             t = self.ctx.wrap_socket(c, server_side=True)
-            resp = _read_packet(t)
-            if resp is not None:
-                self.responses.append(resp)
-                err = b"\xff\x15\x04#28000denied"
-                t.sendall(struct.pack("<I", len(err))[:3] + b"\x02" + err)
-        except (OSError, ssl.SSLError):
+            _, resp = read_packet(t)
+            self.responses.append(resp)
+            err = b"\xff\x15\x04#28000denied"
+            t.sendall(struct.pack("<I", len(err))[:3] + b"\x02" + err)
+        except (OSError, ssl.SSLError, EOFError):
             pass
         finally:
             c.close()

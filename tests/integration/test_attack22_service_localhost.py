@@ -25,21 +25,14 @@ import pytest
 from policy_helpers import etcd, query, state  # noqa: F401
 from obligation_helpers import (DOWN_PW, DOWN_USER, POLL_MS, REIMPORT, SNAP, SVC_PW, SVC_USER, URI,  # noqa: F401
                                 doubles, wait_for)
-from harness.fakeserver import FakeServer
+from harness.fakeserver import FakeServer, greeting
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 AK, SK = "AKIAATTACK22SOCKET", "attack22SecretKeyVIAunixSOCKET"
 
 
-def _greeting():
-    caps = 0x0200 | 0x8000 | 0x80000 | 0x0008 | 0x0001 | 0x0004
-    salt = b"abcdefghijklmnopqrst"
-    body = (b"\x0a8.0.11-TiDB-v8.5.0\x00" + struct.pack("<I", 9) + salt[:8] + b"\x00" +
-            struct.pack("<H", caps & 0xffff) + b"\x2d" + struct.pack("<H", 2) +
-            struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10 + salt[8:] + b"\x00" +
-            b"mysql_native_password\x00")
-    return struct.pack("<I", len(body))[:3] + b"\x00" + body
+CAPS = 0x0200 | 0x8000 | 0x80000 | 0x0008 | 0x0001 | 0x0004
 
 
 class UnixImpostor(FakeServer):
@@ -56,7 +49,7 @@ class UnixImpostor(FakeServer):
     def serve(self, c):
         c.settimeout(5)
         try:
-            c.sendall(_greeting())
+            c.sendall(greeting(CAPS, 9, b"abcdefghijklmnopqrst"))
             seq = 2
             while True:
                 d = c.recv(65536)

@@ -5,6 +5,7 @@ the subclass's serve(conn), in a thread of its own (or in the accepting thread w
 accepting."""
 
 import socket
+import struct
 import threading
 
 
@@ -46,3 +47,29 @@ class FakeServer:
         self.stopping = True
         self.thread.join(5)
         self.sock.close()
+
+
+def greeting(caps, conn_id, salt, charset=0x2d):
+    """A fake TiDB's server greeting (protocol 10, mysql_native_password), as a packet with
+    sequence id 0."""
+    body = (b"\x0a8.0.11-TiDB-v8.5.0\x00" + struct.pack("<I", conn_id) + salt[:8] + b"\x00" +
+            struct.pack("<H", caps & 0xffff) + bytes([charset]) + struct.pack("<H", 2) +
+            struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10 + salt[8:] + b"\x00" +
+            b"mysql_native_password\x00")
+    return struct.pack("<I", len(body))[:3] + b"\x00" + body
+
+
+def _recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        d = sock.recv(n - len(data))
+        if not d:
+            raise EOFError
+        data += d
+    return data
+
+
+def read_packet(sock):
+    """(sequence id, payload) of the next packet on sock; EOFError if it closes first."""
+    head = _recv_exact(sock, 4)
+    return head[3], _recv_exact(sock, head[0] | head[1] << 8 | head[2] << 16)
