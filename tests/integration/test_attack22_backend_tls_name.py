@@ -16,7 +16,6 @@ The check must be against the configured name (an IP literal stays an IP check),
 
 The fake backend is on loopback, reached as "localhost"; the test CA signs its certificates."""
 
-import os
 import ssl
 import struct
 import time
@@ -24,7 +23,7 @@ import time
 import pymysql
 import pytest
 
-from harness import certs as certs_mod, gateway as gateway_mod
+from harness import certs as certs_mod
 from harness.fakeserver import FakeServer, greeting, read_packet
 
 pytestmark = [pytest.mark.gateway_only]

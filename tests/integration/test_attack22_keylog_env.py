@@ -13,7 +13,6 @@ variable, has no legitimate use in production. The gateway drops it at start and
 A fake PD answers https:// with the test CA's certificate; the gateway is started with
 SSLKEYLOGFILE set and decides an IMPORT INTO, which reads PD."""
 
-import os
 import ssl
 import threading
 import http.server

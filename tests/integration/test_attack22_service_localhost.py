@@ -16,7 +16,6 @@ SHOW IMPORT JOB decided the obligation's outcome.
 Here the socket is a fake server named by MYSQL_UNIX_PORT in the gateway's environment (the
 compiled-in path needs root to create); it keeps what it is sent."""
 
-import os
 import socket
 import struct
 
