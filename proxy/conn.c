@@ -14,7 +14,7 @@
 
 static void conn_on_write(uv_write_t *req, int status);
 
-void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric)
+void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric, ig_conn_leg leg)
 {
 	uv_tcp_init(&w->loop, &c->tcp);
 	c->tcp.data = c;
@@ -22,6 +22,7 @@ void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner,
 	c->ops = ops;
 	c->owner = owner;
 	c->metric = metric;
+	c->leg = leg;
 	c->open = true;
 }
 
@@ -253,13 +254,13 @@ void ig_conn_flush(ig_conn *c)
  * out then, after all of the pass's reads: measurably faster than a send after each read on
  * a saturated 2-core machine (docs/BENCHMARKS.md 1.21). The bytes still lie in w->reads,
  * which later reads do not overwrite during the pass (reading moves on through it, and
- * empties the waiting list before going back to its start: read_space). Sending from the
+ * empties the waiting lists before going back to its start: read_space). Sending from the
  * list is a write finishing: written() follows, so that backpressure and close-after-flush
  * see it as they see an asynchronous write end.
  */
 static ig_conn **pass_list(ig_conn *c, ig_conn_pass p)
 {
-	return p == IG_PASS_WAITING ? &c->w->waiting : &c->w->owed;
+	return p == IG_PASS_WAITING ? &c->w->waiting[c->leg] : &c->w->owed;
 }
 
 static void pass_leave(ig_conn *c)
@@ -293,16 +294,29 @@ static bool in_reads(const ig_conn *c)
 	return c->span_len <= sizeof(c->w->reads) && p >= r && p - r <= sizeof(c->w->reads) - c->span_len;
 }
 
-/* The waiting bytes go now: each connection moves to the owed list first, so whatever a
- * failed send closes, the loop only ever takes the head of the waiting list. */
+/*
+ * The waiting bytes go now: each connection moves to the owed list first, so whatever a
+ * failed send closes, the loop only ever takes the head of a waiting list. Statements to the
+ * servers go before answers to the clients: the servers' work on them (most of a query's CPU)
+ * starts before the worker's sends to the clients rather than after them; 2-6% more QPS on a
+ * saturated 2-core machine (docs/BENCHMARKS.md 1.23).
+ */
 static void send_waiting(ig_worker *w)
 {
+	static const ig_conn_leg order[] = {IG_LEG_SERVER, IG_LEG_CLIENT};
 	ig_conn *c;
-	while ((c = w->waiting) != NULL) {
-		pass_join(c, IG_PASS_OWED);
-		flush_now(c);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		while ((c = w->waiting[order[i]]) != NULL) {
+			pass_join(c, IG_PASS_OWED);
+			flush_now(c);
+		}
 	}
 	w->reads_used = 0;
+}
+
+static bool any_waiting(const ig_worker *w)
+{
+	return w->waiting[IG_LEG_CLIENT] || w->waiting[IG_LEG_SERVER];
 }
 
 void ig_conn_pass_end(ig_worker *w)
@@ -608,7 +622,7 @@ static void conn_read_ended(ig_conn *c, int status)
  * waiting bytes are sent now. */
 static uint8_t *read_space(ig_worker *w)
 {
-	if (!w->waiting)
+	if (!any_waiting(w))
 		w->reads_used = 0;
 	else if (sizeof(w->reads) - w->reads_used < IG_RBUF_SIZE)
 		send_waiting(w);

@@ -37,6 +37,13 @@ typedef enum ig_conn_pass {
 	IG_PASS_OWED,    /* sent during the pass: written() is due at its end */
 } ig_conn_pass;
 
+/* Which peer a connection talks to: a server leg's relayed bytes (statements) leave first at
+ * the end of a pass (conn.c). */
+typedef enum ig_conn_leg {
+	IG_LEG_CLIENT,
+	IG_LEG_SERVER,
+} ig_conn_leg;
+
 typedef struct ig_conn_ops {
 	ig_pkt_verdict (*packet)(void *owner, ig_conn *c, const ig_packet *pk);
 	void (*input_done)(void *owner, ig_conn *c);          /* after the packets of one read */
@@ -69,13 +76,14 @@ struct ig_conn {
 	ig_conn_pass pass;   /* end-of-pass sending: on which of the worker's lists */
 	ig_conn *pass_prev, *pass_next;
 	int metric;          /* counter of bytes read */
+	ig_conn_leg leg;
 	bool plain_in;       /* the input being framed is not from TLS */
 	bool writing;
 	bool reading;
 	bool open;           /* handle initialised and not closed */
 };
 
-void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric);
+void ig_conn_init(ig_conn *c, ig_worker *w, const ig_conn_ops *ops, void *owner, int metric, ig_conn_leg leg);
 void ig_conn_close(ig_conn *c, uv_close_cb cb);
 void ig_conn_free(ig_conn *c); /* buffers and TLS, once the handle is closed */
 

@@ -442,7 +442,7 @@ static ig_session *session_new(ig_worker *w)
 	s->cfg = ig_cfg_acquire();
 	s->state = SS_BACKEND_CONNECT;
 	ig_tls_contexts_get(&s->cctx, &s->bctx);
-	ig_conn_init(&s->client, w, &conn_ops, s, IG_M_BYTES_CLIENT_TO_BACKEND);
+	ig_conn_init(&s->client, w, &conn_ops, s, IG_M_BYTES_CLIENT_TO_BACKEND, IG_LEG_CLIENT);
 	s->client.relay = &s->backend;
 	s->client.carry_max = IG_HS_INPUT_MAX;
 	s->handles++;
@@ -529,7 +529,7 @@ void ig_sess_start_backend(ig_session *s)
 	s->state = SS_BACKEND_CONNECT;
 	if (!pick_backend(s))
 		return;
-	ig_conn_init(&s->backend, w, &conn_ops, s, IG_M_BYTES_BACKEND_TO_CLIENT);
+	ig_conn_init(&s->backend, w, &conn_ops, s, IG_M_BYTES_BACKEND_TO_CLIENT, IG_LEG_SERVER);
 	s->backend.relay = &s->client;
 	s->backend.carry_max = IG_HS_INPUT_MAX;
 	s->handles++;

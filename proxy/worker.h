@@ -57,11 +57,12 @@ typedef struct ig_worker {
 	bool inbox_open;
 	/*
 	 * Relayed bytes wait for the end of the loop pass (proxy/conn.c, "sending at the end of
-	 * a pass"): connections whose relayed bytes still lie in `reads`, and those sent since,
-	 * which are owed a written() call; `sends` runs after the pass's I/O callbacks.
+	 * a pass"): connections whose relayed bytes still lie in `reads`, by leg (ig_conn_leg:
+	 * server legs' go first), and those sent since, which are owed a written() call;
+	 * `sends` runs after the pass's I/O callbacks.
 	 */
 	uv_check_t sends;
-	struct ig_conn *waiting;
+	struct ig_conn *waiting[2];
 	struct ig_conn *owed;
 	/* Reads land one after another in `reads` during a pass, and are processed before the
 	 * next one starts; reads_used goes back to 0 once no relayed bytes wait in it. */
