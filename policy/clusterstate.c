@@ -354,13 +354,17 @@ void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_c
 	}
 }
 
-/* A case-sensitive changefeed compares the name stored in TiDB, which may differ in case
- * from what the statement says (TiDB resolves names case-insensitively): count it as
- * covering when either reading matches. */
+/* A case-sensitive changefeed compares the names as stored in TiDB (tiflow pkg/filter
+ * filter.go NewFilter: CaseInsensitive only when case-sensitive is false; ShouldIgnoreTable
+ * gets the TableInfo's stored schema and table names), while a statement may spell them in
+ * any case (TiDB resolves them case-insensitively). The stored spelling is not known here,
+ * so the changefeed covers the table when SOME spelling would be replicated: reading the
+ * statement's spelling alone, `!db.T` excluded `IMPORT INTO db.T` although the table was
+ * created as db.t, which TiCDC replicates. case-sensitive absent (-1) is read the same way. */
 void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, ig_cover_why *out)
 {
 	size_t rule = SIZE_MAX;
-	int m = 0;
+	int m;
 
 	if (ig_is_system_schema(db)) {
 		why(out, false, SIZE_MAX, "TiCDC never replicates the system schemas");
@@ -374,14 +378,10 @@ void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, i
 		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
 		return;
 	}
-	if (cf->filter_cs)
-		m = ig_tablefilter_decide(cf->filter_cs, db, tbl, &rule);
-	if (m == 0) {
-		size_t ci_rule;
-		m = ig_tablefilter_decide(cf->filter_ci, db, tbl, &ci_rule);
-		if (m != 0 || rule == SIZE_MAX)
-			rule = ci_rule;
-	}
+	if (cf->case_sensitive == 0)
+		m = ig_tablefilter_decide(cf->filter_ci, db, tbl, &rule);
+	else
+		m = ig_tablefilter_decide_any_case(cf->filter_ci, db, tbl, &rule);
 	filter_why(out, m, rule);
 }
 

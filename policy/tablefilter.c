@@ -525,6 +525,60 @@ int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *t
 	return 0;
 }
 
+/* A name another spelling of which differs: an ASCII letter, or any non-ASCII byte (which
+ * may belong to a cased letter; counted so without decoding, the safe side). */
+static bool has_case(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* Does m (already seen to match s caselessly) match every spelling of s? */
+static bool every_spelling(const matcher *m, const char *s)
+{
+	return m->kind == M_ALL || !has_case(s);
+}
+
+int ig_tablefilter_decide_any_case(const ig_tablefilter *f, const char *db, const char *tbl,
+                                   size_t *rule_index)
+{
+	size_t skipped = SIZE_MAX; /* the last negated rule that excludes only some spellings */
+
+	if (rule_index)
+		*rule_index = SIZE_MAX;
+	if (!f || !db || !tbl)
+		return 0;
+	if (f->case_sensitive)
+		return -1;
+	for (size_t i = f->n; i-- > 0;) {
+		const rule *r = &f->rules[i];
+		int s = match_one(f, &r->schema, db), t;
+		if (s < 0)
+			return -1;
+		if (!s)
+			continue;
+		t = match_one(f, &r->table, tbl);
+		if (t < 0)
+			return -1;
+		if (!t)
+			continue;
+		if (r->positive || (every_spelling(&r->schema, db) && every_spelling(&r->table, tbl))) {
+			if (rule_index)
+				*rule_index = r->source;
+			return r->positive ? 1 : 0;
+		}
+		if (skipped == SIZE_MAX)
+			skipped = r->source;
+	}
+	if (rule_index)
+		*rule_index = skipped;
+	return 0;
+}
+
 int ig_tablefilter_match_ex(const ig_tablefilter *f, const char *db, const char *tbl)
 {
 	return ig_tablefilter_decide(f, db, tbl, NULL);

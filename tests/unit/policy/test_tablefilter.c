@@ -342,6 +342,55 @@ static void decide_rule_index(void **state)
 	ig_tablefilter_free(f);
 }
 
+/* A case-sensitive filter (TiCDC case-sensitive: true) compares the names as TiDB stores
+ * them, which a statement may spell in another case: a negated rule excludes only when it
+ * excludes every spelling (attack23). */
+static void decide_any_case(void **state)
+{
+	static const char *const r[] = {"*.*", "!db.T", "!*.tmp_*", "!123.*", "!x.*", "/^keep$/.T"};
+	ig_tablefilter *ci = ig_tablefilter_parse(r, 6, false, NULL, 0);
+	ig_tablefilter *cs = ig_tablefilter_parse(r, 6, true, NULL, 0);
+	size_t i = 0;
+
+	(void)state;
+	assert_non_null(ci);
+	assert_non_null(cs);
+	/* db.T read as written is excluded; created as db.t it is replicated: covered */
+	assert_int_equal(ig_tablefilter_decide(cs, "db", "T", &i), 0);
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "db", "T", &i), 1);
+	assert_int_equal(i, 0);
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "DB", "t", &i), 1);
+	/* a table pattern with letters: Tmp_1 may be stored so, which !*.tmp_* does not exclude */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "shop", "tmp_1", &i), 1);
+	/* no letter to vary in the schema, and `*` for the table: excluded whatever the spelling */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "123", "Orders", &i), 0);
+	assert_int_equal(i, 3);
+	/* the schema has a letter: X.t is not excluded by !x.* */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "x", "t", &i), 1);
+	/* a positive rule that some spelling matches covers */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "KEEP", "t", &i), 1);
+	assert_int_equal(i, 5);
+	/* only a case-insensitive build reads spellings */
+	assert_int_equal(ig_tablefilter_decide_any_case(cs, "db", "t", &i), -1);
+	assert_int_equal(ig_tablefilter_decide_any_case(NULL, "db", "t", &i), 0);
+	ig_tablefilter_free(ci);
+	ig_tablefilter_free(cs);
+	{
+		static const char *const neg[] = {"db.*", "!db.*", "!*.*"};
+		ig_tablefilter *f = ig_tablefilter_parse(neg, 2, false, NULL, 0);
+		assert_non_null(f);
+		/* !db.* excludes only the spelling db: DB.t may be stored so, and db.* matches it */
+		assert_int_equal(ig_tablefilter_decide_any_case(f, "db", "t", &i), 1);
+		assert_int_equal(i, 0);
+		ig_tablefilter_free(f);
+		f = ig_tablefilter_parse(neg, 3, false, NULL, 0);
+		assert_non_null(f);
+		assert_int_equal(ig_tablefilter_decide_any_case(f, "db", "t", &i), 0);
+		assert_int_equal(i, 2);
+		ig_tablefilter_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +402,7 @@ int main(void)
 		cmocka_unit_test(importgate_edges),
 		cmocka_unit_test(dfa_matching),
 		cmocka_unit_test(decide_rule_index),
+		cmocka_unit_test(decide_any_case),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,49 @@
+"""Attack 23 (how the gateway reads coverage from PD's etcd): tables really covered that the
+gateway judged uncovered, so that it added WITH DISABLE_PRECHECK and TiDB ran the import.
+
+1. A case-sensitive changefeed compares the names TiDB stores (tiflow pkg/filter/filter.go
+   NewFilter: tfilter.CaseInsensitive only when case-sensitive is false; ShouldIgnoreTable
+   is given the TableInfo's stored schema and table names), while TiDB resolves a
+   statement's names case-insensitively. With rules ["*.*", "!shop.Orders"] and the table
+   created as shop.orders, TiCDC replicates it; `IMPORT INTO shop.Orders` names that table,
+   and the gateway read "Orders" against the rule as written: excluded.
+
+Run against the default v8.5 double: covered and refused by the default rule, never sent."""
+
+import json
+
+import pytest
+
+from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, query, state  # noqa: F401
+
+import clusterstate as cs  # noqa: E402 (tests/tidb_double, put on sys.path by policy_helpers)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+
+def _refused(out):
+    return out.code == PRECHECK and "importgate" in (out.message or "")
+
+
+@pytest.mark.parametrize("case_sensitive", ["true", "absent"])
+def test_case_sensitive_exclusion_spelled_like_the_rule(policy_gw, double, etcd, case_sensitive):
+    rules = ("*.*", "!shop.Orders")
+    info = cs.changefeed_info("cf-cs", rules=rules, case_sensitive=True)
+    if case_sensitive == "absent":  # an info without the key: TiCDC's default is not known
+        del info["config"]["case-sensitive"]
+    cs.put_changefeed(etcd.url, "cf-cs", rules=rules, raw_info=json.dumps(info))
+    gw = policy_gw()
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO shop.Orders FROM 's3://b/t.csv'")
+    assert _refused(out), (out, rx.sqls())
+    assert rx.imports() == [], rx.imports()
+
+
+def test_case_insensitive_exclusion_still_excludes(policy_gw, double, state):
+    # control: a case-insensitive changefeed excludes every spelling (TiCDC lowers both)
+    state.changefeed("cf-ci", ["*.*", "!shop.Orders"], case_sensitive=False)
+    gw = policy_gw()
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO shop.orders FROM 's3://b/t.csv'")
+    assert not _refused(out), out
+    assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
