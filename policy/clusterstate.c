@@ -136,7 +136,8 @@ static int add_task(ig_cluster_state *st, const char *name, const unsigned char 
 		return oom(err, errlen);
 	if (t->nfilters == 0)
 		return 0; /* no filter: every table */
-	/* BR compiles a task's filter case-insensitively (its case-sensitive option is off). */
+	/* Compiled case-insensitively: by default BR lowers names and rules; with its hidden
+	 * --case-sensitive it does not, and the task info does not say which (ig_task_cover_why). */
 	t->filter = ig_tablefilter_parse((const char *const *)t->filters, t->nfilters, false, e, sizeof(e));
 	if (!t->filter) {
 		t->undecodable = true;
@@ -338,6 +339,12 @@ static void filter_why(ig_cover_why *out, int m, size_t rule)
 		why(out, false, SIZE_MAX, "no filter rule matches");
 }
 
+/* `br log start` matches the filter against the names TiDB stores (br/pkg/stream
+ * buildObserveTableRanges: MatchTable(dbInfo.Name.O, tableInfo.Name.O)), case-insensitively
+ * unless its hidden --case-sensitive flag is set (br/pkg/task/common.go ParseFromFlags), and
+ * StreamBackupTaskInfo keeps only the rules: a rule such as `!shop.Orders` under that flag
+ * leaves shop.orders observed. So a task is read as a changefeed of unknown case
+ * sensitivity: it covers when some spelling of the names would be observed. */
 void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out)
 {
 	size_t rule;
@@ -349,7 +356,7 @@ void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_c
 	else if (t->nfilters == 0)
 		why(out, true, SIZE_MAX, "no table filter: every table");
 	else {
-		int m = ig_tablefilter_decide(t->filter, db, tbl, &rule); /* sets rule: not in the call */
+		int m = ig_tablefilter_decide_any_case(t->filter, db, tbl, &rule); /* sets rule */
 		filter_why(out, m, rule);
 	}
 }

@@ -8,6 +8,14 @@ gateway judged uncovered, so that it added WITH DISABLE_PRECHECK and TiDB ran th
    created as shop.orders, TiCDC replicates it; `IMPORT INTO shop.Orders` names that table,
    and the gateway read "Orders" against the rule as written: excluded.
 
+2. The same for a log backup task: `br log start` matches its filter against the stored names
+   (br/pkg/stream buildObserveTableRanges: MatchTable(dbInfo.Name.O, tableInfo.Name.O)),
+   case-insensitively unless its hidden --case-sensitive flag is given (br/pkg/task/common.go
+   ParseFromFlags; br/cmd/br/stream.go DefineFilterFlags(command, acceptAllTables, true)), and
+   the task info (kvproto StreamBackupTaskInfo) keeps the rules only. Under that flag
+   ["shop.*", "!shop.Scratch"] observes shop.scratch; the gateway read the rules
+   case-insensitively and judged it excluded.
+
 Run against the default v8.5 double: covered and refused by the default rule, never sent."""
 
 import json
@@ -45,5 +53,24 @@ def test_case_insensitive_exclusion_still_excludes(policy_gw, double, state):
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.orders FROM 's3://b/t.csv'")
+    assert not _refused(out), out
+    assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
+
+
+def test_task_exclusion_maybe_case_sensitive(policy_gw, double, state):
+    state.task("pitr_shop", ["shop.*", "!shop.Scratch"])
+    gw = policy_gw()
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO shop.scratch FROM 's3://b/t.csv'")
+    assert _refused(out), (out, rx.sqls())
+    assert rx.imports() == [], rx.imports()
+
+
+def test_task_exclusion_of_every_spelling_still_excludes(policy_gw, double, state):
+    # control: a schema name without letters cannot be stored in another case
+    state.task("pitr_most", ["*.*", "!2024.*"])
+    gw = policy_gw()
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO `2024`.t FROM 's3://b/t.csv'")
     assert not _refused(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
