@@ -8,7 +8,8 @@
  * Not supported: @file imports (an error). Regexes run on pcre2's DFA matcher instead of Go's
  * RE2 (no backtracking, so no blow-up); the RE2-incompatible lookarounds, backreferences,
  * atomic, conditional and recursive groups are refused as TiDB refuses them.
- * Case-insensitive unless case_sensitive is set (TiDB lowers names and patterns).
+ * Case-insensitive unless case_sensitive is set (TiDB lowers names and patterns; a literal
+ * pattern is folded as Go's strings.ToLower folds it, U+0130 to i, before the caseless compare).
  */
 #ifndef IMPORTGATE_TABLEFILTER_H
 #define IMPORTGATE_TABLEFILTER_H

@@ -16,6 +16,11 @@ gateway judged uncovered, so that it added WITH DISABLE_PRECHECK and TiDB ran th
    ["shop.*", "!shop.Scratch"] observes shop.scratch; the gateway read the rules
    case-insensitively and judged it excluded.
 
+3. A literal pattern is lowered by TiDB with Go's strings.ToLower (pkg/util/table-filter
+   matchers.go stringMatcher.toLower), which maps U+0130 to 'i'; the gateway compared it
+   with pcre2's caseless matching, which does not. So a task `İnventory.*` (BR lowers it to
+   inventory.*) covers inventory.items, and the gateway judged it uncovered.
+
 Run against the default v8.5 double: covered and refused by the default rule, never sent."""
 
 import json
@@ -74,3 +79,12 @@ def test_task_exclusion_of_every_spelling_still_excludes(policy_gw, double, stat
     out = query(gw, "IMPORT INTO `2024`.t FROM 's3://b/t.csv'")
     assert not _refused(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
+
+
+def test_task_literal_lowered_as_go_does(policy_gw, double, state):
+    state.task("pitr_inv", ["\u0130nventory.*"])
+    gw = policy_gw()
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO inventory.items FROM 's3://b/i.csv'")
+    assert _refused(out), (out, rx.sqls())
+    assert rx.imports() == [], rx.imports()

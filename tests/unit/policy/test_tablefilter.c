@@ -391,6 +391,37 @@ static void decide_any_case(void **state)
 	}
 }
 
+/* TiDB lowers a literal pattern with Go's strings.ToLower, which maps U+0130 to 'i':
+ * `İnventory.*` matches inventory.t case-insensitively (attack23). Wildcards and /regex/
+ * are matched with (?i) instead, whose folding has no U+0130 -> i: not lowered. */
+static void go_lowered_literal(void **state)
+{
+	static const char *const lit[] = {"\xc4\xb0nventory.*"}, *const q[] = {"`\xc4\xb0nv`.t"};
+	static const char *const kelvin[] = {"\xe2\x84\xaa" "eep.t"};
+	ig_tablefilter *f = ig_tablefilter_parse(lit, 1, false, NULL, 0);
+	ig_tablefilter *g = ig_tablefilter_parse(q, 1, false, NULL, 0);
+	ig_tablefilter *k = ig_tablefilter_parse(kelvin, 1, false, NULL, 0);
+	ig_tablefilter *cs = ig_tablefilter_parse(lit, 1, true, NULL, 0);
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(g);
+	assert_non_null(k);
+	assert_non_null(cs);
+	assert_int_equal(ig_tablefilter_match_ex(f, "inventory", "t"), 1);
+	assert_int_equal(ig_tablefilter_match_ex(f, "INVENTORY", "t"), 1);
+	assert_int_equal(ig_tablefilter_decide_any_case(f, "inventory", "t", NULL), 1);
+	assert_int_equal(ig_tablefilter_match_ex(g, "inv", "T"), 1);
+	assert_int_equal(ig_tablefilter_match_ex(k, "keep", "t"), 1);
+	/* case-sensitive: compared as stored */
+	assert_int_equal(ig_tablefilter_match_ex(cs, "inventory", "t"), 0);
+	assert_int_equal(ig_tablefilter_match_ex(cs, "\xc4\xb0nventory", "t"), 1);
+	ig_tablefilter_free(f);
+	ig_tablefilter_free(g);
+	ig_tablefilter_free(k);
+	ig_tablefilter_free(cs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +434,7 @@ int main(void)
 		cmocka_unit_test(dfa_matching),
 		cmocka_unit_test(decide_rule_index),
 		cmocka_unit_test(decide_any_case),
+		cmocka_unit_test(go_lowered_literal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
