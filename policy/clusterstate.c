@@ -136,7 +136,8 @@ static int add_task(ig_cluster_state *st, const char *name, const unsigned char 
 		return oom(err, errlen);
 	if (t->nfilters == 0)
 		return 0; /* no filter: every table */
-	/* BR compiles a task's filter case-insensitively (its case-sensitive option is off). */
+	/* Compiled case-insensitively: by default BR lowers names and rules; with its hidden
+	 * --case-sensitive it does not, and the task info does not say which (ig_task_cover_why). */
 	t->filter = ig_tablefilter_parse((const char *const *)t->filters, t->nfilters, false, e, sizeof(e));
 	if (!t->filter) {
 		t->undecodable = true;
@@ -338,6 +339,12 @@ static void filter_why(ig_cover_why *out, int m, size_t rule)
 		why(out, false, SIZE_MAX, "no filter rule matches");
 }
 
+/* `br log start` matches the filter against the names TiDB stores (br/pkg/stream
+ * buildObserveTableRanges: MatchTable(dbInfo.Name.O, tableInfo.Name.O)), case-insensitively
+ * unless its hidden --case-sensitive flag is set (br/pkg/task/common.go ParseFromFlags), and
+ * StreamBackupTaskInfo keeps only the rules: a rule such as `!shop.Orders` under that flag
+ * leaves shop.orders observed. So a task is read as a changefeed of unknown case
+ * sensitivity: it covers when some spelling of the names would be observed. */
 void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out)
 {
 	size_t rule;
@@ -349,18 +356,22 @@ void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_c
 	else if (t->nfilters == 0)
 		why(out, true, SIZE_MAX, "no table filter: every table");
 	else {
-		int m = ig_tablefilter_decide(t->filter, db, tbl, &rule); /* sets rule: not in the call */
+		int m = ig_tablefilter_decide_any_case(t->filter, db, tbl, &rule); /* sets rule */
 		filter_why(out, m, rule);
 	}
 }
 
-/* A case-sensitive changefeed compares the name stored in TiDB, which may differ in case
- * from what the statement says (TiDB resolves names case-insensitively): count it as
- * covering when either reading matches. */
+/* A case-sensitive changefeed compares the names as stored in TiDB (tiflow pkg/filter
+ * filter.go NewFilter: CaseInsensitive only when case-sensitive is false; ShouldIgnoreTable
+ * gets the TableInfo's stored schema and table names), while a statement may spell them in
+ * any case (TiDB resolves them case-insensitively). The stored spelling is not known here,
+ * so the changefeed covers the table when SOME spelling would be replicated: reading the
+ * statement's spelling alone, `!db.T` excluded `IMPORT INTO db.T` although the table was
+ * created as db.t, which TiCDC replicates. case-sensitive absent (-1) is read the same way. */
 void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, ig_cover_why *out)
 {
 	size_t rule = SIZE_MAX;
-	int m = 0;
+	int m;
 
 	if (ig_is_system_schema(db)) {
 		why(out, false, SIZE_MAX, "TiCDC never replicates the system schemas");
@@ -374,14 +385,10 @@ void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, i
 		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
 		return;
 	}
-	if (cf->filter_cs)
-		m = ig_tablefilter_decide(cf->filter_cs, db, tbl, &rule);
-	if (m == 0) {
-		size_t ci_rule;
-		m = ig_tablefilter_decide(cf->filter_ci, db, tbl, &ci_rule);
-		if (m != 0 || rule == SIZE_MAX)
-			rule = ci_rule;
-	}
+	if (cf->case_sensitive == 0)
+		m = ig_tablefilter_decide(cf->filter_ci, db, tbl, &rule);
+	else
+		m = ig_tablefilter_decide_any_case(cf->filter_ci, db, tbl, &rule);
 	filter_why(out, m, rule);
 }
 

@@ -61,7 +61,8 @@ typedef struct ig_changefeed {
 	char **rules;        /* config.filter.rules; ["*.*"] when absent or empty (TiCDC default) */
 	size_t nrules;
 	int case_sensitive;  /* config.case-sensitive: 1, 0, or -1 when absent (both ways) */
-	ig_tablefilter *filter_cs, *filter_ci; /* the case-sensitive and -insensitive builds */
+	ig_tablefilter *filter_cs, *filter_ci; /* the case-sensitive build (only to check that the rules
+	                      * compile so too) and the case-insensitive one decisions read */
 	bool undecodable;    /* value or filter could not be read: covers every table */
 	/* for operators only (/api/v1/status), never for a decision: */
 	char *sink_uri;      /* "sink-uri" as stored: holds credentials, shown redacted only */

@@ -126,6 +126,31 @@ static int compile(parser *p, const char *src, size_t len, uint32_t opts, pcre2_
 	return 0;
 }
 
+/* Go's strings.ToLower maps U+0130 (I with dot above) to 'i' and U+212A (Kelvin) to 'k'
+ * (unicode.ToLower, CaseRanges); pcre2's caseless matching has no U+0130 -> i. TiDB lowers
+ * a literal pattern with it (matchers.go stringMatcher.toLower), so the literal is folded
+ * so too before the caseless compile; the names a decision compares are folded alike
+ * (proxy/inspect.c go_ascii_fold). Folds in place; returns the new length. */
+static size_t go_fold_specials(char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t r = 0; r < n;) {
+		if (n - r >= 2 && (unsigned char)s[r] == 0xc4 && (unsigned char)s[r + 1] == 0xb0) {
+			s[w++] = 'i';
+			r += 2;
+		} else if (n - r >= 3 && (unsigned char)s[r] == 0xe2 && (unsigned char)s[r + 1] == 0x84 &&
+		           (unsigned char)s[r + 2] == 0xaa) {
+			s[w++] = 'k';
+			r += 3;
+		} else {
+			s[w++] = s[r++];
+		}
+	}
+	s[w] = '\0';
+	return w;
+}
+
 static int set_literal(parser *p, matcher *m, const char *s, size_t n)
 {
 	m->kind = M_LITERAL;
@@ -136,6 +161,8 @@ static int set_literal(parser *p, matcher *m, const char *s, size_t n)
 	m->lit[n] = '\0';
 	m->litlen = n;
 	if (!p->cs) {
+		n = m->litlen = go_fold_specials(m->lit, n);
+		s = m->lit;
 		/* Caseless comparison with Unicode case folding, as TiDB lowers both sides. A name
 		 * that is not valid UTF-8 falls back to ASCII folding (m->re stays NULL). */
 		int code;
@@ -522,6 +549,60 @@ int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *t
 			return r->positive ? 1 : 0;
 		}
 	}
+	return 0;
+}
+
+/* A name another spelling of which differs: an ASCII letter, or any non-ASCII byte (which
+ * may belong to a cased letter; counted so without decoding, the safe side). */
+static bool has_case(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80)
+			return true;
+	}
+	return false;
+}
+
+/* Does m (already seen to match s caselessly) match every spelling of s? */
+static bool every_spelling(const matcher *m, const char *s)
+{
+	return m->kind == M_ALL || !has_case(s);
+}
+
+int ig_tablefilter_decide_any_case(const ig_tablefilter *f, const char *db, const char *tbl,
+                                   size_t *rule_index)
+{
+	size_t skipped = SIZE_MAX; /* the last negated rule that excludes only some spellings */
+
+	if (rule_index)
+		*rule_index = SIZE_MAX;
+	if (!f || !db || !tbl)
+		return 0;
+	if (f->case_sensitive)
+		return -1;
+	for (size_t i = f->n; i-- > 0;) {
+		const rule *r = &f->rules[i];
+		int s = match_one(f, &r->schema, db), t;
+		if (s < 0)
+			return -1;
+		if (!s)
+			continue;
+		t = match_one(f, &r->table, tbl);
+		if (t < 0)
+			return -1;
+		if (!t)
+			continue;
+		if (r->positive || (every_spelling(&r->schema, db) && every_spelling(&r->table, tbl))) {
+			if (rule_index)
+				*rule_index = r->source;
+			return r->positive ? 1 : 0;
+		}
+		if (skipped == SIZE_MAX)
+			skipped = r->source;
+	}
+	if (rule_index)
+		*rule_index = skipped;
 	return 0;
 }
 

@@ -342,6 +342,86 @@ static void decide_rule_index(void **state)
 	ig_tablefilter_free(f);
 }
 
+/* A case-sensitive filter (TiCDC case-sensitive: true) compares the names as TiDB stores
+ * them, which a statement may spell in another case: a negated rule excludes only when it
+ * excludes every spelling (attack23). */
+static void decide_any_case(void **state)
+{
+	static const char *const r[] = {"*.*", "!db.T", "!*.tmp_*", "!123.*", "!x.*", "/^keep$/.T"};
+	ig_tablefilter *ci = ig_tablefilter_parse(r, 6, false, NULL, 0);
+	ig_tablefilter *cs = ig_tablefilter_parse(r, 6, true, NULL, 0);
+	size_t i = 0;
+
+	(void)state;
+	assert_non_null(ci);
+	assert_non_null(cs);
+	/* db.T read as written is excluded; created as db.t it is replicated: covered */
+	assert_int_equal(ig_tablefilter_decide(cs, "db", "T", &i), 0);
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "db", "T", &i), 1);
+	assert_int_equal(i, 0);
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "DB", "t", &i), 1);
+	/* a table pattern with letters: Tmp_1 may be stored so, which !*.tmp_* does not exclude */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "shop", "tmp_1", &i), 1);
+	/* no letter to vary in the schema, and `*` for the table: excluded whatever the spelling */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "123", "Orders", &i), 0);
+	assert_int_equal(i, 3);
+	/* the schema has a letter: X.t is not excluded by !x.* */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "x", "t", &i), 1);
+	/* a positive rule that some spelling matches covers */
+	assert_int_equal(ig_tablefilter_decide_any_case(ci, "KEEP", "t", &i), 1);
+	assert_int_equal(i, 5);
+	/* only a case-insensitive build reads spellings */
+	assert_int_equal(ig_tablefilter_decide_any_case(cs, "db", "t", &i), -1);
+	assert_int_equal(ig_tablefilter_decide_any_case(NULL, "db", "t", &i), 0);
+	ig_tablefilter_free(ci);
+	ig_tablefilter_free(cs);
+	{
+		static const char *const neg[] = {"db.*", "!db.*", "!*.*"};
+		ig_tablefilter *f = ig_tablefilter_parse(neg, 2, false, NULL, 0);
+		assert_non_null(f);
+		/* !db.* excludes only the spelling db: DB.t may be stored so, and db.* matches it */
+		assert_int_equal(ig_tablefilter_decide_any_case(f, "db", "t", &i), 1);
+		assert_int_equal(i, 0);
+		ig_tablefilter_free(f);
+		f = ig_tablefilter_parse(neg, 3, false, NULL, 0);
+		assert_non_null(f);
+		assert_int_equal(ig_tablefilter_decide_any_case(f, "db", "t", &i), 0);
+		assert_int_equal(i, 2);
+		ig_tablefilter_free(f);
+	}
+}
+
+/* TiDB lowers a literal pattern with Go's strings.ToLower, which maps U+0130 to 'i':
+ * `İnventory.*` matches inventory.t case-insensitively (attack23). Wildcards and /regex/
+ * are matched with (?i) instead, whose folding has no U+0130 -> i: not lowered. */
+static void go_lowered_literal(void **state)
+{
+	static const char *const lit[] = {"\xc4\xb0nventory.*"}, *const q[] = {"`\xc4\xb0nv`.t"};
+	static const char *const kelvin[] = {"\xe2\x84\xaa" "eep.t"};
+	ig_tablefilter *f = ig_tablefilter_parse(lit, 1, false, NULL, 0);
+	ig_tablefilter *g = ig_tablefilter_parse(q, 1, false, NULL, 0);
+	ig_tablefilter *k = ig_tablefilter_parse(kelvin, 1, false, NULL, 0);
+	ig_tablefilter *cs = ig_tablefilter_parse(lit, 1, true, NULL, 0);
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(g);
+	assert_non_null(k);
+	assert_non_null(cs);
+	assert_int_equal(ig_tablefilter_match_ex(f, "inventory", "t"), 1);
+	assert_int_equal(ig_tablefilter_match_ex(f, "INVENTORY", "t"), 1);
+	assert_int_equal(ig_tablefilter_decide_any_case(f, "inventory", "t", NULL), 1);
+	assert_int_equal(ig_tablefilter_match_ex(g, "inv", "T"), 1);
+	assert_int_equal(ig_tablefilter_match_ex(k, "keep", "t"), 1);
+	/* case-sensitive: compared as stored */
+	assert_int_equal(ig_tablefilter_match_ex(cs, "inventory", "t"), 0);
+	assert_int_equal(ig_tablefilter_match_ex(cs, "\xc4\xb0nventory", "t"), 1);
+	ig_tablefilter_free(f);
+	ig_tablefilter_free(g);
+	ig_tablefilter_free(k);
+	ig_tablefilter_free(cs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +433,8 @@ int main(void)
 		cmocka_unit_test(importgate_edges),
 		cmocka_unit_test(dfa_matching),
 		cmocka_unit_test(decide_rule_index),
+		cmocka_unit_test(decide_any_case),
+		cmocka_unit_test(go_lowered_literal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

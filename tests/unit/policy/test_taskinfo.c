@@ -341,7 +341,12 @@ static void into_state(void **state)
 	assert_int_equal(ig_cluster_covering(st, "DB1", "t", &cov), 0);
 	assert_int_equal(cov.ntasks, 2); /* case-insensitive, as BR */
 	ig_coverage_free(&cov);
+	/* !db1.secret: BR may have run with its hidden --case-sensitive, which the info does
+	 * not record, and then a table stored as db1.Secret is observed (attack23) */
 	assert_int_equal(ig_cluster_covering(st, "db1", "secret", &cov), 0);
+	assert_int_equal(cov.ntasks, 2);
+	ig_coverage_free(&cov);
+	assert_int_equal(ig_cluster_covering(st, "db2", "t", &cov), 0);
 	assert_int_equal(cov.ntasks, 1);
 	assert_int_equal(cov.tasks[0], 1); /* only the undecodable one */
 	ig_coverage_free(&cov);
@@ -351,9 +356,8 @@ static void into_state(void **state)
 	assert_true(w.covers);
 	assert_int_equal(w.rule, 0);
 	ig_task_cover_why(&st->tasks[0], "db1", "secret", &w);
-	assert_false(w.covers);
-	assert_int_equal(w.rule, 1);
-	assert_non_null(strstr(w.why, "negated"));
+	assert_true(w.covers);
+	assert_int_equal(w.rule, 0);
 	ig_task_cover_why(&st->tasks[0], "db2", "t", &w);
 	assert_false(w.covers);
 	assert_true(w.rule == SIZE_MAX);
