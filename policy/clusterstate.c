@@ -344,8 +344,23 @@ static void filter_why(ig_cover_why *out, int m, size_t rule)
  * unless its hidden --case-sensitive flag is set (br/pkg/task/common.go ParseFromFlags), and
  * StreamBackupTaskInfo keeps only the rules: a rule such as `!shop.Orders` under that flag
  * leaves shop.orders observed. So a task is read as a changefeed of unknown case
- * sensitivity: it covers when some spelling of the names would be observed. */
-void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out)
+ * sensitivity: it covers when some spelling of the names would be observed.
+ *
+ * And the names are matched once, at start: a filter other than exactly "*.*" becomes the
+ * record ranges of the tables (or partitions) it matched then, by id (br/pkg/stream
+ * BuildObserveDataRanges: only len(filterStr) == 1 && filterStr[0] == "*.*" observes the
+ * whole table space; buildObserveTableRanges / buildObserveTableRange otherwise), and TiKV
+ * observes those ids whatever the tables are called later. `RENAME TABLE shop.orders TO
+ * x.orders` (or an EXCHANGE PARTITION) keeps an observed table under a name the filter does
+ * not match. The ids are not known here, so such a task covers every table unless the
+ * operator chose to read filters by name (policy.log_backup_filters: by-name). */
+bool ig_lbtask_filtered(const ig_lbtask *t)
+{
+	return !t->undecodable && t->nfilters > 0 && !(t->nfilters == 1 && strcmp(t->filters[0], "*.*") == 0);
+}
+
+void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, bool filters_by_name,
+                       ig_cover_why *out)
 {
 	size_t rule;
 
@@ -355,6 +370,11 @@ void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_c
 		why(out, true, SIZE_MAX, "its info or filter could not be read: counted as covering every table");
 	else if (t->nfilters == 0)
 		why(out, true, SIZE_MAX, "no table filter: every table");
+	else if (!filters_by_name && ig_lbtask_filtered(t))
+		why(out, true, SIZE_MAX,
+		    "its filter is not \"*.*\": log backup observes the tables it matched at the task's start by "
+		    "table id, under any name they have since; counted as covering every table "
+		    "(policy.log_backup_filters: every-table)");
 	else {
 		int m = ig_tablefilter_decide_any_case(t->filter, db, tbl, &rule); /* sets rule */
 		filter_why(out, m, rule);
@@ -406,7 +426,8 @@ void ig_coverage_free(ig_coverage *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, ig_coverage *out)
+int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, bool filters_by_name,
+                        ig_coverage *out)
 {
 	ig_cover_why w;
 
@@ -420,7 +441,7 @@ int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *
 		return -1;
 	}
 	for (size_t i = 0; i < st->ntasks; i++) {
-		ig_task_cover_why(&st->tasks[i], db, tbl, &w);
+		ig_task_cover_why(&st->tasks[i], db, tbl, filters_by_name, &w);
 		if (w.covers)
 			out->tasks[out->ntasks++] = i;
 	}

@@ -110,8 +110,10 @@ typedef struct ig_coverage {
 
 /* Which tasks and changefeeds cover db.tbl. A changefeed never covers a schema TiCDC of
  * every version ignores (ig_is_system_schema); a task covers system schemas as its filter
- * says, memory schemas never (ig_logbackup_ignores_schema). Returns -1 when out of memory. */
-int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl,
+ * says, memory schemas never (ig_logbackup_ignores_schema); a task whose filter is not
+ * exactly "*.*" covers every table unless filters_by_name (ig_task_cover_why). Returns -1
+ * when out of memory. */
+int ig_cluster_covering(const ig_cluster_state *st, const char *db, const char *tbl, bool filters_by_name,
                         ig_coverage *out);
 void ig_coverage_free(ig_coverage *c);
 /* Ignored by TiCDC of every version (TiDB's filter.IsSystemSchema, any case): mysql, sys,
@@ -130,7 +132,12 @@ typedef struct ig_cover_why {
 	size_t rule;     /* index into filters / rules of the rule that decided; SIZE_MAX none */
 	const char *why; /* static text */
 } ig_cover_why;
-void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, ig_cover_why *out);
+/* A task whose filter BR turned into table ids at its start (not exactly "*.*"). */
+bool ig_lbtask_filtered(const ig_lbtask *t);
+/* filters_by_name: read a filtered task's filter against the statement's names
+ * (policy.log_backup_filters: by-name); false: such a task covers every table. */
+void ig_task_cover_why(const ig_lbtask *t, const char *db, const char *tbl, bool filters_by_name,
+                       ig_cover_why *out);
 void ig_cf_cover_why(const ig_changefeed *cf, const char *db, const char *tbl, ig_cover_why *out);
 /* A log backup task's state as decoded: "error" (a last-error key exists), "paused" (a
  * pause key), "normal"; "undecodable" when its info could not be read. */

@@ -29,6 +29,7 @@ const char *const cfg_cf_names[] = {"required", "not-needed", "reimport-downstre
 static const char *const mode_names[] = {"enforce", "dry-run", NULL};
 static const char *const unavail_names[] = {"defer-to-tidb", "reject", NULL};
 static const char *const opaque_names[] = {"allow", "reject", NULL};
+static const char *const lbf_names[] = {"every-table", "by-name", NULL};
 static const char *const fsync_names[] = {"always", "interval", "off", NULL};
 static const char *const logstmt_names[] = {"none", "bulk", "all", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
@@ -105,6 +106,7 @@ static const spec policy_specs[] = {
 	{.key = "mode", .t = T_ENUM, .off = CF(policy.mode), .names = mode_names},
 	{.key = "on_state_unavailable", .t = T_ENUM, .off = CF(policy.on_state_unavailable), .names = unavail_names},
 	{.key = "opaque_prepare", .t = T_ENUM, .off = CF(policy.opaque_prepare), .names = opaque_names},
+	{.key = "log_backup_filters", .t = T_ENUM, .off = CF(policy.log_backup_filters), .names = lbf_names},
 	{.key = "rules", .t = T_FUNC, .fn = cfg_fn_rules},
 	{0},
 };
@@ -217,6 +219,9 @@ static int set_defaults(ig_config *cfg)
 	/* Only a PREPARE FROM @var whose variable cannot be read is opaque; never let it through
 	 * by default (the text may be a covered import). */
 	cfg->policy.opaque_prepare = IG_OPAQUE_REJECT;
+	/* A filtered log backup task observes table ids, not names: counted as covering every
+	 * table unless the operator accepts the rename risk (docs/TIDB_VERSIONS.md). */
+	cfg->policy.log_backup_filters = IG_LBF_EVERY_TABLE;
 	cfg->backends.connect_timeout_ms = 5000;
 	cfg->backends.health_interval_ms = 5000;
 	cfg->backends.health_timeout_ms = 2000;

@@ -37,6 +37,9 @@ typedef enum { IG_CF_REQUIRED, IG_CF_NOT_NEEDED, IG_CF_REIMPORT_DOWNSTREAM, IG_C
 typedef enum { IG_MODE_ENFORCE, IG_MODE_DRY_RUN } ig_policy_mode;
 typedef enum { IG_UNAVAIL_DEFER_TO_TIDB, IG_UNAVAIL_REJECT } ig_unavailable;
 typedef enum { IG_OPAQUE_ALLOW, IG_OPAQUE_REJECT } ig_opaque_prepare;
+/* policy.log_backup_filters: how a log backup task whose filter is not exactly "*.*" is read
+ * (policy/clusterstate.h ig_task_cover_why) */
+typedef enum { IG_LBF_EVERY_TABLE, IG_LBF_BY_NAME } ig_lb_filters;
 typedef enum { IG_FSYNC_ALWAYS, IG_FSYNC_INTERVAL, IG_FSYNC_OFF } ig_fsync;
 typedef enum { IG_LOGSTMT_NONE, IG_LOGSTMT_BULK, IG_LOGSTMT_ALL } ig_log_statements;
 typedef enum { IG_LOG_ERROR, IG_LOG_WARN, IG_LOG_INFO, IG_LOG_DEBUG } ig_log_level;
@@ -108,6 +111,7 @@ typedef struct ig_config {
 		ig_policy_mode mode;
 		ig_unavailable on_state_unavailable;
 		ig_opaque_prepare opaque_prepare;
+		ig_lb_filters log_backup_filters;
 		ig_rule *rules;
 		size_t nrules;
 	} policy;

@@ -153,7 +153,11 @@ static void cover_text(dctx *d, msg *m, bool with_tasks, bool with_cfs)
 
 	for (size_t i = 0; with_tasks && i < d->cov.ntasks && shown < MAX_LISTED; i++, shown++) {
 		m_add(m, "%s", shown ? ", " : "");
-		task_text(m, &st->tasks[d->cov.tasks[i]]);
+		const ig_lbtask *t = &st->tasks[d->cov.tasks[i]];
+		task_text(m, t);
+		if (ig_lbtask_filtered(t) && d->in->cfg->policy.log_backup_filters == IG_LBF_EVERY_TABLE)
+			m_add(m, " (a filtered task observes the tables its filter matched at its start, by id, "
+			      "under any name since: counted as covering every table, policy.log_backup_filters)");
 	}
 	for (size_t i = 0; with_cfs && i < d->cov.ncfs && shown < MAX_LISTED; i++, shown++) {
 		m_add(m, "%s", shown ? ", " : "");
@@ -516,7 +520,8 @@ static int decide(dctx *d)
 		return undecidable(d, false, what);
 	if (!in->state)
 		return unavailable(d);
-	if (ig_cluster_covering(in->state, in->db, in->table, &d->cov) < 0 ||
+	if (ig_cluster_covering(in->state, in->db, in->table, in->cfg->policy.log_backup_filters == IG_LBF_BY_NAME,
+	                        &d->cov) < 0 ||
 	    list_names(d) < 0)
 		return oom(d);
 	return decide_state(d);

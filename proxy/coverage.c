@@ -331,7 +331,7 @@ static json_t *coverage_doc(const ig_config *cfg, const ig_covquery *q, char *er
 	read_fields(rd, st, failed ? serr : NULL, false);
 	json_object_set(o, "cluster", rd);
 	for (size_t i = 0; st && i < st->ntasks; i++) {
-		ig_task_cover_why(&st->tasks[i], q->db, q->table, &w);
+		ig_task_cover_why(&st->tasks[i], q->db, q->table, cfg->policy.log_backup_filters == IG_LBF_BY_NAME, &w);
 		json_array_append_new(tasks, why_json(st->tasks[i].name, ig_lbtask_state_name(&st->tasks[i]), &w,
 		                                      st->tasks[i].filters, st->tasks[i].nfilters));
 	}

@@ -71,10 +71,12 @@ def _double_store(request, monkeypatch):
 
 
 def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}",
-              servers=("127.0.0.1:1",)):
+              servers=("127.0.0.1:1",), log_backup_filters="by-name"):
+    # by-name: these tests plant filtered log backup tasks and test their rules per table
+    # (the default, every-table, in test_filtered_task_covers_every_table_by_default)
     cfg = {"listen": "127.0.0.1:1", "backends": {"servers": list(servers)},
            "cluster": {"pd": [etcd_url], "timeout_ms": 2000, "name": "ltntest"},
-           "policy": {"rules": rules},
+           "policy": {"rules": rules, "log_backup_filters": log_backup_filters},
            "obligations": {"backup_uri": backup_uri, "downstream": {"servers": ["127.0.0.1:1"]}}}
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
@@ -150,6 +152,21 @@ def test_guide_scenarios_per_table(tmp_path, etcd, state):  # noqa: F811
     assert p.returncode == 1
     assert "shop.orders: REFUSED" in p.stdout and "staging.load1: ALLOWED" in p.stdout
     assert "owed after the import: BACKUP TABLE archive.m1" in p.stdout
+
+
+def test_filtered_task_covers_every_table_by_default(tmp_path, etcd, state):  # noqa: F811
+    """policy.log_backup_filters: every-table (the default): a log backup task started with
+    --filter 'shop.*' observes the ids of the tables it matched at its start, renamed or not
+    (docs/TIDB_VERSIONS.md), so it covers staging.a too and the guarded run refuses it."""
+    state.task("pitr", ["shop.*"])
+    src = dump(tmp_path / "d", ["staging.a"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], log_backup_filters="every-table")
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url))
+    t = by_table(ans)
+    assert rc == 1 and t["staging.a"]["verdict"] == "refused", ans
+    cfg = gw_config(tmp_path / "gw2.yaml", etcd.url, [], log_backup_filters="by-name")
+    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, etcd_url=etcd.url))
+    assert rc == 0 and by_table(ans)["staging.a"]["verdict"] != "refused", ans
 
 
 def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state):  # noqa: F811

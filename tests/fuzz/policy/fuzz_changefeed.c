@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the same value under a valid key, so the decoder always runs */
 	ig_cluster_state_add(st, "/tidb/cdc/default/default/changefeed/info/f", 43, val, vlen, err, sizeof(err));
 	ig_cluster_state_finish(st);
-	if (ig_cluster_covering(st, "Shop", "orders", &cov) == 0)
+	if (ig_cluster_covering(st, "Shop", "orders", false, &cov) == 0)
 		ig_coverage_free(&cov);
 	for (size_t i = 0; i < st->ncfs; i++)
 		(void)ig_precheck_model_counts(ig_precheck_model_for(&v85, NULL), &st->cfs[i]);

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ig_etcd_range_parse((const char *)data, size, feed, st, &more, &rev, &last, &ll, err, sizeof(err)) == 0)
 		free(last);
 	ig_cluster_state_finish(st);
-	if (ig_cluster_covering(st, "db", "t", &cov) == 0)
+	if (ig_cluster_covering(st, "db", "t", false, &cov) == 0)
 		ig_coverage_free(&cov);
 	if (ig_brie_range_parse((const char *)data, size, &regs, &more, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < regs.n; i++) {

@@ -30,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	ig_cluster_state_add(st, key, sizeof(key) - 1, data, size, err, sizeof(err));
 	ig_cluster_state_finish(st);
-	if (ig_cluster_covering(st, "shop", "orders", &cov) == 0)
+	if (ig_cluster_covering(st, "shop", "orders", true, &cov) == 0)
 		ig_coverage_free(&cov);
 	for (size_t i = 0; i < st->ntasks; i++) { /* what /api/v1/coverage and status read */
 		ig_cover_why w;
-		ig_task_cover_why(&st->tasks[i], "shop", "orders", &w);
+		ig_task_cover_why(&st->tasks[i], "shop", "orders", i % 2 == 0, &w);
 		(void)ig_lbtask_state_name(&st->tasks[i]);
 		if (st->tasks[i].storage)
 			(void)strlen(st->tasks[i].storage);

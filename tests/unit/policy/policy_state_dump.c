@@ -123,12 +123,12 @@ static json_t *state_json(const ig_cluster_state *st)
 	return o;
 }
 
-static json_t *cover_json(const ig_cluster_state *st, const char *db, const char *tbl)
+static json_t *cover_json(const ig_cluster_state *st, const ig_config *cfg, const char *db, const char *tbl)
 {
 	ig_coverage cov;
 	json_t *t = json_array(), *c = json_array();
 
-	if (ig_cluster_covering(st, db, tbl, &cov) < 0)
+	if (ig_cluster_covering(st, db, tbl, cfg->policy.log_backup_filters == IG_LBF_BY_NAME, &cov) < 0)
 		return json_null();
 	for (size_t i = 0; i < cov.ntasks; i++)
 		json_array_append_new(t, json_string(st->tasks[cov.tasks[i]].name));
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	rc = ig_cluster_read(cfg, &st, err, sizeof(err));
 	out = rc == 0 ? state_json(st) : json_pack("{s:s}", "error", err);
 	if (rc == 0 && o.cover_db)
-		json_object_set_new(out, "cover", cover_json(st, o.cover_db, o.cover_tbl));
+		json_object_set_new(out, "cover", cover_json(st, cfg, o.cover_db, o.cover_tbl));
 	if (o.tbl)
 		json_object_set_new(out, "decision", decide_json(&o, cfg, st, rc == 0 ? NULL : err));
 	ig_cluster_state_free(st);

@@ -24,7 +24,7 @@ static const char *covering(const ig_cluster_state *st, const char *db, const ch
 	ig_coverage cov;
 	size_t n = 0;
 
-	assert_int_equal(ig_cluster_covering(st, db, tbl, &cov), 0);
+	assert_int_equal(ig_cluster_covering(st, db, tbl, true, &cov), 0);
 	n += (size_t)snprintf(out + n, sizeof(out) - n, "t:");
 	for (size_t i = 0; i < cov.ntasks; i++)
 		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->tasks[cov.tasks[i]].name);
@@ -80,7 +80,7 @@ static const char *cf_covering(const ig_cluster_state *st, const char *db)
 	ig_coverage cov;
 	size_t n = 0;
 
-	assert_int_equal(ig_cluster_covering(st, db, "t", &cov), 0);
+	assert_int_equal(ig_cluster_covering(st, db, "t", true, &cov), 0);
 	n += (size_t)snprintf(out + n, sizeof(out) - n, "c:");
 	for (size_t i = 0; i < cov.ncfs; i++)
 		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", st->cfs[cov.cfs[i]].id);
@@ -301,7 +301,7 @@ static void precheck_counts(void **state)
 	ig_cluster_state_free(NULL);
 	{
 		ig_coverage cov;
-		assert_int_equal(ig_cluster_covering(NULL, "a", "b", &cov), 0);
+		assert_int_equal(ig_cluster_covering(NULL, "a", "b", true, &cov), 0);
 		assert_int_equal(cov.ntasks + cov.ncfs, 0);
 		ig_coverage_free(&cov);
 	}

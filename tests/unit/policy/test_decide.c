@@ -17,6 +17,7 @@
 static const char rules_yaml[] =
 	"obligations: {downstream: {servers: [\"dr:4000\"]}}\n"
 	"policy:\n"
+	"  log_backup_filters: by-name\n" /* the rules of a filtered task against the names (see filtered_task_default) */
 	"  rules:\n"
 	"    - {name: denied, users: \"intern\", action: deny}\n"
 	"    - {name: raw, users: \"dba\", action: pass}\n"
@@ -354,6 +355,25 @@ static void exists_add_disable_precheck(void **state)
 	assert_int_equal(f->d.verdict, IG_VERDICT_ADD_DISABLE_PRECHECK);
 }
 
+/* policy.log_backup_filters' default, every-table: a task on other.* may observe shop.orders
+ * under its old name (renamed since the task started: BR observes table ids), so it covers
+ * shop.orders and the import is refused, with the reason and the way out. */
+static void filtered_task_default(void **state)
+{
+	fx *f = *state;
+	static const char *const other[] = {"other.*"};
+
+	ig_config_free(f->cfg);
+	f->cfg = cfg_from("policy: {}\n");
+	f->in.cfg = f->cfg;
+	th_task(f->st, "other_db", other, 1);
+	run(f);
+	expect_reject(f);
+	assert_int_equal(f->d.ntasks, 1);
+	has(f->d.message, "other_db");
+	has(f->d.message, "counted as covering every table, policy.log_backup_filters");
+}
+
 static void exists_elsewhere(void **state)
 {
 	fx *f = *state;
@@ -563,7 +583,7 @@ int main(void)
 		T(required_task), T(required_changefeed_with_bypass), T(required_both_named),
 		T(required_only_the_required_part), T(required_many_names_cut), T(unreadable_covers),
 		T(logical),
-		T(exists_add_disable_precheck), T(exists_elsewhere), T(exists_old_tidb),
+		T(exists_add_disable_precheck), T(exists_elsewhere), T(filtered_task_default), T(exists_old_tidb),
 		T(warning_changefeed_on_v75), T(old_tidb_maybe_forwards),
 		T(exists_unknown_version), T(obligations),
 		T(nothing_exists), T(dry_run), T(bad_input),

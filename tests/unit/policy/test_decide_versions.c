@@ -20,6 +20,7 @@
 static const char rules_yaml[] =
 	"obligations: {downstream: {servers: [\"dr:4000\"]}}\n"
 	"policy:\n"
+	"  log_backup_filters: by-name\n" /* the rules of a filtered task against the names (see filtered_task_default) */
 	"  rules:\n"
 	"    - {name: nobackup, tables: [\"scratch.*\"], log_backup: not-needed, changefeed: not-needed}\n"
 	"    - {name: snap, tables: [\"archive.*\"], log_backup: snapshot-after-import}\n"

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "policy/clusterstate.h"
@@ -338,36 +339,106 @@ static void into_state(void **state)
 	assert_int_equal(st->nproblems, 1);
 	assert_non_null(strstr(st->problems[0], "log backup task \"broken\": cannot decode its info"));
 	assert_non_null(strstr(st->problems[0], "treated as covering every table"));
-	assert_int_equal(ig_cluster_covering(st, "DB1", "t", &cov), 0);
+	assert_int_equal(ig_cluster_covering(st, "DB1", "t", true, &cov), 0);
 	assert_int_equal(cov.ntasks, 2); /* case-insensitive, as BR */
 	ig_coverage_free(&cov);
 	/* !db1.secret: BR may have run with its hidden --case-sensitive, which the info does
 	 * not record, and then a table stored as db1.Secret is observed (attack23) */
-	assert_int_equal(ig_cluster_covering(st, "db1", "secret", &cov), 0);
+	assert_int_equal(ig_cluster_covering(st, "db1", "secret", true, &cov), 0);
 	assert_int_equal(cov.ntasks, 2);
 	ig_coverage_free(&cov);
-	assert_int_equal(ig_cluster_covering(st, "db2", "t", &cov), 0);
+	assert_int_equal(ig_cluster_covering(st, "db2", "t", true, &cov), 0);
 	assert_int_equal(cov.ntasks, 1);
 	assert_int_equal(cov.tasks[0], 1); /* only the undecodable one */
 	ig_coverage_free(&cov);
 	/* why, as /api/v1/coverage reports it: the rule that decided, by its index */
 	ig_cover_why w;
-	ig_task_cover_why(&st->tasks[0], "db1", "t", &w);
+	ig_task_cover_why(&st->tasks[0], "db1", "t", true, &w);
 	assert_true(w.covers);
 	assert_int_equal(w.rule, 0);
-	ig_task_cover_why(&st->tasks[0], "db1", "secret", &w);
+	ig_task_cover_why(&st->tasks[0], "db1", "secret", true, &w);
 	assert_true(w.covers);
 	assert_int_equal(w.rule, 0);
-	ig_task_cover_why(&st->tasks[0], "db2", "t", &w);
+	ig_task_cover_why(&st->tasks[0], "db2", "t", true, &w);
 	assert_false(w.covers);
 	assert_true(w.rule == SIZE_MAX);
-	ig_task_cover_why(&st->tasks[1], "db2", "t", &w);
+	ig_task_cover_why(&st->tasks[1], "db2", "t", true, &w);
 	assert_true(w.covers);
 	assert_non_null(strstr(w.why, "could not be read"));
-	ig_task_cover_why(&st->tasks[1], "INFORMATION_SCHEMA", "t", &w);
+	ig_task_cover_why(&st->tasks[1], "INFORMATION_SCHEMA", "t", true, &w);
 	assert_false(w.covers);
 	assert_string_equal(ig_lbtask_state_name(&st->tasks[0]), "normal");
 	assert_string_equal(ig_lbtask_state_name(&st->tasks[1]), "undecodable");
+	ig_cluster_state_free(st);
+}
+
+/* A task info with these filters (field 5), named name. */
+static void build_filters(pb *p, const char *name, const char *const *filters, size_t n)
+{
+	memset(p, 0, sizeof(*p));
+	put_str(p, 4, name);
+	for (size_t i = 0; i < n; i++)
+		put_str(p, 5, filters[i]);
+}
+
+static void add_task(ig_cluster_state *st, const char *name, const char *const *filters, size_t n)
+{
+	pb p;
+	char key[128], err[200];
+
+	build_filters(&p, name, filters, n);
+	snprintf(key, sizeof(key), "/tidb/br-stream/info/%s", name);
+	assert_int_equal(ig_cluster_state_add(st, key, strlen(key), p.b, p.n, err, sizeof(err)), 0);
+}
+
+/* policy.log_backup_filters: every-table (the default, filters_by_name false). BR observes
+ * the whole table space only for the one filter "*.*" (br/pkg/stream BuildObserveDataRanges);
+ * any other filter becomes the ids of the tables it matched at start, which a RENAME keeps
+ * observed under any name (attack23): such a task covers every table, whatever its rules
+ * say, and says why. by-name reads the rules against the names. */
+static void filtered_task_every_table(void **state)
+{
+	static const char *const shop[] = {"shop.*"};
+	static const char *const all[] = {"*.*"};
+	static const char *const all_but[] = {"*.*", "!shop.scratch"};
+	ig_cluster_state *st = ig_cluster_state_new();
+	ig_coverage cov;
+	ig_cover_why w;
+
+	(void)state;
+	add_task(st, "shop_only", shop, 1);
+	add_task(st, "whole", all, 1);
+	add_task(st, "all_but", all_but, 2);
+	ig_cluster_state_finish(st);
+	assert_int_equal(st->ntasks, 3);
+
+	/* every-table: archive.orders may be shop.orders renamed since the task started */
+	assert_int_equal(ig_cluster_covering(st, "archive", "orders", false, &cov), 0);
+	assert_int_equal(cov.ntasks, 3);
+	ig_coverage_free(&cov);
+	ig_task_cover_why(&st->tasks[0], "archive", "orders", false, &w);
+	assert_true(w.covers);
+	assert_true(w.rule == SIZE_MAX);
+	assert_non_null(strstr(w.why, "by table id"));
+	assert_non_null(strstr(w.why, "policy.log_backup_filters"));
+	/* "*.*" alone is read as its rules (it matches everything anyway), with the rule index */
+	ig_task_cover_why(&st->tasks[1], "archive", "orders", false, &w);
+	assert_true(w.covers);
+	assert_int_equal(w.rule, 0);
+	/* "*.*" with an exclusion is a filtered task: its `!` no longer excludes */
+	ig_task_cover_why(&st->tasks[2], "shop", "scratch", false, &w);
+	assert_true(w.covers);
+	assert_non_null(strstr(w.why, "by table id"));
+	/* memory schemas are never observed, either way */
+	ig_task_cover_why(&st->tasks[0], "information_schema", "t", false, &w);
+	assert_false(w.covers);
+
+	/* by-name: the rules against the statement's names */
+	assert_int_equal(ig_cluster_covering(st, "archive", "orders", true, &cov), 0);
+	assert_int_equal(cov.ntasks, 2); /* whole and all_but */
+	ig_coverage_free(&cov);
+	ig_task_cover_why(&st->tasks[0], "archive", "orders", true, &w);
+	assert_false(w.covers);
 	ig_cluster_state_free(st);
 }
 
@@ -378,6 +449,7 @@ int main(void)
 		cmocka_unit_test(refuses_malformed),
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(into_state),
+		cmocka_unit_test(filtered_task_every_table),
 		cmocka_unit_test(operator_fields),
 		cmocka_unit_test(operator_fields_lenient),
 	};
