@@ -62,12 +62,13 @@ typedef struct admin_conn {
 	char url[MAX_URL];
 	size_t url_len;
 	size_t query_off, query_len; /* the query string in url (after '?'), for coverage */
-	char hname[16];     /* current header name, enough to recognise "authorization" */
+	char hname[16];     /* current header name, enough to recognise the ones below */
 	size_t hname_len;
 	bool in_value, hdr_is_auth;
 	char auth[MAX_AUTH];
 	size_t auth_len;
 	bool have_auth, auth_bad; /* bad: too long or repeated, never authorizes */
+	bool from_browser;  /* Origin or Sec-Fetch-Site: a web browser sent it (browser_request) */
 	char *body;
 	size_t body_len, body_cap;
 	route_id route;
@@ -360,6 +361,17 @@ static void serve_healthz(admin_conn *c)
 		respond(c, 503, "text/plain; charset=utf-8", NULL, "shutting down\n", 14);
 }
 
+/*
+ * browser_request: no client of the admin API is a web browser (Prometheus, the kubelet,
+ * curl, importgate ctl), but a browser on a host that reaches the API sends what any page it
+ * shows asks for: a cross-site POST with Content-Type text/plain needs no CORS preflight
+ * (reload, a dismissal whose id the page knows), and a page whose name is rebound to the
+ * admin address (DNS rebinding) is same-origin with it and reads /api/v1/status, obligation
+ * ids included, then dismisses them. Without a token nothing else stops either. Browsers
+ * mark their requests: Origin on every cross-origin request and every POST (Fetch standard),
+ * Sec-Fetch-Site on every request (Fetch Metadata). A request with either is refused (403),
+ * on every path but /healthz (attack24).
+ */
 static void dispatch(admin_conn *c)
 {
 	struct http_parser_url u;
@@ -380,6 +392,12 @@ static void dispatch(admin_conn *c)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, path, plen) == 0)
 			r = &routes[i];
+	/* A web page's request, whatever the page: refused before anything is revealed or done
+	 * (browser_request). */
+	if ((!r || r->id != R_HEALTHZ) && c->from_browser) {
+		respond_error(c, 403, "the admin API does not serve web browsers", NULL);
+		return;
+	}
 	/* Without the token nothing but liveness is revealed, not even which paths exist. */
 	if ((!r || r->id != R_HEALTHZ) && !authorized(c)) {
 		respond_error(c, 401, "missing or wrong bearer token",
@@ -436,12 +454,20 @@ static int p_header_field(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+static bool hname_is(const admin_conn *c, const char *name)
+{
+	size_t n = strlen(name);
+	return c->hname_len == n && strncasecmp(c->hname, name, n) == 0;
+}
+
 static int p_header_value(http_parser *p, const char *at, size_t len)
 {
 	admin_conn *c = p->data;
 	if (!c->in_value) {
 		c->in_value = true;
-		c->hdr_is_auth = c->hname_len == 13 && strncasecmp(c->hname, "authorization", 13) == 0;
+		if (hname_is(c, "origin") || hname_is(c, "sec-fetch-site"))
+			c->from_browser = true;
+		c->hdr_is_auth = hname_is(c, "authorization");
 		if (c->hdr_is_auth) {
 			if (c->have_auth)
 				c->auth_bad = true; /* two Authorization headers: ambiguous, refuse */
