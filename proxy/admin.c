@@ -6,7 +6,8 @@
  *
  * Connection states:
  *   AC_READING   parsing the request; the request deadline runs
- *   AC_WORKING   a hook (status, explain, coverage, reload, dismiss) runs on the libuv thread pool; not reading
+ *   AC_WORKING   a hook (status, explain, coverage, reload, dismiss) runs on the libuv thread pool,
+ *                or waits for its turn (one at a time: run_hook); not reading
  *   AC_WRITING   the response is being written; the same deadline again
  *   AC_DRAINING  response sent, write side shut down; what the client still sends is read
  *                and discarded for a moment, so closing does not reset the connection
@@ -54,6 +55,8 @@ typedef struct admin_conn {
 	uv_shutdown_t sreq;
 	admin_server *srv;
 	struct admin_conn *prev, *next;
+	struct admin_conn *wnext; /* the next connection waiting for the pool (run_hook) */
+	bool waiting;             /* in the server's queue, its hook not on the pool yet */
 	conn_state state;
 	int open_handles;
 	http_parser parser;
@@ -88,6 +91,8 @@ struct ig_admin {
 	size_t token_len;
 	admin_conn *conns;
 	int nconns;
+	bool hook_running;              /* a hook is on the pool (run_hook) */
+	admin_conn *wait_head, *wait_tail; /* hooks waiting for their turn, in order */
 	bool stopping;
 	uv_tcp_t spare;       /* accepts and closes connections when out of memory */
 	bool spare_busy;
@@ -285,14 +290,33 @@ static void work_run(uv_work_t *w)
 	}
 }
 
+static void start_hook(admin_conn *c);
+
+/* The next waiting hook, if any, takes the pool thread the last one left. */
+static void next_hook(admin_server *s)
+{
+	admin_conn *c = s->wait_head;
+
+	if (!c)
+		return;
+	s->wait_head = c->wnext;
+	if (!s->wait_head)
+		s->wait_tail = NULL;
+	c->wnext = NULL;
+	c->waiting = false;
+	start_hook(c);
+}
+
 static void work_done(uv_work_t *w, int status)
 {
 	admin_conn *c = w->data;
+	c->srv->hook_running = false;
 	c->state = AC_READING; /* leaves AC_WORKING so close and respond apply again */
 	if (status < 0 || c->srv->stopping) {
 		conn_close(c);
 		return;
 	}
+	next_hook(c->srv);
 	if (!c->json) {
 		respond_error(c, 500, "the gateway could not produce an answer", NULL);
 		return;
@@ -301,9 +325,30 @@ static void work_done(uv_work_t *w, int status)
 	respond_json(c, code, c->json);
 }
 
+static void start_hook(admin_conn *c)
+{
+	c->srv->hook_running = true;
+	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
+		c->srv->hook_running = false;
+		c->state = AC_READING;
+		respond_error(c, 500, "cannot schedule the request", NULL);
+		next_hook(c->srv);
+	}
+}
+
+/*
+ * The hooks run on libuv's thread pool, which is also where every import is decided and every
+ * statement over 64 KiB classified (proxy/statement.c), and a hook may wait long: an explain
+ * or a coverage reads PD (up to cluster.timeout_ms when it does not answer), a dismissal waits
+ * for the obligations thread, reloads wait for each other. So the admin API has one thread of
+ * the pool at most: one hook at a time, the others wait here, in order (attack24: 8 explains
+ * against a silent PD held all 4 threads, and a session's 70 KiB SELECT waited 11 s). The
+ * doc's "a helper thread" (docs/OPERATIONS.md).
+ */
 static void run_hook(admin_conn *c, route_id r)
 {
 	const ig_admin_hooks *h = &c->srv->hooks;
+	admin_server *s = c->srv;
 	bool have = (r == R_STATUS && h->status_json) || (r == R_EXPLAIN && h->explain_json) ||
 	            (r == R_RELOAD && h->reload) || (r == R_DISMISS && h->dismiss_json) ||
 	            (r == R_COVERAGE && h->coverage_json);
@@ -314,13 +359,19 @@ static void run_hook(admin_conn *c, route_id r)
 	c->route = r;
 	c->work.data = c;
 	c->state = AC_WORKING;
-	/* Not reading while the hook runs: an EOF would close, and free, the connection the
-	 * hook writes its answer into. A client that left meets a failed write afterwards. */
+	/* Not reading while the hook runs or waits: an EOF would close, and free, the connection
+	 * the hook writes its answer into. A client that left meets a failed write afterwards. */
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
-		c->state = AC_READING;
-		respond_error(c, 500, "cannot schedule the request", NULL);
+	if (!s->hook_running) {
+		start_hook(c);
+		return;
 	}
+	c->waiting = true;
+	if (s->wait_tail)
+		s->wait_tail->wnext = c;
+	else
+		s->wait_head = c;
+	s->wait_tail = c;
 }
 
 /* ---- routing ---- */
@@ -625,10 +676,12 @@ static void on_stop(uv_async_t *a)
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	admin_conn *c = s->conns;
+	s->wait_head = s->wait_tail = NULL; /* waiting hooks never start: closed below */
 	while (c) {
 		admin_conn *next = c->next;
-		/* A queued hook is cancelled; a running one finishes and its completion closes. */
-		if (c->state == AC_WORKING)
+		/* A hook on the pool is cancelled if it has not started; a running one finishes and
+		 * its completion closes. One still waiting for its turn is closed now. */
+		if (c->state == AC_WORKING && !c->waiting)
 			uv_cancel((uv_req_t *)&c->work);
 		else
 			conn_close(c);

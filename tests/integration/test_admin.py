@@ -762,6 +762,36 @@ def test_stop_while_a_hook_runs(admin_driver_bin, tmp_path):
     assert outcome == ["RemoteDisconnected"], outcome
 
 
+def test_hooks_take_the_pool_one_at_a_time(admin_driver_bin, tmp_path):
+    """attack24: the hooks share libuv's pool with the sessions' decisions, so the admin API
+    runs one at a time: a second request waits while the first hook blocks (it has not
+    started: no second hook-running), is answered once the first ends, and a stop while one
+    waits closes it without a sanitizer report."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    running = os.path.join(a.workdir, "hook-running")
+    outcome = []
+
+    def call(body):
+        try:
+            outcome.append(a.post("/api/v1/explain", body, timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    first = threading.Thread(target=call, args=(b"block",), daemon=True)
+    first.start()
+    assert wait_for(lambda: os.path.exists(running), 30)
+    os.unlink(running)
+    second = threading.Thread(target=call, args=(b"block",), daemon=True)
+    second.start()
+    time.sleep(0.5)  # were the hooks run side by side, the second would be running by now
+    assert not os.path.exists(running), "a second hook ran while the first held the pool"
+    assert second.is_alive() and first.is_alive()
+    stop_driver(a)  # the first finishes, the waiting one is closed; exits 0, no sanitizer report
+    first.join(30)
+    second.join(30)
+    assert sorted(outcome) == ["RemoteDisconnected", "RemoteDisconnected"], outcome
+
+
 def test_no_token_configured(admin_driver_bin, tmp_path):
     a = start_driver(admin_driver_bin, str(tmp_path / "drv"), token=False)
     try:
