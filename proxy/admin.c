@@ -93,6 +93,7 @@ struct ig_admin {
 	int nconns;
 	bool hook_running;              /* a hook is on the pool (run_hook) */
 	admin_conn *wait_head, *wait_tail; /* hooks waiting for their turn, in order */
+	int nwaiting;
 	bool stopping;
 	uv_tcp_t spare;       /* accepts and closes connections when out of memory */
 	bool spare_busy;
@@ -302,6 +303,7 @@ static void next_hook(admin_server *s)
 	s->wait_head = c->wnext;
 	if (!s->wait_head)
 		s->wait_tail = NULL;
+	s->nwaiting--;
 	c->wnext = NULL;
 	c->waiting = false;
 	start_hook(c);
@@ -356,6 +358,12 @@ static void run_hook(admin_conn *c, route_id r)
 		respond_error(c, 503, "not available in this gateway", NULL);
 		return;
 	}
+	/* A waiting connection keeps its slot (IG_ADMIN_MAX_CONNS) however long the queue takes:
+	 * a bounded queue leaves the slots of /healthz and /metrics free. */
+	if (s->hook_running && s->nwaiting >= IG_ADMIN_MAX_WAITING) {
+		respond_error(c, 503, "the admin API is busy with other requests; try again", "Retry-After: 1\r\n");
+		return;
+	}
 	c->route = r;
 	c->work.data = c;
 	c->state = AC_WORKING;
@@ -367,6 +375,7 @@ static void run_hook(admin_conn *c, route_id r)
 		return;
 	}
 	c->waiting = true;
+	s->nwaiting++;
 	if (s->wait_tail)
 		s->wait_tail->wnext = c;
 	else
@@ -677,6 +686,7 @@ static void on_stop(uv_async_t *a)
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	admin_conn *c = s->conns;
 	s->wait_head = s->wait_tail = NULL; /* waiting hooks never start: closed below */
+	s->nwaiting = 0;
 	while (c) {
 		admin_conn *next = c->next;
 		/* A hook on the pool is cancelled if it has not started; a running one finishes and

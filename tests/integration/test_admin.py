@@ -792,6 +792,34 @@ def test_hooks_take_the_pool_one_at_a_time(admin_driver_bin, tmp_path):
     assert sorted(outcome) == ["RemoteDisconnected", "RemoteDisconnected"], outcome
 
 
+def test_waiting_hooks_are_bounded(admin_driver_bin, tmp_path):
+    """attack24: a hook waiting for its turn keeps its connection; at most 8 wait (the 64
+    connections stay for /healthz and /metrics), the next gets 503 at once."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(a.post("/api/v1/explain", b"block", timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    threads = [threading.Thread(target=call, daemon=True)]
+    threads[0].start()
+    assert wait_for(lambda: os.path.exists(os.path.join(a.workdir, "hook-running")), 30)
+    for _ in range(8):
+        threads.append(threading.Thread(target=call, daemon=True))
+        threads[-1].start()
+    time.sleep(0.5)  # the eight are in the queue by now
+    assert outcome == [], outcome
+    assert a.post("/api/v1/explain", b"block", timeout=30)[0] == 503
+    assert a.healthy() and a.get("/metrics")[0] == 200
+    stop_driver(a)
+    for t in threads:
+        t.join(30)
+    assert outcome == ["RemoteDisconnected"] * 9, outcome
+
+
 def test_no_token_configured(admin_driver_bin, tmp_path):
     a = start_driver(admin_driver_bin, str(tmp_path / "drv"), token=False)
     try:
