@@ -85,6 +85,19 @@ def test_rebound_dismiss_is_refused(admin_port):
     assert status == 403, (status, body)
 
 
+@pytest.mark.parametrize("before", [b"X-Empty:\r\n", b"X-Empty: \r\n", b"X-A:\r\nX-B:\r\n"])
+def test_rebound_read_with_an_empty_header_first_is_refused(admin_port, before):
+    """A rebound page may add headers of its own (same-origin: no preflight), an empty one
+    too. The header names are told apart by the value callback between them: http_parser
+    calls it for an empty value as well (with no bytes), so "X-Empty" and "Sec-Fetch-Site"
+    are two names, not one "X-EmptySec-Fetch-Site". A guard: it passes with the fix above."""
+    _, port = admin_port
+    req = (b"GET /api/v1/status HTTP/1.1\r\nHost: attacker.example:%d\r\n" % port + before +
+           b"Sec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\n\r\n")
+    status, body = http(port, req)
+    assert status == 403, (status, body)
+
+
 def test_clients_that_are_not_browsers_are_served(admin_port):
     """curl, Prometheus, the kubelet and ctl send neither header: unchanged for them."""
     gw, port = admin_port
