@@ -46,8 +46,16 @@ typedef enum { AC_READING, AC_WORKING, AC_WRITING, AC_DRAINING, AC_CLOSING } con
 typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS, R_COVERAGE } route_id;
 
 typedef struct ig_admin admin_server;
+typedef struct admin_conn admin_conn;
 
-typedef struct admin_conn {
+/* One hook on the pool at a time per lane, the others waiting in order (run_hook). */
+typedef struct hook_lane {
+	bool running;
+	admin_conn *head, *tail;
+	int nwaiting;
+} hook_lane;
+
+struct admin_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_work_t work;
@@ -79,7 +87,7 @@ typedef struct admin_conn {
 	int json_status;
 	char *resp;
 	size_t resp_len;
-} admin_conn;
+};
 
 struct ig_admin {
 	uv_loop_t loop;
@@ -91,9 +99,7 @@ struct ig_admin {
 	size_t token_len;
 	admin_conn *conns;
 	int nconns;
-	bool hook_running;              /* a hook is on the pool (run_hook) */
-	admin_conn *wait_head, *wait_tail; /* hooks waiting for their turn, in order */
-	int nwaiting;
+	hook_lane lanes[2];   /* [1]: /api/v1/status, [0]: the other hooks (run_hook) */
 	bool stopping;
 	uv_tcp_t spare;       /* accepts and closes connections when out of memory */
 	bool spare_busy;
@@ -293,17 +299,22 @@ static void work_run(uv_work_t *w)
 
 static void start_hook(admin_conn *c);
 
-/* The next waiting hook, if any, takes the pool thread the last one left. */
-static void next_hook(admin_server *s)
+static hook_lane *lane_of(const admin_conn *c)
 {
-	admin_conn *c = s->wait_head;
+	return &c->srv->lanes[c->route == R_STATUS];
+}
+
+/* The next waiting hook of the lane, if any, takes the pool thread the last one left. */
+static void next_hook(hook_lane *l)
+{
+	admin_conn *c = l->head;
 
 	if (!c)
 		return;
-	s->wait_head = c->wnext;
-	if (!s->wait_head)
-		s->wait_tail = NULL;
-	s->nwaiting--;
+	l->head = c->wnext;
+	if (!l->head)
+		l->tail = NULL;
+	l->nwaiting--;
 	c->wnext = NULL;
 	c->waiting = false;
 	start_hook(c);
@@ -312,13 +323,13 @@ static void next_hook(admin_server *s)
 static void work_done(uv_work_t *w, int status)
 {
 	admin_conn *c = w->data;
-	c->srv->hook_running = false;
+	lane_of(c)->running = false;
 	c->state = AC_READING; /* leaves AC_WORKING so close and respond apply again */
 	if (status < 0 || c->srv->stopping) {
 		conn_close(c);
 		return;
 	}
-	next_hook(c->srv);
+	next_hook(lane_of(c));
 	if (!c->json) {
 		respond_error(c, 500, "the gateway could not produce an answer", NULL);
 		return;
@@ -329,12 +340,14 @@ static void work_done(uv_work_t *w, int status)
 
 static void start_hook(admin_conn *c)
 {
-	c->srv->hook_running = true;
+	hook_lane *l = lane_of(c);
+
+	l->running = true;
 	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
-		c->srv->hook_running = false;
+		l->running = false;
 		c->state = AC_READING;
 		respond_error(c, 500, "cannot schedule the request", NULL);
-		next_hook(c->srv);
+		next_hook(l);
 	}
 }
 
@@ -342,15 +355,16 @@ static void start_hook(admin_conn *c)
  * The hooks run on libuv's thread pool, which is also where every import is decided and every
  * statement over 64 KiB classified (proxy/statement.c), and a hook may wait long: an explain
  * or a coverage reads PD (up to cluster.timeout_ms when it does not answer), a dismissal waits
- * for the obligations thread, reloads wait for each other. So the admin API has one thread of
- * the pool at most: one hook at a time, the others wait here, in order (attack24: 8 explains
- * against a silent PD held all 4 threads, and a session's 70 KiB SELECT waited 11 s). The
- * doc's "a helper thread" (docs/OPERATIONS.md).
+ * for the obligations thread, reloads wait for each other. So the admin API has two threads of
+ * the pool at most, two lanes of one hook at a time, the others waiting here in order
+ * (attack24: 8 explains against a silent PD held all 4 threads, and a session's 70 KiB SELECT
+ * waited 11 s): the status has a lane of its own (it reads PD one answer at a time and
+ * otherwise only memory), so monitoring is not held up by a dismissal waiting for a busy
+ * obligations thread; everything else shares the other.
  */
 static void run_hook(admin_conn *c, route_id r)
 {
 	const ig_admin_hooks *h = &c->srv->hooks;
-	admin_server *s = c->srv;
 	bool have = (r == R_STATUS && h->status_json) || (r == R_EXPLAIN && h->explain_json) ||
 	            (r == R_RELOAD && h->reload) || (r == R_DISMISS && h->dismiss_json) ||
 	            (r == R_COVERAGE && h->coverage_json);
@@ -360,27 +374,28 @@ static void run_hook(admin_conn *c, route_id r)
 	}
 	/* A waiting connection keeps its slot (IG_ADMIN_MAX_CONNS) however long the queue takes:
 	 * a bounded queue leaves the slots of /healthz and /metrics free. */
-	if (s->hook_running && s->nwaiting >= IG_ADMIN_MAX_WAITING) {
+	c->route = r;
+	hook_lane *l = lane_of(c);
+	if (l->running && l->nwaiting >= IG_ADMIN_MAX_WAITING) {
 		respond_error(c, 503, "the admin API is busy with other requests; try again", "Retry-After: 1\r\n");
 		return;
 	}
-	c->route = r;
 	c->work.data = c;
 	c->state = AC_WORKING;
 	/* Not reading while the hook runs or waits: an EOF would close, and free, the connection
 	 * the hook writes its answer into. A client that left meets a failed write afterwards. */
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (!s->hook_running) {
+	if (!l->running) {
 		start_hook(c);
 		return;
 	}
 	c->waiting = true;
-	s->nwaiting++;
-	if (s->wait_tail)
-		s->wait_tail->wnext = c;
+	l->nwaiting++;
+	if (l->tail)
+		l->tail->wnext = c;
 	else
-		s->wait_head = c;
-	s->wait_tail = c;
+		l->head = c;
+	l->tail = c;
 }
 
 /* ---- routing ---- */
@@ -685,8 +700,8 @@ static void on_stop(uv_async_t *a)
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	admin_conn *c = s->conns;
-	s->wait_head = s->wait_tail = NULL; /* waiting hooks never start: closed below */
-	s->nwaiting = 0;
+	/* waiting hooks never start: closed below */
+	memset(s->lanes, 0, sizeof(s->lanes));
 	while (c) {
 		admin_conn *next = c->next;
 		/* A hook on the pool is cancelled if it has not started; a running one finishes and

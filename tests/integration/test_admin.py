@@ -792,6 +792,31 @@ def test_hooks_take_the_pool_one_at_a_time(admin_driver_bin, tmp_path):
     assert sorted(outcome) == ["RemoteDisconnected", "RemoteDisconnected"], outcome
 
 
+def test_status_is_not_held_up_by_another_hook(admin_driver_bin, tmp_path):
+    """attack24: the status has a lane of its own: while another hook blocks (a dismissal
+    waiting up to 30 s for a busy obligations thread), monitoring still gets its answer."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    outcome = []
+
+    def slow():
+        try:
+            outcome.append(a.post("/api/v1/explain", b"block", timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    t = threading.Thread(target=slow, daemon=True)
+    t.start()
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(a.workdir, "hook-running")), 30)
+        assert a.get("/api/v1/status", timeout=20)[0] == 200
+        assert t.is_alive(), "the blocked hook answered before it was released"
+    finally:
+        open(os.path.join(a.workdir, "hook-release"), "w").close()
+        t.join(90)
+        stop_driver(a)
+    assert outcome == [200], outcome
+
+
 def test_waiting_hooks_are_bounded(admin_driver_bin, tmp_path):
     """attack24: a hook waiting for its turn keeps its connection; at most 8 wait (the 64
     connections stay for /healthz and /metrics), the next gets 503 at once."""
