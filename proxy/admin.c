@@ -6,7 +6,8 @@
  *
  * Connection states:
  *   AC_READING   parsing the request; the request deadline runs
- *   AC_WORKING   a hook (status, explain, coverage, reload, dismiss) runs on the libuv thread pool; not reading
+ *   AC_WORKING   a hook (status, explain, coverage, reload, dismiss) runs on the libuv thread pool,
+ *                or waits for its turn (one at a time: run_hook); not reading
  *   AC_WRITING   the response is being written; the same deadline again
  *   AC_DRAINING  response sent, write side shut down; what the client still sends is read
  *                and discarded for a moment, so closing does not reset the connection
@@ -45,8 +46,16 @@ typedef enum { AC_READING, AC_WORKING, AC_WRITING, AC_DRAINING, AC_CLOSING } con
 typedef enum { R_NONE, R_METRICS, R_HEALTHZ, R_STATUS, R_EXPLAIN, R_RELOAD, R_DISMISS, R_COVERAGE } route_id;
 
 typedef struct ig_admin admin_server;
+typedef struct admin_conn admin_conn;
 
-typedef struct admin_conn {
+/* One hook on the pool at a time per lane, the others waiting in order (run_hook). */
+typedef struct hook_lane {
+	bool running;
+	admin_conn *head, *tail;
+	int nwaiting;
+} hook_lane;
+
+struct admin_conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_work_t work;
@@ -54,6 +63,8 @@ typedef struct admin_conn {
 	uv_shutdown_t sreq;
 	admin_server *srv;
 	struct admin_conn *prev, *next;
+	struct admin_conn *wnext; /* the next connection waiting for the pool (run_hook) */
+	bool waiting;             /* in the server's queue, its hook not on the pool yet */
 	conn_state state;
 	int open_handles;
 	http_parser parser;
@@ -62,12 +73,13 @@ typedef struct admin_conn {
 	char url[MAX_URL];
 	size_t url_len;
 	size_t query_off, query_len; /* the query string in url (after '?'), for coverage */
-	char hname[16];     /* current header name, enough to recognise "authorization" */
+	char hname[16];     /* current header name, enough to recognise the ones below */
 	size_t hname_len;
 	bool in_value, hdr_is_auth;
 	char auth[MAX_AUTH];
 	size_t auth_len;
 	bool have_auth, auth_bad; /* bad: too long or repeated, never authorizes */
+	bool from_browser;  /* Origin or Sec-Fetch-Site: a web browser sent it (browser_request) */
 	char *body;
 	size_t body_len, body_cap;
 	route_id route;
@@ -75,7 +87,7 @@ typedef struct admin_conn {
 	int json_status;
 	char *resp;
 	size_t resp_len;
-} admin_conn;
+};
 
 struct ig_admin {
 	uv_loop_t loop;
@@ -87,6 +99,7 @@ struct ig_admin {
 	size_t token_len;
 	admin_conn *conns;
 	int nconns;
+	hook_lane lanes[2];   /* [1]: /api/v1/status, [0]: the other hooks (run_hook) */
 	bool stopping;
 	uv_tcp_t spare;       /* accepts and closes connections when out of memory */
 	bool spare_busy;
@@ -284,14 +297,39 @@ static void work_run(uv_work_t *w)
 	}
 }
 
+static void start_hook(admin_conn *c);
+
+static hook_lane *lane_of(const admin_conn *c)
+{
+	return &c->srv->lanes[c->route == R_STATUS];
+}
+
+/* The next waiting hook of the lane, if any, takes the pool thread the last one left. */
+static void next_hook(hook_lane *l)
+{
+	admin_conn *c = l->head;
+
+	if (!c)
+		return;
+	l->head = c->wnext;
+	if (!l->head)
+		l->tail = NULL;
+	l->nwaiting--;
+	c->wnext = NULL;
+	c->waiting = false;
+	start_hook(c);
+}
+
 static void work_done(uv_work_t *w, int status)
 {
 	admin_conn *c = w->data;
+	lane_of(c)->running = false;
 	c->state = AC_READING; /* leaves AC_WORKING so close and respond apply again */
 	if (status < 0 || c->srv->stopping) {
 		conn_close(c);
 		return;
 	}
+	next_hook(lane_of(c));
 	if (!c->json) {
 		respond_error(c, 500, "the gateway could not produce an answer", NULL);
 		return;
@@ -300,6 +338,30 @@ static void work_done(uv_work_t *w, int status)
 	respond_json(c, code, c->json);
 }
 
+static void start_hook(admin_conn *c)
+{
+	hook_lane *l = lane_of(c);
+
+	l->running = true;
+	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
+		l->running = false;
+		c->state = AC_READING;
+		respond_error(c, 500, "cannot schedule the request", NULL);
+		next_hook(l);
+	}
+}
+
+/*
+ * The hooks run on libuv's thread pool, which is also where every import is decided and every
+ * statement over 64 KiB classified (proxy/statement.c), and a hook may wait long: an explain
+ * or a coverage reads PD (up to cluster.timeout_ms when it does not answer), a dismissal waits
+ * for the obligations thread, reloads wait for each other. So the admin API has two threads of
+ * the pool at most, two lanes of one hook at a time, the others waiting here in order
+ * (attack24: 8 explains against a silent PD held all 4 threads, and a session's 70 KiB SELECT
+ * waited 11 s): the status has a lane of its own (it reads PD one answer at a time and
+ * otherwise only memory), so monitoring is not held up by a dismissal waiting for a busy
+ * obligations thread; everything else shares the other.
+ */
 static void run_hook(admin_conn *c, route_id r)
 {
 	const ig_admin_hooks *h = &c->srv->hooks;
@@ -310,16 +372,30 @@ static void run_hook(admin_conn *c, route_id r)
 		respond_error(c, 503, "not available in this gateway", NULL);
 		return;
 	}
+	/* A waiting connection keeps its slot (IG_ADMIN_MAX_CONNS) however long the queue takes:
+	 * a bounded queue leaves the slots of /healthz and /metrics free. */
 	c->route = r;
+	hook_lane *l = lane_of(c);
+	if (l->running && l->nwaiting >= IG_ADMIN_MAX_WAITING) {
+		respond_error(c, 503, "the admin API is busy with other requests; try again", "Retry-After: 1\r\n");
+		return;
+	}
 	c->work.data = c;
 	c->state = AC_WORKING;
-	/* Not reading while the hook runs: an EOF would close, and free, the connection the
-	 * hook writes its answer into. A client that left meets a failed write afterwards. */
+	/* Not reading while the hook runs or waits: an EOF would close, and free, the connection
+	 * the hook writes its answer into. A client that left meets a failed write afterwards. */
 	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (uv_queue_work(&c->srv->loop, &c->work, work_run, work_done) < 0) {
-		c->state = AC_READING;
-		respond_error(c, 500, "cannot schedule the request", NULL);
+	if (!l->running) {
+		start_hook(c);
+		return;
 	}
+	c->waiting = true;
+	l->nwaiting++;
+	if (l->tail)
+		l->tail->wnext = c;
+	else
+		l->head = c;
+	l->tail = c;
 }
 
 /* ---- routing ---- */
@@ -360,6 +436,17 @@ static void serve_healthz(admin_conn *c)
 		respond(c, 503, "text/plain; charset=utf-8", NULL, "shutting down\n", 14);
 }
 
+/*
+ * browser_request: no client of the admin API is a web browser (Prometheus, the kubelet,
+ * curl, importgate ctl), but a browser on a host that reaches the API sends what any page it
+ * shows asks for: a cross-site POST with Content-Type text/plain needs no CORS preflight
+ * (reload, a dismissal whose id the page knows), and a page whose name is rebound to the
+ * admin address (DNS rebinding) is same-origin with it and reads /api/v1/status, obligation
+ * ids included, then dismisses them. Without a token nothing else stops either. Browsers
+ * mark their requests: Origin on every cross-origin request and every POST (Fetch standard),
+ * Sec-Fetch-Site on every request (Fetch Metadata). A request with either is refused (403),
+ * on every path but /healthz (attack24).
+ */
 static void dispatch(admin_conn *c)
 {
 	struct http_parser_url u;
@@ -380,6 +467,12 @@ static void dispatch(admin_conn *c)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, path, plen) == 0)
 			r = &routes[i];
+	/* A web page's request, whatever the page: refused before anything is revealed or done
+	 * (browser_request). */
+	if ((!r || r->id != R_HEALTHZ) && c->from_browser) {
+		respond_error(c, 403, "the admin API does not serve web browsers", NULL);
+		return;
+	}
 	/* Without the token nothing but liveness is revealed, not even which paths exist. */
 	if ((!r || r->id != R_HEALTHZ) && !authorized(c)) {
 		respond_error(c, 401, "missing or wrong bearer token",
@@ -436,12 +529,20 @@ static int p_header_field(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+static bool hname_is(const admin_conn *c, const char *name)
+{
+	size_t n = strlen(name);
+	return c->hname_len == n && strncasecmp(c->hname, name, n) == 0;
+}
+
 static int p_header_value(http_parser *p, const char *at, size_t len)
 {
 	admin_conn *c = p->data;
 	if (!c->in_value) {
 		c->in_value = true;
-		c->hdr_is_auth = c->hname_len == 13 && strncasecmp(c->hname, "authorization", 13) == 0;
+		if (hname_is(c, "origin") || hname_is(c, "sec-fetch-site"))
+			c->from_browser = true;
+		c->hdr_is_auth = hname_is(c, "authorization");
 		if (c->hdr_is_auth) {
 			if (c->have_auth)
 				c->auth_bad = true; /* two Authorization headers: ambiguous, refuse */
@@ -599,10 +700,13 @@ static void on_stop(uv_async_t *a)
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->stop_async, NULL);
 	admin_conn *c = s->conns;
+	/* waiting hooks never start: closed below */
+	memset(s->lanes, 0, sizeof(s->lanes));
 	while (c) {
 		admin_conn *next = c->next;
-		/* A queued hook is cancelled; a running one finishes and its completion closes. */
-		if (c->state == AC_WORKING)
+		/* A hook on the pool is cancelled if it has not started; a running one finishes and
+		 * its completion closes. One still waiting for its turn is closed now. */
+		if (c->state == AC_WORKING && !c->waiting)
 			uv_cancel((uv_req_t *)&c->work);
 		else
 			conn_close(c);

@@ -29,6 +29,17 @@ static void set_str(json_t *ev, const char *key, const char *s)
 	ig_audit_set_string(ev, key, s, strlen(s));
 }
 
+/* The session's database, a client's bytes (a latin1 session's name is not UTF-8): bounded
+ * and made UTF-8 like every text field; jansson's json_string() refuses such a name, and the
+ * record went out without its `db` (attack24). null: no database. */
+static void set_db(json_t *ev, const char *db)
+{
+	if (db)
+		set_str(ev, "db", db);
+	else
+		json_object_set_new(ev, "db", json_null());
+}
+
 /* conn, user, client, tls, db, backend: who sent the statement. */
 static json_t *who_event(const char *event, const ig_auditev_who *who)
 {
@@ -39,7 +50,7 @@ static json_t *who_event(const char *event, const ig_auditev_who *who)
 	set_str(ev, "user", who->user);
 	set_str(ev, "client", who->client);
 	json_object_set_new(ev, "tls", json_boolean(who->tls));
-	json_object_set_new(ev, "db", who->db ? json_string(who->db) : json_null());
+	set_db(ev, who->db);
 	set_str(ev, "backend", who->backend);
 	return ev;
 }
@@ -48,7 +59,7 @@ static json_t *string_array(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
+		json_array_append_new(a, ig_audit_string(v[i], strlen(v[i])));
 	return a;
 }
 
@@ -172,11 +183,11 @@ void ig_auditev_import_result(const ig_auditev_who *who, const char *table, uint
 		ig_audit_set_error(ev, r->err_code, r->message);
 	} else if (r->kind != IR_UNKNOWN) {
 		if (r->job_id[0])
-			json_object_set_new(ev, "job_id", json_string(r->job_id));
+			set_str(ev, "job_id", r->job_id);
 		if (r->status[0])
-			json_object_set_new(ev, "status", json_string(r->status));
+			set_str(ev, "status", r->status);
 		if (r->rows[0])
-			json_object_set_new(ev, "rows", json_string(r->rows));
+			set_str(ev, "rows", r->rows);
 		if (r->message[0])
 			set_str(ev, "message", r->message);
 	} else {
@@ -210,13 +221,13 @@ int ig_auditev_obligation(const char *event, const ig_obl_record *r, const char 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	json_object_set_new(ev, "obligation", json_string(r->id));
+	set_str(ev, "obligation", r->id);
 	json_object_set_new(ev, "kinds", k);
 	snprintf(table, sizeof(table), "%s.%s", r->db ? r->db : "", r->table ? r->table : "");
 	set_str(ev, "table", table);
 	json_object_set_new(ev, "state", json_string(ig_obl_state_name(r->state)));
 	if (r->job_id)
-		json_object_set_new(ev, "job_id", json_string(r->job_id));
+		set_str(ev, "job_id", r->job_id);
 	if (r->conn_id)
 		json_object_set_new(ev, "conn", json_integer((json_int_t)r->conn_id));
 	if (step)
@@ -224,9 +235,9 @@ int ig_auditev_obligation(const char *event, const ig_obl_record *r, const char 
 	if (r->note)
 		set_str(ev, "note", r->note);
 	if (r->reason)
-		json_object_set_new(ev, "reason", json_string(r->reason));
+		set_str(ev, "reason", r->reason);
 	if (r->origin) /* absent: an IMPORT INTO through the gateway */
-		json_object_set_new(ev, "origin", json_string(r->origin));
+		set_str(ev, "origin", r->origin);
 	if (error)
 		ig_audit_set_error(ev, 0, error);
 	json_object_set_new(ev, "rev", json_integer((json_int_t)r->rev));
@@ -249,7 +260,7 @@ int ig_auditev_lightning_decision(const ig_auditev_ltn_table *t, char *err, size
 {
 	json_t *ev = ig_audit_event("lightning.decision");
 	if (ev) {
-		json_object_set_new(ev, "task", json_string(t->task));
+		set_str(ev, "task", t->task);
 		json_object_set_new(ev, "backend", json_string(t->backend));
 		set_str(ev, "user", t->user ? t->user : "");
 		set_str(ev, "db", t->db);
@@ -277,8 +288,8 @@ int ig_auditev_lightning_run(const char *event, const char *task, const char *pr
 	}
 	json_t *ev = ig_audit_event(event);
 	if (ev) {
-		json_object_set_new(ev, "task", json_string(task));
-		json_object_set_new(ev, "program", json_string(program));
+		set_str(ev, "task", task);
+		set_str(ev, "program", program);
 		json_object_set_new(ev, "tables", json_integer((json_int_t)tables));
 		json_object_set_new(ev, "obligations_owed", json_integer((json_int_t)obligations));
 		if (exit_status >= 0)
@@ -303,7 +314,7 @@ void ig_auditev_bypass_suspect(const ig_auditev_who *who, const char *sql, size_
 		return;
 	ig_audit_set_statement(ev, sql, len);
 	json_object_set_new(ev, "verdict", json_string("pass"));
-	json_object_set_new(ev, "reason", json_string(reason ? reason : ""));
+	set_str(ev, "reason", reason ? reason : "");
 	ig_audit_post(ev);
 }
 
@@ -329,7 +340,7 @@ void ig_auditev_statement(const ig_auditev_who *who, const char *sql, size_t len
 	json_object_set_new(ev, "conn", json_integer((json_int_t)who->conn));
 	set_str(ev, "user", who->user);
 	set_str(ev, "client", who->client);
-	json_object_set_new(ev, "db", who->db ? json_string(who->db) : json_null());
+	set_db(ev, who->db);
 	json_object_set_new(ev, "kind", json_string(kind));
 	ig_audit_set_statement(ev, sql, len);
 	ig_audit_post(ev);

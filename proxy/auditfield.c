@@ -172,16 +172,23 @@ static void bounded_free(bounded *b)
 	b->md = NULL;
 }
 
-static int set_bounded(json_t *ev, const char *key, const char *s, size_t len)
+json_t *ig_audit_string(const char *s, size_t len)
 {
 	bounded b;
 	json_t *v;
 
-	if (bounded_init(&b, false) < 0)
-		return -1;
-	bounded_put(&b, s, len);
+	if ((!s && len) || bounded_init(&b, false) < 0)
+		return NULL;
+	bounded_put(&b, s ? s : "", len);
 	v = bounded_json(&b);
 	bounded_free(&b);
+	return v;
+}
+
+static int set_bounded(json_t *ev, const char *key, const char *s, size_t len)
+{
+	json_t *v = ig_audit_string(s, len);
+
 	if (!v)
 		return -1;
 	return json_object_set_new(ev, key, v);

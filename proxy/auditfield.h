@@ -23,6 +23,8 @@ json_t *ig_audit_event(const char *event);
  * and ends with "...[truncated]". Memory used is bounded the same way (plus one literal
  * group of the redactor, at most 64 KiB), whatever the input's length. */
 int ig_audit_set_string(json_t *ev, const char *key, const char *s, size_t len);
+/* The same text as a value of its own (an array's element); NULL when out of memory. */
+json_t *ig_audit_string(const char *s, size_t len);
 /* ev[key] = sql_redact_text(s): for text from the backend (error messages, result
  * messages) or anything else that may quote a statement or a location. */
 int ig_audit_set_text(json_t *ev, const char *key, const char *s, size_t len);

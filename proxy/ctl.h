@@ -35,6 +35,13 @@ void ig_ctl_print_coverage(FILE *f, const json_t *doc);
 void ig_ctl_print_explain(FILE *f, const json_t *doc);
 void ig_ctl_print_obligations(FILE *f, const json_t *doc);
 
+/* What may reach the operator's terminal (ctl_print.c): text with every control character
+ * (C0 but the newline, DEL, C1, a byte that is not UTF-8) as '?', in place, returning the new
+ * length; a JSON answer with DEL and C1 characters as \u00XX escapes and raw C0 whitespace as
+ * blanks (malloc'd; NULL when out of memory). */
+size_t ig_ctl_shown(char *text, size_t len);
+char *ig_ctl_json_shown(const char *json);
+
 int ig_ctl_main(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,12 +274,8 @@ static int show_to(FILE *f, const ctl_opts *o, const json_t *doc)
 	return ok && !json_is_true(ok) ? IG_CTL_ANSWER_ERROR : IG_CTL_OK;
 }
 
-/*
- * The text output holds names, rules and messages read from etcd (a changefeed's filter
- * rules are what its creator typed): a control byte in one would drive the operator's
- * terminal (ESC sequences recolour, erase or retitle it). They print as '?'; --json keeps
- * them, escaped as JSON escapes them.
- */
+/* The text output holds names, rules and messages read from etcd, clients and the answerer:
+ * control characters print as '?' (ig_ctl_shown). */
 static int show(const ctl_opts *o, const json_t *doc)
 {
 	char *text = NULL;
@@ -296,12 +293,44 @@ static int show(const ctl_opts *o, const json_t *doc)
 		fprintf(stderr, "importgate ctl: out of memory\n");
 		return IG_CTL_UNREACHABLE; /* nothing shown: as an answer that cannot be read */
 	}
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)text[i] < 0x20 && text[i] != '\n') || text[i] == 0x7f)
-			text[i] = '?';
-	fwrite(text, 1, len, stdout);
+	fwrite(text, 1, ig_ctl_shown(text, len), stdout);
 	free(text);
 	return rc;
+}
+
+/* A message on stderr, "importgate ctl: " first; it may quote the answer (the gateway's
+ * error, a name), so it is shown as the text output is. */
+static void complain(const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		fputs("importgate ctl: out of memory\n", stderr);
+		return;
+	}
+	fputs("importgate ctl: ", stderr);
+	fwrite(msg, 1, ig_ctl_shown(msg, (size_t)n), stderr);
+	fputc('\n', stderr);
+	free(msg);
+}
+
+/* --json: the answer as it came but for its control characters (ig_ctl_json_shown), the
+ * same JSON value to any reader. */
+static int print_json(const char *answer)
+{
+	char *shown = ig_ctl_json_shown(answer);
+
+	if (!shown) {
+		fputs("importgate ctl: out of memory\n", stderr);
+		return -1;
+	}
+	printf("%s%s", shown, shown[0] && shown[strlen(shown) - 1] == '\n' ? "" : "\n");
+	free(shown);
+	return 0;
 }
 
 /* Sends the request and reports; returns the exit status. */
@@ -314,25 +343,28 @@ static int run(const ctl_opts *o, const ig_ctl_target *t, const char *path, cons
 	int rc;
 
 	if (ig_ctl_request(t, path, body, &status, &answer, err, sizeof(err)) < 0) {
-		fprintf(stderr, "importgate ctl: cannot reach the admin server at %s\n", err);
+		complain("cannot reach the admin server at %s", err);
 		return IG_CTL_UNREACHABLE;
 	}
 	doc = json_loads(answer, 0, &je);
-	if (o->json && doc)
-		printf("%s%s", answer, answer[0] && answer[strlen(answer) - 1] == '\n' ? "" : "\n");
+	if (o->json && doc && print_json(answer) < 0) {
+		json_decref(doc);
+		free(answer);
+		return IG_CTL_UNREACHABLE; /* nothing shown: as an answer that cannot be read */
+	}
 	if (!doc) {
-		fprintf(stderr, "importgate ctl: %s%s: HTTP %ld with an answer that is not JSON\n", t->base, path, status);
+		complain("%s%s: HTTP %ld with an answer that is not JSON", t->base, path, status);
 		free(answer);
 		return status >= 400 ? IG_CTL_ANSWER_ERROR : IG_CTL_UNREACHABLE;
 	}
 	const char *msg = json_string_value(json_object_get(doc, "error"));
 	if (status < 200 || status >= 300) {
-		fprintf(stderr, "importgate ctl: %s: HTTP %ld: %s\n", o->cmd, status, msg ? msg : "(no message)");
+		complain("%s: HTTP %ld: %s", o->cmd, status, msg ? msg : "(no message)");
 		rc = IG_CTL_ANSWER_ERROR;
 	} else {
 		rc = o->json ? (json_is_false(json_object_get(doc, "ok")) ? IG_CTL_ANSWER_ERROR : IG_CTL_OK) : show(o, doc);
 		if (rc == IG_CTL_ANSWER_ERROR)
-			fprintf(stderr, "importgate ctl: %s: %s\n", o->cmd, msg ? msg : "refused");
+			complain("%s: %s", o->cmd, msg ? msg : "refused");
 	}
 	json_decref(doc);
 	free(answer);

@@ -4,10 +4,13 @@
  * answer lacks prints as "-". --json gives the whole answer instead.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxy/ctl.h"
+#include "sqlparse/utf8.h"
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -170,4 +173,73 @@ void ig_ctl_print_obligations(FILE *f, const json_t *obl)
 			fprintf(f, ": %s", str(r, "last_error"));
 		fputs("\n", f);
 	}
+}
+
+/* ---- what reaches the terminal ----
+ * Names, rules and messages come from etcd, from clients (a table name) or from whoever
+ * answers at the address: a control character in one would drive the operator's terminal.
+ * Control characters are C0 (but the newline), DEL and C1 (U+0080..U+009F: U+009B is CSI,
+ * U+009D OSC, acted on by terminals that decode UTF-8 first, and as single bytes by 8-bit
+ * ones), so a byte that is not part of valid UTF-8 counts as one too. */
+
+/* The length of the character at s (1 for a byte that is not valid UTF-8), and whether it
+ * is a control character. */
+static size_t char_at(const unsigned char *s, size_t n, bool *control)
+{
+	size_t k = sql_utf8_seq(s, n);
+
+	if (k == 0) {
+		*control = true;
+		return 1;
+	}
+	*control = (k == 1 && ((s[0] < 0x20 && s[0] != '\n') || s[0] == 0x7f)) ||
+	           (k == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+	return k;
+}
+
+size_t ig_ctl_shown(char *text, size_t len)
+{
+	unsigned char *s = (unsigned char *)text;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		bool control;
+		size_t k = char_at(s + i, len - i, &control);
+		if (control)
+			s[o++] = '?';
+		else
+			memmove(s + o, s + i, k), o += k;
+		i += k;
+	}
+	if (o < len)
+		text[o] = '\0';
+	return o;
+}
+
+/* Valid JSON holds a raw DEL or C1 character only inside a string, where \u00XX is the same
+ * value, and a raw C0 byte only as whitespace between tokens (tab, CR), where a blank is. */
+char *ig_ctl_json_shown(const char *json)
+{
+	const unsigned char *s = (const unsigned char *)json;
+	size_t len = strlen(json);
+	char *out = len <= (SIZE_MAX - 1) / 6 ? malloc(len * 6 + 1) : NULL;
+	size_t o = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		bool control;
+		size_t k = char_at(s + i, len - i, &control);
+		if (!control)
+			memcpy(out + o, s + i, k), o += k;
+		else if (s[i] < 0x20)
+			out[o++] = ' ';
+		else if (s[i] == 0x7f || k == 2)
+			o += (size_t)sprintf(out + o, "\\u%04x", k == 2 ? s[i + 1] : s[i]);
+		else
+			out[o++] = '?'; /* not UTF-8: never in an answer that parsed */
+		i += k;
+	}
+	out[o] = '\0';
+	return out;
 }

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,40 @@ void ig_log_detect_journal(void)
 	atomic_store(&journal, on);
 }
 
+/* U+0080..U+009F, the C1 controls (U+009B is CSI, U+009D OSC), as the k bytes of UTF-8 at s. */
+static bool is_c1(const unsigned char *s, size_t k)
+{
+	return k == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+}
+
+/*
+ * What a reader's terminal would act upon becomes inert, in place from out[start] to out[n];
+ * returns the new end. A client's text (a user name, before any password is checked; a
+ * table name) is in log lines, and the log is read on terminals (`kubectl logs`, `tail -f`):
+ * C0 controls and DEL become blanks (they also keep an event on one line), C1 controls (valid
+ * UTF-8) and the lone bytes 0x80..0x9F (C1 to an 8-bit terminal) '?' (attack24). Other bytes
+ * are kept, a latin1 name's included.
+ */
+static size_t inert(char *out, size_t start, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)out;
+	size_t o = start;
+
+	for (size_t i = start; i < n;) {
+		size_t k = sql_utf8_seq(s + i, n - i);
+		if (s[i] < 0x20 || s[i] == 0x7f) {
+			out[o++] = ' ', i++;
+		} else if (is_c1(s + i, k) || (k == 0 && s[i] <= 0x9f)) {
+			out[o++] = '?', i += k ? k : 1;
+		} else {
+			k = k ? k : 1;
+			memmove(out + o, out + i, k);
+			o += k, i += k;
+		}
+	}
+	return o;
+}
+
 /* msg as the body of a JSON string into out[*n..cap-reserve); stops before a character
  * that does not fit, so the string can always be closed. Bytes that are not UTF-8 become
  * U+FFFD: a JSON reader never fails on a client's bytes. */
@@ -54,10 +89,12 @@ static void json_escape(char *out, size_t *n, size_t limit, const char *msg)
 		size_t plen, step = 1;
 		if (s[i] == '"' || s[i] == '\\') {
 			esc[0] = '\\', esc[1] = (char)s[i], plen = 2;
-		} else if (s[i] < 0x20) {
+		} else if (s[i] < 0x20 || s[i] == 0x7f) {
 			plen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[i]);
 		} else if ((step = sql_utf8_seq(s + i, len - i)) == 0) {
 			piece = "\\ufffd", plen = 6, step = 1;
+		} else if (is_c1(s + i, step)) { /* valid JSON raw, but a terminal control */
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", s[i + 1]);
 		} else {
 			piece = (const char *)s + i, plen = step;
 		}
@@ -110,10 +147,9 @@ size_t ig_log_format_line(char *out, size_t cap, ig_log_format fmt, bool to_jour
 	n += m > 0 ? (size_t)m : 0;
 	if (n > cap - 2)
 		n = cap - 2;
-	/* Control characters from clients never break the one-event-per-line format. */
-	for (size_t i = start; i < n; i++)
-		if ((unsigned char)out[i] < 0x20)
-			out[i] = ' ';
+	/* Control characters from clients never break the one-event-per-line format, nor reach
+	 * a terminal. */
+	n = inert(out, start, n);
 	out[n++] = '\n';
 	out[n] = '\0';
 	return n;

@@ -104,6 +104,22 @@ static int64_t work_due(ig_obligations *ob, int64_t wake)
 	return wake;
 }
 
+/* Before the file store exists no record does: a dismissal is answered so, at once. Dropped
+ * unanswered, its admin request waited DISMISS_WAIT_MS on a thread of the pool that decides
+ * imports, and its wait record leaked (attack24). */
+static void not_found(ig_obligations *ob, obl_event *e)
+{
+	char msg[256];
+
+	if (e->kind != EV_DISMISS || !e->wait)
+		return;
+	snprintf(msg, sizeof(msg), "obligation %s: not found (no obligation has been recorded)", e->id);
+	pthread_mutex_lock(&ob->mu);
+	obl_dismiss_complete(ob, e->wait, -1, msg);
+	e->wait = NULL;
+	pthread_mutex_unlock(&ob->mu);
+}
+
 static void *thread_main(void *arg)
 {
 	pthread_setname_np(pthread_self(), "ig-obligations"); /* its name in top -H, ps -L, perf */
@@ -127,6 +143,7 @@ static void *thread_main(void *arg)
 		if (!open) { /* nothing can be owed before the file store exists (ig_obl_create opens it) */
 			for (obl_event *n; ev; ev = n) {
 				n = ev->next;
+				not_found(ob, ev);
 				obl_event_free(ev);
 			}
 			if (stop)

@@ -762,6 +762,89 @@ def test_stop_while_a_hook_runs(admin_driver_bin, tmp_path):
     assert outcome == ["RemoteDisconnected"], outcome
 
 
+def test_hooks_take_the_pool_one_at_a_time(admin_driver_bin, tmp_path):
+    """attack24: the hooks share libuv's pool with the sessions' decisions, so the admin API
+    runs one at a time: a second request waits while the first hook blocks (it has not
+    started: no second hook-running), is answered once the first ends, and a stop while one
+    waits closes it without a sanitizer report."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    running = os.path.join(a.workdir, "hook-running")
+    outcome = []
+
+    def call(body):
+        try:
+            outcome.append(a.post("/api/v1/explain", body, timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    first = threading.Thread(target=call, args=(b"block",), daemon=True)
+    first.start()
+    assert wait_for(lambda: os.path.exists(running), 30)
+    os.unlink(running)
+    second = threading.Thread(target=call, args=(b"block",), daemon=True)
+    second.start()
+    time.sleep(0.5)  # were the hooks run side by side, the second would be running by now
+    assert not os.path.exists(running), "a second hook ran while the first held the pool"
+    assert second.is_alive() and first.is_alive()
+    stop_driver(a)  # the first finishes, the waiting one is closed; exits 0, no sanitizer report
+    first.join(30)
+    second.join(30)
+    assert sorted(outcome) == ["RemoteDisconnected", "RemoteDisconnected"], outcome
+
+
+def test_status_is_not_held_up_by_another_hook(admin_driver_bin, tmp_path):
+    """attack24: the status has a lane of its own: while another hook blocks (a dismissal
+    waiting up to 30 s for a busy obligations thread), monitoring still gets its answer."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    outcome = []
+
+    def slow():
+        try:
+            outcome.append(a.post("/api/v1/explain", b"block", timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    t = threading.Thread(target=slow, daemon=True)
+    t.start()
+    try:
+        assert wait_for(lambda: os.path.exists(os.path.join(a.workdir, "hook-running")), 30)
+        assert a.get("/api/v1/status", timeout=20)[0] == 200
+        assert t.is_alive(), "the blocked hook answered before it was released"
+    finally:
+        open(os.path.join(a.workdir, "hook-release"), "w").close()
+        t.join(90)
+        stop_driver(a)
+    assert outcome == [200], outcome
+
+
+def test_waiting_hooks_are_bounded(admin_driver_bin, tmp_path):
+    """attack24: a hook waiting for its turn keeps its connection; at most 8 wait (the 64
+    connections stay for /healthz and /metrics), the next gets 503 at once."""
+    a = start_driver(admin_driver_bin, str(tmp_path / "drv"))
+    outcome = []
+
+    def call():
+        try:
+            outcome.append(a.post("/api/v1/explain", b"block", timeout=90)[0])
+        except (http.client.HTTPException, ConnectionError) as e:
+            outcome.append(type(e).__name__)
+
+    threads = [threading.Thread(target=call, daemon=True)]
+    threads[0].start()
+    assert wait_for(lambda: os.path.exists(os.path.join(a.workdir, "hook-running")), 30)
+    for _ in range(8):
+        threads.append(threading.Thread(target=call, daemon=True))
+        threads[-1].start()
+    time.sleep(0.5)  # the eight are in the queue by now
+    assert outcome == [], outcome
+    assert a.post("/api/v1/explain", b"block", timeout=30)[0] == 503
+    assert a.healthy() and a.get("/metrics")[0] == 200
+    stop_driver(a)
+    for t in threads:
+        t.join(30)
+    assert outcome == ["RemoteDisconnected"] * 9, outcome
+
+
 def test_no_token_configured(admin_driver_bin, tmp_path):
     a = start_driver(admin_driver_bin, str(tmp_path / "drv"), token=False)
     try:

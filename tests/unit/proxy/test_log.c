@@ -30,6 +30,18 @@ static void text_line(void **state)
 	assert_string_equal(out, "2023-11-14T22:13:20.123Z INFO up\n");
 }
 
+/* attack24: what a terminal acts upon never reaches the log: DEL as a blank like C0, C1
+ * controls (U+009B CSI as C2 9B) and lone bytes 0x80..0x9F as '?'; other bytes kept. */
+static void text_line_terminal_controls(void **state)
+{
+	(void)state;
+	char out[512];
+	size_t n = ig_log_format_line(out, sizeof(out), IG_LOG_TEXT, false, IG_LOG_INFO, 0, &T,
+	                              "a\x7f" "b \xc2\x9b" "2J \xc2\x9d" "0;t \x9b" "31m caf\xc3\xa9 latin\xe9 \xc2\xa0" "end");
+	assert_string_equal(out, "2023-11-14T22:13:20.123Z INFO a b ?2J ?0;t ?31m caf\xc3\xa9 latin\xe9 \xc2\xa0" "end\n");
+	assert_int_equal(n, strlen(out));
+}
+
 static void journal_prefix(void **state)
 {
 	(void)state;
@@ -71,6 +83,13 @@ static void json_line(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "conn")), 42);
 	assert_string_equal(json_string_value(json_object_get(j, "msg")),
 	                    "quote \" back \\ nl \n tab \t ctl \x01 caf\xc3\xa9 bad \xef\xbf\xbd end");
+	json_decref(j);
+	/* attack24: DEL and C1 controls are escaped too (raw, they are valid JSON a terminal acts upon) */
+	n = ig_log_format_line(out, sizeof(out), IG_LOG_JSON, false, IG_LOG_INFO, 0, &T, "d\x7f" "c1\xc2\x9b" "2J");
+	assert_null(memchr(out, 0x7f, n));
+	assert_null(strstr(out, "\xc2\x9b"));
+	j = parse(out, n);
+	assert_string_equal(json_string_value(json_object_get(j, "msg")), "d\x7f" "c1\xc2\x9b" "2J");
 	json_decref(j);
 	n = ig_log_format_line(out, sizeof(out), IG_LOG_JSON, false, IG_LOG_INFO, 0, &T, "x");
 	j = parse(out, n);
@@ -137,7 +156,8 @@ static void journal_detect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(text_line),     cmocka_unit_test(journal_prefix),
+		cmocka_unit_test(text_line),     cmocka_unit_test(text_line_terminal_controls),
+		cmocka_unit_test(journal_prefix),
 		cmocka_unit_test(json_line),     cmocka_unit_test(json_truncated),
 		cmocka_unit_test(journal_detect),
 	};
