@@ -15,6 +15,8 @@ choice of the old reading. The renamed table is modelled by its new name: what t
 observes by id is not in anything the gateway reads (the harness's default config sets
 by-name for the suite's filter tests; these tests set each reading themselves)."""
 
+import time
+
 import pytest
 
 from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, query, state  # noqa: F401
@@ -113,3 +115,42 @@ def test_coverage_api_says_why(admin_gw, state):
     t = {x["name"]: x for x in doc["log_backup_tasks"]}["pitr_shop"]
     assert t["covers"] is True and "by table id" in t["why"], t
     assert doc["policy"]["verdict"] == "reject" and doc["policy"]["covering_tasks"] == ["pitr_shop"], doc
+
+
+@pytest.mark.parametrize("filters", [[" *.*"], ["*.* "], ["shop.*", "*.*"], ["*.*", "shop.orders"]])
+def test_a_star_filter_that_is_not_exactly_the_single_star_is_filtered(policy_gw, double, state, filters):
+    # BR observes the whole table space only for one filter string equal to "*.*"
+    # (BuildObserveDataRanges); any other spelling or a second string is turned into the ids
+    # of the tables matched at the start, so it counts as covering every table too, and the
+    # statement's own DISABLE_PRECHECK is refused (review25)
+    state.task("pitr_x", filters)
+    gw = policy_gw(policy=dict(EVERY))
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv' WITH DISABLE_PRECHECK")
+    assert _refused(out), (out, rx.sqls())
+    assert "counted as covering every table" in out.message, out.message
+    assert rx.imports() == [], rx.imports()
+
+
+def test_a_reload_switches_the_reading_live(admin_gw, double, state):
+    # conf/importgate.yaml tags the key [live]: a SIGHUP from by-name to every-table applies
+    # to the next decision and to /api/v1/coverage alike (review25)
+    state.task("pitr_shop", ["shop.*"])
+    gw, port = admin_gw(policy=dict(BY_NAME))
+    rx = Received(double)
+    out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
+    assert not _refused(out), out
+    assert coverage(port, "archive.orders", user="alice")["policy"]["verdict"] != "reject"
+    gw.reload({"policy": dict(EVERY)})
+    deadline = time.time() + 10
+    doc = None
+    while time.time() < deadline:
+        doc = coverage(port, "archive.orders", user="alice")
+        if doc["policy"]["verdict"] == "reject":
+            break
+        time.sleep(0.2)
+    assert doc["policy"]["verdict"] == "reject", doc
+    before = len(rx.imports())
+    out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
+    assert _refused(out) and "counted as covering every table" in out.message, out
+    assert len(rx.imports()) == before, rx.imports()
