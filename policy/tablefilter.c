@@ -527,6 +527,13 @@ static int match_one(const ig_tablefilter *f, const matcher *m, const char *s)
 	return -1;
 }
 
+/* Does rule r name db.tbl? 1 yes, 0 no, -1 a matcher failed. */
+static int rule_matches(const ig_tablefilter *f, const rule *r, const char *db, const char *tbl)
+{
+	int s = match_one(f, &r->schema, db);
+	return s <= 0 ? s : match_one(f, &r->table, tbl);
+}
+
 int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *tbl, size_t *rule_index)
 {
 	if (rule_index)
@@ -535,15 +542,10 @@ int ig_tablefilter_decide(const ig_tablefilter *f, const char *db, const char *t
 		return 0;
 	for (size_t i = f->n; i-- > 0;) {
 		const rule *r = &f->rules[i];
-		int s = match_one(f, &r->schema, db), t;
-		if (s < 0)
+		int m = rule_matches(f, r, db, tbl);
+		if (m < 0)
 			return -1;
-		if (!s)
-			continue;
-		t = match_one(f, &r->table, tbl);
-		if (t < 0)
-			return -1;
-		if (t) {
+		if (m) {
 			if (rule_index)
 				*rule_index = r->source;
 			return r->positive ? 1 : 0;
@@ -583,15 +585,10 @@ int ig_tablefilter_decide_any_case(const ig_tablefilter *f, const char *db, cons
 		return -1;
 	for (size_t i = f->n; i-- > 0;) {
 		const rule *r = &f->rules[i];
-		int s = match_one(f, &r->schema, db), t;
-		if (s < 0)
+		int m = rule_matches(f, r, db, tbl);
+		if (m < 0)
 			return -1;
-		if (!s)
-			continue;
-		t = match_one(f, &r->table, tbl);
-		if (t < 0)
-			return -1;
-		if (!t)
+		if (!m)
 			continue;
 		if (r->positive || (every_spelling(&r->schema, db) && every_spelling(&r->table, tbl))) {
 			if (rule_index)
