@@ -19,44 +19,15 @@ import os
 import subprocess
 
 import pytest
-from harness.fakeserver import FakeServer
+from harness.fakeserver import HttpAnswer
 
 TOKEN = "attack21-ctl-token-PLANTED"
 
 
-class Listener(FakeServer):
-    """Accepts connections on loopback, keeps what each sent, answers one HTTP response."""
-
-    serial = True
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.received = []
-        FakeServer.__init__(self, backlog=8)
-
-    def serve(self, c):
-        c.settimeout(2)
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            self.received.append(data)
-            body = self.answer.encode()
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                      b"Connection: close\r\n\r\n%s" % (len(body), body))
-        except OSError:
-            self.received.append(data)
-        finally:
-            c.close()
-
-
 @pytest.fixture
 def ends():
-    admin = Listener(json.dumps({"backends": [], "obligations": {"records": []}}))
-    proxy = Listener(json.dumps({"backends": [], "obligations": {"records": []}, "from": "the proxy"}))
+    admin = HttpAnswer(json.dumps({"backends": [], "obligations": {"records": []}}))
+    proxy = HttpAnswer(json.dumps({"backends": [], "obligations": {"records": []}, "from": "the proxy"}))
     yield admin, proxy
     admin.close()
     proxy.close()

@@ -27,8 +27,9 @@ from harness import ports
 from harness.gateway import direct_mode
 
 
-def http(port, request):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def http(port, request, timeout=10):
+    """One raw request to the admin port; (status, body) once the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(request)
         out = b""

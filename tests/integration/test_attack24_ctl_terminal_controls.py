@@ -22,37 +22,11 @@ import subprocess
 import unicodedata
 
 import pytest
-from harness.fakeserver import FakeServer
+from harness.fakeserver import HttpAnswer
 
 CSI = "\u009b"  # C1 CSI: with "2J" it clears the screen
 OSC = "\u009d"  # C1 OSC: "0;title BEL" retitles the window
 NASTY = "dw" + CSI + "2J" + OSC + "0;owned\u0007" + "\u007f.*"
-
-
-class Admin(FakeServer):
-    """Answers every request with one HTTP response: (status, body)."""
-
-    serial = True
-
-    def __init__(self, status, body):
-        self.status, self.body = status, body.encode()
-        FakeServer.__init__(self, backlog=8)
-
-    def serve(self, c):
-        c.settimeout(2)
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                      b"Connection: close\r\n\r\n%s" % (self.status, len(self.body), self.body))
-        except OSError:
-            pass
-        finally:
-            c.close()
 
 
 def ctl(port, *args):
@@ -84,7 +58,7 @@ STATUS = {"server_version": "8.0.11-TiDB-v8.5.0", "connections": 0, "backends": 
 
 @pytest.fixture
 def status_server():
-    s = Admin(200, json.dumps(STATUS, ensure_ascii=False))
+    s = HttpAnswer(json.dumps(STATUS, ensure_ascii=False))
     yield s
     s.close()
 
@@ -111,8 +85,8 @@ def test_json_output_escapes_c1_controls(status_server):
 
 @pytest.mark.parametrize("status", [400, 409, 500])
 def test_error_message_on_stderr_carries_no_controls(status):
-    s = Admin(status, json.dumps({"ok": False, "error": "refused \u001b]0;owned\u0007\r\u001b[2K" + CSI + "2J"},
-                                 ensure_ascii=False))
+    s = HttpAnswer(json.dumps({"ok": False, "error": "refused \u001b]0;owned\u0007\r\u001b[2K" + CSI + "2J"},
+                              ensure_ascii=False), status=status)
     try:
         r = ctl(s.port, "reload")
     finally:
@@ -125,7 +99,7 @@ def test_error_message_on_stderr_carries_no_controls(status):
 
 def test_refused_answer_with_ok_false_carries_no_controls():
     """A 2xx answer saying "ok": false prints its error on stderr too."""
-    s = Admin(200, json.dumps({"ok": False, "error": "no \u001b[31m" + CSI + "2J"}, ensure_ascii=False))
+    s = HttpAnswer(json.dumps({"ok": False, "error": "no \u001b[31m" + CSI + "2J"}, ensure_ascii=False))
     try:
         r = ctl(s.port, "reload")
     finally:

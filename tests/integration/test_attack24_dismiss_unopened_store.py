@@ -21,26 +21,17 @@ import pytest
 
 from harness import ports, timing
 from harness.gateway import direct_mode
+from test_attack24_admin_browser import http
 
 ID = "0123456789abcdef0123456789abcdef"
 
 
 def dismiss(port, rid, timeout):
     body = json.dumps({"id": rid}).encode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(b"POST /api/v1/obligations/dismiss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-    finally:
-        s.close()
-    head, _, body = out.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(body)
+    status, body = http(port, b"POST /api/v1/obligations/dismiss HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+                        timeout)
+    return status, json.loads(body)
 
 
 def test_dismissal_before_the_store_exists_is_answered_at_once(gateway_factory):

@@ -49,6 +49,36 @@ class FakeServer:
         self.sock.close()
 
 
+class HttpAnswer(FakeServer):
+    """Answers every HTTP request with one response (status, body: text), keeping what each
+    connection sent (its head; what came before an error)."""
+
+    serial = True
+
+    def __init__(self, body, status=200):
+        self.status, self.body = status, body.encode()
+        self.received = []
+        FakeServer.__init__(self, backlog=8)
+
+    def serve(self, c):
+        c.settimeout(2)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.received.append(data)
+            c.sendall(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                      b"Connection: close\r\n\r\n%s" % (self.status, b"OK" if self.status == 200 else b"Error",
+                                                    len(self.body), self.body))
+        except OSError:
+            self.received.append(data)
+        finally:
+            c.close()
+
+
 def greeting(caps, conn_id, salt, charset=0x2d):
     """A fake TiDB's server greeting (protocol 10, mysql_native_password), as a packet with
     sequence id 0."""
