@@ -21,11 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WRITER_BATCH 64
+/* How long an append waits for another writer's lock (see lock_file). */
+#define FILE_LOCK_WAIT_MS 2000
 
 typedef enum { AUDIT_CLOSED, AUDIT_DISABLED, AUDIT_OPEN } audit_state;
 
@@ -33,6 +36,7 @@ static struct {
 	/* the file: under wlock */
 	pthread_mutex_t wlock;
 	int fd;
+	int lockfd;              /* path.lock, the writers' lock (lock_file); -1: none */
 	char *path;
 	ig_fsync mode;
 	_Atomic bool dirty;      /* bytes written since the last fdatasync (read unlocked by the writer) */
@@ -58,6 +62,7 @@ static struct {
 	.wlock = PTHREAD_MUTEX_INITIALIZER,
 	.qlock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.lockfd = -1,
 	.max_file = IG_AUDIT_MAX_FILE_DEFAULT,
 	.keep_files = IG_AUDIT_KEEP_FILES_DEFAULT,
 };
@@ -118,10 +123,95 @@ static const char *space_hint(int e)
 
 /* ---- the file ---- */
 
-/* Opens path for appending. A file whose last line was cut (a crash mid-write before
- * this module existed, or a torn tail after power loss) gets a '\n' first, so our first
- * record is not glued to the torn one. */
-static int open_file(const char *path, ig_fsync mode, char *err, size_t errlen)
+/* The writers' lock. The gateway and an `importgate lightning run` started with its
+ * configuration append to the same file; each append holds an exclusive flock(2) on
+ * path.lock meanwhile, so nobody else appends, rotates or cuts the file back until it is
+ * done: a failed write's cut-back (append_held) removes only its own bytes and two writers
+ * never both rotate. A separate file, created 0600, rather than the log itself: a reader of
+ * the log (0640) could otherwise take the lock and stall the writers. -1 (no lock) for a
+ * log that is not a regular file (nothing is cut back or rotated there) or a lock file that
+ * cannot be opened (warned about: written unlocked, one writer assumed). */
+static int open_lock(const char *path)
+{
+	char lp[4200];
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return -1;
+	snprintf(lp, sizeof lp, "%s.lock", path);
+	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != ENOENT) /* ENOENT: no directory, and opening the log says so */
+		warn_limited(&A.last_fail_warn, "importgate: audit: cannot open the writers' lock %s (%s): "
+		             "writing unlocked\n", lp, strerror(errno));
+	return fd;
+}
+
+/* Waits at most FILE_LOCK_WAIT_MS for another holder (one normally holds it for a write or
+ * a sync): a writer stopped while holding it costs a refused record, not a stalled gateway. */
+static int lock_file(int lockfd, const char *path, char *err, size_t errlen)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	if (lockfd < 0)
+		return 0;
+	for (int waited = 0;;) {
+		if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			warn_limited(&A.last_fail_warn, "importgate: audit: %s.lock: cannot lock it (%s); writing "
+			             "unlocked\n", path, strerror(errno));
+			return 0;
+		}
+		if (waited++ >= FILE_LOCK_WAIT_MS) {
+			snprintf(err, errlen, "audit log %s: another process has held its lock (%s.lock) for %d ms", path,
+			         path, FILE_LOCK_WAIT_MS);
+			return -1;
+		}
+		nanosleep(&ms, NULL);
+	}
+}
+
+static void unlock_file(int lockfd)
+{
+	if (lockfd >= 0)
+		flock(lockfd, LOCK_UN);
+}
+
+/* A file whose last line was cut (a crash mid-write, or a torn tail after power loss) gets
+ * a '\n' first, so our first record is not glued to the torn one. Under the writers' lock:
+ * a line another writer is still writing is not a torn one; without the lock (held too long
+ * by another) the file is left as it is. */
+static int terminate_last_line(int fd, const char *path, int lockfd, char *err, size_t errlen)
+{
+	char eb[128], last = '\n', sub[256];
+	struct stat st;
+	int rfd, rc = 0;
+
+	if (lock_file(lockfd, path, sub, sizeof sub) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		/* our fd is write-only; a file we may append to but not read is left as it is */
+		rfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0) {
+			if (pread(rfd, &last, 1, st.st_size - 1) != 1)
+				last = '\n';
+			close(rfd);
+		}
+		if (last != '\n' && write(fd, "\n", 1) != 1) {
+			snprintf(err, errlen, "cannot terminate the last line of audit log %s: %s", path,
+			         errstr(errno, eb, sizeof eb));
+			rc = -1;
+		}
+	}
+	unlock_file(lockfd);
+	return rc;
+}
+
+/* Opens path for appending, its last line terminated (terminate_last_line, under lockfd). */
+static int open_file(const char *path, ig_fsync mode, int lockfd, char *err, size_t errlen)
 {
 	char eb[128];
 	struct stat st;
@@ -144,21 +234,9 @@ static int open_file(const char *path, ig_fsync mode, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (S_ISREG(st.st_mode) && st.st_size > 0) {
-		char last = '\n';
-		/* our fd is write-only; a file we may append to but not read is left as it is */
-		int rfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (rfd >= 0) {
-			if (pread(rfd, &last, 1, st.st_size - 1) != 1)
-				last = '\n';
-			close(rfd);
-		}
-		if (last != '\n' && write(fd, "\n", 1) != 1) {
-			snprintf(err, errlen, "cannot terminate the last line of audit log %s: %s", path,
-			         errstr(errno, eb, sizeof eb));
-			close(fd);
-			return -1;
-		}
+	if (S_ISREG(st.st_mode) && terminate_last_line(fd, path, lockfd, err, errlen) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -185,7 +263,7 @@ static int sync_locked(char *err, size_t errlen)
 static int recreate_locked(char *err, size_t errlen)
 {
 	char sub[384];
-	int fd = open_file(A.path, A.mode, sub, sizeof sub);
+	int fd = open_file(A.path, A.mode, -1, sub, sizeof sub); /* the lock is ours already */
 
 	if (fd < 0) {
 		snprintf(err, errlen, "audit log %s was deleted and cannot be recreated: %s", A.path, sub);
@@ -229,7 +307,7 @@ static int rotate_locked(char *err, size_t errlen)
 			return -1;
 		}
 	}
-	fd = open_file(A.path, A.mode, err, errlen);
+	fd = open_file(A.path, A.mode, -1, err, errlen); /* the lock is ours already */
 	if (fd < 0)
 		return -1;
 	close(A.fd);
@@ -257,11 +335,67 @@ static int maybe_rotate_locked(off_t size, size_t n)
 	return 1;
 }
 
-/* wlock held. Appends one complete line (handling short writes). On failure the file is
- * cut back to its size before the write, so it still ends with a complete line; with
- * `durable` and fsync=always the line is also synced, and a failed sync removes it too
- * (the caller refuses the import: no record may say it was let through). */
-static int append_locked(const char *line, size_t n, bool durable, char *err, size_t errlen)
+/* wlock held. Our file is now the file at A.path, written by another process that
+ * rotated it (or by an operator's rotation): what we wrote to the old one is made durable
+ * before we let go of it, as a reopen does. -1 when the new file cannot be opened (the
+ * current one stays in use). */
+static int follow_locked(void)
+{
+	char sub[384];
+	int fd = open_file(A.path, A.mode, -1, sub, sizeof sub); /* the lock is ours already */
+
+	if (fd < 0) {
+		warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", sub, " (still writing the current file)");
+		return -1;
+	}
+	if (A.dirty && A.mode != IG_FSYNC_OFF && sync_locked(sub, sizeof sub) < 0)
+		warn_limited(&A.last_fail_warn, "importgate: audit: %s%s\n", sub, " (the file left behind)");
+	close(A.fd);
+	A.fd = fd;
+	A.dirty = false;
+	return 0;
+}
+
+/* wlock held. Takes the writers' lock (lock_file) and makes sure A.fd is still the file at
+ * A.path: a deleted file is recreated there; a file another writer rotated away (the path
+ * names a new file) is left for the new one. A path that names nothing (an external
+ * rotation's rename, before its SIGHUP) keeps the current file, as docs/AUDIT.md says. On
+ * success the caller holds the lock until unlock_file. */
+static int hold_file_locked(char *err, size_t errlen)
+{
+	char eb[128];
+	struct stat fs, ps;
+
+	if (lock_file(A.lockfd, A.path, err, errlen) < 0)
+		return -1;
+	for (int moves = 0; moves < 4; moves++) {
+		if (fstat(A.fd, &fs) < 0) {
+			snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
+			unlock_file(A.lockfd);
+			return -1;
+		}
+		if (!S_ISREG(fs.st_mode))
+			break;
+		if (fs.st_nlink == 0) {
+			if (recreate_locked(err, errlen) < 0) {
+				unlock_file(A.lockfd);
+				return -1;
+			}
+			continue;
+		}
+		if (stat(A.path, &ps) < 0 || (ps.st_dev == fs.st_dev && ps.st_ino == fs.st_ino))
+			break;
+		if (follow_locked() < 0)
+			break;
+	}
+	return 0;
+}
+
+/* wlock held, the writers' lock too. Appends one complete line (handling short writes). On
+ * failure the file is cut back to its size before the write, so it still ends with a
+ * complete line; with `durable` and fsync=always the line is also synced, and a failed sync
+ * removes it too (the caller refuses the import: no record may say it was let through). */
+static int append_held(const char *line, size_t n, bool durable, char *err, size_t errlen)
 {
 	char eb[128];
 	struct stat st;
@@ -269,21 +403,9 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 	size_t off = 0;
 	int e = 0;
 
-	if (A.fd < 0) { /* a write racing ig_audit_close */
-		snprintf(err, errlen, "audit log is closed");
-		return -1;
-	}
 	if (fstat(A.fd, &st) < 0) {
 		snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
 		return -1;
-	}
-	if (S_ISREG(st.st_mode) && st.st_nlink == 0) {
-		if (recreate_locked(err, errlen) < 0)
-			return -1;
-		if (fstat(A.fd, &st) < 0) {
-			snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
-			return -1;
-		}
 	}
 	if (S_ISREG(st.st_mode) && maybe_rotate_locked(st.st_size, n) == 1 && fstat(A.fd, &st) < 0) {
 		snprintf(err, errlen, "audit log %s: fstat failed: %s", A.path, errstr(errno, eb, sizeof eb));
@@ -336,6 +458,22 @@ static int append_locked(const char *line, size_t n, bool durable, char *err, si
 	}
 	snprintf(err, errlen, "audit log %s: write failed: %s%s", A.path, errstr(e, eb, sizeof eb), space_hint(e));
 	return -1;
+}
+
+/* wlock held. One line appended under the file's lock (hold_file_locked, append_held). */
+static int append_locked(const char *line, size_t n, bool durable, char *err, size_t errlen)
+{
+	int rc;
+
+	if (A.fd < 0) { /* a write racing ig_audit_close */
+		snprintf(err, errlen, "audit log is closed");
+		return -1;
+	}
+	if (hold_file_locked(err, errlen) < 0)
+		return -1;
+	rc = append_held(line, n, durable, err, errlen);
+	unlock_file(A.lockfd);
+	return rc;
 }
 
 /* The line of ev: compact JSON plus '\n'. jansson escapes control characters inside
@@ -487,7 +625,7 @@ int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen)
 {
 	pthread_condattr_t ca;
 	size_t cap = atomic_load(&A.qlimit);
-	int fd;
+	int fd, lockfd;
 
 	if (atomic_load(&A.state) != AUDIT_CLOSED) {
 		snprintf(err, errlen, "audit log is already open");
@@ -497,9 +635,13 @@ int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen)
 		atomic_store(&A.state, AUDIT_DISABLED);
 		return 0;
 	}
-	fd = open_file(path, mode, err, errlen);
-	if (fd < 0)
+	lockfd = open_lock(path);
+	fd = open_file(path, mode, lockfd, err, errlen);
+	if (fd < 0) {
+		if (lockfd >= 0)
+			close(lockfd);
 		return -1;
+	}
 	A.path = strdup(path);
 	A.qcap = cap ? cap : IG_AUDIT_QUEUE_DEFAULT;
 	A.q = calloc(A.qcap, sizeof *A.q);
@@ -516,13 +658,14 @@ int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen)
 	}
 	pthread_condattr_destroy(&ca);
 	A.fd = fd;
+	A.lockfd = lockfd;
 	A.mode = mode;
 	A.dirty = false;
 	A.qhead = A.qlen = 0;
 	A.stop = false;
 	if (pthread_create(&A.writer, NULL, writer_main, NULL) != 0) {
 		pthread_cond_destroy(&A.qcond);
-		A.fd = -1;
+		A.fd = A.lockfd = -1;
 		snprintf(err, errlen, "audit log %s: cannot start the writer thread", path);
 		goto fail;
 	}
@@ -531,6 +674,8 @@ int ig_audit_open(const char *path, ig_fsync mode, char *err, size_t errlen)
 	return 0;
 fail:
 	close(fd);
+	if (lockfd >= 0)
+		close(lockfd);
 	free(A.path);
 	free(A.q);
 	A.path = NULL;
@@ -618,7 +763,7 @@ int ig_audit_reopen(char *err, size_t errlen)
 int ig_audit_reopen_at(const char *path, char *err, size_t errlen)
 {
 	char sub[384], *newpath = NULL;
-	int fd, rc = 0;
+	int fd, lockfd, rc = 0;
 
 	pthread_mutex_lock(&A.wlock);
 	if (atomic_load(&A.state) != AUDIT_OPEN) {
@@ -633,8 +778,12 @@ int ig_audit_reopen_at(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	fd = open_file(newpath ? newpath : A.path, A.mode, err, errlen);
+	/* the lock file opened again too: a new path's, or ours if it was deleted meanwhile */
+	lockfd = open_lock(newpath ? newpath : A.path);
+	fd = open_file(newpath ? newpath : A.path, A.mode, lockfd, err, errlen);
 	if (fd < 0) {
+		if (lockfd >= 0)
+			close(lockfd);
 		free(newpath);
 		pthread_mutex_unlock(&A.wlock);
 		return -1;
@@ -647,6 +796,9 @@ int ig_audit_reopen_at(const char *path, char *err, size_t errlen)
 	}
 	close(A.fd);
 	A.fd = fd;
+	if (A.lockfd >= 0)
+		close(A.lockfd);
+	A.lockfd = lockfd;
 	A.dirty = false;
 	if (newpath) {
 		free(A.path);
@@ -685,6 +837,9 @@ void ig_audit_close(void)
 	pthread_mutex_lock(&A.wlock);
 	close(A.fd);
 	A.fd = -1;
+	if (A.lockfd >= 0)
+		close(A.lockfd);
+	A.lockfd = -1;
 	free(A.path);
 	A.path = NULL;
 	pthread_mutex_unlock(&A.wlock);

@@ -162,6 +162,15 @@ bool ig_oblview_any(ig_oblview *v, bool (*pred)(const ig_obl_record *other, cons
 	return found;
 }
 
+/* A record's texts may hold any bytes (a backend's message, kept byte for byte by the store:
+ * policy/oblrecord.c put_str), and jansson takes UTF-8 only (json_string gives NULL, and the
+ * field would be silently missing): shown as the audit log shows them, invalid bytes as
+ * U+FFFD, bounded. Already redacted where they may quote a credential (proxy/oblexec.c). */
+static void set_text(json_t *o, const char *key, const char *s)
+{
+	ig_audit_set_string(o, key, s, strlen(s));
+}
+
 static json_t *step_json(const ig_obl_step *s)
 {
 	json_t *o = json_object();
@@ -170,10 +179,10 @@ static json_t *step_json(const ig_obl_step *s)
 	if (s->target) /* the config refuses a backup URI with a credential; shown redacted anyway */
 		ig_audit_set_location(o, "target", s->target);
 	if (s->job_id)
-		json_object_set_new(o, "job_id", json_string(s->job_id));
+		set_text(o, "job_id", s->job_id);
 	json_object_set_new(o, "attempts", json_integer(s->attempts));
 	if (s->last_error)
-		json_object_set_new(o, "last_error", json_string(s->last_error));
+		set_text(o, "last_error", s->last_error);
 	return o;
 }
 
@@ -183,26 +192,26 @@ static json_t *record_json(const ig_obl_record *r)
 	char table[600];
 
 	snprintf(table, sizeof(table), "%s.%s", r->db ? r->db : "", r->table ? r->table : "");
-	json_object_set_new(o, "id", json_string(r->id));
+	set_text(o, "id", r->id);
 	json_object_set_new(o, "state", json_string(ig_obl_state_name(r->state)));
 	ig_audit_set_string(o, "table", table, strlen(table));
 	if (r->job_id)
-		json_object_set_new(o, "job_id", json_string(r->job_id));
+		set_text(o, "job_id", r->job_id);
 	if (r->user)
 		ig_audit_set_string(o, "user", r->user, strlen(r->user));
 	json_object_set_new(o, "created_ms", json_integer(r->created_ms));
 	json_object_set_new(o, "updated_ms", json_integer(r->updated_ms));
 	if (r->replica)
-		json_object_set_new(o, "replica", json_string(r->replica));
+		set_text(o, "replica", r->replica);
 	if (r->note)
-		json_object_set_new(o, "note", json_string(r->note));
+		set_text(o, "note", r->note);
 	if (r->reason)
-		json_object_set_new(o, "reason", json_string(r->reason));
+		set_text(o, "reason", r->reason);
 	if (r->source)
 		ig_audit_set_string(o, "source", r->source, strlen(r->source));
 	json_object_set_new(o, "rev", json_integer((json_int_t)r->rev));
 	if (r->last_error)
-		json_object_set_new(o, "last_error", json_string(r->last_error));
+		set_text(o, "last_error", r->last_error);
 	if (r->backup.state != IG_STEP_NONE)
 		json_object_set_new(o, "backup", step_json(&r->backup));
 	if (r->reimport.state != IG_STEP_NONE)

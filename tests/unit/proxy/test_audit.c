@@ -10,11 +10,13 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -482,6 +484,11 @@ static void test_deleted_file(void **state)
 	json_decref(l);
 
 	assert_int_equal(unlink(subpath), 0);
+	{
+		char lockpath[200]; /* the writers' lock beside the log (proxy/audit.c open_lock) */
+		snprintf(lockpath, sizeof lockpath, "%s.lock", subpath);
+		assert_int_equal(unlink(lockpath), 0);
+	}
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(ig_audit_write(event_n("import.decision", 3), err, sizeof err), -1);
 	assert_non_null(strstr(err, "was deleted and cannot be recreated"));
@@ -1085,6 +1092,193 @@ static void test_rotation_and_reopen(void **state)
 	ig_audit_set_limits(0, IG_AUDIT_MAX_FILE_DEFAULT, IG_AUDIT_KEEP_FILES_DEFAULT);
 }
 
+/* ---- two processes, one file (the gateway and an `importgate lightning run`) ---- */
+
+/* false when the other side is gone (the parent then fails the test, the child exits) */
+static bool send_byte(int fd)
+{
+	char c = 1;
+	return write(fd, &c, 1) == 1;
+}
+
+static bool got_byte(int fd)
+{
+	char c;
+	return read(fd, &c, 1) == 1;
+}
+
+/* Another writer holds the file's lock while it appends: our record waits for it and goes
+ * after its line (our cut-back of a failed write could otherwise remove that line: the
+ * size we would cut back to is read before it was appended). */
+static void test_waits_for_other_writers_lock(void **state)
+{
+	fixture *f = *state;
+	int go[2], done[2], status, fd, lfd;
+	char lockpath[256];
+	const char *other = "{\"event\":\"other.writer\"}\n";
+	pid_t pid;
+	json_t *l;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT, 0640);
+	assert_true(fd >= 0);
+	snprintf(lockpath, sizeof lockpath, "%s.lock", f->path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[512] = "";
+		close(go[1]); /* a side that dies ends the other's read (no hang) */
+		close(done[0]);
+		if (!got_byte(go[0]))
+			_exit(3);
+		if (ig_audit_open(f->path, IG_FSYNC_ALWAYS, err, sizeof err) != 0)
+			_exit(4);
+		if (!send_byte(done[1]) || !got_byte(go[0])) /* opened; the other writer takes the lock */
+			_exit(3);
+		if (ig_audit_write(event_n("ours", 1), err, sizeof err) != 0)
+			_exit(5);
+		ig_audit_close();
+		_exit(0);
+	}
+	close(go[0]);
+	close(done[1]);
+	assert_true(send_byte(go[1]));
+	assert_true(got_byte(done[0]));
+	/* the writers' lock, beside the log, 0600 (a reader of the log cannot take it) */
+	lfd = open(lockpath, O_RDWR);
+	assert_true(lfd >= 0);
+	{
+		struct stat st;
+		assert_int_equal(fstat(lfd, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	assert_int_equal(flock(lfd, LOCK_EX), 0);
+	assert_true(send_byte(go[1]));
+	usleep(300 * 1000); /* the child's write is due meanwhile; it must wait */
+	assert_int_equal(write(fd, other, strlen(other)), (ssize_t)strlen(other));
+	assert_int_equal(flock(lfd, LOCK_UN), 0);
+	close(lfd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	l = read_log(f->path);
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(field(json_array_get(l, 0), "event"), "other.writer");
+	assert_string_equal(field(json_array_get(l, 1), "event"), "ours");
+	json_decref(l);
+	close(go[1]);
+	close(done[0]);
+}
+
+/* A lock held too long (a writer stopped while holding it) costs one refused record, with
+ * a message saying why, not a stalled gateway; the next record after it is let go works. */
+static void test_lock_held_too_long(void **state)
+{
+	fixture *f = *state;
+	char err[512] = "", lockpath[256];
+	int fd;
+	double t0;
+	json_t *l;
+
+	open_ok(f->path, IG_FSYNC_ALWAYS);
+	snprintf(lockpath, sizeof lockpath, "%s.lock", f->path);
+	fd = open(lockpath, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0); /* another open file description: another holder */
+	t0 = now_sec();
+	assert_int_equal(ig_audit_write(event_n("refused", 1), err, sizeof err), -1);
+	assert_true(now_sec() - t0 >= 1.5);
+	assert_non_null(strstr(err, "another process has held its lock"));
+	assert_non_null(strstr(err, lockpath));
+	assert_non_null(strstr(err, f->path));
+	assert_int_equal(flock(fd, LOCK_UN), 0);
+	close(fd);
+	write_ok(event_n("after", 2));
+	ig_audit_close();
+	l = read_log(f->path);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(field(json_array_get(l, 0), "event"), "after");
+	json_decref(l);
+}
+
+/* Two processes rotating one file by size, writing in turns: each goes on in the file the
+ * other rotated to (not in the renamed one), so no file is rotated early and the files,
+ * oldest first, hold every record in the order written. */
+static void test_two_writers_rotate_one_file(void **state)
+{
+	fixture *f = *state;
+	const int rounds = 120, keep = 40;
+	const uint64_t max = 2048;
+	int to_child[2], to_parent[2], status, files = 0;
+	char p[256];
+	pid_t pid;
+	json_t *all = json_array();
+
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(to_parent), 0);
+	ig_audit_set_limits(0, max, keep);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char err[512] = "";
+		close(to_child[1]); /* a side that dies ends the other's read (no hang) */
+		close(to_parent[0]);
+		if (ig_audit_open(f->path, IG_FSYNC_OFF, err, sizeof err) != 0)
+			_exit(4);
+		for (int i = 0; i < rounds; i++) {
+			if (!got_byte(to_child[0]))
+				_exit(3);
+			if (ig_audit_write(event_n("child", i), err, sizeof err) != 0)
+				_exit(5);
+			if (!send_byte(to_parent[1]))
+				_exit(3);
+		}
+		ig_audit_close();
+		_exit(0);
+	}
+	close(to_child[0]);
+	close(to_parent[1]);
+	open_ok(f->path, IG_FSYNC_OFF);
+	for (int i = 0; i < rounds; i++) {
+		write_ok(event_n("parent", i));
+		assert_true(send_byte(to_child[1]));
+		assert_true(got_byte(to_parent[0]));
+	}
+	ig_audit_close();
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ig_audit_set_limits(0, IG_AUDIT_MAX_FILE_DEFAULT, IG_AUDIT_KEEP_FILES_DEFAULT);
+
+	for (int k = keep; k >= 0; k--) {
+		size_t bytes = 0;
+		json_t *l;
+		if (k == 0)
+			snprintf(p, sizeof p, "%s", f->path);
+		else
+			snprintf(p, sizeof p, "%s.%d", f->path, k);
+		if (count_lines(p, &bytes) < 0)
+			continue;
+		files++;
+		assert_true(bytes <= max);
+		if (k > 0) /* rotated only when the next record would not fit */
+			assert_true(bytes > max / 2);
+		l = read_log(p);
+		json_array_extend(all, l);
+		json_decref(l);
+	}
+	assert_true(files < keep); /* nothing rotated out of the kept files */
+	assert_int_equal(json_array_size(all), (size_t)(2 * rounds));
+	for (int i = 0; i < 2 * rounds; i++) {
+		json_t *o = json_array_get(all, (size_t)i);
+		assert_string_equal(field(o, "event"), i % 2 ? "child" : "parent");
+		assert_int_equal(json_integer_value(json_object_get(o, "n")), i / 2);
+	}
+	json_decref(all);
+	close(to_child[1]);
+	close(to_parent[0]);
+}
+
 static void test_helper_errors(void **state)
 {
 	json_t *ev = ig_audit_event("x");
@@ -1139,6 +1333,9 @@ int main(void)
 		cmocka_unit_test(test_backend_text_redacted),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waits_for_other_writers_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_held_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers_rotate_one_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_null_event_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
