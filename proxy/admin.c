@@ -651,6 +651,25 @@ static void spare_closed(uv_handle_t *h)
 	s->spare_busy = false;
 }
 
+/* Every slot is taken: the oldest connection still waiting for its request (or draining
+ * after its answer) gives its slot to the new one. Otherwise whoever opens IG_ADMIN_MAX_CONNS
+ * connections and sends nothing (no token is needed to connect) would keep /healthz from
+ * answering, until the liveness probe restarts the gateway; now they must send requests
+ * faster than a probe does. Connections running or writing an answer are never evicted.
+ * false when there is none to evict (the new one is closed). */
+static bool evict_oldest(admin_server *s, admin_conn *fresh)
+{
+	admin_conn *oldest = NULL;
+
+	for (admin_conn *c = s->conns; c; c = c->next) /* newest first */
+		if (c != fresh && (c->state == AC_READING || c->state == AC_DRAINING))
+			oldest = c;
+	if (!oldest)
+		return false;
+	conn_close(oldest);
+	return true;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	admin_server *s = l->data;
@@ -681,7 +700,7 @@ static void on_connection(uv_stream_t *l, int status)
 	s->nconns++;
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || s->nconns > IG_ADMIN_MAX_CONNS) {
+	if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || (s->nconns > IG_ADMIN_MAX_CONNS && !evict_oldest(s, c))) {
 		conn_close(c);
 		return;
 	}

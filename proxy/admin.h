@@ -12,7 +12,7 @@
 
 #define IG_ADMIN_MAX_BODY (1024 * 1024)  /* larger request bodies get 413 */
 #define IG_ADMIN_REQUEST_MS 10000        /* a request not received within this is cut */
-#define IG_ADMIN_MAX_CONNS 64            /* more concurrent connections are closed at once */
+#define IG_ADMIN_MAX_CONNS 64            /* one more: the oldest idle one is closed (admin.c evict_oldest) */
 #define IG_ADMIN_MAX_WAITING 8           /* hooks waiting for their turn; more get 503 (admin.c run_hook) */
 
 typedef struct ig_admin_hooks {

@@ -597,10 +597,40 @@ def test_slow_client_is_cut(admin):
     assert REQUEST_TIMEOUT_S - 1 <= closed_at - start <= limit, closed_at - start
 
 
+def test_idle_connections_do_not_starve_healthz(admin):
+    """Every slot held by connections that send nothing (no token is needed to connect):
+    /healthz still answers while they are held (the oldest idle one gives up its slot), so
+    a liveness probe does not restart the gateway. Before: the new connection was closed."""
+    socks = []
+    try:
+        for _ in range(64):  # IG_ADMIN_MAX_CONNS
+            socks.append(socket.create_connection((admin.host, admin.port), timeout=5))
+        # the listener's queue is FIFO: each probe is accepted after all 64
+        for i in range(3):
+            st, _, body = admin.get("/healthz", auth=False)
+            assert st == 200, (i, st, body)
+        # the evicted ones are the oldest: the first connection opened is closed
+        socks[0].settimeout(5)
+        try:
+            assert socks[0].recv(10) == b""
+        except ConnectionResetError:
+            pass
+        # and the newest idle ones still hold their slots
+        socks[-1].setblocking(False)
+        try:
+            socks[-1].recv(10)
+            assert False, "the newest idle connection was closed"
+        except BlockingIOError:
+            pass
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_many_connections_then_still_serving(admin):
     socks = []
     try:
-        for _ in range(100):  # over IG_ADMIN_MAX_CONNS: the extra ones are closed at once
+        for _ in range(100):  # over IG_ADMIN_MAX_CONNS: the oldest idle ones are closed
             socks.append(socket.create_connection((admin.host, admin.port), timeout=5))
         time.sleep(0.2)
     finally:
