@@ -306,9 +306,8 @@ static int reject_required(dctx *d, bool tasks, bool cfs)
  */
 static void nextgen_text(msg *m)
 {
-	m_add(m, "the backend is TiDB X (next-gen kernel), whose keyspace keeps its log backup tasks "
-	      "under its keyspace etcd namespace, possibly in an etcd of its own (a meta service group) "
-	      "that the gateway does not read");
+	m_add(m, "the backend is TiDB X (next-gen kernel), whose keyspace may keep its log backup tasks "
+	      "in an etcd of its own that the gateway does not read");
 }
 
 static int reject_nextgen(dctx *d)
