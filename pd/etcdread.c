@@ -327,9 +327,18 @@ static int add_to_state(void *ud, const char *key, size_t klen, const unsigned c
 	return ig_cluster_state_add(ud, key, klen, val, vlen, NULL, 0);
 }
 
+static int keep_key(collect *c, const char *key, size_t klen)
+{
+	if (ig_grow(&c->keys, c->n, sizeof(*c->keys)) < 0 || ig_grow(&c->lens, c->n, sizeof(*c->lens)) < 0 ||
+	    !(c->keys[c->n] = malloc(klen)))
+		return -1;
+	memcpy(c->keys[c->n], key, klen);
+	c->lens[c->n++] = klen;
+	return 0;
+}
+
 static int collect_cf_key(void *ud, const char *key, size_t klen, const unsigned char *val, size_t vlen)
 {
-	collect *c = ud;
 	char *cl, *ns, *id;
 	int rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
 
@@ -338,14 +347,29 @@ static int collect_cf_key(void *ud, const char *key, size_t klen, const unsigned
 	free(cl);
 	free(ns);
 	free(id);
-	if (rc <= 0)
-		return rc;
-	if (ig_grow(&c->keys, c->n, sizeof(*c->keys)) < 0 || ig_grow(&c->lens, c->n, sizeof(*c->lens)) < 0 ||
-	    !(c->keys[c->n] = malloc(klen)))
-		return -1;
-	memcpy(c->keys[c->n], key, klen);
-	c->lens[c->n++] = klen;
-	return 0;
+	return rc <= 0 ? rc : keep_key(ud, key, klen);
+}
+
+/* Task keys under a keyspace namespace, among every key the keyspaces' TiDBs keep there. */
+static int collect_keyspace_task(void *ud, const char *key, size_t klen, const unsigned char *val,
+                                 size_t vlen)
+{
+	size_t ksl = ig_keyspace_ns_len(key, klen);
+
+	(void)val;
+	(void)vlen;
+	return ksl && ig_task_key(key + ksl, klen - ksl) ? keep_key(ud, key, klen) : 0;
+}
+
+/* Says what the failed read of /keyspaces/tidb/ was for (etcd authentication may not allow it). */
+static int keyspace_read_failed(reader *r)
+{
+	size_t l = strnlen(r->err, r->errlen);
+
+	if (l + 1 < r->errlen)
+		snprintf(r->err + l, r->errlen - l, " (reading %s, where TiDB keyspace clusters keep "
+		         "their log backup tasks)", IG_KEY_KEYSPACES);
+	return -1;
 }
 
 static int read_endpoint(reader *r, ig_cluster_state *st)
@@ -361,6 +385,9 @@ static int read_endpoint(reader *r, ig_cluster_state *st)
 		rc = prefix_range(r, IG_KEY_TASK_LAST_ERROR, true, add_to_state, st);
 	if (rc == 0)
 		rc = prefix_range(r, IG_KEY_CDC, true, collect_cf_key, &c);
+	/* keys only: a keyspace's TiDB keeps all its etcd keys there; the tasks are read below */
+	if (rc == 0 && prefix_range(r, IG_KEY_KEYSPACES, true, collect_keyspace_task, &c) < 0)
+		rc = keyspace_read_failed(r);
 	for (size_t i = 0; rc == 0 && i < c.n; i++)
 		rc = range(r, c.keys[i], c.lens[i], NULL, 0, false, add_to_state, st);
 	for (size_t i = 0; i < c.n; i++)
@@ -422,6 +449,12 @@ static int note_change(void *ud, const char *key, size_t klen, const unsigned ch
 	char *cl, *ns, *id;
 	(void)val;
 	(void)vlen;
+	if (klen >= strlen(IG_KEY_KEYSPACES) && memcmp(key, IG_KEY_KEYSPACES, strlen(IG_KEY_KEYSPACES)) == 0) {
+		size_t ksl = ig_keyspace_ns_len(key, klen);
+		if (ksl && ig_task_key(key + ksl, klen - ksl))
+			s->changed = true;
+		return 0; /* the rest of what a keyspace's TiDB keeps there: not read by a decision */
+	}
 	if (klen >= strlen(IG_KEY_CDC) && memcmp(key, IG_KEY_CDC, strlen(IG_KEY_CDC)) == 0) {
 		int rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
 		free(cl);
@@ -555,7 +588,7 @@ int ig_cluster_revision(const ig_config *cfg, const char *endpoint, int64_t *rev
 int ig_cluster_changed_since(const ig_config *cfg, const char *endpoint, int64_t revision,
                              char *err, size_t errlen)
 {
-	static const char *const prefixes[] = {IG_KEY_TASK_INFO, IG_KEY_TASK_PAUSE, IG_KEY_CDC};
+	static const char *const prefixes[] = {IG_KEY_TASK_INFO, IG_KEY_TASK_PAUSE, IG_KEY_CDC, IG_KEY_KEYSPACES};
 	since s = {0};
 	if (tl_use(cfg, endpoint, err, errlen) < 0)
 		return -1;

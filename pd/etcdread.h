@@ -13,8 +13,9 @@
 #include "policy/clusterstate.h"
 #include "policy/config.h"
 
-/* Reads log backup tasks (info, pause, last-error) and changefeed info at one etcd
- * revision. PD endpoints (cluster.pd) are tried in turn; the first that answers every
+/* Reads log backup tasks (info, pause, last-error), plain and under TiDB keyspace etcd
+ * namespaces (/keyspaces/tidb/<id>/tidb/br-stream/..., found by one keys-only read of
+ * /keyspaces/tidb/), and changefeed info at one etcd revision. PD endpoints (cluster.pd) are tried in turn; the first that answers every
  * request wins. Each HTTP request is bounded by cluster.timeout_ms (connect and total);
  * https endpoints use cluster.tls (CA, client cert and key).
  * Returns 0 with a new state (caller frees), or -1 with a message naming each endpoint and
@@ -54,9 +55,9 @@ int ig_etcd_prefix_fetch(const ig_config *cfg, const char *endpoint, const char 
 
 /*
  * Has anything a decision reads been created or modified at `endpoint` since `revision`?
- * Asks for the keys with mod_revision > revision under the task prefixes and under
- * /tidb/cdc/ (keys only: TiCDC rewrites its status keys all the time, so only changefeed
- * info keys count). 1 = changed, 0 = not changed, -1 + err = no answer. Deletions are not
+ * Asks for the keys with mod_revision > revision under the task prefixes, /tidb/cdc/ and
+ * /keyspaces/tidb/ (keys only: TiCDC rewrites its status keys all the time, so only changefeed
+ * info keys count; of a keyspace namespace, only its task keys). 1 = changed, 0 = not changed, -1 + err = no answer. Deletions are not
  * seen (a deleted task or changefeed only makes a stale decision stricter; the cache bounds
  * their age with cluster.state_max_age_ms). Each calling thread keeps its HTTP connection.
  */

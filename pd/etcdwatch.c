@@ -43,12 +43,13 @@ static bool has_prefix(const char *key, size_t klen, const char *prefix)
 bool ig_etcd_key_relevant(const char *key, size_t klen)
 {
 	char *cl = NULL, *ns = NULL, *id = NULL;
+	size_t ksl = ig_keyspace_ns_len(key, klen);
 	int rc;
 
-	if (has_prefix(key, klen, IG_KEY_TASK_INFO) || has_prefix(key, klen, IG_KEY_TASK_PAUSE) ||
-	    has_prefix(key, klen, IG_KEY_TASK_LAST_ERROR))
+	/* a task key, plain or in a keyspace namespace; nothing else of a keyspace's TiDB */
+	if (ig_task_key(key + ksl, klen - ksl))
 		return true;
-	if (!has_prefix(key, klen, IG_KEY_CDC))
+	if (ksl || !has_prefix(key, klen, IG_KEY_CDC))
 		return false;
 	rc = ig_changefeed_key(key, klen, &cl, &ns, &id);
 	free(cl);

@@ -111,8 +111,9 @@ static ig_lbtask *find_task(ig_cluster_state *st, const char *name)
 	return NULL;
 }
 
-static int add_task(ig_cluster_state *st, const char *name, const unsigned char *val, size_t vlen,
-                    char *err, size_t errlen)
+/* name: as the state lists it; bare: as the key holds it (and the info names it). */
+static int add_task(ig_cluster_state *st, const char *name, const char *bare, const unsigned char *val,
+                    size_t vlen, char *err, size_t errlen)
 {
 	ig_lbtask *v = realloc(st->tasks, (st->ntasks + 1) * sizeof(*v)), *t;
 	char e[300];
@@ -130,7 +131,7 @@ static int add_task(ig_cluster_state *st, const char *name, const unsigned char 
 		return ig_cluster_state_problem(st, "log backup task \"%s\": cannot decode its info (%s); "
 		                                "treated as covering every table", name, e) < 0 ? oom(err, errlen) : 0;
 	}
-	if (t->pb_name && strcmp(t->pb_name, name) != 0 &&
+	if (t->pb_name && strcmp(t->pb_name, bare) != 0 &&
 	    ig_cluster_state_problem(st, "log backup task \"%s\": its info names it \"%.100s\"", name,
 	                             t->pb_name) < 0)
 		return oom(err, errlen);
@@ -236,23 +237,59 @@ static char *key_name(const char *key, size_t klen, const char *prefix, bool to_
 	return strndup(s, (size_t)(e - s));
 }
 
+size_t ig_keyspace_ns_len(const char *key, size_t klen)
+{
+	size_t p = strlen(IG_KEY_KEYSPACES), i = p;
+
+	if (!has_prefix(key, klen, IG_KEY_KEYSPACES))
+		return 0;
+	while (i < klen && i - p <= 10 && key[i] >= '0' && key[i] <= '9')
+		i++;
+	return i > p && i - p <= 10 && i < klen && key[i] == '/' ? i : 0; /* ids are uint32 */
+}
+
+bool ig_task_key(const char *key, size_t klen)
+{
+	return has_prefix(key, klen, IG_KEY_TASK_INFO) || has_prefix(key, klen, IG_KEY_TASK_PAUSE) ||
+	       has_prefix(key, klen, IG_KEY_TASK_LAST_ERROR);
+}
+
+/* A task under a keyspace namespace is another task than a plain one of the same name: its
+ * name says which keyspace (key holds the namespace, ns bytes of it). */
+static char *listed_name(const char *key, size_t ns, const char *bare)
+{
+	size_t p = strlen(IG_KEY_KEYSPACES), n;
+	char *s;
+
+	if (!ns)
+		return strdup(bare);
+	n = strlen(bare) + (ns - p) + sizeof(" (keyspace )");
+	if ((s = malloc(n)))
+		snprintf(s, n, "%s (keyspace %.*s)", bare, (int)(ns - p), key + p);
+	return s;
+}
+
 int ig_cluster_state_add(ig_cluster_state *st, const char *key, size_t klen,
                          const unsigned char *val, size_t vlen, char *err, size_t errlen)
 {
-	char *name, *cluster, *ns, *id;
+	size_t ksl = ig_keyspace_ns_len(key, klen);
+	const char *k = key + ksl;
+	size_t kl = klen - ksl;
+	char *bare, *name, *cluster, *ns, *id;
 	int rc;
 
-	if (has_prefix(key, klen, IG_KEY_TASK_INFO) || has_prefix(key, klen, IG_KEY_TASK_PAUSE) ||
-	    has_prefix(key, klen, IG_KEY_TASK_LAST_ERROR)) {
-		bool info = has_prefix(key, klen, IG_KEY_TASK_INFO), pause = has_prefix(key, klen, IG_KEY_TASK_PAUSE);
-		name = key_name(key, klen, info ? IG_KEY_TASK_INFO : pause ? IG_KEY_TASK_PAUSE : IG_KEY_TASK_LAST_ERROR,
+	if (ig_task_key(k, kl)) {
+		bool info = has_prefix(k, kl, IG_KEY_TASK_INFO), pause = has_prefix(k, kl, IG_KEY_TASK_PAUSE);
+		bare = key_name(k, kl, info ? IG_KEY_TASK_INFO : pause ? IG_KEY_TASK_PAUSE : IG_KEY_TASK_LAST_ERROR,
 		                !info && !pause);
-		if (!name)
-			return oom(err, errlen);
-		rc = info ? add_task(st, name, val, vlen, err, errlen) : mark(st, name, pause);
+		name = bare ? listed_name(key, ksl, bare) : NULL;
+		rc = !name ? -1 : info ? add_task(st, name, bare, val, vlen, err, errlen) : mark(st, name, pause);
+		free(bare);
 		free(name);
 		return rc < 0 ? oom(err, errlen) : 0;
 	}
+	if (ksl)
+		return 0;
 	rc = ig_changefeed_key(key, klen, &cluster, &ns, &id);
 	if (rc < 0)
 		return oom(err, errlen);

@@ -20,9 +20,15 @@
 #define IG_KEY_TASK_PAUSE "/tidb/br-stream/pause/"
 #define IG_KEY_TASK_LAST_ERROR "/tidb/br-stream/last-error/"
 #define IG_KEY_CDC "/tidb/cdc/"
+/* TiDB keyspace etcd namespaces: "/keyspaces/tidb/<keyspace id>" before a key (pingcap/tidb
+ * pkg/keyspace MakeKeyspaceEtcdNamespace, pingcap/tidb#40269): a TiDB with keyspace-name, or
+ * TiDB X, wraps its domain's etcd client with it, and `br log start` puts a keyspace's log
+ * backup task through that client (docs/TIDB_VERSIONS.md, "Keyspace clusters"). */
+#define IG_KEY_KEYSPACES "/keyspaces/tidb/"
 
 typedef struct ig_lbtask {
-	char *name;          /* from the key: /tidb/br-stream/info/<name> */
+	char *name;          /* from the key: /tidb/br-stream/info/<name>; "<name> (keyspace <id>)"
+	                      * under /keyspaces/tidb/<id>/tidb/br-stream/info/<name> */
 	char *pb_name;       /* StreamBackupTaskInfo.name (field 4); NULL when absent */
 	char **filters;      /* StreamBackupTaskInfo.table_filter (field 5) */
 	size_t nfilters;
@@ -87,8 +93,15 @@ typedef struct ig_cluster_state {
 ig_cluster_state *ig_cluster_state_new(void);
 void ig_cluster_state_free(ig_cluster_state *st);
 
+/* The length of the keyspace namespace ("/keyspaces/tidb/<digits>", a '/' after it) key
+ * starts with, or 0. */
+size_t ig_keyspace_ns_len(const char *key, size_t klen);
+/* A log backup task key (info, pause, last-error), namespace stripped. */
+bool ig_task_key(const char *key, size_t klen);
+
 /* Feeds one etcd key/value. Keys outside the prefixes above, and CDC keys that are not
- * changefeed info, are ignored. Values that do not decode are recorded (problems) and the
+ * changefeed info, are ignored; task keys count under a keyspace namespace too (changefeed
+ * keys do not: TiCDC keeps a keyspace's under /tidb/cdc/, the keyspace in the key). Values that do not decode are recorded (problems) and the
  * task/changefeed covers everything. Returns -1 only when out of memory. */
 int ig_cluster_state_add(ig_cluster_state *st, const char *key, size_t klen,
                          const unsigned char *val, size_t vlen, char *err, size_t errlen);

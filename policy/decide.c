@@ -4,6 +4,8 @@
  *                           unreadable), else PASS (TiDB answers it)
  *   no database          -> REJECT 1046 (as TiDB)
  *   rule action deny     -> REJECT;  action pass -> PASS
+ *   TiDB X backend       -> REJECT: its keyspace's log backup tasks may be in an etcd the
+ *                           gateway does not read (reject_nextgen); unparsed imports too
  *   an option or form the backend's version does not know (policy/import_grammar.c)
  *                        -> REJECT while anything covers anything (or the state is
  *                           unreadable), else PASS (TiDB refuses it itself)
@@ -294,6 +296,32 @@ static int reject_required(dctx *d, bool tasks, bool cfs)
 	return reject(d, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000", &m);
 }
 
+/*
+ * TiDB X (the next-gen kernel) serves keyspaces. BR and TiDB keep a keyspace's log backup
+ * tasks under its etcd namespace (/keyspaces/tidb/<id>/tidb/br-stream/), which the gateway
+ * reads in PD's etcd; but a keyspace whose config names a meta service group keeps that
+ * namespace in the group's own etcd (pingcap/tidb pkg/metaservice DialEtcdClient), which the
+ * gateway does not read, and TiDB's own precheck reads neither. Nothing read shows that no
+ * task covers the table: refuse (docs/TIDB_VERSIONS.md, "Keyspace clusters").
+ */
+static void nextgen_text(msg *m)
+{
+	m_add(m, "the backend is TiDB X (next-gen kernel), whose keyspace may keep its log backup tasks "
+	      "in an etcd of its own that the gateway does not read");
+}
+
+static int reject_nextgen(dctx *d)
+{
+	msg m;
+
+	m_open(&m);
+	nextgen_text(&m);
+	m_add(&m, ", so nothing shows that no log backup task covers %.64s.%.64s; ", d->in->db, d->in->table);
+	rule_text(d, &m);
+	m_add(&m, "; use a logical import (LOAD DATA), or ask the DBA for a rule with action: pass");
+	return reject(d, IG_ER_LOAD_DATA_PRECHECK_FAILED, "HY000", &m);
+}
+
 static void version_text(msg *m, const ig_tidb_version *v)
 {
 	if (v->major < 0)
@@ -364,11 +392,14 @@ static int undecidable(dctx *d, bool unparsed, const char *what)
 		m_add(&m, " does not know the IMPORT INTO %.80s (the gateway models the grammar of TiDB %s)",
 		      what, d->grammar->name);
 	}
-	if (st && st->ntasks + st->ncfs == 0) {
+	if (st && st->ntasks + st->ncfs == 0 && !d->in->nextgen) {
 		m_add(&m, "; no log backup task or changefeed exists, so it is forwarded and TiDB answers it");
 		return finish(d, IG_VERDICT_PASS, &m);
 	}
-	if (!st) {
+	if (d->in->nextgen) {
+		m_add(&m, ", and ");
+		nextgen_text(&m);
+	} else if (!st) {
 		d->out->state_unavailable = true;
 		m_add(&m, ", and the cluster state (log backup tasks, changefeeds) cannot be read (%.200s)",
 		      d->in->state_error ? d->in->state_error : "unknown error");
@@ -516,6 +547,8 @@ static int decide(dctx *d)
 		m_add(&m, "policy rule \"%.64s\" (action: pass) forwards the statement as is", d->out->rule->name);
 		return finish(d, IG_VERDICT_PASS, &m);
 	}
+	if (d->in->nextgen)
+		return reject_nextgen(d);
 	if (ig_import_grammar_unknown(d->grammar, in->usage, what, sizeof(what)))
 		return undecidable(d, false, what);
 	if (!in->state)

@@ -55,6 +55,48 @@ int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out)
 	return 0;
 }
 
+/*
+ * TiDB X, the next-gen kernel, names itself "<mysql>-TiDB-X-CLOUD.YYYYMM.P[-pre]" (earlier
+ * master builds "-TiDB-CLOUD.YYYYMM.P"), made from its release vYY.MM.P (pingcap/tidb
+ * pkg/parser/mysql BuildTiDBXServerVersion: year 2025-2099, month 1-12; cmd/tidb-server
+ * initVersions refuses a configured server-version on that kernel). The index after the
+ * marker, 0 when s has none.
+ */
+static size_t tidbx_marker(const char *s, size_t len)
+{
+	static const char *const markers[] = {"-TiDB-X-CLOUD.", "-TiDB-CLOUD."};
+
+	for (size_t m = 0; m < 2; m++) {
+		const char *p = memmem(s, len, markers[m], strlen(markers[m]));
+		if (p)
+			return (size_t)(p - s) + strlen(markers[m]);
+	}
+	return 0;
+}
+
+bool ig_tidb_server_nextgen(const char *s, size_t len)
+{
+	return s && tidbx_marker(s, len) > 0;
+}
+
+/* "YYYYMM.P[-pre]" from s[i] on, read back as vYY.MM.P; out unchanged when not of that form. */
+static void tidbx_version(const char *s, size_t len, size_t i, ig_tidb_version *out)
+{
+	int ym = 0, patch = 0;
+
+	for (size_t k = 0; k < 6; k++, i++) {
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return;
+		ym = ym * 10 + (s[i] - '0');
+	}
+	if (i >= len || s[i++] != '.' || num(s, len, &i, &patch) < 0 || !suffix_ok(s, len, i) ||
+	    ym / 100 < 2025 || ym / 100 > 2099 || ym % 100 < 1 || ym % 100 > 12)
+		return;
+	out->major = ym / 100 - 2000;
+	out->minor = ym % 100;
+	out->patch = patch;
+}
+
 int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 {
 	static const char marker[] = "-TiDB-";
@@ -64,6 +106,10 @@ int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 	out->major = out->minor = out->patch = -1;
 	if (!s)
 		return -1;
+	if ((i = tidbx_marker(s, len)) > 0) {
+		tidbx_version(s, len, i, out);
+		return 0;
+	}
 	p = memmem(s, len, marker, sizeof(marker) - 1);
 	if (!p)
 		return -1;

@@ -15,9 +15,13 @@ typedef struct ig_tidb_version {
 /* "v8.5.0" or "8.5.0", optionally followed by "-suffix" (e.g. -alpha, -nightly).
  * Returns 0, or -1 when it is not such a version. */
 int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out);
-/* A MySQL greeting's server version: "8.0.11-TiDB-v8.5.0[-...]" -> 8.5.0.
- * Returns 0, or -1 (out->major = -1) when the server is not TiDB. */
+/* A MySQL greeting's server version: "8.0.11-TiDB-v8.5.0[-...]" -> 8.5.0; TiDB X's
+ * "8.0.11-TiDB-X-CLOUD.202603.1" -> 26.3.1 (major -1 when its numbers are not of that form,
+ * still 0: the server is TiDB). Returns 0, or -1 (out->major = -1) when the server is not TiDB. */
 int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out);
+/* Does the greeting's server version name TiDB X, the next-gen kernel (keyspaces only:
+ * docs/TIDB_VERSIONS.md, "Keyspace clusters")? */
+bool ig_tidb_server_nextgen(const char *s, size_t len);
 /* a >= major.minor.0 */
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor);
 

@@ -261,12 +261,22 @@ static ig_tidb_version backend_version(const ig_config *cfg)
 	return v;
 }
 
+/* As the live path takes it: does the last greeting name TiDB X? */
+static bool backend_nextgen(void)
+{
+	char sv[128];
+
+	ig_backend_last_version(sv, sizeof(sv));
+	return ig_tidb_server_nextgen(sv, strlen(sv));
+}
+
 static json_t *policy_json(const ig_config *cfg, const ig_covquery *q, const ig_cluster_state *st,
                            const char *state_err, char *err, size_t errlen)
 {
 	ig_decide_input in = {
 		.user = q->user, .host = q->host, .db = q->db, .table = q->table,
-		.version = backend_version(cfg), .state = st, .state_error = st ? NULL : state_err, .cfg = cfg,
+		.version = backend_version(cfg), .nextgen = backend_nextgen(), .state = st,
+		.state_error = st ? NULL : state_err, .cfg = cfg,
 	};
 	ig_decision d;
 	json_t *o, *obl;

@@ -216,6 +216,8 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *followed, int *
 	char err[256];
 	bool rewrite = false;
 	ig_tidb_version ver = backend_version(p);
+	const char *sv = p->server_version ? p->server_version : "";
+	bool nextgen = ig_tidb_server_nextgen(sv, strlen(sv));
 	int first_plain = -1;
 	*followed = *obl_item = -1;
 	for (size_t i = 0; i < p->nitems && first_plain < 0; i++)
@@ -233,7 +235,8 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *followed, int *
 			.user = p->user, .host = p->host, .db = it->db, .table = it->imp.table,
 			.disable_precheck = sql_import_find_opt(&it->imp, "DISABLE_PRECHECK") != NULL,
 			.usage = &usage,
-			.version = ver, .state = p->state, .state_error = p->state_err, .cfg = p->cfg,
+			.version = ver, .nextgen = nextgen, .state = p->state, .state_error = p->state_err,
+			.cfg = p->cfg,
 		};
 		if (ig_decide(&in, &it->dec, err, sizeof(err)) < 0) {
 			ig_inspect_reject(out, ER_UNKNOWN_ERROR, "HY000", "importgate: cannot decide: %s", err);

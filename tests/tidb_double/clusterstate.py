@@ -85,6 +85,7 @@ def get_prefix(etcd, prefix):
 def clear(etcd):
     """Remove everything TiDB/BR/TiCDC and importgate keep in etcd."""
     delete_prefix(etcd, "/tidb/")
+    delete_prefix(etcd, "/keyspaces/")
     delete_prefix(etcd, "/importgate/")
 
 
@@ -167,6 +168,12 @@ def stream_backup_task_info(name, table_filter, start_ts, end_ts,
 BR_STREAM = "/tidb/br-stream"
 
 
+def keyspace_ns(keyspace_id):
+    """The etcd namespace a keyspace cluster's TiDB (and BR through its domain) puts before
+    its keys: pkg/keyspace MakeKeyspaceEtcdNamespace, "" without a keyspace (FACTS.md)."""
+    return "" if keyspace_id is None else "/keyspaces/tidb/%d" % keyspace_id
+
+
 def _tso_now():
     """A TSO for 'now': physical ms << 18, as PD allocates them."""
     return int(time.time() * 1000) << 18
@@ -175,27 +182,30 @@ def _tso_now():
 def put_log_backup_task(etcd, name, table_filter=("*.*",), paused=False,
                         start_ts=None, end_ts=(1 << 63) - 1,
                         storage="s3://backup/log", pause_v2=False,
-                        checkpoint_ts=None, key_name=None):
+                        checkpoint_ts=None, key_name=None, keyspace_id=None):
     """Write a log backup task as `br log start` does (task info protobuf,
     one range key, a global checkpoint) and, if paused, the pause key as
     `br log pause` does: an empty value (v8.5.0) or, with pause_v2=True, the
     PauseV2 JSON of later BR versions. key_name lets a test make the key
-    differ from the protobuf name (readers must use the protobuf name)."""
+    differ from the protobuf name (readers must use the protobuf name). keyspace_id: the
+    task of a keyspace cluster, every key under its namespace (br log start puts it through
+    its domain's namespaced etcd client; FACTS.md)."""
     start_ts = _tso_now() if start_ts is None else start_ts
     key_name = name if key_name is None else key_name
+    base = keyspace_ns(keyspace_id) + BR_STREAM
     info = stream_backup_task_info(name, list(table_filter), start_ts, end_ts, storage)
-    put(etcd, "%s/info/%s" % (BR_STREAM, key_name), info)
+    put(etcd, "%s/info/%s" % (base, key_name), info)
     # BR keeps ranges and checkpoints beside the info; readers must skip them.
-    put(etcd, ("%s/ranges/%s/" % (BR_STREAM, key_name)).encode() + b"t\x80", b"t\xff")
+    put(etcd, ("%s/ranges/%s/" % (base, key_name)).encode() + b"t\x80", b"t\xff")
     cp = start_ts if checkpoint_ts is None else checkpoint_ts
-    put(etcd, "%s/checkpoint/%s/central_global" % (BR_STREAM, key_name),
+    put(etcd, "%s/checkpoint/%s/central_global" % (base, key_name),
         cp.to_bytes(8, "big"))
     if paused:
-        pause_log_backup_task(etcd, key_name, pause_v2)
+        pause_log_backup_task(etcd, key_name, pause_v2, keyspace_id)
     return info
 
 
-def pause_log_backup_task(etcd, name, pause_v2=False):
+def pause_log_backup_task(etcd, name, pause_v2=False, keyspace_id=None):
     value = b""
     if pause_v2:
         value = json.dumps({
@@ -203,7 +213,7 @@ def pause_log_backup_task(etcd, name, pause_v2=False):
             "operation_pid": os.getpid(),
             "operation_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "payload_type": "", "payload": None}).encode()
-    put(etcd, "%s/pause/%s" % (BR_STREAM, name), value)
+    put(etcd, "%s%s/pause/%s" % (keyspace_ns(keyspace_id), BR_STREAM, name), value)
 
 
 def resume_log_backup_task(etcd, name):

@@ -145,6 +145,38 @@ static void pause_and_errors(void **state)
 	ig_cluster_state_free(st);
 }
 
+/* A keyspace cluster's tasks, under /keyspaces/tidb/<id>: tasks of their own, with markers. */
+static void keyspace_tasks(void **state)
+{
+	static const char *const shop[] = {"shop.*"};
+	unsigned char pb[256];
+	ig_cluster_state *st = ig_cluster_state_new();
+
+	(void)state;
+	th_task(st, "t1", shop, 1); /* a plain one of the same name */
+	th_add(st, "/keyspaces/tidb/42/tidb/br-stream/info/t1", pb, th_task_pb(pb, "t1", NULL, 0));
+	th_adds(st, "/keyspaces/tidb/42/tidb/br-stream/pause/t1", "");
+	th_add(st, "/keyspaces/tidb/7/tidb/br-stream/info/t2", pb, th_task_pb(pb, "t2", shop, 1));
+	th_adds(st, "/keyspaces/tidb/7/tidb/br-stream/last-error/t2/store1", "x");
+	th_adds(st, "/keyspaces/tidb/7/tidb/br-stream/checkpoint/t2/central_global", "12345678");
+	th_adds(st, "/keyspaces/tidb/7/tidb/cdc/default/default/changefeed/info/cf", "{\"state\":\"normal\"}");
+	th_adds(st, "/keyspaces/tidb/x/tidb/br-stream/info/t3", "");
+	ig_cluster_state_finish(st);
+	assert_int_equal(st->ntasks, 3);
+	assert_int_equal(st->ncfs, 0);
+	assert_string_equal(st->tasks[1].name, "t1 (keyspace 42)");
+	assert_false(st->tasks[0].paused);
+	assert_true(st->tasks[1].paused);
+	assert_true(st->tasks[2].has_error);
+	assert_int_equal(st->nproblems, 0); /* the info names the task as the key does */
+	assert_string_equal(covering(st, "app", "x"), "t:t1 (keyspace 42) c:");
+	assert_string_equal(covering(st, "shop", "x"), "t:t1,t1 (keyspace 42),t2 (keyspace 7) c:");
+	assert_int_equal(ig_keyspace_ns_len("/keyspaces/tidb/42/tidb/x", 25), 18);
+	assert_int_equal(ig_keyspace_ns_len("/keyspaces/tidb/42", 18), 0);
+	assert_int_equal(ig_keyspace_ns_len("/keyspaces/tidb/12345678901/tidb/x", 34), 0);
+	ig_cluster_state_free(st);
+}
+
 static void task_filter_errors(void **state)
 {
 	static const char *const bad[] = {"app.*", "a.b.c"};
@@ -313,6 +345,7 @@ int main(void)
 		cmocka_unit_test(tasks),
 		cmocka_unit_test(cdc_system_schemas),
 		cmocka_unit_test(pause_and_errors),
+		cmocka_unit_test(keyspace_tasks),
 		cmocka_unit_test(task_filter_errors),
 		cmocka_unit_test(changefeeds),
 		cmocka_unit_test(case_sensitivity),

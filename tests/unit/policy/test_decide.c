@@ -2,7 +2,8 @@
  * test_decide.c - every row of the verdict table (README.md, "Why") and the content of
  * each rejection message: no database, deny, pass, state unavailable (x DISABLE_PRECHECK x
  * on_state_unavailable), required -> reject (naming each), logical, exists -> add
- * DISABLE_PRECHECK / keep / old TiDB -> reject, obligations, dry-run.
+ * DISABLE_PRECHECK / keep / old TiDB -> reject, obligations, a TiDB X backend -> reject,
+ * dry-run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -543,6 +544,45 @@ static void nothing_exists(void **state)
 	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
 }
 
+/* ---- TiDB X: its keyspace's tasks may be in an etcd the gateway does not read ---- */
+
+static void tidbx_backend(void **state)
+{
+	fx *f = *state;
+	ig_import_usage unparsed = {.unparsed = "PARTITION at offset 16"};
+
+	f->in.nextgen = true;
+	f->in.version = (ig_tidb_version){26, 3, 1};
+	run(f); /* nothing read covers anything: refused all the same */
+	expect_reject(f);
+	has(f->d.message, "the backend is TiDB X (next-gen kernel)");
+	has(f->d.message, "no log backup task covers shop.orders");
+	has(f->d.message, "no policy rule matches 'app'@'10.0.0.9'");
+	lacks(f->d.reason, "DISABLE_PRECHECK added");
+	/* a rule's not-needed cannot say where the tasks are either */
+	f->in.db = "scratch";
+	run(f);
+	expect_reject(f);
+	/* the DBA's pass rule forwards, deny refuses, as on every backend */
+	f->in.db = "shop";
+	f->in.user = "dba";
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
+	f->in.user = "intern";
+	run(f);
+	has(f->d.message, "(action: deny)");
+	/* an import the gateway cannot parse: not forwarded on "nothing exists" */
+	f->in.user = "app";
+	f->in.usage = &unparsed;
+	run(f);
+	expect_reject(f);
+	has(f->d.message, "and the backend is TiDB X");
+	/* the same on a classic TiDB: nothing exists, forwarded, TiDB answers it */
+	f->in.nextgen = false;
+	run(f);
+	assert_int_equal(f->d.verdict, IG_VERDICT_PASS);
+}
+
 static void dry_run(void **state)
 {
 	fx *f = *state;
@@ -586,7 +626,7 @@ int main(void)
 		T(exists_add_disable_precheck), T(exists_elsewhere), T(filtered_task_default), T(exists_old_tidb),
 		T(warning_changefeed_on_v75), T(old_tidb_maybe_forwards),
 		T(exists_unknown_version), T(obligations),
-		T(nothing_exists), T(dry_run), T(bad_input),
+		T(nothing_exists), T(tidbx_backend), T(dry_run), T(bad_input),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,6 +221,21 @@ static void versions(void **state)
 	assert_int_equal(ig_tidb_version_from_server("10.11.6-MariaDB-0+deb12u1", 25, &v), -1);
 	assert_int_equal(v.major, -1);
 	assert_int_equal(ig_tidb_version_from_server("8.0.36", 6, &v), -1);
+	assert_false(ig_tidb_server_nextgen("8.0.11-TiDB-v8.5.0", 18));
+	assert_false(ig_tidb_server_nextgen(NULL, 0));
+	/* TiDB X: "-TiDB-X-CLOUD.YYYYMM.P" (and the earlier "-TiDB-CLOUD."), release vYY.MM.P */
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-X-CLOUD.202603.1", 28, &v), 0);
+	assert_true(v.major == 26 && v.minor == 3 && v.patch == 1);
+	assert_true(ig_tidb_server_nextgen("8.0.11-TiDB-X-CLOUD.202603.1", 28));
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-CLOUD.202510.0-xxx", 30, &v), 0);
+	assert_true(v.major == 25 && v.minor == 10 && v.patch == 0);
+	assert_true(ig_tidb_server_nextgen("8.0.11-TiDB-CLOUD.202510.0-xxx", 30));
+	/* named TiDB X, numbers not of its form: TiDB X, version unknown */
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-X-CLOUD.202613.1", 28, &v), 0);
+	assert_int_equal(v.major, -1);
+	assert_int_equal(ig_tidb_version_from_server("8.0.11-TiDB-X-CLOUD.latest", 26, &v), 0);
+	assert_int_equal(v.major, -1);
+	assert_true(ig_tidb_server_nextgen("8.0.11-TiDB-X-CLOUD.latest", 26));
 	v = (ig_tidb_version){8, 0, 0};
 	assert_true(ig_tidb_version_at_least(&v, 8, 0));
 	v = (ig_tidb_version){7, 6, 9};

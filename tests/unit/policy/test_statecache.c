@@ -78,6 +78,16 @@ static void events(void **state)
 		{"", "/tidb/cdc/changefeed/info/old", 1},
 		{"", "/tidb/cdc/default/__cdc_meta__/capture/abc", 0},
 		{"", "/pd/123/timestamp", 0},
+		/* a keyspace's tasks under its etcd namespace; nothing else its TiDB keeps there */
+		{"", "/keyspaces/tidb/42/tidb/br-stream/info/t1", 1},
+		{"\"type\":\"DELETE\",", "/keyspaces/tidb/42/tidb/br-stream/info/t1", 1},
+		{"", "/keyspaces/tidb/42/tidb/br-stream/pause/t1", 1},
+		{"", "/keyspaces/tidb/42/tidb/br-stream/last-error/t1/store1", 1},
+		{"", "/keyspaces/tidb/42/tidb/br-stream/checkpoint/t1/central_global", 0},
+		{"", "/keyspaces/tidb/42/topology/tidb/10.0.0.1:4000/ttl", 0},
+		{"", "/keyspaces/tidb/42/tidb/cdc/default/default/changefeed/info/cf1", 0},
+		{"", "/keyspaces/tidb/x/tidb/br-stream/info/t1", 0},
+		{"", "/keyspaces/tidb/42tidb/autoid/leader/1", 0},
 	};
 	ig_watch_msg m;
 	char err[200];
