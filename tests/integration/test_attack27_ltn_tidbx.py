@@ -1,0 +1,58 @@
+"""Attack 27 (TiDB X through the Lightning preflight): the live path refuses an IMPORT INTO on
+a TiDB X backend (greeting `-TiDB-X-CLOUD.`) because its keyspace may keep its log backup
+tasks in a meta service group's etcd the gateway does not read (docs/TIDB_VERSIONS.md,
+"Keyspace clusters"). `importgate lightning check|run` decided with a fixed version and never
+looked at what the task's TiDB is: with nothing in PD's etcd it answered "allowed" and
+"check-requirements = false: safe", so the guarded run started Lightning with its own
+CDC/PiTR check off, the one check that (master Lightning, lightning/pkg/importer
+CDCPITRCheckItem with the keyspace name) dials the keyspace's etcd and would see the task."""
+
+import pytest
+
+from policy_helpers import etcd, start_double, state  # noqa: F401  (fixtures)
+from test_lightning import check_json, dump, gw_config, ig, task_file
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+TIDBX = "8.0.11-TiDB-X-CLOUD.202603.1"
+
+
+@pytest.fixture(scope="module")
+def xdouble(etcd, tmp_path_factory):  # noqa: F811
+    srv = start_double(etcd.url, str(tmp_path_factory.mktemp("ltnx") / "statements.jsonl"),
+                       version=TIDBX)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def cdouble(etcd, tmp_path_factory):  # noqa: F811
+    srv = start_double(etcd.url, str(tmp_path_factory.mktemp("ltnc") / "statements.jsonl"))
+    yield srv
+    srv.stop()
+
+
+def test_tidbx_lightning_check_refused(tmp_path, etcd, state, xdouble):  # noqa: F811
+    """Nothing in PD's etcd, the task's TiDB greets as TiDB X: refused, and skipping
+    Lightning's own check is not called safe."""
+    src = dump(tmp_path / "d", ["shop.orders"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % xdouble.port,))
+    task = task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=xdouble.port)
+    rc, ans = check_json(cfg, task)
+    t = ans["tables"][0]
+    assert t["verdict"] == "refused", ans
+    assert "TiDB X" in t["reason"], t["reason"]
+    assert ans["check_requirements_false"]["safe"] is False, ans
+    assert rc == 1
+    p = ig("check", "-c", cfg, "--task", task)
+    assert p.returncode == 1 and "REFUSED" in p.stdout, (p.stdout, p.stderr)
+
+
+def test_classic_lightning_check_allowed(tmp_path, etcd, state, cdouble):  # noqa: F811
+    """Control: the same with a classic TiDB greeting is allowed, skipping safe."""
+    src = dump(tmp_path / "d", ["shop.orders"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % cdouble.port,))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
+                                        tidb_port=cdouble.port))
+    assert rc == 0 and ans["tables"][0]["verdict"] == "allowed", ans
+    assert ans["check_requirements_false"]["safe"] is True, ans
