@@ -13,15 +13,24 @@
 #include "proxy/ltn_preflight.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lightning/pdaddr.h"
 #include "pd/etcdread.h"
 #include "policy/oblrecord.h"
 #include "policy/version.h"
+#include "proxy/mysql_proto.h"
+#include "proxy/proxyproto.h"
 
 #define MAX_TASK_BYTES (4u << 20)
 #define MAX_FILES 1000000
@@ -164,6 +173,105 @@ static int find_targets(ig_ltn_preflight *p, char *err, size_t errlen)
 	return rc;
 }
 
+/* ---- what the task's TiDB is: its greeting ---- */
+
+static long long ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Waits for ev on fd until the deadline: 0, or -1 (timed out or failed). */
+static int wait_fd(int fd, short ev, const struct timespec *deadline)
+{
+	struct pollfd pfd = {.fd = fd, .events = ev};
+	long long left = ms_left(deadline);
+	int rc;
+
+	if (left <= 0)
+		return -1;
+	do
+		rc = poll(&pfd, 1, (int)left);
+	while (rc < 0 && errno == EINTR);
+	return rc == 1 && (pfd.revents & ev) ? 0 : -1;
+}
+
+static int connect_by(const struct addrinfo *ai, const struct timespec *deadline)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol), e = 0;
+	socklen_t el = sizeof(e);
+
+	if (fd < 0)
+		return -1;
+	if ((connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) ||
+	    wait_fd(fd, POLLOUT, deadline) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads the first packet (the greeting) into buf: its payload length, or -1. */
+static long read_first_packet(int fd, uint8_t *buf, size_t cap, const struct timespec *deadline)
+{
+	size_t have = 0, want = 4;
+
+	while (have < want) {
+		ssize_t n;
+		if (wait_fd(fd, POLLIN, deadline) < 0 || (n = read(fd, buf + have, want - have)) <= 0)
+			return -1;
+		have += (size_t)n;
+		if (have == 4 && want == 4 && (want = 4 + (size_t)my_u24(buf)) > cap)
+			return -1;
+	}
+	return (long)(want - 4);
+}
+
+/*
+ * The server version [tidb] host:port greets with, read as the health probe reads it (a
+ * PROXY protocol LOCAL header first when backends.proxy_protocol says so), within
+ * backends.health_timeout_ms; p->tidb_server stays "" when it does not greet. The live path
+ * knows TiDB X by its session's greeting (proxy/decision.c); the preflight has no session.
+ */
+static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct timespec deadline;
+	uint8_t buf[4 + 1024];
+	char port[16], why[128];
+	my_greeting g;
+	long plen = -1;
+	int fd = -1;
+
+	if (!p->task.tidb_host || p->task.tidb_port <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += cfg->backends.health_timeout_ms / 1000;
+	deadline.tv_nsec += (cfg->backends.health_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	snprintf(port, sizeof(port), "%ld", p->task.tidb_port);
+	if (getaddrinfo(p->task.tidb_host, port, &hints, &res) != 0)
+		return;
+	for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+		fd = connect_by(ai, &deadline);
+	freeaddrinfo(res);
+	if (fd < 0)
+		return;
+	if (cfg->backends.proxy_protocol != IG_PP_SEND_V2 ||
+	    write(fd, ig_pp_local_header, sizeof(ig_pp_local_header)) == (ssize_t)sizeof(ig_pp_local_header))
+		plen = read_first_packet(fd, buf, sizeof(buf), &deadline);
+	close(fd);
+	if (plen > 0 && buf[4] != 0xff && my_greeting_parse(buf + 4, (size_t)plen, &g, why, sizeof(why)) == 0)
+		snprintf(p->tidb_server, sizeof(p->tidb_server), "%s", g.server_version);
+}
+
+/* ---- the cluster ---- */
+
 /* [tidb] host and port against backends.servers; on a match cluster_why says both. */
 static int tidb_same(const ig_config *cfg, ig_ltn_preflight *p)
 {
@@ -207,6 +315,8 @@ static void judge_cluster(const ig_config *cfg, ig_ltn_preflight *p)
 	                                 sizeof(p->cluster_why)) == 1;
 	if (p->cluster_same) /* and its SQL (schema, table IDs, checksum) is the same cluster's TiDB */
 		p->cluster_same = tidb_same(cfg, p) == 1;
+	if (p->cluster_same) /* TiDB X is refused as on the live path (decide.c reject_nextgen) */
+		read_tidb_greeting(cfg, p);
 }
 
 /* ---- deciding ---- */
@@ -237,7 +347,8 @@ static int answer_physical(const ig_config *cfg, ig_ltn_preflight *p, ig_ltn_ans
 {
 	ig_decide_input in = {
 		.user = user, .host = host, .db = a->t->db, .table = a->t->table,
-		.version = decision_version(cfg), .state = p->state,
+		.version = decision_version(cfg),
+		.nextgen = ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server)), .state = p->state,
 		.state_error = p->state ? NULL : p->state_error, .cfg = cfg,
 	};
 	const char *why;
@@ -407,6 +518,7 @@ void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
 	        p->task.check_requirements ? "true" : "false", p->targets.n, p->task.source_path);
 	if (p->task.backend == IG_LTN_BACKEND_LOCAL) {
 		fprintf(f, "cluster: %s%s\n", p->cluster_same ? "" : "NOT THE GATEWAY'S: ", p->cluster_why);
+		fprintf(f, "TiDB greets as: %s\n", p->tidb_server[0] ? p->tidb_server : "(not read)");
 		if (p->state)
 			fprintf(f, "cluster state: %zu log backup task(s), %zu changefeed(s), read from %s at revision %lld\n",
 			        p->state->ntasks, p->state->ncfs, p->state->source ? p->state->source : "?",
@@ -482,8 +594,9 @@ json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p)
 	              "tables_total", (json_int_t)p->nanswers, "tables_refused", (json_int_t)p->nrefused,
 	              "tables", tables ? tables : json_array());
 	if (o)
-		json_object_set_new(o, "cluster", json_pack("{s:b, s:s?, s:s}", "same", p->cluster_same,
-		                                            "pd_addr", p->task.pd_addr, "why", p->cluster_why));
+		json_object_set_new(o, "cluster", json_pack("{s:b, s:s?, s:s, s:s}", "same", p->cluster_same,
+		                                            "pd_addr", p->task.pd_addr, "why", p->cluster_why,
+		                                            "tidb_server", p->tidb_server));
 	if (o && p->task.backend == IG_LTN_BACKEND_LOCAL)
 		json_object_set_new(o, "cluster_state", p->state
 		        ? json_pack("{s:s?, s:I, s:I, s:I}", "source", p->state->source, "revision",

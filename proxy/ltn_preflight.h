@@ -47,6 +47,7 @@ typedef struct ig_ltn_preflight {
 	bool cluster_same;       /* Lightning imports into the gateway's cluster (pd-addr in cluster.pd,
 	                          * [tidb] host:port in backends.servers) */
 	char cluster_why[600];
+	char tidb_server[128];   /* the server version [tidb] host:port greets with; "" when not read */
 	ig_cluster_state *state; /* NULL: not read (backend tidb) or unreadable */
 	char state_error[512];
 	ig_ltn_answer *answers;

@@ -43,7 +43,7 @@ def test_tidbx_lightning_check_refused(tmp_path, etcd, state, xdouble):  # noqa:
     assert t["verdict"] == "refused", ans
     assert "TiDB X" in t["reason"], t["reason"]
     assert ans["check_requirements_false"]["safe"] is False, ans
-    assert rc == 1
+    assert rc == 1 and ans["cluster"]["tidb_server"] == TIDBX, ans
     p = ig("check", "-c", cfg, "--task", task)
     assert p.returncode == 1 and "REFUSED" in p.stdout, (p.stdout, p.stderr)
 
@@ -56,3 +56,4 @@ def test_classic_lightning_check_allowed(tmp_path, etcd, state, cdouble):  # noq
                                         tidb_port=cdouble.port))
     assert rc == 0 and ans["tables"][0]["verdict"] == "allowed", ans
     assert ans["check_requirements_false"]["safe"] is True, ans
+    assert "-TiDB-v" in ans["cluster"]["tidb_server"], ans
