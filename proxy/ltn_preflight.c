@@ -229,6 +229,18 @@ static long read_first_packet(int fd, uint8_t *buf, size_t cap, const struct tim
 	return (long)(want - 4);
 }
 
+/* A server's bytes, printed on the operator's terminal and put in JSON: printable ASCII
+ * only (a TiDB version is), anything else as '?', so no control sequence reaches the
+ * terminal and jansson never drops the field for invalid UTF-8. */
+static void keep_server_version(ig_ltn_preflight *p, const char *sv)
+{
+	size_t i = 0;
+
+	for (; sv[i] && i + 1 < sizeof(p->tidb_server); i++)
+		p->tidb_server[i] = sv[i] >= 0x20 && sv[i] < 0x7f ? sv[i] : '?';
+	p->tidb_server[i] = '\0';
+}
+
 /*
  * The server version [tidb] host:port greets with, read as the health probe reads it (a
  * PROXY protocol LOCAL header first when backends.proxy_protocol says so), within
@@ -267,7 +279,7 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 		plen = read_first_packet(fd, buf, sizeof(buf), &deadline);
 	close(fd);
 	if (plen > 0 && buf[4] != 0xff && my_greeting_parse(buf + 4, (size_t)plen, &g, why, sizeof(why)) == 0)
-		snprintf(p->tidb_server, sizeof(p->tidb_server), "%s", g.server_version);
+		keep_server_version(p, g.server_version);
 }
 
 /* ---- the cluster ---- */
@@ -401,6 +413,14 @@ static void judge_skip(ig_ltn_preflight *p)
 	if (!p->cluster_same) {
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: the task does not import into the cluster whose "
 		         "log backup tasks and changefeeds were read");
+		return;
+	}
+	if (!p->tidb_server[0]) {
+		/* TiDB X keeps a keyspace's tasks where the gateway may not read them (decide.c
+		 * reject_nextgen); Lightning's own check reads that etcd */
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] did not greet within "
+		         "backends.health_timeout_ms, so it may be TiDB X, whose log backup tasks the gateway "
+		         "may not read; keep check-requirements = true so Lightning's own check decides");
 		return;
 	}
 	if (p->nrefused) {

@@ -10,7 +10,7 @@ CDCPITRCheckItem with the keyspace name) dials the keyspace's etcd and would see
 import pytest
 
 from policy_helpers import etcd, start_double, state  # noqa: F401  (fixtures)
-from test_lightning import check_json, dump, gw_config, ig, task_file
+from test_lightning import GreetingListener, check_json, dump, greeting_packet, gw_config, ig, task_file
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -57,3 +57,39 @@ def test_classic_lightning_check_allowed(tmp_path, etcd, state, cdouble):  # noq
     assert rc == 0 and ans["tables"][0]["verdict"] == "allowed", ans
     assert ans["check_requirements_false"]["safe"] is True, ans
     assert "-TiDB-v" in ans["cluster"]["tidb_server"], ans
+
+
+def test_silent_tidb_not_safe_to_skip(tmp_path, etcd, state):  # noqa: F811
+    """The task's TiDB accepts but never greets: what it is stays unknown (it may be TiDB X),
+    so turning Lightning's own check off is not called safe (it was: the greeting was read
+    as 'not TiDB X' by its absence)."""
+    lst = GreetingListener(None)
+    try:
+        src = dump(tmp_path / "d", ["shop.orders"])
+        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % lst.port,))
+        rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
+                                            tidb_port=lst.port))
+        assert ans["cluster"]["tidb_server"] == "", ans
+        assert ans["check_requirements_false"]["safe"] is False, ans
+        assert "did not greet" in ans["check_requirements_false"]["why"], ans
+    finally:
+        lst.close()
+
+
+def test_greeting_bytes_kept_printable(tmp_path, etcd, state):  # noqa: F811
+    """A greeting's server version with an escape sequence and bytes that are not UTF-8:
+    printed and put in JSON as printable ASCII (the terminal gets no control sequence, and
+    the JSON's cluster object is not dropped), still read as TiDB X."""
+    lst = GreetingListener(greeting_packet(b"8.0.11-TiDB-X-CLOUD.202603.1\x1b]0;owned\x07\xff"))
+    try:
+        src = dump(tmp_path / "d", ["shop.orders"])
+        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % lst.port,))
+        task = task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=lst.port)
+        rc, ans = check_json(cfg, task)
+        assert ans["cluster"]["tidb_server"] == "8.0.11-TiDB-X-CLOUD.202603.1?]0;owned??", ans
+        assert ans["tables"][0]["verdict"] == "refused", ans
+        p = ig("check", "-c", cfg, "--task", task)
+        assert "\x1b" not in p.stdout and "\x07" not in p.stdout, p.stdout
+        assert "TiDB greets as: 8.0.11-TiDB-X-CLOUD.202603.1?]0;owned??" in p.stdout, p.stdout
+    finally:
+        lst.close()

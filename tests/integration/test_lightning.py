@@ -9,7 +9,10 @@ records and the audit log. Every wait is a poll with a bound."""
 
 import json
 import os
+import socket
+import struct
 import subprocess
+import threading
 
 import pytest
 import yaml
@@ -81,6 +84,45 @@ def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{j
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return str(path)
+
+
+class GreetingListener:
+    """A TiDB that only greets: accepts on a loopback port and answers each connection with
+    `greeting` bytes (None: says nothing until closed). The preflight reads [tidb]'s greeting
+    (TiDB X is refused; one that does not greet makes check-requirements = false unsafe)."""
+
+    def __init__(self, greeting):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.greeting = greeting
+        self.conns = []
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            if self.greeting is not None:
+                c.sendall(self.greeting)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def greeting_packet(version: bytes) -> bytes:
+    """A protocol-10 greeting naming `version` (what my_greeting_parse reads)."""
+    body = (b"\x0a" + version + b"\x00" + struct.pack("<I", 7) + b"abcdefgh\x00"
+            + struct.pack("<H", 0xf7ff) + b"\x21" + struct.pack("<H", 2) + struct.pack("<H", 0x81ff)
+            + b"\x15" + b"\x00" * 10 + b"ijklmnopqrst\x00" + b"mysql_native_password\x00")
+    return struct.pack("<I", len(body))[:3] + b"\x00" + body
 
 
 def ig(*args, env=None, timeout=120):
@@ -169,18 +211,20 @@ def test_filtered_task_covers_every_table_by_default(tmp_path, etcd, state):  # 
     assert rc == 0 and by_table(ans)["staging.a"]["verdict"] != "refused", ans
 
 
-def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state):  # noqa: F811
+def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state, request):  # noqa: F811
     """The filter leaves the covered table out (exit 0, check-requirements = false safe and
     needed); a route into a covered schema makes a harmless source refused."""
     state.task("pitr", ["shop.*"])
     src = dump(tmp_path / "d", ["shop.orders", "staging.a", "raw.b"])
-    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [])
-    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
+    tidb = GreetingListener(greeting_packet(b"8.0.11-TiDB-v8.5.0"))  # safe needs a TiDB that greets
+    request.addfinalizer(tidb.close)
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % tidb.port,))
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=tidb.port,
                                         extra="filter = ['*.*', '!shop.*']\n"))
     assert rc == 0 and sorted(by_table(ans)) == ["raw.b", "staging.a"], ans
     assert ans["check_requirements_false"] == {"safe": True, "needed": True,
                                                "why": ans["check_requirements_false"]["why"]}
-    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, etcd_url=etcd.url, extra=(
+    rc, ans = check_json(cfg, task_file(tmp_path / "t2.toml", src, etcd_url=etcd.url, tidb_port=tidb.port, extra=(
         "filter = ['raw.*']\n[[routes]]\nschema-pattern = 'raw'\ntarget-schema = 'shop'\n")))
     t = by_table(ans)
     assert rc == 1 and list(t) == ["shop.b"], ans
