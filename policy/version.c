@@ -56,10 +56,11 @@ int ig_tidb_version_parse(const char *s, size_t len, ig_tidb_version *out)
 }
 
 /*
- * TiDB X, the next-gen kernel, names itself "<mysql>-TiDB-X-CLOUD.YYYYMM.P[-pre]" (earlier
- * master builds "-TiDB-CLOUD.YYYYMM.P"), made from its release vYY.MM.P (pingcap/tidb
- * pkg/parser/mysql BuildTiDBXServerVersion: year 2025-2099, month 1-12; cmd/tidb-server
- * initVersions refuses a configured server-version on that kernel). The index after the
+ * TiDB X, the next-gen kernel, names itself "<mysql>-TiDB-CLOUD.YYYYMM.P[-pre]" from its
+ * release vYY.MM.P (pingcap/tidb pkg/parser/mysql BuildTiDBXServerVersion, whose stored tests
+ * expect "8.0.11-TiDB-CLOUD.202603.0": year 2025-2099, month 1-12; cmd/tidb-server
+ * initVersions refuses a configured server-version on that kernel); TiDB Cloud's docs call
+ * the kernel "TiDB-X-CLOUD.YYYYMM.x", so that spelling is taken too. The index after the
  * marker, 0 when s has none.
  */
 static size_t tidbx_marker(const char *s, size_t len)
