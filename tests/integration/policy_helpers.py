@@ -185,6 +185,11 @@ def query(gw_or_port, sql, user="root", db=DB1, multi=False):
         c.close()
 
 
+def refused_by_gateway(out):
+    """The gateway's own 8173 refusal (TiDB's precheck answers 8173 too, without the name)."""
+    return out.code == PRECHECK and "importgate" in (out.message or "")
+
+
 def raw(gw_or_port, user="root", db=DB1):
     """tests/tidb_double/rawclient.py: COM_STMT_PREPARE, raw capability choices."""
     if isinstance(gw_or_port, int):

@@ -27,15 +27,12 @@ import json
 
 import pytest
 
-from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, query, state  # noqa: F401
+from policy_helpers import (Received, double, etcd, policy_gw, query,  # noqa: F401
+                            refused_by_gateway, state)
 
 import clusterstate as cs  # noqa: E402 (tests/tidb_double, put on sys.path by policy_helpers)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
-
-
-def _refused(out):
-    return out.code == PRECHECK and "importgate" in (out.message or "")
 
 
 @pytest.mark.parametrize("case_sensitive", ["true", "absent"])
@@ -48,7 +45,7 @@ def test_case_sensitive_exclusion_spelled_like_the_rule(policy_gw, double, etcd,
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.Orders FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
 
 
@@ -58,7 +55,7 @@ def test_case_insensitive_exclusion_still_excludes(policy_gw, double, state):
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.orders FROM 's3://b/t.csv'")
-    assert not _refused(out), out
+    assert not refused_by_gateway(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
 
 
@@ -67,7 +64,7 @@ def test_task_exclusion_maybe_case_sensitive(policy_gw, double, state):
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.scratch FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
 
 
@@ -77,7 +74,7 @@ def test_task_exclusion_of_every_spelling_still_excludes(policy_gw, double, stat
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO `2024`.t FROM 's3://b/t.csv'")
-    assert not _refused(out), out
+    assert not refused_by_gateway(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
 
 
@@ -86,5 +83,5 @@ def test_task_literal_lowered_as_go_does(policy_gw, double, state):
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO inventory.items FROM 's3://b/i.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert rx.imports() == [], rx.imports()

@@ -19,17 +19,14 @@ import time
 
 import pytest
 
-from policy_helpers import PRECHECK, Received, double, etcd, policy_gw, query, state  # noqa: F401
+from policy_helpers import (Received, double, etcd, policy_gw, query,  # noqa: F401
+                            refused_by_gateway, state)
 from test_ctl_status import admin_gw, coverage  # noqa: F401
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 EVERY = {"log_backup_filters": "every-table"}
 BY_NAME = {"log_backup_filters": "by-name"}
-
-
-def _refused(out):
-    return out.code == PRECHECK and "importgate" in (out.message or "")
 
 
 @pytest.mark.parametrize("filters", [["shop.*"], ["shop.orders"], ["*.*", "!archive.*"],
@@ -39,7 +36,7 @@ def test_filtered_task_covers_a_renamed_table_by_default(policy_gw, double, stat
     gw = policy_gw(policy=dict(EVERY))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert "pitr_shop" in out.message and "counted as covering every table" in out.message, out.message
     assert "policy.log_backup_filters" in out.message, out.message
     assert rx.imports() == [], rx.imports()
@@ -50,7 +47,7 @@ def test_disable_precheck_refused_too(policy_gw, double, state):
     gw = policy_gw(policy=dict(EVERY))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv' WITH DISABLE_PRECHECK")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
 
 
@@ -63,7 +60,7 @@ def test_the_default_is_every_table(policy_gw, double, state):
     gw.start()
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
 
 
@@ -76,7 +73,7 @@ def test_a_rule_still_decides_a_table_a_filtered_task_covers(policy_gw, double, 
     gw = policy_gw(policy=dict(EVERY, rules=rules))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert not _refused(out), out
+    assert not refused_by_gateway(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
 
 
@@ -90,7 +87,7 @@ def test_a_whole_cluster_task_covers_every_table_either_way(policy_gw, double, s
         gw = policy_gw(policy=dict(policy))
         rx = Received(double)
         out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-        assert _refused(out), (policy, out, rx.sqls())
+        assert refused_by_gateway(out), (policy, out, rx.sqls())
         assert "counted as covering every table" not in out.message, out.message
         assert rx.imports() == [], rx.imports()
 
@@ -102,10 +99,10 @@ def test_by_name_reads_the_filter_against_the_names(policy_gw, double, state):
     gw = policy_gw(policy=dict(BY_NAME))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert not _refused(out), out
+    assert not refused_by_gateway(out), out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s], rx.sqls()
     out = query(gw, "IMPORT INTO shop.orders FROM 's3://b/t.csv'")
-    assert _refused(out), out
+    assert refused_by_gateway(out), out
 
 
 def test_coverage_api_says_why(admin_gw, state):
@@ -127,7 +124,7 @@ def test_a_star_filter_that_is_not_exactly_the_single_star_is_filtered(policy_gw
     gw = policy_gw(policy=dict(EVERY))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv' WITH DISABLE_PRECHECK")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert "counted as covering every table" in out.message, out.message
     assert rx.imports() == [], rx.imports()
 
@@ -139,7 +136,7 @@ def test_a_reload_switches_the_reading_live(admin_gw, double, state):
     gw, port = admin_gw(policy=dict(BY_NAME))
     rx = Received(double)
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert not _refused(out), out
+    assert not refused_by_gateway(out), out
     assert coverage(port, "archive.orders", user="alice")["policy"]["verdict"] != "reject"
     gw.reload({"policy": dict(EVERY)})
     deadline = time.time() + 10
@@ -152,5 +149,5 @@ def test_a_reload_switches_the_reading_live(admin_gw, double, state):
     assert doc["policy"]["verdict"] == "reject", doc
     before = len(rx.imports())
     out = query(gw, "IMPORT INTO archive.orders FROM 's3://b/t.csv'")
-    assert _refused(out) and "counted as covering every table" in out.message, out
+    assert refused_by_gateway(out) and "counted as covering every table" in out.message, out
     assert len(rx.imports()) == before, rx.imports()

@@ -11,20 +11,13 @@ keyspace may keep that namespace in an etcd of its own, is refused."""
 
 import pytest
 
-from policy_helpers import (PRECHECK, Received, cs, etcd, policy_gw, query, rule,  # noqa: F401
-                            start_double, state)
+from policy_helpers import (Received, cs, double, etcd, policy_gw, query,  # noqa: F401
+                            refused_by_gateway, rule, start_double, state)
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 TIDBX = "8.0.11-TiDB-X-CLOUD.202603.1"
-
-
-@pytest.fixture(scope="module")
-def double(etcd, tmp_path_factory):
-    """policy_gw's backend: a v8.5 double (a classic TiDB with keyspace-name greets as any)."""
-    srv = start_double(etcd.url, str(tmp_path_factory.mktemp("ks") / "statements.jsonl"))
-    yield srv
-    srv.stop()
+# policy_gw's backend is policy_helpers' v8.5 double: a classic TiDB with keyspace-name greets as any
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +29,6 @@ def xdouble(etcd, tmp_path_factory):
     srv.stop()
 
 
-def _refused(out):
-    return out.code == PRECHECK and "importgate" in (out.message or "")
-
-
 def test_keyspace_task_covers(policy_gw, double, state, etcd):
     """A keyspace's task, and an unrelated changefeed: the import was forwarded WITH
     DISABLE_PRECHECK into a table the task covers."""
@@ -48,7 +37,7 @@ def test_keyspace_task_covers(policy_gw, double, state, etcd):
     gw = policy_gw()
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.t FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert 'log backup task "pitr_ks (keyspace 42)"' in out.message, out.message
     assert rx.imports() == [], rx.imports()
 
@@ -62,7 +51,7 @@ def test_keyspace_task_seen_after_the_first_read(policy_gw, double, state, etcd)
     cs.put_log_backup_task(etcd.url, "pitr_late", keyspace_id=7, paused=True)
     rx = Received(double)
     out = query(gw, "IMPORT INTO shop.t2 FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert "pitr_late (keyspace 7)" in out.message and "(paused, still counts)" in out.message
     assert rx.imports() == [], rx.imports()
 
@@ -73,19 +62,19 @@ def test_keyspace_task_filter_read(policy_gw, double, state, etcd):
     cs.put_log_backup_task(etcd.url, "pitr_stage", table_filter=("stage.*",), keyspace_id=42)
     gw = policy_gw({"log_backup_filters": "by-name"})
     rx = Received(double)
-    assert _refused(query(gw, "IMPORT INTO stage.t FROM 's3://b/t.csv'"))
+    assert refused_by_gateway(query(gw, "IMPORT INTO stage.t FROM 's3://b/t.csv'"))
     out = query(gw, "IMPORT INTO shop.t FROM 's3://b/t.csv'")
     assert out.ok, out
     assert [s for s in rx.imports() if "DISABLE_PRECHECK" in s.upper()], rx.imports()
 
 
-def test_tidbx_refused(policy_gw, xdouble, state):
+def test_tidbxrefused_by_gateway(policy_gw, xdouble, state):
     """TiDB X, nothing in PD's etcd: the keyspace's tasks may be in its own etcd; the import
     was forwarded and ran."""
     gw = policy_gw(backend=("127.0.0.1", xdouble.port))
     rx = Received(xdouble)
     out = query(gw, "IMPORT INTO shop.t FROM 's3://b/t.csv'")
-    assert _refused(out), (out, rx.sqls())
+    assert refused_by_gateway(out), (out, rx.sqls())
     assert "TiDB X" in out.message, out.message
     assert rx.imports() == [], rx.imports()
 
