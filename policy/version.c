@@ -98,11 +98,29 @@ static void tidbx_version(const char *s, size_t len, size_t i, ig_tidb_version *
 	out->patch = patch;
 }
 
+/* A release as TiDB writes it after "-TiDB-" or "Release Version: ": vX.Y.Z, cut at the first
+ * '-' after major.minor.patch (v8.5.0-alpha-123-gabc is read as v8.5.0). */
+static int release(const char *s, size_t len, ig_tidb_version *out)
+{
+	size_t end = len;
+	int dots = 0;
+
+	for (size_t j = 0; j < len; j++) {
+		if (s[j] == '.')
+			dots++;
+		if (s[j] == '-' && dots >= 2) {
+			end = j;
+			break;
+		}
+	}
+	return ig_tidb_version_parse(s, end, out);
+}
+
 int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 {
 	static const char marker[] = "-TiDB-";
 	const char *p;
-	size_t i, end;
+	size_t i;
 
 	out->major = out->minor = out->patch = -1;
 	if (!s)
@@ -115,20 +133,53 @@ int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 	if (!p)
 		return -1;
 	i = (size_t)(p - s) + sizeof(marker) - 1;
-	/* the version runs to the next '-' after major.minor.patch, e.g. v8.5.0-alpha-123 */
-	end = len;
-	{
-		int dots = 0;
-		for (size_t j = i; j < len; j++) {
-			if (s[j] == '.')
-				dots++;
-			if (s[j] == '-' && dots >= 2) {
-				end = j;
-				break;
-			}
+	return release(s + i, len - i, out);
+}
+
+/* The value of the line "<key>: value" of a TIDB_VERSION() text, or NULL. */
+static const char *info_line(const char *s, size_t len, const char *key, size_t *vlen)
+{
+	size_t kl = strlen(key);
+
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(s + at, '\n', len - at);
+		size_t end = nl ? (size_t)(nl - s) : len;
+		if (end - at > kl + 1 && memcmp(s + at, key, kl) == 0 && s[at + kl] == ':' && s[at + kl + 1] == ' ') {
+			*vlen = end - at - kl - 2;
+			return s + at + kl + 2;
 		}
+		at = end + 1;
 	}
-	return ig_tidb_version_parse(s + i, end - i, out);
+	return NULL;
+}
+
+int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, bool *nextgen)
+{
+	static const char xrel[] = "CLOUD.";
+	size_t rl = 0, kl = 0;
+	const char *rel, *kind, *x;
+
+	out->major = out->minor = out->patch = -1;
+	*nextgen = false;
+	if (!s || !(rel = info_line(s, len, "Release Version", &rl)))
+		return -1;
+	/*
+	 * TiDB X: "Release Version: TiDB-X-CLOUD.202603.0" (BuildTiDBXReleaseVersion) and, on
+	 * master since 2025-06, "Kernel Type: Next Generation" (classic: "Classic"). A kernel
+	 * type the gateway does not know is taken as not classic.
+	 */
+	kind = info_line(s, len, "Kernel Type", &kl);
+	if (kind && !(kl == 7 && memcmp(kind, "Classic", 7) == 0))
+		*nextgen = true;
+	x = memmem(rel, rl, xrel, sizeof(xrel) - 1);
+	if (x) {
+		*nextgen = true;
+		tidbx_version(rel, rl, (size_t)(x - rel) + sizeof(xrel) - 1, out);
+		return 0;
+	}
+	if (release(rel, rl, out) < 0)
+		out->major = out->minor = out->patch = -1;
+	return 0;
 }
 
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor)

@@ -22,6 +22,16 @@ int ig_tidb_version_from_server(const char *s, size_t len, ig_tidb_version *out)
 /* Does the greeting's server version name TiDB X, the next-gen kernel (keyspaces only:
  * docs/TIDB_VERSIONS.md, "Keyspace clusters")? */
 bool ig_tidb_server_nextgen(const char *s, size_t len);
+/*
+ * TIDB_VERSION()'s text (pingcap/tidb pkg/util/printer GetTiDBInfo, v7.5 to master):
+ * "Release Version: v8.5.1\nEdition: Community\n...[\nKernel Type: Classic]". The release
+ * is read as the greeting's is (major -1 when it is not a version, e.g. a build's "None");
+ * *nextgen when it names TiDB X ("Release Version: TiDB-X-CLOUD.202603.0") or the kernel
+ * type is anything but "Classic". Unlike the greeting and @@version, this text does not
+ * change with TiDB's `server-version` setting, and a proxy in between (TiProxy) does not
+ * replace it. Returns 0, or -1 (out->major = -1) when s has no "Release Version" line.
+ */
+int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, bool *nextgen);
 /* a >= major.minor.0 */
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor);
 

@@ -43,17 +43,49 @@ void ig_inspect_read(ig_inspection *p)
 		p->state = NULL;
 }
 
+/*
+ * Which TiDB the decision is for. The live path has the probe's answer, asked on the
+ * connection the statement goes to: TIDB_VERSION()'s release first (it ignores TiDB's
+ * `server-version` setting), then @@version. The greeting is read only without that answer
+ * (explain): a proxy in between (TiProxy) greets with a version it copied from some backend
+ * or a placeholder. Then backends.tidb_version; else unknown (docs/TIDB_VERSIONS.md).
+ */
 static ig_tidb_version backend_version(const ig_inspection *p)
 {
 	ig_tidb_version v = {.major = -1};
-	const char *sv = p->server_version ? p->server_version : "";
-	if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
-		return v;
+	bool nextgen;
+	if (p->have_facts) {
+		const char *ti = p->facts.tidb_info, *sv = p->facts.version ? p->facts.version : "";
+		if (ti && ig_tidb_version_from_info(ti, strlen(ti), &v, &nextgen) == 0 && v.major >= 0)
+			return v;
+		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0 && v.major >= 0)
+			return v;
+	} else {
+		const char *sv = p->server_version ? p->server_version : "";
+		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
+			return v;
+	}
 	const char *cv = p->cfg->backends.tidb_version;
 	if (cv && strcmp(cv, "auto") != 0 && ig_tidb_version_parse(cv, strlen(cv), &v) == 0)
 		return v;
 	v.major = -1;
 	return v;
+}
+
+/* TiDB X (next-gen kernel) by anything the server or the greeting said: one is enough. */
+static bool backend_nextgen(const ig_inspection *p)
+{
+	ig_tidb_version v;
+	bool nextgen = false;
+	const char *gv = p->server_version ? p->server_version : "";
+	if (ig_tidb_server_nextgen(gv, strlen(gv)))
+		return true;
+	if (!p->have_facts)
+		return false;
+	if (p->facts.version && ig_tidb_server_nextgen(p->facts.version, strlen(p->facts.version)))
+		return true;
+	return p->facts.tidb_info && ig_tidb_version_from_info(p->facts.tidb_info, strlen(p->facts.tidb_info), &v,
+	                                                      &nextgen) == 0 && nextgen;
 }
 
 /* The statement with DISABLE_PRECHECK added, as it goes in the text sent to TiDB. */
@@ -129,7 +161,8 @@ static void note_decision(const ig_inspection *p, const import_item *it)
 	if (it->dec.precheck_model_newer && !atomic_exchange(&newer_said, true))
 		LOG_WARN(p->conn_id, "the backend runs %s, newer than every TiDB version the gateway models; "
 		         "deciding with the newest model (%s): check docs/TIDB_VERSIONS.md for an update",
-		         p->server_version, it->dec.precheck_model ? it->dec.precheck_model : "?");
+		         p->have_facts && p->facts.version ? p->facts.version : p->server_version,
+		         it->dec.precheck_model ? it->dec.precheck_model : "?");
 	/* In dry-run the verdict counted is the one that would have applied (forwarded unchanged). */
 	ig_metric_import(it->dec.dry_run ? "dry-run" : "enforce", ig_verdict_name(it->dec.verdict),
 	                 it->dec.rule ? it->dec.rule->name : IG_METRIC_RULE_DEFAULTS);
@@ -216,8 +249,7 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *followed, int *
 	char err[256];
 	bool rewrite = false;
 	ig_tidb_version ver = backend_version(p);
-	const char *sv = p->server_version ? p->server_version : "";
-	bool nextgen = ig_tidb_server_nextgen(sv, strlen(sv));
+	bool nextgen = backend_nextgen(p);
 	int first_plain = -1;
 	*followed = *obl_item = -1;
 	for (size_t i = 0; i < p->nitems && first_plain < 0; i++)

@@ -580,6 +580,13 @@ bool ig_inspect_needs_probe(const ig_inspection *p, ig_probe_request *req)
 	if (!p->needs_probe)
 		return false;
 	memset(req, 0, sizeof(*req));
+	/*
+	 * TIDB_VERSION() is asked only of a server whose greeting names TiDB (any spelling: TiProxy
+	 * with no backend known yet greets "5.7.25-TiDB-None"): another server would answer the
+	 * whole probe with an error. A TiDB configured to greet without the word is read from
+	 * @@version alone, which then says no more than the greeting (docs/TIDB_VERSIONS.md).
+	 */
+	req->tidb_info = p->server_version && strcasestr(p->server_version, "tidb") != NULL;
 	req->nvars = p->nprobe_vars;
 	for (size_t i = 0; i < p->nprobe_vars; i++) {
 		req->names[i] = p->probe_vars[i];

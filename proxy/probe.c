@@ -15,10 +15,11 @@
 #include "sqlparse/hexdigit.h"
 #include "sqlparse/sqlparse.h"
 
-#define PROBE_FIXED_COLS 5 /* database, sql_mode, character_set_client, _connection, user */
+#define PROBE_FIXED_COLS 7 /* database, sql_mode, character_set_client, _connection, user,
+                            * version, TIDB_VERSION() (NULL unless asked) */
 #define PROBE_VAR_COLS 3   /* per variable: value, charset, length */
 
-static const char fixed_tags[PROBE_FIXED_COLS] = {'d', 'm', 'c', 'n', 'u'};
+static const char fixed_tags[PROBE_FIXED_COLS] = {'d', 'm', 'c', 'n', 'u', 'r', 't'};
 static const char var_tags[PROBE_VAR_COLS] = {'v', 's', 'l'};
 
 static int append_str(ig_buf *b, const char *s) { return ig_buf_append(b, s, strlen(s)); }
@@ -52,7 +53,9 @@ int ig_probe_build(ig_buf *out, const char *nonce, const ig_probe_request *req)
 	    append_col(out, ", @@session.sql_mode", NULL, 0, "", nonce, 'm', -1) < 0 ||
 	    append_col(out, ", @@session.character_set_client", NULL, 0, "", nonce, 'c', -1) < 0 ||
 	    append_col(out, ", @@session.character_set_connection", NULL, 0, "", nonce, 'n', -1) < 0 ||
-	    append_col(out, ", HEX(USER())", NULL, 0, "", nonce, 'u', -1) < 0)
+	    append_col(out, ", HEX(USER())", NULL, 0, "", nonce, 'u', -1) < 0 ||
+	    append_col(out, ", HEX(@@version)", NULL, 0, "", nonce, 'r', -1) < 0 ||
+	    append_col(out, req->tidb_info ? ", HEX(TIDB_VERSION())" : ", NULL", NULL, 0, "", nonce, 't', -1) < 0)
 		return -1;
 	snprintf(lim, sizeof(lim), " , %u))", IG_PROBE_VAR_MAX);
 	for (size_t i = 0; i < req->nvars; i++) {
@@ -232,7 +235,7 @@ static int read_row(const uint8_t *pl, size_t n, const ig_probe_request *req, ig
 		size_t tl = 0;
 		size_t vi = c >= PROBE_FIXED_COLS ? (c - PROBE_FIXED_COLS) / PROBE_VAR_COLS : 0;
 		size_t vk = c >= PROBE_FIXED_COLS ? (c - PROBE_FIXED_COLS) % PROBE_VAR_COLS : 0;
-		bool hex = c == 0 || c == 4 || (c >= PROBE_FIXED_COLS && vk == 0);
+		bool hex = c == 0 || c == 4 || c == 5 || c == 6 || (c >= PROBE_FIXED_COLS && vk == 0);
 		if (!null && hex && unhex(v, (size_t)vl, &text, &tl) < 0) {
 			set_err(err, errlen, "%sa HEX() value is not hexadecimal", NULL);
 			goto fail;
@@ -242,7 +245,8 @@ static int read_row(const uint8_t *pl, size_t n, const ig_probe_request *req, ig
 			goto fail;
 		}
 		if (c < PROBE_FIXED_COLS) {
-			char **slot[PROBE_FIXED_COLS] = {&f->db, &f->sql_mode, &f->charset, &f->conn_charset, &user_at_host};
+			char **slot[PROBE_FIXED_COLS] = {&f->db,         &f->sql_mode, &f->charset,  &f->conn_charset,
+			                                 &user_at_host, &f->version,  &f->tidb_info};
 			*slot[c] = text;
 			continue;
 		}
@@ -272,8 +276,9 @@ static int read_row(const uint8_t *pl, size_t n, const ig_probe_request *req, ig
 		set_err(err, errlen, "%sthe row has more values than asked for", NULL);
 		goto fail;
 	}
-	if (!f->sql_mode || !f->charset || !f->conn_charset || !user_at_host) {
-		set_err(err, errlen, "%sthe server answered NULL for sql_mode, a character set or the user", NULL);
+	if (!f->sql_mode || !f->charset || !f->conn_charset || !user_at_host || !f->version ||
+	    (req->tidb_info != (f->tidb_info != NULL))) {
+		set_err(err, errlen, "%sthe server answered NULL for sql_mode, a character set, the user or its version", NULL);
 		goto fail;
 	}
 	if (login_name(user_at_host, &f->user) < 0) {
@@ -408,6 +413,8 @@ void ig_session_facts_free(ig_session_facts *f)
 	free(f->sql_mode);
 	free(f->charset);
 	free(f->conn_charset);
+	free(f->version);
+	free(f->tidb_info);
 	for (size_t i = 0; i < IG_PROBE_MAX_VARS; i++) {
 		free(f->vars[i].name);
 		free(f->vars[i].value);
@@ -429,7 +436,8 @@ int ig_session_facts_copy(ig_session_facts *dst, const ig_session_facts *src)
 	dst->charset_known = src->charset_known;
 	if (dup_field(&dst->db, src->db) < 0 || dup_field(&dst->user, src->user) < 0 ||
 	    dup_field(&dst->sql_mode, src->sql_mode) < 0 || dup_field(&dst->charset, src->charset) < 0 ||
-	    dup_field(&dst->conn_charset, src->conn_charset) < 0)
+	    dup_field(&dst->conn_charset, src->conn_charset) < 0 || dup_field(&dst->version, src->version) < 0 ||
+	    dup_field(&dst->tidb_info, src->tidb_info) < 0)
 		goto fail;
 	for (size_t i = 0; i < src->nvars; i++) {
 		const ig_probe_var *s = &src->vars[i];

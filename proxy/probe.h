@@ -5,7 +5,9 @@
  * the traffic that passes by: the current database (USE, COM_INIT_DB, COM_CHANGE_USER,
  * COM_RESET_CONNECTION, a database re-parsed as `USE name`), sql_mode (NO_BACKSLASH_ESCAPES,
  * ANSI_QUOTES), the client character set (GBK-family bytes inside quotes), the login user,
- * and user variables (PREPARE ... FROM @var). So before a statement that needs a decision is
+ * and user variables (PREPARE ... FROM @var). It also asks which TiDB answers (@@version,
+ * TIDB_VERSION()): the greeting may come from a proxy in between (TiProxy sends a version
+ * it copied from some backend, or a placeholder) or carry a configured `server-version`. So before a statement that needs a decision is
  * forwarded, the session sends one query of its own on the same connection and consumes the
  * answer (docs/ARCHITECTURE.md, "the probe"). This file builds that query and reads its answer.
  * Pure: bytes in, structures out, no I/O.
@@ -25,8 +27,10 @@
 /* The nonce in the probe's column aliases: hex characters, from a CSPRNG, new per probe. */
 #define IG_PROBE_NONCE_LEN 16
 
-/* What the probe must read besides the fixed columns: the variables of PREPARE ... FROM @var. */
+/* What the probe must read besides the fixed columns: the variables of PREPARE ... FROM @var,
+ * and TIDB_VERSION() (a function only TiDB has: asked when the greeting names TiDB). */
 typedef struct ig_probe_request {
+	bool tidb_info;
 	size_t nvars;
 	const char *names[IG_PROBE_MAX_VARS]; /* decoded names (how the caller matches them) */
 	const char *toks[IG_PROBE_MAX_VARS];  /* each variable reference exactly as the client wrote
@@ -52,6 +56,8 @@ typedef struct ig_session_facts {
 	char *sql_mode;     /* @@session.sql_mode */
 	char *charset;      /* @@session.character_set_client: how the server lexes the client's bytes */
 	char *conn_charset; /* @@session.character_set_connection */
+	char *version;      /* @@version: the server's own, not a proxy's greeting */
+	char *tidb_info;    /* TIDB_VERSION(); NULL when not asked (request.tidb_info false) */
 	unsigned lex_flags; /* SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS */
 	bool charset_known; /* the character set is one whose lexing the gateway models */
 	ig_probe_var vars[IG_PROBE_MAX_VARS];

@@ -60,10 +60,10 @@ def state(etcd):
     cs.clear(etcd.url)
 
 
-def start_double(etcd_url, log_path, version=tidb_double.DEFAULT_VERSION):
+def start_double(etcd_url, log_path, version=tidb_double.DEFAULT_VERSION, **kw):
     # empty_check off: the scenarios import into the same tables again and again.
     return tidb_double.start(etcd=etcd_url, log=log_path, version=version, job_delay=0.02,
-                             empty_check=False, users=_double_users())
+                             empty_check=False, users=_double_users(), **kw)
 
 
 @pytest.fixture(scope="module")

@@ -260,7 +260,16 @@ class Config:
                  empty_check=True, rsa_key=None, select_rows=1, etcd_timeout=3.0,
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
-                 proxy_fallbackable=False, zstd=False, shutdown_stops=False):
+                 proxy_fallbackable=False, zstd=False, shutdown_stops=False, greeting=None,
+                 release=None):
+        # `version` is TiDB's mysql.ServerVersion: the greeting, @@version and VERSION()
+        # all carry it, and TiDB's `server-version` setting replaces it. `release` is what
+        # TIDB_VERSION() reports (printer.GetTiDBInfo's "Release Version", which that setting
+        # does not change; default: the release in `version`). `greeting` is what a proxy
+        # in between sends instead (TiProxy copies some backend's version or greets
+        # "5.7.25-TiDB-None"); default: `version`. FACTS.md section 11.
+        self.greeting = greeting if greeting is not None else version
+        self.release = release
         # A COM_SHUTDOWN / SHUTDOWN that succeeds stops the double a second later, as TiDB's
         # executeShutdown signals its own process (Session.shutdown); off by default: a
         # module's double must outlive any one test.
@@ -296,6 +305,27 @@ class Config:
         self.proxy_fallbackable = proxy_fallbackable
 
 
+def tidb_info(cfg, version):
+    """TIDB_VERSION() as pingcap/tidb pkg/util/printer GetTiDBInfo writes it (the same
+    lines in v7.5, v8.1 and v8.5; master adds "Kernel Type", Classic or Next Generation);
+    TiDB X reports its release as TiDB-X-CLOUD.YYYYMM.P (FACTS.md section 11)."""
+    nextgen = "-CLOUD." in cfg.version
+    if cfg.release:
+        rel = cfg.release
+    elif nextgen:
+        rel = cfg.version[cfg.version.index("TiDB-"):]
+    else:
+        rel = "v%d.%d.%d" % version
+    info = ("Release Version: %s\nEdition: Community\nGit Commit Hash: None\nGit Branch: None\n"
+            "UTC Build Time: None\nGoVersion: go1.23.12\nRace Enabled: false\n"
+            "Check Table Before Drop: false\nStore: tikv" % rel)
+    if nextgen:
+        info += "\nKernel Type: Next Generation"
+    elif version >= (9, 0, 0):
+        info += "\nKernel Type: Classic"
+    return info
+
+
 def parse_user(spec):
     """'name:password:plugin' (plugin optional) -> (name, (password, plugin))."""
     parts = spec.split(":")
@@ -312,7 +342,7 @@ class State:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.version = importstmt.parse_version(cfg.version)
+        self.version = importstmt.parse_version(cfg.release or cfg.version)
         self.lock = threading.Lock()
         self.started = time.time()
         self.next_conn = 1
@@ -472,7 +502,7 @@ class Session:
     def greeting(self):
         caps = self.server_caps()
         plugin = self.cfg.default_auth.encode()
-        return (b"\x0a" + self.cfg.version.encode() + b"\x00" + struct.pack("<I", self.id)
+        return (b"\x0a" + self.cfg.greeting.encode() + b"\x00" + struct.pack("<I", self.id)
                 + self.scramble[:8] + b"\x00" + struct.pack("<H", caps & 0xFFFF)
                 + bytes([w.CHARSET_UTF8MB4_BIN]) + struct.pack("<H", w.SERVER_STATUS_AUTOCOMMIT)
                 + struct.pack("<H", caps >> 16) + bytes([21]) + b"\x00" * 10
@@ -1269,7 +1299,7 @@ class Session:
         if var in ("character_set_client", "character_set_connection"):
             return self.charset_client
         sysvars = {"version": self.cfg.version, "version_comment": VERSION_COMMENT,
-                   "tidb_version": "Release Version: v%d.%d.%d" % self.state.version,
+                   "tidb_version": tidb_info(self.cfg, self.state.version),
                    "autocommit": 1,
                    "auto_increment_increment": 1, "tx_isolation": "REPEATABLE-READ",
                    "transaction_isolation": "REPEATABLE-READ", "lower_case_table_names": 2,
@@ -1319,7 +1349,7 @@ class Session:
             funcs = {"VERSION": self.cfg.version, "DATABASE": self.db, "SCHEMA": self.db,
                      "CONNECTION_ID": self.id, "USER": "%s@%s" % (self.user, self.peer),
                      "CURRENT_USER": "%s@%%" % self.user,
-                     "TIDB_VERSION": "Release Version: v%d.%d.%d" % self.state.version}
+                     "TIDB_VERSION": tidb_info(self.cfg, self.state.version)}
             if name in funcs:
                 return funcs[name]
         raise KeyError(name)
@@ -1577,7 +1607,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="TiDB behaviour test double (see module doc)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--version", default=DEFAULT_VERSION)
+    ap.add_argument("--version", default=DEFAULT_VERSION,
+                    help="mysql.ServerVersion: greeting, @@version, VERSION()")
+    ap.add_argument("--release", help="TIDB_VERSION()'s release (default: from --version)")
+    ap.add_argument("--greeting", help="what a proxy in between greets with (default: --version)")
     ap.add_argument("--etcd", help="PD/etcd client URL read by the CDC/PiTR precheck")
     ap.add_argument("--etcd-ca")
     ap.add_argument("--etcd-cert")
@@ -1617,7 +1650,8 @@ def main(argv=None):
                  select_rows=args.select_rows, etcd_ca=args.etcd_ca,
                  etcd_cert=args.etcd_cert, etcd_key=args.etcd_key,
                  sha2_mode=args.sha2_mode, proxy_networks=args.proxy_protocol_networks,
-                 proxy_fallbackable=args.proxy_protocol_fallbackable)
+                 proxy_fallbackable=args.proxy_protocol_fallbackable,
+                 greeting=args.greeting, release=args.release)
     server = DoubleServer(cfg)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print("READY %d" % server.port, flush=True)

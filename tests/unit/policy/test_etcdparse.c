@@ -199,6 +199,41 @@ static void no_pd(void **state)
 	ig_config_free(cfg);
 }
 
+/* TIDB_VERSION()'s text (printer.GetTiDBInfo): the release and the kernel, not the greeting's. */
+static void version_info(void **state)
+{
+	ig_tidb_version v;
+	bool ng;
+	const char *classic = "Release Version: v8.5.1\nEdition: Community\nGit Commit Hash: abc\nStore: tikv";
+	const char *master = "Release Version: v9.0.0-beta.2-12-gdeadbeef\nEdition: Community\nStore: tikv\n"
+	                     "Kernel Type: Classic";
+	const char *x = "Release Version: TiDB-X-CLOUD.202603.1\nEdition: Community\nKernel Type: Next Generation";
+	const char *xlater = "Release Version: v26.3.1\nEdition: Community\nKernel Type: Next Generation";
+	const char *odd = "Release Version: v9.1.0\nKernel Type: Serverless";
+	const char *none = "Release Version: None\nEdition: Community";
+
+	(void)state;
+	assert_int_equal(ig_tidb_version_from_info(classic, strlen(classic), &v, &ng), 0);
+	assert_true(v.major == 8 && v.minor == 5 && v.patch == 1 && !ng);
+	assert_int_equal(ig_tidb_version_from_info(master, strlen(master), &v, &ng), 0);
+	assert_true(v.major == 9 && v.minor == 0 && v.patch == 0 && !ng);
+	assert_int_equal(ig_tidb_version_from_info(x, strlen(x), &v, &ng), 0);
+	assert_true(v.major == 26 && v.minor == 3 && v.patch == 1 && ng);
+	/* the kernel line alone says TiDB X; a kernel the gateway does not know is not classic */
+	assert_int_equal(ig_tidb_version_from_info(xlater, strlen(xlater), &v, &ng), 0);
+	assert_true(v.major == 26 && ng);
+	assert_int_equal(ig_tidb_version_from_info(odd, strlen(odd), &v, &ng), 0);
+	assert_true(ng);
+	/* a build without a release (tidb-release-version unset): TiDB, version unknown */
+	assert_int_equal(ig_tidb_version_from_info(none, strlen(none), &v, &ng), 0);
+	assert_true(v.major == -1 && !ng);
+	/* not TIDB_VERSION()'s text; a key only as a prefix of a line's value does not count */
+	assert_int_equal(ig_tidb_version_from_info("10.11.6-MariaDB", 15, &v, &ng), -1);
+	assert_int_equal(ig_tidb_version_from_info("Edition: Release Version: v8.5.1", 32, &v, &ng), -1);
+	assert_int_equal(ig_tidb_version_from_info(NULL, 0, &v, &ng), -1);
+	assert_int_equal(v.major, -1);
+}
+
 static void versions(void **state)
 {
 	ig_tidb_version v;
@@ -250,6 +285,7 @@ static void versions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(version_info),
 		cmocka_unit_test(base64),
 		cmocka_unit_test(range_body),
 		cmocka_unit_test(prefix_end),

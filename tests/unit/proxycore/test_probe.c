@@ -24,11 +24,11 @@ static const ig_probe_request NOREQ = {0};
 /* The alias the probe gives column i (see probe.c). */
 static void alias_of(char *out, size_t cap, size_t i, const char *nonce)
 {
-	static const char fixed[] = "dmcnu", per_var[] = "vsl";
-	if (i < 5)
+	static const char fixed[] = "dmcnurt", per_var[] = "vsl";
+	if (i < 7)
 		snprintf(out, cap, "ig%s_%c", nonce, fixed[i]);
 	else
-		snprintf(out, cap, "ig%s_%c%zu", nonce, per_var[(i - 5) % 3], (i - 5) / 3);
+		snprintf(out, cap, "ig%s_%c%zu", nonce, per_var[(i - 7) % 3], (i - 7) / 3);
 }
 
 static void hex_of(const char *s, size_t n, char *out)
@@ -62,6 +62,9 @@ static void put_val(ig_buf *row, const char *v, size_t n, bool hex)
 
 typedef struct answer {
 	const char *db, *mode, *cs, *user;
+	const char *version;   /* @@version; NULL: "8.0.11-TiDB-v8.5.0" */
+	const char *tidb_info; /* TIDB_VERSION(); NULL: not asked (the column is NULL) */
+	bool null_version;     /* answer NULL for @@version */
 	const char *vals[4];
 	const char *var_cs[4];
 	size_t nvals;
@@ -75,7 +78,7 @@ static void build(ig_buf *out, const answer *a)
 {
 	uint8_t seq = 1;
 	ig_buf p = {0};
-	size_t ncols = 5 + 3 * a->nvals;
+	size_t ncols = 7 + 3 * a->nvals;
 	char name[64];
 	my_lenenc_put(&p, ncols);
 	put_pkt(out, seq++, p.data, p.len);
@@ -92,6 +95,9 @@ static void build(ig_buf *out, const answer *a)
 		put_val(&p, a->cs, a->cs ? strlen(a->cs) : 0, false);
 		put_val(&p, a->cs, a->cs ? strlen(a->cs) : 0, false); /* connection charset */
 		put_val(&p, a->user, a->user ? strlen(a->user) : 0, true);
+		const char *ver = a->null_version ? NULL : a->version ? a->version : "8.0.11-TiDB-v8.5.0";
+		put_val(&p, ver, ver ? strlen(ver) : 0, true);
+		put_val(&p, a->tidb_info, a->tidb_info ? strlen(a->tidb_info) : 0, true);
 		for (size_t i = 0; i < a->nvals; i++) {
 			char len[24];
 			const char *vcs = a->var_cs[i] ? a->var_cs[i] : a->vals[i] ? "utf8mb4" : "binary";
@@ -128,6 +134,10 @@ static void test_build_text(void **st)
 	assert_non_null(strstr(t, "@@session.character_set_client AS ig0123456789abcdef_c"));
 	assert_non_null(strstr(t, "@@session.character_set_connection AS ig0123456789abcdef_n"));
 	assert_non_null(strstr(t, "HEX(USER()) AS ig0123456789abcdef_u"));
+	assert_non_null(strstr(t, "HEX(@@version) AS ig0123456789abcdef_r"));
+	/* TIDB_VERSION() only when asked: a server that is not TiDB would fail the whole probe. */
+	assert_non_null(strstr(t, ", NULL AS ig0123456789abcdef_t"));
+	assert_null(strstr(t, "TIDB_VERSION"));
 	assert_non_null(strstr(t, "HEX(LEFT( @s , 1048576)) AS ig0123456789abcdef_v0"));
 	assert_non_null(strstr(t, "CHARSET( @'we`ird' ) AS ig0123456789abcdef_s1"));
 	assert_non_null(strstr(t, "LENGTH( @'we`ird' ) AS ig0123456789abcdef_l1"));
@@ -271,10 +281,10 @@ static void test_failures(void **st)
 	ig_buf p = {0};
 	uint8_t seq = 1;
 	char name[64];
-	my_lenenc_put(&p, 5);
+	my_lenenc_put(&p, 7);
 	put_pkt(&b, seq++, p.data, p.len);
 	ig_buf_reset(&p);
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < 7; i++) {
 		alias_of(name, sizeof(name), i, NONCE);
 		put_coldef(&b, seq++, name);
 	}
@@ -284,6 +294,8 @@ static void test_failures(void **st)
 	put_lenenc_str(&p, "utf8");
 	put_lenenc_str(&p, "utf8");
 	put_lenenc_str(&p, "7540");
+	put_lenenc_str(&p, "38");
+	put_lenenc_str(&p, "");
 	put_pkt(&b, seq++, p.data, p.len);
 	put_eof(&b, seq++, 0);
 	assert_int_equal(expect_fail(&b, CLIENT_PROTOCOL_41, 0), -1);
@@ -301,6 +313,51 @@ static void test_failures(void **st)
 	forged.nonce = "ffffffffffffffff";
 	build(&b, &forged);
 	assert_int_equal(expect_fail(&b, forged.caps, 0), -1);
+	ig_buf_reset(&b);
+}
+
+/* Which TiDB answered: @@version always, TIDB_VERSION() when asked; both exactly as sent. */
+static void test_server_version(void **st)
+{
+	(void)st;
+	ig_buf b = {0};
+	ig_probe_request req = {.tidb_info = true};
+	assert_int_equal(ig_probe_build(&b, NONCE, &req), 0);
+	char *t = strndup((const char *)b.data, b.len);
+	assert_non_null(strstr(t, ", HEX(TIDB_VERSION()) AS ig0123456789abcdef_t"));
+	free(t);
+	ig_buf_reset(&b);
+
+	const char *info = "Release Version: v8.5.1\nEdition: Community\nGit Commit Hash: None";
+	answer a = {.db = "shop", .mode = "", .cs = "utf8mb4", .user = "u@h", .rows = 1, .caps = CLIENT_PROTOCOL_41,
+	            .version = "8.0.11-TiDB-v7.5.0", .tidb_info = info};
+	build(&b, &a);
+	ig_session_facts f, copy;
+	size_t used;
+	assert_int_equal(parse(&b, &a, &req, &f, &used), 0);
+	assert_string_equal(f.version, "8.0.11-TiDB-v7.5.0");
+	assert_string_equal(f.tidb_info, info);
+	assert_int_equal(ig_session_facts_copy(&copy, &f), 0);
+	assert_string_equal(copy.version, f.version);
+	assert_string_equal(copy.tidb_info, info);
+	ig_session_facts_free(&copy);
+	ig_session_facts_free(&f);
+	/* Asked but answered NULL, or answered though not asked: not the probe's answer. */
+	assert_int_equal(parse(&b, &a, &NOREQ, &f, &used), -1);
+	ig_buf_reset(&b);
+	answer n = a;
+	n.tidb_info = NULL;
+	build(&b, &n);
+	assert_int_equal(parse(&b, &n, &req, &f, &used), -1);
+	assert_int_equal(parse(&b, &n, &NOREQ, &f, &used), 0);
+	assert_null(f.tidb_info);
+	ig_session_facts_free(&f);
+	ig_buf_reset(&b);
+	/* A NULL version is no answer. */
+	answer nv = n;
+	nv.null_version = true;
+	build(&b, &nv);
+	assert_int_equal(parse(&b, &nv, &NOREQ, &f, &used), -1);
 	ig_buf_reset(&b);
 }
 
@@ -329,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_values_hex_and_null),
 		cmocka_unit_test(test_user_variables),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_server_version),
 		cmocka_unit_test(test_mode_and_charset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,106 @@
+"""Which TiDB the decision is for, asked of the server (docs/TIDB_VERSIONS.md, "Which TiDB
+answers"). The gateway read the backend's version, and whether it is TiDB X, from the
+greeting alone. A TiProxy between the gateway and TiDB greets with a version it copied from
+some backend's status API (or "5.7.25-TiDB-None" before it knows one), and TiDB's
+`server-version` setting replaces the greeting's text: a TiDB X behind TiProxy was decided
+as a classic TiDB and its import forwarded, and a TiDB whose greeting names an older or
+newer release was decided under the wrong precheck model. Now the probe asks @@version and,
+of a server whose greeting names TiDB, TIDB_VERSION(), on the connection the import goes to."""
+
+import pytest
+
+from policy_helpers import (Received, double, etcd, last_decision, policy_gw, query,  # noqa: F401
+                            refused_by_gateway, start_double, state)
+
+pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
+
+SQL = "IMPORT INTO shop.t FROM 's3://bucket/data/t.*.csv'"
+TIDBX = "8.0.11-TiDB-X-CLOUD.202603.1"
+TIPROXY_UNKNOWN = "5.7.25-TiDB-None"  # TiProxy's greeting before it has read a backend
+
+
+@pytest.fixture
+def make_double(etcd, tmp_path):
+    started = []
+
+    def start(**kw):
+        srv = start_double(etcd.url, str(tmp_path / ("statements%d.jsonl" % len(started))), **kw)
+        started.append(srv)
+        return srv
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def gw_for(policy_gw, srv, policy=None):
+    return policy_gw(policy, backend=("127.0.0.1", srv.port))
+
+
+@pytest.mark.parametrize("greeting", ["8.0.11-TiDB-v8.5.0", TIPROXY_UNKNOWN],
+                         ids=["copied-classic", "tiproxy-none"])
+def test_tidbx_behind_a_proxy_refused(policy_gw, make_double, state, greeting):
+    """TiDB X whose greeting a proxy replaced: nothing in PD's etcd, yet its keyspace's tasks
+    may be in an etcd the gateway does not read. Before: judged classic and forwarded."""
+    srv = make_double(version=TIDBX, greeting=greeting)
+    gw = gw_for(policy_gw, srv)
+    rx = Received(srv)
+    out = query(gw, SQL)
+    assert refused_by_gateway(out), (out, rx.sqls())
+    assert "TiDB X" in out.message, out.message
+    assert rx.imports() == [], rx.imports()
+    assert len(rx.probes()) == 1 and "TIDB_VERSION()" in rx.probes()[0], rx.probes()
+
+
+def test_tidbx_by_kernel_line_only(policy_gw, make_double, state):
+    """A TiDB X whose @@version a proxy cannot change but whose greeting was replaced, read
+    by TIDB_VERSION()'s "Kernel Type: Next Generation" and its X-CLOUD release."""
+    srv = make_double(version=TIDBX, greeting="8.0.11-TiDB-v8.4.0-this-is-a-placeholder")
+    gw = gw_for(policy_gw, srv)
+    out = query(gw, SQL)
+    assert refused_by_gateway(out) and "TiDB X" in out.message, out
+
+
+def test_older_tidb_behind_a_newer_greeting(policy_gw, make_double, state):
+    """TiProxy greets as v8.5 (another backend's version) while the session's TiDB is v7.5,
+    which has no DISABLE_PRECHECK: a task elsewhere makes v7.5's own precheck refuse, and the
+    gateway cannot skip it. Before: DISABLE_PRECHECK was added and v7.5 failed the import
+    with an unknown-option error instead of the gateway's clear refusal."""
+    state.task("pitr_stage", ["stage.*"])
+    srv = make_double(version="8.0.11-TiDB-v7.5.1", greeting="8.0.11-TiDB-v8.5.0")
+    gw = gw_for(policy_gw, srv)
+    rx = Received(srv)
+    out = query(gw, SQL)
+    assert refused_by_gateway(out), (out, rx.sqls())
+    assert 'log backup task "pitr_stage"' in out.message and "no DISABLE_PRECHECK" in out.message, out.message
+    assert rx.imports() == [], rx.imports()
+
+
+def test_server_version_setting_read_through_tidb_version(policy_gw, make_double, state):
+    """TiDB v8.5 configured with server-version "5.7.25-TiDB-v6.5.0" (greeting, @@version and
+    VERSION() say v6.5; TIDB_VERSION() says v8.5.0). Before: decided as v6.5, which cannot
+    skip the precheck, so an uncovered table was refused while a task elsewhere ran."""
+    state.task("pitr_stage", ["stage.*"])
+    srv = make_double(version="5.7.25-TiDB-v6.5.0", release="v8.5.0")
+    gw = gw_for(policy_gw, srv)
+    rx = Received(srv)
+    out = query(gw, SQL)
+    assert out.ok, (out, rx.sqls())
+    assert rx.imports() == [SQL + " WITH DISABLE_PRECHECK"], rx.imports()
+    line = last_decision(gw)
+    assert ": add-disable-precheck, rule (defaults)" in line, line
+
+
+def test_greeting_without_tidb_asks_only_version(policy_gw, make_double, state):
+    """A greeting that does not name TiDB (a `server-version` of "8.0.36"): TIDB_VERSION() is
+    not asked (another server would fail the whole probe); @@version says no release, so the
+    version is unknown: a task elsewhere still refuses (docs/TIDB_VERSIONS.md, unknown
+    version), nothing is forwarded without TiDB's precheck."""
+    state.task("pitr_stage", ["stage.*"])
+    srv = make_double(version="8.0.36", release="v8.5.0")
+    gw = gw_for(policy_gw, srv)
+    rx = Received(srv)
+    out = query(gw, SQL)
+    assert refused_by_gateway(out), (out, rx.sqls())
+    assert rx.imports() == [], rx.imports()
+    assert len(rx.probes()) == 1 and "TIDB_VERSION" not in rx.probes()[0], rx.probes()
+    assert "HEX(@@version)" in rx.probes()[0], rx.probes()
