@@ -282,6 +282,23 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 		keep_server_version(p, g.server_version);
 }
 
+/*
+ * The greeting says which TiDB it is: TiDB X (refused with the tables), or a classic
+ * release "-TiDB-vX.Y.Z" that is not a build's placeholder
+ * ("5.7.25-TiDB-None", "8.0.11-TiDB-v8.4.0-this-is-a-placeholder": pingcap/tidb
+ * pkg/parser/mysql TiDBReleaseVersion's defaults, which TiProxy greets with until it has read
+ * a backend; tests/tidb_double/FACTS.md section 11). The live path asks its session's server
+ * (TIDB_VERSION()); the preflight has no login, so an unnamed release is "cannot tell".
+ */
+static bool greeting_names_release(const char *sv)
+{
+	ig_tidb_version v;
+	size_t n = strlen(sv);
+	if (ig_tidb_server_nextgen(sv, n))
+		return true;
+	return ig_tidb_version_from_server(sv, n, &v) == 0 && v.major >= 0 && !memmem(sv, n, "placeholder", 11);
+}
+
 /* ---- the cluster ---- */
 
 /* [tidb] host and port against backends.servers; on a match cluster_why says both. */
@@ -421,6 +438,13 @@ static void judge_skip(ig_ltn_preflight *p)
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] did not greet within "
 		         "backends.health_timeout_ms, so it may be TiDB X, whose log backup tasks the gateway "
 		         "may not read; keep check-requirements = true so Lightning's own check decides");
+		return;
+	}
+	if (!greeting_names_release(p->tidb_server)) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as \"%s\", which names no TiDB "
+		         "release (a TiProxy that has not read a backend yet greets so, as does a TiDB with its "
+		         "own server-version), so it may be TiDB X, whose log backup tasks the gateway may not "
+		         "read; keep check-requirements = true so Lightning's own check decides", p->tidb_server);
 		return;
 	}
 	if (p->nrefused) {

@@ -93,3 +93,24 @@ def test_greeting_bytes_kept_printable(tmp_path, etcd, state):  # noqa: F811
         assert "TiDB greets as: 8.0.11-TiDB-X-CLOUD.202603.1?]0;owned??" in p.stdout, p.stdout
     finally:
         lst.close()
+
+
+@pytest.mark.parametrize("greeting", ["5.7.25-TiDB-None", "8.0.11-TiDB-v8.4.0-this-is-a-placeholder", "8.0.36"],
+                         ids=["tiproxy-none", "tiproxy-placeholder", "server-version"])
+def test_greeting_without_release_not_safe_to_skip(tmp_path, etcd, state, greeting):  # noqa: F811
+    """A greeting that names no TiDB release: TiProxy before it has read a backend (its
+    parser's placeholder, FACTS.md section 11) or a TiDB's own server-version. Behind it may
+    be TiDB X; the preflight cannot log in to ask TIDB_VERSION(), so skipping Lightning's own
+    check is not called safe (it was: the placeholder read as a classic v8.4.0, or as not
+    TiDB X by the absence of the marker)."""
+    lst = GreetingListener(greeting_packet(greeting.encode()))
+    try:
+        src = dump(tmp_path / "d", ["shop.orders"])
+        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % lst.port,))
+        rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
+                                            tidb_port=lst.port))
+        assert ans["cluster"]["tidb_server"] == greeting, ans
+        assert ans["check_requirements_false"]["safe"] is False, ans
+        assert "names no TiDB release" in ans["check_requirements_false"]["why"], ans
+    finally:
+        lst.close()
