@@ -54,8 +54,9 @@ static ig_tidb_version backend_version(const ig_inspection *p)
 {
 	ig_tidb_version v = {.major = -1};
 	bool nextgen;
-	if (p->have_facts) {
-		const char *ti = p->facts.tidb_info, *sv = p->facts.version ? p->facts.version : "";
+	/* facts.version is the probe's (never NULL there); explain's stand-in facts have none */
+	if (p->have_facts && p->facts.version) {
+		const char *ti = p->facts.tidb_info, *sv = p->facts.version;
 		if (ti && ig_tidb_version_from_info(ti, strlen(ti), &v, &nextgen) == 0 && v.major >= 0)
 			return v;
 		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0 && v.major >= 0)

@@ -581,10 +581,11 @@ bool ig_inspect_needs_probe(const ig_inspection *p, ig_probe_request *req)
 		return false;
 	memset(req, 0, sizeof(*req));
 	/*
-	 * TIDB_VERSION() is asked only of a server whose greeting names TiDB (any spelling: TiProxy
-	 * with no backend known yet greets "5.7.25-TiDB-None"): another server would answer the
-	 * whole probe with an error. A TiDB configured to greet without the word is read from
-	 * @@version alone, which then says no more than the greeting (docs/TIDB_VERSIONS.md).
+	 * TIDB_VERSION() is asked plainly of a server whose greeting names TiDB (any spelling:
+	 * TiProxy with no backend known yet greets "5.7.25-TiDB-None"), which must answer it;
+	 * of another only inside a TiDB-only comment (probe.c), as the function would fail a
+	 * MySQL server's whole probe while a TiDB configured to greet without the word may be
+	 * TiDB X that only TIDB_VERSION() names (docs/TIDB_VERSIONS.md).
 	 */
 	req->tidb_info = p->server_version && strcasestr(p->server_version, "tidb") != NULL;
 	req->nvars = p->nprobe_vars;

@@ -28,7 +28,8 @@
 #define IG_PROBE_NONCE_LEN 16
 
 /* What the probe must read besides the fixed columns: the variables of PREPARE ... FROM @var,
- * and TIDB_VERSION() (a function only TiDB has: asked when the greeting names TiDB). */
+ * and how it asks TIDB_VERSION() (a function only TiDB has): plainly when the greeting names
+ * TiDB (then it must answer), else inside a TiDB-only comment (NULL from MySQL, MariaDB). */
 typedef struct ig_probe_request {
 	bool tidb_info;
 	size_t nvars;
@@ -57,7 +58,7 @@ typedef struct ig_session_facts {
 	char *charset;      /* @@session.character_set_client: how the server lexes the client's bytes */
 	char *conn_charset; /* @@session.character_set_connection */
 	char *version;      /* @@version: the server's own, not a proxy's greeting */
-	char *tidb_info;    /* TIDB_VERSION(); NULL when not asked (request.tidb_info false) */
+	char *tidb_info;    /* TIDB_VERSION(); NULL from a server that is not TiDB (request.tidb_info false) */
 	unsigned lex_flags; /* SQL_F_NO_BACKSLASH_ESCAPES | SQL_F_ANSI_QUOTES | SQL_F_MB_PAIRS */
 	bool charset_known; /* the character set is one whose lexing the gateway models */
 	ig_probe_var vars[IG_PROBE_MAX_VARS];

@@ -90,17 +90,36 @@ def test_server_version_setting_read_through_tidb_version(policy_gw, make_double
     assert ": add-disable-precheck, rule (defaults)" in line, line
 
 
-def test_greeting_without_tidb_asks_only_version(policy_gw, make_double, state):
+def test_greeting_without_tidb_asks_in_a_tidb_comment(policy_gw, make_double, state):
     """A greeting that does not name TiDB (a `server-version` of "8.0.36"): TIDB_VERSION() is
-    not asked (another server would fail the whole probe); @@version says no release, so the
-    version is unknown: a task elsewhere still refuses (docs/TIDB_VERSIONS.md, unknown
-    version), nothing is forwarded without TiDB's precheck."""
+    asked only inside a TiDB-only comment (MySQL and MariaDB skip it and answer NULL; a bare
+    call would fail their whole probe). This TiDB v8.5 answers, so its release is known:
+    a task elsewhere, the table uncovered, DISABLE_PRECHECK added. (Before attack 28 only
+    @@version was asked and the version was unknown: refused.)"""
     state.task("pitr_stage", ["stage.*"])
     srv = make_double(version="8.0.36", release="v8.5.0")
     gw = gw_for(policy_gw, srv)
     rx = Received(srv)
     out = query(gw, SQL)
-    assert refused_by_gateway(out), (out, rx.sqls())
+    assert out.ok, (out, rx.sqls())
+    assert rx.imports() == [SQL + " WITH DISABLE_PRECHECK"], rx.imports()
+    assert len(rx.probes()) == 1, rx.probes()
+    probe = rx.probes()[0]
+    assert "COALESCE(/*T! TIDB_VERSION(), */ NULL)" in probe and "HEX(TIDB_VERSION())" not in probe, probe
+    assert "HEX(@@version)" in probe, probe
+
+
+def test_tidbx_whose_server_version_hides_tidb_refused(policy_gw, make_double, state):
+    """A next-gen TiDB as pingcap/tidb master built it before v26.3 (mirror of master at
+    2026-02-10, 9a5c8821c6: cmd/tidb-server setGlobalVars applies `server-version` on either
+    kernel, mysql.ServerVersion carries the plain release, GetTiDBInfo ends "Kernel Type:
+    Next Generation"), configured with server-version "8.0.36": neither the greeting nor
+    @@version names TiDB, only TIDB_VERSION() tells. Nothing in PD's etcd, yet its keyspace's
+    tasks may be elsewhere. Before: TIDB_VERSION() was not asked (the greeting lacks "TiDB"),
+    the backend was judged classic and the import forwarded."""
+    srv = make_double(version="8.0.36", release="v9.0.0-beta.2", nextgen=True)
+    gw = gw_for(policy_gw, srv)
+    rx = Received(srv)
+    out = query(gw, SQL)
+    assert refused_by_gateway(out) and "TiDB X" in out.message, (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
-    assert len(rx.probes()) == 1 and "TIDB_VERSION" not in rx.probes()[0], rx.probes()
-    assert "HEX(@@version)" in rx.probes()[0], rx.probes()

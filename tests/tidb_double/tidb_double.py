@@ -261,7 +261,7 @@ class Config:
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
                  proxy_fallbackable=False, zstd=False, shutdown_stops=False, greeting=None,
-                 release=None):
+                 release=None, nextgen=None):
         # `version` is TiDB's mysql.ServerVersion: the greeting, @@version and VERSION()
         # all carry it, and TiDB's `server-version` setting replaces it. `release` is what
         # TIDB_VERSION() reports (printer.GetTiDBInfo's "Release Version", which that setting
@@ -270,6 +270,11 @@ class Config:
         # "5.7.25-TiDB-None"); default: `version`. FACTS.md section 11.
         self.greeting = greeting if greeting is not None else version
         self.release = release
+        # A next-gen (TiDB X) build whatever `version` says: master before v26.3 named its
+        # release without a CLOUD marker and applied `server-version` on either kernel, so
+        # only TIDB_VERSION()'s "Kernel Type" told (FACTS.md section 11); default: a
+        # `version` with -CLOUD. in it.
+        self.nextgen = nextgen
         # A COM_SHUTDOWN / SHUTDOWN that succeeds stops the double a second later, as TiDB's
         # executeShutdown signals its own process (Session.shutdown); off by default: a
         # module's double must outlive any one test.
@@ -309,10 +314,10 @@ def tidb_info(cfg, version):
     """TIDB_VERSION() as pingcap/tidb pkg/util/printer GetTiDBInfo writes it (the same
     lines in v7.5, v8.1 and v8.5; master adds "Kernel Type", Classic or Next Generation);
     TiDB X reports its release as TiDB-X-CLOUD.YYYYMM.P (FACTS.md section 11)."""
-    nextgen = "-CLOUD." in cfg.version
+    nextgen = cfg.nextgen if cfg.nextgen is not None else "-CLOUD." in cfg.version
     if cfg.release:
         rel = cfg.release
-    elif nextgen:
+    elif nextgen and "TiDB-" in cfg.version:
         rel = cfg.version[cfg.version.index("TiDB-"):]
     else:
         rel = "v%d.%d.%d" % version
@@ -1340,6 +1345,12 @@ class Session:
                 return None
             return "".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
                            for v in vals)
+        if name == "COALESCE" and args and args != [[]]:
+            for a in args:
+                v = self._eval(a)
+                if v is not None:
+                    return v
+            return None
         if name == "SLEEP" and len(args) == 1:
             # TiDB's SLEEP(n): the statement waits n seconds and returns 0.
             v = self._eval(args[0])

@@ -63,7 +63,7 @@ static void put_val(ig_buf *row, const char *v, size_t n, bool hex)
 typedef struct answer {
 	const char *db, *mode, *cs, *user;
 	const char *version;   /* @@version; NULL: "8.0.11-TiDB-v8.5.0" */
-	const char *tidb_info; /* TIDB_VERSION(); NULL: not asked (the column is NULL) */
+	const char *tidb_info; /* TIDB_VERSION(); NULL: a server that is not TiDB */
 	bool null_version;     /* answer NULL for @@version */
 	const char *vals[4];
 	const char *var_cs[4];
@@ -135,9 +135,10 @@ static void test_build_text(void **st)
 	assert_non_null(strstr(t, "@@session.character_set_connection AS ig0123456789abcdef_n"));
 	assert_non_null(strstr(t, "HEX(USER()) AS ig0123456789abcdef_u"));
 	assert_non_null(strstr(t, "HEX(@@version) AS ig0123456789abcdef_r"));
-	/* TIDB_VERSION() only when asked: a server that is not TiDB would fail the whole probe. */
-	assert_non_null(strstr(t, ", NULL AS ig0123456789abcdef_t"));
-	assert_null(strstr(t, "TIDB_VERSION"));
+	/* A greeting without TiDB: TIDB_VERSION() only inside a TiDB-only comment (MySQL and
+	 * MariaDB would fail the whole probe on the function; TiDB runs the comment's body). */
+	assert_non_null(strstr(t, ", HEX(COALESCE(/*T! TIDB_VERSION(), */ NULL)) AS ig0123456789abcdef_t"));
+	assert_null(strstr(t, "HEX(TIDB_VERSION())"));
 	assert_non_null(strstr(t, "HEX(LEFT( @s , 1048576)) AS ig0123456789abcdef_v0"));
 	assert_non_null(strstr(t, "CHARSET( @'we`ird' ) AS ig0123456789abcdef_s1"));
 	assert_non_null(strstr(t, "LENGTH( @'we`ird' ) AS ig0123456789abcdef_l1"));
@@ -316,7 +317,7 @@ static void test_failures(void **st)
 	ig_buf_reset(&b);
 }
 
-/* Which TiDB answered: @@version always, TIDB_VERSION() when asked; both exactly as sent. */
+/* Which TiDB answered: @@version always, TIDB_VERSION() plainly or in a TiDB-only comment. */
 static void test_server_version(void **st)
 {
 	(void)st;
@@ -342,12 +343,15 @@ static void test_server_version(void **st)
 	assert_string_equal(copy.tidb_info, info);
 	ig_session_facts_free(&copy);
 	ig_session_facts_free(&f);
-	/* Asked but answered NULL, or answered though not asked: not the probe's answer. */
-	assert_int_equal(parse(&b, &a, &NOREQ, &f, &used), -1);
+	/* Asked in the TiDB-only comment (the greeting does not name TiDB): a TiDB answers it. */
+	assert_int_equal(parse(&b, &a, &NOREQ, &f, &used), 0);
+	assert_string_equal(f.tidb_info, info);
+	ig_session_facts_free(&f);
 	ig_buf_reset(&b);
 	answer n = a;
 	n.tidb_info = NULL;
 	build(&b, &n);
+	/* Asked plainly but answered NULL: not TiDB's answer. In the comment: MySQL's. */
 	assert_int_equal(parse(&b, &n, &req, &f, &used), -1);
 	assert_int_equal(parse(&b, &n, &NOREQ, &f, &used), 0);
 	assert_null(f.tidb_info);
