@@ -284,19 +284,28 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 
 /*
  * The greeting says which TiDB it is: TiDB X (refused with the tables), or a classic
- * release "-TiDB-vX.Y.Z" that is not a build's placeholder
- * ("5.7.25-TiDB-None", "8.0.11-TiDB-v8.4.0-this-is-a-placeholder": pingcap/tidb
- * pkg/parser/mysql TiDBReleaseVersion's defaults, which TiProxy greets with until it has read
- * a backend; tests/tidb_double/FACTS.md section 11). The live path asks its session's server
- * (TIDB_VERSION()); the preflight has no login, so an unnamed release is "cannot tell".
+ * release, "-TiDB-vX.Y.Z" and nothing after it. Not a build's placeholder ("5.7.25-TiDB-None",
+ * "8.0.11-TiDB-v8.4.0-this-is-a-placeholder": pingcap/tidb pkg/parser/mysql
+ * TiDBReleaseVersion's defaults, which TiProxy greets with until it has read a backend), not
+ * a pre-release ("-TiDB-v9.0.0-beta.2": a next-gen build of master before v26.3 greets with
+ * the plain release, and only TIDB_VERSION()'s "Kernel Type" tells), not a server-version of
+ * the operator's (tests/tidb_double/FACTS.md section 11). The live path asks its session's
+ * server; the preflight does not log in, so anything else is "cannot tell".
  */
 static bool greeting_names_release(const char *sv)
 {
+	static const char marker[] = "-TiDB-v";
 	ig_tidb_version v;
 	size_t n = strlen(sv);
+	const char *at = memmem(sv, n, marker, sizeof(marker) - 1);
+
 	if (ig_tidb_server_nextgen(sv, n))
 		return true;
-	return ig_tidb_version_from_server(sv, n, &v) == 0 && v.major >= 0 && !memmem(sv, n, "placeholder", 11);
+	if (!at)
+		return false;
+	at += sizeof(marker) - 1;
+	/* the whole rest is X.Y.Z: ig_tidb_version_parse takes a -suffix, so none may be there */
+	return !strchr(at, '-') && ig_tidb_version_parse(at, strlen(at), &v) == 0;
 }
 
 /* ---- the cluster ---- */
@@ -442,9 +451,10 @@ static void judge_skip(ig_ltn_preflight *p)
 	}
 	if (!greeting_names_release(p->tidb_server)) {
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as \"%s\", which names no TiDB "
-		         "release (a TiProxy that has not read a backend yet greets so, as does a TiDB with its "
-		         "own server-version), so it may be TiDB X, whose log backup tasks the gateway may not "
-		         "read; keep check-requirements = true so Lightning's own check decides", p->tidb_server);
+		         "release (a TiProxy that has not read a backend yet greets so, as do a TiDB with its "
+		         "own server-version and a pre-release build, which may be next-gen), so it may be "
+		         "TiDB X, whose log backup tasks the gateway may not read; keep check-requirements = "
+		         "true so Lightning's own check decides", p->tidb_server);
 		return;
 	}
 	if (p->nrefused) {
