@@ -38,6 +38,33 @@ void ig_backend_last_version(char *out, size_t cap)
 	pthread_mutex_unlock(&version_lock);
 }
 
+/* TIDB_VERSION()'s text is about 400 bytes; a longer one is not kept (cut, it could lose its
+ * last line, "Kernel Type"), and the readers then have @@version alone. */
+static char said_version[128], said_info[2048];
+static bool have_said;
+
+void ig_backend_note_said(const char *version, const char *info)
+{
+	pthread_mutex_lock(&version_lock);
+	snprintf(said_version, sizeof(said_version), "%s", version ? version : "");
+	if (info && strlen(info) < sizeof(said_info))
+		snprintf(said_info, sizeof(said_info), "%s", info);
+	else
+		said_info[0] = '\0';
+	have_said = true;
+	pthread_mutex_unlock(&version_lock);
+}
+
+bool ig_backend_last_said(char *version, size_t vcap, char *info, size_t icap)
+{
+	pthread_mutex_lock(&version_lock);
+	bool have = have_said;
+	snprintf(version, vcap, "%s", have ? said_version : "");
+	snprintf(info, icap, "%s", have ? said_info : "");
+	pthread_mutex_unlock(&version_lock);
+	return have;
+}
+
 /* ---- per-address records, kept for the life of the process ---- */
 
 static pthread_mutex_t set_lock = PTHREAD_MUTEX_INITIALIZER;

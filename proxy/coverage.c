@@ -245,29 +245,49 @@ static json_t *why_json(const char *name, const char *state, const ig_cover_why 
 	return o;
 }
 
-/* As the live path takes it (proxy/decision.c): the last greeting, else backends.tidb_version. */
+/*
+ * As the live path takes it (proxy/decision.c): what the last probe's server said of itself
+ * (TIDB_VERSION()'s release, else @@version), else before any probe the last greeting;
+ * then backends.tidb_version.
+ */
 static ig_tidb_version backend_version(const ig_config *cfg)
 {
-	char sv[128];
+	char sv[128], info[2048];
 	ig_tidb_version v = {.major = -1};
+	bool nextgen;
 	const char *cv = cfg->backends.tidb_version;
 
-	ig_backend_last_version(sv, sizeof(sv));
-	if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
-		return v;
+	if (ig_backend_last_said(sv, sizeof(sv), info, sizeof(info))) {
+		if (info[0] && ig_tidb_version_from_info(info, strlen(info), &v, &nextgen) == 0 && v.major >= 0)
+			return v;
+		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0 && v.major >= 0)
+			return v;
+	} else {
+		ig_backend_last_version(sv, sizeof(sv));
+		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
+			return v;
+	}
 	if (cv && strcmp(cv, "auto") != 0 && ig_tidb_version_parse(cv, strlen(cv), &v) == 0)
 		return v;
 	v.major = -1;
 	return v;
 }
 
-/* As the live path takes it: does the last greeting name TiDB X? */
+/* As the live path takes it: TiDB X by the last greeting or what the last probe's server said. */
 static bool backend_nextgen(void)
 {
-	char sv[128];
+	char sv[128], info[2048];
+	ig_tidb_version v;
+	bool nextgen = false;
 
 	ig_backend_last_version(sv, sizeof(sv));
-	return ig_tidb_server_nextgen(sv, strlen(sv));
+	if (ig_tidb_server_nextgen(sv, strlen(sv)))
+		return true;
+	if (!ig_backend_last_said(sv, sizeof(sv), info, sizeof(info)))
+		return false;
+	if (ig_tidb_server_nextgen(sv, strlen(sv)))
+		return true;
+	return info[0] && ig_tidb_version_from_info(info, strlen(info), &v, &nextgen) == 0 && nextgen;
 }
 
 static json_t *policy_json(const ig_config *cfg, const ig_covquery *q, const ig_cluster_state *st,

@@ -77,8 +77,14 @@ char *ig_inspect_explain(const char *body, size_t len, int *http_status)
 		.lex_flags = ig_sql_mode_lex_flags(mode) | (cs_kind == 1 ? SQL_F_MB_PAIRS : 0),
 		.charset_known = cs_kind >= 0,
 	};
-	char version[128];
+	char version[128], said_version[128], said_info[2048];
 	ig_backend_last_version(version, sizeof(version));
+	/* What the last probe's server said of itself, as the live path reads its own probe's
+	 * answer; before any probe, the greeting (decision.c backend_version). */
+	if (ig_backend_last_said(said_version, sizeof(said_version), said_info, sizeof(said_info))) {
+		facts.version = said_version;
+		facts.tidb_info = said_info[0] ? said_info : NULL;
+	}
 	char backend[80] = "";
 	ig_backend_set *set = ig_backends_acquire();
 	if (set && set->n)

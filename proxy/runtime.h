@@ -88,6 +88,12 @@ void ig_rsa_key_free(void);
 /* The server version of the last backend greeting seen ("" before any): for explain. */
 void ig_backend_note_version(const char *v);
 void ig_backend_last_version(char *out, size_t cap);
+/* What the last probe's server said of itself (@@version, TIDB_VERSION() or NULL): explain
+ * and coverage read it as the live path reads its probe's answer (docs/TIDB_VERSIONS.md,
+ * "Which TiDB answers"). ig_backend_last_said: false before any probe, and then out strings
+ * are ""; info "" when the probe did not ask TIDB_VERSION() or its text did not fit. */
+void ig_backend_note_said(const char *version, const char *info);
+bool ig_backend_last_said(char *version, size_t vcap, char *info, size_t icap);
 
 /* Resolves cfg's backends into a new set (blocking: names are looked up); -1 + err. */
 int ig_backends_build(const ig_config *cfg, ig_backend_set **out, char *err, size_t errlen);

@@ -419,6 +419,7 @@ ig_pkt_verdict ig_stmt_probe_packet(ig_session *s, const ig_packet *pk, size_t a
 		probe_failed(s, err);
 		return IG_PKT_DISCARD;
 	}
+	ig_backend_note_said(facts.version, facts.tidb_info);
 	probe_answered(s, &facts);
 	return IG_PKT_TAKEN;
 }

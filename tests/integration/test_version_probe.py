@@ -9,8 +9,10 @@ of a server whose greeting names TiDB, TIDB_VERSION(), on the connection the imp
 
 import pytest
 
+from harness import ports, timing
 from policy_helpers import (Received, double, etcd, last_decision, policy_gw, query,  # noqa: F401
                             refused_by_gateway, start_double, state)
+from test_explain_matches_live import explain, status
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
@@ -123,3 +125,22 @@ def test_tidbx_whose_server_version_hides_tidb_refused(policy_gw, make_double, s
     out = query(gw, SQL)
     assert refused_by_gateway(out) and "TiDB X" in out.message, (out, rx.sqls())
     assert rx.imports() == [], rx.imports()
+
+
+def test_explain_reads_what_the_last_probe_was_told(policy_gw, make_double, state):
+    """/api/v1/explain has no session to ask: before any probe it reads the last greeting (a
+    TiProxy's copy: classic), after one what that probe's server said of itself (TiDB X), as
+    the live path decides. Before, explain went on calling the import allowed after the live
+    path refused it."""
+    srv = make_double(version=TIDBX, greeting="8.0.11-TiDB-v8.5.0")
+    admin_port = ports.free_port()
+    gw = policy_gw(backend=("127.0.0.1", srv.port), admin={"listen": "127.0.0.1:%d" % admin_port})
+    assert ports.wait_port("127.0.0.1", admin_port, 10)
+    assert timing.wait_for(lambda: status(admin_port)["server_version"], 30), status(admin_port)
+    before = explain(admin_port, "root", "shop", SQL)
+    assert before["action"] == "forward", before  # the greeting names a classic v8.5
+    out = query(gw, SQL)
+    assert refused_by_gateway(out) and "TiDB X" in out.message, out
+    after = explain(admin_port, "root", "shop", SQL)
+    assert after["action"] == "reject", after
+    assert after["error"]["message"] == out.message, (after, out)
