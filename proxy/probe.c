@@ -22,9 +22,10 @@
 /*
  * TIDB_VERSION() of a server whose greeting does not name TiDB: TiDB runs the body of a
  * TiDB-only comment (pingcap/tidb pkg/parser/lexer.go startWithSlash: a comment opened by
- * slash, star, "T!" and no feature ID), MySQL and MariaDB skip it as a comment and answer NULL. A TiDB configured with a
- * `server-version` without the word is still asked; on a next-gen build of master before
- * v26.3 TIDB_VERSION()'s "Kernel Type" is the only sign of TiDB X (docs/TIDB_VERSIONS.md).
+ * slash, star, "T!" and no feature ID; sqlparse/lexer.c models the same), MySQL and MariaDB
+ * skip it as a comment and answer NULL. A TiDB configured with a `server-version` without
+ * the word is still asked; on a next-gen build of master before v26.3 TIDB_VERSION()'s
+ * "Kernel Type" is the only sign of TiDB X (docs/TIDB_VERSIONS.md).
  */
 #define TIDB_INFO_IF_TIDB ", HEX(COALESCE(/*T! TIDB_VERSION(), */ NULL))"
 
