@@ -446,8 +446,8 @@ static void judge_skip(ig_ltn_preflight *p)
 		         "may not read; keep check-requirements = true so Lightning's own check decides");
 		return;
 	}
-	/* Not left to the tables' verdicts: with no table found in the source (Lightning's own
-	 * file routing may still find some) none is refused, and TiDB X is never safe */
+	/* Not left to the tables' verdicts: with no table found in the source none is refused,
+	 * and skipping is never safe on TiDB X */
 	if (ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server))) {
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as TiDB X (\"%s\"), whose log "
 		         "backup tasks the gateway may not read; keep check-requirements = true so Lightning's own "

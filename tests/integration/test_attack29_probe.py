@@ -11,10 +11,9 @@ pytestmark = [pytest.mark.gateway_only]
 
 
 def test_tidbx_no_tables_not_safe_to_skip(tmp_path, etcd, state):  # noqa: F811
-    """The task's TiDB greets as TiDB X and the gateway finds no table in the data source
-    (nothing it reads as a table: Lightning's own file routing may still find some). TiDB X
-    was called 'names a release' because its tables are refused; with none, nothing was
-    refused and check-requirements = false was called safe on TiDB X."""
+    """The task's TiDB greets as TiDB X and the data source holds no table. TiDB X was
+    called 'names a release' because its tables are refused; with none, nothing was refused
+    and check-requirements = false was called safe on TiDB X."""
     lst = GreetingListener(greeting_packet(b"8.0.11-TiDB-X-CLOUD.202603.1"))
     try:
         src = tmp_path / "d"
