@@ -283,8 +283,7 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 }
 
 /*
- * The greeting says which TiDB it is: TiDB X (refused with the tables), or a classic
- * release, "-TiDB-vX.Y.Z" and nothing after it. Not a build's placeholder ("5.7.25-TiDB-None",
+ * The greeting names a released classic TiDB: "-TiDB-vX.Y.Z" and nothing after it. Not a build's placeholder ("5.7.25-TiDB-None",
  * "8.0.11-TiDB-v8.4.0-this-is-a-placeholder": pingcap/tidb pkg/parser/mysql
  * TiDBReleaseVersion's defaults, which TiProxy greets with until it has read a backend), not
  * a pre-release ("-TiDB-v9.0.0-beta.2": a next-gen build of master before v26.3 greets with
@@ -299,8 +298,6 @@ static bool greeting_names_release(const char *sv)
 	size_t n = strlen(sv);
 	const char *at = memmem(sv, n, marker, sizeof(marker) - 1);
 
-	if (ig_tidb_server_nextgen(sv, n))
-		return true;
 	if (!at)
 		return false;
 	at += sizeof(marker) - 1;
@@ -447,6 +444,14 @@ static void judge_skip(ig_ltn_preflight *p)
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] did not greet within "
 		         "backends.health_timeout_ms, so it may be TiDB X, whose log backup tasks the gateway "
 		         "may not read; keep check-requirements = true so Lightning's own check decides");
+		return;
+	}
+	/* Not left to the tables' verdicts: with no table found in the source none is refused,
+	 * and skipping is never safe on TiDB X */
+	if (ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server))) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as TiDB X (\"%s\"), whose log "
+		         "backup tasks the gateway may not read; keep check-requirements = true so Lightning's own "
+		         "check decides", p->tidb_server);
 		return;
 	}
 	if (!greeting_names_release(p->tidb_server)) {
