@@ -10,9 +10,12 @@
  *              issue #49883; only thread and disable_precheck with it).
  *   v9.0 on    the stored master import.go: + group_key (pingcap/tidb#62369, 2025-07, after
  *   (master)   v8.5.0), __manual_recovery (#59640, 2025), __force_merge_step (test options,
- *              first release not pinned); FORMAT omitted
- *              is detected from the file suffix (DataFormatAuto). The parser.y of the stored
- *              master has no PARTITION clause in ImportIntoStmt.
+ *              first release not pinned), on_duplicate_key (pingcap/tidb#66701, 2026-03,
+ *              error | capture, global sort only; read from the PR by a research helper,
+ *              session 19); FORMAT omitted is detected from the file suffix (DataFormatAuto;
+ *              v8.5.7's release note lists it too, pingcap/tidb#59540: informational here,
+ *              no decision reads format_auto). The parser.y of the stored master has no
+ *              PARTITION clause in ImportIntoStmt.
  * An unknown version and versions newer than every row get the newest row.
  */
 #include "policy/import_grammar.h"
@@ -31,7 +34,7 @@ static const char *const opts_v74[] = {BASE_OPTIONS, "cloud_storage_uri", NULL};
 static const char *const opts_v80[] = {BASE_OPTIONS, "cloud_storage_uri", "disable_precheck", NULL};
 static const char *const opts_master[] = {BASE_OPTIONS,        "cloud_storage_uri",  "disable_precheck",
                                           "group_key",         "__force_merge_step", "__manual_recovery",
-                                          NULL};
+                                          "on_duplicate_key",  NULL};
 
 static const ig_import_grammar rows[] = {
 	{.name = "v7.2 to v7.3", .from_major = 0, .from_minor = 0, .options = opts_v72},

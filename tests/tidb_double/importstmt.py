@@ -114,6 +114,9 @@ def supported_options(version):
         opts["group_key"] = "str"
         opts["__force_merge_step"] = None
         opts["__manual_recovery"] = None
+        # pingcap/tidb#66701 (2026-03): error | capture, global sort only (8167 otherwise:
+        # not modelled, the double only knows the option)
+        opts["on_duplicate_key"] = "str"
     return opts
 
 

@@ -48,6 +48,7 @@ static const struct {
 	{"group_key", "----KK"},
 	{"__force_merge_step", "----KK"},
 	{"__manual_recovery", "----KK"},
+	{"ON_DUPLICATE_KEY", "----KK"},
 	/* names no TiDB version has */
 	{"import_mode", "------"},
 	{"add_index", "------"},
