@@ -48,6 +48,7 @@ static int sd_notify(int unset, const char *state) { (void)unset; (void)state; r
 #include "pd/statecache.h"
 #include "proxy/audit.h"
 #include "proxy/auditev.h"
+#include "proxy/auditfield.h"
 #include "proxy/coverage.h"
 #include "proxy/credentials.h"
 #include "proxy/inspect.h"
@@ -285,7 +286,18 @@ static char *admin_status(void)
 	 * greeting or a health check has been read) */
 	char version[128];
 	ig_backend_last_version(version, sizeof(version));
-	json_object_set_new(doc, "server_version", json_string(version));
+	json_object_set_new(doc, "server_version", ig_audit_string(version, strlen(version)));
+	/* what the last probe's server said of itself (null before any probe): what explain and
+	 * coverage read before the greeting (docs/TIDB_VERSIONS.md, "Which TiDB answers") */
+	char said_version[128], said_info[2048];
+	json_t *said = json_null();
+	if (ig_backend_last_said(said_version, sizeof(said_version), said_info, sizeof(said_info)) &&
+	    (said = json_object())) {
+		json_object_set_new(said, "version", ig_audit_string(said_version, strlen(said_version)));
+		json_object_set_new(said, "tidb_version",
+		                    said_info[0] ? ig_audit_string(said_info, strlen(said_info)) : json_null());
+	}
+	json_object_set_new(doc, "server_said", said);
 	json_object_set_new(doc, "connections", json_integer(atomic_load(&ig_rt.conns)));
 	/* per worker: sessions open now, and connections it accepted and handed to a worker
 	 * with fewer (worker.h) */

@@ -137,10 +137,15 @@ def test_explain_reads_what_the_last_probe_was_told(policy_gw, make_double, stat
     gw = policy_gw(backend=("127.0.0.1", srv.port), admin={"listen": "127.0.0.1:%d" % admin_port})
     assert ports.wait_port("127.0.0.1", admin_port, 10)
     assert timing.wait_for(lambda: status(admin_port)["server_version"], 30), status(admin_port)
+    assert status(admin_port)["server_said"] is None  # no probe yet
     before = explain(admin_port, "root", "shop", SQL)
     assert before["action"] == "forward", before  # the greeting names a classic v8.5
     out = query(gw, SQL)
     assert refused_by_gateway(out) and "TiDB X" in out.message, out
+    said = status(admin_port)["server_said"]
+    assert said["version"] == TIDBX, said
+    assert said["tidb_version"].startswith("Release Version: ") and \
+        said["tidb_version"].endswith("\nKernel Type: Next Generation"), said
     after = explain(admin_port, "root", "shop", SQL)
     assert after["action"] == "reject", after
     assert after["error"]["message"] == out.message, (after, out)
