@@ -182,6 +182,25 @@ int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, b
 	return 0;
 }
 
+int ig_tidb_backend_identify(const char *greeting, const char *version, const char *info, ig_tidb_version *release,
+                             bool *nextgen)
+{
+	ig_tidb_version iv;
+	bool info_nextgen = false;
+	int info_rc = info ? ig_tidb_version_from_info(info, strlen(info), &iv, &info_nextgen) : -1;
+	const char *g = greeting ? greeting : "";
+
+	*nextgen = ig_tidb_server_nextgen(g, strlen(g)) || (version && ig_tidb_server_nextgen(version, strlen(version))) ||
+	           info_nextgen;
+	if (!version)
+		return ig_tidb_version_from_server(g, strlen(g), release);
+	if (info_rc == 0 && iv.major >= 0) {
+		*release = iv;
+		return 0;
+	}
+	return ig_tidb_version_from_server(version, strlen(version), release) == 0 && release->major >= 0 ? 0 : -1;
+}
+
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor)
 {
 	if (!v || v->major < 0)

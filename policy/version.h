@@ -32,6 +32,17 @@ bool ig_tidb_server_nextgen(const char *s, size_t len);
  * replace it. Returns 0, or -1 (out->major = -1) when s has no "Release Version" line.
  */
 int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, bool *nextgen);
+/*
+ * Which TiDB a backend is, from what it said of itself: its greeting and, when a probe asked
+ * on the session (version non-NULL), @@version and TIDB_VERSION() (info; NULL when not asked).
+ * *nextgen when any of them names TiDB X. *release: with the probe's answer, TIDB_VERSION()'s
+ * release, else @@version's (the greeting is then not used: a proxy in between, TiProxy,
+ * writes it); without it, the greeting's. Returns 0 when that decides the release (major may
+ * still be -1: a TiDB X greeting whose numbers are not of its form), -1 when the caller falls
+ * back to its configured version (docs/TIDB_VERSIONS.md, "Which TiDB answers").
+ */
+int ig_tidb_backend_identify(const char *greeting, const char *version, const char *info, ig_tidb_version *release,
+                             bool *nextgen);
 /* a >= major.minor.0 */
 bool ig_tidb_version_at_least(const ig_tidb_version *v, int major, int minor);
 

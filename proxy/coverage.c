@@ -246,56 +246,34 @@ static json_t *why_json(const char *name, const char *state, const ig_cover_why 
 }
 
 /*
- * As the live path takes it (proxy/decision.c): what the last probe's server said of itself
- * (TIDB_VERSION()'s release, else @@version), else before any probe the last greeting;
- * then backends.tidb_version.
+ * As the live path takes it (proxy/decision.c): what the last probe's server said of itself,
+ * else before any probe the last greeting (policy/version.c ig_tidb_backend_identify); then
+ * backends.tidb_version.
  */
-static ig_tidb_version backend_version(const ig_config *cfg)
+static ig_tidb_version backend_version(const ig_config *cfg, bool *nextgen)
 {
-	char sv[128], info[2048];
-	ig_tidb_version v = {.major = -1};
-	bool nextgen;
+	char gv[128], sv[128], info[2048];
+	ig_tidb_version v;
 	const char *cv = cfg->backends.tidb_version;
+	bool said = ig_backend_last_said(sv, sizeof(sv), info, sizeof(info));
 
-	if (ig_backend_last_said(sv, sizeof(sv), info, sizeof(info))) {
-		if (info[0] && ig_tidb_version_from_info(info, strlen(info), &v, &nextgen) == 0 && v.major >= 0)
-			return v;
-		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0 && v.major >= 0)
-			return v;
-	} else {
-		ig_backend_last_version(sv, sizeof(sv));
-		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
-			return v;
-	}
+	ig_backend_last_version(gv, sizeof(gv));
+	if (ig_tidb_backend_identify(gv, said ? sv : NULL, said && info[0] ? info : NULL, &v, nextgen) == 0)
+		return v;
 	if (cv && strcmp(cv, "auto") != 0 && ig_tidb_version_parse(cv, strlen(cv), &v) == 0)
 		return v;
 	v.major = -1;
 	return v;
 }
 
-/* As the live path takes it: TiDB X by the last greeting or what the last probe's server said. */
-static bool backend_nextgen(void)
-{
-	char sv[128], info[2048];
-	ig_tidb_version v;
-	bool nextgen = false;
-
-	ig_backend_last_version(sv, sizeof(sv));
-	if (ig_tidb_server_nextgen(sv, strlen(sv)))
-		return true;
-	if (!ig_backend_last_said(sv, sizeof(sv), info, sizeof(info)))
-		return false;
-	if (ig_tidb_server_nextgen(sv, strlen(sv)))
-		return true;
-	return info[0] && ig_tidb_version_from_info(info, strlen(info), &v, &nextgen) == 0 && nextgen;
-}
-
 static json_t *policy_json(const ig_config *cfg, const ig_covquery *q, const ig_cluster_state *st,
                            const char *state_err, char *err, size_t errlen)
 {
+	bool nextgen;
+	ig_tidb_version version = backend_version(cfg, &nextgen);
 	ig_decide_input in = {
 		.user = q->user, .host = q->host, .db = q->db, .table = q->table,
-		.version = backend_version(cfg), .nextgen = backend_nextgen(), .state = st,
+		.version = version, .nextgen = nextgen, .state = st,
 		.state_error = st ? NULL : state_err, .cfg = cfg,
 	};
 	ig_decision d;

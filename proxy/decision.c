@@ -44,49 +44,23 @@ void ig_inspect_read(ig_inspection *p)
 }
 
 /*
- * Which TiDB the decision is for. The live path has the probe's answer, asked on the
- * connection the statement goes to: TIDB_VERSION()'s release first (it ignores TiDB's
- * `server-version` setting), then @@version. The greeting is read only without that answer
- * (explain): a proxy in between (TiProxy) greets with a version it copied from some backend
- * or a placeholder. Then backends.tidb_version; else unknown (docs/TIDB_VERSIONS.md).
+ * Which TiDB the decision is for, and whether it is TiDB X (policy/version.c
+ * ig_tidb_backend_identify). The live path has the probe's answer, asked on the connection the
+ * statement goes to; the greeting is read only without it (explain before any probe: its
+ * stand-in facts then have no version). Then backends.tidb_version; else unknown.
  */
-static ig_tidb_version backend_version(const ig_inspection *p)
+static ig_tidb_version backend_version(const ig_inspection *p, bool *nextgen)
 {
-	ig_tidb_version v = {.major = -1};
-	bool nextgen;
-	/* facts.version is the probe's (never NULL there); explain's stand-in facts have none */
-	if (p->have_facts && p->facts.version) {
-		const char *ti = p->facts.tidb_info, *sv = p->facts.version;
-		if (ti && ig_tidb_version_from_info(ti, strlen(ti), &v, &nextgen) == 0 && v.major >= 0)
-			return v;
-		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0 && v.major >= 0)
-			return v;
-	} else {
-		const char *sv = p->server_version ? p->server_version : "";
-		if (ig_tidb_version_from_server(sv, strlen(sv), &v) == 0)
-			return v;
-	}
+	ig_tidb_version v;
+	bool asked = p->have_facts && p->facts.version; /* the probe always sets facts.version */
+	if (ig_tidb_backend_identify(p->server_version, asked ? p->facts.version : NULL,
+	                             asked ? p->facts.tidb_info : NULL, &v, nextgen) == 0)
+		return v;
 	const char *cv = p->cfg->backends.tidb_version;
 	if (cv && strcmp(cv, "auto") != 0 && ig_tidb_version_parse(cv, strlen(cv), &v) == 0)
 		return v;
 	v.major = -1;
 	return v;
-}
-
-/* TiDB X (next-gen kernel) by anything the server or the greeting said: one is enough. */
-static bool backend_nextgen(const ig_inspection *p)
-{
-	ig_tidb_version v;
-	bool nextgen = false;
-	const char *gv = p->server_version ? p->server_version : "";
-	if (ig_tidb_server_nextgen(gv, strlen(gv)))
-		return true;
-	if (!p->have_facts)
-		return false;
-	if (p->facts.version && ig_tidb_server_nextgen(p->facts.version, strlen(p->facts.version)))
-		return true;
-	return p->facts.tidb_info && ig_tidb_version_from_info(p->facts.tidb_info, strlen(p->facts.tidb_info), &v,
-	                                                      &nextgen) == 0 && nextgen;
 }
 
 /* The statement with DISABLE_PRECHECK added, as it goes in the text sent to TiDB. */
@@ -249,8 +223,8 @@ static void evaluate(ig_inspection *p, ig_inspect_out *out, int *followed, int *
 {
 	char err[256];
 	bool rewrite = false;
-	ig_tidb_version ver = backend_version(p);
-	bool nextgen = backend_nextgen(p);
+	bool nextgen;
+	ig_tidb_version ver = backend_version(p, &nextgen);
 	int first_plain = -1;
 	*followed = *obl_item = -1;
 	for (size_t i = 0; i < p->nitems && first_plain < 0; i++)

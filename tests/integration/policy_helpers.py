@@ -74,6 +74,21 @@ def double(etcd, tmp_path_factory):
     srv.stop()
 
 
+@pytest.fixture
+def make_double(etcd, tmp_path):
+    """make_double(**Config) -> a double of its own for one test (version, release, greeting,
+    nextgen: tests/tidb_double/tidb_double.py Config), stopped at the test's end."""
+    started = []
+
+    def start(**kw):
+        srv = start_double(etcd.url, str(tmp_path / ("statements%d.jsonl" % len(started))), **kw)
+        started.append(srv)
+        return srv
+    yield start
+    for srv in started:
+        srv.stop()
+
+
 @pytest.fixture(scope="module")
 def zdouble(etcd, tmp_path_factory):
     """A TiDB double that also offers zstd compression, whose own precheck reads the module's

@@ -29,22 +29,9 @@ def test_tidbx_no_tables_not_safe_to_skip(tmp_path, etcd, state):  # noqa: F811
 
 # ------------------------------------------------------------------ the live path (held)
 
-from policy_helpers import Received, connect, policy_gw, refused_by_gateway, run, start_double  # noqa: E402,F401,F811
+from policy_helpers import Received, connect, make_double, policy_gw, refused_by_gateway, run  # noqa: E402,F401,F811
 
 SQL = "IMPORT INTO shop.t FROM 's3://bucket/data/t.*.csv'"
-
-
-@pytest.fixture
-def make_double(etcd, tmp_path):  # noqa: F811
-    started = []
-
-    def start(**kw):
-        srv = start_double(etcd.url, str(tmp_path / ("statements%d.jsonl" % len(started))), **kw)
-        started.append(srv)
-        return srv
-    yield start
-    for srv in started:
-        srv.stop()
 
 
 @pytest.mark.tidb_double

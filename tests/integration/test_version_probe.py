@@ -11,7 +11,7 @@ import pytest
 
 from harness import ports, timing
 from policy_helpers import (Received, double, etcd, last_decision, policy_gw, query,  # noqa: F401
-                            refused_by_gateway, start_double, state)
+                            make_double, refused_by_gateway, state)
 from test_explain_matches_live import explain, status
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -19,19 +19,6 @@ pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 SQL = "IMPORT INTO shop.t FROM 's3://bucket/data/t.*.csv'"
 TIDBX = "8.0.11-TiDB-X-CLOUD.202603.1"
 TIPROXY_UNKNOWN = "5.7.25-TiDB-None"  # TiProxy's greeting before it has read a backend
-
-
-@pytest.fixture
-def make_double(etcd, tmp_path):
-    started = []
-
-    def start(**kw):
-        srv = start_double(etcd.url, str(tmp_path / ("statements%d.jsonl" % len(started))), **kw)
-        started.append(srv)
-        return srv
-    yield start
-    for srv in started:
-        srv.stop()
 
 
 def gw_for(policy_gw, srv, policy=None):

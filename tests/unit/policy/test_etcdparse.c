@@ -234,6 +234,38 @@ static void version_info(void **state)
 	assert_int_equal(v.major, -1);
 }
 
+/* The one reading of what a backend said of itself (decision.c and coverage.c call it). */
+static void backend_identify(void **state)
+{
+	ig_tidb_version v;
+	bool ng;
+	const char *x_info = "Release Version: CLOUD.202603.0\nKernel Type: Next Generation";
+
+	(void)state;
+	/* no probe: the greeting; a TiDB X greeting decides even with numbers not of its form */
+	assert_int_equal(ig_tidb_backend_identify("8.0.11-TiDB-v8.1.0", NULL, NULL, &v, &ng), 0);
+	assert_true(v.major == 8 && v.minor == 1 && !ng);
+	assert_int_equal(ig_tidb_backend_identify("8.0.11-TiDB-X-CLOUD.latest", NULL, NULL, &v, &ng), 0);
+	assert_true(v.major == -1 && ng);
+	assert_int_equal(ig_tidb_backend_identify("10.11.6-MariaDB", NULL, NULL, &v, &ng), -1);
+	assert_int_equal(ig_tidb_backend_identify(NULL, NULL, NULL, &v, &ng), -1);
+	/* probed: TIDB_VERSION() first, then @@version, never the greeting (a TiProxy's) */
+	assert_int_equal(ig_tidb_backend_identify("8.0.11-TiDB-v8.5.0", "8.0.11-TiDB-v6.5.0",
+	                                          "Release Version: v7.5.1\nEdition: Community", &v, &ng), 0);
+	assert_true(v.major == 7 && v.minor == 5 && !ng);
+	assert_int_equal(ig_tidb_backend_identify("8.0.11-TiDB-v8.5.0", "8.0.11-TiDB-v8.1.0", NULL, &v, &ng), 0);
+	assert_true(v.major == 8 && v.minor == 1 && !ng);
+	assert_int_equal(ig_tidb_backend_identify("8.0.11-TiDB-v8.5.0", "8.0.36", "Release Version: None", &v, &ng), -1);
+	assert_false(ng);
+	/* TiDB X by any one of the three */
+	assert_int_equal(ig_tidb_backend_identify("5.7.25-TiDB-None", "8.0.11-TiDB-v8.5.0", x_info, &v, &ng), 0);
+	assert_true(v.major == 26 && ng);
+	ig_tidb_backend_identify("8.0.11-TiDB-CLOUD.202603.0", "8.0.11-TiDB-v8.5.0", NULL, &v, &ng);
+	assert_true(ng);
+	ig_tidb_backend_identify("8.0.11-TiDB-v8.5.0", "8.0.11-TiDB-X-CLOUD.202603.1", NULL, &v, &ng);
+	assert_true(ng);
+}
+
 static void versions(void **state)
 {
 	ig_tidb_version v;
@@ -286,6 +318,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(version_info),
+		cmocka_unit_test(backend_identify),
 		cmocka_unit_test(base64),
 		cmocka_unit_test(range_body),
 		cmocka_unit_test(prefix_end),
