@@ -182,6 +182,38 @@ int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, b
 	return 0;
 }
 
+/* "vX.Y.Z" and nothing else: digits only, no pre-release or build suffix. */
+static bool plain_release(const char *s, size_t len)
+{
+	int parts = 0;
+	size_t i = 1;
+
+	if (len < 6 || s[0] != 'v')
+		return false;
+	while (i < len) {
+		size_t d = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d || ++parts > 3)
+			return false;
+		if (i < len && (s[i] != '.' || ++i == len))
+			return false;
+	}
+	return parts == 3;
+}
+
+bool ig_tidb_info_names_release(const char *s, size_t len)
+{
+	ig_tidb_version v;
+	bool nextgen;
+	size_t rl = 0;
+	const char *rel = s ? info_line(s, len, "Release Version", &rl) : NULL;
+
+	if (!rel || ig_tidb_version_from_info(s, len, &v, &nextgen) < 0 || nextgen)
+		return false;
+	return plain_release(rel, rl);
+}
+
 int ig_tidb_backend_identify(const char *greeting, const char *version, const char *info, ig_tidb_version *release,
                              bool *nextgen)
 {

@@ -33,6 +33,14 @@ bool ig_tidb_server_nextgen(const char *s, size_t len);
  */
 int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, bool *nextgen);
 /*
+ * Does TIDB_VERSION()'s text name a released classic TiDB: a "Release Version" of exactly
+ * vX.Y.Z (no pre-release, no build suffix: a next-gen build of master before v26.3 says
+ * "v9.0.0-beta.2..." and only later ones add a Kernel Type line) and a Kernel Type, if any,
+ * of "Classic"? What the Lightning preflight needs before it calls skipping Lightning's own
+ * check safe (proxy/ltn_preflight.c).
+ */
+bool ig_tidb_info_names_release(const char *s, size_t len);
+/*
  * Which TiDB a backend is, from what it said of itself: its greeting and, when a probe asked
  * on the session (version non-NULL), @@version and TIDB_VERSION() (info; NULL when not asked).
  * *nextgen when any of them names TiDB X. *release: with the probe's answer, TIDB_VERSION()'s

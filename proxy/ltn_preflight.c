@@ -31,6 +31,7 @@
 #include "policy/version.h"
 #include "proxy/mysql_proto.h"
 #include "proxy/proxyproto.h"
+#include "proxy/svcconn.h"
 
 #define MAX_TASK_BYTES (4u << 20)
 #define MAX_FILES 1000000
@@ -232,13 +233,13 @@ static long read_first_packet(int fd, uint8_t *buf, size_t cap, const struct tim
 /* A server's bytes, printed on the operator's terminal and put in JSON: printable ASCII
  * only (a TiDB version is), anything else as '?', so no control sequence reaches the
  * terminal and jansson never drops the field for invalid UTF-8. */
-static void keep_server_version(ig_ltn_preflight *p, const char *sv)
+static void keep_printable(char *out, size_t cap, const char *sv, size_t len)
 {
 	size_t i = 0;
 
-	for (; sv[i] && i + 1 < sizeof(p->tidb_server); i++)
-		p->tidb_server[i] = sv[i] >= 0x20 && sv[i] < 0x7f ? sv[i] : '?';
-	p->tidb_server[i] = '\0';
+	for (; i < len && i + 1 < cap; i++)
+		out[i] = sv[i] >= 0x20 && sv[i] < 0x7f ? sv[i] : '?';
+	out[i] = '\0';
 }
 
 /*
@@ -279,30 +280,56 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 		plen = read_first_packet(fd, buf, sizeof(buf), &deadline);
 	close(fd);
 	if (plen > 0 && buf[4] != 0xff && my_greeting_parse(buf + 4, (size_t)plen, &g, why, sizeof(why)) == 0)
-		keep_server_version(p, g.server_version);
+		keep_printable(p->tidb_server, sizeof(p->tidb_server), g.server_version, strlen(g.server_version));
+}
+
+/* ---- what the task's TiDB is: asked on the gateway's service login ---- */
+
+static unsigned timeout_s(const ig_config *cfg)
+{
+	int ms = cfg->backends.health_timeout_ms;
+	return ms > 1000 ? (unsigned)(ms + 999) / 1000 : 1;
+}
+
+/* What the answer says: TiDB X, the release, a released classic TiDB (policy/version.c). */
+static void read_answer(ig_ltn_preflight *p, const char *version, const char *info)
+{
+	static const char key[] = "Release Version: ";
+	const char *rel = info ? strstr(info, key) : NULL;
+
+	keep_printable(p->tidb_said_version, sizeof(p->tidb_said_version), version, strlen(version));
+	if (rel) {
+		rel += sizeof(key) - 1;
+		keep_printable(p->tidb_said_release, sizeof(p->tidb_said_release), rel, strcspn(rel, "\n"));
+	}
+	if (ig_tidb_backend_identify(p->tidb_server, version, info, &p->tidb_version, &p->tidb_nextgen) < 0)
+		p->tidb_version.major = -1;
+	p->tidb_classic_release = info && ig_tidb_info_names_release(info, strlen(info));
+	p->tidb_asked = true;
 }
 
 /*
- * The greeting names a released classic TiDB: "-TiDB-vX.Y.Z" and nothing after it. Not a build's placeholder ("5.7.25-TiDB-None",
- * "8.0.11-TiDB-v8.4.0-this-is-a-placeholder": pingcap/tidb pkg/parser/mysql
- * TiDBReleaseVersion's defaults, which TiProxy greets with until it has read a backend), not
- * a pre-release ("-TiDB-v9.0.0-beta.2": a next-gen build of master before v26.3 greets with
- * the plain release, and only TIDB_VERSION()'s "Kernel Type" tells), not a server-version of
- * the operator's (tests/tidb_double/FACTS.md section 11). The live path asks its session's
- * server; the preflight does not log in, so anything else is "cannot tell".
+ * Asks [tidb] host:port which TiDB it is, on the gateway's own service login (the account
+ * that follows import jobs; the task's credentials are Lightning's): a greeting is written by
+ * whatever is in front (a TiProxy) or by TiDB's server-version, TIDB_VERSION() is not
+ * (docs/TIDB_VERSIONS.md, "Which TiDB answers"). Not answered: tidb_ask_why says why, and
+ * the greeting is all the preflight knows.
  */
-static bool greeting_names_release(const char *sv)
+static void ask_tidb(const ig_config *cfg, ig_ltn_preflight *p)
 {
-	static const char marker[] = "-TiDB-v";
-	ig_tidb_version v;
-	size_t n = strlen(sv);
-	const char *at = memmem(sv, n, marker, sizeof(marker) - 1);
+	char err[512] = "", why[sizeof(err) + 128];
+	const char *pwf, *user = ig_svc_user(cfg, IG_SVC_UPSTREAM, &pwf);
+	char *version, *info;
 
-	if (!at)
-		return false;
-	at += sizeof(marker) - 1;
-	/* the whole rest is X.Y.Z: ig_tidb_version_parse takes a -suffix, so none may be there */
-	return !strchr(at, '-') && ig_tidb_version_parse(at, strlen(at), &v) == 0;
+	if (ig_svc_ask_identity(cfg, p->task.tidb_host, (int)p->task.tidb_port, timeout_s(cfg), &version, &info, err,
+	                        sizeof(err)) == 0) {
+		read_answer(p, version, info);
+		free(version);
+		free(info);
+		return;
+	}
+	snprintf(why, sizeof(why), "the service login (obligations.service user \"%s\") did not answer: %s", user, err);
+	keep_printable(p->tidb_ask_why, sizeof(p->tidb_ask_why), why, strlen(why));
 }
 
 /* ---- the cluster ---- */
@@ -350,18 +377,27 @@ static void judge_cluster(const ig_config *cfg, ig_ltn_preflight *p)
 	                                 sizeof(p->cluster_why)) == 1;
 	if (p->cluster_same) /* and its SQL (schema, table IDs, checksum) is the same cluster's TiDB */
 		p->cluster_same = tidb_same(cfg, p) == 1;
-	if (p->cluster_same) /* TiDB X is refused as on the live path (decide.c reject_nextgen) */
+	if (p->cluster_same) { /* TiDB X is refused as on the live path (decide.c reject_nextgen) */
 		read_tidb_greeting(cfg, p);
+		p->tidb_nextgen = ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server));
+		if (p->tidb_server[0])
+			ask_tidb(cfg, p);
+		else
+			snprintf(p->tidb_ask_why, sizeof(p->tidb_ask_why), "[tidb] did not greet");
+	}
 }
 
 /* ---- deciding ---- */
 
-static ig_tidb_version decision_version(const ig_config *cfg)
+/* The release [tidb] answered with, else backends.tidb_version, else v8.5.0; at least v8.0. */
+static ig_tidb_version decision_version(const ig_config *cfg, const ig_ltn_preflight *p)
 {
 	ig_tidb_version v = {.major = 8, .minor = 5, .patch = 0};
 	const char *cv = cfg->backends.tidb_version;
 
-	if (cv && strcmp(cv, "auto") != 0)
+	if (p->tidb_asked && p->tidb_version.major >= 0)
+		v = p->tidb_version;
+	else if (cv && strcmp(cv, "auto") != 0)
 		ig_tidb_version_parse(cv, strlen(cv), &v);
 	if (v.major < 8) /* see the top comment */
 		v = (ig_tidb_version){.major = 8, .minor = 0, .patch = 0};
@@ -382,8 +418,7 @@ static int answer_physical(const ig_config *cfg, ig_ltn_preflight *p, ig_ltn_ans
 {
 	ig_decide_input in = {
 		.user = user, .host = host, .db = a->t->db, .table = a->t->table,
-		.version = decision_version(cfg),
-		.nextgen = ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server)), .state = p->state,
+		.version = decision_version(cfg, p), .nextgen = p->tidb_nextgen, .state = p->state,
 		.state_error = p->state ? NULL : p->state_error, .cfg = cfg,
 	};
 	const char *why;
@@ -440,7 +475,7 @@ static void judge_skip(ig_ltn_preflight *p)
 	}
 	if (!p->tidb_server[0]) {
 		/* TiDB X keeps a keyspace's tasks where the gateway may not read them (decide.c
-		 * reject_nextgen); Lightning's own check reads that etcd */
+		 * reject_nextgen); with its own check on, Lightning answers for what it reads */
 		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] did not greet within "
 		         "backends.health_timeout_ms, so it may be TiDB X, whose log backup tasks the gateway "
 		         "may not read; keep check-requirements = true so Lightning's own check decides");
@@ -448,18 +483,28 @@ static void judge_skip(ig_ltn_preflight *p)
 	}
 	/* Not left to the tables' verdicts: with no table found in the source none is refused,
 	 * and skipping is never safe on TiDB X */
-	if (ig_tidb_server_nextgen(p->tidb_server, strlen(p->tidb_server))) {
-		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as TiDB X (\"%s\"), whose log "
-		         "backup tasks the gateway may not read; keep check-requirements = true so Lightning's own "
-		         "check decides", p->tidb_server);
+	if (p->tidb_nextgen) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] is TiDB X (it greets as \"%s\"%s%s%s), "
+		         "whose log backup tasks the gateway may not read; keep check-requirements = true so "
+		         "Lightning's own check decides", p->tidb_server, p->tidb_asked ? ", TIDB_VERSION() says \"" : "",
+		         p->tidb_asked ? p->tidb_said_release : "", p->tidb_asked ? "\"" : "");
 		return;
 	}
-	if (!greeting_names_release(p->tidb_server)) {
-		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] greets as \"%s\", which names no TiDB "
-		         "release (a TiProxy that has not read a backend yet greets so, as do a TiDB with its "
-		         "own server-version and a pre-release build, which may be next-gen), so it may be "
-		         "TiDB X, whose log backup tasks the gateway may not read; keep check-requirements = "
-		         "true so Lightning's own check decides", p->tidb_server);
+	/* A greeting is written by whatever is in front (a TiProxy) or by TiDB's server-version,
+	 * and a next-gen build of master before v26.3 greets with a plain release: only
+	 * TIDB_VERSION() tells (docs/TIDB_VERSIONS.md, "Which TiDB answers") */
+	if (!p->tidb_asked) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: which TiDB answers at [tidb] is not known (%s), and "
+		         "its greeting (\"%s\") does not tell: it may be TiDB X, whose log backup tasks the gateway may "
+		         "not read; keep check-requirements = true so Lightning's own check decides", p->tidb_ask_why,
+		         p->tidb_server);
+		return;
+	}
+	if (!p->tidb_classic_release) {
+		snprintf(p->skip_why, sizeof(p->skip_why), "NOT safe: [tidb] answers TIDB_VERSION() with release \"%s\", "
+		         "which names no released classic TiDB (a pre-release or a build without a release may be "
+		         "next-gen), so it may be TiDB X, whose log backup tasks the gateway may not read; keep "
+		         "check-requirements = true so Lightning's own check decides", p->tidb_said_release);
 		return;
 	}
 	if (p->nrefused) {
@@ -578,6 +623,11 @@ void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
 	if (p->task.backend == IG_LTN_BACKEND_LOCAL) {
 		fprintf(f, "cluster: %s%s\n", p->cluster_same ? "" : "NOT THE GATEWAY'S: ", p->cluster_why);
 		fprintf(f, "TiDB greets as: %s\n", p->tidb_server[0] ? p->tidb_server : "(not read)");
+		if (p->tidb_asked)
+			fprintf(f, "TiDB answers: @@version \"%s\", TIDB_VERSION() release \"%s\"%s\n", p->tidb_said_version,
+			        p->tidb_said_release, p->tidb_nextgen ? " (TiDB X)" : "");
+		else if (p->cluster_same)
+			fprintf(f, "TiDB not asked: %s\n", p->tidb_ask_why);
 		if (p->state)
 			fprintf(f, "cluster state: %zu log backup task(s), %zu changefeed(s), read from %s at revision %lld\n",
 			        p->state->ntasks, p->state->ncfs, p->state->source ? p->state->source : "?",
@@ -640,6 +690,16 @@ static json_t *answer_json(const ig_ltn_answer *a)
 	                 "lightning_check_would_stop", a->lightning_stops, "reason", a->reason);
 }
 
+/* What [tidb] said when asked (cluster.tidb_said): null when not asked, with the reason in
+ * tidb_said_error. */
+static json_t *said_json(const ig_ltn_preflight *p)
+{
+	if (!p->tidb_asked)
+		return json_null();
+	return json_pack("{s:s, s:s, s:b, s:b}", "version", p->tidb_said_version, "release", p->tidb_said_release,
+	                 "nextgen", p->tidb_nextgen, "classic_release", p->tidb_classic_release);
+}
+
 json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p)
 {
 	json_t *tables = json_array(), *o;
@@ -653,9 +713,11 @@ json_t *ig_ltn_preflight_json(const ig_ltn_preflight *p)
 	              "tables_total", (json_int_t)p->nanswers, "tables_refused", (json_int_t)p->nrefused,
 	              "tables", tables ? tables : json_array());
 	if (o)
-		json_object_set_new(o, "cluster", json_pack("{s:b, s:s?, s:s, s:s}", "same", p->cluster_same,
+		json_object_set_new(o, "cluster", json_pack("{s:b, s:s?, s:s, s:s, s:o}", "same", p->cluster_same,
 		                                            "pd_addr", p->task.pd_addr, "why", p->cluster_why,
-		                                            "tidb_server", p->tidb_server));
+		                                            "tidb_server", p->tidb_server, "tidb_said", said_json(p)));
+	if (o && !p->tidb_asked && p->tidb_ask_why[0])
+		json_object_set_new(json_object_get(o, "cluster"), "tidb_said_error", json_string(p->tidb_ask_why));
 	if (o && p->task.backend == IG_LTN_BACKEND_LOCAL)
 		json_object_set_new(o, "cluster_state", p->state
 		        ? json_pack("{s:s?, s:I, s:I, s:I}", "source", p->state->source, "revision",

@@ -19,6 +19,7 @@
 #include "policy/clusterstate.h"
 #include "policy/config.h"
 #include "policy/decide.h"
+#include "policy/version.h"
 #include "proxy/ltn_snapshot.h"
 
 typedef enum {
@@ -48,13 +49,20 @@ typedef struct ig_ltn_preflight {
 	                          * [tidb] host:port in backends.servers) */
 	char cluster_why[600];
 	char tidb_server[128];   /* the server version [tidb] host:port greets with; "" when not read */
+	/* What [tidb] says of itself when asked on the gateway's service login (obligations.service):
+	 * @@version and TIDB_VERSION()'s Release Version line (printable ASCII), or why not asked. */
+	bool tidb_asked;
+	char tidb_said_version[128], tidb_said_release[64], tidb_ask_why[400];
+	bool tidb_nextgen;          /* TiDB X by the answer, or by the greeting when not asked */
+	bool tidb_classic_release;  /* the answer's TIDB_VERSION() names a released classic TiDB */
+	ig_tidb_version tidb_version; /* the answer's release (major -1: none, decide with the config's) */
 	ig_cluster_state *state; /* NULL: not read (backend tidb) or unreadable */
 	char state_error[512];
 	ig_ltn_answer *answers;
 	size_t nanswers, nrefused;
 	bool skip_safe;          /* check-requirements = false is safe for this task */
 	bool skip_needed;        /* ... and needed: Lightning's own check would stop */
-	char skip_why[600];
+	char skip_why[1024];
 } ig_ltn_preflight;
 
 /* Runs the preflight. 0 (answers filled), or -1 + err (config, task, directory: nothing

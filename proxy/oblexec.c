@@ -16,13 +16,10 @@
 #include <time.h>
 
 #include "proxy/backupuri.h"
-#include "proxy/credentials.h"
-#include "proxy/proxyproto.h"
+#include "proxy/svcconn.h"
 #include "sqlparse/sqlparse.h"
 
 #define ER_IMPORT_JOB_NOT_FOUND 8170 /* "Job ID %d doesn't exist" (pkg/errno, TiDB) */
-
-typedef enum { SVC_UPSTREAM, SVC_DOWNSTREAM } svc_target;
 
 static int64_t now_ms(void)
 {
@@ -65,168 +62,6 @@ static void fail(const ig_oblexec_ctx *c, ig_oblexec_out *o, ig_obl_ev_kind k, b
 	begin(c, o, k);
 	o->ev.reset = reset;
 	set_message(o, msg);
-}
-
-/* ---- service connections ---- */
-
-static int read_password(const char *configured, char *out, size_t outlen, char *err, size_t errlen)
-{
-	FILE *f;
-	size_t n;
-	char pbuf[4096];
-	const char *path;
-
-	out[0] = '\0';
-	if (!configured || !*configured)
-		return 0;
-	if (!(path = ig_cred_path(configured, pbuf, sizeof(pbuf), err, errlen)))
-		return -1;
-	f = fopen(path, "re");
-	if (!f) {
-		perr(err, errlen, "password file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = fread(out, 1, outlen - 1, f);
-	fclose(f);
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	return 0;
-}
-
-/* A TLS file's path ("credential:NAME" resolved); an unresolvable one is passed as written,
- * so the connection fails naming it (ig_secrets_check refuses it at start already). */
-static const char *tls_path(const char *configured, char *buf, size_t cap)
-{
-	char why[256];
-	const char *p = ig_cred_path(configured, buf, cap, why, sizeof(why));
-	return p ? p : configured;
-}
-
-/*
- * Without a server whose certificate was checked, the login may only use plugins whose
- * exchange never lets the server read the password (a scramble, a signature): whoever answers
- * at the address (a host that took it over, anything on the path) would otherwise switch the
- * login to mysql_clear_password or dialog (the password as it is; Debian's libmariadb3 ships
- * both) or to caching_sha2_password's full authentication, which encrypts the password with
- * an RSA key the server sends (attack21: test_attack21_service_auth_downgrade.py). With
- * tls.mode verify the server is authenticated and every plugin is allowed (TiDB's LDAP
- * accounts need mysql_clear_password, over TLS). -1: the option was not taken (the library
- * cannot restrict, so the password is not offered).
- *
- * libmariadb 3.3 checks the list against the plugin the greeting announces too, before it
- * sends anything (plugins/auth/my_auth.c run_plugin_auth, error 5010): a TiDB whose
- * default_authentication_plugin is caching_sha2_password announces that one whatever the
- * account's plugin is, and the login failed there. So the login starts with
- * mysql_native_password (MYSQL_DEFAULT_AUTH): a server whose account uses another plugin
- * switches to it (TiDB server/conn.go checkAuthPlugin), and the list decides on that one.
- */
-static int restrict_auth(MYSQL *m, const ig_config *cfg)
-{
-	if (cfg->obligations.service.tls.mode == IG_BTLS_VERIFY)
-		return 0;
-	if (mysql_optionsv(m, MYSQL_DEFAULT_AUTH, "mysql_native_password") != 0)
-		return -1;
-	return mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, "mysql_native_password,client_ed25519") == 0 ? 0 : -1;
-}
-
-static void set_tls(MYSQL *m, const ig_config *cfg)
-{
-	my_bool on = 1, off = 0;
-	char pbuf[4096];
-	int mode = cfg->obligations.service.tls.mode;
-	const ig_tls_files *f = &cfg->obligations.service.tls.files;
-
-	if (mode == IG_BTLS_OFF) {
-		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-		return;
-	}
-	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
-	mysql_optionsv(m, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
-	if (f->ca)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CA, tls_path(f->ca, pbuf, sizeof(pbuf)));
-	if (f->cert)
-		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, tls_path(f->cert, pbuf, sizeof(pbuf)));
-	if (f->key)
-		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, tls_path(f->key, pbuf, sizeof(pbuf)));
-	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, mode == IG_BTLS_VERIFY ? &on : &off);
-}
-
-static const char *svc_user(const ig_config *cfg, svc_target t, const char **pwf)
-{
-	*pwf = cfg->obligations.service.password_file;
-	if (t == SVC_DOWNSTREAM && cfg->obligations.downstream.user && *cfg->obligations.downstream.user) {
-		*pwf = cfg->obligations.downstream.password_file;
-		return cfg->obligations.downstream.user;
-	}
-	return cfg->obligations.service.user ? cfg->obligations.service.user : "";
-}
-
-/*
- * A service connection to the first server that answers: backends.servers (upstream) or
- * obligations.downstream.servers. read_s bounds each answer (0: none, for statements that
- * run as long as the import or backup does). `where` gets "host:port".
- */
-static MYSQL *svc_connect(const ig_config *cfg, svc_target t, const char *db, unsigned read_s, char *where,
-                          size_t wlen, char *err, size_t errlen)
-{
-	const ig_hostport *sv = t == SVC_UPSTREAM ? cfg->backends.servers : cfg->obligations.downstream.servers;
-	size_t n = t == SVC_UPSTREAM ? cfg->backends.nservers : cfg->obligations.downstream.nservers;
-	const char *pwf, *user = svc_user(cfg, t, &pwf);
-	char pw[512];
-	unsigned ct = 5, wt = 30;
-
-	if (n == 0) {
-		perr(err, errlen, "no %s servers configured", t == SVC_UPSTREAM ? "backend" : "downstream");
-		return NULL;
-	}
-	if (read_password(pwf, pw, sizeof(pw), err, errlen) < 0)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		MYSQL *m = mysql_init(NULL);
-		if (!m) {
-			perr(err, errlen, "out of memory");
-			break;
-		}
-		mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-		mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
-		if (read_s)
-			mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
-		/* The service statements read no local file: a server that asks for one (whoever
-		 * answers at the address) gets no file, and the capability is not even offered. */
-		unsigned int no_local_files = 0;
-		mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &no_local_files);
-		/* TCP to host:port as configured, as the sessions go: libmariadb otherwise takes
-		 * "localhost" for its Unix socket ($MYSQL_UNIX_PORT or the built-in path) and drops
-		 * the port, and the login and the re-import's credentials went to whatever listens
-		 * there (attack22). */
-		unsigned int tcp = MYSQL_PROTOCOL_TCP;
-		if (mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &tcp) != 0) {
-			perr(err, errlen, "the client library does not take MYSQL_OPT_PROTOCOL TCP");
-			mysql_close(m);
-			break;
-		}
-		set_tls(m, cfg);
-		if (restrict_auth(m, cfg) < 0) {
-			perr(err, errlen, "the client library cannot restrict the authentication plugins "
-			     "(MARIADB_OPT_RESTRICTED_AUTH): not logging in without tls.mode verify");
-			mysql_close(m);
-			break;
-		}
-		/* The backends expect a PROXY header first (backends.proxy_protocol): LOCAL, TiDB then
-		 * takes this connection's own address, the gateway's. The downstream is another cluster. */
-		if (t == SVC_UPSTREAM && cfg->backends.proxy_protocol == IG_PP_SEND_V2)
-			mysql_optionsv(m, MARIADB_OPT_PROXY_HEADER, ig_pp_local_header, sizeof(ig_pp_local_header));
-		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
-		if (mysql_real_connect(m, sv[i].host, user, pw, db, (unsigned)sv[i].port, NULL, 0)) {
-			memset(pw, 0, sizeof(pw));
-			return m;
-		}
-		perr(err, errlen, "%s: %s", where, mysql_error(m));
-		mysql_close(m);
-	}
-	memset(pw, 0, sizeof(pw));
-	return NULL;
 }
 
 /* What a statement answered: an error, an OK, or the first row of a result set. */
@@ -295,11 +130,11 @@ static void run(MYSQL *m, const char *sql, answer *a)
 /* Connects, checks may_act when the statement acts, runs it. false: nothing was sent (o
  * says why: a failure event - reset: the step is owed from scratch -, or acted = false
  * when may_act said no). */
-static bool run_on(const ig_oblexec_ctx *c, svc_target t, const char *db, unsigned read_s, bool acts,
+static bool run_on(const ig_oblexec_ctx *c, ig_svc_target t, const char *db, unsigned read_s, bool acts,
                    const char *sql, answer *a, ig_oblexec_out *o, ig_obl_ev_kind fail_kind, bool reset)
 {
 	char where[300], err[512];
-	MYSQL *m = svc_connect(c->cfg, t, db, read_s, where, sizeof(where), err, sizeof(err));
+	MYSQL *m = ig_svc_connect(c->cfg, t, db, read_s, where, sizeof(where), err, sizeof(err));
 
 	if (!m) {
 		fail(c, o, fail_kind, reset, err);
@@ -318,7 +153,7 @@ static bool run_on(const ig_oblexec_ctx *c, svc_target t, const char *db, unsign
 
 /* ---- upstream job ---- */
 
-static void show_job(const ig_oblexec_ctx *c, svc_target t, const char *job_id, answer *a, ig_oblexec_out *o,
+static void show_job(const ig_oblexec_ctx *c, ig_svc_target t, const char *job_id, answer *a, ig_oblexec_out *o,
                      ig_obl_ev_kind fail_kind)
 {
 	char sql[64];
@@ -334,7 +169,7 @@ void ig_oblexec_follow(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblex
 
 	memset(&a, 0, sizeof(a)); /* show_job fills it only when it could ask */
 	memset(o, 0, sizeof(*o));
-	show_job(c, SVC_UPSTREAM, r->job_id, &a, o, IG_OEV_ATTEMPT_FAILED);
+	show_job(c, IG_SVC_UPSTREAM, r->job_id, &a, o, IG_OEV_ATTEMPT_FAILED);
 	if (!o->acted || o->ev.kind == IG_OEV_ATTEMPT_FAILED)
 		return;
 	if (a.err_code == ER_IMPORT_JOB_NOT_FOUND) {
@@ -375,10 +210,10 @@ static char *col_dup(MYSQL_ROW row, int i, bool *oom)
 }
 
 /* SHOW IMPORT JOBS at t, read in UTC (time_zone +00:00): every row kept. 0, -1 + err. */
-static int list_jobs(const ig_oblexec_ctx *c, svc_target t, ig_oblexec_jobs *out, char *err, size_t errlen)
+static int list_jobs(const ig_oblexec_ctx *c, ig_svc_target t, ig_oblexec_jobs *out, char *err, size_t errlen)
 {
 	char where[300];
-	MYSQL *m = svc_connect(c->cfg, t, NULL, 30, where, sizeof(where), err, errlen);
+	MYSQL *m = ig_svc_connect(c->cfg, t, NULL, 30, where, sizeof(where), err, errlen);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	bool oom = false;
@@ -523,7 +358,7 @@ void ig_oblexec_backup(const ig_oblexec_ctx *c, const ig_obl_record *r, bool rer
 		fail(c, o, IG_OEV_STEP_FAILED, false, r->backup.target ? "out of memory" : "no backup target recorded");
 		return;
 	}
-	if (run_on(c, SVC_UPSTREAM, NULL, 0, true, sql, &a, o, IG_OEV_STEP_FAILED, false)) {
+	if (run_on(c, IG_SVC_UPSTREAM, NULL, 0, true, sql, &a, o, IG_OEV_STEP_FAILED, false)) {
 		/* BR writes backupmeta last: a completed earlier run makes it refuse with "backup
 		 * meta file exists" (br/pkg/backup client.go), which is done only for our own rerun. */
 		if (a.err_code == 0 || (rerun && strstr(a.message, "backup meta file exists")))
@@ -539,7 +374,7 @@ void ig_oblexec_reimport_send(const ig_oblexec_ctx *c, const ig_obl_record *r, i
 	answer a;
 
 	memset(o, 0, sizeof(*o));
-	if (!run_on(c, SVC_DOWNSTREAM, r->db, 0, true, r->statement ? r->statement : "", &a, o, IG_OEV_STEP_FAILED,
+	if (!run_on(c, IG_SVC_DOWNSTREAM, r->db, 0, true, r->statement ? r->statement : "", &a, o, IG_OEV_STEP_FAILED,
 	            true))
 		return; /* nothing was sent: the failure resets the step (reset = true) */
 	if (a.lost) { /* may have run: stays started, the next attempt looks for its job */
@@ -562,7 +397,7 @@ void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r,
 
 	memset(&a, 0, sizeof(a)); /* show_job fills it only when it could ask */
 	memset(o, 0, sizeof(*o));
-	show_job(c, SVC_DOWNSTREAM, r->reimport.job_id, &a, o, IG_OEV_STEP_FAILED);
+	show_job(c, IG_SVC_DOWNSTREAM, r->reimport.job_id, &a, o, IG_OEV_STEP_FAILED);
 	if (!o->acted || o->ev.kind == IG_OEV_STEP_FAILED)
 		return; /* could not look: still following */
 	if (a.err_code == ER_IMPORT_JOB_NOT_FOUND) { /* gone: it cannot be confirmed, run it again */
@@ -582,12 +417,12 @@ void ig_oblexec_reimport_follow(const ig_oblexec_ctx *c, const ig_obl_record *r,
 void ig_oblexec_reimport_search(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_oblexec_out *o)
 {
 	char job[32] = "", err[512];
-	const char *pwf, *user = svc_user(c->cfg, SVC_DOWNSTREAM, &pwf);
+	const char *pwf, *user = ig_svc_user(c->cfg, IG_SVC_DOWNSTREAM, &pwf);
 	int n = 0;
 
 	if (!r->from_select) { /* a FROM SELECT re-import has no job: the transition parks it */
 		ig_oblexec_jobs jobs;
-		if (list_jobs(c, SVC_DOWNSTREAM, &jobs, err, sizeof(err)) < 0) {
+		if (list_jobs(c, IG_SVC_DOWNSTREAM, &jobs, err, sizeof(err)) < 0) {
 			fail(c, o, IG_OEV_STEP_FAILED, false, err);
 			return;
 		}
@@ -608,7 +443,7 @@ void ig_oblexec_run(const ig_oblexec_ctx *c, const ig_obl_record *r, ig_obl_acti
 	switch (action) {
 	case IG_OACT_SEARCH_JOB: { /* the list only: the caller matches every searching record */
 		int64_t asked = now_ms(); /* the window is judged as of the request: no later job is in it */
-		if (list_jobs(c, SVC_UPSTREAM, jobs, err, sizeof(err)) < 0) {
+		if (list_jobs(c, IG_SVC_UPSTREAM, jobs, err, sizeof(err)) < 0) {
 			fail(c, o, IG_OEV_ATTEMPT_FAILED, false, err);
 		} else {
 			begin(c, o, IG_OEV_SEARCH);

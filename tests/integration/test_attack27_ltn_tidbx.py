@@ -49,9 +49,11 @@ def test_tidbx_lightning_check_refused(tmp_path, etcd, state, xdouble):  # noqa:
 
 
 def test_classic_lightning_check_allowed(tmp_path, etcd, state, cdouble):  # noqa: F811
-    """Control: the same with a classic TiDB greeting is allowed, skipping safe."""
+    """Control: the same with a classic TiDB, asked on the service login, is allowed,
+    skipping safe."""
     src = dump(tmp_path / "d", ["shop.orders"])
-    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % cdouble.port,))
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % cdouble.port,),
+                    service_user="root")
     rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
                                         tidb_port=cdouble.port))
     assert rc == 0 and ans["tables"][0]["verdict"] == "allowed", ans
@@ -100,9 +102,9 @@ def test_greeting_bytes_kept_printable(tmp_path, etcd, state):  # noqa: F811
 def test_greeting_without_release_not_safe_to_skip(tmp_path, etcd, state, greeting):  # noqa: F811
     """A greeting that names no TiDB release: TiProxy before it has read a backend (its
     parser's placeholder, FACTS.md section 11) or a TiDB's own server-version. Behind it may
-    be TiDB X; the preflight cannot log in to ask TIDB_VERSION(), so skipping Lightning's own
-    check is not called safe (it was: the placeholder read as a classic v8.4.0, or as not
-    TiDB X by the absence of the marker)."""
+    be TiDB X; this listener answers no login, so TIDB_VERSION() cannot be asked and skipping
+    Lightning's own check is not called safe (it was: the placeholder read as a classic
+    v8.4.0, or as not TiDB X by the absence of the marker; test_ltn_login.py asks)."""
     lst = GreetingListener(greeting_packet(greeting.encode()))
     try:
         src = dump(tmp_path / "d", ["shop.orders"])
@@ -111,6 +113,7 @@ def test_greeting_without_release_not_safe_to_skip(tmp_path, etcd, state, greeti
                                             tidb_port=lst.port))
         assert ans["cluster"]["tidb_server"] == greeting, ans
         assert ans["check_requirements_false"]["safe"] is False, ans
-        assert "names no TiDB release" in ans["check_requirements_false"]["why"], ans
+        assert "is not known" in ans["check_requirements_false"]["why"], ans
+        assert ans["cluster"]["tidb_said"] is None and ans["cluster"]["tidb_said_error"], ans
     finally:
         lst.close()

@@ -1,14 +1,13 @@
-"""Attack 28 (the Lightning preflight reads only a greeting): the live path now asks the
-session's TiDB for TIDB_VERSION(), whose "Kernel Type: Next Generation" is the only sign of a
-next-gen (TiDB X) build of pingcap/tidb master before v26.3 (its greeting carries the plain
-release: tests/tidb_double/FACTS.md section 11), and a TiProxy in front greets with its own
-placeholder. `importgate lightning check|run` has no session and no password to ask with:
-it reads the greeting, calls such a TiDB X classic, allows the table and calls
-check-requirements = false safe, so `lightning run` turns off Lightning's own CDC/PiTR check,
-the one that dials the keyspace's etcd. Left open (docs/TIDB_VERSIONS.md, "Which TiDB
-answers"). Fixed in part: a greeting that names no released classic version (a placeholder,
-a pre-release) makes check-requirements = false NOT safe, so Lightning's own check stays on;
-the table's verdict still cannot say TiDB X without a login (strict xfail below)."""
+"""Attack 28 (the Lightning preflight reads only a greeting): the live path asks the session's
+TiDB for TIDB_VERSION(), whose "Kernel Type: Next Generation" is the only sign of a next-gen
+(TiDB X) build of pingcap/tidb master before v26.3 (its greeting carries the plain release:
+tests/tidb_double/FACTS.md section 11), and a TiProxy in front greets with its own
+placeholder. `importgate lightning check|run` read the greeting only: it called such a TiDB X
+classic, allowed the table and called check-requirements = false safe, so `lightning run`
+turned off Lightning's own CDC/PiTR check. Fixed in two steps: a greeting alone never makes
+skipping safe (session 19, then session 20: only an answer to the service login does), and
+the preflight asks [tidb] TIDB_VERSION() on the gateway's service login (session 20;
+test_ltn_login.py has the rest of the class)."""
 
 import pytest
 
@@ -22,12 +21,13 @@ GREETINGS = pytest.mark.parametrize("greeting", ["8.0.11-TiDB-v9.0.0-beta.2", "5
                                     ids=["kernel-type-only", "tiproxy-none"])
 
 
-def preflight(tmp_path, etcd, greeting):  # noqa: F811
+def preflight(tmp_path, etcd, greeting, service_user):  # noqa: F811
     srv = start_double(etcd.url, str(tmp_path / "statements.jsonl"), version=greeting,
                        release="v9.0.0-beta.2", nextgen=True)
     try:
         src = dump(tmp_path / "d", ["shop.orders"])
-        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,))
+        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,),
+                        service_user=service_user)
         rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
                                             tidb_port=srv.port))
     finally:
@@ -37,14 +37,22 @@ def preflight(tmp_path, etcd, greeting):  # noqa: F811
 
 
 @GREETINGS
-def test_tidbx_by_kernel_type_not_safe_to_skip(tmp_path, etcd, state, greeting):  # noqa: F811
-    ans = preflight(tmp_path, etcd, greeting)
+def test_tidbx_by_kernel_type_not_safe_without_login(tmp_path, etcd, state, greeting):  # noqa: F811
+    """The service login is refused (the default user, unknown to the double): what answers
+    is not known, so skipping is not safe."""
+    ans = preflight(tmp_path, etcd, greeting, None)
     assert ans["check_requirements_false"]["safe"] is False, ans
-    assert "names no TiDB release" in ans["check_requirements_false"]["why"], ans
+    assert "is not known" in ans["check_requirements_false"]["why"], ans
+    assert "Access denied" in ans["cluster"]["tidb_said_error"], ans
 
 
 @GREETINGS
-@pytest.mark.xfail(strict=True, reason="the preflight reads the greeting only, no login (attack 28, left)")
 def test_tidbx_by_kernel_type_refused(tmp_path, etcd, state, greeting):  # noqa: F811
-    ans = preflight(tmp_path, etcd, greeting)
+    """Asked on the service login: TIDB_VERSION()'s kernel type says TiDB X, the table is
+    refused as on the live path and skipping is not safe."""
+    ans = preflight(tmp_path, etcd, greeting, "root")
     assert ans["tables"][0]["verdict"] == "refused", ans
+    assert "TiDB X" in ans["tables"][0]["reason"], ans
+    assert ans["cluster"]["tidb_said"]["nextgen"] is True, ans
+    assert ans["check_requirements_false"]["safe"] is False, ans
+    assert "is TiDB X" in ans["check_requirements_false"]["why"], ans

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from harness.gateway import binary_path
-from policy_helpers import etcd, rule, state  # noqa: F401  (fixtures)
+from policy_helpers import etcd, rule, start_double, state  # noqa: F401  (fixtures)
 from test_obligations import (audit_events, backups, doubles, obl_gw, settle,  # noqa: F401
                               wait_for)
 
@@ -74,13 +74,17 @@ def _double_store(request, monkeypatch):
 
 
 def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}",
-              servers=("127.0.0.1:1",), log_backup_filters="by-name"):
+              servers=("127.0.0.1:1",), log_backup_filters="by-name", service_user=None):
     # by-name: these tests plant filtered log backup tasks and test their rules per table
-    # (the default, every-table, in test_filtered_task_covers_every_table_by_default)
+    # (the default, every-table, in test_filtered_task_covers_every_table_by_default).
+    # service_user: the login the preflight asks [tidb] on (the doubles' root has no password);
+    # None leaves the default ("importgate"), which the doubles do not know.
     cfg = {"listen": "127.0.0.1:1", "backends": {"servers": list(servers)},
            "cluster": {"pd": [etcd_url], "timeout_ms": 2000, "name": "ltntest"},
            "policy": {"rules": rules, "log_backup_filters": log_backup_filters},
            "obligations": {"backup_uri": backup_uri, "downstream": {"servers": ["127.0.0.1:1"]}}}
+    if service_user is not None:
+        cfg["obligations"]["service"] = {"user": service_user, "password_file": ""}
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return str(path)
@@ -216,9 +220,11 @@ def test_filter_and_routes_decide_the_tables(tmp_path, etcd, state, request):  #
     needed); a route into a covered schema makes a harmless source refused."""
     state.task("pitr", ["shop.*"])
     src = dump(tmp_path / "d", ["shop.orders", "staging.a", "raw.b"])
-    tidb = GreetingListener(greeting_packet(b"8.0.11-TiDB-v8.5.0"))  # safe needs a TiDB that greets
-    request.addfinalizer(tidb.close)
-    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % tidb.port,))
+    # safe needs a TiDB that says, on the gateway's service login, that it is a released classic
+    tidb = start_double(etcd.url, str(tmp_path / "statements.jsonl"))
+    request.addfinalizer(tidb.stop)
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % tidb.port,),
+                    service_user="root")
     rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=tidb.port,
                                         extra="filter = ['*.*', '!shop.*']\n"))
     assert rc == 0 and sorted(by_table(ans)) == ["raw.b", "staging.a"], ans

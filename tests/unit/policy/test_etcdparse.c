@@ -266,6 +266,45 @@ static void backend_identify(void **state)
 	assert_true(ng);
 }
 
+/* What the Lightning preflight needs before skipping Lightning's own check: a released classic. */
+static void info_names_release(void **state)
+{
+	static const char *const yes[] = {
+		"Release Version: v8.5.1\nEdition: Community\nGit Commit Hash: abc",
+		"Release Version: v7.5.10\nEdition: Enterprise\nKernel Type: Classic",
+		"Edition: Community\nRelease Version: v8.1.2",
+	};
+	static const char *const no[] = {
+		"Release Version: v9.0.0-beta.2-12-gdeadbeef\nKernel Type: Classic", /* pre-release */
+		"Release Version: v9.0.0-beta.2\nEdition: Community",               /* next-gen before the kernel line */
+		"Release Version: v26.3.1\nKernel Type: Next Generation",
+		"Release Version: v8.5.1\nKernel Type: Serverless",                 /* a kernel not known */
+		"Release Version: TiDB-X-CLOUD.202603.1\nEdition: Community",
+		"Release Version: CLOUD.202603.0",
+		"Release Version: None\nEdition: Community",
+		"Release Version: v8.5.1\r\nEdition: Community",                    /* anything after Z */
+		"Release Version: v8.5.1 \nEdition: Community",
+		"Release Version: v8.5\nEdition: Community",
+		"Release Version: v8.5.1.2",
+		"Release Version: 8.5.1",
+		"Release Version: v8..1",
+		"Release Version: v8.5.",
+		"Release Version: vx.5.1",
+		"Edition: Release Version: v8.5.1",
+		"8.0.11-TiDB-v8.5.1",
+		"",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(ig_tidb_info_names_release(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		if (ig_tidb_info_names_release(no[i], strlen(no[i])))
+			fail_msg("read as a released classic TiDB: %s", no[i]);
+	}
+	assert_false(ig_tidb_info_names_release(NULL, 0));
+}
+
 static void versions(void **state)
 {
 	ig_tidb_version v;
@@ -319,6 +358,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(version_info),
 		cmocka_unit_test(backend_identify),
+		cmocka_unit_test(info_names_release),
 		cmocka_unit_test(base64),
 		cmocka_unit_test(range_body),
 		cmocka_unit_test(prefix_end),
