@@ -40,7 +40,7 @@ typedef struct ig_decide_input {
 	 * the gateway could not parse it. NULL: not checked. */
 	const ig_import_usage *usage;
 	ig_tidb_version version;       /* the backend's; major < 0 = unknown or not TiDB */
-	bool nextgen;                  /* its greeting names TiDB X (ig_tidb_server_nextgen) */
+	bool nextgen;                  /* the backend is TiDB X (policy/version.h ig_tidb_backend_identify) */
 	const ig_cluster_state *state; /* NULL = could not be read */
 	const char *state_error;       /* why not (for messages) */
 	const ig_config *cfg;
