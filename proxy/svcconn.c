@@ -5,12 +5,19 @@
 #include "proxy/svcconn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mysql.h>
-#include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "proxy/credentials.h"
 #include "proxy/proxyproto.h"
@@ -122,8 +129,8 @@ const char *ig_svc_user(const ig_config *cfg, ig_svc_target t, const char **pwf)
  * "host:port: why" in err; *fatal when no other server would fare better (the library).
  */
 static MYSQL *open_one(const ig_config *cfg, ig_svc_target t, const char *host, int port, const char *user,
-                       const char *pw, const char *db, unsigned connect_s, unsigned read_s, bool *fatal,
-                       char *err, size_t errlen)
+                       const char *pw, const char *db, unsigned connect_s, unsigned read_s, unsigned long max_packet,
+                       bool *fatal, char *err, size_t errlen)
 {
 	MYSQL *m = mysql_init(NULL);
 	unsigned wt = 30, no_local_files = 0, tcp = MYSQL_PROTOCOL_TCP;
@@ -137,6 +144,8 @@ static MYSQL *open_one(const ig_config *cfg, ig_svc_target t, const char *host, 
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 	if (read_s)
 		mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
+	if (max_packet)
+		mysql_optionsv(m, MYSQL_OPT_MAX_ALLOWED_PACKET, &max_packet);
 	/* The service statements read no local file: a server that asks for one (whoever
 	 * answers at the address) gets no file, and the capability is not even offered. */
 	mysql_optionsv(m, MYSQL_OPT_LOCAL_INFILE, &no_local_files);
@@ -186,14 +195,14 @@ MYSQL *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, uns
 		return NULL;
 	for (size_t i = 0; i < n && !m && !fatal; i++) {
 		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
-		m = open_one(cfg, t, sv[i].host, sv[i].port, user, pw, db, 5, read_s, &fatal, err, errlen);
+		m = open_one(cfg, t, sv[i].host, sv[i].port, user, pw, db, 5, read_s, 0, &fatal, err, errlen);
 	}
 	memset(pw, 0, sizeof(pw));
 	return m;
 }
 
-MYSQL *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const char *host, int port, unsigned connect_s,
-                         unsigned read_s, char *err, size_t errlen)
+static MYSQL *connect_to(const ig_config *cfg, ig_svc_target t, const char *host, int port, unsigned connect_s,
+                         unsigned read_s, unsigned long max_packet, char *err, size_t errlen)
 {
 	const char *pwf, *user = ig_svc_user(cfg, t, &pwf);
 	char pw[512];
@@ -202,9 +211,15 @@ MYSQL *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const char *host
 
 	if (read_password(pwf, pw, sizeof(pw), err, errlen) < 0)
 		return NULL;
-	m = open_one(cfg, t, host, port, user, pw, NULL, connect_s, read_s, &fatal, err, errlen);
+	m = open_one(cfg, t, host, port, user, pw, NULL, connect_s, read_s, max_packet, &fatal, err, errlen);
 	memset(pw, 0, sizeof(pw));
 	return m;
+}
+
+MYSQL *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const char *host, int port, unsigned connect_s,
+                         unsigned read_s, char *err, size_t errlen)
+{
+	return connect_to(cfg, t, host, port, connect_s, read_s, 0, err, errlen);
 }
 
 /* TiDB runs the call inside the "/" "*T!" comment (code there: pingcap/tidb
@@ -222,33 +237,182 @@ static int take(MYSQL_ROW row, const unsigned long *len, unsigned i, char **out)
 	return 0;
 }
 
-int ig_svc_ask_identity(const ig_config *cfg, const char *host, int port, unsigned timeout_s, char **version,
-                        char **info, char *err, size_t errlen)
+/*
+ * The question asked here, on the connection (the child of ask_identity). Unbuffered
+ * (mysql_use_result): only the first row is read, so a server that sends rows without end
+ * fills no memory, and no packet may exceed ASK_MAX_PACKET (a TIDB_VERSION() text is some
+ * 300 bytes).
+ */
+#define ASK_MAX_PACKET (64ul << 10)
+
+static int ask_here(const ig_config *cfg, const char *host, int port, unsigned timeout_s, char **version, char **info,
+                    char *err, size_t errlen)
 {
-	MYSQL *m = ig_svc_connect_to(cfg, IG_SVC_UPSTREAM, host, port, timeout_s, timeout_s, err, errlen);
+	MYSQL *m = connect_to(cfg, IG_SVC_UPSTREAM, host, port, timeout_s, timeout_s, ASK_MAX_PACKET, err, errlen);
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row = NULL;
-	int rc = -1;
 
 	*version = *info = NULL;
 	if (!m)
 		return -1;
-	if (mysql_real_query(m, ask_sql, sizeof(ask_sql) - 1) != 0 || !(res = mysql_store_result(m)))
+	if (mysql_real_query(m, ask_sql, sizeof(ask_sql) - 1) != 0 || !(res = mysql_use_result(m)))
 		perr(err, errlen, "%s", mysql_errno(m) ? mysql_error(m) : "no answer");
 	else if (mysql_num_fields(res) != 2 || !(row = mysql_fetch_row(res)))
-		perr(err, errlen, "an answer of another shape");
+		perr(err, errlen, "%s", mysql_errno(m) ? mysql_error(m) : "an answer of another shape");
 	else if (take(row, mysql_fetch_lengths(res), 0, version) < 0 || !*version ||
 	         take(row, mysql_fetch_lengths(res), 1, info) < 0)
 		perr(err, errlen, "@@version or TIDB_VERSION() unreadable (NULL, or a NUL byte inside)");
 	else
-		rc = 0;
-	if (rc < 0) {
+		return 0; /* the connection is the child's: its exit closes it, unread rows and all */
+	return -1;
+}
+
+/* ---- the child's answer on a pipe: 'A' u32 len version, u8 has-info, u32 len info; 'E' err ---- */
+
+static void put_u32(char *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static uint32_t get_u32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static void child_answer(int fd, const ig_config *cfg, const char *host, int port, unsigned timeout_s)
+{
+	char err[512] = "", *version, *info, *msg;
+	size_t vl, il, n;
+
+	if (ask_here(cfg, host, port, timeout_s, &version, &info, err, sizeof(err)) < 0) {
+		vl = strlen(err);
+		msg = malloc(1 + vl);
+		if (msg) {
+			msg[0] = 'E';
+			memcpy(msg + 1, err, vl);
+			n = 1 + vl;
+		}
+	} else {
+		vl = strlen(version);
+		il = info ? strlen(info) : 0;
+		msg = malloc(10 + vl + il);
+		if (msg) {
+			msg[0] = 'A';
+			put_u32(msg + 1, (uint32_t)vl);
+			memcpy(msg + 5, version, vl);
+			msg[5 + vl] = info ? 1 : 0;
+			put_u32(msg + 6 + vl, (uint32_t)il);
+			memcpy(msg + 10 + vl, info ? info : "", il);
+			n = 10 + vl + il;
+		}
+	}
+	for (size_t off = 0; msg && off < n;) {
+		ssize_t w = write(fd, msg + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	_exit(msg ? 0 : 1);
+}
+
+/* What the child said, read until it closes the pipe or the deadline passes. 0 + *len, or -1. */
+static int read_child(int fd, char *buf, size_t cap, size_t *len, const struct timespec *deadline)
+{
+	*len = 0;
+	for (;;) {
+		struct timespec now;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		long long left;
+		ssize_t r;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0)
+			return -1;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		r = read(fd, buf + *len, cap - *len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		*len += (size_t)r;
+		if (*len == cap)
+			return -1; /* more than an answer can be */
+	}
+}
+
+static int parse_child(const char *b, size_t n, char **version, char **info, char *err, size_t errlen)
+{
+	uint32_t vl, il;
+
+	if (n >= 1 && b[0] == 'E') {
+		perr(err, errlen, "%.*s", (int)(n - 1), b + 1);
+		return -1;
+	}
+	if (n < 10 || b[0] != 'A' || (vl = get_u32(b + 1)) > n - 10 || (il = get_u32(b + 6 + vl)) != n - 10 - vl) {
+		perr(err, errlen, "the login's process ended without an answer");
+		return -1;
+	}
+	*version = strndup(b + 5, vl);
+	*info = b[5 + vl] ? strndup(b + 10 + vl, il) : NULL;
+	if (!*version || (b[5 + vl] && !*info)) {
 		free(*version);
 		free(*info);
 		*version = *info = NULL;
+		perr(err, errlen, "out of memory");
+		return -1;
 	}
-	if (res)
-		mysql_free_result(res);
-	mysql_close(m);
+	return 0;
+}
+
+int ig_svc_ask_identity(const ig_config *cfg, const char *host, int port, unsigned timeout_s, char **version,
+                        char **info, char *err, size_t errlen)
+{
+	/* The answer with room to spare: two values of at most one packet each */
+	size_t cap = 2 * ASK_MAX_PACKET + 64, len = 0;
+	char *buf = malloc(cap);
+	struct timespec deadline;
+	int fds[2], status, rc = -1;
+	pid_t pid;
+
+	*version = *info = NULL;
+	if (!buf || pipe2(fds, O_CLOEXEC) != 0) {
+		perr(err, errlen, "%s", buf ? strerror(errno) : "out of memory");
+		free(buf);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_s;
+	fflush(NULL); /* nothing buffered is written twice */
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		child_answer(fds[1], cfg, host, port, timeout_s);
+	}
+	close(fds[1]);
+	if (pid < 0)
+		perr(err, errlen, "fork: %s", strerror(errno));
+	else if (read_child(fds[0], buf, cap, &len, &deadline) < 0)
+		perr(err, errlen, "%s:%d: no answer within %u s (backends.health_timeout_ms)", host, port, timeout_s);
+	else
+		rc = parse_child(buf, len, version, info, err, errlen);
+	close(fds[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL); /* gone already, or still talking: it is not waited for */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(buf);
 	return rc;
 }

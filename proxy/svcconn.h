@@ -40,6 +40,9 @@ struct st_mysql *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const 
  * Asks host:port, on the upstream login, what it says of itself: *version = @@version and
  * *info = TIDB_VERSION() (NULL from a server that is not TiDB), asked as the live probe asks
  * (proxy/probe.c). 0 with both malloc'd, or -1 + err (no login, no answer, a NUL in a value).
+ * The whole exchange takes at most timeout_s seconds and a bounded amount of memory, whatever
+ * the server sends (a trickle of bytes, rows without end: attack30): it runs in a child
+ * process, killed at the deadline. So it forks: call it before starting threads.
  */
 int ig_svc_ask_identity(const ig_config *cfg, const char *host, int port, unsigned timeout_s, char **version,
                         char **info, char *err, size_t errlen);
