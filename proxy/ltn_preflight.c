@@ -258,7 +258,7 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 	long plen = -1;
 	int fd = -1;
 
-	if (!p->task.tidb_host || p->task.tidb_port <= 0)
+	if (!p->tidb_at)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += cfg->backends.health_timeout_ms / 1000;
@@ -267,8 +267,8 @@ static void read_tidb_greeting(const ig_config *cfg, ig_ltn_preflight *p)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	snprintf(port, sizeof(port), "%ld", p->task.tidb_port);
-	if (getaddrinfo(p->task.tidb_host, port, &hints, &res) != 0)
+	snprintf(port, sizeof(port), "%d", p->tidb_at->port);
+	if (getaddrinfo(p->tidb_at->host, port, &hints, &res) != 0)
 		return;
 	for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
 		fd = connect_by(ai, &deadline);
@@ -321,8 +321,8 @@ static void ask_tidb(const ig_config *cfg, ig_ltn_preflight *p)
 	const char *pwf, *user = ig_svc_user(cfg, IG_SVC_UPSTREAM, &pwf);
 	char *version, *info;
 
-	if (ig_svc_ask_identity(cfg, p->task.tidb_host, (int)p->task.tidb_port, timeout_s(cfg), &version, &info, err,
-	                        sizeof(err)) == 0) {
+	if (p->tidb_at && ig_svc_ask_identity(cfg, p->tidb_at->host, p->tidb_at->port, timeout_s(cfg), &version, &info,
+	                                      err, sizeof(err)) == 0) {
 		read_answer(p, version, info);
 		free(version);
 		free(info);
@@ -351,6 +351,17 @@ static int tidb_same(const ig_config *cfg, ig_ltn_preflight *p)
 			ports[i] = cfg->backends.servers[i].port;
 		}
 		rc = ig_ltn_tidb_same(p->task.tidb_host, p->task.tidb_port, hosts, ports, n, why, sizeof(why));
+		/* The server as backends.servers writes it: the greeting and the service login go
+		 * where the gateway's sessions go, not to the task's spelling of it (another case, a
+		 * trailing dot or brackets name the same server to the comparison, but a resolver
+		 * may take a name without its trailing dot through its search list) */
+		for (size_t i = 0; rc == 1 && i < n; i++) {
+			char w[400];
+			if (ig_ltn_tidb_same(p->task.tidb_host, p->task.tidb_port, &hosts[i], &ports[i], 1, w, sizeof(w)) == 1) {
+				p->tidb_at = &cfg->backends.servers[i];
+				break;
+			}
+		}
 		if (rc == 1) {
 			size_t l = strlen(p->cluster_why);
 			snprintf(p->cluster_why + l, sizeof(p->cluster_why) - l, "; %s", why);

@@ -48,6 +48,8 @@ typedef struct ig_ltn_preflight {
 	bool cluster_same;       /* Lightning imports into the gateway's cluster (pd-addr in cluster.pd,
 	                          * [tidb] host:port in backends.servers) */
 	char cluster_why[600];
+	const ig_hostport *tidb_at; /* the backends.servers entry [tidb] host:port names (NULL: none),
+	                          * as written there: where the greeting is read and the login goes */
 	char tidb_server[128];   /* the server version [tidb] host:port greets with; "" when not read */
 	/* What [tidb] says of itself when asked on the gateway's service login (obligations.service):
 	 * @@version and TIDB_VERSION()'s Release Version line (printable ASCII), or why not asked. */
