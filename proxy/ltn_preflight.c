@@ -667,6 +667,9 @@ void ig_ltn_preflight_print(const ig_ltn_preflight *p, FILE *f)
 		fprintf(f, "    why: %s\n", a->reason);
 	}
 	fprintf(f, "\ncheck-requirements = false: %s\n", p->skip_why);
+	if (p->task.backend == IG_LTN_BACKEND_LOCAL && !p->task.check_requirements && !p->skip_safe)
+		fprintf(f, "the task sets check-requirements = false, which is not safe here: the guarded run refuses "
+		        "it; set it to true\n");
 	if (!p->cluster_same)
 		fprintf(f, "the task does not import into the gateway's cluster (%s): the guarded run refuses it\n",
 		        p->cluster_why);

@@ -1010,6 +1010,16 @@ static int guarded(run *r)
 		        "Lightning is not started\n", r->pf.cluster_why);
 		return 1;
 	}
+	/* The task's own check-requirements = false is the same skip as the flag: where the
+	 * preflight does not call it safe (which TiDB [tidb] is not known, the state unreadable,
+	 * a rule deferring to Lightning), Lightning's own check is what decides, so it stays on
+	 * (attack30: it ran off, on a TiDB the gateway could not tell from TiDB X) */
+	if (r->pf.task.backend == IG_LTN_BACKEND_LOCAL && !r->pf.task.check_requirements && !r->pf.skip_safe) {
+		audit_run(r, "lightning.refused", -1, "the task sets check-requirements = false, which is not safe here");
+		fprintf(stderr, "importgate lightning run: the task sets check-requirements = false, and check-requirements "
+		        "= false is %s; set it to true in the task; Lightning is not started\n", r->pf.skip_why);
+		return 1;
+	}
 	bool skip = r->pf.task.backend == IG_LTN_BACKEND_LOCAL && r->pf.skip_safe;
 	char **argv = NULL;
 	if (write_copy(r, err, sizeof(err)) < 0 ||
