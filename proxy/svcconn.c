@@ -285,7 +285,7 @@ static uint32_t get_u32(const char *p)
 static void child_answer(int fd, const ig_config *cfg, const char *host, int port, unsigned timeout_s)
 {
 	char err[512] = "", *version, *info, *msg;
-	size_t vl, il, n;
+	size_t vl, il, n = 0;
 
 	if (ask_here(cfg, host, port, timeout_s, &version, &info, err, sizeof(err)) < 0) {
 		vl = strlen(err);
