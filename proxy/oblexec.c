@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <strings.h>
 #include <time.h>
 
@@ -89,6 +90,27 @@ static void copy_col(MYSQL_ROW row, int i, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", i >= 0 && row[i] ? row[i] : "");
 }
 
+/*
+ * What a service connection reads is bounded whatever the server sends (attack30, after the
+ * preflight's login): no packet over SVC_MAX_PACKET (a statement's answer row is a few hundred
+ * bytes; the statements sent are the records', far below it), results read row by row
+ * (mysql_use_result) and only as far as needed, SHOW IMPORT JOBS up to JOBS_MAX_ROWS rows
+ * and JOBS_MAX_BYTES of values. A server that sends rows without end would otherwise grow the
+ * gateway until it is killed.
+ */
+#define SVC_MAX_PACKET (16ul << 20)
+#define JOBS_MAX_ROWS 100000u
+#define JOBS_MAX_BYTES (64u << 20)
+
+/* Done with a result read row by row, and with its connection, which is closed right after:
+ * the socket is shut first, so the rows not read are not read now either (freeing a
+ * row-by-row result reads the rest, without end from a server that never stops). */
+static void drop_result(MYSQL *m, MYSQL_RES *res)
+{
+	shutdown(mysql_get_socket(m), SHUT_RDWR);
+	mysql_free_result(res);
+}
+
 static void run(MYSQL *m, const char *sql, answer *a)
 {
 	MYSQL_RES *res;
@@ -101,7 +123,7 @@ static void run(MYSQL *m, const char *sql, answer *a)
 		snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
 		return;
 	}
-	res = mysql_store_result(m);
+	res = mysql_use_result(m);
 	if (!res) {
 		if (mysql_field_count(m) != 0) {
 			a->err_code = mysql_errno(m) ? mysql_errno(m) : 2000;
@@ -118,13 +140,13 @@ static void run(MYSQL *m, const char *sql, answer *a)
 		copy_col(row, col_index(res, "Job_ID"), a->job_id, sizeof(a->job_id));
 		copy_col(row, col_index(res, "Status"), a->status, sizeof(a->status));
 		copy_col(row, col_index(res, "Result_Message"), a->result_msg, sizeof(a->result_msg));
+	} else if (mysql_errno(m)) { /* the first row never came whole */
+		a->err_code = mysql_errno(m);
+		a->lost = true;
+		snprintf(a->message, sizeof(a->message), "%s", mysql_error(m));
 	}
-	mysql_free_result(res);
-	while (mysql_next_result(m) == 0) { /* drain: the connection is closed right after */
-		res = mysql_store_result(m);
-		if (res)
-			mysql_free_result(res);
-	}
+	/* the first row is all an answer is read for; the rest, and any further result, is not */
+	drop_result(m, res);
 }
 
 /* Connects, checks may_act when the statement acts, runs it. false: nothing was sent (o
@@ -134,7 +156,7 @@ static bool run_on(const ig_oblexec_ctx *c, ig_svc_target t, const char *db, uns
                    const char *sql, answer *a, ig_oblexec_out *o, ig_obl_ev_kind fail_kind, bool reset)
 {
 	char where[300], err[512];
-	MYSQL *m = ig_svc_connect(c->cfg, t, db, read_s, where, sizeof(where), err, sizeof(err));
+	MYSQL *m = ig_svc_connect(c->cfg, t, db, read_s, SVC_MAX_PACKET, where, sizeof(where), err, sizeof(err));
 
 	if (!m) {
 		fail(c, o, fail_kind, reset, err);
@@ -210,41 +232,79 @@ static char *col_dup(MYSQL_ROW row, int i, bool *oom)
 }
 
 /* SHOW IMPORT JOBS at t, read in UTC (time_zone +00:00): every row kept. 0, -1 + err. */
+/* One more row of jobs: 0, or -1 (no memory). */
+static int add_job(ig_oblexec_jobs *out, size_t *cap, MYSQL_ROW row, const int *col, bool *oom)
+{
+	ig_obl_job_row *jr;
+
+	if (out->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		ig_obl_job_row *nr = realloc(out->rows, ncap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		memset(nr + *cap, 0, (ncap - *cap) * sizeof(*nr));
+		out->rows = nr;
+		*cap = ncap;
+	}
+	jr = &out->rows[out->n++];
+	jr->job_id = col_dup(row, col[0], oom);
+	jr->data_source = col_dup(row, col[1], oom);
+	jr->target_table = col_dup(row, col[2], oom);
+	jr->create_time = col_dup(row, col[3], oom);
+	jr->created_by = col_dup(row, col[4], oom);
+	return *oom ? -1 : 0;
+}
+
+static size_t row_bytes(MYSQL_RES *res)
+{
+	unsigned long *len = mysql_fetch_lengths(res);
+	size_t n = 0;
+
+	for (unsigned i = 0; len && i < mysql_num_fields(res); i++)
+		n += len[i];
+	return n;
+}
+
 static int list_jobs(const ig_oblexec_ctx *c, ig_svc_target t, ig_oblexec_jobs *out, char *err, size_t errlen)
 {
 	char where[300];
-	MYSQL *m = ig_svc_connect(c->cfg, t, NULL, 30, where, sizeof(where), err, errlen);
+	MYSQL *m = ig_svc_connect(c->cfg, t, NULL, 30, SVC_MAX_PACKET, where, sizeof(where), err, errlen);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	bool oom = false;
+	size_t cap = 0, bytes = 0;
+	int col[5];
 
 	memset(out, 0, sizeof(*out));
 	if (!m)
 		return -1;
 	if (mysql_query(m, "SET time_zone = '+00:00'") != 0 || mysql_query(m, "SHOW IMPORT JOBS") != 0 ||
-	    !(res = mysql_store_result(m))) {
+	    !(res = mysql_use_result(m))) {
 		perr(err, errlen, "%s: SHOW IMPORT JOBS: %s", where, mysql_error(m));
 		mysql_close(m);
 		return -1;
 	}
-	int ci = col_index(res, "Job_ID"), cs = col_index(res, "Data_Source"), ct = col_index(res, "Target_Table");
-	int cc = col_index(res, "Create_Time"), cu = col_index(res, "Created_By");
-	uint64_t n = mysql_num_rows(res);
-	out->rows = calloc(n ? n : 1, sizeof(*out->rows));
-	oom = !out->rows;
-	while (!oom && ci >= 0 && ct >= 0 && cc >= 0 && (row = mysql_fetch_row(res))) {
-		ig_obl_job_row *jr = &out->rows[out->n++];
-		jr->job_id = col_dup(row, ci, &oom);
-		jr->data_source = col_dup(row, cs, &oom);
-		jr->target_table = col_dup(row, ct, &oom);
-		jr->create_time = col_dup(row, cc, &oom);
-		jr->created_by = col_dup(row, cu, &oom);
+	col[0] = col_index(res, "Job_ID"), col[1] = col_index(res, "Data_Source");
+	col[2] = col_index(res, "Target_Table"), col[3] = col_index(res, "Create_Time");
+	col[4] = col_index(res, "Created_By");
+	while (!oom && col[0] >= 0 && col[2] >= 0 && col[3] >= 0 && out->n < JOBS_MAX_ROWS && bytes <= JOBS_MAX_BYTES &&
+	       (row = mysql_fetch_row(res))) {
+		bytes += row_bytes(res);
+		oom = add_job(out, &cap, row, col, &oom) < 0;
 	}
-	mysql_free_result(res);
-	mysql_close(m);
-	if (oom) {
-		ig_oblexec_jobs_free(out);
+	if (!oom && (out->n >= JOBS_MAX_ROWS || bytes > JOBS_MAX_BYTES))
+		perr(err, errlen, "%s: SHOW IMPORT JOBS answered %u rows or %u MiB or more: not read", where,
+		     JOBS_MAX_ROWS, JOBS_MAX_BYTES >> 20);
+	else if (!oom && mysql_errno(m))
+		perr(err, errlen, "%s: SHOW IMPORT JOBS: %s", where, mysql_error(m));
+	else if (oom)
 		perr(err, errlen, "out of memory reading SHOW IMPORT JOBS");
+	else
+		err[0] = '\0';
+	drop_result(m, res);
+	mysql_close(m);
+	if (err[0]) {
+		ig_oblexec_jobs_free(out);
 		return -1;
 	}
 	return 0;

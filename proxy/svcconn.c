@@ -177,8 +177,8 @@ static MYSQL *open_one(const ig_config *cfg, ig_svc_target t, const char *host, 
 	return NULL;
 }
 
-MYSQL *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, unsigned read_s, char *where,
-                      size_t wlen, char *err, size_t errlen)
+MYSQL *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, unsigned read_s,
+                      unsigned long max_packet, char *where, size_t wlen, char *err, size_t errlen)
 {
 	const ig_hostport *sv = t == IG_SVC_UPSTREAM ? cfg->backends.servers : cfg->obligations.downstream.servers;
 	size_t n = t == IG_SVC_UPSTREAM ? cfg->backends.nservers : cfg->obligations.downstream.nservers;
@@ -195,7 +195,7 @@ MYSQL *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, uns
 		return NULL;
 	for (size_t i = 0; i < n && !m && !fatal; i++) {
 		snprintf(where, wlen, "%s:%d", sv[i].host, sv[i].port);
-		m = open_one(cfg, t, sv[i].host, sv[i].port, user, pw, db, 5, read_s, 0, &fatal, err, errlen);
+		m = open_one(cfg, t, sv[i].host, sv[i].port, user, pw, db, 5, read_s, max_packet, &fatal, err, errlen);
 	}
 	memset(pw, 0, sizeof(pw));
 	return m;
@@ -214,12 +214,6 @@ static MYSQL *connect_to(const ig_config *cfg, ig_svc_target t, const char *host
 	m = open_one(cfg, t, host, port, user, pw, NULL, connect_s, read_s, max_packet, &fatal, err, errlen);
 	memset(pw, 0, sizeof(pw));
 	return m;
-}
-
-MYSQL *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const char *host, int port, unsigned connect_s,
-                         unsigned read_s, char *err, size_t errlen)
-{
-	return connect_to(cfg, t, host, port, connect_s, read_s, 0, err, errlen);
 }
 
 /* TiDB runs the call inside the "/" "*T!" comment (code there: pingcap/tidb

@@ -25,16 +25,12 @@ const char *ig_svc_user(const ig_config *cfg, ig_svc_target t, const char **pwf)
 
 /*
  * A service connection to the first of t's servers that answers. read_s bounds each answer
- * (0: none, for statements that run as long as the import or backup does). `where` gets
- * "host:port". NULL with the reason in err.
+ * (0: none, for statements that run as long as the import or backup does); max_packet bounds
+ * one packet from the server (0: the library's default). `where` gets "host:port". NULL with
+ * the reason in err.
  */
-struct st_mysql *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, unsigned read_s, char *where,
-                      size_t wlen, char *err, size_t errlen);
-
-/* The same login to one server of t's (host:port as the caller found it among t's servers),
- * connecting within connect_s seconds. */
-struct st_mysql *ig_svc_connect_to(const ig_config *cfg, ig_svc_target t, const char *host, int port, unsigned connect_s,
-                         unsigned read_s, char *err, size_t errlen);
+struct st_mysql *ig_svc_connect(const ig_config *cfg, ig_svc_target t, const char *db, unsigned read_s,
+                                unsigned long max_packet, char *where, size_t wlen, char *err, size_t errlen);
 
 /*
  * Asks host:port, on the upstream login, what it says of itself: *version = @@version and

@@ -261,13 +261,17 @@ class Config:
                  etcd_ca=None, etcd_cert=None, etcd_key=None, sha2_mode="mysql",
                  slow_backup=0.0, slow_import=0.0, on_statement=None, proxy_networks="",
                  proxy_fallbackable=False, zstd=False, shutdown_stops=False, greeting=None,
-                 release=None, nextgen=None):
+                 release=None, nextgen=None, endless_show_import=False):
         # `version` is TiDB's mysql.ServerVersion: the greeting, @@version and VERSION()
         # all carry it, and TiDB's `server-version` setting replaces it. `release` is what
         # TIDB_VERSION() reports (printer.GetTiDBInfo's "Release Version", which that setting
         # does not change; default: the release in `version`). `greeting` is what a proxy
         # in between sends instead (TiProxy copies some backend's version or greets
         # "5.7.25-TiDB-None"); default: `version`. FACTS.md section 11.
+        # Not TiDB: a server whose answer to SHOW IMPORT JOB(S) never ends (its rows, then the
+        # last one again and again until the reader goes away), for the gateway's bounds on
+        # what its service logins read (attack30 follow-up, test_attack30_obl_endless.py).
+        self.endless_show_import = endless_show_import
         self.greeting = greeting if greeting is not None else version
         self.release = release
         # A next-gen (TiDB X) build whatever `version` says: master before v26.3 named its
@@ -891,6 +895,20 @@ class Session:
         else:
             self.io.write(w.eof_packet(self.status(more)))
 
+    def send_endless(self, result):
+        """result's columns and rows, then its last row again until the reader goes away
+        (Config.endless_show_import); the connection ends with it."""
+        _, cols, rows = result
+        self.io.write(w.lenenc_int(len(cols)))
+        for c in cols:
+            self.io.write(c.packet())
+        if not self.deprecate_eof:
+            self.io.write(w.eof_packet(self.status(False)))
+        for row in rows:
+            self.io.write(w.text_row(row))
+        while True:
+            self.io.write(w.text_row(rows[-1]))
+
     def com_query(self, text):
         # TiDB parses the whole query with the sql_mode of this moment, then runs it.
         self.cur_modes = self.modes()
@@ -922,6 +940,10 @@ class Session:
                 result = self.execute(sql)
             except SQLError as e:
                 self.send_error(e)
+                return
+            if (self.cfg.endless_show_import and result[0] == "rows" and result[2]
+                    and sql.upper().startswith("SHOW IMPORT JOB")):
+                self.send_endless(result)
                 return
             self.send_result(result, more=i + 1 < len(stmts))
 
