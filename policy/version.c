@@ -182,6 +182,11 @@ int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, b
 	return 0;
 }
 
+const char *ig_tidb_info_release(const char *s, size_t len, size_t *vlen)
+{
+	return s ? info_line(s, len, "Release Version", vlen) : NULL;
+}
+
 /* "vX.Y.Z" and nothing else: digits only, no pre-release or build suffix. */
 static bool plain_release(const char *s, size_t len)
 {
@@ -207,7 +212,7 @@ bool ig_tidb_info_names_release(const char *s, size_t len)
 	ig_tidb_version v;
 	bool nextgen;
 	size_t rl = 0;
-	const char *rel = s ? info_line(s, len, "Release Version", &rl) : NULL;
+	const char *rel = ig_tidb_info_release(s, len, &rl);
 
 	if (!rel || ig_tidb_version_from_info(s, len, &v, &nextgen) < 0 || nextgen)
 		return false;

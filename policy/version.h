@@ -32,6 +32,9 @@ bool ig_tidb_server_nextgen(const char *s, size_t len);
  * replace it. Returns 0, or -1 (out->major = -1) when s has no "Release Version" line.
  */
 int ig_tidb_version_from_info(const char *s, size_t len, ig_tidb_version *out, bool *nextgen);
+/* The value of TIDB_VERSION()'s "Release Version: " line (*vlen bytes, up to the line's end),
+ * or NULL when s has none. */
+const char *ig_tidb_info_release(const char *s, size_t len, size_t *vlen);
 /*
  * Does TIDB_VERSION()'s text name a released classic TiDB: a "Release Version" of exactly
  * vX.Y.Z (no pre-release, no build suffix: a next-gen build of master before v26.3 says

@@ -294,14 +294,12 @@ static unsigned timeout_s(const ig_config *cfg)
 /* What the answer says: TiDB X, the release, a released classic TiDB (policy/version.c). */
 static void read_answer(ig_ltn_preflight *p, const char *version, const char *info)
 {
-	static const char key[] = "Release Version: ";
-	const char *rel = info ? strstr(info, key) : NULL;
+	size_t rl = 0;
+	const char *rel = info ? ig_tidb_info_release(info, strlen(info), &rl) : NULL;
 
 	keep_printable(p->tidb_said_version, sizeof(p->tidb_said_version), version, strlen(version));
-	if (rel) {
-		rel += sizeof(key) - 1;
-		keep_printable(p->tidb_said_release, sizeof(p->tidb_said_release), rel, strcspn(rel, "\n"));
-	}
+	if (rel)
+		keep_printable(p->tidb_said_release, sizeof(p->tidb_said_release), rel, rl);
 	if (ig_tidb_backend_identify(p->tidb_server, version, info, &p->tidb_version, &p->tidb_nextgen) < 0)
 		p->tidb_version.major = -1;
 	p->tidb_classic_release = info && ig_tidb_info_names_release(info, strlen(info));
