@@ -4,11 +4,12 @@ the test says: rows of its choosing (NULL, NUL bytes, huge, not UTF-8, many rows
 error, a stall after the greeting, or an answer trickled a few bytes at a time. Used by
 test_attack30_*.py."""
 
-import socket
 import struct
 import time
 
-from harness.fakeserver import FakeServer, read_packet
+import policy_helpers  # noqa: F401  (puts tests/tidb_double on the path)
+import mysqlwire as w  # noqa: E402
+from harness.fakeserver import FakeServer, read_packet  # noqa: E402
 
 # CLIENT_LONG_PASSWORD, CONNECT_WITH_DB, PROTOCOL_41, TRANSACTIONS, SECURE_CONNECTION,
 # MULTI_STATEMENTS, MULTI_RESULTS, PLUGIN_AUTH, PLUGIN_AUTH_LENENC
@@ -39,40 +40,19 @@ def greeting(version, salt=b"abcdefghijklmnopqrst"):
     return packet(0, body)
 
 
-def lenenc(b):
-    n = len(b)
-    if n < 251:
-        return bytes([n]) + b
-    if n < 1 << 16:
-        return b"\xfc" + struct.pack("<H", n) + b
-    if n < 1 << 24:
-        return b"\xfd" + struct.pack("<I", n)[:3] + b
-    return b"\xfe" + struct.pack("<Q", n) + b
-
-
-def coldef(name):
-    return (lenenc(b"def") + lenenc(b"") + lenenc(b"") + lenenc(b"") + lenenc(name) + lenenc(b"") +
-            b"\x0c" + struct.pack("<H", 0x21) + struct.pack("<I", 1024) + b"\xfd" + b"\x00\x00" + b"\x00" +
-            b"\x00\x00")
-
-
-EOF_PKT = b"\xfe\x00\x00\x02\x00"
-
-
 def result_set(rows, ncols=2):
     seq = 1
     out = packet(seq, bytes([ncols]))
     seq += 1
     for i in range(ncols):
-        out += packet(seq, coldef(b"c%d" % i))
+        out += packet(seq, w.Column("c%d" % i).packet())
         seq += 1
-    out += packet(seq, EOF_PKT)
+    out += packet(seq, w.eof_packet())
     seq += 1
     for row in rows:
-        body = b"".join(b"\xfb" if v is None else lenenc(v) for v in row)
-        chunk, seq = packets(seq, body)
+        chunk, seq = packets(seq, w.text_row(row))
         out += chunk
-    out += packet(seq, EOF_PKT)
+    out += packet(seq, w.eof_packet())
     return out
 
 
@@ -124,7 +104,7 @@ class AnswerServer(FakeServer):
         head = result_set([])[:-9]  # column count, definitions, EOF: rows follow
         c.sendall(head)
         seq = 4
-        row = b"".join(lenenc(v) for v in self.rows_forever)
+        row = w.text_row(self.rows_forever)
         batch = b""
         while True:
             batch += packet(seq, row)
@@ -135,4 +115,4 @@ class AnswerServer(FakeServer):
 
 
 def error(code=1105, msg=b"no"):
-    return packet(1, b"\xff" + struct.pack("<H", code) + b"#HY000" + msg)
+    return packet(1, w.err_packet(code, msg))

@@ -11,7 +11,7 @@ test_ltn_login.py has the rest of the class)."""
 
 import pytest
 
-from policy_helpers import etcd, start_double, state  # noqa: F401  (fixtures)
+from policy_helpers import etcd, make_double, state  # noqa: F401  (fixtures)
 from test_lightning import check_json, dump, gw_config, task_file
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
@@ -21,36 +21,31 @@ GREETINGS = pytest.mark.parametrize("greeting", ["8.0.11-TiDB-v9.0.0-beta.2", "5
                                     ids=["kernel-type-only", "tiproxy-none"])
 
 
-def preflight(tmp_path, etcd, greeting, service_user):  # noqa: F811
-    srv = start_double(etcd.url, str(tmp_path / "statements.jsonl"), version=greeting,
-                       release="v9.0.0-beta.2", nextgen=True)
-    try:
-        src = dump(tmp_path / "d", ["shop.orders"])
-        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,),
-                        service_user=service_user)
-        rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url,
-                                            tidb_port=srv.port))
-    finally:
-        srv.stop()
+def preflight(tmp_path, etcd, make_double, greeting, service_user):  # noqa: F811
+    srv = make_double(version=greeting, release="v9.0.0-beta.2", nextgen=True)
+    src = dump(tmp_path / "d", ["shop.orders"])
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,),
+                    service_user=service_user)
+    rc, ans = check_json(cfg, task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=srv.port))
     assert ans["cluster"]["tidb_server"] == greeting, ans
     return ans
 
 
 @GREETINGS
-def test_tidbx_by_kernel_type_not_safe_without_login(tmp_path, etcd, state, greeting):  # noqa: F811
+def test_tidbx_by_kernel_type_not_safe_without_login(tmp_path, etcd, state, make_double, greeting):  # noqa: F811
     """The service login is refused (the default user, unknown to the double): what answers
     is not known, so skipping is not safe."""
-    ans = preflight(tmp_path, etcd, greeting, None)
+    ans = preflight(tmp_path, etcd, make_double, greeting, None)
     assert ans["check_requirements_false"]["safe"] is False, ans
     assert "is not known" in ans["check_requirements_false"]["why"], ans
     assert "Access denied" in ans["cluster"]["tidb_said_error"], ans
 
 
 @GREETINGS
-def test_tidbx_by_kernel_type_refused(tmp_path, etcd, state, greeting):  # noqa: F811
+def test_tidbx_by_kernel_type_refused(tmp_path, etcd, state, make_double, greeting):  # noqa: F811
     """Asked on the service login: TIDB_VERSION()'s kernel type says TiDB X, the table is
     refused as on the live path and skipping is not safe."""
-    ans = preflight(tmp_path, etcd, greeting, "root")
+    ans = preflight(tmp_path, etcd, make_double, greeting, "root")
     assert ans["tables"][0]["verdict"] == "refused", ans
     assert "TiDB X" in ans["tables"][0]["reason"], ans
     assert ans["cluster"]["tidb_said"]["nextgen"] is True, ans

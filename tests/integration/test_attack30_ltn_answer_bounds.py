@@ -14,7 +14,6 @@ import json
 import subprocess
 
 import pytest
-import yaml
 
 from ltn_answer_server import AnswerServer, result_set
 from test_lightning import dump, gw_config, ig, task_file
@@ -27,12 +26,8 @@ INFO = b"Release Version: v8.5.0\nEdition: Community\nGit Commit Hash: 0\nStore:
 
 def check(tmp_path, srv, limit):
     src = dump(tmp_path / "d", ["shop.orders"])
-    cfg = gw_config(tmp_path / "gw.yaml", PD, [], servers=("127.0.0.1:%d" % srv.port,), service_user="root")
-    with open(cfg) as f:
-        c = yaml.safe_load(f)
-    c["backends"]["health_timeout_ms"] = 1000
-    with open(cfg, "w") as f:
-        yaml.safe_dump(c, f)
+    cfg = gw_config(tmp_path / "gw.yaml", PD, [], servers=("127.0.0.1:%d" % srv.port,), service_user="root",
+                    health_timeout_ms=1000)
     task = task_file(tmp_path / "t.toml", src, etcd_url=PD, tidb_port=srv.port)
     # the bound is the property: the command ends (a generous limit, no timing of its own)
     try:

@@ -74,17 +74,23 @@ def _double_store(request, monkeypatch):
 
 
 def gw_config(path, etcd_url, rules, backup_uri="s3://backup/ltn/{db}/{table}/{job_id}",
-              servers=("127.0.0.1:1",), log_backup_filters="by-name", service_user=None):
+              servers=("127.0.0.1:1",), log_backup_filters="by-name", service_user=None,
+              service_password_file="", audit_path=None, health_timeout_ms=None):
     # by-name: these tests plant filtered log backup tasks and test their rules per table
     # (the default, every-table, in test_filtered_task_covers_every_table_by_default).
     # service_user: the login the preflight asks [tidb] on (the doubles' root has no password);
-    # None leaves the default ("importgate"), which the doubles do not know.
+    # None leaves the default ("importgate"), which the doubles do not know. audit_path: where
+    # `lightning run` writes (the default directory does not exist here).
     cfg = {"listen": "127.0.0.1:1", "backends": {"servers": list(servers)},
            "cluster": {"pd": [etcd_url], "timeout_ms": 2000, "name": "ltntest"},
            "policy": {"rules": rules, "log_backup_filters": log_backup_filters},
            "obligations": {"backup_uri": backup_uri, "downstream": {"servers": ["127.0.0.1:1"]}}}
     if service_user is not None:
-        cfg["obligations"]["service"] = {"user": service_user, "password_file": ""}
+        cfg["obligations"]["service"] = {"user": service_user, "password_file": service_password_file}
+    if audit_path is not None:
+        cfg["audit"] = {"path": audit_path}
+    if health_timeout_ms is not None:
+        cfg["backends"]["health_timeout_ms"] = health_timeout_ms
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return str(path)
@@ -272,10 +278,16 @@ def test_bad_task_files_are_clear_errors(tmp_path, etcd, body, needle):  # noqa:
 
 
 def guarded(gw, task, env=None, wait=60):
+    return guarded_run(gw.config_path, task, env, wait)
+
+
+def guarded_run(config_path, task, env=None, wait=60):
+    """`importgate lightning run` with the Lightning double: its exit, and the double's runs
+    (none when Lightning was not started)."""
     mark = os.path.join(os.path.dirname(task), "double.jsonl")
     e = {"LTN_DOUBLE_MARK": mark}
     e.update(env or {})
-    p = ig("run", "-c", gw.config_path, "--task", task, "--wait", str(wait), "--",
+    p = ig("run", "-c", config_path, "--task", task, "--wait", str(wait), "--",
            DOUBLE, "-config", task, env=e)
     runs = [json.loads(ln) for ln in open(mark)] if os.path.exists(mark) else []
     return p, runs

@@ -8,40 +8,29 @@ released classic TiDB; TiDB X by any of greeting, @@version or TIDB_VERSION() is
 Each case below was decided on the greeting before (session 20)."""
 
 import pytest
-import yaml
 
-from policy_helpers import etcd, start_double, state  # noqa: F401  (fixtures)
-import os
-
-from test_lightning import DOUBLE, check_json, dump, gw_config, ig, task_file
+from policy_helpers import etcd, make_double, state  # noqa: F401  (fixtures)
+from test_lightning import check_json, dump, guarded_run, gw_config, ig, task_file
 
 pytestmark = [pytest.mark.gateway_only, pytest.mark.tidb_double]
 
 
-def preflight(tmp_path, etcd, service_user="root", password=None, **double):  # noqa: F811
-    srv = start_double(etcd.url, str(tmp_path / "statements.jsonl"), **double)
-    try:
-        src = dump(tmp_path / "d", ["shop.orders"])
-        cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,),
-                        service_user=service_user)
-        with open(cfg) as f:
-            c = yaml.safe_load(f)
-        c["audit"] = {"path": str(tmp_path / "audit.jsonl")}
-        if password is not None:
-            pwf = tmp_path / "pw"
-            pwf.write_text(password + "\n")
-            c["obligations"]["service"]["password_file"] = str(pwf)
-        with open(cfg, "w") as f:
-            yaml.safe_dump(c, f)
-        task = task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=srv.port)
-        rc, ans = check_json(cfg, task)
-        text = ig("check", "-c", cfg, "--task", task)
-        mark = str(tmp_path / "double.jsonl")
-        run = ig("run", "-c", cfg, "--task", task, "--wait", "5", "--", DOUBLE, "-config", task,
-                 env={"LTN_DOUBLE_MARK": mark})
-        run.started = os.path.exists(mark)
-    finally:
-        srv.stop()
+def preflight(tmp_path, etcd, make_double, service_user="root", password=None, **double):  # noqa: F811
+    srv = make_double(**double)
+    src = dump(tmp_path / "d", ["shop.orders"])
+    pwf = ""
+    if password is not None:
+        pwf = str(tmp_path / "pw")
+        with open(pwf, "w") as f:
+            f.write(password + "\n")
+    cfg = gw_config(tmp_path / "gw.yaml", etcd.url, [], servers=("127.0.0.1:%d" % srv.port,),
+                    service_user=service_user, service_password_file=pwf,
+                    audit_path=str(tmp_path / "audit.jsonl"))
+    task = task_file(tmp_path / "t.toml", src, etcd_url=etcd.url, tidb_port=srv.port)
+    rc, ans = check_json(cfg, task)
+    text = ig("check", "-c", cfg, "--task", task)
+    run, runs = guarded_run(cfg, task, wait=5)
+    run.started = bool(runs)
     return rc, ans, text, run
 
 
@@ -59,8 +48,8 @@ HIDDEN_X = [
 @pytest.mark.parametrize("double", HIDDEN_X, ids=["server-version-kernel", "server-version-x-release",
                                                   "server-version-cloud-release", "tiproxy-copied-classic",
                                                   "tiproxy-none"])
-def test_hidden_tidbx_refused_and_not_safe(tmp_path, etcd, state, double):  # noqa: F811
-    rc, ans, text, run = preflight(tmp_path, etcd, **double)
+def test_hidden_tidbx_refused_and_not_safe(tmp_path, etcd, state, make_double, double):  # noqa: F811
+    rc, ans, text, run = preflight(tmp_path, etcd, make_double, **double)
     assert ans["cluster"]["tidb_said"]["nextgen"] is True, ans
     assert rc == 1 and ans["tables"][0]["verdict"] == "refused", ans
     assert "TiDB X" in ans["tables"][0]["reason"], ans
@@ -73,20 +62,20 @@ def test_hidden_tidbx_refused_and_not_safe(tmp_path, etcd, state, double):  # no
 
 @pytest.mark.parametrize("greeting", ["5.7.25-TiDB-None", "8.0.11-TiDB-v8.4.0-this-is-a-placeholder", "8.0.36"],
                          ids=["tiproxy-none", "tiproxy-placeholder", "server-version"])
-def test_classic_behind_any_greeting_safe(tmp_path, etcd, state, greeting):  # noqa: F811
+def test_classic_behind_any_greeting_safe(tmp_path, etcd, state, make_double, greeting):  # noqa: F811
     """A released classic TiDB behind a TiProxy placeholder or its own server-version: the
     answer says what the greeting cannot, so skipping is safe (it was not, on the greeting)."""
-    rc, ans, _, _ = preflight(tmp_path, etcd, version="8.0.11-TiDB-v8.5.0", greeting=greeting)
+    rc, ans, _, _ = preflight(tmp_path, etcd, make_double, version="8.0.11-TiDB-v8.5.0", greeting=greeting)
     assert rc == 0 and ans["tables"][0]["verdict"] == "allowed", ans
     assert ans["cluster"]["tidb_said"] == {"version": "8.0.11-TiDB-v8.5.0", "release": "v8.5.0",
                                            "nextgen": False, "classic_release": True}, ans
     assert ans["check_requirements_false"]["safe"] is True, ans
 
 
-def test_classic_prerelease_not_safe(tmp_path, etcd, state):  # noqa: F811
+def test_classic_prerelease_not_safe(tmp_path, etcd, state, make_double):  # noqa: F811
     """A classic build of master ("Kernel Type: Classic", release v9.0.0-beta.2): allowed,
     but a pre-release is not what skipping is trusted on."""
-    rc, ans, _, _ = preflight(tmp_path, etcd, version="8.0.11-TiDB-v9.0.0-beta.2",
+    rc, ans, _, _ = preflight(tmp_path, etcd, make_double, version="8.0.11-TiDB-v9.0.0-beta.2",
                               release="v9.0.0-beta.2-112-g3bd5f1c", nextgen=False)
     assert ans["tables"][0]["verdict"] == "allowed", ans
     assert ans["cluster"]["tidb_said"]["classic_release"] is False, ans
@@ -94,12 +83,12 @@ def test_classic_prerelease_not_safe(tmp_path, etcd, state):  # noqa: F811
     assert "names no released classic TiDB" in ans["check_requirements_false"]["why"], ans
 
 
-def test_login_refused_not_safe_and_password_not_shown(tmp_path, etcd, state):  # noqa: F811
+def test_login_refused_not_safe_and_password_not_shown(tmp_path, etcd, state, make_double):  # noqa: F811
     """The service login fails (a wrong password): the greeting alone does not make skipping
     safe, the reason names the user and the server's error, and the password is nowhere in
     what the preflight prints."""
     secret = "S3cret-pw-never-shown"
-    rc, ans, text, run = preflight(tmp_path, etcd, service_user="alice", password=secret,
+    rc, ans, text, run = preflight(tmp_path, etcd, make_double, service_user="alice", password=secret,
                                    version="8.0.11-TiDB-v8.5.0")
     assert ans["cluster"]["tidb_said"] is None, ans
     err = ans["cluster"]["tidb_said_error"]
@@ -111,9 +100,9 @@ def test_login_refused_not_safe_and_password_not_shown(tmp_path, etcd, state):  
         assert secret not in out
 
 
-def test_login_with_password_file(tmp_path, etcd, state):  # noqa: F811
+def test_login_with_password_file(tmp_path, etcd, state, make_double):  # noqa: F811
     """Control for the above: the right password in the service password file answers."""
-    rc, ans, _, _ = preflight(tmp_path, etcd, service_user="alice", password="alicepw",
+    rc, ans, _, _ = preflight(tmp_path, etcd, make_double, service_user="alice", password="alicepw",
                               version="8.0.11-TiDB-v8.5.0")
     assert ans["cluster"]["tidb_said"]["classic_release"] is True, ans
     assert ans["check_requirements_false"]["safe"] is True, ans

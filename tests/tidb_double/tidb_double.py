@@ -874,6 +874,15 @@ class Session:
 
     # -- results ----------------------------------------------------------
 
+    def send_columns(self, cols, more):
+        """A result set's head: the column count, the definitions, and the EOF before the rows
+        unless CLIENT_DEPRECATE_EOF."""
+        self.io.write(w.lenenc_int(len(cols)))
+        for c in cols:
+            self.io.write(c.packet())
+        if not self.deprecate_eof:
+            self.io.write(w.eof_packet(self.status(more)))
+
     def send_result(self, result, more=False, binary=False):
         kind = result[0]
         self.last_ok = (0, "")  # a result set: TiDB's statement context has neither
@@ -883,11 +892,7 @@ class Session:
             self.io.write(w.ok_packet(affected, 0, self.status(more), 0, info))
             return
         _, cols, rows = result
-        self.io.write(w.lenenc_int(len(cols)))
-        for c in cols:
-            self.io.write(c.packet())
-        if not self.deprecate_eof:
-            self.io.write(w.eof_packet(self.status(more)))
+        self.send_columns(cols, more)
         for row in rows:
             self.io.write(w.binary_row(cols, row) if binary else w.text_row(row))
         if self.deprecate_eof:
@@ -899,11 +904,7 @@ class Session:
         """result's columns and rows, then its last row again until the reader goes away
         (Config.endless_show_import); the connection ends with it."""
         _, cols, rows = result
-        self.io.write(w.lenenc_int(len(cols)))
-        for c in cols:
-            self.io.write(c.packet())
-        if not self.deprecate_eof:
-            self.io.write(w.eof_packet(self.status(False)))
+        self.send_columns(cols, False)
         for row in rows:
             self.io.write(w.text_row(row))
         while True:
